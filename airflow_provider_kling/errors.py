@@ -1,0 +1,210 @@
+"""One exception hierarchy for everything Kling can answer, and whether a retry can help.
+
+No Airflow and no HTTP client here: the hook's sync and async transports both hand a status,
+headers and a decoded body to :func:`error_from_response` and ask ``error.retryable``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+
+class KlingError(Exception):
+    """Base class. Carries what Kling said, and never a credential."""
+
+    #: Whether sending the same request again can succeed.
+    retryable: ClassVar[bool] = False
+    #: Whether an Airflow retry of the whole task can help (False: fail without retrying).
+    airflow_retryable: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        code: int | None = None,
+        request_id: str | None = None,
+        task_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+        self.code = code
+        self.request_id = request_id
+        self.task_id = task_id
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        where = []
+        if self.code is not None:
+            where.append(f"code {self.code}")
+        if self.http_status is not None:
+            where.append(f"HTTP {self.http_status}")
+        details = [f"{key}={val}" for key, val in (("task_id", self.task_id), ("request_id", self.request_id)) if val]
+        text = f"Kling {', '.join(where)}: {self.message}" if where else self.message
+        return f"{text} [{', '.join(details)}]" if details else text
+
+
+class KlingAuthError(KlingError):
+    """401, codes 1000-1004: missing, wrong, not yet valid or expired credentials."""
+
+    airflow_retryable = False
+
+
+class KlingAccountError(KlingError):
+    """Codes 1100-1102: account exception, in arrears, or resource pack used up."""
+
+    airflow_retryable = False
+
+
+class KlingPermissionError(KlingError):
+    """403, code 1103: no permission for this API or model."""
+
+    airflow_retryable = False
+
+
+class KlingInvalidRequestError(KlingError):
+    """Codes 1200-1203: invalid parameters, wrong method, or resource not found."""
+
+    airflow_retryable = False
+
+
+class KlingRequestValidationError(KlingInvalidRequestError, ValueError):
+    """A request rejected here, before any HTTP call, naming the field and the rule."""
+
+
+class KlingNotFoundError(KlingInvalidRequestError):
+    """404: the task (or the path) does not exist."""
+
+
+class KlingContentPolicyError(KlingError):
+    """Codes 1300-1301: platform policy or content safety refused the request."""
+
+    airflow_retryable = False
+
+
+class KlingRateLimitError(KlingError):
+    """429, codes 1302-1303: rate limit or too many tasks in flight; back off and retry."""
+
+    retryable = True
+
+
+class KlingIPWhitelistError(KlingError):
+    """Code 1304: the caller's IP is not on the account's whitelist."""
+
+    airflow_retryable = False
+
+
+class KlingServerError(KlingError):
+    """Codes 5000-5002 and any 5xx: internal error, maintenance or internal timeout."""
+
+    retryable = True
+
+
+class KlingConnectionError(KlingError):
+    """The host could not be reached, or did not answer in time."""
+
+    retryable = True
+
+
+class KlingResponseError(KlingError):
+    """Kling answered with a body this provider cannot read (malformed JSON, no task)."""
+
+    retryable = True
+
+
+class KlingImageUnavailableError(KlingError):
+    """A result image URL no longer serves the image (Kling purges images after 30 days)."""
+
+
+class KlingTaskFailedError(KlingError):
+    """The Kling task ended as ``failed``; ``message`` is Kling's ``task_status_msg``."""
+
+
+class KlingTaskTimeoutError(KlingError):
+    """The Kling task did not end before the deadline; it may still finish on Kling's side."""
+
+
+_CODE_RANGES: tuple[tuple[int, int, type[KlingError]], ...] = (
+    (1000, 1004, KlingAuthError),
+    (1100, 1102, KlingAccountError),
+    (1103, 1103, KlingPermissionError),
+    (1200, 1203, KlingInvalidRequestError),
+    (1300, 1301, KlingContentPolicyError),
+    (1302, 1303, KlingRateLimitError),
+    (1304, 1304, KlingIPWhitelistError),
+    (5000, 5999, KlingServerError),
+)
+_STATUS_FALLBACK: dict[int, type[KlingError]] = {
+    401: KlingAuthError,
+    402: KlingAccountError,
+    403: KlingPermissionError,
+    404: KlingNotFoundError,
+    429: KlingRateLimitError,
+}
+
+
+def error_class_for(http_status: int | None, code: int | None) -> type[KlingError]:
+    """Kling's code decides; the HTTP status decides when the code is unknown or absent."""
+    if http_status is not None and http_status >= 500:
+        return KlingServerError
+    if code is not None:
+        for low, high, cls in _CODE_RANGES:
+            if low <= code <= high:
+                if cls is KlingInvalidRequestError and http_status == 404:
+                    return KlingNotFoundError
+                return cls
+    if http_status is None:
+        return KlingResponseError
+    return _STATUS_FALLBACK.get(http_status, KlingInvalidRequestError if http_status < 500 else KlingServerError)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def error_from_response(
+    http_status: int | None,
+    body: Mapping[str, Any] | None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    task_id: str | None = None,
+) -> KlingError:
+    """Build the exception for a failed answer (HTTP status >= 400, or a non-zero ``code``)."""
+    body = body or {}
+    raw_code = body.get("code")
+    code = int(raw_code) if isinstance(raw_code, int | str) and str(raw_code).lstrip("-").isdigit() else None
+    message = str(body.get("message") or body.get("msg") or f"HTTP {http_status}")
+    header_value = None
+    if headers is not None:
+        header_value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    cls = error_class_for(http_status, code)
+    return cls(
+        message,
+        http_status=http_status,
+        code=code,
+        request_id=body.get("request_id"),
+        task_id=task_id,
+        retry_after=parse_retry_after(header_value),
+    )
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether the hook should send the same request again (used by its retry policy)."""
+    return isinstance(exc, KlingError) and exc.retryable

@@ -1,0 +1,69 @@
+"""Provider metadata read by Airflow through the ``apache_airflow_provider`` entry point.
+
+Kept free of imports so that every ``airflow`` command can read it cheaply.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEFAULT_BASE_URL = "https://www.kkiai.com/kling"
+
+_INTEGRATION = "Kling"
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Describe the provider, its modules and the ``kling`` connection form."""
+    return {
+        # Must equal the distribution name, or Airflow refuses to load the provider.
+        "package-name": "airflow-provider-kling",
+        "name": "Kling",
+        "description": "Generate images with Kling's image generation API from Airflow.",
+        "versions": ["0.1.0"],
+        "integrations": [
+            {
+                "integration-name": _INTEGRATION,
+                "external-doc-url": "https://app.klingai.com/global/dev/document-api",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_kling.hooks.kling"]}],
+        "connection-types": [
+            {
+                "connection-type": "kling",
+                "hook-class-name": "airflow_provider_kling.hooks.kling.KlingHook",
+                "hook-name": "Kling",
+                "conn-fields": {
+                    "connect_timeout": {
+                        "label": "Connect timeout (s)",
+                        "schema": {"type": ["number", "null"], "default": 10},
+                    },
+                    "read_timeout": {
+                        "label": "Read timeout (s)",
+                        "schema": {"type": ["number", "null"], "default": 60},
+                    },
+                    "max_retries": {
+                        "label": "Retries for retryable errors (429 1302/1303, 5xx, network)",
+                        "schema": {"type": ["integer", "null"], "default": 5},
+                    },
+                    "proxy": {
+                        "label": "HTTPS proxy URL",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                },
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port"],
+                    "relabeling": {
+                        "host": "Base URL",
+                        "login": "Access key (only with a secret key)",
+                        "password": "API key, or secret key",
+                    },
+                    "placeholders": {
+                        "host": DEFAULT_BASE_URL,
+                        "login": "leave empty when using an API key",
+                        "password": "API key (Bearer), or the secret key paired with the access key",
+                    },
+                },
+            }
+        ],
+    }
