@@ -67,7 +67,9 @@ class ImageGenerationRequest(BaseModel):
         # unused fields: treat blank optional text as absent, so it is never sent as "".
         if isinstance(values, dict):
             return {
-                key: (None if key in _OPTIONAL_TEXT_FIELDS and isinstance(val, str) and not val.strip() else val)
+                key: (
+                    None if key in _OPTIONAL_TEXT_FIELDS and isinstance(val, str) and not val.strip() else val
+                )
                 for key, val in values.items()
             }
         return values
@@ -122,7 +124,9 @@ class ImageGenerationRequest(BaseModel):
     @model_validator(mode="after")
     def _cross_field_rules(self) -> ImageGenerationRequest:
         if self.model_name == "kling-v1-5" and self.image and not self.image_reference:
-            raise ValueError("image_reference is required ('subject' or 'face') when kling-v1-5 gets an image")
+            raise ValueError(
+                "image_reference is required ('subject' or 'face') when kling-v1-5 gets an image"
+            )
         if self.human_fidelity is not None and self.image_reference != "subject":
             raise ValueError("human_fidelity is only allowed with image_reference='subject'")
         if self.negative_prompt and self.image:
@@ -173,18 +177,20 @@ class TaskStatus(StrEnum):
 
 
 def _millis_to_datetime(value: Any) -> Any:
+    # Kling's query example sends 0 for times it does not know: that is "unset", not 1970.
+    if value in ("", 0, "0"):
+        return None
     if isinstance(value, int | float) and not isinstance(value, bool):
         return datetime.fromtimestamp(value / 1000, tz=UTC)
     if isinstance(value, str) and value.isdigit():
         return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
-    if value in ("", 0):
-        return None
     return value
 
 
 class _Tolerant(BaseModel):
     # Resellers add fields and leave others out: keep what they send, require little.
-    model_config = ConfigDict(extra="allow")
+    # Some send numbers where Kling sends strings (an image ``id``, ``final_unit_deduction``).
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
 
 
 class KlingImage(_Tolerant):
@@ -204,7 +210,10 @@ class TaskResult(_Tolerant):
     @classmethod
     def _number_images(cls, images: list[KlingImage]) -> list[KlingImage]:
         # Some resellers omit index: fall back to the position in the list.
-        return [img if img.index is not None else img.model_copy(update={"index": pos}) for pos, img in enumerate(images)]
+        return [
+            img if img.index is not None else img.model_copy(update={"index": pos})
+            for pos, img in enumerate(images)
+        ]
 
 
 class ImageTask(_Tolerant):
