@@ -9,16 +9,16 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 
 class KlingError(Exception):
     """Base class. Carries what Kling said, and never a credential."""
 
     #: Whether sending the same request again can succeed.
-    retryable: ClassVar[bool] = False
+    retryable: bool = False
     #: Whether an Airflow retry of the whole task can help (False: fail without retrying).
-    airflow_retryable: ClassVar[bool] = True
+    airflow_retryable: bool = True
 
     def __init__(
         self,
@@ -44,7 +44,9 @@ class KlingError(Exception):
             where.append(f"code {self.code}")
         if self.http_status is not None:
             where.append(f"HTTP {self.http_status}")
-        details = [f"{key}={val}" for key, val in (("task_id", self.task_id), ("request_id", self.request_id)) if val]
+        details = [
+            f"{key}={val}" for key, val in (("task_id", self.task_id), ("request_id", self.request_id)) if val
+        ]
         text = f"Kling {', '.join(where)}: {self.message}" if where else self.message
         return f"{text} [{', '.join(details)}]" if details else text
 
@@ -160,7 +162,9 @@ def error_class_for(http_status: int | None, code: int | None) -> type[KlingErro
                 return cls
     if http_status is None:
         return KlingResponseError
-    return _STATUS_FALLBACK.get(http_status, KlingInvalidRequestError if http_status < 500 else KlingServerError)
+    return _STATUS_FALLBACK.get(
+        http_status, KlingInvalidRequestError if http_status < 500 else KlingServerError
+    )
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

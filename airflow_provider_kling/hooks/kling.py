@@ -1,0 +1,513 @@
+"""KlingHook: credentials from an Airflow connection, and every HTTP call to Kling.
+
+Sync calls go through one ``requests.Session``; async calls (for the trigger) through an
+``httpx.AsyncClient``. Both hand status, headers and body to the same parsing and error
+mapping (:mod:`airflow_provider_kling.errors`) and retry under the same policy.
+Heavy imports (requests, httpx, PyJWT, tenacity, pydantic models) wait until first use so
+that DAG files importing this module stay cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import quote
+
+from airflow.sdk import BaseHook
+
+from airflow_provider_kling.errors import (
+    KlingAuthError,
+    KlingConnectionError,
+    KlingError,
+    KlingImageUnavailableError,
+    KlingInvalidRequestError,
+    KlingNotFoundError,
+    KlingResponseError,
+    error_from_response,
+    is_retryable,
+)
+from airflow_provider_kling.get_provider_info import DEFAULT_BASE_URL
+from airflow_provider_kling.polling import (
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_TIMEOUT,
+    deadline_error,
+    next_poll_delay,
+    raise_if_failed,
+)
+
+if TYPE_CHECKING:
+    import httpx
+    import requests
+
+    from airflow_provider_kling.models import ImageGenerationRequest, ImageTask
+
+GENERATIONS_PATH = "/v1/images/generations"
+JWT_LIFETIME = 1800
+#: Renew the JWT this long before it expires, so a token never dies in flight.
+JWT_RENEW_MARGIN = 300
+
+
+@dataclass(frozen=True)
+class KlingConnectionSettings:
+    """What a ``kling`` connection says; ``repr`` never shows a key."""
+
+    base_url: str = DEFAULT_BASE_URL
+    api_key: str | None = field(default=None, repr=False)
+    access_key: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_retries: int = 5
+    proxy: str | None = None
+
+    @classmethod
+    def from_connection(cls, conn: Any, extras: Mapping[str, Any]) -> KlingConnectionSettings:
+        host = (conn.host or "").strip()
+        if host and "://" not in host:
+            host = f"https://{host}"
+        if host and conn.port:
+            scheme, _, rest = host.partition("://")
+            netloc, slash, path = rest.partition("/")
+            if ":" not in netloc:
+                host = f"{scheme}://{netloc}:{conn.port}{slash}{path}"
+        login, password = conn.login or None, conn.password or None
+        if not password:
+            raise KlingAuthError(
+                f"Connection '{conn.conn_id}' has no password: set it to the Kling API key, "
+                "or to the secret key with the access key as login."
+            )
+        return cls(
+            base_url=(host or DEFAULT_BASE_URL).rstrip("/"),
+            api_key=None if login else password,
+            access_key=login,
+            secret_key=password if login else None,
+            connect_timeout=float(extras.get("connect_timeout") or cls.connect_timeout),
+            read_timeout=float(extras.get("read_timeout") or extras.get("timeout") or cls.read_timeout),
+            max_retries=int(extras["max_retries"]) if extras.get("max_retries") not in (None, "") else 5,
+            proxy=extras.get("proxy") or None,
+        )
+
+
+class _JwtToken:
+    """An HS256 JWT from access key + secret key, cached and renewed well before expiry."""
+
+    def __init__(self, access_key: str, secret_key: str) -> None:
+        self._access_key = access_key
+        self._secret_key = secret_key
+        self._token: str | None = None
+        self._expires_at = 0.0
+
+    def __repr__(self) -> str:
+        return "_JwtToken(<redacted>)"
+
+    def get(self, now: float | None = None) -> str:
+        now = time.time() if now is None else now
+        if self._token is None or now >= self._expires_at - JWT_RENEW_MARGIN:
+            import jwt
+
+            issued = int(now)
+            claims = {"iss": self._access_key, "exp": issued + JWT_LIFETIME, "nbf": issued - 5}
+            self._token = jwt.encode(claims, self._secret_key, algorithm="HS256", headers={"typ": "JWT"})
+            self._expires_at = issued + JWT_LIFETIME
+        return self._token
+
+    def invalidate(self) -> None:
+        self._token = None
+
+
+class _WaitHonouringRetryAfter:
+    """Exponential backoff with full jitter; a ``Retry-After`` from Kling wins when it is longer."""
+
+    def __init__(self, initial: float = 1.0, maximum: float = 60.0) -> None:
+        self.initial, self.maximum = initial, maximum
+
+    def __call__(self, retry_state: Any) -> float:
+        attempt = retry_state.attempt_number
+        backoff = min(self.maximum, self.initial * 2 ** (attempt - 1))
+        wait = backoff / 2 + random.uniform(0, backoff / 2)
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            wait = max(wait, min(float(retry_after), self.maximum * 5))
+        return wait
+
+
+def parse_answer(status: int, headers: Mapping[str, str], content: bytes, task_id: str | None = None) -> Any:
+    """Turn one HTTP answer into Kling's ``data``, or raise the matching :class:`KlingError`."""
+    try:
+        body = json.loads(content) if content else None
+    except ValueError:
+        body = None
+        if status < 400:
+            raise KlingResponseError(
+                f"Kling answered HTTP {status} with a body that is not JSON",
+                http_status=status,
+                task_id=task_id,
+            ) from None
+    if status >= 400 or not isinstance(body, dict):
+        if status < 400:
+            raise KlingResponseError(
+                "Kling answered without a JSON object", http_status=status, task_id=task_id
+            )
+        raise error_from_response(
+            status, body if isinstance(body, dict) else None, headers=headers, task_id=task_id
+        )
+    if body.get("code") not in (None, 0, "0"):
+        raise error_from_response(status, body, headers=headers, task_id=task_id)
+    return body.get("data")
+
+
+class KlingHook(BaseHook):
+    """
+    Talk to Kling's image generation API.
+
+    :param kling_conn_id: The ``kling`` connection: host = base URL (default the reseller's),
+        password = API key, or login = access key with password = secret key.
+    :param max_retries: Retries for errors a retry can fix (429 codes 1302/1303, 5xx, network);
+        overrides the connection's ``max_retries`` extra.
+    """
+
+    conn_name_attr = "kling_conn_id"
+    default_conn_name = "kling_default"
+    conn_type = "kling"
+    hook_name = "Kling"
+
+    def __init__(self, kling_conn_id: str = default_conn_name, *, max_retries: int | None = None) -> None:
+        super().__init__()
+        self.kling_conn_id = kling_conn_id
+        self._max_retries_override = max_retries
+        self._settings: KlingConnectionSettings | None = None
+        self._jwt: _JwtToken | None = None
+        self._async_client: httpx.AsyncClient | None = None
+
+    def __repr__(self) -> str:
+        return f"KlingHook(kling_conn_id={self.kling_conn_id!r})"
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The connection form for Airflow < 3.2 (newer versions read provider info)."""
+        from airflow_provider_kling.get_provider_info import get_provider_info
+
+        return dict(get_provider_info()["connection-types"][0]["ui-field-behaviour"])
+
+    # -- settings and auth ------------------------------------------------------------------
+
+    def _use_settings(self, settings: KlingConnectionSettings) -> KlingConnectionSettings:
+        if self._max_retries_override is not None:
+            from dataclasses import replace
+
+            settings = replace(settings, max_retries=self._max_retries_override)
+        if settings.access_key and settings.secret_key:
+            self._jwt = _JwtToken(settings.access_key, settings.secret_key)
+        self._settings = settings
+        return settings
+
+    @property
+    def settings(self) -> KlingConnectionSettings:
+        """The connection, read once (sync path) and kept; the key is registered with the masker."""
+        if self._settings is None:
+            conn = self.get_connection(self.kling_conn_id)
+            settings = KlingConnectionSettings.from_connection(conn, conn.extra_dejson)
+            _mask(settings.api_key, settings.secret_key)
+            self._use_settings(settings)
+        assert self._settings is not None
+        return self._settings
+
+    async def aget_settings(self) -> KlingConnectionSettings:
+        """The connection read with Airflow's async-safe accessors (for the triggerer)."""
+        if self._settings is None:
+            from airflow.providers.common.compat.connection import (
+                get_async_connection,
+                get_async_extra_dejson,
+            )
+
+            conn = await get_async_connection(self.kling_conn_id, self)
+            extras = await get_async_extra_dejson(conn)
+            self._use_settings(KlingConnectionSettings.from_connection(conn, extras))
+        assert self._settings is not None
+        return self._settings
+
+    def _headers(self, settings: KlingConnectionSettings) -> dict[str, str]:
+        token = self._jwt.get() if self._jwt else settings.api_key
+        return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def _with_jwt_renewal(self, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except KlingAuthError as exc:
+            # 1003/1004: token not yet valid or expired (clock skew, a long sleep): sign anew, once.
+            if self._jwt is None or exc.code not in (1003, 1004):
+                raise
+            self._jwt.invalidate()
+            return call()
+
+    def _retrying_kwargs(self, settings: KlingConnectionSettings, what: str) -> dict[str, Any]:
+        import tenacity
+
+        def log_retry(state: Any) -> None:
+            exc = state.outcome.exception()
+            self.log.warning(
+                "Kling %s failed (%s); retry %d of %d in %.1fs",
+                what,
+                exc,
+                state.attempt_number,
+                settings.max_retries,
+                state.next_action.sleep if state.next_action else 0.0,
+            )
+
+        return {
+            "retry": tenacity.retry_if_exception(is_retryable),
+            "wait": _WaitHonouringRetryAfter(),
+            "stop": tenacity.stop_after_attempt(settings.max_retries + 1),
+            "before_sleep": log_retry,
+            "reraise": True,
+        }
+
+    # -- sync transport -----------------------------------------------------------------------
+
+    @cached_property
+    def session(self) -> requests.Session:
+        """One session for every call of this hook (connection pooling, proxies)."""
+        import requests
+
+        session = requests.Session()
+        if self.settings.proxy:
+            session.proxies = {"http": self.settings.proxy, "https": self.settings.proxy}
+        return session
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict | None = None,
+        params: dict | None = None,
+        task_id: str | None = None,
+    ) -> Any:
+        import requests
+        import tenacity
+
+        settings = self.settings
+        url = settings.base_url + path
+
+        def send_once() -> Any:
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    json=body,
+                    params=params,
+                    headers=self._headers(settings),
+                    timeout=(settings.connect_timeout, settings.read_timeout),
+                )
+            except requests.RequestException as exc:
+                raise KlingConnectionError(
+                    f"Could not reach Kling at {settings.base_url}: {type(exc).__name__}"
+                ) from None
+            return parse_answer(response.status_code, response.headers, response.content, task_id)
+
+        def send() -> Any:
+            return tenacity.Retrying(**self._retrying_kwargs(settings, f"{method} {path}"))(send_once)
+
+        return self._with_jwt_renewal(send)
+
+    # -- API ----------------------------------------------------------------------------------
+
+    def create_image_task(self, request: ImageGenerationRequest | None = None, **fields: Any) -> ImageTask:
+        """
+        Create an image task from a validated request (or its fields); return the new task.
+
+        A create that fails after Kling may already have received it (read timeout, 5xx) is
+        retried; when it carries an ``external_task_id`` Kling refuses the duplicate, and the
+        task created by the earlier attempt is returned instead of a second paid one.
+        """
+        from airflow_provider_kling.models import ImageGenerationRequest, ImageTask
+
+        request = request or ImageGenerationRequest.build(**fields)
+        try:
+            data = self._request("POST", GENERATIONS_PATH, body=request.to_json())
+        except KlingInvalidRequestError:
+            if request.external_task_id and (existing := self.find_image_task(request.external_task_id)):
+                self.log.info(
+                    "Kling task %s already exists for external_task_id %s",
+                    existing.task_id,
+                    request.external_task_id,
+                )
+                return existing
+            raise
+        task = ImageTask.model_validate(data)
+        self.log.info("Created Kling image task %s (status %s)", task.task_id, task.task_status)
+        return task
+
+    def get_image_task(self, task_id: str) -> ImageTask:
+        """Query one task by Kling task id or by the caller's ``external_task_id``."""
+        from airflow_provider_kling.models import ImageTask
+
+        data = self._request("GET", f"{GENERATIONS_PATH}/{quote(task_id, safe='')}", task_id=task_id)
+        return _task_from(data, task_id, ImageTask)
+
+    def find_image_task(self, task_id: str) -> ImageTask | None:
+        """Like :meth:`get_image_task`, but ``None`` when Kling knows no such task."""
+        try:
+            return self.get_image_task(task_id)
+        except KlingNotFoundError:
+            return None
+
+    def list_image_tasks(self, page_num: int = 1, page_size: int = 30) -> list[ImageTask]:
+        """One page of the account's image tasks, newest first as Kling orders them."""
+        from airflow_provider_kling.models import ImageTask
+
+        if not 1 <= page_num <= 1000 or not 1 <= page_size <= 500:
+            raise KlingInvalidRequestError(
+                f"page_num must be 1-1000 and page_size 1-500 (got {page_num}, {page_size})"
+            )
+        data = self._request("GET", GENERATIONS_PATH, params={"pageNum": page_num, "pageSize": page_size})
+        return [ImageTask.model_validate(item) for item in (data or [])]
+
+    def wait_for_image_task(
+        self, task_id: str, *, poll_interval: float = DEFAULT_POLL_INTERVAL, timeout: float = DEFAULT_TIMEOUT
+    ) -> ImageTask:
+        """
+        Poll until the task succeeds (returned), fails (:class:`KlingTaskFailedError`) or the
+        deadline passes (:class:`KlingTaskTimeoutError`), logging status and elapsed time.
+        """
+        start = time.monotonic()
+        deadline = start + timeout
+        while True:
+            task = self.get_image_task(task_id)
+            elapsed = time.monotonic() - start
+            self.log.info("Kling task %s is %s after %.0fs", task.task_id, task.task_status, elapsed)
+            raise_if_failed(task)
+            if task.task_status == "succeed":
+                return task
+            now = time.monotonic()
+            if now >= deadline:
+                raise deadline_error(task.task_id, task.task_status, elapsed)
+            time.sleep(next_poll_delay(poll_interval, deadline, now))
+
+    def iter_image_bytes(self, url: str, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
+        """Stream a result image. No Kling credentials are sent: image URLs are public CDN links."""
+        import requests
+        import tenacity
+
+        if not url.startswith(("http://", "https://")):
+            raise KlingImageUnavailableError(f"Kling gave an image URL that is not http(s): {url[:80]!r}")
+        settings = self.settings
+
+        def open_stream() -> requests.Response:
+            try:
+                response = self.session.get(
+                    url, stream=True, timeout=(settings.connect_timeout, settings.read_timeout)
+                )
+            except requests.RequestException as exc:
+                raise KlingConnectionError(f"Could not download {url}: {type(exc).__name__}") from None
+            if response.status_code in (403, 404, 410):
+                response.close()
+                raise KlingImageUnavailableError(
+                    f"Image {url} answered HTTP {response.status_code}: it has expired or was never there "
+                    "(Kling purges generated images after 30 days)",
+                    http_status=response.status_code,
+                )
+            if response.status_code >= 400:
+                response.close()
+                raise error_from_response(response.status_code, None)
+            return response
+
+        response = tenacity.Retrying(**self._retrying_kwargs(settings, f"download of {url}"))(open_stream)
+        with response:
+            yield from response.iter_content(chunk_size=chunk_size)
+
+    def download_image(self, url: str, destination: BinaryIO) -> int:
+        """Stream one image into an open binary file; return the number of bytes written."""
+        written = 0
+        for chunk in self.iter_image_bytes(url):
+            destination.write(chunk)
+            written += len(chunk)
+        return written
+
+    def test_connection(self) -> tuple[bool, str]:
+        """One cheap call (a one-item list) that tells a bad key, an unreachable host and success apart."""
+        try:
+            self._max_retries_override = 0
+            self._settings = None
+            self.list_image_tasks(page_num=1, page_size=1)
+        except KlingAuthError as exc:
+            return False, f"Kling rejected the credentials: {exc}"
+        except KlingConnectionError as exc:
+            return False, str(exc)
+        except KlingError as exc:
+            return False, f"Kling answered with an error: {exc}"
+        return True, f"Connected to Kling at {self.settings.base_url}; the credentials were accepted."
+
+    # -- async transport (triggerer) ----------------------------------------------------------
+
+    async def _arequest(self, method: str, path: str, *, task_id: str | None = None) -> Any:
+        import httpx
+        import tenacity
+
+        settings = await self.aget_settings()
+        if self._async_client is None:
+            self._async_client = httpx.AsyncClient(
+                timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+                proxy=settings.proxy,
+            )
+        client = self._async_client
+
+        async def send_once() -> Any:
+            try:
+                response = await client.request(
+                    method, settings.base_url + path, headers=self._headers(settings)
+                )
+            except httpx.HTTPError as exc:
+                raise KlingConnectionError(
+                    f"Could not reach Kling at {settings.base_url}: {type(exc).__name__}"
+                ) from None
+            return parse_answer(response.status_code, response.headers, response.content, task_id)
+
+        async def send() -> Any:
+            return await tenacity.AsyncRetrying(**self._retrying_kwargs(settings, f"{method} {path}"))(
+                send_once
+            )
+
+        try:
+            return await send()
+        except KlingAuthError as exc:
+            if self._jwt is None or exc.code not in (1003, 1004):
+                raise
+            self._jwt.invalidate()
+            return await send()
+
+    async def aget_image_task(self, task_id: str) -> ImageTask:
+        """Async :meth:`get_image_task`, on ``httpx.AsyncClient`` (nothing blocks the event loop)."""
+        from airflow_provider_kling.models import ImageTask
+
+        data = await self._arequest("GET", f"{GENERATIONS_PATH}/{quote(task_id, safe='')}", task_id=task_id)
+        return _task_from(data, task_id, ImageTask)
+
+    async def aclose(self) -> None:
+        """Close the async client (the trigger calls this when it is done)."""
+        if self._async_client is not None:
+            await self._async_client.aclose()
+            self._async_client = None
+
+
+def _task_from(data: Any, task_id: str, model: type[ImageTask]) -> ImageTask:
+    if not isinstance(data, dict):
+        raise KlingResponseError(f"Kling answered without a task for {task_id}", task_id=task_id)
+    return model.model_validate(data)
+
+
+def _mask(*secrets: str | None) -> None:
+    """Register keys with Airflow's secrets masker (a second line of defence; we never log them)."""
+    try:
+        from airflow.sdk.log import mask_secret
+    except ImportError:  # pragma: no cover - older task SDKs
+        return
+    for secret in secrets:
+        if secret:
+            mask_secret(secret)
