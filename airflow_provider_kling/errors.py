@@ -7,8 +7,10 @@ headers and a decoded body to :func:`error_from_response` and ask ``error.retrya
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from collections.abc import Mapping
+from datetime import UTC
 from typing import Any
 
 
@@ -173,13 +175,19 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        # float() also reads "inf" and "nan": no wait a server can mean, so ignore them.
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:
+        # HTTP dates are GMT; a "-0000" zone parses as naive, which timestamp() would read as local.
+        when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
