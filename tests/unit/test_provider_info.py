@@ -1,0 +1,192 @@
+"""Provider registration: the metadata Airflow reads, and what the ``airflow`` CLI makes of it."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+import airflow_provider_kling
+from airflow_provider_kling.get_provider_info import DEFAULT_BASE_URL, get_provider_info
+
+DISTRIBUTION = "airflow-provider-kling"
+ENTRY_POINT_GROUP = "apache_airflow_provider"
+
+
+def airflow_schema() -> dict[str, Any]:
+    """The provider-info schema shipped inside the installed Airflow, found without importing Airflow."""
+    spec = importlib.util.find_spec("airflow")
+    assert spec is not None and spec.submodule_search_locations, "apache-airflow is not installed"
+    for location in spec.submodule_search_locations:
+        schema_file = Path(location) / "provider_info.schema.json"
+        if schema_file.is_file():
+            schema: dict[str, Any] = json.loads(schema_file.read_text())
+            return schema
+    raise AssertionError("airflow/provider_info.schema.json not found in the installed Airflow")
+
+
+def kling_connection_type() -> dict[str, Any]:
+    (connection_type,) = [
+        entry for entry in get_provider_info()["connection-types"] if entry["connection-type"] == "kling"
+    ]
+    return connection_type
+
+
+def test_provider_info_validates_against_installed_airflow_schema() -> None:
+    schema = airflow_schema()
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    errors = sorted(validator_class(schema).iter_errors(get_provider_info()), key=str)
+    assert not errors, "\n".join(error.message for error in errors)
+
+
+def test_schema_check_rejects_provider_info_without_a_name() -> None:
+    # Proves the schema test above can fail: Airflow's schema requires name and description.
+    broken = get_provider_info()
+    del broken["name"]
+    with pytest.raises(jsonschema.ValidationError, match="'name' is a required property"):
+        jsonschema.validate(broken, airflow_schema())
+
+
+def test_package_name_is_the_installed_distribution_name() -> None:
+    distribution = importlib.metadata.distribution(DISTRIBUTION)
+    assert get_provider_info()["package-name"] == distribution.metadata["Name"] == DISTRIBUTION
+
+
+def test_declared_version_is_the_installed_version() -> None:
+    installed = importlib.metadata.version(DISTRIBUTION)
+    assert get_provider_info()["versions"][0] == installed == airflow_provider_kling.__version__
+
+
+def test_airflow_entry_point_resolves_to_get_provider_info() -> None:
+    (entry_point,) = [
+        ep
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        if ep.dist is not None and ep.dist.name == DISTRIBUTION
+    ]
+    assert entry_point.load() is get_provider_info
+
+
+def test_every_declared_python_module_exists() -> None:
+    info = get_provider_info()
+    modules = [
+        module
+        for section in ("hooks", "operators", "sensors", "triggers")
+        for entry in info.get(section, [])
+        for module in entry["python-modules"]
+    ]
+    assert modules, "the provider declares no modules"
+    missing = [module for module in modules if importlib.util.find_spec(module) is None]
+    assert not missing, f"declared but not importable: {missing}"
+
+
+def test_kling_connection_type_names_the_hook() -> None:
+    connection_type = kling_connection_type()
+    assert connection_type["hook-class-name"] == "airflow_provider_kling.hooks.kling.KlingHook"
+    assert connection_type["hook-name"] == "Kling"
+
+
+def test_kling_connection_form_declares_timeouts_retries_and_proxy_as_extras() -> None:
+    conn_fields = kling_connection_type()["conn-fields"]
+    assert {name: field["schema"]["type"] for name, field in conn_fields.items()} == {
+        "connect_timeout": ["number", "null"],
+        "read_timeout": ["number", "null"],
+        "max_retries": ["integer", "null"],
+        "proxy": ["string", "null"],
+    }
+    assert all(field["label"] for field in conn_fields.values())
+
+
+def test_kling_connection_form_relabels_host_login_and_password_and_hides_the_rest() -> None:
+    behaviour = kling_connection_type()["ui-field-behaviour"]
+    assert sorted(behaviour["hidden-fields"]) == ["port", "schema"]
+    assert behaviour["relabeling"]["host"] == "Base URL"
+    assert "Access key" in behaviour["relabeling"]["login"]
+    assert "API key" in behaviour["relabeling"]["password"]
+    assert "secret key" in behaviour["relabeling"]["password"]
+    assert behaviour["placeholders"]["host"] == DEFAULT_BASE_URL == "https://www.kkiai.com/kling"
+
+
+# --- what Airflow itself makes of it (subprocess: a fresh AIRFLOW_HOME, no shared state) ----------
+
+
+@pytest.fixture(scope="module")
+def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    env = dict(os.environ)
+    env["AIRFLOW_HOME"] = str(tmp_path_factory.mktemp("airflow-home"))
+    env["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+    env["PYTHONWARNINGS"] = "ignore"
+    return env
+
+
+def airflow_cli_json(env: dict[str, str], *args: str) -> list[dict[str, Any]]:
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", *args, "--output", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, f"airflow {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    rows: list[dict[str, Any]] = json.loads(result.stdout)
+    return rows
+
+
+def test_airflow_providers_list_shows_the_provider(airflow_env: dict[str, str]) -> None:
+    rows = airflow_cli_json(airflow_env, "providers", "list")
+    kling = [row for row in rows if row["package_name"] == DISTRIBUTION]
+    assert kling, f"{DISTRIBUTION} not in: {[row['package_name'] for row in rows]}"
+    assert kling[0]["version"] == importlib.metadata.version(DISTRIBUTION)
+
+
+def test_airflow_providers_hooks_shows_kling_connection_type(airflow_env: dict[str, str]) -> None:
+    rows = airflow_cli_json(airflow_env, "providers", "hooks")
+    kling = [row for row in rows if row["connection_type"] == "kling"]
+    assert kling, f"connection type kling not in: {[row['connection_type'] for row in rows]}"
+    assert kling[0]["class"] == "airflow_provider_kling.hooks.kling.KlingHook"
+    assert kling[0]["package_name"] == DISTRIBUTION
+    assert kling[0]["hook_name"] == "Kling"
+
+
+def test_airflow_providers_widgets_shows_kling_conn_fields_as_extras(airflow_env: dict[str, str]) -> None:
+    rows = airflow_cli_json(airflow_env, "providers", "widgets")
+    kling_fields = {row["connection_parameter_name"] for row in rows if row["package_name"] == DISTRIBUTION}
+    assert kling_fields == {
+        "extra__kling__connect_timeout",
+        "extra__kling__read_timeout",
+        "extra__kling__max_retries",
+        "extra__kling__proxy",
+    }
+
+
+# --- the hook agrees with what the metadata declares (imports airflow.sdk) -----------------------
+
+
+def test_hook_class_matches_the_declared_connection_type() -> None:
+    from airflow_provider_kling.hooks.kling import KlingHook
+
+    connection_type = kling_connection_type()
+    assert f"{KlingHook.__module__}.{KlingHook.__qualname__}" == connection_type["hook-class-name"]
+    assert KlingHook.conn_type == connection_type["connection-type"]
+    assert KlingHook.hook_name == connection_type["hook-name"]
+    assert KlingHook.default_conn_name == "kling_default"
+
+
+def test_connection_form_defaults_are_the_hook_defaults() -> None:
+    from airflow_provider_kling.hooks.kling import KlingConnectionSettings
+
+    settings = KlingConnectionSettings()
+    conn_fields = kling_connection_type()["conn-fields"]
+    assert conn_fields["connect_timeout"]["schema"]["default"] == settings.connect_timeout
+    assert conn_fields["read_timeout"]["schema"]["default"] == settings.read_timeout
+    assert conn_fields["max_retries"]["schema"]["default"] == settings.max_retries
+    assert settings.base_url == DEFAULT_BASE_URL
