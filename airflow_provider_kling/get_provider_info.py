@@ -27,7 +27,19 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             }
         ],
-        "hooks": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_kling.hooks.kling"]}],
+        "hooks": [
+            {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_kling.hooks.kling"]}
+        ],
+        "operators": [
+            {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_kling.operators.kling"]}
+        ],
+        "sensors": [
+            {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_kling.sensors.kling"]}
+        ],
+        "triggers": [
+            {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_kling.triggers.kling"]}
+        ],
+        "extra-links": ["airflow_provider_kling.operators.kling.KlingImageLink"],
         "connection-types": [
             {
                 "connection-type": "kling",

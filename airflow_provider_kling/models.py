@@ -248,6 +248,18 @@ class ImageTask(_Tolerant):
     def images(self) -> list[KlingImage]:
         return self.task_result.images
 
+    def to_xcom(self) -> dict[str, Any]:
+        """The JSON-serialisable summary pushed to XCom (``path`` is added once an image is stored)."""
+        return {
+            "task_id": self.task_id,
+            "task_status": self.task_status.value,
+            "task_status_msg": self.task_status_msg or None,
+            "external_task_id": self.external_task_id,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+            "images": [{"index": image.index, "url": image.url} for image in self.images],
+        }
+
 
 class Envelope(_Tolerant):
     """Kling's ``{code, message, request_id, data}`` wrapper; ``code`` 0 means success."""

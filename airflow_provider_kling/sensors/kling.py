@@ -1,0 +1,99 @@
+"""KlingImageTaskSensor: wait for a Kling image task that was created elsewhere."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import conf
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+
+from airflow_provider_kling.errors import KlingError, KlingTaskFailedError
+from airflow_provider_kling.failures import fail_fast
+from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_kling.hooks.kling import KlingHook
+
+
+class KlingImageTaskSensor(BaseSensorOperator):
+    """
+    Wait until a Kling image task ends: succeed returns its result dict (XCom), failed fails.
+
+    :param kling_task_id: The Kling task id, or your ``external_task_id``. (templated)
+    :param kling_conn_id: The ``kling`` connection. (templated)
+    :param deferrable: Wait in the triggerer instead of poking from a worker.
+    :param poke_interval: Seconds between polls (also used by the trigger).
+    """
+
+    template_fields: Sequence[str] = ("kling_task_id", "kling_conn_id")
+    ui_color = "#d6e4ff"
+
+    def __init__(
+        self,
+        *,
+        kling_task_id: str,
+        kling_conn_id: str = "kling_default",
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poke_interval: float = DEFAULT_POLL_INTERVAL,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(poke_interval=poke_interval, **kwargs)
+        self.kling_task_id = kling_task_id
+        self.kling_conn_id = kling_conn_id
+        self.deferrable = deferrable
+
+    @cached_property
+    def hook(self) -> KlingHook:
+        from airflow_provider_kling.hooks.kling import KlingHook
+
+        return KlingHook(self.kling_conn_id)
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
+
+        timeout = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else float(self.timeout)
+        self.defer(
+            trigger=KlingImageTaskTrigger(
+                task_id=self.kling_task_id,
+                kling_conn_id=self.kling_conn_id,
+                poll_interval=float(self.poke_interval),
+                deadline=time.time() + timeout,
+            ),
+            method_name="execute_complete",
+        )
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        try:
+            task = self.hook.get_image_task(self.kling_task_id)
+        except KlingError as exc:
+            raise fail_fast(exc) from exc
+        self.log.info("Kling task %s is %s", task.task_id, task.task_status)
+        if task.task_status == "failed":
+            from airflow.providers.common.compat.sdk import AirflowFailException
+
+            raise AirflowFailException(
+                f"Kling task {task.task_id} failed: {task.task_status_msg or 'no reason given'}"
+            )
+        return PokeReturnValue(is_done=task.task_status == "succeed", xcom_value=task.to_xcom())
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        from airflow_provider_kling.triggers.kling import task_from_event
+
+        try:
+            task = task_from_event(event)
+        except KlingTaskFailedError as exc:
+            from airflow.providers.common.compat.sdk import AirflowFailException
+
+            raise AirflowFailException(str(exc)) from exc
+        except KlingError as exc:
+            raise fail_fast(exc) from exc
+        self.log.info("Kling task %s succeeded with %d images", task.task_id, len(task.images))
+        return task.to_xcom()

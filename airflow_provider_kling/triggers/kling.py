@@ -1,0 +1,123 @@
+"""KlingImageTaskTrigger: poll a Kling image task from the triggerer until it ends or its deadline passes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_kling.errors import KlingError, KlingTaskFailedError
+from airflow_provider_kling.polling import (
+    DEFAULT_POLL_INTERVAL,
+    deadline_error,
+    next_poll_delay,
+    raise_if_failed,
+)
+
+#: Poll errors tolerated in a row (each already retried inside the hook) before giving up.
+DEFAULT_MAX_POLL_ERRORS = 5
+
+
+class KlingImageTaskTrigger(BaseTrigger):
+    """
+    Poll one Kling image task with the hook's async client; yield exactly one event.
+
+    The event's ``status`` is ``success`` (with the task), ``failed`` (Kling's message),
+    ``timeout`` (the absolute ``deadline`` passed) or ``error`` (polling itself failed).
+    Only identifiers and times are serialized, never credentials, so a restarted triggerer
+    resumes polling where it stopped.
+
+    :param task_id: The Kling task id.
+    :param kling_conn_id: The ``kling`` connection.
+    :param poll_interval: Seconds between polls.
+    :param deadline: Absolute deadline, Unix seconds.
+    :param max_poll_errors: Failed polls in a row tolerated before an ``error`` event.
+    """
+
+    def __init__(
+        self,
+        task_id: str,
+        kling_conn_id: str = "kling_default",
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        deadline: float | None = None,
+        max_poll_errors: int = DEFAULT_MAX_POLL_ERRORS,
+    ) -> None:
+        super().__init__()
+        self.task_id = task_id
+        self.kling_conn_id = kling_conn_id
+        self.poll_interval = float(poll_interval)
+        self.deadline = float(deadline) if deadline is not None else time.time() + 1800.0
+        self.max_poll_errors = int(max_poll_errors)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "task_id": self.task_id,
+                "kling_conn_id": self.kling_conn_id,
+                "poll_interval": self.poll_interval,
+                "deadline": self.deadline,
+                "max_poll_errors": self.max_poll_errors,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow_provider_kling.hooks.kling import KlingHook
+
+        hook = KlingHook(self.kling_conn_id)
+        try:
+            yield TriggerEvent(await self._poll(hook))
+        finally:
+            await hook.aclose()
+
+    async def _poll(self, hook: Any) -> dict[str, Any]:
+        started = time.time()
+        errors_in_a_row = 0
+        status = "unknown"
+        while True:
+            try:
+                task = await hook.aget_image_task(self.task_id)
+                errors_in_a_row = 0
+            except KlingError as exc:
+                errors_in_a_row += 1
+                if not exc.retryable or errors_in_a_row > self.max_poll_errors:
+                    return self._event("error", str(exc), retryable=exc.airflow_retryable)
+                self.log.warning("Polling Kling task %s failed (%s); polling again", self.task_id, exc)
+            else:
+                status = task.task_status.value
+                self.log.info("Kling task %s is %s after %.0fs", self.task_id, status, time.time() - started)
+                try:
+                    raise_if_failed(task)
+                except KlingTaskFailedError as exc:
+                    return self._event("failed", str(exc), task=task.model_dump(mode="json"))
+                if task.task_status == "succeed":
+                    return self._event(
+                        "success", f"Kling task {self.task_id} succeeded", task=task.model_dump(mode="json")
+                    )
+            now = time.time()
+            if now >= self.deadline:
+                return self._event("timeout", str(deadline_error(self.task_id, status, now - started)))
+            await asyncio.sleep(next_poll_delay(self.poll_interval, self.deadline, now))
+
+    def _event(self, status: str, message: str, **extra: Any) -> dict[str, Any]:
+        return {"status": status, "task_id": self.task_id, "message": message, **extra}
+
+
+def task_from_event(event: dict[str, Any]) -> Any:
+    """The succeeded :class:`ImageTask` of a ``success`` event; the matching error for any other."""
+    from airflow_provider_kling.errors import KlingTaskTimeoutError
+    from airflow_provider_kling.models import ImageTask
+
+    status, task_id, message = event.get("status"), event.get("task_id"), event.get("message", "")
+    if status == "success":
+        return ImageTask.model_validate(event["task"])
+    if status == "failed":
+        raise KlingTaskFailedError(message, task_id=task_id)
+    if status == "timeout":
+        raise KlingTaskTimeoutError(message, task_id=task_id)
+    error = KlingError(message or f"unexpected trigger event {status!r}", task_id=task_id)
+    error.airflow_retryable = bool(event.get("retryable", True))
+    raise error
