@@ -1,0 +1,183 @@
+"""The simulator's ASGI app: Kling's image-generation routes, image files, and the control routes.
+
+Every API route answers under both ``/v1/...`` (Kling's own hosts) and ``/kling/v1/...`` (the
+reseller's prefix). Images are served without authentication, like Kling's CDN.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from airflow_provider_kling.errors import KlingRequestValidationError
+from airflow_provider_kling.models import ImageGenerationRequest
+from airflow_provider_kling.testing import png
+from airflow_provider_kling.testing.auth import identify_caller
+from airflow_provider_kling.testing.callbacks import CallbackSender
+from airflow_provider_kling.testing.control import control_routes
+from airflow_provider_kling.testing.state import SimulatorConfig, SimulatorState
+from airflow_provider_kling.testing.tasks import IMAGE_PATH, ApiError, render_task
+
+API_PREFIXES = ("", "/kling")
+MAX_PAGE_NUM = 1000
+MAX_PAGE_SIZE = 500
+# What a gateway might send instead of JSON: a body cut short.
+MALFORMED_BODY = b'{"code": 0, "message": "SUCC'
+
+Handler = Callable[[Request, SimulatorState, str], Awaitable[Any]]
+
+
+def _state(request: Request) -> SimulatorState:
+    state: SimulatorState = request.app.state.kling
+    return state
+
+
+def _image_root(request: Request) -> str:
+    return f"{request.url.scheme}://{request.url.netloc}{IMAGE_PATH}"
+
+
+def error_response(error: ApiError, request_id: str | None = None) -> JSONResponse:
+    body = {"code": error.code, "message": error.message, "request_id": request_id or str(uuid.uuid4())}
+    return JSONResponse(body, status_code=error.http_status, headers=error.headers)
+
+
+async def _api_call(request: Request, counter: str, handler: Handler) -> Response:
+    """What every API route shares: delay, auth, injected faults, the envelope and the counters."""
+    state = _state(request)
+    request_id = str(uuid.uuid4())
+    delay = state.settings.delay
+    if delay:
+        await asyncio.sleep(delay)
+    try:
+        owner = identify_caller(request.headers.get("authorization"), state.config)
+        state.count(owner, "requests")
+        fault = state.take_fault()
+        if fault is not None:
+            state.count(owner, "faults")
+            if fault.error is None:
+                return Response(MALFORMED_BODY, media_type="application/json")
+            return error_response(fault.error, request_id)
+        data = await handler(request, state, owner)
+    except ApiError as error:
+        return error_response(error, request_id)
+    state.count(owner, counter)
+    return JSONResponse({"code": 0, "message": "SUCCEED", "request_id": request_id, "data": data})
+
+
+async def _create(request: Request, state: SimulatorState, owner: str) -> dict[str, Any]:
+    try:
+        fields = await request.json()
+    except ValueError:
+        raise ApiError(400, 1201, "Invalid Kling image request: the body must be a JSON object") from None
+    if not isinstance(fields, dict):
+        raise ApiError(400, 1201, "Invalid Kling image request: the body must be a JSON object")
+    try:
+        image_request = ImageGenerationRequest.build(**fields)
+    except KlingRequestValidationError as exc:
+        raise ApiError(400, 1201, str(exc)) from None
+    task = state.create_task(owner, image_request)
+    if image_request.callback_url:
+        request.app.state.callbacks.schedule(task, _image_root(request))
+    return render_task(task, image_root=_image_root(request), now=task.created, status=task.phases()[0][0])
+
+
+async def _query(request: Request, state: SimulatorState, owner: str) -> dict[str, Any]:
+    task = state.find_task(owner, request.path_params["task_id"])
+    if task is None:
+        raise ApiError(404, 1203, "task not found")
+    return render_task(task, image_root=_image_root(request), now=time.time())
+
+
+def _page_param(request: Request, name: str, default: int, maximum: int) -> int:
+    raw = request.query_params.get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= maximum:
+        raise ApiError(400, 1201, f"{name} must be an integer from 1 to {maximum} (got {raw!r})")
+    return value
+
+
+async def _list(request: Request, state: SimulatorState, owner: str) -> list[dict[str, Any]]:
+    page = _page_param(request, "pageNum", 1, MAX_PAGE_NUM)
+    size = _page_param(request, "pageSize", 30, MAX_PAGE_SIZE)
+    tasks = state.list_tasks(owner)[(page - 1) * size : page * size]
+    now, root = time.time(), _image_root(request)
+    return [render_task(task, image_root=root, now=now) for task in tasks]
+
+
+async def generations(request: Request) -> Response:
+    if request.method == "POST":
+        return await _api_call(request, "creates", _create)
+    return await _api_call(request, "lists", _list)
+
+
+async def task_detail(request: Request) -> Response:
+    return await _api_call(request, "queries", _query)
+
+
+async def image(request: Request) -> Response:
+    state = _state(request)
+    task = state.get_task(request.path_params["task_id"])
+    index = request.path_params["index"]
+    if task is None or index >= task.request.n or not state.image_available(task, time.time()):
+        return error_response(ApiError(404, 1203, "image not found or expired"))
+    width, height = png.image_size(task.request.resolution, task.request.aspect_ratio)
+    body = png.make_png(task.request.prompt, index, width, height)
+    state.count(task.owner, "images")
+    return Response(body, media_type="image/png")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if status == 405:
+        return error_response(ApiError(404, 1202, f"method {request.method} is not allowed here"))
+    if status == 404:
+        return error_response(ApiError(404, 1203, f"no such resource: {request.url.path}"))
+    return error_response(ApiError(status, 5000, "internal error"))
+
+
+def create_app(state: SimulatorState | None = None, **settings: Any) -> Starlette:
+    """The simulator as an ASGI app, for serving it your own way.
+
+    Pass a :class:`SimulatorState`, or keyword settings for a fresh one: ``api_key``,
+    ``extra_keys``, ``jwt_keys``, ``webhook_secret`` and the run-time settings ``latency``,
+    ``slots``, ``fail_marker``, ``image_ttl``, ``delay``.
+    """
+    if state is None:
+        state = SimulatorState(SimulatorConfig.from_kwargs(**settings))
+    elif settings:
+        raise TypeError("pass either a SimulatorState or keyword settings, not both")
+    callbacks = CallbackSender(state)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await callbacks.aclose()
+
+    routes = []
+    for prefix in API_PREFIXES:
+        routes += [
+            Route(f"{prefix}/v1/images/generations", generations, methods=["GET", "POST"]),
+            Route(f"{prefix}/v1/images/generations/{{task_id}}", task_detail, methods=["GET"]),
+            Route(f"{prefix}/images/{{task_id}}/{{index:int}}.png", image, methods=["GET"]),
+        ]
+    app = Starlette(
+        routes=[*routes, *control_routes()],
+        exception_handlers={HTTPException: _http_error},
+        lifespan=lifespan,
+    )
+    app.state.kling = state
+    app.state.callbacks = callbacks
+    return app

@@ -1,0 +1,197 @@
+"""The Python handle: run the simulator with uvicorn in a background thread, and steer it."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+
+from airflow_provider_kling.testing.app import create_app
+from airflow_provider_kling.testing.state import Settings, SimulatorConfig, SimulatorState
+from airflow_provider_kling.testing.tasks import IMAGE_PATH, render_task
+
+_WILDCARD_HOSTS = ("", "0.0.0.0", "::")  # noqa: S104 - only compared, never bound here
+
+
+class KlingSimulator:
+    """A Kling-compatible server on a loopback port, in this process.
+
+    >>> with KlingSimulator(latency=0.5, slots=4) as sim:
+    ...     os.environ["AIRFLOW_CONN_KLING_DEFAULT"] = sim.airflow_conn_json()
+
+    ``port=0`` picks a free port. Settings (``latency``, ``slots``, ``fail_marker``,
+    ``image_ttl``, ``delay``) can change while it runs; :meth:`reset` restores them.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "test-key",
+        extra_keys: tuple[str, ...] | list[str] = (),
+        jwt_keys: Mapping[str, str] | None = None,
+        latency: float = 0.0,
+        slots: int = 8,
+        fail_marker: str = "#fail",
+        image_ttl: float | None = None,
+        webhook_secret: str | None = None,
+        delay: float = 0.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_level: str = "warning",
+    ) -> None:
+        config = SimulatorConfig.from_kwargs(
+            api_key=api_key,
+            extra_keys=extra_keys,
+            jwt_keys=jwt_keys,
+            webhook_secret=webhook_secret,
+            latency=latency,
+            slots=slots,
+            fail_marker=fail_marker,
+            image_ttl=image_ttl,
+            delay=delay,
+        )
+        self.state = SimulatorState(config)
+        self.app = create_app(self.state)
+        self.host = host
+        self._requested_port = port
+        self._log_level = log_level
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._port: int | None = None
+
+    def __repr__(self) -> str:
+        where = self.root_url if self._port else "not started"
+        return f"<KlingSimulator {where}>"
+
+    # lifecycle
+    def start(self, timeout: float = 10.0) -> KlingSimulator:
+        """Serve in a background thread; return once the server accepts connections."""
+        if self._thread is not None:
+            raise RuntimeError("the simulator is already running")
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self._requested_port))
+        self._port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app, log_level=self._log_level, access_log=False, lifespan="on", timeout_graceful_shutdown=2
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="kling-simulator", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                sock.close()
+                raise RuntimeError(f"the Kling simulator did not start on {self.host}:{self._port}")
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving and wait for the server thread to end."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._server = self._thread = None
+
+    def __enter__(self) -> KlingSimulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # addresses
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the simulator has not been started")
+        return self._port
+
+    @property
+    def root_url(self) -> str:
+        """``http://HOST:PORT``: serves ``/v1/...`` like Kling's own hosts, and ``/_sim/...``."""
+        host = "127.0.0.1" if self.host in _WILDCARD_HOSTS else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """``http://HOST:PORT/kling``: the reseller-style base URL a Kling connection's host takes."""
+        return f"{self.root_url}/kling"
+
+    @property
+    def api_key(self) -> str:
+        return self.state.config.api_key
+
+    def airflow_conn_json(self, conn_type: str = "kling") -> str:
+        """The value for ``AIRFLOW_CONN_KLING_DEFAULT`` pointing at this simulator."""
+        return json.dumps({"conn_type": conn_type, "host": self.base_url, "password": self.api_key})
+
+    # inspection
+    def counters(self, api_key: str | None = None) -> dict[str, Any]:
+        """Counters (requests, creates, queries, lists, images, callbacks, faults) of one key, or of all."""
+        return self.state.counters(api_key)
+
+    def tasks(self, api_key: str | None = None) -> list[dict[str, Any]]:
+        """Every task as Kling shows it now (newest first), with its ``api_key``."""
+        now, root = time.time(), f"{self.root_url}{IMAGE_PATH}"
+        return [
+            {**render_task(task, image_root=root, now=now), "api_key": task.owner}
+            for task in self.state.list_tasks(api_key)
+        ]
+
+    @property
+    def settings(self) -> Settings:
+        return self.state.settings
+
+    # control
+    def reset(self) -> None:
+        """Forget tasks, counters and faults; restore the start-up settings."""
+        self.state.reset()
+
+    def reset_counters(self) -> None:
+        self.state.reset_counters()
+
+    def fail_next(self, k: int = 1, status: int = 500) -> None:
+        """The next ``k`` API requests answer ``status`` (5xx), code 5000 (5001 for 503, 5002 for 504)."""
+        self.state.add_faults(fail_next=k, status=status)
+
+    def rate_limit_next(self, k: int = 1, retry_after: float | None = None) -> None:
+        """The next ``k`` API requests answer 429 / code 1303, with ``Retry-After`` when given."""
+        self.state.add_faults(rate_limit_next=k, retry_after=retry_after)
+
+    def malformed_next(self, k: int = 1) -> None:
+        """The next ``k`` API requests answer 200 with a body that is not JSON."""
+        self.state.add_faults(malformed_next=k)
+
+    def set_delay(self, seconds: float) -> None:
+        """Add ``seconds`` before every API answer."""
+        self.state.update_settings(delay=seconds)
+
+    def set_latency(self, seconds: float) -> None:
+        """How long new tasks take from submitted to their end."""
+        self.state.update_settings(latency=seconds)
+
+    def set_slots(self, slots: int) -> None:
+        """The per-key slot budget for new tasks."""
+        self.state.update_settings(slots=slots)
+
+    def set_fail_marker(self, marker: str) -> None:
+        """Prompts containing ``marker`` fail with a content-policy message ('' disables)."""
+        self.state.update_settings(fail_marker=marker)
+
+    def set_image_ttl(self, seconds: float | None) -> None:
+        """Images 404 once ``seconds`` have passed since their task succeeded (None: never)."""
+        self.state.update_settings(image_ttl=seconds)
