@@ -69,14 +69,18 @@ def store_image(base: ObjectStoragePath, stem: str, chunks: Iterable[bytes]) -> 
     partial = base / f"{stem}.part"
     partial.parent.mkdir(parents=True, exist_ok=True)
     head = b""
-    with partial.open("wb") as handle:
-        for chunk in _non_empty(chunks):
-            if len(head) < 16:
-                head += chunk[:16]
-            handle.write(chunk)
-    if not head:
-        partial.unlink()
-        raise ValueError(f"the image for {stem} was empty")
+    try:
+        with partial.open("wb") as handle:
+            for chunk in _non_empty(chunks):
+                if len(head) < 16:
+                    head += chunk[:16]
+                handle.write(chunk)
+        if not head:
+            raise ValueError(f"the image for {stem} was empty")
+    except BaseException:
+        # Leave nothing half-written behind: a retry starts this image afresh.
+        partial.unlink(missing_ok=True)
+        raise
     final = base / f"{stem}{_extension(head)}"
     partial.rename(final)
     return final

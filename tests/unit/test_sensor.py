@@ -1,0 +1,74 @@
+"""KlingImageTaskSensor: poke and deferrable modes against the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
+from airflow.sdk import DAG
+from airflow.sdk.exceptions import TaskDeferred
+
+from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.sensors.kling import KlingImageTaskSensor
+from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
+from tests.unit.task_context import make_context
+
+
+def make_sensor(kling_task_id: str, **kwargs) -> KlingImageTaskSensor:
+    with DAG("kling_sensor_dag", schedule=None):
+        return KlingImageTaskSensor(task_id="wait", kling_task_id=kling_task_id, poke_interval=0.05, **kwargs)
+
+
+def create_task(prompt: str = "an orchard in spring") -> str:
+    return KlingHook().create_image_task(model_name="kling-v1", prompt=prompt, n=2).task_id
+
+
+def test_poke_is_not_done_while_running_and_done_with_result_when_succeeded(kling_connection):
+    kling_connection.set_latency(0.4)
+    task_id = create_task()
+    sensor = make_sensor(task_id)
+
+    assert sensor.poke(make_context()).is_done is False
+    kling_connection.set_latency(0)
+    finished = make_sensor(create_task()).poke(make_context())
+    assert finished.is_done is True
+    assert finished.xcom_value["task_status"] == "succeed"
+    assert len(finished.xcom_value["images"]) == 2
+
+
+def test_poke_by_external_task_id(kling_connection):
+    hook = KlingHook()
+    hook.create_image_task(model_name="kling-v1", prompt="a kite", n=1, external_task_id="kite-2026-11-25")
+
+    result = make_sensor("kite-2026-11-25").poke(make_context())
+
+    assert result.is_done is True
+    assert result.xcom_value["external_task_id"] == "kite-2026-11-25"
+
+
+def test_failed_task_fails_the_sensor_with_kling_message(kling_connection):
+    task_id = create_task("a picture #fail")
+    with pytest.raises(AirflowFailException, match=task_id):
+        make_sensor(task_id).poke(make_context())
+
+
+def test_deferrable_sensor_defers_and_completes(kling_connection):
+    task_id = create_task()
+    sensor = make_sensor(task_id, deferrable=True, timeout=60)
+
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute(make_context())
+
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, KlingImageTaskTrigger)
+    assert trigger.task_id == task_id
+    event = asyncio.run(trigger.run().__anext__())
+    result = sensor.execute_complete(make_context(), event.payload)
+    assert result["task_id"] == task_id
+
+
+def test_deferred_failed_event_fails_without_retry():
+    event = {"status": "failed", "task_id": "7", "message": "Kling task 7 failed: risk control"}
+    with pytest.raises(AirflowFailException, match="risk control"):
+        make_sensor("7").execute_complete(make_context(), event)
