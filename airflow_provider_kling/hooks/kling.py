@@ -27,6 +27,7 @@ from airflow_provider_kling.errors import (
     KlingImageUnavailableError,
     KlingInvalidRequestError,
     KlingNotFoundError,
+    KlingRequestValidationError,
     KlingResponseError,
     error_from_response,
     is_retryable,
@@ -50,6 +51,17 @@ GENERATIONS_PATH = "/v1/images/generations"
 JWT_LIFETIME = 1800
 #: Renew the JWT this long before it expires, so a token never dies in flight.
 JWT_RENEW_MARGIN = 300
+
+# Seams: how the hook waits (between retries and between polls) and reads the clock. Tests
+# replace them to record waits instead of sleeping; they are looked up at each call.
+_sleep: Callable[[float], None] = time.sleep
+_monotonic: Callable[[], float] = time.monotonic
+
+
+async def _asleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
 
 
 @dataclass(frozen=True)
@@ -228,7 +240,9 @@ class KlingHook(BaseHook):
 
             conn = await get_async_connection(self.kling_conn_id, self)
             extras = await get_async_extra_dejson(conn)
-            self._use_settings(KlingConnectionSettings.from_connection(conn, extras))
+            settings = KlingConnectionSettings.from_connection(conn, extras)
+            _mask(settings.api_key, settings.secret_key)
+            self._use_settings(settings)
         assert self._settings is not None
         return self._settings
 
@@ -312,7 +326,9 @@ class KlingHook(BaseHook):
             return parse_answer(response.status_code, response.headers, response.content, task_id)
 
         def send() -> Any:
-            return tenacity.Retrying(**self._retrying_kwargs(settings, f"{method} {path}"))(send_once)
+            return tenacity.Retrying(sleep=_sleep, **self._retrying_kwargs(settings, f"{method} {path}"))(
+                send_once
+            )
 
         return self._with_jwt_renewal(send)
 
@@ -340,7 +356,7 @@ class KlingHook(BaseHook):
                 )
                 return existing
             raise
-        task = ImageTask.model_validate(data)
+        task = _task_from(data, "the new task", None, ImageTask)
         self.log.info("Created Kling image task %s (status %s)", task.task_id, task.task_status)
         return task
 
@@ -349,7 +365,7 @@ class KlingHook(BaseHook):
         from airflow_provider_kling.models import ImageTask
 
         data = self._request("GET", f"{GENERATIONS_PATH}/{quote(task_id, safe='')}", task_id=task_id)
-        return _task_from(data, task_id, ImageTask)
+        return _task_from(data, f"task {task_id}", task_id, ImageTask)
 
     def find_image_task(self, task_id: str) -> ImageTask | None:
         """Like :meth:`get_image_task`, but ``None`` when Kling knows no such task."""
@@ -362,12 +378,13 @@ class KlingHook(BaseHook):
         """One page of the account's image tasks, newest first as Kling orders them."""
         from airflow_provider_kling.models import ImageTask
 
-        if not 1 <= page_num <= 1000 or not 1 <= page_size <= 500:
-            raise KlingInvalidRequestError(
-                f"page_num must be 1-1000 and page_size 1-500 (got {page_num}, {page_size})"
-            )
+        for name, value, highest in (("page_num", page_num, 1000), ("page_size", page_size, 500)):
+            if not 1 <= value <= highest:
+                raise KlingRequestValidationError(f"{name} must be between 1 and {highest} (got {value})")
         data = self._request("GET", GENERATIONS_PATH, params={"pageNum": page_num, "pageSize": page_size})
-        return [ImageTask.model_validate(item) for item in (data or [])]
+        if data is not None and not isinstance(data, list):
+            raise KlingResponseError("Kling answered a task list request without a list of tasks")
+        return [_task_from(item, "a listed task", None, ImageTask) for item in (data or [])]
 
     def wait_for_image_task(
         self, task_id: str, *, poll_interval: float = DEFAULT_POLL_INTERVAL, timeout: float = DEFAULT_TIMEOUT
@@ -376,19 +393,19 @@ class KlingHook(BaseHook):
         Poll until the task succeeds (returned), fails (:class:`KlingTaskFailedError`) or the
         deadline passes (:class:`KlingTaskTimeoutError`), logging status and elapsed time.
         """
-        start = time.monotonic()
+        start = _monotonic()
         deadline = start + timeout
         while True:
             task = self.get_image_task(task_id)
-            elapsed = time.monotonic() - start
+            elapsed = _monotonic() - start
             self.log.info("Kling task %s is %s after %.0fs", task.task_id, task.task_status, elapsed)
             raise_if_failed(task)
             if task.task_status == "succeed":
                 return task
-            now = time.monotonic()
+            now = _monotonic()
             if now >= deadline:
                 raise deadline_error(task.task_id, task.task_status, elapsed)
-            time.sleep(next_poll_delay(poll_interval, deadline, now))
+            _sleep(next_poll_delay(poll_interval, deadline, now))
 
     def iter_image_bytes(self, url: str, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
         """Stream a result image. No Kling credentials are sent: image URLs are public CDN links."""
@@ -418,7 +435,8 @@ class KlingHook(BaseHook):
                 raise error_from_response(response.status_code, None)
             return response
 
-        response = tenacity.Retrying(**self._retrying_kwargs(settings, f"download of {url}"))(open_stream)
+        retrying = tenacity.Retrying(sleep=_sleep, **self._retrying_kwargs(settings, f"download of {url}"))
+        response = retrying(open_stream)
         with response:
             yield from response.iter_content(chunk_size=chunk_size)
 
@@ -432,17 +450,23 @@ class KlingHook(BaseHook):
 
     def test_connection(self) -> tuple[bool, str]:
         """One cheap call (a one-item list) that tells a bad key, an unreachable host and success apart."""
+        # One attempt, no retries: re-read the connection for it, and restore the policy afterwards.
+        max_retries_override = self._max_retries_override
+        self._max_retries_override, self._settings = 0, None
         try:
-            self._max_retries_override = 0
-            self._settings = None
+            base_url = self.settings.base_url
             self.list_image_tasks(page_num=1, page_size=1)
         except KlingAuthError as exc:
+            if exc.http_status is None:  # refused here: the connection has no key at all
+                return False, str(exc)
             return False, f"Kling rejected the credentials: {exc}"
         except KlingConnectionError as exc:
             return False, str(exc)
         except KlingError as exc:
             return False, f"Kling answered with an error: {exc}"
-        return True, f"Connected to Kling at {self.settings.base_url}; the credentials were accepted."
+        finally:
+            self._max_retries_override, self._settings = max_retries_override, None
+        return True, f"Connected to Kling at {base_url}; the credentials were accepted."
 
     # -- async transport (triggerer) ----------------------------------------------------------
 
@@ -470,9 +494,10 @@ class KlingHook(BaseHook):
             return parse_answer(response.status_code, response.headers, response.content, task_id)
 
         async def send() -> Any:
-            return await tenacity.AsyncRetrying(**self._retrying_kwargs(settings, f"{method} {path}"))(
-                send_once
+            retrying = tenacity.AsyncRetrying(
+                sleep=_asleep, **self._retrying_kwargs(settings, f"{method} {path}")
             )
+            return await retrying(send_once)
 
         try:
             return await send()
@@ -487,7 +512,7 @@ class KlingHook(BaseHook):
         from airflow_provider_kling.models import ImageTask
 
         data = await self._arequest("GET", f"{GENERATIONS_PATH}/{quote(task_id, safe='')}", task_id=task_id)
-        return _task_from(data, task_id, ImageTask)
+        return _task_from(data, f"task {task_id}", task_id, ImageTask)
 
     async def aclose(self) -> None:
         """Close the async client (the trigger calls this when it is done)."""
@@ -496,10 +521,22 @@ class KlingHook(BaseHook):
             self._async_client = None
 
 
-def _task_from(data: Any, task_id: str, model: type[ImageTask]) -> ImageTask:
+def _task_from(data: Any, what: str, task_id: str | None, model: type[ImageTask]) -> ImageTask:
+    """Read one task from Kling's ``data``; an answer this provider cannot read is a KlingResponseError."""
+    from pydantic import ValidationError
+
     if not isinstance(data, dict):
-        raise KlingResponseError(f"Kling answered without a task for {task_id}", task_id=task_id)
-    return model.model_validate(data)
+        raise KlingResponseError(f"Kling answered without a task for {what}", task_id=task_id)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, error['loc'])) or 'task'}: {error['msg']}"
+            for error in exc.errors(include_url=False)
+        )
+        raise KlingResponseError(
+            f"Kling answered with a task this provider cannot read for {what}: {problems}", task_id=task_id
+        ) from None
 
 
 def _mask(*secrets: str | None) -> None:
