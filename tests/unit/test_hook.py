@@ -136,9 +136,14 @@ def jwt_hook(monkeypatch: pytest.MonkeyPatch) -> KlingHook:
 
 @pytest.fixture
 def hook_logs() -> Iterator[list[dict[str, Any]]]:
-    """Every structlog event emitted (the hook's ``self.log``), raw: before any masking processor."""
-    with structlog.testing.capture_logs() as events:
-        yield events
+    """Every structlog event (the hook's ``self.log``) down to DEBUG, raw: before any masking processor."""
+    airflow_wrapper = structlog.get_config()["wrapper_class"]
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    try:
+        with structlog.testing.capture_logs() as events:
+            yield events
+    finally:
+        structlog.configure(wrapper_class=airflow_wrapper)
 
 
 def messages(events: list[dict[str, Any]]) -> list[str]:
