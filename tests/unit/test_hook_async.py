@@ -1,0 +1,264 @@
+"""KlingHook, async side (the trigger's path) against the simulator on a real loopback port.
+
+Retry waits go through the hook's ``_asleep`` seam, replaced here to record them, so nothing
+sleeps for real. The simulator's ``requests`` counter counts authenticated requests only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import jwt
+import pytest
+import structlog
+
+from airflow_provider_kling.errors import KlingAuthError, KlingNotFoundError, KlingServerError
+from airflow_provider_kling.hooks import kling as kling_hook_module
+from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.models import TaskStatus
+from airflow_provider_kling.testing import KlingSimulator
+
+ACCESS_KEY = "ak-async-access-key"
+SECRET_KEY = "sec-async-secret-key-0123456789abcdef"
+JWT_CONN_ID = "kling_jwt"
+
+
+@pytest.fixture(autouse=True)
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The hook's async retry waits, recorded instead of slept."""
+    recorded: list[float] = []
+
+    async def record(seconds: float) -> None:
+        recorded.append(seconds)
+
+    monkeypatch.setattr(kling_hook_module, "_asleep", record)
+    return recorded
+
+
+@pytest.fixture(scope="module")
+def jwt_simulator() -> Iterator[KlingSimulator]:
+    """A simulator that also accepts JWTs signed with ACCESS_KEY / SECRET_KEY."""
+    with KlingSimulator(jwt_keys={ACCESS_KEY: SECRET_KEY}) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def jwt_connection(jwt_simulator: KlingSimulator, monkeypatch: pytest.MonkeyPatch) -> KlingSimulator:
+    jwt_simulator.reset()
+    conn = {"conn_type": "kling", "host": jwt_simulator.base_url, "login": ACCESS_KEY, "password": SECRET_KEY}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{JWT_CONN_ID.upper()}", json.dumps(conn))
+    return jwt_simulator
+
+
+def set_connection(monkeypatch: pytest.MonkeyPatch, simulator: KlingSimulator, **changes: Any) -> None:
+    conn = {**json.loads(simulator.airflow_conn_json()), **changes}
+    monkeypatch.setenv("AIRFLOW_CONN_KLING_DEFAULT", json.dumps(conn))
+
+
+def create_task(**fields: Any) -> str:
+    request = {"model_name": "kling-v1", "prompt": "a lighthouse in fog", "n": 1, **fields}
+    return KlingHook().create_image_task(**request).task_id
+
+
+async def test_aget_image_task_reads_a_task_by_its_id(kling_connection):
+    task_id = create_task()
+    hook = KlingHook()
+
+    try:
+        task = await hook.aget_image_task(task_id)
+    finally:
+        await hook.aclose()
+
+    assert task.task_id == task_id
+    assert task.task_status == TaskStatus.SUCCEED
+    assert task.images[0].url
+    assert kling_connection.counters(kling_connection.api_key)["queries"] == 1
+
+
+async def test_aget_image_task_reads_a_task_by_its_external_id(kling_connection):
+    task_id = create_task(external_task_id="nightly:2024-08-04")
+    hook = KlingHook()
+
+    try:
+        task = await hook.aget_image_task("nightly:2024-08-04")
+    finally:
+        await hook.aclose()
+
+    assert (task.task_id, task.external_task_id) == (task_id, "nightly:2024-08-04")
+
+
+async def test_aget_image_task_of_an_unknown_task_is_not_found(kling_connection, waits):
+    hook = KlingHook()
+
+    with pytest.raises(KlingNotFoundError) as raised:
+        await hook.aget_image_task("no-such-task")
+    await hook.aclose()
+
+    assert raised.value.task_id == "no-such-task"
+    assert waits == []
+
+
+@pytest.mark.parametrize("status", [500, 503, 504])
+async def test_aget_retries_a_5xx_then_returns_the_task(kling_connection, waits, status):
+    task_id = create_task()
+    kling_connection.fail_next(2, status=status)
+    hook = KlingHook()
+
+    try:
+        task = await hook.aget_image_task(task_id)
+    finally:
+        await hook.aclose()
+
+    assert task.task_id == task_id
+    assert len(waits) == 2
+    counters = kling_connection.counters(kling_connection.api_key)
+    assert (counters["faults"], counters["queries"]) == (2, 1)
+
+
+async def test_aget_gives_up_after_max_retries_of_5xx(kling_simulator, monkeypatch, waits):
+    set_connection(monkeypatch, kling_simulator, extra={"max_retries": 2})
+    kling_simulator.fail_next(10, status=500)
+    hook = KlingHook()
+
+    with pytest.raises(KlingServerError) as raised:
+        await hook.aget_image_task("867283741759111202")
+    await hook.aclose()
+
+    assert (raised.value.http_status, raised.value.code) == (500, 5000)
+    assert kling_simulator.counters(kling_simulator.api_key)["requests"] == 3
+    assert len(waits) == 2
+
+
+async def test_aget_honours_retry_after(kling_connection, waits):
+    task_id = create_task()
+    kling_connection.rate_limit_next(1, retry_after=6)
+    hook = KlingHook()
+
+    try:
+        await hook.aget_image_task(task_id)
+    finally:
+        await hook.aclose()
+
+    assert waits == [6.0]
+
+
+async def test_aget_retries_a_malformed_answer(kling_connection, waits):
+    task_id = create_task()
+    kling_connection.malformed_next(1)
+    hook = KlingHook()
+
+    try:
+        task = await hook.aget_image_task(task_id)
+    finally:
+        await hook.aclose()
+
+    assert task.task_id == task_id
+    assert len(waits) == 1
+
+
+async def test_aget_with_a_wrong_key_fails_at_once(kling_simulator, monkeypatch, waits):
+    set_connection(monkeypatch, kling_simulator, password="not-the-right-key")
+    hook = KlingHook()
+
+    with pytest.raises(KlingAuthError) as raised:
+        await hook.aget_image_task("867283741759111202")
+    await hook.aclose()
+
+    assert (raised.value.http_status, raised.value.code) == (401, 1002)
+    assert waits == []
+
+
+async def test_aclose_lets_the_hook_open_a_new_client(kling_connection):
+    task_id = create_task()
+    hook = KlingHook()
+
+    await hook.aget_image_task(task_id)
+    await hook.aclose()
+    task = await hook.aget_image_task(task_id)
+    await hook.aclose()
+
+    assert task.task_id == task_id
+    assert kling_connection.counters(kling_connection.api_key)["queries"] == 2
+
+
+# -- JWT ------------------------------------------------------------------------------------------
+
+
+async def test_aget_authenticates_with_a_jwt_from_access_and_secret_key(jwt_connection):
+    task_id = KlingHook(JWT_CONN_ID).create_image_task(model_name="kling-v1", prompt="a fox", n=1).task_id
+    hook = KlingHook(JWT_CONN_ID)
+
+    try:
+        task = await hook.aget_image_task(task_id)
+    finally:
+        await hook.aclose()
+
+    assert task.task_id == task_id
+    assert jwt_connection.counters(ACCESS_KEY)["queries"] == 1
+
+
+async def test_aget_signs_a_new_jwt_once_when_kling_says_not_yet_valid(jwt_connection, waits):
+    hook = KlingHook(JWT_CONN_ID)
+    await hook.aget_settings()
+    assert hook._jwt is not None
+    # A token signed by a clock two minutes fast: Kling answers 401/1003 until it is re-signed.
+    early = hook._jwt.get(now=time.time() + 120)
+    assert hook._jwt.get() == early
+
+    with pytest.raises(KlingNotFoundError):
+        await hook.aget_image_task("no-such-task")
+    await hook.aclose()
+
+    renewed = hook._jwt.get()
+    assert renewed != early
+    assert jwt.decode(renewed, SECRET_KEY, algorithms=["HS256"])["iss"] == ACCESS_KEY
+    assert jwt_connection.counters(ACCESS_KEY)["requests"] == 1
+    assert waits == []
+
+
+async def test_aget_with_a_wrong_secret_key_fails_without_renewal(jwt_simulator, monkeypatch, waits):
+    jwt_simulator.reset()
+    conn = {
+        "conn_type": "kling",
+        "host": jwt_simulator.base_url,
+        "login": ACCESS_KEY,
+        "password": "wrong-secret-key-of-a-decent-length-000",
+    }
+    monkeypatch.setenv(f"AIRFLOW_CONN_{JWT_CONN_ID.upper()}", json.dumps(conn))
+    hook = KlingHook(JWT_CONN_ID)
+    await hook.aget_settings()
+    assert hook._jwt is not None
+    token = hook._jwt.get()
+
+    with pytest.raises(KlingAuthError) as raised:
+        await hook.aget_image_task("867283741759111202")
+    await hook.aclose()
+
+    assert raised.value.code == 1002
+    assert hook._jwt.get() == token, "a refused signature is not a reason to sign again"
+    assert waits == []
+
+
+# -- secrecy --------------------------------------------------------------------------------------
+
+
+async def test_async_path_logs_no_key_even_at_debug(kling_connection, caplog):
+    caplog.set_level(logging.DEBUG)
+    task_id = create_task()
+    kling_connection.fail_next(1, status=503)
+    hook = KlingHook()
+
+    with structlog.testing.capture_logs() as events:
+        await hook.aget_image_task(task_id)
+        with pytest.raises(KlingNotFoundError) as raised:
+            await hook.aget_image_task("no-such-task")
+    await hook.aclose()
+
+    texts = [str(raised.value), *map(repr, events), *(record.getMessage() for record in caplog.records)]
+    assert any(record.name.startswith(("httpx", "httpcore")) for record in caplog.records)
+    assert any("retry 1 of 5" in str(event["event"]) for event in events)
+    assert not [text for text in texts if kling_connection.api_key in text]
