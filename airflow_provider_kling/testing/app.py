@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from airflow_provider_kling.errors import KlingRequestValidationError
-from airflow_provider_kling.models import ImageGenerationRequest
+from airflow_provider_kling.models import ImageGenerationRequest, TaskStatus
 from airflow_provider_kling.testing import png
 from airflow_provider_kling.testing.auth import identify_caller
 from airflow_provider_kling.testing.callbacks import CallbackSender
@@ -88,7 +88,8 @@ async def _create(request: Request, state: SimulatorState, owner: str) -> dict[s
     task = state.create_task(owner, image_request)
     if image_request.callback_url:
         request.app.state.callbacks.schedule(task, _image_root(request))
-    return render_task(task, image_root=_image_root(request), now=task.created, status=task.phases()[0][0])
+    # Kling answers a create with the task as submitted, even when it will end at once.
+    return render_task(task, image_root=_image_root(request), now=task.created, status=TaskStatus.SUBMITTED)
 
 
 async def _query(request: Request, state: SimulatorState, owner: str) -> dict[str, Any]:

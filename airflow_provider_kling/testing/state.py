@@ -223,9 +223,8 @@ class SimulatorState:
 
     def list_tasks(self, owner: str | None = None) -> list[SimTask]:
         """Tasks newest first, of one key or of all."""
-        with self._lock:
-            tasks = [t for t in self._tasks.values() if owner is None or t.owner == owner]
-        return sorted(tasks, key=lambda t: t.created, reverse=True)
+        with self._lock:  # the dict keeps creation order
+            return [t for t in reversed(self._tasks.values()) if owner is None or t.owner == owner]
 
     def image_available(self, task: SimTask, now: float) -> bool:
         """Whether the task's images are served now (succeeded, and not past the image TTL)."""
