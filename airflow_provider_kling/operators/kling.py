@@ -110,6 +110,9 @@ class KlingImageGenerationOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        for name, value in (("poll_interval", poll_interval), ("timeout", timeout)):
+            if not value > 0:
+                raise ValueError(f"{name} must be a positive number of seconds (got {value!r})")
         self.prompt = prompt
         self.model_name = model_name
         self.n = n

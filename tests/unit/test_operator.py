@@ -257,3 +257,9 @@ def test_template_fields_cover_prompt_storage_and_connection():
     assert {"prompt", "negative_prompt", "image", "model_name", "output_path", "external_task_id"} <= fields
     assert {"callback_url", "kling_conn_id"} <= fields
     assert {".txt", ".j2", ".jinja2"} <= set(KlingImageGenerationOperator.template_ext)
+
+
+@pytest.mark.parametrize("field", ["poll_interval", "timeout"])
+def test_non_positive_wait_settings_are_refused_when_the_dag_is_parsed(field):
+    with pytest.raises(ValueError, match=f"{field} must be a positive number"):
+        make_operator(**{field: 0})
