@@ -438,7 +438,10 @@ class KlingHook(BaseHook):
         retrying = tenacity.Retrying(sleep=_sleep, **self._retrying_kwargs(settings, f"download of {url}"))
         response = retrying(open_stream)
         with response:
-            yield from response.iter_content(chunk_size=chunk_size)
+            try:
+                yield from response.iter_content(chunk_size=chunk_size)
+            except requests.RequestException as exc:
+                raise KlingConnectionError(f"Download of {url} broke off: {type(exc).__name__}") from None
 
     def download_image(self, url: str, destination: BinaryIO) -> int:
         """Stream one image into an open binary file; return the number of bytes written."""

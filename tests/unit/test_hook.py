@@ -20,6 +20,7 @@ from typing import Any
 
 import jwt
 import pytest
+import requests
 import responses
 import structlog
 from responses import matchers
@@ -793,6 +794,21 @@ def test_download_retries_a_5xx(hook, kling_api, clock):
 
     assert destination.getvalue() == PNG_BYTES
     assert len(clock.waits) == 1
+
+
+def test_download_broken_off_midway_is_a_connection_error(hook, kling_api, monkeypatch):
+    kling_api.get(IMAGE_URL, body=PNG_BYTES, content_type="image/png")
+
+    def first_chunk_then_reset(
+        self: Any, chunk_size: int = 1, decode_unicode: bool = False
+    ) -> Iterator[bytes]:
+        yield PNG_BYTES[:chunk_size]
+        raise requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead")
+
+    monkeypatch.setattr(requests.Response, "iter_content", first_chunk_then_reset)
+
+    with pytest.raises(KlingConnectionError, match=f"Download of {IMAGE_URL} broke off"):
+        hook.download_image(IMAGE_URL, io.BytesIO())
 
 
 def test_download_refuses_a_url_that_is_not_http(hook, kling_api):
