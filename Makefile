@@ -35,6 +35,12 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+# A throwaway Airflow in build/demo/airflow-home, the simulator on a free loopback port (or Kling
+# itself with KLING_API_KEY set), one run of kling_scheduled_batch; images under build/demo/images.
+# DEMO_DATE=YYYY-MM-DD picks the run's date (default: today, UTC).
+demo: $(STAMP)
+	$(PY) scripts/demo.py $(DEMO_DATE)
+
 bench: $(STAMP)
 	$(PY) benchmarks/import_time.py
 

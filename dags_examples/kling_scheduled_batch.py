@@ -1,0 +1,153 @@
+"""
+Daily catalogue images with Kling: one image task per prompt, bounded by the account's slots.
+
+Every day the prompts in ``prompts/catalogue.csv`` (Jinja, rendered with the run's context, so
+``{{ ds }}`` becomes the run's date) are sent to Kling, one mapped task per row. The tasks run in
+the ``kling_slots`` pool, sized to the number of concurrent Kling slots your account has. The
+images land under ``<output dir>/<ds>/<dag_id>/<run_id>/``, and a last task writes
+``manifest.json`` and ``contact_sheet.html`` for the day under ``<output dir>/<ds>/<dag_id>/``.
+
+- Output dir: the Airflow Variable ``kling_output_dir``, else the environment variable
+  ``KLING_OUTPUT_DIR``, else ``build/demo/images`` in this repository; read when the run starts.
+  A URI (``s3://bucket/kling``) works too.
+- Connection: ``kling_default`` (the simulator in ``make demo``, Kling itself with a real key).
+- ``KLING_POLL_INTERVAL`` (seconds, default 10): how often to ask Kling about a task.
+
+``kling_scheduled_batch_deferrable`` is the same DAG (unscheduled) waiting in the triggerer.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pendulum
+from airflow.sdk import dag, task
+
+from airflow_provider_kling.operators.kling import KlingImageGenerationOperator
+
+#: The pool that bounds concurrency; create it with as many slots as your Kling account allows.
+POOL = "kling_slots"
+#: An image task holds one Kling slot per image, so it takes that many pool slots.
+IMAGES_PER_PROMPT = 1
+POLL_INTERVAL = float(os.environ.get("KLING_POLL_INTERVAL", "10"))
+
+
+@task
+def output_dir(ds: str | None = None) -> str:
+    """Today's output folder, resolved when the run starts (not when the file is parsed)."""
+    from pathlib import Path
+
+    from airflow.sdk import Variable
+
+    default = Path(__file__).resolve().parents[1] / "build" / "demo" / "images"
+    base = Variable.get("kling_output_dir", default=None) or os.environ.get("KLING_OUTPUT_DIR") or default
+    base = str(base)
+    if "://" not in base:
+        base = "file://" + os.path.abspath(os.path.expanduser(base))
+    return f"{base.rstrip('/')}/{ds}"
+
+
+@task
+def todays_prompts(**context: Any) -> list[dict[str, Any]]:
+    """The operator arguments for each row of the catalogue, prompts rendered for this run."""
+    import csv
+    from pathlib import Path
+
+    catalogue = Path(__file__).resolve().parent / "prompts" / "catalogue.csv"
+    with catalogue.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    # Rendered here, explicitly, with the run's context: {{ ds }}, {{ logical_date }}, macros...
+    render = context["task"].render_template
+    return [
+        {"prompt": render(row["prompt"], context), "aspect_ratio": row.get("aspect_ratio") or "1:1"}
+        for row in rows
+        if row.get("prompt", "").strip()
+    ]
+
+
+@task
+def write_manifest(results: list[dict[str, Any]], out_dir: str, **context: Any) -> dict[str, Any]:
+    """``manifest.json`` (prompt, Kling task id, files) and ``contact_sheet.html`` for the day."""
+    import html
+    import json
+
+    from airflow.sdk import ObjectStoragePath
+
+    dag_id, run_id, ds = context["dag"].dag_id, context["run_id"], context["ds"]
+    folder = ObjectStoragePath(out_dir) / dag_id
+    folder.mkdir(parents=True, exist_ok=True)
+    prefix = str(folder).rstrip("/") + "/"
+
+    def relative(path: str | None) -> str | None:
+        return path[len(prefix) :] if path and path.startswith(prefix) else path
+
+    entries = [
+        {
+            "prompt": result["prompt"],
+            "kling_task_id": result["task_id"],
+            "task_status": result["task_status"],
+            "model_name": result.get("model_name"),
+            "files": [relative(image.get("path")) for image in result["images"]],
+        }
+        for result in results
+    ]
+    manifest = {"dag_id": dag_id, "run_id": run_id, "date": ds, "prompts": entries}
+    manifest_path = folder / "manifest.json"
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+    figures = "\n".join(
+        f'<figure><img src="{html.escape(file)}" alt="{html.escape(entry["prompt"])}" loading="lazy">'
+        f"<figcaption>{html.escape(entry['prompt'])}<br><small>Kling task "
+        f"{html.escape(entry['kling_task_id'])}</small></figcaption></figure>"
+        for entry in entries
+        for file in entry["files"]
+        if file
+    )
+    sheet_path = folder / "contact_sheet.html"
+    sheet_path.write_text(
+        "<!doctype html>\n<html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(dag_id)} {html.escape(ds)}</title>"
+        "<style>body{font-family:sans-serif}main{display:grid;"
+        "grid-template-columns:repeat(auto-fill,minmax(240px,1fr));gap:1em}"
+        "img{width:100%;height:auto}figure{margin:0}</style></head>\n"
+        f"<body><h1>{html.escape(dag_id)}: {html.escape(ds)}</h1>"
+        f"<p>Run {html.escape(run_id)}</p>\n<main>\n{figures}\n</main></body></html>\n"
+    )
+    return {"manifest": str(manifest_path), "contact_sheet": str(sheet_path), "prompts": len(entries)}
+
+
+def catalogue_dag(dag_id: str, *, schedule: str | None, deferrable: bool) -> Any:
+    """One DAG per waiting mode; the tasks are the same."""
+
+    @dag(
+        dag_id=dag_id,
+        schedule=schedule,
+        start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+        catchup=False,
+        max_active_runs=1,
+        tags=["kling", "example"],
+        doc_md=__doc__,
+    )
+    def catalogue() -> None:
+        out_dir = output_dir()
+        images = KlingImageGenerationOperator.partial(
+            task_id="generate_images",
+            model_name="kling-v1",
+            n=IMAGES_PER_PROMPT,
+            pool=POOL,
+            pool_slots=IMAGES_PER_PROMPT,
+            output_path=out_dir,
+            deferrable=deferrable,
+            poll_interval=POLL_INTERVAL,
+            timeout=1800,
+            retries=2,
+            retry_delay=pendulum.duration(seconds=30),
+        ).expand_kwargs(todays_prompts())
+        write_manifest(images.output, out_dir)
+
+    return catalogue()
+
+
+catalogue_dag("kling_scheduled_batch", schedule="@daily", deferrable=False)
+catalogue_dag("kling_scheduled_batch_deferrable", schedule=None, deferrable=True)

@@ -1,0 +1,228 @@
+"""Every example DAG under a real ``airflow dags test`` against the simulator, and their import hygiene.
+
+Each test runs ``airflow`` in a subprocess with its own AIRFLOW_HOME: the database is migrated once
+into a template home, and each test gets a copy (``sql_alchemy_conn`` is always explicit, so a copy
+uses its own database file).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+import pytest
+
+from airflow_provider_kling.testing import KlingSimulator
+
+REPO = Path(__file__).resolve().parents[2]
+DAGS_FOLDER = REPO / "dags_examples"
+AIRFLOW = str(Path(sys.executable).parent / "airflow")
+#: The example DAGs read this; small, so a run against the simulator takes seconds.
+POLL_INTERVAL = "0.2"
+DATE = "2025-06-01"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+EXAMPLE_DAGS = {"kling_scheduled_batch", "kling_scheduled_batch_deferrable", "kling_taskflow", "kling_sensor"}
+
+
+def airflow_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "KLING_"))}
+    env.update(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__DAGS_FOLDER=str(DAGS_FOLDER),
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
+        PYTHONWARNINGS="ignore",
+        **extra,
+    )
+    return env
+
+
+@dataclass
+class AirflowRun:
+    """One ``airflow`` command's outcome."""
+
+    returncode: int
+    output: str
+
+
+@dataclass
+class AirflowHome:
+    """A migrated AIRFLOW_HOME of this test, with the simulator as ``kling_default``."""
+
+    home: Path
+    output_dir: Path
+    env: dict[str, str] = field(repr=False)
+
+    def run(self, *args: str, timeout: float = 240) -> AirflowRun:
+        done = subprocess.run(
+            [AIRFLOW, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        return AirflowRun(done.returncode, done.stdout + done.stderr)
+
+
+@pytest.fixture(scope="module")
+def migrated_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("airflow-home-template")
+    done = subprocess.run(
+        [AIRFLOW, "db", "migrate"], env=airflow_env(home), capture_output=True, text=True, timeout=240
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return home
+
+
+@pytest.fixture(scope="module")
+def examples_simulator_server() -> Iterator[KlingSimulator]:
+    """This module's simulator: image tasks take half a second, so waiting really happens."""
+    with KlingSimulator(api_key="examples-key", latency=0.5) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def kling_simulator(examples_simulator_server: KlingSimulator) -> Iterator[KlingSimulator]:
+    """The module's simulator with no tasks or counters from an earlier test."""
+    examples_simulator_server.reset()
+    yield examples_simulator_server
+
+
+@pytest.fixture
+def airflow_home(migrated_home: Path, tmp_path: Path, kling_simulator: KlingSimulator) -> AirflowHome:
+    home = tmp_path / "airflow-home"
+    shutil.copytree(migrated_home, home)
+    output_dir = tmp_path / "images"
+    env = airflow_env(
+        home,
+        AIRFLOW_CONN_KLING_DEFAULT=kling_simulator.airflow_conn_json(),
+        KLING_OUTPUT_DIR=str(output_dir),
+        KLING_POLL_INTERVAL=POLL_INTERVAL,
+    )
+    return AirflowHome(home=home, output_dir=output_dir, env=env)
+
+
+def expected_catalogue_prompts() -> list[str]:
+    """The catalogue's prompts as they should read on DATE."""
+    with (DAGS_FOLDER / "prompts" / "catalogue.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    logical_date = dt.datetime.fromisoformat(DATE)
+    return [jinja2.Template(row["prompt"]).render(ds=DATE, logical_date=logical_date) for row in rows]
+
+
+def created(simulator: KlingSimulator) -> int:
+    """How many image tasks the simulator was asked to create (each one is a paid generation)."""
+    return int(simulator.counters(simulator.api_key)["creates"])
+
+
+def assert_png(path: Path) -> None:
+    assert path.is_file(), f"missing image {path}"
+    assert path.read_bytes()[:8] == PNG_MAGIC, f"{path} is not a PNG"
+
+
+def assert_dag_run_succeeded(airflow_home: AirflowHome, dag_id: str) -> str:
+    run = airflow_home.run("dags", "test", dag_id, DATE)
+    assert run.returncode == 0, run.output[-6000:]
+    return run.output
+
+
+@pytest.mark.parametrize("dag_id", ["kling_scheduled_batch", "kling_scheduled_batch_deferrable"])
+def test_scheduled_batch_stores_each_prompts_image_with_manifest_and_contact_sheet(
+    airflow_home: AirflowHome, kling_simulator: KlingSimulator, dag_id: str
+) -> None:
+    output = assert_dag_run_succeeded(airflow_home, dag_id)
+
+    prompts = expected_catalogue_prompts()
+    kling_tasks = {task.task_id: task for task in kling_simulator.state.list_tasks()}
+    assert created(kling_simulator) == len(prompts)  # one paid generation per prompt
+    folder = airflow_home.output_dir / DATE / dag_id
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["dag_id"] == dag_id
+    assert manifest["date"] == DATE
+    assert [entry["prompt"] for entry in manifest["prompts"]] == prompts
+    sheet = (folder / "contact_sheet.html").read_text()
+    for entry in manifest["prompts"]:
+        assert entry["task_status"] == "succeed"
+        assert kling_tasks[entry["kling_task_id"]].request.prompt == entry["prompt"]
+        assert len(entry["files"]) == 1
+        for file in entry["files"]:
+            assert not Path(file).is_absolute()
+            assert_png(folder / file)
+            assert f'src="{file}"' in sheet
+    if dag_id.endswith("_deferrable"):
+        assert "running trigger in line" in output
+
+
+def test_taskflow_prompt_reaches_the_operator_through_xcom(
+    airflow_home: AirflowHome, kling_simulator: KlingSimulator
+) -> None:
+    output = assert_dag_run_succeeded(airflow_home, "kling_taskflow")
+
+    (kling_task,) = kling_simulator.state.list_tasks()
+    assert kling_task.request.prompt.startswith("Watercolour postcard of ")
+    assert "June light" in kling_task.request.prompt
+    (image,) = (airflow_home.output_dir / DATE / "kling_taskflow").glob("*/generate_image_0.*")
+    assert_png(image)
+    assert f"Kling task {kling_task.task_id} (succeed)" in output
+
+
+def test_sensor_waits_for_the_submitted_task_and_images_are_kept(
+    airflow_home: AirflowHome, kling_simulator: KlingSimulator
+) -> None:
+    assert_dag_run_succeeded(airflow_home, "kling_sensor")
+
+    (kling_task,) = kling_simulator.state.list_tasks()
+    assert created(kling_simulator) == 1
+    assert kling_task.request.prompt.endswith(DATE)
+    folder = airflow_home.output_dir / DATE / "kling_sensor"
+    stored = sorted(folder.iterdir())
+    assert [path.name for path in stored] == [f"{kling_task.task_id}_{index}.png" for index in (0, 1)]
+    for path in stored:
+        assert_png(path)
+
+
+_IMPORT_WITHOUT_NETWORK = """
+import json, socket, sys
+
+def refuse(*args, **kwargs):
+    raise OSError("network used while importing a DAG file")
+
+socket.socket.connect = socket.socket.connect_ex = refuse
+socket.create_connection = socket.getaddrinfo = refuse
+
+from airflow.dag_processing.dagbag import DagBag
+
+bag = DagBag(dag_folder=sys.argv[1])
+print(json.dumps({"dag_ids": sorted(bag.dag_ids), "import_errors": bag.import_errors}))
+"""
+
+
+def test_example_dags_import_without_errors_or_network(airflow_home: AirflowHome) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORT_WITHOUT_NETWORK, str(DAGS_FOLDER)],
+        env=airflow_home.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    bag = json.loads(done.stdout.strip().splitlines()[-1])
+    assert bag["import_errors"] == {}
+    assert set(bag["dag_ids"]) == EXAMPLE_DAGS
+
+
+def test_airflow_lists_no_import_errors_for_the_examples(airflow_home: AirflowHome) -> None:
+    reserialized = airflow_home.run("dags", "reserialize")
+    assert reserialized.returncode == 0, reserialized.output[-4000:]
+
+    listed = airflow_home.run("dags", "list-import-errors", "-o", "json")
+    assert listed.returncode == 0, listed.output[-4000:]
+    assert json.loads(listed.output.strip().splitlines()[-1]) == []
+    dags = airflow_home.run("dags", "list", "-o", "json")
+    assert {dag["dag_id"] for dag in json.loads(dags.output.strip().splitlines()[-1])} == EXAMPLE_DAGS
