@@ -75,7 +75,7 @@ class KlingConnectionSettings:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     max_retries: int = 5
-    proxy: str | None = None
+    proxy: str | None = field(default=None, repr=False)  # may carry user:password
 
     @classmethod
     def from_connection(cls, conn: Any, extras: Mapping[str, Any]) -> KlingConnectionSettings:
@@ -98,11 +98,33 @@ class KlingConnectionSettings:
             api_key=None if login else password,
             access_key=login,
             secret_key=password if login else None,
-            connect_timeout=float(extras.get("connect_timeout") or cls.connect_timeout),
-            read_timeout=float(extras.get("read_timeout") or extras.get("timeout") or cls.read_timeout),
-            max_retries=int(extras["max_retries"]) if extras.get("max_retries") not in (None, "") else 5,
+            connect_timeout=_number_extra(
+                extras, "connect_timeout", float, cls.connect_timeout, conn.conn_id
+            ),
+            read_timeout=_number_extra(
+                extras,
+                "read_timeout",
+                float,
+                _number_extra(extras, "timeout", float, cls.read_timeout, conn.conn_id),
+                conn.conn_id,
+            ),
+            max_retries=_number_extra(extras, "max_retries", int, cls.max_retries, conn.conn_id),
             proxy=extras.get("proxy") or None,
         )
+
+
+def _number_extra(extras: Mapping[str, Any], name: str, kind: type, default: Any, conn_id: str) -> Any:
+    """A numeric extra, or the default when absent; a clear error naming the extra when it is not a number."""
+    value = extras.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"Connection '{conn_id}': extra '{name}' must be a number (got {value!r})") from None
+    if number < 0:
+        raise ValueError(f"Connection '{conn_id}': extra '{name}' must not be negative (got {value!r})")
+    return number
 
 
 class _JwtToken:
@@ -344,6 +366,8 @@ class KlingHook(BaseHook):
         """
         from airflow_provider_kling.models import ImageGenerationRequest, ImageTask
 
+        if request is not None and fields:
+            raise TypeError("pass either a request or its fields to create_image_task, not both")
         request = request or ImageGenerationRequest.build(**fields)
         try:
             data = self._request("POST", GENERATIONS_PATH, body=request.to_json())

@@ -970,3 +970,25 @@ def test_unreachable_host_logs_no_key_even_at_debug(monkeypatch, caplog, hook_lo
     texts = [str(raised.value), *map(repr, hook_logs), *(record.getMessage() for record in caplog.records)]
     assert any("urllib3" in record.name for record in caplog.records)
     assert not [text for text in texts if API_KEY in text]
+
+
+@pytest.mark.parametrize(
+    ("extra", "value"), [("max_retries", "abc"), ("read_timeout", "soon"), ("connect_timeout", -1)]
+)
+def test_bad_numeric_extra_is_refused_naming_connection_and_extra(monkeypatch, extra, value):
+    set_connection(monkeypatch, host="http://127.0.0.1:9/kling", password="sk-test", extra={extra: value})
+    with pytest.raises(ValueError, match=f"Connection '{CONN_ID}': extra '{extra}'"):
+        _ = KlingHook(CONN_ID).settings
+
+
+def test_proxy_with_credentials_is_not_in_repr(monkeypatch):
+    set_connection(monkeypatch, password="sk-test", extra={"proxy": "http://user:proxy-pass@127.0.0.1:3128"})
+    settings = KlingHook(CONN_ID).settings
+    assert settings.proxy == "http://user:proxy-pass@127.0.0.1:3128"
+    assert "proxy-pass" not in repr(settings)
+
+
+def test_create_refuses_a_request_and_fields_together(hook):
+    request = ImageGenerationRequest.build(model_name="kling-v1", prompt="a boat", n=1)
+    with pytest.raises(TypeError, match="not both"):
+        hook.create_image_task(request, prompt="another boat")
