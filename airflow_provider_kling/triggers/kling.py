@@ -46,7 +46,9 @@ class KlingImageTaskTrigger(BaseTrigger):
         max_poll_errors: int = DEFAULT_MAX_POLL_ERRORS,
     ) -> None:
         super().__init__()
-        self.task_id = task_id
+        # Not ``self.task_id``: BaseTrigger owns that name, and the triggerer sets it to the Airflow
+        # task id when it attaches the task instance, which would make the trigger poll that instead.
+        self.kling_task_id = task_id
         self.kling_conn_id = kling_conn_id
         self.poll_interval = float(poll_interval)
         self.deadline = float(deadline) if deadline is not None else time.time() + 1800.0
@@ -56,7 +58,7 @@ class KlingImageTaskTrigger(BaseTrigger):
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
-                "task_id": self.task_id,
+                "task_id": self.kling_task_id,
                 "kling_conn_id": self.kling_conn_id,
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
@@ -79,31 +81,35 @@ class KlingImageTaskTrigger(BaseTrigger):
         status = "unknown"
         while True:
             try:
-                task = await hook.aget_image_task(self.task_id)
+                task = await hook.aget_image_task(self.kling_task_id)
                 errors_in_a_row = 0
             except KlingError as exc:
                 errors_in_a_row += 1
                 if not exc.retryable or errors_in_a_row > self.max_poll_errors:
                     return self._event("error", str(exc), retryable=exc.airflow_retryable)
-                self.log.warning("Polling Kling task %s failed (%s); polling again", self.task_id, exc)
+                self.log.warning("Polling Kling task %s failed (%s); polling again", self.kling_task_id, exc)
             else:
                 status = task.task_status.value
-                self.log.info("Kling task %s is %s after %.0fs", self.task_id, status, time.time() - started)
+                self.log.info(
+                    "Kling task %s is %s after %.0fs", self.kling_task_id, status, time.time() - started
+                )
                 try:
                     raise_if_failed(task)
                 except KlingTaskFailedError as exc:
                     return self._event("failed", str(exc), task=task.model_dump(mode="json"))
                 if task.task_status == "succeed":
                     return self._event(
-                        "success", f"Kling task {self.task_id} succeeded", task=task.model_dump(mode="json")
+                        "success",
+                        f"Kling task {self.kling_task_id} succeeded",
+                        task=task.model_dump(mode="json"),
                     )
             now = time.time()
             if now >= self.deadline:
-                return self._event("timeout", str(deadline_error(self.task_id, status, now - started)))
+                return self._event("timeout", str(deadline_error(self.kling_task_id, status, now - started)))
             await asyncio.sleep(next_poll_delay(self.poll_interval, self.deadline, now))
 
     def _event(self, status: str, message: str, **extra: Any) -> dict[str, Any]:
-        return {"status": status, "task_id": self.task_id, "message": message, **extra}
+        return {"status": status, "task_id": self.kling_task_id, "message": message, **extra}
 
 
 def task_from_event(event: dict[str, Any]) -> Any:

@@ -166,13 +166,13 @@ def test_deferrable_defers_to_trigger_and_completes_with_stored_images(kling_con
     trigger = deferred.value.trigger
     assert isinstance(trigger, KlingImageTaskTrigger)
     assert deferred.value.method_name == "execute_complete"
-    assert trigger.task_id == context["ti"].xcom[XCOM_KLING_TASK_ID]
+    assert trigger.kling_task_id == context["ti"].xcom[XCOM_KLING_TASK_ID]
     event = asyncio.run(trigger.run().__anext__())
     assert event.payload["status"] == "success"
 
     result = operator.execute_complete(context, event.payload)
 
-    assert result["task_id"] == trigger.task_id
+    assert result["task_id"] == trigger.kling_task_id
     assert Path(result["images"][0]["path"].removeprefix("file://")).read_bytes().startswith(PNG_SIGNATURE)
 
 

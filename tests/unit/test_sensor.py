@@ -62,7 +62,7 @@ def test_deferrable_sensor_defers_and_completes(kling_connection):
 
     trigger = deferred.value.trigger
     assert isinstance(trigger, KlingImageTaskTrigger)
-    assert trigger.task_id == task_id
+    assert trigger.kling_task_id == task_id
     event = asyncio.run(trigger.run().__anext__())
     result = sensor.execute_complete(make_context(), event.payload)
     assert result["task_id"] == task_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -38,6 +39,19 @@ def test_serialize_round_trips_identifiers_and_deadline_only(kling_connection):
     }
     assert kling_connection.api_key not in json.dumps(kwargs)
     assert KlingImageTaskTrigger(**kwargs).serialize() == (path, kwargs)
+
+
+async def test_polls_the_kling_task_after_the_triggerer_attaches_the_task_instance(kling_connection):
+    # The triggerer sets trigger.task_instance, and BaseTrigger then overwrites trigger.task_id with
+    # the Airflow task id: the Kling task id must live elsewhere, or the trigger polls the wrong task.
+    task_id = create_task()
+    trigger = KlingImageTaskTrigger(task_id, poll_interval=0.05, deadline=time.time() + 10)
+    trigger.task_instance = SimpleNamespace(task_id="generate_images")
+
+    event = await run_to_event(trigger)
+
+    assert event["status"] == "success", event
+    assert task_from_event(event).task_id == task_id
 
 
 async def test_success_event_carries_the_task(kling_connection):
