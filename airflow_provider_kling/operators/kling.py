@@ -205,7 +205,7 @@ class KlingImageGenerationOperator(BaseOperator):
         )
         self.defer(
             trigger=KlingImageTaskTrigger(
-                task_id=kling_task_id,
+                kling_task_id=kling_task_id,
                 kling_conn_id=self.kling_conn_id,
                 poll_interval=self.poll_interval,
                 deadline=time.time() + self.timeout,

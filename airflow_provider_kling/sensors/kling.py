@@ -62,7 +62,7 @@ class KlingImageTaskSensor(BaseSensorOperator):
         timeout = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else float(self.timeout)
         self.defer(
             trigger=KlingImageTaskTrigger(
-                task_id=self.kling_task_id,
+                kling_task_id=self.kling_task_id,
                 kling_conn_id=self.kling_conn_id,
                 poll_interval=float(self.poke_interval),
                 deadline=time.time() + timeout,

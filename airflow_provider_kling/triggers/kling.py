@@ -30,7 +30,7 @@ class KlingImageTaskTrigger(BaseTrigger):
     Only identifiers and times are serialized, never credentials, so a restarted triggerer
     resumes polling where it stopped.
 
-    :param task_id: The Kling task id.
+    :param kling_task_id: The Kling task id (or external task id).
     :param kling_conn_id: The ``kling`` connection.
     :param poll_interval: Seconds between polls.
     :param deadline: Absolute deadline, Unix seconds.
@@ -39,16 +39,16 @@ class KlingImageTaskTrigger(BaseTrigger):
 
     def __init__(
         self,
-        task_id: str,
+        kling_task_id: str,
         kling_conn_id: str = "kling_default",
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         deadline: float | None = None,
         max_poll_errors: int = DEFAULT_MAX_POLL_ERRORS,
     ) -> None:
         super().__init__()
-        # Not ``self.task_id``: BaseTrigger owns that name, and the triggerer sets it to the Airflow
+        # Not ``task_id``: BaseTrigger owns that name, and the triggerer sets it to the Airflow
         # task id when it attaches the task instance, which would make the trigger poll that instead.
-        self.kling_task_id = task_id
+        self.kling_task_id = kling_task_id
         self.kling_conn_id = kling_conn_id
         self.poll_interval = float(poll_interval)
         self.deadline = float(deadline) if deadline is not None else time.time() + 1800.0
@@ -58,7 +58,7 @@ class KlingImageTaskTrigger(BaseTrigger):
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
-                "task_id": self.kling_task_id,
+                "kling_task_id": self.kling_task_id,
                 "kling_conn_id": self.kling_conn_id,
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,

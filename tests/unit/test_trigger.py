@@ -25,13 +25,13 @@ async def run_to_event(trigger: KlingImageTaskTrigger) -> dict:
 
 def test_serialize_round_trips_identifiers_and_deadline_only(kling_connection):
     trigger = KlingImageTaskTrigger(
-        task_id="123", kling_conn_id="kling_default", poll_interval=2, deadline=1234.5
+        kling_task_id="123", kling_conn_id="kling_default", poll_interval=2, deadline=1234.5
     )
     path, kwargs = trigger.serialize()
 
     assert path == "airflow_provider_kling.triggers.kling.KlingImageTaskTrigger"
     assert kwargs == {
-        "task_id": "123",
+        "kling_task_id": "123",
         "kling_conn_id": "kling_default",
         "poll_interval": 2.0,
         "deadline": 1234.5,
