@@ -3,9 +3,11 @@ Daily catalogue images with Kling: one image task per prompt, bounded by the acc
 
 Every day the prompts in ``prompts/catalogue.csv`` (Jinja, rendered with the run's context, so
 ``{{ ds }}`` becomes the run's date) are sent to Kling, one mapped task per row. The tasks run in
-the ``kling_slots`` pool, sized to the number of concurrent Kling slots your account has. The
-images land under ``<output dir>/<ds>/<dag_id>/<run_id>/``, and a last task writes
-``manifest.json`` and ``contact_sheet.html`` for the day under ``<output dir>/<ds>/<dag_id>/``.
+the ``kling_slots`` pool, sized to the number of concurrent Kling slots your account has
+(``airflow pools set kling_slots 4 "Kling slots"``; the scheduler never starts a task whose pool
+does not exist, it does not fall back to ``default_pool``). The images land under
+``<output dir>/<ds>/<dag_id>/<run_id>/``, and a last task writes ``manifest.json`` and
+``contact_sheet.html`` for the day under ``<output dir>/<ds>/<dag_id>/``.
 
 - Output dir: the Airflow Variable ``kling_output_dir``, else the environment variable
   ``KLING_OUTPUT_DIR``, else ``build/demo/images`` in this repository; read when the run starts.
