@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from airflow_provider_kling.errors import KlingRequestValidationError
+from airflow_provider_kling.errors import KlingRequestValidationError, KlingResponseError, error_from_response
 
 #: Image models the reseller and Kling document today. Extend here when Kling adds one.
 IMAGE_MODELS: tuple[str, ...] = (
@@ -262,9 +264,44 @@ class ImageTask(_Tolerant):
 
 
 class Envelope(_Tolerant):
-    """Kling's ``{code, message, request_id, data}`` wrapper; ``code`` 0 means success."""
+    """Kling's ``{code, message, request_id, data}`` wrapper; ``code`` 0 (or absent) means success."""
 
-    code: int = 0
+    code: int | None = 0
     message: str | None = None
     request_id: str | None = None
     data: Any = None
+
+
+def parse_answer(status: int, headers: Mapping[str, str], content: bytes, task_id: str | None = None) -> Any:
+    """
+    One HTTP answer (from any transport) to Kling's ``data``, or the matching :class:`KlingError`.
+
+    Sans-I/O: the hook's requests and httpx paths both hand their status, headers and body here.
+    """
+    try:
+        body = json.loads(content) if content else None
+    except ValueError:
+        if status < 400:
+            raise KlingResponseError(
+                f"Kling answered HTTP {status} with a body that is not JSON",
+                http_status=status,
+                task_id=task_id,
+            ) from None
+        body = None
+    if status >= 400:
+        raise error_from_response(
+            status, body if isinstance(body, dict) else None, headers=headers, task_id=task_id
+        )
+    if not isinstance(body, dict):
+        raise KlingResponseError(
+            f"Kling answered HTTP {status} without a JSON object", http_status=status, task_id=task_id
+        )
+    try:
+        envelope = Envelope.model_validate(body)
+    except ValidationError:
+        raise KlingResponseError(
+            f"Kling answered HTTP {status} with an unreadable envelope", http_status=status, task_id=task_id
+        ) from None
+    if envelope.code not in (None, 0):
+        raise error_from_response(status, body, headers=headers, task_id=task_id)
+    return envelope.data

@@ -9,7 +9,6 @@ that DAG files importing this module stay cheap.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -171,31 +170,6 @@ class _WaitHonouringRetryAfter:
         return wait
 
 
-def parse_answer(status: int, headers: Mapping[str, str], content: bytes, task_id: str | None = None) -> Any:
-    """Turn one HTTP answer into Kling's ``data``, or raise the matching :class:`KlingError`."""
-    try:
-        body = json.loads(content) if content else None
-    except ValueError:
-        body = None
-        if status < 400:
-            raise KlingResponseError(
-                f"Kling answered HTTP {status} with a body that is not JSON",
-                http_status=status,
-                task_id=task_id,
-            ) from None
-    if status >= 400 or not isinstance(body, dict):
-        if status < 400:
-            raise KlingResponseError(
-                "Kling answered without a JSON object", http_status=status, task_id=task_id
-            )
-        raise error_from_response(
-            status, body if isinstance(body, dict) else None, headers=headers, task_id=task_id
-        )
-    if body.get("code") not in (None, 0, "0"):
-        raise error_from_response(status, body, headers=headers, task_id=task_id)
-    return body.get("data")
-
-
 class KlingHook(BaseHook):
     """
     Talk to Kling's image generation API.
@@ -327,6 +301,8 @@ class KlingHook(BaseHook):
     ) -> Any:
         import requests
         import tenacity
+
+        from airflow_provider_kling.models import parse_answer
 
         settings = self.settings
         url = settings.base_url + path
@@ -500,6 +476,8 @@ class KlingHook(BaseHook):
     async def _arequest(self, method: str, path: str, *, task_id: str | None = None) -> Any:
         import httpx
         import tenacity
+
+        from airflow_provider_kling.models import parse_answer
 
         settings = await self.aget_settings()
         if self._async_client is None:

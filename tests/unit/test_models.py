@@ -541,3 +541,49 @@ def test_only_succeed_and_failed_are_final(status: str, final: bool) -> None:
 
 def test_task_status_compares_equal_to_kling_spelling() -> None:
     assert TaskStatus.SUCCEED == "succeed"
+
+
+# -- parse_answer: one HTTP answer to data or error, shared by both transports ---------------------
+
+
+def test_parse_answer_returns_data_of_a_successful_envelope():
+    from airflow_provider_kling.models import parse_answer
+
+    body = json.dumps({"code": 0, "message": "SUCCEED", "data": {"task_id": "1"}}).encode()
+    assert parse_answer(200, {}, body) == {"task_id": "1"}
+    assert parse_answer(200, {}, json.dumps({"code": None, "data": [1]}).encode()) == [1]
+
+
+def test_parse_answer_maps_a_non_zero_code_on_http_200():
+    from airflow_provider_kling.errors import KlingRateLimitError
+    from airflow_provider_kling.models import parse_answer
+
+    body = json.dumps({"code": 1303, "message": "parallel task over resource pack limit"}).encode()
+    with pytest.raises(KlingRateLimitError, match="1303"):
+        parse_answer(200, {}, body, task_id="7")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"{not json", "not JSON"),
+        (b"[1, 2]", "without a JSON object"),
+        (b'{"code": "abc"}', "unreadable envelope"),
+    ],
+)
+def test_parse_answer_refuses_unreadable_success_bodies(content, message):
+    from airflow_provider_kling.errors import KlingResponseError
+    from airflow_provider_kling.models import parse_answer
+
+    with pytest.raises(KlingResponseError, match=message) as raised:
+        parse_answer(200, {}, content, task_id="7")
+    assert raised.value.retryable and raised.value.task_id == "7"
+
+
+def test_parse_answer_maps_an_error_status_without_a_json_body():
+    from airflow_provider_kling.errors import KlingServerError
+    from airflow_provider_kling.models import parse_answer
+
+    with pytest.raises(KlingServerError) as raised:
+        parse_answer(502, {"Retry-After": "3"}, b"<html>bad gateway</html>")
+    assert raised.value.http_status == 502 and raised.value.retry_after == 3
