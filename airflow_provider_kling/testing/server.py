@@ -145,10 +145,14 @@ class KlingSimulator:
         return self.state.counters(api_key)
 
     def tasks(self, api_key: str | None = None) -> list[dict[str, Any]]:
-        """Every task as Kling shows it now (newest first), with its ``api_key``."""
+        """Every task as Kling shows it now (newest first), plus its ``api_key`` and ``request`` body."""
         now, root = time.time(), f"{self.root_url}{IMAGE_PATH}"
         return [
-            {**render_task(task, image_root=root, now=now), "api_key": task.owner}
+            {
+                **render_task(task, image_root=root, now=now),
+                "api_key": task.owner,
+                "request": task.request.to_json(),
+            }
             for task in self.state.list_tasks(api_key)
         ]
 

@@ -138,7 +138,7 @@ def test_scheduled_batch_stores_each_prompts_image_with_manifest_and_contact_she
     output = assert_dag_run_succeeded(airflow_home, dag_id)
 
     prompts = expected_catalogue_prompts()
-    kling_tasks = {task.task_id: task for task in kling_simulator.state.list_tasks()}
+    kling_tasks = {task["task_id"]: task for task in kling_simulator.tasks()}
     assert created(kling_simulator) == len(prompts)  # one paid generation per prompt
     folder = airflow_home.output_dir / DATE / dag_id
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -148,7 +148,7 @@ def test_scheduled_batch_stores_each_prompts_image_with_manifest_and_contact_she
     sheet = (folder / "contact_sheet.html").read_text()
     for entry in manifest["prompts"]:
         assert entry["task_status"] == "succeed"
-        assert kling_tasks[entry["kling_task_id"]].request.prompt == entry["prompt"]
+        assert kling_tasks[entry["kling_task_id"]]["request"]["prompt"] == entry["prompt"]
         assert len(entry["files"]) == 1
         for file in entry["files"]:
             assert not Path(file).is_absolute()
@@ -163,12 +163,12 @@ def test_taskflow_prompt_reaches_the_operator_through_xcom(
 ) -> None:
     output = assert_dag_run_succeeded(airflow_home, "kling_taskflow")
 
-    (kling_task,) = kling_simulator.state.list_tasks()
-    assert kling_task.request.prompt.startswith("Watercolour postcard of ")
-    assert "June light" in kling_task.request.prompt
+    (kling_task,) = kling_simulator.tasks()
+    assert kling_task["request"]["prompt"].startswith("Watercolour postcard of ")
+    assert "June light" in kling_task["request"]["prompt"]
     (image,) = (airflow_home.output_dir / DATE / "kling_taskflow").glob("*/generate_image_0.*")
     assert_png(image)
-    assert f"Kling task {kling_task.task_id} (succeed)" in output
+    assert f"Kling task {kling_task['task_id']} (succeed)" in output
 
 
 def test_sensor_waits_for_the_submitted_task_and_images_are_kept(
@@ -176,12 +176,12 @@ def test_sensor_waits_for_the_submitted_task_and_images_are_kept(
 ) -> None:
     assert_dag_run_succeeded(airflow_home, "kling_sensor")
 
-    (kling_task,) = kling_simulator.state.list_tasks()
+    (kling_task,) = kling_simulator.tasks()
     assert created(kling_simulator) == 1
-    assert kling_task.request.prompt.endswith(DATE)
+    assert kling_task["request"]["prompt"].endswith(DATE)
     folder = airflow_home.output_dir / DATE / "kling_sensor"
     stored = sorted(folder.iterdir())
-    assert [path.name for path in stored] == [f"{kling_task.task_id}_{index}.png" for index in (0, 1)]
+    assert [path.name for path in stored] == [f"{kling_task['task_id']}_{index}.png" for index in (0, 1)]
     for path in stored:
         assert_png(path)
 
