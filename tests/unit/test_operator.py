@@ -263,3 +263,16 @@ def test_template_fields_cover_prompt_storage_and_connection():
 def test_non_positive_wait_settings_are_refused_when_the_dag_is_parsed(field):
     with pytest.raises(ValueError, match=f"{field} must be a positive number"):
         make_operator(**{field: 0})
+
+
+def test_extra_link_points_at_the_first_generated_image(kling_connection):
+    from airflow_provider_kling.operators.kling import KlingImageLink
+
+    operator = make_operator()
+    assert KlingImageLink().get_link(operator, ti_key=None) == ""
+
+    result = operator.execute(make_context())
+
+    assert KlingImageLink().get_link(operator, ti_key=None) == result["images"][0]["url"]
+    assert result["images"][0]["url"].startswith(kling_connection.root_url)
+    assert any(isinstance(link, KlingImageLink) for link in operator.operator_extra_links)
