@@ -246,15 +246,20 @@ class KlingHook(BaseHook):
         token = self._jwt.get() if self._jwt else settings.api_key
         return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
+    def _renew_jwt_after(self, exc: KlingAuthError) -> bool:
+        """1003/1004 (token not yet valid, or expired after clock skew or a long sleep): sign anew."""
+        if self._jwt is None or exc.code not in (1003, 1004):
+            return False
+        self._jwt.invalidate()
+        return True
+
     def _with_jwt_renewal(self, call: Callable[[], Any]) -> Any:
         try:
             return call()
         except KlingAuthError as exc:
-            # 1003/1004: token not yet valid or expired (clock skew, a long sleep): sign anew, once.
-            if self._jwt is None or exc.code not in (1003, 1004):
+            if not self._renew_jwt_after(exc):
                 raise
-            self._jwt.invalidate()
-            return call()
+            return call()  # once: a second refusal is a real auth error
 
     def _retrying_kwargs(self, settings: KlingConnectionSettings, what: str) -> dict[str, Any]:
         import tenacity
@@ -507,9 +512,8 @@ class KlingHook(BaseHook):
         try:
             return await send()
         except KlingAuthError as exc:
-            if self._jwt is None or exc.code not in (1003, 1004):
+            if not self._renew_jwt_after(exc):
                 raise
-            self._jwt.invalidate()
             return await send()
 
     async def aget_image_task(self, task_id: str) -> ImageTask:

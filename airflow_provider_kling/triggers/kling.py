@@ -5,17 +5,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_kling.errors import KlingError, KlingTaskFailedError
 from airflow_provider_kling.polling import (
     DEFAULT_POLL_INTERVAL,
+    DEFAULT_TIMEOUT,
     deadline_error,
     next_poll_delay,
     raise_if_failed,
 )
+
+if TYPE_CHECKING:
+    from airflow_provider_kling.models import ImageTask
 
 #: Poll errors tolerated in a row (each already retried inside the hook) before giving up.
 DEFAULT_MAX_POLL_ERRORS = 5
@@ -51,7 +55,7 @@ class KlingImageTaskTrigger(BaseTrigger):
         self.kling_task_id = kling_task_id
         self.kling_conn_id = kling_conn_id
         self.poll_interval = float(poll_interval)
-        self.deadline = float(deadline) if deadline is not None else time.time() + 1800.0
+        self.deadline = float(deadline) if deadline is not None else time.time() + DEFAULT_TIMEOUT
         self.max_poll_errors = int(max_poll_errors)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -112,7 +116,7 @@ class KlingImageTaskTrigger(BaseTrigger):
         return {"status": status, "task_id": self.kling_task_id, "message": message, **extra}
 
 
-def task_from_event(event: dict[str, Any]) -> Any:
+def task_from_event(event: dict[str, Any]) -> ImageTask:
     """The succeeded :class:`ImageTask` of a ``success`` event; the matching error for any other."""
     from airflow_provider_kling.errors import KlingTaskTimeoutError
     from airflow_provider_kling.models import ImageTask
