@@ -305,3 +305,19 @@ def parse_answer(status: int, headers: Mapping[str, str], content: bytes, task_i
     if envelope.code not in (None, 0):
         raise error_from_response(status, body, headers=headers, task_id=task_id)
     return envelope.data
+
+
+def task_from_data(data: Any, what: str, task_id: str | None = None) -> ImageTask:
+    """Read one task from Kling's ``data``; an answer this provider cannot read is a KlingResponseError."""
+    if not isinstance(data, dict):
+        raise KlingResponseError(f"Kling answered without a task for {what}", task_id=task_id)
+    try:
+        return ImageTask.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, error['loc'])) or 'task'}: {error['msg']}"
+            for error in exc.errors(include_url=False)
+        )
+        raise KlingResponseError(
+            f"Kling answered with a task this provider cannot read for {what}: {problems}", task_id=task_id
+        ) from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -88,3 +88,46 @@ def store_image(base: ObjectStoragePath, stem: str, chunks: Iterable[bytes]) -> 
 
 def _non_empty(chunks: Iterable[bytes]) -> Iterator[bytes]:
     return (chunk for chunk in chunks if chunk)
+
+
+def store_task_images(
+    result: dict[str, Any],
+    base: ObjectStoragePath,
+    *,
+    fetch: Callable[[str], Iterable[bytes]],
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    map_index: int | None,
+    log: Any,
+) -> None:
+    """
+    Copy every image of ``result`` (an XCom result dict) under ``base``, adding each one's ``path``.
+
+    An image already stored by an earlier try is kept; one that cannot be copied fails the task
+    with :class:`KlingImageUnavailableError`, after the others are stored.
+    """
+    from airflow_provider_kling.errors import KlingError, KlingImageUnavailableError
+
+    problems = []
+    for image in result["images"]:
+        stem = image_stem(dag_id, run_id, task_id, map_index, image["index"])
+        stored = find_stored(base, stem)
+        if stored is not None:
+            log.info("Image %s already stored at %s by an earlier try", image["index"], stored)
+        else:
+            try:
+                if not image["url"]:
+                    raise KlingImageUnavailableError("Kling gave no URL for this image")
+                stored = store_image(base, stem, fetch(image["url"]))
+            except (KlingError, OSError, ValueError) as exc:
+                problems.append(f"image {image['index']}: {exc}")
+                continue
+        image["path"] = str(stored)
+    if problems:
+        raise KlingImageUnavailableError(
+            f"Kling task {result['task_id']}: {len(problems)} image(s) could not be stored: "
+            + "; ".join(problems),
+            task_id=result["task_id"],
+        )
+    log.info("Stored %d images of Kling task %s under %s", len(result["images"]), result["task_id"], base)

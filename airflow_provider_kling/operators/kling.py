@@ -15,7 +15,7 @@ from airflow_provider_kling.failures import fail_fast
 from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context, ObjectStoragePath
+    from airflow.sdk import Context
     from airflow.sdk.types import TaskInstanceKey
 
     from airflow_provider_kling.hooks.kling import KlingHook
@@ -290,36 +290,18 @@ class KlingImageGenerationOperator(BaseOperator):
 
     def _store_images(self, result: dict[str, Any], context: Context) -> None:
         """Copy every image; one that cannot be copied fails the task after the rest are stored."""
-        from airflow_provider_kling.storage import find_stored, image_stem, store_image, to_storage_path
+        from airflow_provider_kling.storage import store_task_images, to_storage_path
 
-        base: ObjectStoragePath = to_storage_path(self.output_path)
         ti = context["ti"]
-        run_id = str(context.get("run_id") or getattr(ti, "run_id", "run"))
-        problems = []
-        for image in result["images"]:
-            stem = image_stem(
-                self.dag_id, run_id, self.task_id, getattr(ti, "map_index", None), image["index"]
-            )
-            stored = find_stored(base, stem)
-            if stored is not None:
-                self.log.info("Image %s already stored at %s by an earlier try", image["index"], stored)
-            else:
-                try:
-                    if not image["url"]:
-                        raise KlingImageUnavailableError("Kling gave no URL for this image")
-                    stored = store_image(base, stem, self.hook.iter_image_bytes(image["url"]))
-                except (KlingError, OSError, ValueError) as exc:
-                    problems.append(f"image {image['index']}: {exc}")
-                    continue
-            image["path"] = str(stored)
-        if problems:
-            raise KlingImageUnavailableError(
-                f"Kling task {result['task_id']}: {len(problems)} image(s) could not be stored: "
-                + "; ".join(problems),
-                task_id=result["task_id"],
-            )
-        self.log.info(
-            "Stored %d images of Kling task %s under %s", len(result["images"]), result["task_id"], base
+        store_task_images(
+            result,
+            to_storage_path(self.output_path),
+            fetch=self.hook.iter_image_bytes,
+            dag_id=self.dag_id,
+            run_id=str(context.get("run_id") or getattr(ti, "run_id", "run")),
+            task_id=self.task_id,
+            map_index=getattr(ti, "map_index", None),
+            log=self.log,
         )
 
     def _result(self, task: ImageTask, request: ImageGenerationRequest) -> dict[str, Any]:

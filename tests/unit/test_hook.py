@@ -42,12 +42,8 @@ from airflow_provider_kling.errors import (
 )
 from airflow_provider_kling.get_provider_info import DEFAULT_BASE_URL
 from airflow_provider_kling.hooks import kling as kling_hook_module
-from airflow_provider_kling.hooks.kling import (
-    JWT_LIFETIME,
-    JWT_RENEW_MARGIN,
-    KlingHook,
-    _JwtToken,
-)
+from airflow_provider_kling.hooks.auth import JWT_LIFETIME, JWT_RENEW_MARGIN, JwtToken
+from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.models import ImageGenerationRequest, TaskStatus
 
 CONN_ID = "kling_test"
@@ -556,7 +552,7 @@ def test_unreachable_host_is_a_connection_error_after_the_retries(monkeypatch, c
 
 
 def test_jwt_has_kling_claims_and_an_hs256_header():
-    token = _JwtToken(ACCESS_KEY, SECRET_KEY).get(now=1_700_000_000.5)
+    token = JwtToken(ACCESS_KEY, SECRET_KEY).get(now=1_700_000_000.5)
 
     assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
     claims = jwt.decode(
@@ -566,7 +562,7 @@ def test_jwt_has_kling_claims_and_an_hs256_header():
 
 
 def test_jwt_is_signed_with_the_secret_key():
-    token = _JwtToken(ACCESS_KEY, SECRET_KEY).get(now=time.time())
+    token = JwtToken(ACCESS_KEY, SECRET_KEY).get(now=time.time())
 
     with pytest.raises(jwt.InvalidSignatureError):
         jwt.decode(token, "another-secret-key-of-some-length", algorithms=["HS256"])
@@ -575,7 +571,7 @@ def test_jwt_is_signed_with_the_secret_key():
 
 def test_jwt_is_cached_until_the_renewal_margin_then_renewed():
     issued = 1_700_000_000
-    token = _JwtToken(ACCESS_KEY, SECRET_KEY)
+    token = JwtToken(ACCESS_KEY, SECRET_KEY)
     first = token.get(now=issued)
 
     assert token.get(now=issued + JWT_LIFETIME - JWT_RENEW_MARGIN - 1) == first
