@@ -30,7 +30,13 @@ AIRFLOW = str(Path(sys.executable).parent / "airflow")
 POLL_INTERVAL = "0.2"
 DATE = "2025-06-01"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-EXAMPLE_DAGS = {"kling_scheduled_batch", "kling_scheduled_batch_deferrable", "kling_taskflow", "kling_sensor"}
+EXAMPLE_DAGS = {
+    "kling_scheduled_batch",
+    "kling_scheduled_batch_deferrable",
+    "kling_taskflow",
+    "kling_sensor",
+    "kling_decorator",
+}
 
 
 def airflow_env(home: Path, **extra: str) -> dict[str, str]:
@@ -169,6 +175,27 @@ def test_taskflow_prompt_reaches_the_operator_through_xcom(
     (image,) = (airflow_home.output_dir / DATE / "kling_taskflow").glob("*/generate_image_0.*")
     assert_png(image)
     assert f"Kling task {kling_task['task_id']} (succeed)" in output
+
+
+def test_decorator_expands_one_deferred_kling_task_per_city(
+    airflow_home: AirflowHome, kling_simulator: KlingSimulator
+) -> None:
+    output = assert_dag_run_succeeded(airflow_home, "kling_decorator")
+
+    cities = ["Lisbon", "Kyoto", "Valparaiso"]
+    kling_tasks = kling_simulator.tasks()
+    assert created(kling_simulator) == len(cities)  # one paid generation per mapped instance
+    assert sorted(task["request"]["prompt"] for task in kling_tasks) == sorted(
+        f"Art deco travel poster of {city}, bold flat colours, {DATE}" for city in cities
+    )
+    assert {task["request"]["aspect_ratio"] for task in kling_tasks} == {"2:3"}
+    stored = sorted((airflow_home.output_dir / DATE / "kling_decorator").glob("*/poster_*"))
+    assert [path.name for path in stored] == [f"poster_{index}_0.png" for index in range(len(cities))]
+    for path in stored:
+        assert_png(path)
+    assert "running trigger in line" in output
+    for task in kling_tasks:
+        assert f"Kling task {task['task_id']} (succeed)" in output
 
 
 def test_sensor_waits_for_the_submitted_task_and_images_are_kept(
