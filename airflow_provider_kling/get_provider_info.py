@@ -39,6 +39,9 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_kling.triggers.kling"]}
         ],
+        "task-decorators": [
+            {"name": "kling_image", "class-name": "airflow_provider_kling.decorators.kling.kling_image_task"}
+        ],
         "extra-links": ["airflow_provider_kling.operators.kling.KlingImageLink"],
         "connection-types": [
             {

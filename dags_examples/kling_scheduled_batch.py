@@ -6,8 +6,8 @@ Every day the prompts in ``prompts/catalogue.csv`` (Jinja, rendered with the run
 the ``kling_slots`` pool, sized to the number of concurrent Kling slots your account has
 (``airflow pools set kling_slots 4 "Kling slots"``; the scheduler never starts a task whose pool
 does not exist, it does not fall back to ``default_pool``). The images land under
-``<output dir>/<ds>/<dag_id>/<run_id>/``, and a last task writes ``manifest.json`` and
-``contact_sheet.html`` for the day under ``<output dir>/<ds>/<dag_id>/``.
+``<output dir>/<ds>/<dag_id>/<run_id>/``, and a last task writes the run's ``manifest.json`` and
+``contact_sheet.html`` next to them, so a scheduled and a manual run on the same day keep their own.
 
 - Output dir: the Airflow Variable ``kling_output_dir``, else the environment variable
   ``KLING_OUTPUT_DIR``, else ``build/demo/images`` in this repository; read when the run starts.
@@ -70,14 +70,20 @@ def todays_prompts(**context: Any) -> list[dict[str, Any]]:
 
 @task
 def write_manifest(results: list[dict[str, Any]], out_dir: str, **context: Any) -> dict[str, Any]:
-    """``manifest.json`` (prompt, Kling task id, files) and ``contact_sheet.html`` for the day."""
+    """The run's ``manifest.json`` (prompt, Kling task id, files) and ``contact_sheet.html``.
+
+    Both go in the run's own folder, next to its images: one manifest per run.
+    """
     import html
     import json
 
     from airflow.sdk import ObjectStoragePath
 
+    from airflow_provider_kling.storage import safe_name
+
     dag_id, run_id, ds = context["dag"].dag_id, context["run_id"], context["ds"]
-    folder = ObjectStoragePath(out_dir) / dag_id
+    # The folder the operator stores this run's images in (see "Output file naming" in the README).
+    folder = ObjectStoragePath(out_dir) / dag_id / safe_name(run_id)
     folder.mkdir(parents=True, exist_ok=True)
     prefix = str(folder).rstrip("/") + "/"
 

@@ -69,28 +69,28 @@ def report(output_dir: str, date: str, seconds: float) -> int:
     if "://" in output_dir:
         print(f"\nDone in {seconds:.0f}s. Output under {output_dir}/{date}/{DAG_ID}/")
         return 0
-    folder = Path(output_dir) / date / DAG_ID
-    manifest_path = folder / "manifest.json"
-    if not manifest_path.is_file():
-        print(f"\nThe run succeeded but wrote no manifest at {manifest_path}", file=sys.stderr)
+    # One manifest per run, next to the run's images; this run's is the newest.
+    manifests = sorted(
+        (Path(output_dir) / date / DAG_ID).glob("*/manifest.json"), key=lambda p: p.stat().st_mtime
+    )
+    if not manifests:
+        print(
+            f"\nThe run succeeded but wrote no manifest under {Path(output_dir) / date / DAG_ID}",
+            file=sys.stderr,
+        )
         return 1
+    manifest_path = manifests[-1]
+    folder = manifest_path.parent
     manifest = json.loads(manifest_path.read_text())
     files = [folder / file for entry in manifest["prompts"] for file in entry["files"] if file]
     missing = [file for file in files if not file.is_file()]
     print(f"\nDone in {seconds:.0f}s: {len(manifest['prompts'])} prompts, {len(files)} images.")
-    print(f"  images:        {folder / _safe(manifest['run_id'])}/")
+    print(f"  images:        {folder}/")
     print(f"  manifest:      {manifest_path}")
     print(f"  contact sheet: {folder / 'contact_sheet.html'}")
     for file in missing:
         print(f"  MISSING: {file}", file=sys.stderr)
     return 1 if missing or not files else 0
-
-
-def _safe(run_id: str) -> str:
-    """The folder name the operator gives a run id (airflow_provider_kling.storage.safe_name)."""
-    from airflow_provider_kling.storage import safe_name
-
-    return safe_name(run_id)
 
 
 def main(argv: list[str]) -> int:

@@ -77,9 +77,12 @@ def run_and_check(api: str, token: str, dag_id: str, images: Path, simulator: An
     folder = images / DATE / dag_id
     pngs = sorted(folder.rglob("*.png")) if folder.is_dir() else []
     missing: list[Path] = []
-    if (manifest_path := folder / "manifest.json").is_file():
+    from airflow_provider_kling.storage import safe_name
+
+    # One manifest per run, in the run's folder next to its images.
+    if (manifest_path := folder / safe_name(run_id) / "manifest.json").is_file():
         manifest = json.loads(manifest_path.read_text())
-        listed = [folder / f for entry in manifest["prompts"] for f in entry["files"]]
+        listed = [manifest_path.parent / f for entry in manifest["prompts"] for f in entry["files"]]
         missing = [f for f in listed if not f.is_file()]
     print(
         f"{dag_id} {run_id}: {state}; {len(pngs)} PNG files, {len(missing)} missing from a manifest; "

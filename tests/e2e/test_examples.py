@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import importlib.util
 import json
 import os
 import shutil
@@ -17,10 +18,13 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import jinja2
 import pytest
 
+from airflow_provider_kling.storage import safe_name
 from airflow_provider_kling.testing import KlingSimulator
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,7 +34,13 @@ AIRFLOW = str(Path(sys.executable).parent / "airflow")
 POLL_INTERVAL = "0.2"
 DATE = "2025-06-01"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-EXAMPLE_DAGS = {"kling_scheduled_batch", "kling_scheduled_batch_deferrable", "kling_taskflow", "kling_sensor"}
+EXAMPLE_DAGS = {
+    "kling_scheduled_batch",
+    "kling_scheduled_batch_deferrable",
+    "kling_taskflow",
+    "kling_sensor",
+    "kling_decorator",
+}
 
 
 def airflow_env(home: Path, **extra: str) -> dict[str, str]:
@@ -140,8 +150,11 @@ def test_scheduled_batch_stores_each_prompts_image_with_manifest_and_contact_she
     prompts = expected_catalogue_prompts()
     kling_tasks = {task["task_id"]: task for task in kling_simulator.tasks()}
     assert created(kling_simulator) == len(prompts)  # one paid generation per prompt
-    folder = airflow_home.output_dir / DATE / dag_id
-    manifest = json.loads((folder / "manifest.json").read_text())
+    # One manifest per run, in the run's folder next to its images.
+    (manifest_path,) = (airflow_home.output_dir / DATE / dag_id).glob("*/manifest.json")
+    folder = manifest_path.parent
+    manifest = json.loads(manifest_path.read_text())
+    assert folder.name == safe_name(manifest["run_id"])
     assert manifest["dag_id"] == dag_id
     assert manifest["date"] == DATE
     assert [entry["prompt"] for entry in manifest["prompts"]] == prompts
@@ -158,6 +171,39 @@ def test_scheduled_batch_stores_each_prompts_image_with_manifest_and_contact_she
         assert "running trigger in line" in output
 
 
+def load_example(name: str) -> Any:
+    """An example DAG file as a module, imported in this process."""
+    spec = importlib.util.spec_from_file_location(f"example_{name}", DAGS_FOLDER / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_scheduled_and_manual_runs_on_the_same_day_keep_their_own_manifest(tmp_path: Path) -> None:
+    batch = load_example("kling_scheduled_batch")
+    dag = SimpleNamespace(dag_id="kling_scheduled_batch")
+    runs = {
+        "scheduled__2025-06-01T00:00:00+00:00": "a scheduled lamp",
+        "manual__2025-06-01T09:30:00+00:00": "a manual lamp",
+    }
+    for run_id, prompt in runs.items():
+        result = {
+            "prompt": prompt,
+            "task_id": "1",
+            "task_status": "succeed",
+            "model_name": "kling-v1",
+            "images": [],
+        }
+        batch.write_manifest.function([result], f"file://{tmp_path}/{DATE}", dag=dag, run_id=run_id, ds=DATE)
+
+    folder = tmp_path / DATE / "kling_scheduled_batch"
+    manifests = [json.loads(path.read_text()) for path in folder.glob("*/manifest.json")]
+    assert {manifest["run_id"]: manifest["prompts"][0]["prompt"] for manifest in manifests} == runs
+    for run_id in runs:
+        assert (folder / safe_name(run_id) / "contact_sheet.html").is_file()
+
+
 def test_taskflow_prompt_reaches_the_operator_through_xcom(
     airflow_home: AirflowHome, kling_simulator: KlingSimulator
 ) -> None:
@@ -169,6 +215,27 @@ def test_taskflow_prompt_reaches_the_operator_through_xcom(
     (image,) = (airflow_home.output_dir / DATE / "kling_taskflow").glob("*/generate_image_0.*")
     assert_png(image)
     assert f"Kling task {kling_task['task_id']} (succeed)" in output
+
+
+def test_decorator_expands_one_deferred_kling_task_per_city(
+    airflow_home: AirflowHome, kling_simulator: KlingSimulator
+) -> None:
+    output = assert_dag_run_succeeded(airflow_home, "kling_decorator")
+
+    cities = ["Lisbon", "Kyoto", "Valparaiso"]
+    kling_tasks = kling_simulator.tasks()
+    assert created(kling_simulator) == len(cities)  # one paid generation per mapped instance
+    assert sorted(task["request"]["prompt"] for task in kling_tasks) == sorted(
+        f"Art deco travel poster of {city}, bold flat colours, {DATE}" for city in cities
+    )
+    assert {task["request"]["aspect_ratio"] for task in kling_tasks} == {"2:3"}
+    stored = sorted((airflow_home.output_dir / DATE / "kling_decorator").glob("*/poster_*"))
+    assert [path.name for path in stored] == [f"poster_{index}_0.png" for index in range(len(cities))]
+    for path in stored:
+        assert_png(path)
+    assert "running trigger in line" in output
+    for task in kling_tasks:
+        assert f"Kling task {task['task_id']} (succeed)" in output
 
 
 def test_sensor_waits_for_the_submitted_task_and_images_are_kept(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import importlib.util
 import json
@@ -86,6 +87,14 @@ def test_every_declared_python_module_exists() -> None:
     assert modules, "the provider declares no modules"
     missing = [module for module in modules if importlib.util.find_spec(module) is None]
     assert not missing, f"declared but not importable: {missing}"
+
+
+def test_task_kling_image_is_declared_and_imports_to_a_decorator_factory() -> None:
+    (decorator,) = get_provider_info()["task-decorators"]
+    assert decorator["name"] == "kling_image"
+    module_name, _, attribute = decorator["class-name"].rpartition(".")
+    factory = getattr(importlib.import_module(module_name), attribute)
+    assert callable(factory)
 
 
 def test_kling_connection_type_names_the_hook() -> None:
