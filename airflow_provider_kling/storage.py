@@ -95,7 +95,7 @@ def to_storage_path(output_path: Any, conn_id: str | None = None) -> ObjectStora
 
 
 def plain_uri(path: ObjectStoragePath) -> str:
-    """``s3://bucket/key`` without the ``conn_id@`` Airflow puts in ``str(path)``: what boto and the CLIs read."""
+    """``s3://bucket/key`` without the ``conn_id@`` of ``str(path)``: what boto and the CLIs read."""
     key = path.path if is_local(path) else path.path.lstrip("/")
     return f"{path.protocol}://{key}"
 

@@ -303,7 +303,7 @@ def test_one_bad_image_fails_after_the_others_are_stored_and_retry_fetches_only_
         urls[1]: Download([b"<html/>"], content_type="text/html"),
         urls[2]: Download([PNG]),
     }
-    with pytest.raises(KlingImageUnavailableError, match="1 image.*image 1.*Content-Type") as raised:
+    with pytest.raises(KlingImageUnavailableError, match=r"1 image.*image 1.*Content-Type") as raised:
         store_task_images(
             result,
             base,
