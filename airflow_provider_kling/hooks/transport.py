@@ -92,8 +92,24 @@ def build_session(settings: KlingConnectionSettings) -> requests.Session:
     """
     import requests
 
+    class PolicySession(requests.Session):
+        """A session whose own TLS and proxy settings beat the environment's.
+
+        Plain requests lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` and ``HTTPS_PROXY`` override
+        a session's ``verify`` and ``proxies``; httpx lets explicit options win. The connection's
+        choice wins in both here; without one, both fall back to the environment.
+        """
+
+        def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
+            merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            if verify is None and self.verify is not True:
+                merged["verify"] = self.verify
+            if self.proxies and not proxies:
+                merged["proxies"] = {**merged["proxies"], **self.proxies}
+            return merged
+
     policy = transport_policy(settings)
-    session = requests.Session()
+    session = PolicySession()
     session.max_redirects = policy.max_redirects
     session.verify = policy.requests_verify
     session.cert = policy.requests_cert

@@ -1,4 +1,4 @@
-"""Safe image downloads against the simulator's image faults: junk, redirects to internal hosts, huge bodies."""
+"""Safe image downloads against the simulator's faults: junk, redirects to internal hosts, huge bodies."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class InternalService:
         hits = self.hits = []
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 hits.append(self.path)
                 body = PNG_SIGNATURE + b"internal secret" * 10
                 self.send_response(200)
@@ -118,7 +118,7 @@ def test_redirect_to_another_host_on_this_machine_is_refused_unfetched(
     url = image_url(hook)
     kling_simulator.image_fault("redirect", k=1, location=internal_service.url)
 
-    with pytest.raises(KlingImageRejectedError, match="internal address 127.0.0.1"):
+    with pytest.raises(KlingImageRejectedError, match=r"internal address 127.0.0.1"):
         b"".join(hook.iter_image_bytes(url))
 
     assert internal_service.hits == []
@@ -129,7 +129,7 @@ def test_redirect_to_a_link_local_metadata_address_is_refused(kling_simulator, m
     url = image_url(hook)
     kling_simulator.image_fault("redirect", k=1, location="http://169.254.169.254/latest/meta-data/")
 
-    with pytest.raises(KlingImageRejectedError, match="169.254.169.254"):
+    with pytest.raises(KlingImageRejectedError, match=r"169.254.169.254"):
         b"".join(hook.iter_image_bytes(url))
 
 
