@@ -292,8 +292,8 @@ def store_task_images(
     except Exception as exc:
         if is_configuration_error(exc, base):
             raise KlingStorageConfigError(
-                f"Cannot list {where}: {type(exc).__name__}: {str(exc).rstrip('.')}. Check the connection's credentials, "
-                "its permission on the bucket, and that the bucket exists.",
+                f"Cannot list {where}: {type(exc).__name__}: {str(exc).rstrip('.')}. Check the "
+                "connection's credentials, its permission on the bucket, and that the bucket exists.",
                 task_id=result["task_id"],
             ) from exc
         log.warning("Could not list %s (%s); storing every image", where, type(exc).__name__)

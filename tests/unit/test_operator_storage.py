@@ -38,7 +38,7 @@ def moto_endpoint() -> Iterator[str]:
     server.stop()
 
 
-def aws_conn(endpoint: str, key: str = "testing", secret: str = "testing") -> str:
+def aws_conn(endpoint: str, key: str = "testing", secret: str = "testing") -> str:  # noqa: S107
     return json.dumps(
         {
             "conn_type": "aws",
@@ -191,7 +191,7 @@ def test_retry_finds_what_is_stored_with_one_listing_and_fetches_nothing(kling_c
 def test_junk_image_fails_retryably_after_the_others_are_stored(kling_connection, target):
     kling_connection.image_fault("html", k=1)
 
-    with pytest.raises(KlingImageUnavailableError, match="1 image.*text/html") as raised:
+    with pytest.raises(KlingImageUnavailableError, match=r"1 image.*text/html") as raised:
         make_operator(n=3, **target.kwargs()).execute(make_context())
 
     assert raised.value.airflow_retryable
