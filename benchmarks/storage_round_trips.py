@@ -77,7 +77,7 @@ def main(n: int) -> None:
         endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - moto accepts any key
     ).create_bucket(Bucket=BUCKET)
     app.take()
 
