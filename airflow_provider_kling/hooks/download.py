@@ -70,6 +70,14 @@ def _is_public(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def _addresses(host: str, port: int) -> list[str]:
     try:
         return [str(ipaddress.ip_address(host))]
@@ -91,9 +99,13 @@ def check_image_url(url: str, settings: KlingConnectionSettings) -> None:
     allowed = settings.allowed_image_hosts
     if (host, port) == _origin(settings.base_url) or host in allowed or f"{host}:{port}" in allowed:
         return
-    if settings.proxy:
-        return  # the proxy resolves and connects, not this machine
-    internal = [address for address in _addresses(host, port) if not _is_public(address)]
+    if host == "localhost" or host.endswith(".localhost"):
+        addresses = ["127.0.0.1"]
+    elif settings.proxy and not _is_ip(host):
+        return  # a host name: the proxy resolves it, not this machine
+    else:
+        addresses = _addresses(host, port)
+    internal = [address for address in addresses if not _is_public(address)]
     if internal:
         raise KlingImageRejectedError(
             f"Image host {host} resolves to the internal address {internal[0]}: refused. Only the "

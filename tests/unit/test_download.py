@@ -197,3 +197,13 @@ def test_max_image_bytes_default_and_bad_value(monkeypatch, kling_simulator):
     assert connect(monkeypatch, kling_simulator).settings.max_image_bytes == 50 * MiB
     with pytest.raises(ValueError, match="extra 'max_image_bytes' must be a number"):
         _ = connect(monkeypatch, kling_simulator, max_image_bytes="lots").settings
+
+
+def test_with_a_proxy_an_internal_ip_or_localhost_is_still_refused(kling_simulator, monkeypatch):
+    from airflow_provider_kling.hooks.download import check_image_url
+
+    settings = connect(monkeypatch, kling_simulator, proxy="http://127.0.0.1:3128").settings
+    for url in ("http://169.254.169.254/latest/", "http://localhost:9000/x.png", "http://[::1]:80/x.png"):
+        with pytest.raises(KlingImageRejectedError, match="internal address"):
+            check_image_url(url, settings)
+    check_image_url("https://cdn.example.com/x.png", settings)  # a name: the proxy resolves it
