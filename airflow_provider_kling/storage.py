@@ -286,14 +286,18 @@ def store_task_images(
     conn_id = base.conn_id
     result["output_conn_id"] = conn_id
     where = describe_store(base, conn_id)
+    what_to_fix = (
+        "Check that the folder is writable by the worker"
+        if is_local(base)
+        else "Check the connection's credentials, its permission on the bucket, and that the bucket exists"
+    )
     folder, prefix = task_prefix(dag_id, run_id, task_id, map_index)
     try:
         stored = find_stored(base, folder, prefix)
     except Exception as exc:
         if is_configuration_error(exc, base):
             raise KlingStorageConfigError(
-                f"Cannot list {where}: {type(exc).__name__}: {str(exc).rstrip('.')}. Check the "
-                "connection's credentials, its permission on the bucket, and that the bucket exists.",
+                f"Cannot list {where}: {type(exc).__name__}: {str(exc).rstrip('.')}. {what_to_fix}.",
                 task_id=result["task_id"],
             ) from exc
         log.warning("Could not list %s (%s); storing every image", where, type(exc).__name__)
@@ -328,8 +332,7 @@ def store_task_images(
         )
         if config_problem:
             raise KlingStorageConfigError(
-                message + ". Check the connection's credentials, its permission on the bucket, and that "
-                "the bucket exists; a retry cannot fix this.",
+                f"{message}. {what_to_fix}; a retry cannot fix this.",
                 task_id=result["task_id"],
             )
         error_class = KlingStorageError if storage_problem else KlingImageUnavailableError

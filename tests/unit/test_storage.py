@@ -411,3 +411,30 @@ def test_relative_local_path_becomes_absolute_file_uri(tmp_path, monkeypatch):
 def test_task_prefix_is_the_folder_and_file_prefix_of_image_stem():
     folder, prefix = task_prefix("dag", "run", "gen", 2)
     assert f"{folder}/{prefix}7" == image_stem("dag", "run", "gen", 2, 7)
+
+
+def test_a_local_folder_the_worker_cannot_write_fails_fast_saying_so(tmp_path):
+    base = to_storage_path(str(tmp_path))
+    result = result_with(1)
+    fs = base.fs
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    fs.mkdir = refuse
+    fs.makedirs = refuse
+    try:
+        with pytest.raises(KlingStorageConfigError, match=r"local folder .*folder is writable") as raised:
+            store_task_images(
+                result,
+                base,
+                fetch=fetch_from({result["images"][0]["url"]: Download([PNG])}),
+                dag_id="d",
+                run_id="r",
+                task_id="t",
+                map_index=None,
+                log=LOG,
+            )
+    finally:
+        del fs.mkdir, fs.makedirs
+    assert raised.value.airflow_retryable is False
