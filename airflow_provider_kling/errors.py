@@ -125,6 +125,20 @@ class KlingImageUnavailableError(KlingError):
     """A result image URL no longer serves the image (Kling purges images after 30 days)."""
 
 
+class KlingImageRejectedError(KlingImageUnavailableError):
+    """A download refused: not an image, cut short, too large, or from a host that is not allowed."""
+
+
+class KlingStorageError(KlingError):
+    """Images could not be written to the output storage; an Airflow retry stores the missing ones."""
+
+
+class KlingStorageConfigError(KlingStorageError):
+    """The storage refused credentials or permission, or the bucket is missing: no retry can fix it."""
+
+    airflow_retryable = False
+
+
 class KlingTaskFailedError(KlingError):
     """The Kling task ended as ``failed``; ``message`` is Kling's ``task_status_msg``."""
 

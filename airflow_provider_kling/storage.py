@@ -1,93 +1,266 @@
 """Copy result images to storage the user owns, through Airflow's object storage.
 
 Kling purges generated images after 30 days, so a pipeline keeps its own copy. Names are
-deterministic and built only from Airflow identifiers (made safe) and the image index:
-nothing the server sends becomes part of a path. An image is streamed to ``<name>.part`` and
-renamed once complete, so a file with the final name is always whole and a retry skips it.
+deterministic and built only from Airflow identifiers (made safe; a part that had to change
+carries a short hash of the original, so distinct ids never share a file) and the image's
+number: nothing the server sends becomes part of a path.
+
+A file is stored only when it is a whole image: ``Content-Type`` ``image/*`` (where the server
+sends one), the magic bytes of PNG, JPEG, WebP or GIF, and as many bytes as ``Content-Length``
+said. On a local filesystem each try streams to a partial file of its own and renames it; on an
+object store (a rename there is copy + delete) the verified image is written to its final key
+directly, in one upload. Finding what an earlier try stored is one listing per task.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterable
+from typing import IO, TYPE_CHECKING, Any
+
+from airflow_provider_kling.errors import (
+    KlingError,
+    KlingImageRejectedError,
+    KlingImageUnavailableError,
+    KlingStorageConfigError,
+    KlingStorageError,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-#: Extensions by the file's first bytes; anything else is stored as ``.img``.
-_SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", ".png"),
-    (b"\xff\xd8\xff", ".jpg"),
-    (b"RIFF", ".webp"),
-    (b"GIF8", ".gif"),
+_MAX_PART = 100
+#: Image formats by their first bytes (WebP: ``RIFF....WEBP``).
+_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", 0, ".png"),
+    (b"\xff\xd8\xff", 0, ".jpg"),
+    (b"WEBP", 8, ".webp"),
+    (b"GIF8", 0, ".gif"),
 )
-EXTENSIONS: tuple[str, ...] = (*(ext for _, ext in _SIGNATURES), ".img")
+EXTENSIONS: tuple[str, ...] = tuple(ext for _, _, ext in _SIGNATURES)
+_HEAD = 12
+#: Content types that make no claim: the magic bytes decide.
+_UNTYPED = ("application/octet-stream", "binary/octet-stream")
+#: Object-store images are spooled here first; larger ones go to a temporary file.
+_SPOOL_IN_MEMORY = 8 * 1024 * 1024
+_LOCAL_PROTOCOLS = ("file", "local")
+#: Exception class names (anywhere in the chain) that mean "fix the storage set-up", not "retry".
+_CONFIG_ERRORS = frozenset(
+    {
+        "NoCredentialsError",
+        "PartialCredentialsError",
+        "CredentialRetrievalError",
+        "NoRegionError",
+        "DefaultCredentialsError",
+        "RefreshError",
+        "ClientAuthenticationError",
+    }
+)
 
 
-def to_storage_path(output_path: Any) -> ObjectStoragePath:
-    """An ``ObjectStoragePath`` from a path, a URI (``s3://``, ``file://`` ...) or a path object."""
+def to_storage_path(output_path: Any, conn_id: str | None = None) -> ObjectStoragePath:
+    """
+    An ``ObjectStoragePath`` from a path, a URI (``s3://``, ``file://`` ...) or a path object.
+
+    ``conn_id`` (the operator's ``output_conn_id``) is the Airflow connection the store is
+    reached with; a ``scheme://conn_id@bucket`` URI or a path object's own ``conn_id`` work too.
+    """
     from airflow.sdk import ObjectStoragePath
 
     if isinstance(output_path, ObjectStoragePath):
-        return output_path
+        if not conn_id or output_path.conn_id == conn_id:
+            return output_path
+        if output_path.conn_id:
+            raise ValueError(
+                f"output_conn_id {conn_id!r} conflicts with the connection {output_path.conn_id!r} "
+                "of output_path: give one of them"
+            )
+        return ObjectStoragePath(plain_uri(output_path), conn_id=conn_id)
     text = os.fspath(output_path)
     if "://" not in text:
         text = "file://" + os.path.abspath(os.path.expanduser(text))
-    return ObjectStoragePath(text)
+    path = ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text)
+    if conn_id and path.conn_id != conn_id:
+        raise ValueError(
+            f"output_conn_id {conn_id!r} conflicts with the connection {path.conn_id!r} "
+            f"in output_path {text!r}: give one of them"
+        )
+    return path
+
+
+def plain_uri(path: ObjectStoragePath) -> str:
+    """``s3://bucket/key`` without the ``conn_id@`` of ``str(path)``: what boto and the CLIs read."""
+    key = path.path if is_local(path) else path.path.lstrip("/")
+    return f"{path.protocol}://{key}"
+
+
+def is_local(path: ObjectStoragePath) -> bool:
+    return path.protocol in _LOCAL_PROTOCOLS
 
 
 def safe_name(part: str) -> str:
-    """A path component from an Airflow id: only ``A-Za-z0-9._-``, never ``.`` or ``..``."""
-    cleaned = _UNSAFE.sub("_", part).strip("._") or "_"
-    return cleaned[:120]
+    """
+    A path component from an Airflow id: only ``A-Za-z0-9._-``, never ``.`` or ``..``; when that
+    changes the id, a short hash of the original follows (``batch/1`` and ``batch:1`` differ).
+    """
+    cleaned = (_UNSAFE.sub("_", part).strip("._") or "_")[:_MAX_PART]
+    if cleaned == part:
+        return cleaned
+    return f"{cleaned}-{hashlib.sha256(part.encode()).hexdigest()[:8]}"
 
 
-def image_stem(dag_id: str, run_id: str, task_id: str, map_index: int | None, index: int) -> str:
-    """``<dag>/<run>/<task>[_<map index>]_<image index>``: documented in the README."""
+def task_prefix(dag_id: str, run_id: str, task_id: str, map_index: int | None) -> tuple[str, str]:
+    """The folder ``<dag>/<run>`` and the file name prefix ``<task>[_<map index>]_`` of a task's images."""
     suffix = f"_{map_index}" if map_index is not None and map_index >= 0 else ""
-    return f"{safe_name(dag_id)}/{safe_name(run_id)}/{safe_name(task_id)}{suffix}_{int(index)}"
+    return f"{safe_name(dag_id)}/{safe_name(run_id)}", f"{safe_name(task_id)}{suffix}_"
 
 
-def _extension(head: bytes) -> str:
-    return next((ext for magic, ext in _SIGNATURES if head.startswith(magic)), ".img")
+def image_stem(dag_id: str, run_id: str, task_id: str, map_index: int | None, number: int) -> str:
+    """``<dag>/<run>/<task>[_<map index>]_<number>``: documented in the README."""
+    folder, prefix = task_prefix(dag_id, run_id, task_id, map_index)
+    return f"{folder}/{prefix}{int(number)}"
 
 
-def find_stored(base: ObjectStoragePath, stem: str) -> ObjectStoragePath | None:
-    """The complete copy of an image stored by an earlier try, if there is one."""
-    for ext in EXTENSIONS:
-        candidate = base / f"{stem}{ext}"
-        if candidate.exists():
-            return candidate
-    return None
+def file_numbers(indices: list[int | None]) -> list[int]:
+    """Kling's indices when each image has its own; else each image's position in Kling's list."""
+    if all(index is not None for index in indices) and len(set(indices)) == len(indices):
+        return [int(index) for index in indices if index is not None]
+    return list(range(len(indices)))
+
+
+def find_stored(base: ObjectStoragePath, folder: str, prefix: str) -> dict[int, ObjectStoragePath]:
+    """The whole images an earlier try stored for one task, by number: one listing of ``folder``."""
+    directory = base / folder
+    pattern = re.compile(re.escape(prefix) + r"(\d+)(" + "|".join(map(re.escape, EXTENSIONS)) + r")")
+    directory.fs.invalidate_cache(directory.path)
+    try:
+        names = directory.fs.ls(directory.path, detail=False)
+    except FileNotFoundError:
+        return {}
+    found = {}
+    for name in names:
+        file_name = str(name).rstrip("/").rsplit("/", 1)[-1]
+        if match := pattern.fullmatch(file_name):
+            found[int(match.group(1))] = directory / file_name
+    return found
+
+
+def _extension(head: bytes) -> str | None:
+    return next((ext for magic, at, ext in _SIGNATURES if head[at : at + len(magic)] == magic), None)
+
+
+class _Verifier:
+    """Checks a download as it streams; :meth:`finish` returns the extension of a whole image."""
+
+    def __init__(self, stem: str, chunks: Iterable[bytes]) -> None:
+        self.stem = stem
+        self.content_type: str | None = getattr(chunks, "content_type", None)
+        self.content_length: int | None = getattr(chunks, "content_length", None)
+        self.head = b""
+        self.received = 0
+        kind = (self.content_type or "").split(";", 1)[0].strip().lower()
+        if kind and not kind.startswith("image/") and kind not in _UNTYPED:
+            raise KlingImageRejectedError(
+                f"{stem}: the image URL answered Content-Type {kind!r}, not an image; nothing stored"
+            )
+
+    def feed(self, chunk: bytes) -> None:
+        self.received += len(chunk)
+        if len(self.head) < _HEAD:
+            self.head += chunk[: _HEAD - len(self.head)]
+            if len(self.head) >= _HEAD and _extension(self.head) is None:
+                self._not_an_image()
+
+    def finish(self) -> str:
+        if not self.received:
+            raise KlingImageRejectedError(f"{self.stem}: the image was empty; nothing stored")
+        if self.content_length is not None and self.received != self.content_length:
+            raise KlingImageRejectedError(
+                f"{self.stem}: got {self.received} of the {self.content_length} bytes Content-Length "
+                "said; nothing stored"
+            )
+        return _extension(self.head) or self._not_an_image()
+
+    def _not_an_image(self) -> str:
+        raise KlingImageRejectedError(
+            f"{self.stem}: the bytes are not a PNG, JPEG, WebP or GIF image "
+            f"(they start {self.head[:_HEAD]!r}); nothing stored"
+        )
+
+
+def _copy_verified(chunks: Iterable[bytes], sink: IO[bytes], verifier: _Verifier) -> str:
+    try:
+        for chunk in chunks:
+            if chunk:
+                verifier.feed(chunk)
+                sink.write(chunk)
+        return verifier.finish()
+    finally:
+        _close(chunks)
+
+
+def _close(chunks: Iterable[bytes]) -> None:
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
 
 
 def store_image(base: ObjectStoragePath, stem: str, chunks: Iterable[bytes]) -> ObjectStoragePath:
-    """Stream ``chunks`` to ``base/stem.<ext>`` (extension from the image's own bytes)."""
-    partial = base / f"{stem}.part"
+    """Store one verified image at ``base/stem.<ext>`` (extension from its own bytes); else nothing."""
+    try:
+        verifier = _Verifier(stem, chunks)
+    except BaseException:
+        _close(chunks)
+        raise
+    if not is_local(base):
+        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
+            extension = _copy_verified(chunks, spool, verifier)
+            spool.seek(0)
+            final = base / f"{stem}{extension}"
+            with final.open("wb") as handle:  # one upload, straight to the final key
+                shutil.copyfileobj(spool, handle)
+        return final
+    # A partial name of this try's own: a concurrent try (a zombie and its retry) never shares it.
+    partial = base / f"{stem}.{uuid.uuid4().hex[:12]}.part"
     partial.parent.mkdir(parents=True, exist_ok=True)
-    head = b""
     try:
         with partial.open("wb") as handle:
-            for chunk in _non_empty(chunks):
-                if len(head) < 16:
-                    head += chunk[:16]
-                handle.write(chunk)
-        if not head:
-            raise ValueError(f"the image for {stem} was empty")
+            extension = _copy_verified(chunks, handle, verifier)
+        final = base / f"{stem}{extension}"
+        partial.rename(final)
     except BaseException:
-        # Leave nothing half-written behind: a retry starts this image afresh.
         partial.unlink(missing_ok=True)
         raise
-    final = base / f"{stem}{_extension(head)}"
-    partial.rename(final)
     return final
 
 
-def _non_empty(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    return (chunk for chunk in chunks if chunk)
+def is_configuration_error(exc: BaseException, base: ObjectStoragePath) -> bool:
+    """Credentials, permission or a missing bucket: an error no retry fixes."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if {cls.__name__ for cls in type(seen).__mro__} & _CONFIG_ERRORS:
+            return True
+        if isinstance(seen, PermissionError):
+            return True
+        if isinstance(seen, FileNotFoundError) and not is_local(base):
+            return True  # writing a key: only a missing bucket answers this
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def describe_store(base: ObjectStoragePath, conn_id: str | None) -> str:
+    """``bucket 'b' (s3) through connection 'c'``: what a user must look at to fix a storage error."""
+    if is_local(base):
+        return f"local folder {base.path!r}"
+    bucket = base.path.lstrip("/").split("/", 1)[0]
+    through = f"connection {conn_id!r}" if conn_id else "no Airflow connection (set output_conn_id)"
+    return f"bucket {bucket!r} ({base.protocol}) through {through}"
 
 
 def store_task_images(
@@ -102,32 +275,66 @@ def store_task_images(
     log: Any,
 ) -> None:
     """
-    Copy every image of ``result`` (an XCom result dict) under ``base``, adding each one's ``path``.
+    Copy every image of ``result`` (an XCom result dict) under ``base``, adding each one's ``path``
+    (a plain URI) and the result's ``output_conn_id``.
 
-    An image already stored by an earlier try is kept; one that cannot be copied fails the task
-    with :class:`KlingImageUnavailableError`, after the others are stored.
+    An image already stored by an earlier try is kept. When images cannot be stored, the others
+    are stored first; then a storage set-up error (credentials, permission, missing bucket) fails
+    with :class:`KlingStorageConfigError` (no Airflow retry can fix it), anything else with a
+    retryable :class:`KlingImageUnavailableError` or :class:`KlingStorageError`.
     """
-    from airflow_provider_kling.errors import KlingError, KlingImageUnavailableError
-
-    problems = []
-    for image in result["images"]:
-        stem = image_stem(dag_id, run_id, task_id, map_index, image["index"])
-        stored = find_stored(base, stem)
-        if stored is not None:
-            log.info("Image %s already stored at %s by an earlier try", image["index"], stored)
+    conn_id = base.conn_id
+    result["output_conn_id"] = conn_id
+    where = describe_store(base, conn_id)
+    what_to_fix = (
+        "Check that the folder is writable by the worker"
+        if is_local(base)
+        else "Check the connection's credentials, its permission on the bucket, and that the bucket exists"
+    )
+    folder, prefix = task_prefix(dag_id, run_id, task_id, map_index)
+    try:
+        stored = find_stored(base, folder, prefix)
+    except Exception as exc:
+        if is_configuration_error(exc, base):
+            raise KlingStorageConfigError(
+                f"Cannot list {where}: {type(exc).__name__}: {str(exc).rstrip('.')}. {what_to_fix}.",
+                task_id=result["task_id"],
+            ) from exc
+        log.warning("Could not list %s (%s); storing every image", where, type(exc).__name__)
+        stored = {}
+    numbers = file_numbers([image.get("index") for image in result["images"]])
+    problems: list[str] = []
+    config_problem = storage_problem = False
+    for image, number in zip(result["images"], numbers, strict=True):
+        path = stored.get(number)
+        if path is not None:
+            log.info("Image %s already stored at %s by an earlier try", number, plain_uri(path))
         else:
             try:
                 if not image["url"]:
                     raise KlingImageUnavailableError("Kling gave no URL for this image")
-                stored = store_image(base, stem, fetch(image["url"]))
-            except (KlingError, OSError, ValueError) as exc:
-                problems.append(f"image {image['index']}: {exc}")
+                path = store_image(
+                    base, image_stem(dag_id, run_id, task_id, map_index, number), fetch(image["url"])
+                )
+            except KlingError as exc:
+                problems.append(f"image {number}: {exc}")
                 continue
-        image["path"] = str(stored)
+            except Exception as exc:
+                config_problem |= is_configuration_error(exc, base)
+                storage_problem = True
+                problems.append(f"image {number}: {type(exc).__name__}: {exc}")
+                continue
+        image["path"] = plain_uri(path)
     if problems:
-        raise KlingImageUnavailableError(
-            f"Kling task {result['task_id']}: {len(problems)} image(s) could not be stored: "
-            + "; ".join(problems),
-            task_id=result["task_id"],
+        message = (
+            f"Kling task {result['task_id']}: {len(problems)} image(s) could not be stored in {where}: "
+            + "; ".join(problems)
         )
-    log.info("Stored %d images of Kling task %s under %s", len(result["images"]), result["task_id"], base)
+        if config_problem:
+            raise KlingStorageConfigError(
+                f"{message}. {what_to_fix}; a retry cannot fix this.",
+                task_id=result["task_id"],
+            )
+        error_class = KlingStorageError if storage_problem else KlingImageUnavailableError
+        raise error_class(message, task_id=result["task_id"])
+    log.info("Stored %d images of Kling task %s in %s", len(result["images"]), result["task_id"], where)

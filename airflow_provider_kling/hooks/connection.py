@@ -9,6 +9,9 @@ from typing import Any
 from airflow_provider_kling.errors import KlingAuthError
 from airflow_provider_kling.get_provider_info import DEFAULT_BASE_URL
 
+#: Default cap on one result image: Kling's 2k PNGs are a few MiB.
+DEFAULT_MAX_IMAGE_BYTES = 50 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class KlingConnectionSettings:
@@ -22,6 +25,16 @@ class KlingConnectionSettings:
     read_timeout: float = 60.0
     max_retries: int = 5
     proxy: str | None = field(default=None, repr=False)  # may carry user:password
+    #: TLS: verify server certificates (``verify`` extra), against ``ca_bundle`` when set.
+    verify: bool = True
+    ca_bundle: str | None = None
+    #: A client certificate (PEM; ``client_key`` when the key is in a file of its own).
+    client_cert: str | None = None
+    client_key: str | None = field(default=None, repr=False)
+    #: Largest result image accepted, by ``Content-Length`` and while streaming.
+    max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
+    #: Hosts (``host`` or ``host:port``) on internal addresses that image URLs may point at.
+    allowed_image_hosts: tuple[str, ...] = ()
 
     @classmethod
     def from_connection(cls, conn: Any, extras: Mapping[str, Any]) -> KlingConnectionSettings:
@@ -54,7 +67,23 @@ class KlingConnectionSettings:
             ),
             max_retries=number_extra(extras, "max_retries", int, cls.max_retries, conn.conn_id),
             proxy=extras.get("proxy") or None,
+            verify=bool_extra(extras, "verify", True, conn.conn_id),
+            ca_bundle=extras.get("ca_bundle") or None,
+            client_cert=extras.get("client_cert") or None,
+            client_key=extras.get("client_key") or None,
+            max_image_bytes=number_extra(extras, "max_image_bytes", int, cls.max_image_bytes, conn.conn_id),
+            allowed_image_hosts=hosts_extra(extras, "allowed_image_hosts", conn.conn_id),
         )
+
+    @property
+    def proxy_password(self) -> str | None:
+        """The password inside the proxy URL, if any (registered with the secrets masker)."""
+        if not self.proxy:
+            return None
+        from urllib.parse import unquote, urlsplit
+
+        password = urlsplit(self.proxy).password
+        return unquote(password) if password else None
 
 
 def number_extra(extras: Mapping[str, Any], name: str, kind: type, default: Any, conn_id: str) -> Any:
@@ -69,6 +98,34 @@ def number_extra(extras: Mapping[str, Any], name: str, kind: type, default: Any,
     if number < 0:
         raise ValueError(f"Connection '{conn_id}': extra '{name}' must not be negative (got {value!r})")
     return number
+
+
+def bool_extra(extras: Mapping[str, Any], name: str, default: bool, conn_id: str) -> bool:
+    """A true/false extra (JSON booleans or the strings true/false/1/0/yes/no)."""
+    value = extras.get(name)
+    if value in (None, ""):
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"Connection '{conn_id}': extra '{name}' must be true or false (got {value!r})")
+
+
+def hosts_extra(extras: Mapping[str, Any], name: str, conn_id: str) -> tuple[str, ...]:
+    """A list of hosts: a JSON list, or one string with commas between hosts."""
+    value = extras.get(name)
+    if value in (None, ""):
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(item, str) for item in items):
+        raise ValueError(
+            f"Connection '{conn_id}': extra '{name}' must be a list of host names (got {value!r})"
+        )
+    return tuple(item.strip().lower() for item in items if item.strip())
 
 
 def mask_secrets(*secrets: str | None) -> None:

@@ -1,20 +1,199 @@
-"""Streaming a result image from its URL (a public CDN link: no Kling credentials are sent)."""
+"""Downloading a result image safely: public CDN links, no Kling credentials sent.
+
+Every hop of a redirect is checked before it is fetched (http(s) only, at most
+:data:`~airflow_provider_kling.hooks.transport.MAX_REDIRECTS`); a host on a loopback, private,
+link-local or otherwise non-public address is refused unless it is the connection's own host
+(the simulator, a gateway on the same network) or listed in the ``allowed_image_hosts`` extra.
+The body is capped at ``max_image_bytes``, by ``Content-Length`` and again while streaming.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import urljoin, urlsplit
 
 from airflow_provider_kling.errors import (
     KlingConnectionError,
+    KlingImageRejectedError,
     KlingImageUnavailableError,
     error_from_response,
 )
+from airflow_provider_kling.hooks.transport import MAX_REDIRECTS, transport_policy
 
 if TYPE_CHECKING:
     import requests
 
     from airflow_provider_kling.hooks.connection import KlingConnectionSettings
+
+_REDIRECTS = (301, 302, 303, 307, 308)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass
+class ImageDownload:
+    """An open image download: what the server said about it, and its body in chunks.
+
+    Iterating yields the body; the connection closes at the end, on an error, or on :meth:`close`.
+    """
+
+    url: str
+    content_type: str | None
+    content_length: int | None
+    chunks: Iterator[bytes] = field(repr=False)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self.chunks)
+
+    def close(self) -> None:
+        close = getattr(self.chunks, "close", None)
+        if close is not None:
+            close()
+
+
+def _origin(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme, 0)
+
+
+def _is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _addresses(host: str, port: int) -> list[str]:
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        raise KlingConnectionError(f"Could not resolve the image host {host!r}") from None
+    return [str(info[4][0]) for info in infos]
+
+
+def check_image_url(url: str, settings: KlingConnectionSettings) -> None:
+    """Refuse a URL that is not http(s), or whose host is internal and not allowed (see the module doc)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise KlingImageRejectedError(f"Kling gave an image URL that is not http(s): {url[:80]!r}")
+    host, port = _origin(url)
+    allowed = settings.allowed_image_hosts
+    if (host, port) == _origin(settings.base_url) or host in allowed or f"{host}:{port}" in allowed:
+        return
+    if host == "localhost" or host.endswith(".localhost"):
+        addresses = ["127.0.0.1"]
+    elif settings.proxy and not _is_ip(host):
+        return  # a host name: the proxy resolves it, not this machine
+    else:
+        addresses = _addresses(host, port)
+    internal = [address for address in addresses if not _is_public(address)]
+    if internal:
+        raise KlingImageRejectedError(
+            f"Image host {host} resolves to the internal address {internal[0]}: refused. Only the "
+            "connection's own host, or hosts in its 'allowed_image_hosts' extra, may be internal."
+        )
+
+
+def _length(response: requests.Response) -> int | None:
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    raw = response.headers.get("Content-Length")
+    if encoding not in ("", "identity") or raw is None:
+        return None  # a compressed body's length says nothing about the image's
+    try:
+        return int(raw)
+    except ValueError:
+        return None
+
+
+def open_image(
+    session: requests.Session,
+    settings: KlingConnectionSettings,
+    url: str,
+    retry: Callable[[Callable[[], requests.Response]], requests.Response],
+    chunk_size: int = 64 * 1024,
+) -> ImageDownload:
+    """Open ``url`` (``retry`` resends what a retry can fix), checking every hop; the body is capped."""
+    import requests
+
+    policy = transport_policy(settings)
+    limit = settings.max_image_bytes
+
+    def open_stream() -> requests.Response:
+        current = url
+        for _ in range(policy.max_redirects + 1):
+            check_image_url(current, settings)
+            try:
+                response = session.get(
+                    current, stream=True, allow_redirects=False, timeout=policy.requests_timeout
+                )
+            except requests.RequestException as exc:
+                raise KlingConnectionError(f"Could not download {current}: {type(exc).__name__}") from None
+            if response.status_code in _REDIRECTS and response.headers.get("Location"):
+                response.close()
+                current = urljoin(current, response.headers["Location"])
+                continue
+            if response.status_code in (403, 404, 410):
+                response.close()
+                raise KlingImageUnavailableError(
+                    f"Image {current} answered HTTP {response.status_code}: it has expired or was never "
+                    "there (Kling purges generated images after 30 days)",
+                    http_status=response.status_code,
+                )
+            if response.status_code >= 400:
+                response.close()
+                raise error_from_response(response.status_code, None)
+            return response
+        raise KlingImageRejectedError(f"Image {url} redirected more than {MAX_REDIRECTS} times")
+
+    response = retry(open_stream)
+    length = _length(response)
+    if length is not None and length > limit:
+        response.close()
+        raise KlingImageRejectedError(
+            f"Image {url} is {length} bytes, more than max_image_bytes ({limit}); not downloaded"
+        )
+
+    def body() -> Iterator[bytes]:
+        received = 0
+        with response:
+            try:
+                for chunk in response.iter_content(chunk_size=chunk_size):
+                    received += len(chunk)
+                    if received > limit:
+                        raise KlingImageRejectedError(
+                            f"Image {url} sent more than max_image_bytes ({limit}); download stopped"
+                        )
+                    yield chunk
+            except requests.RequestException as exc:
+                raise KlingConnectionError(f"Download of {url} broke off: {type(exc).__name__}") from None
+        if length is not None and received != length:
+            raise KlingImageRejectedError(f"Image {url} ended after {received} of {length} bytes")
+
+    return ImageDownload(
+        url=response.url or url,
+        content_type=response.headers.get("Content-Type"),
+        content_length=length,
+        chunks=body(),
+    )
 
 
 def iter_image_bytes(
@@ -24,34 +203,5 @@ def iter_image_bytes(
     retry: Callable[[Callable[[], requests.Response]], requests.Response],
     chunk_size: int = 64 * 1024,
 ) -> Iterator[bytes]:
-    """Open ``url`` (``retry`` resends what a retry can fix) and yield its body in chunks."""
-    import requests
-
-    if not url.startswith(("http://", "https://")):
-        raise KlingImageUnavailableError(f"Kling gave an image URL that is not http(s): {url[:80]!r}")
-
-    def open_stream() -> requests.Response:
-        try:
-            response = session.get(
-                url, stream=True, timeout=(settings.connect_timeout, settings.read_timeout)
-            )
-        except requests.RequestException as exc:
-            raise KlingConnectionError(f"Could not download {url}: {type(exc).__name__}") from None
-        if response.status_code in (403, 404, 410):
-            response.close()
-            raise KlingImageUnavailableError(
-                f"Image {url} answered HTTP {response.status_code}: it has expired or was never there "
-                "(Kling purges generated images after 30 days)",
-                http_status=response.status_code,
-            )
-        if response.status_code >= 400:
-            response.close()
-            raise error_from_response(response.status_code, None)
-        return response
-
-    response = retry(open_stream)
-    with response:
-        try:
-            yield from response.iter_content(chunk_size=chunk_size)
-        except requests.RequestException as exc:
-            raise KlingConnectionError(f"Download of {url} broke off: {type(exc).__name__}") from None
+    """The body of ``url`` in chunks (see :func:`open_image`), opened when iteration starts."""
+    yield from open_image(session, settings, url, retry, chunk_size)

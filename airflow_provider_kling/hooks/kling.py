@@ -10,7 +10,7 @@ that DAG files importing this module stay cheap.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     import httpx
     import requests
 
+    from airflow_provider_kling.hooks.download import ImageDownload
     from airflow_provider_kling.models import ImageGenerationRequest, ImageTask
 
 __all__ = ["GENERATIONS_PATH", "KlingConnectionSettings", "KlingHook"]
@@ -279,15 +280,19 @@ class KlingHook(BaseHook):
                 raise deadline_error(task.task_id, task.task_status, elapsed)
             _sleep(next_poll_delay(poll_interval, deadline, now))
 
-    def iter_image_bytes(self, url: str, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
-        """Stream a result image. No Kling credentials are sent: image URLs are public CDN links."""
+    def iter_image_bytes(self, url: str, chunk_size: int = 64 * 1024) -> ImageDownload:
+        """
+        Open a result image: an iterator of its chunks that also carries ``content_type`` and
+        ``content_length``. No Kling credentials are sent: image URLs are public CDN links.
+        Redirects are checked hop by hop and the size is capped (``max_image_bytes``).
+        """
         import tenacity
 
-        from airflow_provider_kling.hooks.download import iter_image_bytes
+        from airflow_provider_kling.hooks.download import open_image
 
         settings = self.settings
         retrying = tenacity.Retrying(sleep=_sleep, **self._retrying_kwargs(settings, f"download of {url}"))
-        return iter_image_bytes(self.session, settings, url, retrying, chunk_size)
+        return open_image(self.session, settings, url, retrying, chunk_size)
 
     def download_image(self, url: str, destination: BinaryIO) -> int:
         """Stream one image into an open binary file; return the number of bytes written."""

@@ -1,35 +1,132 @@
-"""The HTTP clients a hook talks through, built from one place so both modes behave alike.
+"""The HTTP clients a hook talks through, built from one policy so both modes behave alike.
 
 The sync path (worker) uses a ``requests.Session``; the async path (triggerer) an
-``httpx.AsyncClient``. Both are configured here from :class:`KlingConnectionSettings`.
+``httpx.AsyncClient``. :func:`transport_policy` reads the connection settings once into the
+options both share: redirects (a moved API answering 301/302/307/308 is followed the same way,
+at most :data:`MAX_REDIRECTS` hops; both clients drop the ``Authorization`` header when a
+redirect leaves the host), TLS verification, a CA bundle, a client certificate, the proxy and
+the timeouts. Image downloads follow redirects themselves, hop by hop (:mod:`.download`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from airflow_provider_kling.hooks.connection import mask_secrets
+
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
     import requests
 
     from airflow_provider_kling.hooks.connection import KlingConnectionSettings
 
+#: Redirects followed for one API call or one image download.
+MAX_REDIRECTS = 5
+
+
+@dataclass(frozen=True)
+class TransportPolicy:
+    """What both clients are told: one value per concern, whatever the client calls it."""
+
+    connect_timeout: float
+    read_timeout: float
+    max_redirects: int
+    verify: bool
+    ca_bundle: str | None
+    client_cert: str | None
+    client_key: str | None = field(repr=False)
+    proxy: str | None = field(repr=False)
+
+    @property
+    def requests_verify(self) -> bool | str:
+        """``requests``' ``verify``: False, True, or the CA bundle's path."""
+        return self.ca_bundle if (self.verify and self.ca_bundle) else self.verify
+
+    @property
+    def requests_cert(self) -> str | tuple[str, str] | None:
+        if self.client_cert and self.client_key:
+            return (self.client_cert, self.client_key)
+        return self.client_cert
+
+    @property
+    def requests_timeout(self) -> tuple[float, float]:
+        return (self.connect_timeout, self.read_timeout)
+
+    def ssl_context(self) -> ssl.SSLContext | bool:
+        """httpx's ``verify``: False, True (its default context), or a context with our CA and certificate."""
+        if not self.verify:
+            return False
+        if not (self.ca_bundle or self.client_cert):
+            return True
+        import ssl
+
+        context = ssl.create_default_context(cafile=self.ca_bundle)
+        if self.client_cert:
+            context.load_cert_chain(self.client_cert, self.client_key)
+        return context
+
+
+def transport_policy(settings: KlingConnectionSettings) -> TransportPolicy:
+    """The one function of the connection settings that both clients are configured from."""
+    mask_secrets(settings.proxy_password)
+    return TransportPolicy(
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        max_redirects=MAX_REDIRECTS,
+        verify=settings.verify,
+        ca_bundle=settings.ca_bundle,
+        client_cert=settings.client_cert,
+        client_key=settings.client_key,
+        proxy=settings.proxy,
+    )
+
 
 def build_session(settings: KlingConnectionSettings) -> requests.Session:
-    """A ``requests.Session`` for the worker: connection pooling and the connection's proxy."""
+    """A ``requests.Session`` for the worker (connection pooling), configured by :func:`transport_policy`.
+
+    The per-request timeout is ``transport_policy(settings).requests_timeout``: requests has no
+    session-wide timeout.
+    """
     import requests
 
-    session = requests.Session()
-    if settings.proxy:
-        session.proxies = {"http": settings.proxy, "https": settings.proxy}
+    class PolicySession(requests.Session):
+        """A session whose own TLS and proxy settings beat the environment's.
+
+        Plain requests lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` and ``HTTPS_PROXY`` override
+        a session's ``verify`` and ``proxies``; httpx lets explicit options win. The connection's
+        choice wins in both here; without one, both fall back to the environment.
+        """
+
+        def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
+            merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            if verify is None and self.verify is not True:
+                merged["verify"] = self.verify
+            if self.proxies and not proxies:
+                merged["proxies"] = {**merged["proxies"], **self.proxies}
+            return merged
+
+    policy = transport_policy(settings)
+    session = PolicySession()
+    session.max_redirects = policy.max_redirects
+    session.verify = policy.requests_verify
+    session.cert = policy.requests_cert
+    if policy.proxy:
+        session.proxies = {"http": policy.proxy, "https": policy.proxy}
     return session
 
 
 def build_async_client(settings: KlingConnectionSettings) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` for the triggerer, with the same timeouts and proxy."""
+    """An ``httpx.AsyncClient`` for the triggerer, configured by :func:`transport_policy`."""
     import httpx
 
+    policy = transport_policy(settings)
     return httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
-        proxy=settings.proxy,
+        timeout=httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout),
+        follow_redirects=True,
+        max_redirects=policy.max_redirects,
+        verify=policy.ssl_context(),
+        proxy=policy.proxy,
     )

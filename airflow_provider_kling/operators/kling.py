@@ -66,6 +66,9 @@ class KlingImageGenerationOperator(BaseOperator):
     :param output_path: Where to copy the images: a local path, a URI (``file://``, ``s3://``,
         ``gs://`` ...) or an ``ObjectStoragePath``. Files are named
         ``<dag_id>/<run_id>/<task_id>[_<map_index>]_<index>.<ext>`` under it. (templated)
+    :param output_conn_id: The Airflow connection the output store is reached with, e.g.
+        ``aws_default`` for ``s3://`` or ``google_cloud_default`` for ``gs://``; the result's
+        ``path`` values stay plain URIs (``s3://bucket/key``). (templated)
     """
 
     template_fields: Sequence[str] = (
@@ -79,6 +82,7 @@ class KlingImageGenerationOperator(BaseOperator):
         "callback_url",
         "external_task_id",
         "output_path",
+        "output_conn_id",
         "kling_conn_id",
     )
     template_ext: Sequence[str] = (".txt", ".j2", ".jinja2")
@@ -107,6 +111,7 @@ class KlingImageGenerationOperator(BaseOperator):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float = DEFAULT_TIMEOUT,
         output_path: Any = None,
+        output_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -131,6 +136,7 @@ class KlingImageGenerationOperator(BaseOperator):
         self.poll_interval = poll_interval
         self.timeout = timeout
         self.output_path = output_path
+        self.output_conn_id = output_conn_id
         self._kling_image_url: str | None = None
 
     @cached_property
@@ -290,19 +296,27 @@ class KlingImageGenerationOperator(BaseOperator):
 
     def _store_images(self, result: dict[str, Any], context: Context) -> None:
         """Copy every image; one that cannot be copied fails the task after the rest are stored."""
+        from airflow_provider_kling.errors import KlingRequestValidationError
         from airflow_provider_kling.storage import store_task_images, to_storage_path
 
         ti = context["ti"]
-        store_task_images(
-            result,
-            to_storage_path(self.output_path),
-            fetch=self.hook.iter_image_bytes,
-            dag_id=self.dag_id,
-            run_id=str(context.get("run_id") or getattr(ti, "run_id", "run")),
-            task_id=self.task_id,
-            map_index=getattr(ti, "map_index", None),
-            log=self.log,
-        )
+        try:
+            base = to_storage_path(self.output_path, self.output_conn_id or None)
+        except ValueError as exc:
+            raise fail_fast(KlingRequestValidationError(str(exc))) from None
+        try:
+            store_task_images(
+                result,
+                base,
+                fetch=self.hook.iter_image_bytes,
+                dag_id=self.dag_id,
+                run_id=str(context.get("run_id") or getattr(ti, "run_id", "run")),
+                task_id=self.task_id,
+                map_index=getattr(ti, "map_index", None),
+                log=self.log,
+            )
+        except KlingError as exc:
+            raise fail_fast(exc) from exc
 
     def _result(self, task: ImageTask, request: ImageGenerationRequest) -> dict[str, Any]:
         return {**task.to_xcom(), "model_name": request.model_name, "prompt": request.prompt}

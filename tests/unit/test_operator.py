@@ -51,7 +51,8 @@ def test_execute_waits_stores_images_and_returns_documented_xcom(kling_connectio
 
     result = operator.execute(make_context(ti))
 
-    assert set(result) == XCOM_KEYS
+    assert set(result) == XCOM_KEYS | {"output_conn_id"}
+    assert result["output_conn_id"] is None
     assert result["task_status"] == "succeed"
     assert result["model_name"] == "kling-v1"
     assert ti.xcom[XCOM_KLING_TASK_ID] == result["task_id"]
@@ -60,7 +61,7 @@ def test_execute_waits_stores_images_and_returns_documented_xcom(kling_connectio
         path = Path(image["path"].removeprefix("file://"))
         assert path.is_relative_to(tmp_path)
         assert path.name == f"generate_{image['index']}.png"
-        assert path.parent.name == "manual__2026-11-25T00_00_00_00_00"
+        assert path.parent.name.startswith("manual__2026-11-25T00_00_00_00_00-")  # + hash of the run id
         assert path.read_bytes().startswith(PNG_SIGNATURE)
     json.dumps(result)  # XCom needs JSON
     assert kling_connection.counters(kling_connection.api_key)["creates"] == 1
