@@ -22,6 +22,10 @@ class KlingConnectionSettings:
     read_timeout: float = 60.0
     max_retries: int = 5
     proxy: str | None = field(default=None, repr=False)  # may carry user:password
+    #: Whether the host finds tasks by ``external_task_id``: ``auto`` (find out), ``yes`` or ``no``.
+    external_task_id_support: str = "auto"
+    #: Prefix of default external task ids, so two deployments on one account never share a task.
+    external_task_id_namespace: str | None = None
 
     @classmethod
     def from_connection(cls, conn: Any, extras: Mapping[str, Any]) -> KlingConnectionSettings:
@@ -54,6 +58,8 @@ class KlingConnectionSettings:
             ),
             max_retries=number_extra(extras, "max_retries", int, cls.max_retries, conn.conn_id),
             proxy=extras.get("proxy") or None,
+            external_task_id_support=support_extra(extras, conn.conn_id),
+            external_task_id_namespace=namespace_extra(extras, conn.conn_id),
         )
 
 
@@ -69,6 +75,35 @@ def number_extra(extras: Mapping[str, Any], name: str, kind: type, default: Any,
     if number < 0:
         raise ValueError(f"Connection '{conn_id}': extra '{name}' must not be negative (got {value!r})")
     return number
+
+
+EXTERNAL_TASK_ID_SUPPORT = ("auto", "yes", "no")
+
+
+def support_extra(extras: Mapping[str, Any], conn_id: str) -> str:
+    """The ``external_task_id_support`` extra: ``auto`` (default), ``yes`` or ``no``."""
+    value = extras.get("external_task_id_support")
+    if value in (None, ""):
+        return "auto"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = str(value).strip().lower()
+    if text not in EXTERNAL_TASK_ID_SUPPORT:
+        raise ValueError(
+            f"Connection '{conn_id}': extra 'external_task_id_support' must be one of "
+            f"{', '.join(EXTERNAL_TASK_ID_SUPPORT)} (got {value!r})"
+        )
+    return text
+
+
+def namespace_extra(extras: Mapping[str, Any], conn_id: str) -> str | None:
+    """The ``external_task_id_namespace`` extra, checked."""
+    from airflow_provider_kling.idempotency import check_namespace
+
+    return check_namespace(
+        extras.get("external_task_id_namespace"),
+        f"Connection '{conn_id}': extra 'external_task_id_namespace'",
+    )
 
 
 def mask_secrets(*secrets: str | None) -> None:
