@@ -119,8 +119,9 @@ def kling_api() -> Iterator[responses.RequestsMock]:
 
 @pytest.fixture
 def hook(monkeypatch: pytest.MonkeyPatch) -> KlingHook:
-    """A hook on a connection with an API key."""
-    set_connection(monkeypatch, host=BASE_URL, password=API_KEY)
+    """A hook on a connection with an API key, at a host known to honour external task ids
+    (so a create is not followed by a query that finds that out)."""
+    set_connection(monkeypatch, host=BASE_URL, password=API_KEY, extra={"external_task_id_support": "yes"})
     return KlingHook(CONN_ID)
 
 
@@ -286,11 +287,26 @@ def test_create_sends_the_validated_body_without_unset_fields_and_the_bearer_key
 
 
 def test_create_accepts_a_request_model(hook, kling_api):
-    kling_api.post(GENERATIONS, json=envelope(task_json()), match=[matchers.json_params_matcher(REQUEST)])
+    kling_api.post(
+        GENERATIONS,
+        json=envelope(task_json()),
+        match=[matchers.json_params_matcher(REQUEST, strict_match=False)],
+    )
 
     task = hook.create_image_task(ImageGenerationRequest(**REQUEST))
 
     assert task.task_id == TASK_ID
+
+
+def test_create_without_external_id_sends_a_fresh_one_so_it_can_be_found_again(hook, kling_api):
+    kling_api.post(GENERATIONS, json=envelope(task_json()))
+
+    hook.create_image_task(**REQUEST)
+    hook.create_image_task(**REQUEST)
+
+    sent = [json.loads(call.request.body)["external_task_id"] for call in kling_api.calls]
+    assert all(re.fullmatch(r"kling-[0-9a-f]{32}", external_id) for external_id in sent)
+    assert sent[0] != sent[1]
 
 
 def test_create_refuses_an_invalid_request_before_sending_anything(hook, kling_api):
@@ -302,9 +318,14 @@ def test_create_refuses_an_invalid_request_before_sending_anything(hook, kling_a
 
 def test_create_answer_without_a_task_is_a_response_error(hook, kling_api):
     kling_api.post(GENERATIONS, json=envelope({"unexpected": "shape"}))
+    kling_api.get(task_url("batch-7"), status=404, json=kling_error(1203, "task not found"))
 
     with pytest.raises(KlingResponseError, match="task"):
-        hook.create_image_task(**REQUEST)
+        hook.create_image_task(**REQUEST, external_task_id="batch-7")
+
+    # Each unreadable answer is followed by a query by external id; only "not found" allows a
+    # resend, within the retry budget (5 by default).
+    assert [call.request.method for call in kling_api.calls] == ["POST", "GET"] * 6
 
 
 def test_get_by_task_id_reads_the_task_and_its_images(hook, kling_api):
@@ -417,14 +438,16 @@ def test_429_code_1303_twice_then_success_succeeds_after_exactly_two_retries(
 
 def test_400_code_1201_fails_at_once_naming_code_and_message(hook, kling_api, clock):
     kling_api.post(GENERATIONS, status=400, json=kling_error(1201, "prompt contains invalid characters"))
+    kling_api.get(task_url("batch-7"), status=404, json=kling_error(1203, "task not found"))
 
     with pytest.raises(KlingInvalidRequestError) as raised:
-        hook.create_image_task(**REQUEST)
+        hook.create_image_task(**REQUEST, external_task_id="batch-7")
 
     assert "code 1201" in str(raised.value)
     assert "prompt contains invalid characters" in str(raised.value)
     assert "req-err" in str(raised.value)
-    assert len(kling_api.calls) == 1
+    # One create, and one query in case the refusal was of a duplicate external id.
+    assert [call.request.method for call in kling_api.calls] == ["POST", "GET"]
     assert clock.waits == []
 
 
@@ -652,15 +675,33 @@ def test_create_refused_as_a_duplicate_external_id_returns_the_existing_task(hoo
     assert "Kling task 111 already exists for external_task_id batch-7" in messages(hook_logs)
 
 
-def test_create_retried_after_a_5xx_returns_the_task_the_first_attempt_made(hook, kling_api):
+def test_create_after_a_5xx_asks_kling_by_external_id_and_returns_the_task_without_resending(hook, kling_api):
     kling_api.post(GENERATIONS, status=504, json=kling_error(5002, "internal timeout"))
-    kling_api.post(GENERATIONS, status=400, json=kling_error(1201, "external_task_id already exists"))
     kling_api.get(task_url("batch-7"), json=envelope(existing_task()))
 
     task = hook.create_image_task(**REQUEST, external_task_id="batch-7")
 
     assert task.task_id == "111"
-    assert [call.request.method for call in kling_api.calls] == ["POST", "POST", "GET"]
+    assert [call.request.method for call in kling_api.calls] == ["POST", "GET"]
+
+
+def test_create_after_a_5xx_is_resent_when_kling_has_no_such_task(hook, kling_api):
+    kling_api.post(GENERATIONS, status=500, json=kling_error(5000, "internal error"))
+    kling_api.get(task_url("batch-7"), status=404, json=kling_error(1203, "task not found"))
+    kling_api.post(GENERATIONS, json=envelope(existing_task()))
+
+    task = hook.create_image_task(**REQUEST, external_task_id="batch-7")
+
+    assert task.task_id == "111"
+    assert [call.request.method for call in kling_api.calls] == ["POST", "GET", "POST"]
+
+
+def test_create_after_maintenance_5001_is_resent_without_asking(hook, kling_api):
+    kling_api.post(GENERATIONS, status=503, json=kling_error(5001, "maintenance"))
+    kling_api.post(GENERATIONS, json=envelope(existing_task()))
+
+    assert hook.create_image_task(**REQUEST, external_task_id="batch-7").task_id == "111"
+    assert [call.request.method for call in kling_api.calls] == ["POST", "POST"]
 
 
 def test_create_refusal_stands_when_no_task_has_that_external_id(hook, kling_api):
@@ -672,15 +713,6 @@ def test_create_refusal_stands_when_no_task_has_that_external_id(hook, kling_api
 
     assert type(raised.value) is KlingInvalidRequestError
     assert raised.value.code == 1201
-
-
-def test_create_refusal_without_external_id_does_not_look_for_a_task(hook, kling_api):
-    kling_api.post(GENERATIONS, status=400, json=kling_error(1201, "bad"))
-
-    with pytest.raises(KlingInvalidRequestError):
-        hook.create_image_task(**REQUEST)
-
-    assert len(kling_api.calls) == 1
 
 
 # -- waiting for a task --------------------------------------------------------------------------
@@ -848,7 +880,7 @@ def test_test_connection_reports_an_unreachable_host_without_retrying(monkeypatc
     ok, message = KlingHook(CONN_ID).test_connection()
 
     assert ok is False
-    assert f"Could not reach Kling at http://127.0.0.1:{closed_port}/kling" in message
+    assert f"Could not connect to Kling at http://127.0.0.1:{closed_port}/kling" in message
     assert clock.waits == []
 
 

@@ -105,14 +105,14 @@ def test_retry_reconnects_through_task_state_store(kling_connection):
 
 
 def test_task_failed_on_kling_side_fails_with_message_and_retry_creates_a_new_one(kling_connection):
-    operator = make_operator(prompt="a forbidden picture #fail")
+    operator = make_operator(prompt="a picture that breaks the generator #error")
     with pytest.raises(KlingTaskFailedError) as failed:
         operator.execute(make_context())
     assert failed.value.task_id in str(failed.value)
-    assert "content" in str(failed.value).lower() or "risk" in str(failed.value).lower()
+    assert "internal error" in str(failed.value)
 
-    kling_connection.set_fail_marker("")
-    retried = make_operator(prompt="a forbidden picture #fail").execute(make_context())
+    kling_connection.set_error_marker("")
+    retried = make_operator(prompt="a picture that breaks the generator #error").execute(make_context())
 
     assert retried["task_status"] == "succeed"
     assert retried["task_id"] != failed.value.task_id
@@ -176,10 +176,17 @@ def test_deferrable_defers_to_trigger_and_completes_with_stored_images(kling_con
     assert Path(result["images"][0]["path"].removeprefix("file://")).read_bytes().startswith(PNG_SIGNATURE)
 
 
-def test_execute_complete_with_failed_event_raises_kling_message():
+def test_execute_complete_with_failed_event_raises_kling_message(kling_connection):
+    operator = make_operator()
+    event = {"status": "failed", "task_id": "42", "message": "Kling task 42 failed: internal error"}
+    with pytest.raises(KlingTaskFailedError, match="internal error"):
+        operator.execute_complete(make_context(), event)
+
+
+def test_execute_complete_with_a_content_policy_failure_fails_without_retry(kling_connection):
     operator = make_operator()
     event = {"status": "failed", "task_id": "42", "message": "Kling task 42 failed: risk control"}
-    with pytest.raises(KlingTaskFailedError, match="risk control"):
+    with pytest.raises(AirflowFailException, match=r"risk control.*not generated again"):
         operator.execute_complete(make_context(), event)
 
 
