@@ -32,6 +32,17 @@ def never_connected(exc: BaseException) -> bool:
     return False
 
 
+#: Kling's own API hosts (api-singapore, api-beijing ...) honour ``external_task_id``, as documented.
+KLING_HOST_SUFFIX = ".klingai.com"
+
+
+def _is_klings_own_host(base_url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(base_url).hostname or "").lower()
+    return host.endswith(KLING_HOST_SUFFIX)
+
+
 class ExternalIdSupportMixin:
     """What :class:`~airflow_provider_kling.hooks.kling.KlingHook` knows about its host's external ids."""
 
@@ -50,11 +61,13 @@ class ExternalIdSupportMixin:
         raise NotImplementedError
 
     def _ids_honoured(self) -> bool | None:
-        """True / False when known (connection extra, or found out by this hook); None when not yet."""
+        """True / False when known (connection extra, Kling's own hosts, or found out by this hook);
+        None when not yet."""
         if self._external_ids_honoured is None:
-            self._external_ids_honoured = {"yes": True, "no": False}.get(
-                self.settings.external_task_id_support
-            )
+            support = self.settings.external_task_id_support
+            if support == "auto" and _is_klings_own_host(self.settings.base_url):
+                support = "yes"  # Kling documents external_task_id (unique per account, queryable)
+            self._external_ids_honoured = {"yes": True, "no": False}.get(support)
         return self._external_ids_honoured
 
     def _host_ignores_ids(self, evidence: str) -> None:
