@@ -327,6 +327,7 @@ def test_regenerate_expired_creates_the_next_generation_on_purpose(sim, tmp_path
 
     assert creates(sim) == 2
     assert regenerated["task_id"] != first["task_id"]
+    assert xcom[XCOM_KLING_TASK_ID] == regenerated["task_id"]  # the new id, pushed when it existed
     assert regenerated["external_task_id"] == first["external_task_id"] + "-2"
     assert Path(regenerated["images"][0]["path"].removeprefix("file://")).exists()
     assert again["task_id"] == regenerated["task_id"]
