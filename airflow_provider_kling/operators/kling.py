@@ -16,6 +16,13 @@ from airflow_provider_kling.errors import (
     KlingTaskFailedError,
 )
 from airflow_provider_kling.failures import ON_CONTENT_POLICY, fail_fast, task_failure
+from airflow_provider_kling.operators.generations import (
+    DEFAULT_MAX_REGENERATIONS,
+    STATE_KLING_REQUEST,
+    STATE_KLING_TASK_ID,
+    XCOM_KLING_TASK_ID,
+    RequestGenerations,
+)
 from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
@@ -25,16 +32,14 @@ if TYPE_CHECKING:
     from airflow_provider_kling.hooks.kling import KlingHook
     from airflow_provider_kling.models import ImageGenerationRequest, ImageTask
 
-#: XCom key under which the Kling task id is pushed the moment the task exists.
-XCOM_KLING_TASK_ID = "kling_task_id"
-#: Task state store key (Airflow >= 3.3) that lets a retry reconnect to the same Kling task.
-STATE_KLING_TASK_ID = "kling_task_id"
-#: Task state store key: the request fingerprint, external task id and generation of that task.
-STATE_KLING_REQUEST = "kling_request"
-#: Default of ``max_regenerations``: new Kling tasks after Kling-side failures, per task instance.
-DEFAULT_MAX_REGENERATIONS = 2
-#: Generations looked for by external task id before giving up (a guard against odd hosts).
-_MAX_GENERATIONS_SCANNED = 50
+__all__ = [
+    "DEFAULT_MAX_REGENERATIONS",
+    "STATE_KLING_REQUEST",
+    "STATE_KLING_TASK_ID",
+    "XCOM_KLING_TASK_ID",
+    "KlingImageGenerationOperator",
+    "KlingImageLink",
+]
 
 
 class KlingImageLink(BaseOperatorLink):
@@ -225,7 +230,7 @@ class KlingImageGenerationOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         request = self.build_request(context)
         try:
-            task, resumed = self._resume_or_create(request, context)
+            task, resumed = self._generations(request, context).resume_or_create()
         except KlingError as exc:
             raise self._failure(exc) from exc
         if not self.wait_for_completion:
@@ -280,6 +285,16 @@ class KlingImageGenerationOperator(BaseOperator):
             raise self._failure(exc, request) from exc
         return self._finish(task, request, context, resumed=False)
 
+    def _generations(self, request: ImageGenerationRequest, context: Context) -> RequestGenerations:
+        return RequestGenerations(
+            self.hook,
+            request,
+            context,
+            log=self.log,
+            max_regenerations=self.max_regenerations,
+            failure=self._failure,
+        )
+
     def _failure(self, exc: KlingError, request: ImageGenerationRequest | None = None) -> BaseException:
         """How a Kling error ends this try: skipped, failed at once, or left to Airflow's retries."""
         from airflow_provider_kling.idempotency import generation_of
@@ -292,120 +307,6 @@ class KlingImageGenerationOperator(BaseOperator):
             on_content_policy=self.on_content_policy,
             generation=generation,
             max_regenerations=self.max_regenerations,
-        )
-
-    def _resume_or_create(self, request: ImageGenerationRequest, context: Context) -> tuple[ImageTask, bool]:
-        """
-        The Kling task of this request: resumed (``True``) when an earlier try made it, else created.
-
-        The task state store (Airflow >= 3.3) remembers the Kling task id and the request's
-        fingerprint across tries: an entry for another request is ignored. Kling itself is then
-        asked by external task id, generation by generation (``<id>``, ``<id>-2`` ...): the newest
-        one is resumed unless it failed. After a failure a new generation is created only within
-        the failure policy: never after a content-policy refusal, at most ``max_regenerations``.
-        """
-        from airflow_provider_kling.idempotency import request_fingerprint
-
-        store = context.get("task_state_store")
-        fingerprint = request_fingerprint(request)
-        base_id = request.external_task_id
-        assert base_id is not None
-        failed: tuple[ImageTask, int] | None = None
-        stored_id, stored = _store_get(store, STATE_KLING_TASK_ID), _store_get(store, STATE_KLING_REQUEST)
-        if stored_id:
-            if not isinstance(stored, dict) or stored.get("fingerprint") != fingerprint:
-                self.log.info(
-                    "Not resuming Kling task %s from the task state store: it was made for another request",
-                    stored_id,
-                )
-            elif known := self.hook.find_image_task(str(stored_id)):
-                if known.task_status != "failed":
-                    return self._resumed(known, "the task state store", context), True
-                failed = (known, int(stored.get("generation") or 1))
-        newest, generation = self._newest_generation(base_id)
-        if newest is not None and newest.task_status != "failed":
-            self._remember(newest, newest.external_task_id, generation, fingerprint, context)
-            return self._resumed(newest, f"external_task_id {newest.external_task_id}", context), True
-        if newest is not None:
-            failed = (newest, generation)
-        if failed is not None:
-            self._check_may_regenerate(*failed)
-            generation = max(generation, failed[1])
-        return self._create(request, generation + 1, fingerprint, context), False
-
-    def _newest_generation(self, base_id: str) -> tuple[ImageTask | None, int]:
-        """The newest Kling task of this request found by external task id, and its generation (0: none)."""
-        from airflow_provider_kling.idempotency import generation_external_task_id
-
-        newest: ImageTask | None = None
-        generation = 0
-        while generation < _MAX_GENERATIONS_SCANNED:
-            found = self.hook.find_image_task_by_external_id(
-                generation_external_task_id(base_id, generation + 1)
-            )
-            if found is None:
-                break
-            newest, generation = found, generation + 1
-        return newest, generation
-
-    def _check_may_regenerate(self, failed: ImageTask, generation: int) -> None:
-        """Raise when the failure policy forbids another generation after ``failed``."""
-        from airflow.providers.common.compat.sdk import AirflowFailException
-
-        from airflow_provider_kling.errors import KlingTaskRefusedError, task_failed_error
-
-        error = task_failed_error(
-            failed.task_id, failed.task_status_msg, external_task_id=failed.external_task_id
-        )
-        if isinstance(error, KlingTaskRefusedError):
-            raise self._failure(error)  # refused by content safety: never generated again
-        if generation > self.max_regenerations:
-            raise AirflowFailException(
-                f"{error}. {generation} Kling task(s) of this request failed and max_regenerations="
-                f"{self.max_regenerations}: no new one is created. Raise max_regenerations, or change "
-                "the request, to generate again."
-            )
-        self.log.warning(
-            "Earlier Kling task %s (generation %d) failed (%s); creating generation %d of at most %d",
-            failed.task_id,
-            generation,
-            failed.task_status_msg,
-            generation + 1,
-            self.max_regenerations + 1,
-        )
-
-    def _create(
-        self, request: ImageGenerationRequest, generation: int, fingerprint: str, context: Context
-    ) -> ImageTask:
-        from airflow_provider_kling.idempotency import generation_external_task_id, with_external_task_id
-
-        assert request.external_task_id is not None
-        external_id = generation_external_task_id(request.external_task_id, generation)
-        task = self.hook.create_image_task(with_external_task_id(request, external_id))
-        self._remember(task, external_id, generation, fingerprint, context)
-        return task
-
-    def _resumed(self, task: ImageTask, found_by: str, context: Context) -> ImageTask:
-        self.log.info(
-            "Resuming Kling task %s (status %s) from an earlier try, found by %s: no new generation",
-            task.task_id,
-            task.task_status,
-            found_by,
-        )
-        context["ti"].xcom_push(key=XCOM_KLING_TASK_ID, value=task.task_id)
-        return task
-
-    def _remember(
-        self, task: ImageTask, external_id: str | None, generation: int, fingerprint: str, context: Context
-    ) -> None:
-        """Save the Kling task id the moment it exists: XCom, and the task state store with its request."""
-        context["ti"].xcom_push(key=XCOM_KLING_TASK_ID, value=task.task_id)
-        store = context.get("task_state_store")
-        _store_set(store, STATE_KLING_TASK_ID, task.task_id)
-        _store_set(
-            store,
-            STATE_KLING_REQUEST,
-            {"fingerprint": fingerprint, "external_task_id": external_id, "generation": generation},
         )
 
     # -- results -------------------------------------------------------------------------------
@@ -468,17 +369,12 @@ class KlingImageGenerationOperator(BaseOperator):
         self, expired: ImageTask, request: ImageGenerationRequest, context: Context
     ) -> dict[str, Any]:
         """``regenerate_expired=True``: create the next generation of this request on purpose."""
-        from airflow_provider_kling.idempotency import request_fingerprint
-
-        assert request.external_task_id is not None
-        _, generation = self._newest_generation(request.external_task_id)
         self.log.warning(
             "The images of Kling task %s are gone and none was stored; regenerate_expired=True: "
-            "creating generation %d (a new paid task)",
+            "creating the next generation (a new paid task)",
             expired.task_id,
-            generation + 1,
         )
-        task = self._create(request, generation + 1, request_fingerprint(request), context)
+        task = self._generations(request, context).create_next()
         if task.task_status != "succeed":
             task = self._wait(task, request)
         return self._finish(task, request, context, resumed=False)
@@ -501,12 +397,3 @@ class KlingImageGenerationOperator(BaseOperator):
 
     def _result(self, task: ImageTask, request: ImageGenerationRequest) -> dict[str, Any]:
         return {**task.to_xcom(), "model_name": request.model_name, "prompt": request.prompt}
-
-
-def _store_get(store: Any, key: str) -> Any:
-    return store.get(key) if store is not None else None
-
-
-def _store_set(store: Any, key: str, value: Any) -> None:
-    if store is not None:
-        store.set(key, value)
