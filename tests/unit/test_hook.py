@@ -1020,3 +1020,89 @@ def test_create_refuses_a_request_and_fields_together(hook):
     request = ImageGenerationRequest.build(model_name="kling-v1", prompt="a boat", n=1)
     with pytest.raises(TypeError, match="not both"):
         hook.create_image_task(request, prompt="another boat")
+
+
+# -- external task ids: does the host honour them? -----------------------------------------------
+
+
+@pytest.fixture
+def auto_hook(monkeypatch: pytest.MonkeyPatch) -> KlingHook:
+    """A hook on a connection that leaves external task id support to be found out."""
+    set_connection(monkeypatch, host=BASE_URL, password=API_KEY)
+    return KlingHook(CONN_ID)
+
+
+def test_create_answer_echoing_the_external_id_proves_support_without_a_query(auto_hook, kling_api):
+    kling_api.post(GENERATIONS, json=envelope(task_json(task_info={"external_task_id": "batch-7"})))
+
+    auto_hook.create_image_task(**REQUEST, external_task_id="batch-7")
+
+    assert [call.request.method for call in kling_api.calls] == ["POST"]
+    assert auto_hook._ids_honoured() is True
+
+
+def test_host_that_cannot_find_a_new_task_by_its_external_id_is_said_to_ignore_ids_once(
+    auto_hook, kling_api, hook_logs
+):
+    kling_api.post(GENERATIONS, json=envelope(task_json()))
+    kling_api.get(task_url("batch-7"), status=404, json=kling_error(1203, "task not found"))
+
+    auto_hook.create_image_task(**REQUEST, external_task_id="batch-7")
+
+    assert auto_hook._ids_honoured() is False
+    warnings = [line for line in messages(hook_logs) if "ignores external_task_id" in line]
+    assert len(warnings) == 1
+    assert f"connection '{CONN_ID}'" in warnings[0]
+
+
+def test_lost_create_answer_at_a_host_set_to_no_is_never_resent_and_names_the_way_on(monkeypatch, kling_api):
+    from airflow_provider_kling.errors import KlingCreateOutcomeUnknownError
+
+    set_connection(monkeypatch, host=BASE_URL, password=API_KEY, extra={"external_task_id_support": "no"})
+    kling_api.post(GENERATIONS, status=502, body="<html>Bad Gateway</html>")
+
+    with pytest.raises(KlingCreateOutcomeUnknownError) as raised:
+        KlingHook(CONN_ID).create_image_task(**REQUEST, external_task_id="batch-7")
+
+    assert len(kling_api.calls) == 1
+    message = str(raised.value)
+    assert "external_task_id=batch-7" in message and "ignores external_task_id" in message
+    assert "KlingImageTaskSensor" in message
+    assert raised.value.airflow_retryable is False
+
+
+def test_klings_own_hosts_are_known_to_honour_external_ids(monkeypatch):
+    set_connection(monkeypatch, host="https://api-singapore.klingai.com", password=API_KEY)
+    assert KlingHook(CONN_ID)._ids_honoured() is True
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"external_task_id_support": "maybe"}, "external_task_id_support' must be one of auto, yes, no"),
+        ({"external_task_id_namespace": "a b"}, "external_task_id_namespace' must be 1 to 32 characters"),
+    ],
+)
+def test_bad_external_id_extras_are_refused_naming_the_extra(monkeypatch, extra, message):
+    set_connection(monkeypatch, host=BASE_URL, password=API_KEY, extra=extra)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        _ = KlingHook(CONN_ID).settings
+
+
+def test_external_id_extras_are_read(monkeypatch):
+    extra = {"external_task_id_support": "YES", "external_task_id_namespace": "staging"}
+    set_connection(monkeypatch, host=BASE_URL, password=API_KEY, extra=extra)
+    settings = KlingHook(CONN_ID).settings
+    assert (settings.external_task_id_support, settings.external_task_id_namespace) == ("yes", "staging")
+
+
+def test_a_refused_key_names_the_connection_and_labels_an_external_id_as_such(hook, kling_api):
+    kling_api.get(task_url("airflow-abc"), status=401, json=kling_error(1002, "invalid api key"))
+
+    with pytest.raises(KlingAuthError) as raised:
+        hook.find_image_task_by_external_id("airflow-abc")
+
+    message = str(raised.value)
+    assert f"Airflow connection '{CONN_ID}'" in message
+    assert "external_task_id=airflow-abc" in message
+    assert " task_id=" not in message and "[task_id=" not in message

@@ -138,12 +138,39 @@ def test_invalid_request_fails_before_any_http_call_naming_the_field(kling_conne
     assert kling_connection.counters(kling_connection.api_key)["requests"] == 0
 
 
-def test_bad_api_key_fails_without_airflow_retry(kling_connection, monkeypatch):
+def test_bad_api_key_fails_without_airflow_retry_naming_the_connection(kling_connection, monkeypatch):
     conn = json.loads(kling_connection.airflow_conn_json())
     monkeypatch.setenv("AIRFLOW_CONN_KLING_DEFAULT", json.dumps({**conn, "password": "wrong-key"}))
 
-    with pytest.raises(AirflowFailException, match="1002"):
+    with pytest.raises(AirflowFailException, match="1002") as raised:
         make_operator().execute(make_context())
+
+    message = str(raised.value)
+    assert "Airflow connection 'kling_default'" in message
+    assert "external_task_id=airflow-" in message and "[task_id=airflow-" not in message
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"on_content_policy": "ignore"}, "on_content_policy must be one of fail, skip"),
+        ({"max_regenerations": -1}, "max_regenerations must be an integer >= 0"),
+        ({"max_regenerations": True}, "max_regenerations must be an integer >= 0"),
+    ],
+)
+def test_bad_failure_policy_is_refused_when_the_dag_is_parsed(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make_operator(**kwargs)
+
+
+def test_default_external_id_carries_the_connection_namespace(kling_simulator, monkeypatch):
+    conn = json.loads(kling_simulator.airflow_conn_json())
+    conn["extra"] = {"external_task_id_namespace": "staging"}
+    monkeypatch.setenv("AIRFLOW_CONN_KLING_DEFAULT", json.dumps(conn))
+
+    result = make_operator().execute(make_context())
+
+    assert result["external_task_id"].startswith("staging-airflow-")
 
 
 def test_deadline_fails_with_task_id_and_how_to_resume(kling_connection):
