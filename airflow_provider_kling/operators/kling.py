@@ -343,12 +343,17 @@ class KlingImageGenerationOperator(BaseOperator):
         missing = next((image for image in result["images"] if not image.get("path")), None)
         if missing is None or not missing.get("url"):
             return False
+        chunks = self.hook.iter_image_bytes(missing["url"])
         try:
-            next(iter(self.hook.iter_image_bytes(missing["url"])), None)
+            next(iter(chunks), None)
         except KlingImageUnavailableError as exc:
             return exc.http_status in (403, 404, 410)
         except KlingError:
             return False
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()  # the first chunk was enough: release the connection
         return False
 
     def _expired_error(self, task: ImageTask, exc: KlingError, *, stored: int) -> KlingImagesExpiredError:
