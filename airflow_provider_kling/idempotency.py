@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import uuid
 from typing import TYPE_CHECKING
 
 from airflow_provider_kling.errors import KlingRequestValidationError
@@ -94,6 +93,8 @@ def generation_of(base: str, external_task_id: str | None) -> int | None:
 
 def new_external_task_id() -> str:
     """A fresh id for a create whose caller gave none, so that even a bare hook call is idempotent."""
+    import uuid
+
     return f"kling-{uuid.uuid4().hex}"
 
 
