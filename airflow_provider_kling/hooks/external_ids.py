@@ -147,12 +147,11 @@ class ExternalIdSupportMixin:
             else "Kling found no task by that id and this host could not be shown to honour external_task_id"
         )
         return KlingCreateOutcomeUnknownError(
-            f"The create of Kling task with external_task_id {external_id} may have reached Kling and been "
-            f"charged, but its answer was lost ({exc}); {why}, so it is not sent again (that could pay "
-            f"twice). Look for a task created around {sent_at} in Kling's task list "
-            "(KlingHook.list_image_tasks); wait for it with KlingImageTaskSensor(kling_task_id=...), or "
-            "clear this Airflow task to create a new one on purpose. If the host does find tasks by "
-            f"external_task_id, set the extra external_task_id_support to 'yes' on connection "
-            f"'{self.kling_conn_id}'",
+            f"A create with external_task_id {external_id} may have reached Kling and been charged, "
+            f"but its answer was lost ({exc}); {why}, so it is not sent again (that could pay twice). "
+            f"Look for a task created around {sent_at} in Kling's task list (KlingHook.list_image_tasks) "
+            "and wait for it with KlingImageTaskSensor(kling_task_id=...), or clear this Airflow task to "
+            "create a new one on purpose. If the host does find tasks by external_task_id, set the extra "
+            f"external_task_id_support to 'yes' on connection '{self.kling_conn_id}'",
             external_task_id=external_id,
         )
