@@ -31,6 +31,7 @@ class KlingError(Exception):
         request_id: str | None = None,
         task_id: str | None = None,
         retry_after: float | None = None,
+        external_task_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -39,6 +40,7 @@ class KlingError(Exception):
         self.request_id = request_id
         self.task_id = task_id
         self.retry_after = retry_after
+        self.external_task_id = external_task_id
 
     def __str__(self) -> str:
         where = []
@@ -46,9 +48,12 @@ class KlingError(Exception):
             where.append(f"code {self.code}")
         if self.http_status is not None:
             where.append(f"HTTP {self.http_status}")
-        details = [
-            f"{key}={val}" for key, val in (("task_id", self.task_id), ("request_id", self.request_id)) if val
-        ]
+        labelled = (
+            ("task_id", self.task_id),
+            ("external_task_id", self.external_task_id),
+            ("request_id", self.request_id),
+        )
+        details = [f"{key}={val}" for key, val in labelled if val]
         text = f"Kling {', '.join(where)}: {self.message}" if where else self.message
         return f"{text} [{', '.join(details)}]" if details else text
 
@@ -110,9 +115,23 @@ class KlingServerError(KlingError):
 
 
 class KlingConnectionError(KlingError):
-    """The host could not be reached, or did not answer in time."""
+    """The host could not be reached, or did not answer in time (the request may have arrived)."""
 
     retryable = True
+
+
+class KlingConnectError(KlingConnectionError):
+    """No connection was made (refused, name not resolved, connect timeout): nothing was sent."""
+
+
+class KlingCreateOutcomeUnknownError(KlingError):
+    """
+    A create may have reached Kling (its answer was lost or unreadable), and Kling cannot be
+    asked whether it did: the host ignores ``external_task_id``. Resending could pay twice, so
+    neither the hook nor Airflow resends it; a person decides.
+    """
+
+    airflow_retryable = False
 
 
 class KlingResponseError(KlingError):
@@ -141,6 +160,21 @@ class KlingStorageConfigError(KlingStorageError):
 
 class KlingTaskFailedError(KlingError):
     """The Kling task ended as ``failed``; ``message`` is Kling's ``task_status_msg``."""
+
+
+class KlingTaskRefusedError(KlingTaskFailedError, KlingContentPolicyError):
+    """The Kling task ended ``failed`` because content safety / risk control refused it.
+
+    Generating it again would be refused again: no regeneration, no Airflow retry.
+    """
+
+    airflow_retryable = False
+
+
+class KlingImagesExpiredError(KlingImageUnavailableError):
+    """A finished task's images are gone (purged by Kling) and no copy was stored: retrying cannot help."""
+
+    airflow_retryable = False
 
 
 class KlingTaskTimeoutError(KlingError):
@@ -234,3 +268,66 @@ def error_from_response(
 def is_retryable(exc: BaseException) -> bool:
     """Whether the hook should send the same request again (used by its retry policy)."""
     return isinstance(exc, KlingError) and exc.retryable
+
+
+#: Words in a failed task's ``task_status_msg`` that mean content safety / risk control refused it
+#: (Kling says "Failure to pass the risk control system"; resellers word it their own way).
+CONTENT_POLICY_HINTS: tuple[str, ...] = (
+    "risk control",
+    "content safety",
+    "content policy",
+    "content moderation",
+    "sensitive",
+    "inappropriate",
+    "violat",
+    "nsfw",
+    "\u98ce\u63a7",  # "risk control" in Chinese
+    "\u5ba1\u6838",  # "review / moderation" in Chinese
+)
+
+
+def is_content_policy_reason(reason: str | None) -> bool:
+    """Whether a failed task's reason says content safety refused it (then it is never regenerated)."""
+    text = (reason or "").lower()
+    return any(hint in text for hint in CONTENT_POLICY_HINTS)
+
+
+def task_failed_error(
+    task_id: str, reason: str | None, *, external_task_id: str | None = None
+) -> KlingTaskFailedError:
+    """The error for a task that ended ``failed``: :class:`KlingTaskRefusedError` for content policy."""
+    cls = KlingTaskRefusedError if is_content_policy_reason(reason) else KlingTaskFailedError
+    return cls(
+        f"Kling task {task_id} failed: {reason or 'Kling gave no reason'}",
+        task_id=task_id,
+        external_task_id=external_task_id,
+    )
+
+
+def refine_task_failure(exc: KlingTaskFailedError) -> KlingTaskFailedError:
+    """A plain :class:`KlingTaskFailedError` whose message names content policy, as the refused kind."""
+    if isinstance(exc, KlingTaskRefusedError) or not is_content_policy_reason(exc.message):
+        return exc
+    return KlingTaskRefusedError(
+        exc.message, task_id=exc.task_id, external_task_id=exc.external_task_id, request_id=exc.request_id
+    )
+
+
+def create_never_reached_kling(exc: BaseException) -> bool:
+    """
+    Whether a failed create provably was not processed, so sending it again cannot pay twice.
+
+    True for: no connection made; 429 with 1302/1303 (refused before processing); 503 / 5001
+    (maintenance, refused before processing). Anything else (read timeout, a connection broken
+    after sending, other 5xx, an unreadable 200) leaves the outcome unknown.
+    """
+    if isinstance(exc, KlingConnectError | KlingRateLimitError):
+        return True
+    return isinstance(exc, KlingServerError) and exc.code == 5001
+
+
+def create_outcome_unknown(exc: BaseException) -> bool:
+    """Whether a failed create may have been processed (Kling must be asked before any resend)."""
+    return isinstance(
+        exc, KlingConnectionError | KlingServerError | KlingResponseError
+    ) and not create_never_reached_kling(exc)

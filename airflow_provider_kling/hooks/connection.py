@@ -35,6 +35,10 @@ class KlingConnectionSettings:
     max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
     #: Hosts (``host`` or ``host:port``) on internal addresses that image URLs may point at.
     allowed_image_hosts: tuple[str, ...] = ()
+    #: Whether the host finds tasks by ``external_task_id``: ``auto`` (find out), ``yes`` or ``no``.
+    external_task_id_support: str = "auto"
+    #: Prefix of default external task ids, so two deployments on one account never share a task.
+    external_task_id_namespace: str | None = None
 
     @classmethod
     def from_connection(cls, conn: Any, extras: Mapping[str, Any]) -> KlingConnectionSettings:
@@ -73,6 +77,8 @@ class KlingConnectionSettings:
             client_key=extras.get("client_key") or None,
             max_image_bytes=number_extra(extras, "max_image_bytes", int, cls.max_image_bytes, conn.conn_id),
             allowed_image_hosts=hosts_extra(extras, "allowed_image_hosts", conn.conn_id),
+            external_task_id_support=support_extra(extras, conn.conn_id),
+            external_task_id_namespace=namespace_extra(extras, conn.conn_id),
         )
 
     @property
@@ -126,6 +132,35 @@ def hosts_extra(extras: Mapping[str, Any], name: str, conn_id: str) -> tuple[str
             f"Connection '{conn_id}': extra '{name}' must be a list of host names (got {value!r})"
         )
     return tuple(item.strip().lower() for item in items if item.strip())
+
+
+EXTERNAL_TASK_ID_SUPPORT = ("auto", "yes", "no")
+
+
+def support_extra(extras: Mapping[str, Any], conn_id: str) -> str:
+    """The ``external_task_id_support`` extra: ``auto`` (default), ``yes`` or ``no``."""
+    value = extras.get("external_task_id_support")
+    if value in (None, ""):
+        return "auto"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = str(value).strip().lower()
+    if text not in EXTERNAL_TASK_ID_SUPPORT:
+        raise ValueError(
+            f"Connection '{conn_id}': extra 'external_task_id_support' must be one of "
+            f"{', '.join(EXTERNAL_TASK_ID_SUPPORT)} (got {value!r})"
+        )
+    return text
+
+
+def namespace_extra(extras: Mapping[str, Any], conn_id: str) -> str | None:
+    """The ``external_task_id_namespace`` extra, checked."""
+    from airflow_provider_kling.idempotency import check_namespace
+
+    return check_namespace(
+        extras.get("external_task_id_namespace"),
+        f"Connection '{conn_id}': extra 'external_task_id_namespace'",
+    )
 
 
 def mask_secrets(*secrets: str | None) -> None:

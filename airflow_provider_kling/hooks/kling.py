@@ -19,15 +19,19 @@ from airflow.sdk import BaseHook
 
 from airflow_provider_kling.errors import (
     KlingAuthError,
+    KlingConnectError,
     KlingConnectionError,
     KlingError,
     KlingInvalidRequestError,
     KlingNotFoundError,
     KlingRequestValidationError,
     KlingResponseError,
+    create_never_reached_kling,
+    create_outcome_unknown,
 )
 from airflow_provider_kling.hooks.auth import RENEWABLE_AUTH_CODES, JwtToken
 from airflow_provider_kling.hooks.connection import KlingConnectionSettings, mask_secrets
+from airflow_provider_kling.hooks.external_ids import ExternalIdSupportMixin, never_connected
 from airflow_provider_kling.hooks.retry import retrying_kwargs
 from airflow_provider_kling.polling import (
     DEFAULT_POLL_INTERVAL,
@@ -60,7 +64,7 @@ async def _asleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
-class KlingHook(BaseHook):
+class KlingHook(ExternalIdSupportMixin, BaseHook):
     """
     Talk to Kling's image generation API.
 
@@ -82,6 +86,7 @@ class KlingHook(BaseHook):
         self._settings: KlingConnectionSettings | None = None
         self._jwt: JwtToken | None = None
         self._async_client: httpx.AsyncClient | None = None
+        self._external_ids_honoured: bool | None = None
 
     def __repr__(self) -> str:
         return f"KlingHook(kling_conn_id={self.kling_conn_id!r})"
@@ -171,7 +176,14 @@ class KlingHook(BaseHook):
         body: dict | None = None,
         params: dict | None = None,
         task_id: str | None = None,
+        resend_if: Callable[[BaseException], bool] | None = None,
     ) -> Any:
+        """
+        One API call, resent by the retry policy; ``resend_if`` narrows what is resent (creates).
+
+        A failure to connect is a :class:`KlingConnectError` (nothing was sent); a failure after
+        the request went out (read timeout, connection reset) a plain :class:`KlingConnectionError`.
+        """
         import requests
         import tenacity
 
@@ -191,17 +203,44 @@ class KlingHook(BaseHook):
                     timeout=(settings.connect_timeout, settings.read_timeout),
                 )
             except requests.RequestException as exc:
+                if never_connected(exc):
+                    raise KlingConnectError(
+                        f"Could not connect to Kling at {settings.base_url} (nothing was sent): "
+                        f"{type(exc).__name__}"
+                    ) from None
                 raise KlingConnectionError(
-                    f"Could not reach Kling at {settings.base_url}: {type(exc).__name__}"
+                    f"Lost the answer from Kling at {settings.base_url} after sending {method} {path}: "
+                    f"{type(exc).__name__}"
                 ) from None
             return parse_answer(response.status_code, response.headers, response.content, task_id)
 
         def send() -> Any:
-            return tenacity.Retrying(sleep=_sleep, **self._retrying_kwargs(settings, f"{method} {path}"))(
-                send_once
-            )
+            policy = self._retrying_kwargs(settings, f"{method} {path}")
+            if resend_if is not None:
+                policy["retry"] = tenacity.retry_if_exception(resend_if)
+            return tenacity.Retrying(sleep=_sleep, **policy)(send_once)
 
-        return self._with_jwt_renewal(send)
+        try:
+            return self._with_jwt_renewal(send)
+        except KlingAuthError as exc:
+            raise self._naming_the_connection(exc) from None
+
+    def _naming_the_connection(self, exc: KlingAuthError) -> KlingAuthError:
+        """Kling's refusal of the credentials, plus which Airflow connection holds them."""
+        if exc.http_status is None or self.kling_conn_id in exc.message:
+            return exc
+        hint = (
+            f"{exc.message}. Check the credentials of Airflow connection '{self.kling_conn_id}' "
+            "(password = API key, or login = access key with password = secret key)"
+        )
+        return KlingAuthError(
+            hint,
+            http_status=exc.http_status,
+            code=exc.code,
+            request_id=exc.request_id,
+            task_id=exc.task_id,
+            external_task_id=exc.external_task_id,
+        )
 
     # -- API ----------------------------------------------------------------------------------
 
@@ -209,29 +248,63 @@ class KlingHook(BaseHook):
         """
         Create an image task from a validated request (or its fields); return the new task.
 
-        A create that fails after Kling may already have received it (read timeout, 5xx) is
-        retried; when it carries an ``external_task_id`` Kling refuses the duplicate, and the
-        task created by the earlier attempt is returned instead of a second paid one.
+        Pays at most once: every create carries an ``external_task_id`` (a fresh one when the
+        request has none). It is resent only when it provably never reached Kling (no connection,
+        429 with 1302/1303, maintenance 5001); after any other failure (read timeout, a broken
+        connection, 5xx, an unreadable answer) Kling is first asked for the task by that id, and
+        the task is returned when found. At a host that ignores external ids such a create is
+        never resent: :class:`KlingCreateOutcomeUnknownError` says how to go on.
         """
+        from airflow_provider_kling.idempotency import new_external_task_id, with_external_task_id
         from airflow_provider_kling.models import ImageGenerationRequest, task_from_data
 
         if request is not None and fields:
             raise TypeError("pass either a request or its fields to create_image_task, not both")
         request = request or ImageGenerationRequest.build(**fields)
-        try:
-            data = self._request("POST", GENERATIONS_PATH, body=request.to_json())
-        except KlingInvalidRequestError:
-            if request.external_task_id and (existing := self.find_image_task(request.external_task_id)):
-                self.log.info(
-                    "Kling task %s already exists for external_task_id %s",
-                    existing.task_id,
-                    request.external_task_id,
+        if not request.external_task_id:
+            request = with_external_task_id(request, new_external_task_id())
+        external_id = request.external_task_id
+        assert external_id is not None
+        body = request.to_json()
+        resends = 0
+        while True:
+            try:
+                data = self._request(
+                    "POST", GENERATIONS_PATH, body=body, resend_if=create_never_reached_kling
                 )
-                return existing
-            raise
-        task = task_from_data(data, "the new task", None)
-        self.log.info("Created Kling image task %s (status %s)", task.task_id, task.task_status)
-        return task
+                task = task_from_data(data, "the new task", None)
+            except KlingInvalidRequestError:
+                # Kling refuses a second create with a known external id: the first one landed.
+                if existing := self.find_image_task_by_external_id(external_id):
+                    self.log.info(
+                        "Kling task %s already exists for external_task_id %s", existing.task_id, external_id
+                    )
+                    return existing
+                raise
+            except KlingError as exc:
+                if not create_outcome_unknown(exc):
+                    raise
+                existing = self._find_after_unknown_outcome(external_id, exc)
+                if existing is not None:
+                    return existing
+                if resends >= self.settings.max_retries:
+                    raise
+                resends += 1
+                self.log.warning(
+                    "Kling has no task with external_task_id %s after a failed create (%s): it never "
+                    "arrived; sending it again (%d of %d)",
+                    external_id,
+                    exc,
+                    resends,
+                    self.settings.max_retries,
+                )
+                _sleep(min(30.0, 2.0**resends))
+                continue
+            self.log.info("Created Kling image task %s (status %s)", task.task_id, task.task_status)
+            self._learn_external_id_support(task, external_id)
+            return task
+
+    # -- queries ------------------------------------------------------------------------------
 
     def get_image_task(self, task_id: str) -> ImageTask:
         """Query one task by Kling task id or by the caller's ``external_task_id``."""
@@ -246,6 +319,15 @@ class KlingHook(BaseHook):
             return self.get_image_task(task_id)
         except KlingNotFoundError:
             return None
+
+    def find_image_task_by_external_id(self, external_task_id: str) -> ImageTask | None:
+        """The task created with this ``external_task_id``, or ``None``; errors name it as such."""
+        try:
+            return self.find_image_task(external_task_id)
+        except KlingError as exc:
+            if exc.task_id == external_task_id:
+                exc.task_id, exc.external_task_id = None, external_task_id
+            raise
 
     def list_image_tasks(self, page_num: int = 1, page_size: int = 30) -> list[ImageTask]:
         """One page of the account's image tasks, newest first as Kling orders them."""

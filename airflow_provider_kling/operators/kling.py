@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -10,8 +9,20 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import conf
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
-from airflow_provider_kling.errors import KlingError, KlingImageUnavailableError
-from airflow_provider_kling.failures import fail_fast
+from airflow_provider_kling.errors import (
+    KlingError,
+    KlingImagesExpiredError,
+    KlingImageUnavailableError,
+    KlingTaskFailedError,
+)
+from airflow_provider_kling.failures import ON_CONTENT_POLICY, fail_fast, task_failure
+from airflow_provider_kling.operators.generations import (
+    DEFAULT_MAX_REGENERATIONS,
+    STATE_KLING_REQUEST,
+    STATE_KLING_TASK_ID,
+    XCOM_KLING_TASK_ID,
+    RequestGenerations,
+)
 from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
@@ -21,10 +32,14 @@ if TYPE_CHECKING:
     from airflow_provider_kling.hooks.kling import KlingHook
     from airflow_provider_kling.models import ImageGenerationRequest, ImageTask
 
-#: XCom key under which the Kling task id is pushed the moment the task exists.
-XCOM_KLING_TASK_ID = "kling_task_id"
-#: Task state store key (Airflow >= 3.3) that lets a retry reconnect to the same Kling task.
-STATE_KLING_TASK_ID = "kling_task_id"
+__all__ = [
+    "DEFAULT_MAX_REGENERATIONS",
+    "STATE_KLING_REQUEST",
+    "STATE_KLING_TASK_ID",
+    "XCOM_KLING_TASK_ID",
+    "KlingImageGenerationOperator",
+    "KlingImageLink",
+]
 
 
 class KlingImageLink(BaseOperatorLink):
@@ -40,8 +55,9 @@ class KlingImageGenerationOperator(BaseOperator):
     """
     Generate images with Kling, wait for them, copy them to your storage, return the result.
 
-    A retry of the same task instance reconnects to the Kling task the earlier try created
-    (one paid generation per task instance); a new one is created only when that one failed.
+    A retry or a clear of the same task instance with the same request reconnects to the Kling
+    task an earlier try created (one paid generation per request); an edited request creates a
+    new one. See the README's "Retries, resuming and failures".
 
     :param prompt: The prompt, at most 2500 characters, or a ``.txt``/``.j2``/``.jinja2`` file
         rendered with the run's context. (templated)
@@ -55,8 +71,10 @@ class KlingImageGenerationOperator(BaseOperator):
     :param resolution: ``1k`` or ``2k``. (templated)
     :param aspect_ratio: One of 16:9, 9:16, 1:1, 4:3, 3:4, 3:2, 2:3, 21:9. (templated)
     :param callback_url: URL Kling POSTs the task to on each status change. (templated)
-    :param external_task_id: Your id for the Kling task, unique per account; by default one is
-        derived from dag, run, task and map index so that retries find the same task. (templated)
+    :param external_task_id: Your id for the Kling task, unique per account (change it when you
+        change the request). By default one is derived from dag, run, task and map index, a
+        fingerprint of the request and the connection's ``external_task_id_namespace`` extra, so
+        retries find the same task and an edited request gets a new one. (templated)
     :param kling_conn_id: The ``kling`` connection. (templated)
     :param wait_for_completion: Wait for the images (default); if False, return once the task exists.
     :param deferrable: Wait in the triggerer instead of on the worker.
@@ -69,6 +87,14 @@ class KlingImageGenerationOperator(BaseOperator):
     :param output_conn_id: The Airflow connection the output store is reached with, e.g.
         ``aws_default`` for ``s3://`` or ``google_cloud_default`` for ``gs://``; the result's
         ``path`` values stay plain URIs (``s3://bucket/key``). (templated)
+    :param on_content_policy: When Kling refuses the prompt (content safety, risk control):
+        ``"fail"`` (default) fails without Airflow retries, ``"skip"`` marks the task skipped, so
+        one refused prompt does not fail a mapped batch. Never generated again either way.
+    :param max_regenerations: How many new Kling tasks Airflow retries may create after Kling-side
+        failures other than content policy (default 2: such failures are usually transient, and
+        this bounds the spend to 3 tasks per request whatever ``retries`` says).
+    :param regenerate_expired: When a resumed task's images are gone (Kling purges them after 30
+        days) and none is stored, create a new generation instead of failing (default False).
     """
 
     template_fields: Sequence[str] = (
@@ -112,12 +138,25 @@ class KlingImageGenerationOperator(BaseOperator):
         timeout: float = DEFAULT_TIMEOUT,
         output_path: Any = None,
         output_conn_id: str | None = None,
+        on_content_policy: str = "fail",
+        max_regenerations: int = DEFAULT_MAX_REGENERATIONS,
+        regenerate_expired: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         for name, value in (("poll_interval", poll_interval), ("timeout", timeout)):
             if not value > 0:
                 raise ValueError(f"{name} must be a positive number of seconds (got {value!r})")
+        if on_content_policy not in ON_CONTENT_POLICY:
+            raise ValueError(
+                f"on_content_policy must be one of {', '.join(ON_CONTENT_POLICY)} (got {on_content_policy!r})"
+            )
+        if (
+            isinstance(max_regenerations, bool)
+            or not isinstance(max_regenerations, int)
+            or max_regenerations < 0
+        ):
+            raise ValueError(f"max_regenerations must be an integer >= 0 (got {max_regenerations!r})")
         self.prompt = prompt
         self.model_name = model_name
         self.n = n
@@ -137,6 +176,9 @@ class KlingImageGenerationOperator(BaseOperator):
         self.timeout = timeout
         self.output_path = output_path
         self.output_conn_id = output_conn_id
+        self.on_content_policy = on_content_policy
+        self.max_regenerations = max_regenerations
+        self.regenerate_expired = regenerate_expired
         self._kling_image_url: str | None = None
 
     @cached_property
@@ -148,12 +190,14 @@ class KlingImageGenerationOperator(BaseOperator):
     # -- request -------------------------------------------------------------------------------
 
     def build_request(self, context: Context) -> ImageGenerationRequest:
-        """The rendered fields as a validated request; a bad one fails here, before any HTTP call."""
+        """The rendered fields as a validated request with its external task id; a bad one fails
+        here, before any HTTP call."""
         from airflow_provider_kling.errors import KlingRequestValidationError
+        from airflow_provider_kling.idempotency import with_external_task_id
         from airflow_provider_kling.models import ImageGenerationRequest
 
         try:
-            return ImageGenerationRequest.build(
+            request = ImageGenerationRequest.build(
                 model_name=self.model_name,
                 prompt=self.prompt,
                 n=self.n,
@@ -165,41 +209,55 @@ class KlingImageGenerationOperator(BaseOperator):
                 resolution=self.resolution,
                 aspect_ratio=self.aspect_ratio,
                 callback_url=self.callback_url,
-                external_task_id=self.external_task_id or self._default_external_task_id(context),
+                external_task_id=self.external_task_id,
             )
+            if not request.external_task_id:
+                request = with_external_task_id(request, self._default_external_task_id(context, request))
+            return request
         except KlingRequestValidationError as exc:
             raise fail_fast(exc) from None
 
-    def _default_external_task_id(self, context: Context) -> str:
-        """Stable across tries of one task instance, distinct between instances."""
+    def _default_external_task_id(self, context: Context, request: ImageGenerationRequest) -> str:
+        """Stable across tries of one task instance and one request; new for an edited request."""
+        from airflow_provider_kling.idempotency import default_external_task_id, request_fingerprint
+
         ti = context["ti"]
-        run_id = context.get("run_id") or getattr(ti, "run_id", "")
-        map_index = getattr(ti, "map_index", -1)
-        key = f"{self.dag_id}\x1f{run_id}\x1f{self.task_id}\x1f{map_index}"
-        return "airflow-" + hashlib.sha256(key.encode()).hexdigest()[:32]
+        return default_external_task_id(
+            dag_id=self.dag_id,
+            run_id=str(context.get("run_id") or getattr(ti, "run_id", "")),
+            task_id=self.task_id,
+            map_index=getattr(ti, "map_index", -1),
+            fingerprint=request_fingerprint(request),
+            namespace=self.hook.settings.external_task_id_namespace,
+        )
 
     # -- execution -----------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
         request = self.build_request(context)
         try:
-            task = self._resume_or_create(request, context)
+            task, resumed = self._generations(request, context).resume_or_create()
         except KlingError as exc:
-            raise fail_fast(exc) from exc
-        context["ti"].xcom_push(key=XCOM_KLING_TASK_ID, value=task.task_id)
+            raise self._failure(exc) from exc
         if not self.wait_for_completion:
             self.log.info("Kling task %s is %s; not waiting for it", task.task_id, task.task_status)
             return self._result(task, request)
         if task.task_status != "succeed":
-            if self.deferrable:
-                self._defer(task.task_id)
-            try:
-                task = self.hook.wait_for_image_task(
-                    task.task_id, poll_interval=self.poll_interval, timeout=self.timeout
-                )
-            except KlingError as exc:
-                raise fail_fast(exc) from exc
-        return self._finish(task, request, context)
+            task = self._wait(task, request)
+        return self._finish(task, request, context, resumed=resumed)
+
+    def _wait(self, task: ImageTask, request: ImageGenerationRequest) -> ImageTask:
+        """Wait for ``task`` on the worker, or defer to the triggerer (which resumes in execute_complete)."""
+        if self.deferrable:
+            self._defer(task.task_id)
+        try:
+            return self.hook.wait_for_image_task(
+                task.task_id, poll_interval=self.poll_interval, timeout=self.timeout
+            )
+        except KlingError as exc:
+            if isinstance(exc, KlingTaskFailedError) and exc.external_task_id is None:
+                exc.external_task_id = task.external_task_id
+            raise self._failure(exc, request) from exc
 
     def _defer(self, kling_task_id: str) -> None:
         import time
@@ -223,76 +281,115 @@ class KlingImageGenerationOperator(BaseOperator):
         """Resume after the trigger: store the images, or fail with what the trigger saw."""
         from airflow_provider_kling.triggers.kling import task_from_event
 
+        request = self.build_request(context)
         try:
             task = task_from_event(event)
         except KlingError as exc:
-            raise fail_fast(exc) from exc
-        return self._finish(task, self.build_request(context), context)
+            if isinstance(exc, KlingTaskFailedError) and exc.external_task_id is None:
+                task_info = (event.get("task") or {}).get("task_info") or {}
+                exc.external_task_id = task_info.get("external_task_id")
+            raise self._failure(exc, request) from exc
+        return self._finish(task, request, context, resumed=False)
 
-    def _resume_or_create(self, request: ImageGenerationRequest, context: Context) -> ImageTask:
-        """
-        Reconnect to this task instance's Kling task if an earlier try made one; else create it.
+    def _generations(self, request: ImageGenerationRequest, context: Context) -> RequestGenerations:
+        return RequestGenerations(
+            self.hook,
+            request,
+            context,
+            log=self.log,
+            max_regenerations=self.max_regenerations,
+            failure=self._failure,
+        )
 
-        The task state store (Airflow >= 3.3) remembers the Kling task id across tries; without
-        it, or when it is empty, Kling itself is asked by external task id (``<id>``, ``<id>-2``,
-        ... one per Kling-side failure), so a worker killed mid-wait never pays twice.
-        """
-        store = context.get("task_state_store")
-        stored_id = _store_get(store, STATE_KLING_TASK_ID)
-        if (
-            stored_id
-            and (known := self.hook.find_image_task(str(stored_id)))
-            and known.task_status != "failed"
-        ):
-            self.log.info(
-                "Resuming Kling task %s (status %s) from an earlier try", known.task_id, known.task_status
-            )
-            return known
-        base_id = request.external_task_id
-        assert base_id is not None
-        attempt = 1
-        while True:
-            external_id = base_id if attempt == 1 else f"{base_id}-{attempt}"
-            earlier = self.hook.find_image_task(external_id)
-            if earlier is None:
-                break
-            if earlier.task_status != "failed":
-                self.log.info(
-                    "Resuming Kling task %s (status %s) found by external_task_id %s",
-                    earlier.task_id,
-                    earlier.task_status,
-                    external_id,
-                )
-                _store_set(store, STATE_KLING_TASK_ID, earlier.task_id)
-                return earlier
-            self.log.warning(
-                "Earlier Kling task %s failed (%s); creating a new one",
-                earlier.task_id,
-                earlier.task_status_msg,
-            )
-            attempt += 1
-        task = self.hook.create_image_task(request.model_copy(update={"external_task_id": external_id}))
-        _store_set(store, STATE_KLING_TASK_ID, task.task_id)
-        return task
+    def _failure(self, exc: KlingError, request: ImageGenerationRequest | None = None) -> BaseException:
+        """How a Kling error ends this try: skipped, failed at once, or left to Airflow's retries."""
+        from airflow_provider_kling.idempotency import generation_of
+
+        generation = None
+        if request is not None and request.external_task_id:
+            generation = generation_of(request.external_task_id, exc.external_task_id)
+        return task_failure(
+            exc,
+            on_content_policy=self.on_content_policy,
+            generation=generation,
+            max_regenerations=self.max_regenerations,
+        )
 
     # -- results -------------------------------------------------------------------------------
 
-    def _finish(self, task: ImageTask, request: ImageGenerationRequest, context: Context) -> dict[str, Any]:
+    def _finish(
+        self, task: ImageTask, request: ImageGenerationRequest, context: Context, *, resumed: bool
+    ) -> dict[str, Any]:
         if not task.images:
             raise KlingImageUnavailableError(
                 f"Kling task {task.task_id} succeeded but returned no images", task_id=task.task_id
             )
         result = self._result(task, request)
         self._kling_image_url = task.images[0].url
-        if self.output_path:
-            self._store_images(result, context)
-        else:
+        if not self.output_path:
             self.log.info(
                 "Kling task %s made %d images; not copied (no output_path): Kling purges them after 30 days",
                 task.task_id,
                 len(task.images),
             )
+            return result
+        try:
+            self._store_images(result, context)
+        except KlingImageUnavailableError as exc:
+            if not resumed or not self._images_expired(result):
+                raise
+            stored = [image for image in result["images"] if image.get("path")]
+            if self.regenerate_expired and not stored:
+                return self._regenerate_expired(task, request, context)
+            raise fail_fast(self._expired_error(task, exc, stored=len(stored))) from exc
         return result
+
+    def _images_expired(self, result: dict[str, Any]) -> bool:
+        """Whether the first image not stored is gone for good (403/404/410), not just unreachable."""
+        missing = next((image for image in result["images"] if not image.get("path")), None)
+        if missing is None or not missing.get("url"):
+            return False
+        chunks: Any = None
+        try:
+            chunks = self.hook.iter_image_bytes(missing["url"])  # opens the URL (and may refuse) here
+            next(iter(chunks), None)
+        except KlingImageUnavailableError as exc:
+            return exc.http_status in (403, 404, 410)
+        except KlingError:
+            return False
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()  # the first chunk was enough: release the connection
+        return False
+
+    def _expired_error(self, task: ImageTask, exc: KlingError, *, stored: int) -> KlingImagesExpiredError:
+        how = (
+            "Set regenerate_expired=True on this operator and clear the task to create a new generation "
+            "(a new paid task)"
+            if not stored
+            else f"{stored} image(s) were stored; delete them under output_path, then set "
+            "regenerate_expired=True and clear the task to create a new generation (a new paid task)"
+        )
+        return KlingImagesExpiredError(
+            f"The images of resumed Kling task {task.task_id} are gone (Kling purges them after 30 days) "
+            f"and were not stored, so retrying cannot help ({exc.message}). {how}.",
+            task_id=task.task_id,
+        )
+
+    def _regenerate_expired(
+        self, expired: ImageTask, request: ImageGenerationRequest, context: Context
+    ) -> dict[str, Any]:
+        """``regenerate_expired=True``: create the next generation of this request on purpose."""
+        self.log.warning(
+            "The images of Kling task %s are gone and none was stored; regenerate_expired=True: "
+            "creating the next generation (a new paid task)",
+            expired.task_id,
+        )
+        task = self._generations(request, context).create_next()
+        if task.task_status != "succeed":
+            task = self._wait(task, request)
+        return self._finish(task, request, context, resumed=False)
 
     def _store_images(self, result: dict[str, Any], context: Context) -> None:
         """Copy every image; one that cannot be copied fails the task after the rest are stored."""
@@ -320,12 +417,3 @@ class KlingImageGenerationOperator(BaseOperator):
 
     def _result(self, task: ImageTask, request: ImageGenerationRequest) -> dict[str, Any]:
         return {**task.to_xcom(), "model_name": request.model_name, "prompt": request.prompt}
-
-
-def _store_get(store: Any, key: str) -> Any:
-    return store.get(key) if store is not None else None
-
-
-def _store_set(store: Any, key: str, value: str) -> None:
-    if store is not None:
-        store.set(key, value)

@@ -16,20 +16,10 @@ from airflow.sdk.exceptions import TaskDeferred
 from airflow_provider_kling.decorators.kling import _KlingImageDecoratedOperator, kling_image_task
 from airflow_provider_kling.operators.kling import XCOM_KLING_TASK_ID
 from tests.unit.task_context import RecordingTaskInstance, make_context
+from tests.unit.test_operator import XCOM_KEYS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: The operator's documented return value (tests/unit/test_operator.py checks the operator itself).
-XCOM_KEYS = {
-    "task_id",
-    "task_status",
-    "task_status_msg",
-    "external_task_id",
-    "model_name",
-    "prompt",
-    "created_at",
-    "updated_at",
-    "images",
-}
 
 
 def decorated_operator(
@@ -71,7 +61,7 @@ def test_returned_prompt_is_generated_stored_and_returned_like_the_operator(klin
 
     result = operator.execute(make_context(ti))
 
-    assert set(result) == XCOM_KEYS
+    assert set(result) == XCOM_KEYS | {"output_conn_id"}
     assert result["task_status"] == "succeed"
     assert result["prompt"] == "a lighthouse at dawn, 2026-11-25"
     assert ti.xcom[XCOM_KLING_TASK_ID] == result["task_id"]

@@ -119,8 +119,9 @@ def kling_api() -> Iterator[responses.RequestsMock]:
 
 @pytest.fixture
 def hook(monkeypatch: pytest.MonkeyPatch) -> KlingHook:
-    """A hook on a connection with an API key."""
-    set_connection(monkeypatch, host=BASE_URL, password=API_KEY)
+    """A hook on a connection with an API key, at a host known to honour external task ids
+    (so a create is not followed by a query that finds that out)."""
+    set_connection(monkeypatch, host=BASE_URL, password=API_KEY, extra={"external_task_id_support": "yes"})
     return KlingHook(CONN_ID)
 
 
@@ -286,11 +287,26 @@ def test_create_sends_the_validated_body_without_unset_fields_and_the_bearer_key
 
 
 def test_create_accepts_a_request_model(hook, kling_api):
-    kling_api.post(GENERATIONS, json=envelope(task_json()), match=[matchers.json_params_matcher(REQUEST)])
+    kling_api.post(
+        GENERATIONS,
+        json=envelope(task_json()),
+        match=[matchers.json_params_matcher(REQUEST, strict_match=False)],
+    )
 
     task = hook.create_image_task(ImageGenerationRequest(**REQUEST))
 
     assert task.task_id == TASK_ID
+
+
+def test_create_without_external_id_sends_a_fresh_one_so_it_can_be_found_again(hook, kling_api):
+    kling_api.post(GENERATIONS, json=envelope(task_json()))
+
+    hook.create_image_task(**REQUEST)
+    hook.create_image_task(**REQUEST)
+
+    sent = [json.loads(call.request.body)["external_task_id"] for call in kling_api.calls]
+    assert all(re.fullmatch(r"kling-[0-9a-f]{32}", external_id) for external_id in sent)
+    assert sent[0] != sent[1]
 
 
 def test_create_refuses_an_invalid_request_before_sending_anything(hook, kling_api):
@@ -302,9 +318,14 @@ def test_create_refuses_an_invalid_request_before_sending_anything(hook, kling_a
 
 def test_create_answer_without_a_task_is_a_response_error(hook, kling_api):
     kling_api.post(GENERATIONS, json=envelope({"unexpected": "shape"}))
+    kling_api.get(task_url("batch-7"), status=404, json=kling_error(1203, "task not found"))
 
     with pytest.raises(KlingResponseError, match="task"):
-        hook.create_image_task(**REQUEST)
+        hook.create_image_task(**REQUEST, external_task_id="batch-7")
+
+    # Each unreadable answer is followed by a query by external id; only "not found" allows a
+    # resend, within the retry budget (5 by default).
+    assert [call.request.method for call in kling_api.calls] == ["POST", "GET"] * 6
 
 
 def test_get_by_task_id_reads_the_task_and_its_images(hook, kling_api):
@@ -417,14 +438,16 @@ def test_429_code_1303_twice_then_success_succeeds_after_exactly_two_retries(
 
 def test_400_code_1201_fails_at_once_naming_code_and_message(hook, kling_api, clock):
     kling_api.post(GENERATIONS, status=400, json=kling_error(1201, "prompt contains invalid characters"))
+    kling_api.get(task_url("batch-7"), status=404, json=kling_error(1203, "task not found"))
 
     with pytest.raises(KlingInvalidRequestError) as raised:
-        hook.create_image_task(**REQUEST)
+        hook.create_image_task(**REQUEST, external_task_id="batch-7")
 
     assert "code 1201" in str(raised.value)
     assert "prompt contains invalid characters" in str(raised.value)
     assert "req-err" in str(raised.value)
-    assert len(kling_api.calls) == 1
+    # One create, and one query in case the refusal was of a duplicate external id.
+    assert [call.request.method for call in kling_api.calls] == ["POST", "GET"]
     assert clock.waits == []
 
 
@@ -652,15 +675,33 @@ def test_create_refused_as_a_duplicate_external_id_returns_the_existing_task(hoo
     assert "Kling task 111 already exists for external_task_id batch-7" in messages(hook_logs)
 
 
-def test_create_retried_after_a_5xx_returns_the_task_the_first_attempt_made(hook, kling_api):
+def test_create_after_a_5xx_asks_kling_by_external_id_and_returns_the_task_without_resending(hook, kling_api):
     kling_api.post(GENERATIONS, status=504, json=kling_error(5002, "internal timeout"))
-    kling_api.post(GENERATIONS, status=400, json=kling_error(1201, "external_task_id already exists"))
     kling_api.get(task_url("batch-7"), json=envelope(existing_task()))
 
     task = hook.create_image_task(**REQUEST, external_task_id="batch-7")
 
     assert task.task_id == "111"
-    assert [call.request.method for call in kling_api.calls] == ["POST", "POST", "GET"]
+    assert [call.request.method for call in kling_api.calls] == ["POST", "GET"]
+
+
+def test_create_after_a_5xx_is_resent_when_kling_has_no_such_task(hook, kling_api):
+    kling_api.post(GENERATIONS, status=500, json=kling_error(5000, "internal error"))
+    kling_api.get(task_url("batch-7"), status=404, json=kling_error(1203, "task not found"))
+    kling_api.post(GENERATIONS, json=envelope(existing_task()))
+
+    task = hook.create_image_task(**REQUEST, external_task_id="batch-7")
+
+    assert task.task_id == "111"
+    assert [call.request.method for call in kling_api.calls] == ["POST", "GET", "POST"]
+
+
+def test_create_after_maintenance_5001_is_resent_without_asking(hook, kling_api):
+    kling_api.post(GENERATIONS, status=503, json=kling_error(5001, "maintenance"))
+    kling_api.post(GENERATIONS, json=envelope(existing_task()))
+
+    assert hook.create_image_task(**REQUEST, external_task_id="batch-7").task_id == "111"
+    assert [call.request.method for call in kling_api.calls] == ["POST", "POST"]
 
 
 def test_create_refusal_stands_when_no_task_has_that_external_id(hook, kling_api):
@@ -672,15 +713,6 @@ def test_create_refusal_stands_when_no_task_has_that_external_id(hook, kling_api
 
     assert type(raised.value) is KlingInvalidRequestError
     assert raised.value.code == 1201
-
-
-def test_create_refusal_without_external_id_does_not_look_for_a_task(hook, kling_api):
-    kling_api.post(GENERATIONS, status=400, json=kling_error(1201, "bad"))
-
-    with pytest.raises(KlingInvalidRequestError):
-        hook.create_image_task(**REQUEST)
-
-    assert len(kling_api.calls) == 1
 
 
 # -- waiting for a task --------------------------------------------------------------------------
@@ -848,7 +880,7 @@ def test_test_connection_reports_an_unreachable_host_without_retrying(monkeypatc
     ok, message = KlingHook(CONN_ID).test_connection()
 
     assert ok is False
-    assert f"Could not reach Kling at http://127.0.0.1:{closed_port}/kling" in message
+    assert f"Could not connect to Kling at http://127.0.0.1:{closed_port}/kling" in message
     assert clock.waits == []
 
 
@@ -988,3 +1020,89 @@ def test_create_refuses_a_request_and_fields_together(hook):
     request = ImageGenerationRequest.build(model_name="kling-v1", prompt="a boat", n=1)
     with pytest.raises(TypeError, match="not both"):
         hook.create_image_task(request, prompt="another boat")
+
+
+# -- external task ids: does the host honour them? -----------------------------------------------
+
+
+@pytest.fixture
+def auto_hook(monkeypatch: pytest.MonkeyPatch) -> KlingHook:
+    """A hook on a connection that leaves external task id support to be found out."""
+    set_connection(monkeypatch, host=BASE_URL, password=API_KEY)
+    return KlingHook(CONN_ID)
+
+
+def test_create_answer_echoing_the_external_id_proves_support_without_a_query(auto_hook, kling_api):
+    kling_api.post(GENERATIONS, json=envelope(task_json(task_info={"external_task_id": "batch-7"})))
+
+    auto_hook.create_image_task(**REQUEST, external_task_id="batch-7")
+
+    assert [call.request.method for call in kling_api.calls] == ["POST"]
+    assert auto_hook._ids_honoured() is True
+
+
+def test_host_that_cannot_find_a_new_task_by_its_external_id_is_said_to_ignore_ids_once(
+    auto_hook, kling_api, hook_logs
+):
+    kling_api.post(GENERATIONS, json=envelope(task_json()))
+    kling_api.get(task_url("batch-7"), status=404, json=kling_error(1203, "task not found"))
+
+    auto_hook.create_image_task(**REQUEST, external_task_id="batch-7")
+
+    assert auto_hook._ids_honoured() is False
+    warnings = [line for line in messages(hook_logs) if "ignores external_task_id" in line]
+    assert len(warnings) == 1
+    assert f"connection '{CONN_ID}'" in warnings[0]
+
+
+def test_lost_create_answer_at_a_host_set_to_no_is_never_resent_and_names_the_way_on(monkeypatch, kling_api):
+    from airflow_provider_kling.errors import KlingCreateOutcomeUnknownError
+
+    set_connection(monkeypatch, host=BASE_URL, password=API_KEY, extra={"external_task_id_support": "no"})
+    kling_api.post(GENERATIONS, status=502, body="<html>Bad Gateway</html>")
+
+    with pytest.raises(KlingCreateOutcomeUnknownError) as raised:
+        KlingHook(CONN_ID).create_image_task(**REQUEST, external_task_id="batch-7")
+
+    assert len(kling_api.calls) == 1
+    message = str(raised.value)
+    assert "external_task_id=batch-7" in message and "ignores external_task_id" in message
+    assert "KlingImageTaskSensor" in message
+    assert raised.value.airflow_retryable is False
+
+
+def test_klings_own_hosts_are_known_to_honour_external_ids(monkeypatch):
+    set_connection(monkeypatch, host="https://api-singapore.klingai.com", password=API_KEY)
+    assert KlingHook(CONN_ID)._ids_honoured() is True
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"external_task_id_support": "maybe"}, "external_task_id_support' must be one of auto, yes, no"),
+        ({"external_task_id_namespace": "a b"}, "external_task_id_namespace' must be 1 to 32 characters"),
+    ],
+)
+def test_bad_external_id_extras_are_refused_naming_the_extra(monkeypatch, extra, message):
+    set_connection(monkeypatch, host=BASE_URL, password=API_KEY, extra=extra)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        _ = KlingHook(CONN_ID).settings
+
+
+def test_external_id_extras_are_read(monkeypatch):
+    extra = {"external_task_id_support": "YES", "external_task_id_namespace": "staging"}
+    set_connection(monkeypatch, host=BASE_URL, password=API_KEY, extra=extra)
+    settings = KlingHook(CONN_ID).settings
+    assert (settings.external_task_id_support, settings.external_task_id_namespace) == ("yes", "staging")
+
+
+def test_a_refused_key_names_the_connection_and_labels_an_external_id_as_such(hook, kling_api):
+    kling_api.get(task_url("airflow-abc"), status=401, json=kling_error(1002, "invalid api key"))
+
+    with pytest.raises(KlingAuthError) as raised:
+        hook.find_image_task_by_external_id("airflow-abc")
+
+    message = str(raised.value)
+    assert f"Airflow connection '{CONN_ID}'" in message
+    assert "external_task_id=airflow-abc" in message
+    assert " task_id=" not in message and "[task_id=" not in message

@@ -106,14 +106,14 @@ def test_retry_reconnects_through_task_state_store(kling_connection):
 
 
 def test_task_failed_on_kling_side_fails_with_message_and_retry_creates_a_new_one(kling_connection):
-    operator = make_operator(prompt="a forbidden picture #fail")
+    operator = make_operator(prompt="a picture that breaks the generator #error")
     with pytest.raises(KlingTaskFailedError) as failed:
         operator.execute(make_context())
     assert failed.value.task_id in str(failed.value)
-    assert "content" in str(failed.value).lower() or "risk" in str(failed.value).lower()
+    assert "internal error" in str(failed.value)
 
-    kling_connection.set_fail_marker("")
-    retried = make_operator(prompt="a forbidden picture #fail").execute(make_context())
+    kling_connection.set_error_marker("")
+    retried = make_operator(prompt="a picture that breaks the generator #error").execute(make_context())
 
     assert retried["task_status"] == "succeed"
     assert retried["task_id"] != failed.value.task_id
@@ -139,12 +139,39 @@ def test_invalid_request_fails_before_any_http_call_naming_the_field(kling_conne
     assert kling_connection.counters(kling_connection.api_key)["requests"] == 0
 
 
-def test_bad_api_key_fails_without_airflow_retry(kling_connection, monkeypatch):
+def test_bad_api_key_fails_without_airflow_retry_naming_the_connection(kling_connection, monkeypatch):
     conn = json.loads(kling_connection.airflow_conn_json())
     monkeypatch.setenv("AIRFLOW_CONN_KLING_DEFAULT", json.dumps({**conn, "password": "wrong-key"}))
 
-    with pytest.raises(AirflowFailException, match="1002"):
+    with pytest.raises(AirflowFailException, match="1002") as raised:
         make_operator().execute(make_context())
+
+    message = str(raised.value)
+    assert "Airflow connection 'kling_default'" in message
+    assert "external_task_id=airflow-" in message and "[task_id=airflow-" not in message
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"on_content_policy": "ignore"}, "on_content_policy must be one of fail, skip"),
+        ({"max_regenerations": -1}, "max_regenerations must be an integer >= 0"),
+        ({"max_regenerations": True}, "max_regenerations must be an integer >= 0"),
+    ],
+)
+def test_bad_failure_policy_is_refused_when_the_dag_is_parsed(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make_operator(**kwargs)
+
+
+def test_default_external_id_carries_the_connection_namespace(kling_simulator, monkeypatch):
+    conn = json.loads(kling_simulator.airflow_conn_json())
+    conn["extra"] = {"external_task_id_namespace": "staging"}
+    monkeypatch.setenv("AIRFLOW_CONN_KLING_DEFAULT", json.dumps(conn))
+
+    result = make_operator().execute(make_context())
+
+    assert result["external_task_id"].startswith("staging-airflow-")
 
 
 def test_deadline_fails_with_task_id_and_how_to_resume(kling_connection):
@@ -177,10 +204,17 @@ def test_deferrable_defers_to_trigger_and_completes_with_stored_images(kling_con
     assert Path(result["images"][0]["path"].removeprefix("file://")).read_bytes().startswith(PNG_SIGNATURE)
 
 
-def test_execute_complete_with_failed_event_raises_kling_message():
+def test_execute_complete_with_failed_event_raises_kling_message(kling_connection):
+    operator = make_operator()
+    event = {"status": "failed", "task_id": "42", "message": "Kling task 42 failed: internal error"}
+    with pytest.raises(KlingTaskFailedError, match="internal error"):
+        operator.execute_complete(make_context(), event)
+
+
+def test_execute_complete_with_a_content_policy_failure_fails_without_retry(kling_connection):
     operator = make_operator()
     event = {"status": "failed", "task_id": "42", "message": "Kling task 42 failed: risk control"}
-    with pytest.raises(KlingTaskFailedError, match="risk control"):
+    with pytest.raises(AirflowFailException, match=r"risk control.*not generated again"):
         operator.execute_complete(make_context(), event)
 
 
