@@ -40,10 +40,14 @@ def request_fingerprint(request: ImageGenerationRequest) -> str:
     return _short_hash(canonical, 12)
 
 
-def instance_hash(dag_id: str, run_id: str, task_id: str, map_index: int | None) -> str:
-    """A 16-hex-digit hash of one task instance: stable across its tries, distinct between instances."""
+def instance_hash(
+    dag_id: str, run_id: str, task_id: str, map_index: int | None, item_key: str | None = None
+) -> str:
+    """A 16-hex-digit hash of one task instance (and one item of a batch task): stable across its
+    tries, distinct between instances and between items."""
     index = -1 if map_index is None else map_index
-    return _short_hash(f"{dag_id}\x1f{run_id}\x1f{task_id}\x1f{index}", 16)
+    item = "" if item_key is None else f"\x1fitem\x1f{item_key}"
+    return _short_hash(f"{dag_id}\x1f{run_id}\x1f{task_id}\x1f{index}{item}", 16)
 
 
 def check_namespace(namespace: str | None, where: str = "external_task_id_namespace") -> str | None:
@@ -67,10 +71,14 @@ def default_external_task_id(
     map_index: int | None,
     fingerprint: str,
     namespace: str | None = None,
+    item_key: str | None = None,
 ) -> str:
-    """``[<namespace>-]airflow-<instance hash>-<fingerprint>``: at most 72 characters."""
+    """``[<namespace>-]airflow-<instance hash>-<fingerprint>``: at most 72 characters.
+
+    ``item_key`` names one request of a batch task: it is part of the instance hash.
+    """
     prefix = f"{namespace}-" if namespace else ""
-    return f"{prefix}airflow-{instance_hash(dag_id, run_id, task_id, map_index)}-{fingerprint}"
+    return f"{prefix}airflow-{instance_hash(dag_id, run_id, task_id, map_index, item_key)}-{fingerprint}"
 
 
 def generation_external_task_id(base: str, generation: int) -> str:

@@ -273,6 +273,7 @@ def store_task_images(
     task_id: str,
     map_index: int | None,
     log: Any,
+    stored: dict[int, ObjectStoragePath] | None = None,
 ) -> None:
     """
     Copy every image of ``result`` (an XCom result dict) under ``base``, adding each one's ``path``
@@ -281,7 +282,8 @@ def store_task_images(
     An image already stored by an earlier try is kept. When images cannot be stored, the others
     are stored first; then a storage set-up error (credentials, permission, missing bucket) fails
     with :class:`KlingStorageConfigError` (no Airflow retry can fix it), anything else with a
-    retryable :class:`KlingImageUnavailableError` or :class:`KlingStorageError`.
+    retryable :class:`KlingImageUnavailableError` or :class:`KlingStorageError`. ``stored`` (what
+    :func:`find_stored` would answer) spares the listing when the caller listed the folder already.
     """
     conn_id = base.conn_id
     result["output_conn_id"] = conn_id
@@ -293,7 +295,8 @@ def store_task_images(
     )
     folder, prefix = task_prefix(dag_id, run_id, task_id, map_index)
     try:
-        stored = find_stored(base, folder, prefix)
+        if stored is None:
+            stored = find_stored(base, folder, prefix)
     except Exception as exc:
         if is_configuration_error(exc, base):
             raise KlingStorageConfigError(

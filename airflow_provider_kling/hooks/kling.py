@@ -24,6 +24,7 @@ from airflow_provider_kling.errors import (
     KlingError,
     KlingInvalidRequestError,
     KlingNotFoundError,
+    KlingRateLimitError,
     KlingRequestValidationError,
     KlingResponseError,
     create_never_reached_kling,
@@ -244,7 +245,13 @@ class KlingHook(ExternalIdSupportMixin, BaseHook):
 
     # -- API ----------------------------------------------------------------------------------
 
-    def create_image_task(self, request: ImageGenerationRequest | None = None, **fields: Any) -> ImageTask:
+    def create_image_task(
+        self,
+        request: ImageGenerationRequest | None = None,
+        *,
+        retry_rate_limit: bool = True,
+        **fields: Any,
+    ) -> ImageTask:
         """
         Create an image task from a validated request (or its fields); return the new task.
 
@@ -254,6 +261,8 @@ class KlingHook(ExternalIdSupportMixin, BaseHook):
         connection, 5xx, an unreadable answer) Kling is first asked for the task by that id, and
         the task is returned when found. At a host that ignores external ids such a create is
         never resent: :class:`KlingCreateOutcomeUnknownError` says how to go on.
+        ``retry_rate_limit=False`` raises a 429 (1302/1303) at once instead of backing off: for a
+        caller that schedules its own creates by slots (the batch operator).
         """
         from airflow_provider_kling.idempotency import new_external_task_id, with_external_task_id
         from airflow_provider_kling.models import ImageGenerationRequest, task_from_data
@@ -267,11 +276,15 @@ class KlingHook(ExternalIdSupportMixin, BaseHook):
         assert external_id is not None
         body = request.to_json()
         resends = 0
+
+        def resend_if(exc: BaseException) -> bool:
+            if not retry_rate_limit and isinstance(exc, KlingRateLimitError):
+                return False
+            return create_never_reached_kling(exc)
+
         while True:
             try:
-                data = self._request(
-                    "POST", GENERATIONS_PATH, body=body, resend_if=create_never_reached_kling
-                )
+                data = self._request("POST", GENERATIONS_PATH, body=body, resend_if=resend_if)
                 task = task_from_data(data, "the new task", None)
             except KlingInvalidRequestError:
                 # Kling refuses a second create with a known external id: the first one landed.

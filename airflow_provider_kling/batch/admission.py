@@ -1,0 +1,312 @@
+"""Slot-aware admission of a batch's items: which to create or poll next, and what an answer means.
+
+No I/O here (like httpx's sans-I/O core): the runner does the HTTP calls this module asks for,
+on the worker or in the triggerer, and hands the answers back. Times are Unix seconds passed in.
+
+An image task holds ``n`` of the account's slots from its create until it ends. The admission
+keeps the slots it may use full, and never sends a create it knows cannot fit: an item is
+created only when the ``n`` of the items it has running plus its own stay within the budget. A
+1303 that still comes (another pipeline on the same account) shrinks the budget to what this
+batch has running for a cool-down (doubling while 1303s go on); the item goes back to the queue.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from airflow_provider_kling.errors import (
+    KlingAccountError,
+    KlingAuthError,
+    KlingContentPolicyError,
+    KlingError,
+    KlingIPWhitelistError,
+    KlingPermissionError,
+    KlingRateLimitError,
+    create_never_reached_kling,
+    is_content_policy_reason,
+)
+
+PENDING, CREATING, RUNNING = "pending", "creating", "running"
+SUCCEEDED, FAILED, REFUSED, ERROR, UNFINISHED = "succeeded", "failed", "refused", "error", "unfinished"
+#: Outcomes an item ends with in one run of the batch.
+FINAL = frozenset({SUCCEEDED, FAILED, REFUSED, ERROR, UNFINISHED})
+#: Errors that stop the whole batch: every other create would be refused the same way.
+_BATCH_FATAL = (KlingAuthError, KlingAccountError, KlingPermissionError, KlingIPWhitelistError)
+#: A create that failed in a way a resend can fix is tried again after this backoff (doubling).
+_CREATE_BACKOFF, _CREATE_BACKOFF_MAX = 1.0, 60.0
+#: Creates of one item that fail in a retryable way before the item is given up for this run.
+MAX_CREATE_ATTEMPTS = 8
+#: Polls of one item that fail in a row before it is given up for this run (it may still finish).
+MAX_POLL_ERRORS = 10
+
+
+@dataclass
+class ItemProgress:
+    """Where one item stands; JSON-serialisable (it travels to the trigger and back)."""
+
+    key: str
+    n: int
+    external_task_id: str
+    status: str = PENDING
+    generation: int = 1
+    kling_task_id: str | None = None
+    message: str | None = None
+    task: dict[str, Any] | None = None
+    admitted_at: float | None = None
+    ended_at: float | None = None
+    not_before: float = 0.0
+    next_poll: float = 0.0
+    create_attempts: int = 0
+    poll_errors: int = 0
+    busy: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ItemProgress:
+        return cls(**{name: value for name, value in data.items() if name in cls.__dataclass_fields__})
+
+
+@dataclass
+class SlotBudget:
+    """The slots this batch may fill: ``slots``, or less for a cool-down after a 1303."""
+
+    slots: int
+    cooldown: float = 30.0
+    max_cooldown: float = 300.0
+    limit: int = -1
+    until: float = 0.0
+    next_cooldown: float = -1.0
+    rate_limited: int = 0
+
+    def __post_init__(self) -> None:
+        if self.limit < 0:
+            self.limit = self.slots
+        if self.next_cooldown < 0:
+            self.next_cooldown = self.cooldown
+
+    def available(self, now: float) -> int:
+        if self.limit < self.slots and now >= self.until:
+            self.limit = self.slots  # the cool-down is over: try the whole budget again
+        return self.limit
+
+    def shrink(self, in_use: int, now: float, retry_after: float | None = None) -> float:
+        """A 1303: hold the budget at ``in_use`` for a while; return how long."""
+        self.rate_limited += 1
+        wait = max(self.next_cooldown, retry_after or 0.0)
+        self.limit = min(self.slots, max(0, in_use))
+        self.until = now + wait
+        self.next_cooldown = min(self.max_cooldown, self.next_cooldown * 2)
+        return wait
+
+    def create_went_through(self) -> None:
+        if self.limit == self.slots:
+            self.next_cooldown = self.cooldown
+
+
+class BatchAdmission:
+    """
+    The items of one batch and the slot budget; the runner asks :meth:`admit` and
+    :meth:`due_polls` what to send, and reports each answer back.
+    """
+
+    def __init__(
+        self,
+        items: list[ItemProgress],
+        *,
+        slots: int,
+        poll_interval: float,
+        budget: SlotBudget | None = None,
+        log: Any = None,
+    ) -> None:
+        self.items = items
+        self.by_key = {item.key: item for item in items}
+        self.poll_interval = poll_interval
+        self.budget = budget or SlotBudget(slots)
+        self.log = log
+        self.fatal: str | None = None
+        self.creates_sent = 0
+
+    # -- what to send ---------------------------------------------------------------------------
+
+    def in_use(self) -> int:
+        """Slots held by this batch's tasks (and creates in flight, which may hold them already)."""
+        return sum(item.n for item in self.items if item.status in (CREATING, RUNNING))
+
+    def admit(self, now: float) -> list[ItemProgress]:
+        """Items to create now: the queue in order, each one that fits in the budget's free slots."""
+        if self.fatal is not None:
+            return []
+        free = self.budget.available(now) - self.in_use()
+        admitted = []
+        for item in self.items:
+            if free <= 0:
+                break
+            if item.status == PENDING and item.not_before <= now and item.n <= free:
+                item.status, item.busy = CREATING, True
+                item.create_attempts += 1
+                free -= item.n
+                self.creates_sent += 1
+                admitted.append(item)
+        return admitted
+
+    def due_polls(self, now: float) -> list[ItemProgress]:
+        """Running items whose next poll is due (and that have no call in flight)."""
+        due = [i for i in self.items if i.status == RUNNING and not i.busy and i.next_poll <= now]
+        for item in due:
+            item.busy = True
+        return due
+
+    def next_wakeup(self, now: float) -> float:
+        """When something may be due next (a poll, a requeued create, the end of a cool-down)."""
+        times = [i.next_poll for i in self.items if i.status == RUNNING and not i.busy]
+        pending = [i for i in self.items if i.status == PENDING]
+        times += [i.not_before for i in pending if i.not_before > now]
+        if pending and self.budget.limit < self.budget.slots:
+            times.append(self.budget.until)
+        return min(times, default=now + self.poll_interval)
+
+    def done(self) -> bool:
+        return all(item.status in FINAL for item in self.items)
+
+    # -- answers --------------------------------------------------------------------------------
+
+    def created(self, item: ItemProgress, task: dict[str, Any], now: float) -> None:
+        """The create answered (or an earlier create was found): the item runs, or has ended."""
+        item.busy = False
+        item.kling_task_id = str(task["task_id"])
+        item.admitted_at = item.admitted_at or now
+        self.budget.create_went_through()
+        self._say(item, f"Kling task {item.kling_task_id} is {task.get('task_status')}")
+        self._observe(item, task, now, first=True)
+
+    def create_failed(self, item: ItemProgress, exc: KlingError, now: float) -> None:
+        item.busy = False
+        if isinstance(exc, KlingRateLimitError):
+            item.status = PENDING
+            wait = self.budget.shrink(self.in_use(), now, exc.retry_after)
+            self._say(
+                item,
+                f"Kling answered 429 (code {exc.code}): the account's slots are taken by another "
+                f"pipeline; holding this batch at {self.budget.limit} of {self.budget.slots} slots "
+                f"for {wait:.0f}s",
+                warning=True,
+            )
+        elif isinstance(exc, KlingContentPolicyError):
+            self._end(item, REFUSED, str(exc), now)
+        elif isinstance(exc, _BATCH_FATAL):
+            self._end(item, ERROR, str(exc), now)
+            self.fatal = str(exc)
+            for other in self.items:
+                if other.status == PENDING:
+                    self._end(other, ERROR, f"not created: the batch stopped ({exc})", now, quiet=True)
+        elif (
+            exc.retryable or create_never_reached_kling(exc)
+        ) and item.create_attempts < MAX_CREATE_ATTEMPTS:
+            item.status = PENDING
+            item.not_before = now + min(
+                _CREATE_BACKOFF_MAX, _CREATE_BACKOFF * 2 ** (item.create_attempts - 1)
+            )
+            self._say(item, f"create failed ({exc}); trying again later", warning=True)
+        else:
+            self._end(item, ERROR, str(exc), now)
+
+    def polled(self, item: ItemProgress, task: dict[str, Any], now: float) -> None:
+        item.busy = False
+        item.poll_errors = 0
+        self._observe(item, task, now, first=False)
+
+    def poll_failed(self, item: ItemProgress, exc: KlingError, now: float) -> None:
+        item.busy = False
+        item.poll_errors += 1
+        if isinstance(exc, _BATCH_FATAL):
+            self.fatal = str(exc)
+        if not exc.retryable or item.poll_errors > MAX_POLL_ERRORS:
+            self._end(item, UNFINISHED, f"polling failed: {exc}", now)
+        else:
+            item.next_poll = now + self.poll_interval
+
+    def resumed(self, item: ItemProgress, task: dict[str, Any], generation: int, now: float) -> None:
+        """An earlier try's task of this item, found by external id before anything is created."""
+        item.generation = generation
+        item.kling_task_id = str(task["task_id"])
+        self._say(
+            item, f"resuming Kling task {item.kling_task_id} ({task.get('task_status')}) of an earlier try"
+        )
+        item.status = RUNNING
+        self._observe(item, task, now, first=True)
+
+    def expire(self, now: float) -> None:
+        """The deadline passed: every item not ended is unfinished (a retry resumes it)."""
+        for item in self.items:
+            if item.status not in FINAL:
+                was_created = item.kling_task_id is not None
+                why = f"still running as Kling task {item.kling_task_id}" if was_created else "not created"
+                self._end(item, UNFINISHED, f"timed out: {why}", now, quiet=True)
+
+    def _observe(self, item: ItemProgress, task: dict[str, Any], now: float, *, first: bool) -> None:
+        status = task.get("task_status")
+        if status == "succeed":
+            item.task = task
+            self._end(item, SUCCEEDED, None, now)
+        elif status == "failed":
+            item.task = task
+            reason = task.get("task_status_msg") or "Kling gave no reason"
+            self._end(item, REFUSED if is_content_policy_reason(reason) else FAILED, reason, now)
+        else:
+            if item.status != RUNNING and not first:
+                self._say(item, f"Kling task {item.kling_task_id} is {status}")
+            item.status = RUNNING
+            item.next_poll = now + self.poll_interval
+
+    def _end(
+        self, item: ItemProgress, status: str, message: str | None, now: float, *, quiet: bool = False
+    ) -> None:
+        item.status, item.message, item.ended_at, item.busy = status, message, now, False
+        if not quiet:
+            detail = f": {message}" if message else ""
+            self._say(item, f"{status}{detail}", warning=status in (FAILED, ERROR, UNFINISHED))
+
+    def _say(self, item: ItemProgress, text: str, *, warning: bool = False) -> None:
+        if self.log is not None:
+            (self.log.warning if warning else self.log.info)("Batch item %r: %s", item.key, text)
+
+    # -- progress -------------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys((PENDING, CREATING, RUNNING, *sorted(FINAL)), 0)
+        for item in self.items:
+            counts[item.status] += 1
+        return counts
+
+    def eta(self, now: float) -> float | None:
+        """Seconds until the batch ends, from the mean task time so far and the slots it may fill."""
+        times = [
+            i.ended_at - i.admitted_at
+            for i in self.items
+            if i.status == SUCCEEDED and i.admitted_at and i.ended_at
+        ]
+        if not times:
+            return None
+        mean = sum(times) / len(times)
+        waiting = sum(i.n for i in self.items if i.status == PENDING)
+        running = [i for i in self.items if i.status in (CREATING, RUNNING)]
+        left_running = max((mean - (now - (i.admitted_at or now)) for i in running), default=0.0)
+        waves = math.ceil(waiting / max(1, self.budget.slots))
+        return max(0.0, left_running) + waves * mean
+
+    def progress_line(self, now: float) -> str:
+        counts = self.counts()
+        ended = sum(counts[s] for s in FINAL)
+        eta = self.eta(now)
+        parts = [f"{ended} of {len(self.items)} done", f"{counts[RUNNING] + counts[CREATING]} running"]
+        parts.append(f"ETA {eta:.0f}s" if eta is not None else "ETA unknown")
+        parts.append(
+            f"{counts[SUCCEEDED]} succeeded, {counts[FAILED]} failed, {counts[REFUSED]} refused, "
+            f"{counts[ERROR] + counts[UNFINISHED]} not finished; "
+            f"slots {self.budget.available(now)}/{self.budget.slots}"
+        )
+        return ", ".join(parts)

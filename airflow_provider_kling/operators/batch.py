@@ -1,0 +1,355 @@
+"""KlingBatchImageGenerationOperator: many image requests in one task, at the account's slot budget."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.providers.common.compat.sdk import conf
+from airflow.sdk import BaseOperator
+
+from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
+from airflow_provider_kling.failures import fail_fast
+from airflow_provider_kling.operators.generations import DEFAULT_MAX_REGENERATIONS
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_kling.batch.admission import ItemProgress
+    from airflow_provider_kling.batch.items import BatchItem
+    from airflow_provider_kling.hooks.kling import KlingHook
+
+#: What ``on_content_policy`` accepts: a refused item is recorded, or fails the task at the end.
+ON_CONTENT_POLICY = ("record", "fail")
+#: XCom key of the summary, pushed before the task succeeds or fails.
+XCOM_BATCH_SUMMARY = "kling_batch_summary"
+#: Request fields the operator's own arguments give every item (an item's own value wins).
+DEFAULT_FIELDS = ("model_name", "n", "negative_prompt", "resolution", "aspect_ratio", "callback_url")
+
+
+class KlingBatchImageGenerationOperator(BaseOperator):
+    """
+    Generate images for many requests in one task, keeping the account's slots full.
+
+    Items are created as slots free (a task holds ``n`` slots until it ends), polled, and their
+    images stored like the single operator's; a manifest and an HTML contact sheet are written
+    beside them and XCom gets a small summary. A retry (or a restarted triggerer) resumes the
+    items that exist and creates only the missing ones. See the README's "Batches".
+
+    :param requests: A list of prompts, or of dicts of request fields (``prompt``, ``n``,
+        ``aspect_ratio`` ... and an optional ``key`` that names the item), or a ``.csv``,
+        ``.jsonl`` or ``.txt`` (one prompt per line) file rendered with the run's context. (templated)
+    :param slots: The account's concurrency (Kling slots) this batch may fill; an item holds ``n``.
+    :param model_name: Model of every item without its own. (templated)
+    :param n: Images per item, for items without their own ``n``.
+    :param negative_prompt: For every item without its own. (templated)
+    :param resolution: ``1k`` or ``2k``, for every item without its own. (templated)
+    :param aspect_ratio: For every item without its own. (templated)
+    :param callback_url: For every item without its own. (templated)
+    :param requests_format: ``auto`` (from the file's extension), ``csv``, ``jsonl`` or ``lines``
+        for a ``requests`` given as text.
+    :param output_path: Where images, manifest and contact sheet go: a path, a URI or an
+        ``ObjectStoragePath``. (templated)
+    :param output_conn_id: The Airflow connection of the output store. (templated)
+    :param kling_conn_id: The ``kling`` connection. (templated)
+    :param deferrable: Run the whole batch (admission and polls) in one trigger.
+    :param poll_interval: Seconds between two polls of one running item.
+    :param timeout: Seconds the whole batch may take; items not done by then are left to a retry.
+    :param on_content_policy: ``"record"`` (default): a refused item is recorded as refused and the
+        task succeeds when the rest did; ``"fail"``: any refusal fails the task at the end (no retry).
+    :param max_regenerations: New Kling tasks a retry may create for an item whose task failed
+        (not refused), per item.
+    :param progress_interval: Seconds between "k of N done, m running, ETA" log lines.
+    """
+
+    template_fields: Sequence[str] = (
+        "requests",
+        "model_name",
+        "negative_prompt",
+        "resolution",
+        "aspect_ratio",
+        "callback_url",
+        "output_path",
+        "output_conn_id",
+        "kling_conn_id",
+    )
+    template_ext: Sequence[str] = (".csv", ".jsonl", ".ndjson", ".txt")
+    template_fields_renderers: ClassVar[dict[str, str]] = {"requests": "json"}
+    ui_color = "#c7d8ff"
+
+    def __init__(
+        self,
+        *,
+        requests: Any,
+        slots: int,
+        output_path: Any,
+        model_name: str = "kling-v1",
+        n: int = 1,
+        negative_prompt: str | None = None,
+        resolution: str | None = None,
+        aspect_ratio: str | None = None,
+        callback_url: str | None = None,
+        requests_format: str = "auto",
+        output_conn_id: str | None = None,
+        kling_conn_id: str = "kling_default",
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 5.0,
+        timeout: float = 6 * 3600.0,
+        on_content_policy: str = "record",
+        max_regenerations: int = DEFAULT_MAX_REGENERATIONS,
+        progress_interval: float = 60.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        from airflow_provider_kling.batch.items import FORMATS, format_of
+
+        if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
+            raise ValueError(f"slots must be an integer >= 1 (got {slots!r})")
+        for name, value in (
+            ("poll_interval", poll_interval),
+            ("timeout", timeout),
+            ("progress_interval", progress_interval),
+        ):
+            if not value > 0:
+                raise ValueError(f"{name} must be a positive number of seconds (got {value!r})")
+        if on_content_policy not in ON_CONTENT_POLICY:
+            raise ValueError(
+                f"on_content_policy must be one of {', '.join(ON_CONTENT_POLICY)} (got {on_content_policy!r})"
+            )
+        if (
+            isinstance(max_regenerations, bool)
+            or not isinstance(max_regenerations, int)
+            or max_regenerations < 0
+        ):
+            raise ValueError(f"max_regenerations must be an integer >= 0 (got {max_regenerations!r})")
+        if requests_format != "auto" and requests_format not in FORMATS:
+            raise ValueError(
+                f"requests_format must be auto or one of {', '.join(FORMATS)} (got {requests_format!r})"
+            )
+        if output_path is None or output_path == "":
+            raise ValueError(
+                "output_path is required: the batch's images, manifest and contact sheet go there"
+            )
+        # The file's extension says its format; Airflow replaces the name with its rendered text.
+        if requests_format == "auto" and isinstance(requests, str):
+            requests_format = format_of(requests) or "auto"
+        self.requests = requests
+        self.requests_format = requests_format
+        self.slots = slots
+        self.model_name = model_name
+        self.n = n
+        self.negative_prompt = negative_prompt
+        self.resolution = resolution
+        self.aspect_ratio = aspect_ratio
+        self.callback_url = callback_url
+        self.output_path = output_path
+        self.output_conn_id = output_conn_id
+        self.kling_conn_id = kling_conn_id
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.on_content_policy = on_content_policy
+        self.max_regenerations = max_regenerations
+        self.progress_interval = progress_interval
+
+    @cached_property
+    def hook(self) -> KlingHook:
+        from airflow_provider_kling.hooks.kling import KlingHook
+
+        return KlingHook(self.kling_conn_id)
+
+    # -- requests -------------------------------------------------------------------------------
+
+    def build_items(self, context: Context) -> list[BatchItem]:
+        """Every rendered request validated, each with its own external task id; else one clear error."""
+        from airflow_provider_kling.batch.items import build_items, parse_requests_text
+        from airflow_provider_kling.idempotency import (
+            default_external_task_id,
+            request_fingerprint,
+            with_external_task_id,
+        )
+
+        rows = self.requests
+        try:
+            if isinstance(rows, str):
+                kind = self.requests_format
+                if kind == "auto":
+                    raise KlingRequestValidationError(
+                        "requests is text: name a .csv, .jsonl or .txt file, or set requests_format"
+                    )
+                rows = parse_requests_text(rows, kind)
+            elif isinstance(rows, dict) or not isinstance(rows, Sequence):
+                raise KlingRequestValidationError(
+                    "requests must be a list of prompts or request dicts, or a file "
+                    f"(got {type(rows).__name__})"
+                )
+            defaults = {
+                name: getattr(self, name) for name in DEFAULT_FIELDS if getattr(self, name) not in (None, "")
+            }
+            items = build_items(rows, defaults, slots=self.slots)
+            ti = context["ti"]
+            run_id = str(context.get("run_id") or getattr(ti, "run_id", ""))
+            namespace = self.hook.settings.external_task_id_namespace
+            identified = []
+            for item in items:
+                if not item.request.external_task_id:
+                    external_id = default_external_task_id(
+                        dag_id=self.dag_id,
+                        run_id=run_id,
+                        task_id=self.task_id,
+                        map_index=getattr(ti, "map_index", -1),
+                        fingerprint=request_fingerprint(item.request),
+                        namespace=namespace,
+                        item_key=item.key,
+                    )
+                    item = type(item)(item.number, item.key, with_external_task_id(item.request, external_id))
+                identified.append(item)
+            return identified
+        except KlingRequestValidationError as exc:
+            raise fail_fast(exc) from None
+
+    # -- execution ------------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        import asyncio
+
+        from airflow_provider_kling.batch.admission import BatchAdmission
+        from airflow_provider_kling.batch.runner import BatchRunner
+
+        items = self.build_items(context)
+        self.log.info(
+            "Kling batch: %d items, %d images, at most %d slots at once",
+            len(items),
+            sum(item.n for item in items),
+            self.slots,
+        )
+        deadline = time.time() + self.timeout
+        if self.deferrable:
+            self._defer(items, deadline)
+        admission = BatchAdmission(
+            self._fresh_progress(items), slots=self.slots, poll_interval=self.poll_interval, log=self.log
+        )
+        runner = BatchRunner(
+            self.hook,
+            admission,
+            {item.key: item.request for item in items},
+            deadline=deadline,
+            max_regenerations=self.max_regenerations,
+            log=self.log,
+            progress_every=self.progress_interval,
+        )
+        asyncio.run(runner.run())
+        return self._finish(items, admission.items, admission.budget.rate_limited, context)
+
+    @staticmethod
+    def _fresh_progress(items: list[BatchItem]) -> list[ItemProgress]:
+        from airflow_provider_kling.batch.admission import ItemProgress
+
+        return [
+            ItemProgress(key=item.key, n=item.n, external_task_id=str(item.request.external_task_id))
+            for item in items
+        ]
+
+    def _defer(self, items: list[BatchItem], deadline: float) -> None:
+        from datetime import timedelta
+
+        from airflow_provider_kling.triggers.batch import KlingBatchTrigger
+
+        self.log.info("Deferring: the triggerer runs the batch (admission and polls) until it ends")
+        self.defer(
+            trigger=KlingBatchTrigger(
+                items=[
+                    {
+                        "key": item.key,
+                        "n": item.n,
+                        "external_task_id": item.request.external_task_id,
+                        "request": item.request.to_json(),
+                    }
+                    for item in items
+                ],
+                kling_conn_id=self.kling_conn_id,
+                slots=self.slots,
+                poll_interval=self.poll_interval,
+                deadline=deadline,
+                max_regenerations=self.max_regenerations,
+                progress_every=self.progress_interval,
+            ),
+            method_name="execute_complete",
+            # Airflow's own bound, a little after the trigger's deadline (the trigger ends by then).
+            timeout=timedelta(seconds=self.timeout + 300),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Resume after the trigger: store what succeeded, write manifest and contact sheet."""
+        from airflow_provider_kling.batch.admission import ItemProgress
+
+        items = self.build_items(context)
+        progress = [ItemProgress.from_json(data) for data in event.get("items") or []]
+        if sorted(p.key for p in progress) != sorted(item.key for item in items):
+            raise KlingError(
+                "The batch trigger reported other items than this task's requests; retry the task"
+            )
+        if event.get("status") == "error":
+            self.log.warning("The batch trigger stopped: %s", event.get("message"))
+        return self._finish(items, progress, int(event.get("rate_limited") or 0), context)
+
+    # -- results --------------------------------------------------------------------------------
+
+    def _finish(
+        self, items: list[BatchItem], progress: list[ItemProgress], rate_limited: int, context: Context
+    ) -> dict[str, Any]:
+        from airflow_provider_kling.batch.admission import ERROR, FAILED, REFUSED, UNFINISHED
+        from airflow_provider_kling.batch.manifest import store_batch
+        from airflow_provider_kling.storage import to_storage_path
+
+        ti = context["ti"]
+        try:
+            base = to_storage_path(self.output_path, self.output_conn_id or None)
+        except ValueError as exc:
+            raise fail_fast(KlingRequestValidationError(str(exc))) from None
+        try:
+            summary = store_batch(
+                base,
+                items,
+                {state.key: state for state in progress},
+                fetch=self.hook.iter_image_bytes,
+                dag_id=self.dag_id,
+                run_id=str(context.get("run_id") or getattr(ti, "run_id", "run")),
+                task_id=self.task_id,
+                map_index=getattr(ti, "map_index", None),
+                log=self.log,
+            )
+        except KlingError as exc:
+            raise fail_fast(exc) from exc
+        summary["rate_limited"] = rate_limited
+        ti.xcom_push(key=XCOM_BATCH_SUMMARY, value=summary)
+        counts = summary["counts"]
+        self.log.info("Kling batch summary: %s", summary)
+        not_done = sum(counts.get(status, 0) for status in (FAILED, ERROR, UNFINISHED))
+        if not_done or summary["storage_errors"]:
+            stopped = [
+                s.message for s in progress if s.status == ERROR and s.message and "stopped" not in s.message
+            ]
+            error = KlingError(
+                f"{not_done} of {len(items)} batch items did not succeed ({counts}) and "
+                f"{len(summary['storage_errors'])} could not all be stored; see the manifest "
+                f"{summary['manifest']}. A retry resumes the finished and running items and creates "
+                "only the missing ones" + (f". First error: {stopped[0]}" if stopped else "")
+            )
+            fatal = [
+                s
+                for s in progress
+                if s.status == ERROR and s.message and "not created: the batch stopped" in s.message
+            ]
+            error.airflow_retryable = not fatal
+            raise fail_fast(error)
+        if counts.get(REFUSED) and self.on_content_policy == "fail":
+            from airflow.providers.common.compat.sdk import AirflowFailException
+
+            raise AirflowFailException(
+                f"{counts[REFUSED]} batch item(s) were refused by Kling's content policy and "
+                "on_content_policy='fail'; see the manifest " + summary["manifest"]
+            )
+        return summary
