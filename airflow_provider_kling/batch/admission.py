@@ -146,7 +146,7 @@ class BatchAdmission:
             if free <= 0:
                 break
             if item.status == PENDING and item.not_before <= now and item.n <= free:
-                item.status, item.busy = CREATING, True
+                item.status, item.busy, item.admitted_at = CREATING, True, now
                 item.create_attempts += 1
                 free -= item.n
                 self.creates_sent += 1
@@ -178,7 +178,8 @@ class BatchAdmission:
         """The create answered (or an earlier create was found): the item runs, or has ended."""
         item.busy = False
         item.kling_task_id = str(task["task_id"])
-        item.admitted_at = item.admitted_at or now
+        if item.admitted_at is None:
+            item.admitted_at = now
         self.budget.create_went_through()
         self._say(item, f"Kling task {item.kling_task_id} is {task.get('task_status')}")
         self._observe(item, task, now, first=True)
@@ -287,14 +288,16 @@ class BatchAdmission:
         times = [
             i.ended_at - i.admitted_at
             for i in self.items
-            if i.status == SUCCEEDED and i.admitted_at and i.ended_at
+            if i.status == SUCCEEDED and i.admitted_at is not None and i.ended_at is not None
         ]
         if not times:
             return None
         mean = sum(times) / len(times)
         waiting = sum(i.n for i in self.items if i.status == PENDING)
         running = [i for i in self.items if i.status in (CREATING, RUNNING)]
-        left_running = max((mean - (now - (i.admitted_at or now)) for i in running), default=0.0)
+        left_running = max(
+            (mean - (now - (now if i.admitted_at is None else i.admitted_at)) for i in running), default=0.0
+        )
         waves = math.ceil(waiting / max(1, self.budget.slots))
         return max(0.0, left_running) + waves * mean
 

@@ -71,14 +71,18 @@ class BatchRunner:
 
     async def run(self) -> BatchAdmission:
         workers = min(MAX_WORKERS, max(2, self.admission.budget.slots + 1))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kling-batch") as pool:
-            loop = asyncio.get_running_loop()
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kling-batch")
+        loop = asyncio.get_running_loop()
 
-            async def call(function: Callable[..., Any], *args: Any) -> Any:
-                return await loop.run_in_executor(pool, lambda: function(*args))
+        async def call(function: Callable[..., Any], *args: Any) -> Any:
+            return await loop.run_in_executor(pool, lambda: function(*args))
 
+        try:
             await self._reconcile(call)
             await self._loop(call)
+        finally:
+            # Cancelled (a triggerer going away): never block the event loop on calls in flight.
+            pool.shutdown(wait=False, cancel_futures=True)
         return self.admission
 
     # -- an earlier try's tasks -------------------------------------------------------------------

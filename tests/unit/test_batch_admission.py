@@ -1,0 +1,140 @@
+"""The batch's slot admission: no I/O, so the decisions are tested one by one."""
+
+from __future__ import annotations
+
+from airflow_provider_kling.batch.admission import (
+    CREATING,
+    ERROR,
+    FAILED,
+    PENDING,
+    REFUSED,
+    RUNNING,
+    SUCCEEDED,
+    BatchAdmission,
+    ItemProgress,
+)
+from airflow_provider_kling.errors import (
+    KlingAccountError,
+    KlingConnectError,
+    KlingContentPolicyError,
+    KlingCreateOutcomeUnknownError,
+    KlingRateLimitError,
+)
+
+
+def batch(*weights: int, slots: int = 4, poll_interval: float = 1.0) -> BatchAdmission:
+    items = [ItemProgress(key=str(i), n=n, external_task_id=f"ext-{i}") for i, n in enumerate(weights)]
+    return BatchAdmission(items, slots=slots, poll_interval=poll_interval)
+
+
+def task(status: str, task_id: str = "t", msg: str = "") -> dict:
+    return {"task_id": task_id, "task_status": status, "task_status_msg": msg}
+
+
+def test_admission_fills_the_budget_weighted_by_n_and_never_beyond():
+    admission = batch(2, 1, 2, 1, 1, slots=4)
+
+    first = admission.admit(0.0)
+
+    assert [item.key for item in first] == ["0", "1", "3"]  # 2 + 1 + 1: item 2 (n=2) does not fit
+    assert admission.in_use() == 4
+    assert admission.admit(0.0) == []
+
+
+def test_a_slot_is_refilled_only_once_an_item_has_ended():
+    admission = batch(1, 1, 1, slots=2)
+    a, b = admission.admit(0.0)
+    admission.created(a, task("submitted", "ta"), 0.0)
+    admission.created(b, task("submitted", "tb"), 0.0)
+    assert admission.due_polls(0.5) == []
+
+    due = admission.due_polls(1.0)
+    admission.polled(due[0], task("processing", "ta"), 1.0)
+    admission.polled(due[1], task("succeed", "tb"), 1.0)
+
+    assert [item.key for item in admission.admit(1.0)] == ["2"]
+    assert admission.items[1].status == SUCCEEDED
+
+
+def test_a_1303_requeues_the_item_and_holds_the_budget_at_what_runs_for_a_cool_down():
+    admission = batch(1, 1, 1, 1, slots=4)
+    items = admission.admit(0.0)
+    admission.created(items[0], task("submitted", "a"), 0.0)
+    admission.created(items[1], task("submitted", "b"), 0.0)
+
+    admission.create_failed(items[2], KlingRateLimitError("busy", code=1303), 0.0)
+    admission.create_failed(items[3], KlingRateLimitError("busy", code=1303), 0.0)
+
+    assert [item.status for item in items] == [RUNNING, RUNNING, PENDING, PENDING]
+    assert admission.budget.rate_limited == 2
+    assert admission.budget.available(1.0) == 2  # held at what runs: items 0 and 1
+    assert admission.admit(1.0) == []
+    # the cool-down doubled on the second 1303: 30 s then 60 s from t=0
+    assert admission.budget.available(61.0) == 4
+    assert [item.key for item in admission.admit(61.0)] == ["2", "3"]
+
+
+def test_retry_after_longer_than_the_cool_down_is_honoured():
+    admission = batch(1, slots=1)
+    (item,) = admission.admit(0.0)
+    admission.create_failed(item, KlingRateLimitError("busy", code=1303, retry_after=90), 0.0)
+
+    assert admission.admit(89.0) == []
+    assert [i.key for i in admission.admit(90.0)] == ["0"]
+
+
+def test_refusals_are_recorded_and_other_failures_tell_apart():
+    admission = batch(1, 1, 1, slots=3)
+    a, b, c = admission.admit(0.0)
+
+    admission.create_failed(a, KlingContentPolicyError("refused", code=1301), 0.0)
+    admission.created(b, task("failed", "tb", "Failure to pass the risk control system"), 0.0)
+    admission.created(c, task("failed", "tc", "internal error, please retry"), 0.0)
+
+    assert [a.status, b.status, c.status] == [REFUSED, REFUSED, FAILED]
+    assert admission.done()
+
+
+def test_a_create_that_never_arrived_is_tried_again_later_and_an_unknown_outcome_is_not():
+    admission = batch(1, 1, slots=2)
+    a, b = admission.admit(0.0)
+
+    admission.create_failed(a, KlingConnectError("no connection"), 0.0)
+    admission.create_failed(b, KlingCreateOutcomeUnknownError("lost"), 0.0)
+
+    assert (a.status, a.not_before) == (PENDING, 1.0)
+    assert b.status == ERROR
+    assert admission.admit(0.5) == []
+    assert admission.admit(1.0) == [a] and a.status == CREATING
+
+
+def test_an_account_error_stops_the_batch_but_running_items_are_still_followed():
+    admission = batch(1, 1, 1, slots=2)
+    a, b = admission.admit(0.0)
+    admission.created(a, task("submitted", "ta"), 0.0)
+
+    admission.create_failed(b, KlingAccountError("resource pack used up", code=1102), 0.0)
+
+    assert admission.fatal and admission.items[2].status == ERROR
+    assert admission.admit(5.0) == []
+    assert admission.due_polls(5.0) == [a]
+    admission.polled(a, task("succeed", "ta"), 5.0)
+    assert admission.done()
+
+
+def test_progress_line_counts_and_estimates():
+    admission = batch(1, 1, 1, slots=2)
+    a, b = admission.admit(0.0)
+    admission.created(a, task("submitted", "ta"), 0.0)
+    admission.created(b, task("submitted", "tb"), 0.0)
+    admission.polled(a, task("succeed", "ta"), 10.0)
+
+    line = admission.progress_line(10.0)
+
+    assert line.startswith("1 of 3 done, 1 running, ETA 10s")
+    assert "1 succeeded" in line
+
+
+def test_item_progress_round_trips_through_json():
+    item = ItemProgress(key="k", n=2, external_task_id="e", status=RUNNING, kling_task_id="t")
+    assert ItemProgress.from_json(item.to_json()) == item

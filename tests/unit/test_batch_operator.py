@@ -1,0 +1,206 @@
+"""KlingBatchImageGenerationOperator against the simulator: both modes, slots, refusals, retries."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
+from airflow.sdk import DAG
+from airflow.sdk.exceptions import TaskDeferred
+
+from airflow_provider_kling.errors import KlingError
+from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.operators.batch import XCOM_BATCH_SUMMARY, KlingBatchImageGenerationOperator
+from airflow_provider_kling.triggers.batch import KlingBatchTrigger
+from tests.unit.task_context import RecordingTaskInstance, make_context
+
+SUMMARY_KEYS = {
+    "total",
+    "counts",
+    "images_stored",
+    "units",
+    "manifest",
+    "contact_sheet",
+    "output_conn_id",
+    "storage_errors",
+    "rate_limited",
+}
+
+
+def make_batch(tmp_path: Path, **kwargs: Any) -> KlingBatchImageGenerationOperator:
+    kwargs.setdefault("task_id", "batch")
+    kwargs.setdefault("slots", 2)
+    kwargs.setdefault("poll_interval", 0.05)
+    kwargs.setdefault("progress_interval", 0.5)
+    kwargs.setdefault("timeout", 60)
+    kwargs.setdefault("output_path", str(tmp_path))
+    with DAG("kling_batch", schedule=None):
+        return KlingBatchImageGenerationOperator(**kwargs)
+
+
+def context() -> dict[str, Any]:
+    return make_context(RecordingTaskInstance(dag_id="kling_batch", task_id="batch"))
+
+
+def stored_images(tmp_path: Path) -> list[str]:
+    return sorted(p.name for p in tmp_path.rglob("*.png"))
+
+
+def manifest(summary: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(Path(summary["manifest"].removeprefix("file://")).read_text())
+
+
+def run_trigger(trigger: KlingBatchTrigger) -> dict[str, Any]:
+    async def first_event() -> dict[str, Any]:
+        async for event in trigger.run():
+            return event.payload
+        raise AssertionError("the trigger yielded no event")
+
+    return asyncio.run(first_event())
+
+
+def test_batch_creates_each_item_once_stores_images_and_returns_a_small_summary(kling_connection, tmp_path):
+    kling_connection.set_latency(0.2)
+    requests = ["a red fox", {"prompt": "a blue whale", "n": 2, "key": "whale"}, "a green frog"]
+    ctx = context()
+
+    summary = make_batch(tmp_path, requests=requests).execute(ctx)
+
+    assert set(summary) == SUMMARY_KEYS
+    assert summary["counts"] == {"succeeded": 3}
+    assert summary["images_stored"] == 4 and summary["rate_limited"] == 0
+    assert ctx["ti"].xcom[XCOM_BATCH_SUMMARY] == summary
+    assert kling_connection.counters(kling_connection.api_key)["creates"] == 3
+    assert stored_images(tmp_path) == [
+        "batch_0_0.png",
+        "batch_2_0.png",
+        "batch_whale_0.png",
+        "batch_whale_1.png",
+    ]
+    rows = manifest(summary)["items"]
+    assert [(r["key"], r["status"], len(r["files"])) for r in rows] == [
+        ("0", "succeeded", 1),
+        ("whale", "succeeded", 2),
+        ("2", "succeeded", 1),
+    ]
+    assert all(r["kling_task_id"] and r["prompt"] for r in rows)
+    sheet = Path(summary["contact_sheet"].removeprefix("file://")).read_text()
+    assert 'src="batch_whale_1.png"' in sheet and "a blue whale" in sheet
+
+
+def test_slots_are_never_exceeded_so_kling_never_answers_1303(kling_connection, tmp_path):
+    kling_connection.set_latency(0.2)
+    kling_connection.set_slots(3)
+
+    summary = make_batch(
+        tmp_path, requests=[{"prompt": f"p{i}", "n": 1 + i % 2} for i in range(8)], slots=3
+    ).execute(context())
+
+    assert summary["counts"] == {"succeeded": 8}
+    assert summary["rate_limited"] == 0
+    assert kling_connection.counters(kling_connection.api_key)["creates"] == 8
+
+
+def test_a_1303_from_another_pipeline_shrinks_the_budget_instead_of_failing_items(kling_connection, tmp_path):
+    kling_connection.set_latency(0.5)
+    kling_connection.set_slots(3)
+    other_pipeline = KlingHook()
+    other_pipeline.create_image_task(model_name="kling-v1", prompt="someone else's", n=2)
+
+    summary = make_batch(tmp_path, requests=[f"p{i}" for i in range(4)], slots=3).execute(context())
+
+    assert summary["counts"] == {"succeeded": 4}
+    assert summary["rate_limited"] >= 1
+    assert kling_connection.counters(kling_connection.api_key)["creates"] == 5  # 4 items + the other one
+
+
+def test_refused_items_are_recorded_and_fail_the_task_only_when_asked(kling_connection, tmp_path):
+    requests = ["a calm lake", "something #fail", "a quiet street"]
+
+    summary = make_batch(tmp_path / "record", requests=requests).execute(context())
+
+    assert summary["counts"] == {"succeeded": 2, "refused": 1}
+    refused = [r for r in manifest(summary)["items"] if r["status"] == "refused"]
+    assert refused[0]["key"] == "1" and "risk control" in refused[0]["message"]
+    kling_connection.reset()
+    ctx = context()
+    with pytest.raises(AirflowFailException, match="1 batch item"):
+        make_batch(tmp_path / "fail", requests=requests, on_content_policy="fail").execute(ctx)
+    assert ctx["ti"].xcom[XCOM_BATCH_SUMMARY]["counts"] == {"succeeded": 2, "refused": 1}
+
+
+def test_a_retry_resumes_every_item_and_stores_nothing_twice(kling_connection, tmp_path):
+    requests = [f"prompt {i}" for i in range(5)]
+    make_batch(tmp_path, requests=requests).execute(context())
+    first = sorted((p.name, p.stat().st_mtime_ns) for p in tmp_path.rglob("*.png"))
+
+    summary = make_batch(tmp_path, requests=requests).execute(context())
+
+    counters = kling_connection.counters(kling_connection.api_key)
+    assert summary["counts"] == {"succeeded": 5}
+    assert counters["creates"] == 5 and counters["images"] == 5
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in tmp_path.rglob("*.png")) == first
+
+
+def test_a_failed_item_fails_the_task_for_a_retry_that_regenerates_only_that_item(kling_connection, tmp_path):
+    requests = ["fine", "broken #error"]
+    with pytest.raises(KlingError, match="1 of 2 batch items did not succeed"):
+        make_batch(tmp_path, requests=requests, max_regenerations=1).execute(context())
+
+    with pytest.raises(KlingError):
+        make_batch(tmp_path, requests=requests, max_regenerations=1).execute(context())
+    with pytest.raises(KlingError):
+        make_batch(tmp_path, requests=requests, max_regenerations=1).execute(context())
+
+    tasks = kling_connection.tasks(kling_connection.api_key)
+    broken = sorted(t["task_info"]["external_task_id"] for t in tasks if "#error" in t["request"]["prompt"])
+    assert len(broken) == 2 and broken[1] == broken[0] + "-2"  # generation 1 and 2; none after
+    assert sum("#error" not in t["request"]["prompt"] for t in tasks) == 1
+
+
+def test_deferrable_batch_runs_in_one_trigger_and_completes_on_the_worker(kling_connection, tmp_path):
+    kling_connection.set_latency(0.2)
+    operator = make_batch(tmp_path, requests=[f"p{i}" for i in range(4)], deferrable=True)
+    ctx = context()
+
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(ctx)
+    assert kling_connection.counters(kling_connection.api_key)["requests"] == 0
+    trigger = deferred.value.trigger
+    assert kling_connection.api_key not in json.dumps(trigger.serialize())
+    event = run_trigger(trigger)
+    summary = operator.execute_complete(ctx, event)
+
+    assert event["status"] == "done"
+    assert summary["counts"] == {"succeeded": 4}
+    assert kling_connection.counters(kling_connection.api_key)["creates"] == 4
+    assert len(stored_images(tmp_path)) == 4
+
+
+def test_a_restarted_trigger_resumes_created_items_without_creating_them_again(kling_connection, tmp_path):
+    kling_connection.set_latency(0.3)
+    operator = make_batch(tmp_path, requests=[f"p{i}" for i in range(4)], deferrable=True)
+    ctx = context()
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(ctx)
+    classpath, kwargs = deferred.value.trigger.serialize()
+
+    async def run_until_two_created() -> None:
+        trigger = KlingBatchTrigger(**kwargs)
+        runner = asyncio.ensure_future(trigger.run().__anext__())
+        while kling_connection.counters(kling_connection.api_key)["creates"] < 2:
+            await asyncio.sleep(0.01)
+        runner.cancel()  # the triggerer goes away mid-batch
+        with pytest.raises(asyncio.CancelledError):
+            await runner
+
+    asyncio.run(run_until_two_created())
+    event = run_trigger(KlingBatchTrigger(**kwargs))
+    summary = operator.execute_complete(ctx, event)
+
+    assert summary["counts"] == {"succeeded": 4}
+    assert kling_connection.counters(kling_connection.api_key)["creates"] == 4
