@@ -92,10 +92,12 @@ def _typed(field: str, value: Any, where: str) -> Any:
     return value
 
 
-def build_items(rows: Iterable[Any], defaults: Mapping[str, Any], *, slots: int) -> list[BatchItem]:
+def build_items(
+    rows: Iterable[Any], defaults: Mapping[str, Any], *, slots: int, key_field: str = "key"
+) -> list[BatchItem]:
     """
-    Validate every row (a prompt, or a dict of request fields plus an optional ``key``) over
-    ``defaults``; raise one :class:`KlingRequestValidationError` listing every bad item.
+    Validate every row (a prompt, or a dict of request fields plus an optional ``key_field``
+    that names the item) over ``defaults``; raise one :class:`KlingRequestValidationError` listing every bad item.
     """
     items: list[BatchItem] = []
     problems: list[str] = []
@@ -108,7 +110,7 @@ def build_items(rows: Iterable[Any], defaults: Mapping[str, Any], *, slots: int)
                 f"item {number}: must be a prompt or a dict of request fields (got {type(row).__name__})"
             )
             continue
-        key = str(row.get("key", number)).strip()
+        key = str(row.get(key_field, number)).strip()
         where = f"item {number} (key {key!r})"
         if not key:
             problems.append(f"item {number}: key must not be blank")
@@ -119,7 +121,9 @@ def build_items(rows: Iterable[Any], defaults: Mapping[str, Any], *, slots: int)
         seen[key] = number
         fields = {**defaults}
         try:
-            fields.update({name: _typed(name, value, where) for name, value in row.items() if name != "key"})
+            fields.update(
+                {name: _typed(name, value, where) for name, value in row.items() if name != key_field}
+            )
             request = ImageGenerationRequest.build(**fields)
         except KlingRequestValidationError as exc:
             problems.append(f"{where}: {str(exc).removeprefix('Invalid Kling image request: ')}")

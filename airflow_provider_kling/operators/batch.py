@@ -48,6 +48,9 @@ class KlingBatchImageGenerationOperator(BaseOperator):
     :param resolution: ``1k`` or ``2k``, for every item without its own. (templated)
     :param aspect_ratio: For every item without its own. (templated)
     :param callback_url: For every item without its own. (templated)
+    :param key_field: The field (CSV column, dict key) that names an item: its identity across
+        retries and edits of the list, and part of its file names. Without it, an item's key is
+        its position in the list.
     :param requests_format: ``auto`` (from the file's extension), ``csv``, ``jsonl`` or ``lines``
         for a ``requests`` given as text.
     :param output_path: Where images, manifest and contact sheet go: a path, a URI or an
@@ -92,6 +95,7 @@ class KlingBatchImageGenerationOperator(BaseOperator):
         aspect_ratio: str | None = None,
         callback_url: str | None = None,
         requests_format: str = "auto",
+        key_field: str = "key",
         output_conn_id: str | None = None,
         kling_conn_id: str = "kling_default",
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
@@ -137,6 +141,7 @@ class KlingBatchImageGenerationOperator(BaseOperator):
             requests_format = format_of(requests) or "auto"
         self.requests = requests
         self.requests_format = requests_format
+        self.key_field = key_field
         self.slots = slots
         self.model_name = model_name
         self.n = n
@@ -188,7 +193,7 @@ class KlingBatchImageGenerationOperator(BaseOperator):
             defaults = {
                 name: getattr(self, name) for name in DEFAULT_FIELDS if getattr(self, name) not in (None, "")
             }
-            items = build_items(rows, defaults, slots=self.slots)
+            items = build_items(rows, defaults, slots=self.slots, key_field=self.key_field)
             ti = context["ti"]
             run_id = str(context.get("run_id") or getattr(ti, "run_id", ""))
             namespace = self.hook.settings.external_task_id_namespace

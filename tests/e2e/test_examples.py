@@ -37,6 +37,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 EXAMPLE_DAGS = {
     "kling_scheduled_batch",
     "kling_scheduled_batch_deferrable",
+    "kling_scheduled_batch_operator",
     "kling_taskflow",
     "kling_sensor",
     "kling_decorator",
@@ -169,6 +170,33 @@ def test_scheduled_batch_stores_each_prompts_image_with_manifest_and_contact_she
             assert f'src="{file}"' in sheet
     if dag_id.endswith("_deferrable"):
         assert "running trigger in line" in output
+
+
+def test_scheduled_batch_operator_runs_the_catalogue_in_one_trigger_with_manifest_and_contact_sheet(
+    airflow_home: AirflowHome, kling_simulator: KlingSimulator
+) -> None:
+    output = assert_dag_run_succeeded(airflow_home, "kling_scheduled_batch_operator")
+
+    prompts = expected_catalogue_prompts()
+    assert created(kling_simulator) == len(prompts)  # one paid generation per row
+    (manifest_path,) = (airflow_home.output_dir / DATE / "kling_scheduled_batch_operator").glob(
+        "*/generate_catalogue_manifest.json"
+    )
+    folder = manifest_path.parent
+    manifest = json.loads(manifest_path.read_text())
+    with (DAGS_FOLDER / "prompts" / "catalogue.csv").open(newline="", encoding="utf-8") as handle:
+        names = [row["name"] for row in csv.DictReader(handle)]
+    assert [(row["key"], row["prompt"], row["status"]) for row in manifest["items"]] == [
+        (name, prompt, "succeeded") for name, prompt in zip(names, prompts, strict=True)
+    ]
+    sheet = (folder / "generate_catalogue_contact_sheet.html").read_text()
+    for row, name in zip(manifest["items"], names, strict=True):
+        (file,) = row["files"]
+        assert file.endswith(f"/generate_catalogue_{name}_0.png")
+        assert_png(folder / Path(file).name)
+        assert f'src="{Path(file).name}"' in sheet
+    assert "running trigger in line" in output
+    assert f"{len(prompts)} of {len(prompts)} done" in output
 
 
 def load_example(name: str) -> Any:
