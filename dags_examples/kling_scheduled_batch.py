@@ -3,8 +3,9 @@ Daily catalogue images with Kling: one image task per prompt, bounded by the acc
 
 Every day the prompts in ``prompts/catalogue.csv`` (Jinja, rendered with the run's context, so
 ``{{ ds }}`` becomes the run's date) are sent to Kling, one mapped task per row. The tasks run in
-the ``kling_slots`` pool, sized to the number of concurrent Kling slots your account has
-(``airflow pools set kling_slots 4 "Kling slots"``; the scheduler never starts a task whose pool
+the ``kling_slots`` pool, sized to the number of concurrent Kling slots your account has and
+counting deferred tasks (``airflow pools set kling_slots 4 "Kling slots" --include-deferred``: a
+deferred task's Kling task still holds its slots; the scheduler never starts a task whose pool
 does not exist, it does not fall back to ``default_pool``). The images land under
 ``<output dir>/<ds>/<dag_id>/<run_id>/``, and a last task writes the run's ``manifest.json`` and
 ``contact_sheet.html`` next to them, so a scheduled and a manual run on the same day keep their own.

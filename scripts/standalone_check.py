@@ -120,7 +120,10 @@ def main() -> int:
     standalone = None
     started = time.monotonic()
     try:
-        for args in (["db", "migrate"], ["pools", "set", "kling_slots", "4", "Kling image slots"]):
+        for args in (
+            ["db", "migrate"],
+            ["pools", "set", "kling_slots", "4", "Kling image slots", "--include-deferred"],
+        ):
             subprocess.run([str(BIN / "airflow"), *args], env=env, check=True, capture_output=True)  # noqa: S603
         log = (WORK / "standalone.log").open("w")
         standalone = subprocess.Popen(  # noqa: S603

@@ -97,7 +97,8 @@ def build_items(
 ) -> list[BatchItem]:
     """
     Validate every row (a prompt, or a dict of request fields plus an optional ``key_field``
-    that names the item) over ``defaults``; raise one :class:`KlingRequestValidationError` listing every bad item.
+    that names the item) over ``defaults``; raise one :class:`KlingRequestValidationError`
+    listing every bad item.
     """
     items: list[BatchItem] = []
     problems: list[str] = []

@@ -150,6 +150,17 @@ class _KlingImageDecoratedOperator(DecoratedOperator, KlingImageGenerationOperat
         self._apply_request(kling_request if kling_request is not None else self._call_function(context))
         return super().execute_complete(context, event)
 
+    def execute_after_slot_wait(
+        self,
+        context: Context,
+        event: Any = None,
+        first_try_at: float | None = None,
+        kling_request: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Resume after waiting for a Kling slot, with the function's request (not called again)."""
+        self._apply_request(kling_request if kling_request is not None else self._call_function(context))
+        return super().execute_after_slot_wait(context, event, first_try_at=first_try_at)
+
 
 def kling_image_task(python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> TaskDecorator:
     """

@@ -13,6 +13,7 @@ from airflow_provider_kling.errors import (
     KlingError,
     KlingImagesExpiredError,
     KlingImageUnavailableError,
+    KlingRateLimitError,
     KlingTaskFailedError,
 )
 from airflow_provider_kling.failures import ON_CONTENT_POLICY, fail_fast, task_failure
@@ -234,17 +235,61 @@ class KlingImageGenerationOperator(BaseOperator):
     # -- execution -----------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
+        return self._execute(context, first_try_at=None)
+
+    def _execute(self, context: Context, *, first_try_at: float | None) -> dict[str, Any]:
+        import time
+
+        first_try_at = time.time() if first_try_at is None else first_try_at
         request = self.build_request(context)
-        try:
-            task, resumed = self._generations(request, context).resume_or_create()
-        except KlingError as exc:
-            raise self._failure(exc) from exc
+        while True:
+            try:
+                task, resumed = self._generations(request, context).resume_or_create()
+                break
+            except KlingRateLimitError as exc:
+                self._wait_for_slot(exc, first_try_at)  # returns on the worker, defers otherwise
+            except KlingError as exc:
+                raise self._failure(exc) from exc
         if not self.wait_for_completion:
             self.log.info("Kling task %s is %s; not waiting for it", task.task_id, task.task_status)
             return self._result(task, request)
         if task.task_status != "succeed":
             task = self._wait(task, request)
         return self._finish(task, request, context, resumed=resumed)
+
+    def _wait_for_slot(self, exc: KlingRateLimitError, first_try_at: float) -> None:
+        """A 1303 after the hook's quick retries: wait for a slot (bounded by ``timeout``) instead of
+        failing the try; in the triggerer when deferrable, so no worker slot is held meanwhile."""
+        import time
+
+        left = first_try_at + self.timeout - time.time()
+        if left <= 0:
+            raise self._failure(exc) from exc
+        wait = min(left, max(self.poll_interval, exc.retry_after or 0.0))
+        self.log.warning(
+            "No free Kling slot (%s); trying the create again in %.0fs (%.0fs of timeout left)",
+            exc,
+            wait,
+            left,
+        )
+        if not self.deferrable:
+            time.sleep(wait)
+            return
+        from datetime import timedelta
+
+        from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
+
+        self.defer(
+            trigger=TimeDeltaTrigger(timedelta(seconds=wait)),
+            method_name="execute_after_slot_wait",
+            kwargs={"first_try_at": first_try_at},
+        )
+
+    def execute_after_slot_wait(
+        self, context: Context, event: Any = None, first_try_at: float | None = None
+    ) -> dict[str, Any]:
+        """Resume after waiting for a slot in the triggerer: try the create again."""
+        return self._execute(context, first_try_at=first_try_at)
 
     def _wait(self, task: ImageTask, request: ImageGenerationRequest) -> ImageTask:
         """Wait for ``task`` on the worker, or defer to the triggerer (which resumes in execute_complete)."""

@@ -187,7 +187,7 @@ def test_a_restarted_trigger_resumes_created_items_without_creating_them_again(k
     ctx = context()
     with pytest.raises(TaskDeferred) as deferred:
         operator.execute(ctx)
-    classpath, kwargs = deferred.value.trigger.serialize()
+    _, kwargs = deferred.value.trigger.serialize()
 
     async def run_until_two_created() -> None:
         trigger = KlingBatchTrigger(**kwargs)
