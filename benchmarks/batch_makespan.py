@@ -9,6 +9,9 @@ met, creates per item (the simulator's count) and worker-slot seconds.
 - ``deferrable``: ``execute`` up to ``TaskDeferred``, then the trigger's ``run()`` driven in an
   event loop in this process (as the triggerer would, without Airflow's triggerer around it),
   then ``execute_complete``; worker-slot seconds are the two worker parts only.
+- ``--foreign K``: another pipeline on the same key keeps K slots busy all along (its own
+  tasks, created as soon as one of them ends), so the batch meets 1303s it could not foresee;
+  the limit is then ceil(N*n/(S-K))*L and its creates are not counted as the batch's.
 - ``mapped``: N single operators on S threads, each holding its thread from create to stored
   image, like mapped tasks in a pool of S on the worker. No scheduler, database or executor: an
   optimistic bound for the mapped path (the issue measured 1.07-2.34 x under real Airflow).
@@ -167,6 +170,49 @@ def run_mapped(args: argparse.Namespace, output: Path) -> dict[str, Any]:
     return {"total": total, "generation": None, "worker": busy[0], "summary": summary, "errors": errors[:3]}
 
 
+class ForeignPipeline:
+    """Another pipeline on the same account: keeps ``slots`` Kling slots busy until stopped."""
+
+    def __init__(self, slots: int) -> None:
+        import threading
+
+        self.slots, self.creates = slots, 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        from airflow_provider_kling.errors import KlingError
+        from airflow_provider_kling.hooks.kling import KlingHook
+
+        hook = KlingHook(max_retries=0)
+        running: list[str] = []
+        while not self.stop.is_set():
+            running = [
+                t for t in running if hook.get_image_task(t).task_status.value not in ("succeed", "failed")
+            ]
+            while len(running) < self.slots and not self.stop.is_set():
+                try:
+                    task = hook.create_image_task(
+                        model_name="kling-v1", prompt="foreign", n=1, retry_rate_limit=False
+                    )
+                except KlingError:
+                    break  # the batch holds the slot: try again on the next round
+                self.creates += 1
+                running.append(task.task_id)
+            self.stop.wait(0.1)
+
+    def __enter__(self) -> ForeignPipeline:
+        if self.slots:
+            self.thread.start()
+            time.sleep(0.5)  # its tasks are running before the batch starts
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        if self.slots:
+            self.thread.join(30)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prompts", type=int, default=200)
@@ -175,6 +221,7 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=1)
     parser.add_argument("--poll-interval", type=float, default=0.25)
     parser.add_argument("--modes", default="worker,deferrable,mapped")
+    parser.add_argument("--foreign", type=int, default=0, help="slots another pipeline keeps busy")
     parser.add_argument("-v", "--verbose", action="store_true", help="keep the operators' log lines")
     args = parser.parse_args()
     # The figures go to the real stdout; Airflow's (structlog) lines to /dev/null, or to stderr with -v.
@@ -183,10 +230,12 @@ def main() -> int:
         quiet = os.open(os.devnull, os.O_WRONLY)
         os.dup2(quiet, 1)
     logging.disable(logging.WARNING)
-    limit = math.ceil(args.prompts * args.n / args.slots) * args.latency
+    usable = args.slots - args.foreign
+    limit = math.ceil(args.prompts * args.n / usable) * args.latency
     print(
-        f"N={args.prompts} prompts, n={args.n}, S={args.slots} slots, L={args.latency}s, "
-        f"poll every {args.poll_interval}s: limit ceil(N*n/S)*L = {limit:.1f}s",
+        f"N={args.prompts} prompts, n={args.n}, S={args.slots} slots ({args.foreign} kept busy by another "
+        f"pipeline), L={args.latency}s, poll every {args.poll_interval}s: limit ceil(N*n/{usable})*L = "
+        f"{limit:.1f}s",
         file=figures_out,
     )
     with tempfile.TemporaryDirectory() as scratch:
@@ -199,8 +248,10 @@ def main() -> int:
         try:
             for mode in args.modes.split(","):
                 httpx.post(f"{root}/_sim/reset", timeout=10)
-                figures = runners[mode](args, Path(scratch) / mode)
+                with ForeignPipeline(args.foreign) as foreign:
+                    figures = runners[mode](args, Path(scratch) / mode)
                 creates = httpx.get(f"{root}/_sim/counters", params={"api_key": API_KEY}, timeout=10).json()
+                creates["creates"] -= foreign.creates
                 summary = figures["summary"]
                 generation = figures["generation"]
                 print(
