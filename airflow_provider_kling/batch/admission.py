@@ -42,6 +42,11 @@ MAX_CREATE_ATTEMPTS = 8
 MAX_POLL_ERRORS = 10
 
 
+def is_batch_fatal(exc: KlingError) -> bool:
+    """Whether every other create would be refused the same way (auth, balance, permission, IP)."""
+    return isinstance(exc, _BATCH_FATAL)
+
+
 @dataclass
 class ItemProgress:
     """Where one item stands; JSON-serialisable (it travels to the trigger and back)."""
@@ -198,12 +203,9 @@ class BatchAdmission:
             )
         elif isinstance(exc, KlingContentPolicyError):
             self._end(item, REFUSED, str(exc), now)
-        elif isinstance(exc, _BATCH_FATAL):
+        elif is_batch_fatal(exc):
             self._end(item, ERROR, str(exc), now)
-            self.fatal = str(exc)
-            for other in self.items:
-                if other.status == PENDING:
-                    self._end(other, ERROR, f"not created: the batch stopped ({exc})", now, quiet=True)
+            self.stop(exc, now)
         elif (
             exc.retryable or create_never_reached_kling(exc)
         ) and item.create_attempts < MAX_CREATE_ATTEMPTS:
@@ -215,6 +217,13 @@ class BatchAdmission:
         else:
             self._end(item, ERROR, str(exc), now)
 
+    def stop(self, exc: KlingError, now: float) -> None:
+        """Kling refuses this account (auth, balance, permission): create nothing more."""
+        self.fatal = str(exc)
+        for other in self.items:
+            if other.status == PENDING:
+                self._end(other, ERROR, f"not created: the batch stopped ({exc})", now, quiet=True)
+
     def polled(self, item: ItemProgress, task: dict[str, Any], now: float) -> None:
         item.busy = False
         item.poll_errors = 0
@@ -223,7 +232,7 @@ class BatchAdmission:
     def poll_failed(self, item: ItemProgress, exc: KlingError, now: float) -> None:
         item.busy = False
         item.poll_errors += 1
-        if isinstance(exc, _BATCH_FATAL):
+        if is_batch_fatal(exc):
             self.fatal = str(exc)
         if not exc.retryable or item.poll_errors > MAX_POLL_ERRORS:
             self._end(item, UNFINISHED, f"polling failed: {exc}", now)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_kling.batch.admission import PENDING, BatchAdmission, ItemProgress
+from airflow_provider_kling.batch.admission import PENDING, BatchAdmission, ItemProgress, is_batch_fatal
 from airflow_provider_kling.errors import KlingError
 from airflow_provider_kling.idempotency import (
     generation_external_task_id,
@@ -103,6 +103,9 @@ class BatchRunner:
                 if len(listed) < LIST_PAGE_SIZE:
                     break
         except KlingError as exc:
+            if is_batch_fatal(exc):
+                self.admission.stop(exc, _now())
+                return
             self.log.warning(
                 "Could not list Kling's tasks to resume an earlier try's items (%s); creating them "
                 "anyway (a create of an item that exists is found by its external task id)",

@@ -246,7 +246,9 @@ class KlingBatchImageGenerationOperator(BaseOperator):
             progress_every=self.progress_interval,
         )
         asyncio.run(runner.run())
-        return self._finish(items, admission.items, admission.budget.rate_limited, context)
+        return self._finish(
+            items, admission.items, context, rate_limited=admission.budget.rate_limited, fatal=admission.fatal
+        )
 
     @staticmethod
     def _fresh_progress(items: list[BatchItem]) -> list[ItemProgress]:
@@ -298,13 +300,27 @@ class KlingBatchImageGenerationOperator(BaseOperator):
             )
         if event.get("status") == "error":
             self.log.warning("The batch trigger stopped: %s", event.get("message"))
-        return self._finish(items, progress, int(event.get("rate_limited") or 0), context)
+        return self._finish(
+            items,
+            progress,
+            context,
+            rate_limited=int(event.get("rate_limited") or 0),
+            fatal=event.get("fatal"),
+        )
 
     # -- results --------------------------------------------------------------------------------
 
     def _finish(
-        self, items: list[BatchItem], progress: list[ItemProgress], rate_limited: int, context: Context
+        self,
+        items: list[BatchItem],
+        progress: list[ItemProgress],
+        context: Context,
+        *,
+        rate_limited: int,
+        fatal: str | None,
     ) -> dict[str, Any]:
+        """Store, write manifest and contact sheet, push the summary; then fail when items did not
+        succeed (Airflow retries resume them), at once when the account stopped the batch."""
         from airflow_provider_kling.batch.admission import ERROR, FAILED, REFUSED, UNFINISHED
         from airflow_provider_kling.batch.manifest import store_batch
         from airflow_provider_kling.storage import to_storage_path
@@ -334,21 +350,17 @@ class KlingBatchImageGenerationOperator(BaseOperator):
         self.log.info("Kling batch summary: %s", summary)
         not_done = sum(counts.get(status, 0) for status in (FAILED, ERROR, UNFINISHED))
         if not_done or summary["storage_errors"]:
-            stopped = [
-                s.message for s in progress if s.status == ERROR and s.message and "stopped" not in s.message
-            ]
             error = KlingError(
                 f"{not_done} of {len(items)} batch items did not succeed ({counts}) and "
                 f"{len(summary['storage_errors'])} could not all be stored; see the manifest "
-                f"{summary['manifest']}. A retry resumes the finished and running items and creates "
-                "only the missing ones" + (f". First error: {stopped[0]}" if stopped else "")
+                f"{summary['manifest']}. "
+                + (
+                    f"Kling stopped the batch: {fatal}"
+                    if fatal
+                    else "A retry resumes the finished and running items and creates only the missing ones"
+                )
             )
-            fatal = [
-                s
-                for s in progress
-                if s.status == ERROR and s.message and "not created: the batch stopped" in s.message
-            ]
-            error.airflow_retryable = not fatal
+            error.airflow_retryable = fatal is None  # auth, balance, permission: no retry can help
             raise fail_fast(error)
         if counts.get(REFUSED) and self.on_content_policy == "fail":
             from airflow.providers.common.compat.sdk import AirflowFailException

@@ -109,6 +109,7 @@ class KlingBatchTrigger(BaseTrigger):
             "message": message,
             "rate_limited": admission.budget.rate_limited,
             "creates_sent": admission.creates_sent,
+            "fatal": admission.fatal,
             "items": [item.to_json() for item in admission.items],
             **extra,
         }

@@ -204,3 +204,21 @@ def test_a_restarted_trigger_resumes_created_items_without_creating_them_again(k
 
     assert summary["counts"] == {"succeeded": 4}
     assert kling_connection.counters(kling_connection.api_key)["creates"] == 4
+
+
+def test_credentials_kling_refuses_stop_the_batch_before_any_create_and_fail_without_retries(
+    kling_simulator, monkeypatch, tmp_path
+):
+    conn = json.loads(kling_simulator.airflow_conn_json())
+    conn["password"] = "not-the-key"
+    monkeypatch.setenv("AIRFLOW_CONN_KLING_DEFAULT", json.dumps(conn))
+    ctx = context()
+
+    with pytest.raises(AirflowFailException, match="Kling stopped the batch") as failed:
+        make_batch(tmp_path, requests=["a", "b", "c"]).execute(ctx)
+
+    assert "not-the-key" not in str(failed.value)
+    assert ctx["ti"].xcom[XCOM_BATCH_SUMMARY]["counts"] == {"error": 3}
+    assert kling_simulator.counters() == {} or all(
+        c["creates"] == 0 for c in kling_simulator.counters().values()
+    )
