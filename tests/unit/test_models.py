@@ -541,6 +541,90 @@ def test_iso_time_string_is_also_accepted() -> None:
     assert task.created_at == datetime(2024, 8, 4, 11, 5, 57, tzinfo=UTC)
 
 
+WATERMARKED_DATA = {
+    "task_id": "t-wm",
+    "task_status": "succeed",
+    "final_unit_deduction": "2",
+    "final_balance_deduction": {"quota": "0.2", "list_price": "0.28"},
+    "task_result": {
+        "images": [
+            {
+                "index": 0,
+                "url": "https://cdn.example.com/0.png",
+                "watermark_url": "https://cdn.example.com/0-wm.png",
+            },
+            {
+                "index": 1,
+                "url": "https://cdn.example.com/1.png",
+                "watermark_url": "https://cdn.example.com/1-wm.png",
+            },
+        ]
+    },
+}
+
+
+def test_deductions_and_watermark_urls_are_read_from_a_newer_answer() -> None:
+    task = ImageTask.model_validate(WATERMARKED_DATA)
+    assert task.final_unit_deduction == "2"
+    assert task.final_balance_deduction is not None
+    assert (task.final_balance_deduction.quota, task.final_balance_deduction.list_price) == ("0.2", "0.28")
+    assert [image.watermark_url for image in task.images] == [
+        "https://cdn.example.com/0-wm.png",
+        "https://cdn.example.com/1-wm.png",
+    ]
+
+
+def test_numeric_balance_deduction_is_read_as_text() -> None:
+    task = ImageTask.model_validate(
+        {
+            "task_id": "t1",
+            "task_status": "succeed",
+            "final_balance_deduction": {"quota": 1, "list_price": 0.5},
+        }
+    )
+    assert task.final_balance_deduction is not None
+    assert (task.final_balance_deduction.quota, task.final_balance_deduction.list_price) == ("1", "0.5")
+
+
+@pytest.mark.parametrize("odd", ["", "0.2", 3, [], None])
+def test_balance_deduction_that_is_not_an_object_reads_as_none_and_keeps_the_task_readable(odd: Any) -> None:
+    task = ImageTask.model_validate(
+        {"task_id": "t1", "task_status": "succeed", "final_balance_deduction": odd}
+    )
+    assert task.final_balance_deduction is None
+
+
+def test_xcom_carries_units_balance_deduction_and_watermark_urls() -> None:
+    summary = ImageTask.model_validate(WATERMARKED_DATA).to_xcom()
+    assert summary["final_unit_deduction"] == "2"
+    assert summary["final_balance_deduction"] == {"quota": "0.2", "list_price": "0.28"}
+    assert summary["images"] == [
+        {
+            "index": 0,
+            "url": "https://cdn.example.com/0.png",
+            "watermark_url": "https://cdn.example.com/0-wm.png",
+        },
+        {
+            "index": 1,
+            "url": "https://cdn.example.com/1.png",
+            "watermark_url": "https://cdn.example.com/1-wm.png",
+        },
+    ]
+    assert json.loads(json.dumps(summary)) == summary
+
+
+def test_xcom_without_watermark_or_deductions_has_null_units_and_no_watermark_key() -> None:
+    summary = ImageTask.model_validate(QUERY_DATA | {"final_unit_deduction": None}).to_xcom()
+    assert summary["final_unit_deduction"] is None and summary["final_balance_deduction"] is None
+    assert all(set(image) == {"index", "url"} for image in summary["images"])
+
+
+def test_new_fields_survive_the_triggers_json_round_trip() -> None:
+    task = ImageTask.model_validate(WATERMARKED_DATA)
+    again = ImageTask.model_validate(json.loads(json.dumps(task.model_dump(mode="json"))))
+    assert again.to_xcom() == task.to_xcom()
+
+
 def test_unknown_task_status_is_rejected() -> None:
     with pytest.raises(ValueError, match="task_status"):
         ImageTask.model_validate({"task_id": "t1", "task_status": "queued"})
