@@ -19,8 +19,11 @@ REFERENCE_TYPES: tuple[str, ...] = ("subject", "face")
 MAX_PROMPT_LENGTH = 2500
 #: Kling's limit on elements and reference images together in one request.
 MAX_REFERENCES = 10
-#: Kling's limit on a reference image file (``image``), in bytes of the decoded image.
+#: Kling's limits on a reference image (``image``): file size in bytes, shortest side in
+#: pixels, and the longer side at most this many times the shorter (1:2.5 to 2.5:1).
 MAX_REFERENCE_IMAGE_BYTES = 10 * 1024 * 1024
+MIN_REFERENCE_IMAGE_SIDE = 300
+MAX_REFERENCE_IMAGE_RATIO = 2.5
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,31 @@ from airflow_provider_kling.models import (
     ImageModelCapability,
     render_model_table,
 )
+from airflow_provider_kling.testing.png import make_png
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-PNG_B64 = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32).decode()
-JPEG_B64 = base64.b64encode(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 32).decode()
+
+
+def png_head(width: int, height: int) -> bytes:
+    """A PNG's signature and IHDR chunk: all the validation reads."""
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + b"\x08\x02\x00\x00\x00"
+    return b"\x89PNG\r\n\x1a\n" + len(ihdr).to_bytes(4, "big") + b"IHDR" + ihdr + b"\x00\x00\x00\x00"
+
+
+def jpeg_head(width: int, height: int) -> bytes:
+    """A JPEG's start, a JFIF APP0 segment, a quantisation table and the baseline frame header."""
+    app0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    dqt = b"\xff\xdb\x00\x43\x00" + bytes(64)
+    sof0 = b"\xff\xc0\x00\x11\x08" + height.to_bytes(2, "big") + width.to_bytes(2, "big") + b"\x03" + bytes(9)
+    return b"\xff\xd8" + app0 + b"\xff\xff" + dqt + sof0 + b"\xff\xda\x00\x08"
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+PNG_B64 = b64(png_head(400, 300))
+JPEG_B64 = b64(jpeg_head(300, 750))
 IMAGE_URL = "https://example.com/cat.png"
 
 
@@ -249,15 +270,55 @@ def test_base64_that_is_not_a_png_or_jpeg_is_refused(data: bytes) -> None:
 
 
 def test_base64_image_over_10_mb_is_refused_with_its_size() -> None:
-    data = b"\x89PNG\r\n\x1a\n" + b"\x00" * (10 * 1024 * 1024 - 7)
+    head = png_head(400, 300)
+    data = head + b"\x00" * (10 * 1024 * 1024 + 1 - len(head))
     message = rejection(image=base64.b64encode(data).decode())
     assert f"the image is {len(data)} bytes; Kling accepts at most 10485760 (10 MB)" in message
     assert len(message) < 400
 
 
 def test_base64_image_of_exactly_10_mb_is_accepted() -> None:
-    data = b"\x89PNG\r\n\x1a\n" + b"\x00" * (10 * 1024 * 1024 - 8)
+    head = png_head(400, 300)
+    data = head + b"\x00" * (10 * 1024 * 1024 - len(head))
     assert build(image=base64.b64encode(data).decode()).image is not None
+
+
+def test_a_whole_png_as_the_simulator_draws_it_is_accepted() -> None:
+    assert build(image=b64(make_png("a harbour", 0, 512, 300))).image is not None
+
+
+@pytest.mark.parametrize(
+    ("data", "size"),
+    [(png_head(299, 400), "299x400"), (jpeg_head(1000, 200), "1000x200"), (png_head(300, 300), None)],
+    ids=["png-narrow", "jpeg-low", "png-300-square"],
+)
+def test_image_smaller_than_300_pixels_on_a_side_is_refused(data: bytes, size: str | None) -> None:
+    if size is None:
+        assert build(image=b64(data)).image is not None
+        return
+    message = rejection(image=b64(data))
+    assert f"image: the image is {size} pixels; Kling needs at least 300 on each side" in message
+
+
+@pytest.mark.parametrize(
+    ("data", "accepted"),
+    [(png_head(750, 300), True), (png_head(751, 300), False), (jpeg_head(300, 751), False)],
+    ids=["2.5:1", "over-2.5:1", "jpeg-over-1:2.5"],
+)
+def test_image_aspect_ratio_beyond_1_to_2_5_is_refused(data: bytes, accepted: bool) -> None:
+    if accepted:
+        assert build(image=b64(data)).image is not None
+    else:
+        assert "Kling accepts aspect ratios from 1:2.5 to 2.5:1" in rejection(image=b64(data))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"\x89PNG\r\n\x1a\n cut short", b"\xff\xd8\xff\xe0\x00\x10JFIF", b"\xff\xd8\xff\xda\x00\x08 no frame"],
+    ids=["png", "jpeg-truncated", "jpeg-scan-before-frame"],
+)
+def test_image_whose_size_cannot_be_read_is_refused_as_malformed(data: bytes) -> None:
+    assert "is cut short or malformed" in rejection(image=b64(data))
 
 
 @pytest.mark.parametrize("image", ["https://", "http:///cat.png"])

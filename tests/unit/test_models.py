@@ -18,8 +18,9 @@ from airflow_provider_kling.models import (
     ImageTask,
     TaskStatus,
 )
+from airflow_provider_kling.testing.png import make_png
 
-PNG_B64 = base64.b64encode(b"\x89PNG\r\n\x1a\n not really a png").decode()
+PNG_B64 = base64.b64encode(make_png("a fox", 0, 400, 300)).decode()  # a whole PNG, 400x300
 IMAGE_URL = "https://example.com/cat.png"
 
 
