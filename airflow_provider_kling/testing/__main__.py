@@ -21,7 +21,14 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m airflow_provider_kling.testing",
         description="A Kling-compatible image-generation API for tests and demos (no network, no account).",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="loopback address to listen on (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback --host (the /_sim control routes have no authentication)",
+    )
     parser.add_argument(
         "--port", type=int, default=8765, help="port; 0 picks a free one (default: %(default)s)"
     )
@@ -80,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             host=args.host,
             port=args.port,
             log_level=args.log_level,
+            allow_remote=args.allow_remote,
         )
     except ValueError as exc:
         parser.error(str(exc))

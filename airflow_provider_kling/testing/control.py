@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from airflow_provider_kling.testing.state import ImageFault, Settings, SimulatorState
-from airflow_provider_kling.testing.tasks import IMAGE_PATH, render_task
+from airflow_provider_kling.testing.tasks import IMAGE_PATH, describe_task
 
 CONTROL_PREFIX = "/_sim"
 _FAULT_FIELDS = ("fail_next", "status", "rate_limit_next", "retry_after", "malformed_next")
@@ -103,8 +103,12 @@ async def faults(request: Request) -> Response:
 
 
 async def counters(request: Request) -> Response:
-    """GET ``?api_key=`` for one key's counters, else every key's."""
-    return JSONResponse(_state(request).counters(request.query_params.get("api_key")))
+    """GET ``?key=<fingerprint>`` (or ``?api_key=``): one key's counters; else every key's, by fingerprint."""
+    return JSONResponse(_state(request).counters(_key_param(request)))
+
+
+def _key_param(request: Request) -> str | None:
+    return request.query_params.get("key") or request.query_params.get("api_key")
 
 
 async def reset_counters(request: Request) -> Response:
@@ -119,14 +123,12 @@ async def reset(request: Request) -> Response:
 
 
 async def tasks(request: Request) -> Response:
-    """Every task of every key (``?api_key=`` for one), newest first, with its owner."""
+    """Every task (``?key=<fingerprint>`` or ``?api_key=`` for one key's), newest first, with its
+    key's fingerprint and its request."""
     root = f"{request.url.scheme}://{request.url.netloc}{IMAGE_PATH}"
     now = time.time()
-    listed = [
-        {**render_task(task, image_root=root, now=now), "api_key": task.owner}
-        for task in _state(request).list_tasks(request.query_params.get("api_key"))
-    ]
-    return JSONResponse(listed)
+    tasks = _state(request).list_tasks(_key_param(request))
+    return JSONResponse([describe_task(task, image_root=root, now=now) for task in tasks])
 
 
 def control_routes() -> list[Route]:

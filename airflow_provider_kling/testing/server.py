@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import socket
 import threading
@@ -13,10 +14,26 @@ from typing import Any
 import uvicorn
 
 from airflow_provider_kling.testing.app import create_app
-from airflow_provider_kling.testing.state import ImageFault, Settings, SimulatorConfig, SimulatorState
-from airflow_provider_kling.testing.tasks import IMAGE_PATH, render_task
+from airflow_provider_kling.testing.state import (
+    ImageFault,
+    Settings,
+    SimulatorConfig,
+    SimulatorState,
+    key_fingerprint,
+)
+from airflow_provider_kling.testing.tasks import IMAGE_PATH, describe_task
 
 _WILDCARD_HOSTS = ("", "0.0.0.0", "::")  # noqa: S104 - only compared, never bound here
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is ``localhost`` or a loopback IP address (``127.0.0.0/8``, ``::1``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class KlingSimulator:
@@ -25,7 +42,8 @@ class KlingSimulator:
     >>> with KlingSimulator(latency=0.5, slots=4) as sim:
     ...     os.environ["AIRFLOW_CONN_KLING_DEFAULT"] = sim.airflow_conn_json()
 
-    ``port=0`` picks a free port. Settings (``latency``, ``slots``, ``fail_marker``,
+    ``port=0`` picks a free port; a host other than loopback needs ``allow_remote=True``.
+    Settings (``latency``, ``slots``, ``fail_marker``,
     ``image_ttl``, ``delay``) can change while it runs; :meth:`reset` restores them.
     """
 
@@ -44,7 +62,13 @@ class KlingSimulator:
         host: str = "127.0.0.1",
         port: int = 0,
         log_level: str = "warning",
+        allow_remote: bool = False,
     ) -> None:
+        if not allow_remote and not is_loopback(host):
+            raise ValueError(
+                f"refusing to serve on {host!r}: the control routes have no authentication; "
+                "bind a loopback address, or pass allow_remote=True (--allow-remote) on a trusted network"
+            )
         config = SimulatorConfig.from_kwargs(
             api_key=api_key,
             extra_keys=extra_keys,
@@ -141,20 +165,20 @@ class KlingSimulator:
 
     # inspection
     def counters(self, api_key: str | None = None) -> dict[str, Any]:
-        """Counters (requests, creates, queries, lists, images, callbacks, faults) of one key, or of all."""
+        """Counters (requests, creates, queries, lists, images, callbacks, faults) of one key (the key
+        or its fingerprint), or of every key: ``{fingerprint: counters}``."""
         return self.state.counters(api_key)
 
     def tasks(self, api_key: str | None = None) -> list[dict[str, Any]]:
-        """Every task as Kling shows it now (newest first), plus its ``api_key`` and ``request`` body."""
+        """Every task as Kling shows it now (newest first), plus its key's fingerprint (``key``, see
+        :meth:`key_fingerprint`) and its ``request`` body. ``api_key``: the key or its fingerprint."""
         now, root = time.time(), f"{self.root_url}{IMAGE_PATH}"
-        return [
-            {
-                **render_task(task, image_root=root, now=now),
-                "api_key": task.owner,
-                "request": task.request.to_json(),
-            }
-            for task in self.state.list_tasks(api_key)
-        ]
+        return [describe_task(task, image_root=root, now=now) for task in self.state.list_tasks(api_key)]
+
+    @staticmethod
+    def key_fingerprint(api_key: str) -> str:
+        """How :meth:`tasks`, :meth:`counters` and the control routes show a key: ``sha256(key)[:12]``."""
+        return key_fingerprint(api_key)
 
     @property
     def settings(self) -> Settings:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import hashlib
 import secrets
 import threading
 import time
@@ -31,6 +32,11 @@ SLOTS_EXHAUSTED = "parallel task over resource pack limit"
 _SERVER_ERROR_CODES = {503: 5001, 504: 5002}
 LOSE_MODES = ("hold", "reset")
 IMAGE_FAULT_MODES = ("html", "redirect", "huge", "short", "not_image")
+
+
+def key_fingerprint(key: str) -> str:
+    """What the simulator shows instead of a key: the first 12 hex digits of its SHA-256."""
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -65,11 +71,11 @@ class Settings:
 class SimulatorConfig:
     """Start-up configuration: the keys the simulator accepts, and the initial settings."""
 
-    api_key: str = "test-key"
-    extra_keys: tuple[str, ...] = ()
+    api_key: str = field(default="test-key", repr=False)
+    extra_keys: tuple[str, ...] = field(default=(), repr=False)
     #: Kling access key -> secret key, for ``Bearer <HS256 JWT>`` authentication.
-    jwt_keys: Mapping[str, str] = field(default_factory=dict)
-    webhook_secret: str | None = None
+    jwt_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
+    webhook_secret: str | None = field(default=None, repr=False)
     settings: Settings = field(default_factory=Settings)
 
     def __post_init__(self) -> None:
@@ -161,6 +167,7 @@ class SimulatorState:
         self._tasks: dict[str, SimTask] = {}
         self._by_external: dict[tuple[str, str], SimTask] = {}
         self._counters: dict[str, Counter[str]] = {}
+        self._keys_seen: set[str] = set()
 
     # settings and faults
     @property
@@ -302,6 +309,7 @@ class SimulatorState:
                 image_index_mode=settings.image_index_mode,
             )
             self._tasks[task.task_id] = task
+            self._keys_seen.add(owner)
             if external is not None:
                 self._by_external[(owner, external)] = task
             return task
@@ -325,9 +333,10 @@ class SimulatorState:
             return self._tasks.get(task_id)
 
     def list_tasks(self, owner: str | None = None) -> list[SimTask]:
-        """Tasks newest first, of one key or of all."""
+        """Tasks newest first, of one key (the key or its fingerprint) or of all."""
         with self._lock:  # the dict keeps creation order
-            return [t for t in reversed(self._tasks.values()) if owner is None or t.owner == owner]
+            keys = None if owner is None else {k for k in self._keys_seen if owner in (k, key_fingerprint(k))}
+            return [t for t in reversed(self._tasks.values()) if keys is None or t.owner in keys]
 
     def image_available(self, task: SimTask, now: float) -> bool:
         """Whether the task's images are served now (succeeded, and not past the image TTL)."""
@@ -343,12 +352,17 @@ class SimulatorState:
             self._counters.setdefault(owner, Counter())[name] += 1
 
     def counters(self, owner: str | None = None) -> dict[str, Any]:
-        """``{name: n}`` for one key, or ``{key: {name: n}}`` for every key seen."""
+        """``{name: n}`` for one key (the key or its fingerprint), or ``{fingerprint: {name: n}}`` for all."""
         with self._lock:
             if owner is not None:
-                seen = self._counters.get(owner, Counter())
+                seen = self._counters.get(owner) or next(
+                    (c for key, c in self._counters.items() if key_fingerprint(key) == owner), Counter()
+                )
                 return {name: seen[name] for name in COUNTER_NAMES}
-            return {key: {name: seen[name] for name in COUNTER_NAMES} for key, seen in self._counters.items()}
+            return {
+                key_fingerprint(key): {name: seen[name] for name in COUNTER_NAMES}
+                for key, seen in self._counters.items()
+            }
 
     def reset_counters(self) -> None:
         with self._lock:

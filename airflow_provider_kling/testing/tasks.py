@@ -113,3 +113,15 @@ def render_task(
             images.append(image)
         body["task_result"] = {"images": images}
     return body
+
+
+def describe_task(task: SimTask, *, image_root: str, now: float) -> dict[str, Any]:
+    """The task as Kling shows it now, plus what a test wants to know: the key's fingerprint
+    (``key``; never the key itself) and the ``request`` body."""
+    from airflow_provider_kling.testing.state import key_fingerprint
+
+    return {
+        **render_task(task, image_root=image_root, now=now),
+        "key": key_fingerprint(task.owner),
+        "request": task.request.to_json(),
+    }

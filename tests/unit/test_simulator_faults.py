@@ -102,7 +102,7 @@ def test_counters_count_each_kind_of_call_per_key(
         "callbacks": 0,
         "faults": 1,
     }
-    assert kling_simulator.counters() == {"test-key": counters}
+    assert kling_simulator.counters() == {kling_simulator.key_fingerprint("test-key"): counters}
     kling_simulator.reset_counters()
     assert kling_simulator.counters("test-key")["creates"] == 0
 
@@ -138,8 +138,12 @@ def test_control_endpoint_sets_faults_and_settings_and_reads_counters(
     assert control.post("/faults", json={"rate_limit_next": 1, "retry_after": 1}).status_code == 200
     assert _create(client).status_code == 429
     assert _create(client).status_code == 200
-    assert control.get("/counters", params={"api_key": "test-key"}).json()["creates"] == 1
-    assert len(control.get("/tasks").json()) == 1
+    fingerprint = kling_simulator.key_fingerprint("test-key")
+    assert control.get("/counters", params={"key": fingerprint}).json()["creates"] == 1
+    assert control.get("/counters").json() == {fingerprint: kling_simulator.counters("test-key")}
+    (task,) = control.get("/tasks").json()
+    assert task["key"] == fingerprint
+    assert control.get("/tasks", params={"key": fingerprint}).json() == [task]
 
     assert control.post("/counters/reset").status_code == 200
     assert control.get("/counters").json() == {}
@@ -430,3 +434,26 @@ def test_api_under_moved_answers_308_to_the_same_url_without_the_prefix(
         moved, json=PROMPT, headers={"Authorization": "Bearer test-key"}, follow_redirects=True
     )
     assert followed.json()["code"] == 0
+
+
+def test_control_routes_and_tasks_show_a_fingerprint_of_the_key_never_the_key() -> None:
+    key = "sk-live-0123456789abcdef"
+    with KlingSimulator(api_key=key) as simulator:
+        headers = {"Authorization": f"Bearer {key}"}
+        httpx.post(f"{simulator.base_url}/v1/images/generations", json=PROMPT, headers=headers)
+        control = [
+            httpx.get(f"{simulator.root_url}/_sim/{path}").text
+            for path in ("tasks", "counters", "settings", "health")
+        ]
+        handle = [
+            repr(simulator),
+            repr(simulator.state.config),
+            str(simulator.tasks()),
+            str(simulator.counters()),
+        ]
+
+    fingerprint = simulator.key_fingerprint(key)
+    assert len(fingerprint) == 12
+    assert fingerprint in control[0] and fingerprint in control[1]
+    for shown in control + handle:
+        assert key not in shown
