@@ -14,13 +14,8 @@ from typing import Any
 import uvicorn
 
 from airflow_provider_kling.testing.app import create_app
-from airflow_provider_kling.testing.state import (
-    ImageFault,
-    Settings,
-    SimulatorConfig,
-    SimulatorState,
-    key_fingerprint,
-)
+from airflow_provider_kling.testing.faults import ImageFault
+from airflow_provider_kling.testing.state import Settings, SimulatorConfig, SimulatorState, key_fingerprint
 from airflow_provider_kling.testing.tasks import IMAGE_PATH, describe_task
 
 _WILDCARD_HOSTS = ("", "0.0.0.0", "::")  # noqa: S104 - only compared, never bound here
@@ -43,8 +38,10 @@ class KlingSimulator:
     ...     os.environ["AIRFLOW_CONN_KLING_DEFAULT"] = sim.airflow_conn_json()
 
     ``port=0`` picks a free port; a host other than loopback needs ``allow_remote=True``.
-    Settings (``latency``, ``slots``, ``fail_marker``,
-    ``image_ttl``, ``delay``) can change while it runs; :meth:`reset` restores them.
+    ``accounts`` maps keys to account names (keys of one account share its slots, tasks and
+    resource packs). Every other keyword is a :class:`~airflow_provider_kling.testing.state.Settings`
+    field (``latency``, ``slots``, ``progress``, ``retention`` ...); settings can change while it
+    runs (:meth:`configure` and the ``set_*`` methods), and :meth:`reset` restores them.
     """
 
     def __init__(
@@ -63,6 +60,8 @@ class KlingSimulator:
         port: int = 0,
         log_level: str = "warning",
         allow_remote: bool = False,
+        accounts: Mapping[str, str] | None = None,
+        **settings: Any,
     ) -> None:
         if not allow_remote and not is_loopback(host):
             raise ValueError(
@@ -74,11 +73,13 @@ class KlingSimulator:
             extra_keys=extra_keys,
             jwt_keys=jwt_keys,
             webhook_secret=webhook_secret,
+            accounts=accounts,
             latency=latency,
             slots=slots,
             fail_marker=fail_marker,
             image_ttl=image_ttl,
             delay=delay,
+            **settings,
         )
         self.state = SimulatorState(config)
         self.app = create_app(self.state)
@@ -238,6 +239,38 @@ class KlingSimulator:
         """``"normal"``, ``"missing"`` (images carry no ``index``) or ``"repeat"`` (every ``index`` is 0)."""
         self.state.update_settings(image_index_mode=mode)
 
+    def error_next(self, code: int, k: int = 1, retry_after: float | None = None) -> None:
+        """The next ``k`` API requests answer Kling's error ``code`` (any documented one: 1101
+        arrears, 1102 resource pack used up, 1103 no permission, 1301 content safety, 1302 rate
+        limit, 1304 IP whitelist, 5001 maintenance ...) with its HTTP status."""
+        self.state.error_next(code, k, retry_after)
+
+    def configure(self, **changes: Any) -> Settings:
+        """Change any :class:`~airflow_provider_kling.testing.state.Settings` fields at once."""
+        return self.state.update_settings(**changes)
+
+    def set_progress(self, progress: str, task_id: str | None = None) -> None:
+        """``"timed"`` (the latency), ``"immediate"`` or ``"manual"``: new tasks', or one task's from now."""
+        self.state.set_progress(progress, task_id)
+
+    def advance(self, task_id: str | None = None, to: str | None = None) -> list[str]:
+        """Move a task (or every running task) on now: submitted -> processing -> its end, or
+        straight to ``to`` (``"processing"``, ``"succeed"``, ``"failed"``). Returns the task ids moved."""
+        return [task.task_id for task in self.state.advance(task_id, to)]
+
+    def account_of(self, api_key: str) -> str:
+        """The account name a key belongs to (``accounts``, else one account per key)."""
+        return self.state.account_of(api_key)
+
+    def resource_packs(self, account: str | None = None) -> list[dict[str, Any]]:
+        """The account's resource packs as ``GET /account/costs`` shows them (default: the main key's)."""
+        return self.state.resource_packs(account or self.account_of(self.api_key))
+
+    def set_resource_packs(self, packs: list[Mapping[str, Any]], account: str | None = None) -> None:
+        """Replace the account's packs: dicts with Kling's names (``total_quantity``,
+        ``remaining_quantity``, ``effective_time``, ``invalid_time`` in ms, ``resource_pack_name`` ...)."""
+        self.state.set_resource_packs(account or self.account_of(self.api_key), packs)
+
     def set_delay(self, seconds: float) -> None:
         """Add ``seconds`` before every API answer."""
         self.state.update_settings(delay=seconds)
@@ -247,7 +280,7 @@ class KlingSimulator:
         self.state.update_settings(latency=seconds)
 
     def set_slots(self, slots: int) -> None:
-        """The per-key slot budget for new tasks."""
+        """The per-account slot budget for new tasks."""
         self.state.update_settings(slots=slots)
 
     def set_fail_marker(self, marker: str) -> None:

@@ -101,6 +101,7 @@ def test_counters_count_each_kind_of_call_per_key(
         "images": 0,
         "callbacks": 0,
         "faults": 1,
+        "costs": 0,
     }
     assert kling_simulator.counters() == {kling_simulator.key_fingerprint("test-key"): counters}
     kling_simulator.reset_counters()
@@ -248,7 +249,7 @@ def test_ignored_external_task_id_is_accepted_but_not_remembered(
     first = _create_with(client, external_task_id="airflow-run-1")
     second = _create_with(client, external_task_id="airflow-run-1")
 
-    assert first.status_code == second.status_code == 200
+    assert first.status_code == second.status_code == 200, (first.text, second.text)
     assert first.json()["data"]["task_info"] == {}
     assert client.get("/v1/images/generations/airflow-run-1").status_code == 404
     task_id = first.json()["data"]["task_id"]
@@ -292,7 +293,9 @@ def test_default_error_marker_is_hash_error(client: httpx.Client) -> None:
 
 
 def _image_url(client: httpx.Client) -> str:
-    task_id = _create(client).json()["data"]["task_id"]
+    created = _create(client)
+    assert created.status_code == 200, created.text
+    task_id = created.json()["data"]["task_id"]
     images = client.get(f"/v1/images/generations/{task_id}").json()["data"]["task_result"]["images"]
     url: str = images[0]["url"]
     return url
