@@ -39,7 +39,16 @@ def cpu_seconds(pid: int) -> float | None:
 
 def start_simulator(ready_file: Path) -> tuple[subprocess.Popen[bytes], str]:
     command = [sys.executable, "-m", "airflow_provider_kling.testing", "--port", "0", "--latency", "0"]
-    command += ["--api-key", API_KEY, "--ready-file", str(ready_file), "--slots", "1000000"]
+    command += [
+        "--api-key",
+        API_KEY,
+        "--ready-file",
+        str(ready_file),
+        "--slots",
+        "1000000",
+        "--pack-units",
+        "1e9",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while not ready_file.exists():

@@ -3,7 +3,7 @@
 Kling counts concurrency and spends units per *account*: every key of an account shares its
 slots, tasks and resource packs. ``SimulatorConfig.accounts`` maps keys (API keys or JWT access
 keys) to account names; a key not listed is an account of its own. Each account starts with one
-STAND-IN resource pack (``DEFAULT_PACK_UNITS`` units, online for a year); a create takes the
+STAND-IN resource pack (``pack_units``, default 10,000 units, online for a year); a create takes the
 task's units from the online packs (soonest to expire first) or answers 429 / 1102 when they do
 not cover it, and a task that ends ``failed`` gives its units back. ``GET /account/costs`` shows
 the packs in Kling's shape.
@@ -104,8 +104,9 @@ class ResourcePack:
 class Accounts:
     """Key -> account, and the resource packs of each account. Not thread-safe: the state's lock guards it."""
 
-    def __init__(self, mapping: Mapping[str, str]) -> None:
+    def __init__(self, mapping: Mapping[str, str], pack_units: float = DEFAULT_PACK_UNITS) -> None:
         self._mapping = dict(mapping)
+        self._pack_units = pack_units
         self._packs: dict[str, list[ResourcePack]] = {}
 
     def account_of(self, key: str) -> str:
@@ -113,7 +114,7 @@ class Accounts:
 
     def packs(self, account: str, now: float) -> list[ResourcePack]:
         if account not in self._packs:
-            self._packs[account] = [ResourcePack.from_json({}, now)]
+            self._packs[account] = [ResourcePack.from_json({"total_quantity": self._pack_units}, now)]
         return self._packs[account]
 
     def set_packs(self, account: str, specs: list[Mapping[str, Any]], now: float) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import uvicorn
 
+from airflow_provider_kling.testing.accounts import DEFAULT_PACK_UNITS
 from airflow_provider_kling.testing.app import create_app
 from airflow_provider_kling.testing.faults import ImageFault
 from airflow_provider_kling.testing.state import Settings, SimulatorConfig, SimulatorState, key_fingerprint
@@ -39,9 +40,10 @@ class KlingSimulator:
 
     ``port=0`` picks a free port; a host other than loopback needs ``allow_remote=True``.
     ``accounts`` maps keys to account names (keys of one account share its slots, tasks and
-    resource packs). Every other keyword is a :class:`~airflow_provider_kling.testing.state.Settings`
-    field (``latency``, ``slots``, ``progress``, ``retention`` ...); settings can change while it
-    runs (:meth:`configure` and the ``set_*`` methods), and :meth:`reset` restores them.
+    resource packs); each account starts with a pack of ``pack_units``. Every other keyword is a
+    :class:`~airflow_provider_kling.testing.state.Settings` field (``latency``, ``slots``,
+    ``progress``, ``retention`` ...); settings can change while it runs (:meth:`configure` and the
+    ``set_*`` methods), and :meth:`reset` restores them.
     """
 
     def __init__(
@@ -61,6 +63,7 @@ class KlingSimulator:
         log_level: str = "warning",
         allow_remote: bool = False,
         accounts: Mapping[str, str] | None = None,
+        pack_units: float = DEFAULT_PACK_UNITS,
         **settings: Any,
     ) -> None:
         if not allow_remote and not is_loopback(host):
@@ -74,6 +77,7 @@ class KlingSimulator:
             jwt_keys=jwt_keys,
             webhook_secret=webhook_secret,
             accounts=accounts,
+            pack_units=pack_units,
             latency=latency,
             slots=slots,
             fail_marker=fail_marker,

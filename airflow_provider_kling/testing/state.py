@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_kling.testing.accounts import Accounts, key_fingerprint
+from airflow_provider_kling.testing.accounts import DEFAULT_PACK_UNITS, Accounts, key_fingerprint
 from airflow_provider_kling.testing.codes import ApiError
 from airflow_provider_kling.testing.faults import Fault, Faults, ImageFault
 from airflow_provider_kling.testing.rules import ImageRequest
@@ -103,6 +103,8 @@ class SimulatorConfig:
     webhook_secret: str | None = field(default=None, repr=False)
     #: Key (API key or JWT access key) -> account name; a key not listed is an account of its own.
     accounts: Mapping[str, str] = field(default_factory=dict, repr=False)
+    #: Units in the resource pack each account starts with.
+    pack_units: float = DEFAULT_PACK_UNITS
     settings: Settings = field(default_factory=Settings)
 
     def __post_init__(self) -> None:
@@ -121,6 +123,7 @@ class SimulatorConfig:
         jwt_keys: Mapping[str, str] | None = None,
         webhook_secret: str | None = None,
         accounts: Mapping[str, str] | None = None,
+        pack_units: float = DEFAULT_PACK_UNITS,
         **settings: Any,
     ) -> SimulatorConfig:
         """Keys, accounts and secrets by name; every other keyword is a :class:`Settings` field."""
@@ -130,6 +133,7 @@ class SimulatorConfig:
             jwt_keys=dict(jwt_keys or {}),
             webhook_secret=webhook_secret,
             accounts=dict(accounts or {}),
+            pack_units=pack_units,
             settings=Settings(**settings),
         )
 
@@ -147,7 +151,7 @@ class SimulatorState:
         self._settings = self.config.settings
         self._faults = Faults()
         self._store = TaskStore()
-        self._accounts = Accounts(self.config.accounts)
+        self._accounts = Accounts(self.config.accounts, self.config.pack_units)
         self._counters: dict[str, Counter[str]] = {}
         self._listeners: list[Callable[[SimTask], None]] = []
 
