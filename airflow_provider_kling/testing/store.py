@@ -66,6 +66,10 @@ class TaskStore:
             del running[task_id]
         return sum(task.request.n for task in running.values())
 
+    def running(self, account: str) -> int:
+        """How many tasks the account's slot count still looks at (pruned by :meth:`slots_in_use`)."""
+        return len(self._running.get(account, {}))
+
     def newest_first(
         self, account: str | None = None, owners: Iterable[str] | None = None
     ) -> Iterator[SimTask]:
