@@ -13,7 +13,7 @@ from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.models import ImageGenerationRequest
 from airflow_provider_kling.testing import KlingSimulator, make_png, rules
 
-PNG = base64.b64encode(make_png("reference", 0, 8, 8)).decode()
+PNG = base64.b64encode(make_png("reference", 0, 400, 300)).decode()
 JPEG = base64.b64encode(b"\xff\xd8\xff\xe0" + bytes(32)).decode()
 BASE = {"model_name": "kling-v1", "prompt": "a cat on a windowsill", "n": 1}
 README = Path(__file__).resolve().parents[2] / "README.md"
