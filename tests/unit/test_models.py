@@ -693,3 +693,31 @@ def test_parse_answer_maps_an_error_status_without_a_json_body():
     with pytest.raises(KlingServerError) as raised:
         parse_answer(502, {"Retry-After": "3"}, b"<html>bad gateway</html>")
     assert raised.value.http_status == 502 and raised.value.retry_after == 3
+
+
+# -- end to end: the new request and response fields through the hook and the simulator ------------
+
+
+def test_watermark_and_default_human_fidelity_round_trip_through_the_simulator(kling_connection: Any) -> None:
+    from airflow_provider_kling.hooks.kling import KlingHook
+
+    kling_connection.set_progress("immediate")
+    hook = KlingHook()
+    created = hook.create_image_task(
+        model_name="kling-v1",
+        prompt="a lighthouse",
+        n=2,
+        human_fidelity=0.45,
+        watermark_info={"enabled": True},
+    )
+    task = hook.get_image_task(created.task_id)
+    summary = task.to_xcom()
+
+    assert task.task_status is TaskStatus.SUCCEED
+    assert [image["index"] for image in summary["images"]] == [0, 1]
+    assert all(
+        image["watermark_url"] and image["watermark_url"] != image["url"] for image in summary["images"]
+    )
+    assert summary["final_unit_deduction"] not in (None, "", "0")
+    assert {"quota", "list_price"} <= set(summary["final_balance_deduction"] or {})
+    assert json.loads(json.dumps(summary)) == summary
