@@ -6,7 +6,8 @@ keys) to account names; a key not listed is an account of its own. Each account 
 STAND-IN resource pack (``pack_units``, default 10,000 units, online for a year); a create takes the
 task's units from the online packs (soonest to expire first) or answers 429 / 1102 when they do
 not cover it, and a task that ends ``failed`` gives its units back. ``GET /account/costs`` shows
-the packs in Kling's shape.
+the packs in Kling's shape, at once (Kling's figures lag up to 12 hours; its one-query-a-second
+limit is not enforced here).
 """
 
 from __future__ import annotations

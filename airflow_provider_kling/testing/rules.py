@@ -8,7 +8,8 @@ new model is one more row. Where no page states a cell, the row says so in a com
 A request breaking a rule answers ``400`` with code ``1201`` and a message naming the field, the
 rule and the value. Blank optional strings (the reseller's own example sends ``""`` for unused
 fields) count as absent; ``human_fidelity`` is accepted with any reference type (Kling ignores it
-unless ``image_reference`` is ``subject``).
+unless ``image_reference`` is ``subject``), and ``image_fidelity`` with any model (Kling's page says
+only kling-v1 and kling-v1-5 use it, not that others refuse it).
 """
 
 from __future__ import annotations

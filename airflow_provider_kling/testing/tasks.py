@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_kling.testing.accounts import key_fingerprint
 from airflow_provider_kling.testing.codes import ApiError
 from airflow_provider_kling.testing.rules import ImageRequest
 
@@ -173,8 +174,6 @@ def _image(task: SimTask, index: int, image_root: str) -> dict[str, Any]:
 def describe_task(task: SimTask, *, image_root: str, now: float) -> dict[str, Any]:
     """The task as Kling shows it now, plus what a test wants to know: the key's fingerprint
     (``key``; never the key itself), the ``account``, the ``progress`` mode and the ``request``."""
-    from airflow_provider_kling.testing.accounts import key_fingerprint
-
     return {
         **render_task(task, image_root=image_root, now=now),
         "key": key_fingerprint(task.owner),

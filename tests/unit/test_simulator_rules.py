@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -214,3 +216,15 @@ def test_client_and_simulator_rules_differ_only_where_known() -> None:
     print("\n".join(f"{name}: {why}" for name, why in found.items()))  # the list, with -s
 
     assert set(found) <= set(KNOWN_DIFFERENCES), set(found) - set(KNOWN_DIFFERENCES)
+
+
+def test_the_simulator_imports_none_of_the_clients_code() -> None:
+    code = (
+        "import sys, airflow_provider_kling.testing.server, airflow_provider_kling.testing.__main__;"
+        "print(sorted(m for m in sys.modules if m.startswith('airflow_provider_kling.')"
+        " and not m.startswith('airflow_provider_kling.testing')))"
+    )
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+
+    assert out.stdout.strip() == "[]"
