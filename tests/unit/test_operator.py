@@ -32,6 +32,8 @@ XCOM_KEYS = {
     "prompt",
     "created_at",
     "updated_at",
+    "final_unit_deduction",
+    "final_balance_deduction",
     "images",
 }
 
