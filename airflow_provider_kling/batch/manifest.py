@@ -112,6 +112,7 @@ def store_batch(
             "status": state.status,
             "message": state.message,
             "units": (state.task or {}).get("final_unit_deduction"),
+            "balance": (state.task or {}).get("final_balance_deduction"),
             "files": [],
             "images": [],
         }
@@ -136,7 +137,7 @@ def store_batch(
             except KlingError as exc:
                 storage_errors[item.key] = str(exc)
                 log.warning("Batch item %r: %s", item.key, exc)
-            row["images"] = [{"index": i["index"], "url": i["url"]} for i in result["images"]]
+            row["images"] = [{k: v for k, v in i.items() if k != "path"} for i in result["images"]]
             row["files"] = [i["path"] for i in result["images"] if i.get("path")]
         rows.append(row)
     counts: dict[str, int] = {}
