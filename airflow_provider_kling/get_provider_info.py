@@ -31,13 +31,25 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_kling.hooks.kling"]}
         ],
         "operators": [
-            {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_kling.operators.kling"]}
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_kling.operators.kling",
+                    "airflow_provider_kling.operators.batch",
+                ],
+            }
         ],
         "sensors": [
             {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_kling.sensors.kling"]}
         ],
         "triggers": [
-            {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_kling.triggers.kling"]}
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_kling.triggers.kling",
+                    "airflow_provider_kling.triggers.batch",
+                ],
+            }
         ],
         "task-decorators": [
             {"name": "kling_image", "class-name": "airflow_provider_kling.decorators.kling.kling_image_task"}
