@@ -116,3 +116,13 @@ def test_operator_arguments_are_checked_when_the_dag_is_parsed():
     with pytest.raises(ValueError, match="on_content_policy must be one of record, fail"):
         make_batch(requests=["a"], on_content_policy="skip")
     assert make_batch(requests="prompts/catalogue.csv").requests_format == "csv"
+
+
+def test_an_item_key_changes_the_instance_hash_and_no_key_keeps_the_single_operators_ids():
+    import hashlib
+
+    from airflow_provider_kling.idempotency import instance_hash
+
+    before = hashlib.sha256(b"d\x1fr\x1ft\x1f-1").hexdigest()[:16]  # the single operator's ids
+    assert instance_hash("d", "r", "t", None) == before
+    assert len({instance_hash("d", "r", "t", None, key) for key in ("0", "1", "lamp")} | {before}) == 4
