@@ -360,7 +360,20 @@ class KlingBatchImageGenerationOperator(BaseOperator):
                     else "A retry resumes the finished and running items and creates only the missing ones"
                 )
             )
-            error.airflow_retryable = fatal is None  # auth, balance, permission: no retry can help
+            # No retry can help after auth, balance or permission errors, nor when every item left
+            # failed as often as max_regenerations allows (a retry would only resume the failures).
+            exhausted = not summary["storage_errors"] and all(
+                state.status == FAILED and state.generation > self.max_regenerations
+                for state in progress
+                if state.status in (FAILED, ERROR, UNFINISHED)
+            )
+            if exhausted:
+                error.message += (
+                    f". Every item that failed has failed {self.max_regenerations + 1} time(s), "
+                    f"max_regenerations={self.max_regenerations}: a retry would not generate them again"
+                )
+                error.args = (error.message,)
+            error.airflow_retryable = fatal is None and not exhausted
             raise fail_fast(error)
         if counts.get(REFUSED) and self.on_content_policy == "fail":
             from airflow.providers.common.compat.sdk import AirflowFailException
