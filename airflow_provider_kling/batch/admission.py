@@ -40,6 +40,21 @@ _CREATE_BACKOFF, _CREATE_BACKOFF_MAX = 1.0, 60.0
 MAX_CREATE_ATTEMPTS = 8
 #: Polls of one item that fail in a row before it is given up for this run (it may still finish).
 MAX_POLL_ERRORS = 10
+#: Past its expected end, a task is polled this often (at most ``poll_interval``; at least 0.5 s).
+QUICK_POLL_FRACTION, QUICK_POLL_MIN = 0.1, 0.5
+
+
+def kling_duration(task: dict[str, Any]) -> float | None:
+    """How long a succeeded task took by Kling's own clock (``updated_at - created_at``), if it says."""
+    from datetime import datetime
+
+    try:
+        created = datetime.fromisoformat(str(task["created_at"]))
+        updated = datetime.fromisoformat(str(task["updated_at"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+    seconds = (updated - created).total_seconds()
+    return seconds if seconds > 0 else None
 
 
 def is_batch_fatal(exc: KlingError) -> bool:
@@ -134,6 +149,7 @@ class BatchAdmission:
         self.log = log
         self.fatal: str | None = None
         self.creates_sent = 0
+        self._durations: list[float] = []
 
     # -- what to send ---------------------------------------------------------------------------
 
@@ -270,12 +286,34 @@ class BatchAdmission:
             if item.status != RUNNING and not first:
                 self._say(item, f"Kling task {item.kling_task_id} is {status}")
             item.status = RUNNING
-            item.next_poll = now + self.poll_interval
+            item.next_poll = now + self.poll_delay(item, now)
+
+    def expected_duration(self) -> float | None:
+        """The mean time of this batch's tasks so far (Kling's clock when it says, else seen here)."""
+        return sum(self._durations) / len(self._durations) if self._durations else None
+
+    def poll_delay(self, item: ItemProgress, now: float) -> float:
+        """``poll_interval``, except: poll at the task's expected end, and often once it is past it,
+        so a slot that frees is seen (and refilled) within a fraction of the interval."""
+        expected = self.expected_duration()
+        if expected is None or item.admitted_at is None:
+            return self.poll_interval
+        left = item.admitted_at + expected - now
+        quick = min(self.poll_interval, max(QUICK_POLL_MIN, self.poll_interval * QUICK_POLL_FRACTION))
+        if left > quick:
+            return min(self.poll_interval, left)
+        return quick
 
     def _end(
         self, item: ItemProgress, status: str, message: str | None, now: float, *, quiet: bool = False
     ) -> None:
         item.status, item.message, item.ended_at, item.busy = status, message, now, False
+        if status == SUCCEEDED and item.task is not None:
+            took = kling_duration(item.task)
+            if took is None and item.admitted_at is not None:
+                took = now - item.admitted_at
+            if took is not None:
+                self._durations.append(took)
         if not quiet:
             detail = f": {message}" if message else ""
             self._say(item, f"{status}{detail}", warning=status in (FAILED, ERROR, UNFINISHED))
@@ -294,14 +332,9 @@ class BatchAdmission:
 
     def eta(self, now: float) -> float | None:
         """Seconds until the batch ends, from the mean task time so far and the slots it may fill."""
-        times = [
-            i.ended_at - i.admitted_at
-            for i in self.items
-            if i.status == SUCCEEDED and i.admitted_at is not None and i.ended_at is not None
-        ]
-        if not times:
+        mean = self.expected_duration()
+        if mean is None:
             return None
-        mean = sum(times) / len(times)
         waiting = sum(i.n for i in self.items if i.status == PENDING)
         running = [i for i in self.items if i.status in (CREATING, RUNNING)]
         left_running = max(

@@ -138,3 +138,21 @@ def test_progress_line_counts_and_estimates():
 def test_item_progress_round_trips_through_json():
     item = ItemProgress(key="k", n=2, external_task_id="e", status=RUNNING, kling_task_id="t")
     assert ItemProgress.from_json(item.to_json()) == item
+
+
+def test_a_running_task_is_polled_at_its_expected_end_then_often():
+    admission = batch(1, 1, slots=2, poll_interval=10.0)
+    a, b = admission.admit(0.0)
+    admission.created(a, task("submitted", "ta"), 0.0)
+    admission.created(b, task("submitted", "tb"), 0.0)
+    assert b.next_poll == 10.0  # nothing known yet: the poll interval
+    took_12s = {"created_at": "2026-01-01T00:00:00+00:00", "updated_at": "2026-01-01T00:00:12+00:00"}
+
+    assert admission.due_polls(10.0) == [a, b]
+    admission.polled(a, {**task("succeed", "ta"), **took_12s}, 10.0)  # Kling's clock: 12 s
+    admission.polled(b, task("processing", "tb"), 10.0)
+    assert b.next_poll == 12.0  # at its expected end, not 10 s later
+
+    admission.due_polls(12.0)
+    admission.polled(b, task("processing", "tb"), 12.0)
+    assert b.next_poll == 13.0  # past it: every tenth of the interval
