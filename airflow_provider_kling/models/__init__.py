@@ -2,7 +2,9 @@
 Typed Kling image-generation requests and responses; no Airflow and no HTTP here.
 
 - :mod:`.capabilities`: what each model accepts, as one table of data (and the README's model table);
-- :mod:`.request`: :class:`ImageGenerationRequest`, validated against that table before any HTTP call;
+- :mod:`.requests`: one request model per endpoint (:class:`ImageGenerationRequest` in
+  :mod:`.requests.generations`, also at :mod:`.request`; omni-image, multi-image2image, expand,
+  virtual try-on), each validated before any HTTP call;
 - :mod:`.reference_image`: the checks on a request's ``image`` (URL, or base64 of a JPEG/PNG);
 - :mod:`.task`: Kling's answers (:func:`parse_answer`) and tasks (:class:`ImageTask`).
 """
