@@ -47,10 +47,17 @@ if TYPE_CHECKING:
 
     from airflow_provider_kling.hooks.download import ImageDownload
     from airflow_provider_kling.models import ImageGenerationRequest, ImageTask
+    from airflow_provider_kling.models.requests import KlingTaskRequest
 
 __all__ = ["GENERATIONS_PATH", "KlingConnectionSettings", "KlingHook"]
 
+#: Image generation's path, the default ``endpoint`` of every task call. The other endpoints'
+#: paths are their request models' ``path`` (``airflow_provider_kling.models.requests``).
 GENERATIONS_PATH = "/v1/images/generations"
+
+
+def _task_path(endpoint: str, task_id: str) -> str:
+    return f"{endpoint}/{quote(task_id, safe='')}"
 
 # Seams: how the hook waits (between retries and between polls) and reads the clock. Tests
 # replace them to record waits instead of sleeping; they are looked up at each call.
@@ -66,7 +73,10 @@ async def _asleep(seconds: float) -> None:
 
 class KlingHook(ExternalIdSupportMixin, BaseHook):
     """
-    Talk to Kling's image generation API.
+    Talk to Kling's image API: image generation and its neighbouring endpoints (omni-image,
+    multi-image2image, expand, virtual try-on), which share one task lifecycle. Task calls take
+    the endpoint's path as ``endpoint`` (default image generation); a create takes it from its
+    request model.
 
     :param kling_conn_id: The ``kling`` connection: host = base URL (default the reseller's),
         password = API key, or login = access key with password = secret key.
@@ -244,9 +254,12 @@ class KlingHook(ExternalIdSupportMixin, BaseHook):
 
     # -- API ----------------------------------------------------------------------------------
 
-    def create_image_task(self, request: ImageGenerationRequest | None = None, **fields: Any) -> ImageTask:
+    def create_image_task(
+        self, request: ImageGenerationRequest | KlingTaskRequest | None = None, **fields: Any
+    ) -> ImageTask:
         """
-        Create an image task from a validated request (or its fields); return the new task.
+        Create an image task from a validated request of any kind (or an image-generation
+        request's fields) at the request's endpoint; return the new task.
 
         Pays at most once: every create carries an ``external_task_id`` (a fresh one when the
         request has none). It is resent only when it provably never reached Kling (no connection,
@@ -265,17 +278,16 @@ class KlingHook(ExternalIdSupportMixin, BaseHook):
             request = with_external_task_id(request, new_external_task_id())
         external_id = request.external_task_id
         assert external_id is not None
+        endpoint = type(request).path
         body = request.to_json()
         resends = 0
         while True:
             try:
-                data = self._request(
-                    "POST", GENERATIONS_PATH, body=body, resend_if=create_never_reached_kling
-                )
+                data = self._request("POST", endpoint, body=body, resend_if=create_never_reached_kling)
                 task = task_from_data(data, "the new task", None)
             except KlingInvalidRequestError:
                 # Kling refuses a second create with a known external id: the first one landed.
-                if existing := self.find_image_task_by_external_id(external_id):
+                if existing := self.find_image_task_by_external_id(external_id, endpoint=endpoint):
                     self.log.info(
                         "Kling task %s already exists for external_task_id %s", existing.task_id, external_id
                     )
@@ -284,7 +296,7 @@ class KlingHook(ExternalIdSupportMixin, BaseHook):
             except KlingError as exc:
                 if not create_outcome_unknown(exc):
                     raise
-                existing = self._find_after_unknown_outcome(external_id, exc)
+                existing = self._find_after_unknown_outcome(external_id, exc, endpoint=endpoint)
                 if existing is not None:
                     return existing
                 if resends >= self.settings.max_retries:
@@ -300,49 +312,64 @@ class KlingHook(ExternalIdSupportMixin, BaseHook):
                 )
                 _sleep(min(30.0, 2.0**resends))
                 continue
-            self.log.info("Created Kling image task %s (status %s)", task.task_id, task.task_status)
-            self._learn_external_id_support(task, external_id)
+            kind = type(request).kind
+            self.log.info(
+                "Created Kling %s task %s (status %s)",
+                "image" if kind == "generations" else kind,
+                task.task_id,
+                task.task_status,
+            )
+            self._learn_external_id_support(task, external_id, endpoint=endpoint)
             return task
 
     # -- queries ------------------------------------------------------------------------------
 
-    def get_image_task(self, task_id: str) -> ImageTask:
-        """Query one task by Kling task id or by the caller's ``external_task_id``."""
+    def get_image_task(self, task_id: str, *, endpoint: str = GENERATIONS_PATH) -> ImageTask:
+        """Query one task of ``endpoint`` by Kling task id or by the caller's ``external_task_id``."""
         from airflow_provider_kling.models import task_from_data
 
-        data = self._request("GET", f"{GENERATIONS_PATH}/{quote(task_id, safe='')}", task_id=task_id)
+        data = self._request("GET", _task_path(endpoint, task_id), task_id=task_id)
         return task_from_data(data, f"task {task_id}", task_id)
 
-    def find_image_task(self, task_id: str) -> ImageTask | None:
+    def find_image_task(self, task_id: str, *, endpoint: str = GENERATIONS_PATH) -> ImageTask | None:
         """Like :meth:`get_image_task`, but ``None`` when Kling knows no such task."""
         try:
-            return self.get_image_task(task_id)
+            return self.get_image_task(task_id, endpoint=endpoint)
         except KlingNotFoundError:
             return None
 
-    def find_image_task_by_external_id(self, external_task_id: str) -> ImageTask | None:
+    def find_image_task_by_external_id(
+        self, external_task_id: str, *, endpoint: str = GENERATIONS_PATH
+    ) -> ImageTask | None:
         """The task created with this ``external_task_id``, or ``None``; errors name it as such."""
         try:
-            return self.find_image_task(external_task_id)
+            return self.find_image_task(external_task_id, endpoint=endpoint)
         except KlingError as exc:
             if exc.task_id == external_task_id:
                 exc.task_id, exc.external_task_id = None, external_task_id
             raise
 
-    def list_image_tasks(self, page_num: int = 1, page_size: int = 30) -> list[ImageTask]:
-        """One page of the account's image tasks, newest first as Kling orders them."""
+    def list_image_tasks(
+        self, page_num: int = 1, page_size: int = 30, *, endpoint: str = GENERATIONS_PATH
+    ) -> list[ImageTask]:
+        """One page of the account's tasks of ``endpoint``, newest first as Kling orders them."""
         from airflow_provider_kling.models import task_from_data
 
         for name, value, highest in (("page_num", page_num, 1000), ("page_size", page_size, 500)):
             if not 1 <= value <= highest:
                 raise KlingRequestValidationError(f"{name} must be between 1 and {highest} (got {value})")
-        data = self._request("GET", GENERATIONS_PATH, params={"pageNum": page_num, "pageSize": page_size})
+        data = self._request("GET", endpoint, params={"pageNum": page_num, "pageSize": page_size})
         if data is not None and not isinstance(data, list):
             raise KlingResponseError("Kling answered a task list request without a list of tasks")
         return [task_from_data(item, "a listed task", None) for item in (data or [])]
 
     def wait_for_image_task(
-        self, task_id: str, *, poll_interval: float = DEFAULT_POLL_INTERVAL, timeout: float = DEFAULT_TIMEOUT
+        self,
+        task_id: str,
+        *,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float = DEFAULT_TIMEOUT,
+        endpoint: str = GENERATIONS_PATH,
     ) -> ImageTask:
         """
         Poll until the task succeeds (returned), fails (:class:`KlingTaskFailedError`) or the
@@ -351,7 +378,7 @@ class KlingHook(ExternalIdSupportMixin, BaseHook):
         start = _monotonic()
         deadline = start + timeout
         while True:
-            task = self.get_image_task(task_id)
+            task = self.get_image_task(task_id, endpoint=endpoint)
             elapsed = _monotonic() - start
             self.log.info("Kling task %s is %s after %.0fs", task.task_id, task.task_status, elapsed)
             raise_if_failed(task)
