@@ -59,6 +59,7 @@ GENERATIONS_PATH = "/v1/images/generations"
 def _task_path(endpoint: str, task_id: str) -> str:
     return f"{endpoint}/{quote(task_id, safe='')}"
 
+
 # Seams: how the hook waits (between retries and between polls) and reads the clock. Tests
 # replace them to record waits instead of sleeping; they are looked up at each call.
 _sleep: Callable[[float], None] = time.sleep

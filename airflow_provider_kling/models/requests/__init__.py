@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from airflow_provider_kling.models.requests.generations import GENERATIONS_PATH, ImageGenerationRequest
 from airflow_provider_kling.models.requests.base import KlingTaskRequest, WatermarkInfo
 from airflow_provider_kling.models.requests.expand import (
     EXPAND_PATH,
     ExpandImageRequest,
     expansion_for_aspect_ratio,
 )
+from airflow_provider_kling.models.requests.generations import GENERATIONS_PATH, ImageGenerationRequest
 from airflow_provider_kling.models.requests.multi_image import MULTI_IMAGE_PATH, MultiImageRequest
 from airflow_provider_kling.models.requests.omni_image import OMNI_IMAGE_PATH, OMNI_MODELS, OmniImageRequest
 from airflow_provider_kling.models.requests.virtual_try_on import VIRTUAL_TRY_ON_PATH, VirtualTryOnRequest

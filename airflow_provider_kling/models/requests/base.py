@@ -48,7 +48,9 @@ def check_prompt_not_blank(value: str | None) -> str | None:
     return value
 
 
-def blank_means_unset(values: Any, optional_text: tuple[str, ...], optional_lists: tuple[str, ...] = ()) -> Any:
+def blank_means_unset(
+    values: Any, optional_text: tuple[str, ...], optional_lists: tuple[str, ...] = ()
+) -> Any:
     """Templated fields often render to ``""``: blank optional text and empty lists are left unset."""
     if not isinstance(values, dict):
         return values
@@ -98,7 +100,9 @@ class KlingTaskRequest(BaseModel):
         except ValidationError as exc:
             message = describe_validation_error(exc)
             if cls.kind and cls.kind != "generations":
-                message = message.replace("Invalid Kling image request", f"Invalid Kling {cls.kind} request", 1)
+                message = message.replace(
+                    "Invalid Kling image request", f"Invalid Kling {cls.kind} request", 1
+                )
             raise KlingRequestValidationError(message) from None
 
     def to_json(self) -> dict[str, Any]:

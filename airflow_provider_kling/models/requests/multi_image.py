@@ -44,7 +44,11 @@ class MultiImageRequest(KlingTaskRequest):
 
     kind: ClassVar[str] = "multi-image2image"
     path: ClassVar[str] = MULTI_IMAGE_PATH
-    image_fields: ClassVar[tuple[str, ...]] = ("subject_image_list.subject_image", "scene_image", "style_image")
+    image_fields: ClassVar[tuple[str, ...]] = (
+        "subject_image_list.subject_image",
+        "scene_image",
+        "style_image",
+    )
 
     model_name: str = "kling-v2"
     prompt: str | None = Field(default=None, max_length=MAX_PROMPT_LENGTH)
@@ -59,7 +63,8 @@ class MultiImageRequest(KlingTaskRequest):
     @classmethod
     def _blank_means_unset(cls, values: Any) -> Any:
         return blank_means_unset(
-            values, ("prompt", "scene_image", "style_image", "aspect_ratio", "callback_url", "external_task_id")
+            values,
+            ("prompt", "scene_image", "style_image", "aspect_ratio", "callback_url", "external_task_id"),
         )
 
     @field_validator("subject_image_list", mode="before")
@@ -76,7 +81,9 @@ class MultiImageRequest(KlingTaskRequest):
             raise ValueError(f"must be one of {', '.join(MULTI_IMAGE_MODELS)}")
         return value
 
-    _images = field_validator("scene_image", "style_image")(classmethod(lambda cls, value: check_image(value)))
+    _images = field_validator("scene_image", "style_image")(
+        classmethod(lambda cls, value: check_image(value))
+    )
     _prompt = field_validator("prompt")(classmethod(lambda cls, value: check_prompt_not_blank(value)))
     _callback = field_validator("callback_url")(classmethod(lambda cls, value: check_callback_url(value)))
     _external = field_validator("external_task_id")(

@@ -89,7 +89,14 @@ class OmniImageRequest(KlingTaskRequest):
     def _blank_means_unset(cls, values: Any) -> Any:
         return blank_means_unset(
             values,
-            ("resolution", "result_type", "aspect_ratio", "callback_url", "external_task_id", "series_amount"),
+            (
+                "resolution",
+                "result_type",
+                "aspect_ratio",
+                "callback_url",
+                "external_task_id",
+                "series_amount",
+            ),
             ("image_list", "element_list"),
         )
 

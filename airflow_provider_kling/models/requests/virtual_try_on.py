@@ -47,7 +47,9 @@ class VirtualTryOnRequest(KlingTaskRequest):
             raise ValueError(f"must be one of {', '.join(VIRTUAL_TRY_ON_MODELS)}")
         return value
 
-    _images = field_validator("human_image", "cloth_image")(classmethod(lambda cls, value: check_image(value)))
+    _images = field_validator("human_image", "cloth_image")(
+        classmethod(lambda cls, value: check_image(value))
+    )
     _callback = field_validator("callback_url")(classmethod(lambda cls, value: check_callback_url(value)))
     _external = field_validator("external_task_id")(
         classmethod(lambda cls, value: check_external_task_id(value))
