@@ -151,6 +151,10 @@ class ImageGenerationRequest(KlingTaskRequest):
         """The JSON body Kling expects: unset optional fields are left out."""
         return self.model_dump(mode="json", exclude_none=True)
 
+    def summary(self) -> dict[str, Any]:
+        """``model_name`` and ``prompt`` in the XCom result (its keys from before the other kinds)."""
+        return {"model_name": self.model_name, "prompt": self.prompt}
+
 
 def _models_with(flag: str) -> str:
     return ", ".join(name for name, row in IMAGE_MODEL_CAPABILITIES.items() if getattr(row, flag))
