@@ -40,6 +40,7 @@ EXAMPLE_DAGS = {
     "kling_taskflow",
     "kling_sensor",
     "kling_decorator",
+    "kling_product_campaign",
 }
 
 
