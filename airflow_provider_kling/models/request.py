@@ -1,4 +1,4 @@
-"""The image-generation request, kept at its first import path (it lives in ``models.requests.generations``)."""
+"""The image-generation request at its first import path (it lives in ``models.requests.generations``)."""
 
 from __future__ import annotations
 

@@ -294,7 +294,7 @@ class KlingVirtualTryOnOperator(_KlingEndpointOperator):
 
 
 def locals_of(frame_locals: dict[str, Any]) -> dict[str, Any]:
-    """An ``__init__``'s own arguments from its ``locals()``: without ``self``, ``kwargs`` and ``__class__``."""
+    """An ``__init__``'s own arguments from its ``locals()`` (not ``self``, ``kwargs``, ``__class__``)."""
     return {
         name: value for name, value in frame_locals.items() if name not in ("self", "kwargs", "__class__")
     }

@@ -126,7 +126,8 @@ def _size_problem(image: str) -> str | None:
     if min(width, height) < MIN_SIDE:
         return f"must be at least {MIN_SIDE} px on each side (a {width}x{height} PNG)"
     if max(width, height) > MAX_SIDE_RATIO * min(width, height):
-        return f"must have an aspect ratio from 1:{MAX_SIDE_RATIO} to {MAX_SIDE_RATIO}:1 (a {width}x{height} PNG)"
+        limits = f"1:{MAX_SIDE_RATIO} to {MAX_SIDE_RATIO}:1"
+        return f"must have an aspect ratio from {limits} (a {width}x{height} PNG)"
     return None
 
 
@@ -257,7 +258,8 @@ def _expand(fields: dict[str, Any]) -> ImageRequest:
     grown_h = 1 + ratios["up"] + ratios["down"]
     if grown_w * grown_h > 3 + 1e-9:
         check.problems.append(
-            f"expansion ratios: the new image must be at most 3 times the original's area (got {grown_w * grown_h:.2f})"
+            "expansion ratios: the new image must be at most 3 times the original's area "
+            f"(got {grown_w * grown_h:.2f})"
         )
     check.raise_if_any()
     size = png_size(fields["image"]) or (1, 1)

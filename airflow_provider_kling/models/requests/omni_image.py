@@ -81,7 +81,7 @@ class OmniImageRequest(KlingTaskRequest):
     result_type: Literal["single", "series"] | None = None
     n: int = Field(default=1, ge=1, le=9)
     series_amount: int | Literal["auto"] | None = None
-    aspect_ratio: Literal[ALL_ASPECT_RATIOS + ("auto",)] | None = None  # type: ignore[valid-type]
+    aspect_ratio: Literal[(*ALL_ASPECT_RATIOS, "auto")] | None = None  # type: ignore[valid-type]
     watermark_info: WatermarkInfo | None = None
 
     @model_validator(mode="before")
@@ -144,7 +144,8 @@ class OmniImageRequest(KlingTaskRequest):
         references = len(self.image_list or ()) + len(self.element_list or ())
         if references > MAX_REFERENCES:
             problems.append(
-                f"image_list: at most {MAX_REFERENCES} reference images and elements together (got {references})"
+                f"image_list: at most {MAX_REFERENCES} reference images and elements together "
+                f"(got {references})"
             )
         if problems:
             raise ValueError("; ".join(problems))
