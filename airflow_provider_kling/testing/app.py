@@ -1,13 +1,15 @@
 """The simulator's ASGI app: Kling's image-generation routes, image files, and the control routes.
 
 Every API route answers under both ``/v1/...`` (Kling's own hosts) and ``/kling/v1/...`` (the
-reseller's prefix). Images are served without authentication, like Kling's CDN.
+reseller's prefix). Images are served without authentication, like Kling's CDN. Anything under
+``/moved/...`` answers ``308`` to the same URL without ``/moved``: an API that moved.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,7 +23,7 @@ from starlette.routing import Route
 
 from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.models import ImageGenerationRequest, TaskStatus
-from airflow_provider_kling.testing import png
+from airflow_provider_kling.testing import faulty, png
 from airflow_provider_kling.testing.auth import identify_caller
 from airflow_provider_kling.testing.callbacks import CallbackSender
 from airflow_provider_kling.testing.control import control_routes
@@ -29,6 +31,7 @@ from airflow_provider_kling.testing.state import SimulatorConfig, SimulatorState
 from airflow_provider_kling.testing.tasks import IMAGE_PATH, ApiError, render_task
 
 API_PREFIXES = ("", "/kling")
+MOVED_PREFIX = "/moved"
 MAX_PAGE_NUM = 1000
 MAX_PAGE_SIZE = 500
 # What a gateway might send instead of JSON: a body cut short.
@@ -71,7 +74,19 @@ async def _api_call(request: Request, counter: str, handler: Handler) -> Respons
     except ApiError as error:
         return error_response(error, request_id)
     state.count(owner, counter)
-    return JSONResponse({"code": 0, "message": "SUCCEED", "request_id": request_id, "data": data})
+    body = {"code": 0, "message": "SUCCEED", "request_id": request_id, "data": data}
+    if counter == "creates":
+        # The create is processed (and paid) by now; only its answer can still go wrong.
+        answer_fault, hold_seconds = state.take_create_answer_fault()
+        if answer_fault:
+            state.count(owner, "faults")
+        if answer_fault == "hold":
+            await asyncio.sleep(hold_seconds)
+        elif answer_fault == "reset":
+            return faulty.reset_answer(json.dumps(body).encode())
+        elif answer_fault == "garble":
+            return faulty.garbled_answer()
+    return JSONResponse(body)
 
 
 async def _create(request: Request, state: SimulatorState, owner: str) -> dict[str, Any]:
@@ -137,7 +152,16 @@ async def image(request: Request) -> Response:
     width, height = png.image_size(task.request.resolution, task.request.aspect_ratio)
     body = png.make_png(task.request.prompt, index, width, height)
     state.count(task.owner, "images")
+    fault = state.take_image_fault()
+    if fault is not None:
+        return faulty.image_fault_answer(fault.mode, dict(fault.params), body)
     return Response(body, media_type="image/png")
+
+
+async def moved(request: Request) -> Response:
+    """``308`` to the same URL without the ``/moved`` prefix."""
+    target = request.url.replace(path=request.url.path.removeprefix(MOVED_PREFIX) or "/")
+    return Response(b"", status_code=308, headers={"location": str(target)})
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -174,6 +198,7 @@ def create_app(state: SimulatorState | None = None, **settings: Any) -> Starlett
             Route(f"{prefix}/v1/images/generations/{{task_id}}", task_detail, methods=["GET"]),
             Route(f"{prefix}/images/{{task_id}}/{{index:int}}.png", image, methods=["GET"]),
         ]
+    routes.append(Route(f"{MOVED_PREFIX}/{{rest:path}}", moved, methods=["GET", "POST", "PUT", "DELETE"]))
     app = Starlette(
         routes=[*routes, *control_routes()],
         exception_handlers={HTTPException: _http_error},

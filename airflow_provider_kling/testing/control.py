@@ -14,11 +14,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from airflow_provider_kling.testing.state import Settings, SimulatorState
+from airflow_provider_kling.testing.state import ImageFault, Settings, SimulatorState
 from airflow_provider_kling.testing.tasks import IMAGE_PATH, render_task
 
 CONTROL_PREFIX = "/_sim"
 _FAULT_FIELDS = ("fail_next", "status", "rate_limit_next", "retry_after", "malformed_next")
+#: Faults named after the handle's methods; the value is their keyword arguments (or ``k``).
+_METHOD_FAULTS = ("lose_next_create_answers", "garble_next_create_answers", "image_fault")
 
 
 def _state(request: Request) -> SimulatorState:
@@ -59,15 +61,42 @@ async def settings(request: Request) -> Response:
     return JSONResponse(_describe(state))
 
 
+def _method_fault(state: SimulatorState, name: str, value: Any) -> None:
+    if name == "image_fault":
+        if value is None:
+            state.set_image_fault(None)
+            return
+        if not isinstance(value, dict):
+            raise ValueError("image_fault takes null or {mode, k, ...params}")
+        params = dict(value)
+        mode, k = params.pop("mode", None), params.pop("k", None)
+        state.set_image_fault(ImageFault(mode, k, params))
+        return
+    kwargs = {"k": value} if isinstance(value, int) else value
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"{name} takes k or an object of keyword arguments")
+    if name == "lose_next_create_answers":
+        merged: dict[str, Any] = {"k": 1, "mode": "hold", "hold_seconds": 30.0, **kwargs}
+        state.lose_create_answers(**merged)
+    else:
+        state.garble_create_answers(**{"k": 1, **kwargs})
+
+
 async def faults(request: Request) -> Response:
-    """POST ``{fail_next, status, rate_limit_next, retry_after, malformed_next}`` (all optional)."""
+    """POST ``{fail_next, status, rate_limit_next, retry_after, malformed_next}`` (all optional), and
+    ``lose_next_create_answers: {k, mode, hold_seconds}``, ``garble_next_create_answers: k``,
+    ``image_fault: {mode, k, ...params} | null`` (the handle's methods and their arguments)."""
     state = _state(request)
     try:
         body = await _json_object(request)
-        unknown = set(body) - set(_FAULT_FIELDS)
+        unknown = set(body) - set(_FAULT_FIELDS) - set(_METHOD_FAULTS)
         if unknown:
             raise ValueError(f"unknown faults: {', '.join(sorted(unknown))}")
-        state.add_faults(**body)
+        for name in _METHOD_FAULTS:
+            if name in body:
+                _method_fault(state, name, body.pop(name))
+        if body:
+            state.add_faults(**body)
     except (TypeError, ValueError) as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
     return JSONResponse(_describe(state))

@@ -13,7 +13,7 @@ from typing import Any
 import uvicorn
 
 from airflow_provider_kling.testing.app import create_app
-from airflow_provider_kling.testing.state import Settings, SimulatorConfig, SimulatorState
+from airflow_provider_kling.testing.state import ImageFault, Settings, SimulatorConfig, SimulatorState
 from airflow_provider_kling.testing.tasks import IMAGE_PATH, render_task
 
 _WILDCARD_HOSTS = ("", "0.0.0.0", "::")  # noqa: S104 - only compared, never bound here
@@ -179,6 +179,40 @@ class KlingSimulator:
     def malformed_next(self, k: int = 1) -> None:
         """The next ``k`` API requests answer 200 with a body that is not JSON."""
         self.state.add_faults(malformed_next=k)
+
+    def lose_next_create_answers(self, k: int = 1, mode: str = "hold", hold_seconds: float = 30.0) -> None:
+        """The next ``k`` creates are processed (task created, slots taken, counted) but their answer is lost.
+
+        ``mode="hold"`` answers only after ``hold_seconds`` (past a client's read timeout);
+        ``mode="reset"`` sends the start of the answer and then breaks the connection.
+        """
+        self.state.lose_create_answers(k, mode, hold_seconds)
+
+    def garble_next_create_answers(self, k: int = 1) -> None:
+        """The next ``k`` creates are processed, then answered 200 with an HTML "Bad Gateway" page."""
+        self.state.garble_create_answers(k)
+
+    def image_fault(self, mode: str | None, k: int | None = None, **params: Any) -> None:
+        """Image downloads misbehave: the next ``k`` of them, or every one until ``image_fault(None)``.
+
+        ``"html"``: 200 ``text/html`` "Access denied"; ``"redirect"``: 302 to ``location=``;
+        ``"huge"``: 200 ``image/png`` of ``size=`` bytes (a PNG header, then padding), with a
+        Content-Length unless ``length=False``; ``"short"``: a Content-Length larger than the
+        bytes sent, then the connection closes; ``"not_image"``: ``image/png`` bytes of no image format.
+        """
+        self.state.set_image_fault(None if mode is None else ImageFault(mode, k, params))
+
+    def set_ignore_external_task_id(self, ignore: bool = True) -> None:
+        """Accept ``external_task_id`` on creates but forget it, like a reseller that ignores the field."""
+        self.state.update_settings(ignore_external_task_id=ignore)
+
+    def set_error_marker(self, marker: str) -> None:
+        """Prompts containing ``marker`` fail for a reason that is not content policy ('' disables)."""
+        self.state.update_settings(error_marker=marker)
+
+    def set_image_index_mode(self, mode: str) -> None:
+        """``"normal"``, ``"missing"`` (images carry no ``index``) or ``"repeat"`` (every ``index`` is 0)."""
+        self.state.update_settings(image_index_mode=mode)
 
     def set_delay(self, seconds: float) -> None:
         """Add ``seconds`` before every API answer."""

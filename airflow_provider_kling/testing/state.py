@@ -18,11 +18,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_kling.models import ImageGenerationRequest
-from airflow_provider_kling.testing.tasks import CONTENT_POLICY_MESSAGE, ApiError, SimTask
+from airflow_provider_kling.testing.tasks import (
+    CONTENT_POLICY_MESSAGE,
+    GENERATION_ERROR_MESSAGE,
+    IMAGE_INDEX_MODES,
+    ApiError,
+    SimTask,
+)
 
 COUNTER_NAMES = ("requests", "creates", "queries", "lists", "images", "callbacks", "faults")
 SLOTS_EXHAUSTED = "parallel task over resource pack limit"
 _SERVER_ERROR_CODES = {503: 5001, 504: 5002}
+LOSE_MODES = ("hold", "reset")
+IMAGE_FAULT_MODES = ("html", "redirect", "huge", "short", "not_image")
 
 
 @dataclass(frozen=True)
@@ -34,8 +42,17 @@ class Settings:
     fail_marker: str = "#fail"
     image_ttl: float | None = None
     delay: float = 0.0
+    #: Prompts containing it end ``failed`` for a reason that is not content policy.
+    error_marker: str = "#error"
+    #: Accept ``external_task_id`` but forget it, like a reseller that ignores the field.
+    ignore_external_task_id: bool = False
+    #: ``normal``; ``missing``: images carry no ``index``; ``repeat``: every image says ``index: 0``.
+    image_index_mode: str = "normal"
 
     def __post_init__(self) -> None:
+        if self.image_index_mode not in IMAGE_INDEX_MODES:
+            modes = ", ".join(IMAGE_INDEX_MODES)
+            raise ValueError(f"image_index_mode must be one of {modes} (got {self.image_index_mode!r})")
         for name in ("latency", "delay", "image_ttl"):
             value = getattr(self, name)
             if value is not None and value < 0:
@@ -95,12 +112,42 @@ class Faults:
     rate_limit_next: int = 0
     retry_after: float | None = None
     malformed_next: int = 0
+    #: Creates processed (paid) whose answer is then lost: held ``hold_seconds``, or the connection reset.
+    lose_create_answers: int = 0
+    lose_mode: str = "hold"
+    hold_seconds: float = 30.0
+    #: Creates processed (paid) and then answered 200 with an HTML page.
+    garble_create_answers: int = 0
+    image_fault: ImageFault | None = None
 
 
 @dataclass(frozen=True)
 class Fault:
     kind: str  # "server_error", "rate_limit" or "malformed"
     error: ApiError | None = None
+
+
+@dataclass(frozen=True)
+class ImageFault:
+    """How image downloads misbehave: ``mode``, for ``remaining`` more downloads (None: until cleared)."""
+
+    mode: str
+    remaining: int | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.mode not in IMAGE_FAULT_MODES:
+            raise ValueError(
+                f"image fault mode must be one of {', '.join(IMAGE_FAULT_MODES)} (got {self.mode!r})"
+            )
+        if self.remaining is not None and self.remaining < 1:
+            raise ValueError(f"k must be >= 1 or None (got {self.remaining!r})")
+        if self.mode == "redirect" and not isinstance(self.params.get("location"), str):
+            raise ValueError("the redirect image fault needs location='<url>'")
+        if self.mode == "huge":
+            size = self.params.get("size")
+            if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+                raise ValueError(f"the huge image fault needs size=<bytes> >= 0 (got {size!r})")
 
 
 class SimulatorState:
@@ -157,6 +204,49 @@ class SimulatorState:
         with self._lock:
             return dataclasses.replace(self._faults)
 
+    def lose_create_answers(self, k: int, mode: str, hold_seconds: float) -> None:
+        if k < 0:
+            raise ValueError(f"k must be >= 0 (got {k!r})")
+        if mode not in LOSE_MODES:
+            raise ValueError(f"mode must be one of {', '.join(LOSE_MODES)} (got {mode!r})")
+        if hold_seconds < 0:
+            raise ValueError(f"hold_seconds must be >= 0 (got {hold_seconds!r})")
+        with self._lock:
+            self._faults.lose_create_answers = k
+            self._faults.lose_mode, self._faults.hold_seconds = mode, hold_seconds
+
+    def garble_create_answers(self, k: int) -> None:
+        if k < 0:
+            raise ValueError(f"k must be >= 0 (got {k!r})")
+        with self._lock:
+            self._faults.garble_create_answers = k
+
+    def take_create_answer_fault(self) -> tuple[str, float]:
+        """How the answer to a create that was just processed goes wrong: ("hold", s), ("reset", 0),
+        ("garble", 0), or ("", 0) for none."""
+        with self._lock:
+            faults = self._faults
+            if faults.lose_create_answers:
+                faults.lose_create_answers -= 1
+                return faults.lose_mode, faults.hold_seconds
+            if faults.garble_create_answers:
+                faults.garble_create_answers -= 1
+                return "garble", 0.0
+            return "", 0.0
+
+    def set_image_fault(self, fault: ImageFault | None) -> None:
+        with self._lock:
+            self._faults.image_fault = fault
+
+    def take_image_fault(self) -> ImageFault | None:
+        """The fault this image download must suffer, if any."""
+        with self._lock:
+            fault = self._faults.image_fault
+            if fault is not None and fault.remaining is not None:
+                left = fault.remaining - 1
+                self._faults.image_fault = dataclasses.replace(fault, remaining=left) if left else None
+            return fault
+
     def take_fault(self) -> Fault | None:
         """The fault this API request must suffer, if any (server errors first, then 429, then malformed)."""
         with self._lock:
@@ -182,21 +272,34 @@ class SimulatorState:
         now = time.time() if now is None else now
         with self._lock:
             external = request.external_task_id
-            if external is not None and (owner, external) in self._by_external:
+            if (
+                external is not None
+                and not self._settings.ignore_external_task_id
+                and (owner, external) in self._by_external
+            ):
                 raise ApiError(400, 1201, f"external_task_id {external!r} already exists")
             in_use = sum(
                 t.request.n for t in self._tasks.values() if t.owner == owner and t.holds_slots_at(now)
             )
             if in_use + request.n > self._settings.slots:
                 raise ApiError(429, 1303, SLOTS_EXHAUSTED)
-            marker = self._settings.fail_marker
+            settings = self._settings
+            if settings.ignore_external_task_id and external is not None:
+                request = request.model_copy(update={"external_task_id": None})
+                external = None
+            failure = None
+            if settings.fail_marker and settings.fail_marker in request.prompt:
+                failure = CONTENT_POLICY_MESSAGE
+            elif settings.error_marker and settings.error_marker in request.prompt:
+                failure = GENERATION_ERROR_MESSAGE
             task = SimTask(
                 task_id=self._new_task_id(),
                 owner=owner,
                 request=request,
                 created=now,
-                latency=self._settings.latency,
-                failure=CONTENT_POLICY_MESSAGE if marker and marker in request.prompt else None,
+                latency=settings.latency,
+                failure=failure,
+                image_index_mode=settings.image_index_mode,
             )
             self._tasks[task.task_id] = task
             if external is not None:

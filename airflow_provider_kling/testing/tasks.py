@@ -11,6 +11,10 @@ from airflow_provider_kling.models import ImageGenerationRequest, TaskStatus
 IMAGE_PATH = "/kling/images"
 #: Kling's message for a prompt refused by content safety (the simulator's fail marker).
 CONTENT_POLICY_MESSAGE = "Failure to pass the risk control system: the prompt was refused by content safety"
+#: A Kling-side failure that is not content policy (the simulator's error marker).
+GENERATION_ERROR_MESSAGE = "Image generation failed: internal error, please retry"
+#: How rendered images carry ``index``: as Kling does, left out, or ``0`` on every image.
+IMAGE_INDEX_MODES = ("normal", "missing", "repeat")
 
 
 class ApiError(Exception):
@@ -34,6 +38,7 @@ class SimTask:
     created: float
     latency: float
     failure: str | None = None
+    image_index_mode: str = "normal"
 
     @property
     def processing_at(self) -> float:
@@ -98,9 +103,13 @@ def render_task(
     }
     if status is TaskStatus.SUCCEED:
         body["final_unit_deduction"] = str(task.request.n)
-        body["task_result"] = {
-            "images": [
-                {"index": i, "url": f"{image_root}/{task.task_id}/{i}.png"} for i in range(task.request.n)
-            ]
-        }
+        images: list[dict[str, Any]] = []
+        for i in range(task.request.n):
+            image: dict[str, Any] = {"index": i, "url": f"{image_root}/{task.task_id}/{i}.png"}
+            if task.image_index_mode == "missing":
+                del image["index"]
+            elif task.image_index_mode == "repeat":
+                image["index"] = 0
+            images.append(image)
+        body["task_result"] = {"images": images}
     return body
