@@ -6,7 +6,7 @@ The sync path (worker) uses a ``requests.Session``; the async path (triggerer) a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import httpx
@@ -25,11 +25,15 @@ def build_session(settings: KlingConnectionSettings) -> requests.Session:
     return session
 
 
-def build_async_client(settings: KlingConnectionSettings) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` for the triggerer, with the same timeouts and proxy."""
+def build_async_client(settings: KlingConnectionSettings, **options: Any) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` for the triggerer, with the same timeouts and proxy.
+
+    ``options`` (pool limits, a shared SSL context) are passed to httpx as they are.
+    """
     import httpx
 
     return httpx.AsyncClient(
         timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
         proxy=settings.proxy,
+        **options,
     )
