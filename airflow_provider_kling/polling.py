@@ -122,7 +122,7 @@ class PollPlan:
             raise exc
 
     def step(self) -> float:
-        """The poll step: the interval, growing while the task is queued (its whole generation is still ahead)."""
+        """The poll step: the interval, growing while the task is queued (its generation is still ahead)."""
         if self.status == "submitted":
             factor = min(MAX_QUEUED_STEPS, QUEUED_BACKOFF ** max(0, self.polls_in_status - 1))
             return self.poll_interval * factor
