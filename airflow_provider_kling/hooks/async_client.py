@@ -37,6 +37,8 @@ KEEPALIVE_SECONDS = 120.0
 #: Connection settings are re-read after this long (a rotated key or a moved host takes effect).
 SETTINGS_TTL = 60.0
 
+_clock: Callable[[], float] = time.monotonic  # a seam: tests move time on
+
 
 @dataclass
 class _SharedClient:
@@ -114,9 +116,10 @@ def open_clients() -> int:
 async def cached_settings(
     conn_id: str,
     load: Callable[[], Awaitable[KlingConnectionSettings]],
-    clock: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] | None = None,
 ) -> KlingConnectionSettings:
     """The connection's settings, read at most once per :data:`SETTINGS_TTL` and by one trigger at a time."""
+    clock = clock or _clock
     lock = _loading.setdefault(asyncio.get_running_loop(), {}).setdefault(conn_id, asyncio.Lock())
     async with lock:
         cached = _settings.get(conn_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ def task(status: str, **fields: object) -> ImageTask:
     return ImageTask.model_validate({"task_id": "42", "task_status": status, **fields})
 
 
-def plan(**changes: object) -> PollPlan:
+def plan(**changes: Any) -> PollPlan:
     return PollPlan(**{"task_id": "42", "poll_interval": 10.0, "deadline": 100.0, "started": 0.0, **changes})
 
 

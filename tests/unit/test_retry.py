@@ -6,7 +6,11 @@ import pytest
 import tenacity
 
 from airflow_provider_kling.errors import KlingRateLimitError, KlingServerError
-from airflow_provider_kling.hooks.retry import StopAtBudgetOrDeadline, WaitHonouringRetryAfter, retrying_kwargs
+from airflow_provider_kling.hooks.retry import (
+    StopAtBudgetOrDeadline,
+    WaitHonouringRetryAfter,
+    retrying_kwargs,
+)
 
 
 class Clock:
