@@ -415,6 +415,13 @@ class KlingHook(BaseHook):
         """Async :meth:`list_image_tasks`: one page of the account's tasks, newest first."""
         from airflow_provider_kling.models import task_from_data
 
+        items = await self._alist_task_data(page_num, page_size, deadline=deadline)
+        return [task_from_data(item, "a listed task", None) for item in items]
+
+    async def _alist_task_data(
+        self, page_num: int, page_size: int, *, deadline: float | None = None
+    ) -> list[dict[str, Any]]:
+        """One page of the task list, unparsed: the triggers' list rounds parse only the tasks they watch."""
         for name, value, highest in (("page_num", page_num, 1000), ("page_size", page_size, 500)):
             if not 1 <= value <= highest:
                 raise KlingRequestValidationError(f"{name} must be between 1 and {highest} (got {value})")
@@ -422,7 +429,7 @@ class KlingHook(BaseHook):
         data = await self._arequest("GET", GENERATIONS_PATH, params=params, deadline=deadline)
         if data is not None and not isinstance(data, list):
             raise KlingResponseError("Kling answered a task list request without a list of tasks")
-        return [task_from_data(item, "a listed task", None) for item in (data or [])]
+        return [item if isinstance(item, dict) else {} for item in (data or [])]
 
     async def aclose(self) -> None:
         """Let go of the shared async client (the last hook using it closes it)."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from airflow_provider_kling.errors import KlingConnectionError, KlingError
+from airflow_provider_kling.models import task_from_data
 from airflow_provider_kling.polling import time_left
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class _Board:
 
     watched: dict[str, int] = field(default_factory=dict)  # Kling or external task id -> watchers
     seen: dict[str, ImageTask] = field(default_factory=dict)
+    round_for: set[str] = field(default_factory=set)  # the tasks watched when the last round began
     round_at: float = float("-inf")
     round_error: KlingError | None = None
     complete: bool = False  # the last round reached the end of the list
@@ -64,7 +66,7 @@ class _Board:
         async with self.lock:
             # A round that failed is shared only by those who were already waiting for it.
             fresh_after = asked_at if self.round_error is not None else asked_at - STALENESS
-            if self.round_at < fresh_after:
+            if self.round_at < fresh_after or task_id not in self.round_for:
                 await self._read_round(hook, clock(), deadline)
             if self.round_error is not None:
                 raise self.round_error
@@ -72,16 +74,19 @@ class _Board:
 
     async def _read_round(self, hook: KlingHook, now: float, deadline: float) -> None:
         self.round_at, self.round_error, self.seen, self.complete = now, None, {}, False
+        self.round_for = set(self.watched)
         size, missing = self.page_size(), set(self.watched)
         try:
             for page in range(1, MAX_PAGES + 1):
-                tasks = await hook.alist_image_tasks(page, size, deadline=deadline)
-                for task in tasks:
-                    for key in (task.task_id, task.external_task_id):
-                        if key in self.watched:
-                            self.seen[key] = task
-                            missing.discard(key)
-                if len(tasks) < size:
+                items = await hook._alist_task_data(page, size, deadline=deadline)
+                for item in items:
+                    external = (item.get("task_info") or {}).get("external_task_id")
+                    keys = [key for key in (str(item.get("task_id")), external) if key in self.watched]
+                    if keys:  # parse only what someone waits for
+                        task = task_from_data(item, "a listed task", None)
+                        self.seen.update(dict.fromkeys(keys, task))
+                        missing.difference_update(keys)
+                if len(items) < size:
                     self.complete = True
                 if self.complete or not missing:
                     return

@@ -92,7 +92,7 @@ async def test_a_host_that_refuses_the_list_is_polled_by_id(kling_connection, mo
     async def refuse(self, *args, **kwargs):
         raise KlingPermissionError("no permission for this API", http_status=403, code=1103)
 
-    monkeypatch.setattr(KlingHook, "alist_image_tasks", refuse)
+    monkeypatch.setattr(KlingHook, "_alist_task_data", refuse)
     task_ids = create_tasks(2, latency=0.3, simulator=kling_connection)
 
     events = await run_all(task_ids)
