@@ -118,6 +118,7 @@ class KlingImageTaskTrigger(BaseTrigger):
                             f"Kling task {self.kling_task_id} succeeded",
                             task=task.model_dump(mode="json"),
                         )
+                    del task  # a thousand sleeping triggers need not hold a thousand parsed tasks
                 try:
                     delay = plan.next_delay(seams._monotonic())
                 except KlingTaskTimeoutError as exc:

@@ -18,7 +18,7 @@ import contextlib
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.errors import KlingConnectionError, KlingError
 from airflow_provider_kling.models import task_from_data
@@ -47,7 +47,7 @@ class _Board:
     """The latest round's view of one connection's watched tasks."""
 
     watched: dict[str, int] = field(default_factory=dict)  # Kling or external task id -> watchers
-    seen: dict[str, ImageTask] = field(default_factory=dict)
+    seen: dict[str, dict[str, Any]] = field(default_factory=dict)  # unparsed: each trigger parses its own
     round_for: set[str] = field(default_factory=set)  # the tasks watched when the last round began
     round_at: float = float("-inf")
     round_error: KlingError | None = None
@@ -60,7 +60,7 @@ class _Board:
 
     async def look(
         self, hook: KlingHook, task_id: str, clock: Callable[[], float], deadline: float
-    ) -> ImageTask | None:
+    ) -> dict[str, Any] | None:
         """The task from a round no older than :data:`STALENESS`; None when the round did not list it."""
         asked_at = clock()
         async with self.lock:
@@ -82,9 +82,8 @@ class _Board:
                 for item in items:
                     external = (item.get("task_info") or {}).get("external_task_id")
                     keys = [key for key in (str(item.get("task_id")), external) if key in self.watched]
-                    if keys:  # parse only what someone waits for
-                        task = task_from_data(item, "a listed task", None)
-                        self.seen.update(dict.fromkeys(keys, task))
+                    if keys:
+                        self.seen.update(dict.fromkeys(keys, item))
                         missing.difference_update(keys)
                 if len(items) < size:
                     self.complete = True
@@ -119,11 +118,11 @@ async def watch(hook: KlingHook, task_id: str, clock: Callable[[], float]) -> As
             try:
                 # Bounded even while another trigger's round holds the board.
                 async with asyncio.timeout(time_left(deadline, clock(), float("inf"))):
-                    task = await board.look(hook, task_id, clock, deadline)
+                    item = await board.look(hook, task_id, clock, deadline)
             except TimeoutError:
                 raise KlingConnectionError("Timed out reading Kling's task list") from None
-            if task is not None:
-                return task
+            if item is not None:
+                return task_from_data(item, f"task {task_id}", task_id)
         return await hook.aget_image_task(task_id, deadline=deadline)
 
     try:
