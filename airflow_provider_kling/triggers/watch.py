@@ -68,8 +68,8 @@ class _Board:
             fresh_after = asked_at if self.round_error is not None else asked_at - STALENESS
             if self.round_at < fresh_after or task_id not in self.round_for:
                 await self._read_round(hook, clock(), deadline)
-            if self.round_error is not None:
-                raise self.round_error
+            if self.round_error is not None:  # one error shared by many: do not let its traceback grow
+                raise self.round_error.with_traceback(None)
             return self.seen.get(task_id)
 
     async def _read_round(self, hook: KlingHook, now: float, deadline: float) -> None:
@@ -95,6 +95,9 @@ class _Board:
                 self.refused = True
                 return
             self.round_error = exc
+        except BaseException:  # cancelled mid-round: the next trigger to look reads a new one
+            self.round_at = float("-inf")
+            raise
 
 
 # event loop -> connection id -> board; weak, so a finished loop leaves nothing behind.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 
@@ -112,3 +113,27 @@ async def test_an_unknown_task_id_still_ends_in_a_not_found_error(kling_connecti
 def test_page_size_covers_the_watched_tasks_and_some_newer_ones(watched, expected):
     board = watch._Board(watched={str(i): 1 for i in range(watched)})
     assert board.page_size() == expected
+
+
+async def test_a_trigger_cancelled_while_reading_a_round_leaves_the_next_one_to_read_it_again():
+    gate, pages = asyncio.Event(), []
+
+    class SlowHook:
+        kling_conn_id = "kling_default"
+
+        async def _alist_task_data(self, page: int, size: int, *, deadline: float) -> list[dict]:
+            pages.append(page)
+            await gate.wait()
+            return [{"task_id": "2", "task_status": "processing"}, {"task_id": "1", "task_status": "succeed"}]
+
+    board = watch._Board(watched={"1": 1, "2": 1})
+    hook: Any = SlowHook()
+    reading = asyncio.ensure_future(board.look(hook, "1", time.monotonic, deadline=time.monotonic() + 10))
+    await asyncio.sleep(0)  # the first look holds the board and its round is in flight
+    waiting = asyncio.ensure_future(board.look(hook, "2", time.monotonic, deadline=time.monotonic() + 10))
+    await asyncio.sleep(0)
+    reading.cancel()
+    gate.set()
+
+    assert await waiting == {"task_id": "2", "task_status": "processing"}
+    assert pages == [1, 1], "the round cut short was read again, not taken as an empty one"
