@@ -13,7 +13,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_kling.errors import KlingError, KlingTaskFailedError, KlingTaskTimeoutError
 from airflow_provider_kling.failures import fail_fast
-from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL, defer_timeout
+from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL, defer_timeout, status_words
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -76,7 +76,7 @@ class KlingImageTaskSensor(BaseSensorOperator):
             task = self.hook.get_image_task(self.kling_task_id)
         except KlingError as exc:
             raise fail_fast(exc) from exc
-        self.log.info("Kling task %s is %s", task.task_id, task.task_status)
+        self.log.info("Kling task %s %s", task.task_id, status_words(task))
         if task.task_status == "failed":
             from airflow.providers.common.compat.sdk import AirflowFailException
 

@@ -102,3 +102,11 @@ def test_deferred_timeout_with_soft_fail_skips_the_task():
 
     with pytest.raises(AirflowSkipException):
         sensor.resume_execution("execute_complete", {"event": TIMEOUT_EVENT}, make_context())
+
+
+def test_poke_logs_the_status_in_words(kling_connection, capsys):
+    make_sensor(create_task()).poke(make_context())
+
+    printed = capsys.readouterr()
+    assert "succeeded" in printed.out + printed.err
+    assert "is succeed" not in printed.out + printed.err
