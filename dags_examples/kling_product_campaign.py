@@ -3,7 +3,7 @@ A product campaign on Kling's image endpoints, passing stored images from task t
 
 1. ``product_shot`` and ``model_photo`` (image generation): a garment on white, and a model;
 2. ``banner`` (expand): the product shot grown to a 21:9 banner, read back from storage;
-3. ``try_on`` (Kolors virtual try-on): the model wearing the garment;
+3. ``try_on`` (Kolors virtual try-on): the model wearing the garment, waited for in the triggerer;
 4. ``scene`` (multi-image2image): the garment and the model set in a shop window;
 5. ``storyboard`` (omni-image, kling-v3-omni): a three-image series built on the product shot.
 
@@ -97,6 +97,7 @@ def kling_product_campaign() -> None:
         human_image=model,
         cloth_image=garment,
         model_name="kolors-virtual-try-on-v1-5",
+        deferrable=True,
         **common,
     )
     scene = KlingMultiImageOperator(

@@ -280,6 +280,7 @@ class KlingImageGenerationOperator(BaseOperator):
     def _defer(self, kling_task_id: str, endpoint: str) -> None:
         import time
 
+        from airflow_provider_kling.polling import defer_timeout
         from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
 
         self.log.info(
@@ -291,8 +292,10 @@ class KlingImageGenerationOperator(BaseOperator):
                 kling_conn_id=self.kling_conn_id,
                 poll_interval=self.poll_interval,
                 deadline=time.time() + self.timeout,
+                endpoint=endpoint,
             ),
             method_name="execute_complete",
+            timeout=defer_timeout(self.timeout),
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:

@@ -131,6 +131,7 @@ def test_campaign_try_on_dresses_the_stored_model_in_the_stored_garment(campaign
     assert base64.b64decode(request["cloth_image"]) == stored(campaign, "product_shot")[0].read_bytes()
     assert request["model_name"] == "kolors-virtual-try-on-v1-5"
     assert len(stored(campaign, "try_on")) == 1
+    assert "running trigger in line" in campaign["log"]  # deferred: polled at the try-on path
 
 
 def test_campaign_multi_image_sets_both_subjects_in_a_scene(campaign):

@@ -190,3 +190,30 @@ def test_expand_refuses_ratios_and_to_aspect_ratio_together():
             to_aspect_ratio="21:9",
             left_expansion_ratio=0.1,
         )
+
+
+def test_deferred_try_on_is_polled_at_its_endpoint_by_the_trigger(kling_connection, stored, tmp_path):
+    import asyncio
+
+    from airflow.sdk.exceptions import TaskDeferred
+
+    kling_connection.set_latency(0.2)
+    operator = make(
+        KlingVirtualTryOnOperator,
+        human_image=f"file://{stored['portrait']}",
+        cloth_image=f"file://{stored['square']}",
+        deferrable=True,
+        output_path=str(tmp_path / "out"),
+    )
+    context = make_context()
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(context)
+    trigger = deferred.value.trigger
+    assert trigger.serialize()[1]["endpoint"] == "/v1/images/kolors-virtual-try-on"
+
+    event = asyncio.run(trigger.run().__anext__())
+    result = operator.execute_complete(context, event.payload)
+
+    assert event.payload["status"] == "success"
+    assert result["request_kind"] == "virtual-try-on" and result["images"][0]["path"]
+    assert kling_connection.counters(kling_connection.api_key)["creates"] == 1

@@ -121,3 +121,42 @@ def test_simulator_refuses_what_kling_refuses_even_when_the_client_would_send_it
 
     message = str(caught.value)
     assert "right_expansion_ratio: is required" in message
+
+
+async def test_triggers_of_two_endpoints_read_their_own_task_lists(kling_connection):
+    import asyncio
+    import time
+
+    from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
+
+    kling_connection.set_latency(0.3)
+    hook = KlingHook()
+    expand = ExpandImageRequest.build(image=PHOTO, up_expansion_ratio=0.5)
+    generation_task = hook.create_image_task(prompt="a fox", model_name="kling-v1", n=1)
+    expand_task = hook.create_image_task(expand)
+    triggers = [
+        KlingImageTaskTrigger(generation_task.task_id, poll_interval=0.05, deadline=time.time() + 10),
+        KlingImageTaskTrigger(
+            expand_task.task_id, poll_interval=0.05, deadline=time.time() + 10, endpoint=expand.path
+        ),
+    ]
+
+    events = await asyncio.gather(*(trigger.run().__anext__() for trigger in triggers))
+
+    assert [event.payload["status"] for event in events] == ["success", "success"]
+    assert [event.payload["task"]["task_id"] for event in events] == [
+        generation_task.task_id,
+        expand_task.task_id,
+    ]
+
+
+def test_a_trigger_serialized_before_the_endpoints_polls_image_generation():
+    from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
+
+    old_kwargs = {
+        "kling_task_id": "1",
+        "kling_conn_id": "kling_default",
+        "poll_interval": 1.0,
+        "deadline": 5.0,
+    }
+    assert KlingImageTaskTrigger(**old_kwargs).endpoint == GENERATIONS_PATH
