@@ -543,7 +543,12 @@ class KlingHook(ExternalIdSupportMixin, BaseHook):
         return [task_from_data(item, "a listed task", None) for item in items]
 
     async def _alist_task_data(
-        self, page_num: int, page_size: int, *, deadline: float | None = None, endpoint: str = GENERATIONS_PATH
+        self,
+        page_num: int,
+        page_size: int,
+        *,
+        deadline: float | None = None,
+        endpoint: str = GENERATIONS_PATH,
     ) -> list[dict[str, Any]]:
         """One page of the task list, unparsed: the triggers' list rounds parse only the tasks they watch."""
         for name, value, highest in (("page_num", page_num, 1000), ("page_size", page_size, 500)):

@@ -1,7 +1,8 @@
 """Many triggers, few requests: one reader of Kling's task list per connection per event loop.
 
 Each Kling trigger asks :func:`watch` for its task's status. Instead of one query per task per poll,
-the triggers of one connection and endpoint (each Kling endpoint lists only its own tasks) share *rounds*: a round reads the first pages of the task list
+the triggers of one connection and endpoint (each Kling endpoint lists only its own tasks) share
+*rounds*: a round reads the first pages of the task list
 (newest first, up to :data:`PAGE_SIZE_MAX` tasks a page) and serves every trigger that needs a
 status at most :data:`STALENESS` seconds old. A task not on those pages (older than the newest
 :data:`MAX_PAGES` pages, or an unknown id) is queried by id, as is every task when the list

@@ -160,3 +160,33 @@ def test_a_trigger_serialized_before_the_endpoints_polls_image_generation():
         "deadline": 5.0,
     }
     assert KlingImageTaskTrigger(**old_kwargs).endpoint == GENERATIONS_PATH
+
+
+def test_sensor_waits_for_a_task_of_another_endpoint_by_kind(kling_connection):
+    from airflow.sdk import DAG
+
+    from airflow_provider_kling.sensors.kling import KlingImageTaskSensor
+    from tests.unit.task_context import make_context
+
+    kling_connection.set_progress("immediate")
+    task = KlingHook().create_image_task(VirtualTryOnRequest.build(human_image=PORTRAIT, cloth_image=PHOTO))
+    with DAG("kling_sensor_endpoints", schedule=None):
+        sensor = KlingImageTaskSensor(task_id="wait", kling_task_id=task.task_id, endpoint="virtual-try-on")
+
+    done = sensor.poke(make_context())
+
+    assert done.is_done and done.xcom_value["task_id"] == task.task_id
+
+
+def test_sensor_names_an_unknown_endpoint():
+    from airflow.providers.common.compat.sdk import AirflowFailException
+    from airflow.sdk import DAG
+
+    from airflow_provider_kling.sensors.kling import KlingImageTaskSensor
+    from tests.unit.task_context import make_context
+
+    with DAG("kling_sensor_endpoints", schedule=None):
+        sensor = KlingImageTaskSensor(task_id="wait", kling_task_id="1", endpoint="outpaint")
+
+    with pytest.raises(AirflowFailException, match="endpoint: unknown Kling endpoint 'outpaint': a kind"):
+        sensor.poke(make_context())

@@ -52,6 +52,18 @@ def request_class(kind: str) -> type[KlingTaskRequest]:
         raise ValueError(f"unknown Kling request kind {kind!r}: one of {', '.join(REQUEST_KINDS)}") from None
 
 
+def endpoint_path(kind_or_path: str) -> str:
+    """The path of an endpoint given by kind (``"expand"``) or by path; ValueError naming both lists."""
+    if kind_or_path in REQUEST_KINDS:
+        return REQUEST_KINDS[kind_or_path].path
+    if kind_or_path in ENDPOINT_PATHS:
+        return kind_or_path
+    raise ValueError(
+        f"unknown Kling endpoint {kind_or_path!r}: a kind ({', '.join(REQUEST_KINDS)}) "
+        f"or a path ({', '.join(ENDPOINT_PATHS)})"
+    )
+
+
 def check_endpoint(path: str) -> str:
     """``path`` when it is one of this provider's endpoints, else ValueError naming them."""
     if path not in ENDPOINT_PATHS:
@@ -76,6 +88,7 @@ __all__ = [
     "VirtualTryOnRequest",
     "WatermarkInfo",
     "check_endpoint",
+    "endpoint_path",
     "expansion_for_aspect_ratio",
     "request_class",
 ]
