@@ -2,7 +2,8 @@
 
 A request field that takes an image (its model's ``image_fields``) accepts, besides Kling's own
 forms (an http(s) URL or base64 data), an ``ObjectStoragePath``, a storage URI (``file://``,
-``s3://``, ``gs://`` ...), or an image of an earlier Kling task's XCom result (a dict with
+``s3://``, ``gs://`` ...; read through the operator's ``output_conn_id``, except ``file://``),
+or an image of an earlier Kling task's XCom result (a dict with
 ``path``, as the operators return it). The file is read once (at most Kling's 10 MB; a larger
 one is refused before it is read whole), checked like any reference image and sent as bare
 base64, so a pipeline can edit the images it stored yesterday. Plain local paths are not taken:
@@ -44,8 +45,10 @@ def read_image(value: Any, where: str, conn_id: str | None = None) -> str:
         value = value["path"]
     if isinstance(value, ObjectStoragePath):
         path = value
-    else:
-        path = ObjectStoragePath(value, conn_id=conn_id) if conn_id else ObjectStoragePath(value)
+    elif conn_id and not str(value).startswith("file://"):
+        path = ObjectStoragePath(value, conn_id=conn_id)
+    else:  # a local file needs no connection, whatever the output store's is
+        path = ObjectStoragePath(value)
     shown = str(value)
     try:
         with path.open("rb") as handle:

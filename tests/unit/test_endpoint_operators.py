@@ -21,6 +21,7 @@ from airflow_provider_kling.operators.endpoints import (
 from airflow_provider_kling.operators.kling import KlingImageGenerationOperator
 from airflow_provider_kling.testing import make_png
 from tests.unit.task_context import DictTaskStateStore, RecordingTaskInstance, make_context
+from tests.unit.test_operator_storage import moto_endpoint, s3  # noqa: F401  (fixtures)
 
 SQUARE = make_png("a linen shirt on white", 0, 400, 400)
 PORTRAIT = make_png("a model standing", 0, 360, 480)
@@ -217,3 +218,30 @@ def test_deferred_try_on_is_polled_at_its_endpoint_by_the_trigger(kling_connecti
     assert event.payload["status"] == "success"
     assert result["request_kind"] == "virtual-try-on" and result["images"][0]["path"]
     assert kling_connection.counters(kling_connection.api_key)["creates"] == 1
+
+
+def test_images_read_from_s3_through_output_conn_id_and_local_files_beside_them(
+    kling_connection, stored, request
+):
+    from tests.unit.test_operator_storage import BUCKET
+
+    client = request.getfixturevalue("s3")
+
+    kling_connection.set_progress("immediate")
+    client.put_object(Bucket=BUCKET, Key="in/shirt.png", Body=SQUARE)
+    operator = make(
+        KlingVirtualTryOnOperator,
+        human_image=f"file://{stored['portrait']}",  # local, while the output store is S3
+        cloth_image=f"s3://{BUCKET}/in/shirt.png",
+        output_path=f"s3://{BUCKET}/out",
+        output_conn_id="aws_default",
+    )
+
+    result = operator.execute(make_context())
+
+    (sent,) = kling_connection.tasks()
+    assert base64.b64decode(sent["request"]["cloth_image"]) == SQUARE
+    assert base64.b64decode(sent["request"]["human_image"]) == PORTRAIT
+    (image,) = result["images"]
+    key = image["path"].removeprefix(f"s3://{BUCKET}/")
+    assert client.get_object(Bucket=BUCKET, Key=key)["Body"].read().startswith(b"\x89PNG")
