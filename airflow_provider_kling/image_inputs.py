@@ -43,16 +43,21 @@ def read_image(value: Any, where: str, conn_id: str | None = None) -> str:
 
     if isinstance(value, Mapping):
         value = value["path"]
-    if isinstance(value, ObjectStoragePath):
-        path = value
-    elif conn_id and not str(value).startswith("file://"):
-        path = ObjectStoragePath(value, conn_id=conn_id)
-    else:  # a local file needs no connection, whatever the output store's is
-        path = ObjectStoragePath(value)
+    try:
+        if isinstance(value, ObjectStoragePath):
+            path = value
+        elif conn_id and not str(value).startswith("file://"):
+            path = ObjectStoragePath(value, conn_id=conn_id)
+        else:  # a local file needs no connection, whatever the output store's is
+            path = ObjectStoragePath(value)
+    except (ValueError, ImportError) as exc:
+        raise KlingRequestValidationError(f"{where}: cannot open {value}: {exc}") from None
     shown = str(value)
     try:
         with path.open("rb") as handle:
             data = handle.read(MAX_REFERENCE_IMAGE_BYTES + 1)
+    except (ValueError, ImportError) as exc:  # an unknown scheme, or its filesystem is not installed
+        raise KlingRequestValidationError(f"{where}: cannot open {shown}: {exc}") from None
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
         raise KlingRequestValidationError(
             f"{where}: no image file at {shown} ({type(exc).__name__})"

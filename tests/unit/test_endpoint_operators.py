@@ -245,3 +245,12 @@ def test_images_read_from_s3_through_output_conn_id_and_local_files_beside_them(
     (image,) = result["images"]
     key = image["path"].removeprefix(f"s3://{BUCKET}/")
     assert client.get_object(Bucket=BUCKET, Key=key)["Body"].read().startswith(b"\x89PNG")
+
+
+def test_an_unknown_storage_scheme_fails_at_once_naming_the_field(kling_connection):
+    operator = make(KlingExpandImageOperator, image="nosuchfs://bucket/a.png", up_expansion_ratio=0.5)
+
+    with pytest.raises(AirflowFailException, match=r"image: cannot open nosuchfs://bucket/a\.png"):
+        operator.execute(make_context())
+
+    assert kling_connection.counters(kling_connection.api_key)["requests"] == 0
