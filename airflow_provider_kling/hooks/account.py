@@ -107,7 +107,9 @@ def costs_from_data(data: Any) -> AccountCosts:
         problems = "; ".join(
             f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in exc.errors(include_url=False)
         )
-        raise KlingResponseError(f"Kling answered with account costs this provider cannot read: {problems}") from None
+        raise KlingResponseError(
+            f"Kling answered with account costs this provider cannot read: {problems}"
+        ) from None
 
 
 class AccountCostsMixin:

@@ -83,7 +83,8 @@ class AccountCosts(_Tolerant):
         return [
             pack
             for pack in self.packs
-            if pack.is_online and (resource_pack_name is None or pack.resource_pack_name == resource_pack_name)
+            if pack.is_online
+            and (resource_pack_name is None or pack.resource_pack_name == resource_pack_name)
         ]
 
     def remaining_units(self, resource_pack_name: str | None = None) -> float:

@@ -270,7 +270,9 @@ def test_no_retry_after_header_leaves_retry_after_unset() -> None:
     ("code", "what_to_do"),
     [(1101, "settle the bill in Kling's developer console"), (1102, "buy a resource pack")],
 )
-def test_arrears_and_used_up_packs_say_what_to_do_and_that_nothing_was_charged(code: int, what_to_do: str) -> None:
+def test_arrears_and_used_up_packs_say_what_to_do_and_that_nothing_was_charged(
+    code: int, what_to_do: str
+) -> None:
     kling_message = {1101: "Account in arrears", 1102: "Resource pack depleted or expired"}[code]
     error = error_from_response(429, {"code": code, "message": kling_message, "request_id": "r-1"})
 

@@ -103,7 +103,10 @@ def test_account_costs_by_pack_name_and_window(kling_connection: KlingSimulator)
     last_year = hook.get_account_costs(start_time=now - timedelta(days=365), end_time=now)
 
     assert [pack.resource_pack_name for pack in named.packs] == ["A"]
-    assert {pack.resource_pack_name: pack.status for pack in last_year.packs} == {"A": "online", "Old": "expired"}
+    assert {pack.resource_pack_name: pack.status for pack in last_year.packs} == {
+        "A": "online",
+        "Old": "expired",
+    }
 
 
 def test_costs_queries_of_one_account_are_spaced_a_second_apart(
