@@ -58,7 +58,10 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_kling.models import ImageTask
 
 #: Kling's defaults for a request that leaves them out (the operator's ``model_name`` default too).
 DEFAULT_MODEL = "kling-v1"
@@ -92,6 +95,20 @@ def units_of(value: Any) -> float | None:
 def format_units(units: float | None) -> str:
     """``2``, ``0.5``, or ``unknown``: for logs, manifests and messages."""
     return "unknown" if units is None else f"{units:g}"
+
+
+def describe_deduction(task: ImageTask) -> str:
+    """What a finished task cost, for the log: ``4 units`` (plus the balance deduction when Kling sent it)."""
+    units = units_of(task.final_unit_deduction)
+    text = (
+        "an unknown number of units (Kling sent no final_unit_deduction)"
+        if units is None
+        else f"{units:g} units"
+    )
+    balance = task.final_balance_deduction
+    if balance is not None and (balance.quota or balance.list_price):
+        text += f" (balance: quota {balance.quota or '?'}, list price {balance.list_price or '?'})"
+    return text
 
 
 def total_units(results: Iterable[Mapping[str, Any]]) -> float:
