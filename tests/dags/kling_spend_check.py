@@ -15,20 +15,24 @@ POLL = float(os.environ.get("KLING_TEST_POLL_INTERVAL", "0.2"))
 PROMPTS = ["a red kite over dunes", "a blue kite over a lake", "a green kite in a storm"]
 
 
-@task(multiple_outputs=True)
-def plan() -> dict[str, Any]:
-    """The mapped requests and what they should cost (kling-v2-1, 2 images at 1k: 4 units each)."""
+@task
+def plan(**context: Any) -> list[dict[str, Any]]:
+    """The mapped requests (kling-v2-1, 2 images at 1k: 4 units each); what they cost goes to XCom."""
     from airflow_provider_kling.spend import plan_within_budget
 
     requests = [{"prompt": prompt, "model_name": "kling-v2-1", "n": 2} for prompt in PROMPTS]
     budget = plan_within_budget(requests, None)
-    return {"requests": budget.admitted, "estimated_units": budget.estimated_units}
+    context["ti"].xcom_push(key="estimated_units", value=budget.estimated_units)
+    return budget.admitted
 
 
 with DAG("kling_spend_check", schedule=None, catchup=False, tags=["kling", "test"]):
     planned = plan()
-    enough_units = KlingResourcePackSensor(task_id="enough_units", units_needed=planned["estimated_units"])
+    enough_units = KlingResourcePackSensor(
+        task_id="enough_units",
+        units_needed="{{ ti.xcom_pull(task_ids='plan', key='estimated_units') }}",
+    )
     generate = KlingImageGenerationOperator.partial(
         task_id="generate", poll_interval=POLL, output_path=OUTPUT, retries=0
-    ).expand_kwargs(planned["requests"])
-    enough_units >> generate
+    ).expand_kwargs(planned)
+    planned >> enough_units >> generate
