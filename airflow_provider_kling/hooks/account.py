@@ -119,7 +119,16 @@ class AccountCostsMixin:
     def settings(self) -> KlingConnectionSettings:
         raise NotImplementedError
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict | None = None,
+        params: dict | None = None,
+        task_id: str | None = None,
+        resend_if: Callable[[BaseException], bool] | None = None,
+    ) -> Any:
         raise NotImplementedError
 
     def get_account_costs(
