@@ -146,7 +146,8 @@ class AccountCostsMixin:
         :param resource_pack_name: Only the packs of this name.
 
         Free to call, but Kling allows at most one query a second: this hook waits out the second
-        since the previous query for the same account (host and credentials) in this process.
+        since the previous query for the same account (host and credentials) in this process
+        (other processes are not counted; a too-fast query answered 429 / 1302 is retried with backoff).
         Kling's remaining quantities lag by up to 12 hours: treat them as an upper bound of what
         is left, and keep a margin for what ran since.
         """

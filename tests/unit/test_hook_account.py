@@ -179,3 +179,16 @@ def test_a_create_on_an_account_in_arrears_fails_with_1101_saying_what_to_do(
     assert caught.value.code == 1101
     assert "settle the bill" in str(caught.value)
     assert kling_connection.api_key not in str(caught.value)
+
+
+def test_an_error_inside_the_costs_answer_is_klings_error_and_an_unreadable_one_a_response_error() -> None:
+    from airflow_provider_kling.errors import KlingInvalidRequestError, KlingResponseError
+    from airflow_provider_kling.hooks.account import costs_from_data
+
+    with pytest.raises(KlingInvalidRequestError, match="bad window"):
+        costs_from_data({"code": 1201, "msg": "bad window"})
+    with pytest.raises(KlingResponseError, match="without its resource packs"):
+        costs_from_data(None)
+    with pytest.raises(KlingResponseError, match="remaining_quantity"):
+        costs_from_data({"code": 0, "resource_pack_subscribe_infos": [{"remaining_quantity": "lots"}]})
+    assert costs_from_data({"code": 0, "resource_pack_subscribe_infos": None}).packs == []
