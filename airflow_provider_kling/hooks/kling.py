@@ -29,6 +29,7 @@ from airflow_provider_kling.errors import (
     create_never_reached_kling,
     create_outcome_unknown,
 )
+from airflow_provider_kling.hooks.account import AccountCostsMixin
 from airflow_provider_kling.hooks.auth import RENEWABLE_AUTH_CODES, JwtToken
 from airflow_provider_kling.hooks.connection import KlingConnectionSettings, mask_secrets
 from airflow_provider_kling.hooks.external_ids import ExternalIdSupportMixin, never_connected
@@ -69,9 +70,10 @@ async def _asleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
-class KlingHook(ExternalIdSupportMixin, BaseHook):
+class KlingHook(AccountCostsMixin, ExternalIdSupportMixin, BaseHook):
     """
-    Talk to Kling's image generation API.
+    Talk to Kling's image generation API, and read the account's resource packs
+    (:meth:`get_account_costs`, from :class:`~airflow_provider_kling.hooks.account.AccountCostsMixin`).
 
     :param kling_conn_id: The ``kling`` connection: host = base URL (default the reseller's),
         password = API key, or login = access key with password = secret key.
