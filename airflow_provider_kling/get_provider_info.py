@@ -40,7 +40,13 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "sensors": [
-            {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_kling.sensors.kling"]}
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_kling.sensors.kling",
+                    "airflow_provider_kling.sensors.account",
+                ],
+            }
         ],
         "triggers": [
             {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_kling.triggers.kling"]}

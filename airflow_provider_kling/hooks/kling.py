@@ -29,6 +29,7 @@ from airflow_provider_kling.errors import (
     create_never_reached_kling,
     create_outcome_unknown,
 )
+from airflow_provider_kling.hooks.account import AccountCostsMixin
 from airflow_provider_kling.hooks.auth import RENEWABLE_AUTH_CODES, JwtToken
 from airflow_provider_kling.hooks.connection import KlingConnectionSettings, mask_secrets
 from airflow_provider_kling.hooks.external_ids import ExternalIdSupportMixin, never_connected
@@ -77,12 +78,13 @@ async def _asleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
-class KlingHook(ExternalIdSupportMixin, BaseHook):
+class KlingHook(AccountCostsMixin, ExternalIdSupportMixin, BaseHook):
     """
     Talk to Kling's image API: image generation and its neighbouring endpoints (omni-image,
     multi-image2image, expand, virtual try-on), which share one task lifecycle. Task calls take
     the endpoint's path as ``endpoint`` (default image generation); a create takes it from its
-    request model.
+    request model. It also reads the account's resource packs (:meth:`get_account_costs`, from
+    :class:`~airflow_provider_kling.hooks.account.AccountCostsMixin`).
 
     :param kling_conn_id: The ``kling`` connection: host = base URL (default the reseller's),
         password = API key, or login = access key with password = secret key.
