@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from airflow_provider_kling.errors import KlingRequestValidationError
-from airflow_provider_kling.models.capabilities import MAX_PROMPT_LENGTH
 from airflow_provider_kling.models.reference_image import checked_image
 
 
@@ -63,10 +62,6 @@ def blank_means_unset(
         )
         for key, val in values.items()
     }
-
-
-#: A prompt for the endpoints that take one, with Kling's limit.
-Prompt = Field(default=None, max_length=MAX_PROMPT_LENGTH)
 
 
 class KlingTaskRequest(BaseModel):
