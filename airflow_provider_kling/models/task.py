@@ -75,8 +75,8 @@ class TaskInfo(_Tolerant):
 
 class TaskResult(_Tolerant):
     images: list[KlingImage] = Field(default_factory=list)
-    #: omni-image with ``result_type="series"`` answers its images here (a reseller's page says so;
-    #: Kling's own example shows ``images``): both are read.
+    #: omni-image with ``result_type="series"`` answers its images here (a reseller's copy of
+    #: Kling's page says so; not confirmed on Kling's own): both lists are read.
     series_images: list[KlingImage] = Field(default_factory=list)
     result_type: str | None = None
 
