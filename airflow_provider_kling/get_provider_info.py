@@ -36,11 +36,18 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_kling.operators.kling",
                     "airflow_provider_kling.operators.batch",
+                    "airflow_provider_kling.operators.endpoints",
                 ],
             }
         ],
         "sensors": [
-            {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_kling.sensors.kling"]}
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_kling.sensors.kling",
+                    "airflow_provider_kling.sensors.account",
+                ],
+            }
         ],
         "triggers": [
             {
