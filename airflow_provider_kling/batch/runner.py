@@ -32,6 +32,7 @@ from airflow_provider_kling.idempotency import (
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.kling import KlingHook
     from airflow_provider_kling.models import ImageGenerationRequest
+    from airflow_provider_kling.models.requests import KlingTaskRequest
 
 #: The clock (Unix seconds) of the loop; tests may replace it.
 _now: Callable[[], float] = time.time
@@ -211,7 +212,7 @@ class BatchRunner:
                 self.admission.polled(item, future.result().model_dump(mode="json"), now)
 
     def _create(self, item: ItemProgress) -> Any:
-        request = self.requests[item.key]
+        request: KlingTaskRequest = self.requests[item.key]
         if item.generation > 1:
             external_id = generation_external_task_id(item.external_task_id, item.generation)
             request = with_external_task_id(request, external_id)

@@ -175,6 +175,7 @@ class KlingBatchImageGenerationOperator(BaseOperator):
             request_fingerprint,
             with_external_task_id,
         )
+        from airflow_provider_kling.models import ImageGenerationRequest
 
         rows = self.requests
         try:
@@ -209,7 +210,9 @@ class KlingBatchImageGenerationOperator(BaseOperator):
                         namespace=namespace,
                         item_key=item.key,
                     )
-                    item = type(item)(item.number, item.key, with_external_task_id(item.request, external_id))
+                    request = with_external_task_id(item.request, external_id)
+                    assert isinstance(request, ImageGenerationRequest)
+                    item = type(item)(item.number, item.key, request)
                 identified.append(item)
             return identified
         except KlingRequestValidationError as exc:
