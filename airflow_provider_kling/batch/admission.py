@@ -30,8 +30,10 @@ from airflow_provider_kling.errors import (
 
 PENDING, CREATING, RUNNING = "pending", "creating", "running"
 SUCCEEDED, FAILED, REFUSED, ERROR, UNFINISHED = "succeeded", "failed", "refused", "error", "unfinished"
+#: Not created: its estimated units would take the batch past ``max_units``.
+OVER_BUDGET = "over_budget"
 #: Outcomes an item ends with in one run of the batch.
-FINAL = frozenset({SUCCEEDED, FAILED, REFUSED, ERROR, UNFINISHED})
+FINAL = frozenset({SUCCEEDED, FAILED, REFUSED, ERROR, UNFINISHED, OVER_BUDGET})
 #: Errors that stop the whole batch: every other create would be refused the same way.
 _BATCH_FATAL = (KlingAuthError, KlingAccountError, KlingPermissionError, KlingIPWhitelistError)
 #: A create that failed in a way a resend can fix is tried again after this backoff (doubling).
@@ -69,6 +71,8 @@ class ItemProgress:
     key: str
     n: int
     external_task_id: str
+    model_name: str | None = None
+    resolution: str | None = None
     status: str = PENDING
     generation: int = 1
     kling_task_id: str | None = None
@@ -140,8 +144,11 @@ class BatchAdmission:
         slots: int,
         poll_interval: float,
         budget: SlotBudget | None = None,
+        max_units: float | None = None,
         log: Any = None,
     ) -> None:
+        from airflow_provider_kling.spend import Budget, UnitEstimator
+
         self.items = items
         self.by_key = {item.key: item for item in items}
         self.poll_interval = poll_interval
@@ -150,6 +157,9 @@ class BatchAdmission:
         self.fatal: str | None = None
         self.creates_sent = 0
         self._durations: list[float] = []
+        #: Units: deducted by ended tasks, estimated for running ones (the spend module's ledger).
+        self.ledger = Budget(limit=max_units)
+        self.estimator = UnitEstimator()
 
     # -- what to send ---------------------------------------------------------------------------
 
@@ -167,12 +177,29 @@ class BatchAdmission:
             if free <= 0:
                 break
             if item.status == PENDING and item.not_before <= now and item.n <= free:
+                if not self._within_budget(item, now):
+                    continue
                 item.status, item.busy, item.admitted_at = CREATING, True, now
                 item.create_attempts += 1
                 free -= item.n
                 self.creates_sent += 1
                 admitted.append(item)
         return admitted
+
+    def _ledger_key(self, item: ItemProgress) -> str:
+        return f"{item.key}#{item.generation}"  # a regeneration is a new paid task
+
+    def _within_budget(self, item: ItemProgress, now: float) -> bool:
+        """Reserve the item's estimated units, or leave it waiting (units in flight may settle
+        lower) or end it ``over_budget`` (nothing in flight: it can never fit)."""
+        estimate = self.estimator.estimate(item.model_name, item.resolution, item.n)
+        decision = self.ledger.decide(self._ledger_key(item), estimate)
+        if decision.allowed:
+            self.ledger.reserve(self._ledger_key(item), estimate)
+            return True
+        if not self.ledger.in_flight:
+            self._end(item, OVER_BUDGET, f"not created: {decision.reason}", now)
+        return False
 
     def due_polls(self, now: float) -> list[ItemProgress]:
         """Running items whose next poll is due (and that have no call in flight)."""
@@ -207,6 +234,8 @@ class BatchAdmission:
 
     def create_failed(self, item: ItemProgress, exc: KlingError, now: float) -> None:
         item.busy = False
+        if isinstance(exc, KlingRateLimitError | KlingContentPolicyError) or is_batch_fatal(exc):
+            self.ledger.release(self._ledger_key(item))  # refused before any task existed
         if isinstance(exc, KlingRateLimitError):
             item.status = PENDING
             wait = self.budget.shrink(self.in_use(), now, exc.retry_after)
@@ -259,6 +288,9 @@ class BatchAdmission:
         """An earlier try's task of this item, found by external id before anything is created."""
         item.generation = generation
         item.kling_task_id = str(task["task_id"])
+        self.ledger.reserve(
+            self._ledger_key(item), self.estimator.estimate(item.model_name, item.resolution, item.n)
+        )
         self._say(
             item, f"resuming Kling task {item.kling_task_id} ({task.get('task_status')}) of an earlier try"
         )
@@ -308,6 +340,13 @@ class BatchAdmission:
         self, item: ItemProgress, status: str, message: str | None, now: float, *, quiet: bool = False
     ) -> None:
         item.status, item.message, item.ended_at, item.busy = status, message, now, False
+        if item.task is not None and status in (SUCCEEDED, FAILED, REFUSED):
+            from airflow_provider_kling.spend import units_of
+
+            units = units_of(item.task.get("final_unit_deduction"))
+            self.ledger.settle(self._ledger_key(item), units)
+            if status == SUCCEEDED:
+                self.estimator.learn(item.model_name, item.resolution, item.n, units)
         if status == SUCCEEDED and item.task is not None:
             took = kling_duration(item.task)
             if took is None and item.admitted_at is not None:

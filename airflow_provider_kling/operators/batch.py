@@ -64,6 +64,9 @@ class KlingBatchImageGenerationOperator(BaseOperator):
         task succeeds when the rest did; ``"fail"``: any refusal fails the task at the end (no retry).
     :param max_regenerations: New Kling tasks a retry may create for an item whose task failed
         (not refused), per item.
+    :param max_units: The most Kling units this batch may spend, its tries together: an item whose
+        estimate (:mod:`airflow_provider_kling.spend`) would pass it is not created and ends
+        ``over_budget``. ``None`` (default): no limit.
     :param progress_interval: Seconds between "k of N done, m running, ETA" log lines.
     """
 
@@ -103,6 +106,7 @@ class KlingBatchImageGenerationOperator(BaseOperator):
         timeout: float = 6 * 3600.0,
         on_content_policy: str = "record",
         max_regenerations: int = DEFAULT_MAX_REGENERATIONS,
+        max_units: float | None = None,
         progress_interval: float = 60.0,
         **kwargs: Any,
     ) -> None:
@@ -118,6 +122,10 @@ class KlingBatchImageGenerationOperator(BaseOperator):
         ):
             if not value > 0:
                 raise ValueError(f"{name} must be a positive number of seconds (got {value!r})")
+        if max_units is not None and (
+            isinstance(max_units, bool) or not isinstance(max_units, int | float) or max_units < 0
+        ):
+            raise ValueError(f"max_units must be a number of units >= 0, or None (got {max_units!r})")
         if on_content_policy not in ON_CONTENT_POLICY:
             raise ValueError(
                 f"on_content_policy must be one of {', '.join(ON_CONTENT_POLICY)} (got {on_content_policy!r})"
@@ -157,6 +165,7 @@ class KlingBatchImageGenerationOperator(BaseOperator):
         self.timeout = timeout
         self.on_content_policy = on_content_policy
         self.max_regenerations = max_regenerations
+        self.max_units = max_units
         self.progress_interval = progress_interval
 
     @cached_property
@@ -237,7 +246,11 @@ class KlingBatchImageGenerationOperator(BaseOperator):
         if self.deferrable:
             self._defer(items, deadline)
         admission = BatchAdmission(
-            self._fresh_progress(items), slots=self.slots, poll_interval=self.poll_interval, log=self.log
+            self._fresh_progress(items),
+            slots=self.slots,
+            poll_interval=self.poll_interval,
+            max_units=self.max_units,
+            log=self.log,
         )
         runner = BatchRunner(
             self.hook,
@@ -258,7 +271,13 @@ class KlingBatchImageGenerationOperator(BaseOperator):
         from airflow_provider_kling.batch.admission import ItemProgress
 
         return [
-            ItemProgress(key=item.key, n=item.n, external_task_id=str(item.request.external_task_id))
+            ItemProgress(
+                key=item.key,
+                n=item.n,
+                external_task_id=str(item.request.external_task_id),
+                model_name=item.request.model_name,
+                resolution=item.request.resolution,
+            )
             for item in items
         ]
 
@@ -279,6 +298,7 @@ class KlingBatchImageGenerationOperator(BaseOperator):
                     }
                     for item in items
                 ],
+                max_units=self.max_units,
                 kling_conn_id=self.kling_conn_id,
                 slots=self.slots,
                 poll_interval=self.poll_interval,

@@ -33,6 +33,7 @@ class KlingBatchTrigger(BaseTrigger):
     :param deadline: Absolute deadline, Unix seconds.
     :param max_regenerations: New generations allowed for an item whose earlier task failed.
     :param progress_every: Seconds between progress lines.
+    :param max_units: The most units the batch may spend (its items' estimates decide), or None.
     """
 
     def __init__(
@@ -44,6 +45,7 @@ class KlingBatchTrigger(BaseTrigger):
         deadline: float | None = None,
         max_regenerations: int = 2,
         progress_every: float = DEFAULT_PROGRESS_EVERY,
+        max_units: float | None = None,
     ) -> None:
         super().__init__()
         self.items = items
@@ -53,6 +55,7 @@ class KlingBatchTrigger(BaseTrigger):
         self.deadline = float(deadline) if deadline is not None else time.time() + 6 * 3600
         self.max_regenerations = int(max_regenerations)
         self.progress_every = float(progress_every)
+        self.max_units = None if max_units is None else float(max_units)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -65,6 +68,7 @@ class KlingBatchTrigger(BaseTrigger):
                 "deadline": self.deadline,
                 "max_regenerations": self.max_regenerations,
                 "progress_every": self.progress_every,
+                "max_units": self.max_units,
             },
         )
 
@@ -75,12 +79,24 @@ class KlingBatchTrigger(BaseTrigger):
         from airflow_provider_kling.hooks.kling import KlingHook
         from airflow_provider_kling.models import ImageGenerationRequest
 
+        requests = {item["key"]: ImageGenerationRequest.build(**item["request"]) for item in self.items}
         progress = [
-            ItemProgress(key=item["key"], n=int(item["n"]), external_task_id=item["external_task_id"])
+            ItemProgress(
+                key=item["key"],
+                n=int(item["n"]),
+                external_task_id=item["external_task_id"],
+                model_name=requests[item["key"]].model_name,
+                resolution=requests[item["key"]].resolution,
+            )
             for item in self.items
         ]
-        requests = {item["key"]: ImageGenerationRequest.build(**item["request"]) for item in self.items}
-        admission = BatchAdmission(progress, slots=self.slots, poll_interval=self.poll_interval, log=self.log)
+        admission = BatchAdmission(
+            progress,
+            slots=self.slots,
+            poll_interval=self.poll_interval,
+            max_units=self.max_units,
+            log=self.log,
+        )
         hook = KlingHook(self.kling_conn_id)
         runner = BatchRunner(
             hook,

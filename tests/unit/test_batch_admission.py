@@ -156,3 +156,19 @@ def test_a_running_task_is_polled_at_its_expected_end_then_often():
     admission.due_polls(12.0)
     admission.polled(b, task("processing", "tb"), 12.0)
     assert b.next_poll == 13.0  # past it: every tenth of the interval
+
+
+def test_an_item_over_the_unit_budget_waits_while_units_are_in_flight_then_is_not_created():
+    items = [
+        ItemProgress(key=k, n=n, external_task_id=f"ext-{k}", model_name="kling-v1")
+        for k, n in (("a", 2), ("b", 2))
+    ]
+    admission = BatchAdmission(items, slots=4, poll_interval=1.0, max_units=3)
+
+    (a,) = admission.admit(0.0)  # b's 2 units on top of a's 2 in flight would pass 3
+    assert items[1].status == PENDING
+    admission.created(a, {**task("succeed", "ta"), "final_unit_deduction": "2"}, 1.0)
+
+    assert admission.admit(1.0) == []
+    assert items[1].status == "over_budget" and "over budget" in (items[1].message or "")
+    assert admission.ledger.deducted_units == 2.0 and admission.done()
