@@ -22,7 +22,7 @@ RESULTS = [
     {
         "task_id": "867283741759111202",
         "model_name": "kling-v1",
-        "units": "2",
+        "final_unit_deduction": "2",
         "images": [
             {"index": 0, "url": "http://127.0.0.1/a.png", "path": "s3://bucket/kling/d/r/t_0_0.png"},
             {"index": 1, "url": "http://127.0.0.1/b.png", "path": "s3://bucket/kling/d/r/t_0_1.png"},
@@ -31,7 +31,7 @@ RESULTS = [
     {
         "task_id": "867283741759111203",
         "model_name": "kling-v2-1",
-        "units": 1.5,
+        "final_unit_deduction": "1.5",
         "images": [{"index": 0, "url": "http://127.0.0.1/c.png", "path": "s3://bucket/kling/d/r/t_1_0.png"}],
     },
 ]
@@ -69,7 +69,7 @@ def test_asset_extra_names_what_was_made_and_sums_units():
 
 
 def test_asset_extra_leaves_units_unknown_when_any_task_lacks_them():
-    results = [RESULTS[0], {**RESULTS[1], "units": None}]
+    results = [RESULTS[0], {**RESULTS[1], "final_unit_deduction": None}]
     assert asset_extra(results, dag_id="d", run_id="r", task_id="t", output_uri="x")["units"] is None
 
 
