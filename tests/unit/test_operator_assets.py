@@ -78,6 +78,23 @@ def test_no_outlet_is_derived_from_an_xcom_output_path():
     assert operator.outlets == []
 
 
+def test_the_derived_outlet_is_serialized_with_the_dag_but_a_mapped_task_has_none():
+    """What the scheduler learns at parse time: why mapped tasks must declare their outlets."""
+    from airflow.serialization import serialized_objects
+
+    with DAG("kling_assets_serialized", schedule=None) as dag:
+        KlingImageGenerationOperator(task_id="single", prompt="a lantern", output_path="s3://bucket/kling")
+        KlingImageGenerationOperator.partial(task_id="mapped", output_path="s3://bucket/kling").expand(
+            prompt=["a lantern", "a kite"]
+        )
+    serializer = getattr(serialized_objects, "DagSerialization", None) or serialized_objects.SerializedDAG
+    tasks = {task["__var"]["task_id"]: task["__var"] for task in serializer.to_dict(dag)["dag"]["tasks"]}
+
+    (outlet,) = tasks["single"]["outlets"]
+    assert outlet["__var"]["uri"] == "s3://bucket/kling"
+    assert not tasks["mapped"].get("outlets")
+
+
 def test_declared_outlets_are_kept():
     alias = AssetAlias("kling_images")
     assert make_operator(output_path="/data/kling", outlets=[alias]).outlets == [alias]
