@@ -254,7 +254,9 @@ class KlingImageGenerationOperator(BaseOperator):
             raise self._failure(exc) from exc
         if not self.wait_for_completion:
             self.log.info("Kling task %s is %s; not waiting for it", task.task_id, task.task_status)
-            return self._result(task, request)
+            result = self._result(task, request)
+            self._kling_results = [result]  # OpenLineage names the task; nothing made yet for assets
+            return result
         if task.task_status != "succeed":
             task = self._wait(task, request)
         return self._finish(task, request, context, resumed=resumed)

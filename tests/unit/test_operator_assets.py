@@ -186,3 +186,16 @@ def test_the_decorator_derives_the_outlet_and_builds_facets_too(kling_connection
     assert events[operator.outlets[0]].extra["kling_task_ids"] == [result["task_id"]]
     lineage = operator.get_openlineage_facets_on_complete(context["ti"])
     assert lineage.run_facets["kling"].kling_task_ids == [result["task_id"]]
+
+
+def test_without_waiting_the_facets_name_the_kling_task_and_no_output(kling_connection, tmp_path):
+    pytest.importorskip("airflow.providers.openlineage")
+    operator = make_operator(output_path=str(tmp_path), wait_for_completion=False)
+    context, events = asset_context()
+
+    result = operator.execute(context)
+
+    lineage = operator.get_openlineage_facets_on_complete(context["ti"])
+    assert lineage.run_facets["kling"].kling_task_ids == [result["task_id"]]
+    assert lineage.outputs == []
+    assert events[operator.outlets[0]].extra == {}  # nothing made yet: Airflow records a bare event
