@@ -1,10 +1,16 @@
-"""How long to wait between polls, and what a poll's answer means: shared by hook and trigger."""
+"""When to poll, when to give up, and what a poll's answer means: shared by the worker and the trigger.
+
+No I/O and no clock of its own: callers pass ``now`` (in whatever clock their deadline uses), so
+the hook's loop, the trigger and their tests share one tested core.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from airflow_provider_kling.errors import KlingTaskFailedError, KlingTaskTimeoutError
+from airflow_provider_kling.errors import KlingError, KlingTaskFailedError, KlingTaskTimeoutError
 
 if TYPE_CHECKING:
     from airflow_provider_kling.models import ImageTask
@@ -12,11 +18,48 @@ if TYPE_CHECKING:
 DEFAULT_POLL_INTERVAL = 10.0
 #: An image task takes about 30 s; 30 minutes leaves room for queueing behind other tasks.
 DEFAULT_TIMEOUT = 1800.0
+#: Failed polls in a row (each already retried by the hook) tolerated before the wait gives up.
+DEFAULT_MAX_POLL_ERRORS = 5
+#: A request made at the deadline (the last look) still gets this long to answer.
+MIN_REQUEST_SECONDS = 1.0
+#: Airflow's own bound on a deferral outlasts the trigger's deadline by this much: the trigger's
+#: event (with the task's last status) normally comes first; Airflow's timeout is the backstop.
+DEFER_GRACE_SECONDS = 60.0
+#: While a task is still ``submitted`` (queued), each poll step grows by this factor ...
+QUEUED_BACKOFF = 1.5
+#: ... up to this many poll intervals.
+MAX_QUEUED_STEPS = 3.0
+
+
+_STATUS_WORDS = {
+    "submitted": "is queued",
+    "processing": "is processing",
+    "succeed": "succeeded",
+    "failed": "failed",
+}
+
+
+def status_words(task: ImageTask) -> str:
+    """How a log line says the task's status: "is queued", "succeeded" (never "is succeed")."""
+    status = task.task_status.value
+    return _STATUS_WORDS.get(status, f"is {status}")
 
 
 def next_poll_delay(poll_interval: float, deadline: float, now: float) -> float:
     """Sleep for the poll interval, but never past the deadline."""
     return max(0.0, min(poll_interval, deadline - now))
+
+
+def defer_timeout(timeout: float) -> timedelta:
+    """The ``timeout=`` for ``BaseOperator.defer`` of a wait with this many seconds to its deadline."""
+    return timedelta(seconds=max(0.0, timeout) + DEFER_GRACE_SECONDS)
+
+
+def time_left(deadline: float | None, now: float, ceiling: float) -> float:
+    """A request timeout: ``ceiling`` clamped to the time left, but at least :data:`MIN_REQUEST_SECONDS`."""
+    if deadline is None:
+        return ceiling
+    return min(ceiling, max(MIN_REQUEST_SECONDS, deadline - now))
 
 
 def raise_if_failed(task: ImageTask) -> None:
@@ -26,11 +69,67 @@ def raise_if_failed(task: ImageTask) -> None:
         raise KlingTaskFailedError(f"Kling task {task.task_id} failed: {reason}", task_id=task.task_id)
 
 
-def deadline_error(task_id: str, status: str, elapsed: float) -> KlingTaskTimeoutError:
+def deadline_error(
+    task_id: str, status: str, elapsed: float, last_error: BaseException | None = None
+) -> KlingTaskTimeoutError:
     """The error for a task still running at its deadline, saying how to pick it up again."""
+    seen = f"was still '{status}'" if status != "unknown" else "could not be read"
+    cause = f" (last poll: {last_error})" if last_error is not None else ""
     return KlingTaskTimeoutError(
-        f"Kling task {task_id} was still '{status}' after {elapsed:.0f}s, past its deadline. "
+        f"Kling task {task_id} {seen} after {elapsed:.0f}s, past its deadline{cause}. "
         "It may still finish on Kling's side: clear and re-run this Airflow task (it resumes the same "
         f"Kling task, with no new generation) or wait for it with KlingImageTaskSensor(task_id='{task_id}').",
         task_id=task_id,
     )
+
+
+@dataclass
+class PollPlan:
+    """
+    One wait for one task: the poll step, the error budget and the deadline, decided in one place.
+
+    The caller polls, reports each answer with :meth:`saw` or each failed poll with :meth:`failed`,
+    then sleeps :meth:`next_delay`. Any of them raises when the wait is over:
+    :class:`KlingTaskFailedError`, the poll's own error (not retryable, or over budget), or
+    :class:`KlingTaskTimeoutError` at the deadline.
+    """
+
+    task_id: str
+    poll_interval: float
+    deadline: float
+    started: float
+    max_poll_errors: int = DEFAULT_MAX_POLL_ERRORS
+    status: str = "unknown"
+    errors_in_a_row: int = 0
+    polls_in_status: int = 0
+    last_error: KlingError | None = None
+
+    def saw(self, task: ImageTask) -> bool:
+        """Record an answer; True when the status changed (worth an INFO line). Raises for ``failed``."""
+        status = task.task_status.value
+        changed = status != self.status
+        self.status = status
+        self.polls_in_status = 1 if changed else self.polls_in_status + 1
+        self.errors_in_a_row, self.last_error = 0, None
+        raise_if_failed(task)
+        return changed
+
+    def failed(self, exc: KlingError) -> None:
+        """Record a failed poll; re-raise it when no retry can help or the budget is spent."""
+        self.errors_in_a_row += 1
+        self.last_error = exc
+        if not exc.retryable or self.errors_in_a_row > self.max_poll_errors:
+            raise exc
+
+    def step(self) -> float:
+        """The poll step: the interval, growing while the task is queued (its generation is still ahead)."""
+        if self.status == "submitted":
+            factor = min(MAX_QUEUED_STEPS, QUEUED_BACKOFF ** max(0, self.polls_in_status - 1))
+            return self.poll_interval * factor
+        return self.poll_interval
+
+    def next_delay(self, now: float) -> float:
+        """Seconds to sleep before the next poll, never past the deadline; raises once it has passed."""
+        if now >= self.deadline:
+            raise deadline_error(self.task_id, self.status, now - self.started, self.last_error)
+        return next_poll_delay(self.step(), self.deadline, now)

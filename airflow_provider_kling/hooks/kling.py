@@ -36,9 +36,9 @@ from airflow_provider_kling.hooks.retry import retrying_kwargs
 from airflow_provider_kling.polling import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_TIMEOUT,
-    deadline_error,
-    next_poll_delay,
-    raise_if_failed,
+    PollPlan,
+    status_words,
+    time_left,
 )
 
 if TYPE_CHECKING:
@@ -56,6 +56,11 @@ GENERATIONS_PATH = "/v1/images/generations"
 # replace them to record waits instead of sleeping; they are looked up at each call.
 _sleep: Callable[[float], None] = time.sleep
 _monotonic: Callable[[], float] = time.monotonic
+
+
+def _clock() -> float:
+    """The hook's clock for deadlines: ``_monotonic``, looked up at each call (tests replace it)."""
+    return _monotonic()
 
 
 async def _asleep(seconds: float) -> None:
@@ -122,18 +127,24 @@ class KlingHook(ExternalIdSupportMixin, BaseHook):
         return self._settings
 
     async def aget_settings(self) -> KlingConnectionSettings:
-        """The connection read with Airflow's async-safe accessors (for the triggerer)."""
+        """The connection read with Airflow's async-safe accessors (for the triggerer), briefly cached."""
         if self._settings is None:
-            from airflow.providers.common.compat.connection import (
-                get_async_connection,
-                get_async_extra_dejson,
-            )
+            from airflow_provider_kling.hooks.async_client import cached_settings
 
-            conn = await get_async_connection(self.kling_conn_id, self)
-            extras = await get_async_extra_dejson(conn)
-            settings = KlingConnectionSettings.from_connection(conn, extras)
-            mask_secrets(settings.api_key, settings.secret_key)
-            self._use_settings(settings)
+            async def read_connection() -> KlingConnectionSettings:
+                from airflow.providers.common.compat.connection import (
+                    get_async_connection,
+                    get_async_extra_dejson,
+                )
+
+                conn = await get_async_connection(self.kling_conn_id, self)
+                extras = await get_async_extra_dejson(conn)
+                settings = KlingConnectionSettings.from_connection(conn, extras)
+                mask_secrets(settings.api_key, settings.secret_key)
+                return settings
+
+            # Cached per connection id for a short time: a triggerer's many triggers read it once.
+            self._use_settings(await cached_settings(self.kling_conn_id, read_connection))
         assert self._settings is not None
         return self._settings
 
@@ -156,8 +167,10 @@ class KlingHook(ExternalIdSupportMixin, BaseHook):
                 raise
             return call()  # once: a second refusal is a real auth error
 
-    def _retrying_kwargs(self, settings: KlingConnectionSettings, what: str) -> dict[str, Any]:
-        return retrying_kwargs(settings.max_retries, what, self.log)
+    def _retrying_kwargs(
+        self, settings: KlingConnectionSettings, what: str, deadline: float | None = None
+    ) -> dict[str, Any]:
+        return retrying_kwargs(settings.max_retries, what, self.log, deadline=deadline, clock=_clock)
 
     # -- sync transport -----------------------------------------------------------------------
 
@@ -177,6 +190,7 @@ class KlingHook(ExternalIdSupportMixin, BaseHook):
         params: dict | None = None,
         task_id: str | None = None,
         resend_if: Callable[[BaseException], bool] | None = None,
+        deadline: float | None = None,
     ) -> Any:
         """
         One API call, resent by the retry policy; ``resend_if`` narrows what is resent (creates).
@@ -200,7 +214,10 @@ class KlingHook(ExternalIdSupportMixin, BaseHook):
                     json=body,
                     params=params,
                     headers=self._headers(settings),
-                    timeout=(settings.connect_timeout, settings.read_timeout),
+                    timeout=(
+                        time_left(deadline, _monotonic(), settings.connect_timeout),
+                        time_left(deadline, _monotonic(), settings.read_timeout),
+                    ),
                 )
             except requests.RequestException as exc:
                 if never_connected(exc):
@@ -215,7 +232,7 @@ class KlingHook(ExternalIdSupportMixin, BaseHook):
             return parse_answer(response.status_code, response.headers, response.content, task_id)
 
         def send() -> Any:
-            policy = self._retrying_kwargs(settings, f"{method} {path}")
+            policy = self._retrying_kwargs(settings, f"{method} {path}", deadline)
             if resend_if is not None:
                 policy["retry"] = tenacity.retry_if_exception(resend_if)
             return tenacity.Retrying(sleep=_sleep, **policy)(send_once)
@@ -346,21 +363,30 @@ class KlingHook(ExternalIdSupportMixin, BaseHook):
     ) -> ImageTask:
         """
         Poll until the task succeeds (returned), fails (:class:`KlingTaskFailedError`) or the
-        deadline passes (:class:`KlingTaskTimeoutError`), logging status and elapsed time.
+        deadline passes (:class:`KlingTaskTimeoutError`). Retries, their waits and each request's
+        timeout end by the deadline; the poll step and the error budget come from
+        :class:`~airflow_provider_kling.polling.PollPlan`, as in the trigger.
         """
+        from airflow_provider_kling.models import task_from_data
+
         start = _monotonic()
-        deadline = start + timeout
+        plan = PollPlan(task_id, poll_interval, deadline=start + timeout, started=start)
+        path = f"{GENERATIONS_PATH}/{quote(task_id, safe='')}"
         while True:
-            task = self.get_image_task(task_id)
-            elapsed = _monotonic() - start
-            self.log.info("Kling task %s is %s after %.0fs", task.task_id, task.task_status, elapsed)
-            raise_if_failed(task)
-            if task.task_status == "succeed":
-                return task
-            now = _monotonic()
-            if now >= deadline:
-                raise deadline_error(task.task_id, task.task_status, elapsed)
-            _sleep(next_poll_delay(poll_interval, deadline, now))
+            try:
+                data = self._request("GET", path, task_id=task_id, deadline=plan.deadline)
+                task = task_from_data(data, f"task {task_id}", task_id)
+            except KlingError as exc:
+                plan.failed(exc)
+                self.log.warning("Polling Kling task %s failed (%s); polling again", task_id, exc)
+            else:
+                changed = plan.saw(task)
+                (self.log.info if changed else self.log.debug)(
+                    "Kling task %s %s after %.0fs", task.task_id, status_words(task), _monotonic() - start
+                )
+                if task.task_status == "succeed":
+                    return task
+            _sleep(plan.next_delay(_monotonic()))
 
     def iter_image_bytes(self, url: str, chunk_size: int = 64 * 1024) -> ImageDownload:
         """
@@ -406,35 +432,51 @@ class KlingHook(ExternalIdSupportMixin, BaseHook):
 
     # -- async transport (triggerer) ----------------------------------------------------------
 
-    async def _arequest(self, method: str, path: str, *, task_id: str | None = None) -> Any:
+    async def _arequest(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        task_id: str | None = None,
+        deadline: float | None = None,
+    ) -> Any:
+        """One call on the shared async client; retries, waits and timeouts end by ``deadline``."""
+        import asyncio
+        import contextlib
+
         import httpx
         import tenacity
 
+        from airflow_provider_kling.hooks.async_client import acquire_client
         from airflow_provider_kling.models import parse_answer
 
         settings = await self.aget_settings()
         if self._async_client is None:
-            from airflow_provider_kling.hooks.transport import build_async_client
-
-            self._async_client = build_async_client(settings)
+            self._async_client = await acquire_client(self.kling_conn_id, settings)
         client = self._async_client
 
         async def send_once() -> Any:
+            left = time_left(deadline, _clock(), settings.read_timeout)
+            bounded = asyncio.timeout(left) if deadline is not None else contextlib.nullcontext()
             try:
-                response = await client.request(
-                    method, settings.base_url + path, headers=self._headers(settings)
-                )
-            except httpx.HTTPError as exc:
+                async with bounded:
+                    response = await client.request(
+                        method,
+                        settings.base_url + path,
+                        params=params,
+                        headers=self._headers(settings),
+                        timeout=httpx.Timeout(left, connect=min(left, settings.connect_timeout)),
+                    )
+            except (httpx.HTTPError, TimeoutError) as exc:
                 raise KlingConnectionError(
                     f"Could not reach Kling at {settings.base_url}: {type(exc).__name__}"
                 ) from None
             return parse_answer(response.status_code, response.headers, response.content, task_id)
 
         async def send() -> Any:
-            retrying = tenacity.AsyncRetrying(
-                sleep=_asleep, **self._retrying_kwargs(settings, f"{method} {path}")
-            )
-            return await retrying(send_once)
+            policy = self._retrying_kwargs(settings, f"{method} {path}", deadline)
+            return await tenacity.AsyncRetrying(sleep=_asleep, **policy)(send_once)
 
         try:
             return await send()
@@ -443,15 +485,44 @@ class KlingHook(ExternalIdSupportMixin, BaseHook):
                 raise
             return await send()
 
-    async def aget_image_task(self, task_id: str) -> ImageTask:
-        """Async :meth:`get_image_task`, on ``httpx.AsyncClient`` (nothing blocks the event loop)."""
+    async def aget_image_task(self, task_id: str, *, deadline: float | None = None) -> ImageTask:
+        """
+        Async :meth:`get_image_task`, on the connection's shared ``httpx.AsyncClient``.
+
+        :param deadline: In the hook's monotonic clock: retries and timeouts end by then.
+        """
         from airflow_provider_kling.models import task_from_data
 
-        data = await self._arequest("GET", f"{GENERATIONS_PATH}/{quote(task_id, safe='')}", task_id=task_id)
+        path = f"{GENERATIONS_PATH}/{quote(task_id, safe='')}"
+        data = await self._arequest("GET", path, task_id=task_id, deadline=deadline)
         return task_from_data(data, f"task {task_id}", task_id)
 
+    async def alist_image_tasks(
+        self, page_num: int = 1, page_size: int = 30, *, deadline: float | None = None
+    ) -> list[ImageTask]:
+        """Async :meth:`list_image_tasks`: one page of the account's tasks, newest first."""
+        from airflow_provider_kling.models import task_from_data
+
+        items = await self._alist_task_data(page_num, page_size, deadline=deadline)
+        return [task_from_data(item, "a listed task", None) for item in items]
+
+    async def _alist_task_data(
+        self, page_num: int, page_size: int, *, deadline: float | None = None
+    ) -> list[dict[str, Any]]:
+        """One page of the task list, unparsed: the triggers' list rounds parse only the tasks they watch."""
+        for name, value, highest in (("page_num", page_num, 1000), ("page_size", page_size, 500)):
+            if not 1 <= value <= highest:
+                raise KlingRequestValidationError(f"{name} must be between 1 and {highest} (got {value})")
+        params = {"pageNum": page_num, "pageSize": page_size}
+        data = await self._arequest("GET", GENERATIONS_PATH, params=params, deadline=deadline)
+        if data is not None and not isinstance(data, list):
+            raise KlingResponseError("Kling answered a task list request without a list of tasks")
+        return [item if isinstance(item, dict) else {} for item in (data or [])]
+
     async def aclose(self) -> None:
-        """Close the async client (the trigger calls this when it is done)."""
+        """Let go of the shared async client (the last hook using it closes it)."""
         if self._async_client is not None:
-            await self._async_client.aclose()
-            self._async_client = None
+            from airflow_provider_kling.hooks.async_client import release_client
+
+            client, self._async_client = self._async_client, None
+            await release_client(client)

@@ -277,6 +277,7 @@ class KlingImageGenerationOperator(BaseOperator):
     def _defer(self, kling_task_id: str) -> None:
         import time
 
+        from airflow_provider_kling.polling import defer_timeout
         from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
 
         self.log.info(
@@ -290,6 +291,7 @@ class KlingImageGenerationOperator(BaseOperator):
                 deadline=time.time() + self.timeout,
             ),
             method_name="execute_complete",
+            timeout=defer_timeout(self.timeout),
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:

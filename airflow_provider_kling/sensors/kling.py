@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import conf
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_provider_kling.errors import KlingError, KlingTaskFailedError
+from airflow_provider_kling.errors import KlingError, KlingTaskFailedError, KlingTaskTimeoutError
 from airflow_provider_kling.failures import fail_fast
-from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL
+from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL, defer_timeout, status_words
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -68,6 +68,7 @@ class KlingImageTaskSensor(BaseSensorOperator):
                 deadline=time.time() + timeout,
             ),
             method_name="execute_complete",
+            timeout=defer_timeout(timeout),
         )
 
     def poke(self, context: Context) -> PokeReturnValue:
@@ -75,7 +76,7 @@ class KlingImageTaskSensor(BaseSensorOperator):
             task = self.hook.get_image_task(self.kling_task_id)
         except KlingError as exc:
             raise fail_fast(exc) from exc
-        self.log.info("Kling task %s is %s", task.task_id, task.task_status)
+        self.log.info("Kling task %s %s", task.task_id, status_words(task))
         if task.task_status == "failed":
             from airflow.providers.common.compat.sdk import AirflowFailException
 
@@ -93,6 +94,11 @@ class KlingImageTaskSensor(BaseSensorOperator):
             from airflow.providers.common.compat.sdk import AirflowFailException
 
             raise AirflowFailException(str(exc)) from exc
+        except KlingTaskTimeoutError as exc:
+            # A sensor's timeout, as in poke mode: soft_fail turns it into a skip.
+            from airflow.providers.common.compat.sdk import AirflowSensorTimeout
+
+            raise AirflowSensorTimeout(str(exc)) from exc
         except KlingError as exc:
             raise fail_fast(exc) from exc
         self.log.info("Kling task %s succeeded with %d images", task.task_id, len(task.images))

@@ -5,6 +5,19 @@
 (``airflow_provider_kling.testing.pytest_plugin``) provides the ``kling_simulator`` and
 ``kling_connection`` fixtures.
 
+It is a reference implementation of Kling written from Kling's docs, and shares no code with
+the client (no hooks, operators, ``models`` or ``errors``), so it can catch the client's mistakes:
+
+- ``rules``: Kling's request rules as data (one row per model) and the validator;
+- ``codes``: Kling's error codes with their HTTP status;
+- ``tasks``: a task's timeline (timed, immediate or manual progress) and how Kling renders it;
+- ``store``: tasks indexed by id, external id, account and key, evicted past a retention;
+- ``accounts``: keys grouped into accounts, resource packs and their deductions;
+- ``state``: settings and the one lock around tasks, accounts, counters and ``faults``;
+- ``app``, ``auth``, ``callbacks``, ``control``, ``faulty``, ``png``: the ASGI app, its routes,
+  signed callbacks, the ``/_sim`` control routes, misbehaving answers, result images;
+- ``server``: :class:`KlingSimulator`, the Python handle.
+
 Names are imported lazily, so that loading the pytest plugin (a submodule) stays cheap.
 """
 

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from airflow_provider_kling.testing.accounts import DEFAULT_PACK_UNITS
 from airflow_provider_kling.testing.server import KlingSimulator
 
 
@@ -21,7 +22,14 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m airflow_provider_kling.testing",
         description="A Kling-compatible image-generation API for tests and demos (no network, no account).",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="loopback address to listen on (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback --host (the /_sim control routes have no authentication)",
+    )
     parser.add_argument(
         "--port", type=int, default=8765, help="port; 0 picks a free one (default: %(default)s)"
     )
@@ -39,7 +47,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--latency", type=float, default=3.0, help="seconds a task takes (default: %(default)s)"
     )
-    parser.add_argument("--slots", type=int, default=8, help="slot budget per key (default: %(default)s)")
+    parser.add_argument("--slots", type=int, default=8, help="slot budget per account (default: %(default)s)")
+    parser.add_argument(
+        "--pack-units",
+        type=float,
+        default=DEFAULT_PACK_UNITS,
+        help="units in the resource pack each account starts with (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--progress",
+        choices=("timed", "immediate", "manual"),
+        default="timed",
+        help="how tasks move: after --latency, at once, or when advanced (default: %(default)s)",
+    )
     parser.add_argument(
         "--fail-marker", default="#fail", help="prompts containing it fail (default: %(default)s)"
     )
@@ -80,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
             host=args.host,
             port=args.port,
             log_level=args.log_level,
+            allow_remote=args.allow_remote,
+            pack_units=args.pack_units,
+            progress=args.progress,
         )
     except ValueError as exc:
         parser.error(str(exc))

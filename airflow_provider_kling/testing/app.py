@@ -1,8 +1,10 @@
 """The simulator's ASGI app: Kling's image-generation routes, image files, and the control routes.
 
 Every API route answers under both ``/v1/...`` (Kling's own hosts) and ``/kling/v1/...`` (the
-reseller's prefix). Images are served without authentication, like Kling's CDN. Anything under
-``/moved/...`` answers ``308`` to the same URL without ``/moved``: an API that moved.
+reseller's prefix): create, query (by task id or external task id), list, and
+``GET /account/costs?start_time=&end_time=[&resource_pack_name=]`` (the account's resource packs).
+Images (and watermarked copies) are served without authentication, like Kling's CDN. Anything
+under ``/moved/...`` answers ``308`` to the same URL without ``/moved``: an API that moved.
 """
 
 from __future__ import annotations
@@ -21,14 +23,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from airflow_provider_kling.errors import KlingRequestValidationError
-from airflow_provider_kling.models import ImageGenerationRequest, TaskStatus
-from airflow_provider_kling.testing import faulty, png
+from airflow_provider_kling.testing import faulty, png, rules
 from airflow_provider_kling.testing.auth import identify_caller
 from airflow_provider_kling.testing.callbacks import CallbackSender
+from airflow_provider_kling.testing.codes import ApiError
 from airflow_provider_kling.testing.control import control_routes
 from airflow_provider_kling.testing.state import SimulatorConfig, SimulatorState
-from airflow_provider_kling.testing.tasks import IMAGE_PATH, ApiError, render_task
+from airflow_provider_kling.testing.tasks import IMAGE_PATH, SUBMITTED, render_task
 
 API_PREFIXES = ("", "/kling")
 MOVED_PREFIX = "/moved"
@@ -62,8 +63,14 @@ async def _api_call(request: Request, counter: str, handler: Handler) -> Respons
     if delay:
         await asyncio.sleep(delay)
     try:
+        settings = state.settings
+        if settings.maintenance:
+            raise ApiError.of(5001)
         owner = identify_caller(request.headers.get("authorization"), state.config)
         state.count(owner, "requests")
+        client_host = request.client.host if request.client else None
+        if settings.ip_allowlist is not None and client_host not in settings.ip_allowlist:
+            raise ApiError.of(1304)
         fault = state.take_fault()
         if fault is not None:
             state.count(owner, "faults")
@@ -93,18 +100,16 @@ async def _create(request: Request, state: SimulatorState, owner: str) -> dict[s
     try:
         fields = await request.json()
     except ValueError:
-        raise ApiError(400, 1201, "Invalid Kling image request: the body must be a JSON object") from None
-    if not isinstance(fields, dict):
-        raise ApiError(400, 1201, "Invalid Kling image request: the body must be a JSON object")
+        raise ApiError.of(1201, "Invalid Kling image request: the body must be a JSON object") from None
     try:
-        image_request = ImageGenerationRequest.build(**fields)
-    except KlingRequestValidationError as exc:
-        raise ApiError(400, 1201, str(exc)) from None
+        image_request = rules.validate(fields)
+    except rules.RuleViolation as exc:
+        raise ApiError.of(1201, str(exc)) from None
     task = state.create_task(owner, image_request)
     if image_request.callback_url:
         request.app.state.callbacks.schedule(task, _image_root(request))
     # Kling answers a create with the task as submitted, even when it will end at once.
-    return render_task(task, image_root=_image_root(request), now=task.created, status=TaskStatus.SUBMITTED)
+    return render_task(task, image_root=_image_root(request), now=task.created, status=SUBMITTED)
 
 
 async def _query(request: Request, state: SimulatorState, owner: str) -> dict[str, Any]:
@@ -128,7 +133,7 @@ def _page_param(request: Request, name: str, default: int, maximum: int) -> int:
 async def _list(request: Request, state: SimulatorState, owner: str) -> list[dict[str, Any]]:
     page = _page_param(request, "pageNum", 1, MAX_PAGE_NUM)
     size = _page_param(request, "pageSize", 30, MAX_PAGE_SIZE)
-    tasks = state.list_tasks(owner)[(page - 1) * size : page * size]
+    tasks = state.list_account_tasks(owner, limit=size, offset=(page - 1) * size)
     now, root = time.time(), _image_root(request)
     return [render_task(task, image_root=root, now=now) for task in tasks]
 
@@ -143,14 +148,36 @@ async def task_detail(request: Request) -> Response:
     return await _api_call(request, "queries", _query)
 
 
+def _millis_param(request: Request, name: str) -> float:
+    raw = request.query_params.get(name)
+    if raw is None or not raw.isdigit():
+        raise ApiError.of(1201, f"{name} is required: Unix time in milliseconds (got {raw!r})")
+    return int(raw) / 1000
+
+
+async def _costs(request: Request, state: SimulatorState, owner: str) -> dict[str, Any]:
+    start, end = _millis_param(request, "start_time"), _millis_param(request, "end_time")
+    if start > end:
+        raise ApiError.of(1201, "start_time must not be after end_time")
+    packs = state.costs(owner, start, end, request.query_params.get("resource_pack_name"))
+    return {"code": 0, "msg": "success", "resource_pack_subscribe_infos": packs}
+
+
+async def account_costs(request: Request) -> Response:
+    return await _api_call(request, "costs", _costs)
+
+
 async def image(request: Request) -> Response:
     state = _state(request)
     task = state.get_task(request.path_params["task_id"])
     index = request.path_params["index"]
     if task is None or index >= task.request.n or not state.image_available(task, time.time()):
         return error_response(ApiError(404, 1203, "image not found or expired"))
+    if request.url.path.rsplit("/", 2)[-2] == "watermarked" and not task.request.watermark:
+        return error_response(ApiError(404, 1203, "no watermarked image for this task"))
     width, height = png.image_size(task.request.resolution, task.request.aspect_ratio)
-    body = png.make_png(task.request.prompt, index, width, height)
+    watermark = "\x00watermark" if "/watermarked/" in request.url.path else ""
+    body = png.make_png(task.request.prompt + watermark, index, width, height)
     state.count(task.owner, "images")
     fault = state.take_image_fault()
     if fault is not None:
@@ -177,8 +204,8 @@ def create_app(state: SimulatorState | None = None, **settings: Any) -> Starlett
     """The simulator as an ASGI app, for serving it your own way.
 
     Pass a :class:`SimulatorState`, or keyword settings for a fresh one: ``api_key``,
-    ``extra_keys``, ``jwt_keys``, ``webhook_secret`` and the run-time settings ``latency``,
-    ``slots``, ``fail_marker``, ``image_ttl``, ``delay``.
+    ``extra_keys``, ``jwt_keys``, ``webhook_secret``, ``accounts`` and the run-time
+    :class:`~airflow_provider_kling.testing.state.Settings` (``latency``, ``slots`` ...).
     """
     if state is None:
         state = SimulatorState(SimulatorConfig.from_kwargs(**settings))
@@ -197,6 +224,8 @@ def create_app(state: SimulatorState | None = None, **settings: Any) -> Starlett
             Route(f"{prefix}/v1/images/generations", generations, methods=["GET", "POST"]),
             Route(f"{prefix}/v1/images/generations/{{task_id}}", task_detail, methods=["GET"]),
             Route(f"{prefix}/images/{{task_id}}/{{index:int}}.png", image, methods=["GET"]),
+            Route(f"{prefix}/images/{{task_id}}/watermarked/{{index:int}}.png", image, methods=["GET"]),
+            Route(f"{prefix}/account/costs", account_costs, methods=["GET"]),
         ]
     routes.append(Route(f"{MOVED_PREFIX}/{{rest:path}}", moved, methods=["GET", "POST", "PUT", "DELETE"]))
     app = Starlette(

@@ -6,8 +6,8 @@ import hmac
 
 import jwt
 
+from airflow_provider_kling.testing.codes import ApiError
 from airflow_provider_kling.testing.state import SimulatorConfig
-from airflow_provider_kling.testing.tasks import ApiError
 
 
 def identify_caller(authorization: str | None, config: SimulatorConfig) -> str:

@@ -23,6 +23,8 @@ from airflow_provider_kling.testing.tasks import SimTask, render_task
 
 log = logging.getLogger(__name__)
 CALLBACK_TIMEOUT = 5.0
+#: How often a delivery looks again at a task whose next phase is not due (or not yet planned).
+MANUAL_POLL = 0.25
 
 
 def sign_webhook(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
@@ -48,14 +50,24 @@ class CallbackSender:
     async def _deliver(self, task: SimTask, image_root: str) -> None:
         url = task.request.callback_url
         assert url is not None
-        for status, starts in task.phases():
+        delivered = 0
+        while True:
+            if self._state.get_task(task.task_id) is not task:
+                return  # the simulator was reset, or the task evicted
+            phases = list(task.phases)  # a manual task gains phases when it is advanced
+            if delivered >= len(phases):
+                if task.ends_at is not None:
+                    return
+                await asyncio.sleep(MANUAL_POLL)
+                continue
+            status, starts = phases[delivered]
             wait = starts - time.time()
             if wait > 0:
-                await asyncio.sleep(wait)
-            if self._state.get_task(task.task_id) is not task:
-                return  # the simulator was reset
+                await asyncio.sleep(min(wait, MANUAL_POLL))  # re-read: the timeline may be re-planned
+                continue
             body = render_task(task, image_root=image_root, now=starts, status=status)
             await self._post(task.owner, url, json.dumps(body, separators=(",", ":")).encode())
+            delivered += 1
 
     async def _post(self, owner: str, url: str, body: bytes) -> None:
         headers = {"content-type": "application/json"}

@@ -1,7 +1,21 @@
-"""The control routes under ``/_sim/``: read and change settings, faults, counters and tasks.
+"""The control routes under ``/_sim/``: read and change settings, faults, counters, tasks,
+task progress and resource packs.
 
 Unauthenticated JSON endpoints, meant for loopback use by tests, demos and other processes
-(the Python handle calls :class:`SimulatorState` directly instead).
+(the Python handle calls :class:`SimulatorState` directly instead). They show keys only as
+fingerprints (``sha256(key)[:12]``).
+
+| route | does |
+|---|---|
+| ``GET /_sim/health`` | ``{"status": "ok"}`` |
+| ``GET, POST /_sim/settings`` | read, or change any :class:`Settings` field |
+| ``POST /_sim/faults`` | queue faults (see :func:`faults`) |
+| ``GET /_sim/counters[?key=]``, ``POST /_sim/counters/reset`` | per-key counters |
+| ``GET /_sim/tasks[?key=]`` | every task, newest first, with key fingerprint, account and request |
+| ``POST /_sim/advance``, ``POST /_sim/tasks/{id}/advance`` | move manual tasks on (``{"to": ...}``) |
+| ``POST /_sim/progress`` | ``{"progress": mode, "task_id": optional}`` |
+| ``GET, POST /_sim/accounts/{account}/resource_packs`` | read or replace an account's packs |
+| ``POST /_sim/reset`` | forget everything, restore the start-up settings |
 """
 
 from __future__ import annotations
@@ -14,13 +28,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from airflow_provider_kling.testing.state import ImageFault, Settings, SimulatorState
-from airflow_provider_kling.testing.tasks import IMAGE_PATH, render_task
+from airflow_provider_kling.testing.faults import ImageFault
+from airflow_provider_kling.testing.state import Settings, SimulatorState
+from airflow_provider_kling.testing.tasks import IMAGE_PATH, describe_task
 
 CONTROL_PREFIX = "/_sim"
 _FAULT_FIELDS = ("fail_next", "status", "rate_limit_next", "retry_after", "malformed_next")
 #: Faults named after the handle's methods; the value is their keyword arguments (or ``k``).
-_METHOD_FAULTS = ("lose_next_create_answers", "garble_next_create_answers", "image_fault")
+_METHOD_FAULTS = ("lose_next_create_answers", "garble_next_create_answers", "image_fault", "error_next")
 
 
 def _state(request: Request) -> SimulatorState:
@@ -47,7 +62,8 @@ async def health(request: Request) -> Response:
 
 
 async def settings(request: Request) -> Response:
-    """GET: current settings and pending faults. POST ``{latency, slots, fail_marker, image_ttl, delay}``."""
+    """GET: current settings and pending faults. POST any :class:`Settings` fields (``latency``,
+    ``slots``, ``progress``, ``in_arrears``, ``denied_models`` ...)."""
     state = _state(request)
     if request.method == "POST":
         try:
@@ -75,7 +91,9 @@ def _method_fault(state: SimulatorState, name: str, value: Any) -> None:
     kwargs = {"k": value} if isinstance(value, int) else value
     if not isinstance(kwargs, dict):
         raise ValueError(f"{name} takes k or an object of keyword arguments")
-    if name == "lose_next_create_answers":
+    if name == "error_next":
+        state.error_next(**{"k": 1, **kwargs})
+    elif name == "lose_next_create_answers":
         merged: dict[str, Any] = {"k": 1, "mode": "hold", "hold_seconds": 30.0, **kwargs}
         state.lose_create_answers(**merged)
     else:
@@ -85,7 +103,8 @@ def _method_fault(state: SimulatorState, name: str, value: Any) -> None:
 async def faults(request: Request) -> Response:
     """POST ``{fail_next, status, rate_limit_next, retry_after, malformed_next}`` (all optional), and
     ``lose_next_create_answers: {k, mode, hold_seconds}``, ``garble_next_create_answers: k``,
-    ``image_fault: {mode, k, ...params} | null`` (the handle's methods and their arguments)."""
+    ``image_fault: {mode, k, ...params} | null``, ``error_next: {code, k, retry_after}`` (the
+    handle's methods and their arguments)."""
     state = _state(request)
     try:
         body = await _json_object(request)
@@ -103,8 +122,12 @@ async def faults(request: Request) -> Response:
 
 
 async def counters(request: Request) -> Response:
-    """GET ``?api_key=`` for one key's counters, else every key's."""
-    return JSONResponse(_state(request).counters(request.query_params.get("api_key")))
+    """GET ``?key=<fingerprint>`` (or ``?api_key=``): one key's counters; else every key's, by fingerprint."""
+    return JSONResponse(_state(request).counters(_key_param(request)))
+
+
+def _key_param(request: Request) -> str | None:
+    return request.query_params.get("key") or request.query_params.get("api_key")
 
 
 async def reset_counters(request: Request) -> Response:
@@ -119,14 +142,55 @@ async def reset(request: Request) -> Response:
 
 
 async def tasks(request: Request) -> Response:
-    """Every task of every key (``?api_key=`` for one), newest first, with its owner."""
+    """Every task (``?key=<fingerprint>`` or ``?api_key=`` for one key's), newest first, with its
+    key's fingerprint and its request."""
     root = f"{request.url.scheme}://{request.url.netloc}{IMAGE_PATH}"
     now = time.time()
-    listed = [
-        {**render_task(task, image_root=root, now=now), "api_key": task.owner}
-        for task in _state(request).list_tasks(request.query_params.get("api_key"))
-    ]
-    return JSONResponse(listed)
+    tasks = _state(request).list_tasks(_key_param(request))
+    return JSONResponse([describe_task(task, image_root=root, now=now) for task in tasks])
+
+
+def _error(exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        {"error": str(exc).strip("'\"")}, status_code=404 if isinstance(exc, KeyError) else 400
+    )
+
+
+async def advance(request: Request) -> Response:
+    """POST ``{"to": "processing"|"succeed"|"failed"}`` (optional): move one task
+    (``/_sim/tasks/{task_id}/advance``) or every running task (``/_sim/advance``) on now."""
+    state = _state(request)
+    try:
+        body = await _json_object(request)
+        moved = state.advance(request.path_params.get("task_id"), body.get("to"))
+    except (KeyError, TypeError, ValueError) as exc:
+        return _error(exc)
+    return JSONResponse({"advanced": [task.task_id for task in moved]})
+
+
+async def progress(request: Request) -> Response:
+    """POST ``{"progress": "timed"|"immediate"|"manual", "task_id": optional}``."""
+    state = _state(request)
+    try:
+        body = await _json_object(request)
+        state.set_progress(body.get("progress", ""), body.get("task_id"))
+    except (KeyError, TypeError, ValueError) as exc:
+        return _error(exc)
+    return JSONResponse({"status": "ok"})
+
+
+async def resource_packs(request: Request) -> Response:
+    """GET an account's packs; POST ``[pack, ...]`` (Kling's field names) to replace them."""
+    state, account = _state(request), request.path_params["account"]
+    if request.method == "POST":
+        try:
+            packs = await request.json()
+            if not isinstance(packs, list) or not all(isinstance(p, dict) for p in packs):
+                raise ValueError("the body must be a JSON list of resource packs")
+            state.set_resource_packs(account, packs)
+        except (TypeError, ValueError) as exc:
+            return _error(exc)
+    return JSONResponse(state.resource_packs(account))
 
 
 def control_routes() -> list[Route]:
@@ -138,4 +202,10 @@ def control_routes() -> list[Route]:
         Route(f"{CONTROL_PREFIX}/counters/reset", reset_counters, methods=["POST"]),
         Route(f"{CONTROL_PREFIX}/reset", reset, methods=["POST"]),
         Route(f"{CONTROL_PREFIX}/tasks", tasks, methods=["GET"]),
+        Route(f"{CONTROL_PREFIX}/advance", advance, methods=["POST"]),
+        Route(f"{CONTROL_PREFIX}/tasks/{{task_id}}/advance", advance, methods=["POST"]),
+        Route(f"{CONTROL_PREFIX}/progress", progress, methods=["POST"]),
+        Route(
+            f"{CONTROL_PREFIX}/accounts/{{account}}/resource_packs", resource_packs, methods=["GET", "POST"]
+        ),
     ]

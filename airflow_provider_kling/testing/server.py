@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import socket
 import threading
@@ -12,11 +13,23 @@ from typing import Any
 
 import uvicorn
 
+from airflow_provider_kling.testing.accounts import DEFAULT_PACK_UNITS
 from airflow_provider_kling.testing.app import create_app
-from airflow_provider_kling.testing.state import ImageFault, Settings, SimulatorConfig, SimulatorState
-from airflow_provider_kling.testing.tasks import IMAGE_PATH, render_task
+from airflow_provider_kling.testing.faults import ImageFault
+from airflow_provider_kling.testing.state import Settings, SimulatorConfig, SimulatorState, key_fingerprint
+from airflow_provider_kling.testing.tasks import IMAGE_PATH, describe_task
 
 _WILDCARD_HOSTS = ("", "0.0.0.0", "::")  # noqa: S104 - only compared, never bound here
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is ``localhost`` or a loopback IP address (``127.0.0.0/8``, ``::1``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class KlingSimulator:
@@ -25,8 +38,12 @@ class KlingSimulator:
     >>> with KlingSimulator(latency=0.5, slots=4) as sim:
     ...     os.environ["AIRFLOW_CONN_KLING_DEFAULT"] = sim.airflow_conn_json()
 
-    ``port=0`` picks a free port. Settings (``latency``, ``slots``, ``fail_marker``,
-    ``image_ttl``, ``delay``) can change while it runs; :meth:`reset` restores them.
+    ``port=0`` picks a free port; a host other than loopback needs ``allow_remote=True``.
+    ``accounts`` maps keys to account names (keys of one account share its slots, tasks and
+    resource packs); each account starts with a pack of ``pack_units``. Every other keyword is a
+    :class:`~airflow_provider_kling.testing.state.Settings` field (``latency``, ``slots``,
+    ``progress``, ``retention`` ...); settings can change while it runs (:meth:`configure` and the
+    ``set_*`` methods), and :meth:`reset` restores them.
     """
 
     def __init__(
@@ -44,17 +61,29 @@ class KlingSimulator:
         host: str = "127.0.0.1",
         port: int = 0,
         log_level: str = "warning",
+        allow_remote: bool = False,
+        accounts: Mapping[str, str] | None = None,
+        pack_units: float = DEFAULT_PACK_UNITS,
+        **settings: Any,
     ) -> None:
+        if not allow_remote and not is_loopback(host):
+            raise ValueError(
+                f"refusing to serve on {host!r}: the control routes have no authentication; "
+                "bind a loopback address, or pass allow_remote=True (--allow-remote) on a trusted network"
+            )
         config = SimulatorConfig.from_kwargs(
             api_key=api_key,
             extra_keys=extra_keys,
             jwt_keys=jwt_keys,
             webhook_secret=webhook_secret,
+            accounts=accounts,
+            pack_units=pack_units,
             latency=latency,
             slots=slots,
             fail_marker=fail_marker,
             image_ttl=image_ttl,
             delay=delay,
+            **settings,
         )
         self.state = SimulatorState(config)
         self.app = create_app(self.state)
@@ -141,20 +170,20 @@ class KlingSimulator:
 
     # inspection
     def counters(self, api_key: str | None = None) -> dict[str, Any]:
-        """Counters (requests, creates, queries, lists, images, callbacks, faults) of one key, or of all."""
+        """Counters (requests, creates, queries, lists, images, callbacks, faults) of one key (the key
+        or its fingerprint), or of every key: ``{fingerprint: counters}``."""
         return self.state.counters(api_key)
 
     def tasks(self, api_key: str | None = None) -> list[dict[str, Any]]:
-        """Every task as Kling shows it now (newest first), plus its ``api_key`` and ``request`` body."""
+        """Every task as Kling shows it now (newest first), plus its key's fingerprint (``key``, see
+        :meth:`key_fingerprint`) and its ``request`` body. ``api_key``: the key or its fingerprint."""
         now, root = time.time(), f"{self.root_url}{IMAGE_PATH}"
-        return [
-            {
-                **render_task(task, image_root=root, now=now),
-                "api_key": task.owner,
-                "request": task.request.to_json(),
-            }
-            for task in self.state.list_tasks(api_key)
-        ]
+        return [describe_task(task, image_root=root, now=now) for task in self.state.list_tasks(api_key)]
+
+    @staticmethod
+    def key_fingerprint(api_key: str) -> str:
+        """How :meth:`tasks`, :meth:`counters` and the control routes show a key: ``sha256(key)[:12]``."""
+        return key_fingerprint(api_key)
 
     @property
     def settings(self) -> Settings:
@@ -214,6 +243,38 @@ class KlingSimulator:
         """``"normal"``, ``"missing"`` (images carry no ``index``) or ``"repeat"`` (every ``index`` is 0)."""
         self.state.update_settings(image_index_mode=mode)
 
+    def error_next(self, code: int, k: int = 1, retry_after: float | None = None) -> None:
+        """The next ``k`` API requests answer Kling's error ``code`` (any documented one: 1101
+        arrears, 1102 resource pack used up, 1103 no permission, 1301 content safety, 1302 rate
+        limit, 1304 IP whitelist, 5001 maintenance ...) with its HTTP status."""
+        self.state.error_next(code, k, retry_after)
+
+    def configure(self, **changes: Any) -> Settings:
+        """Change any :class:`~airflow_provider_kling.testing.state.Settings` fields at once."""
+        return self.state.update_settings(**changes)
+
+    def set_progress(self, progress: str, task_id: str | None = None) -> None:
+        """``"timed"`` (the latency), ``"immediate"`` or ``"manual"``: new tasks', or one task's from now."""
+        self.state.set_progress(progress, task_id)
+
+    def advance(self, task_id: str | None = None, to: str | None = None) -> list[str]:
+        """Move a task (or every running task) on now: submitted -> processing -> its end, or
+        straight to ``to`` (``"processing"``, ``"succeed"``, ``"failed"``). Returns the task ids moved."""
+        return [task.task_id for task in self.state.advance(task_id, to)]
+
+    def account_of(self, api_key: str) -> str:
+        """The account name a key belongs to (``accounts``, else one account per key)."""
+        return self.state.account_of(api_key)
+
+    def resource_packs(self, account: str | None = None) -> list[dict[str, Any]]:
+        """The account's resource packs as ``GET /account/costs`` shows them (default: the main key's)."""
+        return self.state.resource_packs(account or self.account_of(self.api_key))
+
+    def set_resource_packs(self, packs: list[Mapping[str, Any]], account: str | None = None) -> None:
+        """Replace the account's packs: dicts with Kling's names (``total_quantity``,
+        ``remaining_quantity``, ``effective_time``, ``invalid_time`` in ms, ``resource_pack_name`` ...)."""
+        self.state.set_resource_packs(account or self.account_of(self.api_key), packs)
+
     def set_delay(self, seconds: float) -> None:
         """Add ``seconds`` before every API answer."""
         self.state.update_settings(delay=seconds)
@@ -223,7 +284,7 @@ class KlingSimulator:
         self.state.update_settings(latency=seconds)
 
     def set_slots(self, slots: int) -> None:
-        """The per-key slot budget for new tasks."""
+        """The per-account slot budget for new tasks."""
         self.state.update_settings(slots=slots)
 
     def set_fail_marker(self, marker: str) -> None:

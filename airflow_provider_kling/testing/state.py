@@ -1,7 +1,13 @@
-"""Everything the simulator remembers: settings, tasks, slots, counters and pending faults.
+"""Everything the simulator remembers: settings, tasks, accounts, counters and pending faults.
 
 One lock guards it all: the Python handle changes it from the test thread while uvicorn serves
 requests from its own thread. Every method holds the lock briefly and never does I/O.
+
+A create is checked in this order, each answering Kling's code: the request rules (1201), the
+model's permission (``denied_models``, 1103), arrears (``in_arrears``, 1101), content safety at
+create (``refuse_marker``, 1301), a duplicate ``external_task_id`` in the account (1201), the
+account's slots (1303), its resource packs (1102). Every API call first meets maintenance
+(``maintenance``, 5001), authentication (1000-1004), then the IP allowlist (``ip_allowlist``, 1304).
 """
 
 from __future__ import annotations
@@ -9,28 +15,34 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import itertools
 import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_kling.models import ImageGenerationRequest
+from airflow_provider_kling.testing.accounts import DEFAULT_PACK_UNITS, Accounts, key_fingerprint
+from airflow_provider_kling.testing.codes import ApiError
+from airflow_provider_kling.testing.faults import Fault, Faults, ImageFault
+from airflow_provider_kling.testing.rules import ImageRequest
+from airflow_provider_kling.testing.store import TaskStore
 from airflow_provider_kling.testing.tasks import (
     CONTENT_POLICY_MESSAGE,
+    FAILED,
     GENERATION_ERROR_MESSAGE,
     IMAGE_INDEX_MODES,
-    ApiError,
+    PROGRESS_MODES,
     SimTask,
 )
 
-COUNTER_NAMES = ("requests", "creates", "queries", "lists", "images", "callbacks", "faults")
-SLOTS_EXHAUSTED = "parallel task over resource pack limit"
-_SERVER_ERROR_CODES = {503: 5001, 504: 5002}
-LOSE_MODES = ("hold", "reset")
-IMAGE_FAULT_MODES = ("html", "redirect", "huge", "short", "not_image")
+__all__ = ["Settings", "SimulatorConfig", "SimulatorState", "key_fingerprint"]
+
+COUNTER_NAMES = ("requests", "creates", "queries", "lists", "images", "callbacks", "faults", "costs")
+#: Kling keeps tasks (and their images) 30 days.
+KLING_RETENTION = 30 * 86_400.0
 
 
 @dataclass(frozen=True)
@@ -38,22 +50,41 @@ class Settings:
     """What can change at run time; :meth:`SimulatorState.reset` restores the start-up values."""
 
     latency: float = 0.0
+    #: Slots per account: an image task holds ``n`` of them until it ends.
     slots: int = 8
     fail_marker: str = "#fail"
     image_ttl: float | None = None
     delay: float = 0.0
     #: Prompts containing it end ``failed`` for a reason that is not content policy.
     error_marker: str = "#error"
+    #: Prompts containing it are refused at create: 400 / 1301.
+    refuse_marker: str = "#refuse"
     #: Accept ``external_task_id`` but forget it, like a reseller that ignores the field.
     ignore_external_task_id: bool = False
     #: ``normal``; ``missing``: images carry no ``index``; ``repeat``: every image says ``index: 0``.
     image_index_mode: str = "normal"
+    #: How new tasks move: ``timed`` (``latency``), ``immediate`` or ``manual``.
+    progress: str = "timed"
+    #: Models the account may not use: 403 / 1103.
+    denied_models: tuple[str, ...] = ()
+    #: Creates answer 429 / 1101 (account in arrears).
+    in_arrears: bool = False
+    #: Every API call answers 503 / 5001.
+    maintenance: bool = False
+    #: Client addresses allowed (None: any); others answer 429 / 1304.
+    ip_allowlist: tuple[str, ...] | None = None
+    #: Seconds an ended task is kept (then queries answer 404 / 1203).
+    retention: float = KLING_RETENTION
 
     def __post_init__(self) -> None:
-        if self.image_index_mode not in IMAGE_INDEX_MODES:
-            modes = ", ".join(IMAGE_INDEX_MODES)
-            raise ValueError(f"image_index_mode must be one of {modes} (got {self.image_index_mode!r})")
-        for name in ("latency", "delay", "image_ttl"):
+        for name in ("denied_models", "ip_allowlist"):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
+        for name, allowed in (("image_index_mode", IMAGE_INDEX_MODES), ("progress", PROGRESS_MODES)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)} (got {getattr(self, name)!r})")
+        for name in ("latency", "delay", "image_ttl", "retention"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"{name} must be >= 0 (got {value!r})")
@@ -63,13 +94,17 @@ class Settings:
 
 @dataclass(frozen=True)
 class SimulatorConfig:
-    """Start-up configuration: the keys the simulator accepts, and the initial settings."""
+    """Start-up configuration: the keys the simulator accepts, their accounts, and the initial settings."""
 
-    api_key: str = "test-key"
-    extra_keys: tuple[str, ...] = ()
+    api_key: str = field(default="test-key", repr=False)
+    extra_keys: tuple[str, ...] = field(default=(), repr=False)
     #: Kling access key -> secret key, for ``Bearer <HS256 JWT>`` authentication.
-    jwt_keys: Mapping[str, str] = field(default_factory=dict)
-    webhook_secret: str | None = None
+    jwt_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
+    webhook_secret: str | None = field(default=None, repr=False)
+    #: Key (API key or JWT access key) -> account name; a key not listed is an account of its own.
+    accounts: Mapping[str, str] = field(default_factory=dict, repr=False)
+    #: Units in the resource pack each account starts with.
+    pack_units: float = DEFAULT_PACK_UNITS
     settings: Settings = field(default_factory=Settings)
 
     def __post_init__(self) -> None:
@@ -87,14 +122,18 @@ class SimulatorConfig:
         extra_keys: tuple[str, ...] | list[str] = (),
         jwt_keys: Mapping[str, str] | None = None,
         webhook_secret: str | None = None,
+        accounts: Mapping[str, str] | None = None,
+        pack_units: float = DEFAULT_PACK_UNITS,
         **settings: Any,
     ) -> SimulatorConfig:
-        """Keys and secrets by name; every other keyword is a :class:`Settings` field."""
+        """Keys, accounts and secrets by name; every other keyword is a :class:`Settings` field."""
         return cls(
             api_key=api_key,
             extra_keys=tuple(extra_keys),
             jwt_keys=dict(jwt_keys or {}),
             webhook_secret=webhook_secret,
+            accounts=dict(accounts or {}),
+            pack_units=pack_units,
             settings=Settings(**settings),
         )
 
@@ -103,64 +142,18 @@ class SimulatorConfig:
         return frozenset((self.api_key, *self.extra_keys)) - {""}
 
 
-@dataclass
-class Faults:
-    """Faults waiting for the next API requests, consumed one per request."""
-
-    fail_next: int = 0
-    fail_status: int = 500
-    rate_limit_next: int = 0
-    retry_after: float | None = None
-    malformed_next: int = 0
-    #: Creates processed (paid) whose answer is then lost: held ``hold_seconds``, or the connection reset.
-    lose_create_answers: int = 0
-    lose_mode: str = "hold"
-    hold_seconds: float = 30.0
-    #: Creates processed (paid) and then answered 200 with an HTML page.
-    garble_create_answers: int = 0
-    image_fault: ImageFault | None = None
-
-
-@dataclass(frozen=True)
-class Fault:
-    kind: str  # "server_error", "rate_limit" or "malformed"
-    error: ApiError | None = None
-
-
-@dataclass(frozen=True)
-class ImageFault:
-    """How image downloads misbehave: ``mode``, for ``remaining`` more downloads (None: until cleared)."""
-
-    mode: str
-    remaining: int | None = None
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.mode not in IMAGE_FAULT_MODES:
-            raise ValueError(
-                f"image fault mode must be one of {', '.join(IMAGE_FAULT_MODES)} (got {self.mode!r})"
-            )
-        if self.remaining is not None and self.remaining < 1:
-            raise ValueError(f"k must be >= 1 or None (got {self.remaining!r})")
-        if self.mode == "redirect" and not isinstance(self.params.get("location"), str):
-            raise ValueError("the redirect image fault needs location='<url>'")
-        if self.mode == "huge":
-            size = self.params.get("size")
-            if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-                raise ValueError(f"the huge image fault needs size=<bytes> >= 0 (got {size!r})")
-
-
 class SimulatorState:
-    """Tasks per key, slot accounting, counters and faults, behind one lock."""
+    """Tasks, accounts, slot accounting, counters and faults, behind one lock."""
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config or SimulatorConfig()
         self._lock = threading.Lock()
         self._settings = self.config.settings
         self._faults = Faults()
-        self._tasks: dict[str, SimTask] = {}
-        self._by_external: dict[tuple[str, str], SimTask] = {}
+        self._store = TaskStore()
+        self._accounts = Accounts(self.config.accounts, self.config.pack_units)
         self._counters: dict[str, Counter[str]] = {}
+        self._listeners: list[Callable[[SimTask], None]] = []
 
     # settings and faults
     @property
@@ -173,169 +166,208 @@ class SimulatorState:
             self._settings = dataclasses.replace(self._settings, **changes)
             return self._settings
 
-    def add_faults(
-        self,
-        *,
-        fail_next: int | None = None,
-        status: int = 500,
-        rate_limit_next: int | None = None,
-        retry_after: float | None = None,
-        malformed_next: int | None = None,
-    ) -> Faults:
-        for name, count in (
-            ("fail_next", fail_next),
-            ("rate_limit_next", rate_limit_next),
-            ("malformed_next", malformed_next),
-        ):
-            if count is not None and count < 0:
-                raise ValueError(f"{name} must be >= 0 (got {count!r})")
-        if not 500 <= status <= 599:
-            raise ValueError(f"status must be a 5xx HTTP status (got {status!r})")
+    def add_faults(self, **faults: Any) -> Faults:
+        """``fail_next``, ``status``, ``rate_limit_next``, ``retry_after``, ``malformed_next``."""
         with self._lock:
-            if fail_next is not None:
-                self._faults.fail_next, self._faults.fail_status = fail_next, status
-            if rate_limit_next is not None:
-                self._faults.rate_limit_next, self._faults.retry_after = rate_limit_next, retry_after
-            if malformed_next is not None:
-                self._faults.malformed_next = malformed_next
+            self._faults.add(**faults)
             return dataclasses.replace(self._faults)
 
-    def faults(self) -> Faults:
+    def error_next(self, code: int, k: int = 1, retry_after: float | None = None) -> None:
         with self._lock:
-            return dataclasses.replace(self._faults)
+            self._faults.add_errors(code, k, retry_after)
 
     def lose_create_answers(self, k: int, mode: str, hold_seconds: float) -> None:
-        if k < 0:
-            raise ValueError(f"k must be >= 0 (got {k!r})")
-        if mode not in LOSE_MODES:
-            raise ValueError(f"mode must be one of {', '.join(LOSE_MODES)} (got {mode!r})")
-        if hold_seconds < 0:
-            raise ValueError(f"hold_seconds must be >= 0 (got {hold_seconds!r})")
         with self._lock:
-            self._faults.lose_create_answers = k
-            self._faults.lose_mode, self._faults.hold_seconds = mode, hold_seconds
+            self._faults.lose_creates(k, mode, hold_seconds)
 
     def garble_create_answers(self, k: int) -> None:
-        if k < 0:
-            raise ValueError(f"k must be >= 0 (got {k!r})")
         with self._lock:
-            self._faults.garble_create_answers = k
-
-    def take_create_answer_fault(self) -> tuple[str, float]:
-        """How the answer to a create that was just processed goes wrong: ("hold", s), ("reset", 0),
-        ("garble", 0), or ("", 0) for none."""
-        with self._lock:
-            faults = self._faults
-            if faults.lose_create_answers:
-                faults.lose_create_answers -= 1
-                return faults.lose_mode, faults.hold_seconds
-            if faults.garble_create_answers:
-                faults.garble_create_answers -= 1
-                return "garble", 0.0
-            return "", 0.0
+            self._faults.garble_creates(k)
 
     def set_image_fault(self, fault: ImageFault | None) -> None:
         with self._lock:
             self._faults.image_fault = fault
 
-    def take_image_fault(self) -> ImageFault | None:
-        """The fault this image download must suffer, if any."""
+    def faults(self) -> Faults:
         with self._lock:
-            fault = self._faults.image_fault
-            if fault is not None and fault.remaining is not None:
-                left = fault.remaining - 1
-                self._faults.image_fault = dataclasses.replace(fault, remaining=left) if left else None
-            return fault
+            return dataclasses.replace(self._faults)
 
     def take_fault(self) -> Fault | None:
-        """The fault this API request must suffer, if any (server errors first, then 429, then malformed)."""
         with self._lock:
-            faults = self._faults
-            if faults.fail_next:
-                faults.fail_next -= 1
-                code = _SERVER_ERROR_CODES.get(faults.fail_status, 5000)
-                return Fault("server_error", ApiError(faults.fail_status, code, "internal error (simulated)"))
-            if faults.rate_limit_next:
-                faults.rate_limit_next -= 1
-                headers = {} if faults.retry_after is None else {"Retry-After": f"{faults.retry_after:g}"}
-                return Fault(
-                    "rate_limit", ApiError(429, 1303, "parallel task over resource pack limit", headers)
-                )
-            if faults.malformed_next:
-                faults.malformed_next -= 1
-                return Fault("malformed")
-            return None
+            return self._faults.take()
+
+    def take_create_answer_fault(self) -> tuple[str, float]:
+        with self._lock:
+            return self._faults.take_create_answer()
+
+    def take_image_fault(self) -> ImageFault | None:
+        with self._lock:
+            return self._faults.take_image()
+
+    # accounts
+    def account_of(self, key: str) -> str:
+        with self._lock:
+            return self._accounts.account_of(key)
+
+    def set_resource_packs(self, account: str, packs: list[Mapping[str, Any]]) -> None:
+        with self._lock:
+            self._accounts.set_packs(account, packs, time.time())
+
+    def costs(self, key: str, start: float, end: float, name: str | None) -> list[dict[str, Any]]:
+        with self._lock:
+            account = self._accounts.account_of(key)
+            return self._accounts.costs(account, start, end, name, time.time())
+
+    def resource_packs(self, account: str) -> list[dict[str, Any]]:
+        now = time.time()
+        with self._lock:
+            return [pack.render(now) for pack in self._accounts.packs(account, now)]
 
     # tasks
-    def create_task(self, owner: str, request: ImageGenerationRequest, now: float | None = None) -> SimTask:
-        """Register a task, or raise :class:`ApiError` for a duplicate external id or no free slots."""
+    def create_task(self, owner: str, request: ImageRequest, now: float | None = None) -> SimTask:
+        """Register a task, or raise :class:`ApiError` (see the module docstring for the order)."""
         now = time.time() if now is None else now
         with self._lock:
-            external = request.external_task_id
-            if (
-                external is not None
-                and not self._settings.ignore_external_task_id
-                and (owner, external) in self._by_external
-            ):
-                raise ApiError(400, 1201, f"external_task_id {external!r} already exists")
-            in_use = sum(
-                t.request.n for t in self._tasks.values() if t.owner == owner and t.holds_slots_at(now)
-            )
-            if in_use + request.n > self._settings.slots:
-                raise ApiError(429, 1303, SLOTS_EXHAUSTED)
             settings = self._settings
-            if settings.ignore_external_task_id and external is not None:
-                request = request.model_copy(update={"external_task_id": None})
-                external = None
+            account = self._accounts.account_of(owner)
+            self._evict(now)
+            if request.model_name in settings.denied_models:
+                raise ApiError.of(1103, f"no permission for model {request.model_name}")
+            if settings.in_arrears:
+                raise ApiError.of(1101)
+            if settings.refuse_marker and settings.refuse_marker in request.prompt:
+                raise ApiError.of(1301)
+            if settings.ignore_external_task_id and request.external_task_id is not None:
+                request = request.without_external_task_id()
+            external = request.external_task_id
+            if external is not None and self._store.has_external(account, external):
+                raise ApiError.of(1201, f"external_task_id {external!r} already exists")
+            if self._store.slots_in_use(account, now) + request.n > settings.slots:
+                raise ApiError.of(1303)
             failure = None
             if settings.fail_marker and settings.fail_marker in request.prompt:
                 failure = CONTENT_POLICY_MESSAGE
             elif settings.error_marker and settings.error_marker in request.prompt:
                 failure = GENERATION_ERROR_MESSAGE
+            if failure is None and not self._accounts.charge(account, request.units, now):
+                raise ApiError.of(1102)
             task = SimTask(
                 task_id=self._new_task_id(),
                 owner=owner,
+                account=account,
                 request=request,
                 created=now,
                 latency=settings.latency,
                 failure=failure,
                 image_index_mode=settings.image_index_mode,
+                progress=settings.progress,
             )
-            self._tasks[task.task_id] = task
-            if external is not None:
-                self._by_external[(owner, external)] = task
+            self._store.add(task)
             return task
+
+    def _evict(self, now: float) -> None:
+        self._store.evict_ended_before(now - self._settings.retention)
 
     def _new_task_id(self) -> str:
         while True:
             task_id = str(10**17 + secrets.randbelow(9 * 10**17))  # 18 digits, like Kling's
-            if task_id not in self._tasks:
+            if task_id not in self._store.by_id:
                 return task_id
 
     def find_task(self, owner: str, task_or_external_id: str) -> SimTask | None:
-        """The caller's task by Kling task id, else by its external task id."""
+        """A task of the caller's account, by Kling task id, else by its external task id."""
         with self._lock:
-            task = self._tasks.get(task_or_external_id)
-            if task is not None and task.owner == owner:
-                return task
-            return self._by_external.get((owner, task_or_external_id))
+            self._evict(time.time())
+            return self._store.find(self._accounts.account_of(owner), task_or_external_id)
 
     def get_task(self, task_id: str) -> SimTask | None:
         with self._lock:
-            return self._tasks.get(task_id)
+            return self._store.by_id.get(task_id)
 
-    def list_tasks(self, owner: str | None = None) -> list[SimTask]:
-        """Tasks newest first, of one key or of all."""
-        with self._lock:  # the dict keeps creation order
-            return [t for t in reversed(self._tasks.values()) if owner is None or t.owner == owner]
+    def list_tasks(
+        self, owner: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[SimTask]:
+        """Tasks newest first: of one key (the key or its fingerprint), or of all."""
+        with self._lock:
+            if owner is None:
+                tasks = self._store.newest_first()
+            else:
+                keys = [k for k in self._store.owners() if owner in (k, key_fingerprint(k))]
+                tasks = self._store.newest_first(owners=keys)
+            return _page(tasks, limit, offset)
+
+    def list_account_tasks(self, owner: str, limit: int, offset: int) -> list[SimTask]:
+        """One page of the tasks of the caller's account, newest first (the list endpoint)."""
+        with self._lock:
+            self._evict(time.time())
+            return _page(self._store.newest_first(account=self._accounts.account_of(owner)), limit, offset)
+
+    def stored_tasks(self) -> int:
+        with self._lock:
+            return len(self._store)
 
     def image_available(self, task: SimTask, now: float) -> bool:
         """Whether the task's images are served now (succeeded, and not past the image TTL)."""
         with self._lock:
             ttl = self._settings.image_ttl
-        if task.failure or now < task.ends_at:
-            return False
-        return ttl is None or now < task.ends_at + ttl
+            ends = task.ends_at
+            if not task.succeeded_by(now) or ends is None:
+                return False
+        return ttl is None or now < ends + ttl
+
+    # progress
+    def on_timeline_change(self, listener: Callable[[SimTask], None]) -> None:
+        """Call ``listener(task)`` (from any thread) whenever a task is advanced or re-planned."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def advance(self, task_id: str | None = None, to: str | None = None) -> list[SimTask]:
+        """Move one task (or every task not ended) on to its next status, or to ``to``."""
+        now = time.time()
+        with self._lock:
+            tasks = self._pick(task_id, now)
+            for task in tasks:
+                was_failed = task.failure is not None
+                task.advance(now, to)
+                self._settle(task, was_failed, now)
+                self._store.timeline_changed(task)
+            listeners = list(self._listeners)
+        for task in tasks:
+            for listener in listeners:
+                listener(task)
+        return tasks
+
+    def set_progress(self, progress: str, task_id: str | None = None) -> None:
+        """How new tasks move (``task_id=None``), or how one task moves from now on."""
+        if progress not in PROGRESS_MODES:
+            raise ValueError(f"progress must be one of {', '.join(PROGRESS_MODES)} (got {progress!r})")
+        if task_id is None:
+            self.update_settings(progress=progress)
+            return
+        now = time.time()
+        with self._lock:
+            (task,) = self._pick(task_id, now)
+            task.set_progress(progress, now)
+            self._store.timeline_changed(task)
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(task)
+
+    def _pick(self, task_id: str | None, now: float) -> list[SimTask]:
+        if task_id is None:
+            return [t for t in self._store.by_id.values() if t.holds_slots_at(now)]
+        task = self._store.by_id.get(task_id)
+        if task is None:
+            raise KeyError(f"no task {task_id!r}")
+        return [task]
+
+    def _settle(self, task: SimTask, was_failed: bool, now: float) -> None:
+        """Units follow a manual outcome: a failure gives them back, a forced success takes them."""
+        failed_now = task.phases[-1][0] == FAILED
+        if failed_now and not was_failed:
+            self._accounts.refund(task.account, task.request.units, now)
+        elif not failed_now and was_failed and task.ends_at is not None:
+            self._accounts.charge(task.account, task.request.units, now)
 
     # counters
     def count(self, owner: str, name: str) -> None:
@@ -343,22 +375,32 @@ class SimulatorState:
             self._counters.setdefault(owner, Counter())[name] += 1
 
     def counters(self, owner: str | None = None) -> dict[str, Any]:
-        """``{name: n}`` for one key, or ``{key: {name: n}}`` for every key seen."""
+        """``{name: n}`` for one key (the key or its fingerprint), or ``{fingerprint: {name: n}}`` for all."""
         with self._lock:
             if owner is not None:
-                seen = self._counters.get(owner, Counter())
+                seen = self._counters.get(owner) or next(
+                    (c for key, c in self._counters.items() if key_fingerprint(key) == owner), Counter()
+                )
                 return {name: seen[name] for name in COUNTER_NAMES}
-            return {key: {name: seen[name] for name in COUNTER_NAMES} for key, seen in self._counters.items()}
+            return {
+                key_fingerprint(key): {name: seen[name] for name in COUNTER_NAMES}
+                for key, seen in self._counters.items()
+            }
 
     def reset_counters(self) -> None:
         with self._lock:
             self._counters.clear()
 
     def reset(self) -> None:
-        """Forget tasks, counters and faults; restore the start-up settings."""
+        """Forget tasks, counters, resource pack use and faults; restore the start-up settings."""
         with self._lock:
-            self._tasks.clear()
-            self._by_external.clear()
+            self._store.clear()
+            self._accounts.clear()
             self._counters.clear()
             self._faults = Faults()
             self._settings = self.config.settings
+
+
+def _page(tasks: Iterator[SimTask], limit: int | None, offset: int) -> list[SimTask]:
+    stop = None if limit is None else offset + limit
+    return list(itertools.islice(tasks, offset, stop))

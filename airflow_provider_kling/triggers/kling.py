@@ -2,32 +2,33 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_kling.errors import KlingError, KlingTaskFailedError
+from airflow_provider_kling.errors import KlingError, KlingTaskFailedError, KlingTaskTimeoutError
 from airflow_provider_kling.polling import (
+    DEFAULT_MAX_POLL_ERRORS,
     DEFAULT_POLL_INTERVAL,
     DEFAULT_TIMEOUT,
-    deadline_error,
-    next_poll_delay,
-    raise_if_failed,
+    PollPlan,
+    status_words,
 )
 
 if TYPE_CHECKING:
     from airflow_provider_kling.models import ImageTask
 
-#: Poll errors tolerated in a row (each already retried inside the hook) before giving up.
-DEFAULT_MAX_POLL_ERRORS = 5
-
 
 class KlingImageTaskTrigger(BaseTrigger):
     """
-    Poll one Kling image task with the hook's async client; yield exactly one event.
+    Poll one Kling image task from the triggerer; yield exactly one event.
+
+    Every Kling trigger of a connection shares one HTTP client and, through
+    :mod:`~airflow_provider_kling.triggers.watch`, one reader of Kling's task list. The poll step,
+    error budget and deadline come from :class:`~airflow_provider_kling.polling.PollPlan`, as in
+    the worker's loop; retries and request timeouts end by the deadline.
 
     The event's ``status`` is ``success`` (with the task), ``failed`` (Kling's message),
     ``timeout`` (the absolute ``deadline`` passed) or ``error`` (polling itself failed).
@@ -71,46 +72,58 @@ class KlingImageTaskTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_kling.hooks.kling import KlingHook
+        from airflow_provider_kling.hooks import kling as hook_module
 
-        hook = KlingHook(self.kling_conn_id)
+        hook = hook_module.KlingHook(self.kling_conn_id)
         try:
-            yield TriggerEvent(await self._poll(hook))
-        finally:
+            event = await self._poll(hook, hook_module)
+        finally:  # also on cancellation: the shared client loses a user, the task its watcher
             await hook.aclose()
+        yield TriggerEvent(event)
 
-    async def _poll(self, hook: Any) -> dict[str, Any]:
-        started = time.time()
-        errors_in_a_row = 0
-        status = "unknown"
-        while True:
-            try:
-                task = await hook.aget_image_task(self.kling_task_id)
-                errors_in_a_row = 0
-            except KlingError as exc:
-                errors_in_a_row += 1
-                if not exc.retryable or errors_in_a_row > self.max_poll_errors:
-                    return self._event("error", str(exc), retryable=exc.airflow_retryable)
-                self.log.warning("Polling Kling task %s failed (%s); polling again", self.kling_task_id, exc)
-            else:
-                status = task.task_status.value
-                self.log.info(
-                    "Kling task %s is %s after %.0fs", self.kling_task_id, status, time.time() - started
-                )
+    async def _poll(self, hook: Any, seams: Any) -> dict[str, Any]:
+        """Poll until the task ends or the deadline passes; time and sleep go through the hook's seams."""
+        from airflow_provider_kling.triggers.watch import watch
+
+        started = seams._monotonic()
+        # The serialized deadline is wall-clock time; from here on, the hook's monotonic clock.
+        deadline = started + (self.deadline - time.time())
+        plan = PollPlan(self.kling_task_id, self.poll_interval, deadline, started, self.max_poll_errors)
+        async with watch(hook, self.kling_task_id, seams._clock) as lookup:
+            while True:
                 try:
-                    raise_if_failed(task)
-                except KlingTaskFailedError as exc:
-                    return self._event("failed", str(exc), task=task.model_dump(mode="json"))
-                if task.task_status == "succeed":
-                    return self._event(
-                        "success",
-                        f"Kling task {self.kling_task_id} succeeded",
-                        task=task.model_dump(mode="json"),
+                    task = await lookup(plan.deadline)
+                except KlingError as exc:
+                    try:
+                        plan.failed(exc)
+                    except KlingError:
+                        return self._event("error", str(exc), retryable=exc.airflow_retryable)
+                    self.log.warning(
+                        "Polling Kling task %s failed (%s); polling again", self.kling_task_id, exc
                     )
-            now = time.time()
-            if now >= self.deadline:
-                return self._event("timeout", str(deadline_error(self.kling_task_id, status, now - started)))
-            await asyncio.sleep(next_poll_delay(self.poll_interval, self.deadline, now))
+                else:
+                    try:
+                        changed = plan.saw(task)
+                    except KlingTaskFailedError as exc:
+                        return self._event("failed", str(exc), task=task.model_dump(mode="json"))
+                    (self.log.info if changed else self.log.debug)(
+                        "Kling task %s %s after %.0fs",
+                        self.kling_task_id,
+                        status_words(task),
+                        seams._monotonic() - started,
+                    )
+                    if task.task_status == "succeed":
+                        return self._event(
+                            "success",
+                            f"Kling task {self.kling_task_id} succeeded",
+                            task=task.model_dump(mode="json"),
+                        )
+                    del task  # a thousand sleeping triggers need not hold a thousand parsed tasks
+                try:
+                    delay = plan.next_delay(seams._monotonic())
+                except KlingTaskTimeoutError as exc:
+                    return self._event("timeout", str(exc))
+                await seams._asleep(delay)
 
     def _event(self, status: str, message: str, **extra: Any) -> dict[str, Any]:
         return {"status": status, "task_id": self.kling_task_id, "message": message, **extra}

@@ -718,18 +718,24 @@ def test_create_refusal_stands_when_no_task_has_that_external_id(hook, kling_api
 # -- waiting for a task --------------------------------------------------------------------------
 
 
-def test_wait_polls_until_succeed_and_logs_status_and_elapsed(hook, kling_api, clock, hook_logs):
-    for status in ("submitted", "processing", "succeed"):
+def test_wait_polls_until_succeed_and_logs_status_changes_at_info(hook, kling_api, clock, hook_logs):
+    for status in ("submitted", "processing", "processing", "succeed"):
         kling_api.get(task_url(), json=envelope(task_json(status=status)))
 
     task = hook.wait_for_image_task(TASK_ID, poll_interval=10, timeout=600)
 
     assert task.task_status == TaskStatus.SUCCEED
-    assert clock.waits == [10, 10]
-    assert [line for line in messages(hook_logs) if line.startswith(f"Kling task {TASK_ID}")] == [
-        f"Kling task {TASK_ID} is submitted after 0s",
-        f"Kling task {TASK_ID} is processing after 10s",
-        f"Kling task {TASK_ID} is succeed after 20s",
+    assert clock.waits == [10, 10, 10]
+    polls = [
+        (event["log_level"], str(event["event"]))
+        for event in hook_logs
+        if str(event["event"]).startswith(f"Kling task {TASK_ID}")
+    ]
+    assert polls == [
+        ("info", f"Kling task {TASK_ID} is queued after 0s"),
+        ("info", f"Kling task {TASK_ID} is processing after 10s"),
+        ("debug", f"Kling task {TASK_ID} is processing after 20s"),
+        ("info", f"Kling task {TASK_ID} succeeded after 30s"),
     ]
 
 

@@ -262,3 +262,16 @@ async def test_async_path_logs_no_key_even_at_debug(kling_connection, caplog):
     assert any(record.name.startswith(("httpx", "httpcore")) for record in caplog.records)
     assert any("retry 1 of 5" in str(event["event"]) for event in events)
     assert not [text for text in texts if kling_connection.api_key in text]
+
+
+async def test_alist_image_tasks_reads_a_page_newest_first(kling_connection):
+    older, newer = create_task(), create_task()
+    hook = KlingHook()
+
+    try:
+        tasks = await hook.alist_image_tasks(page_num=1, page_size=10)
+    finally:
+        await hook.aclose()
+
+    assert [task.task_id for task in tasks] == [newer, older]
+    assert kling_connection.counters(kling_connection.api_key)["lists"] == 1

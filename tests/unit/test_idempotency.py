@@ -50,11 +50,18 @@ def request(**fields: object) -> ImageGenerationRequest:
         {"model_name": "kling-v2-1"},
         {"aspect_ratio": "16:9"},
         {"negative_prompt": "fog"},
-        {"resolution": "2k"},
     ],
 )
 def test_fingerprint_changes_with_every_field_that_changes_the_output(changed):
     assert request_fingerprint(request(**changed)) != request_fingerprint(request())
+
+
+def test_fingerprint_changes_with_resolution():
+    # kling-v1 makes 1k only: compare two resolutions of a model that has both.
+    one_k = request(model_name="kling-v2-1", resolution="1k")
+    assert request_fingerprint(request(model_name="kling-v2-1", resolution="2k")) != request_fingerprint(
+        one_k
+    )
 
 
 def test_fingerprint_ignores_external_id_callback_and_blank_fields():

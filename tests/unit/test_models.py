@@ -18,8 +18,9 @@ from airflow_provider_kling.models import (
     ImageTask,
     TaskStatus,
 )
+from airflow_provider_kling.testing.png import make_png
 
-PNG_B64 = base64.b64encode(b"\x89PNG\r\n\x1a\n not really a png").decode()
+PNG_B64 = base64.b64encode(make_png("a fox", 0, 400, 300)).decode()  # a whole PNG, 400x300
 IMAGE_URL = "https://example.com/cat.png"
 
 
@@ -42,11 +43,13 @@ def test_minimal_request_serialises_to_required_fields_only() -> None:
     assert build().to_json() == {"model_name": "kling-v2", "prompt": "a red fox in snow", "n": 1}
 
 
-@pytest.mark.parametrize(
-    "model_name", ["kling-v1", "kling-v1-5", "kling-v2", "kling-v2-new", "kling-v2-1", "kling-v3"]
-)
-def test_every_documented_model_is_accepted(model_name: str) -> None:
+@pytest.mark.parametrize("model_name", ["kling-v1", "kling-v1-5", "kling-v2", "kling-v2-1", "kling-v3"])
+def test_every_text_to_image_model_is_accepted_with_a_prompt_alone(model_name: str) -> None:
     assert build(model_name=model_name).model_name == model_name
+
+
+def test_restyle_only_model_is_accepted_with_an_image() -> None:
+    assert build(model_name="kling-v2-new", image=IMAGE_URL).to_json()["image"] == IMAGE_URL
 
 
 def test_documented_model_list_is_the_six_from_the_api_notes() -> None:
@@ -94,16 +97,23 @@ def test_data_uri_prefix_is_stripped_from_base64_image(prefix: str) -> None:
     assert build(image=prefix + PNG_B64).to_json()["image"] == PNG_B64
 
 
+@pytest.mark.parametrize("model_name", ["kling-v1-5", "kling-v3"])
 @pytest.mark.parametrize("image_reference", ["subject", "face"])
-def test_image_reference_subject_and_face_are_accepted(image_reference: str) -> None:
-    request = build(image=IMAGE_URL, image_reference=image_reference)
+def test_image_reference_subject_and_face_are_accepted_by_models_that_take_them(
+    model_name: str, image_reference: str
+) -> None:
+    request = build(model_name=model_name, image=IMAGE_URL, image_reference=image_reference)
     assert request.to_json()["image_reference"] == image_reference
 
 
 @pytest.mark.parametrize("value", [0, 0.5, 1])
 def test_fidelities_within_zero_to_one_are_accepted(value: float) -> None:
     body = build(
-        image=IMAGE_URL, image_reference="subject", image_fidelity=value, human_fidelity=value
+        model_name="kling-v1-5",
+        image=IMAGE_URL,
+        image_reference="subject",
+        image_fidelity=value,
+        human_fidelity=value,
     ).to_json()
     assert (body["image_fidelity"], body["human_fidelity"]) == (value, value)
 
@@ -224,7 +234,7 @@ def test_image_that_is_neither_url_nor_base64_is_refused(image: str) -> None:
 
 
 def test_unknown_image_reference_is_rejected_naming_the_choices() -> None:
-    message = rejection(image=IMAGE_URL, image_reference="style")
+    message = rejection(model_name="kling-v1-5", image=IMAGE_URL, image_reference="style")
     assert "image_reference" in message and "'subject' or 'face'" in message
 
 
@@ -233,7 +243,7 @@ def test_unknown_image_reference_is_rejected_naming_the_choices() -> None:
     ("value", "rule"), [(-0.1, "greater than or equal to 0"), (1.01, "less than or equal to 1")]
 )
 def test_fidelity_outside_zero_to_one_is_rejected(field: str, value: float, rule: str) -> None:
-    message = rejection(image=IMAGE_URL, image_reference="subject", **{field: value})
+    message = rejection(model_name="kling-v1-5", image=IMAGE_URL, image_reference="subject", **{field: value})
     assert f"{field}:" in message and rule in message
 
 
@@ -277,10 +287,18 @@ def test_kling_v1_5_with_image_and_blank_image_reference_is_rejected() -> None:
     )
 
 
-@pytest.mark.parametrize("image_reference", [None, "face"])
-def test_human_fidelity_is_rejected_unless_image_reference_is_subject(image_reference: str | None) -> None:
-    message = rejection(image=IMAGE_URL, image_reference=image_reference, human_fidelity=0.5)
-    assert "human_fidelity is only allowed with image_reference='subject'" in message
+def test_human_fidelity_without_image_is_accepted_and_sent_as_kling_clients_do_by_default() -> None:
+    # Kling's own clients send human_fidelity=0.45 on every request; Kling ignores it without
+    # image_reference="subject" and does not refuse it.
+    body = build(model_name="kling-v1", human_fidelity=0.45).to_json()
+    assert body["human_fidelity"] == 0.45
+
+
+def test_human_fidelity_with_a_face_reference_is_accepted() -> None:
+    body = build(
+        model_name="kling-v1-5", image=IMAGE_URL, image_reference="face", human_fidelity=0.5
+    ).to_json()
+    assert (body["image_reference"], body["human_fidelity"]) == ("face", 0.5)
 
 
 def test_negative_prompt_together_with_image_is_rejected() -> None:
@@ -332,27 +350,31 @@ def test_blank_image_does_not_conflict_with_negative_prompt() -> None:
 
 def test_full_request_serialises_every_set_field_as_json_types() -> None:
     body = build(
-        model_name="kling-v1-5",
+        model_name="kling-v3",
         image="data:image/png;base64," + PNG_B64,
         image_reference="subject",
         image_fidelity=0.25,
         human_fidelity=0.75,
+        element_list=[{"element_id": 101}, {"element_id": 202}],
         resolution="2k",
         n=4,
         aspect_ratio="3:2",
+        watermark_info={"enabled": True},
         callback_url="https://hooks.example.com/kling",
         external_task_id="run-1",
     ).to_json()
     assert body == {
-        "model_name": "kling-v1-5",
+        "model_name": "kling-v3",
         "prompt": "a red fox in snow",
         "n": 4,
         "image": PNG_B64,
         "image_reference": "subject",
         "image_fidelity": 0.25,
         "human_fidelity": 0.75,
+        "element_list": [{"element_id": 101}, {"element_id": 202}],
         "resolution": "2k",
         "aspect_ratio": "3:2",
+        "watermark_info": {"enabled": True},
         "callback_url": "https://hooks.example.com/kling",
         "external_task_id": "run-1",
     }
@@ -520,6 +542,90 @@ def test_iso_time_string_is_also_accepted() -> None:
     assert task.created_at == datetime(2024, 8, 4, 11, 5, 57, tzinfo=UTC)
 
 
+WATERMARKED_DATA = {
+    "task_id": "t-wm",
+    "task_status": "succeed",
+    "final_unit_deduction": "2",
+    "final_balance_deduction": {"quota": "0.2", "list_price": "0.28"},
+    "task_result": {
+        "images": [
+            {
+                "index": 0,
+                "url": "https://cdn.example.com/0.png",
+                "watermark_url": "https://cdn.example.com/0-wm.png",
+            },
+            {
+                "index": 1,
+                "url": "https://cdn.example.com/1.png",
+                "watermark_url": "https://cdn.example.com/1-wm.png",
+            },
+        ]
+    },
+}
+
+
+def test_deductions_and_watermark_urls_are_read_from_a_newer_answer() -> None:
+    task = ImageTask.model_validate(WATERMARKED_DATA)
+    assert task.final_unit_deduction == "2"
+    assert task.final_balance_deduction is not None
+    assert (task.final_balance_deduction.quota, task.final_balance_deduction.list_price) == ("0.2", "0.28")
+    assert [image.watermark_url for image in task.images] == [
+        "https://cdn.example.com/0-wm.png",
+        "https://cdn.example.com/1-wm.png",
+    ]
+
+
+def test_numeric_balance_deduction_is_read_as_text() -> None:
+    task = ImageTask.model_validate(
+        {
+            "task_id": "t1",
+            "task_status": "succeed",
+            "final_balance_deduction": {"quota": 1, "list_price": 0.5},
+        }
+    )
+    assert task.final_balance_deduction is not None
+    assert (task.final_balance_deduction.quota, task.final_balance_deduction.list_price) == ("1", "0.5")
+
+
+@pytest.mark.parametrize("odd", ["", "0.2", 3, [], None])
+def test_balance_deduction_that_is_not_an_object_reads_as_none_and_keeps_the_task_readable(odd: Any) -> None:
+    task = ImageTask.model_validate(
+        {"task_id": "t1", "task_status": "succeed", "final_balance_deduction": odd}
+    )
+    assert task.final_balance_deduction is None
+
+
+def test_xcom_carries_units_balance_deduction_and_watermark_urls() -> None:
+    summary = ImageTask.model_validate(WATERMARKED_DATA).to_xcom()
+    assert summary["final_unit_deduction"] == "2"
+    assert summary["final_balance_deduction"] == {"quota": "0.2", "list_price": "0.28"}
+    assert summary["images"] == [
+        {
+            "index": 0,
+            "url": "https://cdn.example.com/0.png",
+            "watermark_url": "https://cdn.example.com/0-wm.png",
+        },
+        {
+            "index": 1,
+            "url": "https://cdn.example.com/1.png",
+            "watermark_url": "https://cdn.example.com/1-wm.png",
+        },
+    ]
+    assert json.loads(json.dumps(summary)) == summary
+
+
+def test_xcom_without_watermark_or_deductions_has_null_units_and_no_watermark_key() -> None:
+    summary = ImageTask.model_validate(QUERY_DATA | {"final_unit_deduction": None}).to_xcom()
+    assert summary["final_unit_deduction"] is None and summary["final_balance_deduction"] is None
+    assert all(set(image) == {"index", "url"} for image in summary["images"])
+
+
+def test_new_fields_survive_the_triggers_json_round_trip() -> None:
+    task = ImageTask.model_validate(WATERMARKED_DATA)
+    again = ImageTask.model_validate(json.loads(json.dumps(task.model_dump(mode="json"))))
+    assert again.to_xcom() == task.to_xcom()
+
+
 def test_unknown_task_status_is_rejected() -> None:
     with pytest.raises(ValueError, match="task_status"):
         ImageTask.model_validate({"task_id": "t1", "task_status": "queued"})
@@ -587,3 +693,31 @@ def test_parse_answer_maps_an_error_status_without_a_json_body():
     with pytest.raises(KlingServerError) as raised:
         parse_answer(502, {"Retry-After": "3"}, b"<html>bad gateway</html>")
     assert raised.value.http_status == 502 and raised.value.retry_after == 3
+
+
+# -- end to end: the new request and response fields through the hook and the simulator ------------
+
+
+def test_watermark_and_default_human_fidelity_round_trip_through_the_simulator(kling_connection: Any) -> None:
+    from airflow_provider_kling.hooks.kling import KlingHook
+
+    kling_connection.set_progress("immediate")
+    hook = KlingHook()
+    created = hook.create_image_task(
+        model_name="kling-v1",
+        prompt="a lighthouse",
+        n=2,
+        human_fidelity=0.45,
+        watermark_info={"enabled": True},
+    )
+    task = hook.get_image_task(created.task_id)
+    summary = task.to_xcom()
+
+    assert task.task_status is TaskStatus.SUCCEED
+    assert [image["index"] for image in summary["images"]] == [0, 1]
+    assert all(
+        image["watermark_url"] and image["watermark_url"] != image["url"] for image in summary["images"]
+    )
+    assert summary["final_unit_deduction"] not in (None, "", "0")
+    assert {"quota", "list_price"} <= set(summary["final_balance_deduction"] or {})
+    assert json.loads(json.dumps(summary)) == summary

@@ -32,6 +32,8 @@ XCOM_KEYS = {
     "prompt",
     "created_at",
     "updated_at",
+    "final_unit_deduction",
+    "final_balance_deduction",
     "images",
 }
 
@@ -282,8 +284,8 @@ def test_operator_logs_each_poll_and_where_images_went(kling_connection, tmp_pat
     make_operator(output_path=str(tmp_path)).execute(make_context())
     printed = capsys.readouterr()
     task_log = printed.out + printed.err
-    assert "is processing after" in task_log or "is submitted after" in task_log
-    assert "is succeed after" in task_log
+    assert "is processing after" in task_log or "is queued after" in task_log
+    assert "succeeded after" in task_log
     assert "Stored 1 images of Kling task" in task_log and str(tmp_path) in task_log
 
 

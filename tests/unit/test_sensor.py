@@ -5,11 +5,16 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from airflow.providers.common.compat.sdk import AirflowFailException
+from airflow.providers.common.compat.sdk import (
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+)
 from airflow.sdk import DAG
 from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.polling import defer_timeout
 from airflow_provider_kling.sensors.kling import KlingImageTaskSensor
 from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
 from tests.unit.task_context import make_context
@@ -72,3 +77,36 @@ def test_deferred_failed_event_fails_without_retry():
     event = {"status": "failed", "task_id": "7", "message": "Kling task 7 failed: risk control"}
     with pytest.raises(AirflowFailException, match="risk control"):
         make_sensor("7").execute_complete(make_context(), event)
+
+
+def test_deferrable_sensor_passes_airflow_a_defer_timeout_beyond_its_deadline(kling_connection):
+    kling_connection.set_latency(60)
+    sensor = make_sensor(create_task(), deferrable=True, timeout=120)
+
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute(make_context())
+
+    assert deferred.value.timeout == defer_timeout(120)
+
+
+TIMEOUT_EVENT = {"status": "timeout", "task_id": "7", "message": "Kling task 7 was still 'processing'"}
+
+
+def test_deferred_timeout_event_is_a_sensor_timeout():
+    with pytest.raises(AirflowSensorTimeout, match="still 'processing'"):
+        make_sensor("7").execute_complete(make_context(), TIMEOUT_EVENT)
+
+
+def test_deferred_timeout_with_soft_fail_skips_the_task():
+    sensor = make_sensor("7", soft_fail=True)
+
+    with pytest.raises(AirflowSkipException):
+        sensor.resume_execution("execute_complete", {"event": TIMEOUT_EVENT}, make_context())
+
+
+def test_poke_logs_the_status_in_words(kling_connection, capsys):
+    make_sensor(create_task()).poke(make_context())
+
+    printed = capsys.readouterr()
+    assert "succeeded" in printed.out + printed.err
+    assert "is succeed" not in printed.out + printed.err

@@ -11,7 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from airflow_provider_kling.testing import KlingSimulator
 from airflow_provider_kling.testing.__main__ import main
+from airflow_provider_kling.testing.server import is_loopback
+
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - the address the simulator must refuse without a flag
 
 
 def test_cli_prints_the_connection_line_and_serves_until_terminated(tmp_path: Path) -> None:
@@ -48,3 +52,26 @@ def test_cli_refuses_a_bad_jwt_key_pair(capsys: pytest.CaptureFixture[str]) -> N
 
     assert exit_info.value.code == 2
     assert "ACCESS:SECRET" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("host", [ALL_INTERFACES, "192.168.1.20", "example.com", "::"])
+def test_cli_refuses_a_non_loopback_address_without_allow_remote(
+    capsys: pytest.CaptureFixture[str], host: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--host", host, "--port", "0"])
+
+    assert exit_info.value.code == 2
+    assert "--allow-remote" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+def test_loopback_addresses_need_no_flag(host: str) -> None:
+    assert is_loopback(host)
+
+
+def test_allow_remote_lets_the_handle_take_any_address() -> None:
+    with pytest.raises(ValueError, match="allow_remote"):
+        KlingSimulator(host=ALL_INTERFACES)
+
+    assert KlingSimulator(host=ALL_INTERFACES, allow_remote=True).host == ALL_INTERFACES

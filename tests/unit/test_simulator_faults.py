@@ -101,8 +101,9 @@ def test_counters_count_each_kind_of_call_per_key(
         "images": 0,
         "callbacks": 0,
         "faults": 1,
+        "costs": 0,
     }
-    assert kling_simulator.counters() == {"test-key": counters}
+    assert kling_simulator.counters() == {kling_simulator.key_fingerprint("test-key"): counters}
     kling_simulator.reset_counters()
     assert kling_simulator.counters("test-key")["creates"] == 0
 
@@ -138,8 +139,12 @@ def test_control_endpoint_sets_faults_and_settings_and_reads_counters(
     assert control.post("/faults", json={"rate_limit_next": 1, "retry_after": 1}).status_code == 200
     assert _create(client).status_code == 429
     assert _create(client).status_code == 200
-    assert control.get("/counters", params={"api_key": "test-key"}).json()["creates"] == 1
-    assert len(control.get("/tasks").json()) == 1
+    fingerprint = kling_simulator.key_fingerprint("test-key")
+    assert control.get("/counters", params={"key": fingerprint}).json()["creates"] == 1
+    assert control.get("/counters").json() == {fingerprint: kling_simulator.counters("test-key")}
+    (task,) = control.get("/tasks").json()
+    assert task["key"] == fingerprint
+    assert control.get("/tasks", params={"key": fingerprint}).json() == [task]
 
     assert control.post("/counters/reset").status_code == 200
     assert control.get("/counters").json() == {}
@@ -244,7 +249,7 @@ def test_ignored_external_task_id_is_accepted_but_not_remembered(
     first = _create_with(client, external_task_id="airflow-run-1")
     second = _create_with(client, external_task_id="airflow-run-1")
 
-    assert first.status_code == second.status_code == 200
+    assert first.status_code == second.status_code == 200, (first.text, second.text)
     assert first.json()["data"]["task_info"] == {}
     assert client.get("/v1/images/generations/airflow-run-1").status_code == 404
     task_id = first.json()["data"]["task_id"]
@@ -288,7 +293,9 @@ def test_default_error_marker_is_hash_error(client: httpx.Client) -> None:
 
 
 def _image_url(client: httpx.Client) -> str:
-    task_id = _create(client).json()["data"]["task_id"]
+    created = _create(client)
+    assert created.status_code == 200, created.text
+    task_id = created.json()["data"]["task_id"]
     images = client.get(f"/v1/images/generations/{task_id}").json()["data"]["task_result"]["images"]
     url: str = images[0]["url"]
     return url
@@ -430,3 +437,26 @@ def test_api_under_moved_answers_308_to_the_same_url_without_the_prefix(
         moved, json=PROMPT, headers={"Authorization": "Bearer test-key"}, follow_redirects=True
     )
     assert followed.json()["code"] == 0
+
+
+def test_control_routes_and_tasks_show_a_fingerprint_of_the_key_never_the_key() -> None:
+    key = "sk-live-0123456789abcdef"
+    with KlingSimulator(api_key=key) as simulator:
+        headers = {"Authorization": f"Bearer {key}"}
+        httpx.post(f"{simulator.base_url}/v1/images/generations", json=PROMPT, headers=headers)
+        control = [
+            httpx.get(f"{simulator.root_url}/_sim/{path}").text
+            for path in ("tasks", "counters", "settings", "health")
+        ]
+        handle = [
+            repr(simulator),
+            repr(simulator.state.config),
+            str(simulator.tasks()),
+            str(simulator.counters()),
+        ]
+
+    fingerprint = simulator.key_fingerprint(key)
+    assert len(fingerprint) == 12
+    assert fingerprint in control[0] and fingerprint in control[1]
+    for shown in control + handle:
+        assert key not in shown

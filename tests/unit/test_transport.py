@@ -24,8 +24,8 @@ from airflow_provider_kling.hooks.transport import (
     build_session,
     transport_policy,
 )
-from airflow_provider_kling.models import ImageGenerationRequest
 from airflow_provider_kling.testing import KlingSimulator
+from airflow_provider_kling.testing.rules import validate
 from tests.unit.tls_certs import Pki, make_pki
 
 API_KEY = "transport-key"
@@ -57,7 +57,7 @@ class TlsSimulator:
         while not self.server.started:
             assert time.monotonic() < deadline, "the TLS simulator did not start"
             time.sleep(0.01)
-        request = ImageGenerationRequest.build(model_name="kling-v1", prompt="a lighthouse", n=1)
+        request = validate({"model_name": "kling-v1", "prompt": "a lighthouse", "n": 1})
         self.task_id = self.simulator.state.create_task(API_KEY, request).task_id
 
     @property

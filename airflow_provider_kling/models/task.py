@@ -1,0 +1,203 @@
+"""
+Kling's answers read into typed tasks: the envelope, task states, images and deductions.
+
+Sans-I/O: the hook's sync and async transports both hand status, headers and body to
+:func:`parse_answer`, and read tasks with :func:`task_from_data`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from airflow_provider_kling.errors import KlingResponseError, error_from_response
+
+
+class TaskStatus(StrEnum):
+    """Kling's task states; ``succeed`` is Kling's spelling."""
+
+    SUBMITTED = "submitted"
+    PROCESSING = "processing"
+    SUCCEED = "succeed"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (TaskStatus.SUCCEED, TaskStatus.FAILED)
+
+
+def _millis_to_datetime(value: Any) -> Any:
+    # Kling's query example sends 0 for times it does not know: that is "unset", not 1970.
+    if value in ("", 0, "0"):
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    if isinstance(value, str) and value.isdigit():
+        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    return value
+
+
+class _Tolerant(BaseModel):
+    # Resellers add fields and leave others out: keep what they send, require little.
+    # Some send numbers where Kling sends strings (an image ``id``, ``final_unit_deduction``).
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
+
+
+class KlingImage(_Tolerant):
+    index: int | None = None
+    url: str | None = None
+    id: str | None = None
+    #: the watermarked copy, when the request asked for one (``watermark_info``)
+    watermark_url: str | None = None
+
+    def to_xcom(self) -> dict[str, Any]:
+        summary: dict[str, Any] = {"index": self.index, "url": self.url}
+        if self.watermark_url:
+            summary["watermark_url"] = self.watermark_url
+        return summary
+
+
+class BalanceDeduction(_Tolerant):
+    """What a task cost when paid from the account balance (``final_balance_deduction``)."""
+
+    quota: str | None = None
+    list_price: str | None = None
+
+
+class TaskInfo(_Tolerant):
+    external_task_id: str | None = None
+
+
+class TaskResult(_Tolerant):
+    images: list[KlingImage] = Field(default_factory=list)
+
+    @field_validator("images", mode="after")
+    @classmethod
+    def _number_images(cls, images: list[KlingImage]) -> list[KlingImage]:
+        # Some resellers omit index: fall back to the position in the list.
+        return [
+            img if img.index is not None else img.model_copy(update={"index": pos})
+            for pos, img in enumerate(images)
+        ]
+
+
+class ImageTask(_Tolerant):
+    """A Kling image task as returned by create, query and list."""
+
+    task_id: str
+    task_status: TaskStatus
+    task_status_msg: str | None = None
+    task_info: TaskInfo = Field(default_factory=TaskInfo)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    #: resource-pack units the task used up, as Kling sends it (a decimal string)
+    final_unit_deduction: str | None = None
+    final_balance_deduction: BalanceDeduction | None = None
+    task_result: TaskResult = Field(default_factory=TaskResult)
+
+    _times = field_validator("created_at", "updated_at", mode="before")(_millis_to_datetime)
+
+    @field_validator("task_id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+    @field_validator("task_info", "task_result", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @field_validator("final_balance_deduction", mode="before")
+    @classmethod
+    def _deduction_object_or_none(cls, value: Any) -> Any:
+        # An informational field: a reseller's "" or other non-object must not make the task unreadable.
+        return value if isinstance(value, dict) else None
+
+    @property
+    def external_task_id(self) -> str | None:
+        return self.task_info.external_task_id
+
+    @property
+    def images(self) -> list[KlingImage]:
+        return self.task_result.images
+
+    def to_xcom(self) -> dict[str, Any]:
+        """The JSON-serialisable summary pushed to XCom (``path`` is added once an image is stored)."""
+        return {
+            "task_id": self.task_id,
+            "task_status": self.task_status.value,
+            "task_status_msg": self.task_status_msg or None,
+            "external_task_id": self.external_task_id,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+            "final_unit_deduction": self.final_unit_deduction,
+            "final_balance_deduction": (
+                self.final_balance_deduction.model_dump(mode="json") if self.final_balance_deduction else None
+            ),
+            "images": [image.to_xcom() for image in self.images],
+        }
+
+
+class Envelope(_Tolerant):
+    """Kling's ``{code, message, request_id, data}`` wrapper; ``code`` 0 (or absent) means success."""
+
+    code: int | None = 0
+    message: str | None = None
+    request_id: str | None = None
+    data: Any = None
+
+
+def parse_answer(status: int, headers: Mapping[str, str], content: bytes, task_id: str | None = None) -> Any:
+    """
+    One HTTP answer (from any transport) to Kling's ``data``, or the matching :class:`KlingError`.
+
+    Sans-I/O: the hook's requests and httpx paths both hand their status, headers and body here.
+    """
+    try:
+        body = json.loads(content) if content else None
+    except ValueError:
+        if status < 400:
+            raise KlingResponseError(
+                f"Kling answered HTTP {status} with a body that is not JSON",
+                http_status=status,
+                task_id=task_id,
+            ) from None
+        body = None
+    if status >= 400:
+        raise error_from_response(
+            status, body if isinstance(body, dict) else None, headers=headers, task_id=task_id
+        )
+    if not isinstance(body, dict):
+        raise KlingResponseError(
+            f"Kling answered HTTP {status} without a JSON object", http_status=status, task_id=task_id
+        )
+    try:
+        envelope = Envelope.model_validate(body)
+    except ValidationError:
+        raise KlingResponseError(
+            f"Kling answered HTTP {status} with an unreadable envelope", http_status=status, task_id=task_id
+        ) from None
+    if envelope.code not in (None, 0):
+        raise error_from_response(status, body, headers=headers, task_id=task_id)
+    return envelope.data
+
+
+def task_from_data(data: Any, what: str, task_id: str | None = None) -> ImageTask:
+    """Read one task from Kling's ``data``; an answer this provider cannot read is a KlingResponseError."""
+    if not isinstance(data, dict):
+        raise KlingResponseError(f"Kling answered without a task for {what}", task_id=task_id)
+    try:
+        return ImageTask.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, error['loc'])) or 'task'}: {error['msg']}"
+            for error in exc.errors(include_url=False)
+        )
+        raise KlingResponseError(
+            f"Kling answered with a task this provider cannot read for {what}: {problems}", task_id=task_id
+        ) from None
