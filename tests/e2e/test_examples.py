@@ -280,8 +280,9 @@ def test_batch_run_records_the_asset_event_that_queues_the_gallery_and_the_galle
             "SELECT value FROM xcom WHERE task_id = 'generate_images' AND key = 'return_value'",
         )
     ]
-    units = [result.get("final_unit_deduction") for result in results]
-    assert extra["units"] == (None if None in units else pytest.approx(sum(map(float, units))))
+    assert len(results) == len(prompts)
+    assert extra["units"] == pytest.approx(sum(float(result["final_unit_deduction"]) for result in results))
+    assert extra["units"] > 0
     manifest = json.loads(Path(extra["manifest"].removeprefix("file://")).read_text())
     assert manifest["run_id"] == extra["run_id"]
     assert kling_simulator.api_key not in json.dumps(extra)

@@ -119,6 +119,7 @@ def test_stored_images_are_described_on_the_derived_assets_event(kling_connectio
     assert extra["output_uri"] == f"file://{tmp_path}"
     assert (extra["dag_id"], extra["task_id"]) == ("kling_assets_dag", "generate")
     assert extra["run_id"] == context["run_id"]
+    assert extra["units"] == float(result["final_unit_deduction"]) > 0  # the simulator deducts units
     text = json.dumps(extra)  # an event's extra is stored as JSON
     assert kling_connection.api_key not in text
 
@@ -166,6 +167,7 @@ def test_openlineage_facets_name_the_output_folder_and_the_kling_task(kling_conn
     assert facet["kling_task_ids"] == [result["task_id"]]
     assert facet["model_names"] == ["kling-v1"]
     assert facet["image_count"] == 2
+    assert facet["units"] == float(result["final_unit_deduction"])
     assert kling_connection.api_key not in Serde.to_json(lineage.run_facets["kling"])
 
 
