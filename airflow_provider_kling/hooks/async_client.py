@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-
     import httpx
 
     from airflow_provider_kling.hooks.connection import KlingConnectionSettings
