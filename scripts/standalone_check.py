@@ -109,8 +109,9 @@ def gallery_named_the_batch_images(api: str, token: str, images: Path) -> bool:
             url = f"{base}/{run['dag_run_id']}/taskInstances/new_images/logs/1?full_content=true"
             content = call(url, token=token).get("content") or []
             lines = [str(item.get("event", "")) if isinstance(item, dict) else str(item) for item in content]
-            if wanted and all(any(path in line for line in lines) for path in wanted):
-                return run, [line for line in lines if "new image" in line]
+            named = [line for line in lines if "new image" in line]
+            if wanted and all(any(path in line for line in named) for path in wanted):
+                return run, named
         return None
 
     try:
