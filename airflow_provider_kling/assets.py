@@ -8,6 +8,7 @@ OpenLineage only when called, so DAG files stay cheap to parse.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -94,16 +95,12 @@ def asset_extra(
 def units_deducted(results: Sequence[Mapping[str, Any]]) -> float | None:
     """The resource-pack units Kling deducted for ``results`` (``final_unit_deduction``, a decimal
     string); None when any task does not report it (older answers, some resellers)."""
-    total = 0.0
-    for result in results:
-        value = result.get(UNITS_KEY)
-        if value in (None, ""):
-            return None
-        try:
-            total += float(value)
-        except (TypeError, ValueError):
-            return None
-    return total if results else None
+    from airflow_provider_kling.spend import units_of
+
+    units = [units_of(result.get(UNITS_KEY)) for result in results]
+    if not units or None in units:
+        return None
+    return math.fsum(value for value in units if value is not None)
 
 
 def record_asset_events(

@@ -68,6 +68,28 @@ class KlingAccountError(KlingError):
     """Codes 1100-1102: account exception, in arrears, or resource pack used up."""
 
     airflow_retryable = False
+    #: What the reader can do about it; appended to Kling's message (see :func:`error_from_response`).
+    advice: str = ""
+
+
+class KlingArrearsError(KlingAccountError):
+    """Code 1101: the (postpaid) account is in arrears; Kling creates nothing until it is paid."""
+
+    advice = (
+        "The Kling account is in arrears (postpaid): settle the bill in Kling's developer console, "
+        "then clear this task. Nothing was generated or charged for this request"
+    )
+
+
+class KlingResourcePackExhaustedError(KlingAccountError):
+    """Code 1102: the prepaid resource packs are used up or expired; Kling creates nothing until topped up."""
+
+    advice = (
+        "The Kling account's resource packs are used up or expired (prepaid): buy a resource pack, or "
+        "wait for one to come online, in Kling's developer console, then clear this task. Nothing was "
+        "generated or charged for this request. KlingHook.get_account_costs() and "
+        "KlingResourcePackSensor show what is left (Kling's figures lag by up to 12 hours)"
+    )
 
 
 class KlingPermissionError(KlingError):
@@ -183,6 +205,8 @@ class KlingTaskTimeoutError(KlingError):
 
 _CODE_RANGES: tuple[tuple[int, int, type[KlingError]], ...] = (
     (1000, 1004, KlingAuthError),
+    (1101, 1101, KlingArrearsError),
+    (1102, 1102, KlingResourcePackExhaustedError),
     (1100, 1102, KlingAccountError),
     (1103, 1103, KlingPermissionError),
     (1200, 1203, KlingInvalidRequestError),
@@ -255,6 +279,9 @@ def error_from_response(
     if headers is not None:
         header_value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
     cls = error_class_for(http_status, code)
+    advice = getattr(cls, "advice", "")
+    if advice and advice not in message:
+        message = f"{message.rstrip('. ')}. {advice}"
     return cls(
         message,
         http_status=http_status,

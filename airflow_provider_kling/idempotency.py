@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from airflow_provider_kling.errors import KlingRequestValidationError
 
 if TYPE_CHECKING:
-    from airflow_provider_kling.models import ImageGenerationRequest
+    from airflow_provider_kling.models.requests import KlingTaskRequest
 
 #: Request fields that do not change the images: left out of the fingerprint.
 NOT_OUTPUT_FIELDS: frozenset[str] = frozenset({"external_task_id", "callback_url"})
@@ -29,13 +29,18 @@ def _short_hash(text: str, length: int) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
-def request_fingerprint(request: ImageGenerationRequest) -> str:
+def request_fingerprint(request: KlingTaskRequest) -> str:
     """A 12-hex-digit hash of every validated field that changes the output.
 
-    Taken from ``request.to_json()`` minus :data:`NOT_OUTPUT_FIELDS`, so a field added to the
-    request model is covered without a change here.
+    Taken from ``request.to_json()`` minus :data:`NOT_OUTPUT_FIELDS`, plus the request kind for
+    every endpoint but image generation, so a field added to a request model is covered without a
+    change here and the same fields sent to two endpoints are two requests.
     """
     body = {key: value for key, value in request.to_json().items() if key not in NOT_OUTPUT_FIELDS}
+    kind = getattr(type(request), "kind", "generations")
+    if kind != "generations":
+        # The endpoint is part of what is made (image generation's fingerprints stay as they were).
+        body["\x00kind"] = kind
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return _short_hash(canonical, 12)
 
@@ -98,7 +103,7 @@ def new_external_task_id() -> str:
     return f"kling-{uuid.uuid4().hex}"
 
 
-def with_external_task_id(request: ImageGenerationRequest, external_task_id: str) -> ImageGenerationRequest:
+def with_external_task_id(request: KlingTaskRequest, external_task_id: str) -> KlingTaskRequest:
     """``request`` with another external task id, validated like every other field (length included)."""
     fields = request.model_dump(exclude_none=True)
     fields["external_task_id"] = external_task_id

@@ -80,10 +80,11 @@ def todays_prompts(**context: Any) -> list[dict[str, Any]]:
 
 @task(outlets=[CATALOGUE_IMAGES])
 def write_manifest(results: list[dict[str, Any]], out_dir: str, **context: Any) -> dict[str, Any]:
-    """The run's ``manifest.json`` (prompt, Kling task id, files) and ``contact_sheet.html``.
+    """The run's ``manifest.json`` (prompt, Kling task id, units, files) and ``contact_sheet.html``.
 
-    Both go in the run's own folder, next to its images: one manifest per run. The run's event on
-    ``kling_catalogue_images`` says what was made.
+    Both go in the run's own folder, next to its images: one manifest per run. ``units`` is what
+    Kling deducted for each prompt (``final_unit_deduction``); ``total_units`` their sum. The run's
+    event on ``kling_catalogue_images`` says what was made.
     """
     import html
     import json
@@ -91,6 +92,7 @@ def write_manifest(results: list[dict[str, Any]], out_dir: str, **context: Any) 
     from airflow.sdk import ObjectStoragePath
 
     from airflow_provider_kling.assets import asset_extra, plain_uri, record_asset_events
+    from airflow_provider_kling.spend import format_units, total_units, units_of
     from airflow_provider_kling.storage import safe_name
 
     results = list(results)  # the mapped tasks' results, read once
@@ -109,18 +111,21 @@ def write_manifest(results: list[dict[str, Any]], out_dir: str, **context: Any) 
             "kling_task_id": result["task_id"],
             "task_status": result["task_status"],
             "model_name": result.get("model_name"),
+            "units": units_of(result.get("final_unit_deduction")),
             "files": [relative(image.get("path")) for image in result["images"]],
         }
         for result in results
     ]
-    manifest = {"dag_id": dag_id, "run_id": run_id, "date": ds, "prompts": entries}
+    units = total_units(results)
+    manifest = {"dag_id": dag_id, "run_id": run_id, "date": ds, "total_units": units, "prompts": entries}
     manifest_path = folder / "manifest.json"
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
 
     figures = "\n".join(
         f'<figure><img src="{html.escape(file)}" alt="{html.escape(entry["prompt"])}" loading="lazy">'
         f"<figcaption>{html.escape(entry['prompt'])}<br><small>Kling task "
-        f"{html.escape(entry['kling_task_id'])}</small></figcaption></figure>"
+        f"{html.escape(entry['kling_task_id'])}, {format_units(entry['units'])} units</small>"
+        "</figcaption></figure>"
         for entry in entries
         for file in entry["files"]
         if file
@@ -133,7 +138,8 @@ def write_manifest(results: list[dict[str, Any]], out_dir: str, **context: Any) 
         "grid-template-columns:repeat(auto-fill,minmax(240px,1fr));gap:1em}"
         "img{width:100%;height:auto}figure{margin:0}</style></head>\n"
         f"<body><h1>{html.escape(dag_id)}: {html.escape(ds)}</h1>"
-        f"<p>Run {html.escape(run_id)}</p>\n<main>\n{figures}\n</main></body></html>\n"
+        f"<p>Run {html.escape(run_id)}: {format_units(units)} units</p>\n"
+        f"<main>\n{figures}\n</main></body></html>\n"
     )
     output_uri = plain_uri(out_dir)
     extra = asset_extra(
@@ -141,7 +147,12 @@ def write_manifest(results: list[dict[str, Any]], out_dir: str, **context: Any) 
     )
     extra["manifest"] = plain_uri(manifest_path)
     record_asset_events(context, [CATALOGUE_IMAGES], output_uri, extra)
-    return {"manifest": str(manifest_path), "contact_sheet": str(sheet_path), "prompts": len(entries)}
+    return {
+        "manifest": str(manifest_path),
+        "contact_sheet": str(sheet_path),
+        "prompts": len(entries),
+        "total_units": units,
+    }
 
 
 def catalogue_dag(dag_id: str, *, schedule: str | None, deferrable: bool) -> Any:

@@ -32,6 +32,9 @@ def never_connected(exc: BaseException) -> bool:
     return False
 
 
+#: Image generation's path (the hook's default endpoint).
+GENERATIONS_PATH = "/v1/images/generations"
+
 #: Kling's own API hosts (api-singapore, api-beijing ...) honour ``external_task_id``, as documented.
 KLING_HOST_SUFFIX = ".klingai.com"
 
@@ -54,10 +57,14 @@ class ExternalIdSupportMixin:
     def settings(self) -> KlingConnectionSettings:
         raise NotImplementedError
 
-    def find_image_task_by_external_id(self, external_task_id: str) -> ImageTask | None:
+    def find_image_task_by_external_id(
+        self, external_task_id: str, *, endpoint: str = GENERATIONS_PATH
+    ) -> ImageTask | None:
         raise NotImplementedError
 
-    def list_image_tasks(self, page_num: int = 1, page_size: int = 30) -> list[ImageTask]:
+    def list_image_tasks(
+        self, page_num: int = 1, page_size: int = 30, *, endpoint: str = GENERATIONS_PATH
+    ) -> list[ImageTask]:
         raise NotImplementedError
 
     def _ids_honoured(self) -> bool | None:
@@ -82,7 +89,9 @@ class ExternalIdSupportMixin:
             )
         self._external_ids_honoured = False
 
-    def _learn_external_id_support(self, task: ImageTask, external_id: str) -> None:
+    def _learn_external_id_support(
+        self, task: ImageTask, external_id: str, *, endpoint: str = GENERATIONS_PATH
+    ) -> None:
         """After a create whose answer arrived: a host that cannot find the task by its id ignores ids."""
         if self._ids_honoured() is not None:
             return
@@ -90,7 +99,7 @@ class ExternalIdSupportMixin:
             self._external_ids_honoured = True
             return
         try:
-            found = self.find_image_task_by_external_id(external_id)
+            found = self.find_image_task_by_external_id(external_id, endpoint=endpoint)
         except KlingError as exc:  # finding out must not fail a create that worked
             self.log.info("Could not check whether Kling honours external_task_id: %s", exc)
             return
@@ -99,11 +108,11 @@ class ExternalIdSupportMixin:
         else:
             self._host_ignores_ids(f"task {task.task_id} is not found by external_task_id {external_id}")
 
-    def _probe_external_id_support(self) -> bool | None:
+    def _probe_external_id_support(self, endpoint: str = GENERATIONS_PATH) -> bool | None:
         """Whether the host finds a task of this account by its external id (None: no task to try)."""
-        for listed in self.list_image_tasks(page_num=1, page_size=30):
+        for listed in self.list_image_tasks(page_num=1, page_size=30, endpoint=endpoint):
             if listed.external_task_id:
-                found = self.find_image_task_by_external_id(listed.external_task_id)
+                found = self.find_image_task_by_external_id(listed.external_task_id, endpoint=endpoint)
                 if found is not None:
                     self._external_ids_honoured = True
                     return True
@@ -111,14 +120,16 @@ class ExternalIdSupportMixin:
                 return False
         return None
 
-    def _find_after_unknown_outcome(self, external_id: str, exc: KlingError) -> ImageTask | None:
+    def _find_after_unknown_outcome(
+        self, external_id: str, exc: KlingError, *, endpoint: str = GENERATIONS_PATH
+    ) -> ImageTask | None:
         """
         The task a create of unknown outcome made, if Kling has it; ``None`` when it provably
         never arrived (the host honours external ids and has none); else raise, never resend.
         """
         honoured = self._ids_honoured()
         if honoured is not False:
-            existing = self.find_image_task_by_external_id(external_id)
+            existing = self.find_image_task_by_external_id(external_id, endpoint=endpoint)
             if existing is not None:
                 self.log.warning(
                     "The answer to a create was lost (%s), but Kling had received it: resuming task %s "
@@ -130,7 +141,7 @@ class ExternalIdSupportMixin:
                 self._external_ids_honoured = True
                 return existing
             if honoured is None:
-                honoured = self._probe_external_id_support()
+                honoured = self._probe_external_id_support(endpoint)
             if honoured:
                 return None
         raise self._outcome_unknown_error(external_id, exc, known_to_ignore=honoured is False)

@@ -29,6 +29,7 @@ from airflow_provider_kling.errors import (
     create_never_reached_kling,
     create_outcome_unknown,
 )
+from airflow_provider_kling.hooks.account import AccountCostsMixin
 from airflow_provider_kling.hooks.auth import RENEWABLE_AUTH_CODES, JwtToken
 from airflow_provider_kling.hooks.connection import KlingConnectionSettings, mask_secrets
 from airflow_provider_kling.hooks.external_ids import ExternalIdSupportMixin, never_connected
@@ -47,10 +48,18 @@ if TYPE_CHECKING:
 
     from airflow_provider_kling.hooks.download import ImageDownload
     from airflow_provider_kling.models import ImageGenerationRequest, ImageTask
+    from airflow_provider_kling.models.requests import KlingTaskRequest
 
 __all__ = ["GENERATIONS_PATH", "KlingConnectionSettings", "KlingHook"]
 
+#: Image generation's path, the default ``endpoint`` of every task call. The other endpoints'
+#: paths are their request models' ``path`` (``airflow_provider_kling.models.requests``).
 GENERATIONS_PATH = "/v1/images/generations"
+
+
+def _task_path(endpoint: str, task_id: str) -> str:
+    return f"{endpoint}/{quote(task_id, safe='')}"
+
 
 # Seams: how the hook waits (between retries and between polls) and reads the clock. Tests
 # replace them to record waits instead of sleeping; they are looked up at each call.
@@ -69,9 +78,13 @@ async def _asleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
-class KlingHook(ExternalIdSupportMixin, BaseHook):
+class KlingHook(AccountCostsMixin, ExternalIdSupportMixin, BaseHook):
     """
-    Talk to Kling's image generation API.
+    Talk to Kling's image API: image generation and its neighbouring endpoints (omni-image,
+    multi-image2image, expand, virtual try-on), which share one task lifecycle. Task calls take
+    the endpoint's path as ``endpoint`` (default image generation); a create takes it from its
+    request model. It also reads the account's resource packs (:meth:`get_account_costs`, from
+    :class:`~airflow_provider_kling.hooks.account.AccountCostsMixin`).
 
     :param kling_conn_id: The ``kling`` connection: host = base URL (default the reseller's),
         password = API key, or login = access key with password = secret key.
@@ -261,9 +274,12 @@ class KlingHook(ExternalIdSupportMixin, BaseHook):
 
     # -- API ----------------------------------------------------------------------------------
 
-    def create_image_task(self, request: ImageGenerationRequest | None = None, **fields: Any) -> ImageTask:
+    def create_image_task(
+        self, request: ImageGenerationRequest | KlingTaskRequest | None = None, **fields: Any
+    ) -> ImageTask:
         """
-        Create an image task from a validated request (or its fields); return the new task.
+        Create an image task from a validated request of any kind (or an image-generation
+        request's fields) at the request's endpoint; return the new task.
 
         Pays at most once: every create carries an ``external_task_id`` (a fresh one when the
         request has none). It is resent only when it provably never reached Kling (no connection,
@@ -282,17 +298,16 @@ class KlingHook(ExternalIdSupportMixin, BaseHook):
             request = with_external_task_id(request, new_external_task_id())
         external_id = request.external_task_id
         assert external_id is not None
+        endpoint = type(request).path
         body = request.to_json()
         resends = 0
         while True:
             try:
-                data = self._request(
-                    "POST", GENERATIONS_PATH, body=body, resend_if=create_never_reached_kling
-                )
+                data = self._request("POST", endpoint, body=body, resend_if=create_never_reached_kling)
                 task = task_from_data(data, "the new task", None)
             except KlingInvalidRequestError:
                 # Kling refuses a second create with a known external id: the first one landed.
-                if existing := self.find_image_task_by_external_id(external_id):
+                if existing := self.find_image_task_by_external_id(external_id, endpoint=endpoint):
                     self.log.info(
                         "Kling task %s already exists for external_task_id %s", existing.task_id, external_id
                     )
@@ -301,7 +316,7 @@ class KlingHook(ExternalIdSupportMixin, BaseHook):
             except KlingError as exc:
                 if not create_outcome_unknown(exc):
                     raise
-                existing = self._find_after_unknown_outcome(external_id, exc)
+                existing = self._find_after_unknown_outcome(external_id, exc, endpoint=endpoint)
                 if existing is not None:
                     return existing
                 if resends >= self.settings.max_retries:
@@ -317,49 +332,64 @@ class KlingHook(ExternalIdSupportMixin, BaseHook):
                 )
                 _sleep(min(30.0, 2.0**resends))
                 continue
-            self.log.info("Created Kling image task %s (status %s)", task.task_id, task.task_status)
-            self._learn_external_id_support(task, external_id)
+            kind = type(request).kind
+            self.log.info(
+                "Created Kling %s task %s (status %s)",
+                "image" if kind == "generations" else kind,
+                task.task_id,
+                task.task_status,
+            )
+            self._learn_external_id_support(task, external_id, endpoint=endpoint)
             return task
 
     # -- queries ------------------------------------------------------------------------------
 
-    def get_image_task(self, task_id: str) -> ImageTask:
-        """Query one task by Kling task id or by the caller's ``external_task_id``."""
+    def get_image_task(self, task_id: str, *, endpoint: str = GENERATIONS_PATH) -> ImageTask:
+        """Query one task of ``endpoint`` by Kling task id or by the caller's ``external_task_id``."""
         from airflow_provider_kling.models import task_from_data
 
-        data = self._request("GET", f"{GENERATIONS_PATH}/{quote(task_id, safe='')}", task_id=task_id)
+        data = self._request("GET", _task_path(endpoint, task_id), task_id=task_id)
         return task_from_data(data, f"task {task_id}", task_id)
 
-    def find_image_task(self, task_id: str) -> ImageTask | None:
+    def find_image_task(self, task_id: str, *, endpoint: str = GENERATIONS_PATH) -> ImageTask | None:
         """Like :meth:`get_image_task`, but ``None`` when Kling knows no such task."""
         try:
-            return self.get_image_task(task_id)
+            return self.get_image_task(task_id, endpoint=endpoint)
         except KlingNotFoundError:
             return None
 
-    def find_image_task_by_external_id(self, external_task_id: str) -> ImageTask | None:
+    def find_image_task_by_external_id(
+        self, external_task_id: str, *, endpoint: str = GENERATIONS_PATH
+    ) -> ImageTask | None:
         """The task created with this ``external_task_id``, or ``None``; errors name it as such."""
         try:
-            return self.find_image_task(external_task_id)
+            return self.find_image_task(external_task_id, endpoint=endpoint)
         except KlingError as exc:
             if exc.task_id == external_task_id:
                 exc.task_id, exc.external_task_id = None, external_task_id
             raise
 
-    def list_image_tasks(self, page_num: int = 1, page_size: int = 30) -> list[ImageTask]:
-        """One page of the account's image tasks, newest first as Kling orders them."""
+    def list_image_tasks(
+        self, page_num: int = 1, page_size: int = 30, *, endpoint: str = GENERATIONS_PATH
+    ) -> list[ImageTask]:
+        """One page of the account's tasks of ``endpoint``, newest first as Kling orders them."""
         from airflow_provider_kling.models import task_from_data
 
         for name, value, highest in (("page_num", page_num, 1000), ("page_size", page_size, 500)):
             if not 1 <= value <= highest:
                 raise KlingRequestValidationError(f"{name} must be between 1 and {highest} (got {value})")
-        data = self._request("GET", GENERATIONS_PATH, params={"pageNum": page_num, "pageSize": page_size})
+        data = self._request("GET", endpoint, params={"pageNum": page_num, "pageSize": page_size})
         if data is not None and not isinstance(data, list):
             raise KlingResponseError("Kling answered a task list request without a list of tasks")
         return [task_from_data(item, "a listed task", None) for item in (data or [])]
 
     def wait_for_image_task(
-        self, task_id: str, *, poll_interval: float = DEFAULT_POLL_INTERVAL, timeout: float = DEFAULT_TIMEOUT
+        self,
+        task_id: str,
+        *,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float = DEFAULT_TIMEOUT,
+        endpoint: str = GENERATIONS_PATH,
     ) -> ImageTask:
         """
         Poll until the task succeeds (returned), fails (:class:`KlingTaskFailedError`) or the
@@ -371,7 +401,7 @@ class KlingHook(ExternalIdSupportMixin, BaseHook):
 
         start = _monotonic()
         plan = PollPlan(task_id, poll_interval, deadline=start + timeout, started=start)
-        path = f"{GENERATIONS_PATH}/{quote(task_id, safe='')}"
+        path = _task_path(endpoint, task_id)
         while True:
             try:
                 data = self._request("GET", path, task_id=task_id, deadline=plan.deadline)
@@ -485,36 +515,49 @@ class KlingHook(ExternalIdSupportMixin, BaseHook):
                 raise
             return await send()
 
-    async def aget_image_task(self, task_id: str, *, deadline: float | None = None) -> ImageTask:
+    async def aget_image_task(
+        self, task_id: str, *, deadline: float | None = None, endpoint: str = GENERATIONS_PATH
+    ) -> ImageTask:
         """
         Async :meth:`get_image_task`, on the connection's shared ``httpx.AsyncClient``.
 
         :param deadline: In the hook's monotonic clock: retries and timeouts end by then.
+        :param endpoint: The task's endpoint path (default image generation).
         """
         from airflow_provider_kling.models import task_from_data
 
-        path = f"{GENERATIONS_PATH}/{quote(task_id, safe='')}"
+        path = _task_path(endpoint, task_id)
         data = await self._arequest("GET", path, task_id=task_id, deadline=deadline)
         return task_from_data(data, f"task {task_id}", task_id)
 
     async def alist_image_tasks(
-        self, page_num: int = 1, page_size: int = 30, *, deadline: float | None = None
+        self,
+        page_num: int = 1,
+        page_size: int = 30,
+        *,
+        deadline: float | None = None,
+        endpoint: str = GENERATIONS_PATH,
     ) -> list[ImageTask]:
-        """Async :meth:`list_image_tasks`: one page of the account's tasks, newest first."""
+        """Async :meth:`list_image_tasks`: one page of the account's tasks of ``endpoint``, newest first."""
         from airflow_provider_kling.models import task_from_data
 
-        items = await self._alist_task_data(page_num, page_size, deadline=deadline)
+        items = await self._alist_task_data(page_num, page_size, deadline=deadline, endpoint=endpoint)
         return [task_from_data(item, "a listed task", None) for item in items]
 
     async def _alist_task_data(
-        self, page_num: int, page_size: int, *, deadline: float | None = None
+        self,
+        page_num: int,
+        page_size: int,
+        *,
+        deadline: float | None = None,
+        endpoint: str = GENERATIONS_PATH,
     ) -> list[dict[str, Any]]:
         """One page of the task list, unparsed: the triggers' list rounds parse only the tasks they watch."""
         for name, value, highest in (("page_num", page_num, 1000), ("page_size", page_size, 500)):
             if not 1 <= value <= highest:
                 raise KlingRequestValidationError(f"{name} must be between 1 and {highest} (got {value})")
         params = {"pageNum": page_num, "pageSize": page_size}
-        data = await self._arequest("GET", GENERATIONS_PATH, params=params, deadline=deadline)
+        data = await self._arequest("GET", endpoint, params=params, deadline=deadline)
         if data is not None and not isinstance(data, list):
             raise KlingResponseError("Kling answered a task list request without a list of tasks")
         return [item if isinstance(item, dict) else {} for item in (data or [])]

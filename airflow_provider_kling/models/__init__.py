@@ -2,13 +2,17 @@
 Typed Kling image-generation requests and responses; no Airflow and no HTTP here.
 
 - :mod:`.capabilities`: what each model accepts, as one table of data (and the README's model table);
-- :mod:`.request`: :class:`ImageGenerationRequest`, validated against that table before any HTTP call;
+- :mod:`.requests`: one request model per endpoint (:class:`ImageGenerationRequest` in
+  :mod:`.requests.generations`, also at :mod:`.request`; omni-image, multi-image2image, expand,
+  virtual try-on), each validated before any HTTP call;
 - :mod:`.reference_image`: the checks on a request's ``image`` (URL, or base64 of a JPEG/PNG);
-- :mod:`.task`: Kling's answers (:func:`parse_answer`) and tasks (:class:`ImageTask`).
+- :mod:`.task`: Kling's answers (:func:`parse_answer`) and tasks (:class:`ImageTask`);
+- :mod:`.account`: the account's resource packs (:class:`AccountCosts`, ``GET /account/costs``).
 """
 
 from __future__ import annotations
 
+from airflow_provider_kling.models.account import AccountCosts, ResourcePack, ResourcePackStatus
 from airflow_provider_kling.models.capabilities import (
     ASPECT_RATIOS,
     IMAGE_MODEL_CAPABILITIES,
@@ -42,6 +46,7 @@ __all__ = [
     "IMAGE_MODEL_CAPABILITIES",
     "MAX_IMAGES",
     "MAX_PROMPT_LENGTH",
+    "AccountCosts",
     "BalanceDeduction",
     "ElementReference",
     "Envelope",
@@ -49,6 +54,8 @@ __all__ = [
     "ImageModelCapability",
     "ImageTask",
     "KlingImage",
+    "ResourcePack",
+    "ResourcePackStatus",
     "TaskInfo",
     "TaskResult",
     "TaskStatus",

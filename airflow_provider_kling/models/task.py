@@ -75,8 +75,17 @@ class TaskInfo(_Tolerant):
 
 class TaskResult(_Tolerant):
     images: list[KlingImage] = Field(default_factory=list)
+    #: omni-image with ``result_type="series"`` answers its images here (a reseller's copy of
+    #: Kling's page says so; not confirmed on Kling's own): both lists are read.
+    series_images: list[KlingImage] = Field(default_factory=list)
+    result_type: str | None = None
 
-    @field_validator("images", mode="after")
+    @field_validator("images", "series_images", mode="before")
+    @classmethod
+    def _null_is_no_images(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @field_validator("images", "series_images", mode="after")
     @classmethod
     def _number_images(cls, images: list[KlingImage]) -> list[KlingImage]:
         # Some resellers omit index: fall back to the position in the list.
@@ -124,7 +133,8 @@ class ImageTask(_Tolerant):
 
     @property
     def images(self) -> list[KlingImage]:
-        return self.task_result.images
+        """The task's images: ``task_result.images``, or an omni series' ``series_images``."""
+        return self.task_result.images or self.task_result.series_images
 
     def to_xcom(self) -> dict[str, Any]:
         """The JSON-serialisable summary pushed to XCom (``path`` is added once an image is stored)."""

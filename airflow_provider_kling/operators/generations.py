@@ -20,7 +20,8 @@ from airflow_provider_kling.idempotency import (
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.kling import KlingHook
-    from airflow_provider_kling.models import ImageGenerationRequest, ImageTask
+    from airflow_provider_kling.models import ImageTask
+    from airflow_provider_kling.models.requests import KlingTaskRequest
 
 #: XCom key under which the Kling task id is pushed the moment the task exists.
 XCOM_KLING_TASK_ID = "kling_task_id"
@@ -44,7 +45,7 @@ class RequestGenerations:
     def __init__(
         self,
         hook: KlingHook,
-        request: ImageGenerationRequest,
+        request: KlingTaskRequest,
         context: Any,
         *,
         log: Any,
@@ -54,6 +55,8 @@ class RequestGenerations:
         if not request.external_task_id:
             raise ValueError("the request needs an external_task_id to count its generations")
         self.hook, self.request, self.context, self.log = hook, request, context, log
+        #: The request kind's endpoint: every query and create of this request goes there.
+        self.endpoint: str = type(request).path
         self.base_id: str = request.external_task_id
         self.fingerprint = request_fingerprint(request)
         self.max_regenerations = max_regenerations
@@ -71,7 +74,7 @@ class RequestGenerations:
                     "Not resuming Kling task %s from the task state store: it was made for another request",
                     stored_id,
                 )
-            elif known := self.hook.find_image_task(str(stored_id)):
+            elif known := self.hook.find_image_task(str(stored_id), endpoint=self.endpoint):
                 if known.task_status != "failed":
                     return self._resumed(known, "the task state store"), True
                 failed = (known, int(stored.get("generation") or 1))
@@ -92,7 +95,7 @@ class RequestGenerations:
         generation = 0
         while generation < MAX_GENERATIONS_SCANNED:
             found = self.hook.find_image_task_by_external_id(
-                generation_external_task_id(self.base_id, generation + 1)
+                generation_external_task_id(self.base_id, generation + 1), endpoint=self.endpoint
             )
             if found is None:
                 break

@@ -25,13 +25,15 @@ from airflow_provider_kling.operators.generations import (
     RequestGenerations,
 )
 from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
+from airflow_provider_kling.spend import describe_deduction
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
     from airflow.sdk.types import TaskInstanceKey
 
     from airflow_provider_kling.hooks.kling import KlingHook
-    from airflow_provider_kling.models import ImageGenerationRequest, ImageTask
+    from airflow_provider_kling.models import ImageTask
+    from airflow_provider_kling.models.requests import KlingTaskRequest
 
 __all__ = [
     "DEFAULT_MAX_REGENERATIONS",
@@ -65,7 +67,9 @@ class KlingImageGenerationOperator(BaseOperator):
     :param model_name: Kling image model, e.g. ``kling-v1`` (default), ``kling-v2-1``. (templated)
     :param n: Number of images, 1 to 9.
     :param negative_prompt: What to keep out of the image; not allowed with ``image``. (templated)
-    :param image: Reference image: an http(s) URL or base64 data. (templated)
+    :param image: Reference image: an http(s) URL, base64 data, or an image in your storage (an
+        ``ObjectStoragePath``, a ``file://``/``s3://``... URI, or an image of an earlier task's
+        result), read and sent as base64. (templated)
     :param image_reference: ``subject`` or ``face``; required by kling-v1-5 with an image. (templated)
     :param image_fidelity: Reference image strength, 0 to 1.
     :param human_fidelity: Subject likeness, 0 to 1; only with ``image_reference="subject"``.
@@ -121,6 +125,9 @@ class KlingImageGenerationOperator(BaseOperator):
     template_fields_renderers: ClassVar[dict[str, str]] = {"prompt": "jinja"}
     ui_color = "#d6e4ff"
     operator_extra_links = (KlingImageLink(),)
+    #: The request kind this operator builds (``models.requests.REQUEST_KINDS``): the endpoint
+    #: operators (``operators.endpoints``) set another and override :meth:`request_fields`.
+    request_kind: ClassVar[str] = "generations"
 
     def __init__(
         self,
@@ -202,35 +209,44 @@ class KlingImageGenerationOperator(BaseOperator):
 
     # -- request -------------------------------------------------------------------------------
 
-    def build_request(self, context: Context) -> ImageGenerationRequest:
+    def request_fields(self) -> dict[str, Any]:
+        """The rendered request fields of this operator's request kind."""
+        return {
+            "model_name": self.model_name,
+            "prompt": self.prompt,
+            "n": self.n,
+            "negative_prompt": self.negative_prompt,
+            "image": self.image,
+            "image_reference": self.image_reference,
+            "image_fidelity": self.image_fidelity,
+            "human_fidelity": self.human_fidelity,
+            "resolution": self.resolution,
+            "aspect_ratio": self.aspect_ratio,
+            "callback_url": self.callback_url,
+            "external_task_id": self.external_task_id,
+        }
+
+    def build_request(self, context: Context) -> KlingTaskRequest:
         """The rendered fields as a validated request with its external task id; a bad one fails
-        here, before any HTTP call."""
+        here, before any HTTP call. Images named in your storage are read first (base64)."""
         from airflow_provider_kling.errors import KlingRequestValidationError
         from airflow_provider_kling.idempotency import with_external_task_id
-        from airflow_provider_kling.models import ImageGenerationRequest
+        from airflow_provider_kling.image_inputs import read_image_fields
+        from airflow_provider_kling.models.requests import request_class
 
+        request_cls = request_class(self.request_kind)
         try:
-            request = ImageGenerationRequest.build(
-                model_name=self.model_name,
-                prompt=self.prompt,
-                n=self.n,
-                negative_prompt=self.negative_prompt,
-                image=self.image,
-                image_reference=self.image_reference,
-                image_fidelity=self.image_fidelity,
-                human_fidelity=self.human_fidelity,
-                resolution=self.resolution,
-                aspect_ratio=self.aspect_ratio,
-                callback_url=self.callback_url,
-                external_task_id=self.external_task_id,
+            fields = read_image_fields(
+                self.request_fields(), request_cls.image_fields, self.output_conn_id or None
             )
+            request = request_cls.build(**fields)
             if not request.external_task_id:
                 request = with_external_task_id(request, self._default_external_task_id(context, request))
             return request
         except KlingRequestValidationError as exc:
             raise fail_fast(exc) from None
 
-    def _default_external_task_id(self, context: Context, request: ImageGenerationRequest) -> str:
+    def _default_external_task_id(self, context: Context, request: KlingTaskRequest) -> str:
         """Stable across tries of one task instance and one request; new for an edited request."""
         from airflow_provider_kling.idempotency import default_external_task_id, request_fingerprint
 
@@ -261,20 +277,23 @@ class KlingImageGenerationOperator(BaseOperator):
             task = self._wait(task, request)
         return self._finish(task, request, context, resumed=resumed)
 
-    def _wait(self, task: ImageTask, request: ImageGenerationRequest) -> ImageTask:
+    def _wait(self, task: ImageTask, request: KlingTaskRequest) -> ImageTask:
         """Wait for ``task`` on the worker, or defer to the triggerer (which resumes in execute_complete)."""
         if self.deferrable:
-            self._defer(task.task_id)
+            self._defer(task.task_id, type(request).path)
         try:
             return self.hook.wait_for_image_task(
-                task.task_id, poll_interval=self.poll_interval, timeout=self.timeout
+                task.task_id,
+                poll_interval=self.poll_interval,
+                timeout=self.timeout,
+                endpoint=type(request).path,
             )
         except KlingError as exc:
             if isinstance(exc, KlingTaskFailedError) and exc.external_task_id is None:
                 exc.external_task_id = task.external_task_id
             raise self._failure(exc, request) from exc
 
-    def _defer(self, kling_task_id: str) -> None:
+    def _defer(self, kling_task_id: str, endpoint: str) -> None:
         import time
 
         from airflow_provider_kling.polling import defer_timeout
@@ -289,6 +308,7 @@ class KlingImageGenerationOperator(BaseOperator):
                 kling_conn_id=self.kling_conn_id,
                 poll_interval=self.poll_interval,
                 deadline=time.time() + self.timeout,
+                endpoint=endpoint,
             ),
             method_name="execute_complete",
             timeout=defer_timeout(self.timeout),
@@ -308,7 +328,7 @@ class KlingImageGenerationOperator(BaseOperator):
             raise self._failure(exc, request) from exc
         return self._finish(task, request, context, resumed=False)
 
-    def _generations(self, request: ImageGenerationRequest, context: Context) -> RequestGenerations:
+    def _generations(self, request: KlingTaskRequest, context: Context) -> RequestGenerations:
         return RequestGenerations(
             self.hook,
             request,
@@ -318,7 +338,7 @@ class KlingImageGenerationOperator(BaseOperator):
             failure=self._failure,
         )
 
-    def _failure(self, exc: KlingError, request: ImageGenerationRequest | None = None) -> BaseException:
+    def _failure(self, exc: KlingError, request: KlingTaskRequest | None = None) -> BaseException:
         """How a Kling error ends this try: skipped, failed at once, or left to Airflow's retries."""
         from airflow_provider_kling.idempotency import generation_of
 
@@ -335,12 +355,13 @@ class KlingImageGenerationOperator(BaseOperator):
     # -- results -------------------------------------------------------------------------------
 
     def _finish(
-        self, task: ImageTask, request: ImageGenerationRequest, context: Context, *, resumed: bool
+        self, task: ImageTask, request: KlingTaskRequest, context: Context, *, resumed: bool
     ) -> dict[str, Any]:
         if not task.images:
             raise KlingImageUnavailableError(
                 f"Kling task {task.task_id} succeeded but returned no images", task_id=task.task_id
             )
+        self.log.info("Kling task %s deducted %s", task.task_id, describe_deduction(task))
         result = self._result(task, request)
         self._kling_image_url = task.images[0].url
         if not self.output_path:
@@ -422,7 +443,7 @@ class KlingImageGenerationOperator(BaseOperator):
         )
 
     def _regenerate_expired(
-        self, expired: ImageTask, request: ImageGenerationRequest, context: Context
+        self, expired: ImageTask, request: KlingTaskRequest, context: Context
     ) -> dict[str, Any]:
         """``regenerate_expired=True``: create the next generation of this request on purpose."""
         self.log.warning(
@@ -462,5 +483,5 @@ class KlingImageGenerationOperator(BaseOperator):
             raise fail_fast(exc) from exc
         return plain_uri(base)
 
-    def _result(self, task: ImageTask, request: ImageGenerationRequest) -> dict[str, Any]:
-        return {**task.to_xcom(), "model_name": request.model_name, "prompt": request.prompt}
+    def _result(self, task: ImageTask, request: KlingTaskRequest) -> dict[str, Any]:
+        return {**task.to_xcom(), **request.summary()}

@@ -29,6 +29,8 @@ class KlingImageTaskSensor(BaseSensorOperator):
     :param kling_conn_id: The ``kling`` connection. (templated)
     :param deferrable: Wait in the triggerer instead of poking from a worker.
     :param poke_interval: Seconds between polls (also used by the trigger).
+    :param endpoint: Which Kling endpoint made the task: a kind (``generations``, the default,
+        ``omni-image``, ``multi-image2image``, ``expand``, ``virtual-try-on``) or its path.
     """
 
     template_fields: Sequence[str] = ("kling_task_id", "kling_conn_id")
@@ -41,12 +43,25 @@ class KlingImageTaskSensor(BaseSensorOperator):
         kling_conn_id: str = "kling_default",
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poke_interval: float = DEFAULT_POLL_INTERVAL,
+        endpoint: str = "generations",
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, **kwargs)
         self.kling_task_id = kling_task_id
         self.kling_conn_id = kling_conn_id
         self.deferrable = deferrable
+        self.endpoint = endpoint
+
+    @cached_property
+    def endpoint_path(self) -> str:
+        """The endpoint's path (resolved when the sensor runs: parsing a DAG imports no models)."""
+        from airflow_provider_kling.errors import KlingRequestValidationError
+        from airflow_provider_kling.models.requests import endpoint_path
+
+        try:
+            return endpoint_path(self.endpoint)
+        except ValueError as exc:
+            raise fail_fast(KlingRequestValidationError(f"endpoint: {exc}")) from None
 
     @cached_property
     def hook(self) -> KlingHook:
@@ -66,6 +81,7 @@ class KlingImageTaskSensor(BaseSensorOperator):
                 kling_conn_id=self.kling_conn_id,
                 poll_interval=float(self.poke_interval),
                 deadline=time.time() + timeout,
+                endpoint=self.endpoint_path,
             ),
             method_name="execute_complete",
             timeout=defer_timeout(timeout),
@@ -73,7 +89,7 @@ class KlingImageTaskSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> PokeReturnValue:
         try:
-            task = self.hook.get_image_task(self.kling_task_id)
+            task = self.hook.get_image_task(self.kling_task_id, endpoint=self.endpoint_path)
         except KlingError as exc:
             raise fail_fast(exc) from exc
         self.log.info("Kling task %s %s", task.task_id, status_words(task))

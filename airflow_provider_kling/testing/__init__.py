@@ -9,6 +9,8 @@ It is a reference implementation of Kling written from Kling's docs, and shares 
 the client (no hooks, operators, ``models`` or ``errors``), so it can catch the client's mistakes:
 
 - ``rules``: Kling's request rules as data (one row per model) and the validator;
+- ``endpoints``: the rules of omni-image, multi-image2image, expand and virtual try-on, one row
+  per endpoint (path, validator, stand-in price);
 - ``codes``: Kling's error codes with their HTTP status;
 - ``tasks``: a task's timeline (timed, immediate or manual progress) and how Kling renders it;
 - ``store``: tasks indexed by id, external id, account and key, evicted past a retention;

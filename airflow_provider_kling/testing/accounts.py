@@ -20,7 +20,8 @@ from typing import Any
 
 DEFAULT_PACK_UNITS = 10_000.0
 DEFAULT_PACK_NAME = "Image Generation - 10,000 units"
-_YEAR = 365 * 86_400.0
+_DAY = 86_400.0
+_YEAR = 365 * _DAY
 PACK_STATUSES = ("toBeOnline", "online", "expired", "runOut")
 
 
@@ -115,7 +116,9 @@ class Accounts:
 
     def packs(self, account: str, now: float) -> list[ResourcePack]:
         if account not in self._packs:
-            self._packs[account] = [ResourcePack.from_json({"total_quantity": self._pack_units}, now)]
+            # The starting pack was bought before anyone asked: a costs window ending "now" shows it.
+            bought = {"total_quantity": self._pack_units, "effective_time": int((now - _DAY) * 1000)}
+            self._packs[account] = [ResourcePack.from_json(bought, now)]
         return self._packs[account]
 
     def set_packs(self, account: str, specs: list[Mapping[str, Any]], now: float) -> None:

@@ -1,4 +1,8 @@
-"""The simulator's ASGI app: Kling's image-generation routes, image files, and the control routes.
+"""The simulator's ASGI app: Kling's image routes, image files, and the control routes.
+
+Image generation and the endpoints in ``testing.endpoints`` (omni-image, multi-image2image,
+expand, virtual try-on) each answer create, query and list at their own path; a task is found
+only at the path it was created at, and listed only there.
 
 Every API route answers under both ``/v1/...`` (Kling's own hosts) and ``/kling/v1/...`` (the
 reseller's prefix): create, query (by task id or external task id), list, and
@@ -23,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from airflow_provider_kling.testing import faulty, png, rules
+from airflow_provider_kling.testing import endpoints, faulty, png, rules
 from airflow_provider_kling.testing.auth import identify_caller
 from airflow_provider_kling.testing.callbacks import CallbackSender
 from airflow_provider_kling.testing.codes import ApiError
@@ -96,13 +100,20 @@ async def _api_call(request: Request, counter: str, handler: Handler) -> Respons
     return JSONResponse(body)
 
 
+def _kind(request: Request) -> str:
+    """The endpoint a request came in at (set by its route, see :func:`_task_routes`)."""
+    kind: str = request.scope.get("kling_endpoint", "generations")
+    return kind
+
+
 async def _create(request: Request, state: SimulatorState, owner: str) -> dict[str, Any]:
     try:
         fields = await request.json()
     except ValueError:
         raise ApiError.of(1201, "Invalid Kling image request: the body must be a JSON object") from None
+    kind = _kind(request)
     try:
-        image_request = rules.validate(fields)
+        image_request = rules.validate(fields) if kind == "generations" else endpoints.validate(kind, fields)
     except rules.RuleViolation as exc:
         raise ApiError.of(1201, str(exc)) from None
     task = state.create_task(owner, image_request)
@@ -114,7 +125,7 @@ async def _create(request: Request, state: SimulatorState, owner: str) -> dict[s
 
 async def _query(request: Request, state: SimulatorState, owner: str) -> dict[str, Any]:
     task = state.find_task(owner, request.path_params["task_id"])
-    if task is None:
+    if task is None or task.request.endpoint != _kind(request):
         raise ApiError(404, 1203, "task not found")
     return render_task(task, image_root=_image_root(request), now=time.time())
 
@@ -133,7 +144,7 @@ def _page_param(request: Request, name: str, default: int, maximum: int) -> int:
 async def _list(request: Request, state: SimulatorState, owner: str) -> list[dict[str, Any]]:
     page = _page_param(request, "pageNum", 1, MAX_PAGE_NUM)
     size = _page_param(request, "pageSize", 30, MAX_PAGE_SIZE)
-    tasks = state.list_account_tasks(owner, limit=size, offset=(page - 1) * size)
+    tasks = state.list_account_tasks(owner, limit=size, offset=(page - 1) * size, endpoint=_kind(request))
     now, root = time.time(), _image_root(request)
     return [render_task(task, image_root=root, now=now) for task in tasks]
 
@@ -146,6 +157,23 @@ async def generations(request: Request) -> Response:
 
 async def task_detail(request: Request) -> Response:
     return await _api_call(request, "queries", _query)
+
+
+def _task_routes(prefix: str, kind: str, path: str) -> list[Route]:
+    """Create/list and query routes of one endpoint; each marks its requests with ``kind``."""
+
+    async def collection(request: Request) -> Response:
+        request.scope["kling_endpoint"] = kind
+        return await generations(request)
+
+    async def detail(request: Request) -> Response:
+        request.scope["kling_endpoint"] = kind
+        return await task_detail(request)
+
+    return [
+        Route(f"{prefix}{path}", collection, methods=["GET", "POST"]),
+        Route(f"{prefix}{path}/{{task_id}}", detail, methods=["GET"]),
+    ]
 
 
 def _millis_param(request: Request, name: str) -> float:
@@ -218,11 +246,13 @@ def create_app(state: SimulatorState | None = None, **settings: Any) -> Starlett
         yield
         await callbacks.aclose()
 
+    task_paths = [("generations", "/v1/images/generations")]
+    task_paths += [(endpoint.kind, endpoint.path) for endpoint in endpoints.ENDPOINTS]
     routes = []
     for prefix in API_PREFIXES:
+        for kind, path in task_paths:
+            routes += _task_routes(prefix, kind, path)
         routes += [
-            Route(f"{prefix}/v1/images/generations", generations, methods=["GET", "POST"]),
-            Route(f"{prefix}/v1/images/generations/{{task_id}}", task_detail, methods=["GET"]),
             Route(f"{prefix}/images/{{task_id}}/{{index:int}}.png", image, methods=["GET"]),
             Route(f"{prefix}/images/{{task_id}}/watermarked/{{index:int}}.png", image, methods=["GET"]),
             Route(f"{prefix}/account/costs", account_costs, methods=["GET"]),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,9 +111,17 @@ class ImageRequest:
     callback_url: str | None = None
     external_task_id: str | None = None
     watermark: bool = False
+    #: The endpoint's short name (``testing.endpoints`` holds the other endpoints' rules).
+    endpoint: str = "generations"
+    #: Units per image when the endpoint prices it itself (image generation prices by model).
+    units_each: float | None = None
+    #: omni-image ``result_type="series"``: the images are answered as ``series_images``.
+    series: bool = False
 
     @property
     def units_per_image(self) -> float:
+        if self.units_each is not None:
+            return self.units_each
         return MODELS[self.model_name].units_per_image[self.resolution]
 
     @property
@@ -126,17 +135,7 @@ class ImageRequest:
 
     def without_external_task_id(self) -> ImageRequest:
         body = {k: v for k, v in self.body.items() if k != "external_task_id"}
-        return ImageRequest(
-            self.model_name,
-            self.prompt,
-            self.n,
-            body,
-            self.resolution,
-            self.aspect_ratio,
-            self.callback_url,
-            None,
-            self.watermark,
-        )
+        return dataclasses.replace(self, body=body, external_task_id=None)
 
 
 class RuleViolation(ValueError):

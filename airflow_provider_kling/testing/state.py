@@ -296,11 +296,14 @@ class SimulatorState:
                 tasks = self._store.newest_first(owners=keys)
             return _page(tasks, limit, offset)
 
-    def list_account_tasks(self, owner: str, limit: int, offset: int) -> list[SimTask]:
-        """One page of the tasks of the caller's account, newest first (the list endpoint)."""
+    def list_account_tasks(
+        self, owner: str, limit: int, offset: int, endpoint: str = "generations"
+    ) -> list[SimTask]:
+        """One page of the caller's account's tasks of one endpoint, newest first (the list route)."""
         with self._lock:
             self._evict(time.time())
-            return _page(self._store.newest_first(account=self._accounts.account_of(owner)), limit, offset)
+            tasks = self._store.newest_first(account=self._accounts.account_of(owner))
+            return _page((task for task in tasks if task.request.endpoint == endpoint), limit, offset)
 
     def stored_tasks(self) -> int:
         with self._lock:

@@ -156,7 +156,12 @@ def render_task(task: SimTask, *, image_root: str, now: float, status: str | Non
             "list_price": _number(round(units * UNIT_LIST_PRICE, 4)),
         }
     if status == SUCCEED:
-        body["task_result"] = {"images": [_image(task, i, image_root) for i in range(task.request.n)]}
+        images = [_image(task, i, image_root) for i in range(task.request.n)]
+        if task.request.series:
+            # An omni-image series, as a reseller's page describes it: ``series_images``.
+            body["task_result"] = {"result_type": "series", "series_images": images}
+        else:
+            body["task_result"] = {"images": images}
     return body
 
 

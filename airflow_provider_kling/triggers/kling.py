@@ -20,6 +20,9 @@ from airflow_provider_kling.polling import (
 if TYPE_CHECKING:
     from airflow_provider_kling.models import ImageTask
 
+#: Image generation's path: the endpoint of triggers serialized before there were others.
+GENERATIONS_PATH = "/v1/images/generations"
+
 
 class KlingImageTaskTrigger(BaseTrigger):
     """
@@ -40,6 +43,8 @@ class KlingImageTaskTrigger(BaseTrigger):
     :param poll_interval: Seconds between polls.
     :param deadline: Absolute deadline, Unix seconds.
     :param max_poll_errors: Failed polls in a row tolerated before an ``error`` event.
+    :param endpoint: The task's endpoint path (``models.requests``: image generation by default,
+        omni-image, multi-image2image, expand, virtual try-on).
     """
 
     def __init__(
@@ -49,6 +54,7 @@ class KlingImageTaskTrigger(BaseTrigger):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         deadline: float | None = None,
         max_poll_errors: int = DEFAULT_MAX_POLL_ERRORS,
+        endpoint: str = GENERATIONS_PATH,
     ) -> None:
         super().__init__()
         # Not ``task_id``: BaseTrigger owns that name, and the triggerer sets it to the Airflow
@@ -58,6 +64,7 @@ class KlingImageTaskTrigger(BaseTrigger):
         self.poll_interval = float(poll_interval)
         self.deadline = float(deadline) if deadline is not None else time.time() + DEFAULT_TIMEOUT
         self.max_poll_errors = int(max_poll_errors)
+        self.endpoint = endpoint
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -68,6 +75,7 @@ class KlingImageTaskTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
                 "max_poll_errors": self.max_poll_errors,
+                "endpoint": self.endpoint,
             },
         )
 
@@ -89,7 +97,7 @@ class KlingImageTaskTrigger(BaseTrigger):
         # The serialized deadline is wall-clock time; from here on, the hook's monotonic clock.
         deadline = started + (self.deadline - time.time())
         plan = PollPlan(self.kling_task_id, self.poll_interval, deadline, started, self.max_poll_errors)
-        async with watch(hook, self.kling_task_id, seams._clock) as lookup:
+        async with watch(hook, self.kling_task_id, seams._clock, self.endpoint) as lookup:
             while True:
                 try:
                     task = await lookup(plan.deadline)

@@ -1,7 +1,8 @@
 """Many triggers, few requests: one reader of Kling's task list per connection per event loop.
 
 Each Kling trigger asks :func:`watch` for its task's status. Instead of one query per task per poll,
-the triggers of one connection share *rounds*: a round reads the first pages of the task list
+the triggers of one connection and endpoint (each Kling endpoint lists only its own tasks) share
+*rounds*: a round reads the first pages of the task list
 (newest first, up to :data:`PAGE_SIZE_MAX` tasks a page) and serves every trigger that needs a
 status at most :data:`STALENESS` seconds old. A task not on those pages (older than the newest
 :data:`MAX_PAGES` pages, or an unknown id) is queried by id, as is every task when the list
@@ -46,6 +47,7 @@ Lookup = Callable[[float], Awaitable["ImageTask"]]
 class _Board:
     """The latest round's view of one connection's watched tasks."""
 
+    endpoint: str = "/v1/images/generations"  # whose task list the rounds read
     watched: dict[str, int] = field(default_factory=dict)  # Kling or external task id -> watchers
     seen: dict[str, dict[str, Any]] = field(default_factory=dict)  # unparsed: each trigger parses its own
     round_for: set[str] = field(default_factory=set)  # the tasks watched when the last round began
@@ -78,7 +80,7 @@ class _Board:
         size, missing = self.page_size(), set(self.watched)
         try:
             for page in range(1, MAX_PAGES + 1):
-                items = await hook._alist_task_data(page, size, deadline=deadline)
+                items = await hook._alist_task_data(page, size, deadline=deadline, endpoint=self.endpoint)
                 for item in items:
                     external = (item.get("task_info") or {}).get("external_task_id")
                     keys = [key for key in (str(item.get("task_id")), external) if key in self.watched]
@@ -100,20 +102,25 @@ class _Board:
             raise
 
 
-# event loop -> connection id -> board; weak, so a finished loop leaves nothing behind.
-_boards: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Board]] = weakref.WeakKeyDictionary()
+# event loop -> (connection id, endpoint) -> board; weak, so a finished loop leaves nothing behind.
+_boards: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], _Board]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @contextlib.asynccontextmanager
-async def watch(hook: KlingHook, task_id: str, clock: Callable[[], float]) -> AsyncIterator[Lookup]:
+async def watch(
+    hook: KlingHook, task_id: str, clock: Callable[[], float], endpoint: str = "/v1/images/generations"
+) -> AsyncIterator[Lookup]:
     """
-    Watch one task while the block runs; yields ``lookup(deadline) -> ImageTask``.
+    Watch one task of ``endpoint`` while the block runs; yields ``lookup(deadline) -> ImageTask``.
 
     ``clock`` and ``deadline`` share one clock (the hook's monotonic one). On exit, even by
     cancellation, the task is unwatched and a board nobody watches is dropped.
     """
     boards = _boards.setdefault(asyncio.get_running_loop(), {})
-    board = boards.setdefault(hook.kling_conn_id, _Board())
+    key = (hook.kling_conn_id, endpoint)
+    board = boards.setdefault(key, _Board(endpoint=endpoint))
     board.watched[task_id] = board.watched.get(task_id, 0) + 1
 
     async def lookup(deadline: float) -> ImageTask:
@@ -126,7 +133,7 @@ async def watch(hook: KlingHook, task_id: str, clock: Callable[[], float]) -> As
                 raise KlingConnectionError("Timed out reading Kling's task list") from None
             if item is not None:
                 return task_from_data(item, f"task {task_id}", task_id)
-        return await hook.aget_image_task(task_id, deadline=deadline)
+        return await hook.aget_image_task(task_id, deadline=deadline, endpoint=endpoint)
 
     try:
         yield lookup
@@ -134,8 +141,8 @@ async def watch(hook: KlingHook, task_id: str, clock: Callable[[], float]) -> As
         board.watched[task_id] -= 1
         if board.watched[task_id] <= 0:
             del board.watched[task_id]
-        if not board.watched and boards.get(hook.kling_conn_id) is board:
-            del boards[hook.kling_conn_id]
+        if not board.watched and boards.get(key) is board:
+            del boards[key]
 
 
 def watched_tasks() -> int:

@@ -42,6 +42,7 @@ EXAMPLE_DAGS = {
     "kling_sensor",
     "kling_decorator",
     "kling_gallery",
+    "kling_product_campaign",
 }
 
 
@@ -161,6 +162,13 @@ def test_scheduled_batch_stores_each_prompts_image_with_manifest_and_contact_she
     assert manifest["date"] == DATE
     assert [entry["prompt"] for entry in manifest["prompts"]] == prompts
     sheet = (folder / "contact_sheet.html").read_text()
+    # Units per prompt and the run's total: what the simulator deducted (kling-v1: 1 unit an image).
+    deducted = [
+        float(kling_tasks[entry["kling_task_id"]]["final_unit_deduction"]) for entry in manifest["prompts"]
+    ]
+    assert [entry["units"] for entry in manifest["prompts"]] == deducted
+    assert manifest["total_units"] == sum(deducted) == len(prompts)
+    assert f"{len(prompts)} units</p>" in sheet
     for entry in manifest["prompts"]:
         assert entry["task_status"] == "succeed"
         assert kling_tasks[entry["kling_task_id"]]["request"]["prompt"] == entry["prompt"]

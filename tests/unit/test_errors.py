@@ -10,6 +10,7 @@ import pytest
 
 from airflow_provider_kling.errors import (
     KlingAccountError,
+    KlingArrearsError,
     KlingAuthError,
     KlingConnectionError,
     KlingContentPolicyError,
@@ -19,6 +20,7 @@ from airflow_provider_kling.errors import (
     KlingNotFoundError,
     KlingPermissionError,
     KlingRateLimitError,
+    KlingResourcePackExhaustedError,
     KlingResponseError,
     KlingServerError,
     error_class_for,
@@ -35,8 +37,8 @@ DOCUMENTED_CODES = [
     (401, 1003, KlingAuthError, False, False),
     (401, 1004, KlingAuthError, False, False),
     (429, 1100, KlingAccountError, False, False),
-    (429, 1101, KlingAccountError, False, False),
-    (429, 1102, KlingAccountError, False, False),
+    (429, 1101, KlingArrearsError, False, False),
+    (429, 1102, KlingResourcePackExhaustedError, False, False),
     (403, 1103, KlingPermissionError, False, False),
     (400, 1200, KlingInvalidRequestError, False, False),
     (400, 1201, KlingInvalidRequestError, False, False),
@@ -91,7 +93,9 @@ def test_ip_whitelist_429_is_not_mistaken_for_a_rate_limit() -> None:
 
 
 def test_account_429_is_not_mistaken_for_a_rate_limit() -> None:
-    assert error_class_for(429, 1102) is KlingAccountError
+    assert error_class_for(429, 1102) is KlingResourcePackExhaustedError
+    assert issubclass(KlingResourcePackExhaustedError, KlingAccountError)
+    assert issubclass(KlingArrearsError, KlingAccountError)
 
 
 @pytest.mark.parametrize("http_status", [500, 502, 503, 504, 599])
@@ -260,3 +264,33 @@ def test_retry_after_header_is_found_whatever_its_case(name: str) -> None:
 def test_no_retry_after_header_leaves_retry_after_unset() -> None:
     error = error_from_response(429, {"code": 1302}, headers={"Content-Type": "application/json"})
     assert error.retry_after is None
+
+
+@pytest.mark.parametrize(
+    ("code", "what_to_do"),
+    [(1101, "settle the bill in Kling's developer console"), (1102, "buy a resource pack")],
+)
+def test_arrears_and_used_up_packs_say_what_to_do_and_that_nothing_was_charged(
+    code: int, what_to_do: str
+) -> None:
+    kling_message = {1101: "Account in arrears", 1102: "Resource pack depleted or expired"}[code]
+    error = error_from_response(429, {"code": code, "message": kling_message, "request_id": "r-1"})
+
+    text = str(error)
+    assert text.startswith(f"Kling code {code}, HTTP 429: {kling_message}. ")
+    assert what_to_do in text
+    assert "clear this task" in text and "Nothing was generated or charged" in text
+    assert "request_id=r-1" in text
+    assert (error.retryable, error.airflow_retryable) == (False, False)
+
+
+def test_account_advice_is_not_repeated_when_a_message_already_carries_it() -> None:
+    first = error_from_response(429, {"code": 1102, "message": "used up"})
+    again = error_from_response(429, {"code": 1102, "message": first.message})
+    assert again.message == first.message
+
+
+def test_other_account_exceptions_keep_klings_message_alone() -> None:
+    error = error_from_response(429, {"code": 1100, "message": "Account exception"})
+    assert type(error) is KlingAccountError
+    assert error.message == "Account exception"

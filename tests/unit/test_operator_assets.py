@@ -17,13 +17,16 @@ from airflow_provider_kling.operators.kling import KlingImageGenerationOperator
 from tests.unit.task_context import RecordingTaskInstance, make_context
 
 
-def make_operator(**kwargs: Any) -> KlingImageGenerationOperator:
+def make_operator(
+    operator_class: type[KlingImageGenerationOperator] = KlingImageGenerationOperator, **kwargs: Any
+) -> KlingImageGenerationOperator:
     kwargs.setdefault("task_id", "generate")
-    kwargs.setdefault("prompt", "a paper lantern in the rain")
+    if operator_class is KlingImageGenerationOperator:
+        kwargs.setdefault("prompt", "a paper lantern in the rain")
     kwargs.setdefault("poll_interval", 0.05)
     kwargs.setdefault("timeout", 30)
     with DAG("kling_assets_dag", schedule=None):
-        return KlingImageGenerationOperator(**kwargs)
+        return operator_class(**kwargs)
 
 
 def run(operator: KlingImageGenerationOperator, context: dict[str, Any], *, deferrable: bool) -> dict:
@@ -201,3 +204,29 @@ def test_without_waiting_the_facets_name_the_kling_task_and_no_output(kling_conn
     assert lineage.run_facets["kling"].kling_task_ids == [result["task_id"]]
     assert lineage.outputs == []
     assert events[operator.outlets[0]].extra == {}  # nothing made yet: Airflow records a bare event
+
+
+def test_an_endpoint_operator_inherits_the_outlet_and_the_event(kling_connection, tmp_path):
+    from airflow_provider_kling.operators.endpoints import KlingVirtualTryOnOperator
+    from airflow_provider_kling.testing import make_png
+
+    images = {}
+    for name, size in (("model", (360, 480)), ("shirt", (400, 400))):
+        images[name] = tmp_path / "in" / f"{name}.png"
+        images[name].parent.mkdir(exist_ok=True)
+        images[name].write_bytes(make_png(name, 0, *size))
+    operator = make_operator(
+        operator_class=KlingVirtualTryOnOperator,
+        human_image=f"file://{images['model']}",
+        cloth_image=f"file://{images['shirt']}",
+        output_path=str(tmp_path / "out"),
+    )
+    assert operator.outlets == [Asset(f"file://{tmp_path}/out")]
+    context, events = asset_context()
+
+    result = operator.execute(context)
+
+    extra = events[operator.outlets[0]].extra
+    assert extra["kling_task_ids"] == [result["task_id"]]
+    assert extra["model_names"] == ["kolors-virtual-try-on-v1"]
+    assert extra["paths"] == [image["path"] for image in result["images"]]

@@ -36,6 +36,7 @@ def test_serialize_round_trips_identifiers_and_deadline_only(kling_connection):
         "poll_interval": 2.0,
         "deadline": 1234.5,
         "max_poll_errors": 5,
+        "endpoint": "/v1/images/generations",
     }
     assert kling_connection.api_key not in json.dumps(kwargs)
     assert KlingImageTaskTrigger(**kwargs).serialize() == (path, kwargs)

@@ -121,7 +121,9 @@ async def test_a_trigger_cancelled_while_reading_a_round_leaves_the_next_one_to_
     class SlowHook:
         kling_conn_id = "kling_default"
 
-        async def _alist_task_data(self, page: int, size: int, *, deadline: float) -> list[dict]:
+        async def _alist_task_data(
+            self, page: int, size: int, *, deadline: float, endpoint: str
+        ) -> list[dict]:
             pages.append(page)
             await gate.wait()
             return [{"task_id": "2", "task_status": "processing"}, {"task_id": "1", "task_status": "succeed"}]

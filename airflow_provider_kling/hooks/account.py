@@ -1,0 +1,156 @@
+"""The account side of :class:`~airflow_provider_kling.hooks.kling.KlingHook`: ``GET /account/costs``.
+
+Kling asks for at most one query a second per account, and its figures lag by up to 12 hours.
+The hook spaces these queries itself: every hook in this process that reaches the same host with
+the same credentials waits until a second has passed since the last one was sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_kling.errors import KlingRequestValidationError, KlingResponseError, error_from_response
+
+if TYPE_CHECKING:
+    from airflow_provider_kling.hooks.connection import KlingConnectionSettings
+    from airflow_provider_kling.models import AccountCosts
+
+ACCOUNT_COSTS_PATH = "/account/costs"
+#: Kling: "at most one query a second" for the account's costs.
+MIN_COSTS_SPACING = 1.0
+#: Without ``start_time``: the window reaches this far back from ``end_time`` (a day).
+DEFAULT_COSTS_WINDOW = 86_400.0
+
+# Seams, as in hooks/kling.py: tests replace them to record waits instead of sleeping.
+_sleep: Callable[[float], None] = time.sleep
+_monotonic: Callable[[], float] = time.monotonic
+_now: Callable[[], float] = time.time
+
+_spacing_lock = threading.Lock()
+#: (base URL, credential fingerprint) -> when the next costs query may be sent (monotonic seconds)
+_next_costs_query: dict[tuple[str, str], float] = {}
+
+
+def _account_key(settings: KlingConnectionSettings) -> tuple[str, str]:
+    credential = settings.access_key or settings.api_key or ""
+    return settings.base_url, hashlib.sha256(credential.encode()).hexdigest()[:16]
+
+
+def wait_for_costs_turn(settings: KlingConnectionSettings) -> float:
+    """Sleep until this account may send its next costs query; return how long it waited."""
+    key = _account_key(settings)
+    with _spacing_lock:
+        now = _monotonic()
+        turn = max(now, _next_costs_query.get(key, now))
+        _next_costs_query[key] = turn + MIN_COSTS_SPACING
+    wait = turn - now
+    if wait > 0:
+        _sleep(wait)
+    return wait
+
+
+def _millis(name: str, value: datetime | float | int | None, default: float) -> int:
+    """A time as Kling's Unix milliseconds: a datetime (aware), or a number already in ms."""
+    if value is None:
+        return math.ceil(default * 1000)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise KlingRequestValidationError(f"{name} must be timezone-aware (got {value.isoformat()})")
+        return int(value.timestamp() * 1000)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise KlingRequestValidationError(
+            f"{name} must be a timezone-aware datetime or Unix milliseconds >= 0 (got {value!r})"
+        )
+    return int(value)
+
+
+def costs_query(
+    start_time: datetime | float | int | None,
+    end_time: datetime | float | int | None,
+    resource_pack_name: str | None,
+) -> dict[str, Any]:
+    """The query parameters, checked before any HTTP call."""
+    now = _now()
+    end = _millis("end_time", end_time, now)
+    start = _millis("start_time", start_time, end / 1000 - DEFAULT_COSTS_WINDOW)
+    if start > end:
+        raise KlingRequestValidationError(f"start_time must not be after end_time (got {start} > {end} ms)")
+    params: dict[str, Any] = {"start_time": start, "end_time": end}
+    if resource_pack_name is not None:
+        if not isinstance(resource_pack_name, str) or not resource_pack_name.strip():
+            raise KlingRequestValidationError(
+                f"resource_pack_name must be a non-empty string (got {resource_pack_name!r})"
+            )
+        params["resource_pack_name"] = resource_pack_name
+    return params
+
+
+def costs_from_data(data: Any) -> AccountCosts:
+    """Kling's ``data`` (``{code, msg, resource_pack_subscribe_infos}``) as :class:`AccountCosts`."""
+    from pydantic import ValidationError
+
+    from airflow_provider_kling.models import AccountCosts
+
+    if not isinstance(data, dict):
+        raise KlingResponseError("Kling answered an account costs query without its resource packs")
+    if data.get("code") not in (None, 0, "0"):
+        raise error_from_response(200, {"message": data.get("msg"), **data})
+    try:
+        return AccountCosts.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in exc.errors(include_url=False)
+        )
+        raise KlingResponseError(
+            f"Kling answered with account costs this provider cannot read: {problems}"
+        ) from None
+
+
+class AccountCostsMixin:
+    """:meth:`get_account_costs` for :class:`~airflow_provider_kling.hooks.kling.KlingHook`."""
+
+    @property
+    def settings(self) -> KlingConnectionSettings:
+        raise NotImplementedError
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict | None = None,
+        params: dict | None = None,
+        task_id: str | None = None,
+        resend_if: Callable[[BaseException], bool] | None = None,
+    ) -> Any:
+        raise NotImplementedError
+
+    def get_account_costs(
+        self,
+        start_time: datetime | float | int | None = None,
+        end_time: datetime | float | int | None = None,
+        resource_pack_name: str | None = None,
+    ) -> AccountCosts:
+        """
+        The account's resource packs: total and remaining quantity, validity and status.
+
+        :param start_time: Start of the window (an aware datetime, or Unix milliseconds); default
+            a day before ``end_time``. Kling returns the packs valid at some point in the window.
+        :param end_time: End of the window; default now.
+        :param resource_pack_name: Only the packs of this name.
+
+        Free to call, but Kling allows at most one query a second: this hook waits out the second
+        since the previous query for the same account (host and credentials) in this process
+        (other processes are not counted; a too-fast query answered 429 / 1302 is retried with backoff).
+        Kling's remaining quantities lag by up to 12 hours: treat them as an upper bound of what
+        is left, and keep a margin for what ran since.
+        """
+        params = costs_query(start_time, end_time, resource_pack_name)
+        wait_for_costs_turn(self.settings)
+        return costs_from_data(self._request("GET", ACCOUNT_COSTS_PATH, params=params))

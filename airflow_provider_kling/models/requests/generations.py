@@ -1,0 +1,236 @@
+"""
+The body of ``POST /v1/images/generations``, validated before any HTTP call (also importable
+from ``airflow_provider_kling.models.request``, its first home).
+
+Field rules are the pydantic fields below; what each model accepts (text to image, reference
+types, resolutions, aspect ratios, elements) comes from the capability table in
+``models.capabilities``, so a new model needs no code here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from airflow_provider_kling.errors import KlingRequestValidationError
+from airflow_provider_kling.models.capabilities import (
+    IMAGE_MODEL_CAPABILITIES,
+    IMAGE_MODELS,
+    MAX_IMAGES,
+    MAX_PROMPT_LENGTH,
+    MAX_REFERENCES,
+    ImageModelCapability,
+)
+from airflow_provider_kling.models.reference_image import checked_image
+from airflow_provider_kling.models.requests.base import KlingTaskRequest, WatermarkInfo
+
+#: Where image-generation tasks are created, queried and listed.
+GENERATIONS_PATH = "/v1/images/generations"
+
+_OPTIONAL_TEXT_FIELDS = (
+    "negative_prompt",
+    "image",
+    "image_reference",
+    "resolution",
+    "aspect_ratio",
+    "callback_url",
+    "external_task_id",
+)
+
+
+class ElementReference(BaseModel):
+    """One element of Kling's element library, by id (``element_list`` item)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    element_id: Annotated[StrictInt, Field(gt=0)]
+
+
+class ImageGenerationRequest(KlingTaskRequest):
+    """The body of ``POST /v1/images/generations``, with every rule Kling documents."""
+
+    kind: ClassVar[str] = "generations"
+    path: ClassVar[str] = GENERATIONS_PATH
+    image_fields: ClassVar[tuple[str, ...]] = ("image",)
+
+    # model_name and n are optional at Kling (defaults kling-v1 and 1) but required by the
+    # reseller: this client always sends both.
+    model_name: str
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_LENGTH)
+    n: int = Field(ge=1, le=MAX_IMAGES)
+    negative_prompt: str | None = Field(default=None, max_length=MAX_PROMPT_LENGTH)
+    image: str | None = None
+    image_reference: Literal["subject", "face"] | None = None
+    image_fidelity: float | None = Field(default=None, ge=0, le=1)
+    # Takes effect only with image_reference="subject"; Kling accepts and ignores it otherwise
+    # (its own clients send 0.45 by default), so it is never refused for that.
+    human_fidelity: float | None = Field(default=None, ge=0, le=1)
+    element_list: list[ElementReference] | None = Field(default=None, max_length=MAX_REFERENCES)
+    resolution: Literal["1k", "2k"] | None = None
+    aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9"] | None = None
+    watermark_info: WatermarkInfo | None = None
+    callback_url: str | None = None
+    external_task_id: str | None = Field(default=None, max_length=256)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_means_unset(cls, values: Any) -> Any:
+        # Templated fields often render to "", and the reseller's own example sends "" for
+        # unused fields: treat blank optional text (and an empty element_list) as absent, so
+        # it is never sent.
+        if isinstance(values, dict):
+            return {
+                key: (
+                    None
+                    if (key in _OPTIONAL_TEXT_FIELDS and isinstance(val, str) and not val.strip())
+                    or (key == "element_list" and val == [])
+                    else val
+                )
+                for key, val in values.items()
+            }
+        return values
+
+    @field_validator("model_name")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        if value not in IMAGE_MODEL_CAPABILITIES:
+            raise ValueError(f"must be one of {', '.join(IMAGE_MODELS)}")
+        return value
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _image_is_url_or_base64(cls, value: str | None) -> str | None:
+        return None if value is None else checked_image(value)
+
+    @field_validator("callback_url")
+    @classmethod
+    def _callback_is_http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("external_task_id")
+    @classmethod
+    def _external_id_is_printable(cls, value: str | None) -> str | None:
+        if value is not None and (any(ch.isspace() or not ch.isprintable() for ch in value) or "/" in value):
+            raise ValueError("must not contain whitespace, control characters or '/'")
+        return value
+
+    @model_validator(mode="after")
+    def _model_capabilities(self) -> ImageGenerationRequest:
+        problems = capability_problems(self, IMAGE_MODEL_CAPABILITIES[self.model_name])
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @classmethod
+    def build(cls, **fields: Any) -> ImageGenerationRequest:
+        """Validate ``fields``; raise :class:`KlingRequestValidationError` naming each bad field."""
+        try:
+            return cls(**fields)
+        except ValidationError as exc:
+            raise KlingRequestValidationError(describe_validation_error(exc)) from None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON body Kling expects: unset optional fields are left out."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+    def summary(self) -> dict[str, Any]:
+        """``model_name`` and ``prompt`` in the XCom result (its keys from before the other kinds)."""
+        return {"model_name": self.model_name, "prompt": self.prompt}
+
+
+def _models_with(flag: str) -> str:
+    return ", ".join(name for name, row in IMAGE_MODEL_CAPABILITIES.items() if getattr(row, flag))
+
+
+def capability_problems(request: ImageGenerationRequest, model: ImageModelCapability) -> list[str]:
+    """Each rule of ``model``'s row (and the cross-field rules) that ``request`` breaks, field first."""
+    problems = []
+    has_image = request.image is not None
+    if request.image_reference is not None and not has_image:
+        problems.append("image_reference: needs an image (Kling refuses image_reference without image)")
+    if not has_image and not model.text_to_image:
+        problems.append(
+            f"image: required, {model.name} does not generate from text alone ({model.image_use})"
+        )
+    if has_image and not model.image_to_image:
+        problems.append(f"image: {model.name} takes no image; models that do: {_models_with('image_use')}")
+    if has_image and model.reference_required and request.image_reference is None:
+        problems.append(
+            f"image_reference is required ({' or '.join(map(repr, model.reference_types))}) "
+            f"when {model.name} gets an image"
+        )
+    if request.image_reference is not None and request.image_reference not in model.reference_types:
+        problems.append(
+            f"image_reference: {model.name} takes no {request.image_reference!r} reference; "
+            f"models that do: {_models_with('reference_types')}"
+        )
+    if request.aspect_ratio is not None and request.aspect_ratio not in model.aspect_ratios:
+        problems.append(
+            f"aspect_ratio: {model.name} supports {', '.join(model.aspect_ratios)} "
+            f"(got {request.aspect_ratio!r})"
+        )
+    if request.resolution is not None:
+        allowed, mode = (
+            (model.image_resolutions, "with an image")
+            if has_image
+            else (model.text_resolutions, "text to image")
+        )
+        if request.resolution not in allowed:
+            problems.append(
+                f"resolution: {model.name} {mode} supports {', '.join(allowed) or 'none'} "
+                f"(got {request.resolution!r})"
+            )
+    if request.n > model.max_images:
+        problems.append(f"n: {model.name} makes at most {model.max_images} images (got {request.n})")
+    if request.element_list is not None:
+        if not model.elements:
+            problems.append(
+                f"element_list: {model.name} takes no elements; models that do: {_models_with('elements')}"
+            )
+        if len(request.element_list) + has_image > MAX_REFERENCES:
+            problems.append(
+                f"element_list: at most {MAX_REFERENCES} elements and reference images together "
+                f"(got {len(request.element_list)} elements{' and an image' if has_image else ''})"
+            )
+    if request.negative_prompt and has_image:
+        problems.append("negative_prompt is not allowed together with image (Kling rejects it)")
+    return problems
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem: the field, the rule, and (shortened) the value that broke it."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        field = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        value = error.get("input")
+        if not field:
+            # A rule across fields: its message already starts with the field it is about.
+            problems.append(message)
+            continue
+        if isinstance(value, dict | list):
+            problems.append(f"{field}: {message}")
+            continue
+        shown = repr(value)
+        if len(shown) > 60:
+            shown = f"{shown[:40]}... ({len(value) if isinstance(value, str) else len(shown)} characters)"
+        problems.append(f"{field}: {message} (got {shown})")
+    return "Invalid Kling image request: " + "; ".join(problems)

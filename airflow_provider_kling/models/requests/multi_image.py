@@ -1,0 +1,95 @@
+"""``POST /v1/images/multi-image2image``: one image from 1-4 subject images, optional scene and style.
+
+Rules from Kling's Multi-Image to Image page: ``subject_image_list`` holds 1 to 4
+``{"subject_image": ...}`` (pre-cropped subjects); ``scene_image`` and ``style_image`` are
+optional; ``prompt`` at most 2500 characters; ``n`` 1-9; the eight usual aspect ratios.
+Every image: URL or bare base64 of a JPEG/PNG, at most 10 MB, at least 300 px a side, 1:2.5-2.5:1.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from airflow_provider_kling.models.capabilities import ALL_ASPECT_RATIOS, MAX_PROMPT_LENGTH
+from airflow_provider_kling.models.requests.base import (
+    KlingTaskRequest,
+    WatermarkInfo,
+    blank_means_unset,
+    check_callback_url,
+    check_external_task_id,
+    check_image,
+    check_prompt_not_blank,
+)
+
+MULTI_IMAGE_PATH = "/v1/images/multi-image2image"
+#: Models Kling's page lists for this endpoint (``kling-v2`` is its default).
+MULTI_IMAGE_MODELS: tuple[str, ...] = ("kling-v2", "kling-v2-1")
+MAX_SUBJECT_IMAGES = 4
+
+
+class SubjectImage(BaseModel):
+    """One ``subject_image_list`` item."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    subject_image: str
+
+    _image = field_validator("subject_image")(classmethod(lambda cls, value: check_image(value)))
+
+
+class MultiImageRequest(KlingTaskRequest):
+    """The body of ``POST /v1/images/multi-image2image``."""
+
+    kind: ClassVar[str] = "multi-image2image"
+    path: ClassVar[str] = MULTI_IMAGE_PATH
+    image_fields: ClassVar[tuple[str, ...]] = (
+        "subject_image_list.subject_image",
+        "scene_image",
+        "style_image",
+    )
+
+    model_name: str = "kling-v2"
+    prompt: str | None = Field(default=None, max_length=MAX_PROMPT_LENGTH)
+    subject_image_list: list[SubjectImage] = Field(min_length=1, max_length=MAX_SUBJECT_IMAGES)
+    scene_image: str | None = None
+    style_image: str | None = None
+    n: int = Field(default=1, ge=1, le=9)
+    aspect_ratio: Literal[ALL_ASPECT_RATIOS] | None = None  # type: ignore[valid-type]
+    watermark_info: WatermarkInfo | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_means_unset(cls, values: Any) -> Any:
+        return blank_means_unset(
+            values,
+            ("prompt", "scene_image", "style_image", "aspect_ratio", "callback_url", "external_task_id"),
+        )
+
+    @field_validator("subject_image_list", mode="before")
+    @classmethod
+    def _plain_images_are_subjects(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return [{"subject_image": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @field_validator("model_name")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        if value not in MULTI_IMAGE_MODELS:
+            raise ValueError(f"must be one of {', '.join(MULTI_IMAGE_MODELS)}")
+        return value
+
+    _images = field_validator("scene_image", "style_image")(
+        classmethod(lambda cls, value: check_image(value))
+    )
+    _prompt = field_validator("prompt")(classmethod(lambda cls, value: check_prompt_not_blank(value)))
+    _callback = field_validator("callback_url")(classmethod(lambda cls, value: check_callback_url(value)))
+    _external = field_validator("external_task_id")(
+        classmethod(lambda cls, value: check_external_task_id(value))
+    )
+
+    @property
+    def images_made(self) -> int:
+        return self.n

@@ -1,0 +1,159 @@
+"""``POST /v1/images/omni-image``: one model for generation and editing from text, images and elements.
+
+Rules from Kling's Omni-Image page: ``prompt`` is required (at most 2500 characters; it names
+reference images as ``<<<image_1>>>``); ``image_list`` and ``element_list`` hold at most 10
+references together; ``result_type`` ``series`` makes ``series_amount`` (2-9) related images
+and ignores ``n``; resolutions and series depend on the model (:data:`OMNI_MODELS`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+
+from airflow_provider_kling.models.capabilities import ALL_ASPECT_RATIOS, MAX_PROMPT_LENGTH, MAX_REFERENCES
+from airflow_provider_kling.models.requests.base import (
+    KlingTaskRequest,
+    WatermarkInfo,
+    blank_means_unset,
+    check_callback_url,
+    check_external_task_id,
+    check_image,
+    check_prompt_not_blank,
+)
+
+OMNI_IMAGE_PATH = "/v1/images/omni-image"
+
+
+@dataclass(frozen=True)
+class OmniModel:
+    """What one omni model accepts."""
+
+    name: str
+    resolutions: tuple[str, ...]
+    #: ``result_type="series"`` is accepted
+    series: bool
+    notes: str = ""
+
+
+OMNI_MODELS: Mapping[str, OmniModel] = {
+    row.name: row
+    for row in (
+        OmniModel("kling-image-o1", ("1k", "2k"), series=False, notes="Kling's default omni model"),
+        OmniModel("kling-v3-omni", ("1k", "2k", "4k"), series=True),
+    )
+}
+
+
+class OmniImageReference(BaseModel):
+    """One ``image_list`` item: a reference image, named in the prompt as ``<<<image_N>>>``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    image: str
+
+    _image = field_validator("image")(classmethod(lambda cls, value: check_image(value)))
+
+
+class OmniElementReference(BaseModel):
+    """One ``element_list`` item: an element of Kling's element library, by id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    element_id: Annotated[StrictInt, Field(gt=0)]
+
+
+class OmniImageRequest(KlingTaskRequest):
+    """The body of ``POST /v1/images/omni-image``."""
+
+    kind: ClassVar[str] = "omni-image"
+    path: ClassVar[str] = OMNI_IMAGE_PATH
+    image_fields: ClassVar[tuple[str, ...]] = ("image_list.image",)
+
+    model_name: str = "kling-image-o1"
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_LENGTH)
+    image_list: list[OmniImageReference] | None = Field(default=None, max_length=MAX_REFERENCES)
+    element_list: list[OmniElementReference] | None = Field(default=None, max_length=MAX_REFERENCES)
+    resolution: Literal["1k", "2k", "4k"] | None = None
+    result_type: Literal["single", "series"] | None = None
+    n: int = Field(default=1, ge=1, le=9)
+    series_amount: int | Literal["auto"] | None = None
+    aspect_ratio: Literal[(*ALL_ASPECT_RATIOS, "auto")] | None = None  # type: ignore[valid-type]
+    watermark_info: WatermarkInfo | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_means_unset(cls, values: Any) -> Any:
+        return blank_means_unset(
+            values,
+            (
+                "resolution",
+                "result_type",
+                "aspect_ratio",
+                "callback_url",
+                "external_task_id",
+                "series_amount",
+            ),
+            ("image_list", "element_list"),
+        )
+
+    @field_validator("image_list", mode="before")
+    @classmethod
+    def _plain_images_are_references(cls, value: Any) -> Any:
+        # ``["<url or base64>", ...]`` reads better in a DAG than ``[{"image": ...}]``: accept both.
+        if isinstance(value, list | tuple):
+            return [{"image": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @field_validator("model_name")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        if value not in OMNI_MODELS:
+            raise ValueError(f"must be one of {', '.join(OMNI_MODELS)}")
+        return value
+
+    _prompt = field_validator("prompt")(classmethod(lambda cls, value: check_prompt_not_blank(value)))
+    _callback = field_validator("callback_url")(classmethod(lambda cls, value: check_callback_url(value)))
+    _external = field_validator("external_task_id")(
+        classmethod(lambda cls, value: check_external_task_id(value))
+    )
+
+    @field_validator("series_amount")
+    @classmethod
+    def _series_amount_range(cls, value: int | str | None) -> int | str | None:
+        if isinstance(value, int) and not 2 <= value <= 9:
+            raise ValueError("must be an integer from 2 to 9, or 'auto'")
+        return value
+
+    @model_validator(mode="after")
+    def _model_rules(self) -> OmniImageRequest:
+        model = OMNI_MODELS[self.model_name]
+        problems = []
+        if self.resolution is not None and self.resolution not in model.resolutions:
+            problems.append(
+                f"resolution: {model.name} supports {', '.join(model.resolutions)} (got {self.resolution!r})"
+            )
+        if self.result_type == "series" and not model.series:
+            series_models = ", ".join(row.name for row in OMNI_MODELS.values() if row.series)
+            problems.append(f"result_type: {model.name} makes no series; models that do: {series_models}")
+        if self.series_amount is not None and self.result_type != "series":
+            problems.append("series_amount: only with result_type='series' (Kling ignores it otherwise)")
+        references = len(self.image_list or ()) + len(self.element_list or ())
+        if references > MAX_REFERENCES:
+            problems.append(
+                f"image_list: at most {MAX_REFERENCES} reference images and elements together "
+                f"(got {references})"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def images_made(self) -> int | None:
+        """How many images the task makes (``None``: Kling decides, ``series_amount='auto'``)."""
+        if self.result_type == "series":
+            return self.series_amount if isinstance(self.series_amount, int) else None
+        return self.n
