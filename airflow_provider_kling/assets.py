@@ -8,6 +8,8 @@ OpenLineage only when called, so DAG files stay cheap to parse.
 
 from __future__ import annotations
 
+import math
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -27,31 +29,39 @@ EXTRA_KEYS = (
 )
 #: At most this many image paths are listed in an event's ``extra`` (a batch can make hundreds).
 MAX_LISTED_PATHS = 200
+#: The result key (``ImageTask.to_xcom()``) holding the units a Kling task used up.
+UNITS_KEY = "final_unit_deduction"
 _TEMPLATED = re.compile(r"{{|{%")
 
 
 def plain_uri(location: Any) -> str:
-    """The URI of a storage location without a connection id: ``s3://bucket/key``, ``file:///abs/dir``."""
-    import os
-
+    """
+    The URI of a storage location without a connection id or a trailing slash, as Airflow names the
+    asset: ``s3://bucket/key``, ``file:///abs/dir``.
+    """
     if hasattr(location, "protocol") and hasattr(location, "path"):  # ObjectStoragePath
-        protocol = location.protocol if isinstance(location.protocol, str) else location.protocol[0]
-        path = str(location.path)
-        if protocol in ("file", "local"):
-            return "file://" + ("/" + path.lstrip("/"))
-        return f"{protocol}://{path.lstrip('/')}"
+        from airflow_provider_kling import storage
+
+        location = storage.plain_uri(location)
     text = os.fspath(location)
     if "://" not in text:
         return "file://" + os.path.abspath(os.path.expanduser(text))
     parts = urlsplit(text)
     netloc = parts.netloc.rpartition("@")[2]  # drop a ``conn_id@`` (Airflow's form) or credentials
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") or "/", "", ""))
 
 
 def static_output_uri(output_path: Any) -> str | None:
-    """The output folder's URI when it is known when the DAG is parsed (not templated, not an XComArg)."""
+    """
+    The output folder's URI when it is known when the DAG is parsed: not templated, not an XComArg,
+    not a relative local path (the DAG processor and the worker may not share a working directory).
+    """
     if output_path is None or (isinstance(output_path, str) and _TEMPLATED.search(output_path)):
         return None
+    if isinstance(output_path, str | os.PathLike):
+        text = os.fspath(output_path)
+        if "://" not in text and not os.path.isabs(os.path.expanduser(text)):
+            return None
     try:
         return plain_uri(output_path)
     except TypeError:  # an XComArg or another value resolved at run time
@@ -59,12 +69,16 @@ def static_output_uri(output_path: Any) -> str | None:
 
 
 def asset_extra(
-    results: Sequence[Mapping[str, Any]], *, dag_id: str, run_id: str, task_id: str, output_uri: str
+    results: Sequence[Mapping[str, Any]], *, dag_id: str, run_id: str, task_id: str, output_uri: str | None
 ) -> dict[str, Any]:
-    """What a run made, for an asset event's ``extra``: ids, models, counts, units and paths (no secrets)."""
+    """
+    What a run made, for an asset event's ``extra``: ids, models, counts, units and paths (no secrets).
+
+    ``results`` are operator result dicts (``KlingImageGenerationOperator``'s XCom). ``image_count``
+    counts the images Kling made, ``paths`` the stored ones (at most :data:`MAX_LISTED_PATHS`);
+    ``units`` sums Kling's ``final_unit_deduction``, or is None when a task does not report it.
+    """
     paths = [image["path"] for result in results for image in result.get("images", ()) if image.get("path")]
-    units = [result.get("units") for result in results]
-    known_units = [float(value) for value in units if value not in (None, "")]
     return {
         "dag_id": dag_id,
         "run_id": run_id,
@@ -72,16 +86,30 @@ def asset_extra(
         "output_uri": output_uri,
         "kling_task_ids": [str(result["task_id"]) for result in results],
         "model_names": sorted({str(result["model_name"]) for result in results if result.get("model_name")}),
-        "image_count": len(paths),
-        "units": sum(known_units) if known_units and len(known_units) == len(units) else None,
+        "image_count": sum(len(result.get("images", ())) for result in results),
+        "units": units_deducted(results),
         "paths": paths[:MAX_LISTED_PATHS],
     }
 
 
+def units_deducted(results: Sequence[Mapping[str, Any]]) -> float | None:
+    """The resource-pack units Kling deducted for ``results`` (``final_unit_deduction``, a decimal
+    string); None when any task does not report it (older answers, some resellers)."""
+    from airflow_provider_kling.spend import units_of
+
+    units = [units_of(result.get(UNITS_KEY)) for result in results]
+    if not units or None in units:
+        return None
+    return math.fsum(value for value in units if value is not None)
+
+
 def record_asset_events(
-    context: Mapping[str, Any], outlets: Iterable[Any], output_uri: str, extra: dict[str, Any]
+    context: Mapping[str, Any], outlets: Iterable[Any], output_uri: str | None, extra: dict[str, Any]
 ) -> list[str]:
-    """Attach ``extra`` to each ``Asset`` outlet's event; add ``Asset(output_uri)`` to each alias outlet."""
+    """
+    Attach ``extra`` to each ``Asset`` outlet's event; add ``Asset(output_uri)`` to each alias outlet
+    (none without an ``output_uri``: nothing was stored). Returns what was recorded, for the log.
+    """
     from airflow.sdk import Asset, AssetAlias
 
     events = context.get("outlet_events")
@@ -90,6 +118,8 @@ def record_asset_events(
         return recorded
     for outlet in outlets:
         if isinstance(outlet, AssetAlias):
+            if not output_uri:
+                continue
             events[outlet].add(Asset(output_uri), extra=dict(extra))
             recorded.append(f"{output_uri} (alias {outlet.name})")
         elif isinstance(outlet, Asset):
@@ -125,7 +155,7 @@ def openlineage_facets(results: Sequence[Mapping[str, Any]], output_uri: str | N
         kling_task_ids=[str(result["task_id"]) for result in results],
         model_names=sorted({str(r["model_name"]) for r in results if r.get("model_name")}),
         image_count=sum(len(result.get("images", ())) for result in results),
-        units=asset_extra(results, dag_id="", run_id="", task_id="", output_uri="")["units"],
+        units=units_deducted(results),
     )
     outputs = []
     if output_uri:

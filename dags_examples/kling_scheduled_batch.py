@@ -10,6 +10,13 @@ does not exist, it does not fall back to ``default_pool``). The images land unde
 ``<output dir>/<ds>/<dag_id>/<run_id>/``, and a last task writes the run's ``manifest.json`` and
 ``contact_sheet.html`` next to them, so a scheduled and a manual run on the same day keep their own.
 
+That last task updates the asset ``kling_catalogue_images`` once per run, after every image is
+stored: its event's ``extra`` lists what the run made (Kling task ids, image paths, units ...; see
+the README's "Assets and lineage") plus the ``manifest``'s URI. ``kling_gallery`` is scheduled on
+it. The manifest task emits the event rather than each mapped image task, so a consumer runs once
+per finished batch, never on half of one, and the asset is known when the DAG is parsed (the
+output folder is only known at run time).
+
 - Output dir: the Airflow Variable ``kling_output_dir``, else the environment variable
   ``KLING_OUTPUT_DIR``, else ``build/demo/images`` in this repository; read when the run starts.
   A URI (``s3://bucket/kling``) works too.
@@ -25,7 +32,7 @@ import os
 from typing import Any
 
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import Asset, dag, task
 
 from airflow_provider_kling.operators.kling import KlingImageGenerationOperator
 
@@ -34,6 +41,9 @@ POOL = "kling_slots"
 #: An image task holds one Kling slot per image, so it takes that many pool slots.
 IMAGES_PER_PROMPT = 1
 POLL_INTERVAL = float(os.environ.get("KLING_POLL_INTERVAL", "10"))
+#: Updated once per run when the run's images are stored; ``kling_gallery`` is scheduled on it. Its URI
+#: only names the collection: the run's folder is in each event's ``extra`` (``output_uri``, ``paths``).
+CATALOGUE_IMAGES = Asset(name="kling_catalogue_images", uri="x-kling://kling_scheduled_batch/images")
 
 
 @task
@@ -69,21 +79,24 @@ def todays_prompts(**context: Any) -> list[dict[str, Any]]:
     ]
 
 
-@task
+@task(outlets=[CATALOGUE_IMAGES])
 def write_manifest(results: list[dict[str, Any]], out_dir: str, **context: Any) -> dict[str, Any]:
     """The run's ``manifest.json`` (prompt, Kling task id, units, files) and ``contact_sheet.html``.
 
     Both go in the run's own folder, next to its images: one manifest per run. ``units`` is what
-    Kling deducted for each prompt (``final_unit_deduction``); ``total_units`` their sum.
+    Kling deducted for each prompt (``final_unit_deduction``); ``total_units`` their sum. The run's
+    event on ``kling_catalogue_images`` says what was made.
     """
     import html
     import json
 
     from airflow.sdk import ObjectStoragePath
 
+    from airflow_provider_kling.assets import asset_extra, plain_uri, record_asset_events
     from airflow_provider_kling.spend import format_units, total_units, units_of
     from airflow_provider_kling.storage import safe_name
 
+    results = list(results)  # the mapped tasks' results, read once
     dag_id, run_id, ds = context["dag"].dag_id, context["run_id"], context["ds"]
     # The folder the operator stores this run's images in (see "Output file naming" in the README).
     folder = ObjectStoragePath(out_dir) / dag_id / safe_name(run_id)
@@ -129,6 +142,12 @@ def write_manifest(results: list[dict[str, Any]], out_dir: str, **context: Any) 
         f"<p>Run {html.escape(run_id)}: {format_units(units)} units</p>\n"
         f"<main>\n{figures}\n</main></body></html>\n"
     )
+    output_uri = plain_uri(out_dir)
+    extra = asset_extra(
+        results, dag_id=dag_id, run_id=run_id, task_id="generate_images", output_uri=output_uri
+    )
+    extra["manifest"] = plain_uri(manifest_path)
+    record_asset_events(context, [CATALOGUE_IMAGES], output_uri, extra)
     return {
         "manifest": str(manifest_path),
         "contact_sheet": str(sheet_path),

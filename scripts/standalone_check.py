@@ -5,7 +5,10 @@ a fresh home in ``build/standalone/airflow-home``, the simulator on a free port,
 free port with ``AIRFLOW__CORE__PARALLELISM=4``; it waits for the DAGs to be parsed, gets a token
 from ``POST /auth/token``, unpauses each example DAG, triggers a run of each through
 ``POST /api/v2/dags/{dag_id}/dagRuns`` and waits for it, then stops standalone with SIGINT and the
-simulator. Exits 0 when every run succeeded and stored its images.
+simulator. ``kling_gallery`` is unpaused first and never triggered: the batch runs' asset events
+must start it by themselves, and its ``new_images`` log (read over REST) must name every image of
+the triggered ``kling_scheduled_batch`` run. Exits 0 when every run succeeded and stored its
+images and the gallery ran for them.
 
     python scripts/standalone_check.py
 """
@@ -91,6 +94,37 @@ def run_and_check(api: str, token: str, dag_id: str, images: Path, simulator: An
     return state == "success" and bool(pngs) and not missing
 
 
+def gallery_named_the_batch_images(api: str, token: str, images: Path) -> bool:
+    """Wait for asset-triggered ``kling_gallery`` runs until one's log names every image of the
+    REST-triggered ``kling_scheduled_batch`` run; print what it logged."""
+    from airflow_provider_kling.storage import safe_name
+
+    folder = images / DATE / "kling_scheduled_batch" / safe_name(f"rest_check_{DATE}")
+    wanted = {f"file://{path}" for path in folder.glob("*.png")}
+    base = f"{api}/api/v2/dags/kling_gallery/dagRuns"
+
+    def named() -> Any:
+        runs = call(f"{base}?run_type=asset_triggered&state=success", token=token)["dag_runs"]
+        for run in runs:
+            url = f"{base}/{run['dag_run_id']}/taskInstances/new_images/logs/1?full_content=true"
+            content = call(url, token=token).get("content") or []
+            lines = [str(item.get("event", "")) if isinstance(item, dict) else str(item) for item in content]
+            named = [line for line in lines if "new image" in line]
+            if wanted and all(any(path in line for line in named) for path in wanted):
+                return run, named
+        return None
+
+    try:
+        run, lines = wait_for("an asset-triggered kling_gallery run naming the batch's images", named, 180)
+    except TimeoutError as exc:
+        print(f"kling_gallery: {exc}")
+        return False
+    print(f"kling_gallery {run['dag_run_id']} ({run['run_type']}, {run['state']}) logged:")
+    for line in lines:
+        print(f"  {line.strip()[:200]}")
+    return True
+
+
 def main() -> int:
     from airflow_provider_kling.testing import KlingSimulator
 
@@ -147,8 +181,11 @@ def main() -> int:
         errors = call(f"{api}/api/v2/importErrors", token=token)
         print(f"import errors: {errors['total_entries']}")
         ok = not errors["total_entries"]
+        # Scheduled on the batch's asset: unpaused, never triggered here.
+        call(f"{api}/api/v2/dags/kling_gallery", "PATCH", {"is_paused": False}, token=token)
         for dag_id in DAG_IDS:
             ok = run_and_check(api, token, dag_id, images, simulator) and ok
+        ok = gallery_named_the_batch_images(api, token, images) and ok
         print(f"done in {time.monotonic() - started:.0f}s")
         return 0 if ok else 1
     finally:

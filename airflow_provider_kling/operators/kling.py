@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import conf
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
+from airflow_provider_kling.assets import static_output_uri
 from airflow_provider_kling.errors import (
     KlingError,
     KlingImagesExpiredError,
@@ -88,7 +89,12 @@ class KlingImageGenerationOperator(BaseOperator):
         re-run resumes it).
     :param output_path: Where to copy the images: a local path, a URI (``file://``, ``s3://``,
         ``gs://`` ...) or an ``ObjectStoragePath``. Files are named
-        ``<dag_id>/<run_id>/<task_id>[_<map_index>]_<index>.<ext>`` under it. (templated)
+        ``<dag_id>/<run_id>/<task_id>[_<map_index>]_<index>.<ext>`` under it. When it is a URI
+        or an absolute path known when the DAG is parsed and no ``outlets`` are given, the task
+        declares ``Asset("<output_path as a plain URI>")`` as its outlet: each successful run
+        records an asset event on it, whose ``extra`` says what was made. Mapped tasks and
+        templated or XCom output paths declare ``outlets=[AssetAlias(...)]`` or an ``Asset``
+        themselves (Airflow only accepts outlets known when the DAG is parsed). (templated)
     :param output_conn_id: The Airflow connection the output store is reached with, e.g.
         ``aws_default`` for ``s3://`` or ``google_cloud_default`` for ``gs://``; the result's
         ``path`` values stay plain URIs (``s3://bucket/key``). (templated)
@@ -188,6 +194,13 @@ class KlingImageGenerationOperator(BaseOperator):
         self.max_regenerations = max_regenerations
         self.regenerate_expired = regenerate_expired
         self._kling_image_url: str | None = None
+        #: What the last execution made and where it went: asset events and OpenLineage read it.
+        self._kling_results: list[dict[str, Any]] = []
+        self._output_uri: str | None = None
+        if not self.outlets and (output_uri := static_output_uri(output_path)):
+            from airflow.sdk import Asset
+
+            self.outlets = [Asset(output_uri)]
 
     @cached_property
     def hook(self) -> KlingHook:
@@ -268,7 +281,9 @@ class KlingImageGenerationOperator(BaseOperator):
                 raise self._failure(exc) from exc
         if not self.wait_for_completion:
             self.log.info("Kling task %s is %s; not waiting for it", task.task_id, task.task_status)
-            return self._result(task, request)
+            result = self._result(task, request)
+            self._kling_results = [result]  # OpenLineage names the task; nothing made yet for assets
+            return result
         if task.task_status != "succeed":
             task = self._wait(task, request)
         return self._finish(task, request, context, resumed=resumed)
@@ -400,9 +415,10 @@ class KlingImageGenerationOperator(BaseOperator):
                 task.task_id,
                 len(task.images),
             )
+            self._record_outputs(result, None, context)
             return result
         try:
-            self._store_images(result, context)
+            output_uri = self._store_images(result, context)
         except KlingImageUnavailableError as exc:
             if not resumed or not self._images_expired(result):
                 raise
@@ -410,7 +426,33 @@ class KlingImageGenerationOperator(BaseOperator):
             if self.regenerate_expired and not stored:
                 return self._regenerate_expired(task, request, context)
             raise fail_fast(self._expired_error(task, exc, stored=len(stored))) from exc
+        self._record_outputs(result, output_uri, context)
         return result
+
+    def _record_outputs(self, result: dict[str, Any], output_uri: str | None, context: Context) -> None:
+        """Describe what was made on this task's asset events (and, later, its OpenLineage facets)."""
+        from airflow_provider_kling.assets import asset_extra, record_asset_events
+
+        self._kling_results, self._output_uri = [result], output_uri
+        if not self.outlets:
+            return
+        ti = context["ti"]
+        extra = asset_extra(
+            self._kling_results,
+            dag_id=self.dag_id,
+            run_id=str(context.get("run_id") or getattr(ti, "run_id", "")),
+            task_id=self.task_id,
+            output_uri=output_uri,
+        )
+        for recorded in record_asset_events(context, self.outlets, output_uri, extra):
+            self.log.info("Asset event for %s: %d image(s)", recorded, extra["image_count"])
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the output folder as the output dataset, the Kling task ids, model and units
+        as a ``kling`` run facet. Called only by the OpenLineage provider, which it imports."""
+        from airflow_provider_kling.assets import openlineage_facets
+
+        return openlineage_facets(self._kling_results, self._output_uri)
 
     def _images_expired(self, result: dict[str, Any]) -> bool:
         """Whether the first image not stored is gone for good (403/404/410), not just unreachable."""
@@ -459,8 +501,10 @@ class KlingImageGenerationOperator(BaseOperator):
             task = self._wait(task, request)
         return self._finish(task, request, context, resumed=False)
 
-    def _store_images(self, result: dict[str, Any], context: Context) -> None:
-        """Copy every image; one that cannot be copied fails the task after the rest are stored."""
+    def _store_images(self, result: dict[str, Any], context: Context) -> str:
+        """Copy every image; one that cannot be copied fails the task after the rest are stored.
+        Returns the output folder's plain URI."""
+        from airflow_provider_kling.assets import plain_uri
         from airflow_provider_kling.errors import KlingRequestValidationError
         from airflow_provider_kling.storage import store_task_images, to_storage_path
 
@@ -482,6 +526,7 @@ class KlingImageGenerationOperator(BaseOperator):
             )
         except KlingError as exc:
             raise fail_fast(exc) from exc
+        return plain_uri(base)
 
     def _result(self, task: ImageTask, request: KlingTaskRequest) -> dict[str, Any]:
         return {**task.to_xcom(), **request.summary()}

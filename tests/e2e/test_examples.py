@@ -24,6 +24,7 @@ from typing import Any
 import jinja2
 import pytest
 
+from airflow_provider_kling.assets import EXTRA_KEYS
 from airflow_provider_kling.storage import safe_name
 from airflow_provider_kling.testing import KlingSimulator
 
@@ -41,6 +42,7 @@ EXAMPLE_DAGS = {
     "kling_taskflow",
     "kling_sensor",
     "kling_decorator",
+    "kling_gallery",
     "kling_product_campaign",
 }
 
@@ -238,6 +240,119 @@ def test_scheduled_and_manual_runs_on_the_same_day_keep_their_own_manifest(tmp_p
     assert {manifest["run_id"]: manifest["prompts"][0]["prompt"] for manifest in manifests} == runs
     for run_id in runs:
         assert (folder / safe_name(run_id) / "contact_sheet.html").is_file()
+
+
+def recorded_asset_events(home: Path) -> list[dict[str, Any]]:
+    """Every asset event in the Airflow metadata database of ``home``, as the scheduler reads them."""
+    import sqlite3
+
+    with sqlite3.connect(home / "airflow.db") as db:
+        rows = db.execute(
+            "SELECT asset.name, asset.uri, event.extra, event.source_dag_id, event.source_run_id, "
+            "event.source_task_id, event.source_map_index, event.timestamp "
+            "FROM asset_event AS event JOIN asset ON asset.id = event.asset_id ORDER BY event.id"
+        ).fetchall()
+    keys = ("name", "uri", "extra", "source_dag_id", "source_run_id", "source_task_id", "source_map_index")
+    return [
+        {**dict(zip(keys, row, strict=False)), "extra": json.loads(row[2]), "timestamp": row[7]}
+        for row in rows
+    ]
+
+
+def metadata_rows(home: Path, query: str) -> list[tuple[Any, ...]]:
+    import sqlite3
+
+    with sqlite3.connect(home / "airflow.db") as db:
+        return db.execute(query).fetchall()
+
+
+def triggering_events(events: list[dict[str, Any]]) -> Any:
+    """``triggering_asset_events`` as a task of an asset-triggered run gets it, built from stored events."""
+    from airflow.sdk.execution_time.comms import AssetEventDagRunReferenceResult
+    from airflow.sdk.execution_time.context import TriggeringAssetEventsAccessor
+
+    return TriggeringAssetEventsAccessor.build(
+        AssetEventDagRunReferenceResult(
+            asset={"name": event["name"], "uri": event["uri"], "extra": {}},
+            extra=event["extra"],
+            source_dag_id=event["source_dag_id"],
+            source_run_id=event["source_run_id"],
+            source_task_id=event["source_task_id"],
+            source_map_index=event["source_map_index"],
+            source_aliases=[],
+            timestamp=dt.datetime.fromisoformat(event["timestamp"]).replace(tzinfo=dt.UTC),
+        )
+        for event in events
+    )
+
+
+def test_batch_run_records_the_asset_event_that_queues_the_gallery_and_the_gallery_shows_it(
+    airflow_home: AirflowHome, kling_simulator: KlingSimulator
+) -> None:
+    # Unpaused from the start, as a deployed consumer is: Airflow queues runs only for active DAGs.
+    airflow_home.env["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] = "False"
+    assert_dag_run_succeeded(airflow_home, "kling_scheduled_batch")
+
+    (event,) = recorded_asset_events(airflow_home.home)
+    assert (event["name"], event["uri"]) == (
+        "kling_catalogue_images",
+        "x-kling://kling_scheduled_batch/images",
+    )
+    assert (event["source_dag_id"], event["source_task_id"]) == ("kling_scheduled_batch", "write_manifest")
+    extra = event["extra"]
+    assert set(extra) == {*EXTRA_KEYS, "manifest"}
+    assert extra["run_id"] == event["source_run_id"]
+    assert extra["output_uri"] == f"file://{airflow_home.output_dir}/{DATE}"
+    prompts = expected_catalogue_prompts()
+    assert sorted(extra["kling_task_ids"]) == sorted(task["task_id"] for task in kling_simulator.tasks())
+    assert extra["image_count"] == len(extra["paths"]) == len(prompts)
+    assert extra["model_names"] == ["kling-v1"]
+    for path in extra["paths"]:
+        assert_png(Path(path.removeprefix("file://")))
+    results = [
+        json.loads(value)
+        for (value,) in metadata_rows(
+            airflow_home.home,
+            "SELECT value FROM xcom WHERE task_id = 'generate_images' AND key = 'return_value'",
+        )
+    ]
+    assert len(results) == len(prompts)
+    assert extra["units"] == pytest.approx(sum(float(result["final_unit_deduction"]) for result in results))
+    assert extra["units"] > 0
+    manifest = json.loads(Path(extra["manifest"].removeprefix("file://")).read_text())
+    assert manifest["run_id"] == extra["run_id"]
+    assert kling_simulator.api_key not in json.dumps(extra)
+    # The scheduler creates the consumer's run from this queue.
+    queued = metadata_rows(airflow_home.home, "SELECT target_dag_id FROM asset_dag_run_queue")
+    assert queued == [("kling_gallery",)]
+
+    gallery = load_example("kling_gallery")
+    assert gallery.CATALOGUE_IMAGES == load_example("kling_scheduled_batch").CATALOGUE_IMAGES
+    runs = gallery.new_images.function(triggering_asset_events=triggering_events([event]))
+    (page,) = gallery.build_gallery.function(runs)
+
+    assert page == f"file://{airflow_home.output_dir}/{DATE}/gallery.html"
+    html = Path(page.removeprefix("file://")).read_text()
+    folder = f"file://{airflow_home.output_dir}/{DATE}/"
+    for path in extra["paths"]:
+        assert f'src="{path.removeprefix(folder)}"' in html
+    for prompt in prompts:
+        assert f"<figcaption>{prompt}</figcaption>" in html
+    # A second batch run's event adds its images; the first run's stay.
+    later = {**event, "source_run_id": "manual__later", "extra": {**extra, "run_id": "manual__later"}}
+    gallery.build_gallery.function(
+        gallery.new_images.function(triggering_asset_events=triggering_events([later]))
+    )
+    index = json.loads((airflow_home.output_dir / DATE / "gallery.json").read_text())
+    assert [run["run_id"] for run in index] == [extra["run_id"], "manual__later"]
+
+
+def test_gallery_skips_a_run_whose_events_list_no_new_image() -> None:
+    from airflow.providers.common.compat.sdk import AirflowSkipException
+
+    gallery = load_example("kling_gallery")
+    with pytest.raises(AirflowSkipException):
+        gallery.new_images.function(triggering_asset_events={})
 
 
 def test_taskflow_prompt_reaches_the_operator_through_xcom(

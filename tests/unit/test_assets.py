@@ -22,7 +22,7 @@ RESULTS = [
     {
         "task_id": "867283741759111202",
         "model_name": "kling-v1",
-        "units": "2",
+        "final_unit_deduction": "2",
         "images": [
             {"index": 0, "url": "http://127.0.0.1/a.png", "path": "s3://bucket/kling/d/r/t_0_0.png"},
             {"index": 1, "url": "http://127.0.0.1/b.png", "path": "s3://bucket/kling/d/r/t_0_1.png"},
@@ -31,7 +31,7 @@ RESULTS = [
     {
         "task_id": "867283741759111203",
         "model_name": "kling-v2-1",
-        "units": 1.5,
+        "final_unit_deduction": "1.5",
         "images": [{"index": 0, "url": "http://127.0.0.1/c.png", "path": "s3://bucket/kling/d/r/t_1_0.png"}],
     },
 ]
@@ -57,6 +57,12 @@ def test_static_output_uri_is_none_for_templated_paths():
     assert static_output_uri("s3://bucket/kling") == "s3://bucket/kling"
 
 
+def test_static_output_uri_is_none_for_a_relative_path():
+    """The DAG processor's working directory is not the worker's: no asset is guessed from it."""
+    assert static_output_uri("images/kling") is None
+    assert static_output_uri("/data/kling/") == "file:///data/kling"
+
+
 def test_asset_extra_names_what_was_made_and_sums_units():
     extra = asset_extra(RESULTS, dag_id="d", run_id="r", task_id="t", output_uri="s3://bucket/kling")
     assert set(extra) == set(EXTRA_KEYS)
@@ -68,8 +74,9 @@ def test_asset_extra_names_what_was_made_and_sums_units():
     json.dumps(extra)  # an event's extra must be JSON
 
 
-def test_asset_extra_leaves_units_unknown_when_any_task_lacks_them():
-    results = [RESULTS[0], {**RESULTS[1], "units": None}]
+@pytest.mark.parametrize("units", [None, "", "n/a"])
+def test_asset_extra_leaves_units_unknown_when_any_task_lacks_them(units):
+    results = [RESULTS[0], {**RESULTS[1], "final_unit_deduction": units}]
     assert asset_extra(results, dag_id="d", run_id="r", task_id="t", output_uri="x")["units"] is None
 
 
