@@ -84,8 +84,13 @@ def store_batch(
     task_id: str,
     map_index: int | None,
     log: Any,
+    results_out: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Store every succeeded item's images, then write the manifest and the contact sheet.
+
+    ``results_out``, when given, receives one result per item that made images, in the shape of
+    the single operator's result (``task_id``, ``model_name``, ``final_unit_deduction``, ``images``
+    with their stored ``path``): what asset events and OpenLineage facets describe.
 
     Returns the small summary for XCom; ``storage_errors`` lists items whose images could not all
     be stored (a retry stores the missing ones). A storage set-up error is raised at once.
@@ -160,6 +165,17 @@ def store_batch(
     log.info(
         "Wrote the batch manifest %s and contact sheet %s", plain_uri(manifest_path), plain_uri(sheet_path)
     )
+    if results_out is not None:
+        results_out.extend(
+            {
+                "task_id": row["kling_task_id"],
+                "model_name": row["model_name"],
+                "final_unit_deduction": row["units"],
+                "images": [{"path": path} for path in row["files"]],
+            }
+            for row in rows
+            if row["kling_task_id"] and row["files"]
+        )
     return {
         "total": len(rows),
         "counts": counts,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import conf
 from airflow.sdk import BaseOperator
 
+from airflow_provider_kling.assets import static_output_uri
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
 from airflow_provider_kling.failures import fail_fast
 from airflow_provider_kling.operators.generations import DEFAULT_MAX_REGENERATIONS
@@ -167,6 +168,13 @@ class KlingBatchImageGenerationOperator(BaseOperator):
         self.max_regenerations = max_regenerations
         self.max_units = max_units
         self.progress_interval = progress_interval
+        #: What the last execution stored and where: asset events and OpenLineage read it.
+        self._kling_results: list[dict[str, Any]] = []
+        self._output_uri: str | None = None
+        if not self.outlets and (output_uri := static_output_uri(output_path)):
+            from airflow.sdk import Asset
+
+            self.outlets = [Asset(output_uri)]
 
     @cached_property
     def hook(self) -> KlingHook:
@@ -344,6 +352,7 @@ class KlingBatchImageGenerationOperator(BaseOperator):
     ) -> dict[str, Any]:
         """Store, write manifest and contact sheet, push the summary; then fail when items did not
         succeed (Airflow retries resume them), at once when the account stopped the batch."""
+        from airflow_provider_kling.assets import plain_uri
         from airflow_provider_kling.batch.admission import ERROR, FAILED, REFUSED, UNFINISHED
         from airflow_provider_kling.batch.manifest import store_batch
         from airflow_provider_kling.storage import to_storage_path
@@ -353,6 +362,7 @@ class KlingBatchImageGenerationOperator(BaseOperator):
             base = to_storage_path(self.output_path, self.output_conn_id or None)
         except ValueError as exc:
             raise fail_fast(KlingRequestValidationError(str(exc))) from None
+        results: list[dict[str, Any]] = []
         try:
             summary = store_batch(
                 base,
@@ -364,9 +374,11 @@ class KlingBatchImageGenerationOperator(BaseOperator):
                 task_id=self.task_id,
                 map_index=getattr(ti, "map_index", None),
                 log=self.log,
+                results_out=results,
             )
         except KlingError as exc:
             raise fail_fast(exc) from exc
+        self._record_outputs(results, plain_uri(base), context)
         summary["rate_limited"] = rate_limited
         ti.xcom_push(key=XCOM_BATCH_SUMMARY, value=summary)
         counts = summary["counts"]
@@ -406,3 +418,28 @@ class KlingBatchImageGenerationOperator(BaseOperator):
                 "on_content_policy='fail'; see the manifest " + summary["manifest"]
             )
         return summary
+
+    def _record_outputs(self, results: list[dict[str, Any]], output_uri: str, context: Context) -> None:
+        """Describe what the batch stored on its asset events (and its OpenLineage facets)."""
+        from airflow_provider_kling.assets import asset_extra, record_asset_events
+
+        self._kling_results, self._output_uri = results, output_uri
+        if not self.outlets or not results:
+            return
+        ti = context["ti"]
+        extra = asset_extra(
+            results,
+            dag_id=self.dag_id,
+            run_id=str(context.get("run_id") or getattr(ti, "run_id", "")),
+            task_id=self.task_id,
+            output_uri=output_uri,
+        )
+        for recorded in record_asset_events(context, self.outlets, output_uri, extra):
+            self.log.info("Asset event for %s: %d image(s)", recorded, extra["image_count"])
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the output folder as the output dataset; the batch's Kling task ids, models
+        and units as a ``kling`` run facet. Called only by the OpenLineage provider."""
+        from airflow_provider_kling.assets import openlineage_facets
+
+        return openlineage_facets(self._kling_results, self._output_uri)

@@ -258,3 +258,36 @@ def test_max_units_stops_creating_once_the_estimates_would_pass_it_and_a_retry_s
     again = make_batch(tmp_path, requests=requests, slots=2, max_units=4).execute(context())
     assert again["counts"] == {"succeeded": 4, "over_budget": 2}
     assert kling_connection.counters(kling_connection.api_key)["creates"] == 4
+
+
+def test_batch_records_an_asset_event_for_its_output_folder_with_what_it_made(kling_connection, tmp_path):
+    from airflow.sdk import Asset
+    from airflow.sdk.execution_time.context import OutletEventAccessors
+
+    batch = make_batch(tmp_path, requests=["a red kite", "a blue kite"])
+    (outlet,) = batch.outlets
+    assert outlet == Asset(f"file://{tmp_path}")
+    events = OutletEventAccessors()
+    ctx = make_context(RecordingTaskInstance(dag_id="kling_batch", task_id="batch"), outlet_events=events)
+
+    summary = batch.execute(ctx)
+
+    extra = events[outlet].extra
+    created = {task["task_id"] for task in kling_connection.tasks(kling_connection.api_key)}
+    assert set(extra["kling_task_ids"]) == created and len(created) == 2
+    assert extra["image_count"] == summary["images_stored"] == 2
+    assert extra["units"] == summary["units"]
+    assert all(path.startswith(f"file://{tmp_path}/") for path in extra["paths"])
+    assert kling_connection.api_key not in json.dumps(extra)
+
+
+def test_batch_openlineage_facets_name_the_output_folder_and_the_kling_tasks(kling_connection, tmp_path):
+    pytest.importorskip("airflow.providers.openlineage")
+    batch = make_batch(tmp_path, requests=["a green kite"])
+    batch.execute(context())
+
+    lineage = batch.get_openlineage_facets_on_complete(None)
+
+    (output,) = lineage.outputs
+    assert (output.namespace, output.name) == ("file", str(tmp_path))
+    assert len(lineage.run_facets["kling"].kling_task_ids) == 1
