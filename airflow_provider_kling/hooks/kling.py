@@ -201,7 +201,8 @@ class KlingHook(BaseHook):
         """The connection form for Airflow < 3.2 (newer versions read provider info)."""
         from airflow_provider_kling.get_provider_info import get_provider_info
 
-        return dict(get_provider_info()["connection-types"][0]["ui-field-behaviour"])
+        behaviour = get_provider_info()["connection-types"][0]["ui-field-behaviour"]
+        return {key.replace("-", "_"): value for key, value in behaviour.items()}  # hidden_fields, not -
 
     # -- settings and auth ------------------------------------------------------------------
 

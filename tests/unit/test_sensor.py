@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from airflow.providers.common.compat.sdk import AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowFailException, TaskDeferred  # 3.1: airflow.exceptions
 from airflow.sdk import DAG
-from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.sensors.kling import KlingImageTaskSensor
