@@ -17,7 +17,7 @@ export AIRFLOW_HOME ?= $(CURDIR)/$(BUILD)/airflow-home
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export PYTHONWARNINGS ?= ignore
 
-.PHONY: install test lint typecheck unit demo lowest constraints constraints-one dist bench clean
+.PHONY: install test lint typecheck unit demo lowest constraints constraints-one check-constraints dist bench clean
 
 # Reinstalls whenever pyproject.toml or the constraints file changes.
 $(STAMP): pyproject.toml $(CONSTRAINTS)
@@ -62,6 +62,16 @@ constraints:
 	@for line in $(AIRFLOW_LINE) $(LOWEST_LINE); do \
 		$(MAKE) --no-print-directory AIRFLOW_LINE=$$line constraints-one || exit 1; \
 	done
+
+# Fails when the venv holds a package, or a version, that the constraints file does not pin: a
+# dependency changed without `make constraints` (or an old venv: `make clean`).
+check-constraints: $(STAMP)
+	@$(PY) -m pip freeze --exclude-editable | sort > $(VENV)/freeze.txt
+	@grep -v '^#' $(CONSTRAINTS) | sort | comm -23 $(VENV)/freeze.txt - > $(VENV)/unpinned.txt; \
+	if [ -s $(VENV)/unpinned.txt ]; then \
+		echo "ERROR: $(VENV) has packages that $(CONSTRAINTS) does not pin; run \`make constraints\`:" >&2; \
+		cat $(VENV)/unpinned.txt >&2; exit 1; \
+	else echo "$(VENV) matches $(CONSTRAINTS)"; fi
 
 FREEZE_VENV := $(BUILD)/constraints-venv
 constraints-one:
