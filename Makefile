@@ -1,12 +1,14 @@
 # make test: create .venv when missing, install -e .[dev] with the committed constraints, run ruff, mypy and pytest.
 # make demo: run the scheduled batch example DAG end to end against the built-in simulator.
-# make lowest: the unit tests and the demo DAG on the lowest supported Airflow line, in .venv-lowest.
+# make lowest: the unit tests and the demo DAG on the lowest supported Airflow line (3.1), in .venv-3.1;
+#   make line AIRFLOW_LINE=3.2 does the same for another tested line.
 # make constraints: regenerate constraints/ from fresh venvs (after a dependency changes in pyproject.toml).
 # make dist: build the sdist and wheel into dist/ and check what they contain.
 PYTHON ?= $(shell command -v python3.11 || echo python3)
 # The newest supported Airflow line (the default venv) and the lowest one (make lowest).
 AIRFLOW_LINE ?= 3.3
 LOWEST_LINE := 3.1
+TESTED_LINES := 3.3 3.2 3.1
 VENV ?= .venv
 CONSTRAINTS ?= constraints/airflow-$(AIRFLOW_LINE)-py3.11.txt
 PY := $(VENV)/bin/python
@@ -17,7 +19,7 @@ export AIRFLOW_HOME ?= $(CURDIR)/$(BUILD)/airflow-home
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export PYTHONWARNINGS ?= ignore
 
-.PHONY: install test lint typecheck unit demo lowest constraints constraints-one check-constraints dist bench clean
+.PHONY: install test lint typecheck unit demo line lowest constraints constraints-one check-constraints dist bench clean
 
 # Reinstalls whenever pyproject.toml or the constraints file changes.
 $(STAMP): pyproject.toml $(CONSTRAINTS)
@@ -50,16 +52,21 @@ test: lint typecheck unit
 demo: $(STAMP)
 	$(PY) scripts/demo.py $(DEMO_DATE)
 
-# The lowest supported Airflow line's latest patch, from its own constraints file, in .venv-lowest:
-# the unit tests (those that need a newer Airflow skip with a reason) and the demo DAG.
-lowest:
-	$(MAKE) --no-print-directory VENV=.venv-lowest AIRFLOW_LINE=$(LOWEST_LINE) \
-		AIRFLOW_HOME=$(CURDIR)/$(BUILD)/airflow-home-lowest PYTEST_ARGS=tests/unit unit demo
+# One Airflow line's latest patch from its own constraints file, in .venv-<line>: the unit tests
+# (those that need a newer Airflow skip with a reason) and the demo DAG. `make lowest` is CI's.
+line:
+	$(MAKE) --no-print-directory VENV=.venv-$(AIRFLOW_LINE) AIRFLOW_LINE=$(AIRFLOW_LINE) \
+		AIRFLOW_HOME=$(CURDIR)/$(BUILD)/airflow-home-$(AIRFLOW_LINE) PYTEST_ARGS=tests/unit \
+		unit demo check-constraints
 
-# One fresh venv per supported line, the provider with its dev extra and that line's newest
-# Airflow, frozen. Run it after changing a dependency, then `make test lowest` before committing.
+lowest:
+	$(MAKE) --no-print-directory AIRFLOW_LINE=$(LOWEST_LINE) line
+
+# One fresh venv per tested line, the provider with its dev extra and that line's newest Airflow
+# (and the line's pins, constraints/airflow-<line>-pins.txt, when Airflow needs some), frozen.
+# Run it after changing a dependency, then `make test lowest` before committing.
 constraints:
-	@for line in $(AIRFLOW_LINE) $(LOWEST_LINE); do \
+	@for line in $(TESTED_LINES); do \
 		$(MAKE) --no-print-directory AIRFLOW_LINE=$$line constraints-one || exit 1; \
 	done
 
@@ -97,4 +104,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/import_time.py
 
 clean:
-	rm -rf $(BUILD) $(VENV) .venv-lowest dist
+	rm -rf $(BUILD) $(VENV) .venv-3.* dist
