@@ -174,9 +174,9 @@ def test_airflow_providers_widgets_shows_kling_conn_fields_as_extras(airflow_env
     }
 
 
-# Airflow < 3.2 reads the form from the hook, and only with wtforms importable (the FAB provider brings
-# it; a plain install has none and then shows no provider's form). Airflow uses nothing of wtforms but
-# these four names, so a stand-in module lets the real ProvidersManager take that path on any line.
+# Airflow < 3.2 reads the form from the hook, through ProvidersManager, which needs wtforms importable.
+# A plain install has no wtforms: the UI (HookMetaService) puts stand-ins in sys.modules first, and so
+# does this test; ProvidersManager uses nothing of wtforms but these four names.
 _FORM_OF_KLING = """
 import json, sys, types
 sys.modules["wtforms"] = types.SimpleNamespace(
