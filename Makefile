@@ -1,6 +1,7 @@
 # make test: create .venv when missing, install -e .[dev] with the committed constraints, run ruff, mypy and pytest.
 # make demo: run the scheduled batch example DAG end to end against the built-in simulator.
-# make lowest: the unit tests and the demo DAG on the lowest supported Airflow line (3.1), in .venv-3.1;
+# make lowest: the unit tests, the operator's DAG tests and the demo DAG on the lowest supported Airflow
+#   line (3.1), in .venv-3.1;
 #   make line AIRFLOW_LINE=3.2 does the same for another tested line.
 # make constraints: regenerate constraints/ from fresh venvs (after a dependency changes in pyproject.toml).
 # make dist: build the sdist and wheel into dist/ and check what they contain.
@@ -53,10 +54,12 @@ demo: $(STAMP)
 	$(PY) scripts/demo.py $(DEMO_DATE)
 
 # One Airflow line's latest patch from its own constraints file, in .venv-<line>: the unit tests
-# (those that need a newer Airflow skip with a reason) and the demo DAG. `make lowest` is CI's.
+# (those that need a newer Airflow skip with a reason), the operator under `airflow dags test`
+# (on the worker, deferred, and a worker killed mid-wait that resumes) and the demo DAG.
+LINE_TESTS := tests/unit tests/e2e/test_operator_dags.py
 line:
 	$(MAKE) --no-print-directory VENV=.venv-$(AIRFLOW_LINE) AIRFLOW_LINE=$(AIRFLOW_LINE) \
-		AIRFLOW_HOME=$(CURDIR)/$(BUILD)/airflow-home-$(AIRFLOW_LINE) PYTEST_ARGS=tests/unit \
+		AIRFLOW_HOME=$(CURDIR)/$(BUILD)/airflow-home-$(AIRFLOW_LINE) PYTEST_ARGS="$(LINE_TESTS)" \
 		unit demo check-constraints
 
 lowest:
