@@ -1,21 +1,35 @@
-# make test: create .venv when missing, install -e .[dev], run ruff, mypy and pytest.
+# make test: create .venv when missing, install -e .[dev] with the committed constraints, run ruff, mypy and pytest.
 # make demo: run the scheduled batch example DAG end to end against the built-in simulator.
-PYTHON ?= python3
+# make lowest: the unit tests, the operator's DAG tests and the demo DAG on the lowest supported Airflow
+#   line (3.1), in .venv-3.1;
+#   make line AIRFLOW_LINE=3.2 does the same for another tested line.
+# make constraints: regenerate constraints/ from fresh venvs (after a dependency changes in pyproject.toml).
+# make dist: build the sdist and wheel into dist/ and check what they contain.
+PYTHON ?= $(shell command -v python3.11 || echo python3)
+# The Airflow release each tested line's constraints are made with (its latest patch; pinned, so that
+# no other package's limits can silently pick an older one), the newest line (the default venv) and
+# the lowest (make lowest).
+TESTED_AIRFLOW := 3.3.2 3.2.2 3.1.8
+AIRFLOW_LINE ?= 3.3
+LOWEST_LINE := 3.1
 VENV ?= .venv
+CONSTRAINTS ?= constraints/airflow-$(AIRFLOW_LINE)-py3.11.txt
 PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install -q --disable-pip-version-check
 STAMP := $(VENV)/.installed-stamp
 BUILD := build
 export AIRFLOW_HOME ?= $(CURDIR)/$(BUILD)/airflow-home
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export PYTHONWARNINGS ?= ignore
 
-.PHONY: install test lint typecheck unit demo bench clean
+.PHONY: install test lint typecheck unit demo line lowest constraints constraints-one check-constraints dist bench clean
 
-$(STAMP): pyproject.toml
+# Reinstalls whenever pyproject.toml or the constraints file changes.
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
-	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@$(PY) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (the constraints are for 3.11): set PYTHON"'
+	$(PIP) --upgrade pip
+	$(PIP) -c $(CONSTRAINTS) -e '.[dev]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -41,8 +55,64 @@ test: lint typecheck unit
 demo: $(STAMP)
 	$(PY) scripts/demo.py $(DEMO_DATE)
 
+# One Airflow line's latest patch from its own constraints file, in .venv-<line>: the unit tests
+# (those that need a newer Airflow skip with a reason), the operator under `airflow dags test`
+# (on the worker, deferred, and a worker killed mid-wait that resumes) and the demo DAG.
+LINE_TESTS := tests/unit tests/e2e/test_operator_dags.py
+line:
+	$(MAKE) --no-print-directory VENV=.venv-$(AIRFLOW_LINE) AIRFLOW_LINE=$(AIRFLOW_LINE) \
+		AIRFLOW_HOME=$(CURDIR)/$(BUILD)/airflow-home-$(AIRFLOW_LINE) PYTEST_ARGS="$(LINE_TESTS)" \
+		unit demo check-constraints
+
+lowest:
+	$(MAKE) --no-print-directory AIRFLOW_LINE=$(LOWEST_LINE) line
+
+# One fresh venv per tested line: the provider with its dev extra and that line's release in TESTED_AIRFLOW
+# (and the line's pins, constraints/airflow-<line>-pins.txt, when Airflow needs some), frozen.
+# Run it after changing a dependency, then `make test lowest` before committing.
+constraints:
+	@for version in $(TESTED_AIRFLOW); do \
+		$(MAKE) --no-print-directory AIRFLOW_VERSION=$$version AIRFLOW_LINE=$${version%.*} constraints-one || exit 1; \
+	done
+
+# Fails when the venv holds a package, or a version, that the constraints file does not pin: a
+# dependency changed without `make constraints` (or an old venv: `make clean`).
+check-constraints: $(STAMP)
+	@$(PY) -m pip freeze --exclude-editable | sort > $(VENV)/freeze.txt
+	@grep -v '^#' $(CONSTRAINTS) | sort | comm -23 $(VENV)/freeze.txt - > $(VENV)/unpinned.txt; \
+	if [ -s $(VENV)/unpinned.txt ]; then \
+		echo "ERROR: $(VENV) has packages that $(CONSTRAINTS) does not pin; run \`make constraints\`:" >&2; \
+		cat $(VENV)/unpinned.txt >&2; exit 1; \
+	else echo "$(VENV) matches $(CONSTRAINTS)"; fi
+
+FREEZE_VENV := $(BUILD)/constraints-venv
+constraints-one:
+	rm -rf $(FREEZE_VENV)
+	$(PYTHON) -m venv $(FREEZE_VENV)
+	$(FREEZE_VENV)/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+	@# The requirements as top-level ones: pip resolves them in seconds, where behind `-e .[dev]` it
+	@# backtracks through boto3/aiobotocore releases for many minutes.
+	$(FREEZE_VENV)/bin/python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
+		print("\n".join(p["dependencies"] + p["optional-dependencies"]["dev"]))' > $(FREEZE_VENV)/requirements.txt
+	$(FREEZE_VENV)/bin/python -m pip install -q --disable-pip-version-check -r $(FREEZE_VENV)/requirements.txt \
+		'apache-airflow==$(AIRFLOW_VERSION)' $(addprefix -c ,$(wildcard constraints/airflow-$(AIRFLOW_LINE)-pins.txt))
+	$(FREEZE_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	$(FREEZE_VENV)/bin/python -m pip check
+	@mkdir -p constraints
+	{ echo "# Airflow $(AIRFLOW_VERSION), Python 3.11: every package of a fresh venv with the provider and its dev extra."; \
+	  echo "# Generated by \`make constraints\`; do not edit by hand."; \
+	  $(FREEZE_VENV)/bin/python -m pip freeze --exclude-editable; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
+	rm -rf $(FREEZE_VENV)
+
+# The sdist and wheel, then a check that both carry LICENSE and the metadata PyPI shows.
+dist: $(STAMP)
+	rm -rf dist
+	$(PY) -m build -q . >/dev/null
+	$(PY) .ci/check_dist.py dist
+
 bench: $(STAMP)
 	$(PY) benchmarks/import_time.py
 
 clean:
-	rm -rf $(BUILD) $(VENV)
+	rm -rf $(BUILD) $(VENV) .venv-3.* dist

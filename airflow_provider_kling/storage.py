@@ -64,6 +64,15 @@ _CONFIG_ERRORS = frozenset(
 )
 
 
+def path_conn_id(path: Any) -> str | None:
+    """The Airflow connection of an ``ObjectStoragePath`` (its ``conn_id``; before Airflow 3.2 only
+    in its storage options)."""
+    conn_id = getattr(path, "conn_id", None)
+    if conn_id is None:
+        conn_id = (getattr(path, "storage_options", None) or {}).get("conn_id")
+    return conn_id or None
+
+
 def to_storage_path(output_path: Any, conn_id: str | None = None) -> ObjectStoragePath:
     """
     An ``ObjectStoragePath`` from a path, a URI (``s3://``, ``file://`` ...) or a path object.
@@ -74,11 +83,11 @@ def to_storage_path(output_path: Any, conn_id: str | None = None) -> ObjectStora
     from airflow.sdk import ObjectStoragePath
 
     if isinstance(output_path, ObjectStoragePath):
-        if not conn_id or output_path.conn_id == conn_id:
+        if not conn_id or path_conn_id(output_path) == conn_id:
             return output_path
-        if output_path.conn_id:
+        if path_conn_id(output_path):
             raise ValueError(
-                f"output_conn_id {conn_id!r} conflicts with the connection {output_path.conn_id!r} "
+                f"output_conn_id {conn_id!r} conflicts with the connection {path_conn_id(output_path)!r} "
                 "of output_path: give one of them"
             )
         return ObjectStoragePath(plain_uri(output_path), conn_id=conn_id)
@@ -86,9 +95,9 @@ def to_storage_path(output_path: Any, conn_id: str | None = None) -> ObjectStora
     if "://" not in text:
         text = "file://" + os.path.abspath(os.path.expanduser(text))
     path = ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text)
-    if conn_id and path.conn_id != conn_id:
+    if conn_id and path_conn_id(path) != conn_id:
         raise ValueError(
-            f"output_conn_id {conn_id!r} conflicts with the connection {path.conn_id!r} "
+            f"output_conn_id {conn_id!r} conflicts with the connection {path_conn_id(path)!r} "
             f"in output_path {text!r}: give one of them"
         )
     return path
@@ -285,7 +294,7 @@ def store_task_images(
     retryable :class:`KlingImageUnavailableError` or :class:`KlingStorageError`. ``stored`` (what
     :func:`find_stored` would answer) spares the listing when the caller listed the folder already.
     """
-    conn_id = base.conn_id
+    conn_id = path_conn_id(base)
     result["output_conn_id"] = conn_id
     where = describe_store(base, conn_id)
     what_to_fix = (

@@ -6,11 +6,13 @@ both variables are set here, at import time, before any test module imports Airf
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,6 +20,15 @@ if not os.environ.get("AIRFLOW_HOME"):
     os.environ["AIRFLOW_HOME"] = str(_REPO_ROOT / "build" / "airflow-home")
 Path(os.environ["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+# Tests import TaskDeferred from airflow.sdk.exceptions, where Airflow has it from 3.2 on. Airflow 3.1
+# (the lowest supported line, `make lowest`) raises the same class from airflow.exceptions: name it
+# there too, so that every test runs on 3.1 instead of failing to import.
+if Version(importlib.metadata.version("apache-airflow")) < Version("3.2"):
+    import airflow.exceptions
+    import airflow.sdk.exceptions
+
+    airflow.sdk.exceptions.TaskDeferred = airflow.exceptions.TaskDeferred  # type: ignore[attr-defined]
 
 
 @pytest.fixture(autouse=True)

@@ -22,6 +22,7 @@ from airflow_provider_kling.errors import KlingError, KlingStorageConfigError
 from airflow_provider_kling.storage import (
     EXTENSIONS,
     is_local,
+    path_conn_id,
     plain_uri,
     safe_name,
     store_task_images,
@@ -183,7 +184,7 @@ def store_batch(
         "units": _total_units(rows),
         "manifest": plain_uri(manifest_path),
         "contact_sheet": plain_uri(sheet_path),
-        "output_conn_id": base.conn_id,
+        "output_conn_id": path_conn_id(base),
         "storage_errors": sorted(storage_errors),
     }
 

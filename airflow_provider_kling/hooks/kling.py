@@ -112,10 +112,11 @@ class KlingHook(AccountCostsMixin, ExternalIdSupportMixin, BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """The connection form for Airflow < 3.2 (newer versions read provider info)."""
+        """The connection form for Airflow < 3.2 (newer versions read provider info), in its key names."""
         from airflow_provider_kling.get_provider_info import get_provider_info
 
-        return dict(get_provider_info()["connection-types"][0]["ui-field-behaviour"])
+        behaviour = get_provider_info()["connection-types"][0]["ui-field-behaviour"]
+        return {key.replace("-", "_"): value for key, value in behaviour.items()}
 
     # -- settings and auth ------------------------------------------------------------------
 

@@ -89,7 +89,7 @@ def test_sigkill_mid_wait_then_rerun_resumes_the_same_kling_task(kling_simulator
         first.wait(timeout=30)
     created = kling_simulator.tasks(kling_simulator.api_key)
     assert len(created) == 1 and created[0]["task_status"] != "succeed"
-    run_id = re.search(r"run_id=(manual__\S+)", first_log.read_text()).group(1)
+    run_id = re.search(r"(manual__\d{4}-\d\d-\d\dT[0-9:.+-]+)", first_log.read_text()).group(1)  # any 3.x log
 
     again = subprocess.run(
         [AIRFLOW, "tasks", "test", "kling_resume_after_kill", "generate", run_id],

@@ -14,24 +14,26 @@ from typing import Any
 
 import jsonschema
 import pytest
+from packaging.version import Version
 
 import airflow_provider_kling
 from airflow_provider_kling.get_provider_info import DEFAULT_BASE_URL, get_provider_info
 
 DISTRIBUTION = "airflow-provider-kling"
 ENTRY_POINT_GROUP = "apache_airflow_provider"
+AIRFLOW_VERSION = Version(importlib.metadata.version("apache-airflow"))
 
 
-def airflow_schema() -> dict[str, Any]:
-    """The provider-info schema shipped inside the installed Airflow, found without importing Airflow."""
+def airflow_schema(name: str = "provider_info.schema.json") -> dict[str, Any]:
+    """A schema shipped inside the installed Airflow, found without importing Airflow."""
     spec = importlib.util.find_spec("airflow")
     assert spec is not None and spec.submodule_search_locations, "apache-airflow is not installed"
     for location in spec.submodule_search_locations:
-        schema_file = Path(location) / "provider_info.schema.json"
+        schema_file = Path(location) / name
         if schema_file.is_file():
             schema: dict[str, Any] = json.loads(schema_file.read_text())
             return schema
-    raise AssertionError("airflow/provider_info.schema.json not found in the installed Airflow")
+    raise AssertionError(f"airflow/{name} not found in the installed Airflow")
 
 
 def kling_connection_type() -> dict[str, Any]:
@@ -166,6 +168,10 @@ def test_airflow_providers_hooks_shows_kling_connection_type(airflow_env: dict[s
     assert kling[0]["hook_name"] == "Kling"
 
 
+@pytest.mark.skipif(
+    AIRFLOW_VERSION < Version("3.2"),
+    reason="Airflow reads conn-fields from provider info from 3.2 on; before, extras are edited as JSON",
+)
 def test_airflow_providers_widgets_shows_kling_conn_fields_as_extras(airflow_env: dict[str, str]) -> None:
     rows = airflow_cli_json(airflow_env, "providers", "widgets")
     kling_fields = {row["connection_parameter_name"] for row in rows if row["package_name"] == DISTRIBUTION}
@@ -175,6 +181,45 @@ def test_airflow_providers_widgets_shows_kling_conn_fields_as_extras(airflow_env
         "extra__kling__max_retries",
         "extra__kling__proxy",
     }
+
+
+# Airflow < 3.2 reads the form from the hook, through ProvidersManager, which needs wtforms importable.
+# A plain install has no wtforms: the UI (HookMetaService) puts stand-ins in sys.modules first, and so
+# does this test; ProvidersManager uses nothing of wtforms but these four names.
+_FORM_OF_KLING = """
+import json, sys, types
+sys.modules["wtforms"] = types.SimpleNamespace(
+    BooleanField=type("BooleanField", (), {}), IntegerField=type("IntegerField", (), {}),
+    PasswordField=type("PasswordField", (), {}), StringField=type("StringField", (), {}),
+)
+from airflow.providers_manager import ProvidersManager
+print(json.dumps(ProvidersManager().field_behaviours.get("kling")))
+"""
+
+
+def test_airflow_shows_the_kling_form_relabelled_on_every_supported_line(airflow_env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _FORM_OF_KLING],
+        env=airflow_env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    behaviour = json.loads(result.stdout.strip().splitlines()[-1])
+    assert behaviour is not None, f"Airflow {AIRFLOW_VERSION} read no form for kling:\n{result.stderr}"
+    assert behaviour["relabeling"]["host"] == "Base URL"
+    assert set(behaviour["hidden_fields"]) == {"schema", "port"}
+
+
+def test_hook_form_for_airflow_before_3_2_passes_airflows_schema_and_matches_provider_info() -> None:
+    from airflow_provider_kling.hooks.kling import KlingHook
+
+    behaviour = KlingHook.get_ui_field_behaviour()
+    jsonschema.validate(behaviour, airflow_schema("customized_form_field_behaviours.schema.json"))
+    declared = kling_connection_type()["ui-field-behaviour"]
+    assert behaviour == {key.replace("-", "_"): value for key, value in declared.items()}
 
 
 # --- the hook agrees with what the metadata declares (imports airflow.sdk) -----------------------

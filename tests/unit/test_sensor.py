@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from airflow.providers.common.compat.sdk import (
+from airflow.providers.common.compat.sdk import (  # TaskDeferred: 3.1 has it in airflow.exceptions
     AirflowFailException,
     AirflowSensorTimeout,
     AirflowSkipException,
+    TaskDeferred,
 )
 from airflow.sdk import DAG
-from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.polling import defer_timeout
