@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import conf
 from airflow.sdk import BaseOperator
 
-from airflow_provider_kling.assets import static_output_uri
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
 from airflow_provider_kling.failures import fail_fast
 from airflow_provider_kling.operators.generations import DEFAULT_MAX_REGENERATIONS
+from airflow_provider_kling.operators.outputs import KlingOutputsMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -30,7 +30,7 @@ XCOM_BATCH_SUMMARY = "kling_batch_summary"
 DEFAULT_FIELDS = ("model_name", "n", "negative_prompt", "resolution", "aspect_ratio", "callback_url")
 
 
-class KlingBatchImageGenerationOperator(BaseOperator):
+class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
     """
     Generate images for many requests in one task, keeping the account's slots full.
 
@@ -168,13 +168,7 @@ class KlingBatchImageGenerationOperator(BaseOperator):
         self.max_regenerations = max_regenerations
         self.max_units = max_units
         self.progress_interval = progress_interval
-        #: What the last execution stored and where: asset events and OpenLineage read it.
-        self._kling_results: list[dict[str, Any]] = []
-        self._output_uri: str | None = None
-        if not self.outlets and (output_uri := static_output_uri(output_path)):
-            from airflow.sdk import Asset
-
-            self.outlets = [Asset(output_uri)]
+        self._init_outputs(output_path)
 
     @cached_property
     def hook(self) -> KlingHook:
@@ -418,28 +412,3 @@ class KlingBatchImageGenerationOperator(BaseOperator):
                 "on_content_policy='fail'; see the manifest " + summary["manifest"]
             )
         return summary
-
-    def _record_outputs(self, results: list[dict[str, Any]], output_uri: str, context: Context) -> None:
-        """Describe what the batch stored on its asset events (and its OpenLineage facets)."""
-        from airflow_provider_kling.assets import asset_extra, record_asset_events
-
-        self._kling_results, self._output_uri = results, output_uri
-        if not self.outlets or not results:
-            return
-        ti = context["ti"]
-        extra = asset_extra(
-            results,
-            dag_id=self.dag_id,
-            run_id=str(context.get("run_id") or getattr(ti, "run_id", "")),
-            task_id=self.task_id,
-            output_uri=output_uri,
-        )
-        for recorded in record_asset_events(context, self.outlets, output_uri, extra):
-            self.log.info("Asset event for %s: %d image(s)", recorded, extra["image_count"])
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """OpenLineage: the output folder as the output dataset; the batch's Kling task ids, models
-        and units as a ``kling`` run facet. Called only by the OpenLineage provider."""
-        from airflow_provider_kling.assets import openlineage_facets
-
-        return openlineage_facets(self._kling_results, self._output_uri)

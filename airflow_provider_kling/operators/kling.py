@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import conf
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
-from airflow_provider_kling.assets import static_output_uri
 from airflow_provider_kling.errors import (
     KlingError,
     KlingImagesExpiredError,
@@ -25,6 +24,7 @@ from airflow_provider_kling.operators.generations import (
     XCOM_KLING_TASK_ID,
     RequestGenerations,
 )
+from airflow_provider_kling.operators.outputs import KlingOutputsMixin
 from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
 from airflow_provider_kling.spend import describe_deduction
 
@@ -55,7 +55,7 @@ class KlingImageLink(BaseOperatorLink):
         return getattr(operator, "_kling_image_url", None) or ""
 
 
-class KlingImageGenerationOperator(BaseOperator):
+class KlingImageGenerationOperator(KlingOutputsMixin, BaseOperator):
     """
     Generate images with Kling, wait for them, copy them to your storage, return the result.
 
@@ -194,13 +194,7 @@ class KlingImageGenerationOperator(BaseOperator):
         self.max_regenerations = max_regenerations
         self.regenerate_expired = regenerate_expired
         self._kling_image_url: str | None = None
-        #: What the last execution made and where it went: asset events and OpenLineage read it.
-        self._kling_results: list[dict[str, Any]] = []
-        self._output_uri: str | None = None
-        if not self.outlets and (output_uri := static_output_uri(output_path)):
-            from airflow.sdk import Asset
-
-            self.outlets = [Asset(output_uri)]
+        self._init_outputs(output_path)
 
     @cached_property
     def hook(self) -> KlingHook:
@@ -415,7 +409,7 @@ class KlingImageGenerationOperator(BaseOperator):
                 task.task_id,
                 len(task.images),
             )
-            self._record_outputs(result, None, context)
+            self._record_outputs([result], None, context)
             return result
         try:
             output_uri = self._store_images(result, context)
@@ -426,33 +420,8 @@ class KlingImageGenerationOperator(BaseOperator):
             if self.regenerate_expired and not stored:
                 return self._regenerate_expired(task, request, context)
             raise fail_fast(self._expired_error(task, exc, stored=len(stored))) from exc
-        self._record_outputs(result, output_uri, context)
+        self._record_outputs([result], output_uri, context)
         return result
-
-    def _record_outputs(self, result: dict[str, Any], output_uri: str | None, context: Context) -> None:
-        """Describe what was made on this task's asset events (and, later, its OpenLineage facets)."""
-        from airflow_provider_kling.assets import asset_extra, record_asset_events
-
-        self._kling_results, self._output_uri = [result], output_uri
-        if not self.outlets:
-            return
-        ti = context["ti"]
-        extra = asset_extra(
-            self._kling_results,
-            dag_id=self.dag_id,
-            run_id=str(context.get("run_id") or getattr(ti, "run_id", "")),
-            task_id=self.task_id,
-            output_uri=output_uri,
-        )
-        for recorded in record_asset_events(context, self.outlets, output_uri, extra):
-            self.log.info("Asset event for %s: %d image(s)", recorded, extra["image_count"])
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """OpenLineage: the output folder as the output dataset, the Kling task ids, model and units
-        as a ``kling`` run facet. Called only by the OpenLineage provider, which it imports."""
-        from airflow_provider_kling.assets import openlineage_facets
-
-        return openlineage_facets(self._kling_results, self._output_uri)
 
     def _images_expired(self, result: dict[str, Any]) -> bool:
         """Whether the first image not stored is gone for good (403/404/410), not just unreachable."""
