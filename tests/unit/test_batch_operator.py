@@ -54,6 +54,10 @@ def manifest(summary: dict[str, Any]) -> dict[str, Any]:
     return json.loads(Path(summary["manifest"].removeprefix("file://")).read_text())
 
 
+def manifest_total(summary: dict[str, Any]) -> float:
+    return sum(float(row["units"]) for row in manifest(summary)["items"] if row["units"] is not None)
+
+
 def run_trigger(trigger: KlingBatchTrigger) -> dict[str, Any]:
     async def first_event() -> dict[str, Any]:
         async for event in trigger.run():
@@ -252,6 +256,10 @@ def test_max_units_stops_creating_once_the_estimates_would_pass_it_and_a_retry_s
 
     assert summary["counts"] == {"succeeded": 4, "over_budget": 2}
     assert summary["units"] == 4.0
+    deducted = sum(
+        float(task["final_unit_deduction"]) for task in kling_connection.tasks(kling_connection.api_key)
+    )
+    assert manifest_total(summary) == deducted == summary["units"]
     rows = {row["key"]: row for row in manifest(summary)["items"]}
     assert rows["4"]["status"] == "over_budget" and "over budget" in rows["4"]["message"]
     assert rows["pair"]["kling_task_id"] is None
