@@ -22,6 +22,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterable
 from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from airflow_provider_kling.errors import (
     KlingError,
@@ -94,13 +95,14 @@ def to_storage_path(output_path: Any, conn_id: str | None = None) -> ObjectStora
     text = os.fspath(output_path)
     if "://" not in text:
         text = "file://" + os.path.abspath(os.path.expanduser(text))
-    path = ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text)
-    if conn_id and path_conn_id(path) != conn_id:
+    # The ``conn_id@`` of a URI, read here: Airflow 3.1 lets a conn_id argument win over it silently.
+    in_uri = urlsplit(text).netloc.rpartition("@")[0] or None
+    if conn_id and in_uri and in_uri != conn_id:
         raise ValueError(
-            f"output_conn_id {conn_id!r} conflicts with the connection {path_conn_id(path)!r} "
+            f"output_conn_id {conn_id!r} conflicts with the connection {in_uri!r} "
             f"in output_path {text!r}: give one of them"
         )
-    return path
+    return ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text)
 
 
 def plain_uri(path: ObjectStoragePath) -> str:

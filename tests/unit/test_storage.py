@@ -18,6 +18,7 @@ from airflow_provider_kling.storage import (
     file_numbers,
     find_stored,
     image_stem,
+    path_conn_id,
     plain_uri,
     safe_name,
     store_image,
@@ -386,7 +387,7 @@ def test_plain_uri_drops_the_connection_id():
 
     attach(protocol="memory", conn_id="my_store", fs=MemoryFileSystem())
     path = ObjectStoragePath("memory://my_store@bucket/kling/x.png")
-    assert path.conn_id == "my_store"
+    assert path_conn_id(path) == "my_store"
     assert plain_uri(path) == "memory://bucket/kling/x.png"
 
 
@@ -396,7 +397,7 @@ def test_output_conn_id_and_a_different_conn_in_the_uri_are_refused():
 
     attach(protocol="memory", conn_id="one", fs=MemoryFileSystem())
     attach(protocol="memory", conn_id="two", fs=MemoryFileSystem())
-    assert to_storage_path("memory://one@bucket/k", "one").conn_id == "one"
+    assert path_conn_id(to_storage_path("memory://one@bucket/k", "one")) == "one"
     with pytest.raises(ValueError, match="output_conn_id 'two' conflicts"):
         to_storage_path("memory://one@bucket/k", "two")
 
