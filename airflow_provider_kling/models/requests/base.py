@@ -88,8 +88,6 @@ class KlingTaskRequest(BaseModel):
     @classmethod
     def build(cls, **fields: Any) -> Any:
         """Validate ``fields``; raise :class:`KlingRequestValidationError` naming each bad field."""
-        from airflow_provider_kling.models.requests.generations import describe_validation_error
-
         try:
             return cls(**fields)
         except ValidationError as exc:
@@ -111,3 +109,24 @@ class KlingTaskRequest(BaseModel):
             "model_name": getattr(self, "model_name", None),
             "prompt": getattr(self, "prompt", None),
         }
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem: the field, the rule, and (shortened) the value that broke it."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        field = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        value = error.get("input")
+        if not field:
+            # A rule across fields: its message already starts with the field it is about.
+            problems.append(message)
+            continue
+        if isinstance(value, dict | list):
+            problems.append(f"{field}: {message}")
+            continue
+        shown = repr(value)
+        if len(shown) > 60:
+            shown = f"{shown[:40]}... ({len(value) if isinstance(value, str) else len(shown)} characters)"
+        problems.append(f"{field}: {message} (got {shown})")
+    return "Invalid Kling image request: " + "; ".join(problems)

@@ -31,7 +31,11 @@ from airflow_provider_kling.models.capabilities import (
     ImageModelCapability,
 )
 from airflow_provider_kling.models.reference_image import checked_image
-from airflow_provider_kling.models.requests.base import KlingTaskRequest, WatermarkInfo
+from airflow_provider_kling.models.requests.base import (
+    KlingTaskRequest,
+    WatermarkInfo,
+    describe_validation_error,
+)
 
 #: Where image-generation tasks are created, queried and listed.
 GENERATIONS_PATH = "/v1/images/generations"
@@ -213,24 +217,3 @@ def capability_problems(request: ImageGenerationRequest, model: ImageModelCapabi
     if request.negative_prompt and has_image:
         problems.append("negative_prompt is not allowed together with image (Kling rejects it)")
     return problems
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line per problem: the field, the rule, and (shortened) the value that broke it."""
-    problems = []
-    for error in exc.errors(include_url=False):
-        field = ".".join(str(part) for part in error["loc"])
-        message = error["msg"].removeprefix("Value error, ")
-        value = error.get("input")
-        if not field:
-            # A rule across fields: its message already starts with the field it is about.
-            problems.append(message)
-            continue
-        if isinstance(value, dict | list):
-            problems.append(f"{field}: {message}")
-            continue
-        shown = repr(value)
-        if len(shown) > 60:
-            shown = f"{shown[:40]}... ({len(value) if isinstance(value, str) else len(shown)} characters)"
-        problems.append(f"{field}: {message} (got {shown})")
-    return "Invalid Kling image request: " + "; ".join(problems)
