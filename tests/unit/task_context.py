@@ -37,3 +37,12 @@ class DictTaskStateStore:
 def make_context(ti: RecordingTaskInstance | None = None, **extra: Any) -> dict[str, Any]:
     ti = ti or RecordingTaskInstance()
     return {"ti": ti, "run_id": ti.run_id, "ds": "2026-11-25", **extra}
+
+
+async def first_trigger_event(trigger: Any) -> Any:
+    """A trigger's first event, its generator closed inside the loop (no warning at interpreter exit)."""
+    events = trigger.run()
+    try:
+        return await events.__anext__()
+    finally:
+        await events.aclose()

@@ -15,7 +15,7 @@ from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_kling.decorators.kling import _KlingImageDecoratedOperator, kling_image_task
 from airflow_provider_kling.operators.kling import XCOM_KLING_TASK_ID
-from tests.unit.task_context import RecordingTaskInstance, make_context
+from tests.unit.task_context import RecordingTaskInstance, first_trigger_event, make_context
 from tests.unit.test_operator import XCOM_KEYS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -33,15 +33,6 @@ def decorated_operator(
     (operator,) = dag.tasks
     assert isinstance(operator, _KlingImageDecoratedOperator)
     return operator
-
-
-async def first_event(trigger: Any) -> Any:
-    """The trigger's first event, with its generator closed inside the loop."""
-    events = trigger.run()
-    try:
-        return await events.__anext__()
-    finally:
-        await events.aclose()
 
 
 def created(simulator: Any) -> int:
@@ -128,7 +119,7 @@ def test_deferred_task_resumes_with_the_request_without_calling_the_function_aga
     context = make_context(RecordingTaskInstance(task_id="harbour"))
     with pytest.raises(TaskDeferred) as deferred:
         decorated_operator(harbour, deferrable=True, output_path=str(tmp_path)).execute(context)
-    event = asyncio.run(first_event(deferred.value.trigger))
+    event = asyncio.run(first_trigger_event(deferred.value.trigger))
     assert deferred.value.method_name == "execute_complete"
 
     # The resumed task is a fresh operator from the parsed DAG, as on another worker.

@@ -20,7 +20,12 @@ from airflow_provider_kling.operators.endpoints import (
 )
 from airflow_provider_kling.operators.kling import KlingImageGenerationOperator
 from airflow_provider_kling.testing import make_png
-from tests.unit.task_context import DictTaskStateStore, RecordingTaskInstance, make_context
+from tests.unit.task_context import (
+    DictTaskStateStore,
+    RecordingTaskInstance,
+    first_trigger_event,
+    make_context,
+)
 from tests.unit.test_operator_storage import moto_endpoint, s3  # noqa: F401  (fixtures)
 
 SQUARE = make_png("a linen shirt on white", 0, 400, 400)
@@ -212,7 +217,7 @@ def test_deferred_try_on_is_polled_at_its_endpoint_by_the_trigger(kling_connecti
     trigger = deferred.value.trigger
     assert trigger.serialize()[1]["endpoint"] == "/v1/images/kolors-virtual-try-on"
 
-    event = asyncio.run(trigger.run().__anext__())
+    event = asyncio.run(first_trigger_event(trigger))
     result = operator.execute_complete(context, event.payload)
 
     assert event.payload["status"] == "success"

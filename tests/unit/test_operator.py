@@ -19,7 +19,12 @@ from airflow_provider_kling.errors import (
 )
 from airflow_provider_kling.operators.kling import XCOM_KLING_TASK_ID, KlingImageGenerationOperator
 from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
-from tests.unit.task_context import DictTaskStateStore, RecordingTaskInstance, make_context
+from tests.unit.task_context import (
+    DictTaskStateStore,
+    RecordingTaskInstance,
+    first_trigger_event,
+    make_context,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 XCOM_KEYS = {
@@ -196,7 +201,7 @@ def test_deferrable_defers_to_trigger_and_completes_with_stored_images(kling_con
     assert isinstance(trigger, KlingImageTaskTrigger)
     assert deferred.value.method_name == "execute_complete"
     assert trigger.kling_task_id == context["ti"].xcom[XCOM_KLING_TASK_ID]
-    event = asyncio.run(trigger.run().__anext__())
+    event = asyncio.run(first_trigger_event(trigger))
     assert event.payload["status"] == "success"
 
     result = operator.execute_complete(context, event.payload)

@@ -14,7 +14,7 @@ from airflow.sdk.execution_time.context import OutletEventAccessors
 
 from airflow_provider_kling.assets import EXTRA_KEYS
 from airflow_provider_kling.operators.kling import KlingImageGenerationOperator
-from tests.unit.task_context import RecordingTaskInstance, make_context
+from tests.unit.task_context import RecordingTaskInstance, first_trigger_event, make_context
 
 
 def make_operator(
@@ -34,17 +34,8 @@ def run(operator: KlingImageGenerationOperator, context: dict[str, Any], *, defe
         return operator.execute(context)
     with pytest.raises(TaskDeferred) as deferred:
         operator.execute(context)
-    event = asyncio.run(first_event(deferred.value.trigger))
+    event = asyncio.run(first_trigger_event(deferred.value.trigger))
     return operator.execute_complete(context, event.payload)
-
-
-async def first_event(trigger: Any) -> Any:
-    """The trigger's first event, with its generator closed inside the loop."""
-    events = trigger.run()
-    try:
-        return await events.__anext__()
-    finally:
-        await events.aclose()
 
 
 def asset_context() -> tuple[dict[str, Any], OutletEventAccessors]:

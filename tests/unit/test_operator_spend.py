@@ -13,7 +13,7 @@ from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_kling.operators.kling import KlingImageGenerationOperator
 from airflow_provider_kling.spend import total_units
-from tests.unit.task_context import make_context
+from tests.unit.task_context import first_trigger_event, make_context
 
 
 def make_operator(**kwargs: Any) -> KlingImageGenerationOperator:
@@ -45,7 +45,7 @@ def test_units_deducted_reach_xcom_and_the_log_after_a_deferral(kling_connection
     context = make_context()
     with pytest.raises(TaskDeferred) as deferred:
         operator.execute(context)
-    event = asyncio.run(deferred.value.trigger.run().__anext__())
+    event = asyncio.run(first_trigger_event(deferred.value.trigger))
 
     result = operator.execute_complete(context, event.payload)
 

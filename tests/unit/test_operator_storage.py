@@ -20,7 +20,7 @@ from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_kling.errors import KlingImageUnavailableError
 from airflow_provider_kling.operators.kling import KlingImageGenerationOperator
-from tests.unit.task_context import RecordingTaskInstance, make_context
+from tests.unit.task_context import RecordingTaskInstance, first_trigger_event, make_context
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 BUCKET = "kling-bucket"
@@ -119,7 +119,7 @@ def make_operator(**kwargs: Any) -> KlingImageGenerationOperator:
 def run_deferred(operator: KlingImageGenerationOperator, context: dict[str, Any]) -> dict[str, Any]:
     with pytest.raises(TaskDeferred) as deferred:
         operator.execute(context)
-    event = asyncio.run(deferred.value.trigger.run().__anext__())
+    event = asyncio.run(first_trigger_event(deferred.value.trigger))
     return operator.execute_complete(context, event.payload)
 
 

@@ -17,7 +17,7 @@ from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.polling import defer_timeout
 from airflow_provider_kling.sensors.kling import KlingImageTaskSensor
 from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
-from tests.unit.task_context import make_context
+from tests.unit.task_context import first_trigger_event, make_context
 
 
 def make_sensor(kling_task_id: str, **kwargs) -> KlingImageTaskSensor:
@@ -68,7 +68,7 @@ def test_deferrable_sensor_defers_and_completes(kling_connection):
     trigger = deferred.value.trigger
     assert isinstance(trigger, KlingImageTaskTrigger)
     assert trigger.kling_task_id == task_id
-    event = asyncio.run(trigger.run().__anext__())
+    event = asyncio.run(first_trigger_event(trigger))
     result = sensor.execute_complete(make_context(), event.payload)
     assert result["task_id"] == task_id
 
