@@ -8,9 +8,18 @@ No Airflow and no HTTP here.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.models.reference_image import checked_image
@@ -81,9 +90,44 @@ class KlingTaskRequest(BaseModel):
     path: ClassVar[str] = ""
     #: Fields that carry an image (``"field"`` or ``"list_field.key"``).
     image_fields: ClassVar[tuple[str, ...]] = ()
+    #: The models ``model_name`` may name (empty: the kind has no ``model_name``).
+    known_models: ClassVar[Collection[str]] = ()
+    #: Optional text fields (besides ``callback_url`` and ``external_task_id``) and list fields
+    #: that are left unset when blank or empty: templated fields often render to ``""``.
+    blank_text_fields: ClassVar[tuple[str, ...]] = ()
+    blank_list_fields: ClassVar[tuple[str, ...]] = ()
 
     external_task_id: str | None = Field(default=None, max_length=256)
     callback_url: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_means_unset(cls, values: Any) -> Any:
+        return blank_means_unset(
+            values, (*cls.blank_text_fields, "callback_url", "external_task_id"), cls.blank_list_fields
+        )
+
+    @field_validator("model_name", check_fields=False)
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        if cls.known_models and value not in cls.known_models:
+            raise ValueError(f"must be one of {', '.join(cls.known_models)}")
+        return value
+
+    @field_validator("prompt", check_fields=False)
+    @classmethod
+    def _prompt_not_blank(cls, value: str | None) -> str | None:
+        return check_prompt_not_blank(value)
+
+    @field_validator("callback_url")
+    @classmethod
+    def _callback_is_http(cls, value: str | None) -> str | None:
+        return check_callback_url(value)
+
+    @field_validator("external_task_id")
+    @classmethod
+    def _external_id_is_printable(cls, value: str | None) -> str | None:
+        return check_external_task_id(value)
 
     @classmethod
     def build(cls, **fields: Any) -> Any:

@@ -9,7 +9,7 @@ four sent, 0 for a side left as is); the new image's area is at most 3 times the
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
@@ -17,11 +17,7 @@ from airflow_provider_kling.models.capabilities import MAX_PROMPT_LENGTH
 from airflow_provider_kling.models.requests.base import (
     KlingTaskRequest,
     WatermarkInfo,
-    blank_means_unset,
-    check_callback_url,
-    check_external_task_id,
     check_image,
-    check_prompt_not_blank,
 )
 
 EXPAND_PATH = "/v1/images/editing/expand"
@@ -55,6 +51,7 @@ class ExpandImageRequest(KlingTaskRequest):
     kind: ClassVar[str] = "expand"
     path: ClassVar[str] = EXPAND_PATH
     image_fields: ClassVar[tuple[str, ...]] = ("image",)
+    blank_text_fields: ClassVar[tuple[str, ...]] = ("prompt",)
 
     image: str
     up_expansion_ratio: float = Field(default=0.0, ge=0, le=MAX_EXPANSION_RATIO)
@@ -65,17 +62,7 @@ class ExpandImageRequest(KlingTaskRequest):
     n: int = Field(default=1, ge=1, le=9)
     watermark_info: WatermarkInfo | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _blank_means_unset(cls, values: Any) -> Any:
-        return blank_means_unset(values, ("prompt", "callback_url", "external_task_id"))
-
     _image = field_validator("image")(classmethod(lambda cls, value: check_image(value)))
-    _prompt = field_validator("prompt")(classmethod(lambda cls, value: check_prompt_not_blank(value)))
-    _callback = field_validator("callback_url")(classmethod(lambda cls, value: check_callback_url(value)))
-    _external = field_validator("external_task_id")(
-        classmethod(lambda cls, value: check_external_task_id(value))
-    )
 
     @model_validator(mode="after")
     def _area_and_growth(self) -> ExpandImageRequest:

@@ -9,6 +9,7 @@ types, resolutions, aspect ratios, elements) comes from the capability table in
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -24,7 +25,6 @@ from pydantic import (
 from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.models.capabilities import (
     IMAGE_MODEL_CAPABILITIES,
-    IMAGE_MODELS,
     MAX_IMAGES,
     MAX_PROMPT_LENGTH,
     MAX_REFERENCES,
@@ -39,16 +39,6 @@ from airflow_provider_kling.models.requests.base import (
 
 #: Where image-generation tasks are created, queried and listed.
 GENERATIONS_PATH = "/v1/images/generations"
-
-_OPTIONAL_TEXT_FIELDS = (
-    "negative_prompt",
-    "image",
-    "image_reference",
-    "resolution",
-    "aspect_ratio",
-    "callback_url",
-    "external_task_id",
-)
 
 
 class ElementReference(BaseModel):
@@ -65,6 +55,16 @@ class ImageGenerationRequest(KlingTaskRequest):
     kind: ClassVar[str] = "generations"
     path: ClassVar[str] = GENERATIONS_PATH
     image_fields: ClassVar[tuple[str, ...]] = ("image",)
+    known_models: ClassVar[Collection[str]] = IMAGE_MODEL_CAPABILITIES
+    #: The reseller's own example sends "" for unused fields: blank means absent, never sent.
+    blank_text_fields: ClassVar[tuple[str, ...]] = (
+        "negative_prompt",
+        "image",
+        "image_reference",
+        "resolution",
+        "aspect_ratio",
+    )
+    blank_list_fields: ClassVar[tuple[str, ...]] = ("element_list",)
 
     # model_name and n are optional at Kling (defaults kling-v1 and 1) but required by the
     # reseller: this client always sends both.
@@ -85,56 +85,10 @@ class ImageGenerationRequest(KlingTaskRequest):
     callback_url: str | None = None
     external_task_id: str | None = Field(default=None, max_length=256)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _blank_means_unset(cls, values: Any) -> Any:
-        # Templated fields often render to "", and the reseller's own example sends "" for
-        # unused fields: treat blank optional text (and an empty element_list) as absent, so
-        # it is never sent.
-        if isinstance(values, dict):
-            return {
-                key: (
-                    None
-                    if (key in _OPTIONAL_TEXT_FIELDS and isinstance(val, str) and not val.strip())
-                    or (key == "element_list" and val == [])
-                    else val
-                )
-                for key, val in values.items()
-            }
-        return values
-
-    @field_validator("model_name")
-    @classmethod
-    def _known_model(cls, value: str) -> str:
-        if value not in IMAGE_MODEL_CAPABILITIES:
-            raise ValueError(f"must be one of {', '.join(IMAGE_MODELS)}")
-        return value
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value
-
     @field_validator("image")
     @classmethod
     def _image_is_url_or_base64(cls, value: str | None) -> str | None:
         return None if value is None else checked_image(value)
-
-    @field_validator("callback_url")
-    @classmethod
-    def _callback_is_http(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value
-
-    @field_validator("external_task_id")
-    @classmethod
-    def _external_id_is_printable(cls, value: str | None) -> str | None:
-        if value is not None and (any(ch.isspace() or not ch.isprintable() for ch in value) or "/" in value):
-            raise ValueError("must not contain whitespace, control characters or '/'")
-        return value
 
     @model_validator(mode="after")
     def _model_capabilities(self) -> ImageGenerationRequest:

@@ -8,19 +8,16 @@ Every image: URL or bare base64 of a JPEG/PNG, at most 10 MB, at least 300 px a 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from airflow_provider_kling.models.capabilities import ALL_ASPECT_RATIOS, MAX_PROMPT_LENGTH
 from airflow_provider_kling.models.requests.base import (
     KlingTaskRequest,
     WatermarkInfo,
-    blank_means_unset,
-    check_callback_url,
-    check_external_task_id,
     check_image,
-    check_prompt_not_blank,
 )
 
 MULTI_IMAGE_PATH = "/v1/images/multi-image2image"
@@ -49,6 +46,8 @@ class MultiImageRequest(KlingTaskRequest):
         "scene_image",
         "style_image",
     )
+    known_models: ClassVar[Collection[str]] = MULTI_IMAGE_MODELS
+    blank_text_fields: ClassVar[tuple[str, ...]] = ("prompt", "scene_image", "style_image", "aspect_ratio")
 
     model_name: str = "kling-v2"
     prompt: str | None = Field(default=None, max_length=MAX_PROMPT_LENGTH)
@@ -59,14 +58,6 @@ class MultiImageRequest(KlingTaskRequest):
     aspect_ratio: Literal[ALL_ASPECT_RATIOS] | None = None  # type: ignore[valid-type]
     watermark_info: WatermarkInfo | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _blank_means_unset(cls, values: Any) -> Any:
-        return blank_means_unset(
-            values,
-            ("prompt", "scene_image", "style_image", "aspect_ratio", "callback_url", "external_task_id"),
-        )
-
     @field_validator("subject_image_list", mode="before")
     @classmethod
     def _plain_images_are_subjects(cls, value: Any) -> Any:
@@ -74,20 +65,8 @@ class MultiImageRequest(KlingTaskRequest):
             return [{"subject_image": item} if isinstance(item, str) else item for item in value]
         return value
 
-    @field_validator("model_name")
-    @classmethod
-    def _known_model(cls, value: str) -> str:
-        if value not in MULTI_IMAGE_MODELS:
-            raise ValueError(f"must be one of {', '.join(MULTI_IMAGE_MODELS)}")
-        return value
-
     _images = field_validator("scene_image", "style_image")(
         classmethod(lambda cls, value: check_image(value))
-    )
-    _prompt = field_validator("prompt")(classmethod(lambda cls, value: check_prompt_not_blank(value)))
-    _callback = field_validator("callback_url")(classmethod(lambda cls, value: check_callback_url(value)))
-    _external = field_validator("external_task_id")(
-        classmethod(lambda cls, value: check_external_task_id(value))
     )
 
     @property

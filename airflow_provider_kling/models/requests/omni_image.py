@@ -8,7 +8,7 @@ and ignores ``n``; resolutions and series depend on the model (:data:`OMNI_MODEL
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -18,11 +18,7 @@ from airflow_provider_kling.models.capabilities import ALL_ASPECT_RATIOS, MAX_PR
 from airflow_provider_kling.models.requests.base import (
     KlingTaskRequest,
     WatermarkInfo,
-    blank_means_unset,
-    check_callback_url,
-    check_external_task_id,
     check_image,
-    check_prompt_not_blank,
 )
 
 OMNI_IMAGE_PATH = "/v1/images/omni-image"
@@ -72,6 +68,14 @@ class OmniImageRequest(KlingTaskRequest):
     kind: ClassVar[str] = "omni-image"
     path: ClassVar[str] = OMNI_IMAGE_PATH
     image_fields: ClassVar[tuple[str, ...]] = ("image_list.image",)
+    known_models: ClassVar[Collection[str]] = OMNI_MODELS
+    blank_text_fields: ClassVar[tuple[str, ...]] = (
+        "resolution",
+        "result_type",
+        "aspect_ratio",
+        "series_amount",
+    )
+    blank_list_fields: ClassVar[tuple[str, ...]] = ("image_list", "element_list")
 
     model_name: str = "kling-image-o1"
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT_LENGTH)
@@ -84,22 +88,6 @@ class OmniImageRequest(KlingTaskRequest):
     aspect_ratio: Literal[(*ALL_ASPECT_RATIOS, "auto")] | None = None  # type: ignore[valid-type]
     watermark_info: WatermarkInfo | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _blank_means_unset(cls, values: Any) -> Any:
-        return blank_means_unset(
-            values,
-            (
-                "resolution",
-                "result_type",
-                "aspect_ratio",
-                "callback_url",
-                "external_task_id",
-                "series_amount",
-            ),
-            ("image_list", "element_list"),
-        )
-
     @field_validator("image_list", mode="before")
     @classmethod
     def _plain_images_are_references(cls, value: Any) -> Any:
@@ -107,19 +95,6 @@ class OmniImageRequest(KlingTaskRequest):
         if isinstance(value, list | tuple):
             return [{"image": item} if isinstance(item, str) else item for item in value]
         return value
-
-    @field_validator("model_name")
-    @classmethod
-    def _known_model(cls, value: str) -> str:
-        if value not in OMNI_MODELS:
-            raise ValueError(f"must be one of {', '.join(OMNI_MODELS)}")
-        return value
-
-    _prompt = field_validator("prompt")(classmethod(lambda cls, value: check_prompt_not_blank(value)))
-    _callback = field_validator("callback_url")(classmethod(lambda cls, value: check_callback_url(value)))
-    _external = field_validator("external_task_id")(
-        classmethod(lambda cls, value: check_external_task_id(value))
-    )
 
     @field_validator("series_amount")
     @classmethod

@@ -8,15 +8,13 @@ bottom combined in one garment image). There is no ``n``: a task makes one image
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Collection
+from typing import ClassVar
 
-from pydantic import field_validator, model_validator
+from pydantic import field_validator
 
 from airflow_provider_kling.models.requests.base import (
     KlingTaskRequest,
-    blank_means_unset,
-    check_callback_url,
-    check_external_task_id,
     check_image,
 )
 
@@ -30,29 +28,14 @@ class VirtualTryOnRequest(KlingTaskRequest):
     kind: ClassVar[str] = "virtual-try-on"
     path: ClassVar[str] = VIRTUAL_TRY_ON_PATH
     image_fields: ClassVar[tuple[str, ...]] = ("human_image", "cloth_image")
+    known_models: ClassVar[Collection[str]] = VIRTUAL_TRY_ON_MODELS
 
     model_name: str = "kolors-virtual-try-on-v1"
     human_image: str
     cloth_image: str
 
-    @model_validator(mode="before")
-    @classmethod
-    def _blank_means_unset(cls, values: Any) -> Any:
-        return blank_means_unset(values, ("callback_url", "external_task_id"))
-
-    @field_validator("model_name")
-    @classmethod
-    def _known_model(cls, value: str) -> str:
-        if value not in VIRTUAL_TRY_ON_MODELS:
-            raise ValueError(f"must be one of {', '.join(VIRTUAL_TRY_ON_MODELS)}")
-        return value
-
     _images = field_validator("human_image", "cloth_image")(
         classmethod(lambda cls, value: check_image(value))
-    )
-    _callback = field_validator("callback_url")(classmethod(lambda cls, value: check_callback_url(value)))
-    _external = field_validator("external_task_id")(
-        classmethod(lambda cls, value: check_external_task_id(value))
     )
 
     @property
