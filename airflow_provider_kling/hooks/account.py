@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_kling.errors import KlingRequestValidationError, KlingResponseError, error_from_response
+from airflow_provider_kling.errors import KlingRequestValidationError
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.connection import KlingConnectionSettings
@@ -91,27 +91,6 @@ def costs_query(
     return params
 
 
-def costs_from_data(data: Any) -> AccountCosts:
-    """Kling's ``data`` (``{code, msg, resource_pack_subscribe_infos}``) as :class:`AccountCosts`."""
-    from pydantic import ValidationError
-
-    from airflow_provider_kling.models import AccountCosts
-
-    if not isinstance(data, dict):
-        raise KlingResponseError("Kling answered an account costs query without its resource packs")
-    if data.get("code") not in (None, 0, "0"):
-        raise error_from_response(200, {"message": data.get("msg"), **data})
-    try:
-        return AccountCosts.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in exc.errors(include_url=False)
-        )
-        raise KlingResponseError(
-            f"Kling answered with account costs this provider cannot read: {problems}"
-        ) from None
-
-
 class AccountCostsMixin:
     """:meth:`get_account_costs` for :class:`~airflow_provider_kling.hooks.kling.KlingHook`."""
 
@@ -153,4 +132,6 @@ class AccountCostsMixin:
         """
         params = costs_query(start_time, end_time, resource_pack_name)
         wait_for_costs_turn(self.settings)
+        from airflow_provider_kling.models.account import costs_from_data
+
         return costs_from_data(self._request("GET", ACCOUNT_COSTS_PATH, params=params))

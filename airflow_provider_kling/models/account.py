@@ -11,9 +11,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from airflow_provider_kling.models.task import _millis_to_datetime
+from airflow_provider_kling.errors import KlingResponseError, error_from_response
+from airflow_provider_kling.models.task import _millis_to_datetime, answer_problems
 
 
 class ResourcePackStatus(StrEnum):
@@ -96,3 +97,17 @@ class AccountCosts(_Tolerant):
             "remaining_units": self.remaining_units(),
             "resource_packs": [pack.to_xcom() for pack in self.packs],
         }
+
+
+def costs_from_data(data: Any) -> AccountCosts:
+    """Kling's ``data`` (``{code, msg, resource_pack_subscribe_infos}``) as :class:`AccountCosts`."""
+    if not isinstance(data, dict):
+        raise KlingResponseError("Kling answered an account costs query without its resource packs")
+    if data.get("code") not in (None, 0, "0"):
+        raise error_from_response(200, {"message": data.get("msg"), **data})
+    try:
+        return AccountCosts.model_validate(data)
+    except ValidationError as exc:
+        raise KlingResponseError(
+            f"Kling answered with account costs this provider cannot read: {answer_problems(exc, 'costs')}"
+        ) from None

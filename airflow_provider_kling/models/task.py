@@ -204,10 +204,15 @@ def task_from_data(data: Any, what: str, task_id: str | None = None) -> ImageTas
     try:
         return ImageTask.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, error['loc'])) or 'task'}: {error['msg']}"
-            for error in exc.errors(include_url=False)
-        )
+        problems = answer_problems(exc, "task")
         raise KlingResponseError(
             f"Kling answered with a task this provider cannot read for {what}: {problems}", task_id=task_id
         ) from None
+
+
+def answer_problems(exc: ValidationError, root: str) -> str:
+    """What in an answer could not be read: ``field.path: rule`` per problem (``root`` for the whole)."""
+    return "; ".join(
+        f"{'.'.join(map(str, error['loc'])) or root}: {error['msg']}"
+        for error in exc.errors(include_url=False)
+    )

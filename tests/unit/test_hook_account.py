@@ -183,7 +183,7 @@ def test_a_create_on_an_account_in_arrears_fails_with_1101_saying_what_to_do(
 
 def test_an_error_inside_the_costs_answer_is_klings_error_and_an_unreadable_one_a_response_error() -> None:
     from airflow_provider_kling.errors import KlingInvalidRequestError, KlingResponseError
-    from airflow_provider_kling.hooks.account import costs_from_data
+    from airflow_provider_kling.models.account import costs_from_data
 
     with pytest.raises(KlingInvalidRequestError, match="bad window"):
         costs_from_data({"code": 1201, "msg": "bad window"})
