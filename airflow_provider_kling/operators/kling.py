@@ -26,7 +26,6 @@ from airflow_provider_kling.operators.generations import (
 )
 from airflow_provider_kling.operators.outputs import KlingOutputsMixin
 from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
-from airflow_provider_kling.spend import describe_deduction
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -400,6 +399,8 @@ class KlingImageGenerationOperator(KlingOutputsMixin, BaseOperator):
             raise KlingImageUnavailableError(
                 f"Kling task {task.task_id} succeeded but returned no images", task_id=task.task_id
             )
+        from airflow_provider_kling.spend import describe_deduction
+
         self.log.info("Kling task %s deducted %s", task.task_id, describe_deduction(task))
         result = self._result(task, request)
         self._kling_image_url = task.images[0].url
