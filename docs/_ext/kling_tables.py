@@ -1,0 +1,425 @@
+"""The docs' generated tables, read from the live classes: parameters, hook methods, connection
+extras and errors.
+
+No Sphinx here (``kling_docs`` wraps these in directives), so that ``tests/unit/test_docs.py`` can
+check the tables against the code without building the site. Every row comes from the code: a
+parameter's name and default from the signature, its description from the ``:param name:``
+line of the docstring of the class that declares it, "templated" from ``template_fields``.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import pkgutil
+import re
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+PACKAGE = "airflow_provider_kling"
+#: The simulator is documented on its own page (its handle's methods, by autodoc), not as a provider class.
+SKIPPED_PACKAGES = (f"{PACKAGE}.testing",)
+
+
+# -- discovery -----------------------------------------------------------------------------------
+
+
+def public_modules() -> Iterator[str]:
+    """Every module of the package a user may import: no ``_private`` part, not the simulator."""
+    package = importlib.import_module(PACKAGE)
+    yield PACKAGE
+    for info in pkgutil.walk_packages(package.__path__, prefix=f"{PACKAGE}."):
+        parts = info.name.split(".")
+        if any(part.startswith("_") for part in parts) or info.name.startswith(SKIPPED_PACKAGES):
+            continue
+        yield info.name
+
+
+def _airflow_bases() -> dict[str, type]:
+    from airflow.sdk import BaseHook, BaseOperator
+    from airflow.sdk.bases.sensor import BaseSensorOperator
+    from airflow.triggers.base import BaseTrigger
+
+    # Most specific first: a sensor is an operator too.
+    return {"sensor": BaseSensorOperator, "operator": BaseOperator, "hook": BaseHook, "trigger": BaseTrigger}
+
+
+def kind_of(cls: type) -> str | None:
+    """``operator``, ``sensor``, ``hook`` or ``trigger`` for an Airflow class, else None."""
+    for kind, base in _airflow_bases().items():
+        if isinstance(cls, type) and issubclass(cls, base) and cls is not base:
+            return kind
+    return None
+
+
+def public_classes() -> dict[str, type]:
+    """Every public operator, sensor, hook and trigger class of the package, by dotted name."""
+    found: dict[str, type] = {}
+    for module_name in public_modules():
+        module = importlib.import_module(module_name)
+        for name, value in vars(module).items():
+            if (
+                isinstance(value, type)
+                and value.__module__ == module_name
+                and not name.startswith("_")
+                and kind_of(value) is not None
+            ):
+                found[f"{module_name}.{name}"] = value
+    return dict(sorted(found.items()))
+
+
+def find_class(name: str) -> type:
+    """A class by dotted path, or by its bare name among :func:`public_classes`."""
+    if "." in name:
+        module_name, _, attr = name.rpartition(".")
+        return getattr(importlib.import_module(module_name), attr)
+    matches = [cls for dotted, cls in public_classes().items() if dotted.rpartition(".")[2] == name]
+    if len(matches) != 1:
+        raise LookupError(f"{name!r} names {len(matches)} public classes of {PACKAGE}")
+    return matches[0]
+
+
+# -- docstrings ----------------------------------------------------------------------------------
+
+
+def param_docs(docstring: str | None) -> dict[str, str]:
+    """``:param name: text`` entries of a docstring (continuation lines joined)."""
+    docs: dict[str, str] = {}
+    current: str | None = None
+    for line in textwrap.dedent(inspect.cleandoc(docstring or "")).splitlines():
+        match = re.match(r"\s*:param\s+(?:[\w\[\], |.]+\s+)?(\w+):\s*(.*)", line)
+        if match:
+            current = match.group(1)
+            docs[current] = match.group(2).strip()
+        elif current and line.startswith((" ", "\t")) and line.strip():
+            docs[current] += " " + line.strip()
+        else:
+            current = None
+    return docs
+
+
+def summary(docstring: str | None) -> str:
+    """A docstring's first paragraph, on one line."""
+    text = inspect.cleandoc(docstring or "")
+    return " ".join(text.split("\n\n", 1)[0].split())
+
+
+def one_line(text: str) -> str:
+    """Text for one table cell: no newlines, no table-breaking characters."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+# -- parameters ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One argument of a class or method, as the code has it."""
+
+    name: str
+    default: Any = inspect.Parameter.empty
+    #: The default's source when it is read from Airflow's configuration, e.g. ``[operators] default_deferrable``.
+    config_default: str | None = None
+    templated: bool = False
+    description: str = ""
+    declared_by: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is inspect.Parameter.empty and self.config_default is None
+
+    @property
+    def default_text(self) -> str:
+        """The default as the table shows it: the code's ``repr``, or where Airflow's config gives it."""
+        if self.config_default is not None:
+            return f"Airflow config {self.config_default} ({self.default!r} unless set)"
+        return "required" if self.required else repr(self.default)
+
+
+def _function_node(function: Any) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    try:
+        source = textwrap.dedent(inspect.getsource(function))
+    except (OSError, TypeError):
+        return None
+    node = ast.parse(source).body[0]
+    return node if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) else None
+
+
+def _config_defaults(function: Any) -> dict[str, str]:
+    """Defaults read from Airflow's config (``conf.getboolean("operators", "default_deferrable")``)."""
+    node = _function_node(function)
+    if node is None:
+        return {}
+    arguments = node.args.posonlyargs + node.args.args
+    pairs = list(zip(arguments[len(arguments) - len(node.args.defaults) :], node.args.defaults, strict=True))
+    pairs += [(arg, default) for arg, default in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True)]
+    found = {}
+    for arg, default in pairs:
+        if (
+            isinstance(default, ast.Call)
+            and isinstance(default.func, ast.Attribute)
+            and isinstance(default.func.value, ast.Name)
+            and default.func.value.id == "conf"
+            and len(default.args) >= 2
+            and all(isinstance(a, ast.Constant) for a in default.args[:2])
+        ):
+            section, key = (a.value for a in default.args[:2])  # type: ignore[attr-defined]
+            found[arg.arg] = f"``[{section}] {key}``"
+    return found
+
+
+def _super_keywords(function: Any) -> set[str]:
+    """Keywords an ``__init__`` passes to ``super().__init__`` itself: the parent's, not the caller's."""
+    node = _function_node(function)
+    if node is None:
+        return set()
+    names = set()
+    for call in ast.walk(node):
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "__init__"
+            and isinstance(call.func.value, ast.Call)
+            and isinstance(call.func.value.func, ast.Name)
+            and call.func.value.func.id == "super"
+        ):
+            names.update(keyword.arg for keyword in call.keywords if keyword.arg)
+    return names
+
+
+def parameters(cls: type) -> list[Parameter]:
+    """The arguments a user passes to ``cls(...)``, the ones it hands to a parent of the package included.
+
+    Walks the class's ``__init__`` and, while one takes ``**kwargs``, its parents' in the package,
+    leaving out what a child passes to ``super().__init__`` itself. Airflow's own (``task_id``,
+    ``retries`` ...) are not listed.
+    """
+    templated = set(getattr(cls, "template_fields", ()) or ())
+    docs: dict[str, str] = {}
+    for klass in cls.__mro__:
+        if klass.__module__.startswith(PACKAGE):
+            for name, text in param_docs(klass.__doc__).items():
+                docs.setdefault(name, text)
+    found: dict[str, Parameter] = {}
+    excluded: set[str] = set()
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        if not klass.__module__.startswith(PACKAGE):
+            break
+        init = vars(klass)["__init__"]
+        signature = inspect.signature(init)
+        config = _config_defaults(init)
+        for name, param in signature.parameters.items():
+            if name == "self" or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                continue
+            if name in found or name in excluded:
+                continue
+            found[name] = Parameter(
+                name=name,
+                default=param.default,
+                config_default=config.get(name),
+                templated=name in templated,
+                description=docs.get(name, ""),
+                declared_by=klass.__name__,
+            )
+        excluded |= _super_keywords(init)
+        if not any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+            break
+    return list(found.values())
+
+
+def parameter_rows(params: list[Parameter], *, templated_column: bool = True) -> list[str]:
+    """A reStructuredText list-table of parameters."""
+    header = ["parameter", "default", "templated", "meaning"] if templated_column else ["parameter", "default", "meaning"]
+    lines = [".. list-table::", "   :header-rows: 1", "   :widths: 20 20 8 52" if templated_column else "   :widths: 20 20 60", ""]
+    lines += ["   * - " + header[0]] + [f"     - {cell}" for cell in header[1:]]
+    for param in params:
+        default = param.default_text if param.config_default else (
+            "required" if param.required else f"``{one_line(param.default_text)}``"
+        )
+        cells = [f"``{param.name}``", default]
+        if templated_column:
+            cells.append("yes" if param.templated else "")
+        cells.append(one_line(param.description) or "")
+        lines.append(f"   * - {cells[0]}")
+        lines += [f"     - {cell}" if cell else "     -" for cell in cells[1:]]
+    return lines
+
+
+# -- hook methods --------------------------------------------------------------------------------
+
+
+def hook_methods(cls: type) -> dict[str, Any]:
+    """A hook's public methods declared in the package (its mixins included), in source order."""
+    methods: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        if not klass.__module__.startswith(PACKAGE):
+            continue
+        for name, value in vars(klass).items():
+            function = value.__func__ if isinstance(value, classmethod | staticmethod) else value
+            if name.startswith("_") or not inspect.isfunction(function):
+                continue
+            methods[name] = getattr(cls, name)
+    return methods
+
+
+def method_parameters(method: Any) -> list[Parameter]:
+    docs = param_docs(method.__doc__)
+    return [
+        Parameter(name=name, default=param.default, description=docs.get(name, ""))
+        for name, param in inspect.signature(method).parameters.items()
+        if name not in ("self", "cls")
+    ]
+
+
+def signature_text(method: Any) -> str:
+    """``name(a, b=1, *, c=None, **fields)`` without annotations."""
+    parts = []
+    star_done = False
+    for name, param in inspect.signature(method).parameters.items():
+        if name in ("self", "cls"):
+            continue
+        if param.kind is param.VAR_POSITIONAL:
+            parts.append(f"*{name}")
+            star_done = True
+        elif param.kind is param.VAR_KEYWORD:
+            parts.append(f"**{name}")
+        else:
+            if param.kind is param.KEYWORD_ONLY and not star_done:
+                parts.append("*")
+                star_done = True
+            parts.append(name if param.default is param.empty else f"{name}={param.default!r}")
+    prefix = "async " if inspect.iscoroutinefunction(method) else ""
+    return f"{prefix}{method.__name__}({', '.join(parts)})"
+
+
+# -- connection extras ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Extra:
+    """One key of a ``kling`` connection's Extra, as ``KlingConnectionSettings.from_connection`` reads it."""
+
+    name: str
+    default: Any
+    description: str
+    also_read_as: tuple[str, ...] = field(default=())
+
+
+def _string_constants(node: ast.AST) -> list[str]:
+    """Extra names read inside an expression: ``extras.get("x")`` and ``some_extra(extras, "x", ...)``."""
+    names = []
+    for call in ast.walk(node):
+        if not isinstance(call, ast.Call):
+            continue
+        args = call.args
+        if (
+            isinstance(call.func, ast.Attribute)
+            and call.func.attr == "get"
+            and isinstance(call.func.value, ast.Name)
+            and call.func.value.id == "extras"
+            and args
+            and isinstance(args[0], ast.Constant)
+        ):
+            names.append(args[0].value)
+        elif len(args) >= 2 and isinstance(args[0], ast.Name) and args[0].id == "extras":
+            if isinstance(args[1], ast.Constant) and isinstance(args[1].value, str):
+                names.append(args[1].value)
+    return names
+
+
+def _extra_names_of(function: Any) -> list[str]:
+    """Extra names a reader function reads (``support_extra`` reads its one name inside)."""
+    node = _function_node(function)
+    return _string_constants(node) if node is not None else []
+
+
+def connection_extras() -> list[Extra]:
+    """Every extra the connection reads, with the settings field's default and ``#:`` description."""
+    from sphinx.pycode import ModuleAnalyzer
+
+    from airflow_provider_kling.hooks import connection
+
+    settings = connection.KlingConnectionSettings
+    attribute_docs = {
+        name: " ".join(" ".join(lines).split())
+        for (_, name), lines in ModuleAnalyzer.for_module(connection.__name__).find_attr_docs().items()
+    }
+    defaults = {f.name: f.default for f in fields(settings)}
+    node = _function_node(settings.from_connection)
+    assert node is not None
+    extras: list[Extra] = []
+    for call in ast.walk(node):
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "cls"):
+            continue
+        for keyword in call.keywords:
+            if keyword.arg is None:
+                continue
+            names = _string_constants(keyword.value)
+            if not names and isinstance(keyword.value, ast.Call) and isinstance(keyword.value.func, ast.Name):
+                reader = getattr(connection, keyword.value.func.id, None)
+                names = _extra_names_of(reader) if reader else []
+            if not names:
+                continue
+            primary = keyword.arg if keyword.arg in names else names[0]
+            extras.append(
+                Extra(
+                    name=primary,
+                    default=defaults.get(keyword.arg),
+                    description=attribute_docs.get(keyword.arg, ""),
+                    also_read_as=tuple(name for name in names if name != primary),
+                )
+            )
+    return extras
+
+
+def extra_rows(extras: list[Extra]) -> list[str]:
+    lines = [".. list-table::", "   :header-rows: 1", "   :widths: 25 20 55", ""]
+    lines += ["   * - extra", "     - default", "     - meaning"]
+    for extra in extras:
+        name = f"``{extra.name}``" + "".join(f" (or ``{alias}``)" for alias in extra.also_read_as)
+        meaning = one_line(extra.description)
+        lines += [f"   * - {name}", f"     - ``{extra.default!r}``", f"     - {meaning}" if meaning else "     -"]
+    return lines
+
+
+# -- errors --------------------------------------------------------------------------------------
+
+
+def error_classes() -> list[type]:
+    """Every exception class of ``errors.py``, in source order."""
+    from airflow_provider_kling import errors
+
+    return [
+        value
+        for value in vars(errors).values()
+        if isinstance(value, type) and issubclass(value, BaseException) and value.__module__ == errors.__name__
+    ]
+
+
+def error_rows(cls: type) -> list[str]:
+    """What a user needs about one error: its parents, its meaning, what retries do, what to do."""
+    from airflow_provider_kling.errors import KlingError
+
+    parents = [base.__name__ for base in cls.__bases__ if base is not object]
+    lines = [f".. _error-{cls.__name__}:", "", f".. rubric:: {cls.__name__}", ""]
+    if parents:
+        lines += [f"*A* {', '.join(f'``{parent}``' for parent in parents)}.", ""]
+    lines += [one_line(inspect.cleandoc(cls.__doc__ or "")), ""]
+    if issubclass(cls, KlingError):
+        retried = "yes" if cls.retryable else "no"
+        airflow = (
+            "yes, within the task's ``retries``"
+            if cls.airflow_retryable
+            else "no: the task fails at once, whatever its ``retries``"
+        )
+        lines += [f"- Retried by the hook: {retried}.", f"- Retried by Airflow: {airflow}."]
+        advice = getattr(cls, "advice", "")
+        if advice:
+            lines.append(f"- What to do: {one_line(advice)}")
+        lines.append("")
+    return lines
