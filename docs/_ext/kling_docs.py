@@ -51,10 +51,11 @@ class _Generated(SphinxDirective):
             documented[f"{cls.__module__}.{cls.__qualname__}"] = self.env.docname
 
 
-def class_lines(cls: type, exclude: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
+def class_lines(cls: type, exclude: frozenset[str] = frozenset(), *, label: bool = True) -> list[str]:
     params = [param for param in tables.parameters(cls) if param.name not in exclude]
     kind = tables.kind_of(cls)
-    lines = [f".. _{anchor(cls)}:", "", f".. rubric:: {cls.__name__}", ""]
+    lines = [f".. _{anchor(cls)}:", ""] if label else []
+    lines += [f".. rubric:: {cls.__name__}", ""]
     lines += [f"``{cls.__module__}.{cls.__name__}`` ({kind}): {tables.one_line(tables.summary(cls.__doc__))}", ""]
     if params:
         lines += tables.parameter_rows(params, templated_column=kind in ("operator", "sensor")) + [""]
@@ -63,13 +64,15 @@ def class_lines(cls: type, exclude: set[str] = frozenset()) -> list[str]:  # typ
 
 class KlingParameters(_Generated):
     required_arguments = 1
-    option_spec: ClassVar[dict[str, Any]] = {"exclude": directives.unchanged}
+    #: ``:exclude:`` leaves parameters out (the decorator's table has no ``prompt``); ``:no-label:``
+    #: shows a class a second time without a second ``kling-<Class>`` label.
+    option_spec: ClassVar[dict[str, Any]] = {"exclude": directives.unchanged, "no-label": directives.flag}
 
     def run(self) -> list[nodes.Node]:
         cls = tables.find_class(self.arguments[0])
-        exclude = {name.strip() for name in self.options.get("exclude", "").split(",") if name.strip()}
+        exclude = frozenset(name.strip() for name in self.options.get("exclude", "").split(",") if name.strip())
         self.covered(cls)
-        return self.render(class_lines(cls, exclude))
+        return self.render(class_lines(cls, exclude, label="no-label" not in self.options))
 
 
 class KlingClasses(_Generated):
@@ -167,6 +170,46 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("kling-errors", KlingErrors)
     app.add_directive("kling-task-decorators", KlingTaskDecorators)
     app.add_directive("kling-api-reference", KlingApiReference)
+    setup_more(app)
+    setup_kinds(app)
     app.connect("env-purge-doc", forget_documented)
     app.connect("env-check-consistency", check_coverage)
     return {"version": "1", "parallel_read_safe": False, "parallel_write_safe": True}
+
+
+class KlingRequestFields(_Generated):
+    """``.. kling-request-fields:: airflow_provider_kling.models.requests.ImageGenerationRequest``"""
+
+    required_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        model = tables.find_class(self.arguments[0])
+        lines = [f"``{model.__name__}``: {tables.one_line(tables.summary(model.__doc__))}", ""]
+        return self.render(lines + tables.request_field_rows(model))
+
+
+class KlingMarkdownTable(_Generated):
+    """``.. kling-markdown-table:: module:function``: a Markdown table the code renders, as a table."""
+
+    required_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        import importlib
+
+        module_name, _, function = self.arguments[0].partition(":")
+        markdown = getattr(importlib.import_module(module_name), function)()
+        return self.render(tables.markdown_table_rows(markdown))
+
+
+def setup_more(app: Sphinx) -> None:
+    app.add_directive("kling-request-fields", KlingRequestFields)
+    app.add_directive("kling-markdown-table", KlingMarkdownTable)
+
+
+class KlingRequestKinds(_Generated):
+    def run(self) -> list[nodes.Node]:
+        return self.render(tables.request_kind_rows())
+
+
+def setup_kinds(app: Sphinx) -> None:
+    app.add_directive("kling-request-kinds", KlingRequestKinds)

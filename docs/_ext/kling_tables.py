@@ -423,3 +423,78 @@ def error_rows(cls: type) -> list[str]:
             lines.append(f"- What to do: {one_line(advice)}")
         lines.append("")
     return lines
+
+
+# -- request models and Markdown tables from the code --------------------------------------------
+
+
+def _markdown_cell(cell: str) -> str:
+    return re.sub(r"`([^`]+)`", r"``\1``", cell.strip()) or ""
+
+
+def markdown_table_rows(markdown: str) -> list[str]:
+    """A Markdown pipe table (as ``render_model_table()`` makes) as a reStructuredText list-table."""
+    rows = [line.strip().strip("|").split(" | ") for line in markdown.strip().splitlines()]
+    rows = [row for row in rows if not all(set(cell.strip()) <= set("-|: ") for cell in row)]
+    lines = [".. list-table::", "   :header-rows: 1", ""]
+    for row in rows:
+        cells = [_markdown_cell(cell.replace("|", "")) for cell in row]
+        lines.append(f"   * - {cells[0]}" if cells[0] else "   * -")
+        lines += [f"     - {cell}" if cell else "     -" for cell in cells[1:]]
+    return lines
+
+
+def _type_text(annotation: Any) -> str:
+    text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
+    text = text or str(annotation).replace("typing.", "")
+    text = re.sub(r"airflow_provider_kling\.[\w.]+\.", "", text)
+    text = re.sub(r"Annotated\[(\w+), [^\]]*\]", r"\1", text)
+    return text.replace("NoneType", "None")
+
+
+def request_fields(model: type) -> list[tuple[str, str, str, str]]:
+    """A request model's fields: name, type, required or default, and the constraints pydantic checks."""
+    rows = []
+    for name, info in model.model_fields.items():  # type: ignore[attr-defined]
+        rules = []
+        for constraint in info.metadata:
+            for attr, label in (
+                ("ge", ">="),
+                ("gt", ">"),
+                ("le", "<="),
+                ("lt", "<"),
+                ("min_length", "length >="),
+                ("max_length", "length <="),
+            ):
+                value = getattr(constraint, attr, None)
+                if value is not None:
+                    rules.append(f"{label} {value}")
+        default = "required" if info.is_required() else repr(info.default)
+        rows.append((name, _type_text(info.annotation), default, ", ".join(rules)))
+    return rows
+
+
+def request_field_rows(model: type) -> list[str]:
+    lines = [".. list-table::", "   :header-rows: 1", "   :widths: 20 40 15 25", ""]
+    lines += ["   * - field", "     - type", "     - default", "     - checked here"]
+    for name, type_text, default, rules in request_fields(model):
+        lines += [f"   * - ``{name}``", f"     - ``{one_line(type_text)}``", f"     - ``{default}``"]
+        lines.append(f"     - {rules}" if rules else "     -")
+    return lines
+
+
+def request_kind_rows() -> list[str]:
+    """Every request kind (``models.requests.REQUEST_KINDS``): its path, model and operator."""
+    from airflow_provider_kling.models.requests import REQUEST_KINDS
+
+    operators: dict[str, list[str]] = {}
+    for cls in public_classes().values():
+        kind = vars(cls).get("request_kind") or getattr(cls, "request_kind", None)
+        if kind_of(cls) == "operator" and isinstance(kind, str):
+            operators.setdefault(kind, []).append(f"``{cls.__name__}``")
+    lines = [".. list-table::", "   :header-rows: 1", "", "   * - kind", "     - path", "     - request model"]
+    lines.append("     - operator")
+    for kind, model in REQUEST_KINDS.items():
+        lines += [f"   * - ``{kind}``", f"     - ``{model.path}``", f"     - ``{model.__name__}``"]
+        lines.append(f"     - {', '.join(operators.get(kind, [])) or '-'}")
+    return lines
