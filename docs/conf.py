@@ -20,7 +20,7 @@ Path(os.environ["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
 
 project = "airflow-provider-kling"
 author = "airflow-provider-kling contributors"
-copyright = "2026, airflow-provider-kling contributors"  # noqa: A001
+copyright = "2026, airflow-provider-kling contributors"
 release = "0.1.0"
 
 extensions = ["sphinx.ext.autodoc", "kling_docs"]

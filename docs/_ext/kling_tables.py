@@ -121,7 +121,7 @@ class Parameter:
 
     name: str
     default: Any = inspect.Parameter.empty
-    #: The default's source when it is read from Airflow's configuration, e.g. ``[operators] default_deferrable``.
+    #: Where Airflow's configuration gives the default, e.g. ``[operators] default_deferrable``.
     config_default: str | None = None
     templated: bool = False
     description: str = ""
@@ -155,7 +155,9 @@ def _config_defaults(function: Any) -> dict[str, str]:
         return {}
     arguments = node.args.posonlyargs + node.args.args
     pairs = list(zip(arguments[len(arguments) - len(node.args.defaults) :], node.args.defaults, strict=True))
-    pairs += [(arg, default) for arg, default in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True)]
+    pairs += [
+        (arg, default) for arg, default in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True)
+    ]
     found = {}
     for arg, default in pairs:
         if (
@@ -234,12 +236,23 @@ def parameters(cls: type) -> list[Parameter]:
 
 def parameter_rows(params: list[Parameter], *, templated_column: bool = True) -> list[str]:
     """A reStructuredText list-table of parameters."""
-    header = ["parameter", "default", "templated", "meaning"] if templated_column else ["parameter", "default", "meaning"]
-    lines = [".. list-table::", "   :header-rows: 1", "   :widths: 20 20 8 52" if templated_column else "   :widths: 20 20 60", ""]
+    header = (
+        ["parameter", "default", "templated", "meaning"]
+        if templated_column
+        else ["parameter", "default", "meaning"]
+    )
+    lines = [
+        ".. list-table::",
+        "   :header-rows: 1",
+        "   :widths: 20 20 8 52" if templated_column else "   :widths: 20 20 60",
+        "",
+    ]
     lines += ["   * - " + header[0]] + [f"     - {cell}" for cell in header[1:]]
     for param in params:
-        default = param.default_text if param.config_default else (
-            "required" if param.required else f"``{one_line(param.default_text)}``"
+        default = (
+            param.default_text
+            if param.config_default
+            else ("required" if param.required else f"``{one_line(param.default_text)}``")
         )
         cells = [f"``{param.name}``", default]
         if templated_column:
@@ -383,7 +396,11 @@ def extra_rows(extras: list[Extra]) -> list[str]:
     for extra in extras:
         name = f"``{extra.name}``" + "".join(f" (or ``{alias}``)" for alias in extra.also_read_as)
         meaning = one_line(extra.description)
-        lines += [f"   * - {name}", f"     - ``{extra.default!r}``", f"     - {meaning}" if meaning else "     -"]
+        lines += [
+            f"   * - {name}",
+            f"     - ``{extra.default!r}``",
+            f"     - {meaning}" if meaning else "     -",
+        ]
     return lines
 
 
@@ -397,7 +414,9 @@ def error_classes() -> list[type]:
     return [
         value
         for value in vars(errors).values()
-        if isinstance(value, type) and issubclass(value, BaseException) and value.__module__ == errors.__name__
+        if isinstance(value, type)
+        and issubclass(value, BaseException)
+        and value.__module__ == errors.__name__
     ]
 
 
@@ -492,7 +511,14 @@ def request_kind_rows() -> list[str]:
         kind = vars(cls).get("request_kind") or getattr(cls, "request_kind", None)
         if kind_of(cls) == "operator" and isinstance(kind, str):
             operators.setdefault(kind, []).append(f"``{cls.__name__}``")
-    lines = [".. list-table::", "   :header-rows: 1", "", "   * - kind", "     - path", "     - request model"]
+    lines = [
+        ".. list-table::",
+        "   :header-rows: 1",
+        "",
+        "   * - kind",
+        "     - path",
+        "     - request model",
+    ]
     lines.append("     - operator")
     for kind, model in REQUEST_KINDS.items():
         lines += [f"   * - ``{kind}``", f"     - ``{model.path}``", f"     - ``{model.__name__}``"]

@@ -1,4 +1,4 @@
-"""Another endpoint through the hook: the request model names its path, the task calls take it as ``endpoint``."""
+"""Another endpoint through the hook: its request model names the path; task calls take it as ``endpoint``."""
 
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.models.requests import MultiImageRequest

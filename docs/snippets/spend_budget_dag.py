@@ -22,7 +22,7 @@ def kling_spend_budget() -> None:
 
         requests = [
             {"prompt": f"A brass desk lamp, catalogue of {ds}", "model_name": "kling-v2-1", "n": 2},
-            {"prompt": f"A blue ceramic teapot, catalogue of {ds}", "model_name": "kling-v2-1", "resolution": "2k"},
+            {"prompt": f"A blue teapot, catalogue of {ds}", "model_name": "kling-v2-1", "resolution": "2k"},
         ]
         plan = plan_within_budget(requests, RUN_BUDGET_UNITS)
         ti.xcom_push(key="estimated_units", value=plan.estimated_units)

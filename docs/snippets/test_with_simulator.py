@@ -10,7 +10,7 @@ from airflow_provider_kling.hooks.kling import KlingHook
 
 def test_my_pipeline_pays_once(kling_connection):
     kling_connection.set_latency(0.2)
-    kling_connection.rate_limit_next(1, retry_after=0.5)  # also fail_next, malformed_next, error_next, set_delay
+    kling_connection.rate_limit_next(1, retry_after=0.5)  # also fail_next, error_next, set_delay ...
 
     hook = KlingHook()  # kling_default points at the simulator
     task = hook.create_image_task(prompt="a lighthouse at dawn", model_name="kling-v1", n=1)

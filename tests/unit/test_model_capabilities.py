@@ -1,10 +1,8 @@
-"""The capability table in ``models.capabilities``: it drives validation and the README's model table."""
+"""The capability table in ``models.capabilities``: it drives validation and the docs' model table."""
 
 from __future__ import annotations
 
 import base64
-import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +16,6 @@ from airflow_provider_kling.models import (
     render_model_table,
 )
 from airflow_provider_kling.testing.png import make_png
-
-README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def png_head(width: int, height: int) -> bytes:
@@ -95,15 +91,6 @@ def test_a_new_model_is_one_row_in_the_table(monkeypatch: pytest.MonkeyPatch) ->
     )
     assert "n: kling-v9 makes at most 4 images (got 5)" in rejection(model_name="kling-v9", n=5)
     assert "image: kling-v9 takes no image" in rejection(model_name="kling-v9", image=IMAGE_URL)
-
-
-def test_readme_model_table_is_the_one_generated_from_the_capability_table() -> None:
-    text = README.read_text(encoding="utf-8")
-    found = re.search(r"<!-- model-table:start -->\n(.*?)<!-- model-table:end -->", text, re.DOTALL)
-    assert found is not None, "README.md lacks the <!-- model-table:start/end --> markers"
-    assert found.group(1) == render_model_table(), (
-        "README's model table differs from models.capabilities: run `python scripts/model_table.py`"
-    )
 
 
 @pytest.mark.parametrize("row", IMAGE_MODEL_CAPABILITIES.values(), ids=IMAGE_MODELS)
