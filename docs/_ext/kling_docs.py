@@ -139,24 +139,22 @@ class KlingErrors(_Generated):
 
 
 class KlingTaskDecorators(_Generated):
-    def run(self) -> list[nodes.Node]:
-        from airflow_provider_kling.get_provider_info import get_provider_info
+    """Every registered ``@task.<name>``: what the function returns, and the decorator's arguments."""
 
-        lines = [
-            ".. list-table::",
-            "   :header-rows: 1",
-            "   :widths: 25 75",
-            "",
-            "   * - decorator",
-            "     - what",
-        ]
-        for entry in get_provider_info().get("task-decorators", []):
-            module_name, _, attr = entry["class-name"].rpartition(".")
-            factory = getattr(__import__(module_name, fromlist=[attr]), attr)
+    def run(self) -> list[nodes.Node]:
+        decorators = tables.task_decorators()
+        self.covered(*tables.decorated_operator_classes(), *(item.decorated for item in decorators))
+        lines: list[str] = []
+        for item in decorators:
+            returned = ", ".join(f"``{name}``" for name in item.returned)
+            lines += [f".. _task-{item.name}:", "", f".. rubric:: @task.{item.name}", ""]
             lines += [
-                f"   * - ``@task.{entry['name']}``",
-                f"     - {tables.one_line(tables.summary(factory.__doc__))}",
+                f"{tables.one_line(tables.summary(item.factory.__doc__))} It runs ``{item.operator.__name__}``; "
+                f"the function returns {returned} (a string for the first, or a dict of the operator's "
+                "request fields), and the decorator takes these:",
+                "",
             ]
+            lines += tables.parameter_rows(item.arguments) + [""]
         return self.render(lines)
 
 

@@ -524,3 +524,59 @@ def request_kind_rows() -> list[str]:
         lines += [f"   * - ``{kind}``", f"     - ``{model.path}``", f"     - ``{model.__name__}``"]
         lines.append(f"     - {', '.join(operators.get(kind, [])) or '-'}")
     return lines
+
+
+# -- TaskFlow decorators -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskDecorator:
+    """One ``@task.<name>`` the provider registers, and the Kling operator it runs."""
+
+    name: str
+    factory: Any
+    decorated: type
+    operator: type
+
+    @property
+    def returned(self) -> list[str]:
+        """The operator's required arguments: the function returns them instead."""
+        return [param.name for param in parameters(self.operator) if param.required]
+
+    @property
+    def arguments(self) -> list[Parameter]:
+        """What the decorator itself takes: the operator's arguments but those the function returns."""
+        return [param for param in parameters(self.operator) if not param.required]
+
+
+def task_decorators() -> list[TaskDecorator]:
+    """Every decorator of provider info's ``task-decorators``, with its decorated-operator class."""
+    from airflow.providers.common.compat.sdk import DecoratedOperator
+
+    from airflow_provider_kling.get_provider_info import get_provider_info
+
+    found = []
+    for entry in get_provider_info().get("task-decorators", []):
+        module_name, _, attr = entry["class-name"].rpartition(".")
+        module = importlib.import_module(module_name)
+        decorated = next(
+            value
+            for value in vars(module).values()
+            if isinstance(value, type)
+            and issubclass(value, DecoratedOperator)
+            and getattr(value, "custom_operator_name", None) == f"@task.{entry['name']}"
+        )
+        operator = next(
+            klass
+            for klass in decorated.__mro__
+            if klass.__module__.startswith(f"{PACKAGE}.operators") and kind_of(klass) == "operator"
+        )
+        found.append(TaskDecorator(entry["name"], getattr(module, attr), decorated, operator))
+    return found
+
+
+def decorated_operator_classes() -> list[type]:
+    """The package's ``DecoratedOperator`` classes: documented by the decorators' page, not as operators."""
+    from airflow.providers.common.compat.sdk import DecoratedOperator
+
+    return [cls for cls in public_classes().values() if issubclass(cls, DecoratedOperator)]
