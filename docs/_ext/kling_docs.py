@@ -148,13 +148,14 @@ class KlingTaskDecorators(_Generated):
         for item in decorators:
             returned = ", ".join(f"``{name}``" for name in item.returned)
             lines += [f".. _task-{item.name}:", "", f".. rubric:: @task.{item.name}", ""]
+            summary = tables.one_line(tables.summary(item.factory.__doc__))
             lines += [
-                f"{tables.one_line(tables.summary(item.factory.__doc__))} It runs ``{item.operator.__name__}``; "
-                f"the function returns {returned} (a string for the first, or a dict of the operator's "
-                "request fields), and the decorator takes these:",
+                f"{summary} It runs ``{item.operator.__name__}``; the function returns {returned} (a "
+                "string for the first, or a dict of the operator's request fields), and the decorator "
+                "takes these:",
                 "",
             ]
-            lines += tables.parameter_rows(item.arguments) + [""]
+            lines += [*tables.parameter_rows(item.arguments), ""]
         return self.render(lines)
 
 
