@@ -3,7 +3,7 @@ What each Kling image model accepts on ``POST /v1/images/generations``: one row 
 
 Written from Kling's published capability map and image-generation page. A new model is one
 more row in :data:`IMAGE_MODEL_CAPABILITIES`; the request validation (``models.request``) and
-the docs' model table (:func:`render_model_table`) both read this table and nothing else.
+the README's model table (:func:`render_model_table`) both read this table and nothing else.
 Where Kling's pages say nothing about a model, the row allows rather than refuses, and says so
 in ``notes``.
 """
@@ -148,7 +148,7 @@ def _ratios(values: tuple[str, ...]) -> str:
 
 
 def render_model_table() -> str:
-    """The docs' model table (Markdown), built from :data:`IMAGE_MODEL_CAPABILITIES` with the docs."""
+    """The README's model table (Markdown), generated from :data:`IMAGE_MODEL_CAPABILITIES`."""
     lines = [
         "| `model_name` | text to image | with `image` | `image_reference` | `resolution` (text / with image)"
         " | `aspect_ratio` | `n` | `element_list` | notes |",

@@ -300,7 +300,7 @@ def validate(body: Any) -> ImageRequest:
 
 
 def capability_table() -> str:
-    """``MODELS`` as a Markdown table (the docs' simulator page shows it, made when the docs are built)."""
+    """``MODELS`` as a Markdown table (the README's simulator section shows it)."""
     rows = [
         "| model | text-to-image | image without `image_reference` | `image_reference` | resolutions "
         "| `element_list` | units per image (stand-in) |",

@@ -186,6 +186,13 @@ def forget_documented(app: Sphinx, env: Any, docname: str) -> None:
         del documented[key]
 
 
+def markdown_tables_in_docstrings(
+    app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]
+) -> None:
+    """Docstrings may hold Markdown tables (they read well in an editor): render them as tables."""
+    lines[:] = tables.markdown_tables_to_rst(lines)
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("kling-parameters", KlingParameters)
     app.add_directive("kling-classes", KlingClasses)
@@ -196,6 +203,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("kling-api-reference", KlingApiReference)
     setup_more(app)
     setup_kinds(app)
+    app.connect("autodoc-process-docstring", markdown_tables_in_docstrings)
     app.connect("env-purge-doc", forget_documented)
     app.connect("env-check-consistency", check_coverage)
     return {"version": "1", "parallel_read_safe": False, "parallel_write_safe": True}

@@ -448,7 +448,8 @@ def error_rows(cls: type) -> list[str]:
 
 
 def _markdown_cell(cell: str) -> str:
-    return re.sub(r"`([^`]+)`", r"``\1``", cell.strip()) or ""
+    # Markdown's `code` to reStructuredText's ``code``; ``literals`` and :role:`targets` stay as they are.
+    return re.sub(r"(?<![`:\w])`([^`]+)`(?!`)", r"``\1``", cell.strip()) or ""
 
 
 def markdown_table_rows(markdown: str) -> list[str]:
@@ -580,3 +581,27 @@ def decorated_operator_classes() -> list[type]:
     from airflow.providers.common.compat.sdk import DecoratedOperator
 
     return [cls for cls in public_classes().values() if issubclass(cls, DecoratedOperator)]
+
+
+def markdown_tables_to_rst(lines: list[str]) -> list[str]:
+    """Docstring lines with each Markdown pipe table (a ``|---|`` row second) made a list-table."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if (
+            line.lstrip().startswith("|")
+            and i + 1 < len(lines)
+            and re.fullmatch(r"\s*\|[\s:|-]*-[\s:|-]*\|\s*", lines[i + 1])
+        ):
+            indent = " " * (len(line) - len(line.lstrip()))
+            end = i
+            while end < len(lines) and lines[end].lstrip().startswith("|"):
+                end += 1
+            table = markdown_table_rows("\n".join(lines[i:end]))
+            out += ["", *(indent + row if row else row for row in table), ""]
+            i = end
+        else:
+            out.append(line)
+            i += 1
+    return out

@@ -1,8 +1,10 @@
-"""The capability table in ``models.capabilities``: it drives validation and the docs' model table."""
+"""The capability table in ``models.capabilities``: it drives validation and the README's model table."""
 
 from __future__ import annotations
 
 import base64
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,8 @@ from airflow_provider_kling.models import (
     render_model_table,
 )
 from airflow_provider_kling.testing.png import make_png
+
+DOCS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "operators" / "image-generation.rst"
 
 
 def png_head(width: int, height: int) -> bytes:
@@ -91,6 +95,14 @@ def test_a_new_model_is_one_row_in_the_table(monkeypatch: pytest.MonkeyPatch) ->
     )
     assert "n: kling-v9 makes at most 4 images (got 5)" in rejection(model_name="kling-v9", n=5)
     assert "image: kling-v9 takes no image" in rejection(model_name="kling-v9", image=IMAGE_URL)
+
+
+def test_the_docs_model_table_is_the_one_generated_from_the_capability_table() -> None:
+    text = DOCS_PAGE.read_text(encoding="utf-8")
+    directive = (
+        r"^\.\. kling-markdown-table:: airflow_provider_kling\.models\.capabilities:render_model_table$"
+    )
+    assert re.search(directive, text, re.MULTILINE), "the docs render the model table from the code"
 
 
 @pytest.mark.parametrize("row", IMAGE_MODEL_CAPABILITIES.values(), ids=IMAGE_MODELS)

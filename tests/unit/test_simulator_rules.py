@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from airflow_provider_kling.testing import KlingSimulator, make_png, rules
 PNG = base64.b64encode(make_png("reference", 0, 400, 300)).decode()
 JPEG = base64.b64encode(b"\xff\xd8\xff\xe0" + bytes(32)).decode()
 BASE = {"model_name": "kling-v1", "prompt": "a cat on a windowsill", "n": 1}
+DOCS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "testing.rst"
 
 
 def _post(simulator: KlingSimulator, body: dict[str, Any]) -> httpx.Response:
@@ -116,6 +118,11 @@ def test_requests_kling_refuses_get_400_1201_naming_field_and_rule(
     assert f"{named}:" in message
     assert rule in message
     assert kling_simulator.tasks() == []
+
+
+def test_the_docs_show_the_capability_table_of_the_rules() -> None:
+    directive = ".. kling-markdown-table:: airflow_provider_kling.testing.rules:capability_table"
+    assert directive in DOCS_PAGE.read_text()
 
 
 def test_every_model_row_is_complete() -> None:

@@ -5,15 +5,13 @@ Each kind is a :class:`KlingTaskRequest` subclass that names its path and holds 
 data; the hook, the resume logic, the trigger and storage take any of them. A new endpoint is
 one more module here and one more row in :data:`REQUEST_KINDS`.
 
-=========================  ======================================  ==========================
-kind                       path                                    module
-=========================  ======================================  ==========================
-``generations``            ``/v1/images/generations``              :mod:`.generations`
-``omni-image``             ``/v1/images/omni-image``               :mod:`.omni_image`
-``multi-image2image``      ``/v1/images/multi-image2image``        :mod:`.multi_image`
-``expand``                 ``/v1/images/editing/expand``           :mod:`.expand`
-``virtual-try-on``         ``/v1/images/kolors-virtual-try-on``    :mod:`.virtual_try_on`
-=========================  ======================================  ==========================
+| kind | path | module |
+|---|---|---|
+| ``generations`` | ``/v1/images/generations`` | :mod:`.generations` |
+| ``omni-image`` | ``/v1/images/omni-image`` | :mod:`.omni_image` |
+| ``multi-image2image`` | ``/v1/images/multi-image2image`` | :mod:`.multi_image` |
+| ``expand`` | ``/v1/images/editing/expand`` | :mod:`.expand` |
+| ``virtual-try-on`` | ``/v1/images/kolors-virtual-try-on`` | :mod:`.virtual_try_on` |
 """
 
 from __future__ import annotations
