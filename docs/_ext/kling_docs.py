@@ -230,7 +230,8 @@ class KlingMarkdownTable(_Generated):
 
         module_name, _, function = self.arguments[0].partition(":")
         markdown = getattr(importlib.import_module(module_name), function)()
-        return self.render(tables.markdown_table_rows(markdown))
+        # One or more tables, with any text between them.
+        return self.render(tables.markdown_tables_to_rst(markdown.splitlines()))
 
 
 def setup_more(app: Sphinx) -> None:

@@ -190,10 +190,12 @@ def test_the_model_tables_are_generated_from_the_code() -> None:
     text = "\n".join(_pages().values())
     assert ".. kling-markdown-table:: airflow_provider_kling.models.capabilities:render_model_table" in text
     assert ".. kling-markdown-table:: airflow_provider_kling.testing.rules:capability_table" in text
-    client = "\n".join(tables.markdown_table_rows(render_model_table()))
-    simulator = "\n".join(tables.markdown_table_rows(rules.capability_table()))
+    client = "\n".join(tables.markdown_tables_to_rst(render_model_table().splitlines()))
+    simulator = "\n".join(tables.markdown_tables_to_rst(rules.capability_table().splitlines()))
     for model in IMAGE_MODELS:
         assert f"   * - ``{model}``" in client
+    two_tables = f"{render_model_table()}\n\nText between.\n\n{render_model_table()}"
+    assert "\n".join(tables.markdown_tables_to_rst(two_tables.splitlines())).count(".. list-table::") == 2
     for model in rules.MODELS:
         assert f"   * - ``{model}``" in simulator
 
