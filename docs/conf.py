@@ -28,7 +28,7 @@ exclude_patterns = ["_build", "snippets"]
 # Every cross-reference of the standard domain (:ref:, :doc:, :term:) must resolve; Python object
 # references in docstrings may point outside these pages (Airflow's classes) and are not checked.
 nitpicky = True
-nitpick_ignore_regex = [(r"py:.*", r".*")]
+nitpick_ignore_regex = [(r"py:.*", r"(?s).*")]  # (?s): a target may span lines
 autodoc_default_options = {"members": True, "show-inheritance": True, "ignore-module-all": True}
 autodoc_typehints = "none"
 autodoc_member_order = "bysource"
