@@ -203,6 +203,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("kling-api-reference", KlingApiReference)
     setup_more(app)
     setup_kinds(app)
+    setup_examples(app)
     app.connect("autodoc-process-docstring", markdown_tables_in_docstrings)
     app.connect("env-purge-doc", forget_documented)
     app.connect("env-check-consistency", check_coverage)
@@ -246,3 +247,68 @@ class KlingRequestKinds(_Generated):
 
 def setup_kinds(app: Sphinx) -> None:
     app.add_directive("kling-request-kinds", KlingRequestKinds)
+
+
+class KlingExampleDags(_Generated):
+    """``.. kling-example-dags:: GLOB`` (``:table:`` for a summary): the example DAG files that
+    match, each included whole, or one table row each. The content shows when none matches."""
+
+    required_arguments = 1
+    has_content = True
+    option_spec: ClassVar[dict[str, Any]] = {"table": directives.flag}
+
+    def run(self) -> list[nodes.Node]:
+        import ast
+        from pathlib import Path
+
+        examples = Path(self.env.srcdir).parent / "dags_examples"
+        files = sorted(examples.glob(self.arguments[0]))
+        if not files:
+            return self.render(list(self.content))
+        lines: list[str] = []
+        if "table" in self.options:
+            lines += [".. list-table::", "   :header-rows: 1", "   :widths: 30 70", ""]
+            lines += ["   * - file", "     - what it shows"]
+        for path in files:
+            self.env.note_dependency(str(path))
+            doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+            summary = tables.one_line(tables.summary(doc))
+            if "table" in self.options:
+                lines += [
+                    f"   * - ``dags_examples/{path.name}``",
+                    f"     - {summary}" if summary else "     -",
+                ]
+                continue
+            source = path.read_text(encoding="utf-8")
+            lines += [f".. rubric:: ``dags_examples/{path.name}``", "", summary, ""]
+            lines += [f".. literalinclude:: /../dags_examples/{path.name}", "   :language: python"]
+            if "from __future__ import annotations" in source:
+                lines.append("   :start-at: from __future__ import annotations")
+            lines.append("")
+        return self.render(lines)
+
+
+class KlingRequestModels(_Generated):
+    """``.. kling-request-models:: REGEX``: the fields of every request model whose name matches."""
+
+    required_arguments = 1
+    has_content = True
+
+    def run(self) -> list[nodes.Node]:
+        pattern = re.compile(self.arguments[0])
+        models = [cls for cls in tables.request_models() if pattern.search(cls.__name__)]
+        if not models:
+            return self.render(list(self.content))
+        lines: list[str] = []
+        for model in models:
+            lines += [f".. rubric:: {model.__name__}", ""]
+            lines += [
+                f"``{model.__module__}.{model.__name__}``: {tables.one_line(tables.summary(model.__doc__))}"
+            ]
+            lines += ["", *tables.request_field_rows(model), ""]
+        return self.render(lines)
+
+
+def setup_examples(app: Sphinx) -> None:
+    app.add_directive("kling-example-dags", KlingExampleDags)
+    app.add_directive("kling-request-models", KlingRequestModels)

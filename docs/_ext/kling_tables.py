@@ -387,6 +387,16 @@ def connection_extras() -> list[Extra]:
                     also_read_as=tuple(name for name in names if name != primary),
                 )
             )
+    # Extras read by a reader of their own that the settings do not hold (``webhook_keys_extra``):
+    # no default (unset), the reader's docstring as the meaning.
+    listed = {name for extra in extras for name in (extra.name, *extra.also_read_as)}
+    for name, reader in vars(connection).items():
+        if not (name.endswith("_extra") and inspect.isfunction(reader)):
+            continue
+        for extra_name in _extra_names_of(reader):
+            if extra_name not in listed:
+                listed.add(extra_name)
+                extras.append(Extra(name=extra_name, default=None, description=summary(reader.__doc__)))
     return extras
 
 
@@ -605,3 +615,23 @@ def markdown_tables_to_rst(lines: list[str]) -> list[str]:
             out.append(line)
             i += 1
     return out
+
+
+def request_models() -> list[type]:
+    """Every request model of ``airflow_provider_kling.models``: a pydantic model named ``*Request``."""
+    from pydantic import BaseModel
+
+    found: dict[str, type] = {}
+    for module_name in public_modules():
+        if not module_name.startswith(f"{PACKAGE}.models"):
+            continue
+        for name, value in vars(importlib.import_module(module_name)).items():
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseModel)
+                and value.__module__ == module_name
+                and name.endswith("Request")
+                and not name.startswith("_")
+            ):
+                found[f"{module_name}.{name}"] = value
+    return list(found.values())
