@@ -389,14 +389,22 @@ def connection_extras() -> list[Extra]:
             )
     # Extras read by a reader of their own that the settings do not hold (``webhook_keys_extra``):
     # no default (unset), the reader's docstring as the meaning.
+    # And extras that a function anywhere in the package reads from the connection's extras itself.
     listed = {name for extra in extras for name in (extra.name, *extra.also_read_as)}
-    for name, reader in vars(connection).items():
-        if not (name.endswith("_extra") and inspect.isfunction(reader)):
+    modules = [connection.__name__, *(name for name in public_modules() if name != connection.__name__)]
+    for module_name in modules:
+        module = importlib.import_module(module_name)
+        source = open(module.__file__ or "", encoding="utf-8").read() if module.__file__ else ""
+        if "extras" not in source:
             continue
-        for extra_name in _extra_names_of(reader):
-            if extra_name not in listed:
-                listed.add(extra_name)
-                extras.append(Extra(name=extra_name, default=None, description=summary(reader.__doc__)))
+        for function in ast.walk(ast.parse(source)):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for extra_name in _string_constants(function):
+                if extra_name not in listed:
+                    listed.add(extra_name)
+                    doc = summary(ast.get_docstring(function))
+                    extras.append(Extra(name=extra_name, default=None, description=doc))
     return extras
 
 
