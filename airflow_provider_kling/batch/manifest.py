@@ -108,8 +108,8 @@ def store_batch(
         row: dict[str, Any] = {
             "key": item.key,
             "number": item.number,
-            "prompt": item.request.prompt,
-            "model_name": item.request.model_name,
+            "prompt": getattr(item.request, "prompt", None),
+            "model_name": getattr(item.request, "model_name", None),
             "n": item.n,
             "external_task_id": state.external_task_id
             if state.generation == 1

@@ -125,7 +125,7 @@ def test_a_1303_from_another_pipeline_shrinks_the_budget_instead_of_failing_item
 def test_refused_items_are_recorded_and_fail_the_task_only_when_asked(kling_connection, tmp_path):
     requests = ["a calm lake", "something #fail", "a quiet street"]
 
-    summary = make_batch(tmp_path / "record", requests=requests).execute(context())
+    summary = make_batch(tmp_path / "record", requests=requests, on_content_policy="skip").execute(context())
 
     assert summary["counts"] == {"succeeded": 2, "refused": 1}
     refused = [r for r in manifest(summary)["items"] if r["status"] == "refused"]
@@ -133,7 +133,7 @@ def test_refused_items_are_recorded_and_fail_the_task_only_when_asked(kling_conn
     kling_connection.reset()
     ctx = context()
     with pytest.raises(AirflowFailException, match="1 batch item"):
-        make_batch(tmp_path / "fail", requests=requests, on_content_policy="fail").execute(ctx)
+        make_batch(tmp_path / "fail", requests=requests).execute(ctx)  # on_content_policy="fail" by default
     assert ctx["ti"].xcom[XCOM_BATCH_SUMMARY]["counts"] == {"succeeded": 2, "refused": 1}
 
 
