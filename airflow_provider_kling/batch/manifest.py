@@ -213,7 +213,7 @@ def contact_sheet(manifest: dict[str, Any]) -> str:
         cards.append(
             f'<figure class="{esc(row["status"])}">{pictures}<figcaption><b>{esc(row["key"])}</b> '
             f"&middot; {esc(row['status'])} &middot; Kling task {esc(str(row['kling_task_id'] or '-'))}"
-            f"<p>{esc(row['prompt'])}</p>{note}</figcaption></figure>"
+            f"<p>{esc(row['prompt'] or '')}</p>{note}</figcaption></figure>"
         )
     title = esc(f"{manifest['dag_id']} / {manifest['run_id']} / {manifest['task_id']}")
     counts = esc(", ".join(f"{count} {status}" for status, count in sorted(manifest["counts"].items())))
