@@ -62,6 +62,7 @@ class RequestTasks:
         """What to do: resume the newest generation, create one, or stop (refused, exhausted)."""
         hinted, hinted_generation = self._hinted()
         if hinted is not None and outcome_of(hinted.task_status) is not Outcome.FAILED:
+            self.push_task_id(hinted.task_id)
             self._resumed(hinted, "the task state store")
             external_id = generation_external_task_id(self.base_id, hinted_generation)
             return Decision("resume", hinted_generation, external_id, hinted)
@@ -138,7 +139,6 @@ class RequestTasks:
             task.task_status,
             found_by,
         )
-        self.push_task_id(task.task_id)
 
     def _remember(self, task: Any, external_id: str | None, generation: int) -> None:
         """Save the Kling task id the moment it exists: XCom, and the task state store with its request."""
