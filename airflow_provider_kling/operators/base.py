@@ -9,7 +9,7 @@ policy) and :func:`stop_for` (a reconcile that must not create).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -166,9 +166,9 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         "kling_conn_id",
     )
     ui_color = "#d6e4ff"
-    operator_extra_links = (KlingImageLink(),)
+    operator_extra_links: Collection[BaseOperatorLink] = (KlingImageLink(),)
     #: The request kind this operator builds (``models.requests.REQUEST_KINDS``).
-    request_kind: ClassVar[str]
+    request_kind: str
     #: The operator's own request fields (attributes of the same name), in the order they are sent.
     request_arguments: ClassVar[tuple[str, ...]] = ()
 
@@ -247,8 +247,11 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         except KlingRequestValidationError as exc:
             raise fail_fast(exc) from None
 
-    def _default_external_task_id(self, context: Context, request: KlingTaskRequest) -> str:
-        """Stable across tries of one task instance and one request; new for an edited request."""
+    def _default_external_task_id(
+        self, context: Context, request: KlingTaskRequest, item_key: str | None = None
+    ) -> str:
+        """Stable across tries of one task instance and one request (one item of a batch: its
+        ``item_key``); new for an edited request."""
         from airflow_provider_kling.idempotency import default_external_task_id, request_fingerprint
 
         ti = context["ti"]
@@ -259,6 +262,7 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
             map_index=getattr(ti, "map_index", -1),
             fingerprint=request_fingerprint(request),
             namespace=self.hook.settings.external_task_id_namespace,
+            item_key=item_key,
         )
 
     # -- execution -----------------------------------------------------------------------------
@@ -507,17 +511,22 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
             task = self._wait(task, request)
         return self._finish(task, request, context, resumed=False)
 
-    def _store(self, result: dict[str, Any], context: Context) -> str:
-        """Store the results (:meth:`store_outputs`); one that cannot be copied fails the task after
-        the rest are stored. Returns the output folder's plain URI."""
-        from airflow_provider_kling.assets import plain_uri
+    def _output_base(self) -> Any:
+        """``output_path`` as an ``ObjectStoragePath``; a bad one fails without retries."""
         from airflow_provider_kling.errors import KlingRequestValidationError
         from airflow_provider_kling.storage import to_storage_path
 
         try:
-            base = to_storage_path(self.output_path, self.output_conn_id or None)
+            return to_storage_path(self.output_path, self.output_conn_id or None)
         except ValueError as exc:
             raise fail_fast(KlingRequestValidationError(str(exc))) from None
+
+    def _store(self, result: dict[str, Any], context: Context) -> str:
+        """Store the results (:meth:`store_outputs`); one that cannot be copied fails the task after
+        the rest are stored. Returns the output folder's plain URI."""
+        from airflow_provider_kling.assets import plain_uri
+
+        base = self._output_base()
         try:
             self.store_outputs(result, base, context)
         except KlingError as exc:

@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
-
-from airflow.providers.common.compat.sdk import conf
-from airflow.sdk import BaseOperator
 
 from airflow_provider_kling.batch.admission import DEFAULT_PROGRESS_INTERVAL
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
-from airflow_provider_kling.lifecycle import DEFAULT_MAX_REGENERATIONS, FailurePolicy, Outcome, Verdict
+from airflow_provider_kling.lifecycle import Outcome, Verdict
 from airflow_provider_kling.operators.base import KlingTaskOperator, fail_fast
-from airflow_provider_kling.operators.outputs import KlingOutputsMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_kling.batch.admission import ItemProgress
     from airflow_provider_kling.batch.items import BatchItem
-    from airflow_provider_kling.hooks.kling import KlingHook
 
 #: XCom key of the summary, pushed before the task succeeds or fails.
 XCOM_BATCH_SUMMARY = "kling_batch_summary"
@@ -47,7 +41,7 @@ def kind_defaults(request_kind: str) -> dict[str, Any]:
     return {}
 
 
-class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
+class KlingBatchImageGenerationOperator(KlingTaskOperator):
     """
     Run many requests of one kind (image generation by default, or any other endpoint's) in one
     task, keeping the account's slots full.
@@ -78,22 +72,20 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
         its position in the list.
     :param requests_format: ``auto`` (from the file's extension), ``csv``, ``jsonl`` or ``lines``
         for a ``requests`` given as text.
-    :param output_path: Where images, manifest and contact sheet go: a path, a URI or an
-        ``ObjectStoragePath``. (templated)
-    :param output_conn_id: The Airflow connection of the output store. (templated)
-    :param kling_conn_id: The ``kling`` connection. (templated)
+    :param output_path: Where images, manifest and contact sheet go (required). (templated)
     :param deferrable: Run the whole batch (admission and polls) in one trigger.
     :param poll_interval: Seconds between two polls of one running item.
     :param timeout: Seconds the whole batch may take; items not done by then are left to a retry.
     :param on_content_policy: ``"fail"`` (default): any refusal fails the task at the end (no
         retry), after every other item is done and stored; ``"skip"``: a refused item is recorded
         as refused in the manifest and the task succeeds when the rest did. Never generated again.
-    :param max_regenerations: New Kling tasks a retry may create for an item whose task failed
-        (not refused), per item (default 2, as on the single operators).
     :param max_units: The most Kling units this batch may spend, its tries together: an item whose
         estimate (:mod:`airflow_provider_kling.spend`) would pass it is not created and ends
         ``over_budget``. ``None`` (default): no limit.
     :param progress_interval: Seconds between "k of N done, m running, ETA" log lines.
+
+    ``kling_conn_id``, ``output_conn_id`` and ``max_regenerations`` (per item) are
+    :class:`~airflow_provider_kling.operators.base.KlingTaskOperator`'s.
     """
 
     template_fields: Sequence[str] = (
@@ -110,6 +102,7 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
     template_ext: Sequence[str] = (".csv", ".jsonl", ".ndjson", ".txt")
     template_fields_renderers: ClassVar[dict[str, str]] = {"requests": "json"}
     ui_color = "#c7d8ff"
+    operator_extra_links = ()
 
     def __init__(
         self,
@@ -123,37 +116,29 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
         negative_prompt: str | None = None,
         resolution: str | None = None,
         aspect_ratio: str | None = None,
-        callback_url: str | None = None,
         requests_format: str = "auto",
         key_field: str = "key",
-        output_conn_id: str | None = None,
-        kling_conn_id: str = "kling_default",
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 5.0,
         timeout: float = 6 * 3600.0,
-        on_content_policy: str = "fail",
-        max_regenerations: int = DEFAULT_MAX_REGENERATIONS,
         max_units: float | None = None,
         progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        if unknown := {"wait_for_completion", "regenerate_expired", "external_task_id"} & set(kwargs):
+            raise TypeError(f"{type(self).__name__} takes no {', '.join(sorted(unknown))} argument")
+        super().__init__(output_path=output_path, poll_interval=poll_interval, timeout=timeout, **kwargs)
         from airflow_provider_kling.batch.items import FORMATS, format_of
 
         if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
             raise ValueError(f"slots must be an integer >= 1 (got {slots!r})")
-        for name, value in (
-            ("poll_interval", poll_interval),
-            ("timeout", timeout),
-            ("progress_interval", progress_interval),
-        ):
-            if not value > 0:
-                raise ValueError(f"{name} must be a positive number of seconds (got {value!r})")
+        if not progress_interval > 0:
+            raise ValueError(
+                f"progress_interval must be a positive number of seconds (got {progress_interval!r})"
+            )
         if max_units is not None and (
             isinstance(max_units, bool) or not isinstance(max_units, int | float) or max_units < 0
         ):
             raise ValueError(f"max_units must be a number of units >= 0, or None (got {max_units!r})")
-        FailurePolicy(on_content_policy, max_regenerations)  # refused at parse time
         if requests_format != "auto" and requests_format not in FORMATS:
             raise ValueError(
                 f"requests_format must be auto or one of {', '.join(FORMATS)} (got {requests_format!r})"
@@ -175,39 +160,15 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
         self.negative_prompt = negative_prompt
         self.resolution = resolution
         self.aspect_ratio = aspect_ratio
-        self.callback_url = callback_url
-        self.output_path = output_path
-        self.output_conn_id = output_conn_id
-        self.kling_conn_id = kling_conn_id
-        self.deferrable = deferrable
-        self.poll_interval = poll_interval
-        self.timeout = timeout
-        self.on_content_policy = on_content_policy
-        self.max_regenerations = max_regenerations
         self.max_units = max_units
         self.progress_interval = progress_interval
-        self._init_outputs(output_path)
-
-    @property
-    def failure_policy(self) -> FailurePolicy:
-        return FailurePolicy(self.on_content_policy, self.max_regenerations)
-
-    @cached_property
-    def hook(self) -> KlingHook:
-        from airflow_provider_kling.hooks.kling import KlingHook
-
-        return KlingHook(self.kling_conn_id)
 
     # -- requests -------------------------------------------------------------------------------
 
     def build_items(self, context: Context) -> list[BatchItem]:
         """Every rendered request validated, each with its own external task id; else one clear error."""
         from airflow_provider_kling.batch.items import build_items, first_required_field, parse_requests_text
-        from airflow_provider_kling.idempotency import (
-            default_external_task_id,
-            request_fingerprint,
-            with_external_task_id,
-        )
+        from airflow_provider_kling.idempotency import with_external_task_id
         from airflow_provider_kling.image_inputs import read_image_fields
         from airflow_provider_kling.models.requests import REQUEST_KINDS
 
@@ -246,25 +207,18 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
                 request_kind=self.request_kind,
                 read_images=lambda row, names: read_image_fields(row, names, self.output_conn_id or None),
             )
-            ti = context["ti"]
-            run_id = str(context.get("run_id") or getattr(ti, "run_id", ""))
-            namespace = self.hook.settings.external_task_id_namespace
-            identified = []
-            for item in items:
-                if not item.request.external_task_id:
-                    external_id = default_external_task_id(
-                        dag_id=self.dag_id,
-                        run_id=run_id,
-                        task_id=self.task_id,
-                        map_index=getattr(ti, "map_index", -1),
-                        fingerprint=request_fingerprint(item.request),
-                        namespace=namespace,
-                        item_key=item.key,
-                    )
-                    request = with_external_task_id(item.request, external_id)
-                    item = type(item)(item.number, item.key, request)
-                identified.append(item)
-            return identified
+            return [
+                item
+                if item.request.external_task_id
+                else type(item)(
+                    item.number,
+                    item.key,
+                    with_external_task_id(
+                        item.request, self._default_external_task_id(context, item.request, item.key)
+                    ),
+                )
+                for item in items
+            ]
         except KlingRequestValidationError as exc:
             raise fail_fast(exc) from None
 
@@ -285,7 +239,7 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
         )
         deadline = time.time() + self.timeout
         if self.deferrable:
-            self._defer(items, deadline)
+            self._defer_batch(items, deadline)
         admission = BatchAdmission(
             self._fresh_progress(items),
             slots=self.slots,
@@ -303,7 +257,7 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
             progress_every=self.progress_interval,
         )
         asyncio.run(runner.run())
-        return self._finish(
+        return self._finish_batch(
             items, admission.items, context, rate_limited=admission.budget.rate_limited, fatal=admission.fatal
         )
 
@@ -322,7 +276,7 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
             for item in items
         ]
 
-    def _defer(self, items: list[BatchItem], deadline: float) -> None:
+    def _defer_batch(self, items: list[BatchItem], deadline: float) -> None:
         from airflow_provider_kling.polling import defer_timeout
         from airflow_provider_kling.triggers.batch import KlingBatchTrigger
 
@@ -352,7 +306,7 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
             timeout=defer_timeout(self.timeout),
         )
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+    def execute_complete(self, context: Context, event: dict[str, Any], **carried: Any) -> dict[str, Any]:
         """Resume after the trigger: store what succeeded, write manifest and contact sheet."""
         from airflow_provider_kling.batch.admission import ItemProgress
 
@@ -364,7 +318,7 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
             )
         if event.get("status") == "error":
             self.log.warning("The batch trigger stopped: %s", event.get("message"))
-        return self._finish(
+        return self._finish_batch(
             items,
             progress,
             context,
@@ -374,7 +328,7 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
 
     # -- results --------------------------------------------------------------------------------
 
-    def _finish(
+    def _finish_batch(
         self,
         items: list[BatchItem],
         progress: list[ItemProgress],
@@ -388,13 +342,9 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
         from airflow_provider_kling.assets import plain_uri
         from airflow_provider_kling.batch.admission import ERROR, FAILED, REFUSED, UNFINISHED
         from airflow_provider_kling.batch.manifest import store_batch
-        from airflow_provider_kling.storage import to_storage_path
 
         ti = context["ti"]
-        try:
-            base = to_storage_path(self.output_path, self.output_conn_id or None)
-        except ValueError as exc:
-            raise fail_fast(KlingRequestValidationError(str(exc))) from None
+        base = self._output_base()
         results: list[dict[str, Any]] = []
         try:
             summary = store_batch(

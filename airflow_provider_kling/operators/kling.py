@@ -49,7 +49,7 @@ class KlingImageGenerationOperator(KlingTaskOperator):
     (callback URL, external task id, waiting, deferral, storage, failure policy).
     """
 
-    request_kind: ClassVar[str] = "generations"
+    request_kind = "generations"
     request_arguments: ClassVar[tuple[str, ...]] = (
         "model_name",
         "prompt",

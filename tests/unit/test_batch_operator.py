@@ -383,11 +383,13 @@ def test_batch_and_single_operators_share_the_policy_vocabulary_defaults_and_gra
     from airflow_provider_kling.operators.base import KlingTaskOperator
     from airflow_provider_kling.polling import defer_timeout
 
-    batch = inspect.signature(KlingBatchImageGenerationOperator.__init__).parameters
-    single = inspect.signature(KlingTaskOperator.__init__).parameters
-    for name in ("on_content_policy", "max_regenerations", "kling_conn_id", "output_conn_id"):
-        assert batch[name].default == single[name].default, name
-    assert batch["on_content_policy"].default == "fail"
+    # the batch takes the policy arguments from the one base, with the same names and defaults
+    assert issubclass(KlingBatchImageGenerationOperator, KlingTaskOperator)
+    own = inspect.signature(KlingBatchImageGenerationOperator.__init__).parameters
+    assert not {"on_content_policy", "max_regenerations", "kling_conn_id", "output_conn_id"} & set(own)
+    assert inspect.signature(KlingTaskOperator.__init__).parameters["on_content_policy"].default == "fail"
+    with pytest.raises(TypeError, match="takes no regenerate_expired argument"):
+        make_batch(tmp_path, requests=["a"], regenerate_expired=True)
     assert make_batch(tmp_path, requests=["a"], on_content_policy="skip").on_content_policy == "skip"
     with pytest.raises(TaskDeferred) as deferred:
         make_batch(tmp_path, requests=["a"], deferrable=True, timeout=100).execute(context())
