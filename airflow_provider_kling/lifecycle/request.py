@@ -60,7 +60,9 @@ class RequestTasks:
 
     def reconcile(self) -> Decision:
         """What to do: resume the newest generation, create one, or stop (refused, exhausted)."""
-        hinted, hinted_generation = self._hinted()
+        hint = self._hint()
+        hinted = self.hook.find_image_task(hint["task_id"], endpoint=self.endpoint) if hint else None
+        hinted_generation = int(hint.get("generation") or 1) if hint and hinted else 0
         if hinted is not None and outcome_of(hinted.task_status) is not Outcome.FAILED:
             self.push_task_id(hinted.task_id)
             self._resumed(hinted, "the task state store")
@@ -86,10 +88,8 @@ class RequestTasks:
 
     def newest(self) -> tuple[Any, int]:
         """The newest task of this request found by external task id, and its generation (0: none)."""
-        return run_scan(
-            self.base_id,
-            lambda external_id: self.hook.find_image_task_by_external_id(external_id, endpoint=self.endpoint),
-        )
+        find = self.hook.find_image_task_by_external_id
+        return run_scan(self.base_id, lambda external_id: find(external_id, endpoint=self.endpoint))
 
     def create(self, generation: int) -> Any:
         """Create generation ``generation`` (its external id validated like any field) and save its id."""
@@ -101,36 +101,19 @@ class RequestTasks:
     def create_next(self) -> Any:
         """Create the generation after the newest one, on purpose (e.g. its images expired)."""
         _, generation = self.newest()
-        return self.create(max(generation, self._hinted_generation()) + 1)
-
-    # -- the task state store -------------------------------------------------------------------
+        return self.create(max(generation, int((self._hint() or {}).get("generation") or 0)) + 1)
 
     def _hint(self) -> dict[str, Any] | None:
-        """The store's entry for this request (None when absent or made for another request)."""
-        stored_id = self._store_get(STATE_KLING_TASK_ID)
-        stored = self._store_get(STATE_KLING_REQUEST)
-        if not stored_id:
-            return None
-        if not isinstance(stored, dict) or stored.get("fingerprint") != self.fingerprint:
+        """The task state store's entry for this request (None when absent or made for another)."""
+        stored_id = self.store.get(STATE_KLING_TASK_ID) if self.store is not None else None
+        stored: Any = self.store.get(STATE_KLING_REQUEST) if stored_id else None
+        if stored_id and (not isinstance(stored, dict) or stored.get("fingerprint") != self.fingerprint):
             self.log.info(
                 "Not resuming Kling task %s from the task state store: it was made for another request",
                 stored_id,
             )
             return None
-        return {**stored, "task_id": str(stored_id)}
-
-    def _hinted(self) -> tuple[Any, int]:
-        hint = self._hint()
-        if hint is None:
-            return None, 0
-        task = self.hook.find_image_task(hint["task_id"], endpoint=self.endpoint)
-        return task, int(hint.get("generation") or 1) if task is not None else 0
-
-    def _hinted_generation(self) -> int:
-        stored = self._store_get(STATE_KLING_REQUEST)
-        if isinstance(stored, dict) and stored.get("fingerprint") == self.fingerprint:
-            return int(stored.get("generation") or 0)
-        return 0
+        return {**stored, "task_id": str(stored_id)} if stored_id else None
 
     def _resumed(self, task: Any, found_by: str) -> None:
         self.log.info(
@@ -143,15 +126,11 @@ class RequestTasks:
     def _remember(self, task: Any, external_id: str | None, generation: int) -> None:
         """Save the Kling task id the moment it exists: XCom, and the task state store with its request."""
         self.push_task_id(task.task_id)
-        self._store_set(STATE_KLING_TASK_ID, task.task_id)
-        self._store_set(
-            STATE_KLING_REQUEST,
-            {"fingerprint": self.fingerprint, "external_task_id": external_id, "generation": generation},
-        )
-
-    def _store_get(self, key: str) -> Any:
-        return self.store.get(key) if self.store is not None else None
-
-    def _store_set(self, key: str, value: Any) -> None:
         if self.store is not None:
-            self.store.set(key, value)
+            self.store.set(STATE_KLING_TASK_ID, task.task_id)
+            request = {
+                "fingerprint": self.fingerprint,
+                "external_task_id": external_id,
+                "generation": generation,
+            }
+            self.store.set(STATE_KLING_REQUEST, request)
