@@ -22,16 +22,8 @@ from airflow_provider_kling.models.requests import KlingTaskRequest, request_cla
 FORMATS = ("csv", "jsonl", "lines")
 #: CSV columns read as numbers; every other column is text, and an empty cell means unset.
 _INTEGER_FIELDS = frozenset({"n"})
-_FLOAT_FIELDS = frozenset(
-    {
-        "image_fidelity",
-        "human_fidelity",
-        "up_expansion_ratio",
-        "down_expansion_ratio",
-        "left_expansion_ratio",
-        "right_expansion_ratio",
-    }
-)
+_RATIOS = ("up_expansion_ratio", "down_expansion_ratio", "left_expansion_ratio", "right_expansion_ratio")
+_FLOAT_FIELDS = frozenset({"image_fidelity", "human_fidelity", *_RATIOS})
 #: Slots an omni series of ``series_amount="auto"`` is counted at: the most images Kling makes.
 AUTO_SERIES_SLOTS = 9
 
