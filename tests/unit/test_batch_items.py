@@ -113,8 +113,8 @@ def test_operator_arguments_are_checked_when_the_dag_is_parsed():
         make_batch(requests=["a"], slots=0)
     with pytest.raises(ValueError, match="output_path is required"):
         make_batch(requests=["a"], output_path=None)
-    with pytest.raises(ValueError, match="on_content_policy must be one of record, fail"):
-        make_batch(requests=["a"], on_content_policy="skip")
+    with pytest.raises(ValueError, match="on_content_policy must be one of fail, skip"):
+        make_batch(requests=["a"], on_content_policy="record")
     assert make_batch(requests="prompts/catalogue.csv").requests_format == "csv"
 
 
