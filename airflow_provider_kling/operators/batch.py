@@ -1,4 +1,4 @@
-"""KlingBatchImageGenerationOperator: many requests of one kind in one task, at the account's slot budget."""
+"""KlingBatchOperator: many requests of one kind in one task, at the account's slot budget."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def kind_defaults(request_kind: str) -> dict[str, Any]:
     return {}
 
 
-class KlingBatchImageGenerationOperator(KlingTaskOperator):
+class KlingBatchOperator(KlingTaskOperator):
     """
     Run many requests of one kind (image generation by default, or any other endpoint's) in one
     task, keeping the account's slots full.

@@ -8,7 +8,7 @@ from airflow.sdk import DAG
 
 from airflow_provider_kling.batch.items import build_items, format_of, parse_requests_text
 from airflow_provider_kling.errors import KlingRequestValidationError
-from airflow_provider_kling.operators.batch import KlingBatchImageGenerationOperator
+from airflow_provider_kling.operators.batch import KlingBatchOperator
 from tests.unit.task_context import RecordingTaskInstance, make_context
 
 
@@ -17,7 +17,7 @@ def make_batch(**kwargs):
     kwargs.setdefault("slots", 4)
     kwargs.setdefault("output_path", "/tmp/unused")
     with DAG("kling_batch_items", schedule=None):
-        return KlingBatchImageGenerationOperator(**kwargs)
+        return KlingBatchOperator(**kwargs)
 
 
 def test_prompts_and_dicts_take_the_operator_defaults_and_keys_default_to_positions():

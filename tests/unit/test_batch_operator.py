@@ -1,4 +1,4 @@
-"""KlingBatchImageGenerationOperator against the simulator: both modes, slots, refusals, retries."""
+"""KlingBatchOperator against the simulator: both modes, slots, refusals, retries."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_kling.errors import KlingError
 from airflow_provider_kling.hooks.kling import KlingHook
-from airflow_provider_kling.operators.batch import XCOM_BATCH_SUMMARY, KlingBatchImageGenerationOperator
+from airflow_provider_kling.operators.batch import XCOM_BATCH_SUMMARY, KlingBatchOperator
 from airflow_provider_kling.triggers.batch import KlingBatchTrigger
 from tests.unit.task_context import RecordingTaskInstance, make_context
 
@@ -32,7 +32,7 @@ SUMMARY_KEYS = {
 }
 
 
-def make_batch(tmp_path: Path, **kwargs: Any) -> KlingBatchImageGenerationOperator:
+def make_batch(tmp_path: Path, **kwargs: Any) -> KlingBatchOperator:
     kwargs.setdefault("task_id", "batch")
     kwargs.setdefault("slots", 2)
     kwargs.setdefault("poll_interval", 0.05)
@@ -40,7 +40,7 @@ def make_batch(tmp_path: Path, **kwargs: Any) -> KlingBatchImageGenerationOperat
     kwargs.setdefault("timeout", 60)
     kwargs.setdefault("output_path", str(tmp_path))
     with DAG("kling_batch", schedule=None):
-        return KlingBatchImageGenerationOperator(**kwargs)
+        return KlingBatchOperator(**kwargs)
 
 
 def context() -> dict[str, Any]:
@@ -384,8 +384,8 @@ def test_batch_and_single_operators_share_the_policy_vocabulary_defaults_and_gra
     from airflow_provider_kling.polling import defer_timeout
 
     # the batch takes the policy arguments from the one base, with the same names and defaults
-    assert issubclass(KlingBatchImageGenerationOperator, KlingTaskOperator)
-    own = inspect.signature(KlingBatchImageGenerationOperator.__init__).parameters
+    assert issubclass(KlingBatchOperator, KlingTaskOperator)
+    own = inspect.signature(KlingBatchOperator.__init__).parameters
     assert not {"on_content_policy", "max_regenerations", "kling_conn_id", "output_conn_id"} & set(own)
     assert inspect.signature(KlingTaskOperator.__init__).parameters["on_content_policy"].default == "fail"
     with pytest.raises(TypeError, match="takes no regenerate_expired argument"):
@@ -405,7 +405,7 @@ def test_progress_interval_has_one_default_in_operator_runner_and_trigger():
     from airflow_provider_kling.batch.runner import BatchRunner
 
     for function in (
-        KlingBatchImageGenerationOperator.__init__,
+        KlingBatchOperator.__init__,
         BatchRunner.__init__,
         KlingBatchTrigger.__init__,
     ):
