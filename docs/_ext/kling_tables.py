@@ -192,12 +192,37 @@ def _super_keywords(function: Any) -> set[str]:
     return names
 
 
+def _refused_keywords(function: Any) -> set[str]:
+    """Keywords an ``__init__`` refuses from its parents: ``{"a", "b"} & set(kwargs)`` raising an error."""
+    node = _function_node(function)
+    if node is None:
+        return set()
+    names: set[str] = set()
+    for binop in ast.walk(node):
+        if not (isinstance(binop, ast.BinOp) and isinstance(binop.op, ast.BitAnd)):
+            continue
+        for literal, other in ((binop.left, binop.right), (binop.right, binop.left)):
+            if (
+                isinstance(literal, ast.Set)
+                and isinstance(other, ast.Call)
+                and isinstance(other.func, ast.Name)
+                and other.func.id == "set"
+                and other.args
+                and isinstance(other.args[0], ast.Name)
+                and other.args[0].id == "kwargs"
+            ):
+                names |= {
+                    e.value for e in literal.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)
+                }
+    return names
+
+
 def parameters(cls: type) -> list[Parameter]:
     """The arguments a user passes to ``cls(...)``, the ones it hands to a parent of the package included.
 
     Walks the class's ``__init__`` and, while one takes ``**kwargs``, its parents' in the package,
-    leaving out what a child passes to ``super().__init__`` itself. Airflow's own (``task_id``,
-    ``retries`` ...) are not listed.
+    leaving out what a child passes to ``super().__init__`` itself or refuses
+    (``{"a", "b"} & set(kwargs)``). Airflow's own (``task_id``, ``retries`` ...) are not listed.
     """
     templated = set(getattr(cls, "template_fields", ()) or ())
     docs: dict[str, str] = {}
@@ -228,7 +253,7 @@ def parameters(cls: type) -> list[Parameter]:
                 description=docs.get(name, ""),
                 declared_by=klass.__name__,
             )
-        excluded |= _super_keywords(init)
+        excluded |= _super_keywords(init) | _refused_keywords(init)
         if not any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
             break
     return list(found.values())

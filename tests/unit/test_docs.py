@@ -74,7 +74,7 @@ def test_introspection_finds_the_operators_sensors_hook_and_triggers() -> None:
     assert {
         "KlingHook",
         "KlingImageGenerationOperator",
-        "KlingBatchImageGenerationOperator",
+        "KlingBatchOperator",
         "KlingImageTaskSensor",
         "KlingImageTaskTrigger",
     } <= set(PUBLIC)
@@ -220,7 +220,15 @@ def test_every_included_file_exists_and_every_snippet_is_included_or_in_the_read
 
 
 def test_every_snippet_has_a_test_here() -> None:
-    tested = {"hook_usage", "hook_endpoint", "spend_budget_dag", "assets_outlets", "test_with_simulator"}
+    tested = {
+        "hook_usage",
+        "hook_endpoint",
+        "spend_budget_dag",
+        "assets_outlets",
+        "test_with_simulator",
+        "batch_any_kind",
+        "custom_operator",
+    }
     assert {path.stem for path in SNIPPETS.glob("*.py")} == tested | {"readme_dag"}
 
 
@@ -280,6 +288,46 @@ def test_assets_snippet_declares_the_outlets() -> None:
 
     assert dag.get_task("hero").outlets == [Asset("s3://my-bucket/kling")]
     assert dag.get_task("posters").partial_kwargs["outlets"] == [AssetAlias("kling_posters")]
+
+
+def test_batch_snippet_builds_a_batch_of_another_kind() -> None:
+    dag = runpy.run_path(str(SNIPPETS / "batch_any_kind.py"))["kling_try_on_catalogue"]()
+    batch = dag.get_task("try_on_catalogue")
+
+    assert (batch.request_kind, batch.slots, batch.on_content_policy) == ("virtual-try-on", 4, "skip")
+    assert [item["key"] for item in batch.requests] == ["shirt-1", "shirt-2"]
+
+
+def test_custom_operator_snippet_builds_its_request_and_refuses_other_arguments(
+    kling_connection: KlingSimulator,
+) -> None:
+    from airflow.sdk import DAG
+
+    namespace = runpy.run_path(str(SNIPPETS / "custom_operator.py"))
+    operator_class = namespace["KlingHouseTryOnOperator"]
+    with DAG("kling_custom_operator_snippet", schedule=None):
+        operator = operator_class(task_id="try_on", cloth_image="https://cdn.example.com/shirt.png")
+        with pytest.raises(TypeError, match="negative_prompt"):
+            operator_class(task_id="other", cloth_image="https://cdn.example.com/x.png", negative_prompt="x")
+
+    from tests.unit.task_context import make_context
+
+    request = operator.build_request(make_context())
+    assert request.external_task_id
+    assert request.path == "/v1/images/kolors-virtual-try-on"
+    assert request.to_json()["human_image"] == "https://cdn.example.com/house-model.png"
+    assert namespace["house_try_on_task"].__doc__.startswith("``@task.house_try_on``")
+
+
+def test_arguments_an_operator_refuses_are_not_in_its_table() -> None:
+    from airflow.sdk import DAG
+
+    batch = PUBLIC["KlingBatchOperator"]
+    listed = {param.name for param in tables.parameters(batch)}
+    for refused in ("wait_for_completion", "regenerate_expired", "external_task_id"):
+        assert refused not in listed
+        with DAG(f"kling_refused_{refused}", schedule=None), pytest.raises(TypeError, match=refused):
+            batch(task_id="batch", requests=["a"], slots=1, output_path="/tmp/kling", **{refused: None})
 
 
 # -- the README ------------------------------------------------------------------------------------
