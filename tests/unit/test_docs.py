@@ -454,3 +454,31 @@ def test_the_timeout_message_points_to_the_sensor_by_its_real_argument() -> None
     message = str(deadline_error("8675309", "processing", 1800.0))
 
     assert "KlingImageTaskSensor(kling_task_id='8675309')" in message
+
+
+# -- folding changelog fragments ----------------------------------------------------------------------
+
+
+def test_fold_changes_puts_each_fragment_bullet_under_its_heading_of_the_release(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import fold_changes
+
+    (tmp_path / "changes").mkdir()
+    (tmp_path / "changes" / "video.md").write_text(
+        "### Added\n- Video operators,\n  on the one base.\n\n### Changed\n- Renamed a thing.\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "changes" / "video-docs.md").write_text("## Video\nprose\n", encoding="utf-8")
+    (tmp_path / "CHANGELOG.md").write_text(
+        "# Changelog\n\n## [Unreleased]\n\n## [0.1.0] - 2026-12-03\n\nThe first release.\n\n"
+        "### Added\n\n- The provider.\n\n[0.1.0]: https://example.invalid\n",
+        encoding="utf-8",
+    )
+
+    assert fold_changes.main(["--section", "0.1.0", "--only", "Added", "--root", str(tmp_path)]) == 0
+
+    text = (tmp_path / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert "### Added\n\n- The provider.\n- Video operators,\n  on the one base.\n\n[0.1.0]:" in text
+    assert "The first release.\n\n### Added" in text and "Renamed" not in text
+    assert text.split("## [Unreleased]", 1)[1].startswith("\n\n## [0.1.0]")
+    assert [p.name for p in (tmp_path / "changes").iterdir()] == ["video-docs.md"]
