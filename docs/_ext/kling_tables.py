@@ -108,8 +108,8 @@ def summary(docstring: str | None) -> str:
 
 
 def one_line(text: str) -> str:
-    """Text for one table cell: no newlines, no table-breaking characters."""
-    return " ".join(text.split()).replace("|", "\\|")
+    """Text for one list-table cell: one line (a pipe needs no escape in a list-table)."""
+    return " ".join(text.split())
 
 
 # -- parameters ----------------------------------------------------------------------------------
