@@ -113,7 +113,6 @@ def test_every_parameter_is_in_the_generated_table_with_the_codes_default(name: 
     rows = tables.parameter_rows(tables.parameters(cls))
     own = inspect.signature(cls.__init__).parameters.values()
     checked = [p for p in own if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    assert checked or name.endswith("Trigger"), f"{name} takes no parameter of its own?"
     for param in checked:
         line = _table_line(rows, param.name)
         assert _expected_default(param.default) in line, (name, param.name, line)
