@@ -146,13 +146,14 @@ class KlingTaskDecorators(_Generated):
         self.covered(*tables.decorated_operator_classes(), *(item.decorated for item in decorators))
         lines: list[str] = []
         for item in decorators:
+            required = ", ".join(f"``{name}``" for name in item.required) or "nothing"
             returned = ", ".join(f"``{name}``" for name in item.returned)
-            lines += [f".. _task-{item.name}:", "", f".. rubric:: @task.{item.name}", ""]
             summary = tables.one_line(tables.summary(item.factory.__doc__))
+            lines += [f".. _task-{item.name}:", "", f".. rubric:: @task.{item.name}", ""]
             lines += [
-                f"{summary} It runs ``{item.operator.__name__}``; the function returns {returned} (a "
-                "string for the first, or a dict of the operator's request fields), and the decorator "
-                "takes these:",
+                f"{summary} It runs ``{item.operator.__name__}``. The function returns a dict of "
+                f"{returned} (a string stands for ``prompt``), and must return {required}. The "
+                "decorator takes these:",
                 "",
             ]
             lines += [*tables.parameter_rows(item.arguments), ""]

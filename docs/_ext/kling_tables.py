@@ -256,7 +256,26 @@ def parameters(cls: type) -> list[Parameter]:
         excluded |= _super_keywords(init) | _refused_keywords(init)
         if not any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
             break
+    # Request arguments an ``__init__`` takes from ``**kwargs`` itself (``kwargs.pop(name, None)``).
+    for name in getattr(cls, "request_arguments", ()):
+        if name not in found and name not in excluded:
+            found[name] = Parameter(
+                name=name,
+                default=None,
+                templated=name in templated,
+                description=docs.get(name) or _any_param_doc(name),
+                declared_by=cls.__name__,
+            )
     return list(found.values())
+
+
+def _any_param_doc(name: str) -> str:
+    """The ``:param name:`` text of the first public operator that documents ``name``."""
+    for cls in public_classes().values():
+        text = param_docs(cls.__doc__).get(name)
+        if text:
+            return text
+    return ""
 
 
 def parameter_rows(params: list[Parameter], *, templated_column: bool = True) -> list[str]:
@@ -584,13 +603,19 @@ class TaskDecorator:
 
     @property
     def returned(self) -> list[str]:
-        """The operator's required arguments: the function returns them instead."""
-        return [param.name for param in parameters(self.operator) if param.required]
+        """What the function may return (a dict of these; a string is the prompt)."""
+        return [*getattr(self.operator, "request_arguments", ()), "callback_url", "external_task_id"]
+
+    @property
+    def required(self) -> list[str]:
+        """The request arguments without a default: the function must return them."""
+        names = self.returned
+        return [param.name for param in parameters(self.operator) if param.required and param.name in names]
 
     @property
     def arguments(self) -> list[Parameter]:
-        """What the decorator itself takes: the operator's arguments but those the function returns."""
-        return [param for param in parameters(self.operator) if not param.required]
+        """The decorator's own arguments: the operator's, but those the function must return."""
+        return [param for param in parameters(self.operator) if param.name not in self.required]
 
 
 def task_decorators() -> list[TaskDecorator]:
@@ -613,7 +638,9 @@ def task_decorators() -> list[TaskDecorator]:
         operator = next(
             klass
             for klass in decorated.__mro__
-            if klass.__module__.startswith(f"{PACKAGE}.operators") and kind_of(klass) == "operator"
+            if klass.__module__.startswith(PACKAGE)
+            and not issubclass(klass, DecoratedOperator)
+            and kind_of(klass) == "operator"
         )
         found.append(TaskDecorator(entry["name"], getattr(module, attr), decorated, operator))
     return found

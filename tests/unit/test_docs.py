@@ -119,6 +119,20 @@ def test_every_parameter_is_in_the_generated_table_with_the_codes_default(name: 
         assert param.name in getattr(cls, "template_fields", ()) or "yes" not in line.split(" - ")[3]
 
 
+def test_every_registered_task_decorator_is_listed_with_what_its_function_returns() -> None:
+    from airflow_provider_kling.decorators.kling import required_fields
+    from airflow_provider_kling.get_provider_info import get_provider_info
+
+    decorators = {item.name: item for item in tables.task_decorators()}
+    assert set(decorators) == {entry["name"] for entry in get_provider_info()["task-decorators"]}
+    for item in decorators.values():
+        assert item.required == list(required_fields(item.operator))
+        assert not set(item.required) & {param.name for param in item.arguments}
+    image = decorators["kling_image"]
+    assert (image.operator.__name__, image.required) == ("KlingImageGenerationOperator", ["prompt"])
+    assert "output_path" in {param.name for param in image.arguments}
+
+
 def test_a_default_from_airflow_config_is_named_as_such() -> None:
     deferrable = next(
         p for p in tables.parameters(PUBLIC["KlingImageGenerationOperator"]) if p.name == "deferrable"
