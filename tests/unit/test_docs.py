@@ -214,6 +214,31 @@ def test_the_model_tables_are_generated_from_the_code() -> None:
         assert f"   * - ``{model}``" in simulator
 
 
+def _documented_xcom_keys() -> set[str]:
+    page = (DOCS / "operators" / "image-generation.rst").read_text(encoding="utf-8")
+    section = page.split(".. _xcom-result:", 1)[1].split("\n.. _", 1)[0]
+    table = re.split(r"\n(?=\S)", section.split(".. list-table::", 1)[1], maxsplit=1)[0]
+    rows = re.findall(r"^   \* - (.+)$", table, re.MULTILINE)  # each row's first cell: the keys
+    return {key for row in rows[1:] for key in re.findall(r"``(\w+)``", row)}
+
+
+def test_the_documented_xcom_result_is_what_the_operator_returns(
+    kling_connection: KlingSimulator, tmp_path: Path
+) -> None:
+    from airflow.sdk import DAG
+
+    from tests.unit.task_context import make_context
+
+    with DAG("kling_docs_xcom", schedule=None):
+        operator = PUBLIC["KlingImageGenerationOperator"](
+            task_id="generate", prompt="a lighthouse", output_path=str(tmp_path), poll_interval=0.05
+        )
+
+    result = operator.execute(make_context())
+
+    assert set(result) == _documented_xcom_keys()
+
+
 # -- included files and snippets ------------------------------------------------------------------
 
 
