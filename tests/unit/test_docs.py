@@ -239,6 +239,40 @@ def test_the_documented_xcom_result_is_what_the_operator_returns(
     assert set(result) == _documented_xcom_keys()
 
 
+def test_the_build_fails_on_a_broken_internal_link_and_on_a_class_no_page_shows(tmp_path: Path) -> None:
+    import io
+    import shutil
+
+    from sphinx.application import Sphinx
+
+    source = tmp_path / "docs"
+    source.mkdir()
+    shutil.copy(DOCS / "conf.py", source / "conf.py")
+    shutil.copytree(DOCS / "_ext", source / "_ext")
+    (source / "index.rst").write_text(
+        "Title\n=====\n\nSee :ref:`nowhere` and :doc:`missing`.\n\n.. kling-parameters:: KlingHook\n",
+        encoding="utf-8",
+    )
+    warnings = io.StringIO()
+
+    Sphinx(
+        str(source),
+        str(source),
+        str(tmp_path / "html"),
+        str(tmp_path / "doctrees"),
+        "html",
+        status=None,
+        warning=warnings,
+        freshenv=True,
+    ).build()
+
+    text = warnings.getvalue()
+    assert "undefined label: 'nowhere'" in text
+    assert "unknown document: 'missing'" in text
+    assert "KlingImageGenerationOperator is a public operator that no page shows" in text
+    assert "KlingHook is a public" not in text
+
+
 # -- included files and snippets ------------------------------------------------------------------
 
 
