@@ -5,7 +5,7 @@ modes share: the settings and credentials, building a request (URL, headers with
 JWT, JSON body, query, timeouts clamped to the deadline), reading the answer, the retry loop,
 the create rules (resend only what provably never reached Kling, otherwise ask by external task
 id first) and polling. Each call is a generator that yields an :class:`ApiRequest` (and gets the
-:class:`Answer` back, or a :class:`KlingConnectionError` thrown in) or a :class:`Sleep`;
+:class:`Answer` back, or the sender's :class:`KlingConnectionError`) or seconds to sleep;
 :func:`drive` runs it with a blocking sender and :func:`adrive` with an async one. Time comes from
 an injected :class:`Clock`.
 """
@@ -16,7 +16,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from urllib.parse import quote
 
 from airflow_provider_kling.errors import (
@@ -88,72 +88,80 @@ class ApiRequest:
     def url(self) -> str:
         return self.base_url + self.path
 
-    @property
-    def what(self) -> str:
-        """``METHOD path`` for messages (never the query or the key)."""
-        return f"{self.method} {self.path}"
 
-
-@dataclass(frozen=True)
-class Answer:
-    """What came back: status, headers, body."""
-
+class Answer(NamedTuple):
     status: int
     headers: Mapping[str, str]
     content: bytes
 
 
-@dataclass(frozen=True)
-class Sleep:
-    """Wait this long before the next step."""
-
-    seconds: float
-
-
-#: A Kling call as a generator: yields requests and sleeps, gets answers back, returns its result.
-Steps = Generator["ApiRequest | Sleep", "Answer | None", T]
+#: What a step gets back: the answer, the sender's failure, or nothing (after a sleep).
+Reply = Answer | KlingConnectionError | None
+#: A call as a generator: yields a request or seconds to sleep; returns the call's result.
+Steps = Generator[ApiRequest | float, Reply, T]
 
 
-def drive(steps: Steps[T], send: Callable[[ApiRequest], Answer], sleep: Callable[[float], None]) -> T:
-    """Run ``steps`` with a blocking sender; a sender's :class:`KlingConnectionError` goes back in."""
-    reply: Answer | None = None
-    error: KlingConnectionError | None = None
-    while True:
-        try:
-            step = steps.throw(error) if error is not None else steps.send(reply)
-        except StopIteration as done:
-            return done.value
-        reply, error = None, None
-        if isinstance(step, Sleep):
-            sleep(step.seconds)
-            continue
-        try:
-            reply = send(step)
-        except KlingConnectionError as exc:
-            error = exc
+def drive(steps: Steps[T], send: Callable[[ApiRequest], Reply], sleep: Callable[[float], None]) -> T:
+    """Run ``steps`` with a blocking sender and sleep."""
+    reply: Reply = None
+    try:
+        while True:
+            step = steps.send(reply)
+            if isinstance(step, ApiRequest):
+                reply = send(step)
+            else:
+                reply = None
+                sleep(step)
+    except StopIteration as done:
+        return done.value
 
 
 async def adrive(
     steps: Steps[T],
-    send: Callable[[ApiRequest], Awaitable[Answer]],
+    send: Callable[[ApiRequest], Awaitable[Reply]],
     sleep: Callable[[float], Awaitable[None]],
 ) -> T:
-    """:func:`drive` with an async sender and sleep."""
-    reply: Answer | None = None
-    error: KlingConnectionError | None = None
+    """Run ``steps`` with an async sender and sleep."""
+    reply: Reply = None
+    try:
+        while True:
+            step = steps.send(reply)
+            if isinstance(step, ApiRequest):
+                reply = await send(step)
+            else:
+                reply = None
+                await sleep(step)
+    except StopIteration as done:
+        return done.value
+
+
+def blocking(function: Callable[[], T]) -> Steps[T]:
+    """A step that does its own (blocking) I/O, such as a streamed download: for :func:`drive` only."""
+    return function()
+    yield  # a generator, so that :func:`retried` can run it
+
+
+def retried(
+    attempt: Callable[[], Steps[T]],
+    policy: RetryPolicy,
+    what: str,
+    log: Any,
+    retry_if: Callable[[KlingError], bool] = is_retryable,
+) -> Steps[T]:
+    """``attempt`` again after each :class:`KlingError` that ``retry_if`` accepts, as ``policy`` allows."""
+    retries = 0
     while True:
         try:
-            step = steps.throw(error) if error is not None else steps.send(reply)
-        except StopIteration as done:
-            return done.value
-        reply, error = None, None
-        if isinstance(step, Sleep):
-            await sleep(step.seconds)
-            continue
-        try:
-            reply = await send(step)
-        except KlingConnectionError as exc:
-            error = exc
+            return (yield from attempt())
+        except KlingError as exc:
+            retries += 1
+            wait = policy.wait(retries, exc)
+            if not retry_if(exc) or policy.stop(retries, wait):
+                raise
+            log.warning(
+                "Kling %s failed (%s); retry %d of %d in %.1fs", what, exc, retries, policy.max_retries, wait
+            )
+        yield wait
 
 
 def task_path(endpoint: str, task_id: str) -> str:
@@ -265,48 +273,35 @@ class KlingCore:
         params: dict[str, Any] | None = None,
         task_id: str | None = None,
         deadline: float | None = None,
-        resend_if: Callable[[KlingError], bool] | None = None,
+        resend_if: Callable[[KlingError], bool] = is_retryable,
         max_wait: float | None = None,
     ) -> Steps[Any]:
         """
         One API call and its retries: Kling's ``data``, or the :class:`KlingError` that ended it.
-
-        Resent when :func:`~airflow_provider_kling.errors.is_retryable` (or ``resend_if``, for
-        creates) says so, within ``max_retries`` and ``deadline``; waits never exceed ``max_wait``
-        (a poll's interval) nor what a ``Retry-After`` asked for. A JWT Kling calls expired is
-        signed anew once.
+        ``resend_if`` narrows what is resent (creates); :class:`RetryPolicy` bounds the waits by
+        ``max_wait`` (a poll's interval), ``Retry-After`` and ``deadline``. A JWT Kling calls
+        expired is signed anew once.
         """
         from airflow_provider_kling.models import parse_answer
 
-        what = f"{method} {path}"
-        policy = RetryPolicy(
-            self.loaded.max_retries, deadline=deadline, clock=self.clock.monotonic, cap=max_wait
-        )
-        retries, renewed = 0, False
+        def attempt() -> Steps[Any]:
+            answer = yield self.build_request(method, path, body=body, params=params, deadline=deadline)
+            if isinstance(answer, KlingError):
+                raise answer
+            assert answer is not None
+            return parse_answer(answer.status, answer.headers, answer.content, task_id)
+
+        renewed = False
         while True:
+            policy = RetryPolicy(
+                self.loaded.max_retries, deadline=deadline, clock=self.clock.monotonic, cap=max_wait
+            )
             try:
-                answer = yield self.build_request(method, path, body=body, params=params, deadline=deadline)
-                assert answer is not None
-                return parse_answer(answer.status, answer.headers, answer.content, task_id)
+                return (yield from retried(attempt, policy, f"{method} {path}", self.log, resend_if))
             except KlingAuthError as exc:
                 if renewed or not self._renew_jwt_after(exc):
                     raise self._naming_the_connection(exc) from None
                 renewed = True  # once: a second refusal is a real auth error
-                continue
-            except KlingError as exc:
-                retries += 1
-                wait = policy.wait(retries, exc)
-                if not (resend_if or is_retryable)(exc) or policy.stop(retries, wait):
-                    raise
-                self.log.warning(
-                    "Kling %s failed (%s); retry %d of %d in %.1fs",
-                    what,
-                    exc,
-                    retries,
-                    policy.max_retries,
-                    wait,
-                )
-            yield Sleep(wait)
 
     # -- queries ----------------------------------------------------------------------------------
 
@@ -391,7 +386,7 @@ class KlingCore:
                 )
                 if task.task_status == "succeed":
                     return task
-            yield Sleep(plan.next_delay(self.clock.monotonic()))
+            yield plan.next_delay(self.clock.monotonic())
 
     # -- creates ----------------------------------------------------------------------------------
 
@@ -458,7 +453,7 @@ class KlingCore:
                     resends,
                     self.loaded.max_retries,
                 )
-                yield Sleep(min(RESEND_WAIT_MAX, 2.0**resends))
+                yield min(RESEND_WAIT_MAX, 2.0**resends)
                 continue
             kind = type(request).kind
             self.log.info(

@@ -9,14 +9,24 @@ pydantic models) wait until first use so that DAG files importing this module st
 
 from __future__ import annotations
 
-from functools import cached_property
+from collections.abc import Callable
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from airflow.sdk import BaseHook
 
 from airflow_provider_kling.errors import KlingAuthError, KlingConnectionError, KlingError
 from airflow_provider_kling.hooks.connection import KlingConnectionSettings, mask_secrets
-from airflow_provider_kling.hooks.core import GENERATIONS_PATH, Clock, KlingCore, Steps, adrive, drive
+from airflow_provider_kling.hooks.core import (
+    GENERATIONS_PATH,
+    Clock,
+    KlingCore,
+    Steps,
+    adrive,
+    blocking,
+    drive,
+    retried,
+)
 from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
@@ -25,7 +35,7 @@ if TYPE_CHECKING:
     import httpx
     import requests
 
-    from airflow_provider_kling.hooks.core import Answer, ApiRequest, T
+    from airflow_provider_kling.hooks.core import T
     from airflow_provider_kling.hooks.download import ImageDownload
     from airflow_provider_kling.models import AccountCosts, ImageGenerationRequest, ImageTask
     from airflow_provider_kling.models.requests import KlingTaskRequest
@@ -122,11 +132,7 @@ class KlingHook(KlingCore, BaseHook):
         from airflow_provider_kling.hooks.transport import send
 
         self.settings  # noqa: B018 - read the connection before the steps need it
-
-        def send_on_session(request: ApiRequest) -> Answer:
-            return send(self.session, request)
-
-        return drive(steps, send_on_session, self.clock.sleep)
+        return drive(steps, partial(send, self.session), self.clock.sleep)
 
     async def _arun(self, steps: Steps[T]) -> T:
         """Run a call's steps on the event loop's shared ``httpx.AsyncClient``."""
@@ -136,12 +142,7 @@ class KlingHook(KlingCore, BaseHook):
         settings = await self.aget_settings()
         if self._async_client is None:
             self._async_client = await acquire_client(self.kling_conn_id, settings)
-        client = self._async_client
-
-        async def send_on_client(request: ApiRequest) -> Answer:
-            return await asend(client, request)
-
-        return await adrive(steps, send_on_client, self.clock.asleep)
+        return await adrive(steps, partial(asend, self._async_client), self.clock.asleep)
 
     async def aclose(self) -> None:
         """Let go of the shared async client (the last hook using it closes it)."""
@@ -329,18 +330,16 @@ class KlingHook(KlingCore, BaseHook):
         ``content_length``. No Kling credentials are sent: image URLs are public CDN links.
         Redirects are checked hop by hop and the size is capped (``max_image_bytes``).
         """
-        import tenacity
-
         from airflow_provider_kling.hooks.download import open_image
-        from airflow_provider_kling.hooks.retry import retrying_kwargs
+        from airflow_provider_kling.hooks.retry import RetryPolicy
 
         settings = self.settings
-        policy = retrying_kwargs(
-            settings.max_retries, f"download of {url}", self.log, clock=self.clock.monotonic
-        )
-        return open_image(
-            self.session, settings, url, tenacity.Retrying(sleep=self.clock.sleep, **policy), chunk_size
-        )
+
+        def retry(open_stream: Callable[[], requests.Response]) -> requests.Response:
+            policy = RetryPolicy(settings.max_retries, clock=self.clock.monotonic)
+            return self._run(retried(partial(blocking, open_stream), policy, f"download of {url}", self.log))
+
+        return open_image(self.session, settings, url, retry, chunk_size)
 
     def download_image(self, url: str, destination: BinaryIO) -> int:
         """Stream one image into an open binary file; return the number of bytes written."""

@@ -1,17 +1,13 @@
-"""The hook's retry policy: which failures are resent, how long to wait, how many times, and until when.
+"""The hook's retry policy: how long to wait before a retry, how many times, and until when.
 
-:class:`RetryPolicy` decides; the hook's API calls ask it directly (:meth:`KlingCore.call
-<airflow_provider_kling.hooks.core.KlingCore.call>`), image downloads through tenacity
-(:func:`retrying_kwargs`).
+What is retried is the error's to say (:func:`~airflow_provider_kling.errors.is_retryable`); the
+loop that asks is :func:`~airflow_provider_kling.hooks.core.retried`, for API calls and downloads.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from typing import Any
-
-from airflow_provider_kling.errors import is_retryable
 
 #: The first backoff, and the longest, in seconds (before jitter; ``cap`` may lower the longest).
 INITIAL_BACKOFF, MAX_BACKOFF = 1.0, 60.0
@@ -61,71 +57,3 @@ class RetryPolicy:
         if self.deadline is None or self.clock is None:
             return False
         return self.clock() + wait >= self.deadline
-
-
-class WaitHonouringRetryAfter:
-    """:meth:`RetryPolicy.wait` as tenacity's ``wait``."""
-
-    def __init__(
-        self,
-        initial: float = INITIAL_BACKOFF,
-        maximum: float = MAX_BACKOFF,
-        *,
-        deadline: float | None = None,
-        clock: Callable[[], float] | None = None,
-    ) -> None:
-        self.policy = RetryPolicy(0, deadline=deadline, clock=clock, initial=initial, maximum=maximum)
-
-    def __call__(self, retry_state: Any) -> float:
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        return self.policy.wait(retry_state.attempt_number, exc)
-
-
-class StopAtBudgetOrDeadline:
-    """:meth:`RetryPolicy.stop` as tenacity's ``stop``.
-
-    Runs after the wait is chosen (tenacity >= 9 sets ``upcoming_sleep`` first), so a retry is
-    only made when there is still time to send it after the wait.
-    """
-
-    def __init__(
-        self, max_retries: int, deadline: float | None = None, clock: Callable[[], float] | None = None
-    ) -> None:
-        self.policy = RetryPolicy(max_retries, deadline=deadline, clock=clock)
-
-    def __call__(self, retry_state: Any) -> bool:
-        return self.policy.stop(retry_state.attempt_number, retry_state.upcoming_sleep or 0.0)
-
-
-def retrying_kwargs(
-    max_retries: int,
-    what: str,
-    log: Any,
-    *,
-    deadline: float | None = None,
-    clock: Callable[[], float] | None = None,
-) -> dict[str, Any]:
-    """Keyword arguments for ``tenacity.Retrying`` (image downloads).
-
-    :param deadline: Give up retrying rather than wait past this time (read with ``clock``).
-    """
-    import tenacity
-
-    def log_retry(state: Any) -> None:
-        exc = state.outcome.exception()
-        log.warning(
-            "Kling %s failed (%s); retry %d of %d in %.1fs",
-            what,
-            exc,
-            state.attempt_number,
-            max_retries,
-            state.next_action.sleep if state.next_action else 0.0,
-        )
-
-    return {
-        "retry": tenacity.retry_if_exception(is_retryable),
-        "wait": WaitHonouringRetryAfter(deadline=deadline, clock=clock),
-        "stop": StopAtBudgetOrDeadline(max_retries, deadline, clock),
-        "before_sleep": log_retry,
-        "reraise": True,
-    }

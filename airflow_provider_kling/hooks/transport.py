@@ -9,8 +9,8 @@ the timeouts. Image downloads follow redirects themselves, hop by hop (:mod:`.do
 
 :func:`send` and :func:`asend` are the hook's two senders, all that differs between its modes:
 each sends one :class:`~airflow_provider_kling.hooks.core.ApiRequest` and returns the
-:class:`~airflow_provider_kling.hooks.core.Answer`, or raises :class:`KlingConnectError` when no
-connection was made (nothing was sent) and :class:`KlingConnectionError` when the request may
+:class:`~airflow_provider_kling.hooks.core.Answer`, or :class:`KlingConnectError` when no
+connection was made (nothing was sent), or :class:`KlingConnectionError` when the request may
 have gone out (the answer was lost).
 """
 
@@ -173,17 +173,12 @@ def never_connected(exc: BaseException) -> bool:
     return False
 
 
-def _caused_by_tls(exc: BaseException) -> bool:
+def _caused_by_tls(exc: BaseException | None) -> bool:
     import ssl
 
-    seen: BaseException | None = exc
-    for _ in range(10):  # the chain httpx -> httpcore -> ssl is short
-        if seen is None:
-            return False
-        if isinstance(seen, ssl.SSLError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    while exc is not None and not isinstance(exc, ssl.SSLError):
+        exc = exc.__cause__ or exc.__context__  # httpx -> httpcore -> ssl
+    return exc is not None
 
 
 def _transport_error(request: ApiRequest, exc: BaseException) -> KlingConnectionError:
@@ -192,12 +187,13 @@ def _transport_error(request: ApiRequest, exc: BaseException) -> KlingConnection
             f"Could not connect to Kling at {request.base_url} (nothing was sent): {type(exc).__name__}"
         )
     return KlingConnectionError(
-        f"Lost the answer from Kling at {request.base_url} after sending {request.what}: {type(exc).__name__}"
+        f"Lost the answer from Kling at {request.base_url} after sending {request.method} {request.path}: "
+        f"{type(exc).__name__}"
     )
 
 
-def send(session: requests.Session, request: ApiRequest) -> Answer:
-    """Send one request on the worker's session."""
+def send(session: requests.Session, request: ApiRequest) -> Answer | KlingConnectionError:
+    """Send one request on the worker's session; a transport failure is returned, not raised."""
     import requests
 
     from airflow_provider_kling.hooks.core import Answer
@@ -212,11 +208,11 @@ def send(session: requests.Session, request: ApiRequest) -> Answer:
             timeout=(request.connect_timeout, request.read_timeout),
         )
     except requests.RequestException as exc:
-        raise _transport_error(request, exc) from None
+        return _transport_error(request, exc)
     return Answer(response.status_code, response.headers, response.content)
 
 
-async def asend(client: httpx.AsyncClient, request: ApiRequest) -> Answer:
+async def asend(client: httpx.AsyncClient, request: ApiRequest) -> Answer | KlingConnectionError:
     """Send one request on the event loop's shared client; with a deadline, the whole request ends by it."""
     import asyncio
     import contextlib
@@ -238,5 +234,5 @@ async def asend(client: httpx.AsyncClient, request: ApiRequest) -> Answer:
                 timeout=httpx.Timeout(request.read_timeout, connect=request.connect_timeout),
             )
     except (httpx.HTTPError, TimeoutError) as exc:
-        raise _transport_error(request, exc) from None
+        return _transport_error(request, exc)
     return Answer(response.status_code, response.headers, response.content)

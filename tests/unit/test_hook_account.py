@@ -26,7 +26,7 @@ HOUR_MS = 3_600_000
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock(now=500.0, wall=time.time())
+    return FakeClock(now=500.0, wall=time.time() + 60)  # the default window ends after the packs began
 
 
 @pytest.fixture(autouse=True)
