@@ -275,3 +275,141 @@ async def test_alist_image_tasks_reads_a_page_newest_first(kling_connection, clo
 
     assert [task.task_id for task in tasks] == [newer, older]
     assert kling_connection.counters(kling_connection.api_key)["lists"] == 1
+
+
+# -- creates: the same rules as the sync path, on the shared async client ----------------------------
+
+
+def short_read_timeout(monkeypatch: pytest.MonkeyPatch, simulator: KlingSimulator, **extra: Any) -> None:
+    """A connection whose read timeout ends before a held create answer comes."""
+    set_connection(monkeypatch, simulator, extra={"read_timeout": 0.5, **extra})
+
+
+@pytest.mark.parametrize("mode", ["hold", "reset"])
+async def test_acreate_whose_answer_is_lost_returns_the_one_task_kling_made(
+    kling_simulator, monkeypatch, clock, mode
+):
+    short_read_timeout(monkeypatch, kling_simulator)
+    kling_simulator.lose_next_create_answers(1, mode=mode, hold_seconds=2.0)
+    hook = KlingHook(clock=clock)
+
+    try:
+        task = await hook.acreate_task(model_name="kling-v1", prompt="a lighthouse in fog", n=1)
+    finally:
+        await hook.aclose()
+
+    [made] = kling_simulator.tasks(kling_simulator.api_key)
+    assert kling_simulator.counters(kling_simulator.api_key)["creates"] == 1
+    assert task.task_id == made["task_id"]
+    assert clock.waits == [], "found by its external task id, not sent again"
+
+
+async def test_acreate_that_could_not_connect_is_resent_and_says_nothing_was_sent(monkeypatch, clock):
+    import socket
+
+    from airflow_provider_kling.errors import KlingConnectError
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    conn = {"conn_type": "kling", "host": f"http://127.0.0.1:{port}/kling", "password": "k" * 12}
+    monkeypatch.setenv("AIRFLOW_CONN_KLING_DEFAULT", json.dumps({**conn, "extra": {"max_retries": 2}}))
+    hook = KlingHook(clock=clock)
+
+    with pytest.raises(KlingConnectError, match="nothing was sent"):
+        await hook.acreate_task(model_name="kling-v1", prompt="a lighthouse in fog", n=1)
+    await hook.aclose()
+
+    assert len(clock.waits) == 2, "resent (nothing had reached Kling) until the retries ran out"
+
+
+async def test_acreate_refused_for_maintenance_is_resent_and_makes_one_task(kling_connection, clock):
+    kling_connection.fail_next(1, status=503)  # 5001: refused before processing
+    hook = KlingHook(clock=clock)
+
+    try:
+        task = await hook.acreate_task(model_name="kling-v1", prompt="a lighthouse in fog", n=1)
+    finally:
+        await hook.aclose()
+
+    assert kling_connection.counters(kling_connection.api_key)["creates"] == 1
+    assert task.task_id == kling_connection.tasks(kling_connection.api_key)[0]["task_id"]
+    assert len(clock.waits) == 1
+
+
+async def test_acreate_lost_at_a_host_that_ignores_external_ids_is_not_resent(
+    kling_simulator, monkeypatch, clock
+):
+    from airflow_provider_kling.errors import KlingCreateOutcomeUnknownError
+
+    short_read_timeout(monkeypatch, kling_simulator, external_task_id_support="no")
+    kling_simulator.set_ignore_external_task_id(True)
+    kling_simulator.lose_next_create_answers(1, mode="reset")
+    hook = KlingHook(clock=clock)
+
+    with pytest.raises(KlingCreateOutcomeUnknownError) as raised:
+        await hook.acreate_task(model_name="kling-v1", prompt="a lighthouse in fog", n=1)
+    await hook.aclose()
+
+    assert kling_simulator.counters(kling_simulator.api_key)["creates"] == 1
+    assert raised.value.airflow_retryable is False
+    assert clock.waits == []
+
+
+async def test_acreate_learns_that_a_host_ignores_external_ids_as_the_sync_path_does(kling_connection, clock):
+    from airflow_provider_kling.hooks.external_ids import ids_honoured
+
+    kling_connection.set_ignore_external_task_id(True)
+    hook = KlingHook(clock=clock)
+
+    try:
+        await hook.acreate_task(model_name="kling-v1", prompt="a lighthouse in fog", n=1)
+    finally:
+        await hook.aclose()
+
+    assert ids_honoured(hook) is False
+
+
+async def test_afind_task_by_external_id_finds_the_task_or_none(kling_connection, clock):
+    task_id = create_task(external_task_id="nightly:2024-08-05")
+    hook = KlingHook(clock=clock)
+
+    try:
+        found = await hook.afind_task_by_external_id("nightly:2024-08-05")
+        missing = await hook.afind_task_by_external_id("nightly:1999-01-01")
+    finally:
+        await hook.aclose()
+
+    assert found is not None and found.task_id == task_id
+    assert missing is None
+
+
+# -- the clock --------------------------------------------------------------------------------------
+
+
+async def test_batch_loop_keeps_time_and_sleeps_on_the_hooks_clock(kling_connection):
+    from airflow_provider_kling.batch.admission import SUCCEEDED, BatchAdmission, ItemProgress
+    from airflow_provider_kling.batch.runner import BatchRunner
+    from airflow_provider_kling.models import ImageGenerationRequest
+
+    kling_connection.set_latency(0.3)
+    clock = FakeClock(now=50.0, wall=1_700_000_000.0)
+    hook = KlingHook(clock=clock)
+    request = ImageGenerationRequest.build(
+        model_name="kling-v1", prompt="a kite", n=1, external_task_id="k-1"
+    )
+    admission = BatchAdmission(
+        [ItemProgress(key="k", n=1, external_task_id="k-1")], slots=1, poll_interval=60
+    )
+    runner = BatchRunner(
+        hook, admission, {"k": request}, deadline=clock.time() + 3600, max_regenerations=0, log=hook.log
+    )
+
+    started = time.monotonic()
+    await runner.run()
+
+    [item] = admission.items
+    assert item.status == SUCCEEDED
+    assert item.admitted_at == 1_700_000_000.0  # the fake wall clock
+    assert sum(clock.waits) >= 60, "it waited out a poll interval (in progress-line steps) on the fake clock"
+    assert time.monotonic() - started < 10, "minutes of poll intervals passed on the fake clock only"
