@@ -52,14 +52,13 @@ T = TypeVar("T")
 
 
 class Clock:
-    """Where the hook (and the batch loop) read time and wait; tests pass a fake one."""
+    """Where the hook (and the batch loop) read time and wait; tests pass a fake one. ``monotonic()``
+    for deadlines and intervals, ``time()`` (Unix seconds) for serialized deadlines and batch items."""
 
     def monotonic(self) -> float:
-        """For deadlines and intervals."""
         return time.monotonic()
 
     def time(self) -> float:
-        """Unix seconds (serialized deadlines, the batch's item times)."""
         return time.time()
 
     def sleep(self, seconds: float) -> None:
@@ -276,12 +275,8 @@ class KlingCore:
         resend_if: Callable[[KlingError], bool] = is_retryable,
         max_wait: float | None = None,
     ) -> Steps[Any]:
-        """
-        One API call and its retries: Kling's ``data``, or the :class:`KlingError` that ended it.
-        ``resend_if`` narrows what is resent (creates); :class:`RetryPolicy` bounds the waits by
-        ``max_wait`` (a poll's interval), ``Retry-After`` and ``deadline``. A JWT Kling calls
-        expired is signed anew once.
-        """
+        """One call and its retries (``resend_if``: which errors; waits at most ``max_wait``, a poll's
+        interval): Kling's ``data``. A JWT Kling calls expired is signed anew once."""
         from airflow_provider_kling.models import parse_answer
 
         def attempt() -> Steps[Any]:
@@ -397,12 +392,7 @@ class KlingCore:
         *,
         retry_rate_limit: bool = True,
     ) -> Steps[ImageTask]:
-        """
-        Create a task at the request's endpoint, paying at most once: the create carries an
-        ``external_task_id`` (a fresh one when the request has none). It is resent only when it
-        provably never reached Kling (no connection, 429 with 1302/1303, maintenance 5001); after
-        any other failure Kling is first asked for the task by that id (:mod:`.external_ids`).
-        """
+        """:meth:`KlingHook.create_task <airflow_provider_kling.hooks.kling.KlingHook.create_task>`."""
         from airflow_provider_kling.hooks import external_ids
         from airflow_provider_kling.idempotency import new_external_task_id, with_external_task_id
         from airflow_provider_kling.models import ImageGenerationRequest, task_from_data

@@ -198,13 +198,8 @@ class KlingHook(KlingCore, BaseHook):
         endpoint: str = GENERATIONS_PATH,
         max_wait: float | None = None,
     ) -> ImageTask:
-        """
-        Async :meth:`get_task`, on the connection's shared ``httpx.AsyncClient``.
-
-        :param deadline: In the hook clock's ``monotonic()``: retries and timeouts end by then.
-        :param endpoint: The task's endpoint path (default image generation).
-        :param max_wait: The longest wait between retries (a poll passes its interval).
-        """
+        """Async :meth:`get_task`; retries and timeouts end by ``deadline`` (the clock's ``monotonic()``)
+        and wait at most ``max_wait`` (a poll passes its interval)."""
         steps = self.get_task_steps(task_id, endpoint=endpoint, deadline=deadline, max_wait=max_wait)
         return await self._arun(steps)
 
