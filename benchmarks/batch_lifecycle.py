@@ -60,11 +60,11 @@ def batch_operator(
 ) -> Any:
     from airflow.sdk import DAG
 
-    from airflow_provider_kling.operators.batch import KlingBatchImageGenerationOperator
+    from airflow_provider_kling.operators.batch import KlingBatchOperator
 
     options: dict[str, Any] = {"n": args.n} if kind == "generations" else {"request_kind": kind}
     with DAG("bench", schedule=None):
-        return KlingBatchImageGenerationOperator(
+        return KlingBatchOperator(
             task_id="batch",
             requests=requests_of(kind, count),
             slots=args.slots,

@@ -10,6 +10,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_kling.errors import KlingError, KlingTaskFailedError, KlingTaskTimeoutError
 from airflow_provider_kling.hooks.core import Clock
+from airflow_provider_kling.lifecycle import Outcome, outcome_of
 from airflow_provider_kling.polling import (
     DEFAULT_MAX_POLL_ERRORS,
     DEFAULT_POLL_INTERVAL,
@@ -127,7 +128,7 @@ class KlingImageTaskTrigger(BaseTrigger):
                         status_words(task),
                         clock.monotonic() - started,
                     )
-                    if task.task_status == "succeed":
+                    if outcome_of(task.task_status) is Outcome.SUCCEEDED:
                         return self._event(
                             "success",
                             f"Kling task {self.kling_task_id} succeeded",
