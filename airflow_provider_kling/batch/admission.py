@@ -145,6 +145,7 @@ class BatchAdmission:
         poll_interval: float,
         budget: SlotBudget | None = None,
         max_units: float | None = None,
+        price_table: dict[str, Any] | None = None,
         log: Any = None,
     ) -> None:
         from airflow_provider_kling.spend import Budget, UnitEstimator
@@ -159,7 +160,7 @@ class BatchAdmission:
         self._durations: list[float] = []
         #: Units: deducted by ended tasks, estimated for running ones (the spend module's ledger).
         self.ledger = Budget(limit=max_units)
-        self.estimator = UnitEstimator()
+        self.estimator = UnitEstimator(price_table=price_table)
 
     # -- what to send ---------------------------------------------------------------------------
 

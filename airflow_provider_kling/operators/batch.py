@@ -68,6 +68,10 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
     :param max_units: The most Kling units this batch may spend, its tries together: an item whose
         estimate (:mod:`airflow_provider_kling.spend`) would pass it is not created and ends
         ``over_budget``. ``None`` (default): no limit.
+    :param price_table: Your unit prices, ``{kind: {model: {tier: units per image}}}`` (``"*"`` for
+        any), for the estimates before this batch's own tasks have ended: e.g.
+        ``{"generations": {"kling-v3": {"1k": 8, "2k": 8}}}``. ``None`` (default): the stand-in prices
+        (:mod:`airflow_provider_kling.unit_prices`). Either way, finished items teach the real price.
     :param progress_interval: Seconds between "k of N done, m running, ETA" log lines.
     """
 
@@ -108,6 +112,7 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
         on_content_policy: str = "record",
         max_regenerations: int = DEFAULT_MAX_REGENERATIONS,
         max_units: float | None = None,
+        price_table: dict[str, Any] | None = None,
         progress_interval: float = 60.0,
         **kwargs: Any,
     ) -> None:
@@ -167,6 +172,11 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
         self.on_content_policy = on_content_policy
         self.max_regenerations = max_regenerations
         self.max_units = max_units
+        if price_table is not None:
+            from airflow_provider_kling.unit_prices import check_price_table
+
+            price_table = check_price_table(price_table)
+        self.price_table = price_table
         self.progress_interval = progress_interval
         self._init_outputs(output_path)
 
@@ -252,6 +262,7 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
             slots=self.slots,
             poll_interval=self.poll_interval,
             max_units=self.max_units,
+            price_table=self.price_table,
             log=self.log,
         )
         runner = BatchRunner(
@@ -301,6 +312,7 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
                     for item in items
                 ],
                 max_units=self.max_units,
+                price_table=self.price_table,
                 kling_conn_id=self.kling_conn_id,
                 slots=self.slots,
                 poll_interval=self.poll_interval,

@@ -34,6 +34,7 @@ class KlingBatchTrigger(BaseTrigger):
     :param max_regenerations: New generations allowed for an item whose earlier task failed.
     :param progress_every: Seconds between progress lines.
     :param max_units: The most units the batch may spend (its items' estimates decide), or None.
+    :param price_table: Your unit prices for the estimates (see :mod:`airflow_provider_kling.estimates`).
     """
 
     def __init__(
@@ -46,6 +47,7 @@ class KlingBatchTrigger(BaseTrigger):
         max_regenerations: int = 2,
         progress_every: float = DEFAULT_PROGRESS_EVERY,
         max_units: float | None = None,
+        price_table: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.items = items
@@ -56,6 +58,7 @@ class KlingBatchTrigger(BaseTrigger):
         self.max_regenerations = int(max_regenerations)
         self.progress_every = float(progress_every)
         self.max_units = None if max_units is None else float(max_units)
+        self.price_table = price_table
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -69,6 +72,7 @@ class KlingBatchTrigger(BaseTrigger):
                 "max_regenerations": self.max_regenerations,
                 "progress_every": self.progress_every,
                 "max_units": self.max_units,
+                "price_table": self.price_table,
             },
         )
 
@@ -95,6 +99,7 @@ class KlingBatchTrigger(BaseTrigger):
             slots=self.slots,
             poll_interval=self.poll_interval,
             max_units=self.max_units,
+            price_table=self.price_table,
             log=self.log,
         )
         hook = KlingHook(self.kling_conn_id)
