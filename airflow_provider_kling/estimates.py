@@ -34,8 +34,8 @@ from airflow_provider_kling.unit_prices import (
 #: Where an estimate's price came from, and how messages name it.
 LEARNT, PRICE_TABLE_SOURCE, STAND_IN, FALLBACK = "learnt", "price table", "stand-in", "fallback"
 SOURCE_LABELS = {
-    LEARNT: "learnt from this account's finished tasks",
-    PRICE_TABLE_SOURCE: "your price table",
+    LEARNT: "prices learnt from this account's finished tasks",
+    PRICE_TABLE_SOURCE: "your price table's prices",
     STAND_IN: STAND_IN_LABEL,
     FALLBACK: "the fallback price",
 }
@@ -314,9 +314,9 @@ class SpendEstimate:
         return sorted(self.items, key=lambda item: (-item.units, item.index))[:count]
 
     def describe(self) -> str:
-        """``about 120 units for 40 requests (100 from ..., 20 from stand-in prices, not your account's)``."""
+        """``about 120 units for 40 requests (100 at ..., 20 at stand-in prices, not your account's)``."""
         shares = ", ".join(
-            f"{format_units(units)} from {SOURCE_LABELS.get(source, source)}"
+            f"{format_units(units)} at {SOURCE_LABELS.get(source, source)}"
             for source, units in self.units_by_source().items()
         )
         count = len(self.items)

@@ -316,5 +316,5 @@ def test_a_list_of_requests_of_any_kind_is_totalled_with_its_sources_and_costlie
     assert top[0].label == "omni-image kling-v3-omni 2k, 3 images: a story"
     text = estimate.describe()
     assert text.startswith("about 44 units for 15 requests (")
-    assert "20 from stand-in prices, not your account's" in text
+    assert "20 at stand-in prices, not your account's" in text
     assert json.loads(json.dumps(estimate.to_json()))["by_source"]["learnt"] == 18.0
