@@ -79,7 +79,7 @@ def output_dir(ds: str | None = None) -> str:
     base = str(base)
     if "://" not in base:
         base = "file://" + os.path.abspath(os.path.expanduser(base))
-    return f"{base.rstrip('/')}/{ds}"
+    return f"{base.rstrip('/')}/{ds or 'unscheduled'}"
 
 
 @dag(

@@ -113,10 +113,14 @@ class KlingSpendApprovalOperator(ApprovalOperator):
             from airflow_provider_kling.unit_prices import check_price_table
 
             price_table = check_price_table(price_table)
+        if not isinstance(response_timeout, timedelta) or response_timeout <= timedelta(0):
+            raise ValueError(f"response_timeout must be a positive timedelta (got {response_timeout!r})")
         super().__init__(
             subject=subject,
             defaults=ApprovalOperator.REJECT,
-            response_timeout=response_timeout,
+            # A plain timedelta: Airflow 3.3 cannot send a pendulum Duration to its supervisor
+            # ("Objects of type Duration are not supported") and the task fails instead of waiting.
+            response_timeout=timedelta(seconds=response_timeout.total_seconds()),
             **kwargs,
         )
         self.requests = requests

@@ -220,9 +220,22 @@ def test_without_airflows_hitl_operators_the_gate_fails_at_parse_time_saying_wha
     [
         ({"threshold_units": -1}, "threshold_units must be a number of units >= 0"),
         ({"defaults": "Approve"}, "its default is always Reject"),
+        ({"response_timeout": timedelta(0)}, "response_timeout must be a positive timedelta"),
         ({"price_table": {"kling-v3": {"1k": 8}}}, "'kling-v3' is not a request kind"),
     ],
 )
 def test_bad_arguments_are_refused_when_the_dag_is_parsed(kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_gate(**kwargs)
+
+
+def test_a_pendulum_duration_timeout_is_kept_as_a_plain_timedelta_airflow_can_send(
+    kling_connection, hitl_details
+):
+    import pendulum
+
+    gate = make_gate(response_timeout=pendulum.duration(hours=2))
+    parked = park(gate, context(gate))
+    # Airflow 3.3's task runner cannot send a pendulum Duration to its supervisor: the task would fail.
+    assert type(gate.response_timeout) is timedelta and gate.response_timeout == timedelta(hours=2)
+    assert type(getattr(parked, "timeout", timedelta())) is timedelta
