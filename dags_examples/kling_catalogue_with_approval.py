@@ -29,7 +29,7 @@ import pendulum
 from airflow.sdk import dag, task
 
 from airflow_provider_kling.operators.approval import KlingSpendApprovalOperator
-from airflow_provider_kling.operators.batch import KlingBatchImageGenerationOperator
+from airflow_provider_kling.operators.batch import KlingBatchOperator
 
 SLOTS = int(os.environ.get("KLING_SLOTS", "4"))
 POLL_INTERVAL = float(os.environ.get("KLING_POLL_INTERVAL", "10"))
@@ -103,7 +103,7 @@ def catalogue_with_approval() -> None:
         "retries": 2,
         "retry_delay": pendulum.duration(seconds=30),
     }
-    preview = KlingBatchImageGenerationOperator(
+    preview = KlingBatchOperator(
         task_id="preview", requests=requests["preview"], timeout=1800, **batch_arguments
     )
     approve = KlingSpendApprovalOperator(
@@ -113,7 +113,7 @@ def catalogue_with_approval() -> None:
         contact_sheet=preview.output,
         response_timeout=RESPONSE_TIMEOUT,
     )
-    generate = KlingBatchImageGenerationOperator(
+    generate = KlingBatchOperator(
         task_id="generate_catalogue", requests=requests["rest"], timeout=3 * 3600, **batch_arguments
     )
     preview >> approve >> generate

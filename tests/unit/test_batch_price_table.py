@@ -10,7 +10,7 @@ import pytest
 from airflow.sdk import DAG
 from airflow.sdk.exceptions import TaskDeferred
 
-from airflow_provider_kling.operators.batch import KlingBatchImageGenerationOperator
+from airflow_provider_kling.operators.batch import KlingBatchOperator
 from airflow_provider_kling.triggers.batch import KlingBatchTrigger
 from tests.unit.task_context import RecordingTaskInstance, make_context
 
@@ -18,9 +18,9 @@ from tests.unit.task_context import RecordingTaskInstance, make_context
 DEARER = {"generations": {"kling-v1": {"1k": 3}}}
 
 
-def make_batch(tmp_path, **kwargs: Any) -> KlingBatchImageGenerationOperator:
+def make_batch(tmp_path, **kwargs: Any) -> KlingBatchOperator:
     with DAG("kling_batch_prices", schedule=None):
-        return KlingBatchImageGenerationOperator(
+        return KlingBatchOperator(
             task_id="batch",
             requests=["a red fox", "a blue whale"],
             slots=1,
