@@ -250,18 +250,20 @@ class KlingBatchOperator(KlingTaskOperator):
         deadline = time.time() + self.timeout
         if self.deferrable:
             self._defer_batch(items, deadline)
+        requests = {item.key: item.request for item in items}
         admission = BatchAdmission(
             self._fresh_progress(items),
             slots=self.slots,
             poll_interval=self.poll_interval,
             max_units=self.max_units,
             price_table=self.price_table,
+            requests=requests,
             log=self.log,
         )
         runner = BatchRunner(
             self.hook,
             admission,
-            {item.key: item.request for item in items},
+            requests,
             deadline=deadline,
             max_regenerations=self.max_regenerations,
             log=self.log,

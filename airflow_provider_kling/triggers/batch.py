@@ -104,6 +104,7 @@ class KlingBatchTrigger(BaseTrigger):
             poll_interval=self.poll_interval,
             max_units=self.max_units,
             price_table=self.price_table,
+            requests=requests,
             log=self.log,
         )
         hook = KlingHook(self.kling_conn_id)

@@ -1,5 +1,5 @@
-"""The batch operator's ``price_table=``: your prices decide its unit budget before its own tasks
-have taught it the real ones, on the worker and through a (serialized) trigger."""
+"""The batch's unit budget: each item estimated at its own kind's prices (your ``price_table=``
+first, until the batch's finished tasks teach the real ones), on the worker and in the trigger."""
 
 from __future__ import annotations
 
@@ -19,17 +19,27 @@ DEARER = {"generations": {"kling-v1": {"1k": 3}}}
 
 
 def make_batch(tmp_path, **kwargs: Any) -> KlingBatchOperator:
+    kwargs.setdefault("requests", ["a red fox", "a blue whale"])
+    kwargs.setdefault("slots", 1)
+    kwargs.setdefault("max_units", 2)
     with DAG("kling_batch_prices", schedule=None):
         return KlingBatchOperator(
-            task_id="batch",
-            requests=["a red fox", "a blue whale"],
-            slots=1,
-            poll_interval=0.05,
-            timeout=60,
-            output_path=str(tmp_path),
-            max_units=2,
-            **kwargs,
+            task_id="batch", poll_interval=0.05, timeout=60, output_path=str(tmp_path), **kwargs
         )
+
+
+def run_deferred(operator: KlingBatchOperator) -> dict[str, Any]:
+    ctx = context()
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(ctx)
+    _, kwargs = deferred.value.trigger.serialize()
+
+    async def first_event() -> dict[str, Any]:
+        async for event in KlingBatchTrigger(**kwargs).run():
+            return event.payload
+        raise AssertionError("the trigger yielded no event")
+
+    return operator.execute_complete(ctx, asyncio.run(first_event()))
 
 
 def context() -> dict[str, Any]:
@@ -72,3 +82,28 @@ def test_a_bad_price_table_is_refused_when_the_dag_is_parsed(tmp_path):
         ValueError, match=r"price_table\['generations'\]\['kling-v1'\]\['1k'\] must be a number"
     ):
         make_batch(tmp_path, price_table={"generations": {"kling-v1": {"1k": "cheap"}}})
+
+
+def test_an_omni_image_batch_is_held_to_max_units_at_omni_image_prices(kling_connection, tmp_path):
+    # 4 units an omni-image 2k image (stand-in and simulator); image generation prices do not apply.
+    requests = [{"key": f"scene-{i}", "prompt": f"a scene {i}", "resolution": "2k"} for i in range(3)]
+    summary = make_batch(tmp_path, requests=requests, request_kind="omni-image", max_units=8).execute(
+        context()
+    )
+
+    assert summary["counts"] == {"succeeded": 2, "over_budget": 1}
+    assert summary["units"] == 8.0
+
+
+def test_an_expand_batch_in_the_trigger_never_passes_max_units(kling_connection, tmp_path):
+    # 2 units an expanded image: the second item would take 4 past 3, so it is never created.
+    requests = [{"image": f"https://x/{i}.png", "left_expansion_ratio": 0.5} for i in range(2)]
+    operator = make_batch(
+        tmp_path, requests=requests, request_kind="expand", slots=2, max_units=3, deferrable=True
+    )
+
+    summary = run_deferred(operator)
+
+    assert summary["counts"] == {"succeeded": 1, "over_budget": 1}
+    assert summary["units"] == 2.0
+    assert kling_connection.counters(kling_connection.api_key)["creates"] == 1
