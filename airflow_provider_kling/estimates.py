@@ -52,6 +52,10 @@ def request_fields(request: Any) -> tuple[str, dict[str, Any]]:
         kind = str(fields.pop("kind", None) or fields.pop("request_kind", None) or "generations")
     elif hasattr(request, "model_dump") and getattr(request, "kind", None):
         kind, fields = str(request.kind), request.model_dump(mode="json", exclude_none=True)
+        # A video request says what its units depend on, Kling's defaults applied (mode, duration).
+        basis = getattr(request, "units_basis", None)
+        if isinstance(basis, Mapping):
+            fields.update({name: value for name, value in basis.items() if value is not None})
     else:
         raise ValueError(
             f"cannot estimate {type(request).__name__}: pass a request model or a mapping of its fields"

@@ -15,9 +15,10 @@ them says so (:data:`STAND_IN_LABEL`):
   against the simulator are exact. Kling's own pages price Image 3.0 at 8 units an image (16 at 4k);
   resellers price in their own currency.
 - video: Kling's published prices per second (kling-3.0-turbo 0.8 std/720p, 1.0 pro/1080p;
-  kling-3.0 0.6/0.8, with audio 0.9/1.2, 4k 3.0; kling-2.6 and kling-2.5-turbo 0.3/0.5). The
-  legacy names (``kling-v3``, ``kling-v2-6``, ``kling-v2-5-turbo``) are mapped to them by an
-  inference Kling never states; with audio on kling-2.6 the price is UNCONFIRMED (the silent one is used).
+  kling-3.0 0.6/0.8, with audio 0.9/1.2, 4k 3.0; kling-2.6 and kling-2.5-turbo 0.3/0.5), under the
+  legacy names too (``kling-v3`` for 3.0: Kling never states the mapping); the models without a
+  published price at 2.5 Turbo's, the masters at 2 a second (the video simulator's figures). Sound on
+  kling-2.6 costing more is UNCONFIRMED: the silent price is used.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ def video_rule(kind: str, *, default_model: str = ANY) -> UnitRule:
         if not seconds > 0:
             raise ValueError(f"duration must be a number of seconds > 0 (got {seconds!r})")
         tier = str(fields.get("resolution") or fields.get("mode") or "std")
-        audio = fields.get("sound") == "on" or fields.get("audio") not in (None, False, "off", "")
+        audio = fields.get("sound") in ("on", True) or fields.get("audio") not in (None, False, "off", "")
         model = fields.get("model_name") or fields.get("model") or default_model
         return Purchase(
             kind, str(model), f"{tier}+audio" if audio and tier != "4k" else tier, seconds, "second"
@@ -128,21 +129,19 @@ PRICE_TABLE: dict[str, dict[str, float]] = {
     "kling-v2-1": {"1k": 2.0, "2k": 4.0},
     "kling-v3": {"1k": 2.0, "2k": 4.0},
 }
-_V3 = {"std": 0.6, "720p": 0.6, "pro": 0.8, "1080p": 0.8, "4k": 3.0}
-_V3 |= {"std+audio": 0.9, "720p+audio": 0.9, "pro+audio": 1.2, "1080p+audio": 1.2}
-_TURBO = {"std": 0.3, "720p": 0.3, "pro": 0.5, "1080p": 0.5}
-_TURBO |= {f"{tier}+audio": price for tier, price in _TURBO.items()}
-_V30_TURBO = {"std": 0.8, "720p": 0.8, "pro": 1.0, "1080p": 1.0}
-_V30_TURBO |= {f"{tier}+audio": price for tier, price in _V30_TURBO.items()}  # always has sound
-#: STAND-IN units per second of video by model and tier: Kling's published video prices.
+_V3 = {"std": 0.6, "pro": 0.8, "4k": 3.0, "std+audio": 0.9, "pro+audio": 1.2}
+#: STAND-IN units per second of video by model and tier (``<tier>+audio`` only where sound costs
+#: more; elsewhere the silent price applies): Kling's published prices where it has them, the legacy
+#: models without one at 2.5 Turbo's (the video simulator's figures).
 VIDEO_PRICES: dict[str, dict[str, float]] = {
-    "kling-3.0-turbo": _V30_TURBO,
-    "kling-3.0": _V3,
+    ANY: {"std": 0.3, "pro": 0.5, "720p": 0.3, "1080p": 0.5},
+    "kling-v2-master": {ANY: 2.0},
+    "kling-v2-1-master": {ANY: 2.0},
     "kling-v3": _V3,
-    "kling-2.6": _TURBO,
-    "kling-v2-6": _TURBO,
-    "kling-2.5-turbo": _TURBO,
-    "kling-v2-5-turbo": _TURBO,
+    "kling-3.0": {**_V3, "720p": 0.6, "1080p": 0.8, "720p+audio": 0.9, "1080p+audio": 1.2},
+    "kling-3.0-turbo": {"std": 0.8, "720p": 0.8, "pro": 1.0, "1080p": 1.0},
+    "kling-video-o1": {"std": 0.6, "pro": 0.8},
+    "kling-v3-omni": {"std": 0.6, "pro": 0.8, "4k": 3.0},
 }
 
 #: Every kind's unit rule (a new kind: :func:`register_kind`).
@@ -172,24 +171,21 @@ def register_kind(
         STAND_IN_PRICES[kind] = stand_in
 
 
-#: The video kinds this provider expects (legacy endpoints and the new-style API's products).
-for _kind in (
-    "text2video",
-    "image2video",
-    "omni-video",
-    "multi-image2video",
-    "text-to-video",
-    "image-to-video",
-):
+#: The video kinds (legacy ``/v1/videos/*``; a new-style product registers the same way).
+for _kind in ("text2video", "image2video", "omni-video", "multi-image2video", "video-extend"):
     register_kind(_kind, video_rule(_kind), VIDEO_PRICES)
 
 
 def price_in(table: Mapping[str, Mapping[str, Mapping[str, float]]], purchase: Purchase) -> float | None:
-    """Units per image/second/task of ``purchase`` in ``table`` (exact model and tier first, then ``*``)."""
+    """Units per image/second/task of ``purchase`` in ``table``: the exact model first, then ``*``;
+    per model the exact tier, the silent one for ``<tier>+audio`` it lacks, then ``*``."""
     models = table.get(purchase.kind) or {}
+    tiers_to_try = (purchase.tier, purchase.tier.removesuffix("+audio"), ANY)
     for model in (purchase.model, ANY):
-        tiers = models.get(model) or {}
-        for tier in (purchase.tier, ANY):
+        tiers = models.get(model)
+        if not tiers:
+            continue
+        for tier in tiers_to_try:
             if tier in tiers:
                 return float(tiers[tier])
     return None

@@ -6,9 +6,12 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from typing import Any, ClassVar
 
 import pytest
+from pydantic import BaseModel
 
+from airflow_provider_kling import unit_prices
 from airflow_provider_kling.estimates import (
     UnitEstimator,
     estimate_requests,
@@ -31,7 +34,6 @@ from airflow_provider_kling.unit_prices import (
     STAND_IN_LABEL,
     Purchase,
     check_price_table,
-    register_kind,
     video_rule,
 )
 
@@ -97,21 +99,49 @@ def test_a_request_model_and_a_mapping_of_its_fields_buy_the_same() -> None:
 
 
 def test_video_is_priced_per_second_by_model_mode_and_sound() -> None:
-    register_kind("video-test", video_rule("video-test"))  # a kind the video branch would add
     estimator = UnitEstimator()
 
-    def units(**fields):
-        return estimator.estimate_request({"kind": "text2video", **fields}).units
+    def units(kind: str = "text2video", **fields: Any) -> float:
+        return estimator.estimate_request({"kind": kind, **fields}).units
 
     assert units(model_name="kling-v3", mode="std", duration="10") == pytest.approx(6.0)
     assert units(model_name="kling-v3", mode="pro", duration=5, sound="on") == pytest.approx(6.0)
-    assert units(model="kling-3.0", resolution="4k", duration=4) == pytest.approx(12.0)
+    assert units(model_name="kling-v3", mode="4k", duration=4, sound="on") == pytest.approx(12.0)
+    assert units(model_name="kling-v2-6", mode="pro", sound="on") == pytest.approx(2.5)  # silent price, 5 s
+    assert units("image2video", model_name="kling-v2-master", duration=10) == pytest.approx(20.0)  # no mode
+    assert units("omni-video", model_name="kling-video-o1", mode="pro", duration=3) == pytest.approx(2.4)
+    assert units("video-extend", video_id="v1") == pytest.approx(1.5)  # about 5 s more of its source
     assert units(model="kling-3.0-turbo", resolution="1080p", duration=3) == pytest.approx(3.0)
-    assert units(model_name="kling-v2-6", mode="pro") == pytest.approx(2.5)  # 5 seconds by default
-    with pytest.raises(ValueError, match="no unit price for video-test kling-v9"):
-        estimator.estimate_request({"kind": "video-test", "model_name": "kling-v9"})
     with pytest.raises(ValueError, match="duration must be a number of seconds"):
-        estimator.estimate_request({"kind": "text2video", "model_name": "kling-v3", "duration": "long"})
+        units(model_name="kling-v3", duration="long")
+
+
+def test_a_kind_plugs_in_its_own_unit_rule_and_stand_in_prices(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Placeholders first, so that the kind is unregistered again after the test.
+    monkeypatch.setitem(unit_prices.UNIT_RULES, "storyboard-test", video_rule("placeholder"))
+    monkeypatch.setitem(unit_prices.STAND_IN_PRICES, "storyboard-test", {})
+    unit_prices.register_kind("storyboard-test", video_rule("storyboard-test"), {"kling-v9": {"std": 1.0}})
+    estimator = UnitEstimator()
+    assert estimator.estimate_request({"kind": "storyboard-test", "model_name": "kling-v9"}).units == 5.0
+    with pytest.raises(ValueError, match="no unit price for storyboard-test kling-v8 std, 5 seconds"):
+        estimator.estimate_request({"kind": "storyboard-test", "model_name": "kling-v8"})
+
+
+def test_a_request_model_with_a_units_basis_is_priced_by_it() -> None:
+    class VideoLike(BaseModel):
+        """What the video request kinds expose: Kling's defaults applied in ``units_basis``."""
+
+        kind: ClassVar[str] = "image2video"
+        model_name: str = "kling-v3"
+        mode: str | None = None
+        duration: str | None = None
+
+        @property
+        def units_basis(self) -> dict[str, Any]:
+            return {"model_name": self.model_name, "mode": self.mode or "std", "duration": 5, "sound": True}
+
+    assert purchase_of(VideoLike()) == Purchase("image2video", "kling-v3", "std+audio", 5.0, "second")
+    assert UnitEstimator().estimate_request(VideoLike()).units == pytest.approx(4.5)
 
 
 def test_learnt_prices_come_first_then_your_table_then_the_stand_in() -> None:
@@ -247,10 +277,10 @@ def test_new_style_records_teach_from_billing_in_units_and_video_seconds() -> No
         {"id": "v2", "status": "succeeded", "outputs": [{"video": {"duration": "5"}}], "billing": []},
     ]
     requests = {"ext-v1": {"model": "kling-3.0", "resolution": "1080p", "duration": 10, "audio": "native"}}
-    assert estimator.learn_from_tasks(records, kind="text-to-video", requests=requests) == 1
+    assert estimator.learn_from_tasks(records, kind="text2video", requests=requests) == 1
     learnt = estimator.estimate_request(
         {
-            "kind": "text-to-video",
+            "kind": "text2video",
             "model": "kling-3.0",
             "resolution": "1080p",
             "duration": 5,
