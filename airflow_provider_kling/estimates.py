@@ -79,6 +79,15 @@ def purchase_of(request: Any) -> Purchase:
     return rule(fields)
 
 
+def priced_as(request: Any) -> dict[str, Any] | None:
+    """What ``request`` buys, as JSON (a batch manifest row keeps it, so its units teach the price
+    of exactly that); None for a kind without a unit rule."""
+    try:
+        return purchase_of(request).to_json()
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class Estimate:
     """What a request is expected to deduct, and where its price came from (:data:`SOURCE_LABELS`)."""
@@ -172,6 +181,23 @@ class UnitEstimator:
                     continue
                 key = f"{record_kind}/{_ANY_OF_KIND}"
                 self.learned[key] = max(self.learned.get(key, 0.0), units / made)
+            learnt += 1
+        return learnt
+
+    def learn_from_manifest(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Learn from a batch manifest's items: each succeeded item's units at the price it was
+        ``priced_as`` (kind, model, tier, quantity); returns how many taught a price."""
+        learnt = 0
+        for row in rows:
+            priced = row.get("priced_as")
+            units = units_of(row.get("units"))
+            if row.get("status") != "succeeded" or not isinstance(priced, Mapping) or not units:
+                continue
+            try:
+                purchase = Purchase(**priced)
+            except TypeError:
+                continue
+            self.learn_purchase(purchase, units)
             learnt += 1
         return learnt
 

@@ -56,6 +56,15 @@ class Purchase:
         """``kind/model/tier``: the price key learnt rates and price tables share."""
         return f"{self.kind}/{self.model}/{self.tier}"
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "model": self.model,
+            "tier": self.tier,
+            "quantity": self.quantity,
+            "per": self.per,
+        }
+
     def describe(self) -> str:
         model = "" if self.model == ANY else f" {self.model}"
         tier = "" if self.tier == ANY else f" {self.tier}"

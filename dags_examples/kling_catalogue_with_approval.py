@@ -110,7 +110,7 @@ def catalogue_with_approval() -> None:
         task_id="approve_spend",
         requests=requests["rest"],
         threshold_units=THRESHOLD_UNITS,
-        contact_sheet=preview.output,
+        preview=preview.output,
         response_timeout=RESPONSE_TIMEOUT,
     )
     generate = KlingBatchOperator(

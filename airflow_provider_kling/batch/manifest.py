@@ -96,6 +96,7 @@ def store_batch(
     Returns the small summary for XCom; ``storage_errors`` lists items whose images could not all
     be stored (a retry stores the missing ones). A storage set-up error is raised at once.
     """
+    from airflow_provider_kling.estimates import priced_as
     from airflow_provider_kling.models import ImageTask
     from airflow_provider_kling.spend import sum_units
 
@@ -119,6 +120,7 @@ def store_batch(
             "status": state.status,
             "message": state.message,
             "units": (state.task or {}).get("final_unit_deduction"),
+            "priced_as": priced_as(item.request),
             "balance": (state.task or {}).get("final_balance_deduction"),
             "files": [],
             "images": [],

@@ -65,10 +65,11 @@ class KlingSpendApprovalOperator(ApprovalOperator):
         succeeds at once and the run goes ahead.
     :param price_table: Your unit prices ``{kind: {model: {tier: units}}}`` for what the account's
         finished tasks have not taught.
-    :param learn_prices: Read the account's latest finished tasks of the requests' kinds to learn
-        its prices (default True).
-    :param contact_sheet: A preview run's contact sheet (a URL or path, or the batch operator's
-        summary, whose ``contact_sheet`` is used). (templated)
+    :param learn_prices: Learn the account's prices (default True): from the preview's items, each at
+        exactly what it bought, and from the account's latest finished tasks of the requests' kinds
+        (their rate per image or second).
+    :param preview: A preview run: the batch operator's summary (its contact sheet is linked in the
+        question, its manifest's items teach the prices), or a contact sheet's URL. (templated)
     :param response_timeout: How long the question waits (default a day); then the answer is Reject.
     :param kling_conn_id: The ``kling`` connection. (templated)
 
@@ -77,7 +78,7 @@ class KlingSpendApprovalOperator(ApprovalOperator):
     Returns (XCom) ``{"approved", "asked", "timed_out", "responded_by", "estimate", "remaining_units"}``.
     """
 
-    template_fields: Sequence[str] = ("requests", "contact_sheet", "kling_conn_id")
+    template_fields: Sequence[str] = ("requests", "preview", "kling_conn_id")
     ui_color = "#ffe9c7"
 
     def __init__(
@@ -87,7 +88,7 @@ class KlingSpendApprovalOperator(ApprovalOperator):
         threshold_units: float,
         price_table: dict[str, Any] | None = None,
         learn_prices: bool = True,
-        contact_sheet: Any = None,
+        preview: Any = None,
         response_timeout: timedelta = DEFAULT_RESPONSE_TIMEOUT,
         kling_conn_id: str = "kling_default",
         subject: str = "Approve a Kling spend?",
@@ -127,7 +128,7 @@ class KlingSpendApprovalOperator(ApprovalOperator):
         self.threshold_units = float(threshold_units)
         self.price_table = price_table
         self.learn_prices = learn_prices
-        self.contact_sheet = contact_sheet
+        self.preview = preview
         self.kling_conn_id = kling_conn_id
 
     @cached_property
@@ -162,7 +163,7 @@ class KlingSpendApprovalOperator(ApprovalOperator):
             estimate,
             remaining,
             threshold_units=self.threshold_units,
-            contact_sheet=_contact_sheet_of(self.contact_sheet),
+            contact_sheet=_contact_sheet_of(self.preview),
             response_timeout=self.response_timeout,
         )
         self.log.info(
@@ -197,10 +198,25 @@ class KlingSpendApprovalOperator(ApprovalOperator):
         from airflow_provider_kling.models.requests import REQUEST_KINDS
 
         estimator = UnitEstimator(price_table=self.price_table)
+        if self.learn_prices and isinstance(self.preview, Mapping) and self.preview.get("manifest"):
+            learnt = estimator.learn_from_manifest(self._preview_items())
+            self.log.info("Learnt prices from %d finished item(s) of the preview", learnt)
         if self.learn_prices:
             kinds = sorted({request_fields(request)[0] for request in requests} & set(REQUEST_KINDS))
             learn_from_account(self.hook, estimator, kinds=kinds, log=self.log)
         return estimator
+
+    def _preview_items(self) -> list[Any]:
+        import json
+
+        from airflow_provider_kling.storage import to_storage_path
+
+        manifest = to_storage_path(self.preview["manifest"], self.preview.get("output_conn_id"))
+        try:
+            return list(json.loads(manifest.read_text()).get("items") or ())
+        except (OSError, ValueError) as exc:
+            self.log.warning("Could not read the preview's manifest %s: %s", self.preview["manifest"], exc)
+            return []
 
     def _remaining_units(self) -> float | None:
         try:

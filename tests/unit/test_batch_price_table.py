@@ -107,3 +107,23 @@ def test_an_expand_batch_in_the_trigger_never_passes_max_units(kling_connection,
     assert summary["counts"] == {"succeeded": 1, "over_budget": 1}
     assert summary["units"] == 2.0
     assert kling_connection.counters(kling_connection.api_key)["creates"] == 1
+
+
+def test_each_manifest_item_says_what_it_was_priced_as(kling_connection, tmp_path):
+    import json
+    from pathlib import Path
+
+    requests = [{"key": "scene", "prompt": "a scene", "resolution": "2k", "n": 2}]
+    summary = make_batch(
+        tmp_path, requests=requests, request_kind="omni-image", slots=2, max_units=None
+    ).execute(context())
+
+    (row,) = json.loads(Path(summary["manifest"].removeprefix("file://")).read_text())["items"]
+    assert row["priced_as"] == {
+        "kind": "omni-image",
+        "model": "kling-image-o1",
+        "tier": "2k",
+        "quantity": 2,
+        "per": "image",
+    }
+    assert float(row["units"]) == 8.0

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from airflow_provider_kling import unit_prices
 from airflow_provider_kling.estimates import (
+    Estimate,
     UnitEstimator,
     estimate_requests,
     learn_from_account,
@@ -348,3 +349,18 @@ def test_a_list_of_requests_of_any_kind_is_totalled_with_its_sources_and_costlie
     assert text.startswith("about 44 units for 15 requests (")
     assert "20 at stand-in prices, not your account's" in text
     assert json.loads(json.dumps(estimate.to_json()))["by_source"]["learnt"] == 18.0
+
+
+def test_batch_manifest_items_teach_the_price_of_what_each_bought() -> None:
+    poster = Purchase("generations", "kling-v3", "2k", 2).to_json()
+    rows = [
+        {"key": "a", "status": "succeeded", "units": "16", "priced_as": poster},
+        {"key": "b", "status": "failed", "units": "0", "priced_as": poster},
+        {"key": "c", "status": "succeeded", "units": "3", "priced_as": None},  # a kind without a rule
+        {"key": "d", "status": "over_budget", "units": None, "priced_as": poster},
+    ]
+    estimator = UnitEstimator()
+    assert estimator.learn_from_manifest(rows) == 1
+    assert estimator.estimate("kling-v3", "2k", 3) == Estimate(
+        24.0, 8.0, "learnt", purchase_of({"model_name": "kling-v3", "resolution": "2k", "n": 3})
+    )

@@ -20,6 +20,7 @@ from airflow_provider_kling.models.requests import ImageGenerationRequest
 from airflow_provider_kling.operators import approval
 from airflow_provider_kling.operators.approval import XCOM_SPEND_ESTIMATE, KlingSpendApprovalOperator
 from airflow_provider_kling.testing import make_png
+from tests.unit.task_context import RecordingTaskInstance, make_context
 
 PHOTO = base64.b64encode(make_png("a studio photo", 0, 400, 400)).decode()
 #: 12 cheap prompts, 2 dear ones and an expand: 12 x 1 + 2 x 16 + 2 = 46 units at the stand-in prices.
@@ -128,7 +129,7 @@ def test_under_the_threshold_nothing_is_asked_and_the_run_goes_ahead(kling_conne
 def test_over_the_threshold_the_question_shows_estimate_sources_units_left_and_costliest(
     kling_connection, hitl_details
 ):
-    gate = make_gate(contact_sheet={"contact_sheet": "file:///previews/contact_sheet.html", "total": 4})
+    gate = make_gate(preview={"contact_sheet": "file:///previews/contact_sheet.html", "total": 4})
     ctx = context(gate)
     parked = park(gate, ctx)
 
@@ -166,6 +167,34 @@ def test_the_question_uses_prices_learnt_from_the_accounts_finished_tasks(kling_
     assert "48 at prices learnt from this account's finished tasks" in body
     assert "stand-in" not in body
     assert "Units left in the account's online resource packs: 9996" in body
+
+
+def test_a_preview_batch_teaches_the_price_of_exactly_what_each_of_its_items_bought(
+    kling_connection, hitl_details, tmp_path
+):
+    from airflow_provider_kling.operators.batch import KlingBatchOperator
+
+    kling_connection.set_progress("immediate")
+    mixed = [
+        {"key": "sketch", "prompt": "a sketch", "model_name": "kling-v1"},
+        {"key": "poster", "prompt": "a poster", "model_name": "kling-v3", "resolution": "2k"},
+    ]
+    with DAG("kling_spend_gate_preview", schedule=None):
+        preview = KlingBatchOperator(task_id="preview", requests=mixed, slots=2, output_path=str(tmp_path))
+    summary = preview.execute(make_context(RecordingTaskInstance(dag_id="kling_spend_gate_preview")))
+    rest = [{**mixed[0], "key": "sketch-2"}, {**mixed[0], "key": "sketch-3"}, {**mixed[1], "key": "poster-2"}]
+
+    gate = make_gate(requests=rest, threshold_units=1, preview=summary)
+    park(gate, context(gate))
+    # Each at its own price (1 + 1 + 4); the account's task list alone teaches only the dearest
+    # rate per image of image generation (4 + 4 + 4).
+    body = hitl_details[0]["body"]
+    assert "about 6 units for 3 requests (6 at prices learnt from this account's finished tasks)" in body
+    assert f"Preview: [contact sheet]({summary['contact_sheet']})" in body
+
+    without = make_gate(requests=rest, threshold_units=1)
+    park(without, context(without))
+    assert "about 12 units for 3 requests" in hitl_details[1]["body"]
 
 
 def test_approve_lets_the_run_go_ahead(kling_connection, hitl_details, capsys):
