@@ -75,7 +75,9 @@ class KlingSpendApprovalOperator(ApprovalOperator):
 
     Other keywords go to :class:`~airflow.providers.standard.operators.hitl.ApprovalOperator`
     (``assigned_users``, ``notifiers``, ``ignore_downstream_trigger_rules``, ...).
-    Returns (XCom) ``{"approved", "asked", "timed_out", "responded_by", "estimate", "remaining_units"}``.
+    Returns (XCom) ``{"approved", "asked", "timed_out", "responded_by", "estimate", "remaining_units"}``
+    when the run goes ahead; on Reject the task ends by skipping downstream, and the estimate the
+    question showed stays in XCom under :data:`XCOM_SPEND_ESTIMATE`.
     """
 
     template_fields: Sequence[str] = ("requests", "preview", "kling_conn_id")
@@ -144,8 +146,10 @@ class KlingSpendApprovalOperator(ApprovalOperator):
         estimator = self._estimator(requests)
         try:
             estimate = estimate_requests(requests, estimator)
-        except ValueError as exc:
-            raise ValueError(f"Cannot estimate this run's units: {exc}") from None
+        except ValueError as exc:  # a request without a price: a retry cannot help
+            from airflow.providers.common.compat.sdk import AirflowFailException
+
+            raise AirflowFailException(f"Cannot estimate this run's units: {exc}") from None
         remaining = self._remaining_units()
         summary = {"estimate": estimate.to_json(), "remaining_units": remaining}
         self.log.info("Kling spend estimate: %s; %s", estimate.describe(), _describe_remaining(remaining))
@@ -252,6 +256,15 @@ def _describe_remaining(remaining: float | None) -> str:
     return f"{_units(remaining)} units left in the account's online resource packs"
 
 
+def _describe_wait(wait: timedelta) -> str:
+    seconds = int(wait.total_seconds())
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds} seconds"
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -285,6 +298,6 @@ def spend_question(
     for item in estimate.most_expensive(MOST_EXPENSIVE):
         source = SOURCE_LABELS.get(item.source, item.source)
         lines.append(f"| {item.index} | {_cell(item.label)} | {_units(item.units)} | {source} |")
-    wait = f" within {response_timeout}" if response_timeout else ""
+    wait = f" within {_describe_wait(response_timeout)}" if response_timeout else ""
     lines += ["", f"Approve to run it. Reject, or no answer{wait}, skips the run."]
     return "\n".join(lines)

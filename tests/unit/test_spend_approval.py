@@ -146,6 +146,7 @@ def test_over_the_threshold_the_question_shows_estimate_sources_units_left_and_c
         "| 12 | generations kling-v3 2k, 4 images: a poster \\| 0 | 16 | stand-in prices"
     )
     assert rows[2].startswith("| 14 | expand, 1 image | 2 |")
+    assert body.endswith("Approve to run it. Reject, or no answer within 1 day, skips the run.")
     assert ctx["ti"].xcom[XCOM_SPEND_ESTIMATE]["estimate"]["units"] == 46.0
     assert waits_for(parked) == timedelta(hours=24)
 
@@ -244,6 +245,17 @@ def test_an_unreadable_account_still_asks_and_says_the_units_left_are_unknown(kl
     gate.__dict__["hook"] = NoCosts()
     park(gate, context(gate))
     assert "**Units left in the account: unknown**" in hitl_details[0]["body"]
+
+
+def test_a_request_without_any_price_fails_the_task_before_anything_is_asked(kling_connection, hitl_details):
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    gate = make_gate(requests=[{"prompt": "x", "model_name": "kling-v9"}], learn_prices=False)
+    with pytest.raises(
+        AirflowFailException, match="Cannot estimate this run's units: no unit price for generations kling-v9"
+    ):
+        gate.execute(context(gate))
+    assert hitl_details == []
 
 
 def test_without_airflows_hitl_operators_the_gate_fails_at_parse_time_saying_what_to_install(monkeypatch):
