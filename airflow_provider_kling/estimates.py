@@ -29,8 +29,6 @@ from airflow_provider_kling.unit_prices import (
     price_in,
 )
 
-# --------------------------------------------------------------------------------
-
 #: Where an estimate's price came from, and how messages name it.
 LEARNT, PRICE_TABLE_SOURCE, STAND_IN, FALLBACK = "learnt", "price table", "stand-in", "fallback"
 SOURCE_LABELS = {
