@@ -300,7 +300,7 @@ def learn_from_account(
     estimator = estimator if estimator is not None else UnitEstimator()
     for kind in kinds if kinds is not None else REQUEST_KINDS:
         try:
-            tasks = hook.list_image_tasks(page_num=1, page_size=page_size, endpoint=REQUEST_KINDS[kind].path)
+            tasks = hook.list_tasks(page_num=1, page_size=page_size, endpoint=REQUEST_KINDS[kind].path)
         except KlingError as exc:
             if log is not None:
                 log.warning("Could not read the account's %s tasks to learn their prices: %s", kind, exc)

@@ -101,10 +101,8 @@ def run(hook: Any, request: Any) -> tuple[str, float]:
     """Create, wait, and return the Kling task id and the units deducted."""
     from airflow_provider_kling.spend import units_of
 
-    created = hook.create_image_task(request)
-    task = hook.wait_for_image_task(
-        created.task_id, poll_interval=0.01, timeout=30, endpoint=type(request).path
-    )
+    created = hook.create_task(request)
+    task = hook.wait_for_task(created.task_id, poll_interval=0.01, timeout=30, endpoint=type(request).path)
     return task.task_id, units_of(task.final_unit_deduction) or 0.0
 
 

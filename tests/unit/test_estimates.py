@@ -19,7 +19,6 @@ from airflow_provider_kling.estimates import (
     learn_from_account,
     purchase_of,
 )
-from airflow_provider_kling.hooks import kling as kling_hook_module
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.models.requests import (
     ExpandImageRequest,
@@ -57,16 +56,9 @@ REQUESTS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def no_retry_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kling_hook_module, "_sleep", lambda seconds: None)
-
-
 def run_on_simulator(hook: KlingHook, request) -> dict:
-    created = hook.create_image_task(request)
-    task = hook.wait_for_image_task(
-        created.task_id, poll_interval=0.01, timeout=5, endpoint=type(request).path
-    )
+    created = hook.create_task(request)
+    task = hook.wait_for_task(created.task_id, poll_interval=0.01, timeout=5, endpoint=type(request).path)
     return task.model_dump(mode="json")
 
 
@@ -312,13 +304,13 @@ def test_learn_from_account_skips_a_kind_it_cannot_list(kling_connection, caplog
     calls = []
 
     class OneKindRefused:
-        def list_image_tasks(self, *, page_num, page_size, endpoint):
+        def list_tasks(self, *, page_num, page_size, endpoint):
             calls.append(endpoint)
             if endpoint != "/v1/images/generations":
                 from airflow_provider_kling.errors import KlingPermissionError
 
                 raise KlingPermissionError("no permission for this API", code=1103)
-            return hook.list_image_tasks(page_num=page_num, page_size=page_size, endpoint=endpoint)
+            return hook.list_tasks(page_num=page_num, page_size=page_size, endpoint=endpoint)
 
     log = logging.getLogger("test.learn")
     with caplog.at_level(logging.INFO, logger="test.learn"):

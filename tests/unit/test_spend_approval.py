@@ -14,7 +14,6 @@ import pytest
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG
 
-from airflow_provider_kling.hooks import kling as kling_hook_module
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.models.requests import ImageGenerationRequest
 from airflow_provider_kling.operators import approval
@@ -48,11 +47,6 @@ class TaskInstance:
     def xcom_pull(self, task_ids: str, key: str) -> Any:
         assert task_ids == self.task_id
         return self.xcom.get(key)
-
-
-@pytest.fixture(autouse=True)
-def no_retry_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kling_hook_module, "_sleep", lambda seconds: None)
 
 
 @pytest.fixture
@@ -154,10 +148,10 @@ def test_over_the_threshold_the_question_shows_estimate_sources_units_left_and_c
 def test_the_question_uses_prices_learnt_from_the_accounts_finished_tasks(kling_connection, hitl_details):
     kling_connection.set_progress("immediate")
     hook = KlingHook()
-    created = hook.create_image_task(
+    created = hook.create_task(
         ImageGenerationRequest.build(model_name="kling-v3", prompt="an earlier poster", resolution="2k", n=1)
     )
-    hook.wait_for_image_task(created.task_id, poll_interval=0.01, timeout=5)
+    hook.wait_for_task(created.task_id, poll_interval=0.01, timeout=5)
 
     gate = make_gate(
         requests=[{"prompt": "a poster", "model_name": "kling-v3", "resolution": "2k", "n": 4}] * 3
