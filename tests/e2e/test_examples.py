@@ -44,6 +44,7 @@ EXAMPLE_DAGS = {
     "kling_decorator",
     "kling_gallery",
     "kling_product_campaign",
+    "kling_catalogue_with_approval",
 }
 
 
