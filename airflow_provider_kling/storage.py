@@ -228,8 +228,8 @@ class _Verifier:
         kind = (self.content_type or "").split(";", 1)[0].strip().lower()
         if kind and not kind.startswith(f"{media.noun}/") and kind not in _UNTYPED:
             raise KlingImageRejectedError(
-                f"{stem}: the {media.noun} URL answered Content-Type {kind!r}, not an {media.noun}; "
-                "nothing stored"
+                f"{stem}: the {media.noun} URL answered Content-Type {kind!r}, not "
+                f"{'an' if media.noun[0] in 'aeiou' else 'a'} {media.noun}; nothing stored"
             )
 
     def feed(self, chunk: bytes) -> None:
