@@ -94,6 +94,27 @@ class Shot(BaseModel):
         return seconds_as_text(value)
 
 
+def plain_items(key: str) -> Any:
+    """A before-validator for a list of ``{key: value}`` objects that also takes bare values:
+    ``["<url>", ...]`` reads better in a DAG than ``[{"image": "<url>"}, ...]``."""
+
+    def wrap(cls: type, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return [{key: item} if isinstance(item, str) else item for item in value]
+        return value
+
+    return classmethod(wrap)
+
+
+def words_from_bool(yes: str, no: str) -> Any:
+    """A before-validator that takes ``True``/``False`` for Kling's two words (``on``/``off`` ...)."""
+
+    def wrap(cls: type, value: Any) -> Any:
+        return (yes if value else no) if isinstance(value, bool) else value
+
+    return classmethod(wrap)
+
+
 def seconds_as_text(value: Any) -> Any:
     """Kling sends and takes durations as strings (``"5"``): an int or a digit string becomes one."""
     if isinstance(value, bool):
@@ -154,10 +175,9 @@ class KlingVideoRequest(KlingTaskRequest):
     def _duration_as_text(cls, value: Any) -> Any:
         return seconds_as_text(value)
 
-    @field_validator("sound", mode="before", check_fields=False)
-    @classmethod
-    def _sound_from_bool(cls, value: Any) -> Any:
-        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+    _sound_from_bool = field_validator("sound", mode="before", check_fields=False)(
+        words_from_bool("on", "off")
+    )
 
     @model_validator(mode="after")
     def _video_model_rules(self) -> KlingVideoRequest:

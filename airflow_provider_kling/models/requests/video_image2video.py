@@ -22,6 +22,7 @@ from airflow_provider_kling.models.requests.video_base import (
     Shot,
     VideoElement,
     citation_problems,
+    plain_items,
 )
 from airflow_provider_kling.models.requests.video_text2video import MAX_VIDEO_ELEMENTS
 from airflow_provider_kling.models.video_capabilities import (
@@ -115,12 +116,7 @@ class ImageToVideoRequest(KlingVideoRequest):
         classmethod(lambda cls, value: check_image(value))
     )
 
-    @field_validator("voice_list", mode="before")
-    @classmethod
-    def _plain_ids_are_voices(cls, value: object) -> object:
-        if isinstance(value, list | tuple):
-            return [{"voice_id": item} if isinstance(item, str) else item for item in value]
-        return value
+    _plain_ids_are_voices = field_validator("voice_list", mode="before")(plain_items("voice_id"))
 
     def kind_problems(self) -> list[str]:
         problems = []

@@ -8,12 +8,12 @@ Rules from Kling's Multi-Image to Video page: ``image_list`` holds 1 to 4 ``{"im
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from airflow_provider_kling.models.requests.base import WatermarkInfo, check_image
-from airflow_provider_kling.models.requests.video_base import KlingVideoRequest
+from airflow_provider_kling.models.requests.video_base import KlingVideoRequest, plain_items
 from airflow_provider_kling.models.video_capabilities import (
     MAX_MULTI_IMAGES,
     MAX_VIDEO_PROMPT_LENGTH,
@@ -52,9 +52,4 @@ class MultiImageToVideoRequest(KlingVideoRequest):
     duration: str | None = None
     watermark_info: WatermarkInfo | None = None
 
-    @field_validator("image_list", mode="before")
-    @classmethod
-    def _plain_images(cls, value: Any) -> Any:
-        if isinstance(value, list | tuple):
-            return [{"image": item} if isinstance(item, str) else item for item in value]
-        return value
+    _plain_images = field_validator("image_list", mode="before")(plain_items("image"))

@@ -12,7 +12,7 @@ video sets its own. Modes per model (``4k`` on kling-v3-omni): ``models.video_ca
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -22,6 +22,8 @@ from airflow_provider_kling.models.requests.video_base import (
     KlingVideoRequest,
     VideoElement,
     citation_problems,
+    plain_items,
+    words_from_bool,
 )
 from airflow_provider_kling.models.video_capabilities import (
     MAX_OMNI_REFERENCES,
@@ -64,10 +66,7 @@ class OmniVideoReference(BaseModel):
             raise ValueError("must be an http(s) URL (Kling takes reference videos by URL only)")
         return value
 
-    @field_validator("keep_original_sound", mode="before")
-    @classmethod
-    def _yes_no(cls, value: Any) -> Any:
-        return {True: "yes", False: "no"}.get(value, value) if isinstance(value, bool) else value
+    _yes_no = field_validator("keep_original_sound", mode="before")(words_from_bool("yes", "no"))
 
 
 class OmniVideoRequest(KlingVideoRequest):
@@ -91,20 +90,8 @@ class OmniVideoRequest(KlingVideoRequest):
     duration: str | None = None
     watermark_info: WatermarkInfo | None = None
 
-    @field_validator("image_list", mode="before")
-    @classmethod
-    def _plain_images(cls, value: Any) -> Any:
-        # ``["<url or base64>", ...]`` reads better in a DAG than ``[{"image_url": ...}]``: accept both.
-        if isinstance(value, list | tuple):
-            return [{"image_url": item} if isinstance(item, str) else item for item in value]
-        return value
-
-    @field_validator("video_list", mode="before")
-    @classmethod
-    def _plain_videos(cls, value: Any) -> Any:
-        if isinstance(value, list | tuple):
-            return [{"video_url": item} if isinstance(item, str) else item for item in value]
-        return value
+    _plain_images = field_validator("image_list", mode="before")(plain_items("image_url"))
+    _plain_videos = field_validator("video_list", mode="before")(plain_items("video_url"))
 
     @property
     def _frames(self) -> list[str]:
