@@ -384,3 +384,24 @@ def test_multi_image2video_is_kling_v1_6_with_one_to_four_images():
     assert "model_name: must be one of kling-v1-6" in refused(
         MultiImageToVideoRequest, image_list=[URL], prompt="p", model_name="kling-v2-6"
     )
+
+
+def test_extend_source_reads_an_id_a_video_or_a_video_tasks_result():
+    from airflow_provider_kling.models.requests.video_extend import extend_source
+
+    result = {
+        "task_id": "T1",
+        "created_at": "2026-12-01T10:00:00+00:00",
+        "updated_at": "2026-12-01T10:01:00+00:00",
+        "videos": [{"id": "v1", "url": "u", "duration": "5"}],
+    }
+    source = extend_source(result)
+
+    assert (source.video_id, source.duration) == ("v1", "5")
+    assert source.made_at == datetime(2026, 12, 1, 10, 1, tzinfo=UTC)
+    assert extend_source({"id": "v2", "duration": "10"}).duration == "10"
+    assert extend_source("v3").video_id == "v3" and extend_source("v3").made_at is None
+    with pytest.raises(ValueError, match="Kling task T2's result lists no video"):
+        extend_source({"task_id": "T2", "videos": []})
+    with pytest.raises(ValueError, match="needs a video id"):
+        extend_source({"task_id": "T3", "images": [{"url": "u"}]})

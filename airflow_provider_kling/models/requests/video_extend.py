@@ -10,6 +10,8 @@ under 30 days old: :func:`extend_source_problems` says so before a create is sen
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -60,6 +62,46 @@ class VideoExtendRequest(KlingVideoRequest):
     @property
     def effective_mode(self) -> str | None:
         return None  # the source's mode
+
+
+@dataclass(frozen=True)
+class ExtendSource:
+    """The video an extend continues: its id, and (when known) its length and when it was made."""
+
+    video_id: Any
+    duration: Any = None
+    made_at: datetime | None = None
+
+
+def extend_source(value: Any) -> ExtendSource:
+    """What a DAG passes as ``video_id``, read: an id (str or int); a video (``{"id", "duration"}``);
+    or a video task's XCom result (``{"videos": [...], "updated_at": ...}``), whose first video
+    it takes, with the time the task ended (else was created) as the video's age."""
+    if not isinstance(value, Mapping):
+        return ExtendSource(value)
+    made_at = _when(value.get("updated_at") or value.get("created_at"))
+    if isinstance(value.get("videos"), list | tuple):
+        videos = value["videos"]
+        if not videos:
+            task = value.get("task_id", "?")
+            raise ValueError(f"video_id: Kling task {task}'s result lists no video to extend")
+        value = videos[0]
+    if not isinstance(value, Mapping) or value.get("id") in (None, ""):
+        raise ValueError(
+            "video_id: needs a video id, a video ({'id': ...}) or a video task's result ({'videos': ...})"
+        )
+    return ExtendSource(value["id"], value.get("duration"), made_at)
+
+
+def _when(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
 
 
 def extend_source_problems(
