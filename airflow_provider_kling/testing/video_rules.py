@@ -45,8 +45,8 @@ class VideoModel:
     tail_modes: tuple[str, ...] = ()
     multi_shot: bool = False
     discontinued: bool = False
-    #: STAND-IN units per second by mode (Kling publishes per-second prices for the new-style
-    #: models only; these keep their ratios so deductions grow with mode, length and sound).
+    #: STAND-IN units per second by mode, ``<mode>+audio`` with sound on where it costs more: Kling's
+    #: published per-second prices where it has them (2.5 Turbo, 2.6, 3.0), kept in ratio elsewhere.
     units_per_second: Mapping[str, float] = dataclasses.field(
         default_factory=lambda: {"std": 0.3, "pro": 0.5}
     )
@@ -74,7 +74,7 @@ MODELS: dict[str, VideoModel] = {
         sound=True,
         tail_modes=("std", "pro", "4k"),
         multi_shot=True,
-        units_per_second={"std": 0.6, "pro": 0.8, "4k": 3.0},
+        units_per_second={"std": 0.6, "pro": 0.8, "4k": 3.0, "std+audio": 0.9, "pro+audio": 1.2},
     ),
     "kling-video-o1": VideoModel(
         ("omni-video",), ("std", "pro"), tuple(range(3, 11)), units_per_second={"std": 0.6, "pro": 0.8}
@@ -92,8 +92,6 @@ DEFAULT_MODELS = {
     "omni-video": "kling-video-o1",
     "multi-image2video": "kling-v1-6",
 }
-#: Sound on costs this much more per second (the new-style 3.0 prices: 0.9/0.6 with audio).
-SOUND_FACTOR = 1.5
 
 
 @dataclass(frozen=True)
@@ -276,9 +274,9 @@ def _video_request(
     kind: str, fields: dict[str, Any], model_name: str | None, mode: str, seconds: float, **extra: Any
 ) -> VideoRequest:
     model = MODELS.get(model_name or "")
-    rate = model.units_per_second.get(mode, max(model.units_per_second.values())) if model else 0.3
-    if fields.get("sound") == "on":
-        rate *= SOUND_FACTOR
+    prices = model.units_per_second if model else {"std": 0.3}
+    tier = f"{mode}+audio" if fields.get("sound") == "on" and f"{mode}+audio" in prices else mode
+    rate = prices.get(tier, max(prices.values()))
     added = extra.pop("units_seconds", seconds)
     watermark = fields.get("watermark_info") or {}
     return VideoRequest(

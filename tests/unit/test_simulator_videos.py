@@ -250,7 +250,8 @@ def test_units_follow_model_mode_length_and_sound():
     base = units(model_name="kling-v2-6")
     assert units(model_name="kling-v2-6", duration="10") == 2 * base
     assert units(model_name="kling-v2-6", mode="pro") > base
-    assert units(model_name="kling-v2-6", sound="on") > base
+    assert units(model_name="kling-v2-6", sound="on") == base  # 2.6 costs the same with sound
+    assert units(model_name="kling-v3", sound="on") == 1.5 * units(model_name="kling-v3")
     assert units(model_name="kling-v3", mode="4k", duration="15") > units(
         model_name="kling-v3", duration="15"
     )
