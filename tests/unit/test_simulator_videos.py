@@ -6,6 +6,7 @@ the client's request models over shared cases (the two are written independently
 from __future__ import annotations
 
 import base64
+import json
 import time
 from typing import Any
 
@@ -17,6 +18,7 @@ from airflow_provider_kling.models.requests import REQUEST_KINDS
 from airflow_provider_kling.testing import make_png, mp4
 from airflow_provider_kling.testing.rules import RuleViolation
 from airflow_provider_kling.testing.video_rules import VIDEO_KINDS, validate
+from tests.unit.test_simulator_callbacks import receiver  # noqa: F401 - the fixture
 
 PHOTO = base64.b64encode(make_png("photo", 0, 400, 400)).decode()
 SMALL = base64.b64encode(make_png("small", 0, 200, 200)).decode()
@@ -415,3 +417,15 @@ def test_download_faults_apply_to_videos(kling_simulator):
     assert html.headers["content-type"].startswith("text/html")
     assert len(huge.content) == 2 * 1024 * 1024 and huge.content[4:8] == b"ftyp"
     assert [box for box, _, _ in mp4.read_boxes(huge.content)] == [b"ftyp", b"moov", b"mdat"]
+
+
+def test_a_video_tasks_callback_carries_its_videos(kling_simulator, receiver):  # noqa: F811
+    kling_simulator.set_progress("immediate")
+    with client(kling_simulator) as http:
+        create(http, "text2video", {"prompt": "p", "callback_url": receiver.url})
+    bodies = [json.loads(receiver.next()[1])]
+    while bodies[-1]["task_status"] != "succeed":
+        bodies.append(json.loads(receiver.next()[1]))
+
+    assert bodies[-1]["task_result"]["videos"][0]["duration"] == "5"
+    assert bodies[-1]["final_unit_deduction"] == "1.5"
