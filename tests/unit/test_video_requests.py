@@ -47,7 +47,7 @@ def test_video_kinds_are_registered_at_their_paths():
         cls = request_class(kind)
         assert issubclass(cls, KlingVideoRequest)
         assert cls.path == path == endpoint_path(kind)
-        assert cls.output == "video" and cls.slots == 1
+        assert cls.output == "video" and cls.task_slots == 1
     assert set(paths) <= set(REQUEST_KINDS)
 
 

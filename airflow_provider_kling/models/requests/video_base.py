@@ -4,7 +4,7 @@ A video request is a :class:`~.base.KlingTaskRequest` like the image kinds: it n
 its image fields and its rules. What a model accepts (modes, durations, ``cfg_scale``, ``sound``,
 the last frame, multi-shot) is read from :data:`~airflow_provider_kling.models.video_capabilities.
 VIDEO_MODEL_CAPABILITIES` by :func:`video_model_problems`, the one place those rules are applied.
-A video task holds one of the account's slots at any length (:attr:`KlingVideoRequest.slots`),
+A video task holds one of the account's slots at any length (:attr:`KlingVideoRequest.task_slots`),
 and what its units depend on is given as plain attributes (:attr:`KlingVideoRequest.units_basis`).
 """
 
@@ -150,7 +150,7 @@ class KlingVideoRequest(KlingTaskRequest):
     #: What the task makes: storage and the operators read this (image kinds make images).
     output: ClassVar[str] = "video"
     #: Slots a video task holds from ``submitted`` to its end, at any length (Kling's concurrency page).
-    slots: ClassVar[int] = 1
+    task_slots: ClassVar[int] = 1
     #: Kling's ``duration`` when the request leaves it out (seconds); None: the kind has none.
     default_duration: ClassVar[int | None] = 5
     #: Kling's ``mode`` when the request leaves it out.
