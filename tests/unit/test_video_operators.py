@@ -227,3 +227,23 @@ def test_unconfirmed_multi_shot_fields_are_sent_with_a_warning(kling_connection,
 
     (sent,) = kling_connection.tasks()
     assert sent["request"]["multi_prompt"][1]["duration"] == "5"
+
+
+def test_the_asset_event_describes_the_stored_videos_and_their_units(kling_connection, tmp_path):
+    from airflow.sdk import Asset
+    from airflow.sdk.execution_time.context import OutletEventAccessors
+
+    kling_connection.set_progress("immediate")
+    operator = make(
+        KlingTextToVideoOperator, prompt="p", watermark_info={"enabled": True}, output_path=str(tmp_path)
+    )
+    events = OutletEventAccessors()
+
+    result = operator.execute(make_context(RecordingTaskInstance(task_id="video"), outlet_events=events))
+
+    assert operator.outlets == [Asset(f"file://{tmp_path}")]
+    extra = events[operator.outlets[0]].extra
+    (video,) = result["videos"]
+    assert (extra["video_count"], extra["image_count"]) == (1, 0)
+    assert extra["paths"] == [video["path"]]
+    assert extra["units"] == float(result["final_unit_deduction"]) > 0
