@@ -17,7 +17,7 @@ extension would pass 3 minutes).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.operators.base import KlingTaskOperator
@@ -36,20 +36,6 @@ __all__ = [
     "KlingVideoExtendOperator",
     "KlingVideoTaskOperator",
 ]
-
-
-def first_image(value: Any, where: str) -> Any:
-    """An image task's XCom result (``{"images": [...]}``) stands for its first image; else ``value``."""
-    if isinstance(value, Mapping) and "images" in value and not value.get("path") and not value.get("url"):
-        images = value["images"] or ()
-        if not images:
-            from airflow_provider_kling.errors import KlingRequestValidationError
-
-            raise KlingRequestValidationError(
-                f"{where}: Kling task {value.get('task_id', '?')}'s result lists no image"
-            )
-        return images[0]
-    return value
 
 
 class KlingVideoTaskOperator(KlingTaskOperator):
@@ -270,13 +256,6 @@ class KlingImageToVideoOperator(KlingVideoTaskOperator):
         self.multi_prompt = multi_prompt
         self.watermark_info = watermark_info
 
-    def request_fields(self, context: Context) -> dict[str, Any]:
-        fields = super().request_fields(context)
-        for name in ("image", "image_tail"):
-            if name in fields:
-                fields[name] = first_image(fields[name], name)
-        return fields
-
 
 class KlingOmniVideoOperator(KlingVideoTaskOperator):
     """
@@ -345,15 +324,6 @@ class KlingOmniVideoOperator(KlingVideoTaskOperator):
         self.duration = duration
         self.watermark_info = watermark_info
 
-    def request_fields(self, context: Context) -> dict[str, Any]:
-        fields = super().request_fields(context)
-        if isinstance(fields.get("image_list"), list | tuple):
-            fields["image_list"] = [
-                first_image(item, f"image_list.{position}")
-                for position, item in enumerate(fields["image_list"])
-            ]
-        return fields
-
 
 class KlingMultiImageToVideoOperator(KlingVideoTaskOperator):
     """
@@ -411,15 +381,6 @@ class KlingMultiImageToVideoOperator(KlingVideoTaskOperator):
         self.aspect_ratio = aspect_ratio
         self.duration = duration
         self.watermark_info = watermark_info
-
-    def request_fields(self, context: Context) -> dict[str, Any]:
-        fields = super().request_fields(context)
-        if isinstance(fields.get("image_list"), list | tuple):
-            fields["image_list"] = [
-                first_image(item, f"image_list.{position}")
-                for position, item in enumerate(fields["image_list"])
-            ]
-        return fields
 
 
 class KlingVideoExtendOperator(KlingVideoTaskOperator):
