@@ -5,19 +5,15 @@ task whose worker is killed with SIGKILL mid-wait, resumed without a second crea
 from __future__ import annotations
 
 import base64
-import os
-import re
 import shutil
-import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from airflow_provider_kling.testing import KlingSimulator, mp4
-from tests.e2e.test_endpoint_dags import AIRFLOW, DATE, REPO, env_for
+from tests.e2e.test_endpoint_dags import AIRFLOW, DATE, REPO, env_for, kill_mid_wait_then_rerun
 
 VIDEO_TASKS = {
     "clip": "image2video",
@@ -109,40 +105,13 @@ def test_sigkill_mid_wait_then_rerun_resumes_the_same_video_task(simulator, home
         KLING_TEST_OUTPUT=str(tmp_path / "videos"),
         KLING_TEST_POLL_INTERVAL="0.2",
     )
-    first_log = tmp_path / "first.log"
     try:
-        with first_log.open("w") as out:
-            first = subprocess.Popen(
-                [AIRFLOW, "dags", "test", "kling_video_resume_after_kill", DATE],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            deadline = time.monotonic() + 120
-            while simulator.counters(simulator.api_key)["creates"] < 1:
-                assert first.poll() is None, first_log.read_text()[-3000:]
-                assert time.monotonic() < deadline, "the task never created its Kling task"
-                time.sleep(0.2)
-            time.sleep(0.5)  # mid-wait: the task is polling
-            os.killpg(first.pid, signal.SIGKILL)
-            first.wait(timeout=30)
-        (created,) = simulator.tasks(simulator.api_key)
-        assert created["task_status"] != "succeed"
-        run_id = re.search(r"run_id=(manual__\S+)", first_log.read_text()).group(1)
-
-        again = subprocess.run(
-            [AIRFLOW, "tasks", "test", "kling_video_resume_after_kill", "video", run_id],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
+        created, output = kill_mid_wait_then_rerun(
+            simulator, env, "kling_video_resume_after_kill", "video", tmp_path
         )
     finally:
         simulator.set_latency(0.3)
 
-    output = again.stdout + again.stderr
     assert f"Resuming Kling task {created['task_id']}" in output, output[-3000:]
     assert simulator.counters(simulator.api_key)["creates"] == 1
     (video,) = (tmp_path / "videos" / "kling_video_resume_after_kill").rglob("video_0.mp4")
