@@ -29,6 +29,7 @@ from tests.unit.task_context import (
     first_trigger_event,
     make_context,
 )
+from tests.unit.test_operator_storage import BUCKET, moto_endpoint, s3  # noqa: F401  (fixtures)
 
 PHOTO = make_png("a linen shirt on white", 0, 400, 400)
 
@@ -247,3 +248,30 @@ def test_the_asset_event_describes_the_stored_videos_and_their_units(kling_conne
     assert (extra["video_count"], extra["image_count"]) == (1, 0)
     assert extra["paths"] == [video["path"]]
     assert extra["units"] == float(result["final_unit_deduction"]) > 0
+
+
+def test_videos_go_to_an_object_store_in_one_upload_each_with_a_retry_uploading_nothing(
+    kling_connection, request
+):
+    client = request.getfixturevalue("s3")
+    kling_connection.set_progress("immediate")
+    kwargs = {
+        "prompt": "p",
+        "watermark_info": {"enabled": True},
+        "output_path": f"s3://{BUCKET}/videos",
+        "output_conn_id": "aws_default",
+    }
+    store = DictTaskStateStore()
+    ti = RecordingTaskInstance(task_id="video")
+
+    result = make(KlingTextToVideoOperator, **kwargs).execute(make_context(ti, task_state_store=store))
+    again = make(KlingTextToVideoOperator, **kwargs).execute(make_context(ti, task_state_store=store))
+
+    (video,) = result["videos"]
+    keys = sorted(o["Key"] for o in client.list_objects_v2(Bucket=BUCKET)["Contents"])
+    assert [key.rsplit("/", 1)[-1] for key in keys] == ["video_0.mp4", "video_0_watermarked.mp4"]
+    body = client.get_object(Bucket=BUCKET, Key=video["path"].removeprefix(f"s3://{BUCKET}/"))["Body"].read()
+    assert body[4:8] == b"ftyp"
+    assert again["videos"][0]["path"] == video["path"]
+    counters = kling_connection.counters(kling_connection.api_key)
+    assert (counters["creates"], counters["videos"]) == (1, 2)  # the retry resumed and downloaded nothing
