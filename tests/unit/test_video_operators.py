@@ -250,7 +250,7 @@ def test_the_asset_event_describes_the_stored_videos_and_their_units(kling_conne
     assert extra["units"] == float(result["final_unit_deduction"]) > 0
 
 
-def test_videos_go_to_an_object_store_in_one_upload_each_with_a_retry_uploading_nothing(
+def test_videos_and_watermarked_copies_go_to_an_object_store_and_a_retry_downloads_nothing(
     kling_connection, request
 ):
     client = request.getfixturevalue("s3")
