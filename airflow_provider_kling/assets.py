@@ -23,6 +23,7 @@ EXTRA_KEYS = (
     "kling_task_ids",
     "model_names",
     "image_count",
+    "video_count",
     "units",
     "paths",
 )
@@ -72,12 +73,18 @@ def asset_extra(
     What a run made, for an asset event's ``extra``: ids, models, counts, units and paths (no secrets).
 
     ``results`` are operator result dicts (``KlingImageGenerationOperator``'s XCom). ``image_count``
-    counts the images Kling made, ``paths`` the stored ones (at most :data:`MAX_LISTED_PATHS`);
+    counts the images Kling made (``video_count`` the videos), ``paths`` the stored files (at most
+    :data:`MAX_LISTED_PATHS`);
     ``units`` sums Kling's ``final_unit_deduction``, or is None when a task does not report it.
     """
     from airflow_provider_kling.spend import total_units
 
-    paths = [image["path"] for result in results for image in result.get("images", ()) if image.get("path")]
+    paths = [
+        made["path"]
+        for result in results
+        for made in (*result.get("images", ()), *result.get("videos", ()))
+        if made.get("path")
+    ]
     return {
         "dag_id": dag_id,
         "run_id": run_id,
@@ -86,6 +93,7 @@ def asset_extra(
         "kling_task_ids": [str(result["task_id"]) for result in results],
         "model_names": sorted({str(result["model_name"]) for result in results if result.get("model_name")}),
         "image_count": sum(len(result.get("images", ())) for result in results),
+        "video_count": sum(len(result.get("videos", ())) for result in results),
         "units": total_units(results),
         "paths": paths[:MAX_LISTED_PATHS],
     }
