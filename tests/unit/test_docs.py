@@ -220,12 +220,23 @@ def test_the_model_tables_are_generated_from_the_code() -> None:
         assert f"   * - ``{model}``" in simulator
 
 
-def _documented_xcom_keys() -> set[str]:
-    page = (DOCS / "operators" / "image-generation.rst").read_text(encoding="utf-8")
-    section = page.split(".. _xcom-result:", 1)[1].split("\n.. _", 1)[0]
+def _documented_keys(page_name: str, label: str) -> set[str]:
+    """The keys in the first column of the first list-table after ``.. _label:`` on a page."""
+    page = (DOCS / page_name).read_text(encoding="utf-8")
+    section = page.split(f".. _{label}:", 1)[1]
     table = re.split(r"\n(?=\S)", section.split(".. list-table::", 1)[1], maxsplit=1)[0]
     rows = re.findall(r"^   \* - (.+)$", table, re.MULTILINE)  # each row's first cell: the keys
     return {key for row in rows[1:] for key in re.findall(r"``(\w+)``", row)}
+
+
+def _documented_xcom_keys() -> set[str]:
+    return _documented_keys("operators/image-generation.rst", "xcom-result")
+
+
+def test_the_documented_asset_event_extra_is_what_the_code_writes() -> None:
+    from airflow_provider_kling.assets import EXTRA_KEYS
+
+    assert _documented_keys("assets-and-lineage.rst", "event-extra") == set(EXTRA_KEYS)
 
 
 def test_the_documented_xcom_result_is_what_the_operator_returns(
@@ -306,6 +317,7 @@ def test_every_snippet_has_a_test_here() -> None:
         "test_with_simulator",
         "batch_any_kind",
         "custom_operator",
+        "video_chain",
     }
     assert {path.stem for path in SNIPPETS.glob("*.py")} == tested | {"readme_dag"}
 
@@ -397,6 +409,14 @@ def test_custom_operator_snippet_builds_its_request_and_refuses_other_arguments(
     assert namespace["house_try_on_task"].__doc__.startswith("``@task.house_try_on``")
 
 
+def test_video_snippet_chains_through_xcom() -> None:
+    dag = runpy.run_path(str(SNIPPETS / "video_chain.py"))["kling_video_chain"]()
+
+    assert dag.get_task("clip").upstream_task_ids == {"still"}
+    assert dag.get_task("longer").upstream_task_ids == {"clip"}
+    assert dag.get_task("longer").request_kind == "video-extend"
+
+
 def test_arguments_an_operator_refuses_are_not_in_its_table() -> None:
     from airflow.sdk import DAG
 
@@ -436,16 +456,18 @@ def test_readme_links_point_at_files_that_exist() -> None:
 
 def test_readme_names_every_public_operator_and_sensor() -> None:
     text = README.read_text(encoding="utf-8")
-    # The classes a DAG uses: not a base that other public classes extend, not a decorator's operator.
+    # The classes a DAG uses: not a base other public classes extend, nor a decorator's operator.
     bases = {base for cls in PUBLIC.values() for base in cls.__mro__[1:]}
     decorated = set(tables.decorated_operator_classes())
     operators = [
         name
         for name, cls in PUBLIC.items()
-        if tables.kind_of(cls) in ("operator", "sensor") and cls not in bases and cls not in decorated
+        if tables.kind_of(cls) in ("operator", "sensor")
+        and cls not in bases
+        and cls not in decorated
+        and not cls.__module__.startswith("airflow_provider_kling.decorators")  # a decorator's own
     ]
-    video = [name for name in operators if "Video" in name]
-    missing = [name for name in operators if f"`{name}`" not in text and name not in video]
+    missing = [name for name in operators if f"`{name}`" not in text]
     assert missing == [], f"add {missing} to the README's table of operators"
     assert "kling_product_video" in text and "make demo" in text and "make test" in text
 
