@@ -15,7 +15,7 @@ import ipaddress
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from airflow_provider_kling.errors import (
@@ -157,18 +157,6 @@ def open_video(
         cap="max_video_bytes",
         noun="video",
     )
-
-
-def open_hook_video(hook: Any, url: str, chunk_size: int = 1024 * 1024) -> ImageDownload:
-    """A video download through a :class:`~airflow_provider_kling.hooks.kling.KlingHook`'s session,
-    connection settings and retry budget: the ``fetch`` that video storage takes."""
-    import tenacity
-
-    from airflow_provider_kling.hooks.retry import retrying_kwargs
-
-    settings = hook.settings
-    retrying = tenacity.Retrying(**retrying_kwargs(settings.max_retries, f"download of {url}", hook.log))
-    return open_video(hook.session, settings, url, retrying, chunk_size)
 
 
 def open_download(

@@ -318,7 +318,7 @@ def test_learn_from_account_skips_a_kind_it_cannot_list(kling_connection, caplog
     log = logging.getLogger("test.learn")
     with caplog.at_level(logging.INFO, logger="test.learn"):
         estimator = learn_from_account(OneKindRefused(), log=log)
-    assert len(calls) == len(REQUEST_KINDS)
+    assert len(calls) == len(REQUEST_KINDS)  # every kind asked once
     assert estimator.estimate("kling-v1", "1k", 1).source == "learnt"
     assert "Could not read the account's omni-image tasks" in caplog.text
 
