@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from airflow_provider_kling.errors import KlingError, KlingTaskFailedError, KlingTaskTimeoutError
+from airflow_provider_kling.errors import KlingError, KlingTaskTimeoutError, task_failed_error
+from airflow_provider_kling.lifecycle.policy import Outcome, outcome_of
 
 if TYPE_CHECKING:
     from airflow_provider_kling.models import ImageTask
@@ -62,13 +63,6 @@ def time_left(deadline: float | None, now: float, ceiling: float) -> float:
     return min(ceiling, max(MIN_REQUEST_SECONDS, deadline - now))
 
 
-def raise_if_failed(task: ImageTask) -> None:
-    """A ``failed`` task becomes :class:`KlingTaskFailedError` with Kling's own reason."""
-    if task.task_status == "failed":
-        reason = task.task_status_msg or "Kling gave no reason"
-        raise KlingTaskFailedError(f"Kling task {task.task_id} failed: {reason}", task_id=task.task_id)
-
-
 def deadline_error(
     task_id: str, status: str, elapsed: float, last_error: BaseException | None = None
 ) -> KlingTaskTimeoutError:
@@ -90,8 +84,8 @@ class PollPlan:
 
     The caller polls, reports each answer with :meth:`saw` or each failed poll with :meth:`failed`,
     then sleeps :meth:`next_delay`. Any of them raises when the wait is over:
-    :class:`KlingTaskFailedError`, the poll's own error (not retryable, or over budget), or
-    :class:`KlingTaskTimeoutError` at the deadline.
+    :class:`~airflow_provider_kling.errors.KlingTaskFailedError` (refused: content policy), the
+    poll's own error (not retryable, or over budget), or :class:`KlingTaskTimeoutError` at the deadline.
     """
 
     task_id: str
@@ -111,7 +105,8 @@ class PollPlan:
         self.status = status
         self.polls_in_status = 1 if changed else self.polls_in_status + 1
         self.errors_in_a_row, self.last_error = 0, None
-        raise_if_failed(task)
+        if outcome_of(status) is Outcome.FAILED:  # refused or not: the error's class says which
+            raise task_failed_error(task.task_id, task.task_status_msg)
         return changed
 
     def failed(self, exc: KlingError) -> None:

@@ -23,7 +23,6 @@ from airflow_provider_kling.errors import (
     KlingImageUnavailableError,
     KlingRateLimitError,
     KlingTaskFailedError,
-    refine_task_failure,
     task_failed_error,
 )
 from airflow_provider_kling.lifecycle import DEFAULT_MAX_REGENERATIONS, FailurePolicy, Outcome, Verdict
@@ -60,8 +59,7 @@ def task_failure(exc: KlingError, policy: FailurePolicy, generation: int | None 
     failure of generation ``generation`` is left to Airflow's retries while the policy allows a
     new generation, else failed at once; any other error per :func:`fail_fast`.
     """
-    if isinstance(exc, KlingTaskFailedError):
-        exc = refine_task_failure(exc)
+    if isinstance(exc, KlingTaskFailedError):  # refused or not, as task_failed_error classed it
         outcome = Outcome.REFUSED if isinstance(exc, KlingContentPolicyError) else Outcome.FAILED
         verdict = policy.verdict(outcome, generation or 0)
     else:

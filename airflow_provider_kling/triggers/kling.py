@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_kling.errors import KlingError, KlingTaskFailedError, KlingTaskTimeoutError
+from airflow_provider_kling.errors import (
+    KlingError,
+    KlingTaskFailedError,
+    KlingTaskTimeoutError,
+    task_failed_error,
+)
 from airflow_provider_kling.hooks.core import Clock
 from airflow_provider_kling.lifecycle import Outcome, outcome_of
 from airflow_provider_kling.polling import (
@@ -147,14 +152,13 @@ class KlingImageTaskTrigger(BaseTrigger):
 
 def task_from_event(event: dict[str, Any]) -> ImageTask:
     """The succeeded :class:`ImageTask` of a ``success`` event; the matching error for any other."""
-    from airflow_provider_kling.errors import KlingTaskTimeoutError
     from airflow_provider_kling.models import ImageTask
 
     status, task_id, message = event.get("status"), event.get("task_id"), event.get("message", "")
     if status == "success":
         return ImageTask.model_validate(event["task"])
     if status == "failed":
-        raise KlingTaskFailedError(message, task_id=task_id)
+        raise task_failed_error(task_id, None, message=message)
     if status == "timeout":
         raise KlingTaskTimeoutError(message, task_id=task_id)
     error = KlingError(message or f"unexpected trigger event {status!r}", task_id=task_id)
