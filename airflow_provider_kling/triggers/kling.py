@@ -15,13 +15,11 @@ from airflow_provider_kling.errors import (
     task_failed_error,
 )
 from airflow_provider_kling.hooks.core import Clock
-from airflow_provider_kling.lifecycle import Outcome, outcome_of
 from airflow_provider_kling.polling import (
     DEFAULT_MAX_POLL_ERRORS,
     DEFAULT_POLL_INTERVAL,
     DEFAULT_TIMEOUT,
     PollPlan,
-    status_words,
 )
 
 if TYPE_CHECKING:
@@ -124,16 +122,10 @@ class KlingImageTaskTrigger(BaseTrigger):
                     )
                 else:
                     try:
-                        changed = plan.saw(task)
+                        succeeded = plan.answered(task, self.log, clock.monotonic())
                     except KlingTaskFailedError as exc:
                         return self._event("failed", str(exc), task=task.model_dump(mode="json"))
-                    (self.log.info if changed else self.log.debug)(
-                        "Kling task %s %s after %.0fs",
-                        self.kling_task_id,
-                        status_words(task),
-                        clock.monotonic() - started,
-                    )
-                    if outcome_of(task.task_status) is Outcome.SUCCEEDED:
+                    if succeeded:
                         return self._event(
                             "success",
                             f"Kling task {self.kling_task_id} succeeded",
