@@ -14,7 +14,7 @@ from airflow_provider_kling.errors import (
     KlingTaskTimeoutError,
     task_failed_error,
 )
-from airflow_provider_kling.hooks.core import Clock
+from airflow_provider_kling.hooks.core import GENERATIONS_PATH, Clock
 from airflow_provider_kling.polling import (
     DEFAULT_MAX_POLL_ERRORS,
     DEFAULT_POLL_INTERVAL,
@@ -25,9 +25,6 @@ from airflow_provider_kling.polling import (
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.kling import KlingHook
     from airflow_provider_kling.models import ImageTask
-
-#: Image generation's path: the endpoint of triggers serialized before there were others.
-GENERATIONS_PATH = "/v1/images/generations"
 
 
 class KlingImageTaskTrigger(BaseTrigger):
