@@ -145,21 +145,25 @@ def file_numbers(indices: list[int | None]) -> list[int]:
     return list(range(len(indices)))
 
 
-def find_stored(base: ObjectStoragePath, folder: str, prefix: str) -> dict[int, ObjectStoragePath]:
-    """The whole images an earlier try stored for one task, by number: one listing of ``folder``."""
+def list_names(base: ObjectStoragePath, folder: str) -> list[str]:
+    """The file names in ``folder``, freshly listed (none when it does not exist)."""
     directory = base / folder
-    pattern = re.compile(re.escape(prefix) + r"(\d+)(" + "|".join(map(re.escape, EXTENSIONS)) + r")")
     directory.fs.invalidate_cache(directory.path)
     try:
         names = directory.fs.ls(directory.path, detail=False)
     except FileNotFoundError:
-        return {}
-    found = {}
-    for name in names:
-        file_name = str(name).rstrip("/").rsplit("/", 1)[-1]
-        if match := pattern.fullmatch(file_name):
-            found[int(match.group(1))] = directory / file_name
-    return found
+        return []
+    return [str(name).rstrip("/").rsplit("/", 1)[-1] for name in names]
+
+
+def find_stored(
+    base: ObjectStoragePath, folder: str, prefix: str, names: Iterable[str] | None = None
+) -> dict[int, ObjectStoragePath]:
+    """The whole images an earlier try stored for one task, by number, among ``names`` (by default
+    one listing of ``folder``; a batch lists its folder once for all its items)."""
+    pattern = re.compile(re.escape(prefix) + r"(\d+)(" + "|".join(map(re.escape, EXTENSIONS)) + r")")
+    names = list_names(base, folder) if names is None else names
+    return {int(m.group(1)): base / folder / name for name in names if (m := pattern.fullmatch(name))}
 
 
 def _extension(head: bytes) -> str | None:

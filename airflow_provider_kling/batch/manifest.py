@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import json
-import re
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -20,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_kling.batch.admission import SUCCEEDED, ItemProgress
 from airflow_provider_kling.errors import KlingError, KlingStorageConfigError
 from airflow_provider_kling.storage import (
-    EXTENSIONS,
+    find_stored,
     is_local,
+    list_names,
     path_conn_id,
     plain_uri,
     safe_name,
@@ -38,21 +38,6 @@ if TYPE_CHECKING:
 def batch_name(task_id: str, map_index: int | None) -> str:
     """``<task_id>[_<map_index>]``: what the batch's files are named after."""
     return f"{task_id}_{map_index}" if map_index is not None and map_index >= 0 else task_id
-
-
-def _listing(base: ObjectStoragePath, folder: str) -> list[str]:
-    directory = base / folder
-    directory.fs.invalidate_cache(directory.path)
-    try:
-        names = directory.fs.ls(directory.path, detail=False)
-    except FileNotFoundError:
-        return []
-    return [str(name).rstrip("/").rsplit("/", 1)[-1] for name in names]
-
-
-def _stored_of(base: ObjectStoragePath, folder: str, prefix: str, names: Iterable[str]) -> dict[int, Any]:
-    pattern = re.compile(re.escape(prefix) + r"(\d+)(" + "|".join(map(re.escape, EXTENSIONS)) + r")")
-    return {int(m.group(1)): base / folder / name for name in names if (m := pattern.fullmatch(name))}
 
 
 def write_text(base: ObjectStoragePath, relative: str, text: str) -> ObjectStoragePath:
@@ -100,7 +85,7 @@ def store_batch(
 
     name = batch_name(task_id, map_index)
     folder, _ = task_prefix(dag_id, run_id, name, None)
-    names = _listing(base, folder)
+    names = list_names(base, folder)
     rows: list[dict[str, Any]] = []
     storage_errors: dict[str, str] = {}
     for item in items:
@@ -136,7 +121,7 @@ def store_batch(
                     task_id=item_task,
                     map_index=None,
                     log=log,
-                    stored=_stored_of(base, folder, prefix, names),
+                    stored=find_stored(base, folder, prefix, names),
                 )
             except KlingStorageConfigError:
                 raise
