@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.batch.admission import SUCCEEDED, ItemProgress
 from airflow_provider_kling.errors import KlingError, KlingStorageConfigError
+from airflow_provider_kling.idempotency import generation_external_task_id
 from airflow_provider_kling.storage import (
     find_stored,
     is_local,
@@ -96,9 +97,7 @@ def store_batch(
             "prompt": getattr(item.request, "prompt", None),
             "model_name": getattr(item.request, "model_name", None),
             "n": item.n,
-            "external_task_id": state.external_task_id
-            if state.generation == 1
-            else f"{state.external_task_id}-{state.generation}",
+            "external_task_id": generation_external_task_id(state.external_task_id, state.generation),
             "kling_task_id": state.kling_task_id,
             "status": state.status,
             "message": state.message,
