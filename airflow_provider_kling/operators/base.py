@@ -291,9 +291,7 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
             result = self._result(task, request)
             self._kling_results = [result]  # OpenLineage names the task; nothing made yet for assets
             return result
-        if task.task_status != "succeed":
-            task = self._wait(task, request)
-        return self._finish(task, request, context, resumed=resumed)
+        return self._finish(self._wait(task, request), request, context, resumed=resumed)
 
     def _tasks(self, request: KlingTaskRequest, context: Context) -> RequestTasks:
         ti = context["ti"]
@@ -346,7 +344,10 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         return {}
 
     def _wait(self, task: ImageTask, request: KlingTaskRequest) -> ImageTask:
-        """Wait for ``task`` on the worker, or defer to the triggerer (which resumes in execute_complete)."""
+        """Wait for ``task`` on the worker, or defer to the triggerer (which resumes in execute_complete);
+        a task that already succeeded is returned as it is."""
+        if task.task_status == "succeed":
+            return task
         if self.deferrable:
             self._defer(task.task_id, type(request).path)
         try:
@@ -504,9 +505,7 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
             "creating the next generation (a new paid task)",
             expired.task_id,
         )
-        task = self._tasks(request, context).create_next()
-        if task.task_status != "succeed":
-            task = self._wait(task, request)
+        task = self._wait(self._tasks(request, context).create_next(), request)
         return self._finish(task, request, context, resumed=False)
 
     def _output_base(self) -> Any:
