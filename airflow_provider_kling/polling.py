@@ -101,7 +101,9 @@ class PollPlan:
         self.polls_in_status = 1 if changed else self.polls_in_status + 1
         self.errors_in_a_row, self.last_error = 0, None
         if outcome_of(status) is Outcome.FAILED:  # refused or not: the error's class says which
-            raise task_failed_error(task.task_id, task.task_status_msg)
+            raise task_failed_error(
+                task.task_id, task.task_status_msg, external_task_id=task.external_task_id
+            )
         return changed
 
     def answered(self, task: ImageTask, log: Any, now: float) -> bool:

@@ -358,8 +358,6 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
                 endpoint=type(request).path,
             )
         except KlingError as exc:
-            if isinstance(exc, KlingTaskFailedError) and exc.external_task_id is None:
-                exc.external_task_id = task.external_task_id
             raise self._failure(exc, request) from exc
 
     def _defer(self, kling_task_id: str, endpoint: str) -> None:
@@ -393,9 +391,6 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         try:
             task = task_from_event(event)
         except KlingError as exc:
-            if isinstance(exc, KlingTaskFailedError) and exc.external_task_id is None:
-                task_info = (event.get("task") or {}).get("task_info") or {}
-                exc.external_task_id = task_info.get("external_task_id")
             raise self._failure(exc, request) from exc
         return self._finish(task, request, context, resumed=False)
 

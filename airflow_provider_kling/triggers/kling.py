@@ -147,7 +147,8 @@ def task_from_event(event: dict[str, Any]) -> ImageTask:
     if status == "success":
         return ImageTask.model_validate(event["task"])
     if status == "failed":
-        raise task_failed_error(task_id, None, message=message)
+        external_id = ((event.get("task") or {}).get("task_info") or {}).get("external_task_id")
+        raise task_failed_error(task_id, None, external_task_id=external_id, message=message)
     if status == "timeout":
         raise KlingTaskTimeoutError(message, task_id=task_id)
     error = KlingError(message or f"unexpected trigger event {status!r}", task_id=task_id)
