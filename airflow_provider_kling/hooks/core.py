@@ -76,10 +76,10 @@ class ApiRequest:
     base_url: str
     path: str
     headers: Mapping[str, str] = field(repr=False)
+    connect_timeout: float  # the connection's timeouts (clamped to the call's deadline)
+    read_timeout: float
     json: dict[str, Any] | None = None
     params: dict[str, Any] | None = None
-    connect_timeout: float = 10.0
-    read_timeout: float = 60.0
     #: With a deadline: the whole request (connect, send, read) ends within this many seconds.
     total_timeout: float | None = None
 
