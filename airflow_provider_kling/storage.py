@@ -226,19 +226,16 @@ def _close(chunks: Iterable[bytes]) -> None:
         close()
 
 
-def store_image(base: ObjectStoragePath, stem: str, chunks: Iterable[bytes]) -> ObjectStoragePath:
-    """Store one verified image at ``base/stem.<ext>`` (extension from its own bytes); else nothing."""
-    try:
-        verifier = _Verifier(stem, chunks)
-    except BaseException:
-        _close(chunks)
-        raise
+def write_whole(base: ObjectStoragePath, stem: str, write: Callable[[IO[bytes]], str]) -> ObjectStoragePath:
+    """Write ``base/<stem><suffix>`` whole or not at all: ``write(handle)`` writes the bytes and
+    returns the suffix. A remote store gets one upload of the finished bytes, straight to the final
+    key; a local folder a partial file renamed at the end."""
     if not is_local(base):
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
-            extension = _copy_verified(chunks, spool, verifier)
+            suffix = write(spool)
             spool.seek(0)
-            final = base / f"{stem}{extension}"
-            with final.open("wb") as handle:  # one upload, straight to the final key
+            final = base / f"{stem}{suffix}"
+            with final.open("wb") as handle:
                 shutil.copyfileobj(spool, handle)
         return final
     # A partial name of this try's own: a concurrent try (a zombie and its retry) never shares it.
@@ -246,13 +243,23 @@ def store_image(base: ObjectStoragePath, stem: str, chunks: Iterable[bytes]) -> 
     partial.parent.mkdir(parents=True, exist_ok=True)
     try:
         with partial.open("wb") as handle:
-            extension = _copy_verified(chunks, handle, verifier)
-        final = base / f"{stem}{extension}"
+            suffix = write(handle)
+        final = base / f"{stem}{suffix}"
         partial.rename(final)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
     return final
+
+
+def store_image(base: ObjectStoragePath, stem: str, chunks: Iterable[bytes]) -> ObjectStoragePath:
+    """Store one verified image at ``base/stem.<ext>`` (extension from its own bytes); else nothing."""
+    try:
+        verifier = _Verifier(stem, chunks)
+    except BaseException:
+        _close(chunks)
+        raise
+    return write_whole(base, stem, lambda handle: _copy_verified(chunks, handle, verifier))
 
 
 def is_configuration_error(exc: BaseException, base: ObjectStoragePath) -> bool:

@@ -11,23 +11,22 @@ from __future__ import annotations
 
 import html
 import json
-import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from airflow_provider_kling.batch.admission import SUCCEEDED, ItemProgress
 from airflow_provider_kling.errors import KlingError, KlingStorageConfigError
 from airflow_provider_kling.idempotency import generation_external_task_id
 from airflow_provider_kling.storage import (
     find_stored,
-    is_local,
     list_names,
     path_conn_id,
     plain_uri,
     safe_name,
     store_task_images,
     task_prefix,
+    write_whole,
 )
 
 if TYPE_CHECKING:
@@ -42,22 +41,13 @@ def batch_name(task_id: str, map_index: int | None) -> str:
 
 
 def write_text(base: ObjectStoragePath, relative: str, text: str) -> ObjectStoragePath:
-    """Write a small text file whole: through a partial file and a rename on a local folder."""
-    final = base / relative
-    if not is_local(base):
-        with final.open("w", encoding="utf-8") as handle:
-            handle.write(text)
-        return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    partial = base / f"{relative}.{uuid.uuid4().hex[:12]}.part"
-    try:
-        with partial.open("w", encoding="utf-8") as handle:
-            handle.write(text)
-        partial.rename(final)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    return final
+    """Write a small text file whole (:func:`~airflow_provider_kling.storage.write_whole`)."""
+
+    def write(handle: IO[bytes]) -> str:
+        handle.write(text.encode("utf-8"))
+        return ""
+
+    return write_whole(base, relative, write)
 
 
 def store_batch(
