@@ -8,7 +8,6 @@ OpenLineage only when called, so DAG files stay cheap to parse.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,8 +29,6 @@ EXTRA_KEYS = (
 )
 #: At most this many image paths are listed in an event's ``extra`` (a batch can make hundreds).
 MAX_LISTED_PATHS = 200
-#: The result key (``ImageTask.to_xcom()``) holding the units a Kling task used up.
-UNITS_KEY = "final_unit_deduction"
 _TEMPLATED = re.compile(r"{{|{%")
 
 
@@ -80,6 +77,8 @@ def asset_extra(
     :data:`MAX_LISTED_PATHS`);
     ``units`` sums Kling's ``final_unit_deduction``, or is None when a task does not report it.
     """
+    from airflow_provider_kling.spend import total_units
+
     paths = [
         made["path"]
         for result in results
@@ -95,20 +94,9 @@ def asset_extra(
         "model_names": sorted({str(result["model_name"]) for result in results if result.get("model_name")}),
         "image_count": sum(len(result.get("images", ())) for result in results),
         "video_count": sum(len(result.get("videos", ())) for result in results),
-        "units": units_deducted(results),
+        "units": total_units(results),
         "paths": paths[:MAX_LISTED_PATHS],
     }
-
-
-def units_deducted(results: Sequence[Mapping[str, Any]]) -> float | None:
-    """The resource-pack units Kling deducted for ``results`` (``final_unit_deduction``, a decimal
-    string); None when any task does not report it (older answers, some resellers)."""
-    from airflow_provider_kling.spend import units_of
-
-    units = [units_of(result.get(UNITS_KEY)) for result in results]
-    if not units or None in units:
-        return None
-    return math.fsum(value for value in units if value is not None)
 
 
 def record_asset_events(
@@ -159,11 +147,13 @@ def openlineage_facets(results: Sequence[Mapping[str, Any]], output_uri: str | N
         image_count: int = 0
         units: float | None = None
 
+    from airflow_provider_kling.spend import total_units
+
     facet = KlingRunFacet(
         kling_task_ids=[str(result["task_id"]) for result in results],
         model_names=sorted({str(r["model_name"]) for r in results if r.get("model_name")}),
         image_count=sum(len(result.get("images", ())) for result in results),
-        units=units_deducted(results),
+        units=total_units(results),
     )
     outputs = []
     if output_uri:

@@ -38,6 +38,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_kling.operators.batch",
                     "airflow_provider_kling.operators.endpoints",
                     "airflow_provider_kling.operators.video",
+                    "airflow_provider_kling.operators.approval",
                 ],
             }
         ],

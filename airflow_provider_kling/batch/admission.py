@@ -36,8 +36,9 @@ OVER_BUDGET = "over_budget"
 FINAL = frozenset({SUCCEEDED, FAILED, REFUSED, ERROR, UNFINISHED, OVER_BUDGET})
 #: Errors that stop the whole batch: every other create would be refused the same way.
 _BATCH_FATAL = (KlingAuthError, KlingAccountError, KlingPermissionError, KlingIPWhitelistError)
-#: A create that failed in a way a resend can fix is tried again after this backoff (doubling).
-_CREATE_BACKOFF, _CREATE_BACKOFF_MAX = 1.0, 60.0
+#: A create that failed in a way a resend can fix is tried again after this backoff (doubling, at
+#: most a poll interval; a ``Retry-After`` is waited exactly instead).
+_CREATE_BACKOFF = 1.0
 #: Creates of one item that fail in a retryable way before the item is given up for this run.
 MAX_CREATE_ATTEMPTS = 8
 #: Polls of one item that fail in a row before it is given up for this run (it may still finish).
@@ -122,7 +123,7 @@ class SlotBudget:
     def shrink(self, in_use: int, now: float, retry_after: float | None = None) -> float:
         """A 1303: hold the budget at ``in_use`` for a while; return how long."""
         self.rate_limited += 1
-        wait = max(self.next_cooldown, retry_after or 0.0)
+        wait = self.next_cooldown if retry_after is None else retry_after  # what Kling asked, no longer
         self.limit = min(self.slots, max(0, in_use))
         self.until = now + wait
         self.next_cooldown = min(self.max_cooldown, self.next_cooldown * 2)
@@ -147,9 +148,12 @@ class BatchAdmission:
         poll_interval: float,
         budget: SlotBudget | None = None,
         max_units: float | None = None,
+        price_table: dict[str, Any] | None = None,
+        requests: dict[str, Any] | None = None,
         log: Any = None,
     ) -> None:
-        from airflow_provider_kling.spend import Budget, UnitEstimator
+        from airflow_provider_kling.estimates import UnitEstimator
+        from airflow_provider_kling.spend import Budget
 
         self.items = items
         self.by_key = {item.key: item for item in items}
@@ -161,7 +165,10 @@ class BatchAdmission:
         self._durations: list[float] = []
         #: Units: deducted by ended tasks, estimated for running ones (the spend module's ledger).
         self.ledger = Budget(limit=max_units)
-        self.estimator = UnitEstimator()
+        self.estimator = UnitEstimator(price_table=price_table)
+        #: Each item's request by key (any kind), priced by its kind's rule; without it an item is
+        #: priced as image generation from its model_name, resolution and n.
+        self.requests = requests or {}
 
     # -- what to send ---------------------------------------------------------------------------
 
@@ -210,11 +217,17 @@ class BatchAdmission:
     def _estimate(self, item: ItemProgress) -> Any:
         """The item's estimated units; 0 for a model without a price when no ``max_units`` is set."""
         try:
-            return self.estimator.estimate(item.model_name, item.resolution, item.n)
+            return self.estimator.estimate_request(self._request_of(item))
         except ValueError:
             if self.ledger.limit is not None:
                 raise
             return 0.0
+
+    def _request_of(self, item: ItemProgress) -> Any:
+        request = self.requests.get(item.key)
+        if request is None:
+            return {"model_name": item.model_name, "resolution": item.resolution, "n": item.n}
+        return request
 
     def due_polls(self, now: float) -> list[ItemProgress]:
         """Running items whose next poll is due (and that have no call in flight)."""
@@ -270,9 +283,8 @@ class BatchAdmission:
             exc.retryable or create_never_reached_kling(exc)
         ) and item.create_attempts < MAX_CREATE_ATTEMPTS:
             item.status = PENDING
-            item.not_before = now + min(
-                _CREATE_BACKOFF_MAX, _CREATE_BACKOFF * 2 ** (item.create_attempts - 1)
-            )
+            backoff = min(self.poll_interval, _CREATE_BACKOFF * 2 ** (item.create_attempts - 1))
+            item.not_before = now + (backoff if exc.retry_after is None else exc.retry_after)
             self._say(item, f"create failed ({exc}); trying again later", warning=True)
         else:
             self._end(item, ERROR, str(exc), now)
@@ -363,7 +375,7 @@ class BatchAdmission:
             units = units_of(item.task.get("final_unit_deduction"))
             self.ledger.settle(self._ledger_key(item), units)
             if status == SUCCEEDED:
-                self.estimator.learn(item.model_name, item.resolution, item.n, units)
+                self.estimator.learn_request(self._request_of(item), units)
         if status == SUCCEEDED and item.task is not None:
             took = kling_duration(item.task)
             if took is None and item.admitted_at is not None:

@@ -17,6 +17,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_kling.batch.admission import DEFAULT_PROGRESS_INTERVAL
+from airflow_provider_kling.hooks.core import Clock
 from airflow_provider_kling.lifecycle import DEFAULT_MAX_REGENERATIONS
 from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL
 
@@ -33,6 +34,7 @@ class KlingBatchTrigger(BaseTrigger):
     :param max_regenerations: New generations allowed for an item whose earlier task failed.
     :param progress_every: Seconds between progress lines.
     :param max_units: The most units the batch may spend (its items' estimates decide), or None.
+    :param price_table: Your unit prices for the estimates (see :mod:`airflow_provider_kling.estimates`).
     :param request_kind: The items' request kind (``models.requests.REQUEST_KINDS``).
     """
 
@@ -46,6 +48,7 @@ class KlingBatchTrigger(BaseTrigger):
         max_regenerations: int = DEFAULT_MAX_REGENERATIONS,
         progress_every: float = DEFAULT_PROGRESS_INTERVAL,
         max_units: float | None = None,
+        price_table: dict[str, Any] | None = None,
         request_kind: str = "generations",
     ) -> None:
         super().__init__()
@@ -57,6 +60,9 @@ class KlingBatchTrigger(BaseTrigger):
         self.max_regenerations = int(max_regenerations)
         self.progress_every = float(progress_every)
         self.max_units = None if max_units is None else float(max_units)
+        self.price_table = price_table
+        #: Where the batch reads time and sleeps (not serialized; tests set a fake one).
+        self.clock = Clock()
         self.request_kind = request_kind
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -71,6 +77,7 @@ class KlingBatchTrigger(BaseTrigger):
                 "max_regenerations": self.max_regenerations,
                 "progress_every": self.progress_every,
                 "max_units": self.max_units,
+                "price_table": self.price_table,
                 "request_kind": self.request_kind,
             },
         )
@@ -99,9 +106,11 @@ class KlingBatchTrigger(BaseTrigger):
             slots=self.slots,
             poll_interval=self.poll_interval,
             max_units=self.max_units,
+            price_table=self.price_table,
+            requests=requests,
             log=self.log,
         )
-        hook = KlingHook(self.kling_conn_id)
+        hook = KlingHook(self.kling_conn_id, clock=self.clock)
         runner = BatchRunner(
             hook,
             admission,
@@ -113,14 +122,11 @@ class KlingBatchTrigger(BaseTrigger):
         )
         try:
             await hook.aget_settings()  # read once, async-safe; the hook's calls reuse it
-            await runner.run()
+            await runner.run()  # on the loop's shared client: no thread, no requests session
         except KlingError as exc:
             yield TriggerEvent(self._event(admission, "error", str(exc), retryable=exc.airflow_retryable))
             return
-        finally:
-            if "session" in hook.__dict__:  # the cached_property was used: close its pool
-                hook.session.close()
-        yield TriggerEvent(self._event(admission, "done", admission.progress_line(time.time())))
+        yield TriggerEvent(self._event(admission, "done", admission.progress_line(self.clock.time())))
 
     @staticmethod
     def _event(admission: Any, status: str, message: str, **extra: Any) -> dict[str, Any]:

@@ -45,6 +45,7 @@ EXAMPLE_DAGS = {
     "kling_gallery",
     "kling_product_campaign",
     "kling_product_video",
+    "kling_catalogue_with_approval",
 }
 
 
