@@ -37,8 +37,8 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_kling.operators.kling",
                     "airflow_provider_kling.operators.batch",
                     "airflow_provider_kling.operators.endpoints",
-                    "airflow_provider_kling.operators.video",
                     "airflow_provider_kling.operators.approval",
+                    "airflow_provider_kling.operators.video",
                 ],
             }
         ],

@@ -5,7 +5,7 @@ to SIZE MB (its ``huge`` download fault, with Content-Length). Each way of stori
 fresh Python process of its own, which reports its peak RSS growth (``ru_maxrss`` after the store
 minus before it, imports and a small warm-up download already done):
 
-- ``streamed``: the provider's path, ``open_hook_video`` (the connection's session, checks, cap)
+- ``streamed``: the provider's path, ``KlingHook.iter_video_bytes`` (the connection's session, checks, cap)
   into ``storage.store_video`` on local storage (verified, partial file, rename);
 - ``naive``: the peer, ``requests.get(url).content`` read whole, then written to a file.
 
@@ -39,20 +39,19 @@ def worker(way: str, url: str, warm_url: str, folder: str) -> None:
     """Runs in a child process: store ``url`` one way, print what it cost as JSON."""
     import requests
 
-    from airflow_provider_kling.hooks.download import open_hook_video
     from airflow_provider_kling.hooks.kling import KlingHook
     from airflow_provider_kling.storage import store_video, to_storage_path
 
     hook = KlingHook()
     base = to_storage_path(folder)
-    store_video(base, "warm/up_0", open_hook_video(hook, warm_url))  # imports, session, TLS-free warm-up
+    store_video(base, "warm/up_0", hook.iter_video_bytes(warm_url))  # imports, session, TLS-free warm-up
     _ = requests.get(warm_url, timeout=30).content
     print("ready", flush=True)
     sys.stdin.readline()  # the parent turns the video into a big one now
     before = _peak_mb()
     started = time.perf_counter()
     if way == "streamed":
-        stored = store_video(base, "bench/run/video_0", open_hook_video(hook, url))
+        stored = store_video(base, "bench/run/video_0", hook.iter_video_bytes(url))
         size = stored.stat()["size"]
     else:
         body = requests.get(url, timeout=300).content

@@ -15,7 +15,7 @@ import ipaddress
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from airflow_provider_kling.errors import (
@@ -157,29 +157,6 @@ def open_video(
         cap="max_video_bytes",
         noun="video",
     )
-
-
-def open_hook_video(hook: Any, url: str, chunk_size: int = 1024 * 1024) -> ImageDownload:
-    """A video download through a :class:`~airflow_provider_kling.hooks.kling.KlingHook`'s session,
-    connection settings, clock and retry policy (as its ``iter_image_bytes``): the ``fetch`` that
-    video storage takes."""
-    from functools import partial
-
-    from airflow_provider_kling.hooks.core import blocking, drive, retried
-    from airflow_provider_kling.hooks.retry import RetryPolicy
-
-    settings = hook.settings
-
-    def retry(open_stream: Callable[[], requests.Response]) -> requests.Response:
-        policy = RetryPolicy(settings.max_retries, clock=hook.clock.monotonic)
-        steps = retried(partial(blocking, open_stream), policy, f"download of {url}", hook.log)
-        return drive(steps, _no_api_call, hook.clock.sleep)
-
-    return open_video(hook.session, settings, url, retry, chunk_size)
-
-
-def _no_api_call(request: Any) -> Any:
-    raise AssertionError("a download makes no Kling API call")
 
 
 def open_download(

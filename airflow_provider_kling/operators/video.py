@@ -58,13 +58,10 @@ class KlingVideoTaskOperator(KlingTaskOperator):
         return list(task.videos)
 
     def store_outputs(self, result: dict[str, Any], base: Any, context: Context) -> None:
-        from functools import partial
-
-        from airflow_provider_kling.hooks.download import open_hook_video
         from airflow_provider_kling.storage import store_task_videos
 
         ti = context["ti"]
-        fetch = getattr(self.hook, "iter_video_bytes", None) or partial(open_hook_video, self.hook)
+        fetch = self.hook.iter_video_bytes
         store_task_videos(
             result,
             base,

@@ -44,8 +44,8 @@ EXAMPLE_DAGS = {
     "kling_decorator",
     "kling_gallery",
     "kling_product_campaign",
-    "kling_product_video",
     "kling_catalogue_with_approval",
+    "kling_product_video",
 }
 
 

@@ -21,7 +21,6 @@ from airflow_provider_kling.estimates import (
 )
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.models.requests import (
-    ENDPOINT_PATHS,
     ExpandImageRequest,
     ImageGenerationRequest,
     MultiImageRequest,
@@ -317,7 +316,9 @@ def test_learn_from_account_skips_a_kind_it_cannot_list(kling_connection, caplog
     log = logging.getLogger("test.learn")
     with caplog.at_level(logging.INFO, logger="test.learn"):
         estimator = learn_from_account(OneKindRefused(), log=log)
-    assert len(calls) == len(ENDPOINT_PATHS)
+    from airflow_provider_kling.models.requests import REQUEST_KINDS
+
+    assert len(calls) == len(REQUEST_KINDS)  # every kind asked once
     assert estimator.estimate("kling-v1", "1k", 1).source == "learnt"
     assert "Could not read the account's omni-image tasks" in caplog.text
 

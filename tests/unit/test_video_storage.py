@@ -16,7 +16,6 @@ from airflow_provider_kling.errors import (
     KlingImageUnavailableError,
 )
 from airflow_provider_kling.hooks.connection import DEFAULT_MAX_VIDEO_BYTES
-from airflow_provider_kling.hooks.download import open_hook_video
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.models.requests import TextToVideoRequest
 from airflow_provider_kling.storage import (
@@ -184,7 +183,7 @@ def video_url(hook: KlingHook, **fields) -> str:
 
 def test_a_simulator_video_is_stored_through_the_hooks_session(kling_simulator, monkeypatch, tmp_path):
     hook = connect(monkeypatch, kling_simulator)
-    download = open_hook_video(hook, video_url(hook))
+    download = hook.iter_video_bytes(video_url(hook))
 
     stored = store_video(to_storage_path(str(tmp_path)), "d/r/t_0", download)
 
@@ -198,7 +197,7 @@ def test_a_non_video_answer_from_the_cdn_is_not_stored(kling_simulator, monkeypa
     for mode in ("html", "not_image", "short"):
         kling_simulator.image_fault(mode, k=1)
         with pytest.raises((KlingImageRejectedError, KlingConnectionError)):
-            store_video(to_storage_path(str(tmp_path)), "d/r/t_0", open_hook_video(hook, url))
+            store_video(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_video_bytes(url))
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
 
@@ -210,7 +209,7 @@ def test_a_video_over_max_video_bytes_is_refused_before_reading(kling_simulator,
     with pytest.raises(
         KlingImageRejectedError, match=r"Video .* is 2097152 bytes, more than max_video_bytes"
     ):
-        store_video(to_storage_path(str(tmp_path)), "d/r/t_0", open_hook_video(hook, url))
+        store_video(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_video_bytes(url))
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
 
@@ -220,7 +219,7 @@ def test_a_video_stream_without_length_is_cut_at_the_cap(kling_simulator, monkey
     kling_simulator.image_fault("huge", k=1, size=3 * MiB, length=False)
 
     with pytest.raises(KlingImageRejectedError, match="sent more than max_video_bytes"):
-        store_video(to_storage_path(str(tmp_path)), "d/r/t_0", open_hook_video(hook, url))
+        store_video(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_video_bytes(url))
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
 
@@ -229,7 +228,7 @@ def test_a_large_video_under_the_cap_is_stored_whole(kling_simulator, monkeypatc
     url = video_url(hook)
     kling_simulator.image_fault("huge", k=1, size=5 * MiB)
 
-    stored = store_video(to_storage_path(str(tmp_path)), "d/r/t_0", open_hook_video(hook, url))
+    stored = store_video(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_video_bytes(url))
     assert stored.stat()["size"] == 5 * MiB
 
 
