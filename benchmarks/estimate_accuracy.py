@@ -4,15 +4,14 @@ Starts the Kling simulator on loopback with an account whose prices are NOT the 
 Kling's published Image 3.0 prices (8 units an image of kling-v3 / kling-v3-omni, 16 at 4k) and
 made-up figures for the other kinds (see ``ACCOUNT_PRICES``). Runs ``--warm-up`` finished tasks of
 each kind, learns the account's prices from its task list through the hook, estimates a mixed batch
-(image generation, omni-image, expand, virtual try-on), runs the batch and prints, per kind, what the
-simulator deducted beside each estimate and its error:
+(image generation, omni-image, expand, virtual try-on, text-to-video), runs the batch and prints, per
+kind, what the simulator deducted beside each estimate and its error:
 
 - learnt (paired): the account's finished tasks, each paired with the request that made it;
 - learnt (kind only): the same tasks without their requests (Kling's records do not repeat them);
 - stand-in: no learning, no price table.
 
-Goal: the paired estimate within 5% once 20 tasks of each kind have finished. Video is not in this
-simulator yet. Asserts nothing.
+Goal: the paired estimate within 5% once 20 tasks of each kind have finished. Asserts nothing.
 
     .venv/bin/python benchmarks/estimate_accuracy.py [--warm-up 20] [--batch 30] [--seed 7]
 """
@@ -37,11 +36,20 @@ ACCOUNT_PRICES: dict[str, dict[str, dict[str, float]]] = {
     "omni-image": {"kling-v3-omni": {"1k": 8.0, "2k": 8.0, "4k": 16.0}},
     "expand": {"*": {"*": 3.0}},
     "virtual-try-on": {"*": {"*": 2.5}},
+    # units per second of text-to-video; sound costs half as much again on kling-v3
+    "text2video": {
+        "kling-v3": {"std": 0.7, "pro": 0.95, "std+audio": 1.05, "pro+audio": 1.4},
+        "kling-v2-6": {"std": 0.35, "pro": 0.55},
+    },
 }
 
 
 def account_units(request: Any) -> float:
     """What the benchmark account deducts for a create the simulator accepted."""
+    if request.endpoint == "text2video":
+        rates = ACCOUNT_PRICES["text2video"][request.model_name]
+        tier = f"{request.mode}+audio" if request.body.get("sound") == "on" else request.mode
+        return (rates.get(tier) or rates[request.mode]) * request.seconds
     prices = ACCOUNT_PRICES[request.endpoint]
     tiers = prices.get(request.model_name) or prices["*"]
     per = tiers.get(request.resolution) or tiers["*"]
@@ -57,6 +65,7 @@ def requests_of(kind: str, count: int, rng: random.Random) -> list[Any]:
         ImageGenerationRequest,
         OmniImageRequest,
         VirtualTryOnRequest,
+        request_class,
     )
     from airflow_provider_kling.testing import make_png
 
@@ -90,6 +99,17 @@ def requests_of(kind: str, count: int, rng: random.Random) -> list[Any]:
                     n=rng.choice([1, 2]),
                 )
             )
+        elif kind == "text2video":
+            v3 = rng.random() < 0.6
+            made.append(
+                request_class("text2video").build(
+                    model_name="kling-v3" if v3 else "kling-v2-6",
+                    prompt=f"clip {i}",
+                    mode=rng.choice(["std", "pro"]),
+                    duration=rng.choice([5, 10]),
+                    sound=rng.random() < 0.5,
+                )
+            )
         elif kind == "expand":
             made.append(ExpandImageRequest.build(image=photo, left_expansion_ratio=0.5, n=rng.choice([1, 2])))
         else:
@@ -121,7 +141,7 @@ def main(warm_up: int, batch_size: int, seed: int) -> None:
     # The account's prices are not the simulator's stand-in ones (which equal the stand-in table).
     simulator_rules.ImageRequest.units = property(account_units)  # type: ignore[assignment,method-assign]
     rng = random.Random(seed)
-    kinds = ("generations", "omni-image", "expand", "virtual-try-on")
+    kinds = ("generations", "omni-image", "expand", "virtual-try-on", "text2video")
     quiet = contextlib.redirect_stdout(io.StringIO())  # the hook's "Created ..." lines
     with quiet, KlingSimulator(progress="immediate", pack_units=1e9) as simulator:
         os.environ["AIRFLOW_CONN_KLING_DEFAULT"] = simulator.airflow_conn_json()
@@ -161,7 +181,6 @@ def main(warm_up: int, batch_size: int, seed: int) -> None:
             units = sum(estimated[name].values()) if kind == "all" else estimated[name][kind]
             cells.append(f"{units:>11.1f} ({error(units, real)})")
         print(f"{kind:<16}{real:>10.1f}" + "".join(f"{cell:>26}" for cell in cells))
-    print("video: not in this simulator yet")
 
 
 if __name__ == "__main__":

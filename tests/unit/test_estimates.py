@@ -21,6 +21,7 @@ from airflow_provider_kling.estimates import (
 )
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.models.requests import (
+    REQUEST_KINDS,
     ExpandImageRequest,
     ImageGenerationRequest,
     MultiImageRequest,
@@ -104,8 +105,9 @@ def test_video_is_priced_per_second_by_model_mode_and_sound() -> None:
     assert units("image2video", model_name="kling-v2-master", duration=10) == pytest.approx(20.0)  # no mode
     assert units("omni-video", model_name="kling-video-o1", mode="pro", duration=3) == pytest.approx(2.4)
     assert units("video-extend", video_id="v1") == pytest.approx(1.5)  # about 5 s more of its source
-    # text2video's request kind fills in its model_name default: a new-style model id is given as it.
-    assert units(model_name="kling-3.0-turbo", resolution="1080p", duration=3) == pytest.approx(3.0)
+    # Kling's new-style models, priced by resolution (a new-style kind registers with video_rule too).
+    turbo = Purchase("text2video", "kling-3.0-turbo", "1080p", 3, "second")
+    assert unit_prices.price_in(unit_prices.STAND_IN_PRICES, turbo) == 1.0
     with pytest.raises(ValueError, match="duration must be a number of seconds"):
         units(model_name="kling-v3", duration="long")
 
@@ -316,8 +318,6 @@ def test_learn_from_account_skips_a_kind_it_cannot_list(kling_connection, caplog
     log = logging.getLogger("test.learn")
     with caplog.at_level(logging.INFO, logger="test.learn"):
         estimator = learn_from_account(OneKindRefused(), log=log)
-    from airflow_provider_kling.models.requests import REQUEST_KINDS
-
     assert len(calls) == len(REQUEST_KINDS)  # every kind asked once
     assert estimator.estimate("kling-v1", "1k", 1).source == "learnt"
     assert "Could not read the account's omni-image tasks" in caplog.text
@@ -358,4 +358,53 @@ def test_batch_manifest_items_teach_the_price_of_what_each_bought() -> None:
     assert estimator.learn_from_manifest(rows) == 1
     assert estimator.estimate("kling-v3", "2k", 3) == Estimate(
         24.0, 8.0, "learnt", purchase_of({"model_name": "kling-v3", "resolution": "2k", "n": 3})
+    )
+
+
+#: One request of every video kind, at different models, modes, lengths and sound.
+VIDEO_REQUESTS = {
+    "t2v-v3-pro-sound": (
+        "text2video",
+        {"model_name": "kling-v3", "prompt": "a fox", "mode": "pro", "duration": 10, "sound": True},
+    ),
+    "t2v-v3-4k": ("text2video", {"model_name": "kling-v3", "prompt": "a fox", "mode": "4k", "duration": 4}),
+    "t2v-master": ("text2video", {"model_name": "kling-v2-master", "prompt": "a fox", "duration": 10}),
+    "i2v-v2-6-pro": ("image2video", {"model_name": "kling-v2-6", "image": PHOTO, "mode": "pro"}),
+    # mode given: the client takes Kling's default "pro", the simulator's default is "std".
+    "omni-video": ("omni-video", {"prompt": "a fox", "aspect_ratio": "9:16", "mode": "pro"}),
+    "multi-image2video": ("multi-image2video", {"image_list": [{"image": PHOTO}], "prompt": "a fox"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VIDEO_REQUESTS))
+def test_stand_in_estimate_of_every_video_kind_is_what_the_simulator_deducts(kling_connection, name) -> None:
+    from airflow_provider_kling.models.requests import request_class
+
+    kling_connection.set_progress("immediate")
+    kind, fields = VIDEO_REQUESTS[name]
+    request = request_class(kind).build(**fields)
+    task = run_on_simulator(KlingHook(), request)
+
+    estimate = UnitEstimator().estimate_request(request)
+    assert estimate.source == "stand-in"
+    assert estimate.units == pytest.approx(float(task["final_unit_deduction"])) and estimate.units > 0
+    # The same request as XCom carries it (a dict of its fields) is priced the same.
+    assert UnitEstimator().estimate_request({"kind": kind, **request.to_json()}).units == pytest.approx(
+        estimate.units
+    )
+
+
+def test_stand_in_estimate_of_a_video_extend_is_what_the_simulator_deducts(kling_connection) -> None:
+    from airflow_provider_kling.models.requests import request_class
+
+    kling_connection.set_progress("immediate")
+    hook = KlingHook()
+    source = run_on_simulator(
+        hook, request_class("text2video").build(model_name="kling-v2-6", prompt="a fox")
+    )
+    extend = request_class("video-extend").build(video_id=source["task_result"]["videos"][0]["id"])
+    task = run_on_simulator(hook, extend)
+
+    assert UnitEstimator().estimate_request(extend).units == pytest.approx(
+        float(task["final_unit_deduction"])
     )
