@@ -35,16 +35,6 @@ def never_connected(exc: BaseException) -> bool:
 #: Image generation's path (the hook's default endpoint).
 GENERATIONS_PATH = "/v1/images/generations"
 
-#: Kling's own API hosts (api-singapore, api-beijing ...) honour ``external_task_id``, as documented.
-KLING_HOST_SUFFIX = ".klingai.com"
-
-
-def _is_klings_own_host(base_url: str) -> bool:
-    from urllib.parse import urlsplit
-
-    host = (urlsplit(base_url).hostname or "").lower()
-    return host.endswith(KLING_HOST_SUFFIX)
-
 
 class ExternalIdSupportMixin:
     """What :class:`~airflow_provider_kling.hooks.kling.KlingHook` knows about its host's external ids."""
@@ -71,8 +61,10 @@ class ExternalIdSupportMixin:
         """True / False when known (connection extra, Kling's own hosts, or found out by this hook);
         None when not yet."""
         if self._external_ids_honoured is None:
+            from airflow_provider_kling.models.hosts import is_klings_own_host
+
             support = self.settings.external_task_id_support
-            if support == "auto" and _is_klings_own_host(self.settings.base_url):
+            if support == "auto" and is_klings_own_host(self.settings.base_url):
                 support = "yes"  # Kling documents external_task_id (unique per account, queryable)
             self._external_ids_honoured = {"yes": True, "no": False}.get(support)
         return self._external_ids_honoured
