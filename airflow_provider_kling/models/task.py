@@ -62,6 +62,21 @@ class KlingImage(_Tolerant):
         return summary
 
 
+class KlingVideo(_Tolerant):
+    """One video of a finished video task (``task_result.videos`` item; ``duration`` in seconds, as text)."""
+
+    id: str | None = None
+    url: str | None = None
+    watermark_url: str | None = None
+    duration: str | None = None
+
+    def to_xcom(self) -> dict[str, Any]:
+        summary: dict[str, Any] = {"id": self.id, "url": self.url, "duration": self.duration}
+        if self.watermark_url:
+            summary["watermark_url"] = self.watermark_url
+        return summary
+
+
 class BalanceDeduction(_Tolerant):
     """What a task cost when paid from the account balance (``final_balance_deduction``)."""
 
@@ -79,8 +94,9 @@ class TaskResult(_Tolerant):
     #: Kling's page says so; not confirmed on Kling's own): both lists are read.
     series_images: list[KlingImage] = Field(default_factory=list)
     result_type: str | None = None
+    videos: list[KlingVideo] = Field(default_factory=list)
 
-    @field_validator("images", "series_images", mode="before")
+    @field_validator("images", "series_images", "videos", mode="before")
     @classmethod
     def _null_is_no_images(cls, value: Any) -> Any:
         return [] if value is None else value
@@ -136,6 +152,11 @@ class ImageTask(_Tolerant):
         """The task's images: ``task_result.images``, or an omni series' ``series_images``."""
         return self.task_result.images or self.task_result.series_images
 
+    @property
+    def videos(self) -> list[KlingVideo]:
+        """The task's videos (``task_result.videos``; empty for an image task)."""
+        return self.task_result.videos
+
     def to_xcom(self) -> dict[str, Any]:
         """The JSON-serialisable summary pushed to XCom (``path`` is added once an image is stored)."""
         return {
@@ -150,6 +171,7 @@ class ImageTask(_Tolerant):
                 self.final_balance_deduction.model_dump(mode="json") if self.final_balance_deduction else None
             ),
             "images": [image.to_xcom() for image in self.images],
+            **({"videos": [video.to_xcom() for video in self.videos]} if self.videos else {}),
         }
 
 
@@ -198,9 +220,15 @@ def parse_answer(status: int, headers: Mapping[str, str], content: bytes, task_i
 
 
 def task_from_data(data: Any, what: str, task_id: str | None = None) -> ImageTask:
-    """Read one task from Kling's ``data``; an answer this provider cannot read is a KlingResponseError."""
+    """Read one task from Kling's ``data`` (a ``/v1/`` task or a new-style record); an answer this
+    provider cannot read is a KlingResponseError."""
     if not isinstance(data, dict):
         raise KlingResponseError(f"Kling answered without a task for {what}", task_id=task_id)
+    if "task_id" not in data and "id" in data:
+        # A new-style record (``id``, ``status``, ``outputs[]``, ``billing[]``): read in /v1/ terms.
+        from airflow_provider_kling.models.new_style import legacy_fields
+
+        data = legacy_fields(data)
     try:
         return ImageTask.model_validate(data)
     except ValidationError as exc:
