@@ -158,3 +158,58 @@ class ExternalIdSupportMixin:
             f"external_task_id_support to 'yes' on connection '{self.kling_conn_id}'",
             external_task_id=external_id,
         )
+
+
+class TasksQuerySupport:
+    """
+    Whether a host answers ``GET /tasks`` (many tasks in one query), found out the way external-id
+    support is: the connection extra ``tasks_query`` (``auto``, ``yes``, ``no``), Kling's own hosts
+    (documented: yes), else the first answer. Sans-I/O: the hook reports what it saw.
+
+    ``/tasks`` belongs to the new-style API, which takes an API key only: with ``auto``, a JWT
+    connection does not use it.
+    """
+
+    def __init__(self, setting: str, base_url: str, *, uses_jwt: bool = False) -> None:
+        from airflow_provider_kling.models.hosts import is_klings_own_host
+
+        self.setting = setting
+        self.supported: bool | None = {"yes": True, "no": False}.get(setting)
+        if self.supported is None:
+            if uses_jwt:
+                self.supported = False
+            elif is_klings_own_host(base_url):
+                self.supported = True
+
+    def __repr__(self) -> str:
+        return f"TasksQuerySupport(setting={self.setting!r}, supported={self.supported!r})"
+
+    @property
+    def usable(self) -> bool:
+        """Try ``/tasks`` (known to work, or not known yet)."""
+        return self.supported is not False
+
+    def saw_answer(self) -> None:
+        """A ``/tasks`` query was answered with a list: the host has it."""
+        if self.supported is None:
+            self.supported = True
+
+    def saw_error(self, exc: KlingError) -> bool:
+        """
+        A ``/tasks`` query failed: True when that shows the host lacks it (no such route, or an
+        answer that is not Kling's), so the caller falls back to per-task queries and list rounds.
+        A host set to ``yes`` is never given up on; a transient error says nothing.
+        """
+        from airflow_provider_kling.errors import KlingAuthError, KlingNotFoundError, KlingResponseError
+
+        if self.setting == "yes" or exc.retryable:
+            return False
+        lacks = (
+            isinstance(exc, KlingNotFoundError | KlingResponseError)
+            or exc.http_status in (404, 405)
+            or exc.code == 1202
+            or (isinstance(exc, KlingAuthError) and self.supported is None)
+        )
+        if lacks:
+            self.supported = False
+        return lacks
