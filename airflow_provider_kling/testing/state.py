@@ -75,6 +75,8 @@ class Settings:
     ip_allowlist: tuple[str, ...] | None = None
     #: Seconds an ended task is kept (then queries answer 404 / 1203).
     retention: float = KLING_RETENTION
+    #: Serve ``GET``/``POST /tasks`` (many tasks in one query); off: they answer 404 like a host without them.
+    tasks_query: bool = True
 
     def __post_init__(self) -> None:
         for name in ("denied_models", "ip_allowlist"):
@@ -249,7 +251,7 @@ class SimulatorState:
                 failure = CONTENT_POLICY_MESSAGE
             elif settings.error_marker and settings.error_marker in request.prompt:
                 failure = GENERATION_ERROR_MESSAGE
-            if failure is None and not self._accounts.charge(account, request.units, now):
+            if failure is None and not self._accounts.charge(account, request.units, now, request.product_type):
                 raise ApiError.of(1102)
             task = SimTask(
                 task_id=self._new_task_id(),
@@ -304,6 +306,26 @@ class SimulatorState:
             self._evict(time.time())
             tasks = self._store.newest_first(account=self._accounts.account_of(owner))
             return _page((task for task in tasks if task.request.endpoint == endpoint), limit, offset)
+
+    def tasks_by_ids(self, owner: str, ids: list[str], *, external: bool = False) -> list[SimTask]:
+        """The caller's account's tasks among ``ids`` (Kling task ids, or external task ids), in the
+        order asked; unknown ids are left out."""
+        with self._lock:
+            self._evict(time.time())
+            account = self._accounts.account_of(owner)
+            found = []
+            for task_id in ids:
+                task = self._store.find(account, task_id)
+                if task is None or (task.task_id == task_id) == external:
+                    continue
+                found.append(task)
+            return found
+
+    def account_tasks(self, owner: str) -> list[SimTask]:
+        """Every task of the caller's account, newest first (``POST /tasks`` filters and pages them)."""
+        with self._lock:
+            self._evict(time.time())
+            return list(self._store.newest_first(account=self._accounts.account_of(owner)))
 
     def stored_tasks(self) -> int:
         with self._lock:
@@ -368,9 +390,9 @@ class SimulatorState:
         """Units follow a manual outcome: a failure gives them back, a forced success takes them."""
         failed_now = task.phases[-1][0] == FAILED
         if failed_now and not was_failed:
-            self._accounts.refund(task.account, task.request.units, now)
+            self._accounts.refund(task.account, task.request.units, now, task.request.product_type)
         elif not failed_now and was_failed and task.ends_at is not None:
-            self._accounts.charge(task.account, task.request.units, now)
+            self._accounts.charge(task.account, task.request.units, now, task.request.product_type)
 
     # counters
     def count(self, owner: str, name: str) -> None:

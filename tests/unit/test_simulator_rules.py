@@ -54,7 +54,7 @@ def test_model_name_and_n_are_optional_with_klings_defaults(kling_simulator: Kli
     assert _post(kling_simulator, {"prompt": "a kite"}).status_code == 200
 
     (task,) = kling_simulator.tasks()
-    assert (task["request"]["model_name"], task["request"]["n"]) == ("kling-v1", 1)
+    assert (task["request"]["model_name"], task["request"]["n"]) == ("kling-v3", 1)  # the 2026 page's default
     assert len(task["task_result"]["images"]) == 1
 
 
