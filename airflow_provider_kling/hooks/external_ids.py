@@ -202,7 +202,10 @@ class TasksQuerySupport:
         """
         from airflow_provider_kling.errors import KlingAuthError, KlingNotFoundError, KlingResponseError
 
-        if self.setting == "yes" or exc.retryable:
+        if self.setting == "yes":
+            return False
+        # A host without the route may answer its own page (200, not JSON): that is no Kling answer.
+        if exc.retryable and not isinstance(exc, KlingResponseError):
             return False
         lacks = (
             isinstance(exc, KlingNotFoundError | KlingResponseError)
