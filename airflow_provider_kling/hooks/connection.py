@@ -144,7 +144,7 @@ EXTERNAL_TASK_ID_SUPPORT = ("auto", "yes", "no")
 
 
 def support_extra(extras: Mapping[str, Any], conn_id: str, name: str = "external_task_id_support") -> str:
-    """A host-support extra (``external_task_id_support``, ``tasks_query``): ``auto`` (default), ``yes`` or ``no``."""
+    """A host-support extra (``external_task_id_support``, ``tasks_query``): ``auto``, ``yes`` or ``no``."""
     value = extras.get(name)
     if isinstance(value, bool):
         return "yes" if value else "no"

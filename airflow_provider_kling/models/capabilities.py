@@ -278,8 +278,8 @@ def model_verdict(
     where = HOST_FAMILY_NAMES.get(host or "", base_url)
     if served is not None and served.until is not None and served.until <= today:
         message = (
-            f"model_name: {model_name} is no longer served on {where} (not since {served.until.isoformat()}); "
-            f"{_instead(row)}"
+            f"model_name: {model_name} is no longer served on {where} "
+            f"(not since {served.until.isoformat()}); {_instead(row)}"
         )
         if refuse_retired:
             return ModelVerdict(model_name, host, refusal=message)
@@ -332,6 +332,11 @@ def _successor_cell(row: ModelAvailability | None) -> str:
     return f"`{row.successor}`" if row and row.successor else "-"
 
 
+def _availability_cells(row: ModelAvailability | None) -> str:
+    """The "Kling's own hosts | reseller | successor" cells of a model's line."""
+    return f"{_served_cell(row, 'kling')} | {_served_cell(row, 'reseller')} | {_successor_cell(row)}"
+
+
 def render_model_table() -> str:
     """The README's model tables (Markdown): what each model accepts, and where it is served.
 
@@ -357,7 +362,7 @@ def render_model_table() -> str:
             f" | {reference} | {_cell(row.text_resolutions)} / {_cell(row.image_resolutions)}"
             f" | {_ratios(row.aspect_ratios)}"
             f" | 1-{row.max_images} | {'yes' if row.elements else '-'}"
-            f" | {_served_cell(where, 'kling')} | {_served_cell(where, 'reseller')} | {_successor_cell(where)}"
+            f" | {_availability_cells(where)}"
             f" | {row.notes} |"
         )
     lines += [
@@ -370,7 +375,7 @@ def render_model_table() -> str:
         where = MODEL_AVAILABILITY.get(omni.name)
         lines.append(
             f"| `{omni.name}` | {_cell(omni.resolutions)} | {'yes' if omni.series else '-'}"
-            f" | {_served_cell(where, 'kling')} | {_served_cell(where, 'reseller')} | {_successor_cell(where)}"
+            f" | {_availability_cells(where)}"
             f" | {omni.notes} |"
         )
     return "\n".join(lines) + "\n"

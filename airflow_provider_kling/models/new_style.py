@@ -37,7 +37,12 @@ TEXT_TO_VIDEO_PATH = "/text-to-video"
 IMAGE_TO_VIDEO_PATH = "/image-to-video"
 OMNI_VIDEO_PATH = "/omni-video"
 #: Paths of new-style creates (``{path}/{model}``) and of the many-task query, none under ``/v1``.
-NEW_STYLE_PATHS: tuple[str, ...] = (TEXT_TO_VIDEO_PATH, IMAGE_TO_VIDEO_PATH, OMNI_VIDEO_PATH, "/motion-control")
+NEW_STYLE_PATHS: tuple[str, ...] = (
+    TEXT_TO_VIDEO_PATH,
+    IMAGE_TO_VIDEO_PATH,
+    OMNI_VIDEO_PATH,
+    "/motion-control",
+)
 #: The new-style task query (``models.task_query``).
 TASKS_PATH = "/tasks"
 
@@ -259,7 +264,9 @@ class NewStyleVideoRequest(KlingTaskRequest):
             problems.append(f"multi_shot: {model.name} takes no multi_shot setting; models that do: {shots}")
         if self.resolution not in (None, "1080p"):
             if "audio" in model.full_hd_only_with and self.audio == "native":
-                problems.append(f"resolution: {model.name} with audio makes 1080p only (got {self.resolution!r})")
+                problems.append(
+                    f"resolution: {model.name} with audio makes 1080p only (got {self.resolution!r})"
+                )
             if "last_frame" in model.full_hd_only_with and getattr(self, "last_frame", None):
                 problems.append(
                     f"resolution: {model.name} with a first and a last frame makes 1080p only "
@@ -275,7 +282,11 @@ class NewStyleVideoRequest(KlingTaskRequest):
         return self
 
     def summary(self) -> dict[str, Any]:
-        return {"request_kind": self.kind, "model_name": self.model_name, "prompt": getattr(self, "prompt", None)}
+        return {
+            "request_kind": self.kind,
+            "model_name": self.model_name,
+            "prompt": getattr(self, "prompt", None),
+        }
 
 
 class TextToVideoRequest(NewStyleVideoRequest):
@@ -356,7 +367,7 @@ class ImageToVideoRequest(NewStyleVideoRequest):
 
 
 class OmniVideoRequest(NewStyleVideoRequest):
-    """``POST /omni-video/{model}``: a video from a prompt with reference images, frames, a video, elements."""
+    """``POST /omni-video/{model}``: a video from a prompt, reference images, frames, a video, elements."""
 
     kind: ClassVar[str] = "omni-video"
     path: ClassVar[str] = OMNI_VIDEO_PATH
@@ -382,7 +393,9 @@ class OmniVideoRequest(NewStyleVideoRequest):
     _images = field_validator("first_frame", "last_frame")(
         classmethod(lambda cls, value: check_new_style_image(value))
     )
-    _videos = field_validator("feature_video", "base_video")(classmethod(lambda cls, value: check_video_url(value)))
+    _videos = field_validator("feature_video", "base_video")(
+        classmethod(lambda cls, value: check_video_url(value))
+    )
 
     @field_validator("reference_images")
     @classmethod
@@ -438,7 +451,7 @@ def is_new_style_record(data: Any) -> bool:
 
 
 def _outputs(record: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
-    """The ``outputs[]`` entries of one kind: ``{"video": {...}}`` (Kling's form) or ``{"type": "video", ...}``."""
+    """The ``outputs[]`` entries of one kind: ``{"video": {...}}`` (Kling's) or ``{"type": "video", ...}``."""
     found = []
     for output in record.get("outputs") or ():
         if not isinstance(output, dict):

@@ -7,9 +7,9 @@ STAND-IN resource pack (``pack_units``, default 10,000 units, online for a year,
 product type); a create takes the task's units from the online packs of its product type (soonest
 to expire first) or answers 429 / 1102 when they do not cover it (Kling's packs are per type: with
 only a video pack, an image create answers 1102; a pack set with ``product_type`` ``image``,
-``video`` or ``try_on`` serves that type only), and a task that ends ``failed`` gives its units back. ``GET /account/costs`` shows
-the packs in Kling's shape, at once (Kling's figures lag up to 12 hours; its one-query-a-second
-limit is not enforced here).
+``video`` or ``try_on`` serves that type only), and a task that ends ``failed`` gives its units
+back. ``GET /account/costs`` shows the packs in Kling's shape, at once (Kling's figures lag up to
+12 hours; its one-query-a-second limit is not enforced here).
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ class Accounts:
         return True
 
     def refund(self, account: str, units: float, now: float, product_type: str = "image") -> None:
-        """Give ``units`` back to the first pack of ``product_type`` that has room (a task that ended failed)."""
+        """Give ``units`` back to the first pack of ``product_type`` with room (a task that ended failed)."""
         for pack in self.packs(account, now):
             if not pack.serves(product_type):
                 continue

@@ -54,6 +54,7 @@ class VideoModel:
 
 
 _STD = {"720p": 0.3, "1080p": 0.5}
+AUDIO_ALL = ("native", "original", "off")
 MODELS: Mapping[str, VideoModel] = {
     "kling-3.0-turbo": VideoModel(
         (T2V, I2V), ("720p", "1080p"), tuple(range(3, 16)), None, False, 2500, 3072,
@@ -72,7 +73,7 @@ MODELS: Mapping[str, VideoModel] = {
         last_frame=True, hd_only_with_frames=True, units_per_second=_STD,
     ),
     "kling-3.0-omni": VideoModel(
-        (OMNI,), ("720p", "1080p", "4k"), tuple(range(3, 16)), ("native", "original", "off"), True, 3072, 3072,
+        (OMNI,), ("720p", "1080p", "4k"), tuple(range(3, 16)), AUDIO_ALL, True, 3072, 3072,
         units_per_second={"720p": 0.6, "1080p": 0.8, "4k": 3.0},
     ),
     "kling-o1": VideoModel(
@@ -162,7 +163,9 @@ def validate(product: str, model_name: str, body: Any) -> ImageRequest:
     if not isinstance(body, dict):
         raise RuleViolation(["request: the body must be a JSON object"])
     check = _Check()
-    check.problems += [f"{key}: is not a field of /{product}" for key in body if key not in _TOP_LEVEL[product]]
+    check.problems += [
+        f"{key}: is not a field of /{product}" for key in body if key not in _TOP_LEVEL[product]
+    ]
     grouped = _contents(check, body) if product != T2V else {}
     prompt = _prompt_of(product, body, grouped)
     if product in (T2V, OMNI) and not prompt:
@@ -208,7 +211,9 @@ def validate(product: str, model_name: str, body: Any) -> ImageRequest:
     if resolution != "1080p" and (
         (model.hd_only_with_audio and audio == "native") or (model.hd_only_with_frames and frames == 2)
     ):
-        check.bad("settings.resolution", f"{model_name} makes 1080p only with audio or two frames", resolution)
+        check.bad(
+            "settings.resolution", f"{model_name} makes 1080p only with audio or two frames", resolution
+        )
     if grouped.get("feature_video") and audio not in (None, "off"):
         check.bad("settings.audio", "a feature_video turns audio off", audio)
     if grouped.get("base_video") and (audio == "native" or frames):
@@ -217,10 +222,14 @@ def validate(product: str, model_name: str, body: Any) -> ImageRequest:
     if external is not None and (not isinstance(external, str) or len(external) > MAX_EXTERNAL_TASK_ID):
         check.bad("options.external_task_id", f"must be a string of at most {MAX_EXTERNAL_TASK_ID}", external)
     callback = options.get("callback_url")
-    if callback is not None and not (isinstance(callback, str) and callback.startswith(("http://", "https://"))):
+    if callback is not None and not (
+        isinstance(callback, str) and callback.startswith(("http://", "https://"))
+    ):
         check.bad("options.callback_url", "must be an http:// or https:// URL", callback)
     watermark = options.get("watermark_info")
-    if watermark is not None and not (isinstance(watermark, dict) and isinstance(watermark.get("enabled"), bool)):
+    if watermark is not None and not (
+        isinstance(watermark, dict) and isinstance(watermark.get("enabled"), bool)
+    ):
         check.bad("options.watermark_info", 'must be {"enabled": true|false}', watermark)
     _raise_if_any(check)
     return ImageRequest(
@@ -268,7 +277,12 @@ def render_record(
     if status in (SUCCEED, FAILED):
         units = request.units if status == SUCCEED else 0.0
         record["billing"] = [
-            {"charge_type": "unit", "amount": f"{units:g}", "currency": "", "package_type": request.product_type}
+            {
+                "charge_type": "unit",
+                "amount": f"{units:g}",
+                "currency": "",
+                "package_type": request.product_type,
+            }
         ]
     if status == SUCCEED:
         if request.product_type == "video":

@@ -310,7 +310,9 @@ def validate(body: Any, host: str = "reseller") -> ImageRequest:
         raise RuleViolation(problems)
     model = fields.get("model_name", DEFAULT_MODEL)
     if model not in SERVED_BY[host]:
-        raise RuleViolation([f"model_name: {model} has been discontinued (served: {', '.join(SERVED_BY[host])})"])
+        raise RuleViolation(
+            [f"model_name: {model} has been discontinued (served: {', '.join(SERVED_BY[host])})"]
+        )
     accepted = {"model_name": DEFAULT_MODEL, "n": DEFAULT_N, **fields}
     return ImageRequest(
         model_name=accepted["model_name"],

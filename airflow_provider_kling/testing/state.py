@@ -251,7 +251,9 @@ class SimulatorState:
                 failure = CONTENT_POLICY_MESSAGE
             elif settings.error_marker and settings.error_marker in request.prompt:
                 failure = GENERATION_ERROR_MESSAGE
-            if failure is None and not self._accounts.charge(account, request.units, now, request.product_type):
+            if failure is None and not self._accounts.charge(
+                account, request.units, now, request.product_type
+            ):
                 raise ApiError.of(1102)
             task = SimTask(
                 task_id=self._new_task_id(),

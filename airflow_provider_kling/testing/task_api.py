@@ -1,10 +1,11 @@
 """The simulator's routes of Kling's 2026 task API: new-style creates and the many-task queries.
 
-| route | answers |
-|---|---|
-| ``POST /{text-to-video,image-to-video,omni-video}/{model}`` | ``data{id, status, create_time, update_time, external_id}`` |
-| ``GET /tasks?task_ids=a,b`` or ``?external_task_ids=`` | ``data[]``: records of the known ids (at most 20 ids: more is 400/1201) |
-| ``POST /tasks`` ``{start_time, end_time, cursor, limit, filters}`` | ``data{result[], count, next_cursor, has_more}`` |
+- ``POST /{text-to-video,image-to-video,omni-video}/{model}``: answers
+  ``data{id, status, create_time, update_time, external_id}``;
+- ``GET /tasks?task_ids=a,b`` (or ``?external_task_ids=``): ``data[]``, the records of the known ids
+  (at most 20 ids: more is 400/1201);
+- ``POST /tasks`` ``{start_time, end_time, cursor, limit, filters}``:
+  ``data{result[], count, next_cursor, has_more}``.
 
 Every task, whichever API created it, is answered here as a new-style record
 (:func:`~airflow_provider_kling.testing.new_style.render_record`). The setting ``tasks_query=False``
@@ -50,7 +51,9 @@ def _state(request: Request) -> SimulatorState:
 
 def _api_key_only(state: SimulatorState, owner: str) -> None:
     if owner in state.config.jwt_keys and owner not in state.config.api_keys:
-        raise ApiError(401, 1002, "Authorization is invalid: this API takes an API key, not an access-key JWT")
+        raise ApiError(
+            401, 1002, "Authorization is invalid: this API takes an API key, not an access-key JWT"
+        )
 
 
 async def _create(request: Request, state: SimulatorState, owner: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ def test_chunks_are_20_ids_at_most_each_id_once_in_order() -> None:
     ids = [str(i) for i in range(45)] + ["3", "44"]
     parts = list(chunks(ids))
     assert [len(part) for part in parts] == [20, 20, 5]
-    assert sum(parts, []) == [str(i) for i in range(45)]
+    assert [task_id for part in parts for task_id in part] == [str(i) for i in range(45)]
 
 
 def test_chunk_size_beyond_klings_limit_is_refused() -> None:
