@@ -40,7 +40,8 @@ from airflow_provider_kling.testing.tasks import (
 
 __all__ = ["Settings", "SimulatorConfig", "SimulatorState", "key_fingerprint"]
 
-COUNTER_NAMES = ("requests", "creates", "queries", "lists", "images", "callbacks", "faults", "costs")
+#: ``tasks``: ``GET`` and ``POST /tasks`` (many tasks in one call); ``queries``: one task by id.
+COUNTER_NAMES = ("requests", "creates", "queries", "lists", "tasks", "images", "callbacks", "faults", "costs")
 #: Kling keeps tasks (and their images) 30 days.
 KLING_RETENTION = 30 * 86_400.0
 
@@ -268,6 +269,31 @@ class SimulatorState:
             )
             self._store.add(task)
             return task
+
+    def seed_tasks(self, owner: str, count: int, now: float | None = None) -> int:
+        """Add ``count`` finished image tasks to the key's account at once, outside the rules, slots
+        and packs: an account's history from other pipelines (for tests and benchmarks)."""
+        if count < 0:
+            raise ValueError(f"count must be >= 0 (got {count!r})")
+        now = time.time() if now is None else now
+        with self._lock:
+            account = self._accounts.account_of(owner)
+            for number in range(count):
+                request = ImageRequest(
+                    model_name="kling-v3", prompt=f"seeded task {number}", n=1, body={}, units_each=0.0
+                )
+                self._store.add(
+                    SimTask(
+                        task_id=self._new_task_id(),
+                        owner=owner,
+                        account=account,
+                        request=request,
+                        created=now,
+                        latency=0.0,
+                        progress="immediate",
+                    )
+                )
+        return count
 
     def _evict(self, now: float) -> None:
         self._store.evict_ended_before(now - self._settings.retention)

@@ -174,9 +174,8 @@ def task_api_routes(prefix: str, api_call: ApiCall) -> list[Route]:
         return Route(f"{prefix}/{product}/{{model}}", create, methods=["POST"])
 
     async def tasks(request: Request) -> Response:
-        if request.method == "POST":
-            return await api_call(request, "lists", _search)
-        return await api_call(request, "queries", _tasks_by_ids)
+        handler = _search if request.method == "POST" else _tasks_by_ids
+        return await api_call(request, "tasks", handler)
 
     return [
         *(create_route(product) for product in new_style.PRODUCTS),
