@@ -59,7 +59,17 @@ HERE = Path(__file__).resolve().parent
 
 
 def start_simulator(ready_file: Path) -> tuple[subprocess.Popen[bytes], str]:
-    command = [sys.executable, "-m", "airflow_provider_kling.testing", "--port", "0", "--slots", "1000000"]
+    command = [
+        sys.executable,
+        "-m",
+        "airflow_provider_kling.testing",
+        "--port",
+        "0",
+        "--slots",
+        "1000000",
+        "--pack-units",
+        "1e9",
+    ]
     command += ["--api-key", API_KEY, "--ready-file", str(ready_file)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
@@ -190,6 +200,7 @@ def run_kind(
         "clients": result["clients"],
         "stalls": result["stalls"],
         "stall_max": result["stall_max"],
+        "stall_times": result["stall_times"],
         "blocked_warnings": result["blocked_warnings"],
         "wall_seconds": result["wall_seconds"],
     }
@@ -276,6 +287,10 @@ def main() -> int:
                 for kind in args.kinds:
                     rows.append(run_kind(kind, k, root, base_url, workdir, args.seed + k, args))
                     print_table(rows[-1:])
+                    if rows[-1]["stall_times"]:
+                        print(
+                            f"  stalls at (s after the triggers were handed over): {rows[-1]['stall_times']}"
+                        )
         finally:
             simulator.terminate()
             simulator.wait(10)
@@ -333,21 +348,21 @@ def count_clients() -> list[int]:
     return built
 
 
-async def watch_stalls(stalls: list[float]) -> None:
-    """Wake every 50 ms; note each wake-up that came more than STALL_SECONDS late."""
+async def watch_stalls(stalls: list[tuple[float, float]]) -> None:
+    """Wake every 50 ms; note each wake-up that came more than STALL_SECONDS late (when, how late)."""
     loop = asyncio.get_running_loop()
     while True:
         before = loop.time()
         await asyncio.sleep(0.05)
         late = loop.time() - before - 0.05
         if late > STALL_SECONDS:
-            stalls.append(late)
+            stalls.append((time.time(), late))
 
 
 def child_main(plan_path: Path, out_path: Path) -> int:
     plan = json.loads(plan_path.read_text())
     clients = count_clients()
-    stalls: list[float] = []
+    stalls: list[tuple[float, float]] = []
     from airflow.executors.workloads import RunTrigger
     from airflow.jobs.triggerer_job_runner import TriggerRunner, messages
     from airflow.models.trigger import Trigger
@@ -444,7 +459,9 @@ def child_main(plan_path: Path, out_path: Path) -> int:
                 "blocked_warnings": blocked[0],
                 "clients": clients[0],
                 "stalls": len(stalls),
-                "stall_max": max(stalls, default=0.0),
+                "stall_max": max((late for _, late in stalls), default=0.0),
+                # when each stall happened, in seconds after the triggers were handed over
+                "stall_times": [round(at - state["started"], 1) for at, _ in stalls],
                 "wall_seconds": time.monotonic() - wall0,
             }
         )

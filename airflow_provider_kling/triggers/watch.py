@@ -52,7 +52,7 @@ PAGE_SLACK = 50
 #: Read statuses with ``GET /tasks?task_ids=`` where the host has it (False: list rounds only).
 TASKS_QUERY = True
 #: Seconds a lookup waits for others to share its ``GET /tasks`` (20 waiting lookups go at once).
-BATCH_WINDOW = 0.2
+BATCH_WINDOW = 0.5
 
 Lookup = Callable[[float], Awaitable["ImageTask"]]
 
