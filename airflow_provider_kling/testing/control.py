@@ -12,7 +12,7 @@ fingerprints (``sha256(key)[:12]``).
 | ``POST /_sim/faults`` | queue faults (see :func:`faults`) |
 | ``GET /_sim/counters[?key=]``, ``POST /_sim/counters/reset`` | per-key counters |
 | ``GET /_sim/tasks[?key=]`` | every task, newest first, with key fingerprint, account and request |
-| ``POST /_sim/tasks/seed`` | ``{"count": n, "api_key": key}``: n finished tasks at once (an account's history) |
+| ``POST /_sim/tasks/seed`` | ``{"count": n, "api_key": key}``: n finished tasks (an account's history) |
 | ``POST /_sim/advance``, ``POST /_sim/tasks/{id}/advance`` | move manual tasks on (``{"to": ...}``) |
 | ``POST /_sim/progress`` | ``{"progress": mode, "task_id": optional}`` |
 | ``GET, POST /_sim/accounts/{account}/resource_packs`` | read or replace an account's packs |
