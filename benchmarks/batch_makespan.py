@@ -66,10 +66,10 @@ def context(task_id: str, map_index: int = -1) -> dict[str, Any]:
 def batch_operator(args: argparse.Namespace, output: Path, deferrable: bool) -> Any:
     from airflow.sdk import DAG
 
-    from airflow_provider_kling.operators.batch import KlingBatchImageGenerationOperator
+    from airflow_provider_kling.operators.batch import KlingBatchOperator
 
     with DAG("bench", schedule=None):
-        return KlingBatchImageGenerationOperator(
+        return KlingBatchOperator(
             task_id="batch",
             requests=[f"benchmark prompt {i}" for i in range(args.prompts)],
             n=args.n,

@@ -15,23 +15,26 @@ task instead. So a create is never paid twice, however often the loop starts aga
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_kling.batch.admission import PENDING, BatchAdmission, ItemProgress, is_batch_fatal
-from airflow_provider_kling.errors import KlingError
-from airflow_provider_kling.idempotency import (
-    generation_external_task_id,
-    generation_of,
-    with_external_task_id,
+from airflow_provider_kling.batch.admission import (
+    DEFAULT_PROGRESS_INTERVAL,
+    PENDING,
+    BatchAdmission,
+    ItemProgress,
+    is_batch_fatal,
 )
+from airflow_provider_kling.errors import KlingError
+from airflow_provider_kling.idempotency import generation_external_task_id, with_external_task_id
+from airflow_provider_kling.lifecycle import FailurePolicy, decide, newest_generation
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.kling import KlingHook
-    from airflow_provider_kling.models import ImageGenerationRequest
     from airflow_provider_kling.models.requests import KlingTaskRequest
 
 #: The clock (Unix seconds) of the loop; tests may replace it.
@@ -57,14 +60,16 @@ class BatchRunner:
         self,
         hook: KlingHook,
         admission: BatchAdmission,
-        requests: Mapping[str, ImageGenerationRequest],
+        requests: Mapping[str, KlingTaskRequest],
         *,
         deadline: float,
         max_regenerations: int,
         log: Any,
-        progress_every: float = 30.0,
+        progress_every: float = DEFAULT_PROGRESS_INTERVAL,
     ) -> None:
         self.hook, self.admission, self.requests = hook, admission, requests
+        #: The endpoint of every item (one request kind per batch): its lists, polls and creates.
+        self.endpoint: str = type(next(iter(requests.values()))).path if requests else ""
         self.deadline, self.max_regenerations = deadline, max_regenerations
         self.log, self.progress_every = log, progress_every
         self.polls = 0
@@ -89,18 +94,21 @@ class BatchRunner:
     # -- an earlier try's tasks -------------------------------------------------------------------
 
     async def _reconcile(self, call: Callable[..., Any]) -> None:
-        """Resume items an earlier try created, found in the account's task list by external id."""
+        """Resume items an earlier try created, found in the account's task list by external id:
+        each item's newest generation there, then the lifecycle's :func:`decide`."""
         waiting = {i.external_task_id: i for i in self.admission.items if i.status == PENDING}
         if not waiting:
             return
-        found: dict[str, tuple[int, dict[str, Any]]] = {}
+        known: dict[str, dict[str, Any]] = {}
         pages = min(10, math.ceil(len(waiting) * (self.max_regenerations + 1) / LIST_PAGE_SIZE) + 1)
+        list_page = functools.partial(self.hook.list_image_tasks, endpoint=self.endpoint)
         try:
             for page in range(1, pages + 1):
-                listed = await call(self.hook.list_image_tasks, page, LIST_PAGE_SIZE)
+                listed = await call(list_page, page, LIST_PAGE_SIZE)
                 self.lists += 1
                 for task in listed:
-                    self._match(task.external_task_id, task.model_dump(mode="json"), waiting, found)
+                    if task.external_task_id:
+                        known[task.external_task_id] = task.model_dump(mode="json")
                 if len(listed) < LIST_PAGE_SIZE:
                     break
         except KlingError as exc:
@@ -113,49 +121,30 @@ class BatchRunner:
                 exc,
             )
         now = _now()
-        for base, (generation, task) in found.items():
-            item = waiting[base]
-            refused = task.get("task_status") == "failed" and self._refused(task)
-            if task.get("task_status") == "failed" and not refused:
-                if generation <= self.max_regenerations:
-                    item.generation = generation + 1
-                    self.log.warning(
-                        "Batch item %r: Kling task %s (generation %d) of an earlier try failed (%s); "
-                        "creating generation %d of at most %d",
-                        item.key,
-                        task.get("task_id"),
-                        generation,
-                        task.get("task_status_msg"),
-                        item.generation,
-                        self.max_regenerations + 1,
-                    )
-                    continue
-            self.admission.resumed(item, task, generation, now)
+        policy = FailurePolicy(max_regenerations=self.max_regenerations)
+        found = 0
+        for base, item in waiting.items():
+            newest, generation = newest_generation(base, known)
+            if newest is None:
+                continue
+            found += 1
+            decision = decide(base, newest, generation, policy)
+            if decision.action == "create":  # the newest failed, and the policy allows another
+                item.generation = decision.generation
+                self.log.warning(
+                    "Batch item %r: Kling task %s (generation %d) of an earlier try failed (%s); "
+                    "creating generation %d of at most %d",
+                    item.key,
+                    newest.get("task_id"),
+                    generation,
+                    newest.get("task_status_msg"),
+                    item.generation,
+                    self.max_regenerations + 1,
+                )
+                continue
+            self.admission.resumed(item, newest, generation, now)  # running, succeeded or ended
         if found:
-            self.log.info("Resumed %d of %d items from an earlier try", len(found), len(self.admission.items))
-
-    @staticmethod
-    def _refused(task: dict[str, Any]) -> bool:
-        from airflow_provider_kling.errors import is_content_policy_reason
-
-        return is_content_policy_reason(task.get("task_status_msg"))
-
-    @staticmethod
-    def _match(
-        external_id: str | None,
-        task: dict[str, Any],
-        waiting: dict[str, ItemProgress],
-        found: dict[str, tuple[int, dict[str, Any]]],
-    ) -> None:
-        if not external_id:
-            return
-        base, _, suffix = external_id.rpartition("-")
-        for candidate in (external_id, base if suffix.isdigit() else None):
-            if candidate in waiting:
-                generation = generation_of(candidate, external_id)
-                if generation is not None and generation > found.get(candidate, (0, {}))[0]:
-                    found[candidate] = (generation, task)
-                return
+            self.log.info("Resumed %d of %d items from an earlier try", found, len(self.admission.items))
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -176,7 +165,7 @@ class BatchRunner:
                 in_flight[asyncio.ensure_future(call(self._create, item))] = ("create", item)
             for item in admission.due_polls(now):
                 self.polls += 1
-                in_flight[asyncio.ensure_future(call(self.hook.get_image_task, item.kling_task_id))] = (
+                in_flight[asyncio.ensure_future(call(self._poll, item.kling_task_id))] = (
                     "poll",
                     item,
                 )
@@ -210,6 +199,9 @@ class BatchRunner:
                 self.admission.poll_failed(item, exc, now)
             else:
                 self.admission.polled(item, future.result().model_dump(mode="json"), now)
+
+    def _poll(self, kling_task_id: str) -> Any:
+        return self.hook.get_image_task(kling_task_id, endpoint=self.endpoint)
 
     def _create(self, item: ItemProgress) -> Any:
         request: KlingTaskRequest = self.requests[item.key]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_kling.errors import KlingError, KlingTaskFailedError, KlingTaskTimeoutError
+from airflow_provider_kling.lifecycle import Outcome, outcome_of
 from airflow_provider_kling.polling import (
     DEFAULT_MAX_POLL_ERRORS,
     DEFAULT_POLL_INTERVAL,
@@ -120,7 +121,7 @@ class KlingImageTaskTrigger(BaseTrigger):
                         status_words(task),
                         seams._monotonic() - started,
                     )
-                    if task.task_status == "succeed":
+                    if outcome_of(task.task_status) is Outcome.SUCCEEDED:
                         return self._event(
                             "success",
                             f"Kling task {self.kling_task_id} succeeded",
