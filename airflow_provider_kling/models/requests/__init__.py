@@ -12,6 +12,10 @@ one more module here and one more row in :data:`REQUEST_KINDS`.
 | ``multi-image2image`` | ``/v1/images/multi-image2image`` | :mod:`.multi_image` |
 | ``expand`` | ``/v1/images/editing/expand`` | :mod:`.expand` |
 | ``virtual-try-on`` | ``/v1/images/kolors-virtual-try-on`` | :mod:`.virtual_try_on` |
+| ``text-to-video`` ... ``omni-video`` | ``/text-to-video/{model}`` ... (new-style) | :mod:`..new_style` |
+
+A new-style kind's ``path`` is the path without the model; it is created at ``create_path``
+(``{path}/{model_name}``) and queried through ``GET /tasks``.
 """
 
 from __future__ import annotations
@@ -29,17 +33,24 @@ from airflow_provider_kling.models.requests.multi_image import MULTI_IMAGE_PATH,
 from airflow_provider_kling.models.requests.omni_image import OMNI_IMAGE_PATH, OMNI_MODELS, OmniImageRequest
 from airflow_provider_kling.models.requests.virtual_try_on import VIRTUAL_TRY_ON_PATH, VirtualTryOnRequest
 
+
+def _new_style_kinds() -> tuple[type[KlingTaskRequest], ...]:
+    # models.new_style imports requests.base: imported here, after this package's own modules.
+    from airflow_provider_kling.models.new_style import NEW_STYLE_KINDS
+
+    return tuple(NEW_STYLE_KINDS.values())
+
+
 #: Every request kind by its short name.
-REQUEST_KINDS: Mapping[str, type[KlingTaskRequest]] = {
-    cls.kind: cls
-    for cls in (
-        ImageGenerationRequest,
-        OmniImageRequest,
-        MultiImageRequest,
-        ExpandImageRequest,
-        VirtualTryOnRequest,
-    )
-}
+_KINDS: tuple[type[KlingTaskRequest], ...] = (
+    ImageGenerationRequest,
+    OmniImageRequest,
+    MultiImageRequest,
+    ExpandImageRequest,
+    VirtualTryOnRequest,
+    *_new_style_kinds(),
+)
+REQUEST_KINDS: Mapping[str, type[KlingTaskRequest]] = {cls.kind: cls for cls in _KINDS}
 #: Every endpoint path this provider speaks.
 ENDPOINT_PATHS: tuple[str, ...] = tuple(cls.path for cls in REQUEST_KINDS.values())
 
