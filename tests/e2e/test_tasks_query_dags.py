@@ -16,8 +16,16 @@ import pytest
 DAGS = Path(__file__).resolve().parent.parent / "dags"
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 #: Fields that differ between two runs by nature: Kling's ids, times and URLs. Their presence and
-#: shape are compared; every other field must be equal.
-PER_RUN = {"task_id", "created_at", "updated_at", "url", "watermark_url", "final_balance_deduction"}
+#: shape are compared; every other field must be equal. (The external task id and the stored path
+#: name the DAG run, whose id differs: :func:`per_run_parts_removed` keeps what does not.)
+PER_RUN = {"task_id", "created_at", "updated_at", "url", "watermark_url"}
+#: Where the two differ on purpose, and why.
+KNOWN_DIFFERENCES = {
+    "deferred.final_balance_deduction": (
+        "a /tasks record bills units in billing[] and carries no list price: read by /tasks, a task paid "
+        "from a resource pack has no final_balance_deduction (its units are the same)"
+    ),
+}
 
 
 def run_dag(kling_simulator: Any, home: Path, output: Path) -> dict[str, Any]:
@@ -84,10 +92,16 @@ def test_the_same_dag_gives_the_same_xcom_with_and_without_tasks_support(kling_s
     for name in ("on_worker", "deferred"):
         left = stored_under(with_tasks[name], tmp_path / "with")
         right = stored_under(without_tasks[name], tmp_path / "without")
-        assert differences(left, right, name) == []
+        found = differences(left, right, name)
+        unexplained = [diff for diff in found if diff.split(":", 1)[0] not in KNOWN_DIFFERENCES]
+        assert unexplained == []
+    assert with_tasks["deferred"]["final_balance_deduction"] is None
+    assert without_tasks["deferred"]["final_balance_deduction"] is not None
 
 
 def stored_under(result: dict[str, Any], output: Path) -> dict[str, Any]:
-    """The result with its images' paths relative to the run's output folder."""
-    images = [{**image, "path": image["path"].replace(str(output), "OUT")} for image in result["images"]]
-    return {**result, "images": images}
+    """The result without what names its DAG run: the external task id keeps the request's
+    fingerprint (its last part), an image's path its file name."""
+    images = [{**image, "path": Path(image["path"]).name} for image in result["images"]]
+    external = result["external_task_id"].rsplit("-", 1)[-1]
+    return {**result, "external_task_id": external, "images": images}
