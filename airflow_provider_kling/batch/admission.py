@@ -36,8 +36,9 @@ OVER_BUDGET = "over_budget"
 FINAL = frozenset({SUCCEEDED, FAILED, REFUSED, ERROR, UNFINISHED, OVER_BUDGET})
 #: Errors that stop the whole batch: every other create would be refused the same way.
 _BATCH_FATAL = (KlingAuthError, KlingAccountError, KlingPermissionError, KlingIPWhitelistError)
-#: A create that failed in a way a resend can fix is tried again after this backoff (doubling).
-_CREATE_BACKOFF, _CREATE_BACKOFF_MAX = 1.0, 60.0
+#: A create that failed in a way a resend can fix is tried again after this backoff (doubling, at
+#: most a poll interval; a ``Retry-After`` is waited exactly instead).
+_CREATE_BACKOFF = 1.0
 #: Creates of one item that fail in a retryable way before the item is given up for this run.
 MAX_CREATE_ATTEMPTS = 8
 #: Polls of one item that fail in a row before it is given up for this run (it may still finish).
@@ -122,7 +123,7 @@ class SlotBudget:
     def shrink(self, in_use: int, now: float, retry_after: float | None = None) -> float:
         """A 1303: hold the budget at ``in_use`` for a while; return how long."""
         self.rate_limited += 1
-        wait = max(self.next_cooldown, retry_after or 0.0)
+        wait = self.next_cooldown if retry_after is None else retry_after  # what Kling asked, no longer
         self.limit = min(self.slots, max(0, in_use))
         self.until = now + wait
         self.next_cooldown = min(self.max_cooldown, self.next_cooldown * 2)
@@ -270,9 +271,8 @@ class BatchAdmission:
             exc.retryable or create_never_reached_kling(exc)
         ) and item.create_attempts < MAX_CREATE_ATTEMPTS:
             item.status = PENDING
-            item.not_before = now + min(
-                _CREATE_BACKOFF_MAX, _CREATE_BACKOFF * 2 ** (item.create_attempts - 1)
-            )
+            backoff = min(self.poll_interval, _CREATE_BACKOFF * 2 ** (item.create_attempts - 1))
+            item.not_before = now + (backoff if exc.retry_after is None else exc.retry_after)
             self._say(item, f"create failed ({exc}); trying again later", warning=True)
         else:
             self._end(item, ERROR, str(exc), now)

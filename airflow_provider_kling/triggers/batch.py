@@ -17,6 +17,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_kling.batch.admission import DEFAULT_PROGRESS_INTERVAL
+from airflow_provider_kling.hooks.core import Clock
 from airflow_provider_kling.lifecycle import DEFAULT_MAX_REGENERATIONS
 from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL
 
@@ -57,6 +58,8 @@ class KlingBatchTrigger(BaseTrigger):
         self.max_regenerations = int(max_regenerations)
         self.progress_every = float(progress_every)
         self.max_units = None if max_units is None else float(max_units)
+        #: Where the batch reads time and sleeps (not serialized; tests set a fake one).
+        self.clock = Clock()
         self.request_kind = request_kind
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -101,7 +104,7 @@ class KlingBatchTrigger(BaseTrigger):
             max_units=self.max_units,
             log=self.log,
         )
-        hook = KlingHook(self.kling_conn_id)
+        hook = KlingHook(self.kling_conn_id, clock=self.clock)
         runner = BatchRunner(
             hook,
             admission,
@@ -113,14 +116,11 @@ class KlingBatchTrigger(BaseTrigger):
         )
         try:
             await hook.aget_settings()  # read once, async-safe; the hook's calls reuse it
-            await runner.run()
+            await runner.run()  # on the loop's shared client: no thread, no requests session
         except KlingError as exc:
             yield TriggerEvent(self._event(admission, "error", str(exc), retryable=exc.airflow_retryable))
             return
-        finally:
-            if "session" in hook.__dict__:  # the cached_property was used: close its pool
-                hook.session.close()
-        yield TriggerEvent(self._event(admission, "done", admission.progress_line(time.time())))
+        yield TriggerEvent(self._event(admission, "done", admission.progress_line(self.clock.time())))
 
     @staticmethod
     def _event(admission: Any, status: str, message: str, **extra: Any) -> dict[str, Any]:

@@ -29,9 +29,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_kling.errors import KlingConnectionError, KlingError, KlingResponseError
+from airflow_provider_kling.errors import KlingConnectionError, KlingError
 from airflow_provider_kling.models import task_from_data
-from airflow_provider_kling.models.task_query import MAX_TASK_IDS, TASKS_PATH, chunks, tasks_by_ids_params
+from airflow_provider_kling.models.task_query import MAX_TASK_IDS, chunks
 from airflow_provider_kling.polling import time_left
 
 if TYPE_CHECKING:
@@ -76,7 +76,12 @@ class _Board:
         return min(PAGE_SIZE_MAX, len(self.watched) + PAGE_SLACK)
 
     async def look(
-        self, hook: KlingHook, task_id: str, clock: Callable[[], float], deadline: float
+        self,
+        hook: KlingHook,
+        task_id: str,
+        clock: Callable[[], float],
+        deadline: float,
+        max_wait: float | None = None,
     ) -> dict[str, Any] | None:
         """The task from a round no older than :data:`STALENESS`; None when the round did not list it."""
         asked_at = clock()
@@ -84,18 +89,22 @@ class _Board:
             # A round that failed is shared only by those who were already waiting for it.
             fresh_after = asked_at if self.round_error is not None else asked_at - STALENESS
             if self.round_at < fresh_after or task_id not in self.round_for:
-                await self._read_round(hook, clock(), deadline)
+                await self._read_round(hook, clock(), deadline, max_wait)
             if self.round_error is not None:  # one error shared by many: do not let its traceback grow
                 raise self.round_error.with_traceback(None)
             return self.seen.get(task_id)
 
-    async def _read_round(self, hook: KlingHook, now: float, deadline: float) -> None:
+    async def _read_round(
+        self, hook: KlingHook, now: float, deadline: float, max_wait: float | None = None
+    ) -> None:
         self.round_at, self.round_error, self.seen, self.complete = now, None, {}, False
         self.round_for = set(self.watched)
         size, missing = self.page_size(), set(self.watched)
         try:
             for page in range(1, MAX_PAGES + 1):
-                items = await hook._alist_task_data(page, size, deadline=deadline, endpoint=self.endpoint)
+                items = await hook._alist_task_data(
+                    page, size, deadline=deadline, endpoint=self.endpoint, max_wait=max_wait
+                )
                 for item in items:
                     external = (item.get("task_info") or {}).get("external_task_id")
                     keys = [key for key in (str(item.get("task_id")), external) if key in self.watched]
@@ -136,14 +145,24 @@ class _TaskQueries:
         self.support = support
         self.unknown: set[str] = set()  # ids /tasks did not know: queried by id from then on
         self._hook_type, self._conn_id = type(hook), hook.kling_conn_id
+        #: the trigger's clock (retries and their waits), when its hook takes one
+        self._hook_kwargs: dict[str, Any] = (
+            {"clock": hook.clock} if getattr(hook, "clock", None) is not None else {}
+        )
         self._hook: KlingHook | None = None
         self._pending: dict[str, list[asyncio.Future[Any]]] = {}
+        #: the shortest poll interval among the pending lookups: a failed query is retried within it
+        self._max_wait: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._sending: set[asyncio.Task[None]] = set()
 
-    async def ask(self, task_id: str) -> dict[str, Any] | _HostLacksTasks | None:
+    async def ask(
+        self, task_id: str, max_wait: float | None = None
+    ) -> dict[str, Any] | _HostLacksTasks | None:
         """The task's record at the next batch; ``None`` when ``/tasks`` does not know the id."""
         loop = asyncio.get_running_loop()
+        if max_wait is not None:
+            self._max_wait = max_wait if self._max_wait is None else min(self._max_wait, max_wait)
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.setdefault(task_id, []).append(future)
         if len(self._pending) >= MAX_TASK_IDS:
@@ -158,12 +177,14 @@ class _TaskQueries:
             self._timer.cancel()
             self._timer = None
         pending, self._pending = self._pending, {}
+        max_wait, self._max_wait = self._max_wait, None
         for ids in chunks(pending):
-            sending = asyncio.get_running_loop().create_task(self._send({i: pending[i] for i in ids}))
+            batch = {i: pending[i] for i in ids}
+            sending = asyncio.get_running_loop().create_task(self._send(batch, max_wait))
             self._sending.add(sending)
             sending.add_done_callback(self._sending.discard)
 
-    async def _send(self, batch: dict[str, list[asyncio.Future[Any]]]) -> None:
+    async def _send(self, batch: dict[str, list[asyncio.Future[Any]]], max_wait: float | None) -> None:
         def settle(result_of: Callable[[str], Any], error: BaseException | None = None) -> None:
             for task_id, futures in batch.items():
                 for future in futures:
@@ -175,12 +196,10 @@ class _TaskQueries:
                         future.set_result(result_of(task_id))
 
         if self._hook is None:
-            self._hook = self._hook_type(self._conn_id)
+            self._hook = self._hook_type(self._conn_id, **self._hook_kwargs)
         hook = self._hook
         try:
-            data = await hook._arequest("GET", TASKS_PATH, params=tasks_by_ids_params(batch))
-            if data is not None and not isinstance(data, list):
-                raise KlingResponseError("Kling answered a many-task query without a list of tasks")
+            data = await hook._atasks_data(list(batch), max_wait=max_wait)
         except KlingError as exc:
             if self.support.saw_error(exc):
                 hook.log.warning(
@@ -192,8 +211,11 @@ class _TaskQueries:
             else:
                 settle(lambda _: None, exc.with_traceback(None))
             return
-        except BaseException as exc:  # cancelled (the board closed), or a bug: nobody waits forever
-            settle(lambda _: None, exc if isinstance(exc, Exception) else KlingConnectionError("cancelled"))
+        except Exception as exc:  # a bug: the waiting lookups raise it, nobody waits forever
+            settle(lambda _: None, exc)
+            return
+        except BaseException:  # cancelled (the board closed): so are its lookups
+            settle(lambda _: None, KlingConnectionError("the task query was cancelled"))
             raise
         self.support.saw_answer()
         found: dict[str, dict[str, Any]] = {}
@@ -240,44 +262,52 @@ _boards: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, st
 
 @contextlib.asynccontextmanager
 async def watch(
-    hook: KlingHook, task_id: str, clock: Callable[[], float], endpoint: str = "/v1/images/generations"
+    hook: KlingHook,
+    task_id: str,
+    clock: Callable[[], float],
+    endpoint: str = "/v1/images/generations",
+    max_wait: float | None = None,
 ) -> AsyncIterator[Lookup]:
     """
     Watch one task of ``endpoint`` while the block runs; yields ``lookup(deadline) -> ImageTask``.
 
-    ``clock`` and ``deadline`` share one clock (the hook's monotonic one). On exit, even by
-    cancellation, the task is unwatched and a board nobody watches is dropped.
+    ``clock`` and ``deadline`` share one clock (the hook's monotonic one); a failed request is
+    retried after at most ``max_wait`` (the poll interval). On exit, even by cancellation, the
+    task is unwatched and a board nobody watches is dropped.
     """
     boards = _boards.setdefault(asyncio.get_running_loop(), {})
     key = (hook.kling_conn_id, endpoint)
     board = boards.setdefault(key, _Board(endpoint=endpoint))
     board.watched[task_id] = board.watched.get(task_id, 0) + 1
 
+    async def query(task_id: str, deadline: float) -> ImageTask:
+        return await hook.aget_task(task_id, deadline=deadline, endpoint=endpoint, max_wait=max_wait)
+
     async def lookup(deadline: float) -> ImageTask:
         if TASKS_QUERY:
             queries = await _task_queries(board, hook)
             if queries.support.usable and task_id in queries.unknown:
-                return await hook.aget_image_task(task_id, deadline=deadline, endpoint=endpoint)
+                return await query(task_id, deadline)
             if queries.support.usable:
                 try:
                     async with asyncio.timeout(time_left(deadline, clock(), float("inf"))):
-                        record = await queries.ask(task_id)
+                        record = await queries.ask(task_id, max_wait)
                 except TimeoutError:
                     raise KlingConnectionError("Timed out querying Kling's tasks") from None
                 if isinstance(record, dict):
                     return task_from_data(record, f"task {task_id}", task_id)
                 if record is None:  # not known by task id (an external id?): ask the endpoint
-                    return await hook.aget_image_task(task_id, deadline=deadline, endpoint=endpoint)
+                    return await query(task_id, deadline)
         if LIST_POLLING and not board.refused:
             try:
                 # Bounded even while another trigger's round holds the board.
                 async with asyncio.timeout(time_left(deadline, clock(), float("inf"))):
-                    item = await board.look(hook, task_id, clock, deadline)
+                    item = await board.look(hook, task_id, clock, deadline, max_wait)
             except TimeoutError:
                 raise KlingConnectionError("Timed out reading Kling's task list") from None
             if item is not None:
                 return task_from_data(item, f"task {task_id}", task_id)
-        return await hook.aget_image_task(task_id, deadline=deadline, endpoint=endpoint)
+        return await query(task_id, deadline)
 
     try:
         yield lookup

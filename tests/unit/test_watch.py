@@ -131,7 +131,7 @@ async def test_a_trigger_cancelled_while_reading_a_round_leaves_the_next_one_to_
         kling_conn_id = "kling_default"
 
         async def _alist_task_data(
-            self, page: int, size: int, *, deadline: float, endpoint: str
+            self, page: int, size: int, *, deadline: float, endpoint: str, max_wait: float | None = None
         ) -> list[dict]:
             pages.append(page)
             await gate.wait()
@@ -242,8 +242,7 @@ class RecordingHook:
     def __init__(self, conn_id: str = "kling_default") -> None:
         self.log = __import__("logging").getLogger("test")
 
-    async def _arequest(self, method: str, path: str, *, params: dict, **kwargs: Any) -> list[dict]:
-        ids = params["task_ids"].split(",")
+    async def _atasks_data(self, ids: list[str], **kwargs: Any) -> list[dict]:
         RecordingHook.asked.append(ids)
         await asyncio.sleep(0)
         return [{"id": task_id, "status": "processing"} for task_id in ids]
