@@ -151,18 +151,22 @@ class _TaskQueries:
         )
         self._hook: KlingHook | None = None
         self._pending: dict[str, list[asyncio.Future[Any]]] = {}
-        #: the shortest poll interval among the pending lookups: a failed query is retried within it
+        #: the shortest poll interval among the pending lookups (a failed query is retried within it),
+        #: and the earliest deadline (its retries end by then)
         self._max_wait: float | None = None
+        self._deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._sending: set[asyncio.Task[None]] = set()
 
     async def ask(
-        self, task_id: str, max_wait: float | None = None
+        self, task_id: str, max_wait: float | None = None, deadline: float | None = None
     ) -> dict[str, Any] | _HostLacksTasks | None:
         """The task's record at the next batch; ``None`` when ``/tasks`` does not know the id."""
         loop = asyncio.get_running_loop()
         if max_wait is not None:
             self._max_wait = max_wait if self._max_wait is None else min(self._max_wait, max_wait)
+        if deadline is not None:
+            self._deadline = deadline if self._deadline is None else min(self._deadline, deadline)
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.setdefault(task_id, []).append(future)
         if len(self._pending) >= MAX_TASK_IDS:
@@ -177,14 +181,16 @@ class _TaskQueries:
             self._timer.cancel()
             self._timer = None
         pending, self._pending = self._pending, {}
-        max_wait, self._max_wait = self._max_wait, None
+        bounds, self._max_wait, self._deadline = (self._max_wait, self._deadline), None, None
         for ids in chunks(pending):
             batch = {i: pending[i] for i in ids}
-            sending = asyncio.get_running_loop().create_task(self._send(batch, max_wait))
+            sending = asyncio.get_running_loop().create_task(self._send(batch, *bounds))
             self._sending.add(sending)
             sending.add_done_callback(self._sending.discard)
 
-    async def _send(self, batch: dict[str, list[asyncio.Future[Any]]], max_wait: float | None) -> None:
+    async def _send(
+        self, batch: dict[str, list[asyncio.Future[Any]]], max_wait: float | None, deadline: float | None
+    ) -> None:
         def settle(result_of: Callable[[str], Any], error: BaseException | None = None) -> None:
             for task_id, futures in batch.items():
                 for future in futures:
@@ -199,7 +205,7 @@ class _TaskQueries:
             self._hook = self._hook_type(self._conn_id, **self._hook_kwargs)
         hook = self._hook
         try:
-            data = await hook._atasks_data(list(batch), max_wait=max_wait)
+            data = await hook._atasks_data(list(batch), deadline=deadline, max_wait=max_wait)
         except KlingError as exc:
             if self.support.saw_error(exc):
                 hook.log.warning(
@@ -291,7 +297,7 @@ async def watch(
             if queries.support.usable:
                 try:
                     async with asyncio.timeout(time_left(deadline, clock(), float("inf"))):
-                        record = await queries.ask(task_id, max_wait)
+                        record = await queries.ask(task_id, max_wait, deadline)
                 except TimeoutError:
                     raise KlingConnectionError("Timed out querying Kling's tasks") from None
                 if isinstance(record, dict):
