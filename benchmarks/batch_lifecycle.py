@@ -231,7 +231,7 @@ def main() -> int:
             for kind in args.kinds.split(","):
                 n = args.n if kind == "generations" else 1
                 kind_limit = limit_of(args.prompts, n)
-                for mode in args.modes.split(","):
+                for mode in filter(None, args.modes.split(",")):
                     httpx.post(f"{root}/_sim/reset", timeout=10)
                     try:
                         figures = run_batch(

@@ -220,48 +220,15 @@ class KlingCore:
 
     def _naming_the_connection(self, exc: KlingAuthError) -> KlingAuthError:
         """Kling's refusal of the credentials, plus which Airflow connection holds them."""
-        if exc.http_status is None or self.kling_conn_id in exc.message:
-            return exc
-        hint = (
-            f"{exc.message}. Check the credentials of Airflow connection '{self.kling_conn_id}' "
-            "(password = API key, or login = access key with password = secret key)"
-        )
-        return KlingAuthError(
-            hint,
-            http_status=exc.http_status,
-            code=exc.code,
-            request_id=exc.request_id,
-            task_id=exc.task_id,
-            external_task_id=exc.external_task_id,
-        )
+        if exc.http_status is not None and self.kling_conn_id not in exc.message:
+            exc.message = (
+                f"{exc.message}. Check the credentials of Airflow connection '{self.kling_conn_id}' "
+                "(password = API key, or login = access key with password = secret key)"
+            )
+            exc.args = (exc.message,)
+        return exc
 
     # -- one call -------------------------------------------------------------------------------
-
-    def build_request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: dict[str, Any] | None = None,
-        params: dict[str, Any] | None = None,
-        deadline: float | None = None,
-    ) -> ApiRequest:
-        """The request to send now: auth header signed now, timeouts clamped to the time left."""
-        settings = self.loaded
-        token = self._jwt.get() if self._jwt else settings.api_key
-        now = self.clock.monotonic()
-        read = time_left(deadline, now, settings.read_timeout)
-        return ApiRequest(
-            method,
-            settings.base_url,
-            path,
-            {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            json=body,
-            params=params,
-            connect_timeout=time_left(deadline, now, settings.connect_timeout),
-            read_timeout=read,
-            total_timeout=read if deadline is not None else None,
-        )
 
     def call(
         self,
@@ -280,7 +247,21 @@ class KlingCore:
         from airflow_provider_kling.models import parse_answer
 
         def attempt() -> Steps[Any]:
-            answer = yield self.build_request(method, path, body=body, params=params, deadline=deadline)
+            # Built at each attempt: the JWT is signed and the timeouts clamped to the time left now.
+            settings, now = self.loaded, self.clock.monotonic()
+            token = self._jwt.get() if self._jwt else settings.api_key
+            read = time_left(deadline, now, settings.read_timeout)
+            answer = yield ApiRequest(
+                method,
+                settings.base_url,
+                path,
+                {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                json=body,
+                params=params,
+                connect_timeout=time_left(deadline, now, settings.connect_timeout),
+                read_timeout=read,
+                total_timeout=read if deadline is not None else None,
+            )
             if isinstance(answer, KlingError):
                 raise answer
             assert answer is not None

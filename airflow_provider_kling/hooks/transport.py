@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.errors import KlingConnectError, KlingConnectionError
 from airflow_provider_kling.hooks.connection import mask_secrets
+from airflow_provider_kling.hooks.core import Answer
 
 if TYPE_CHECKING:
     import ssl
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     import requests
 
     from airflow_provider_kling.hooks.connection import KlingConnectionSettings
-    from airflow_provider_kling.hooks.core import Answer, ApiRequest
+    from airflow_provider_kling.hooks.core import ApiRequest
 
 #: Redirects followed for one API call or one image download.
 MAX_REDIRECTS = 5
@@ -196,8 +197,6 @@ def send(session: requests.Session, request: ApiRequest) -> Answer | KlingConnec
     """Send one request on the worker's session; a transport failure is returned, not raised."""
     import requests
 
-    from airflow_provider_kling.hooks.core import Answer
-
     try:
         response = session.request(
             request.method,
@@ -218,8 +217,6 @@ async def asend(client: httpx.AsyncClient, request: ApiRequest) -> Answer | Klin
     import contextlib
 
     import httpx
-
-    from airflow_provider_kling.hooks.core import Answer
 
     total = request.total_timeout
     bounded = asyncio.timeout(total) if total is not None else contextlib.nullcontext()
