@@ -37,6 +37,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_kling.operators.kling",
                     "airflow_provider_kling.operators.batch",
                     "airflow_provider_kling.operators.endpoints",
+                    "airflow_provider_kling.operators.new_style",
                 ],
             }
         ],
