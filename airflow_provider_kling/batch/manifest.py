@@ -96,7 +96,9 @@ def store_batch(
     Returns the small summary for XCom; ``storage_errors`` lists items whose images could not all
     be stored (a retry stores the missing ones). A storage set-up error is raised at once.
     """
+    from airflow_provider_kling.estimates import priced_as
     from airflow_provider_kling.models import ImageTask
+    from airflow_provider_kling.spend import sum_units
 
     name = batch_name(task_id, map_index)
     folder, _ = task_prefix(dag_id, run_id, name, None)
@@ -118,6 +120,7 @@ def store_batch(
             "status": state.status,
             "message": state.message,
             "units": (state.task or {}).get("final_unit_deduction"),
+            "priced_as": priced_as(item.request),
             "balance": (state.task or {}).get("final_balance_deduction"),
             "files": [],
             "images": [],
@@ -181,23 +184,14 @@ def store_batch(
         "total": len(rows),
         "counts": counts,
         "images_stored": sum(len(row["files"]) for row in rows),
-        "units": _total_units(rows),
+        # Items never created on Kling have nothing to sum; a task still without its deduction
+        # makes the total unknown (spend.sum_units' one rule).
+        "units": sum_units(row["units"] for row in rows if row["kling_task_id"]),
         "manifest": plain_uri(manifest_path),
         "contact_sheet": plain_uri(sheet_path),
         "output_conn_id": path_conn_id(base),
         "storage_errors": sorted(storage_errors),
     }
-
-
-def _total_units(rows: list[dict[str, Any]]) -> float | None:
-    """The units Kling deducted, summed; None when Kling said nothing about units."""
-    values = []
-    for row in rows:
-        try:
-            values.append(float(row["units"]))
-        except (TypeError, ValueError):
-            continue
-    return round(sum(values), 6) if values else None
 
 
 def contact_sheet(manifest: dict[str, Any]) -> str:

@@ -289,10 +289,10 @@ class NewStyleVideoRequest(KlingTaskRequest):
         }
 
 
-class TextToVideoRequest(NewStyleVideoRequest):
+class NewStyleTextToVideoRequest(NewStyleVideoRequest):
     """``POST /text-to-video/{model}``: a video from a prompt (a top-level ``prompt`` string)."""
 
-    kind: ClassVar[str] = "text-to-video"
+    kind: ClassVar[str] = "new-text-to-video"
     path: ClassVar[str] = TEXT_TO_VIDEO_PATH
     known_models: ClassVar[Collection[str]] = models_for(TEXT_TO_VIDEO_PATH)
 
@@ -318,10 +318,10 @@ def _element_entries(element_ids: list[int] | None) -> list[dict[str, Any]]:
     ]
 
 
-class ImageToVideoRequest(NewStyleVideoRequest):
+class NewStyleImageToVideoRequest(NewStyleVideoRequest):
     """``POST /image-to-video/{model}``: a video from a first frame (and a last frame, elements, voices)."""
 
-    kind: ClassVar[str] = "image-to-video"
+    kind: ClassVar[str] = "new-image-to-video"
     path: ClassVar[str] = IMAGE_TO_VIDEO_PATH
     image_fields: ClassVar[tuple[str, ...]] = ("first_frame", "last_frame")
     known_models: ClassVar[Collection[str]] = models_for(IMAGE_TO_VIDEO_PATH)
@@ -366,10 +366,10 @@ class ImageToVideoRequest(NewStyleVideoRequest):
         return contents
 
 
-class OmniVideoRequest(NewStyleVideoRequest):
+class NewStyleOmniVideoRequest(NewStyleVideoRequest):
     """``POST /omni-video/{model}``: a video from a prompt, reference images, frames, a video, elements."""
 
-    kind: ClassVar[str] = "omni-video"
+    kind: ClassVar[str] = "new-omni-video"
     path: ClassVar[str] = OMNI_VIDEO_PATH
     image_fields: ClassVar[tuple[str, ...]] = ("first_frame", "last_frame")
     known_models: ClassVar[Collection[str]] = models_for(OMNI_VIDEO_PATH)
@@ -435,7 +435,8 @@ class OmniVideoRequest(NewStyleVideoRequest):
 
 #: Every new-style request kind by its short name.
 NEW_STYLE_KINDS: Mapping[str, type[NewStyleVideoRequest]] = {
-    cls.kind: cls for cls in (TextToVideoRequest, ImageToVideoRequest, OmniVideoRequest)
+    cls.kind: cls
+    for cls in (NewStyleTextToVideoRequest, NewStyleImageToVideoRequest, NewStyleOmniVideoRequest)
 }
 
 

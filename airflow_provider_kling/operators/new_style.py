@@ -6,7 +6,10 @@ same lifecycle as every other Kling task (resume by external task id, create, wa
 or deferred, XCom, the failure policy). The request kinds and their per-model rules are in
 :mod:`airflow_provider_kling.models.new_style`; these paths take an API key only (a connection with
 an access key and secret key fails before sending). The result's ``videos`` list holds each video's
-``id``, ``url``, ``watermark_url`` and ``duration``; Kling purges them after 30 days.
+``id``, ``url``, ``watermark_url`` and ``duration``, stored under ``output_path`` like the
+``/v1/videos`` operators' (Kling purges them after 30 days). These sit beside the ``/v1/videos``
+operators of :mod:`~airflow_provider_kling.operators.video`: the models differ (``kling-3.0`` here,
+``kling-v3`` there), and ``kling-3.0-turbo`` exists only here.
 """
 
 from __future__ import annotations
@@ -15,14 +18,21 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow_provider_kling.operators.base import KlingTaskOperator
+from airflow_provider_kling.operators.video import KlingVideoTaskOperator
 
-__all__ = ["KlingImageToVideoOperator", "KlingOmniVideoOperator", "KlingTextToVideoOperator"]
+__all__ = [
+    "KlingNewStyleImageToVideoOperator",
+    "KlingNewStyleOmniVideoOperator",
+    "KlingNewStyleTextToVideoOperator",
+]
 
 _SETTINGS = ("resolution", "duration", "audio", "multi_shot", "watermark_info")
 
 
-class _NewStyleVideoOperator(KlingTaskOperator):
-    """What the three share: ``model_name`` and the ``settings`` fields."""
+class _NewStyleVideoOperator(KlingVideoTaskOperator):
+    """What the three share: ``model_name`` and the ``settings`` fields (and, from
+    :class:`~airflow_provider_kling.operators.video.KlingVideoTaskOperator`, videos as outputs,
+    stored as MP4 under ``output_path``)."""
 
     def _set_settings(
         self,
@@ -40,21 +50,8 @@ class _NewStyleVideoOperator(KlingTaskOperator):
         self.multi_shot = multi_shot
         self.watermark_info = watermark_info
 
-    def outputs_of(self, task: Any) -> list[Any]:
-        """A video task's results are its videos."""
-        return list(task.videos)
 
-    def store_outputs(self, result: dict[str, Any], base: Any, context: Any) -> None:
-        """Videos are not copied to storage yet (that comes with the video operators' storage)."""
-        self.log.warning(
-            "Kling task %s: copying videos to %s is not supported yet; the result lists their URLs "
-            "(Kling purges them after 30 days)",
-            result.get("task_id"),
-            base,
-        )
-
-
-class KlingTextToVideoOperator(_NewStyleVideoOperator):
+class KlingNewStyleTextToVideoOperator(_NewStyleVideoOperator):
     """
     Make a video from a prompt (``POST /text-to-video/{model}``) and return the result.
 
@@ -71,7 +68,7 @@ class KlingTextToVideoOperator(_NewStyleVideoOperator):
     Every other argument is :class:`KlingTaskOperator`'s.
     """
 
-    request_kind = "text-to-video"
+    request_kind = "new-text-to-video"
     request_arguments = ("model_name", "prompt", "aspect_ratio", *_SETTINGS)
     template_fields: Sequence[str] = (
         "prompt",
@@ -101,7 +98,7 @@ class KlingTextToVideoOperator(_NewStyleVideoOperator):
         self._set_settings(model_name, resolution, duration, audio, multi_shot, watermark_info)
 
 
-class KlingImageToVideoOperator(_NewStyleVideoOperator):
+class KlingNewStyleImageToVideoOperator(_NewStyleVideoOperator):
     """
     Make a video from a first frame, and optionally a last frame, elements and voices
     (``POST /image-to-video/{model}``); return the result.
@@ -115,10 +112,10 @@ class KlingImageToVideoOperator(_NewStyleVideoOperator):
         ``kling-2.5-turbo``. (templated)
 
     ``resolution``, ``duration``, ``audio``, ``multi_shot`` and ``watermark_info`` as for
-    :class:`KlingTextToVideoOperator`; every other argument is :class:`KlingTaskOperator`'s.
+    :class:`KlingNewStyleTextToVideoOperator`; every other argument is :class:`KlingTaskOperator`'s.
     """
 
-    request_kind = "image-to-video"
+    request_kind = "new-image-to-video"
     request_arguments = (
         "model_name",
         "prompt",
@@ -163,7 +160,7 @@ class KlingImageToVideoOperator(_NewStyleVideoOperator):
         self._set_settings(model_name, resolution, duration, audio, multi_shot, watermark_info)
 
 
-class KlingOmniVideoOperator(_NewStyleVideoOperator):
+class KlingNewStyleOmniVideoOperator(_NewStyleVideoOperator):
     """
     Make a video from a prompt with reference images, frames, a reference or base video and
     elements (``POST /omni-video/{model}``); return the result.
@@ -178,10 +175,10 @@ class KlingOmniVideoOperator(_NewStyleVideoOperator):
     :param aspect_ratio: 16:9, 9:16 or 1:1. (templated)
 
     ``resolution``, ``duration``, ``audio`` (``native``, ``original``, ``off``), ``multi_shot`` and
-    ``watermark_info`` as for :class:`KlingTextToVideoOperator`.
+    ``watermark_info`` as for :class:`KlingNewStyleTextToVideoOperator`.
     """
 
-    request_kind = "omni-video"
+    request_kind = "new-omni-video"
     request_arguments = (
         "model_name",
         "prompt",

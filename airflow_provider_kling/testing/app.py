@@ -1,8 +1,9 @@
-"""The simulator's ASGI app: Kling's image routes, image files, and the control routes.
+"""The simulator's ASGI app: Kling's image and video routes, their files, and the control routes.
 
-Image generation and the endpoints in ``testing.endpoints`` (omni-image, multi-image2image,
-expand, virtual try-on) each answer create, query and list at their own path; a task is found
-only at the path it was created at, and listed only there.
+Image generation, the endpoints in ``testing.endpoints`` (omni-image, multi-image2image,
+expand, virtual try-on) and the video endpoints in ``testing.videos`` (text2video, image2video,
+omni-video, video-extend, multi-image2video) each answer create, query and list at their own
+path; a task is found only at the path it was created at, and listed only there.
 
 Every API route answers under both ``/v1/...`` (Kling's own hosts) and ``/kling/v1/...`` (the
 reseller's prefix): create, query (by task id or external task id), list, and
@@ -29,13 +30,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from airflow_provider_kling.testing import endpoints, faulty, png, rules
+from airflow_provider_kling.testing import endpoints, faulty, png, rules, videos
 from airflow_provider_kling.testing.auth import identify_caller
 from airflow_provider_kling.testing.callbacks import CallbackSender
 from airflow_provider_kling.testing.codes import ApiError
 from airflow_provider_kling.testing.control import control_routes
 from airflow_provider_kling.testing.state import SimulatorConfig, SimulatorState
-from airflow_provider_kling.testing.task_api import task_api_routes, video_routes
+from airflow_provider_kling.testing.task_api import task_api_routes
 from airflow_provider_kling.testing.tasks import IMAGE_PATH, SUBMITTED, render_task
 
 API_PREFIXES = ("", "/kling")
@@ -117,9 +118,12 @@ async def _create(request: Request, state: SimulatorState, owner: str) -> dict[s
     kind = _kind(request)
     host = request.scope.get("kling_host", "reseller")
     try:
-        image_request = (
-            rules.validate(fields, host) if kind == "generations" else endpoints.validate(kind, fields)
-        )
+        if kind == "generations":
+            image_request = rules.validate(fields, host)
+        elif kind in endpoints.BY_KIND:
+            image_request = endpoints.validate(kind, fields)
+        else:
+            image_request = videos.validate_create(kind, fields, state, owner)
     except rules.RuleViolation as exc:
         raise ApiError.of(1201, str(exc)) from None
     task = state.create_task(owner, image_request)
@@ -256,6 +260,7 @@ def create_app(state: SimulatorState | None = None, **settings: Any) -> Starlett
 
     task_paths = [("generations", "/v1/images/generations")]
     task_paths += [(endpoint.kind, endpoint.path) for endpoint in endpoints.ENDPOINTS]
+    task_paths += videos.task_paths()
     routes = []
     for prefix in API_PREFIXES:
         for kind, path in task_paths:
@@ -265,7 +270,7 @@ def create_app(state: SimulatorState | None = None, **settings: Any) -> Starlett
             Route(f"{prefix}/images/{{task_id}}/watermarked/{{index:int}}.png", image, methods=["GET"]),
             Route(f"{prefix}/account/costs", account_costs, methods=["GET"]),
             *task_api_routes(prefix, _api_call),
-            *video_routes(prefix),
+            *videos.file_routes(prefix),
         ]
     routes.append(Route(f"{MOVED_PREFIX}/{{rest:path}}", moved, methods=["GET", "POST", "PUT", "DELETE"]))
     app = Starlette(

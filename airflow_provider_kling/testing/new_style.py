@@ -7,8 +7,10 @@ only (an access-key JWT answers 401/1002). A task is answered as a new-style rec
 ``{id, status, message, create_time, update_time, external_id, outputs[], billing[]}`` with
 ``succeeded`` as the end of a good task. ``GET /tasks`` renders every task (``/v1/`` ones too) so.
 
-Video tasks hold one slot each and draw units from a ``video`` resource pack: a STAND-IN price
-of units per second by model and resolution (Kling publishes prices per second, not units).
+An accepted create is a :class:`~airflow_provider_kling.testing.video_rules.VideoRequest` like a
+``/v1/videos`` one, so its task, slot (one per video), resource pack (``video``) and MP4 file
+(``testing.videos``) work alike; its price is a STAND-IN of units per second by model and
+resolution (Kling publishes prices per second, not units).
 """
 
 from __future__ import annotations
@@ -20,15 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_kling.testing.codes import ApiError
-from airflow_provider_kling.testing.rules import MAX_EXTERNAL_TASK_ID, ImageRequest, RuleViolation, _shown
-from airflow_provider_kling.testing.tasks import FAILED, SUCCEED, SimTask
+from airflow_provider_kling.testing.rules import MAX_EXTERNAL_TASK_ID, RuleViolation, _shown
+from airflow_provider_kling.testing.tasks import FAILED, IMAGE_PATH, SUCCEED, SimTask
+from airflow_provider_kling.testing.video_rules import VideoRequest, video_id, video_url
 
 T2V, I2V, OMNI = "text-to-video", "image-to-video", "omni-video"
 PRODUCTS = (T2V, I2V, OMNI)
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
 DEFAULT_DURATION = 5
-#: Where the simulator serves result videos (under its origin).
-VIDEO_PATH = "/kling/videos"
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ def _prompt_of(product: str, body: dict[str, Any], grouped: dict[str, list[dict[
     return " ".join(texts) if texts else None
 
 
-def validate(product: str, model_name: str, body: Any) -> ImageRequest:
+def validate(product: str, model_name: str, body: Any) -> VideoRequest:
     """The accepted new-style create, or :class:`RuleViolation`; an unknown model answers 404/1203."""
     model = MODELS.get(model_name)
     if model is None or product not in model.products:
@@ -232,7 +233,7 @@ def validate(product: str, model_name: str, body: Any) -> ImageRequest:
     ):
         check.bad("options.watermark_info", 'must be {"enabled": true|false}', watermark)
     _raise_if_any(check)
-    return ImageRequest(
+    return VideoRequest(
         model_name=model_name,
         prompt=prompt or f"{product} {model_name}",
         n=1,  # a video task holds one slot, whatever its length
@@ -243,9 +244,8 @@ def validate(product: str, model_name: str, body: Any) -> ImageRequest:
         watermark=bool((watermark or {}).get("enabled")),
         endpoint=product,
         units_each=model.units_per_second[resolution] * duration,
-        product_type="video",
-        api_style="new",
-        duration=duration,
+        seconds=float(duration),
+        mode="std" if resolution == "720p" else "pro",
     )
 
 
@@ -258,9 +258,7 @@ def _millis(seconds: float) -> int:
     return int(seconds * 1000)
 
 
-def render_record(
-    task: SimTask, *, origin: str, now: float, status: str | None = None, image_path: str = "/kling/images"
-) -> dict[str, Any]:
+def render_record(task: SimTask, *, origin: str, now: float, status: str | None = None) -> dict[str, Any]:
     """A task (of either style) as a new-style record: ``succeeded``, ``outputs[]`` and ``billing[]``."""
     status = status or task.status_at(now)
     request = task.request
@@ -284,26 +282,21 @@ def render_record(
                 "package_type": request.product_type,
             }
         ]
+    image_root = f"{origin}{IMAGE_PATH}"
     if status == SUCCEED:
-        if request.product_type == "video":
+        if isinstance(request, VideoRequest):  # served by testing.videos' file routes
             video: dict[str, Any] = {
-                "id": f"{task.task_id}-0",
-                "url": f"{origin}{VIDEO_PATH}/{task.task_id}/0.mp4",
-                "duration": str(request.duration or DEFAULT_DURATION),
+                "id": video_id(task.task_id),
+                "url": video_url(image_root, task.task_id),
+                "duration": f"{request.seconds:g}",
             }
             if request.watermark:
-                video["watermark_url"] = f"{origin}{VIDEO_PATH}/{task.task_id}/watermarked/0.mp4"
+                video["watermark_url"] = video_url(image_root, task.task_id, watermarked=True)
             record["outputs"] = [{"video": video}]
         else:
             for index in range(request.n):
-                image = {"url": f"{origin}{image_path}/{task.task_id}/{index}.png"}
+                image = {"url": f"{image_root}/{task.task_id}/{index}.png"}
                 if request.watermark:
-                    image["watermark_url"] = f"{origin}{image_path}/{task.task_id}/watermarked/{index}.png"
+                    image["watermark_url"] = f"{image_root}/{task.task_id}/watermarked/{index}.png"
                 record["outputs"].append({"image": image})
     return record
-
-
-def video_bytes(task_id: str) -> bytes:
-    """A stand-in MP4: an ``ftyp`` box and the task id, enough for a type sniffer and a size check."""
-    brand = b"ftypisom\x00\x00\x02\x00isomiso2mp41"
-    return (len(brand) + 4).to_bytes(4, "big") + brand + task_id.encode()

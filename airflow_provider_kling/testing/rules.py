@@ -132,10 +132,6 @@ class ImageRequest:
     series: bool = False
     #: What the task makes (its resource pack type): ``image``, ``video`` or ``try_on``.
     product_type: str = "image"
-    #: ``legacy`` (``/v1/...``, ``model_name`` in the body) or ``new`` (model in the path).
-    api_style: str = "legacy"
-    #: Seconds of video (video tasks only).
-    duration: int | None = None
 
     @property
     def units_per_image(self) -> float:

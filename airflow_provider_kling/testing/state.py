@@ -41,7 +41,18 @@ from airflow_provider_kling.testing.tasks import (
 __all__ = ["Settings", "SimulatorConfig", "SimulatorState", "key_fingerprint"]
 
 #: ``tasks``: ``GET`` and ``POST /tasks`` (many tasks in one call); ``queries``: one task by id.
-COUNTER_NAMES = ("requests", "creates", "queries", "lists", "tasks", "images", "callbacks", "faults", "costs")
+COUNTER_NAMES = (
+    "requests",
+    "creates",
+    "queries",
+    "lists",
+    "tasks",
+    "images",
+    "videos",
+    "callbacks",
+    "faults",
+    "costs",
+)
 #: Kling keeps tasks (and their images) 30 days.
 KLING_RETENTION = 30 * 86_400.0
 

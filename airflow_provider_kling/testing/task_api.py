@@ -152,17 +152,6 @@ async def _search(request: Request, state: SimulatorState, owner: str) -> dict[s
     }
 
 
-async def video(request: Request) -> Response:
-    """A result video (a stand-in MP4), served without authentication like Kling's CDN."""
-    state = _state(request)
-    task = state.get_task(request.path_params["task_id"])
-    if task is None or task.request.product_type != "video" or not state.image_available(task, time.time()):
-        from airflow_provider_kling.testing.app import error_response
-
-        return error_response(ApiError(404, 1203, "video not found or expired"))
-    return Response(new_style.video_bytes(task.task_id), media_type="video/mp4")
-
-
 def task_api_routes(prefix: str, api_call: ApiCall) -> list[Route]:
     """The new-style create routes and ``/tasks`` under ``prefix`` (``""`` or ``/kling``)."""
 
@@ -180,11 +169,4 @@ def task_api_routes(prefix: str, api_call: ApiCall) -> list[Route]:
     return [
         *(create_route(product) for product in new_style.PRODUCTS),
         Route(f"{prefix}/tasks", tasks, methods=["GET", "POST"]),
-    ]
-
-
-def video_routes(prefix: str) -> list[Route]:
-    return [
-        Route(f"{prefix}/videos/{{task_id}}/0.mp4", video, methods=["GET"]),
-        Route(f"{prefix}/videos/{{task_id}}/watermarked/0.mp4", video, methods=["GET"]),
     ]

@@ -10,9 +10,9 @@ from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.models import task_from_data
 from airflow_provider_kling.models.new_style import (
     NEW_STYLE_MODELS,
-    ImageToVideoRequest,
-    OmniVideoRequest,
-    TextToVideoRequest,
+    NewStyleImageToVideoRequest,
+    NewStyleOmniVideoRequest,
+    NewStyleTextToVideoRequest,
     is_new_style_path,
     legacy_fields,
 )
@@ -32,7 +32,7 @@ def refused(cls: Any, **fields: Any) -> str:
 
 
 def test_text_to_video_names_the_model_in_the_path_and_sends_prompt_settings_options() -> None:
-    request = TextToVideoRequest.build(
+    request = NewStyleTextToVideoRequest.build(
         model_name="kling-3.0",
         prompt="a fox in snow",
         duration=8,
@@ -63,13 +63,13 @@ def test_text_to_video_names_the_model_in_the_path_and_sends_prompt_settings_opt
 
 
 def test_unset_settings_and_options_are_left_out() -> None:
-    assert TextToVideoRequest.build(model_name="kling-3.0-turbo", prompt="a kite").to_json() == {
+    assert NewStyleTextToVideoRequest.build(model_name="kling-3.0-turbo", prompt="a kite").to_json() == {
         "prompt": "a kite"
     }
 
 
 def test_image_to_video_sends_contents_entries() -> None:
-    request = ImageToVideoRequest.build(
+    request = NewStyleImageToVideoRequest.build(
         model_name="kling-3.0", prompt="she smiles", first_frame=FRAME, last_frame=LAST, element_ids=[7]
     )
     assert request.create_path == "/image-to-video/kling-3.0"
@@ -82,7 +82,7 @@ def test_image_to_video_sends_contents_entries() -> None:
 
 
 def test_omni_video_sends_reference_images_and_a_video() -> None:
-    body = OmniVideoRequest.build(
+    body = NewStyleOmniVideoRequest.build(
         model_name="kling-3.0-omni",
         prompt="<<<image_1>>> walks in",
         reference_images=["https://example.com/a.png"],
@@ -101,53 +101,61 @@ def test_omni_video_sends_reference_images_and_a_video() -> None:
     ("cls", "fields", "rule"),
     [
         (
-            TextToVideoRequest,
+            NewStyleTextToVideoRequest,
             {"model_name": "kling-3.0-omni"},
             "model_name: must be one of kling-3.0-turbo, kling-3.0",
         ),
         (
-            OmniVideoRequest,
+            NewStyleOmniVideoRequest,
             {"model_name": "kling-3.0"},
             "model_name: must be one of kling-3.0-omni, kling-o1",
         ),
         (
-            TextToVideoRequest,
+            NewStyleTextToVideoRequest,
             {"model_name": "kling-3.0-turbo", "audio": "native"},
             "kling-3.0-turbo takes no audio",
         ),
         (
-            TextToVideoRequest,
+            NewStyleTextToVideoRequest,
             {"model_name": "kling-2.6", "duration": 7},
             "duration: kling-2.6 makes 5 s or 10 s",
         ),
-        (TextToVideoRequest, {"model_name": "kling-3.0", "duration": 16}, "duration: kling-3.0 makes 3-15 s"),
-        (OmniVideoRequest, {"model_name": "kling-o1", "duration": 12}, "duration: kling-o1 makes 3-10 s"),
         (
-            TextToVideoRequest,
+            NewStyleTextToVideoRequest,
+            {"model_name": "kling-3.0", "duration": 16},
+            "duration: kling-3.0 makes 3-15 s",
+        ),
+        (
+            NewStyleOmniVideoRequest,
+            {"model_name": "kling-o1", "duration": 12},
+            "duration: kling-o1 makes 3-10 s",
+        ),
+        (
+            NewStyleTextToVideoRequest,
             {"model_name": "kling-2.6", "resolution": "4k"},
             "resolution: kling-2.6 supports 720p, 1080p",
         ),
         (
-            TextToVideoRequest,
+            NewStyleTextToVideoRequest,
             {"model_name": "kling-2.6", "multi_shot": True},
             "multi_shot: kling-2.6 takes no",
         ),
         (
-            TextToVideoRequest,
+            NewStyleTextToVideoRequest,
             {"model_name": "kling-2.6", "audio": "native", "resolution": "720p"},
             "with audio makes 1080p only",
         ),
         (
-            OmniVideoRequest,
+            NewStyleOmniVideoRequest,
             {"model_name": "kling-o1", "audio": "native"},
             "audio: kling-o1 takes original, off",
         ),
         (
-            TextToVideoRequest,
+            NewStyleTextToVideoRequest,
             {"model_name": "kling-2.5-turbo", "prompt": "x" * 2501},
             "at most 2500 characters",
         ),
-        (TextToVideoRequest, {"model_name": "kling-3.0", "aspect_ratio": "4:3"}, "aspect_ratio"),
+        (NewStyleTextToVideoRequest, {"model_name": "kling-3.0", "aspect_ratio": "4:3"}, "aspect_ratio"),
     ],
 )
 def test_a_request_breaking_its_models_row_is_refused_naming_the_field(
@@ -157,8 +165,10 @@ def test_a_request_breaking_its_models_row_is_refused_naming_the_field(
 
 
 def test_turbo_takes_a_3072_character_prompt_on_text_to_video_only() -> None:
-    assert TextToVideoRequest.build(model_name="kling-3.0-turbo", prompt="x" * 3072).prompt
-    message = refused(ImageToVideoRequest, model_name="kling-3.0-turbo", prompt="x" * 3072, first_frame=FRAME)
+    assert NewStyleTextToVideoRequest.build(model_name="kling-3.0-turbo", prompt="x" * 3072).prompt
+    message = refused(
+        NewStyleImageToVideoRequest, model_name="kling-3.0-turbo", prompt="x" * 3072, first_frame=FRAME
+    )
     assert "prompt: kling-3.0-turbo takes at most 2500 characters" in message
 
 
@@ -184,11 +194,11 @@ def test_turbo_takes_a_3072_character_prompt_on_text_to_video_only() -> None:
     ],
 )
 def test_image_to_video_rules(fields: dict[str, Any], rule: str) -> None:
-    assert rule in refused(ImageToVideoRequest, **{"first_frame": FRAME, **fields})
+    assert rule in refused(NewStyleImageToVideoRequest, **{"first_frame": FRAME, **fields})
 
 
 def test_image_to_video_needs_a_first_frame() -> None:
-    assert "first_frame: Field required" in refused(ImageToVideoRequest, model_name="kling-3.0")
+    assert "first_frame: Field required" in refused(NewStyleImageToVideoRequest, model_name="kling-3.0")
 
 
 @pytest.mark.parametrize(
@@ -205,11 +215,13 @@ def test_image_to_video_needs_a_first_frame() -> None:
     ],
 )
 def test_omni_video_rules(fields: dict[str, Any], rule: str) -> None:
-    assert rule in refused(OmniVideoRequest, **{"model_name": "kling-3.0-omni", "prompt": "a fox", **fields})
+    assert rule in refused(
+        NewStyleOmniVideoRequest, **{"model_name": "kling-3.0-omni", "prompt": "a fox", **fields}
+    )
 
 
 def test_every_model_row_is_reachable_through_a_request_kind() -> None:
-    reachable = set(TextToVideoRequest.known_models) | set(OmniVideoRequest.known_models)
+    reachable = set(NewStyleTextToVideoRequest.known_models) | set(NewStyleOmniVideoRequest.known_models)
     assert reachable == set(NEW_STYLE_MODELS)
 
 

@@ -11,9 +11,9 @@ import pytest
 from airflow.sdk import DAG
 
 from airflow_provider_kling.operators.new_style import (
-    KlingImageToVideoOperator,
-    KlingOmniVideoOperator,
-    KlingTextToVideoOperator,
+    KlingNewStyleImageToVideoOperator,
+    KlingNewStyleOmniVideoOperator,
+    KlingNewStyleTextToVideoOperator,
 )
 from tests.unit.task_context import (
     DictTaskStateStore,
@@ -36,12 +36,16 @@ def make(operator_class: type, **kwargs: Any) -> Any:
 @pytest.mark.parametrize(
     ("operator_class", "kwargs", "path"),
     [
-        (KlingTextToVideoOperator, {"prompt": "a fox in snow", "duration": 5}, "text-to-video"),
-        (KlingImageToVideoOperator, {"first_frame": FRAME, "model_name": "kling-2.6"}, "image-to-video"),
+        (KlingNewStyleTextToVideoOperator, {"prompt": "a fox in snow", "duration": 5}, "new-text-to-video"),
         (
-            KlingOmniVideoOperator,
+            KlingNewStyleImageToVideoOperator,
+            {"first_frame": FRAME, "model_name": "kling-2.6"},
+            "new-image-to-video",
+        ),
+        (
+            KlingNewStyleOmniVideoOperator,
             {"prompt": "<<<image_1>>> waves", "reference_images": [FRAME]},
-            "omni-video",
+            "new-omni-video",
         ),
     ],
 )
@@ -63,8 +67,12 @@ def test_each_operator_creates_at_its_models_path_and_returns_the_video(
 def test_a_retry_resumes_the_same_video_task_without_a_second_create(kling_connection):
     kling_connection.set_progress("immediate")
     ti, store = RecordingTaskInstance(), DictTaskStateStore()
-    first = make(KlingTextToVideoOperator, prompt="a kite").execute(make_context(ti, task_state_store=store))
-    second = make(KlingTextToVideoOperator, prompt="a kite").execute(make_context(ti, task_state_store=store))
+    first = make(KlingNewStyleTextToVideoOperator, prompt="a kite").execute(
+        make_context(ti, task_state_store=store)
+    )
+    second = make(KlingNewStyleTextToVideoOperator, prompt="a kite").execute(
+        make_context(ti, task_state_store=store)
+    )
 
     assert first["task_id"] == second["task_id"]
     assert kling_connection.counters(kling_connection.api_key)["creates"] == 1
@@ -74,7 +82,7 @@ def test_a_deferred_video_is_read_through_tasks_by_the_trigger(kling_connection)
     from airflow.sdk.exceptions import TaskDeferred
 
     kling_connection.set_latency(0.3)
-    operator = make(KlingTextToVideoOperator, prompt="a lighthouse", deferrable=True)
+    operator = make(KlingNewStyleTextToVideoOperator, prompt="a lighthouse", deferrable=True)
     context = make_context()
     with pytest.raises(TaskDeferred) as deferred:
         operator.execute(context)
@@ -91,7 +99,7 @@ def test_a_deferred_video_is_read_through_tasks_by_the_trigger(kling_connection)
 def test_a_bad_setting_fails_before_any_call_naming_the_rule(kling_connection):
     from airflow.providers.common.compat.sdk import AirflowFailException
 
-    operator = make(KlingTextToVideoOperator, prompt="a fox", model_name="kling-2.6", duration=7)
+    operator = make(KlingNewStyleTextToVideoOperator, prompt="a fox", model_name="kling-2.6", duration=7)
     with pytest.raises(AirflowFailException, match=r"duration: kling-2\.6 makes 5 s or 10 s"):
         operator.execute(make_context())
     assert kling_connection.counters() == {}

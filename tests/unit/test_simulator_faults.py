@@ -100,6 +100,7 @@ def test_counters_count_each_kind_of_call_per_key(
         "lists": 1,
         "tasks": 0,
         "images": 0,
+        "videos": 0,
         "callbacks": 0,
         "faults": 1,
         "costs": 0,

@@ -10,7 +10,7 @@ import pytest
 
 from airflow_provider_kling.errors import KlingAuthError, KlingRequestValidationError
 from airflow_provider_kling.hooks.kling import KlingHook
-from airflow_provider_kling.models.new_style import TextToVideoRequest
+from airflow_provider_kling.models.new_style import NewStyleTextToVideoRequest
 
 
 def set_connection(monkeypatch, host: str, password: str, login: str | None = None, **extra) -> None:
@@ -67,7 +67,7 @@ async def test_aget_tasks_reads_them_on_the_shared_client(kling_connection):
 
 def test_a_new_style_create_goes_to_its_model_path_and_is_queried_through_tasks(kling_connection):
     hook = KlingHook()
-    request = TextToVideoRequest.build(model_name="kling-3.0", prompt="a fox in snow", duration=5)
+    request = NewStyleTextToVideoRequest.build(model_name="kling-3.0", prompt="a fox in snow", duration=5)
     kling_connection.set_progress("immediate")
 
     created = hook.create_task(request)
@@ -82,7 +82,7 @@ def test_a_new_style_create_goes_to_its_model_path_and_is_queried_through_tasks(
 
 def test_a_jwt_connection_on_a_new_style_path_fails_before_sending(kling_simulator, monkeypatch):
     set_connection(monkeypatch, kling_simulator.base_url, "secret", login="access")
-    request = TextToVideoRequest.build(model_name="kling-3.0", prompt="a fox")
+    request = NewStyleTextToVideoRequest.build(model_name="kling-3.0", prompt="a fox")
 
     with pytest.raises(KlingAuthError, match="needs an API key"):
         KlingHook().create_task(request)
