@@ -152,30 +152,40 @@ def file_numbers(indices: list[int | None]) -> list[int]:
     return list(range(len(indices)))
 
 
-def find_stored(base: ObjectStoragePath, folder: str, prefix: str) -> dict[int, ObjectStoragePath]:
-    """The whole images an earlier try stored for one task, by number: one listing of ``folder``."""
-    return {int(name): path for name, path in find_stored_files(base, folder, prefix, IMAGE).items()}
-
-
-def find_stored_files(
-    base: ObjectStoragePath, folder: str, prefix: str, media: MediaKind
-) -> dict[str, ObjectStoragePath]:
-    """The whole files of kind ``media`` an earlier try stored for one task, by the name after
-    ``prefix`` without extension (``"0"``, ``"0_watermarked"``): one listing of ``folder``."""
+def list_names(base: ObjectStoragePath, folder: str) -> list[str]:
+    """The file names in ``folder``, freshly listed (none when it does not exist)."""
     directory = base / folder
-    tail = r"(\d+)" if media is IMAGE else r"(\d+(?:" + WATERMARKED + r")?)"
-    pattern = re.compile(re.escape(prefix) + tail + r"(" + "|".join(map(re.escape, media.extensions)) + r")")
     directory.fs.invalidate_cache(directory.path)
     try:
         names = directory.fs.ls(directory.path, detail=False)
     except FileNotFoundError:
-        return {}
-    found = {}
-    for name in names:
-        file_name = str(name).rstrip("/").rsplit("/", 1)[-1]
-        if match := pattern.fullmatch(file_name):
-            found[match.group(1)] = directory / file_name
-    return found
+        return []
+    return [str(name).rstrip("/").rsplit("/", 1)[-1] for name in names]
+
+
+def find_stored(
+    base: ObjectStoragePath, folder: str, prefix: str, names: Iterable[str] | None = None
+) -> dict[int, ObjectStoragePath]:
+    """The whole images an earlier try stored for one task, by number, among ``names`` (by default
+    one listing of ``folder``; a batch lists its folder once for all its items)."""
+    found = find_stored_files(base, folder, prefix, IMAGE, names)
+    return {int(name): path for name, path in found.items()}
+
+
+def find_stored_files(
+    base: ObjectStoragePath,
+    folder: str,
+    prefix: str,
+    media: MediaKind,
+    names: Iterable[str] | None = None,
+) -> dict[str, ObjectStoragePath]:
+    """The whole files of kind ``media`` an earlier try stored for one task, by the name after
+    ``prefix`` without extension (``"0"``, ``"0_watermarked"``), among ``names`` (by default one
+    listing of ``folder``)."""
+    tail = r"(\d+)" if media is IMAGE else r"(\d+(?:" + WATERMARKED + r")?)"
+    pattern = re.compile(re.escape(prefix) + tail + r"(" + "|".join(map(re.escape, media.extensions)) + r")")
+    names = list_names(base, folder) if names is None else names
+    return {m.group(1): base / folder / name for name in names if (m := pattern.fullmatch(name))}
 
 
 def _extension(head: bytes) -> str | None:
@@ -273,6 +283,32 @@ def _close(chunks: Iterable[bytes]) -> None:
         close()
 
 
+def write_whole(base: ObjectStoragePath, stem: str, write: Callable[[IO[bytes]], str]) -> ObjectStoragePath:
+    """Write ``base/<stem><suffix>`` whole or not at all: ``write(handle)`` writes the bytes and
+    returns the suffix. A remote store gets one upload of the finished bytes, straight to the final
+    key; a local folder a partial file renamed at the end."""
+    if not is_local(base):
+        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
+            suffix = write(spool)
+            spool.seek(0)
+            final = base / f"{stem}{suffix}"
+            with final.open("wb") as handle:
+                shutil.copyfileobj(spool, handle)
+        return final
+    # A partial name of this try's own: a concurrent try (a zombie and its retry) never shares it.
+    partial = base / f"{stem}.{uuid.uuid4().hex[:12]}.part"
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with partial.open("wb") as handle:
+            suffix = write(handle)
+        final = base / f"{stem}{suffix}"
+        partial.rename(final)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return final
+
+
 def store_image(base: ObjectStoragePath, stem: str, chunks: Iterable[bytes]) -> ObjectStoragePath:
     """Store one verified image at ``base/stem.<ext>`` (extension from its own bytes); else nothing."""
     return store_file(base, stem, chunks, IMAGE)
@@ -292,26 +328,7 @@ def store_file(
     except BaseException:
         _close(chunks)
         raise
-    if not is_local(base):
-        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
-            extension = _copy_verified(chunks, spool, verifier)
-            spool.seek(0)
-            final = base / f"{stem}{extension}"
-            with final.open("wb") as handle:  # one upload, straight to the final key
-                shutil.copyfileobj(spool, handle)
-        return final
-    # A partial name of this try's own: a concurrent try (a zombie and its retry) never shares it.
-    partial = base / f"{stem}.{uuid.uuid4().hex[:12]}.part"
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with partial.open("wb") as handle:
-            extension = _copy_verified(chunks, handle, verifier)
-        final = base / f"{stem}{extension}"
-        partial.rename(final)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    return final
+    return write_whole(base, stem, lambda handle: _copy_verified(chunks, handle, verifier))
 
 
 def is_configuration_error(exc: BaseException, base: ObjectStoragePath) -> bool:

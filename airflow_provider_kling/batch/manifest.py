@@ -11,22 +11,22 @@ from __future__ import annotations
 
 import html
 import json
-import re
-import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from airflow_provider_kling.batch.admission import SUCCEEDED, ItemProgress
 from airflow_provider_kling.errors import KlingError, KlingStorageConfigError
+from airflow_provider_kling.idempotency import generation_external_task_id
 from airflow_provider_kling.storage import (
-    EXTENSIONS,
-    is_local,
+    find_stored,
+    list_names,
     path_conn_id,
     plain_uri,
     safe_name,
     store_task_images,
     task_prefix,
+    write_whole,
 )
 
 if TYPE_CHECKING:
@@ -40,38 +40,14 @@ def batch_name(task_id: str, map_index: int | None) -> str:
     return f"{task_id}_{map_index}" if map_index is not None and map_index >= 0 else task_id
 
 
-def _listing(base: ObjectStoragePath, folder: str) -> list[str]:
-    directory = base / folder
-    directory.fs.invalidate_cache(directory.path)
-    try:
-        names = directory.fs.ls(directory.path, detail=False)
-    except FileNotFoundError:
-        return []
-    return [str(name).rstrip("/").rsplit("/", 1)[-1] for name in names]
-
-
-def _stored_of(base: ObjectStoragePath, folder: str, prefix: str, names: Iterable[str]) -> dict[int, Any]:
-    pattern = re.compile(re.escape(prefix) + r"(\d+)(" + "|".join(map(re.escape, EXTENSIONS)) + r")")
-    return {int(m.group(1)): base / folder / name for name in names if (m := pattern.fullmatch(name))}
-
-
 def write_text(base: ObjectStoragePath, relative: str, text: str) -> ObjectStoragePath:
-    """Write a small text file whole: through a partial file and a rename on a local folder."""
-    final = base / relative
-    if not is_local(base):
-        with final.open("w", encoding="utf-8") as handle:
-            handle.write(text)
-        return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    partial = base / f"{relative}.{uuid.uuid4().hex[:12]}.part"
-    try:
-        with partial.open("w", encoding="utf-8") as handle:
-            handle.write(text)
-        partial.rename(final)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    return final
+    """Write a small text file whole (:func:`~airflow_provider_kling.storage.write_whole`)."""
+
+    def write(handle: IO[bytes]) -> str:
+        handle.write(text.encode("utf-8"))
+        return ""
+
+    return write_whole(base, relative, write)
 
 
 def store_batch(
@@ -102,7 +78,7 @@ def store_batch(
 
     name = batch_name(task_id, map_index)
     folder, _ = task_prefix(dag_id, run_id, name, None)
-    names = _listing(base, folder)
+    names = list_names(base, folder)
     rows: list[dict[str, Any]] = []
     storage_errors: dict[str, str] = {}
     for item in items:
@@ -113,9 +89,7 @@ def store_batch(
             "prompt": getattr(item.request, "prompt", None),
             "model_name": getattr(item.request, "model_name", None),
             "n": item.n,
-            "external_task_id": state.external_task_id
-            if state.generation == 1
-            else f"{state.external_task_id}-{state.generation}",
+            "external_task_id": generation_external_task_id(state.external_task_id, state.generation),
             "kling_task_id": state.kling_task_id,
             "status": state.status,
             "message": state.message,
@@ -139,7 +113,7 @@ def store_batch(
                     task_id=item_task,
                     map_index=None,
                     log=log,
-                    stored=_stored_of(base, folder, prefix, names),
+                    stored=find_stored(base, folder, prefix, names),
                 )
             except KlingStorageConfigError:
                 raise

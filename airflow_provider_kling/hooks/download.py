@@ -233,14 +233,3 @@ def open_download(
         content_length=length,
         chunks=body(),
     )
-
-
-def iter_image_bytes(
-    session: requests.Session,
-    settings: KlingConnectionSettings,
-    url: str,
-    retry: Callable[[Callable[[], requests.Response]], requests.Response],
-    chunk_size: int = 64 * 1024,
-) -> Iterator[bytes]:
-    """The body of ``url`` in chunks (see :func:`open_image`), opened when iteration starts."""
-    yield from open_image(session, settings, url, retry, chunk_size)
