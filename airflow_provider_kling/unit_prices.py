@@ -180,8 +180,9 @@ def register_kind(
         STAND_IN_PRICES[kind] = stand_in
 
 
-#: The video kinds (legacy ``/v1/videos/*``; a new-style product registers the same way).
-for _kind in ("text2video", "image2video", "omni-video", "multi-image2video", "video-extend"):
+#: The video kinds: legacy ``/v1/videos/*``, and the new-style paths (``models.new_style``).
+_VIDEO_KINDS = ("text2video", "image2video", "omni-video", "multi-image2video", "video-extend")
+for _kind in (*_VIDEO_KINDS, "new-text-to-video", "new-image-to-video", "new-omni-video"):
     register_kind(_kind, video_rule(_kind), VIDEO_PRICES)
 
 

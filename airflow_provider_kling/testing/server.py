@@ -257,6 +257,10 @@ class KlingSimulator:
         """``"timed"`` (the latency), ``"immediate"`` or ``"manual"``: new tasks', or one task's from now."""
         self.state.set_progress(progress, task_id)
 
+    def seed_tasks(self, count: int, api_key: str | None = None) -> int:
+        """Add ``count`` finished tasks to the key's account at once: history from other pipelines."""
+        return self.state.seed_tasks(api_key or self.api_key, count)
+
     def advance(self, task_id: str | None = None, to: str | None = None) -> list[str]:
         """Move a task (or every running task) on now: submitted -> processing -> its end, or
         straight to ``to`` (``"processing"``, ``"succeed"``, ``"failed"``). Returns the task ids moved."""
