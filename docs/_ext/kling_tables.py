@@ -391,7 +391,9 @@ class Extra:
 
 
 def _string_constants(node: ast.AST) -> list[str]:
-    """Extra names read inside an expression: ``extras.get("x")`` and ``some_extra(extras, "x", ...)``."""
+    """Extra names read inside an expression: ``extras.get("x")``, ``some_extra(extras, "x", ...)``,
+    ``some_extra(extras, conn_id, "x")``, and a reader's default name (``some_extra(extras, conn_id)``
+    with ``def some_extra(extras, conn_id, name="x")``)."""
     names = []
     for call in ast.walk(node):
         if not isinstance(call, ast.Call):
@@ -406,10 +408,28 @@ def _string_constants(node: ast.AST) -> list[str]:
             and isinstance(args[0], ast.Constant)
         ):
             names.append(args[0].value)
-        elif len(args) >= 2 and isinstance(args[0], ast.Name) and args[0].id == "extras":
-            if isinstance(args[1], ast.Constant) and isinstance(args[1].value, str):
-                names.append(args[1].value)
+        elif args and isinstance(args[0], ast.Name) and args[0].id == "extras":
+            given = [a.value for a in args[1:] + [k.value for k in call.keywords] if _is_text(a)]
+            if given:
+                names.append(given[0])
+            elif isinstance(call.func, ast.Name):
+                names += _default_extra_name(call.func.id)
     return names
+
+
+def _is_text(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
+def _default_extra_name(function_name: str) -> list[str]:
+    """The default of a ``name`` parameter of ``hooks.connection.<function_name>``, if it has one."""
+    from airflow_provider_kling.hooks import connection
+
+    function = getattr(connection, function_name, None)
+    if not inspect.isfunction(function):
+        return []
+    default = inspect.signature(function).parameters.get("name")
+    return [default.default] if default is not None and isinstance(default.default, str) else []
 
 
 def _extra_names_of(function: Any) -> list[str]:

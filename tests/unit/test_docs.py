@@ -170,15 +170,19 @@ def test_every_connection_extra_is_listed_with_the_settings_default() -> None:
     from airflow_provider_kling.hooks import connection
 
     source = "\n".join(path.read_text(encoding="utf-8") for path in PACKAGE_DIR.rglob("*.py"))
-    read = set(re.findall(r"extras\.get\(\"(\w+)\"", source)) | set(
-        re.findall(r"_extra\(\s*extras,\s*\"(\w+)\"", source)
+    read = (
+        set(re.findall(r"extras\.get\(\"(\w+)\"", source))  # extras.get("x")
+        | set(re.findall(r"_extra\(\s*extras,\s*\"(\w+)\"", source))  # some_extra(extras, "x")
+        | set(re.findall(r"_extra\(\s*extras,[^()]*?,\s*\"(\w+)\"\s*\)", source))  # (extras, conn_id, "x")
+        | set(re.findall(r"def \w+_extra\([^)]*\bname: str = \"(\w+)\"", source, re.DOTALL))  # name="x"
     )
     extras = tables.connection_extras()
     listed = {extra.name for extra in extras} | {alias for extra in extras for alias in extra.also_read_as}
     assert read and read <= listed, read - listed
     defaults = {f.name: f.default for f in fields(connection.KlingConnectionSettings)}
+    settings_field = {"tasks_query": "tasks_query_support"}  # extras read into a field of another name
     for extra in extras:
-        assert extra.default == defaults.get(extra.name), extra
+        assert extra.default == defaults.get(settings_field.get(extra.name, extra.name)), extra
         assert extra.description, f"extra {extra.name}: give its settings field a #: comment"
     rows = "\n".join(tables.extra_rows(extras))
     for extra in extras:
@@ -318,6 +322,7 @@ def test_every_snippet_has_a_test_here() -> None:
         "batch_any_kind",
         "custom_operator",
         "video_chain",
+        "new_style_video",
     }
     assert {path.stem for path in SNIPPETS.glob("*.py")} == tested | {"readme_dag"}
 
@@ -415,6 +420,13 @@ def test_video_snippet_chains_through_xcom() -> None:
     assert dag.get_task("clip").upstream_task_ids == {"still"}
     assert dag.get_task("longer").upstream_task_ids == {"clip"}
     assert dag.get_task("longer").request_kind == "video-extend"
+
+
+def test_new_style_video_snippet_builds_its_operator() -> None:
+    dag = runpy.run_path(str(SNIPPETS / "new_style_video.py"))["kling_new_style_video"]()
+
+    video = dag.get_task("video")
+    assert (video.request_kind, video.model_name, video.duration) == ("new-text-to-video", "kling-3.0", 8)
 
 
 def test_arguments_an_operator_refuses_are_not_in_its_table() -> None:

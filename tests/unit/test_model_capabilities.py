@@ -1,4 +1,4 @@
-"""The capability table in ``models.capabilities``: it drives validation and the README's model table."""
+"""The capability table in ``models.capabilities``: it drives validation and the docs' model table."""
 
 from __future__ import annotations
 
