@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from airflow_provider_kling.defaults import DEFAULT_IMAGE_MODEL
 from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.models.hosts import HOST_FAMILY_NAMES, HostFamily, host_family
 
@@ -233,10 +234,6 @@ MODEL_AVAILABILITY: Mapping[str, ModelAvailability] = {
         ),
     )
 }
-
-#: The operators' default image model: the newest one that Kling's own hosts (their page's
-#: default) and the default reseller both serve, with no end in sight.
-DEFAULT_IMAGE_MODEL = "kling-v3"
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ DEFAULT_FIELDS = ("model_name", "n", "negative_prompt", "resolution", "aspect_ra
 
 
 def kind_defaults(request_kind: str) -> dict[str, Any]:
-    """The request defaults of ``request_kind``'s own operator (``model_name="kling-v1"``, ``n=1``
+    """The request defaults of ``request_kind``'s own operator (``model_name="kling-v3"``, ``n=1``
     for image generation): a batch item without its own value gets what the single operator would."""
     import inspect
 
@@ -61,7 +61,7 @@ class KlingBatchOperator(KlingTaskOperator):
         request fields (those of its single operator).
     :param slots: The account's concurrency (Kling slots) this batch may fill; an item holds ``n``.
     :param model_name: Model of every item without its own; by default the kind's own operator's
-        default (``kling-v1`` for image generation). (templated)
+        default (``kling-v3`` for image generation). (templated)
     :param n: Images per item, for items without their own ``n`` (kinds that have ``n``).
     :param negative_prompt: For every item without its own. (templated)
     :param resolution: ``1k`` or ``2k``, for every item without its own. (templated)
