@@ -365,7 +365,7 @@ class KlingBatchOperator(KlingTaskOperator):
                 base,
                 items,
                 {state.key: state for state in progress},
-                fetch=self.hook.iter_image_bytes,
+                hook=self.hook,
                 dag_id=self.dag_id,
                 run_id=str(context.get("run_id") or getattr(ti, "run_id", "run")),
                 task_id=self.task_id,
