@@ -502,8 +502,7 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         )
         return KlingImagesExpiredError(
             f"The {self.media.plural} of resumed Kling task {task.task_id} are gone (Kling purges them "
-            "after 30 days) "
-            f"and were not stored, so retrying cannot help ({exc.message}). {how}.",
+            f"after 30 days) and were not stored, so retrying cannot help ({exc.message}). {how}.",
             task_id=task.task_id,
         )
 
