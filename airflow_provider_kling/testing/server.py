@@ -227,7 +227,8 @@ class KlingSimulator:
         ``"html"``: 200 ``text/html`` "Access denied"; ``"redirect"``: 302 to ``location=``;
         ``"huge"``: 200 ``image/png`` of ``size=`` bytes (a PNG header, then padding), with a
         Content-Length unless ``length=False``; ``"short"``: a Content-Length larger than the
-        bytes sent, then the connection closes; ``"not_image"``: ``image/png`` bytes of no image format.
+        bytes sent, then the connection closes; ``"not_image"``: ``image/png`` bytes of no image format;
+        ``"expired"``: HTTP ``status=`` 403, 404 (default) or 410, as a CDN answers a purged file.
         """
         self.state.set_image_fault(None if mode is None else ImageFault(mode, k, params))
 

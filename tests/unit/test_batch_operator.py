@@ -23,6 +23,7 @@ SUMMARY_KEYS = {
     "total",
     "counts",
     "images_stored",
+    "videos_stored",
     "units",
     "manifest",
     "contact_sheet",
