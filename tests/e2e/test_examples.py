@@ -165,13 +165,14 @@ def test_scheduled_batch_stores_each_prompts_image_with_manifest_and_contact_she
     assert manifest["date"] == DATE
     assert [entry["prompt"] for entry in manifest["prompts"]] == prompts
     sheet = (folder / "contact_sheet.html").read_text()
-    # Units per prompt and the run's total: what the simulator deducted (kling-v1: 1 unit an image).
+    # Units per prompt and the run's total: what the simulator deducted.
     deducted = [
         float(kling_tasks[entry["kling_task_id"]]["final_unit_deduction"]) for entry in manifest["prompts"]
     ]
     assert [entry["units"] for entry in manifest["prompts"]] == deducted
-    assert manifest["total_units"] == sum(deducted) == len(prompts)
-    assert f"{len(prompts)} units</p>" in sheet
+    # kling-v3, the example's model: 2 units an image at the simulator.
+    assert manifest["total_units"] == sum(deducted) == 2 * len(prompts)
+    assert f"{2 * len(prompts)} units</p>" in sheet
     for entry in manifest["prompts"]:
         assert entry["task_status"] == "succeed"
         assert kling_tasks[entry["kling_task_id"]]["request"]["prompt"] == entry["prompt"]
