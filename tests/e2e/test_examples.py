@@ -309,7 +309,7 @@ def test_batch_run_records_the_asset_event_that_queues_the_gallery_and_the_galle
     prompts = expected_catalogue_prompts()
     assert sorted(extra["kling_task_ids"]) == sorted(task["task_id"] for task in kling_simulator.tasks())
     assert extra["image_count"] == len(extra["paths"]) == len(prompts)
-    assert extra["model_names"] == ["kling-v1"]
+    assert extra["model_names"] == ["kling-v3"]  # the example's model
     for path in extra["paths"]:
         assert_png(Path(path.removeprefix("file://")))
     results = [
