@@ -84,6 +84,12 @@ def get_provider_info() -> dict[str, Any]:
                         "label": "HTTPS proxy URL",
                         "schema": {"type": ["string", "null"]},
                     },
+                    "webhook_secret": {
+                        "label": "Webhook secret(s) for signed callbacks",
+                        "description": "Kling's whsec_ secret; while a secret rotates, the old and new "
+                        "separated by a space or a comma",
+                        "schema": {"type": ["string", "null"], "format": "password"},
+                    },
                 },
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "port"],
