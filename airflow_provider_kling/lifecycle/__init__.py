@@ -1,0 +1,48 @@
+"""One Kling task's life, for every endpoint and every operator: written once, free of Airflow.
+
+- :mod:`.policy`: what a finished task means (:func:`outcome_of`) and the failure policy every
+  operator takes (:class:`FailurePolicy`: ``on_content_policy``, ``max_regenerations``,
+  ``regenerate_expired``), with one verdict on a failure (:func:`verdict_after_failure`);
+- :mod:`.reconcile`: what already exists on Kling for a request (every generation of its external
+  task id) and what to do about it (:func:`decide`): resume, create the next generation, or stop.
+
+The single operator, the batch, the decorator, the triggers and the sensor all decide through
+these; only the I/O (sync on the worker, async in the triggerer) differs, and it is driven from
+outside (:func:`~.reconcile.scan_generations` is a sans-I/O generator, like h11's state machine).
+"""
+
+from airflow_provider_kling.lifecycle.policy import (
+    DEFAULT_MAX_REGENERATIONS,
+    ON_CONTENT_POLICY,
+    FailurePolicy,
+    Outcome,
+    Verdict,
+    outcome_of,
+    verdict_after_failure,
+)
+from airflow_provider_kling.lifecycle.reconcile import (
+    MAX_GENERATIONS_SCANNED,
+    Decision,
+    arun_scan,
+    decide,
+    newest_generation,
+    run_scan,
+    scan_generations,
+)
+
+__all__ = [
+    "DEFAULT_MAX_REGENERATIONS",
+    "MAX_GENERATIONS_SCANNED",
+    "ON_CONTENT_POLICY",
+    "Decision",
+    "FailurePolicy",
+    "Outcome",
+    "Verdict",
+    "arun_scan",
+    "decide",
+    "newest_generation",
+    "outcome_of",
+    "run_scan",
+    "scan_generations",
+    "verdict_after_failure",
+]

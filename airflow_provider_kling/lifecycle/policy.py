@@ -1,0 +1,106 @@
+"""What a finished Kling task means, and the one failure policy every Kling operator takes.
+
+No Airflow and no I/O: the operators turn a :class:`Verdict` into Airflow's exceptions
+(fail without retries, skip, or leave to Airflow's retries).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from airflow_provider_kling.errors import is_content_policy_reason
+
+#: What ``on_content_policy`` accepts, on every operator: ``"fail"`` fails the Airflow task without
+#: retries; ``"skip"`` skips it (the single operator) or records the item as refused and goes on
+#: (the batch). Either way a refused request is never generated again.
+ON_CONTENT_POLICY = ("fail", "skip")
+#: Default of ``max_regenerations``: new Kling tasks after Kling-side failures, per request. Such
+#: failures are usually transient; this bounds the spend to 3 tasks per request whatever
+#: Airflow's ``retries`` says.
+DEFAULT_MAX_REGENERATIONS = 2
+
+
+class Outcome(enum.StrEnum):
+    """Where a Kling task stands, as the lifecycle sees it."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    #: Ended ``failed`` for a reason other than content policy: may be generated again.
+    FAILED = "failed"
+    #: Ended ``failed`` because content safety refused it: never generated again.
+    REFUSED = "refused"
+
+
+def outcome_of(status: str | None, status_msg: str | None = None) -> Outcome:
+    """The outcome of a task whose Kling status is ``status`` (``submitted`` ... ``succeed``, ``failed``)."""
+    value = getattr(status, "value", status)
+    if value in ("succeed", "succeeded"):
+        return Outcome.SUCCEEDED
+    if value == "failed":
+        return Outcome.REFUSED if is_content_policy_reason(status_msg) else Outcome.FAILED
+    return Outcome.RUNNING
+
+
+class Verdict(enum.StrEnum):
+    """What a failed generation of a request leads to."""
+
+    #: Refused by content policy: never again (the task fails or is skipped, per ``on_content_policy``).
+    REFUSED = "refused"
+    #: Another failure within ``max_regenerations``: the next try creates the next generation.
+    REGENERATE = "regenerate"
+    #: Another failure, and ``max_regenerations`` new generations were made already: stop.
+    EXHAUSTED = "exhausted"
+
+
+@dataclass(frozen=True)
+class FailurePolicy:
+    """
+    How every Kling operator treats failures (one vocabulary, one set of defaults).
+
+    :param on_content_policy: ``"fail"`` (default) or ``"skip"``; see :data:`ON_CONTENT_POLICY`.
+    :param max_regenerations: New Kling tasks that later tries may create after Kling-side failures
+        other than content policy, per request (default :data:`DEFAULT_MAX_REGENERATIONS`).
+    :param regenerate_expired: When a resumed task's images are gone (Kling purges them after
+        30 days) and none is stored, create a new generation instead of failing (default False).
+    """
+
+    on_content_policy: str = "fail"
+    max_regenerations: int = DEFAULT_MAX_REGENERATIONS
+    regenerate_expired: bool = False
+
+    def __post_init__(self) -> None:
+        if self.on_content_policy not in ON_CONTENT_POLICY:
+            raise ValueError(
+                f"on_content_policy must be one of {', '.join(ON_CONTENT_POLICY)} "
+                f"(got {self.on_content_policy!r})"
+            )
+        value = self.max_regenerations
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"max_regenerations must be an integer >= 0 (got {value!r})")
+        if not isinstance(self.regenerate_expired, bool):
+            raise ValueError(f"regenerate_expired must be True or False (got {self.regenerate_expired!r})")
+
+    def verdict(self, outcome: Outcome, generation: int) -> Verdict:
+        """See :func:`verdict_after_failure`."""
+        return verdict_after_failure(outcome, generation, self.max_regenerations)
+
+    def exhausted_message(self, generation: int) -> str:
+        """Why no new generation is made: said the same way by every operator."""
+        return (
+            f"{generation} Kling task(s) of this request failed and max_regenerations="
+            f"{self.max_regenerations}: no new one is created. Raise max_regenerations, or change the "
+            "request, to generate again"
+        )
+
+
+def verdict_after_failure(outcome: Outcome, generation: int, max_regenerations: int) -> Verdict:
+    """
+    The verdict on generation ``generation`` (1 = the first task) of a request that ended ``outcome``
+    (:attr:`Outcome.FAILED` or :attr:`Outcome.REFUSED`): at most ``max_regenerations + 1`` tasks per request.
+    """
+    if outcome is Outcome.REFUSED:
+        return Verdict.REFUSED
+    if outcome is not Outcome.FAILED:
+        raise ValueError(f"a verdict is only given on a failed task (got {outcome.value})")
+    return Verdict.REGENERATE if generation <= max_regenerations else Verdict.EXHAUSTED

@@ -1,0 +1,128 @@
+"""The lifecycle core: outcomes, the failure policy and the reconcile decision (no Airflow, no HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from airflow_provider_kling.lifecycle import (
+    MAX_GENERATIONS_SCANNED,
+    FailurePolicy,
+    Outcome,
+    Verdict,
+    arun_scan,
+    decide,
+    newest_generation,
+    outcome_of,
+    run_scan,
+    verdict_after_failure,
+)
+from airflow_provider_kling.models import task_from_data
+
+REFUSAL = "Failure to pass the risk control system"
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "expected"),
+    [
+        ("submitted", None, Outcome.RUNNING),
+        ("processing", None, Outcome.RUNNING),
+        ("succeed", None, Outcome.SUCCEEDED),
+        ("succeeded", None, Outcome.SUCCEEDED),  # the new-style API's spelling
+        ("failed", "internal error", Outcome.FAILED),
+        ("failed", REFUSAL, Outcome.REFUSED),
+    ],
+)
+def test_outcome_of_each_status(status, message, expected):
+    assert outcome_of(status, message) is expected
+
+
+def test_at_most_max_regenerations_plus_one_tasks_per_request():
+    assert [verdict_after_failure(Outcome.FAILED, g, 2) for g in (1, 2, 3)] == [
+        Verdict.REGENERATE,
+        Verdict.REGENERATE,
+        Verdict.EXHAUSTED,
+    ]
+    assert verdict_after_failure(Outcome.REFUSED, 1, 5) is Verdict.REFUSED
+    with pytest.raises(ValueError, match="only given on a failed task"):
+        verdict_after_failure(Outcome.SUCCEEDED, 1, 2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"on_content_policy": "record"}, "on_content_policy must be one of fail, skip"),
+        ({"max_regenerations": -1}, "max_regenerations must be an integer >= 0"),
+        ({"max_regenerations": True}, "max_regenerations must be an integer >= 0"),
+        ({"regenerate_expired": "yes"}, "regenerate_expired must be True or False"),
+    ],
+)
+def test_policy_refuses_bad_values_naming_the_field(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        FailurePolicy(**kwargs)
+
+
+def test_decide_creates_generation_one_when_nothing_exists():
+    decision = decide("base", None, 0, FailurePolicy())
+    assert (decision.action, decision.generation, decision.external_task_id) == ("create", 1, "base")
+
+
+@pytest.mark.parametrize("status", ["submitted", "processing", "succeed"])
+def test_decide_resumes_a_running_or_finished_generation(status):
+    task = {"task_id": "t2", "task_status": status}
+    decision = decide("base", task, 2, FailurePolicy())
+    assert (decision.action, decision.generation, decision.external_task_id, decision.task) == (
+        "resume",
+        2,
+        "base-2",
+        task,
+    )
+
+
+def test_decide_regenerates_a_failure_within_the_bound_and_stops_after():
+    failed = {"task_status": "failed", "task_status_msg": "internal error"}
+    policy = FailurePolicy(max_regenerations=1)
+    again = decide("base", failed, 1, policy)
+    assert (again.action, again.generation, again.external_task_id) == ("create", 2, "base-2")
+    stop = decide("base", failed, 2, policy)
+    assert stop.action == "exhausted"
+    assert "max_regenerations=1" in (stop.message or "")
+
+
+def test_decide_never_regenerates_a_refused_request():
+    refused = {"task_status": "failed", "task_status_msg": REFUSAL}
+    decision = decide("base", refused, 1, FailurePolicy(max_regenerations=5))
+    assert (decision.action, decision.message) == ("refused", REFUSAL)
+
+
+def test_decide_reads_a_parsed_task_too():
+    task = task_from_data(
+        {"task_id": "t1", "task_status": "failed", "task_status_msg": REFUSAL}, "a task", None
+    )
+    assert decide("base", task, 1, FailurePolicy()).action == "refused"
+
+
+def test_scan_finds_the_newest_generation_sync_async_and_from_a_page():
+    known = {"base": "g1", "base-2": "g2", "other": "x"}
+    looked: list[str] = []
+
+    def lookup(external_id: str) -> str | None:
+        looked.append(external_id)
+        return known.get(external_id)
+
+    async def alookup(external_id: str) -> str | None:
+        return known.get(external_id)
+
+    assert run_scan("base", lookup) == ("g2", 2)
+    assert looked == ["base", "base-2", "base-3"]  # stops at the first generation not found
+    assert asyncio.run(arun_scan("base", alookup)) == ("g2", 2)
+    assert newest_generation("base", known) == ("g2", 2)
+    assert newest_generation("missing", known) == (None, 0)
+
+
+def test_scan_is_bounded_on_a_host_that_answers_every_id():
+    assert run_scan("base", lambda external_id: external_id) == (
+        f"base-{MAX_GENERATIONS_SCANNED}",
+        MAX_GENERATIONS_SCANNED,
+    )
