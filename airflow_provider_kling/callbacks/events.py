@@ -28,7 +28,8 @@ EVENT_EXTRA_KEYS = (
     "external_task_id",
     "status",
     "status_message",
-    "result_urls",
+    "image_urls",
+    "video_urls",
     "units",
     "namespace",
     "fingerprint",
@@ -47,6 +48,20 @@ def callback_asset_uri(conn_id: str, name: str | None = None) -> str:
             f"letter or digit (got {name!r})"
         )
     return f"{ASSET_SCHEME}://{quote(conn_id, safe='')}/{name}"
+
+
+def receiver_url(base_url: str, conn_id: str, asset_name: str | None = None) -> str:
+    """The ``callback_url`` to give Kling: ``<base_url>/kling/callbacks/<conn_id>[?asset=<name>]``.
+
+    ``base_url`` is the api-server's public base URL (the connection's ``callback_base_url``).
+    """
+    from airflow_provider_kling.callbacks import URL_PREFIX
+
+    url = f"{base_url.rstrip('/')}{URL_PREFIX}/callbacks/{quote(conn_id, safe='')}"
+    if asset_name:
+        callback_asset_uri(conn_id, asset_name)  # the same rule the receiver applies
+        url += f"?{ASSET_QUERY}={asset_name}"
+    return url
 
 
 def asset_for_callback(conn_id: str, extras: Mapping[str, Any], query_name: str | None) -> str:
@@ -68,7 +83,8 @@ def event_extra(record: CallbackRecord, *, conn_id: str, webhook_id: str) -> dic
         "external_task_id": record.external_task_id,
         "status": record.status.value,
         "status_message": record.status_message,
-        "result_urls": list(record.result_urls),
+        "image_urls": list(record.image_urls),
+        "video_urls": list(record.video_urls),
         "units": record.units,
         "namespace": parts.namespace if parts else None,
         "fingerprint": parts.fingerprint if parts else None,

@@ -40,8 +40,9 @@ class CallbackRecord:
     external_task_id: str | None
     status: TaskStatus
     status_message: str | None
-    #: Image and video URLs, in Kling's order (images first).
-    result_urls: tuple[str, ...]
+    #: The result's image and video URLs, in Kling's order.
+    image_urls: tuple[str, ...]
+    video_urls: tuple[str, ...]
     #: Units Kling deducted, as a decimal string (``final_unit_deduction``, or the unit ``billing``).
     units: str | None
     #: ``legacy`` or ``new``: which body shape Kling sent.
@@ -50,6 +51,10 @@ class CallbackRecord:
     @property
     def is_final(self) -> bool:
         return self.status.is_final
+
+    @property
+    def result_urls(self) -> tuple[str, ...]:
+        return self.image_urls + self.video_urls
 
 
 def parse_callback(body: bytes) -> CallbackRecord:
@@ -74,7 +79,8 @@ def parse_callback(body: bytes) -> CallbackRecord:
         external_task_id=task.external_task_id or None,
         status=task.task_status,
         status_message=task.task_status_msg or None,
-        result_urls=_result_urls(task),
+        image_urls=tuple(image.url for image in task.images if image.url),
+        video_urls=_video_urls(task),
         units=units,
         shape=shape,
     )
@@ -129,8 +135,8 @@ def _billed_units(billing: Any) -> str | None:
     return format(total.normalize(), "f") if seen else None
 
 
-def _result_urls(task: ImageTask) -> tuple[str, ...]:
-    urls = [image.url for image in task.images if image.url]
+def _video_urls(task: ImageTask) -> tuple[str, ...]:
+    urls = []
     videos = getattr(task, "videos", None)
     if videos is None:  # a task model without a video list keeps them as an extra field
         videos = (task.task_result.model_extra or {}).get("videos") or []

@@ -39,6 +39,8 @@ class KlingConnectionSettings:
     external_task_id_support: str = "auto"
     #: Prefix of default external task ids, so two deployments on one account never share a task.
     external_task_id_namespace: str | None = None
+    #: The api-server's public base URL (``callback_base_url`` extra): where Kling sends callbacks.
+    callback_base_url: str | None = None
 
     @classmethod
     def from_connection(cls, conn: Any, extras: Mapping[str, Any]) -> KlingConnectionSettings:
@@ -79,6 +81,7 @@ class KlingConnectionSettings:
             allowed_image_hosts=hosts_extra(extras, "allowed_image_hosts", conn.conn_id),
             external_task_id_support=support_extra(extras, conn.conn_id),
             external_task_id_namespace=namespace_extra(extras, conn.conn_id),
+            callback_base_url=callback_base_url_extra(extras, conn.conn_id),
         )
 
     @property
@@ -161,6 +164,23 @@ def namespace_extra(extras: Mapping[str, Any], conn_id: str) -> str | None:
         extras.get("external_task_id_namespace"),
         f"Connection '{conn_id}': extra 'external_task_id_namespace'",
     )
+
+
+def callback_base_url_extra(extras: Mapping[str, Any], conn_id: str) -> str | None:
+    """The ``callback_base_url`` extra: the api-server's public ``http(s)://`` base URL, without a query."""
+    value = extras.get("callback_base_url")
+    if value in (None, ""):
+        return None
+    from urllib.parse import urlsplit
+
+    text = str(value).strip().rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(
+            f"Connection '{conn_id}': extra 'callback_base_url' must be the api-server's public "
+            f"http:// or https:// base URL, without a query (got {value!r})"
+        )
+    return text
 
 
 def webhook_keys_extra(extras: Mapping[str, Any], conn_id: str) -> tuple[bytes, ...]:

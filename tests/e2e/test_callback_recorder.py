@@ -29,7 +29,7 @@ with create_session() as session:
     session.add(AssetActive.for_asset(asset))
 
 def extra(webhook_id, task_id="1", status="succeed"):
-    return {"kling_task_id": task_id, "status": status, "webhook_id": webhook_id, "result_urls": ["u"]}
+    return {"kling_task_id": task_id, "status": status, "webhook_id": webhook_id, "image_urls": ["u"]}
 
 recorder = AirflowAssetEvents()
 outcomes = [

@@ -53,7 +53,7 @@ def test_a_signed_terminal_callback_records_one_asset_event(client: TestClient, 
     ((asset, extra),) = recorder.events
     assert asset == "kling://kling_default/tasks"
     assert (extra["kling_task_id"], extra["status"], extra["webhook_id"]) == ("42", "succeed", "msg_1")
-    assert extra["result_urls"] == ["https://cdn.example/42/0.png"]
+    assert extra["image_urls"] == ["https://cdn.example/42/0.png"]
 
 
 def test_a_bad_signature_is_refused_401_and_nothing_is_recorded(
@@ -293,3 +293,36 @@ def test_the_default_lookup_reads_an_airflow_connection_and_only_of_type_kling(
 
     assert post(client, body, signed_headers(body)).json()["status"] == "recorded"
     assert post(client, body, signed_headers(body), url="/callbacks/http_default").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, None), ("", None), ("https://airflow.example/", "https://airflow.example")],
+)
+def test_the_callback_base_url_extra_is_read_and_checked(value: str | None, expected: str | None) -> None:
+    from airflow_provider_kling.hooks.connection import callback_base_url_extra
+
+    assert callback_base_url_extra({"callback_base_url": value}, "k") == expected
+
+
+@pytest.mark.parametrize("value", ["airflow.example", "ftp://h", "https://h/?x=1"])
+def test_a_callback_base_url_that_is_not_a_plain_http_url_is_refused(value: str) -> None:
+    from airflow_provider_kling.hooks.connection import callback_base_url_extra
+
+    with pytest.raises(ValueError, match="extra 'callback_base_url' must be"):
+        callback_base_url_extra({"callback_base_url": value}, "k")
+
+
+def test_a_bad_webhook_secret_extra_names_the_connection_and_is_served_as_no_secret(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_KLING_BAD",
+        json.dumps({"conn_type": "kling", "password": "k", "extra": {"webhook_secret": "whsec_%%%"}}),
+    )
+    client = TestClient(create_receiver_app(recorder=Recorder()))
+    body = task_body()
+
+    assert post(client, body, signed_headers(body), url="/callbacks/kling_bad").status_code == 404
+    assert "Connection 'kling_bad': extra 'webhook_secret': secret 1 must be base64" in caplog.text
+    assert "%%%" not in caplog.text

@@ -58,7 +58,7 @@ def test_a_legacy_video_callback_lists_its_videos() -> None:
         )
     )
 
-    assert record.result_urls == ("https://cdn/v.mp4",)
+    assert (record.image_urls, record.video_urls) == ((), ("https://cdn/v.mp4",))
 
 
 def test_a_new_style_record_maps_succeeded_outputs_and_unit_billing() -> None:
@@ -84,7 +84,8 @@ def test_a_new_style_record_maps_succeeded_outputs_and_unit_billing() -> None:
 
     assert (record.task_id, record.status, record.shape) == ("1234567890", TaskStatus.SUCCEED, "new")
     assert record.external_task_id == EXTERNAL
-    assert record.result_urls == ("https://cdn/cover.png", "https://cdn/v.mp4")
+    assert record.image_urls == ("https://cdn/cover.png",)
+    assert record.video_urls == ("https://cdn/v.mp4",)
     assert record.units == "3"
 
 
@@ -169,7 +170,8 @@ def test_event_extra_carries_ids_status_urls_units_and_the_request_fingerprint()
     assert tuple(extra) == EVENT_EXTRA_KEYS
     assert extra["kling_task_id"] == "9"
     assert (extra["namespace"], extra["fingerprint"]) == ("shop-a", "0123456789ab")
-    assert (extra["status"], extra["units"], extra["result_urls"]) == ("succeed", "8", ["https://cdn/0.png"])
+    assert (extra["status"], extra["units"]) == ("succeed", "8")
+    assert (extra["image_urls"], extra["video_urls"]) == (["https://cdn/0.png"], [])
     json.dumps(extra)  # an event's extra is JSON
 
 
@@ -184,3 +186,17 @@ def test_the_asset_is_the_connections_default_its_extra_or_a_name_under_the_conn
 def test_a_query_cannot_name_an_asset_outside_the_connections_space(name: str) -> None:
     with pytest.raises(ValueError, match="callback asset name"):
         asset_for_callback("k", {}, name)
+
+
+def test_the_receiver_url_names_the_connection_and_the_pipeline_asset() -> None:
+    from airflow_provider_kling.callbacks.events import receiver_url
+
+    assert receiver_url("https://airflow.example/", "kling_default") == (
+        "https://airflow.example/kling/callbacks/kling_default"
+    )
+    assert (
+        receiver_url("http://127.0.0.1:8080", "k", "shop-a")
+        == "http://127.0.0.1:8080/kling/callbacks/k?asset=shop-a"
+    )
+    with pytest.raises(ValueError, match="callback asset name"):
+        receiver_url("http://h", "k", "a/b")
