@@ -45,7 +45,7 @@ class CallbackRecord:
     video_urls: tuple[str, ...]
     #: Units Kling deducted, as a decimal string (``final_unit_deduction``, or the unit ``billing``).
     units: str | None
-    #: ``legacy`` or ``new``: which body shape Kling sent.
+    #: ``legacy`` or ``new``: which body shape Kling sent (``query``: read by the sweep, not a callback).
     shape: str
 
     @property
@@ -73,7 +73,13 @@ def parse_callback(body: bytes) -> CallbackRecord:
         task = task_from_data(legacy, "a callback")
     except KlingResponseError as exc:
         raise CallbackBodyError(str(exc)) from None
-    units = task.final_unit_deduction if shape == "legacy" else _billed_units(data.get("billing"))
+    if shape == "new":
+        return record_of_task(task, shape, units=_billed_units(data.get("billing")))
+    return record_of_task(task, shape)
+
+
+def record_of_task(task: ImageTask, shape: str = "query", units: str | None = None) -> CallbackRecord:
+    """The record of a task read by the task model (a callback's, or a query's: the sweep's)."""
     return CallbackRecord(
         task_id=task.task_id,
         external_task_id=task.external_task_id or None,
@@ -81,7 +87,7 @@ def parse_callback(body: bytes) -> CallbackRecord:
         status_message=task.task_status_msg or None,
         image_urls=tuple(image.url for image in task.images if image.url),
         video_urls=_video_urls(task),
-        units=units,
+        units=units if units is not None else task.final_unit_deduction,
         shape=shape,
     )
 

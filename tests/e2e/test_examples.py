@@ -44,6 +44,9 @@ EXAMPLE_DAGS = {
     "kling_decorator",
     "kling_gallery",
     "kling_product_campaign",
+    "kling_catalogue_fire_and_forget",
+    "kling_catalogue_on_callback",
+    "kling_catalogue_callback_sweep",
 }
 
 
