@@ -37,11 +37,18 @@ LIST_PAGE_SIZE = 500
 class KlingCallbackResultsOperator(BaseOperator):
     """Store the results of the callback events that triggered this run, and write a manifest.
 
+    Also catches up on the asset's events recorded after the newest triggering one that no run of
+    this DAG consumed (where Airflow's accessor filters by time; not on 3.1): Airflow 3.1 to 3.3 give
+    an event that lands while the scheduler creates a run to no run at all until another event
+    arrives (apache/airflow#56050; fixed upstream by referencing events from the run queue). Such
+    an event, caught up here, may be stored again by the next run if another event does arrive.
+
     :param output_path: Where images and the manifest go (a path or URI). (templated)
     :param output_conn_id: The storage connection, for an object store. (templated)
     :param namespace: Keep only tasks whose external id carries this namespace (one pipeline);
         None keeps every task. (templated)
     :param kling_conn_id: The Kling connection whose download rules apply (size cap, hosts). (templated)
+    :param asset_uri: The callback asset the DAG is scheduled on (default ``kling://<conn_id>/tasks``).
     """
 
     template_fields: Sequence[str] = ("output_path", "output_conn_id", "namespace", "kling_conn_id")
@@ -53,8 +60,11 @@ class KlingCallbackResultsOperator(BaseOperator):
         output_conn_id: str | None = None,
         namespace: str | None = None,
         kling_conn_id: str = "kling_default",
+        asset_uri: str | None = None,
         **kwargs: Any,
     ) -> None:
+        self.asset_uri = asset_uri or callback_asset_uri(kling_conn_id)
+        kwargs.setdefault("inlets", [Asset(self.asset_uri)])
         super().__init__(**kwargs)
         self.output_path = output_path
         self.output_conn_id = output_conn_id
@@ -72,7 +82,8 @@ class KlingCallbackResultsOperator(BaseOperator):
         from airflow_provider_kling.storage import to_storage_path
 
         triggering = context.get("triggering_asset_events") or {}
-        extras = [event.extra for events in triggering.values() for event in events]
+        events = [event for asset_events in triggering.values() for event in asset_events]
+        extras = [event.extra for event in events] + self._stranded_extras(context, events)
         chosen, others = events_of_pipeline(extras, self.namespace or None)
         if others:
             self.log.info(
@@ -96,6 +107,24 @@ class KlingCallbackResultsOperator(BaseOperator):
             raise fail_fast(exc) from exc
         summary["other_pipelines"] = others
         return summary
+
+    def _stranded_extras(self, context: Context, triggering: list[Any]) -> list[dict[str, Any]]:
+        """Events on the asset after the newest triggering one that no other run of this DAG consumed."""
+        inlet_events = context.get("inlet_events")
+        if not triggering or inlet_events is None:
+            return []
+        events: Any = inlet_events[Asset(self.asset_uri)]
+        if not hasattr(events, "after"):
+            return []  # Airflow 3.1 would list every event the asset ever had
+        newest = max(event.timestamp for event in triggering)
+        stranded = []
+        for event in events.after(newest.isoformat()):
+            consumers = [run for run in event.created_dagruns if run.dag_id == self.dag_id]
+            if event.timestamp > newest and not any(run.run_id != context["run_id"] for run in consumers):
+                stranded.append(event.extra)
+        if stranded:
+            self.log.info("Catching up on %d events no run of this DAG consumed", len(stranded))
+        return stranded
 
 
 class KlingCallbackSweepOperator(BaseOperator):

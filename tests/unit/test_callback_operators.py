@@ -162,3 +162,42 @@ def test_the_sweep_waits_out_the_grace_period(kling_connection: KlingSimulator) 
     )
 
     assert summary["recovered"] == [] and alias.added == []
+
+
+class Events(list):  # type: ignore[type-arg]
+    """Stands in for the lazy inlet events accessor of newer Airflow (``after`` filters by time)."""
+
+    def after(self, after: str) -> list[Any]:
+        from datetime import datetime
+
+        return [event for event in self if event.timestamp >= datetime.fromisoformat(after)]
+
+
+def test_results_operator_catches_up_on_an_event_no_run_consumed(
+    immediate: KlingSimulator, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    first, stranded, other_run = (create(immediate, f"lamp {n}", our_id(n)) for n in range(3))
+    at = [datetime(2026, 12, 3, 8, 0, second, tzinfo=UTC) for second in range(4)]
+
+    operator = KlingCallbackResultsOperator(task_id="store_results", output_path=str(tmp_path))
+
+    def event(task_id: str, when: datetime, consumed_by: list[str]) -> SimpleNamespace:
+        runs = [SimpleNamespace(dag_id=operator.dag_id, run_id=run_id) for run_id in consumed_by]
+        return SimpleNamespace(
+            extra=extra_of(immediate, task_id, f"m_{task_id}"), timestamp=when, created_dagruns=runs
+        )
+
+    this_run = "manual__2026-11-25T00:00:00+00:00"
+    triggering = [event(first, at[0], [this_run])]
+    asset_events = Events(
+        [*triggering, event(stranded, at[1], []), event(other_run, at[2], ["asset_triggered__later"])]
+    )
+
+    summary = operator.execute(
+        make_context(triggering_asset_events={ASSET: triggering}, inlet_events={ASSET: asset_events})
+    )
+
+    manifest = json.loads(Path(summary["manifest"].removeprefix("file://")).read_text())
+    assert {row["kling_task_id"] for row in manifest["tasks"]} == {first, stranded}
