@@ -66,10 +66,10 @@ def context(task_id: str, map_index: int = -1) -> dict[str, Any]:
 def batch_operator(args: argparse.Namespace, output: Path, deferrable: bool) -> Any:
     from airflow.sdk import DAG
 
-    from airflow_provider_kling.operators.batch import KlingBatchImageGenerationOperator
+    from airflow_provider_kling.operators.batch import KlingBatchOperator
 
     with DAG("bench", schedule=None):
-        return KlingBatchImageGenerationOperator(
+        return KlingBatchOperator(
             task_id="batch",
             requests=[f"benchmark prompt {i}" for i in range(args.prompts)],
             n=args.n,
@@ -82,11 +82,11 @@ def batch_operator(args: argparse.Namespace, output: Path, deferrable: bool) -> 
 
 
 class Timed:
-    """Times the operator's storing phase (``_finish``), to split generation from storage."""
+    """Times the operator's storing phase (``_finish_batch``), to split generation from storage."""
 
     def __init__(self, operator: Any) -> None:
         self.store_seconds = 0.0
-        finish = operator._finish
+        finish = operator._finish_batch
 
         def timed(*a: Any, **k: Any) -> Any:
             start = time.monotonic()
@@ -95,7 +95,7 @@ class Timed:
             finally:
                 self.store_seconds += time.monotonic() - start
 
-        operator._finish = timed
+        operator._finish_batch = timed
 
 
 def run_worker(args: argparse.Namespace, output: Path) -> dict[str, Any]:

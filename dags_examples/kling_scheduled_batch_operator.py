@@ -3,7 +3,7 @@ Daily catalogue images with Kling: the whole catalogue in one batch task, at the
 
 The same catalogue as ``kling_scheduled_batch`` (``prompts/catalogue.csv``, rendered with the
 run's context so ``{{ ds }}`` becomes the run's date), sent by one
-``KlingBatchImageGenerationOperator``: it keeps the account's slots full, never sends a create
+``KlingBatchOperator``: it keeps the account's slots full, never sends a create
 that cannot fit, and waits in the triggerer (no worker slot held while Kling works). Each row's
 ``name`` is its item key: its identity across retries, and part of its file names. Images, the
 ``generate_catalogue_manifest.json`` and the ``generate_catalogue_contact_sheet.html`` land under
@@ -25,7 +25,7 @@ import os
 import pendulum
 from airflow.sdk import dag, task
 
-from airflow_provider_kling.operators.batch import KlingBatchImageGenerationOperator
+from airflow_provider_kling.operators.batch import KlingBatchOperator
 
 SLOTS = int(os.environ.get("KLING_SLOTS", "4"))
 POLL_INTERVAL = float(os.environ.get("KLING_POLL_INTERVAL", "10"))
@@ -56,7 +56,7 @@ def output_dir(ds: str | None = None) -> str:
     doc_md=__doc__,
 )
 def catalogue_batch() -> None:
-    KlingBatchImageGenerationOperator(
+    KlingBatchOperator(
         task_id="generate_catalogue",
         requests="prompts/catalogue.csv",
         key_field="name",

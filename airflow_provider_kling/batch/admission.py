@@ -25,8 +25,8 @@ from airflow_provider_kling.errors import (
     KlingPermissionError,
     KlingRateLimitError,
     create_never_reached_kling,
-    is_content_policy_reason,
 )
+from airflow_provider_kling.lifecycle import Outcome, outcome_of
 
 PENDING, CREATING, RUNNING = "pending", "creating", "running"
 SUCCEEDED, FAILED, REFUSED, ERROR, UNFINISHED = "succeeded", "failed", "refused", "error", "unfinished"
@@ -36,14 +36,17 @@ OVER_BUDGET = "over_budget"
 FINAL = frozenset({SUCCEEDED, FAILED, REFUSED, ERROR, UNFINISHED, OVER_BUDGET})
 #: Errors that stop the whole batch: every other create would be refused the same way.
 _BATCH_FATAL = (KlingAuthError, KlingAccountError, KlingPermissionError, KlingIPWhitelistError)
-#: A create that failed in a way a resend can fix is tried again after this backoff (doubling).
-_CREATE_BACKOFF, _CREATE_BACKOFF_MAX = 1.0, 60.0
+#: A create that failed in a way a resend can fix is tried again after this backoff (doubling, at
+#: most a poll interval; a ``Retry-After`` is waited exactly instead).
+_CREATE_BACKOFF = 1.0
 #: Creates of one item that fail in a retryable way before the item is given up for this run.
 MAX_CREATE_ATTEMPTS = 8
 #: Polls of one item that fail in a row before it is given up for this run (it may still finish).
 MAX_POLL_ERRORS = 10
 #: Past its expected end, a task is polled this often (at most ``poll_interval``; at least 0.5 s).
 QUICK_POLL_FRACTION, QUICK_POLL_MIN = 0.1, 0.5
+#: Seconds between two "k of N done, m running, ETA" lines of a batch (operator, runner, trigger).
+DEFAULT_PROGRESS_INTERVAL = 60.0
 
 
 def kling_duration(task: dict[str, Any]) -> float | None:
@@ -120,7 +123,7 @@ class SlotBudget:
     def shrink(self, in_use: int, now: float, retry_after: float | None = None) -> float:
         """A 1303: hold the budget at ``in_use`` for a while; return how long."""
         self.rate_limited += 1
-        wait = max(self.next_cooldown, retry_after or 0.0)
+        wait = self.next_cooldown if retry_after is None else retry_after  # what Kling asked, no longer
         self.limit = min(self.slots, max(0, in_use))
         self.until = now + wait
         self.next_cooldown = min(self.max_cooldown, self.next_cooldown * 2)
@@ -192,7 +195,11 @@ class BatchAdmission:
     def _within_budget(self, item: ItemProgress, now: float) -> bool:
         """Reserve the item's estimated units, or leave it waiting (units in flight may settle
         lower) or end it ``over_budget`` (nothing in flight: it can never fit)."""
-        estimate = self.estimator.estimate(item.model_name, item.resolution, item.n)
+        try:
+            estimate: Any = self._estimate(item)
+        except ValueError as exc:  # no price for this model: it cannot be held to max_units
+            self._end(item, OVER_BUDGET, f"not created: {exc}", now)
+            return False
         decision = self.ledger.decide(self._ledger_key(item), estimate)
         if decision.allowed:
             self.ledger.reserve(self._ledger_key(item), estimate)
@@ -200,6 +207,15 @@ class BatchAdmission:
         if not self.ledger.in_flight:
             self._end(item, OVER_BUDGET, f"not created: {decision.reason}", now)
         return False
+
+    def _estimate(self, item: ItemProgress) -> Any:
+        """The item's estimated units; 0 for a model without a price when no ``max_units`` is set."""
+        try:
+            return self.estimator.estimate(item.model_name, item.resolution, item.n)
+        except ValueError:
+            if self.ledger.limit is not None:
+                raise
+            return 0.0
 
     def due_polls(self, now: float) -> list[ItemProgress]:
         """Running items whose next poll is due (and that have no call in flight)."""
@@ -255,9 +271,8 @@ class BatchAdmission:
             exc.retryable or create_never_reached_kling(exc)
         ) and item.create_attempts < MAX_CREATE_ATTEMPTS:
             item.status = PENDING
-            item.not_before = now + min(
-                _CREATE_BACKOFF_MAX, _CREATE_BACKOFF * 2 ** (item.create_attempts - 1)
-            )
+            backoff = min(self.poll_interval, _CREATE_BACKOFF * 2 ** (item.create_attempts - 1))
+            item.not_before = now + (backoff if exc.retry_after is None else exc.retry_after)
             self._say(item, f"create failed ({exc}); trying again later", warning=True)
         else:
             self._end(item, ERROR, str(exc), now)
@@ -288,9 +303,10 @@ class BatchAdmission:
         """An earlier try's task of this item, found by external id before anything is created."""
         item.generation = generation
         item.kling_task_id = str(task["task_id"])
-        self.ledger.reserve(
-            self._ledger_key(item), self.estimator.estimate(item.model_name, item.resolution, item.n)
-        )
+        try:
+            self.ledger.reserve(self._ledger_key(item), self._estimate(item))
+        except ValueError:
+            pass  # no price, and a max_units: counted when it ends, from what Kling deducted
         self._say(
             item, f"resuming Kling task {item.kling_task_id} ({task.get('task_status')}) of an earlier try"
         )
@@ -307,13 +323,14 @@ class BatchAdmission:
 
     def _observe(self, item: ItemProgress, task: dict[str, Any], now: float, *, first: bool) -> None:
         status = task.get("task_status")
-        if status == "succeed":
+        outcome = outcome_of(status, task.get("task_status_msg"))
+        if outcome is Outcome.SUCCEEDED:
             item.task = task
             self._end(item, SUCCEEDED, None, now)
-        elif status == "failed":
+        elif outcome in (Outcome.FAILED, Outcome.REFUSED):
             item.task = task
             reason = task.get("task_status_msg") or "Kling gave no reason"
-            self._end(item, REFUSED if is_content_policy_reason(reason) else FAILED, reason, now)
+            self._end(item, REFUSED if outcome is Outcome.REFUSED else FAILED, reason, now)
         else:
             if item.status != RUNNING and not first:
                 self._say(item, f"Kling task {item.kling_task_id} is {status}")

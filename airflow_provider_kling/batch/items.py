@@ -11,18 +11,43 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_kling.errors import KlingRequestValidationError
-from airflow_provider_kling.models import ImageGenerationRequest
+from airflow_provider_kling.models.requests import KlingTaskRequest, request_class
 
 #: Formats of a requests text (a rendered ``.csv`` / ``.jsonl`` / ``.txt`` file).
 FORMATS = ("csv", "jsonl", "lines")
 #: CSV columns read as numbers; every other column is text, and an empty cell means unset.
 _INTEGER_FIELDS = frozenset({"n"})
-_FLOAT_FIELDS = frozenset({"image_fidelity", "human_fidelity"})
+_RATIOS = ("up_expansion_ratio", "down_expansion_ratio", "left_expansion_ratio", "right_expansion_ratio")
+_FLOAT_FIELDS = frozenset({"image_fidelity", "human_fidelity", *_RATIOS})
+#: Slots an omni series of ``series_amount="auto"`` is counted at: the most images Kling makes.
+AUTO_SERIES_SLOTS = 9
+
+
+def slots_of(request: KlingTaskRequest) -> int:
+    """
+    The Kling slots a task of ``request`` holds while it runs (Kling's concurrency rules): an
+    image task one per image it makes (``n``; an omni series its ``series_amount``, ``auto``
+    counted at :data:`AUTO_SERIES_SLOTS`), a kind that sets ``task_slots`` that many (a video
+    task holds 1 at any length), a task that makes one image (virtual try-on) 1.
+    """
+    fixed = getattr(request, "task_slots", None)
+    if fixed is not None:
+        return int(fixed)
+    made = getattr(request, "images_made", getattr(request, "n", 1))
+    return AUTO_SERIES_SLOTS if made is None else int(made)
+
+
+def first_required_field(kind: str) -> str:
+    """The field every request of ``kind`` must have (``prompt`` for image generation)."""
+    fields = request_class(kind).model_fields
+    if "prompt" in fields:
+        return "prompt"
+    return next(name for name, info in fields.items() if info.is_required())
 
 
 @dataclass(frozen=True)
@@ -31,11 +56,12 @@ class BatchItem:
 
     number: int
     key: str
-    request: ImageGenerationRequest
+    request: KlingTaskRequest
 
     @property
     def n(self) -> int:
-        return self.request.n
+        """The Kling slots its task holds (:func:`slots_of`)."""
+        return slots_of(self.request)
 
     @property
     def label(self) -> str:
@@ -51,12 +77,15 @@ def format_of(name: str) -> str | None:
     return None
 
 
-def parse_requests_text(text: str, kind: str) -> list[Any]:
-    """The rows of a rendered requests file: dicts (CSV, JSONL) or prompts (one per line)."""
+def parse_requests_text(text: str, kind: str, required: str = "prompt") -> list[Any]:
+    """The rows of a rendered requests file: dicts (CSV, JSONL) or prompts (one per line).
+
+    :param required: The column a CSV must have (the request kind's :func:`first_required_field`).
+    """
     if kind == "csv":
         reader = csv.DictReader(io.StringIO(text.strip("\ufeff")))
-        if not reader.fieldnames or "prompt" not in [name.strip() for name in reader.fieldnames]:
-            raise KlingRequestValidationError("requests CSV: the header row must have a 'prompt' column")
+        if not reader.fieldnames or required not in [name.strip() for name in reader.fieldnames]:
+            raise KlingRequestValidationError(f"requests CSV: the header row must have a {required!r} column")
         return [
             {k.strip(): v for k, v in row.items() if k is not None and v is not None and v.strip() != ""}
             for row in reader
@@ -93,22 +122,34 @@ def _typed(field: str, value: Any, where: str) -> Any:
 
 
 def build_items(
-    rows: Iterable[Any], defaults: Mapping[str, Any], *, slots: int, key_field: str = "key"
+    rows: Iterable[Any],
+    defaults: Mapping[str, Any],
+    *,
+    slots: int,
+    key_field: str = "key",
+    request_kind: str = "generations",
+    read_images: Callable[[dict[str, Any], tuple[str, ...]], dict[str, Any]] | None = None,
 ) -> list[BatchItem]:
     """
-    Validate every row (a prompt, or a dict of request fields plus an optional ``key_field``
-    that names the item) over ``defaults``; raise one :class:`KlingRequestValidationError`
-    listing every bad item.
+    Validate every row (a prompt, or a dict of ``request_kind``'s request fields plus an optional
+    ``key_field`` that names the item) over ``defaults``; raise one
+    :class:`KlingRequestValidationError` listing every bad item.
+
+    :param read_images: Reads the images an item names in storage (``image_inputs``), given its
+        fields and the kind's image fields; the caller's I/O, none here.
     """
+    request_cls = request_class(request_kind)
+    takes_prompt = "prompt" in request_cls.model_fields
     items: list[BatchItem] = []
     problems: list[str] = []
     seen: dict[str, int] = {}
     for number, row in enumerate(rows):
-        if isinstance(row, str):
+        if isinstance(row, str) and takes_prompt:
             row = {"prompt": row}
         if not isinstance(row, Mapping):
+            what = "a prompt or a dict" if takes_prompt else "a dict"
             problems.append(
-                f"item {number}: must be a prompt or a dict of request fields (got {type(row).__name__})"
+                f"item {number}: must be {what} of {request_kind} request fields (got {type(row).__name__})"
             )
             continue
         key = str(row.get(key_field, number)).strip()
@@ -125,17 +166,26 @@ def build_items(
             fields.update(
                 {name: _typed(name, value, where) for name, value in row.items() if name != key_field}
             )
-            request = ImageGenerationRequest.build(**fields)
+            if read_images is not None:
+                fields = read_images(fields, request_cls.image_fields)
+            request = request_cls.build(**fields)
         except KlingRequestValidationError as exc:
-            problems.append(f"{where}: {str(exc).removeprefix('Invalid Kling image request: ')}")
+            message = str(exc)
+            if message.startswith("Invalid Kling ") and " request: " in message:
+                message = message.split(" request: ", 1)[1]
+            problems.append(f"{where}: {message}")
             continue
         except TypeError as exc:
             problems.append(f"{where}: {exc}")
             continue
-        if request.n > slots:
-            problems.append(f"{where}: n={request.n} is more than slots={slots}: it could never be admitted")
+        item = BatchItem(number=number, key=key, request=request)
+        if item.n > slots:
+            held = "n" if getattr(request, "n", None) == item.n else "slots held"
+            problems.append(
+                f"{where}: {held}={item.n} is more than slots={slots}: it could never be admitted"
+            )
             continue
-        items.append(BatchItem(number=number, key=key, request=request))
+        items.append(item)
     if problems:
         shown = "; ".join(problems[:20])
         more = f"; and {len(problems) - 20} more" if len(problems) > 20 else ""

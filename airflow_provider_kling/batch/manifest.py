@@ -108,8 +108,8 @@ def store_batch(
         row: dict[str, Any] = {
             "key": item.key,
             "number": item.number,
-            "prompt": item.request.prompt,
-            "model_name": item.request.model_name,
+            "prompt": getattr(item.request, "prompt", None),
+            "model_name": getattr(item.request, "model_name", None),
             "n": item.n,
             "external_task_id": state.external_task_id
             if state.generation == 1
@@ -213,7 +213,7 @@ def contact_sheet(manifest: dict[str, Any]) -> str:
         cards.append(
             f'<figure class="{esc(row["status"])}">{pictures}<figcaption><b>{esc(row["key"])}</b> '
             f"&middot; {esc(row['status'])} &middot; Kling task {esc(str(row['kling_task_id'] or '-'))}"
-            f"<p>{esc(row['prompt'])}</p>{note}</figcaption></figure>"
+            f"<p>{esc(row['prompt'] or '')}</p>{note}</figcaption></figure>"
         )
     title = esc(f"{manifest['dag_id']} / {manifest['run_id']} / {manifest['task_id']}")
     counts = esc(", ".join(f"{count} {status}" for status, count in sorted(manifest["counts"].items())))

@@ -1,16 +1,24 @@
-"""``@task.kling_image``: the TaskFlow form of :class:`KlingImageGenerationOperator`.
+"""``@task.kling_image``: the TaskFlow form of a Kling operator, made by one factory.
 
-The decorated function returns the request: a prompt string, or a dict of request fields
-(``prompt`` plus any of ``model_name``, ``n``, ``aspect_ratio`` ...). The task then does what the
-operator does: creates the Kling task, waits (on the worker or deferred), stores the images and
-returns the operator's result dict. Operator arguments (``output_path``, ``deferrable`` ...) go to
-the decorator; what the function returns overrides the decorator's request fields.
+The decorated function returns the request: a prompt string, or a dict of the operator's request
+fields (``prompt`` plus any of ``model_name``, ``n``, ``aspect_ratio`` ... for image generation).
+The task then does what the operator does: creates the Kling task, waits (on the worker or
+deferred), stores the results and returns the operator's result dict. Operator arguments
+(``output_path``, ``deferrable`` ...) go to the decorator; what the function returns overrides the
+decorator's request fields.
+
+:func:`make_kling_task_decorator` builds the decorator of any
+:class:`~airflow_provider_kling.operators.base.KlingTaskOperator`: the function's fields flow
+through the base's one request-building method (``request_fields``), so ``@task.kling_video``
+is one line once its operator exists.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
+import inspect
+import types
+from collections.abc import Callable, Collection, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import (
     DecoratedOperator,
@@ -26,50 +34,50 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import TaskDecorator
     from airflow.sdk import Context
 
-#: What the decorated function may return, as keys of a dict. ``prompt`` is required.
-REQUEST_FIELDS: tuple[str, ...] = (
-    "prompt",
-    "model_name",
-    "n",
-    "negative_prompt",
-    "image",
-    "image_reference",
-    "image_fidelity",
-    "human_fidelity",
-    "resolution",
-    "aspect_ratio",
-    "callback_url",
-    "external_task_id",
-)
-#: The ``defer()`` keyword that carries the function's request to ``execute_complete``.
+    from airflow_provider_kling.operators.base import KlingTaskOperator
+
+#: The ``defer()`` keyword that carries the function's request to the resumed task.
 _DEFER_KWARG = "kling_request"
 
 
-def request_fields(returned: Any, function_name: str) -> dict[str, Any]:
+def required_fields(operator_class: type[KlingTaskOperator]) -> tuple[str, ...]:
+    """The operator's request arguments without a default: the function must return them."""
+    parameters = inspect.signature(operator_class.__init__).parameters
+    return tuple(
+        name
+        for name in operator_class.request_arguments
+        if name in parameters and parameters[name].default is inspect.Parameter.empty
+    )
+
+
+def returned_fields(returned: Any, where: str, operator_class: type[KlingTaskOperator]) -> dict[str, Any]:
     """The request fields of what the function returned; a clear error for anything else."""
     from airflow_provider_kling.errors import KlingRequestValidationError
 
-    where = f"@task.kling_image function {function_name!r}"
-    if isinstance(returned, str):
-        return {"prompt": returned}
+    allowed = (*operator_class.request_arguments, "callback_url", "external_task_id")
+    if isinstance(returned, str) and "prompt" in allowed:
+        returned = {"prompt": returned}
     if not isinstance(returned, Mapping):
+        what = "a prompt (str) or a dict" if "prompt" in allowed else "a dict"
         raise KlingRequestValidationError(
-            f"{where} must return a prompt (str) or a dict of request fields, got {type(returned).__name__}"
+            f"{where} must return {what} of request fields, got {type(returned).__name__}"
         )
-    unknown = sorted(str(key) for key in returned if key not in REQUEST_FIELDS)
+    unknown = sorted(str(key) for key in returned if key not in allowed)
     if unknown:
         raise KlingRequestValidationError(
-            f"{where} returned unknown request fields {unknown}: allowed are {', '.join(REQUEST_FIELDS)}"
+            f"{where} returned unknown request fields {unknown}: allowed are {', '.join(allowed)}"
             " (operator arguments such as output_path go to the decorator)"
         )
-    if "prompt" not in returned:
-        raise KlingRequestValidationError(f"{where} returned a dict without 'prompt': prompt is required")
+    for name in required_fields(operator_class):
+        if name not in returned:
+            raise KlingRequestValidationError(f"{where} returned a dict without {name!r}: {name} is required")
     return dict(returned)
 
 
-class _KlingImageDecoratedOperator(DecoratedOperator, KlingImageGenerationOperator):
+class KlingDecoratedOperator(DecoratedOperator):
     """
-    Calls the function for the request, then runs :class:`KlingImageGenerationOperator`.
+    Calls the function for the request, then runs the Kling operator it is made with (see
+    :func:`make_kling_task_decorator`).
 
     The returned prompt is used as returned (not rendered as Jinja again): build it in Python,
     with context values such as ``ds`` taken as function arguments. When the task defers, the
@@ -80,17 +88,10 @@ class _KlingImageDecoratedOperator(DecoratedOperator, KlingImageGenerationOperat
     :param op_kwargs: Keyword arguments for the function. (templated)
     """
 
-    template_fields: Sequence[str] = (
-        *DecoratedOperator.template_fields,
-        *KlingImageGenerationOperator.template_fields,
-    )
-    template_fields_renderers: ClassVar[dict[str, str]] = {
-        **DecoratedOperator.template_fields_renderers,
-        **KlingImageGenerationOperator.template_fields_renderers,
-    }
-    custom_operator_name: str = "@task.kling_image"
-    # The prompt exists only once the function ran: show it in the rendered-template view then.
+    custom_operator_name: str = "@task.kling"
+    # The request exists only once the function ran: show it in the rendered-template view then.
     overwrite_rtif_after_execution: bool = True
+    kling_operator: ClassVar[type[KlingTaskOperator]]
 
     def __init__(
         self,
@@ -100,22 +101,32 @@ class _KlingImageDecoratedOperator(DecoratedOperator, KlingImageGenerationOperat
         op_kwargs: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if "prompt" in kwargs:
-            raise TypeError(
-                "@task.kling_image takes the prompt from the function's return value, not a prompt= argument"
-            )
+        required = required_fields(self.kling_operator)
+        for name in required:
+            if name in kwargs:
+                raise TypeError(
+                    f"{self.custom_operator_name} takes the {name} from the function's return value, "
+                    f"not a {name}= argument"
+                )
         super().__init__(
             python_callable=python_callable,
             op_args=op_args,
             op_kwargs=op_kwargs,
-            prompt=SET_DURING_EXECUTION,
-            **kwargs,
+            **{**kwargs, **dict.fromkeys(required, SET_DURING_EXECUTION)},
         )
         self._kling_request: dict[str, Any] | None = None
 
-    def execute(self, context: Context) -> Any:
-        self._apply_request(self._call_function(context))
-        return super().execute(context)
+    def request_fields(self, context: Context) -> dict[str, Any]:
+        """The function's fields (called once per try, or carried by a deferral) over the decorator's."""
+        if self._kling_request is None:
+            carried = getattr(self, "_carried", {}).get(_DEFER_KWARG)
+            self._kling_request = carried if carried is not None else self._call_function(context)
+        for name, value in self._kling_request.items():
+            setattr(self, name, value)  # also shown in the rendered-template view
+        return super().request_fields(context)  # type: ignore[misc]
+
+    def deferral_kwargs(self) -> dict[str, Any]:
+        return {_DEFER_KWARG: self._kling_request}
 
     def _call_function(self, context: Context) -> dict[str, Any]:
         context_merge(context, self.op_kwargs)
@@ -123,59 +134,52 @@ class _KlingImageDecoratedOperator(DecoratedOperator, KlingImageGenerationOperat
         returned = self.python_callable(*self.op_args, **kwargs)
         name = getattr(self.python_callable, "__name__", "callable")
         from airflow_provider_kling.errors import KlingRequestValidationError
-        from airflow_provider_kling.failures import fail_fast
+        from airflow_provider_kling.operators.base import fail_fast
 
         try:
-            return request_fields(returned, name)
+            where = f"{self.custom_operator_name} function {name!r}"
+            return returned_fields(returned, where, self.kling_operator)
         except KlingRequestValidationError as exc:
             raise fail_fast(exc) from None
 
-    def _apply_request(self, fields: dict[str, Any]) -> None:
-        """The function's fields override the decorator's; the operator validates them all."""
-        for name, value in fields.items():
-            setattr(self, name, value)
-        self._kling_request = fields
 
-    def defer(
-        self, *, trigger: Any, method_name: str, kwargs: dict[str, Any] | None = None, **rest: Any
-    ) -> NoReturn:
-        """Defer as the operator does, carrying the function's request to the resumed task."""
-        kwargs = {**(kwargs or {}), _DEFER_KWARG: self._kling_request}
-        super().defer(trigger=trigger, method_name=method_name, kwargs=kwargs, **rest)
-
-    def execute_complete(
-        self, context: Context, event: dict[str, Any], kling_request: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
-        """Resume with the request the function returned before the deferral (it is not called again)."""
-        self._apply_request(kling_request if kling_request is not None else self._call_function(context))
-        return super().execute_complete(context, event)
-
-    def execute_after_slot_wait(
-        self,
-        context: Context,
-        event: Any = None,
-        first_try_at: float | None = None,
-        kling_request: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """Resume after waiting for a Kling slot, with the function's request (not called again)."""
-        self._apply_request(kling_request if kling_request is not None else self._call_function(context))
-        return super().execute_after_slot_wait(context, event, first_try_at=first_try_at)
-
-
-def kling_image_task(python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> TaskDecorator:
+def make_kling_task_decorator(
+    operator_class: type[KlingTaskOperator], name: str
+) -> tuple[type[KlingDecoratedOperator], Callable[..., TaskDecorator]]:
     """
-    Wrap a function returning a prompt (or a dict of request fields) into a Kling image task.
+    The decorated-operator class and the ``@task.<name>`` decorator of a Kling operator class.
 
-    Registered as ``@task.kling_image``; takes :class:`KlingImageGenerationOperator`'s arguments
-    except ``prompt``. Works with ``.expand()``, ``.expand_kwargs()``, ``.partial()`` and
-    ``.override()`` like any TaskFlow task. ``multiple_outputs`` defaults to False: the result
-    dict is one XCom, whatever the function's return annotation says.
-
-    :param python_callable: The function (when used as ``@task.kling_image`` without parentheses).
+    The decorator takes the operator's arguments except the request arguments the function must
+    return; works with ``.expand()``, ``.expand_kwargs()``, ``.partial()`` and ``.override()``
+    like any TaskFlow task; ``multiple_outputs`` defaults to False (the result dict is one XCom).
     """
-    kwargs.setdefault("multiple_outputs", False)
-    return task_decorator_factory(
-        python_callable=python_callable,
-        decorated_operator_class=_KlingImageDecoratedOperator,
-        **kwargs,
+    namespace = {
+        "__module__": __name__,
+        "__doc__": KlingDecoratedOperator.__doc__,
+        "kling_operator": operator_class,
+        "custom_operator_name": f"@task.{name}",
+        "template_fields": (*DecoratedOperator.template_fields, *operator_class.template_fields),
+        "template_fields_renderers": {
+            **DecoratedOperator.template_fields_renderers,
+            **operator_class.template_fields_renderers,
+        },
+    }
+    decorated = types.new_class(
+        f"_{operator_class.__name__}Decorated",
+        (KlingDecoratedOperator, operator_class),
+        exec_body=lambda body: body.update(namespace),
     )
+
+    def decorator(python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> TaskDecorator:
+        kwargs.setdefault("multiple_outputs", False)
+        return task_decorator_factory(
+            python_callable=python_callable, decorated_operator_class=decorated, **kwargs
+        )
+
+    decorator.__doc__ = f"``@task.{name}``: a function returning {operator_class.__name__}'s request."
+    return decorated, decorator
+
+
+_KlingImageDecoratedOperator, kling_image_task = make_kling_task_decorator(
+    KlingImageGenerationOperator, "kling_image"
+)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
-import time
-from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,18 +17,13 @@ from airflow_provider_kling.errors import KlingRequestValidationError
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.connection import KlingConnectionSettings
-    from airflow_provider_kling.models import AccountCosts
+    from airflow_provider_kling.hooks.core import Clock
 
 ACCOUNT_COSTS_PATH = "/account/costs"
 #: Kling: "at most one query a second" for the account's costs.
 MIN_COSTS_SPACING = 1.0
 #: Without ``start_time``: the window reaches this far back from ``end_time`` (a day).
 DEFAULT_COSTS_WINDOW = 86_400.0
-
-# Seams, as in hooks/kling.py: tests replace them to record waits instead of sleeping.
-_sleep: Callable[[float], None] = time.sleep
-_monotonic: Callable[[], float] = time.monotonic
-_now: Callable[[], float] = time.time
 
 _spacing_lock = threading.Lock()
 #: (base URL, credential fingerprint) -> when the next costs query may be sent (monotonic seconds)
@@ -42,17 +35,14 @@ def _account_key(settings: KlingConnectionSettings) -> tuple[str, str]:
     return settings.base_url, hashlib.sha256(credential.encode()).hexdigest()[:16]
 
 
-def wait_for_costs_turn(settings: KlingConnectionSettings) -> float:
-    """Sleep until this account may send its next costs query; return how long it waited."""
+def costs_turn(settings: KlingConnectionSettings, clock: Clock) -> float:
+    """Seconds until this account may send its next costs query (its turn is taken)."""
     key = _account_key(settings)
     with _spacing_lock:
-        now = _monotonic()
+        now = clock.monotonic()
         turn = max(now, _next_costs_query.get(key, now))
         _next_costs_query[key] = turn + MIN_COSTS_SPACING
-    wait = turn - now
-    if wait > 0:
-        _sleep(wait)
-    return wait
+    return turn - now
 
 
 def _millis(name: str, value: datetime | float | int | None, default: float) -> int:
@@ -74,9 +64,9 @@ def costs_query(
     start_time: datetime | float | int | None,
     end_time: datetime | float | int | None,
     resource_pack_name: str | None,
+    now: float,
 ) -> dict[str, Any]:
-    """The query parameters, checked before any HTTP call."""
-    now = _now()
+    """The query parameters (``now`` in Unix seconds), checked before any HTTP call."""
     end = _millis("end_time", end_time, now)
     start = _millis("start_time", start_time, end / 1000 - DEFAULT_COSTS_WINDOW)
     if start > end:
@@ -89,49 +79,3 @@ def costs_query(
             )
         params["resource_pack_name"] = resource_pack_name
     return params
-
-
-class AccountCostsMixin:
-    """:meth:`get_account_costs` for :class:`~airflow_provider_kling.hooks.kling.KlingHook`."""
-
-    @property
-    def settings(self) -> KlingConnectionSettings:
-        raise NotImplementedError
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: dict | None = None,
-        params: dict | None = None,
-        task_id: str | None = None,
-        resend_if: Callable[[BaseException], bool] | None = None,
-    ) -> Any:
-        raise NotImplementedError
-
-    def get_account_costs(
-        self,
-        start_time: datetime | float | int | None = None,
-        end_time: datetime | float | int | None = None,
-        resource_pack_name: str | None = None,
-    ) -> AccountCosts:
-        """
-        The account's resource packs: total and remaining quantity, validity and status.
-
-        :param start_time: Start of the window (an aware datetime, or Unix milliseconds); default
-            a day before ``end_time``. Kling returns the packs valid at some point in the window.
-        :param end_time: End of the window; default now.
-        :param resource_pack_name: Only the packs of this name.
-
-        Free to call, but Kling allows at most one query a second: this hook waits out the second
-        since the previous query for the same account (host and credentials) in this process
-        (other processes are not counted; a too-fast query answered 429 / 1302 is retried with backoff).
-        Kling's remaining quantities lag by up to 12 hours: treat them as an upper bound of what
-        is left, and keep a margin for what ran since.
-        """
-        params = costs_query(start_time, end_time, resource_pack_name)
-        wait_for_costs_turn(self.settings)
-        from airflow_provider_kling.models.account import costs_from_data
-
-        return costs_from_data(self._request("GET", ACCOUNT_COSTS_PATH, params=params))

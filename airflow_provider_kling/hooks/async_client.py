@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import time
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,8 +32,6 @@ POOL_SIZE = 20
 KEEPALIVE_SECONDS = 120.0
 #: Connection settings are re-read after this long (a rotated key or a moved host takes effect).
 SETTINGS_TTL = 60.0
-
-_clock: Callable[[], float] = time.monotonic  # a seam: tests move time on
 
 
 @dataclass
@@ -103,10 +100,10 @@ def open_clients() -> int:
 async def cached_settings(
     conn_id: str,
     load: Callable[[], Awaitable[KlingConnectionSettings]],
-    clock: Callable[[], float] | None = None,
+    clock: Callable[[], float],
 ) -> KlingConnectionSettings:
-    """The connection's settings, read at most once per :data:`SETTINGS_TTL` and by one trigger at a time."""
-    clock = clock or _clock
+    """The connection's settings, read at most once per :data:`SETTINGS_TTL` (read with the hook's
+    ``clock``) and by one trigger at a time."""
     lock = _loading.setdefault(asyncio.get_running_loop(), {}).setdefault(conn_id, asyncio.Lock())
     async with lock:
         cached = _settings.get(conn_id)

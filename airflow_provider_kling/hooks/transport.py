@@ -6,6 +6,12 @@ options both share: redirects (a moved API answering 301/302/307/308 is followed
 at most :data:`MAX_REDIRECTS` hops; both clients drop the ``Authorization`` header when a
 redirect leaves the host), TLS verification, a CA bundle, a client certificate, the proxy and
 the timeouts. Image downloads follow redirects themselves, hop by hop (:mod:`.download`).
+
+:func:`send` and :func:`asend` are the hook's two senders, all that differs between its modes:
+each sends one :class:`~airflow_provider_kling.hooks.core.ApiRequest` and returns the
+:class:`~airflow_provider_kling.hooks.core.Answer`, or :class:`KlingConnectError` when no
+connection was made (nothing was sent), or :class:`KlingConnectionError` when the request may
+have gone out (the answer was lost).
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_kling.errors import KlingConnectError, KlingConnectionError
 from airflow_provider_kling.hooks.connection import mask_secrets
+from airflow_provider_kling.hooks.core import Answer
 
 if TYPE_CHECKING:
     import ssl
@@ -23,6 +31,7 @@ if TYPE_CHECKING:
     import requests
 
     from airflow_provider_kling.hooks.connection import KlingConnectionSettings
+    from airflow_provider_kling.hooks.core import ApiRequest
 
 #: Redirects followed for one API call or one image download.
 MAX_REDIRECTS = 5
@@ -143,3 +152,84 @@ def build_async_client(settings: KlingConnectionSettings, **options: Any) -> htt
         proxy=policy.proxy,
         **options,
     )
+
+
+def never_connected(exc: BaseException) -> bool:
+    """Whether a requests or httpx error happened before any byte of the request was sent."""
+    import httpx
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError
+
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        # httpx raises these only while opening a connection (or waiting for one); a TLS failure
+        # counts as unprovable, as on the requests side, so both modes say the same.
+        return not _caused_by_tls(exc)
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.ProxyError | requests.exceptions.SSLError):
+        return False  # a proxy or TLS error may come after the request went out: not provable
+    if isinstance(exc, requests.exceptions.ConnectionError) and exc.args:
+        # urllib3's MaxRetryError wraps NewConnectionError / NameResolutionError (both ConnectTimeoutError).
+        return isinstance(getattr(exc.args[0], "reason", None), ConnectTimeoutError)
+    return False
+
+
+def _caused_by_tls(exc: BaseException | None) -> bool:
+    import ssl
+
+    while exc is not None and not isinstance(exc, ssl.SSLError):
+        exc = exc.__cause__ or exc.__context__  # httpx -> httpcore -> ssl
+    return exc is not None
+
+
+def _transport_error(request: ApiRequest, exc: BaseException) -> KlingConnectionError:
+    if never_connected(exc):
+        return KlingConnectError(
+            f"Could not connect to Kling at {request.base_url} (nothing was sent): {type(exc).__name__}"
+        )
+    return KlingConnectionError(
+        f"Lost the answer from Kling at {request.base_url} after sending {request.method} {request.path}: "
+        f"{type(exc).__name__}"
+    )
+
+
+def send(session: requests.Session, request: ApiRequest) -> Answer | KlingConnectionError:
+    """Send one request on the worker's session; a transport failure is returned, not raised."""
+    import requests
+
+    try:
+        response = session.request(
+            request.method,
+            request.url,
+            json=request.json,
+            params=request.params,
+            headers=dict(request.headers),
+            timeout=(request.connect_timeout, request.read_timeout),
+        )
+    except requests.RequestException as exc:
+        return _transport_error(request, exc)
+    return Answer(response.status_code, response.headers, response.content)
+
+
+async def asend(client: httpx.AsyncClient, request: ApiRequest) -> Answer | KlingConnectionError:
+    """Send one request on the event loop's shared client; with a deadline, the whole request ends by it."""
+    import asyncio
+    import contextlib
+
+    import httpx
+
+    total = request.total_timeout
+    bounded = asyncio.timeout(total) if total is not None else contextlib.nullcontext()
+    try:
+        async with bounded:
+            response = await client.request(
+                request.method,
+                request.url,
+                json=request.json,
+                params=request.params,
+                headers=dict(request.headers),
+                timeout=httpx.Timeout(request.read_timeout, connect=request.connect_timeout),
+            )
+    except (httpx.HTTPError, TimeoutError) as exc:
+        return _transport_error(request, exc)
+    return Answer(response.status_code, response.headers, response.content)

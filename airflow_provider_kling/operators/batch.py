@@ -1,50 +1,68 @@
-"""KlingBatchImageGenerationOperator: many image requests in one task, at the account's slot budget."""
+"""KlingBatchOperator: many requests of one kind in one task, at the account's slot budget."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.providers.common.compat.sdk import conf
-from airflow.sdk import BaseOperator
-
+from airflow_provider_kling.batch.admission import DEFAULT_PROGRESS_INTERVAL
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
-from airflow_provider_kling.failures import fail_fast
-from airflow_provider_kling.operators.generations import DEFAULT_MAX_REGENERATIONS
-from airflow_provider_kling.operators.outputs import KlingOutputsMixin
+from airflow_provider_kling.lifecycle import Outcome, Verdict
+from airflow_provider_kling.operators.base import KlingTaskOperator, fail_fast
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_kling.batch.admission import ItemProgress
     from airflow_provider_kling.batch.items import BatchItem
-    from airflow_provider_kling.hooks.kling import KlingHook
 
-#: What ``on_content_policy`` accepts: a refused item is recorded, or fails the task at the end.
-ON_CONTENT_POLICY = ("record", "fail")
 #: XCom key of the summary, pushed before the task succeeds or fails.
 XCOM_BATCH_SUMMARY = "kling_batch_summary"
 #: Request fields the operator's own arguments give every item (an item's own value wins).
 DEFAULT_FIELDS = ("model_name", "n", "negative_prompt", "resolution", "aspect_ratio", "callback_url")
 
 
-class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
-    """
-    Generate images for many requests in one task, keeping the account's slots full.
+def kind_defaults(request_kind: str) -> dict[str, Any]:
+    """The request defaults of ``request_kind``'s own operator (``model_name="kling-v1"``, ``n=1``
+    for image generation): a batch item without its own value gets what the single operator would."""
+    import inspect
 
-    Items are created as slots free (a task holds ``n`` slots until it ends), polled, and their
-    images stored like the single operator's; a manifest and an HTML contact sheet are written
-    beside them and XCom gets a small summary. A retry (or a restarted triggerer) resumes the
-    items that exist and creates only the missing ones. See the README's "Batches".
+    from airflow_provider_kling.operators import endpoints, kling  # noqa: F401  (each kind's operator)
+
+    for operator_class in KlingTaskOperator.__subclasses__():
+        if getattr(operator_class, "request_kind", None) == request_kind:
+            parameters = inspect.signature(operator_class.__init__).parameters
+            return {
+                name: parameters[name].default
+                for name in operator_class.request_arguments
+                if name in parameters and parameters[name].default not in (inspect.Parameter.empty, None)
+            }
+    return {}
+
+
+class KlingBatchOperator(KlingTaskOperator):
+    """
+    Run many requests of one kind (image generation by default, or any other endpoint's) in one
+    task, keeping the account's slots full.
+
+    Items are created as slots free (an image task holds ``n`` slots until it ends, a virtual
+    try-on 1), polled, and their images stored like the single operator's; a manifest and an
+    HTML contact sheet are written beside them and XCom gets a small summary. A retry (or a
+    restarted triggerer) resumes the items that exist and creates only the missing ones. See
+    the README's "Batches".
 
     :param requests: A list of prompts, or of dicts of request fields (``prompt``, ``n``,
         ``aspect_ratio`` ... and an optional ``key`` that names the item), or a ``.csv``,
-        ``.jsonl`` or ``.txt`` (one prompt per line) file rendered with the run's context. (templated)
+        ``.jsonl`` or ``.txt`` (one prompt per line) file rendered with the run's context. An
+        image field may name an image in your storage, as on the single operators. (templated)
+    :param request_kind: The endpoint of every item: ``generations`` (default), ``omni-image``,
+        ``multi-image2image``, ``expand`` or ``virtual-try-on``; an item holds that kind's
+        request fields (those of its single operator).
     :param slots: The account's concurrency (Kling slots) this batch may fill; an item holds ``n``.
-    :param model_name: Model of every item without its own. (templated)
-    :param n: Images per item, for items without their own ``n``.
+    :param model_name: Model of every item without its own; by default the kind's own operator's
+        default (``kling-v1`` for image generation). (templated)
+    :param n: Images per item, for items without their own ``n`` (kinds that have ``n``).
     :param negative_prompt: For every item without its own. (templated)
     :param resolution: ``1k`` or ``2k``, for every item without its own. (templated)
     :param aspect_ratio: For every item without its own. (templated)
@@ -54,21 +72,20 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
         its position in the list.
     :param requests_format: ``auto`` (from the file's extension), ``csv``, ``jsonl`` or ``lines``
         for a ``requests`` given as text.
-    :param output_path: Where images, manifest and contact sheet go: a path, a URI or an
-        ``ObjectStoragePath``. (templated)
-    :param output_conn_id: The Airflow connection of the output store. (templated)
-    :param kling_conn_id: The ``kling`` connection. (templated)
+    :param output_path: Where images, manifest and contact sheet go (required). (templated)
     :param deferrable: Run the whole batch (admission and polls) in one trigger.
     :param poll_interval: Seconds between two polls of one running item.
     :param timeout: Seconds the whole batch may take; items not done by then are left to a retry.
-    :param on_content_policy: ``"record"`` (default): a refused item is recorded as refused and the
-        task succeeds when the rest did; ``"fail"``: any refusal fails the task at the end (no retry).
-    :param max_regenerations: New Kling tasks a retry may create for an item whose task failed
-        (not refused), per item.
+    :param on_content_policy: ``"fail"`` (default): any refusal fails the task at the end (no
+        retry), after every other item is done and stored; ``"skip"``: a refused item is recorded
+        as refused in the manifest and the task succeeds when the rest did. Never generated again.
     :param max_units: The most Kling units this batch may spend, its tries together: an item whose
         estimate (:mod:`airflow_provider_kling.spend`) would pass it is not created and ends
         ``over_budget``. ``None`` (default): no limit.
     :param progress_interval: Seconds between "k of N done, m running, ETA" log lines.
+
+    ``kling_conn_id``, ``output_conn_id`` and ``max_regenerations`` (per item) are
+    :class:`~airflow_provider_kling.operators.base.KlingTaskOperator`'s.
     """
 
     template_fields: Sequence[str] = (
@@ -85,6 +102,7 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
     template_ext: Sequence[str] = (".csv", ".jsonl", ".ndjson", ".txt")
     template_fields_renderers: ClassVar[dict[str, str]] = {"requests": "json"}
     ui_color = "#c7d8ff"
+    operator_extra_links = ()
 
     def __init__(
         self,
@@ -92,51 +110,35 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
         requests: Any,
         slots: int,
         output_path: Any,
-        model_name: str = "kling-v1",
-        n: int = 1,
+        request_kind: str = "generations",
+        model_name: str | None = None,
+        n: int | None = None,
         negative_prompt: str | None = None,
         resolution: str | None = None,
         aspect_ratio: str | None = None,
-        callback_url: str | None = None,
         requests_format: str = "auto",
         key_field: str = "key",
-        output_conn_id: str | None = None,
-        kling_conn_id: str = "kling_default",
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 5.0,
         timeout: float = 6 * 3600.0,
-        on_content_policy: str = "record",
-        max_regenerations: int = DEFAULT_MAX_REGENERATIONS,
         max_units: float | None = None,
-        progress_interval: float = 60.0,
+        progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        if unknown := {"wait_for_completion", "regenerate_expired", "external_task_id"} & set(kwargs):
+            raise TypeError(f"{type(self).__name__} takes no {', '.join(sorted(unknown))} argument")
+        super().__init__(output_path=output_path, poll_interval=poll_interval, timeout=timeout, **kwargs)
         from airflow_provider_kling.batch.items import FORMATS, format_of
 
         if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
             raise ValueError(f"slots must be an integer >= 1 (got {slots!r})")
-        for name, value in (
-            ("poll_interval", poll_interval),
-            ("timeout", timeout),
-            ("progress_interval", progress_interval),
-        ):
-            if not value > 0:
-                raise ValueError(f"{name} must be a positive number of seconds (got {value!r})")
+        if not progress_interval > 0:
+            raise ValueError(
+                f"progress_interval must be a positive number of seconds (got {progress_interval!r})"
+            )
         if max_units is not None and (
             isinstance(max_units, bool) or not isinstance(max_units, int | float) or max_units < 0
         ):
             raise ValueError(f"max_units must be a number of units >= 0, or None (got {max_units!r})")
-        if on_content_policy not in ON_CONTENT_POLICY:
-            raise ValueError(
-                f"on_content_policy must be one of {', '.join(ON_CONTENT_POLICY)} (got {on_content_policy!r})"
-            )
-        if (
-            isinstance(max_regenerations, bool)
-            or not isinstance(max_regenerations, int)
-            or max_regenerations < 0
-        ):
-            raise ValueError(f"max_regenerations must be an integer >= 0 (got {max_regenerations!r})")
         if requests_format != "auto" and requests_format not in FORMATS:
             raise ValueError(
                 f"requests_format must be auto or one of {', '.join(FORMATS)} (got {requests_format!r})"
@@ -149,6 +151,7 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
         if requests_format == "auto" and isinstance(requests, str):
             requests_format = format_of(requests) or "auto"
         self.requests = requests
+        self.request_kind = request_kind
         self.requests_format = requests_format
         self.key_field = key_field
         self.slots = slots
@@ -157,75 +160,65 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
         self.negative_prompt = negative_prompt
         self.resolution = resolution
         self.aspect_ratio = aspect_ratio
-        self.callback_url = callback_url
-        self.output_path = output_path
-        self.output_conn_id = output_conn_id
-        self.kling_conn_id = kling_conn_id
-        self.deferrable = deferrable
-        self.poll_interval = poll_interval
-        self.timeout = timeout
-        self.on_content_policy = on_content_policy
-        self.max_regenerations = max_regenerations
         self.max_units = max_units
         self.progress_interval = progress_interval
-        self._init_outputs(output_path)
-
-    @cached_property
-    def hook(self) -> KlingHook:
-        from airflow_provider_kling.hooks.kling import KlingHook
-
-        return KlingHook(self.kling_conn_id)
 
     # -- requests -------------------------------------------------------------------------------
 
     def build_items(self, context: Context) -> list[BatchItem]:
         """Every rendered request validated, each with its own external task id; else one clear error."""
-        from airflow_provider_kling.batch.items import build_items, parse_requests_text
-        from airflow_provider_kling.idempotency import (
-            default_external_task_id,
-            request_fingerprint,
-            with_external_task_id,
-        )
-        from airflow_provider_kling.models import ImageGenerationRequest
+        from airflow_provider_kling.batch.items import build_items, first_required_field, parse_requests_text
+        from airflow_provider_kling.idempotency import with_external_task_id
+        from airflow_provider_kling.image_inputs import read_image_fields
+        from airflow_provider_kling.models.requests import REQUEST_KINDS
 
         rows = self.requests
         try:
+            if self.request_kind not in REQUEST_KINDS:
+                raise KlingRequestValidationError(
+                    f"request_kind must be one of {', '.join(REQUEST_KINDS)} (got {self.request_kind!r})"
+                )
             if isinstance(rows, str):
                 kind = self.requests_format
                 if kind == "auto":
                     raise KlingRequestValidationError(
                         "requests is text: name a .csv, .jsonl or .txt file, or set requests_format"
                     )
-                rows = parse_requests_text(rows, kind)
+                rows = parse_requests_text(rows, kind, first_required_field(self.request_kind))
             elif isinstance(rows, dict) or not isinstance(rows, Sequence):
                 raise KlingRequestValidationError(
                     "requests must be a list of prompts or request dicts, or a file "
                     f"(got {type(rows).__name__})"
                 )
-            defaults = {
+            given = {
                 name: getattr(self, name) for name in DEFAULT_FIELDS if getattr(self, name) not in (None, "")
             }
-            items = build_items(rows, defaults, slots=self.slots, key_field=self.key_field)
-            ti = context["ti"]
-            run_id = str(context.get("run_id") or getattr(ti, "run_id", ""))
-            namespace = self.hook.settings.external_task_id_namespace
-            identified = []
-            for item in items:
-                if not item.request.external_task_id:
-                    external_id = default_external_task_id(
-                        dag_id=self.dag_id,
-                        run_id=run_id,
-                        task_id=self.task_id,
-                        map_index=getattr(ti, "map_index", -1),
-                        fingerprint=request_fingerprint(item.request),
-                        namespace=namespace,
-                        item_key=item.key,
-                    )
-                    request = with_external_task_id(item.request, external_id)
-                    assert isinstance(request, ImageGenerationRequest)
-                    item = type(item)(item.number, item.key, request)
-                identified.append(item)
-            return identified
+            fields = REQUEST_KINDS[self.request_kind].model_fields
+            if unknown := sorted(set(given) - set(fields)):
+                raise KlingRequestValidationError(
+                    f"{', '.join(unknown)}: a {self.request_kind} request has no such field (give "
+                    f"only fields of that kind as the batch's defaults)"
+                )
+            items = build_items(
+                rows,
+                {**kind_defaults(self.request_kind), **given},
+                slots=self.slots,
+                key_field=self.key_field,
+                request_kind=self.request_kind,
+                read_images=lambda row, names: read_image_fields(row, names, self.output_conn_id or None),
+            )
+            return [
+                item
+                if item.request.external_task_id
+                else type(item)(
+                    item.number,
+                    item.key,
+                    with_external_task_id(
+                        item.request, self._default_external_task_id(context, item.request, item.key)
+                    ),
+                )
+                for item in items
+            ]
         except KlingRequestValidationError as exc:
             raise fail_fast(exc) from None
 
@@ -246,7 +239,7 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
         )
         deadline = time.time() + self.timeout
         if self.deferrable:
-            self._defer(items, deadline)
+            self._defer_batch(items, deadline)
         admission = BatchAdmission(
             self._fresh_progress(items),
             slots=self.slots,
@@ -264,7 +257,7 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
             progress_every=self.progress_interval,
         )
         asyncio.run(runner.run())
-        return self._finish(
+        return self._finish_batch(
             items, admission.items, context, rate_limited=admission.budget.rate_limited, fatal=admission.fatal
         )
 
@@ -277,15 +270,14 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
                 key=item.key,
                 n=item.n,
                 external_task_id=str(item.request.external_task_id),
-                model_name=item.request.model_name,
-                resolution=item.request.resolution,
+                model_name=getattr(item.request, "model_name", None),
+                resolution=getattr(item.request, "resolution", None),
             )
             for item in items
         ]
 
-    def _defer(self, items: list[BatchItem], deadline: float) -> None:
-        from datetime import timedelta
-
+    def _defer_batch(self, items: list[BatchItem], deadline: float) -> None:
+        from airflow_provider_kling.polling import defer_timeout
         from airflow_provider_kling.triggers.batch import KlingBatchTrigger
 
         self.log.info("Deferring: the triggerer runs the batch (admission and polls) until it ends")
@@ -301,6 +293,7 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
                     for item in items
                 ],
                 max_units=self.max_units,
+                request_kind=self.request_kind,
                 kling_conn_id=self.kling_conn_id,
                 slots=self.slots,
                 poll_interval=self.poll_interval,
@@ -310,10 +303,10 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
             ),
             method_name="execute_complete",
             # Airflow's own bound, a little after the trigger's deadline (the trigger ends by then).
-            timeout=timedelta(seconds=self.timeout + 300),
+            timeout=defer_timeout(self.timeout),
         )
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+    def execute_complete(self, context: Context, event: dict[str, Any], **carried: Any) -> dict[str, Any]:
         """Resume after the trigger: store what succeeded, write manifest and contact sheet."""
         from airflow_provider_kling.batch.admission import ItemProgress
 
@@ -325,7 +318,7 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
             )
         if event.get("status") == "error":
             self.log.warning("The batch trigger stopped: %s", event.get("message"))
-        return self._finish(
+        return self._finish_batch(
             items,
             progress,
             context,
@@ -335,7 +328,7 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
 
     # -- results --------------------------------------------------------------------------------
 
-    def _finish(
+    def _finish_batch(
         self,
         items: list[BatchItem],
         progress: list[ItemProgress],
@@ -349,13 +342,9 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
         from airflow_provider_kling.assets import plain_uri
         from airflow_provider_kling.batch.admission import ERROR, FAILED, REFUSED, UNFINISHED
         from airflow_provider_kling.batch.manifest import store_batch
-        from airflow_provider_kling.storage import to_storage_path
 
         ti = context["ti"]
-        try:
-            base = to_storage_path(self.output_path, self.output_conn_id or None)
-        except ValueError as exc:
-            raise fail_fast(KlingRequestValidationError(str(exc))) from None
+        base = self._output_base()
         results: list[dict[str, Any]] = []
         try:
             summary = store_batch(
@@ -391,8 +380,10 @@ class KlingBatchImageGenerationOperator(KlingOutputsMixin, BaseOperator):
             )
             # No retry can help after auth, balance or permission errors, nor when every item left
             # failed as often as max_regenerations allows (a retry would only resume the failures).
+            policy = self.failure_policy
             exhausted = not summary["storage_errors"] and all(
-                state.status == FAILED and state.generation > self.max_regenerations
+                state.status == FAILED
+                and policy.verdict(Outcome.FAILED, state.generation) is Verdict.EXHAUSTED
                 for state in progress
                 if state.status in (FAILED, ERROR, UNFINISHED)
             )

@@ -1,9 +1,11 @@
 """One operator per Kling image endpoint beyond image generation: omni-image, multi-image2image,
 expand and virtual try-on.
 
-Each is a thin subclass of :class:`KlingImageGenerationOperator`: it names its request kind and
-takes that endpoint's fields as arguments, and inherits everything else (resume or create,
-waiting on the worker or deferred, storage, XCom, the failure policy). A field that takes an
+Each is a small subclass of :class:`~airflow_provider_kling.operators.base.KlingTaskOperator`, a
+sibling of :class:`~airflow_provider_kling.operators.kling.KlingImageGenerationOperator`: it names
+its request kind and takes that endpoint's fields as arguments, and inherits everything else
+(resume or create, waiting on the worker or deferred, storage, XCom, the failure policy). An
+argument the endpoint does not have is refused when the DAG is parsed. A field that takes an
 image also accepts an image in your storage (an ``ObjectStoragePath``, a ``file://``/``s3://``...
 URI, or an image of an earlier Kling task's result), read and sent as base64.
 
@@ -15,9 +17,12 @@ says what it does and its arguments are that endpoint's own, documented, templat
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
-from airflow_provider_kling.operators.kling import KlingImageGenerationOperator
+from airflow_provider_kling.operators.base import KlingTaskOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 __all__ = [
     "KlingExpandImageOperator",
@@ -26,38 +31,8 @@ __all__ = [
     "KlingVirtualTryOnOperator",
 ]
 
-#: Template fields every endpoint operator has (besides its own request fields).
-_COMMON_TEMPLATE_FIELDS: tuple[str, ...] = (
-    "callback_url",
-    "external_task_id",
-    "output_path",
-    "output_conn_id",
-    "kling_conn_id",
-)
 
-
-class _KlingEndpointOperator(KlingImageGenerationOperator):
-    """The image-generation operator's lifecycle with another request kind.
-
-    Subclasses set ``request_kind`` and ``endpoint_fields`` (their own request arguments, in the
-    order they are sent). Image generation's own fields are not used.
-    """
-
-    endpoint_fields: ClassVar[tuple[str, ...]] = ()
-
-    def __init__(self, *, endpoint_values: dict[str, Any], **kwargs: Any) -> None:
-        # prompt is image generation's one required argument; this operator sends its own fields.
-        super().__init__(prompt="", **kwargs)
-        for name, value in endpoint_values.items():
-            setattr(self, name, value)
-
-    def request_fields(self) -> dict[str, Any]:
-        fields = {name: getattr(self, name) for name in self.endpoint_fields}
-        fields.update(callback_url=self.callback_url, external_task_id=self.external_task_id)
-        return {name: value for name, value in fields.items() if value is not None}
-
-
-class KlingOmniImageOperator(_KlingEndpointOperator):
+class KlingOmniImageOperator(KlingTaskOperator):
     """
     Generate or edit images with Kling's omni models from a prompt, reference images and
     elements (``POST /v1/images/omni-image``); store them and return the result.
@@ -74,12 +49,12 @@ class KlingOmniImageOperator(_KlingEndpointOperator):
     :param aspect_ratio: 16:9, 9:16, 1:1, 4:3, 3:4, 3:2, 2:3, 21:9 or ``auto``. (templated)
     :param watermark_info: ``{"enabled": True}`` for watermarked copies as well.
 
-    Every other argument is :class:`KlingImageGenerationOperator`'s (waiting, deferral, storage,
-    failure policy, external task id).
+    Every other argument is :class:`KlingTaskOperator`'s (waiting, deferral, storage, failure
+    policy, callback URL, external task id).
     """
 
     request_kind = "omni-image"
-    endpoint_fields = (
+    request_arguments = (
         "model_name",
         "prompt",
         "image_list",
@@ -98,7 +73,7 @@ class KlingOmniImageOperator(_KlingEndpointOperator):
         "resolution",
         "result_type",
         "aspect_ratio",
-        *_COMMON_TEMPLATE_FIELDS,
+        *KlingTaskOperator.template_fields,
     )
 
     def __init__(
@@ -116,10 +91,20 @@ class KlingOmniImageOperator(_KlingEndpointOperator):
         watermark_info: dict[str, bool] | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(endpoint_values=locals_of(locals()), **kwargs)
+        super().__init__(**kwargs)
+        self.prompt = prompt
+        self.image_list = image_list
+        self.element_list = element_list
+        self.model_name = model_name
+        self.resolution = resolution
+        self.result_type = result_type
+        self.n = n
+        self.series_amount = series_amount
+        self.aspect_ratio = aspect_ratio
+        self.watermark_info = watermark_info
 
 
-class KlingMultiImageOperator(_KlingEndpointOperator):
+class KlingMultiImageOperator(KlingTaskOperator):
     """
     Make images from 1 to 4 subject images, optionally set in a scene image and drawn in a style
     image (``POST /v1/images/multi-image2image``); store them and return the result.
@@ -134,11 +119,11 @@ class KlingMultiImageOperator(_KlingEndpointOperator):
     :param aspect_ratio: 16:9, 9:16, 1:1, 4:3, 3:4, 3:2, 2:3 or 21:9. (templated)
     :param watermark_info: ``{"enabled": True}`` for watermarked copies as well.
 
-    Every other argument is :class:`KlingImageGenerationOperator`'s.
+    Every other argument is :class:`KlingTaskOperator`'s.
     """
 
     request_kind = "multi-image2image"
-    endpoint_fields = (
+    request_arguments = (
         "model_name",
         "prompt",
         "subject_image_list",
@@ -155,7 +140,7 @@ class KlingMultiImageOperator(_KlingEndpointOperator):
         "style_image",
         "model_name",
         "aspect_ratio",
-        *_COMMON_TEMPLATE_FIELDS,
+        *KlingTaskOperator.template_fields,
     )
 
     def __init__(
@@ -171,10 +156,18 @@ class KlingMultiImageOperator(_KlingEndpointOperator):
         watermark_info: dict[str, bool] | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(endpoint_values=locals_of(locals()), **kwargs)
+        super().__init__(**kwargs)
+        self.subject_image_list = subject_image_list
+        self.prompt = prompt
+        self.scene_image = scene_image
+        self.style_image = style_image
+        self.model_name = model_name
+        self.n = n
+        self.aspect_ratio = aspect_ratio
+        self.watermark_info = watermark_info
 
 
-class KlingExpandImageOperator(_KlingEndpointOperator):
+class KlingExpandImageOperator(KlingTaskOperator):
     """
     Outpaint an image: grow its canvas by a ratio of its height (up, down) or width (left,
     right) on each side (``POST /v1/images/editing/expand``); store the results and return them.
@@ -189,11 +182,11 @@ class KlingExpandImageOperator(_KlingEndpointOperator):
     :param n: Images, 1 to 9.
     :param watermark_info: ``{"enabled": True}`` for watermarked copies as well.
 
-    Every other argument is :class:`KlingImageGenerationOperator`'s.
+    Every other argument is :class:`KlingTaskOperator`'s.
     """
 
     request_kind = "expand"
-    endpoint_fields = (
+    request_arguments = (
         "image",
         "up_expansion_ratio",
         "down_expansion_ratio",
@@ -203,7 +196,12 @@ class KlingExpandImageOperator(_KlingEndpointOperator):
         "n",
         "watermark_info",
     )
-    template_fields: Sequence[str] = ("image", "prompt", "to_aspect_ratio", *_COMMON_TEMPLATE_FIELDS)
+    template_fields: Sequence[str] = (
+        "image",
+        "prompt",
+        "to_aspect_ratio",
+        *KlingTaskOperator.template_fields,
+    )
 
     def __init__(
         self,
@@ -222,13 +220,19 @@ class KlingExpandImageOperator(_KlingEndpointOperator):
         ratios = (up_expansion_ratio, down_expansion_ratio, left_expansion_ratio, right_expansion_ratio)
         if to_aspect_ratio is not None and any(ratio is not None for ratio in ratios):
             raise ValueError("give either to_aspect_ratio or the four *_expansion_ratio arguments, not both")
-        values = locals_of(locals())
-        values.pop("to_aspect_ratio")
-        super().__init__(endpoint_values=values, **kwargs)
+        super().__init__(**kwargs)
+        self.image = image
+        self.up_expansion_ratio = up_expansion_ratio
+        self.down_expansion_ratio = down_expansion_ratio
+        self.left_expansion_ratio = left_expansion_ratio
+        self.right_expansion_ratio = right_expansion_ratio
         self.to_aspect_ratio = to_aspect_ratio
+        self.prompt = prompt
+        self.n = n
+        self.watermark_info = watermark_info
 
-    def request_fields(self) -> dict[str, Any]:
-        fields = super().request_fields()
+    def request_fields(self, context: Context) -> dict[str, Any]:
+        fields = super().request_fields(context)
         if self.to_aspect_ratio:
             fields.update(self._ratios_for(fields.get("image")))
         return fields
@@ -264,7 +268,7 @@ class KlingExpandImageOperator(_KlingEndpointOperator):
             ) from None
 
 
-class KlingVirtualTryOnOperator(_KlingEndpointOperator):
+class KlingVirtualTryOnOperator(KlingTaskOperator):
     """
     Dress the person of ``human_image`` in the garment of ``cloth_image`` with Kolors virtual
     try-on (``POST /v1/images/kolors-virtual-try-on``); store the image and return the result.
@@ -275,12 +279,17 @@ class KlingVirtualTryOnOperator(_KlingEndpointOperator):
     :param model_name: ``kolors-virtual-try-on-v1`` (Kling's default) or
         ``kolors-virtual-try-on-v1-5``. (templated)
 
-    Every other argument is :class:`KlingImageGenerationOperator`'s.
+    Every other argument is :class:`KlingTaskOperator`'s.
     """
 
     request_kind = "virtual-try-on"
-    endpoint_fields = ("model_name", "human_image", "cloth_image")
-    template_fields: Sequence[str] = ("human_image", "cloth_image", "model_name", *_COMMON_TEMPLATE_FIELDS)
+    request_arguments = ("model_name", "human_image", "cloth_image")
+    template_fields: Sequence[str] = (
+        "human_image",
+        "cloth_image",
+        "model_name",
+        *KlingTaskOperator.template_fields,
+    )
 
     def __init__(
         self,
@@ -290,11 +299,7 @@ class KlingVirtualTryOnOperator(_KlingEndpointOperator):
         model_name: str = "kolors-virtual-try-on-v1",
         **kwargs: Any,
     ) -> None:
-        super().__init__(endpoint_values=locals_of(locals()), **kwargs)
-
-
-def locals_of(frame_locals: dict[str, Any]) -> dict[str, Any]:
-    """An ``__init__``'s own arguments from its ``locals()`` (not ``self``, ``kwargs``, ``__class__``)."""
-    return {
-        name: value for name, value in frame_locals.items() if name not in ("self", "kwargs", "__class__")
-    }
+        super().__init__(**kwargs)
+        self.human_image = human_image
+        self.cloth_image = cloth_image
+        self.model_name = model_name

@@ -3,37 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from airflow.providers.common.compat.sdk import conf
-from airflow.sdk import BaseOperator, BaseOperatorLink
-
-from airflow_provider_kling.errors import (
-    KlingError,
-    KlingImagesExpiredError,
-    KlingImageUnavailableError,
-    KlingRateLimitError,
-    KlingTaskFailedError,
-)
-from airflow_provider_kling.failures import ON_CONTENT_POLICY, fail_fast, task_failure
-from airflow_provider_kling.operators.generations import (
-    DEFAULT_MAX_REGENERATIONS,
+from airflow_provider_kling.lifecycle import DEFAULT_MAX_REGENERATIONS
+from airflow_provider_kling.lifecycle.request import (
     STATE_KLING_REQUEST,
     STATE_KLING_TASK_ID,
     XCOM_KLING_TASK_ID,
-    RequestGenerations,
 )
-from airflow_provider_kling.operators.outputs import KlingOutputsMixin
-from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
-
-if TYPE_CHECKING:
-    from airflow.sdk import Context
-    from airflow.sdk.types import TaskInstanceKey
-
-    from airflow_provider_kling.hooks.kling import KlingHook
-    from airflow_provider_kling.models import ImageTask
-    from airflow_provider_kling.models.requests import KlingTaskRequest
+from airflow_provider_kling.operators.base import KlingImageLink, KlingTaskOperator
 
 __all__ = [
     "DEFAULT_MAX_REGENERATIONS",
@@ -45,16 +23,7 @@ __all__ = [
 ]
 
 
-class KlingImageLink(BaseOperatorLink):
-    """An extra link in the Airflow UI to the first image Kling generated."""
-
-    name = "Kling image"
-
-    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
-        return getattr(operator, "_kling_image_url", None) or ""
-
-
-class KlingImageGenerationOperator(KlingOutputsMixin, BaseOperator):
+class KlingImageGenerationOperator(KlingTaskOperator):
     """
     Generate images with Kling, wait for them, copy them to your storage, return the result.
 
@@ -75,38 +44,24 @@ class KlingImageGenerationOperator(KlingOutputsMixin, BaseOperator):
     :param human_fidelity: Subject likeness, 0 to 1; only with ``image_reference="subject"``.
     :param resolution: ``1k`` or ``2k``. (templated)
     :param aspect_ratio: One of 16:9, 9:16, 1:1, 4:3, 3:4, 3:2, 2:3, 21:9. (templated)
-    :param callback_url: URL Kling POSTs the task to on each status change. (templated)
-    :param external_task_id: Your id for the Kling task, unique per account (change it when you
-        change the request). By default one is derived from dag, run, task and map index, a
-        fingerprint of the request and the connection's ``external_task_id_namespace`` extra, so
-        retries find the same task and an edited request gets a new one. (templated)
-    :param kling_conn_id: The ``kling`` connection. (templated)
-    :param wait_for_completion: Wait for the images (default); if False, return once the task exists.
-    :param deferrable: Wait in the triggerer instead of on the worker.
-    :param poll_interval: Seconds between status polls.
-    :param timeout: Seconds to wait for the Kling task before failing (the task is kept; a
-        re-run resumes it).
-    :param output_path: Where to copy the images: a local path, a URI (``file://``, ``s3://``,
-        ``gs://`` ...) or an ``ObjectStoragePath``. Files are named
-        ``<dag_id>/<run_id>/<task_id>[_<map_index>]_<index>.<ext>`` under it. When it is a URI
-        or an absolute path known when the DAG is parsed and no ``outlets`` are given, the task
-        declares ``Asset("<output_path as a plain URI>")`` as its outlet: each successful run
-        records an asset event on it, whose ``extra`` says what was made. Mapped tasks and
-        templated or XCom output paths declare ``outlets=[AssetAlias(...)]`` or an ``Asset``
-        themselves (Airflow only accepts outlets known when the DAG is parsed). (templated)
-    :param output_conn_id: The Airflow connection the output store is reached with, e.g.
-        ``aws_default`` for ``s3://`` or ``google_cloud_default`` for ``gs://``; the result's
-        ``path`` values stay plain URIs (``s3://bucket/key``). (templated)
-    :param on_content_policy: When Kling refuses the prompt (content safety, risk control):
-        ``"fail"`` (default) fails without Airflow retries, ``"skip"`` marks the task skipped, so
-        one refused prompt does not fail a mapped batch. Never generated again either way.
-    :param max_regenerations: How many new Kling tasks Airflow retries may create after Kling-side
-        failures other than content policy (default 2: such failures are usually transient, and
-        this bounds the spend to 3 tasks per request whatever ``retries`` says).
-    :param regenerate_expired: When a resumed task's images are gone (Kling purges them after 30
-        days) and none is stored, create a new generation instead of failing (default False).
+
+    Every other argument is :class:`~airflow_provider_kling.operators.base.KlingTaskOperator`'s
+    (callback URL, external task id, waiting, deferral, storage, failure policy).
     """
 
+    request_kind = "generations"
+    request_arguments: ClassVar[tuple[str, ...]] = (
+        "model_name",
+        "prompt",
+        "n",
+        "negative_prompt",
+        "image",
+        "image_reference",
+        "image_fidelity",
+        "human_fidelity",
+        "resolution",
+        "aspect_ratio",
+    )
     template_fields: Sequence[str] = (
         "prompt",
         "negative_prompt",
@@ -115,19 +70,10 @@ class KlingImageGenerationOperator(KlingOutputsMixin, BaseOperator):
         "image_reference",
         "resolution",
         "aspect_ratio",
-        "callback_url",
-        "external_task_id",
-        "output_path",
-        "output_conn_id",
-        "kling_conn_id",
+        *KlingTaskOperator.template_fields,
     )
     template_ext: Sequence[str] = (".txt", ".j2", ".jinja2")
     template_fields_renderers: ClassVar[dict[str, str]] = {"prompt": "jinja"}
-    ui_color = "#d6e4ff"
-    operator_extra_links = (KlingImageLink(),)
-    #: The request kind this operator builds (``models.requests.REQUEST_KINDS``): the endpoint
-    #: operators (``operators.endpoints``) set another and override :meth:`request_fields`.
-    request_kind: ClassVar[str] = "generations"
 
     def __init__(
         self,
@@ -142,34 +88,9 @@ class KlingImageGenerationOperator(KlingOutputsMixin, BaseOperator):
         human_fidelity: float | None = None,
         resolution: str | None = None,
         aspect_ratio: str | None = None,
-        callback_url: str | None = None,
-        external_task_id: str | None = None,
-        kling_conn_id: str = "kling_default",
-        wait_for_completion: bool = True,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        timeout: float = DEFAULT_TIMEOUT,
-        output_path: Any = None,
-        output_conn_id: str | None = None,
-        on_content_policy: str = "fail",
-        max_regenerations: int = DEFAULT_MAX_REGENERATIONS,
-        regenerate_expired: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        for name, value in (("poll_interval", poll_interval), ("timeout", timeout)):
-            if not value > 0:
-                raise ValueError(f"{name} must be a positive number of seconds (got {value!r})")
-        if on_content_policy not in ON_CONTENT_POLICY:
-            raise ValueError(
-                f"on_content_policy must be one of {', '.join(ON_CONTENT_POLICY)} (got {on_content_policy!r})"
-            )
-        if (
-            isinstance(max_regenerations, bool)
-            or not isinstance(max_regenerations, int)
-            or max_regenerations < 0
-        ):
-            raise ValueError(f"max_regenerations must be an integer >= 0 (got {max_regenerations!r})")
         self.prompt = prompt
         self.model_name = model_name
         self.n = n
@@ -180,323 +101,3 @@ class KlingImageGenerationOperator(KlingOutputsMixin, BaseOperator):
         self.human_fidelity = human_fidelity
         self.resolution = resolution
         self.aspect_ratio = aspect_ratio
-        self.callback_url = callback_url
-        self.external_task_id = external_task_id
-        self.kling_conn_id = kling_conn_id
-        self.wait_for_completion = wait_for_completion
-        self.deferrable = deferrable
-        self.poll_interval = poll_interval
-        self.timeout = timeout
-        self.output_path = output_path
-        self.output_conn_id = output_conn_id
-        self.on_content_policy = on_content_policy
-        self.max_regenerations = max_regenerations
-        self.regenerate_expired = regenerate_expired
-        self._kling_image_url: str | None = None
-        self._init_outputs(output_path)
-
-    @cached_property
-    def hook(self) -> KlingHook:
-        from airflow_provider_kling.hooks.kling import KlingHook
-
-        return KlingHook(self.kling_conn_id)
-
-    # -- request -------------------------------------------------------------------------------
-
-    def request_fields(self) -> dict[str, Any]:
-        """The rendered request fields of this operator's request kind."""
-        return {
-            "model_name": self.model_name,
-            "prompt": self.prompt,
-            "n": self.n,
-            "negative_prompt": self.negative_prompt,
-            "image": self.image,
-            "image_reference": self.image_reference,
-            "image_fidelity": self.image_fidelity,
-            "human_fidelity": self.human_fidelity,
-            "resolution": self.resolution,
-            "aspect_ratio": self.aspect_ratio,
-            "callback_url": self.callback_url,
-            "external_task_id": self.external_task_id,
-        }
-
-    def build_request(self, context: Context) -> KlingTaskRequest:
-        """The rendered fields as a validated request with its external task id; a bad one fails
-        here, before any HTTP call. Images named in your storage are read first (base64)."""
-        from airflow_provider_kling.errors import KlingRequestValidationError
-        from airflow_provider_kling.idempotency import with_external_task_id
-        from airflow_provider_kling.image_inputs import read_image_fields
-        from airflow_provider_kling.models.requests import request_class
-
-        request_cls = request_class(self.request_kind)
-        try:
-            fields = read_image_fields(
-                self.request_fields(), request_cls.image_fields, self.output_conn_id or None
-            )
-            request = request_cls.build(**fields)
-            if not request.external_task_id:
-                request = with_external_task_id(request, self._default_external_task_id(context, request))
-            return request
-        except KlingRequestValidationError as exc:
-            raise fail_fast(exc) from None
-
-    def _default_external_task_id(self, context: Context, request: KlingTaskRequest) -> str:
-        """Stable across tries of one task instance and one request; new for an edited request."""
-        from airflow_provider_kling.idempotency import default_external_task_id, request_fingerprint
-
-        ti = context["ti"]
-        return default_external_task_id(
-            dag_id=self.dag_id,
-            run_id=str(context.get("run_id") or getattr(ti, "run_id", "")),
-            task_id=self.task_id,
-            map_index=getattr(ti, "map_index", -1),
-            fingerprint=request_fingerprint(request),
-            namespace=self.hook.settings.external_task_id_namespace,
-        )
-
-    # -- execution -----------------------------------------------------------------------------
-
-    def execute(self, context: Context) -> dict[str, Any]:
-        return self._execute(context, first_try_at=None)
-
-    def _execute(self, context: Context, *, first_try_at: float | None) -> dict[str, Any]:
-        import time
-
-        first_try_at = time.time() if first_try_at is None else first_try_at
-        request = self.build_request(context)
-        while True:
-            try:
-                task, resumed = self._generations(request, context).resume_or_create()
-                break
-            except KlingRateLimitError as exc:
-                self._wait_for_slot(exc, first_try_at)  # returns on the worker, defers otherwise
-            except KlingError as exc:
-                raise self._failure(exc) from exc
-        if not self.wait_for_completion:
-            self.log.info("Kling task %s is %s; not waiting for it", task.task_id, task.task_status)
-            result = self._result(task, request)
-            self._kling_results = [result]  # OpenLineage names the task; nothing made yet for assets
-            return result
-        if task.task_status != "succeed":
-            task = self._wait(task, request)
-        return self._finish(task, request, context, resumed=resumed)
-
-    def _wait_for_slot(self, exc: KlingRateLimitError, first_try_at: float) -> None:
-        """A 1303 after the hook's quick retries: wait for a slot (bounded by ``timeout``) instead of
-        failing the try; in the triggerer when deferrable, so no worker slot is held meanwhile."""
-        import time
-
-        left = first_try_at + self.timeout - time.time()
-        if left <= 0:
-            raise self._failure(exc) from exc
-        wait = min(left, max(self.poll_interval, exc.retry_after or 0.0))
-        self.log.warning(
-            "No free Kling slot (%s); trying the create again in %.0fs (%.0fs of timeout left)",
-            exc,
-            wait,
-            left,
-        )
-        if not self.deferrable:
-            time.sleep(wait)
-            return
-        from datetime import timedelta
-
-        from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
-
-        self.defer(
-            trigger=TimeDeltaTrigger(timedelta(seconds=wait)),
-            method_name="execute_after_slot_wait",
-            kwargs={"first_try_at": first_try_at},
-        )
-
-    def execute_after_slot_wait(
-        self, context: Context, event: Any = None, first_try_at: float | None = None
-    ) -> dict[str, Any]:
-        """Resume after waiting for a slot in the triggerer: try the create again."""
-        return self._execute(context, first_try_at=first_try_at)
-
-    def _wait(self, task: ImageTask, request: KlingTaskRequest) -> ImageTask:
-        """Wait for ``task`` on the worker, or defer to the triggerer (which resumes in execute_complete)."""
-        if self.deferrable:
-            self._defer(task.task_id, type(request).path)
-        try:
-            return self.hook.wait_for_image_task(
-                task.task_id,
-                poll_interval=self.poll_interval,
-                timeout=self.timeout,
-                endpoint=type(request).path,
-            )
-        except KlingError as exc:
-            if isinstance(exc, KlingTaskFailedError) and exc.external_task_id is None:
-                exc.external_task_id = task.external_task_id
-            raise self._failure(exc, request) from exc
-
-    def _defer(self, kling_task_id: str, endpoint: str) -> None:
-        import time
-
-        from airflow_provider_kling.polling import defer_timeout
-        from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
-
-        self.log.info(
-            "Deferring: the triggerer polls Kling task %s every %ss", kling_task_id, self.poll_interval
-        )
-        self.defer(
-            trigger=KlingImageTaskTrigger(
-                kling_task_id=kling_task_id,
-                kling_conn_id=self.kling_conn_id,
-                poll_interval=self.poll_interval,
-                deadline=time.time() + self.timeout,
-                endpoint=endpoint,
-            ),
-            method_name="execute_complete",
-            timeout=defer_timeout(self.timeout),
-        )
-
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        """Resume after the trigger: store the images, or fail with what the trigger saw."""
-        from airflow_provider_kling.triggers.kling import task_from_event
-
-        request = self.build_request(context)
-        try:
-            task = task_from_event(event)
-        except KlingError as exc:
-            if isinstance(exc, KlingTaskFailedError) and exc.external_task_id is None:
-                task_info = (event.get("task") or {}).get("task_info") or {}
-                exc.external_task_id = task_info.get("external_task_id")
-            raise self._failure(exc, request) from exc
-        return self._finish(task, request, context, resumed=False)
-
-    def _generations(self, request: KlingTaskRequest, context: Context) -> RequestGenerations:
-        return RequestGenerations(
-            self.hook,
-            request,
-            context,
-            log=self.log,
-            max_regenerations=self.max_regenerations,
-            failure=self._failure,
-        )
-
-    def _failure(self, exc: KlingError, request: KlingTaskRequest | None = None) -> BaseException:
-        """How a Kling error ends this try: skipped, failed at once, or left to Airflow's retries."""
-        from airflow_provider_kling.idempotency import generation_of
-
-        generation = None
-        if request is not None and request.external_task_id:
-            generation = generation_of(request.external_task_id, exc.external_task_id)
-        return task_failure(
-            exc,
-            on_content_policy=self.on_content_policy,
-            generation=generation,
-            max_regenerations=self.max_regenerations,
-        )
-
-    # -- results -------------------------------------------------------------------------------
-
-    def _finish(
-        self, task: ImageTask, request: KlingTaskRequest, context: Context, *, resumed: bool
-    ) -> dict[str, Any]:
-        if not task.images:
-            raise KlingImageUnavailableError(
-                f"Kling task {task.task_id} succeeded but returned no images", task_id=task.task_id
-            )
-        from airflow_provider_kling.spend import describe_deduction
-
-        self.log.info("Kling task %s deducted %s", task.task_id, describe_deduction(task))
-        result = self._result(task, request)
-        self._kling_image_url = task.images[0].url
-        if not self.output_path:
-            self.log.info(
-                "Kling task %s made %d images; not copied (no output_path): Kling purges them after 30 days",
-                task.task_id,
-                len(task.images),
-            )
-            self._record_outputs([result], None, context)
-            return result
-        try:
-            output_uri = self._store_images(result, context)
-        except KlingImageUnavailableError as exc:
-            if not resumed or not self._images_expired(result):
-                raise
-            stored = [image for image in result["images"] if image.get("path")]
-            if self.regenerate_expired and not stored:
-                return self._regenerate_expired(task, request, context)
-            raise fail_fast(self._expired_error(task, exc, stored=len(stored))) from exc
-        self._record_outputs([result], output_uri, context)
-        return result
-
-    def _images_expired(self, result: dict[str, Any]) -> bool:
-        """Whether the first image not stored is gone for good (403/404/410), not just unreachable."""
-        missing = next((image for image in result["images"] if not image.get("path")), None)
-        if missing is None or not missing.get("url"):
-            return False
-        chunks: Any = None
-        try:
-            chunks = self.hook.iter_image_bytes(missing["url"])  # opens the URL (and may refuse) here
-            next(iter(chunks), None)
-        except KlingImageUnavailableError as exc:
-            return exc.http_status in (403, 404, 410)
-        except KlingError:
-            return False
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()  # the first chunk was enough: release the connection
-        return False
-
-    def _expired_error(self, task: ImageTask, exc: KlingError, *, stored: int) -> KlingImagesExpiredError:
-        how = (
-            "Set regenerate_expired=True on this operator and clear the task to create a new generation "
-            "(a new paid task)"
-            if not stored
-            else f"{stored} image(s) were stored; delete them under output_path, then set "
-            "regenerate_expired=True and clear the task to create a new generation (a new paid task)"
-        )
-        return KlingImagesExpiredError(
-            f"The images of resumed Kling task {task.task_id} are gone (Kling purges them after 30 days) "
-            f"and were not stored, so retrying cannot help ({exc.message}). {how}.",
-            task_id=task.task_id,
-        )
-
-    def _regenerate_expired(
-        self, expired: ImageTask, request: KlingTaskRequest, context: Context
-    ) -> dict[str, Any]:
-        """``regenerate_expired=True``: create the next generation of this request on purpose."""
-        self.log.warning(
-            "The images of Kling task %s are gone and none was stored; regenerate_expired=True: "
-            "creating the next generation (a new paid task)",
-            expired.task_id,
-        )
-        task = self._generations(request, context).create_next()
-        if task.task_status != "succeed":
-            task = self._wait(task, request)
-        return self._finish(task, request, context, resumed=False)
-
-    def _store_images(self, result: dict[str, Any], context: Context) -> str:
-        """Copy every image; one that cannot be copied fails the task after the rest are stored.
-        Returns the output folder's plain URI."""
-        from airflow_provider_kling.assets import plain_uri
-        from airflow_provider_kling.errors import KlingRequestValidationError
-        from airflow_provider_kling.storage import store_task_images, to_storage_path
-
-        ti = context["ti"]
-        try:
-            base = to_storage_path(self.output_path, self.output_conn_id or None)
-        except ValueError as exc:
-            raise fail_fast(KlingRequestValidationError(str(exc))) from None
-        try:
-            store_task_images(
-                result,
-                base,
-                fetch=self.hook.iter_image_bytes,
-                dag_id=self.dag_id,
-                run_id=str(context.get("run_id") or getattr(ti, "run_id", "run")),
-                task_id=self.task_id,
-                map_index=getattr(ti, "map_index", None),
-                log=self.log,
-            )
-        except KlingError as exc:
-            raise fail_fast(exc) from exc
-        return plain_uri(base)
-
-    def _result(self, task: ImageTask, request: KlingTaskRequest) -> dict[str, Any]:
-        return {**task.to_xcom(), **request.summary()}

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_kling.errors import KlingError
-from airflow_provider_kling.failures import fail_fast
+from airflow_provider_kling.operators.base import fail_fast
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

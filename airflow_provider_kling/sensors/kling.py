@@ -12,7 +12,7 @@ from airflow.providers.common.compat.sdk import conf
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_kling.errors import KlingError, KlingTaskFailedError, KlingTaskTimeoutError
-from airflow_provider_kling.failures import fail_fast
+from airflow_provider_kling.operators.base import fail_fast
 from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL, defer_timeout, status_words
 
 if TYPE_CHECKING:
@@ -92,14 +92,17 @@ class KlingImageTaskSensor(BaseSensorOperator):
             task = self.hook.get_image_task(self.kling_task_id, endpoint=self.endpoint_path)
         except KlingError as exc:
             raise fail_fast(exc) from exc
+        from airflow_provider_kling.lifecycle import Outcome, outcome_of
+
         self.log.info("Kling task %s %s", task.task_id, status_words(task))
-        if task.task_status == "failed":
+        outcome = outcome_of(task.task_status, task.task_status_msg)
+        if outcome in (Outcome.FAILED, Outcome.REFUSED):
             from airflow.providers.common.compat.sdk import AirflowFailException
 
             raise AirflowFailException(
                 f"Kling task {task.task_id} failed: {task.task_status_msg or 'no reason given'}"
             )
-        return PokeReturnValue(is_done=task.task_status == "succeed", xcom_value=task.to_xcom())
+        return PokeReturnValue(is_done=outcome is Outcome.SUCCEEDED, xcom_value=task.to_xcom())
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         from airflow_provider_kling.triggers.kling import task_from_event

@@ -16,15 +16,15 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_kling.batch.admission import DEFAULT_PROGRESS_INTERVAL
+from airflow_provider_kling.hooks.core import Clock
+from airflow_provider_kling.lifecycle import DEFAULT_MAX_REGENERATIONS
 from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL
-
-#: Seconds between the "k of N done, m running, ETA" lines by default.
-DEFAULT_PROGRESS_EVERY = 60.0
 
 
 class KlingBatchTrigger(BaseTrigger):
     """
-    Run a batch of image requests at a slot budget; yield one event with every item's outcome.
+    Run a batch of requests of one kind at a slot budget; yield one event with every item's outcome.
 
     :param items: Each item's ``key``, ``n``, ``external_task_id`` and validated ``request`` body.
     :param kling_conn_id: The ``kling`` connection.
@@ -34,6 +34,7 @@ class KlingBatchTrigger(BaseTrigger):
     :param max_regenerations: New generations allowed for an item whose earlier task failed.
     :param progress_every: Seconds between progress lines.
     :param max_units: The most units the batch may spend (its items' estimates decide), or None.
+    :param request_kind: The items' request kind (``models.requests.REQUEST_KINDS``).
     """
 
     def __init__(
@@ -43,9 +44,10 @@ class KlingBatchTrigger(BaseTrigger):
         slots: int = 1,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         deadline: float | None = None,
-        max_regenerations: int = 2,
-        progress_every: float = DEFAULT_PROGRESS_EVERY,
+        max_regenerations: int = DEFAULT_MAX_REGENERATIONS,
+        progress_every: float = DEFAULT_PROGRESS_INTERVAL,
         max_units: float | None = None,
+        request_kind: str = "generations",
     ) -> None:
         super().__init__()
         self.items = items
@@ -56,6 +58,9 @@ class KlingBatchTrigger(BaseTrigger):
         self.max_regenerations = int(max_regenerations)
         self.progress_every = float(progress_every)
         self.max_units = None if max_units is None else float(max_units)
+        #: Where the batch reads time and sleeps (not serialized; tests set a fake one).
+        self.clock = Clock()
+        self.request_kind = request_kind
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -69,6 +74,7 @@ class KlingBatchTrigger(BaseTrigger):
                 "max_regenerations": self.max_regenerations,
                 "progress_every": self.progress_every,
                 "max_units": self.max_units,
+                "request_kind": self.request_kind,
             },
         )
 
@@ -77,16 +83,17 @@ class KlingBatchTrigger(BaseTrigger):
         from airflow_provider_kling.batch.runner import BatchRunner
         from airflow_provider_kling.errors import KlingError
         from airflow_provider_kling.hooks.kling import KlingHook
-        from airflow_provider_kling.models import ImageGenerationRequest
+        from airflow_provider_kling.models.requests import request_class
 
-        requests = {item["key"]: ImageGenerationRequest.build(**item["request"]) for item in self.items}
+        request_cls = request_class(self.request_kind)
+        requests = {item["key"]: request_cls.build(**item["request"]) for item in self.items}
         progress = [
             ItemProgress(
                 key=item["key"],
                 n=int(item["n"]),
                 external_task_id=item["external_task_id"],
-                model_name=requests[item["key"]].model_name,
-                resolution=requests[item["key"]].resolution,
+                model_name=getattr(requests[item["key"]], "model_name", None),
+                resolution=getattr(requests[item["key"]], "resolution", None),
             )
             for item in self.items
         ]
@@ -97,7 +104,7 @@ class KlingBatchTrigger(BaseTrigger):
             max_units=self.max_units,
             log=self.log,
         )
-        hook = KlingHook(self.kling_conn_id)
+        hook = KlingHook(self.kling_conn_id, clock=self.clock)
         runner = BatchRunner(
             hook,
             admission,
@@ -109,14 +116,11 @@ class KlingBatchTrigger(BaseTrigger):
         )
         try:
             await hook.aget_settings()  # read once, async-safe; the hook's calls reuse it
-            await runner.run()
+            await runner.run()  # on the loop's shared client: no thread, no requests session
         except KlingError as exc:
             yield TriggerEvent(self._event(admission, "error", str(exc), retryable=exc.airflow_retryable))
             return
-        finally:
-            if "session" in hook.__dict__:  # the cached_property was used: close its pool
-                hook.session.close()
-        yield TriggerEvent(self._event(admission, "done", admission.progress_line(time.time())))
+        yield TriggerEvent(self._event(admission, "done", admission.progress_line(self.clock.time())))
 
     @staticmethod
     def _event(admission: Any, status: str, message: str, **extra: Any) -> dict[str, Any]:

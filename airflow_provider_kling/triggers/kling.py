@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_kling.errors import KlingError, KlingTaskFailedError, KlingTaskTimeoutError
+from airflow_provider_kling.hooks.core import Clock
+from airflow_provider_kling.lifecycle import Outcome, outcome_of
 from airflow_provider_kling.polling import (
     DEFAULT_MAX_POLL_ERRORS,
     DEFAULT_POLL_INTERVAL,
@@ -18,6 +20,7 @@ from airflow_provider_kling.polling import (
 )
 
 if TYPE_CHECKING:
+    from airflow_provider_kling.hooks.kling import KlingHook
     from airflow_provider_kling.models import ImageTask
 
 #: Image generation's path: the endpoint of triggers serialized before there were others.
@@ -65,6 +68,8 @@ class KlingImageTaskTrigger(BaseTrigger):
         self.deadline = float(deadline) if deadline is not None else time.time() + DEFAULT_TIMEOUT
         self.max_poll_errors = int(max_poll_errors)
         self.endpoint = endpoint
+        #: Where the trigger reads time and sleeps (not serialized; tests set a fake one).
+        self.clock = Clock()
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -80,24 +85,27 @@ class KlingImageTaskTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_kling.hooks import kling as hook_module
+        from airflow_provider_kling.hooks.kling import KlingHook
 
-        hook = hook_module.KlingHook(self.kling_conn_id)
+        hook = KlingHook(self.kling_conn_id, clock=self.clock)
         try:
-            event = await self._poll(hook, hook_module)
+            event = await self._poll(hook)
         finally:  # also on cancellation: the shared client loses a user, the task its watcher
             await hook.aclose()
         yield TriggerEvent(event)
 
-    async def _poll(self, hook: Any, seams: Any) -> dict[str, Any]:
-        """Poll until the task ends or the deadline passes; time and sleep go through the hook's seams."""
+    async def _poll(self, hook: KlingHook) -> dict[str, Any]:
+        """Poll until the task ends or the deadline passes, on the hook's clock."""
         from airflow_provider_kling.triggers.watch import watch
 
-        started = seams._monotonic()
+        clock = hook.clock
+        started = clock.monotonic()
         # The serialized deadline is wall-clock time; from here on, the hook's monotonic clock.
-        deadline = started + (self.deadline - time.time())
+        deadline = started + (self.deadline - clock.time())
         plan = PollPlan(self.kling_task_id, self.poll_interval, deadline, started, self.max_poll_errors)
-        async with watch(hook, self.kling_task_id, seams._clock, self.endpoint) as lookup:
+        async with watch(
+            hook, self.kling_task_id, clock.monotonic, self.endpoint, self.poll_interval
+        ) as lookup:
             while True:
                 try:
                     task = await lookup(plan.deadline)
@@ -118,9 +126,9 @@ class KlingImageTaskTrigger(BaseTrigger):
                         "Kling task %s %s after %.0fs",
                         self.kling_task_id,
                         status_words(task),
-                        seams._monotonic() - started,
+                        clock.monotonic() - started,
                     )
-                    if task.task_status == "succeed":
+                    if outcome_of(task.task_status) is Outcome.SUCCEEDED:
                         return self._event(
                             "success",
                             f"Kling task {self.kling_task_id} succeeded",
@@ -128,10 +136,10 @@ class KlingImageTaskTrigger(BaseTrigger):
                         )
                     del task  # a thousand sleeping triggers need not hold a thousand parsed tasks
                 try:
-                    delay = plan.next_delay(seams._monotonic())
+                    delay = plan.next_delay(clock.monotonic())
                 except KlingTaskTimeoutError as exc:
                     return self._event("timeout", str(exc))
-                await seams._asleep(delay)
+                await clock.asleep(delay)
 
     def _event(self, status: str, message: str, **extra: Any) -> dict[str, Any]:
         return {"status": status, "task_id": self.kling_task_id, "message": message, **extra}

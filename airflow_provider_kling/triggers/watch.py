@@ -61,7 +61,12 @@ class _Board:
         return min(PAGE_SIZE_MAX, len(self.watched) + PAGE_SLACK)
 
     async def look(
-        self, hook: KlingHook, task_id: str, clock: Callable[[], float], deadline: float
+        self,
+        hook: KlingHook,
+        task_id: str,
+        clock: Callable[[], float],
+        deadline: float,
+        max_wait: float | None = None,
     ) -> dict[str, Any] | None:
         """The task from a round no older than :data:`STALENESS`; None when the round did not list it."""
         asked_at = clock()
@@ -69,18 +74,22 @@ class _Board:
             # A round that failed is shared only by those who were already waiting for it.
             fresh_after = asked_at if self.round_error is not None else asked_at - STALENESS
             if self.round_at < fresh_after or task_id not in self.round_for:
-                await self._read_round(hook, clock(), deadline)
+                await self._read_round(hook, clock(), deadline, max_wait)
             if self.round_error is not None:  # one error shared by many: do not let its traceback grow
                 raise self.round_error.with_traceback(None)
             return self.seen.get(task_id)
 
-    async def _read_round(self, hook: KlingHook, now: float, deadline: float) -> None:
+    async def _read_round(
+        self, hook: KlingHook, now: float, deadline: float, max_wait: float | None = None
+    ) -> None:
         self.round_at, self.round_error, self.seen, self.complete = now, None, {}, False
         self.round_for = set(self.watched)
         size, missing = self.page_size(), set(self.watched)
         try:
             for page in range(1, MAX_PAGES + 1):
-                items = await hook._alist_task_data(page, size, deadline=deadline, endpoint=self.endpoint)
+                items = await hook._alist_task_data(
+                    page, size, deadline=deadline, endpoint=self.endpoint, max_wait=max_wait
+                )
                 for item in items:
                     external = (item.get("task_info") or {}).get("external_task_id")
                     keys = [key for key in (str(item.get("task_id")), external) if key in self.watched]
@@ -110,13 +119,18 @@ _boards: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, st
 
 @contextlib.asynccontextmanager
 async def watch(
-    hook: KlingHook, task_id: str, clock: Callable[[], float], endpoint: str = "/v1/images/generations"
+    hook: KlingHook,
+    task_id: str,
+    clock: Callable[[], float],
+    endpoint: str = "/v1/images/generations",
+    max_wait: float | None = None,
 ) -> AsyncIterator[Lookup]:
     """
     Watch one task of ``endpoint`` while the block runs; yields ``lookup(deadline) -> ImageTask``.
 
-    ``clock`` and ``deadline`` share one clock (the hook's monotonic one). On exit, even by
-    cancellation, the task is unwatched and a board nobody watches is dropped.
+    ``clock`` and ``deadline`` share one clock (the hook's monotonic one); a failed request is
+    retried after at most ``max_wait`` (the poll interval). On exit, even by cancellation, the
+    task is unwatched and a board nobody watches is dropped.
     """
     boards = _boards.setdefault(asyncio.get_running_loop(), {})
     key = (hook.kling_conn_id, endpoint)
@@ -128,12 +142,12 @@ async def watch(
             try:
                 # Bounded even while another trigger's round holds the board.
                 async with asyncio.timeout(time_left(deadline, clock(), float("inf"))):
-                    item = await board.look(hook, task_id, clock, deadline)
+                    item = await board.look(hook, task_id, clock, deadline, max_wait)
             except TimeoutError:
                 raise KlingConnectionError("Timed out reading Kling's task list") from None
             if item is not None:
                 return task_from_data(item, f"task {task_id}", task_id)
-        return await hook.aget_image_task(task_id, deadline=deadline, endpoint=endpoint)
+        return await hook.aget_task(task_id, deadline=deadline, endpoint=endpoint, max_wait=max_wait)
 
     try:
         yield lookup

@@ -11,6 +11,7 @@ from airflow_provider_kling.hooks import async_client
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.triggers import watch
 from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
+from tests.unit.fakes import FakeClock
 
 
 def create_task(prompt: str = "a lantern festival") -> str:
@@ -114,16 +115,15 @@ async def test_many_triggers_starting_together_read_the_connection_once(kling_co
 
 
 async def test_a_changed_connection_takes_effect_once_the_cache_expires(kling_connection, monkeypatch):
-    now = [1000.0]
-    monkeypatch.setattr(async_client, "_clock", lambda: now[0])
-    await KlingHook().aget_settings()
+    clock = FakeClock()
+    await KlingHook(clock=clock).aget_settings()
     monkeypatch.setenv(
         "AIRFLOW_CONN_KLING_DEFAULT",
         '{"conn_type": "kling", "host": "http://127.0.0.1:9/moved", "password": "rotated-key"}',
     )
 
-    now[0] += async_client.SETTINGS_TTL - 1
-    assert (await KlingHook().aget_settings()).base_url == kling_connection.base_url
-    now[0] += 2
-    rotated = await KlingHook().aget_settings()
+    clock.now += async_client.SETTINGS_TTL - 1
+    assert (await KlingHook(clock=clock).aget_settings()).base_url == kling_connection.base_url
+    clock.now += 2
+    rotated = await KlingHook(clock=clock).aget_settings()
     assert (rotated.base_url, rotated.api_key) == ("http://127.0.0.1:9/moved", "rotated-key")

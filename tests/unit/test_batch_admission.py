@@ -74,7 +74,7 @@ def test_a_1303_requeues_the_item_and_holds_the_budget_at_what_runs_for_a_cool_d
     assert [item.key for item in admission.admit(61.0)] == ["2", "3"]
 
 
-def test_retry_after_longer_than_the_cool_down_is_honoured():
+def test_retry_after_longer_than_the_cool_down_is_honoured_exactly():
     admission = batch(1, slots=1)
     (item,) = admission.admit(0.0)
     admission.create_failed(item, KlingRateLimitError("busy", code=1303, retry_after=90), 0.0)
@@ -172,3 +172,23 @@ def test_an_item_over_the_unit_budget_waits_while_units_are_in_flight_then_is_no
     assert admission.admit(1.0) == []
     assert items[1].status == "over_budget" and "over budget" in (items[1].message or "")
     assert admission.ledger.deducted_units == 2.0 and admission.done()
+
+
+def test_retry_after_shorter_than_the_cool_down_is_all_the_budget_waits():
+    admission = batch(1, slots=1)
+    (item,) = admission.admit(0.0)
+    admission.create_failed(item, KlingRateLimitError("busy", code=1303, retry_after=2), 0.0)
+
+    assert admission.admit(1.9) == []
+    assert [i.key for i in admission.admit(2.0)] == ["0"]
+
+
+def test_create_backoff_after_errors_never_exceeds_the_poll_interval():
+    admission = batch(1, slots=1, poll_interval=1.0)
+    (item,) = admission.admit(0.0)
+    now = 0.0
+    for _ in range(6):  # the backoff doubles, but stops at the poll interval
+        admission.create_failed(item, KlingConnectError("no connection"), now)
+        assert item.not_before - now <= 1.0
+        now = item.not_before
+        assert admission.admit(now) == [item]

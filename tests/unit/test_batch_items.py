@@ -8,7 +8,7 @@ from airflow.sdk import DAG
 
 from airflow_provider_kling.batch.items import build_items, format_of, parse_requests_text
 from airflow_provider_kling.errors import KlingRequestValidationError
-from airflow_provider_kling.operators.batch import KlingBatchImageGenerationOperator
+from airflow_provider_kling.operators.batch import KlingBatchOperator
 from tests.unit.task_context import RecordingTaskInstance, make_context
 
 
@@ -17,7 +17,7 @@ def make_batch(**kwargs):
     kwargs.setdefault("slots", 4)
     kwargs.setdefault("output_path", "/tmp/unused")
     with DAG("kling_batch_items", schedule=None):
-        return KlingBatchImageGenerationOperator(**kwargs)
+        return KlingBatchOperator(**kwargs)
 
 
 def test_prompts_and_dicts_take_the_operator_defaults_and_keys_default_to_positions():
@@ -113,8 +113,8 @@ def test_operator_arguments_are_checked_when_the_dag_is_parsed():
         make_batch(requests=["a"], slots=0)
     with pytest.raises(ValueError, match="output_path is required"):
         make_batch(requests=["a"], output_path=None)
-    with pytest.raises(ValueError, match="on_content_policy must be one of record, fail"):
-        make_batch(requests=["a"], on_content_policy="skip")
+    with pytest.raises(ValueError, match="on_content_policy must be one of fail, skip"):
+        make_batch(requests=["a"], on_content_policy="record")
     assert make_batch(requests="prompts/catalogue.csv").requests_format == "csv"
 
 

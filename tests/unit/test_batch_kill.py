@@ -12,11 +12,11 @@ from pathlib import Path
 RUN_BATCH = """
 import sys
 from airflow.sdk import DAG
-from airflow_provider_kling.operators.batch import KlingBatchImageGenerationOperator
+from airflow_provider_kling.operators.batch import KlingBatchOperator
 from tests.unit.task_context import RecordingTaskInstance, make_context
 
 with DAG("kling_batch_kill", schedule=None):
-    operator = KlingBatchImageGenerationOperator(
+    operator = KlingBatchOperator(
         task_id="batch",
         requests=[{"prompt": f"prompt {i}", "n": 1 + i % 2} for i in range(8)],
         slots=3,

@@ -1,8 +1,9 @@
-"""KlingBatchImageGenerationOperator against the simulator: both modes, slots, refusals, retries."""
+"""KlingBatchOperator against the simulator: both modes, slots, refusals, retries."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_kling.errors import KlingError
 from airflow_provider_kling.hooks.kling import KlingHook
-from airflow_provider_kling.operators.batch import XCOM_BATCH_SUMMARY, KlingBatchImageGenerationOperator
+from airflow_provider_kling.operators.batch import XCOM_BATCH_SUMMARY, KlingBatchOperator
 from airflow_provider_kling.triggers.batch import KlingBatchTrigger
 from tests.unit.task_context import RecordingTaskInstance, make_context
 
@@ -31,7 +32,7 @@ SUMMARY_KEYS = {
 }
 
 
-def make_batch(tmp_path: Path, **kwargs: Any) -> KlingBatchImageGenerationOperator:
+def make_batch(tmp_path: Path, **kwargs: Any) -> KlingBatchOperator:
     kwargs.setdefault("task_id", "batch")
     kwargs.setdefault("slots", 2)
     kwargs.setdefault("poll_interval", 0.05)
@@ -39,7 +40,7 @@ def make_batch(tmp_path: Path, **kwargs: Any) -> KlingBatchImageGenerationOperat
     kwargs.setdefault("timeout", 60)
     kwargs.setdefault("output_path", str(tmp_path))
     with DAG("kling_batch", schedule=None):
-        return KlingBatchImageGenerationOperator(**kwargs)
+        return KlingBatchOperator(**kwargs)
 
 
 def context() -> dict[str, Any]:
@@ -125,7 +126,7 @@ def test_a_1303_from_another_pipeline_shrinks_the_budget_instead_of_failing_item
 def test_refused_items_are_recorded_and_fail_the_task_only_when_asked(kling_connection, tmp_path):
     requests = ["a calm lake", "something #fail", "a quiet street"]
 
-    summary = make_batch(tmp_path / "record", requests=requests).execute(context())
+    summary = make_batch(tmp_path / "record", requests=requests, on_content_policy="skip").execute(context())
 
     assert summary["counts"] == {"succeeded": 2, "refused": 1}
     refused = [r for r in manifest(summary)["items"] if r["status"] == "refused"]
@@ -133,7 +134,7 @@ def test_refused_items_are_recorded_and_fail_the_task_only_when_asked(kling_conn
     kling_connection.reset()
     ctx = context()
     with pytest.raises(AirflowFailException, match="1 batch item"):
-        make_batch(tmp_path / "fail", requests=requests, on_content_policy="fail").execute(ctx)
+        make_batch(tmp_path / "fail", requests=requests).execute(ctx)  # on_content_policy="fail" by default
     assert ctx["ti"].xcom[XCOM_BATCH_SUMMARY]["counts"] == {"succeeded": 2, "refused": 1}
 
 
@@ -299,3 +300,115 @@ def test_batch_openlineage_facets_name_the_output_folder_and_the_kling_tasks(kli
     (output,) = lineage.outputs
     assert (output.namespace, output.name) == ("file", str(tmp_path))
     assert len(lineage.run_facets["kling"].kling_task_ids) == 1
+
+
+def test_a_batch_of_another_endpoint_reads_stored_images_holds_its_slots_and_resumes(
+    kling_connection, tmp_path
+):
+    """Virtual try-on items (1 slot each): storage URIs read as base64, manifest, contact sheet,
+    asset event; deferred in one trigger; a retry resumes every item without a new create."""
+    from airflow_provider_kling.testing import make_png
+
+    person = make_png("a model standing", 0, 360, 480)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "model.png").write_bytes(person)
+    requests = [
+        {
+            "key": f"look-{i}",
+            "human_image": f"file://{tmp_path}/in/model.png",
+            "cloth_image": f"https://x/{i}.png",
+        }
+        for i in range(3)
+    ]
+    out = tmp_path / "out"
+    kling_connection.set_latency(0.2)
+    operator = make_batch(out, requests=requests, request_kind="virtual-try-on", slots=2, deferrable=True)
+    ctx = context()
+
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(ctx)
+    assert deferred.value.trigger.serialize()[1]["request_kind"] == "virtual-try-on"
+    summary = operator.execute_complete(ctx, run_trigger(deferred.value.trigger))
+
+    assert summary["counts"] == {"succeeded": 3}
+    assert summary["rate_limited"] == 0  # 1 slot per task: never more than 2 running
+    tasks = kling_connection.tasks(kling_connection.api_key)
+    assert len(tasks) == 3
+    assert all(base64.b64decode(task["request"]["human_image"]) == person for task in tasks)
+    assert {task["request"]["model_name"] for task in tasks} == {"kolors-virtual-try-on-v1"}
+    rows = manifest(summary)["items"]
+    assert [(r["key"], r["status"], r["n"], len(r["files"])) for r in rows] == [
+        (f"look-{i}", "succeeded", 1, 1) for i in range(3)
+    ]
+    assert Path(summary["contact_sheet"].removeprefix("file://")).read_text().count("<img") == 3
+    assert stored_images(out) == [f"batch_look-{i}_0.png" for i in range(3)]
+
+    again = make_batch(out, requests=requests, request_kind="virtual-try-on", slots=2).execute(context())
+
+    assert again["counts"] == {"succeeded": 3}
+    assert kling_connection.counters(kling_connection.api_key)["creates"] == 3
+
+
+def test_a_batch_refuses_a_default_its_request_kind_does_not_have(kling_connection, tmp_path):
+    operator = make_batch(
+        tmp_path,
+        requests=[{"image": "https://x/y.png", "left_expansion_ratio": 0.5}],
+        request_kind="expand",
+        negative_prompt="blur",
+    )
+
+    with pytest.raises(AirflowFailException, match="negative_prompt: a expand request has no such field"):
+        operator.execute(context())
+    assert kling_connection.counters(kling_connection.api_key)["requests"] == 0
+
+
+def test_a_batch_of_expand_items_counts_n_slots_and_names_a_bad_item(kling_connection, tmp_path):
+    requests = [
+        {"image": "https://x/a.png", "left_expansion_ratio": 0.5, "n": 2},
+        {"image": "https://x/b.png", "up_expansion_ratio": 3},
+    ]
+
+    with pytest.raises(AirflowFailException, match=r"item 1 \(key '1'\): up_expansion_ratio"):
+        make_batch(tmp_path, requests=requests, request_kind="expand").execute(context())
+
+    summary = make_batch(tmp_path, requests=requests[:1], request_kind="expand").execute(context())
+    assert summary["counts"] == {"succeeded": 1} and summary["images_stored"] == 2
+
+
+def test_batch_and_single_operators_share_the_policy_vocabulary_defaults_and_grace(
+    kling_connection, tmp_path
+):
+    import inspect
+
+    from airflow_provider_kling.operators.base import KlingTaskOperator
+    from airflow_provider_kling.polling import defer_timeout
+
+    # the batch takes the policy arguments from the one base, with the same names and defaults
+    assert issubclass(KlingBatchOperator, KlingTaskOperator)
+    own = inspect.signature(KlingBatchOperator.__init__).parameters
+    assert not {"on_content_policy", "max_regenerations", "kling_conn_id", "output_conn_id"} & set(own)
+    assert inspect.signature(KlingTaskOperator.__init__).parameters["on_content_policy"].default == "fail"
+    with pytest.raises(TypeError, match="takes no regenerate_expired argument"):
+        make_batch(tmp_path, requests=["a"], regenerate_expired=True)
+    assert make_batch(tmp_path, requests=["a"], on_content_policy="skip").on_content_policy == "skip"
+    with pytest.raises(TaskDeferred) as deferred:
+        make_batch(tmp_path, requests=["a"], deferrable=True, timeout=100).execute(context())
+    assert deferred.value.timeout == defer_timeout(100)
+    trigger_args = deferred.value.trigger.serialize()[1]
+    assert trigger_args["progress_every"] == 0.5  # the operator's progress_interval
+
+
+def test_progress_interval_has_one_default_in_operator_runner_and_trigger():
+    import inspect
+
+    from airflow_provider_kling.batch.admission import DEFAULT_PROGRESS_INTERVAL
+    from airflow_provider_kling.batch.runner import BatchRunner
+
+    for function in (
+        KlingBatchOperator.__init__,
+        BatchRunner.__init__,
+        KlingBatchTrigger.__init__,
+    ):
+        parameters = inspect.signature(function).parameters
+        name = "progress_interval" if "progress_interval" in parameters else "progress_every"
+        assert parameters[name].default == DEFAULT_PROGRESS_INTERVAL, function

@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow.sdk import DAG
 
-from airflow_provider_kling.operators.batch import KlingBatchImageGenerationOperator
+from airflow_provider_kling.operators.batch import KlingBatchOperator
 from tests.unit.task_context import RecordingTaskInstance, make_context
 from tests.unit.test_operator_storage import BUCKET, moto_endpoint, s3  # noqa: F401 (fixtures)
 
@@ -21,7 +21,7 @@ def objects(client: Any) -> dict[str, bytes]:
 
 def run_batch() -> dict[str, Any]:
     with DAG("kling_batch_s3", schedule=None):
-        operator = KlingBatchImageGenerationOperator(
+        operator = KlingBatchOperator(
             task_id="batch",
             requests=[{"prompt": "a lamp", "key": "lamp"}, {"prompt": "a mug", "key": "mug", "n": 2}],
             slots=4,

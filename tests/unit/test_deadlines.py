@@ -1,8 +1,8 @@
 """Every wait ends by its deadline: the worker's loop, the async hook and the trigger, against the simulator.
 
-The simulator answers 503 to every poll. Time is a fake clock behind the hook's seams (``_sleep``,
-``_asleep``, ``_monotonic``), so the tests assert on recorded waits and request timeouts, not on
-wall time; the real requests to the simulator take milliseconds and do not move the fake clock.
+The simulator answers 503 to every poll. Time is a fake clock given to the hook (and the trigger),
+so the tests assert on recorded waits and request timeouts, not on wall time; the real requests
+to the simulator take milliseconds and do not move the fake clock.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from airflow.sdk import DAG
 from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_kling.errors import KlingServerError, KlingTaskTimeoutError
-from airflow_provider_kling.hooks import kling as kling_hook_module
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.operators.kling import KlingImageGenerationOperator
 from airflow_provider_kling.polling import MIN_REQUEST_SECONDS, defer_timeout
 from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
+from tests.unit.fakes import FakeClock
 from tests.unit.task_context import make_context
 
 TIMEOUT = 2.0
@@ -30,32 +30,9 @@ POLL_INTERVAL = 10.0
 LATEST_END = TIMEOUT + POLL_INTERVAL + 1.0
 
 
-class FakeClock:
-    """The hook's clock and both of its sleeps: a sleep records the wait and moves time on."""
-
-    def __init__(self) -> None:
-        self.now = 5000.0
-        self.waits: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.waits.append(seconds)
-        self.now += seconds
-
-    async def asleep(self, seconds: float) -> None:
-        self.sleep(seconds)
-
-
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(kling_hook_module, "_monotonic", fake.monotonic)
-    monkeypatch.setattr(kling_hook_module, "_sleep", fake.sleep)
-    monkeypatch.setattr(kling_hook_module, "_asleep", fake.asleep)
-    return fake
+def clock() -> FakeClock:
+    return FakeClock(now=5000.0, wall=time.time())
 
 
 @pytest.fixture
@@ -81,7 +58,7 @@ def test_sync_wait_on_failing_polls_ends_within_a_poll_interval_and_a_second_of_
     monkeypatch.setattr(requests.Session, "request", recording_request)
 
     with pytest.raises(KlingTaskTimeoutError) as raised:
-        KlingHook().wait_for_image_task(task_id, poll_interval=POLL_INTERVAL, timeout=TIMEOUT)
+        KlingHook(clock=clock).wait_for_task(task_id, poll_interval=POLL_INTERVAL, timeout=TIMEOUT)
 
     assert clock.now - start <= LATEST_END
     assert sum(clock.waits) <= TIMEOUT + 1e-9
@@ -101,10 +78,10 @@ async def test_async_get_with_a_deadline_retries_only_until_it(task_id, clock, m
         return await real_request(self, *args, **kwargs)
 
     monkeypatch.setattr(httpx.AsyncClient, "request", recording_request)
-    hook = KlingHook()
+    hook = KlingHook(clock=clock)
 
     with pytest.raises(KlingServerError):
-        await hook.aget_image_task(task_id, deadline=deadline)
+        await hook.aget_task(task_id, deadline=deadline)
     await hook.aclose()
 
     assert clock.now <= deadline
@@ -117,7 +94,8 @@ async def test_trigger_on_failing_polls_ends_with_a_timeout_event_within_a_poll_
     task_id, clock
 ):
     start = clock.now
-    trigger = KlingImageTaskTrigger(task_id, poll_interval=POLL_INTERVAL, deadline=time.time() + TIMEOUT)
+    trigger = KlingImageTaskTrigger(task_id, poll_interval=POLL_INTERVAL, deadline=clock.time() + TIMEOUT)
+    trigger.clock = clock
 
     events = [event.payload async for event in trigger.run()]
 

@@ -181,3 +181,48 @@ def test_expand_kwargs_maps_the_function_arguments(kling_connection):
         "art deco poster of Lisbon",
         "ukiyo-e poster of Kyoto",
     ]
+
+
+def test_the_factory_makes_a_decorator_of_another_endpoint_in_one_line(kling_connection, tmp_path):
+    from airflow_provider_kling.decorators.kling import make_kling_task_decorator
+    from airflow_provider_kling.operators.endpoints import KlingVirtualTryOnOperator
+
+    decorated_class, kling_try_on = make_kling_task_decorator(KlingVirtualTryOnOperator, "kling_try_on")
+    kling_connection.set_progress("immediate")
+
+    def outfit(garment: str) -> dict[str, Any]:
+        return {
+            "human_image": "https://example.com/model.png",
+            "cloth_image": f"https://example.com/{garment}",
+        }
+
+    with DAG("kling_decorator_factory", schedule=None) as dag:
+        kling_try_on(poll_interval=0.05, output_path=str(tmp_path))(outfit)("shirt.png")
+    (operator,) = dag.tasks
+    assert isinstance(operator, decorated_class) and isinstance(operator, KlingVirtualTryOnOperator)
+
+    result = operator.execute(make_context(RecordingTaskInstance(task_id="outfit")))
+
+    (sent,) = kling_connection.tasks()
+    assert sent["request"]["cloth_image"] == "https://example.com/shirt.png"
+    assert result["request_kind"] == "virtual-try-on"
+    assert Path(result["images"][0]["path"].removeprefix("file://")).read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_a_factory_decorator_refuses_a_returned_field_its_operator_does_not_have(kling_connection):
+    from airflow_provider_kling.decorators.kling import make_kling_task_decorator
+    from airflow_provider_kling.operators.endpoints import KlingVirtualTryOnOperator
+
+    _, kling_try_on = make_kling_task_decorator(KlingVirtualTryOnOperator, "kling_try_on")
+    with DAG("kling_decorator_factory_bad", schedule=None) as dag:
+        kling_try_on(task_id="bad")(
+            lambda: {"human_image": "https://x/h.png", "cloth_image": "https://x/c.png", "n": 2}
+        )()
+    (operator,) = dag.tasks
+
+    with pytest.raises(AirflowFailException, match=r"@task.kling_try_on .*unknown request fields \['n'\]"):
+        operator.execute(make_context())
+    assert kling_connection.counters(kling_connection.api_key)["requests"] == 0
+    with pytest.raises(TypeError, match="takes the human_image from the function's return value"):
+        with DAG("kling_decorator_factory_arg", schedule=None):
+            kling_try_on(task_id="arg", human_image="https://x/h.png")(lambda: {})()

@@ -259,3 +259,51 @@ def test_an_unknown_storage_scheme_fails_at_once_naming_the_field(kling_connecti
         operator.execute(make_context())
 
     assert kling_connection.counters(kling_connection.api_key)["requests"] == 0
+
+
+@pytest.mark.parametrize(
+    ("operator_class", "kwargs", "refused"),
+    [
+        (
+            KlingVirtualTryOnOperator,
+            {"human_image": "https://x/h.png", "cloth_image": "https://x/c.png"},
+            "negative_prompt",
+        ),
+        (KlingExpandImageOperator, {"image": "https://x/y.png"}, "image_reference"),
+        (KlingOmniImageOperator, {"prompt": "a cat"}, "negative_prompt"),
+        (KlingMultiImageOperator, {"subject_image_list": ["https://x/s.png"]}, "image_fidelity"),
+    ],
+)
+def test_an_argument_the_endpoint_does_not_have_is_refused_naming_operator_and_argument(
+    operator_class, kwargs, refused
+):
+    with pytest.raises(TypeError) as error:
+        make(operator_class, **kwargs, **{refused: "x"})
+
+    assert operator_class.__name__ in str(error.value)
+    assert refused in str(error.value)
+
+
+def test_try_on_refuses_image_generation_arguments_it_used_to_drop_silently():
+    with pytest.raises(TypeError, match=r"KlingVirtualTryOnOperator.*\n.*negative_prompt.*resolution"):
+        make(
+            KlingVirtualTryOnOperator,
+            human_image="https://x/h.png",
+            cloth_image="https://x/c.png",
+            negative_prompt="x",
+            resolution="2k",
+        )
+
+
+def test_endpoint_operators_are_siblings_of_image_generation_on_one_base():
+    from airflow_provider_kling.operators.base import KlingTaskOperator
+
+    for operator_class in (
+        KlingOmniImageOperator,
+        KlingMultiImageOperator,
+        KlingExpandImageOperator,
+        KlingVirtualTryOnOperator,
+    ):
+        assert issubclass(operator_class, KlingTaskOperator)
+        assert not issubclass(operator_class, KlingImageGenerationOperator)
+    assert issubclass(KlingImageGenerationOperator, KlingTaskOperator)

@@ -10,7 +10,6 @@ import struct
 import pytest
 
 from airflow_provider_kling.errors import KlingInvalidRequestError
-from airflow_provider_kling.hooks import kling as kling_hook_module
 from airflow_provider_kling.hooks.kling import GENERATIONS_PATH, KlingHook
 from airflow_provider_kling.models.requests import (
     ExpandImageRequest,
@@ -27,11 +26,6 @@ PORTRAIT = base64.b64encode(make_png("a model standing", 0, 360, 480)).decode()
 def png_size(data: bytes) -> tuple[int, int]:
     width, height = struct.unpack(">II", data[16:24])
     return width, height
-
-
-@pytest.fixture(autouse=True)
-def no_retry_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kling_hook_module, "_sleep", lambda seconds: None)
 
 
 REQUESTS = {
@@ -117,7 +111,7 @@ def test_simulator_refuses_what_kling_refuses_even_when_the_client_would_send_it
     body = {"image": PHOTO, "up_expansion_ratio": 2, "down_expansion_ratio": 2, "left_expansion_ratio": 0}
 
     with pytest.raises(KlingInvalidRequestError) as caught:
-        hook._request("POST", ExpandImageRequest.path, body=body)
+        hook._run(hook.call("POST", ExpandImageRequest.path, body=body))
 
     message = str(caught.value)
     assert "right_expansion_ratio: is required" in message

@@ -25,9 +25,9 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
 from airflow.sdk import DAG
 
-from airflow_provider_kling.hooks import kling as kling_hook_module
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.operators.kling import XCOM_KLING_TASK_ID, KlingImageGenerationOperator
+from tests.unit.fakes import FakeClock
 from tests.unit.task_context import DictTaskStateStore, RecordingTaskInstance, make_context
 
 PROMPT = "a lighthouse in a storm"
@@ -36,12 +36,10 @@ READ_TIMEOUT = 0.5
 HOLD_SECONDS = 2.0
 
 
-@pytest.fixture(autouse=True)
-def no_retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Retry waits recorded instead of slept (simulated tasks end at once, so polls never wait)."""
-    waits: list[float] = []
-    monkeypatch.setattr(kling_hook_module, "_sleep", waits.append)
-    return waits
+@pytest.fixture
+def clock() -> FakeClock:
+    """The hooks' clock: retry waits recorded instead of slept."""
+    return FakeClock()
 
 
 @pytest.fixture
@@ -97,10 +95,10 @@ def run_with_airflow_retries(make: Any, retries: int, store: DictTaskStateStore)
 
 
 @pytest.mark.parametrize("mode", ["hold", "reset"])
-def test_bare_hook_create_whose_answer_is_lost_returns_the_one_task_kling_made(sim, mode):
+def test_bare_hook_create_whose_answer_is_lost_returns_the_one_task_kling_made(sim, mode, clock):
     sim.lose_next_create_answers(1, mode=mode, hold_seconds=HOLD_SECONDS)
 
-    task = KlingHook().create_image_task(model_name="kling-v1", prompt=PROMPT, n=1)
+    task = KlingHook(clock=clock).create_image_task(model_name="kling-v1", prompt=PROMPT, n=1)
 
     assert creates(sim) == 1
     [made] = sim.tasks(sim.api_key)
@@ -108,25 +106,27 @@ def test_bare_hook_create_whose_answer_is_lost_returns_the_one_task_kling_made(s
     assert made["request"]["external_task_id"].startswith("kling-")
 
 
-def test_bare_hook_create_answered_with_html_returns_the_one_task_kling_made(sim):
+def test_bare_hook_create_answered_with_html_returns_the_one_task_kling_made(sim, clock):
     sim.garble_next_create_answers(1)
 
-    task = KlingHook().create_image_task(model_name="kling-v1", prompt=PROMPT, n=1)
+    task = KlingHook(clock=clock).create_image_task(model_name="kling-v1", prompt=PROMPT, n=1)
 
     assert creates(sim) == 1
     assert task.task_id == sim.tasks(sim.api_key)[0]["task_id"]
 
 
-def test_create_refused_before_processing_is_resent_and_makes_one_task(sim):
+def test_create_refused_before_processing_is_resent_and_makes_one_task(sim, clock):
     sim.rate_limit_next(1)
-    KlingHook().create_image_task(model_name="kling-v1", prompt=PROMPT, n=1)
+    KlingHook(clock=clock).create_image_task(model_name="kling-v1", prompt=PROMPT, n=1)
     sim.fail_next(1, status=503)  # maintenance, 5001: refused before processing
-    KlingHook().create_image_task(model_name="kling-v1", prompt=PROMPT, n=1)
+    KlingHook(clock=clock).create_image_task(model_name="kling-v1", prompt=PROMPT, n=1)
 
     assert creates(sim) == 2  # one per call
 
 
-def test_create_that_cannot_connect_makes_no_task_and_says_nothing_was_sent(monkeypatch, kling_simulator):
+def test_create_that_cannot_connect_makes_no_task_and_says_nothing_was_sent(
+    monkeypatch, kling_simulator, clock
+):
     import socket
 
     from airflow_provider_kling.errors import KlingConnectError
@@ -138,36 +138,38 @@ def test_create_that_cannot_connect_makes_no_task_and_says_nothing_was_sent(monk
     monkeypatch.setenv("AIRFLOW_CONN_KLING_DEFAULT", json.dumps({**conn, "extra": {"max_retries": 1}}))
 
     with pytest.raises(KlingConnectError, match="nothing was sent"):
-        KlingHook().create_image_task(model_name="kling-v1", prompt=PROMPT, n=1)
+        KlingHook(clock=clock).create_image_task(model_name="kling-v1", prompt=PROMPT, n=1)
 
 
-def test_5xx_before_processing_at_a_host_known_to_honour_ids_is_resent_once(kling_simulator, monkeypatch):
+def test_5xx_before_processing_at_a_host_known_to_honour_ids_is_resent_once(
+    kling_simulator, monkeypatch, clock
+):
     use_connection(kling_simulator, monkeypatch, external_task_id_support="yes")
     kling_simulator.fail_next(1, status=500)  # the simulator fails it before processing
 
-    KlingHook().create_image_task(model_name="kling-v1", prompt=PROMPT, n=1)
+    KlingHook(clock=clock).create_image_task(model_name="kling-v1", prompt=PROMPT, n=1)
 
     assert creates(kling_simulator) == 1
 
 
-def test_5xx_with_nothing_to_prove_the_host_honours_ids_fails_without_resending(sim):
+def test_5xx_with_nothing_to_prove_the_host_honours_ids_fails_without_resending(sim, clock):
     from airflow_provider_kling.errors import KlingCreateOutcomeUnknownError
 
     sim.fail_next(1, status=500)
 
     with pytest.raises(KlingCreateOutcomeUnknownError) as raised:
-        KlingHook().create_image_task(model_name="kling-v1", prompt=PROMPT, n=1)
+        KlingHook(clock=clock).create_image_task(model_name="kling-v1", prompt=PROMPT, n=1)
 
     assert creates(sim) == 0
     assert "external_task_id_support" in str(raised.value)
     assert raised.value.airflow_retryable is False
 
 
-def test_5xx_is_resent_once_another_task_shows_the_host_finds_tasks_by_external_id(sim):
-    KlingHook().create_image_task(model_name="kling-v1", prompt="an earlier picture", n=1)
+def test_5xx_is_resent_once_another_task_shows_the_host_finds_tasks_by_external_id(sim, clock):
+    KlingHook(clock=clock).create_image_task(model_name="kling-v1", prompt="an earlier picture", n=1)
     sim.fail_next(1, status=500)
 
-    KlingHook().create_image_task(model_name="kling-v1", prompt=PROMPT, n=1)
+    KlingHook(clock=clock).create_image_task(model_name="kling-v1", prompt=PROMPT, n=1)
 
     assert creates(sim) == 2
 

@@ -1,7 +1,7 @@
 """KlingHook, sync side: connection settings, auth, every call, retries, polling, downloads, secrecy.
 
 HTTP is mocked with ``responses``; connections come from ``AIRFLOW_CONN_*`` variables. Waits go
-through the hook's ``_sleep``/``_monotonic`` seams, replaced here by a fake clock, so no test sleeps.
+through the clock each hook is given (``tests.unit.fakes.FakeClock``), so no test sleeps.
 The hook logs through structlog (not the stdlib ``logging`` tree that ``caplog`` sees), so its
 records are captured with ``structlog.testing.capture_logs``; ``caplog`` covers urllib3 and friends.
 """
@@ -41,10 +41,11 @@ from airflow_provider_kling.errors import (
     KlingTaskTimeoutError,
 )
 from airflow_provider_kling.get_provider_info import DEFAULT_BASE_URL
-from airflow_provider_kling.hooks import kling as kling_hook_module
 from airflow_provider_kling.hooks.auth import JWT_LIFETIME, JWT_RENEW_MARGIN, JwtToken
+from airflow_provider_kling.hooks.external_ids import ids_honoured
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.models import ImageGenerationRequest, TaskStatus
+from tests.unit.fakes import FakeClock
 
 CONN_ID = "kling_test"
 BASE_URL = "http://127.0.0.1:8765/kling"
@@ -87,27 +88,10 @@ def task_url(task_id: str = TASK_ID) -> str:
     return f"{GENERATIONS}/{task_id}"
 
 
-class FakeClock:
-    """Stands in for the hook's ``_sleep`` and ``_monotonic``: sleeping records the wait and moves time."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.waits: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        self.now += seconds
-
-    def monotonic(self) -> float:
-        return self.now
-
-
-@pytest.fixture(autouse=True)
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(kling_hook_module, "_sleep", fake.sleep)
-    monkeypatch.setattr(kling_hook_module, "_monotonic", fake.monotonic)
-    return fake
+@pytest.fixture
+def clock() -> FakeClock:
+    """The clock every hook here is given: waits are recorded, never slept."""
+    return FakeClock()
 
 
 @pytest.fixture
@@ -118,18 +102,18 @@ def kling_api() -> Iterator[responses.RequestsMock]:
 
 
 @pytest.fixture
-def hook(monkeypatch: pytest.MonkeyPatch) -> KlingHook:
+def hook(monkeypatch: pytest.MonkeyPatch, clock) -> KlingHook:
     """A hook on a connection with an API key, at a host known to honour external task ids
     (so a create is not followed by a query that finds that out)."""
     set_connection(monkeypatch, host=BASE_URL, password=API_KEY, extra={"external_task_id_support": "yes"})
-    return KlingHook(CONN_ID)
+    return KlingHook(CONN_ID, clock=clock)
 
 
 @pytest.fixture
-def jwt_hook(monkeypatch: pytest.MonkeyPatch) -> KlingHook:
+def jwt_hook(monkeypatch: pytest.MonkeyPatch, clock) -> KlingHook:
     """A hook on a connection with an access key (login) and a secret key (password)."""
     set_connection(monkeypatch, host=BASE_URL, login=ACCESS_KEY, password=SECRET_KEY)
-    return KlingHook(CONN_ID)
+    return KlingHook(CONN_ID, clock=clock)
 
 
 @pytest.fixture
@@ -202,11 +186,11 @@ def test_settings_have_default_timeouts_and_retries(hook):
     )
 
 
-def test_extras_set_timeouts_retries_and_proxy_and_reach_the_request(monkeypatch, kling_api):
+def test_extras_set_timeouts_retries_and_proxy_and_reach_the_request(monkeypatch, kling_api, clock):
     proxy = "http://127.0.0.1:3128"
     extra = {"connect_timeout": 3, "read_timeout": "45", "max_retries": 2, "proxy": proxy}
     set_connection(monkeypatch, host=BASE_URL, password=API_KEY, extra=extra)
-    hook = KlingHook(CONN_ID)
+    hook = KlingHook(CONN_ID, clock=clock)
     kling_api.get(task_url(), json=envelope(task_json()))
 
     hook.get_image_task(TASK_ID)
@@ -229,7 +213,7 @@ def test_max_retries_zero_in_extras_means_no_retry(monkeypatch, kling_api, clock
     kling_api.get(task_url(), status=500, json=kling_error(5000, "internal error"))
 
     with pytest.raises(KlingServerError):
-        KlingHook(CONN_ID).get_image_task(TASK_ID)
+        KlingHook(CONN_ID, clock=clock).get_image_task(TASK_ID)
 
     assert len(kling_api.calls) == 1
     assert clock.waits == []
@@ -458,7 +442,7 @@ def test_5xx_is_retried_up_to_max_retries_then_raised(monkeypatch, kling_api, cl
     kling_api.get(task_url(), status=status, json=body)
 
     with pytest.raises(KlingServerError) as raised:
-        KlingHook(CONN_ID).get_image_task(TASK_ID)
+        KlingHook(CONN_ID, clock=clock).get_image_task(TASK_ID)
 
     assert raised.value.http_status == status
     assert len(kling_api.calls) == 4
@@ -494,7 +478,7 @@ def test_retry_after_header_sets_the_wait(hook, kling_api, clock):
     assert clock.waits == [7.0]
 
 
-def test_retry_after_shorter_than_the_backoff_does_not_shorten_it(hook, kling_api, clock):
+def test_retry_after_shorter_than_the_backoff_is_waited_exactly_no_longer(hook, kling_api, clock):
     busy = kling_error(1303, "parallel task over resource pack limit")
     kling_api.get(task_url(), status=429, json=busy)
     kling_api.get(task_url(), status=429, json=busy)
@@ -503,7 +487,7 @@ def test_retry_after_shorter_than_the_backoff_does_not_shorten_it(hook, kling_ap
 
     hook.get_image_task(TASK_ID)
 
-    assert 2.0 <= clock.waits[2] <= 4.0
+    assert clock.waits[2] == 0.0  # the server said when: sleeping past it only delays the answer
 
 
 @pytest.mark.parametrize("code", [1100, 1101, 1102, 1304])
@@ -527,12 +511,12 @@ def test_malformed_json_is_a_response_error_and_retried(hook, kling_api, clock):
     assert len(clock.waits) == 1
 
 
-def test_malformed_json_every_time_raises_a_response_error(monkeypatch, kling_api):
+def test_malformed_json_every_time_raises_a_response_error(monkeypatch, kling_api, clock):
     set_connection(monkeypatch, host=BASE_URL, password=API_KEY, extra={"max_retries": 1})
     kling_api.get(task_url(), body="{not json", status=200)
 
     with pytest.raises(KlingResponseError, match="not JSON") as raised:
-        KlingHook(CONN_ID).get_image_task(TASK_ID)
+        KlingHook(CONN_ID, clock=clock).get_image_task(TASK_ID)
 
     assert raised.value.task_id == TASK_ID
     assert len(kling_api.calls) == 2
@@ -566,7 +550,7 @@ def test_unreachable_host_is_a_connection_error_after_the_retries(monkeypatch, c
     )
 
     with pytest.raises(KlingConnectionError, match=f"127.0.0.1:{closed_port}"):
-        KlingHook(CONN_ID).get_image_task(TASK_ID)
+        KlingHook(CONN_ID, clock=clock).get_image_task(TASK_ID)
 
     assert len(clock.waits) == 2
 
@@ -883,7 +867,7 @@ def test_test_connection_reports_a_rejected_key(hook, kling_api):
 def test_test_connection_reports_an_unreachable_host_without_retrying(monkeypatch, closed_port, clock):
     set_connection(monkeypatch, host=f"http://127.0.0.1:{closed_port}/kling", password=API_KEY)
 
-    ok, message = KlingHook(CONN_ID).test_connection()
+    ok, message = KlingHook(CONN_ID, clock=clock).test_connection()
 
     assert ok is False
     assert f"Could not connect to Kling at http://127.0.0.1:{closed_port}/kling" in message
@@ -994,12 +978,12 @@ def test_keys_never_appear_in_logs_or_errors(request, caplog, hook_logs, kling_a
         assert not [text for text in texts if secret in text]
 
 
-def test_unreachable_host_logs_no_key_even_at_debug(monkeypatch, caplog, hook_logs, closed_port):
+def test_unreachable_host_logs_no_key_even_at_debug(monkeypatch, caplog, hook_logs, closed_port, clock):
     caplog.set_level(logging.DEBUG)
     set_connection(monkeypatch, host=f"http://127.0.0.1:{closed_port}/kling", password=API_KEY)
 
     with pytest.raises(KlingConnectionError) as raised:
-        KlingHook(CONN_ID, max_retries=1).get_image_task(TASK_ID)
+        KlingHook(CONN_ID, max_retries=1, clock=clock).get_image_task(TASK_ID)
 
     texts = [str(raised.value), *map(repr, hook_logs), *(record.getMessage() for record in caplog.records)]
     assert any("urllib3" in record.name for record in caplog.records)
@@ -1032,10 +1016,10 @@ def test_create_refuses_a_request_and_fields_together(hook):
 
 
 @pytest.fixture
-def auto_hook(monkeypatch: pytest.MonkeyPatch) -> KlingHook:
+def auto_hook(monkeypatch: pytest.MonkeyPatch, clock) -> KlingHook:
     """A hook on a connection that leaves external task id support to be found out."""
     set_connection(monkeypatch, host=BASE_URL, password=API_KEY)
-    return KlingHook(CONN_ID)
+    return KlingHook(CONN_ID, clock=clock)
 
 
 def test_create_answer_echoing_the_external_id_proves_support_without_a_query(auto_hook, kling_api):
@@ -1044,7 +1028,7 @@ def test_create_answer_echoing_the_external_id_proves_support_without_a_query(au
     auto_hook.create_image_task(**REQUEST, external_task_id="batch-7")
 
     assert [call.request.method for call in kling_api.calls] == ["POST"]
-    assert auto_hook._ids_honoured() is True
+    assert ids_honoured(auto_hook) is True
 
 
 def test_host_that_cannot_find_a_new_task_by_its_external_id_is_said_to_ignore_ids_once(
@@ -1055,20 +1039,22 @@ def test_host_that_cannot_find_a_new_task_by_its_external_id_is_said_to_ignore_i
 
     auto_hook.create_image_task(**REQUEST, external_task_id="batch-7")
 
-    assert auto_hook._ids_honoured() is False
+    assert ids_honoured(auto_hook) is False
     warnings = [line for line in messages(hook_logs) if "ignores external_task_id" in line]
     assert len(warnings) == 1
     assert f"connection '{CONN_ID}'" in warnings[0]
 
 
-def test_lost_create_answer_at_a_host_set_to_no_is_never_resent_and_names_the_way_on(monkeypatch, kling_api):
+def test_lost_create_answer_at_a_host_set_to_no_is_never_resent_and_names_the_way_on(
+    monkeypatch, kling_api, clock
+):
     from airflow_provider_kling.errors import KlingCreateOutcomeUnknownError
 
     set_connection(monkeypatch, host=BASE_URL, password=API_KEY, extra={"external_task_id_support": "no"})
     kling_api.post(GENERATIONS, status=502, body="<html>Bad Gateway</html>")
 
     with pytest.raises(KlingCreateOutcomeUnknownError) as raised:
-        KlingHook(CONN_ID).create_image_task(**REQUEST, external_task_id="batch-7")
+        KlingHook(CONN_ID, clock=clock).create_image_task(**REQUEST, external_task_id="batch-7")
 
     assert len(kling_api.calls) == 1
     message = str(raised.value)
@@ -1077,9 +1063,11 @@ def test_lost_create_answer_at_a_host_set_to_no_is_never_resent_and_names_the_wa
     assert raised.value.airflow_retryable is False
 
 
-def test_klings_own_hosts_are_known_to_honour_external_ids(monkeypatch):
+def test_klings_own_hosts_are_known_to_honour_external_ids(monkeypatch, clock):
     set_connection(monkeypatch, host="https://api-singapore.klingai.com", password=API_KEY)
-    assert KlingHook(CONN_ID)._ids_honoured() is True
+    hook = KlingHook(CONN_ID, clock=clock)
+    hook.settings  # noqa: B018 - read the connection, as every call does first
+    assert ids_honoured(hook) is True
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,11 @@
 """KlingHook.get_account_costs against the simulator: typed packs, checked parameters, 1/s spacing;
 and creates refused for arrears (1101) or used-up packs (1102) with a message that says what to do.
 
-Spacing is checked through the ``_sleep``/``_monotonic`` seams of ``hooks/account.py``, replaced by a
-fake clock: no test sleeps or measures time."""
+Spacing is checked with a fake clock given to the hook: no test sleeps or measures time."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,30 +19,20 @@ from airflow_provider_kling.hooks import account as account_module
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.models import AccountCosts, ResourcePack, ResourcePackStatus
 from airflow_provider_kling.testing import KlingSimulator
+from tests.unit.fakes import FakeClock
 
 HOUR_MS = 3_600_000
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 500.0
-        self.waits: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        self.now += seconds
-
-    def monotonic(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(now=500.0, wall=time.time() + 60)  # the default window ends after the packs began
 
 
 @pytest.fixture(autouse=True)
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(account_module, "_sleep", fake.sleep)
-    monkeypatch.setattr(account_module, "_monotonic", fake.monotonic)
+def fresh_spacing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no costs query sent yet (the spacing is process-wide state)."""
     monkeypatch.setattr(account_module, "_next_costs_query", {})
-    return fake
 
 
 def _now_ms() -> int:
@@ -51,6 +41,7 @@ def _now_ms() -> int:
 
 def test_account_costs_are_typed_packs_with_remaining_units_of_online_packs_only(
     kling_connection: KlingSimulator,
+    clock,
 ) -> None:
     now = _now_ms()
     kling_connection.set_resource_packs(
@@ -66,7 +57,7 @@ def test_account_costs_are_typed_packs_with_remaining_units_of_online_packs_only
         ]
     )
 
-    costs = KlingHook().get_account_costs(end_time=now + 30 * HOUR_MS)
+    costs = KlingHook(clock=clock).get_account_costs(end_time=now + 30 * HOUR_MS)
 
     assert isinstance(costs, AccountCosts)
     assert all(isinstance(pack, ResourcePack) for pack in costs.packs)
@@ -84,7 +75,7 @@ def test_account_costs_are_typed_packs_with_remaining_units_of_online_packs_only
     assert costs.to_xcom()["remaining_units"] == 37.5
 
 
-def test_account_costs_by_pack_name_and_window(kling_connection: KlingSimulator) -> None:
+def test_account_costs_by_pack_name_and_window(kling_connection: KlingSimulator, clock) -> None:
     kling_connection.set_resource_packs(
         [
             {"resource_pack_name": "A", "total_quantity": 10},
@@ -96,7 +87,7 @@ def test_account_costs_by_pack_name_and_window(kling_connection: KlingSimulator)
             },
         ]
     )
-    hook = KlingHook()
+    hook = KlingHook(clock=clock)
     now = datetime.now(tz=UTC) + timedelta(seconds=1)
 
     named = hook.get_account_costs(resource_pack_name="A")
@@ -112,7 +103,7 @@ def test_account_costs_by_pack_name_and_window(kling_connection: KlingSimulator)
 def test_costs_queries_of_one_account_are_spaced_a_second_apart(
     kling_connection: KlingSimulator, clock: FakeClock
 ) -> None:
-    hook, other_hook = KlingHook(), KlingHook()
+    hook, other_hook = KlingHook(clock=clock), KlingHook(clock=clock)
 
     hook.get_account_costs()
     other_hook.get_account_costs()  # another hook instance, same account: still spaced
@@ -130,7 +121,7 @@ def test_costs_queries_of_different_accounts_do_not_wait_for_each_other(clock: F
     second = KlingConnectionSettings(base_url="http://127.0.0.1:1/kling", api_key="key-of-account-b")
     elsewhere = KlingConnectionSettings(base_url="http://127.0.0.1:2/kling", api_key="key-of-account-a")
 
-    waits = [account_module.wait_for_costs_turn(settings) for settings in (first, second, elsewhere, first)]
+    waits = [account_module.costs_turn(settings, clock) for settings in (first, second, elsewhere, first)]
 
     assert waits == [0.0, 0.0, 0.0, 1.0]
 
@@ -146,18 +137,19 @@ def test_costs_queries_of_different_accounts_do_not_wait_for_each_other(clock: F
     ],
 )
 def test_bad_costs_parameters_are_refused_before_any_http_call(
-    kling_connection: KlingSimulator, kwargs: dict, message: str
+    kling_connection: KlingSimulator, kwargs: dict, message: str, clock
 ) -> None:
     with pytest.raises(KlingRequestValidationError, match=message):
-        KlingHook().get_account_costs(**kwargs)
+        KlingHook(clock=clock).get_account_costs(**kwargs)
     assert kling_connection.counters(kling_connection.api_key)["requests"] == 0
 
 
 def test_a_create_past_the_resource_packs_fails_with_1102_saying_what_to_do(
     kling_connection: KlingSimulator,
+    clock,
 ) -> None:
     kling_connection.set_resource_packs([{"total_quantity": 1}])
-    hook = KlingHook()
+    hook = KlingHook(clock=clock)
     hook.create_image_task(prompt="a red kite", model_name="kling-v1", n=1)  # 1 unit: the pack is used up
 
     with pytest.raises(KlingResourcePackExhaustedError) as caught:
@@ -170,11 +162,12 @@ def test_a_create_past_the_resource_packs_fails_with_1102_saying_what_to_do(
 
 def test_a_create_on_an_account_in_arrears_fails_with_1101_saying_what_to_do(
     kling_connection: KlingSimulator,
+    clock,
 ) -> None:
     kling_connection.configure(in_arrears=True)
 
     with pytest.raises(KlingArrearsError) as caught:
-        KlingHook().create_image_task(prompt="a red kite", model_name="kling-v1", n=1)
+        KlingHook(clock=clock).create_image_task(prompt="a red kite", model_name="kling-v1", n=1)
 
     assert caught.value.code == 1101
     assert "settle the bill" in str(caught.value)

@@ -1,6 +1,6 @@
 """KlingHook, async side (the trigger's path) against the simulator on a real loopback port.
 
-Retry waits go through the hook's ``_asleep`` seam, replaced here to record them, so nothing
+Retry waits go through the fake clock each hook is given, which records them, so nothing
 sleeps for real. The simulator's ``requests`` counter counts authenticated requests only.
 """
 
@@ -17,26 +17,25 @@ import pytest
 import structlog
 
 from airflow_provider_kling.errors import KlingAuthError, KlingNotFoundError, KlingServerError
-from airflow_provider_kling.hooks import kling as kling_hook_module
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.models import TaskStatus
 from airflow_provider_kling.testing import KlingSimulator
+from tests.unit.fakes import FakeClock
 
 ACCESS_KEY = "ak-async-access-key"
 SECRET_KEY = "sec-async-secret-key-0123456789abcdef"
 JWT_CONN_ID = "kling_jwt"
 
 
-@pytest.fixture(autouse=True)
-def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The hook's async retry waits, recorded instead of slept."""
-    recorded: list[float] = []
+@pytest.fixture
+def clock() -> FakeClock:
+    """The hooks' clock: async retry waits recorded instead of slept."""
+    return FakeClock()
 
-    async def record(seconds: float) -> None:
-        recorded.append(seconds)
 
-    monkeypatch.setattr(kling_hook_module, "_asleep", record)
-    return recorded
+@pytest.fixture
+def waits(clock: FakeClock) -> list[float]:
+    return clock.waits
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +60,12 @@ def set_connection(monkeypatch: pytest.MonkeyPatch, simulator: KlingSimulator, *
 
 def create_task(**fields: Any) -> str:
     request = {"model_name": "kling-v1", "prompt": "a lighthouse in fog", "n": 1, **fields}
-    return KlingHook().create_image_task(**request).task_id
+    return KlingHook(clock=FakeClock()).create_task(**request).task_id
 
 
-async def test_aget_image_task_reads_a_task_by_its_id(kling_connection):
+async def test_aget_image_task_reads_a_task_by_its_id(kling_connection, clock):
     task_id = create_task()
-    hook = KlingHook()
+    hook = KlingHook(clock=clock)
 
     try:
         task = await hook.aget_image_task(task_id)
@@ -79,9 +78,9 @@ async def test_aget_image_task_reads_a_task_by_its_id(kling_connection):
     assert kling_connection.counters(kling_connection.api_key)["queries"] == 1
 
 
-async def test_aget_image_task_reads_a_task_by_its_external_id(kling_connection):
+async def test_aget_image_task_reads_a_task_by_its_external_id(kling_connection, clock):
     task_id = create_task(external_task_id="nightly:2024-08-04")
-    hook = KlingHook()
+    hook = KlingHook(clock=clock)
 
     try:
         task = await hook.aget_image_task("nightly:2024-08-04")
@@ -91,8 +90,8 @@ async def test_aget_image_task_reads_a_task_by_its_external_id(kling_connection)
     assert (task.task_id, task.external_task_id) == (task_id, "nightly:2024-08-04")
 
 
-async def test_aget_image_task_of_an_unknown_task_is_not_found(kling_connection, waits):
-    hook = KlingHook()
+async def test_aget_image_task_of_an_unknown_task_is_not_found(kling_connection, waits, clock):
+    hook = KlingHook(clock=clock)
 
     with pytest.raises(KlingNotFoundError) as raised:
         await hook.aget_image_task("no-such-task")
@@ -103,10 +102,10 @@ async def test_aget_image_task_of_an_unknown_task_is_not_found(kling_connection,
 
 
 @pytest.mark.parametrize("status", [500, 503, 504])
-async def test_aget_retries_a_5xx_then_returns_the_task(kling_connection, waits, status):
+async def test_aget_retries_a_5xx_then_returns_the_task(kling_connection, waits, status, clock):
     task_id = create_task()
     kling_connection.fail_next(2, status=status)
-    hook = KlingHook()
+    hook = KlingHook(clock=clock)
 
     try:
         task = await hook.aget_image_task(task_id)
@@ -119,10 +118,10 @@ async def test_aget_retries_a_5xx_then_returns_the_task(kling_connection, waits,
     assert (counters["faults"], counters["queries"]) == (2, 1)
 
 
-async def test_aget_gives_up_after_max_retries_of_5xx(kling_simulator, monkeypatch, waits):
+async def test_aget_gives_up_after_max_retries_of_5xx(kling_simulator, monkeypatch, waits, clock):
     set_connection(monkeypatch, kling_simulator, extra={"max_retries": 2})
     kling_simulator.fail_next(10, status=500)
-    hook = KlingHook()
+    hook = KlingHook(clock=clock)
 
     with pytest.raises(KlingServerError) as raised:
         await hook.aget_image_task("867283741759111202")
@@ -133,10 +132,10 @@ async def test_aget_gives_up_after_max_retries_of_5xx(kling_simulator, monkeypat
     assert len(waits) == 2
 
 
-async def test_aget_honours_retry_after(kling_connection, waits):
+async def test_aget_honours_retry_after(kling_connection, waits, clock):
     task_id = create_task()
     kling_connection.rate_limit_next(1, retry_after=6)
-    hook = KlingHook()
+    hook = KlingHook(clock=clock)
 
     try:
         await hook.aget_image_task(task_id)
@@ -146,10 +145,10 @@ async def test_aget_honours_retry_after(kling_connection, waits):
     assert waits == [6.0]
 
 
-async def test_aget_retries_a_malformed_answer(kling_connection, waits):
+async def test_aget_retries_a_malformed_answer(kling_connection, waits, clock):
     task_id = create_task()
     kling_connection.malformed_next(1)
-    hook = KlingHook()
+    hook = KlingHook(clock=clock)
 
     try:
         task = await hook.aget_image_task(task_id)
@@ -160,9 +159,9 @@ async def test_aget_retries_a_malformed_answer(kling_connection, waits):
     assert len(waits) == 1
 
 
-async def test_aget_with_a_wrong_key_fails_at_once(kling_simulator, monkeypatch, waits):
+async def test_aget_with_a_wrong_key_fails_at_once(kling_simulator, monkeypatch, waits, clock):
     set_connection(monkeypatch, kling_simulator, password="not-the-right-key")
-    hook = KlingHook()
+    hook = KlingHook(clock=clock)
 
     with pytest.raises(KlingAuthError) as raised:
         await hook.aget_image_task("867283741759111202")
@@ -172,9 +171,9 @@ async def test_aget_with_a_wrong_key_fails_at_once(kling_simulator, monkeypatch,
     assert waits == []
 
 
-async def test_aclose_lets_the_hook_open_a_new_client(kling_connection):
+async def test_aclose_lets_the_hook_open_a_new_client(kling_connection, clock):
     task_id = create_task()
-    hook = KlingHook()
+    hook = KlingHook(clock=clock)
 
     await hook.aget_image_task(task_id)
     await hook.aclose()
@@ -188,9 +187,10 @@ async def test_aclose_lets_the_hook_open_a_new_client(kling_connection):
 # -- JWT ------------------------------------------------------------------------------------------
 
 
-async def test_aget_authenticates_with_a_jwt_from_access_and_secret_key(jwt_connection):
-    task_id = KlingHook(JWT_CONN_ID).create_image_task(model_name="kling-v1", prompt="a fox", n=1).task_id
-    hook = KlingHook(JWT_CONN_ID)
+async def test_aget_authenticates_with_a_jwt_from_access_and_secret_key(jwt_connection, clock):
+    creator = KlingHook(JWT_CONN_ID, clock=clock)
+    task_id = creator.create_task(model_name="kling-v1", prompt="a fox", n=1).task_id
+    hook = KlingHook(JWT_CONN_ID, clock=clock)
 
     try:
         task = await hook.aget_image_task(task_id)
@@ -201,8 +201,8 @@ async def test_aget_authenticates_with_a_jwt_from_access_and_secret_key(jwt_conn
     assert jwt_connection.counters(ACCESS_KEY)["queries"] == 1
 
 
-async def test_aget_signs_a_new_jwt_once_when_kling_says_not_yet_valid(jwt_connection, waits):
-    hook = KlingHook(JWT_CONN_ID)
+async def test_aget_signs_a_new_jwt_once_when_kling_says_not_yet_valid(jwt_connection, waits, clock):
+    hook = KlingHook(JWT_CONN_ID, clock=clock)
     await hook.aget_settings()
     assert hook._jwt is not None
     # A token signed by a clock two minutes fast: Kling answers 401/1003 until it is re-signed.
@@ -220,7 +220,7 @@ async def test_aget_signs_a_new_jwt_once_when_kling_says_not_yet_valid(jwt_conne
     assert waits == []
 
 
-async def test_aget_with_a_wrong_secret_key_fails_without_renewal(jwt_simulator, monkeypatch, waits):
+async def test_aget_with_a_wrong_secret_key_fails_without_renewal(jwt_simulator, monkeypatch, waits, clock):
     jwt_simulator.reset()
     conn = {
         "conn_type": "kling",
@@ -229,7 +229,7 @@ async def test_aget_with_a_wrong_secret_key_fails_without_renewal(jwt_simulator,
         "password": "wrong-secret-key-of-a-decent-length-000",
     }
     monkeypatch.setenv(f"AIRFLOW_CONN_{JWT_CONN_ID.upper()}", json.dumps(conn))
-    hook = KlingHook(JWT_CONN_ID)
+    hook = KlingHook(JWT_CONN_ID, clock=clock)
     await hook.aget_settings()
     assert hook._jwt is not None
     token = hook._jwt.get()
@@ -246,11 +246,11 @@ async def test_aget_with_a_wrong_secret_key_fails_without_renewal(jwt_simulator,
 # -- secrecy --------------------------------------------------------------------------------------
 
 
-async def test_async_path_logs_no_key_even_at_debug(kling_connection, caplog):
+async def test_async_path_logs_no_key_even_at_debug(kling_connection, caplog, clock):
     caplog.set_level(logging.DEBUG)
     task_id = create_task()
     kling_connection.fail_next(1, status=503)
-    hook = KlingHook()
+    hook = KlingHook(clock=clock)
 
     with structlog.testing.capture_logs() as events:
         await hook.aget_image_task(task_id)
@@ -264,9 +264,9 @@ async def test_async_path_logs_no_key_even_at_debug(kling_connection, caplog):
     assert not [text for text in texts if kling_connection.api_key in text]
 
 
-async def test_alist_image_tasks_reads_a_page_newest_first(kling_connection):
+async def test_alist_image_tasks_reads_a_page_newest_first(kling_connection, clock):
     older, newer = create_task(), create_task()
-    hook = KlingHook()
+    hook = KlingHook(clock=clock)
 
     try:
         tasks = await hook.alist_image_tasks(page_num=1, page_size=10)
@@ -275,3 +275,138 @@ async def test_alist_image_tasks_reads_a_page_newest_first(kling_connection):
 
     assert [task.task_id for task in tasks] == [newer, older]
     assert kling_connection.counters(kling_connection.api_key)["lists"] == 1
+
+
+# -- creates: the same rules as the sync path, on the shared async client ----------------------------
+
+
+def short_read_timeout(monkeypatch: pytest.MonkeyPatch, simulator: KlingSimulator, **extra: Any) -> None:
+    """A connection whose read timeout ends before a held create answer comes."""
+    set_connection(monkeypatch, simulator, extra={"read_timeout": 0.5, **extra})
+
+
+@pytest.mark.parametrize("mode", ["hold", "reset"])
+async def test_acreate_whose_answer_is_lost_returns_the_one_task_kling_made(
+    kling_simulator, monkeypatch, clock, mode
+):
+    short_read_timeout(monkeypatch, kling_simulator)
+    kling_simulator.lose_next_create_answers(1, mode=mode, hold_seconds=2.0)
+    hook = KlingHook(clock=clock)
+
+    try:
+        task = await hook.acreate_task(model_name="kling-v1", prompt="a lighthouse in fog", n=1)
+    finally:
+        await hook.aclose()
+
+    [made] = kling_simulator.tasks(kling_simulator.api_key)
+    assert kling_simulator.counters(kling_simulator.api_key)["creates"] == 1
+    assert task.task_id == made["task_id"]
+    assert clock.waits == [], "found by its external task id, not sent again"
+
+
+async def test_acreate_that_could_not_connect_is_resent_and_says_nothing_was_sent(monkeypatch, clock):
+    import socket
+
+    from airflow_provider_kling.errors import KlingConnectError
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    conn = {"conn_type": "kling", "host": f"http://127.0.0.1:{port}/kling", "password": "k" * 12}
+    monkeypatch.setenv("AIRFLOW_CONN_KLING_DEFAULT", json.dumps({**conn, "extra": {"max_retries": 2}}))
+    hook = KlingHook(clock=clock)
+
+    with pytest.raises(KlingConnectError, match="nothing was sent"):
+        await hook.acreate_task(model_name="kling-v1", prompt="a lighthouse in fog", n=1)
+    await hook.aclose()
+
+    assert len(clock.waits) == 2, "resent (nothing had reached Kling) until the retries ran out"
+
+
+async def test_acreate_refused_for_maintenance_is_resent_and_makes_one_task(kling_connection, clock):
+    kling_connection.fail_next(1, status=503)  # 5001: refused before processing
+    hook = KlingHook(clock=clock)
+
+    try:
+        task = await hook.acreate_task(model_name="kling-v1", prompt="a lighthouse in fog", n=1)
+    finally:
+        await hook.aclose()
+
+    assert kling_connection.counters(kling_connection.api_key)["creates"] == 1
+    assert task.task_id == kling_connection.tasks(kling_connection.api_key)[0]["task_id"]
+    assert len(clock.waits) == 1
+
+
+async def test_acreate_lost_at_a_host_that_ignores_external_ids_is_not_resent(
+    kling_simulator, monkeypatch, clock
+):
+    from airflow_provider_kling.errors import KlingCreateOutcomeUnknownError
+
+    short_read_timeout(monkeypatch, kling_simulator, external_task_id_support="no")
+    kling_simulator.set_ignore_external_task_id(True)
+    kling_simulator.lose_next_create_answers(1, mode="reset")
+    hook = KlingHook(clock=clock)
+
+    with pytest.raises(KlingCreateOutcomeUnknownError) as raised:
+        await hook.acreate_task(model_name="kling-v1", prompt="a lighthouse in fog", n=1)
+    await hook.aclose()
+
+    assert kling_simulator.counters(kling_simulator.api_key)["creates"] == 1
+    assert raised.value.airflow_retryable is False
+    assert clock.waits == []
+
+
+async def test_acreate_learns_that_a_host_ignores_external_ids_as_the_sync_path_does(kling_connection, clock):
+    from airflow_provider_kling.hooks.external_ids import ids_honoured
+
+    kling_connection.set_ignore_external_task_id(True)
+    hook = KlingHook(clock=clock)
+
+    try:
+        await hook.acreate_task(model_name="kling-v1", prompt="a lighthouse in fog", n=1)
+    finally:
+        await hook.aclose()
+
+    assert ids_honoured(hook) is False
+
+
+async def test_afind_task_by_external_id_finds_the_task_or_none(kling_connection, clock):
+    task_id = create_task(external_task_id="nightly:2024-08-05")
+    hook = KlingHook(clock=clock)
+
+    try:
+        found = await hook.afind_task_by_external_id("nightly:2024-08-05")
+        missing = await hook.afind_task_by_external_id("nightly:1999-01-01")
+    finally:
+        await hook.aclose()
+
+    assert found is not None and found.task_id == task_id
+    assert missing is None
+
+
+# -- the clock --------------------------------------------------------------------------------------
+
+
+async def test_batch_loop_keeps_time_and_sleeps_on_the_hooks_clock(kling_connection):
+    from airflow_provider_kling.batch.admission import SUCCEEDED, BatchAdmission, ItemProgress
+    from airflow_provider_kling.batch.runner import BatchRunner
+    from airflow_provider_kling.models import ImageGenerationRequest
+
+    kling_connection.set_latency(0.3)
+    clock = FakeClock(now=50.0, wall=1_700_000_000.0)
+    hook = KlingHook(clock=clock)
+    request = ImageGenerationRequest.build(model_name="kling-v1", prompt="kite", n=1, external_task_id="k-1")
+    item = ItemProgress(key="k", n=1, external_task_id="k-1")
+    admission = BatchAdmission([item], slots=1, poll_interval=60)
+    # Fake hours pass in the real fraction of a second the task takes: the deadline is far off.
+    deadline = clock.time() + 10**9
+    log = hook.log
+    runner = BatchRunner(hook, admission, {"k": request}, deadline=deadline, max_regenerations=0, log=log)
+
+    started = time.monotonic()
+    await runner.run()
+
+    assert item.status == SUCCEEDED
+    assert item.admitted_at == 1_700_000_000.0  # the fake wall clock
+    assert sum(clock.waits) >= 60, "it waited out a poll interval (in progress-line steps) on the fake clock"
+    assert time.monotonic() - started < 10, "minutes of poll intervals passed on the fake clock only"

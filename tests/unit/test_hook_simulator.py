@@ -1,7 +1,7 @@
 """KlingHook, sync side, end to end against the simulator on a real loopback port.
 
-Retry waits are recorded instead of slept; polling sleeps for real, in steps of 0.05 s, for the
-fraction of a second a simulated task takes.
+Retry waits are recorded instead of slept (a fake clock); polling sleeps for real, in steps of
+0.05 s, for the fraction of a second a simulated task takes.
 """
 
 from __future__ import annotations
@@ -10,30 +10,28 @@ import io
 import json
 import logging
 import struct
-import time
 
 import pytest
 import structlog
 
 from airflow_provider_kling.errors import KlingAuthError, KlingRateLimitError
-from airflow_provider_kling.hooks import kling as kling_hook_module
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.models import TaskStatus
+from tests.unit.fakes import FakeClock
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 REQUEST = {"model_name": "kling-v2-1", "prompt": "a tram crossing a bridge at dusk", "n": 2}
 
 
-@pytest.fixture(autouse=True)
-def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Retry waits recorded instead of slept (polls call the same seam, but sleep briefly)."""
-    recorded: list[float] = []
+@pytest.fixture
+def clock() -> FakeClock:
+    """The hooks' clock: retry waits recorded instead of slept."""
+    return FakeClock()
 
-    def record(seconds: float) -> None:
-        recorded.append(seconds)
 
-    monkeypatch.setattr(kling_hook_module, "_sleep", record)
-    return recorded
+@pytest.fixture
+def waits(clock: FakeClock) -> list[float]:
+    return clock.waits
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -43,14 +41,13 @@ def png_size(data: bytes) -> tuple[int, int]:
     return width, height
 
 
-def test_create_get_wait_and_download_real_pngs(kling_connection, monkeypatch):
+def test_create_get_wait_and_download_real_pngs(kling_connection):
     kling_connection.set_latency(0.2)
     hook = KlingHook()
 
     created = hook.create_image_task(**REQUEST, aspect_ratio="1:1", external_task_id="e2e-1")
     assert created.task_status == TaskStatus.SUBMITTED
     assert hook.get_image_task(created.task_id).task_status in (TaskStatus.SUBMITTED, TaskStatus.PROCESSING)
-    monkeypatch.setattr(kling_hook_module, "_sleep", time.sleep)
     task = hook.wait_for_image_task(created.task_id, poll_interval=0.05, timeout=10)
     images = []
     for image in task.images:
@@ -68,8 +65,8 @@ def test_create_get_wait_and_download_real_pngs(kling_connection, monkeypatch):
     assert kling_connection.counters(kling_connection.api_key)["images"] == 2
 
 
-def test_create_with_a_known_external_id_returns_the_first_task(kling_connection):
-    hook = KlingHook()
+def test_create_with_a_known_external_id_returns_the_first_task(kling_connection, clock):
+    hook = KlingHook(clock=clock)
     first = hook.create_image_task(**REQUEST, external_task_id="only-once")
 
     again = hook.create_image_task(**REQUEST, external_task_id="only-once")
@@ -79,10 +76,10 @@ def test_create_with_a_known_external_id_returns_the_first_task(kling_connection
     assert len(kling_connection.tasks()) == 1
 
 
-def test_429_1303_twice_then_success_creates_after_two_retries(kling_connection, waits):
+def test_429_1303_twice_then_success_creates_after_two_retries(kling_connection, waits, clock):
     kling_connection.rate_limit_next(2)
 
-    task = KlingHook().create_image_task(**REQUEST)
+    task = KlingHook(clock=clock).create_image_task(**REQUEST)
 
     assert task.task_status == TaskStatus.SUBMITTED
     assert len(waits) == 2
@@ -90,10 +87,10 @@ def test_429_1303_twice_then_success_creates_after_two_retries(kling_connection,
     assert (counters["requests"], counters["faults"], counters["creates"]) == (3, 2, 1)
 
 
-def test_concurrency_limit_is_retried_until_the_retries_run_out(kling_connection, waits):
+def test_concurrency_limit_is_retried_until_the_retries_run_out(kling_connection, waits, clock):
     kling_connection.set_latency(3600)
     kling_connection.set_slots(2)
-    hook = KlingHook(max_retries=2)
+    hook = KlingHook(max_retries=2, clock=clock)
     hook.create_image_task(**REQUEST)  # n=2: holds both slots for an hour
 
     with pytest.raises(KlingRateLimitError) as raised:
@@ -105,10 +102,10 @@ def test_concurrency_limit_is_retried_until_the_retries_run_out(kling_connection
     assert (counters["requests"], counters["creates"]) == (4, 1)
 
 
-def test_wrong_key_fails_at_once_and_test_connection_says_so(kling_simulator, monkeypatch, waits):
+def test_wrong_key_fails_at_once_and_test_connection_says_so(kling_simulator, monkeypatch, waits, clock):
     conn = {**json.loads(kling_simulator.airflow_conn_json()), "password": "sk-not-the-right-key"}
     monkeypatch.setenv("AIRFLOW_CONN_KLING_DEFAULT", json.dumps(conn))
-    hook = KlingHook()
+    hook = KlingHook(clock=clock)
 
     with pytest.raises(KlingAuthError) as raised:
         hook.list_image_tasks()
@@ -120,18 +117,18 @@ def test_wrong_key_fails_at_once_and_test_connection_says_so(kling_simulator, mo
     assert waits == []
 
 
-def test_test_connection_succeeds_against_the_simulator(kling_connection):
-    ok, message = KlingHook().test_connection()
+def test_test_connection_succeeds_against_the_simulator(kling_connection, clock):
+    ok, message = KlingHook(clock=clock).test_connection()
 
     assert ok is True
     assert kling_connection.base_url in message
     assert kling_connection.counters(kling_connection.api_key)["lists"] == 1
 
 
-def test_no_key_in_any_log_record_over_real_http(kling_connection, caplog):
+def test_no_key_in_any_log_record_over_real_http(kling_connection, caplog, clock):
     caplog.set_level(logging.DEBUG)
     kling_connection.fail_next(1, status=503)
-    hook = KlingHook()
+    hook = KlingHook(clock=clock)
     texts: list[str] = []
 
     with structlog.testing.capture_logs() as events:

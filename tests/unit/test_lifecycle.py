@@ -126,3 +126,109 @@ def test_scan_is_bounded_on_a_host_that_answers_every_id():
         f"base-{MAX_GENERATIONS_SCANNED}",
         MAX_GENERATIONS_SCANNED,
     )
+
+
+class FakeHook:
+    """Kling's tasks by external id and by task id; creates are recorded."""
+
+    def __init__(self, *tasks: dict) -> None:
+        self.tasks = {task["task_info"]["external_task_id"]: task for task in tasks}
+        self.created: list[str] = []
+
+    def find_image_task_by_external_id(self, external_id, endpoint):
+        task = self.tasks.get(external_id)
+        return task_from_data(task, "test") if task else None
+
+    def find_image_task(self, task_id, endpoint):
+        return next((task_from_data(t, "test") for t in self.tasks.values() if t["task_id"] == task_id), None)
+
+    def create_image_task(self, request):
+        self.created.append(request.external_task_id)
+        return task_from_data(
+            kling_task(f"t{len(self.created) + 10}", request.external_task_id, "submitted"), "test"
+        )
+
+
+class Store(dict):
+    def set(self, key, value):
+        self[key] = value
+
+
+def kling_task(task_id: str, external_id: str, status: str, message: str | None = None) -> dict:
+    return {
+        "task_id": task_id,
+        "task_status": status,
+        "task_status_msg": message,
+        "task_info": {"external_task_id": external_id},
+        "created_at": 1,
+        "updated_at": 2,
+    }
+
+
+def request_tasks(hook, store=None, **policy):
+    import logging
+
+    from airflow_provider_kling.lifecycle.request import RequestTasks
+    from airflow_provider_kling.models import ImageGenerationRequest
+
+    request = ImageGenerationRequest.build(model_name="kling-v1", prompt="a fox", n=1, external_task_id="req")
+    pushed: list[str] = []
+    tasks = RequestTasks(
+        hook,
+        request,
+        FailurePolicy(**policy),
+        store=store,
+        push_task_id=pushed.append,
+        log=logging.getLogger(),
+    )
+    return tasks, pushed
+
+
+def test_request_tasks_resume_the_newest_generation_found_by_external_id_and_remember_it():
+    hook = FakeHook(
+        kling_task("t1", "req", "failed", "internal error"), kling_task("t2", "req-2", "processing")
+    )
+    store = Store()
+    tasks, pushed = request_tasks(hook, store)
+
+    decision = tasks.reconcile()
+
+    assert (decision.action, decision.generation, decision.task.task_id) == ("resume", 2, "t2")
+    assert pushed == ["t2"] and store["kling_task_id"] == "t2" and store["kling_request"]["generation"] == 2
+    assert hook.created == []
+
+
+def test_request_tasks_take_the_store_hint_first_and_ignore_one_of_another_request():
+    hook = FakeHook(kling_task("t1", "req", "succeed"))
+    tasks, _ = request_tasks(hook, Store())
+    fingerprint = tasks.fingerprint
+    hinted, _ = request_tasks(
+        hook, Store(kling_task_id="t1", kling_request={"fingerprint": fingerprint, "generation": 1})
+    )
+    assert hinted.reconcile().action == "resume"
+
+    other = Store(kling_task_id="t9", kling_request={"fingerprint": "another", "generation": 4})
+    tasks, _ = request_tasks(FakeHook(), other)
+    decision = tasks.reconcile()
+    assert (decision.action, decision.external_task_id) == ("create", "req")
+    assert tasks.create(decision.generation).external_task_id == "req"
+
+
+def test_request_tasks_regenerate_after_a_hinted_failure_beyond_what_the_scan_sees_then_stop():
+    hook = FakeHook(
+        kling_task("t1", "req", "failed", "internal error"), kling_task("t2", "x", "failed", "boom")
+    )
+    tasks, _ = request_tasks(hook, max_regenerations=2)
+    hint = {"fingerprint": tasks.fingerprint, "generation": 2}
+    tasks, _ = request_tasks(hook, Store(kling_task_id="t2", kling_request=hint), max_regenerations=2)
+    assert (tasks.reconcile().action, tasks.reconcile().generation) == ("create", 3)
+
+    tasks, _ = request_tasks(hook, Store(kling_task_id="t2", kling_request=hint), max_regenerations=1)
+    decision = tasks.reconcile()
+    assert decision.action == "exhausted" and "max_regenerations=1" in decision.message
+
+
+def test_request_tasks_never_regenerate_a_refused_request():
+    tasks, _ = request_tasks(FakeHook(kling_task("t1", "req", "failed", REFUSAL)), max_regenerations=5)
+
+    assert tasks.reconcile().action == "refused"

@@ -13,12 +13,9 @@ from tests.unit.task_context import make_context
 
 
 @pytest.fixture(autouse=True)
-def no_costs_spacing_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Record the 1/s spacing waits instead of sleeping them."""
-    waits: list[float] = []
-    monkeypatch.setattr(account_module, "_sleep", waits.append)
+def fresh_spacing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no costs query sent yet (so no 1/s spacing wait is due)."""
     monkeypatch.setattr(account_module, "_next_costs_query", {})
-    return waits
 
 
 def _sensor(**kwargs) -> KlingResourcePackSensor:

@@ -122,7 +122,7 @@ async def test_a_trigger_cancelled_while_reading_a_round_leaves_the_next_one_to_
         kling_conn_id = "kling_default"
 
         async def _alist_task_data(
-            self, page: int, size: int, *, deadline: float, endpoint: str
+            self, page: int, size: int, *, deadline: float, endpoint: str, max_wait: float | None = None
         ) -> list[dict]:
             pages.append(page)
             await gate.wait()
