@@ -21,7 +21,7 @@ from airflow.sdk import Asset, AssetAlias, BaseOperator
 from airflow_provider_kling.callbacks.events import callback_asset_uri, event_extra
 from airflow_provider_kling.callbacks.sweep import DEFAULT_DEADLINE, DEFAULT_GRACE, find_missing
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
-from airflow_provider_kling.failures import fail_fast
+from airflow_provider_kling.operators.base import fail_fast
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
