@@ -236,6 +236,10 @@ class BatchAdmission:
     def done(self) -> bool:
         return all(item.status in FINAL for item in self.items)
 
+    def all_created(self) -> bool:
+        """Every item has a Kling task (running or ended) or has ended without one."""
+        return all(item.status not in (PENDING, CREATING) for item in self.items)
+
     # -- answers --------------------------------------------------------------------------------
 
     def created(self, item: ItemProgress, task: dict[str, Any], now: float) -> None:

@@ -9,7 +9,7 @@ connection's ``kling://<conn_id>/`` space, so that a callback cannot write to an
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -48,6 +48,25 @@ def callback_asset_uri(conn_id: str, name: str | None = None) -> str:
             f"letter or digit (got {name!r})"
         )
     return f"{ASSET_SCHEME}://{quote(conn_id, safe='')}/{name}"
+
+
+#: ``callback_url="receiver"`` (or ``"receiver:<asset name>"``): this provider's receiver, at the
+#: connection's ``callback_base_url``.
+RECEIVER = "receiver"
+
+
+def resolve_callback_url(value: Any, conn_id: str, base_url: Callable[[], str | None]) -> Any:
+    """``value``, or the receiver's URL when it is :data:`RECEIVER` (``base_url`` reads the
+    connection's ``callback_base_url`` only then); ValueError naming the extra when it is unset."""
+    if not isinstance(value, str) or value.partition(":")[0] != RECEIVER:
+        return value
+    base = base_url()
+    if not base:
+        raise ValueError(
+            f"callback_url={value!r} needs the 'callback_base_url' extra on connection '{conn_id}': "
+            "the api-server's URL as Kling reaches it"
+        )
+    return receiver_url(base, conn_id, value.partition(":")[2] or None)
 
 
 def receiver_url(base_url: str, conn_id: str, asset_name: str | None = None) -> str:
@@ -91,4 +110,19 @@ def event_extra(record: CallbackRecord, *, conn_id: str, webhook_id: str) -> dic
         "conn_id": conn_id,
         "webhook_id": webhook_id,
         "body_shape": record.shape,
+    }
+
+
+def task_of_event(extra: Mapping[str, Any]) -> dict[str, Any]:
+    """The Kling task an event's ``extra`` describes, in the shape of a legacy query's ``data``
+    (what the task model and the batch's admission read)."""
+    images = [{"index": index, "url": url} for index, url in enumerate(extra.get("image_urls") or [])]
+    videos = [{"url": url} for url in extra.get("video_urls") or []]
+    return {
+        "task_id": str(extra["kling_task_id"]),
+        "task_status": extra.get("status"),
+        "task_status_msg": extra.get("status_message") or "",
+        "task_info": {"external_task_id": extra.get("external_task_id")},
+        "final_unit_deduction": extra.get("units"),
+        "task_result": {"images": images, "videos": videos},
     }
