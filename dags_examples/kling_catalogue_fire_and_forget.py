@@ -1,7 +1,7 @@
 """
 The daily catalogue, fire and forget: every prompt is sent to Kling with the callback receiver's
-URL, and the run ends as soon as the tasks exist. Nobody polls Kling: when a task ends, Kling POSTs
-it to Airflow's api-server (``/kling/callbacks/kling_default``, mounted by this provider's
+URL, and the task ends once the last one is created. Nobody polls Kling: when a task ends, Kling
+POSTs it to Airflow's api-server (``/kling/callbacks/kling_default``, mounted by this provider's
 plugin), which verifies the signature and records an event on the asset
 ``kling://kling_default/tasks``; ``kling_catalogue_on_callback`` is scheduled on that asset and
 stores the images.
@@ -12,51 +12,26 @@ Set up the ``kling_default`` connection with
 - ``external_task_id_namespace`` (optional, e.g. ``catalogue``): every task of this pipeline carries
   it in its external id, so the consumer can tell this pipeline's tasks from others'.
 
-Each prompt is one mapped ``KlingImageGenerationOperator`` with ``wait_for_completion=False``:
-its external task id comes from the task instance and the request, so a retry finds the task it
-created instead of paying for a second one. ``kling_catalogue_callback_sweep`` records the tasks
-whose callback never arrived.
+``KlingBatchOperator(wait_for_completion=False, callback_url="receiver")`` creates the rows as
+the account's slots allow: a slot is known to be free when its task's terminal callback is
+recorded on the asset (read once per ``poll_interval`` for all rows, never a request to Kling).
+Each row's external task id comes from the task instance, its key and the request, so a retry
+finds the tasks it created instead of paying for them again. ``kling_catalogue_callback_sweep``
+records the tasks whose callback never arrived.
+
+- ``KLING_SLOTS`` (default 4): the concurrent Kling slots of your account.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import os
 
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import dag
 
-from airflow_provider_kling.operators.kling import KlingImageGenerationOperator
+from airflow_provider_kling.operators.batch import KlingBatchOperator
 
-CONN_ID = "kling_default"
-
-
-@task
-def callback_url() -> str:
-    """The receiver's URL for this connection (its ``callback_base_url`` extra), read at run time."""
-    from airflow_provider_kling.callbacks.events import receiver_url
-    from airflow_provider_kling.hooks.kling import KlingHook
-
-    base_url = KlingHook(CONN_ID).settings.callback_base_url
-    if not base_url:
-        raise ValueError(f"Connection '{CONN_ID}' needs the 'callback_base_url' extra for callbacks")
-    return receiver_url(base_url, CONN_ID)
-
-
-@task
-def todays_prompts(**context: Any) -> list[dict[str, Any]]:
-    """One request per row of ``prompts/catalogue.csv``, rendered with the run's context."""
-    import csv
-    from pathlib import Path
-
-    catalogue = Path(__file__).resolve().parent / "prompts" / "catalogue.csv"
-    with catalogue.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    render = context["task"].render_template
-    return [
-        {"prompt": render(row["prompt"], context), "aspect_ratio": row.get("aspect_ratio") or "1:1"}
-        for row in rows
-        if row.get("prompt", "").strip()
-    ]
+SLOTS = int(os.environ.get("KLING_SLOTS", "4"))
 
 
 @dag(
@@ -68,15 +43,21 @@ def todays_prompts(**context: Any) -> list[dict[str, Any]]:
     doc_md=__doc__,
 )
 def catalogue_fire_and_forget() -> None:
-    KlingImageGenerationOperator.partial(
+    KlingBatchOperator(
         task_id="create",
-        kling_conn_id=CONN_ID,
+        kling_conn_id="kling_default",
+        requests="prompts/catalogue.csv",
+        key_field="name",
         model_name="kling-v1",
-        callback_url=callback_url(),
+        slots=SLOTS,
+        output_path=None,  # the callbacks' DAG stores the results
+        callback_url="receiver",
         wait_for_completion=False,
+        poll_interval=1.0,
+        timeout=3 * 3600,
         retries=2,
         retry_delay=pendulum.duration(seconds=30),
-    ).expand_kwargs(todays_prompts())
+    )
 
 
 catalogue_fire_and_forget()
