@@ -8,12 +8,13 @@ delivered, and the CPU seconds of this process while it ran.
 - ``polling``: the batch operator deferred, its trigger driven in this process's event loop as
   the triggerer would: creates at the slots, list rounds and queries until every task ends. Its
   CPU is what the triggerer spends.
-- ``callbacks``: every create carries ``callback_url`` (the receiver, the real FastAPI app, on a
-  loopback port in this process, with an in-memory recorder in place of Airflow's database); a
-  creator keeps the S slots full and learns that a slot is free from the recorded terminal
-  callbacks, read every ``--read-interval`` s (as a worker reads the callback asset's events:
-  one read for all tasks). It never asks Kling about a task. Its CPU is the creator's and the
-  receiver's (the api-server's share); no triggerer is involved.
+- ``callbacks``: ``KlingBatchOperator(wait_for_completion=False, callback_url="receiver")`` on
+  the worker; the receiver (the real FastAPI app, mounted under ``/kling`` on a loopback port in
+  this process) records the callbacks in memory in place of Airflow's database, and the operator
+  reads them as its ``inlet_events`` every ``--read-interval`` s (one read for all items) to
+  know which slots are free. It never asks Kling about a task. Makespan: until the last terminal
+  callback is recorded. CPU: the operator's and the receiver's (the api-server's share); no
+  triggerer is involved.
 
     python benchmarks/callbacks_fire_and_forget.py [--requests 1000] [--slots 50] [--latency 5]
         [--poll-interval 1] [--read-interval 0.2] [--modes polling,callbacks]
@@ -116,25 +117,33 @@ class MemoryEvents:
             return self.events[position:], len(self.events)
 
 
+class RecordedEvents:
+    """``inlet_events`` as a task sees it: the callback asset's events, here the receiver's."""
+
+    def __init__(self, events: MemoryEvents) -> None:
+        self.events = events
+
+    def __getitem__(self, asset: Any) -> list[Any]:
+        from types import SimpleNamespace
+
+        recorded, _ = self.events.since(0)
+        return [SimpleNamespace(extra=extra) for extra in recorded]
+
+
 def run_callbacks(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
-    """Create with ``callback_url``; free a slot on each recorded terminal callback; never poll."""
+    """``KlingBatchOperator(wait_for_completion=False, callback_url="receiver")`` on the worker,
+    then the wait for the last terminal callback; never a poll."""
+    from airflow.sdk import DAG
     from fastapi import FastAPI
 
     from airflow_provider_kling.callbacks import URL_PREFIX
-    from airflow_provider_kling.callbacks.events import receiver_url
     from airflow_provider_kling.callbacks.receiver import CallbackConnection, create_receiver_app
     from airflow_provider_kling.callbacks.signature import parse_secrets
-    from airflow_provider_kling.errors import KlingRateLimitError
-    from airflow_provider_kling.hooks.kling import KlingHook
-    from airflow_provider_kling.idempotency import (
-        default_external_task_id,
-        request_fingerprint,
-        with_external_task_id,
-    )
-    from airflow_provider_kling.models import ImageGenerationRequest
+    from airflow_provider_kling.operators.batch import KlingBatchOperator
 
     sys.path.insert(0, str(ROOT))
     from tests.unit.callback_helpers import serve
+    from tests.unit.task_context import RecordingTaskInstance, make_context
 
     keys = tuple(secret.key for secret in parse_secrets(SECRET))
     events = MemoryEvents()
@@ -144,46 +153,43 @@ def run_callbacks(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     )
     api_server = FastAPI()
     api_server.mount(URL_PREFIX, app)  # where Airflow's api-server mounts the plugin's app
-    hook = KlingHook("kling_default")
     with serve(api_server) as base_url:
-        url = receiver_url(base_url, "kling_default")
-        requests = []
-        for number in range(args.requests):
-            request = ImageGenerationRequest.build(
-                model_name="kling-v1", n=1, prompt=f"benchmark prompt {number}", callback_url=url
-            )
-            external = default_external_task_id(
-                dag_id="bench",
-                run_id="r",
+        connection = json.loads(os.environ["AIRFLOW_CONN_KLING_DEFAULT"])
+        connection["extra"] = {"callback_base_url": base_url}
+        os.environ["AIRFLOW_CONN_KLING_DEFAULT"] = json.dumps(connection)
+        with DAG("bench", schedule=None):
+            operator = KlingBatchOperator(
                 task_id="fire_and_forget",
-                map_index=None,
-                fingerprint=request_fingerprint(request),
-                item_key=str(number),
+                requests=[f"benchmark prompt {i}" for i in range(args.requests)],
+                slots=args.slots,
+                output_path=None,
+                callback_url="receiver",
+                wait_for_completion=False,
+                poll_interval=args.read_interval,
+                progress_interval=60.0,
             )
-            requests.append(with_external_task_id(request, external))
+        context = make_context(RecordingTaskInstance(dag_id="bench", task_id="fire_and_forget"))
+        context["inlet_events"] = RecordedEvents(events)
         start, cpu = time.monotonic(), time.process_time()
-        running: set[str] = set()
-        ended: dict[str, str] = {}
-        seen, refused, next_request = 0, 0, 0
-        while next_request < len(requests) or running:
-            while next_request < len(requests) and len(running) < args.slots:
-                try:
-                    task = hook.create_image_task(requests[next_request], retry_rate_limit=False)
-                except KlingRateLimitError:
-                    refused += 1  # another task still holds the slot by Kling's clock
-                    break
-                running.add(task.task_id)
-                next_request += 1
-            time.sleep(args.read_interval)
-            new, seen = events.since(seen)
-            for extra in new:
-                running.discard(extra["kling_task_id"])
-                ended[extra["kling_task_id"]] = extra["status"]
+        summary = operator.execute(context)
+        created_at = time.monotonic() - start
+        while len(events.since(0)[0]) < args.requests and time.monotonic() - start < 10 * args.latency * (
+            args.requests / args.slots
+        ):
+            time.sleep(0.05)
         makespan, used = time.monotonic() - start, time.process_time() - cpu
     counts: dict[str, int] = {}
-    for status in ended.values():
-        counts[status] = counts.get(status, 0) + 1
-    return {"makespan": makespan, "cpu": used, "payload": {"counts": counts, "refused_creates": refused}}
+    for extra in events.since(0)[0]:
+        counts[extra["status"]] = counts.get(extra["status"], 0) + 1
+    return {
+        "makespan": makespan,
+        "cpu": used,
+        "payload": {
+            "counts": counts,
+            "operator_ended_after": round(created_at, 1),
+            "reads": summary["event_reads"],
+        },
+    }
 
 
 def main() -> int:
@@ -226,8 +232,9 @@ def main() -> int:
                     f"lists {counters['lists']}) | callbacks delivered {counters['callbacks']} "
                     f"| CPU {figures['cpu']:.2f}s | {figures['payload'].get('counts', '')}"
                     + (
-                        f" | creates refused 1303 {figures['payload']['refused_creates']}"
-                        if "refused_creates" in figures["payload"]
+                        f" | operator ended after {figures['payload']['operator_ended_after']}s, "
+                        f"{figures['payload']['reads']} reads of the callback asset"
+                        if "reads" in figures["payload"]
                         else ""
                     ),
                     file=figures_out,
