@@ -64,13 +64,13 @@ def run_polling(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     from airflow.sdk import DAG
     from airflow.sdk.exceptions import TaskDeferred
 
-    from airflow_provider_kling.operators.batch import KlingBatchImageGenerationOperator
+    from airflow_provider_kling.operators.batch import KlingBatchOperator
 
     sys.path.insert(0, str(ROOT))
     from tests.unit.task_context import RecordingTaskInstance, make_context
 
     with DAG("bench", schedule=None):
-        operator = KlingBatchImageGenerationOperator(
+        operator = KlingBatchOperator(
             task_id="batch",
             requests=[f"benchmark prompt {i}" for i in range(args.requests)],
             slots=args.slots,

@@ -113,7 +113,10 @@ class KlingCallbackResultsOperator(BaseOperator):
         inlet_events = context.get("inlet_events")
         if not triggering or inlet_events is None:
             return []
-        events: Any = inlet_events[Asset(self.asset_uri)]
+        try:
+            events: Any = inlet_events[Asset(self.asset_uri)]
+        except KeyError:  # the task was given inlets without the callback asset
+            return []
         if not hasattr(events, "after"):
             return []  # Airflow 3.1 would list every event the asset ever had
         newest = max(event.timestamp for event in triggering)
