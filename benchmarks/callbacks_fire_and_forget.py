@@ -102,14 +102,18 @@ class MemoryEvents:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.events: list[dict[str, Any]] = []
+        self.times: list[Any] = []
 
     def record(self, asset_uri: str, extra: Mapping[str, Any]) -> Any:
+        from datetime import UTC, datetime
+
         from airflow_provider_kling.callbacks.recorder import Outcome, is_same_callback
 
         with self.lock:
             if any(is_same_callback(seen, extra) for seen in self.events):
                 return Outcome.DUPLICATE
             self.events.append(dict(extra))
+            self.times.append(datetime.now(UTC))
             return Outcome.RECORDED
 
     def since(self, position: int) -> tuple[list[dict[str, Any]], int]:
@@ -123,11 +127,19 @@ class RecordedEvents:
     def __init__(self, events: MemoryEvents) -> None:
         self.events = events
 
-    def __getitem__(self, asset: Any) -> list[Any]:
+    def __getitem__(self, asset: Any) -> RecordedEvents:
+        return self
+
+    def after(self, after: str) -> list[Any]:
+        """Events recorded after ``after`` (ISO), as Airflow's accessor filters them."""
+        import bisect
+        from datetime import datetime
         from types import SimpleNamespace
 
-        recorded, _ = self.events.since(0)
-        return [SimpleNamespace(extra=extra) for extra in recorded]
+        with self.events.lock:
+            start = bisect.bisect_right(self.events.times, datetime.fromisoformat(after))
+            pairs = list(zip(self.events.times[start:], self.events.events[start:], strict=True))
+        return [SimpleNamespace(extra=extra, timestamp=stamp) for stamp, extra in pairs]
 
 
 def run_callbacks(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_kling.batch.admission import DEFAULT_PROGRESS_INTERVAL
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from airflow_provider_kling.batch.admission import ItemProgress
     from airflow_provider_kling.batch.items import BatchItem
 
+#: Fire and forget reads callback events from this long before the newest one it has seen.
+EVENT_READ_MARGIN = timedelta(seconds=30)
 #: XCom key of the summary, pushed before the task succeeds or fails.
 XCOM_BATCH_SUMMARY = "kling_batch_summary"
 #: Request fields the operator's own arguments give every item (an item's own value wins).
@@ -317,7 +320,10 @@ class KlingBatchOperator(KlingTaskOperator):
         return self._created_summary(admission, context, runner.completion_reads)
 
     def _recorded_completions(self, context: Context, since: float) -> Any:
-        """Reads the callback asset's events (recorded by the receiver) as ended Kling tasks."""
+        """Reads the callback asset's events (recorded by the receiver) as ended Kling tasks.
+
+        Each read asks only for events after the newest one seen, less a margin for events whose
+        transaction committed late (where the accessor filters by time; Airflow 3.1 lists all)."""
         from datetime import UTC, datetime
 
         from airflow.sdk import Asset
@@ -325,17 +331,24 @@ class KlingBatchOperator(KlingTaskOperator):
         from airflow_provider_kling.callbacks.events import callback_asset_uri, task_of_event
 
         asset = Asset(callback_asset_uri(self.kling_conn_id))  # an inlet (see __init__)
-        after = datetime.fromtimestamp(since, tz=UTC).isoformat()
+        cursor = [datetime.fromtimestamp(since, tz=UTC)]
 
         def read() -> list[dict[str, Any]]:
             events: Any = context["inlet_events"][asset]
             if hasattr(events, "after"):
-                events = events.after(after)
-            return [
-                task_of_event(event.extra)
-                for event in events
-                if isinstance(event.extra, dict) and "kling_task_id" in event.extra
-            ]
+                events = events.after((cursor[0] - EVENT_READ_MARGIN).isoformat())
+            ended = []
+            for event in events:
+                extra = event.extra
+                if not isinstance(extra, dict) or "kling_task_id" not in extra:
+                    continue
+                stamp = getattr(event, "timestamp", None)
+                if stamp is not None and stamp > cursor[0]:
+                    cursor[0] = stamp
+                # Read again next time while within the margin: a callback may be recorded before
+                # the create's answer has made its item running (the runner ignores the rest).
+                ended.append(task_of_event(extra))
+            return ended
 
         return read
 
