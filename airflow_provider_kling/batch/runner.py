@@ -173,7 +173,8 @@ class BatchRunner:
                 if now - last_progress >= self.progress_every:
                     last_progress = now
                     self.log.info("Batch: %s", admission.progress_line(now))
-                wake = min(admission.next_wakeup(now), self.deadline, now + self.progress_every)
+                polls = self.completions is None
+                wake = min(admission.next_wakeup(now, polls), self.deadline, now + self.progress_every)
                 if self.completions is not None:
                     wake = min(wake, next_read)
                 timeout = max(0.0, wake - self._now())
