@@ -8,7 +8,6 @@ OpenLineage only when called, so DAG files stay cheap to parse.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,13 +23,12 @@ EXTRA_KEYS = (
     "kling_task_ids",
     "model_names",
     "image_count",
+    "video_count",
     "units",
     "paths",
 )
 #: At most this many image paths are listed in an event's ``extra`` (a batch can make hundreds).
 MAX_LISTED_PATHS = 200
-#: The result key (``ImageTask.to_xcom()``) holding the units a Kling task used up.
-UNITS_KEY = "final_unit_deduction"
 _TEMPLATED = re.compile(r"{{|{%")
 
 
@@ -75,10 +73,18 @@ def asset_extra(
     What a run made, for an asset event's ``extra``: ids, models, counts, units and paths (no secrets).
 
     ``results`` are operator result dicts (``KlingImageGenerationOperator``'s XCom). ``image_count``
-    counts the images Kling made, ``paths`` the stored ones (at most :data:`MAX_LISTED_PATHS`);
+    counts the images Kling made (``video_count`` the videos), ``paths`` the stored files (at most
+    :data:`MAX_LISTED_PATHS`);
     ``units`` sums Kling's ``final_unit_deduction``, or is None when a task does not report it.
     """
-    paths = [image["path"] for result in results for image in result.get("images", ()) if image.get("path")]
+    from airflow_provider_kling.spend import total_units
+
+    paths = [
+        made["path"]
+        for result in results
+        for made in (*result.get("images", ()), *result.get("videos", ()))
+        if made.get("path")
+    ]
     return {
         "dag_id": dag_id,
         "run_id": run_id,
@@ -87,20 +93,10 @@ def asset_extra(
         "kling_task_ids": [str(result["task_id"]) for result in results],
         "model_names": sorted({str(result["model_name"]) for result in results if result.get("model_name")}),
         "image_count": sum(len(result.get("images", ())) for result in results),
-        "units": units_deducted(results),
+        "video_count": sum(len(result.get("videos", ())) for result in results),
+        "units": total_units(results),
         "paths": paths[:MAX_LISTED_PATHS],
     }
-
-
-def units_deducted(results: Sequence[Mapping[str, Any]]) -> float | None:
-    """The resource-pack units Kling deducted for ``results`` (``final_unit_deduction``, a decimal
-    string); None when any task does not report it (older answers, some resellers)."""
-    from airflow_provider_kling.spend import units_of
-
-    units = [units_of(result.get(UNITS_KEY)) for result in results]
-    if not units or None in units:
-        return None
-    return math.fsum(value for value in units if value is not None)
 
 
 def record_asset_events(
@@ -151,11 +147,13 @@ def openlineage_facets(results: Sequence[Mapping[str, Any]], output_uri: str | N
         image_count: int = 0
         units: float | None = None
 
+    from airflow_provider_kling.spend import total_units
+
     facet = KlingRunFacet(
         kling_task_ids=[str(result["task_id"]) for result in results],
         model_names=sorted({str(r["model_name"]) for r in results if r.get("model_name")}),
         image_count=sum(len(result.get("images", ())) for result in results),
-        units=units_deducted(results),
+        units=total_units(results),
     )
     outputs = []
     if output_uri:

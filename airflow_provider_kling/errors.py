@@ -320,24 +320,17 @@ def is_content_policy_reason(reason: str | None) -> bool:
 
 
 def task_failed_error(
-    task_id: str, reason: str | None, *, external_task_id: str | None = None
+    task_id: str | None,
+    reason: str | None,
+    *,
+    external_task_id: str | None = None,
+    message: str | None = None,
 ) -> KlingTaskFailedError:
-    """The error for a task that ended ``failed``: :class:`KlingTaskRefusedError` for content policy."""
-    cls = KlingTaskRefusedError if is_content_policy_reason(reason) else KlingTaskFailedError
-    return cls(
-        f"Kling task {task_id} failed: {reason or 'Kling gave no reason'}",
-        task_id=task_id,
-        external_task_id=external_task_id,
-    )
-
-
-def refine_task_failure(exc: KlingTaskFailedError) -> KlingTaskFailedError:
-    """A plain :class:`KlingTaskFailedError` whose message names content policy, as the refused kind."""
-    if isinstance(exc, KlingTaskRefusedError) or not is_content_policy_reason(exc.message):
-        return exc
-    return KlingTaskRefusedError(
-        exc.message, task_id=exc.task_id, external_task_id=exc.external_task_id, request_id=exc.request_id
-    )
+    """The error for a task that ended ``failed`` (Kling's ``reason``, or the ``message`` a trigger
+    already said): :class:`KlingTaskRefusedError` when it names content policy."""
+    message = message or f"Kling task {task_id} failed: {reason or 'Kling gave no reason'}"
+    cls = KlingTaskRefusedError if is_content_policy_reason(message) else KlingTaskFailedError
+    return cls(message, task_id=task_id, external_task_id=external_task_id)
 
 
 def create_never_reached_kling(exc: BaseException) -> bool:

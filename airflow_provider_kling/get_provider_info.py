@@ -18,7 +18,7 @@ def get_provider_info() -> dict[str, Any]:
         # Must equal the distribution name, or Airflow refuses to load the provider.
         "package-name": "airflow-provider-kling",
         "name": "Kling",
-        "description": "Generate images with Kling's image generation API from Airflow.",
+        "description": "Generate images and videos with Kling's API from Airflow.",
         "versions": ["0.1.0"],
         "integrations": [
             {
@@ -37,6 +37,8 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_kling.operators.kling",
                     "airflow_provider_kling.operators.batch",
                     "airflow_provider_kling.operators.endpoints",
+                    "airflow_provider_kling.operators.approval",
+                    "airflow_provider_kling.operators.video",
                 ],
             }
         ],
@@ -59,7 +61,8 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "task-decorators": [
-            {"name": "kling_image", "class-name": "airflow_provider_kling.decorators.kling.kling_image_task"}
+            {"name": "kling_image", "class-name": "airflow_provider_kling.decorators.kling.kling_image_task"},
+            {"name": "kling_video", "class-name": "airflow_provider_kling.decorators.video.kling_video_task"},
         ],
         "extra-links": ["airflow_provider_kling.operators.kling.KlingImageLink"],
         "connection-types": [

@@ -3,9 +3,9 @@
 A request field that takes an image (its model's ``image_fields``) accepts, besides Kling's own
 forms (an http(s) URL or base64 data), an ``ObjectStoragePath``, a storage URI (``file://``,
 ``s3://``, ``gs://`` ...; read through the operator's ``output_conn_id``, except ``file://``),
-or an image of an earlier Kling task's XCom result (a dict with
-``path``, as the operators return it). The file is read once (at most Kling's 10 MB; a larger
-one is refused before it is read whole), checked like any reference image and sent as bare
+or an image of an earlier Kling task's XCom result (a dict with ``path``, as the operators
+return it; a whole result stands for its first image). The file is read once (at most Kling's
+10 MB; a larger one is refused before it is read whole), checked like any reference image and sent as bare
 base64, so a pipeline can edit the images it stored yesterday. Plain local paths are not taken:
 a base64 JPEG starts with ``/9j/``, so write ``file:///abs/path``.
 """
@@ -75,7 +75,20 @@ def read_image(value: Any, where: str, conn_id: str | None = None) -> str:
         raise KlingRequestValidationError(f"{where}: {shown}: {exc}") from None
 
 
+def first_image_of_result(value: Any, where: str) -> Any:
+    """An image task's whole XCom result (``{"task_id", "images": [...]}``) stands for its first
+    image, so ``image=upstream.output`` chains two Kling tasks; anything else is returned as is."""
+    if not isinstance(value, Mapping) or "images" not in value or value.get("path") or value.get("url"):
+        return value
+    if not value["images"]:
+        raise KlingRequestValidationError(
+            f"{where}: Kling task {value.get('task_id', '?')}'s result lists no image"
+        )
+    return value["images"][0]
+
+
 def _resolve(value: Any, where: str, conn_id: str | None) -> Any:
+    value = first_image_of_result(value, where)
     if is_storage_reference(value):
         return read_image(value, where, conn_id)
     if isinstance(value, Mapping) and value.get("url"):

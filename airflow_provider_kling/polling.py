@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from airflow_provider_kling.errors import KlingError, KlingTaskFailedError, KlingTaskTimeoutError
+from airflow_provider_kling.errors import KlingError, KlingTaskTimeoutError, task_failed_error
+from airflow_provider_kling.lifecycle.policy import Outcome, outcome_of
 
 if TYPE_CHECKING:
     from airflow_provider_kling.models import ImageTask
@@ -45,11 +46,6 @@ def status_words(task: ImageTask) -> str:
     return _STATUS_WORDS.get(status, f"is {status}")
 
 
-def next_poll_delay(poll_interval: float, deadline: float, now: float) -> float:
-    """Sleep for the poll interval, but never past the deadline."""
-    return max(0.0, min(poll_interval, deadline - now))
-
-
 def defer_timeout(timeout: float) -> timedelta:
     """The ``timeout=`` for ``BaseOperator.defer`` of a wait with this many seconds to its deadline."""
     return timedelta(seconds=max(0.0, timeout) + DEFER_GRACE_SECONDS)
@@ -60,13 +56,6 @@ def time_left(deadline: float | None, now: float, ceiling: float) -> float:
     if deadline is None:
         return ceiling
     return min(ceiling, max(MIN_REQUEST_SECONDS, deadline - now))
-
-
-def raise_if_failed(task: ImageTask) -> None:
-    """A ``failed`` task becomes :class:`KlingTaskFailedError` with Kling's own reason."""
-    if task.task_status == "failed":
-        reason = task.task_status_msg or "Kling gave no reason"
-        raise KlingTaskFailedError(f"Kling task {task.task_id} failed: {reason}", task_id=task.task_id)
 
 
 def deadline_error(
@@ -88,10 +77,10 @@ class PollPlan:
     """
     One wait for one task: the poll step, the error budget and the deadline, decided in one place.
 
-    The caller polls, reports each answer with :meth:`saw` or each failed poll with :meth:`failed`,
-    then sleeps :meth:`next_delay`. Any of them raises when the wait is over:
-    :class:`KlingTaskFailedError`, the poll's own error (not retryable, or over budget), or
-    :class:`KlingTaskTimeoutError` at the deadline.
+    The caller polls, reports each answer with :meth:`answered` (or :meth:`saw`) or each failed poll
+    with :meth:`failed`, then sleeps :meth:`next_delay`. Any of them raises when the wait is over:
+    :class:`~airflow_provider_kling.errors.KlingTaskFailedError` (refused: content policy), the
+    poll's own error (not retryable, or over budget), or :class:`KlingTaskTimeoutError` at the deadline.
     """
 
     task_id: str
@@ -111,8 +100,19 @@ class PollPlan:
         self.status = status
         self.polls_in_status = 1 if changed else self.polls_in_status + 1
         self.errors_in_a_row, self.last_error = 0, None
-        raise_if_failed(task)
+        if outcome_of(status) is Outcome.FAILED:  # refused or not: the error's class says which
+            raise task_failed_error(
+                task.task_id, task.task_status_msg, external_task_id=task.external_task_id
+            )
         return changed
+
+    def answered(self, task: ImageTask, log: Any, now: float) -> bool:
+        """:meth:`saw` ``task`` and log its status (INFO on a change); True once it succeeded."""
+        changed = self.saw(task)
+        (log.info if changed else log.debug)(
+            "Kling task %s %s after %.0fs", task.task_id, status_words(task), now - self.started
+        )
+        return outcome_of(task.task_status) is Outcome.SUCCEEDED
 
     def failed(self, exc: KlingError) -> None:
         """Record a failed poll; re-raise it when no retry can help or the budget is spent."""
@@ -132,4 +132,4 @@ class PollPlan:
         """Seconds to sleep before the next poll, never past the deadline; raises once it has passed."""
         if now >= self.deadline:
             raise deadline_error(self.task_id, self.status, now - self.started, self.last_error)
-        return next_poll_delay(self.step(), self.deadline, now)
+        return max(0.0, min(self.step(), self.deadline - now))

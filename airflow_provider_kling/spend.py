@@ -1,21 +1,18 @@
 """
-Spend: what a Kling image request should cost in resource-pack units, and whether a budget allows it.
+Spend: the units Kling deducted, their one sum, and whether a budget allows one more request.
 
 No I/O and no Airflow: the operators (single and batch) and DAG tasks call it with what they know.
 
 Units
     Kling deducts *units* from the account's resource packs per task and reports them once the task
-    has ended (``final_unit_deduction``, a decimal string; ``"0"`` for a failed task).
-    :func:`units_of` reads that field. :class:`UnitEstimator` predicts a request's units: per image,
-    the highest rate seen in finished tasks of the same model and resolution (so an estimate errs
-    high), else :data:`PRICE_TABLE`, else ``fallback_per_image``; times ``n``.
+    has ended (``final_unit_deduction``, a decimal string, ``"0"`` for a failed task; the new-style
+    API's ``billing[]`` entries charged in units). :func:`units_of` reads one value,
+    :func:`task_units` a task record, and :func:`sum_units` is the one sum of them all, with one
+    rule: a missing value makes the total unknown (``None``), never a silent 0.
 
-    :data:`PRICE_TABLE` is a STAND-IN. Kling's API pages publish no unit price per image model (its
-    pricing page sells packs of units; resellers price image models in their own currency, and one
-    lists image-to-image at twice text-to-image). The table holds the simulator's stand-in figures
-    (1 unit per kling-v1 image, 2 per kling-v1-5 image, 2 per 1k and 4 per 2k image of later
-    models), so estimates against the simulator are exact; against Kling itself pass your own
-    ``price_table`` or let the estimator learn from the first finished tasks.
+    What a request *will* cost is :mod:`airflow_provider_kling.estimates` (learnt from the account's
+    finished tasks, else your ``price_table``, else the stand-in prices of
+    :mod:`airflow_provider_kling.unit_prices`, labelled as such wherever an estimate is shown).
 
 Budget (a ledger the batch operator adopts)
     ``Budget(limit)`` keeps, per item key, the units *in flight* (estimated when created, not yet
@@ -61,22 +58,12 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from airflow_provider_kling.estimates import Estimate, UnitEstimator
     from airflow_provider_kling.models import ImageTask
 
-#: Kling's defaults for a request that leaves them out (the operator's ``model_name`` default too).
-DEFAULT_MODEL = "kling-v1"
-DEFAULT_RESOLUTION = "1k"
-DEFAULT_N = 1
+#: The key of an operator result (``ImageTask.to_xcom()``) and of a Kling task holding the units it used up.
+UNITS_KEY = "final_unit_deduction"
 
-#: STAND-IN units per image, by model and resolution (see the module docstring for where they come from).
-PRICE_TABLE: dict[str, dict[str, float]] = {
-    "kling-v1": {"1k": 1.0},
-    "kling-v1-5": {"1k": 2.0},
-    "kling-v2": {"1k": 2.0, "2k": 4.0},
-    "kling-v2-new": {"1k": 2.0, "2k": 4.0},
-    "kling-v2-1": {"1k": 2.0, "2k": 4.0},
-    "kling-v3": {"1k": 2.0, "2k": 4.0},
-}
 #: Tolerance for comparing sums of decimal units as floats.
 _EPSILON = 1e-9
 
@@ -111,82 +98,58 @@ def describe_deduction(task: ImageTask) -> str:
     return text
 
 
-def total_units(results: Iterable[Mapping[str, Any]]) -> float:
-    """The units of a run: the sum of ``final_unit_deduction`` over the operator results (XCom dicts)."""
-    return math.fsum(units_of(result.get("final_unit_deduction")) or 0.0 for result in results)
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """What a request is expected to deduct, and where the figure per image came from."""
-
-    units: float
-    per_image: float
-    source: str  # "learned", "price table" or "fallback"
-
-
-@dataclass
-class UnitEstimator:
+def sum_units(values: Iterable[Any]) -> float | None:
     """
-    Units a request will deduct: learned from finished tasks, else the price table, else a fallback.
+    THE sum of Kling unit deductions (every total in this provider is this function).
 
-    :param price_table: units per image by model and resolution (default :data:`PRICE_TABLE`).
-    :param fallback_per_image: for a model or resolution the table lacks; ``None`` makes such a
-        request a :class:`ValueError` (an unknown cost cannot be budgeted).
+    Each value is read by :func:`units_of`. The rule for a missing value: a value that is absent
+    or unreadable makes the whole sum unknown (``None``), because a total that skipped a task
+    would understate what was spent; callers pass only tasks that exist on Kling (an item never
+    created has nothing to sum; a failed task reports ``"0"``). Nothing to sum is ``0.0``.
+    The sum is rounded to 6 decimals (decimal strings added as floats).
     """
+    total: list[float] = []
+    for value in values:
+        units = units_of(value)
+        if units is None:
+            return None
+        total.append(units)
+    return round(math.fsum(total), 6)
 
-    price_table: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: PRICE_TABLE)
-    fallback_per_image: float | None = None
-    #: "model/resolution" -> highest units per image seen in a finished task
-    learned: dict[str, float] = field(default_factory=dict)
 
-    @staticmethod
-    def _key(model_name: str | None, resolution: str | None) -> str:
-        return f"{model_name or DEFAULT_MODEL}/{resolution or DEFAULT_RESOLUTION}"
+def total_units(results: Iterable[Mapping[str, Any]]) -> float | None:
+    """:func:`sum_units` over operator results (XCom dicts): their ``final_unit_deduction``."""
+    return sum_units(result.get(UNITS_KEY) for result in results)
 
-    def learn(self, model_name: str | None, resolution: str | None, n: int, units: float | None) -> None:
-        """Record what a succeeded task of ``n`` images deducted (failed tasks deduct 0: do not pass them)."""
-        if units is None or n < 1 or units <= 0:
-            return
-        key = self._key(model_name, resolution)
-        self.learned[key] = max(self.learned.get(key, 0.0), units / n)
 
-    def estimate(self, model_name: str | None, resolution: str | None, n: int | None = DEFAULT_N) -> Estimate:
-        """The units a request of ``n`` images of this model and resolution should deduct."""
-        count = DEFAULT_N if n is None else n
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise ValueError(f"n must be a whole number of images >= 1 (got {n!r})")
-        model, resolution = model_name or DEFAULT_MODEL, resolution or DEFAULT_RESOLUTION
-        learned = self.learned.get(self._key(model, resolution))
-        if learned is not None:
-            per_image, source = learned, "learned"
-        elif (table := self.price_table.get(model, {}).get(resolution)) is not None:
-            per_image, source = float(table), "price table"
-        elif self.fallback_per_image is not None:
-            per_image, source = float(self.fallback_per_image), "fallback"
-        else:
-            raise ValueError(
-                f"no unit price for model_name={model!r} resolution={resolution!r}: add it to price_table "
-                "or set fallback_per_image"
-            )
-        return Estimate(units=per_image * count, per_image=per_image, source=source)
+def task_units(record: Mapping[str, Any]) -> float | None:
+    """What a Kling task record says it deducted: ``final_unit_deduction`` (legacy), else the
+    ``billing[]`` entries charged in units (new-style API); ``None`` when it says neither."""
+    units = units_of(record.get(UNITS_KEY))
+    if units is not None:
+        return units
+    billing = record.get("billing")
+    if not isinstance(billing, list):
+        return None
+    charged = [
+        entry.get("amount")
+        for entry in billing
+        if isinstance(entry, Mapping) and entry.get("charge_type") == "unit"
+    ]
+    return sum_units(charged) if charged else None
 
-    def estimate_request(self, fields: Mapping[str, Any]) -> Estimate:
-        """:meth:`estimate` from a request's fields (operator arguments or Kling's JSON body)."""
-        return self.estimate(fields.get("model_name"), fields.get("resolution"), fields.get("n", DEFAULT_N))
 
-    def to_json(self) -> dict[str, Any]:
-        return {"fallback_per_image": self.fallback_per_image, "learned": dict(self.learned)}
+def _amount(units: float | Estimate) -> float:
+    return float(units) if isinstance(units, int | float) else units.units
 
-    @classmethod
-    def from_json(
-        cls, data: Mapping[str, Any], price_table: Mapping[str, Mapping[str, float]] | None = None
-    ) -> UnitEstimator:
-        return cls(
-            price_table=price_table if price_table is not None else PRICE_TABLE,
-            fallback_per_image=data.get("fallback_per_image"),
-            learned={str(k): float(v) for k, v in (data.get("learned") or {}).items()},
-        )
+
+def __getattr__(name: str) -> Any:
+    # The estimator lives in :mod:`airflow_provider_kling.estimates`; this import path keeps working.
+    if name in ("UnitEstimator", "Estimate"):
+        from airflow_provider_kling import estimates
+
+        return getattr(estimates, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -237,7 +200,7 @@ class Budget:
 
     def decide(self, key: str, units: float | Estimate) -> BudgetDecision:
         """May item ``key`` be created at an estimated ``units``? An item already counted is allowed."""
-        amount = units.units if isinstance(units, Estimate) else float(units)
+        amount = _amount(units)
         committed = self.committed_units
         if key in self.in_flight or key in self.deducted:
             return BudgetDecision(True, f"{key} is already counted", amount, committed, self.limit)
@@ -262,7 +225,7 @@ class Budget:
     def reserve(self, key: str, units: float | Estimate) -> None:
         """Item ``key`` is being created: count its estimate as in flight."""
         if key not in self.deducted:
-            self.in_flight[key] = units.units if isinstance(units, Estimate) else float(units)
+            self.in_flight[key] = _amount(units)
 
     def settle(self, key: str, units: float | None) -> None:
         """Item ``key`` ended and Kling deducted ``units`` (``None``: unknown, keep the estimate)."""
@@ -319,6 +282,8 @@ def plan_within_budget(
     :param spent: units already spent against this limit (an earlier part of the run).
     :return: the requests that fit, in order, and the others (each with ``reason`` and ``estimated_units``).
     """
+    from airflow_provider_kling.estimates import UnitEstimator
+
     estimator = estimator or UnitEstimator()
     budget = Budget(limit)
     if spent:

@@ -1,15 +1,18 @@
-"""Copy result images to storage the user owns, through Airflow's object storage.
+"""Copy result images and videos to storage the user owns, through Airflow's object storage.
 
-Kling purges generated images after 30 days, so a pipeline keeps its own copy. Names are
-deterministic and built only from Airflow identifiers (made safe; a part that had to change
-carries a short hash of the original, so distinct ids never share a file) and the image's
-number: nothing the server sends becomes part of a path.
+Kling purges generated images and videos after 30 days, so a pipeline keeps its own copy. Names
+are deterministic and built only from Airflow identifiers (made safe; a part that had to change
+carries a short hash of the original, so distinct ids never share a file) and the file's number:
+nothing the server sends becomes part of a path.
 
-A file is stored only when it is a whole image: ``Content-Type`` ``image/*`` (where the server
-sends one), the magic bytes of PNG, JPEG, WebP or GIF, and as many bytes as ``Content-Length``
-said. On a local filesystem each try streams to a partial file of its own and renames it; on an
-object store (a rename there is copy + delete) the verified image is written to its final key
-directly, in one upload. Finding what an earlier try stored is one listing per task.
+A file is stored only when it is whole and of its kind (:data:`IMAGE`, :data:`VIDEO`): an image
+has ``Content-Type`` ``image/*`` (where the server sends one) and the magic bytes of PNG, JPEG,
+WebP or GIF; a video ``video/*`` and an ISO media ``ftyp`` box at offset 4 (MP4, or MOV for the
+``qt`` brand); both as many bytes as ``Content-Length`` said. On a local filesystem each try
+streams to a partial file of its own and renames it; on an object store (a rename there is copy +
+delete) the verified file is spooled (in memory up to 8 MiB, then on local disk) and written to
+its final key in one upload. Either way a file is never held whole in memory and never appears
+half-written. Finding what an earlier try stored is one listing per task.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -45,6 +49,9 @@ _SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
     (b"GIF8", 0, ".gif"),
 )
 EXTENSIONS: tuple[str, ...] = tuple(ext for _, _, ext in _SIGNATURES)
+VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".mov")
+#: The watermarked copy of a video is stored beside it: ``<task>_<n>_watermarked.mp4``.
+WATERMARKED = "_watermarked"
 _HEAD = 12
 #: Content types that make no claim: the magic bytes decide.
 _UNTYPED = ("application/octet-stream", "binary/octet-stream")
@@ -145,62 +152,116 @@ def file_numbers(indices: list[int | None]) -> list[int]:
     return list(range(len(indices)))
 
 
-def find_stored(base: ObjectStoragePath, folder: str, prefix: str) -> dict[int, ObjectStoragePath]:
-    """The whole images an earlier try stored for one task, by number: one listing of ``folder``."""
+def list_names(base: ObjectStoragePath, folder: str) -> list[str]:
+    """The file names in ``folder``, freshly listed (none when it does not exist)."""
     directory = base / folder
-    pattern = re.compile(re.escape(prefix) + r"(\d+)(" + "|".join(map(re.escape, EXTENSIONS)) + r")")
     directory.fs.invalidate_cache(directory.path)
     try:
         names = directory.fs.ls(directory.path, detail=False)
     except FileNotFoundError:
-        return {}
-    found = {}
-    for name in names:
-        file_name = str(name).rstrip("/").rsplit("/", 1)[-1]
-        if match := pattern.fullmatch(file_name):
-            found[int(match.group(1))] = directory / file_name
-    return found
+        return []
+    return [str(name).rstrip("/").rsplit("/", 1)[-1] for name in names]
+
+
+def find_stored(
+    base: ObjectStoragePath, folder: str, prefix: str, names: Iterable[str] | None = None
+) -> dict[int, ObjectStoragePath]:
+    """The whole images an earlier try stored for one task, by number, among ``names`` (by default
+    one listing of ``folder``; a batch lists its folder once for all its items)."""
+    found = find_stored_files(base, folder, prefix, IMAGE, names)
+    return {int(name): path for name, path in found.items()}
+
+
+def find_stored_files(
+    base: ObjectStoragePath,
+    folder: str,
+    prefix: str,
+    media: MediaKind,
+    names: Iterable[str] | None = None,
+) -> dict[str, ObjectStoragePath]:
+    """The whole files of kind ``media`` an earlier try stored for one task, by the name after
+    ``prefix`` without extension (``"0"``, ``"0_watermarked"``), among ``names`` (by default one
+    listing of ``folder``)."""
+    tail = r"(\d+)" if media is IMAGE else r"(\d+(?:" + WATERMARKED + r")?)"
+    pattern = re.compile(re.escape(prefix) + tail + r"(" + "|".join(map(re.escape, media.extensions)) + r")")
+    names = list_names(base, folder) if names is None else names
+    return {m.group(1): base / folder / name for name in names if (m := pattern.fullmatch(name))}
 
 
 def _extension(head: bytes) -> str | None:
     return next((ext for magic, at, ext in _SIGNATURES if head[at : at + len(magic)] == magic), None)
 
 
-class _Verifier:
-    """Checks a download as it streams; :meth:`finish` returns the extension of a whole image."""
+def video_extension(head: bytes) -> str | None:
+    """``.mp4`` or ``.mov`` when ``head`` starts an ISO media file: an ``ftyp`` box at offset 4 whose
+    size fits its layout (brand, version, 4-byte compatible brands); ``.mov`` for the ``qt`` brand."""
+    if len(head) < _HEAD or head[4:8] != b"ftyp":
+        return None
+    size = int.from_bytes(head[:4], "big")
+    if size < 16 or (size - 16) % 4:
+        return None
+    return ".mov" if head[8:12] == b"qt  " else ".mp4"
 
-    def __init__(self, stem: str, chunks: Iterable[bytes]) -> None:
+
+@dataclass(frozen=True)
+class MediaKind:
+    """What one kind of result file is: its name, its content type, how its first bytes look."""
+
+    #: ``image`` or ``video``; also the key of the XCom result's list (``images``, ``videos``)
+    noun: str
+    extension: Callable[[bytes], str | None]
+    extensions: tuple[str, ...]
+    #: what the bytes must be, for the refusal message
+    described: str
+
+    @property
+    def plural(self) -> str:
+        return f"{self.noun}s"
+
+
+IMAGE = MediaKind("image", _extension, EXTENSIONS, "a PNG, JPEG, WebP or GIF image")
+VIDEO = MediaKind(
+    "video", video_extension, VIDEO_EXTENSIONS, "an MP4 or MOV video (an ISO media 'ftyp' box at offset 4)"
+)
+
+
+class _Verifier:
+    """Checks a download as it streams; :meth:`finish` returns the extension of a whole file of its kind."""
+
+    def __init__(self, stem: str, chunks: Iterable[bytes], media: MediaKind = IMAGE) -> None:
         self.stem = stem
+        self.media = media
         self.content_type: str | None = getattr(chunks, "content_type", None)
         self.content_length: int | None = getattr(chunks, "content_length", None)
         self.head = b""
         self.received = 0
         kind = (self.content_type or "").split(";", 1)[0].strip().lower()
-        if kind and not kind.startswith("image/") and kind not in _UNTYPED:
+        if kind and not kind.startswith(f"{media.noun}/") and kind not in _UNTYPED:
             raise KlingImageRejectedError(
-                f"{stem}: the image URL answered Content-Type {kind!r}, not an image; nothing stored"
+                f"{stem}: the {media.noun} URL answered Content-Type {kind!r}, not "
+                f"{'an' if media.noun[0] in 'aeiou' else 'a'} {media.noun}; nothing stored"
             )
 
     def feed(self, chunk: bytes) -> None:
         self.received += len(chunk)
         if len(self.head) < _HEAD:
             self.head += chunk[: _HEAD - len(self.head)]
-            if len(self.head) >= _HEAD and _extension(self.head) is None:
-                self._not_an_image()
+            if len(self.head) >= _HEAD and self.media.extension(self.head) is None:
+                self._not_of_kind()
 
     def finish(self) -> str:
         if not self.received:
-            raise KlingImageRejectedError(f"{self.stem}: the image was empty; nothing stored")
+            raise KlingImageRejectedError(f"{self.stem}: the {self.media.noun} was empty; nothing stored")
         if self.content_length is not None and self.received != self.content_length:
             raise KlingImageRejectedError(
                 f"{self.stem}: got {self.received} of the {self.content_length} bytes Content-Length "
                 "said; nothing stored"
             )
-        return _extension(self.head) or self._not_an_image()
+        return self.media.extension(self.head) or self._not_of_kind()
 
-    def _not_an_image(self) -> str:
+    def _not_of_kind(self) -> str:
         raise KlingImageRejectedError(
-            f"{self.stem}: the bytes are not a PNG, JPEG, WebP or GIF image "
+            f"{self.stem}: the bytes are not {self.media.described} "
             f"(they start {self.head[:_HEAD]!r}); nothing stored"
         )
 
@@ -222,19 +283,16 @@ def _close(chunks: Iterable[bytes]) -> None:
         close()
 
 
-def store_image(base: ObjectStoragePath, stem: str, chunks: Iterable[bytes]) -> ObjectStoragePath:
-    """Store one verified image at ``base/stem.<ext>`` (extension from its own bytes); else nothing."""
-    try:
-        verifier = _Verifier(stem, chunks)
-    except BaseException:
-        _close(chunks)
-        raise
+def write_whole(base: ObjectStoragePath, stem: str, write: Callable[[IO[bytes]], str]) -> ObjectStoragePath:
+    """Write ``base/<stem><suffix>`` whole or not at all: ``write(handle)`` writes the bytes and
+    returns the suffix. A remote store gets one upload of the finished bytes, straight to the final
+    key; a local folder a partial file renamed at the end."""
     if not is_local(base):
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
-            extension = _copy_verified(chunks, spool, verifier)
+            suffix = write(spool)
             spool.seek(0)
-            final = base / f"{stem}{extension}"
-            with final.open("wb") as handle:  # one upload, straight to the final key
+            final = base / f"{stem}{suffix}"
+            with final.open("wb") as handle:
                 shutil.copyfileobj(spool, handle)
         return final
     # A partial name of this try's own: a concurrent try (a zombie and its retry) never shares it.
@@ -242,13 +300,35 @@ def store_image(base: ObjectStoragePath, stem: str, chunks: Iterable[bytes]) -> 
     partial.parent.mkdir(parents=True, exist_ok=True)
     try:
         with partial.open("wb") as handle:
-            extension = _copy_verified(chunks, handle, verifier)
-        final = base / f"{stem}{extension}"
+            suffix = write(handle)
+        final = base / f"{stem}{suffix}"
         partial.rename(final)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
     return final
+
+
+def store_image(base: ObjectStoragePath, stem: str, chunks: Iterable[bytes]) -> ObjectStoragePath:
+    """Store one verified image at ``base/stem.<ext>`` (extension from its own bytes); else nothing."""
+    return store_file(base, stem, chunks, IMAGE)
+
+
+def store_video(base: ObjectStoragePath, stem: str, chunks: Iterable[bytes]) -> ObjectStoragePath:
+    """Store one verified video at ``base/stem.mp4`` (or ``.mov``), streamed; else nothing."""
+    return store_file(base, stem, chunks, VIDEO)
+
+
+def store_file(
+    base: ObjectStoragePath, stem: str, chunks: Iterable[bytes], media: MediaKind
+) -> ObjectStoragePath:
+    """Store one verified file of kind ``media`` at ``base/stem.<ext>``, streamed; else nothing."""
+    try:
+        verifier = _Verifier(stem, chunks, media)
+    except BaseException:
+        _close(chunks)
+        raise
+    return write_whole(base, stem, lambda handle: _copy_verified(chunks, handle, verifier))
 
 
 def is_configuration_error(exc: BaseException, base: ObjectStoragePath) -> bool:
@@ -296,6 +376,57 @@ def store_task_images(
     retryable :class:`KlingImageUnavailableError` or :class:`KlingStorageError`. ``stored`` (what
     :func:`find_stored` would answer) spares the listing when the caller listed the folder already.
     """
+    _store_task_files(
+        IMAGE,
+        result,
+        base,
+        fetch=fetch,
+        names=(dag_id, run_id, task_id, map_index),
+        log=log,
+        stored=None if stored is None else {str(number): path for number, path in stored.items()},
+    )
+
+
+def store_task_videos(
+    result: dict[str, Any],
+    base: ObjectStoragePath,
+    *,
+    fetch: Callable[[str], Iterable[bytes]],
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    map_index: int | None,
+    log: Any,
+) -> None:
+    """
+    Copy every video of ``result`` under ``base`` as :func:`store_task_images` copies images: each
+    video's ``path``, and ``watermark_path`` for the watermarked copy when Kling sent a
+    ``watermark_url`` (``<task>_<n>.mp4`` and ``<task>_<n>_watermarked.mp4``). ``fetch`` opens a
+    video download (the connection's ``max_video_bytes`` cap); the same errors as for images.
+    """
+    _store_task_files(
+        VIDEO, result, base, fetch=fetch, names=(dag_id, run_id, task_id, map_index), log=log, stored=None
+    )
+
+
+#: The files of one result item: (URL key, path key, name suffix); a video adds its watermarked copy.
+_ITEM_FILES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "image": (("url", "path", ""),),
+    "video": (("url", "path", ""), ("watermark_url", "watermark_path", WATERMARKED)),
+}
+
+
+def _store_task_files(
+    media: MediaKind,
+    result: dict[str, Any],
+    base: ObjectStoragePath,
+    *,
+    fetch: Callable[[str], Iterable[bytes]],
+    names: tuple[str, str, str, int | None],
+    log: Any,
+    stored: dict[str, ObjectStoragePath] | None,
+) -> None:
+    """What :func:`store_task_images` and :func:`store_task_videos` do, for files of kind ``media``."""
     conn_id = path_conn_id(base)
     result["output_conn_id"] = conn_id
     where = describe_store(base, conn_id)
@@ -304,45 +435,52 @@ def store_task_images(
         if is_local(base)
         else "Check the connection's credentials, its permission on the bucket, and that the bucket exists"
     )
+    dag_id, run_id, task_id, map_index = names
     folder, prefix = task_prefix(dag_id, run_id, task_id, map_index)
     try:
-        if stored is None:
-            stored = find_stored(base, folder, prefix)
+        if stored is None and media is IMAGE:
+            stored = {str(number): path for number, path in find_stored(base, folder, prefix).items()}
+        elif stored is None:
+            stored = find_stored_files(base, folder, prefix, media)
     except Exception as exc:
         if is_configuration_error(exc, base):
             raise KlingStorageConfigError(
                 f"Cannot list {where}: {type(exc).__name__}: {str(exc).rstrip('.')}. {what_to_fix}.",
                 task_id=result["task_id"],
             ) from exc
-        log.warning("Could not list %s (%s); storing every image", where, type(exc).__name__)
+        log.warning("Could not list %s (%s); storing every %s", where, type(exc).__name__, media.noun)
         stored = {}
-    numbers = file_numbers([image.get("index") for image in result["images"]])
+    items = result[media.plural]
+    numbers = file_numbers([item.get("index") for item in items])
     problems: list[str] = []
     config_problem = storage_problem = False
-    for image, number in zip(result["images"], numbers, strict=True):
-        path = stored.get(number)
-        if path is not None:
-            log.info("Image %s already stored at %s by an earlier try", number, plain_uri(path))
-        else:
-            try:
-                if not image["url"]:
-                    raise KlingImageUnavailableError("Kling gave no URL for this image")
-                path = store_image(
-                    base, image_stem(dag_id, run_id, task_id, map_index, number), fetch(image["url"])
-                )
-            except KlingError as exc:
-                problems.append(f"image {number}: {exc}")
-                continue
-            except Exception as exc:
-                config_problem |= is_configuration_error(exc, base)
-                storage_problem = True
-                problems.append(f"image {number}: {type(exc).__name__}: {exc}")
-                continue
-        image["path"] = plain_uri(path)
+    for item, number in zip(items, numbers, strict=True):
+        for url_key, path_key, suffix in _ITEM_FILES[media.noun]:
+            if url_key != "url" and not item.get(url_key):
+                continue  # an optional copy Kling did not send
+            what = f"{media.noun} {number}{suffix.replace('_', ' ')}"
+            path = stored.get(f"{number}{suffix}")
+            if path is not None:
+                log.info("%s already stored at %s by an earlier try", what.capitalize(), plain_uri(path))
+            else:
+                try:
+                    if not item.get(url_key):
+                        raise KlingImageUnavailableError(f"Kling gave no URL for this {media.noun}")
+                    stem = image_stem(dag_id, run_id, task_id, map_index, number) + suffix
+                    path = store_file(base, stem, fetch(item[url_key]), media)
+                except KlingError as exc:
+                    problems.append(f"{what}: {exc}")
+                    continue
+                except Exception as exc:
+                    config_problem |= is_configuration_error(exc, base)
+                    storage_problem = True
+                    problems.append(f"{what}: {type(exc).__name__}: {exc}")
+                    continue
+            item[path_key] = plain_uri(path)
     if problems:
         message = (
-            f"Kling task {result['task_id']}: {len(problems)} image(s) could not be stored in {where}: "
-            + "; ".join(problems)
+            f"Kling task {result['task_id']}: {len(problems)} {media.noun}(s) could not be stored "
+            f"in {where}: " + "; ".join(problems)
         )
         if config_problem:
             raise KlingStorageConfigError(
@@ -351,4 +489,4 @@ def store_task_images(
             )
         error_class = KlingStorageError if storage_problem else KlingImageUnavailableError
         raise error_class(message, task_id=result["task_id"])
-    log.info("Stored %d images of Kling task %s in %s", len(result["images"]), result["task_id"], where)
+    log.info("Stored %d %s of Kling task %s in %s", len(items), media.plural, result["task_id"], where)

@@ -148,9 +148,12 @@ class BatchAdmission:
         poll_interval: float,
         budget: SlotBudget | None = None,
         max_units: float | None = None,
+        price_table: dict[str, Any] | None = None,
+        requests: dict[str, Any] | None = None,
         log: Any = None,
     ) -> None:
-        from airflow_provider_kling.spend import Budget, UnitEstimator
+        from airflow_provider_kling.estimates import UnitEstimator
+        from airflow_provider_kling.spend import Budget
 
         self.items = items
         self.by_key = {item.key: item for item in items}
@@ -162,7 +165,10 @@ class BatchAdmission:
         self._durations: list[float] = []
         #: Units: deducted by ended tasks, estimated for running ones (the spend module's ledger).
         self.ledger = Budget(limit=max_units)
-        self.estimator = UnitEstimator()
+        self.estimator = UnitEstimator(price_table=price_table)
+        #: Each item's request by key (any kind), priced by its kind's rule; without it an item is
+        #: priced as image generation from its model_name, resolution and n.
+        self.requests = requests or {}
 
     # -- what to send ---------------------------------------------------------------------------
 
@@ -211,11 +217,17 @@ class BatchAdmission:
     def _estimate(self, item: ItemProgress) -> Any:
         """The item's estimated units; 0 for a model without a price when no ``max_units`` is set."""
         try:
-            return self.estimator.estimate(item.model_name, item.resolution, item.n)
+            return self.estimator.estimate_request(self._request_of(item))
         except ValueError:
             if self.ledger.limit is not None:
                 raise
             return 0.0
+
+    def _request_of(self, item: ItemProgress) -> Any:
+        request = self.requests.get(item.key)
+        if request is None:
+            return {"model_name": item.model_name, "resolution": item.resolution, "n": item.n}
+        return request
 
     def due_polls(self, now: float) -> list[ItemProgress]:
         """Running items whose next poll is due (and that have no call in flight)."""
@@ -368,7 +380,7 @@ class BatchAdmission:
             units = units_of(item.task.get("final_unit_deduction"))
             self.ledger.settle(self._ledger_key(item), units)
             if status == SUCCEEDED:
-                self.estimator.learn(item.model_name, item.resolution, item.n, units)
+                self.estimator.learn_request(self._request_of(item), units)
         if status == SUCCEEDED and item.task is not None:
             took = kling_duration(item.task)
             if took is None and item.admitted_at is not None:

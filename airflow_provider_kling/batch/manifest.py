@@ -11,22 +11,22 @@ from __future__ import annotations
 
 import html
 import json
-import re
-import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from airflow_provider_kling.batch.admission import SUCCEEDED, ItemProgress
 from airflow_provider_kling.errors import KlingError, KlingStorageConfigError
+from airflow_provider_kling.idempotency import generation_external_task_id
 from airflow_provider_kling.storage import (
-    EXTENSIONS,
-    is_local,
+    find_stored,
+    list_names,
     path_conn_id,
     plain_uri,
     safe_name,
     store_task_images,
     task_prefix,
+    write_whole,
 )
 
 if TYPE_CHECKING:
@@ -40,38 +40,14 @@ def batch_name(task_id: str, map_index: int | None) -> str:
     return f"{task_id}_{map_index}" if map_index is not None and map_index >= 0 else task_id
 
 
-def _listing(base: ObjectStoragePath, folder: str) -> list[str]:
-    directory = base / folder
-    directory.fs.invalidate_cache(directory.path)
-    try:
-        names = directory.fs.ls(directory.path, detail=False)
-    except FileNotFoundError:
-        return []
-    return [str(name).rstrip("/").rsplit("/", 1)[-1] for name in names]
-
-
-def _stored_of(base: ObjectStoragePath, folder: str, prefix: str, names: Iterable[str]) -> dict[int, Any]:
-    pattern = re.compile(re.escape(prefix) + r"(\d+)(" + "|".join(map(re.escape, EXTENSIONS)) + r")")
-    return {int(m.group(1)): base / folder / name for name in names if (m := pattern.fullmatch(name))}
-
-
 def write_text(base: ObjectStoragePath, relative: str, text: str) -> ObjectStoragePath:
-    """Write a small text file whole: through a partial file and a rename on a local folder."""
-    final = base / relative
-    if not is_local(base):
-        with final.open("w", encoding="utf-8") as handle:
-            handle.write(text)
-        return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    partial = base / f"{relative}.{uuid.uuid4().hex[:12]}.part"
-    try:
-        with partial.open("w", encoding="utf-8") as handle:
-            handle.write(text)
-        partial.rename(final)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    return final
+    """Write a small text file whole (:func:`~airflow_provider_kling.storage.write_whole`)."""
+
+    def write(handle: IO[bytes]) -> str:
+        handle.write(text.encode("utf-8"))
+        return ""
+
+    return write_whole(base, relative, write)
 
 
 def store_batch(
@@ -96,11 +72,13 @@ def store_batch(
     Returns the small summary for XCom; ``storage_errors`` lists items whose images could not all
     be stored (a retry stores the missing ones). A storage set-up error is raised at once.
     """
+    from airflow_provider_kling.estimates import priced_as
     from airflow_provider_kling.models import ImageTask
+    from airflow_provider_kling.spend import sum_units
 
     name = batch_name(task_id, map_index)
     folder, _ = task_prefix(dag_id, run_id, name, None)
-    names = _listing(base, folder)
+    names = list_names(base, folder)
     rows: list[dict[str, Any]] = []
     storage_errors: dict[str, str] = {}
     for item in items:
@@ -111,13 +89,12 @@ def store_batch(
             "prompt": getattr(item.request, "prompt", None),
             "model_name": getattr(item.request, "model_name", None),
             "n": item.n,
-            "external_task_id": state.external_task_id
-            if state.generation == 1
-            else f"{state.external_task_id}-{state.generation}",
+            "external_task_id": generation_external_task_id(state.external_task_id, state.generation),
             "kling_task_id": state.kling_task_id,
             "status": state.status,
             "message": state.message,
             "units": (state.task or {}).get("final_unit_deduction"),
+            "priced_as": priced_as(item.request),
             "balance": (state.task or {}).get("final_balance_deduction"),
             "files": [],
             "images": [],
@@ -136,7 +113,7 @@ def store_batch(
                     task_id=item_task,
                     map_index=None,
                     log=log,
-                    stored=_stored_of(base, folder, prefix, names),
+                    stored=find_stored(base, folder, prefix, names),
                 )
             except KlingStorageConfigError:
                 raise
@@ -181,23 +158,14 @@ def store_batch(
         "total": len(rows),
         "counts": counts,
         "images_stored": sum(len(row["files"]) for row in rows),
-        "units": _total_units(rows),
+        # Items never created on Kling have nothing to sum; a task still without its deduction
+        # makes the total unknown (spend.sum_units' one rule).
+        "units": sum_units(row["units"] for row in rows if row["kling_task_id"]),
         "manifest": plain_uri(manifest_path),
         "contact_sheet": plain_uri(sheet_path),
         "output_conn_id": path_conn_id(base),
         "storage_errors": sorted(storage_errors),
     }
-
-
-def _total_units(rows: list[dict[str, Any]]) -> float | None:
-    """The units Kling deducted, summed; None when Kling said nothing about units."""
-    values = []
-    for row in rows:
-        try:
-            values.append(float(row["units"]))
-        except (TypeError, ValueError):
-            continue
-    return round(sum(values), 6) if values else None
 
 
 def contact_sheet(manifest: dict[str, Any]) -> str:

@@ -11,6 +11,12 @@ from airflow_provider_kling.get_provider_info import DEFAULT_BASE_URL
 
 #: Default cap on one result image: Kling's 2k PNGs are a few MiB.
 DEFAULT_MAX_IMAGE_BYTES = 50 * 1024 * 1024
+#: Default cap on one result video. Kling's longest 4k video is kling-v3's 15 s (3840x2160 at up
+#: to 60 fps); a 4K60 H.264/HEVC delivery encode runs ~40-60 Mbit/s, about 110 MB for 15 s. The
+#: longest video of any kind is a 3-minute video-extend result (1080p at most): ~10-20 Mbit/s, up
+#: to ~450 MB. 512 MiB holds both with room (15 s of 4K at ~280 Mbit/s), while a server streaming
+#: without end is still cut off; videos are streamed, so the cap bounds disk, not memory.
+DEFAULT_MAX_VIDEO_BYTES = 512 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,8 @@ class KlingConnectionSettings:
     client_key: str | None = field(default=None, repr=False)
     #: Largest result image accepted, by ``Content-Length`` and while streaming.
     max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
+    #: Largest result video accepted (the ``max_video_bytes`` extra), likewise.
+    max_video_bytes: int = DEFAULT_MAX_VIDEO_BYTES
     #: Hosts (``host`` or ``host:port``) on internal addresses that image URLs may point at.
     allowed_image_hosts: tuple[str, ...] = ()
     #: Whether the host finds tasks by ``external_task_id``: ``auto`` (find out), ``yes`` or ``no``.
@@ -78,6 +86,7 @@ class KlingConnectionSettings:
             client_cert=extras.get("client_cert") or None,
             client_key=extras.get("client_key") or None,
             max_image_bytes=number_extra(extras, "max_image_bytes", int, cls.max_image_bytes, conn.conn_id),
+            max_video_bytes=number_extra(extras, "max_video_bytes", int, cls.max_video_bytes, conn.conn_id),
             allowed_image_hosts=hosts_extra(extras, "allowed_image_hosts", conn.conn_id),
             external_task_id_support=support_extra(extras, conn.conn_id),
             external_task_id_namespace=namespace_extra(extras, conn.conn_id),

@@ -34,7 +34,7 @@ from airflow_provider_kling.errors import (
 )
 from airflow_provider_kling.hooks.auth import RENEWABLE_AUTH_CODES, JwtToken
 from airflow_provider_kling.hooks.retry import RetryPolicy
-from airflow_provider_kling.polling import PollPlan, status_words, time_left
+from airflow_provider_kling.polling import PollPlan, time_left
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.connection import KlingConnectionSettings
@@ -76,10 +76,10 @@ class ApiRequest:
     base_url: str
     path: str
     headers: Mapping[str, str] = field(repr=False)
+    connect_timeout: float  # the connection's timeouts (clamped to the call's deadline)
+    read_timeout: float
     json: dict[str, Any] | None = None
     params: dict[str, Any] | None = None
-    connect_timeout: float = 10.0
-    read_timeout: float = 60.0
     #: With a deadline: the whole request (connect, send, read) ends within this many seconds.
     total_timeout: float | None = None
 
@@ -353,14 +353,7 @@ class KlingCore:
                 plan.failed(exc)
                 self.log.warning("Polling Kling task %s failed (%s); polling again", task_id, exc)
             else:
-                changed = plan.saw(task)
-                (self.log.info if changed else self.log.debug)(
-                    "Kling task %s %s after %.0fs",
-                    task.task_id,
-                    status_words(task),
-                    self.clock.monotonic() - start,
-                )
-                if task.task_status == "succeed":
+                if plan.answered(task, self.log, self.clock.monotonic()):
                     return task
             yield plan.next_delay(self.clock.monotonic())
 

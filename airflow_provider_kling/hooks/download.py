@@ -1,10 +1,12 @@
-"""Downloading a result image safely: public CDN links, no Kling credentials sent.
+"""Downloading a result image or video safely: public CDN links, no Kling credentials sent.
 
 Every hop of a redirect is checked before it is fetched (http(s) only, at most
 :data:`~airflow_provider_kling.hooks.transport.MAX_REDIRECTS`); a host on a loopback, private,
 link-local or otherwise non-public address is refused unless it is the connection's own host
 (the simulator, a gateway on the same network) or listed in the ``allowed_image_hosts`` extra.
-The body is capped at ``max_image_bytes``, by ``Content-Length`` and again while streaming.
+The body is capped, by ``Content-Length`` and again while streaming: an image at
+``max_image_bytes``, a video at ``max_video_bytes`` (:func:`open_video`). The body is streamed
+in chunks and never held whole.
 """
 
 from __future__ import annotations
@@ -90,11 +92,11 @@ def _addresses(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
-def check_image_url(url: str, settings: KlingConnectionSettings) -> None:
+def check_image_url(url: str, settings: KlingConnectionSettings, noun: str = "image") -> None:
     """Refuse a URL that is not http(s), or whose host is internal and not allowed (see the module doc)."""
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise KlingImageRejectedError(f"Kling gave an image URL that is not http(s): {url[:80]!r}")
+        raise KlingImageRejectedError(f"Kling gave an {noun} URL that is not http(s): {url[:80]!r}")
     host, port = _origin(url)
     allowed = settings.allowed_image_hosts
     if (host, port) == _origin(settings.base_url) or host in allowed or f"{host}:{port}" in allowed:
@@ -108,8 +110,8 @@ def check_image_url(url: str, settings: KlingConnectionSettings) -> None:
     internal = [address for address in addresses if not _is_public(address)]
     if internal:
         raise KlingImageRejectedError(
-            f"Image host {host} resolves to the internal address {internal[0]}: refused. Only the "
-            "connection's own host, or hosts in its 'allowed_image_hosts' extra, may be internal."
+            f"{noun.capitalize()} host {host} resolves to the internal address {internal[0]}: refused. "
+            "Only the connection's own host, or hosts in its 'allowed_image_hosts' extra, may be internal."
         )
 
 
@@ -131,16 +133,53 @@ def open_image(
     retry: Callable[[Callable[[], requests.Response]], requests.Response],
     chunk_size: int = 64 * 1024,
 ) -> ImageDownload:
-    """Open ``url`` (``retry`` resends what a retry can fix), checking every hop; the body is capped."""
+    """Open ``url`` (``retry`` resends what a retry can fix), checking every hop; ``max_image_bytes`` cap."""
+    return open_download(
+        session, settings, url, retry, chunk_size, limit=settings.max_image_bytes, cap="max_image_bytes"
+    )
+
+
+def open_video(
+    session: requests.Session,
+    settings: KlingConnectionSettings,
+    url: str,
+    retry: Callable[[Callable[[], requests.Response]], requests.Response],
+    chunk_size: int = 1024 * 1024,
+) -> ImageDownload:
+    """Open a result video as :func:`open_image` opens an image, capped at ``max_video_bytes``."""
+    return open_download(
+        session,
+        settings,
+        url,
+        retry,
+        chunk_size,
+        limit=settings.max_video_bytes,
+        cap="max_video_bytes",
+        noun="video",
+    )
+
+
+def open_download(
+    session: requests.Session,
+    settings: KlingConnectionSettings,
+    url: str,
+    retry: Callable[[Callable[[], requests.Response]], requests.Response],
+    chunk_size: int,
+    *,
+    limit: int,
+    cap: str,
+    noun: str = "image",
+) -> ImageDownload:
+    """Open ``url``, checking every hop, its body capped at ``limit`` bytes (the extra ``cap``)."""
     import requests
 
     policy = transport_policy(settings)
-    limit = settings.max_image_bytes
+    what = noun.capitalize()
 
     def open_stream() -> requests.Response:
         current = url
         for _ in range(policy.max_redirects + 1):
-            check_image_url(current, settings)
+            check_image_url(current, settings, noun)
             try:
                 response = session.get(
                     current, stream=True, allow_redirects=False, timeout=policy.requests_timeout
@@ -154,22 +193,22 @@ def open_image(
             if response.status_code in (403, 404, 410):
                 response.close()
                 raise KlingImageUnavailableError(
-                    f"Image {current} answered HTTP {response.status_code}: it has expired or was never "
-                    "there (Kling purges generated images after 30 days)",
+                    f"{what} {current} answered HTTP {response.status_code}: it has expired or was never "
+                    f"there (Kling purges generated {noun}s after 30 days)",
                     http_status=response.status_code,
                 )
             if response.status_code >= 400:
                 response.close()
                 raise error_from_response(response.status_code, None)
             return response
-        raise KlingImageRejectedError(f"Image {url} redirected more than {MAX_REDIRECTS} times")
+        raise KlingImageRejectedError(f"{what} {url} redirected more than {MAX_REDIRECTS} times")
 
     response = retry(open_stream)
     length = _length(response)
     if length is not None and length > limit:
         response.close()
         raise KlingImageRejectedError(
-            f"Image {url} is {length} bytes, more than max_image_bytes ({limit}); not downloaded"
+            f"{what} {url} is {length} bytes, more than {cap} ({limit}); not downloaded"
         )
 
     def body() -> Iterator[bytes]:
@@ -180,13 +219,13 @@ def open_image(
                     received += len(chunk)
                     if received > limit:
                         raise KlingImageRejectedError(
-                            f"Image {url} sent more than max_image_bytes ({limit}); download stopped"
+                            f"{what} {url} sent more than {cap} ({limit}); download stopped"
                         )
                     yield chunk
             except requests.RequestException as exc:
                 raise KlingConnectionError(f"Download of {url} broke off: {type(exc).__name__}") from None
         if length is not None and received != length:
-            raise KlingImageRejectedError(f"Image {url} ended after {received} of {length} bytes")
+            raise KlingImageRejectedError(f"{what} {url} ended after {received} of {length} bytes")
 
     return ImageDownload(
         url=response.url or url,
@@ -194,14 +233,3 @@ def open_image(
         content_length=length,
         chunks=body(),
     )
-
-
-def iter_image_bytes(
-    session: requests.Session,
-    settings: KlingConnectionSettings,
-    url: str,
-    retry: Callable[[Callable[[], requests.Response]], requests.Response],
-    chunk_size: int = 64 * 1024,
-) -> Iterator[bytes]:
-    """The body of ``url`` in chunks (see :func:`open_image`), opened when iteration starts."""
-    yield from open_image(session, settings, url, retry, chunk_size)

@@ -326,6 +326,16 @@ class KlingHook(KlingCore, BaseHook):
         Redirects are checked hop by hop and the size is capped (``max_image_bytes``).
         """
         from airflow_provider_kling.hooks.download import open_image
+
+        return self._open_result(open_image, url, chunk_size)
+
+    def iter_video_bytes(self, url: str, chunk_size: int = 1024 * 1024) -> ImageDownload:
+        """Open a result video as :meth:`iter_image_bytes` opens an image, capped at ``max_video_bytes``."""
+        from airflow_provider_kling.hooks.download import open_video
+
+        return self._open_result(open_video, url, chunk_size)
+
+    def _open_result(self, opener: Callable[..., ImageDownload], url: str, chunk_size: int) -> ImageDownload:
         from airflow_provider_kling.hooks.retry import RetryPolicy
 
         settings = self.settings
@@ -334,7 +344,7 @@ class KlingHook(KlingCore, BaseHook):
             policy = RetryPolicy(settings.max_retries, clock=self.clock.monotonic)
             return self._run(retried(partial(blocking, open_stream), policy, f"download of {url}", self.log))
 
-        return open_image(self.session, settings, url, retry, chunk_size)
+        return opener(self.session, settings, url, retry, chunk_size)
 
     def download_image(self, url: str, destination: BinaryIO) -> int:
         """Stream one image into an open binary file; return the number of bytes written."""

@@ -66,8 +66,7 @@ class RequestTasks:
         if hinted is not None and outcome_of(hinted.task_status) is not Outcome.FAILED:
             self.push_task_id(hinted.task_id)
             self._resumed(hinted, "the task state store")
-            external_id = generation_external_task_id(self.base_id, hinted_generation)
-            return Decision("resume", hinted_generation, external_id, hinted)
+            return decide(self.base_id, hinted, hinted_generation, self.policy)  # resume, not scanned
         newest, generation = self.newest()
         if hinted is not None and hinted_generation > generation:
             newest, generation = hinted, hinted_generation

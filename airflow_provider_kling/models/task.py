@@ -62,6 +62,22 @@ class KlingImage(_Tolerant):
         return summary
 
 
+class KlingVideo(_Tolerant):
+    """One result video: ``id`` (what video-extend takes), ``url``, ``duration`` in seconds (a string)."""
+
+    id: str | None = None
+    url: str | None = None
+    #: the watermarked copy, when the request asked for one (``watermark_info``)
+    watermark_url: str | None = None
+    duration: str | None = None
+
+    def to_xcom(self) -> dict[str, Any]:
+        summary: dict[str, Any] = {"id": self.id, "url": self.url, "duration": self.duration}
+        if self.watermark_url:
+            summary["watermark_url"] = self.watermark_url
+        return summary
+
+
 class BalanceDeduction(_Tolerant):
     """What a task cost when paid from the account balance (``final_balance_deduction``)."""
 
@@ -71,6 +87,13 @@ class BalanceDeduction(_Tolerant):
 
 class TaskInfo(_Tolerant):
     external_task_id: str | None = None
+    #: video-extend: the video that was extended (``id``, ``url``, ``duration``)
+    parent_video: KlingVideo | None = None
+
+    @field_validator("parent_video", mode="before")
+    @classmethod
+    def _video_object_or_none(cls, value: Any) -> Any:
+        return value if isinstance(value, dict) else None
 
 
 class TaskResult(_Tolerant):
@@ -79,8 +102,10 @@ class TaskResult(_Tolerant):
     #: Kling's page says so; not confirmed on Kling's own): both lists are read.
     series_images: list[KlingImage] = Field(default_factory=list)
     result_type: str | None = None
+    #: the video endpoints' results (``/v1/videos/*``): one video per task
+    videos: list[KlingVideo] = Field(default_factory=list)
 
-    @field_validator("images", "series_images", mode="before")
+    @field_validator("images", "series_images", "videos", mode="before")
     @classmethod
     def _null_is_no_images(cls, value: Any) -> Any:
         return [] if value is None else value
@@ -96,7 +121,7 @@ class TaskResult(_Tolerant):
 
 
 class ImageTask(_Tolerant):
-    """A Kling image task as returned by create, query and list."""
+    """A Kling task (image or video; also named :data:`KlingTask`) as returned by create, query and list."""
 
     task_id: str
     task_status: TaskStatus
@@ -136,9 +161,22 @@ class ImageTask(_Tolerant):
         """The task's images: ``task_result.images``, or an omni series' ``series_images``."""
         return self.task_result.images or self.task_result.series_images
 
+    @property
+    def videos(self) -> list[KlingVideo]:
+        """The task's videos (``task_result.videos``; empty for an image task)."""
+        return self.task_result.videos
+
+    @property
+    def parent_video(self) -> KlingVideo | None:
+        """video-extend: the video that was extended."""
+        return self.task_info.parent_video
+
     def to_xcom(self) -> dict[str, Any]:
-        """The JSON-serialisable summary pushed to XCom (``path`` is added once an image is stored)."""
-        return {
+        """The JSON-serialisable summary pushed to XCom (``path`` is added once a file is stored).
+
+        ``videos`` (each ``id``, ``url``, ``duration``) and ``parent_video`` appear when Kling sent them.
+        """
+        summary = {
             "task_id": self.task_id,
             "task_status": self.task_status.value,
             "task_status_msg": self.task_status_msg or None,
@@ -151,6 +189,15 @@ class ImageTask(_Tolerant):
             ),
             "images": [image.to_xcom() for image in self.images],
         }
+        if self.videos:
+            summary["videos"] = [video.to_xcom() for video in self.videos]
+        if self.parent_video is not None:
+            summary["parent_video"] = self.parent_video.to_xcom()
+        return summary
+
+
+#: A Kling task of any endpoint: the same model reads image and video tasks.
+KlingTask = ImageTask
 
 
 class Envelope(_Tolerant):

@@ -23,7 +23,6 @@ from airflow_provider_kling.errors import (
     KlingImageUnavailableError,
     KlingRateLimitError,
     KlingTaskFailedError,
-    refine_task_failure,
     task_failed_error,
 )
 from airflow_provider_kling.lifecycle import DEFAULT_MAX_REGENERATIONS, FailurePolicy, Outcome, Verdict
@@ -60,8 +59,7 @@ def task_failure(exc: KlingError, policy: FailurePolicy, generation: int | None 
     failure of generation ``generation`` is left to Airflow's retries while the policy allows a
     new generation, else failed at once; any other error per :func:`fail_fast`.
     """
-    if isinstance(exc, KlingTaskFailedError):
-        exc = refine_task_failure(exc)
+    if isinstance(exc, KlingTaskFailedError):  # refused or not, as task_failed_error classed it
         outcome = Outcome.REFUSED if isinstance(exc, KlingContentPolicyError) else Outcome.FAILED
         verdict = policy.verdict(outcome, generation or 0)
     else:
@@ -309,9 +307,7 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
             result = self._result(task, request)
             self._kling_results = [result]  # OpenLineage names the task; nothing made yet for assets
             return result
-        if task.task_status != "succeed":
-            task = self._wait(task, request)
-        return self._finish(task, request, context, resumed=resumed)
+        return self._finish(self._wait(task, request), request, context, resumed=resumed)
 
     def _tasks(self, request: KlingTaskRequest, context: Context) -> RequestTasks:
         ti = context["ti"]
@@ -364,7 +360,10 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         return {}
 
     def _wait(self, task: ImageTask, request: KlingTaskRequest) -> ImageTask:
-        """Wait for ``task`` on the worker, or defer to the triggerer (which resumes in execute_complete)."""
+        """Wait for ``task`` on the worker, or defer to the triggerer (which resumes in execute_complete);
+        a task that already succeeded is returned as it is."""
+        if task.task_status == "succeed":
+            return task
         if self.deferrable:
             self._defer(task.task_id, type(request).path)
         try:
@@ -375,8 +374,6 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
                 endpoint=type(request).path,
             )
         except KlingError as exc:
-            if isinstance(exc, KlingTaskFailedError) and exc.external_task_id is None:
-                exc.external_task_id = task.external_task_id
             raise self._failure(exc, request) from exc
 
     def _defer(self, kling_task_id: str, endpoint: str) -> None:
@@ -410,9 +407,6 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         try:
             task = task_from_event(event)
         except KlingError as exc:
-            if isinstance(exc, KlingTaskFailedError) and exc.external_task_id is None:
-                task_info = (event.get("task") or {}).get("task_info") or {}
-                exc.external_task_id = task_info.get("external_task_id")
             raise self._failure(exc, request) from exc
         return self._finish(task, request, context, resumed=False)
 
@@ -522,9 +516,7 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
             "creating the next generation (a new paid task)",
             expired.task_id,
         )
-        task = self._tasks(request, context).create_next()
-        if task.task_status != "succeed":
-            task = self._wait(task, request)
+        task = self._wait(self._tasks(request, context).create_next(), request)
         return self._finish(task, request, context, resumed=False)
 
     def _output_base(self) -> Any:

@@ -85,6 +85,10 @@ class KlingBatchOperator(KlingTaskOperator):
     :param max_units: The most Kling units this batch may spend, its tries together: an item whose
         estimate (:mod:`airflow_provider_kling.spend`) would pass it is not created and ends
         ``over_budget``. ``None`` (default): no limit.
+    :param price_table: Your unit prices, ``{kind: {model: {tier: units per image}}}`` (``"*"`` for
+        any), for the estimates before this batch's own tasks have ended: e.g.
+        ``{"generations": {"kling-v3": {"1k": 8, "2k": 8}}}``. ``None`` (default): the stand-in prices
+        (:mod:`airflow_provider_kling.unit_prices`). Either way, finished items teach the real price.
     :param progress_interval: Seconds between "k of N done, m running, ETA" log lines.
     :param wait_for_completion: ``False``: fire and forget. Every item is created with the
         operator's ``callback_url`` (``"receiver"``: this provider's receiver) as slots free, and
@@ -132,6 +136,7 @@ class KlingBatchOperator(KlingTaskOperator):
         poll_interval: float = 5.0,
         timeout: float = 6 * 3600.0,
         max_units: float | None = None,
+        price_table: dict[str, Any] | None = None,
         progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
         **kwargs: Any,
     ) -> None:
@@ -180,6 +185,11 @@ class KlingBatchOperator(KlingTaskOperator):
         self.resolution = resolution
         self.aspect_ratio = aspect_ratio
         self.max_units = max_units
+        if price_table is not None:
+            from airflow_provider_kling.unit_prices import check_price_table
+
+            price_table = check_price_table(price_table)
+        self.price_table = price_table
         self.progress_interval = progress_interval
 
     # -- requests -------------------------------------------------------------------------------
@@ -263,17 +273,20 @@ class KlingBatchOperator(KlingTaskOperator):
             return self._fire_and_forget(items, context, deadline)
         if self.deferrable:
             self._defer_batch(items, deadline)
+        requests = {item.key: item.request for item in items}
         admission = BatchAdmission(
             self._fresh_progress(items),
             slots=self.slots,
             poll_interval=self.poll_interval,
             max_units=self.max_units,
+            price_table=self.price_table,
+            requests=requests,
             log=self.log,
         )
         runner = BatchRunner(
             self.hook,
             admission,
-            {item.key: item.request for item in items},
+            requests,
             deadline=deadline,
             max_regenerations=self.max_regenerations,
             log=self.log,
@@ -417,6 +430,7 @@ class KlingBatchOperator(KlingTaskOperator):
                     for item in items
                 ],
                 max_units=self.max_units,
+                price_table=self.price_table,
                 request_kind=self.request_kind,
                 kling_conn_id=self.kling_conn_id,
                 slots=self.slots,

@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import conf
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_provider_kling.errors import KlingError, KlingTaskFailedError, KlingTaskTimeoutError
+from airflow_provider_kling.errors import (
+    KlingError,
+    KlingTaskFailedError,
+    KlingTaskTimeoutError,
+    task_failed_error,
+)
 from airflow_provider_kling.operators.base import fail_fast
 from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL, defer_timeout, status_words
 
@@ -99,9 +104,7 @@ class KlingImageTaskSensor(BaseSensorOperator):
         if outcome in (Outcome.FAILED, Outcome.REFUSED):
             from airflow.providers.common.compat.sdk import AirflowFailException
 
-            raise AirflowFailException(
-                f"Kling task {task.task_id} failed: {task.task_status_msg or 'no reason given'}"
-            )
+            raise AirflowFailException(task_failed_error(task.task_id, task.task_status_msg).message)
         return PokeReturnValue(is_done=outcome is Outcome.SUCCEEDED, xcom_value=task.to_xcom())
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:

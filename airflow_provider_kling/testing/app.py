@@ -1,8 +1,9 @@
-"""The simulator's ASGI app: Kling's image routes, image files, and the control routes.
+"""The simulator's ASGI app: Kling's image and video routes, their files, and the control routes.
 
-Image generation and the endpoints in ``testing.endpoints`` (omni-image, multi-image2image,
-expand, virtual try-on) each answer create, query and list at their own path; a task is found
-only at the path it was created at, and listed only there.
+Image generation, the endpoints in ``testing.endpoints`` (omni-image, multi-image2image,
+expand, virtual try-on) and the video endpoints in ``testing.videos`` (text2video, image2video,
+omni-video, video-extend, multi-image2video) each answer create, query and list at their own
+path; a task is found only at the path it was created at, and listed only there.
 
 Every API route answers under both ``/v1/...`` (Kling's own hosts) and ``/kling/v1/...`` (the
 reseller's prefix): create, query (by task id or external task id), list, and
@@ -27,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from airflow_provider_kling.testing import endpoints, faulty, png, rules
+from airflow_provider_kling.testing import endpoints, faulty, png, rules, videos
 from airflow_provider_kling.testing.auth import identify_caller
 from airflow_provider_kling.testing.callbacks import CallbackSender
 from airflow_provider_kling.testing.codes import ApiError
@@ -113,7 +114,12 @@ async def _create(request: Request, state: SimulatorState, owner: str) -> dict[s
         raise ApiError.of(1201, "Invalid Kling image request: the body must be a JSON object") from None
     kind = _kind(request)
     try:
-        image_request = rules.validate(fields) if kind == "generations" else endpoints.validate(kind, fields)
+        if kind == "generations":
+            image_request = rules.validate(fields)
+        elif kind in endpoints.BY_KIND:
+            image_request = endpoints.validate(kind, fields)
+        else:
+            image_request = videos.validate_create(kind, fields, state, owner)
     except rules.RuleViolation as exc:
         raise ApiError.of(1201, str(exc)) from None
     task = state.create_task(owner, image_request)
@@ -248,6 +254,7 @@ def create_app(state: SimulatorState | None = None, **settings: Any) -> Starlett
 
     task_paths = [("generations", "/v1/images/generations")]
     task_paths += [(endpoint.kind, endpoint.path) for endpoint in endpoints.ENDPOINTS]
+    task_paths += videos.task_paths()
     routes = []
     for prefix in API_PREFIXES:
         for kind, path in task_paths:
@@ -256,6 +263,7 @@ def create_app(state: SimulatorState | None = None, **settings: Any) -> Starlett
             Route(f"{prefix}/images/{{task_id}}/{{index:int}}.png", image, methods=["GET"]),
             Route(f"{prefix}/images/{{task_id}}/watermarked/{{index:int}}.png", image, methods=["GET"]),
             Route(f"{prefix}/account/costs", account_costs, methods=["GET"]),
+            *videos.file_routes(prefix),
         ]
     routes.append(Route(f"{MOVED_PREFIX}/{{rest:path}}", moved, methods=["GET", "POST", "PUT", "DELETE"]))
     app = Starlette(

@@ -40,7 +40,17 @@ from airflow_provider_kling.testing.tasks import (
 
 __all__ = ["Settings", "SimulatorConfig", "SimulatorState", "key_fingerprint"]
 
-COUNTER_NAMES = ("requests", "creates", "queries", "lists", "images", "callbacks", "faults", "costs")
+COUNTER_NAMES = (
+    "requests",
+    "creates",
+    "queries",
+    "lists",
+    "images",
+    "videos",
+    "callbacks",
+    "faults",
+    "costs",
+)
 #: Kling keeps tasks (and their images) 30 days.
 KLING_RETENTION = 30 * 86_400.0
 

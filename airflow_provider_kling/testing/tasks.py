@@ -155,7 +155,13 @@ def render_task(task: SimTask, *, image_root: str, now: float, status: str | Non
             "quota": _number(units),
             "list_price": _number(round(units * UNIT_LIST_PRICE, 4)),
         }
-    if status == SUCCEED:
+    render_info = getattr(task.request, "render_info", None)
+    if render_info is not None:  # a video task (testing.video_rules): e.g. the extended video
+        body["task_info"].update(render_info(image_root))
+    render_result = getattr(task.request, "render_result", None)
+    if status == SUCCEED and render_result is not None:
+        body["task_result"] = render_result(task.task_id, image_root)
+    elif status == SUCCEED:
         images = [_image(task, i, image_root) for i in range(task.request.n)]
         if task.request.series:
             # An omni-image series, as a reseller's page describes it: ``series_images``.

@@ -34,6 +34,7 @@ class KlingBatchTrigger(BaseTrigger):
     :param max_regenerations: New generations allowed for an item whose earlier task failed.
     :param progress_every: Seconds between progress lines.
     :param max_units: The most units the batch may spend (its items' estimates decide), or None.
+    :param price_table: Your unit prices for the estimates (see :mod:`airflow_provider_kling.estimates`).
     :param request_kind: The items' request kind (``models.requests.REQUEST_KINDS``).
     """
 
@@ -47,6 +48,7 @@ class KlingBatchTrigger(BaseTrigger):
         max_regenerations: int = DEFAULT_MAX_REGENERATIONS,
         progress_every: float = DEFAULT_PROGRESS_INTERVAL,
         max_units: float | None = None,
+        price_table: dict[str, Any] | None = None,
         request_kind: str = "generations",
     ) -> None:
         super().__init__()
@@ -58,6 +60,7 @@ class KlingBatchTrigger(BaseTrigger):
         self.max_regenerations = int(max_regenerations)
         self.progress_every = float(progress_every)
         self.max_units = None if max_units is None else float(max_units)
+        self.price_table = price_table
         #: Where the batch reads time and sleeps (not serialized; tests set a fake one).
         self.clock = Clock()
         self.request_kind = request_kind
@@ -74,6 +77,7 @@ class KlingBatchTrigger(BaseTrigger):
                 "max_regenerations": self.max_regenerations,
                 "progress_every": self.progress_every,
                 "max_units": self.max_units,
+                "price_table": self.price_table,
                 "request_kind": self.request_kind,
             },
         )
@@ -102,6 +106,8 @@ class KlingBatchTrigger(BaseTrigger):
             slots=self.slots,
             poll_interval=self.poll_interval,
             max_units=self.max_units,
+            price_table=self.price_table,
+            requests=requests,
             log=self.log,
         )
         hook = KlingHook(self.kling_conn_id, clock=self.clock)

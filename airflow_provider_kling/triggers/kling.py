@@ -8,23 +8,23 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_kling.errors import KlingError, KlingTaskFailedError, KlingTaskTimeoutError
-from airflow_provider_kling.hooks.core import Clock
-from airflow_provider_kling.lifecycle import Outcome, outcome_of
+from airflow_provider_kling.errors import (
+    KlingError,
+    KlingTaskFailedError,
+    KlingTaskTimeoutError,
+    task_failed_error,
+)
+from airflow_provider_kling.hooks.core import GENERATIONS_PATH, Clock
 from airflow_provider_kling.polling import (
     DEFAULT_MAX_POLL_ERRORS,
     DEFAULT_POLL_INTERVAL,
     DEFAULT_TIMEOUT,
     PollPlan,
-    status_words,
 )
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.kling import KlingHook
     from airflow_provider_kling.models import ImageTask
-
-#: Image generation's path: the endpoint of triggers serialized before there were others.
-GENERATIONS_PATH = "/v1/images/generations"
 
 
 class KlingImageTaskTrigger(BaseTrigger):
@@ -119,16 +119,10 @@ class KlingImageTaskTrigger(BaseTrigger):
                     )
                 else:
                     try:
-                        changed = plan.saw(task)
+                        succeeded = plan.answered(task, self.log, clock.monotonic())
                     except KlingTaskFailedError as exc:
                         return self._event("failed", str(exc), task=task.model_dump(mode="json"))
-                    (self.log.info if changed else self.log.debug)(
-                        "Kling task %s %s after %.0fs",
-                        self.kling_task_id,
-                        status_words(task),
-                        clock.monotonic() - started,
-                    )
-                    if outcome_of(task.task_status) is Outcome.SUCCEEDED:
+                    if succeeded:
                         return self._event(
                             "success",
                             f"Kling task {self.kling_task_id} succeeded",
@@ -147,14 +141,14 @@ class KlingImageTaskTrigger(BaseTrigger):
 
 def task_from_event(event: dict[str, Any]) -> ImageTask:
     """The succeeded :class:`ImageTask` of a ``success`` event; the matching error for any other."""
-    from airflow_provider_kling.errors import KlingTaskTimeoutError
     from airflow_provider_kling.models import ImageTask
 
     status, task_id, message = event.get("status"), event.get("task_id"), event.get("message", "")
     if status == "success":
         return ImageTask.model_validate(event["task"])
     if status == "failed":
-        raise KlingTaskFailedError(message, task_id=task_id)
+        external_id = ((event.get("task") or {}).get("task_info") or {}).get("external_task_id")
+        raise task_failed_error(task_id, None, external_task_id=external_id, message=message)
     if status == "timeout":
         raise KlingTaskTimeoutError(message, task_id=task_id)
     error = KlingError(message or f"unexpected trigger event {status!r}", task_id=task_id)

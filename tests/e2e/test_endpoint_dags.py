@@ -152,6 +152,46 @@ def test_campaign_pays_once_per_step_and_never_logs_the_key(campaign, simulator)
     assert simulator.api_key not in campaign["log"]
 
 
+def kill_mid_wait_then_rerun(
+    simulator: KlingSimulator, env: dict[str, str], dag_id: str, task_id: str, log_dir: Path
+) -> tuple[dict[str, Any], str]:
+    """Run ``dag_id`` under ``airflow dags test``, SIGKILL it (its whole process group) once its one
+    Kling task exists and is still running, then run ``task_id`` again in the same DAG run.
+
+    Returns the Kling task the first run created (as the simulator describes it) and the rerun's output.
+    """
+    first_log = log_dir / "first.log"
+    with first_log.open("w") as out:
+        first = subprocess.Popen(
+            [AIRFLOW, "dags", "test", dag_id, DATE],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 120
+        while simulator.counters(simulator.api_key)["creates"] < 1:
+            assert first.poll() is None, first_log.read_text()[-3000:]
+            assert time.monotonic() < deadline, "the task never created its Kling task"
+            time.sleep(0.2)
+        time.sleep(0.5)  # mid-wait: the task is polling
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=30)
+    (created,) = simulator.tasks(simulator.api_key)
+    assert created["task_status"] != "succeed"
+    match = re.search(r"run_id=(manual__\S+)", first_log.read_text())
+    assert match is not None, first_log.read_text()[-3000:]
+    again = subprocess.run(
+        [AIRFLOW, "tasks", "test", dag_id, task_id, match.group(1)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return created, again.stdout + again.stderr
+
+
 @pytest.fixture
 def resume_home(migrated_home: Path, tmp_path: Path) -> Path:
     home = tmp_path / "airflow-home"
@@ -172,40 +212,13 @@ def test_sigkill_mid_wait_then_rerun_resumes_the_same_expand_task(simulator, res
         KLING_TEST_POLL_INTERVAL="0.2",
         KLING_TEST_INPUT_IMAGE=f"file://{source}",
     )
-    first_log = tmp_path / "first.log"
     try:
-        with first_log.open("w") as out:
-            first = subprocess.Popen(
-                [AIRFLOW, "dags", "test", "kling_expand_resume_after_kill", DATE],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            deadline = time.monotonic() + 120
-            while simulator.counters(simulator.api_key)["creates"] < 1:
-                assert first.poll() is None, first_log.read_text()[-3000:]
-                assert time.monotonic() < deadline, "the task never created its Kling task"
-                time.sleep(0.2)
-            time.sleep(0.5)  # mid-wait: the task is polling
-            os.killpg(first.pid, signal.SIGKILL)
-            first.wait(timeout=30)
-        (created,) = simulator.tasks(simulator.api_key)
-        assert created["task_status"] != "succeed"
-        run_id = re.search(r"run_id=(manual__\S+)", first_log.read_text()).group(1)
-
-        again = subprocess.run(
-            [AIRFLOW, "tasks", "test", "kling_expand_resume_after_kill", "expand", run_id],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
+        created, output = kill_mid_wait_then_rerun(
+            simulator, env, "kling_expand_resume_after_kill", "expand", tmp_path
         )
     finally:
         simulator.set_latency(0.3)
 
-    output = again.stdout + again.stderr
     assert f"Resuming Kling task {created['task_id']}" in output, output[-3000:]
     assert simulator.counters(simulator.api_key)["creates"] == 1
     (banner,) = (tmp_path / "images" / "kling_expand_resume_after_kill").rglob("expand_0.png")

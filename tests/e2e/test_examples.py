@@ -44,6 +44,8 @@ EXAMPLE_DAGS = {
     "kling_decorator",
     "kling_gallery",
     "kling_product_campaign",
+    "kling_catalogue_with_approval",
+    "kling_product_video",
     "kling_catalogue_fire_and_forget",
     "kling_catalogue_on_callback",
     "kling_catalogue_callback_sweep",
@@ -327,7 +329,7 @@ def test_batch_run_records_the_asset_event_that_queues_the_gallery_and_the_galle
     assert kling_simulator.api_key not in json.dumps(extra)
     # The scheduler creates the consumer's run from this queue.
     queued = metadata_rows(airflow_home.home, "SELECT target_dag_id FROM asset_dag_run_queue")
-    assert queued == [("kling_gallery",)]
+    assert sorted(queued) == [("kling_gallery",), ("kling_product_video",)]
 
     gallery = load_example("kling_gallery")
     assert gallery.CATALOGUE_IMAGES == load_example("kling_scheduled_batch").CATALOGUE_IMAGES
@@ -348,6 +350,30 @@ def test_batch_run_records_the_asset_event_that_queues_the_gallery_and_the_galle
     )
     index = json.loads((airflow_home.output_dir / DATE / "gallery.json").read_text())
     assert [run["run_id"] for run in index] == [extra["run_id"], "manual__later"]
+
+
+def test_product_video_turns_each_catalogue_image_into_a_stored_video_and_a_sheet_that_plays_them(
+    airflow_home: AirflowHome, kling_simulator: KlingSimulator
+) -> None:
+    assert_dag_run_succeeded(airflow_home, "kling_scheduled_batch")
+    images = kling_simulator.tasks(kling_simulator.api_key)
+
+    assert_dag_run_succeeded(airflow_home, "kling_product_video")  # by hand: the asset's newest event
+
+    (folder,) = (airflow_home.output_dir / DATE / "kling_product_video").iterdir()
+    videos = sorted(folder.glob("product_video_*_0.mp4"))
+    assert len(videos) == len(images) == len(expected_catalogue_prompts())
+    for video in videos:
+        assert video.read_bytes()[4:8] == b"ftyp"
+    sheet = (folder / "video_sheet.html").read_text()
+    assert sheet.count("<video ") == len(videos)
+    for video in videos:
+        assert f'src="{video.name}"' in sheet
+    sent = [task["request"] for task in kling_simulator.tasks(kling_simulator.api_key) if task not in images]
+    image_urls = {task["task_result"]["images"][0]["url"] for task in images}
+    assert len(sent) == len(videos)  # one paid create per catalogue image
+    assert {request["image"] for request in sent} == image_urls  # each image is a first frame
+    assert {request["duration"] for request in sent} == {"5"}
 
 
 def test_gallery_skips_a_run_whose_events_list_no_new_image() -> None:

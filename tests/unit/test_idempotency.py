@@ -20,7 +20,6 @@ from airflow_provider_kling.errors import (
     create_never_reached_kling,
     create_outcome_unknown,
     error_from_response,
-    refine_task_failure,
     task_failed_error,
 )
 from airflow_provider_kling.idempotency import (
@@ -180,12 +179,13 @@ def test_other_failures_stay_plain_task_failures_left_to_retries(reason):
     assert error.airflow_retryable is True
 
 
-def test_refine_turns_a_trigger_failure_naming_risk_control_into_a_refusal():
-    refined = refine_task_failure(KlingTaskFailedError("Kling task 42 failed: risk control", task_id="42"))
-    assert isinstance(refined, KlingTaskRefusedError)
-    assert refined.task_id == "42"
-    plain = KlingTaskFailedError("Kling task 42 failed: timeout", task_id="42")
-    assert refine_task_failure(plain) is plain
+def test_a_trigger_failure_naming_risk_control_is_a_refusal():
+    refused = task_failed_error("42", None, message="Kling task 42 failed: risk control")
+    assert isinstance(refused, KlingTaskRefusedError)
+    assert refused.task_id == "42"
+    plain = task_failed_error("42", None, message="Kling task 42 failed: timeout")
+    assert type(plain) is KlingTaskFailedError
+    assert plain.message == "Kling task 42 failed: timeout"
 
 
 def test_error_text_labels_an_external_id_as_such():

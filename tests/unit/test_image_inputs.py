@@ -87,3 +87,16 @@ def test_lists_of_plain_items_and_objects_are_read_and_the_rest_is_left_alone(tm
     assert resolved["scene_image"] == "https://cdn/unstored.png"
     assert resolved["prompt"] == "file://not-an-image-field"
     MultiImageRequest.build(**resolved)
+
+
+def test_a_whole_task_result_stands_for_its_first_image_and_an_empty_one_is_refused(tmp_path):
+    from airflow_provider_kling.errors import KlingRequestValidationError
+    from airflow_provider_kling.image_inputs import first_image_of_result, read_image_fields
+
+    result = {"task_id": "T1", "images": [{"index": 0, "url": "https://cdn.example/0.png"}, {"index": 1}]}
+
+    assert first_image_of_result(result, "image") == result["images"][0]
+    assert read_image_fields({"image": result}, ("image",), None) == {"image": "https://cdn.example/0.png"}
+    assert first_image_of_result({"path": "file:///a.png"}, "image") == {"path": "file:///a.png"}
+    with pytest.raises(KlingRequestValidationError, match="image: Kling task T2's result lists no image"):
+        read_image_fields({"image": {"task_id": "T2", "images": []}}, ("image",), None)

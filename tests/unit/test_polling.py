@@ -124,3 +124,24 @@ def test_request_timeout_is_clamped_to_the_time_left_with_a_floor_for_the_last_l
 
 def test_defer_timeout_outlasts_the_deadline_by_the_grace():
     assert defer_timeout(600) == timedelta(seconds=600 + DEFER_GRACE_SECONDS)
+
+
+def test_an_answer_is_logged_once_per_status_and_only_succeed_ends_the_wait():
+    import logging
+
+    log = logging.getLogger("test_polling.answered")
+    lines: list[tuple[int, str]] = []
+    log.addHandler(handler := logging.Handler())
+    handler.emit = lambda record: lines.append((record.levelno, record.getMessage()))  # type: ignore[method-assign]
+    log.setLevel(logging.DEBUG)
+    waiting = plan()
+    answers = [waiting.answered(task(s), log, now) for s, now in (("processing", 5), ("processing", 15))]
+    assert answers == [False, False]
+    assert waiting.answered(task("succeed"), log, 25) is True
+    assert lines == [
+        (logging.INFO, "Kling task 42 is processing after 5s"),
+        (logging.DEBUG, "Kling task 42 is processing after 15s"),
+        (logging.INFO, "Kling task 42 succeeded after 25s"),
+    ]
+    with pytest.raises(KlingTaskFailedError):
+        waiting.answered(task("failed", task_status_msg="internal error"), log, 35)

@@ -91,12 +91,13 @@ def test_every_declared_python_module_exists() -> None:
     assert not missing, f"declared but not importable: {missing}"
 
 
-def test_task_kling_image_is_declared_and_imports_to_a_decorator_factory() -> None:
-    (decorator,) = get_provider_info()["task-decorators"]
-    assert decorator["name"] == "kling_image"
-    module_name, _, attribute = decorator["class-name"].rpartition(".")
-    factory = getattr(importlib.import_module(module_name), attribute)
-    assert callable(factory)
+def test_task_kling_image_and_kling_video_are_declared_and_import_to_decorator_factories() -> None:
+    decorators = get_provider_info()["task-decorators"]
+    assert [decorator["name"] for decorator in decorators] == ["kling_image", "kling_video"]
+    for decorator in decorators:
+        module_name, _, attribute = decorator["class-name"].rpartition(".")
+        factory = getattr(importlib.import_module(module_name), attribute)
+        assert callable(factory)
 
 
 def test_kling_connection_type_names_the_hook() -> None:

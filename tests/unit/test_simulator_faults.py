@@ -99,6 +99,7 @@ def test_counters_count_each_kind_of_call_per_key(
         "queries": 2,
         "lists": 1,
         "images": 0,
+        "videos": 0,
         "callbacks": 0,
         "faults": 1,
         "costs": 0,

@@ -1,4 +1,4 @@
-"""spend.py: reading deductions, unit estimates (learned, table, fallback), budget decisions and plans."""
+"""spend.py: reading deductions, their one sum, budget decisions and plans."""
 
 from __future__ import annotations
 
@@ -7,15 +7,14 @@ import json
 import pytest
 
 from airflow_provider_kling.spend import (
-    PRICE_TABLE,
     Budget,
-    UnitEstimator,
     format_units,
     plan_within_budget,
+    sum_units,
+    task_units,
     total_units,
     units_of,
 )
-from airflow_provider_kling.testing import rules as simulator_rules
 
 
 @pytest.mark.parametrize(
@@ -39,56 +38,32 @@ def test_units_of_reads_klings_decimal_string_and_refuses_what_is_no_deduction(v
 
 
 def test_total_units_sums_the_deductions_of_a_runs_results() -> None:
-    results = [
-        {"final_unit_deduction": "2"},
-        {"final_unit_deduction": "0.5"},
-        {"final_unit_deduction": None},
-        {},
-    ]
+    results = [{"final_unit_deduction": "2"}, {"final_unit_deduction": "0.5"}, {"final_unit_deduction": 0}]
     assert total_units(results) == 2.5
     assert format_units(2.5) == "2.5" and format_units(4.0) == "4" and format_units(None) == "unknown"
 
 
-def test_price_table_matches_the_simulators_stand_in_prices() -> None:
-    simulator = {name: dict(row.units_per_image) for name, row in simulator_rules.MODELS.items()}
-    assert PRICE_TABLE == simulator
+@pytest.mark.parametrize("missing", [None, "", "n/a", "-1"])
+def test_one_missing_deduction_makes_the_sum_unknown_not_smaller(missing) -> None:
+    assert sum_units(["2", missing, "3"]) is None
+    assert total_units([{"final_unit_deduction": "2"}, {}]) is None
 
 
-def test_estimate_from_the_price_table_scales_with_n_and_resolution() -> None:
-    estimator = UnitEstimator()
-    assert estimator.estimate("kling-v2-1", "2k", 3).units == 12.0
-    assert estimator.estimate("kling-v2-1", None, 3).units == 6.0  # Kling's default resolution: 1k
-    assert estimator.estimate(None, None, None).units == 1.0  # kling-v1, 1k, one image
-    assert estimator.estimate("kling-v1", "1k", 2).source == "price table"
+def test_nothing_to_sum_is_zero_and_decimal_strings_add_without_float_noise() -> None:
+    assert sum_units([]) == 0.0
+    assert sum_units(["0.1"] * 3) == 0.3
 
 
-def test_estimate_learns_the_highest_rate_seen_per_model_and_resolution() -> None:
-    estimator = UnitEstimator()
-    estimator.learn("kling-v2-1", "1k", 2, 3.0)  # 1.5 per image
-    estimator.learn("kling-v2-1", "1k", 1, 1.0)  # cheaper: the estimate keeps erring high
-    estimator.learn("kling-v2-1", "1k", 1, 0.0)  # a failed task teaches nothing
-    estimator.learn("kling-v2-1", "1k", 1, None)
-
-    learned = estimator.estimate("kling-v2-1", "1k", 4)
-    assert (learned.units, learned.source) == (6.0, "learned")
-    assert estimator.estimate("kling-v2-1", "2k", 1).source == "price table"
-
-
-def test_unknown_model_needs_a_fallback_or_is_refused_by_name() -> None:
-    with pytest.raises(ValueError, match="no unit price for model_name='kling-v9' resolution='1k'"):
-        UnitEstimator().estimate("kling-v9", "1k", 1)
-    fallback = UnitEstimator(fallback_per_image=5).estimate("kling-v9", "1k", 2)
-    assert (fallback.units, fallback.source) == (10.0, "fallback")
-    with pytest.raises(ValueError, match="n must be a whole number of images >= 1"):
-        UnitEstimator().estimate("kling-v1", "1k", 0)
-
-
-def test_estimator_round_trips_through_json() -> None:
-    estimator = UnitEstimator(fallback_per_image=3.0)
-    estimator.learn("kling-v3", "2k", 2, 7.0)
-    again = UnitEstimator.from_json(json.loads(json.dumps(estimator.to_json())))
-    assert again.estimate("kling-v3", "2k", 1).units == 3.5
-    assert again.fallback_per_image == 3.0
+def test_task_units_reads_the_legacy_field_else_the_new_style_billing_in_units() -> None:
+    assert task_units({"final_unit_deduction": "4"}) == 4.0
+    billing = [
+        {"charge_type": "unit", "amount": "3.5", "package_type": "video"},
+        {"charge_type": "unit", "amount": "0.5"},
+        {"charge_type": "cash", "amount": "1.20", "currency": "USD"},
+    ]
+    assert task_units({"id": "t", "billing": billing}) == 4.0
+    assert task_units({"id": "t", "billing": [{"charge_type": "cash", "amount": "1"}]}) is None
+    assert task_units({"id": "t"}) is None
 
 
 def test_budget_allows_an_item_only_while_deducted_plus_in_flight_plus_its_estimate_fit() -> None:

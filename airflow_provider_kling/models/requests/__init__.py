@@ -1,5 +1,5 @@
 """
-One request model per Kling image endpoint; every one runs on the same task lifecycle.
+One request model per Kling endpoint (images and video); every one runs on the same task lifecycle.
 
 Each kind is a :class:`KlingTaskRequest` subclass that names its path and holds its rules as
 data; the hook, the resume logic, the trigger and storage take any of them. A new endpoint is
@@ -12,6 +12,13 @@ one more module here and one more row in :data:`REQUEST_KINDS`.
 | ``multi-image2image`` | ``/v1/images/multi-image2image`` | :mod:`.multi_image` |
 | ``expand`` | ``/v1/images/editing/expand`` | :mod:`.expand` |
 | ``virtual-try-on`` | ``/v1/images/kolors-virtual-try-on`` | :mod:`.virtual_try_on` |
+| ``text2video`` | ``/v1/videos/text2video`` | :mod:`.video_text2video` |
+| ``image2video`` | ``/v1/videos/image2video`` | :mod:`.video_image2video` |
+| ``omni-video`` | ``/v1/videos/omni-video`` | :mod:`.video_omni` |
+| ``video-extend`` | ``/v1/videos/video-extend`` | :mod:`.video_extend` |
+| ``multi-image2video`` | ``/v1/videos/multi-image2video`` | :mod:`.video_multi_image` |
+
+Video kinds share :class:`.video_base.KlingVideoRequest` (``output = "video"``, one slot per task).
 """
 
 from __future__ import annotations
@@ -27,6 +34,15 @@ from airflow_provider_kling.models.requests.expand import (
 from airflow_provider_kling.models.requests.generations import GENERATIONS_PATH, ImageGenerationRequest
 from airflow_provider_kling.models.requests.multi_image import MULTI_IMAGE_PATH, MultiImageRequest
 from airflow_provider_kling.models.requests.omni_image import OMNI_IMAGE_PATH, OMNI_MODELS, OmniImageRequest
+from airflow_provider_kling.models.requests.video_base import KlingVideoRequest
+from airflow_provider_kling.models.requests.video_extend import VIDEO_EXTEND_PATH, VideoExtendRequest
+from airflow_provider_kling.models.requests.video_image2video import IMAGE2VIDEO_PATH, ImageToVideoRequest
+from airflow_provider_kling.models.requests.video_multi_image import (
+    MULTI_IMAGE2VIDEO_PATH,
+    MultiImageToVideoRequest,
+)
+from airflow_provider_kling.models.requests.video_omni import OMNI_VIDEO_PATH, OmniVideoRequest
+from airflow_provider_kling.models.requests.video_text2video import TEXT2VIDEO_PATH, TextToVideoRequest
 from airflow_provider_kling.models.requests.virtual_try_on import VIRTUAL_TRY_ON_PATH, VirtualTryOnRequest
 
 #: Every request kind by its short name.
@@ -38,6 +54,11 @@ REQUEST_KINDS: Mapping[str, type[KlingTaskRequest]] = {
         MultiImageRequest,
         ExpandImageRequest,
         VirtualTryOnRequest,
+        TextToVideoRequest,
+        ImageToVideoRequest,
+        OmniVideoRequest,
+        VideoExtendRequest,
+        MultiImageToVideoRequest,
     )
 }
 #: Every endpoint path this provider speaks.
@@ -75,16 +96,27 @@ __all__ = [
     "ENDPOINT_PATHS",
     "EXPAND_PATH",
     "GENERATIONS_PATH",
+    "IMAGE2VIDEO_PATH",
+    "MULTI_IMAGE2VIDEO_PATH",
     "MULTI_IMAGE_PATH",
     "OMNI_IMAGE_PATH",
     "OMNI_MODELS",
+    "OMNI_VIDEO_PATH",
     "REQUEST_KINDS",
+    "TEXT2VIDEO_PATH",
+    "VIDEO_EXTEND_PATH",
     "VIRTUAL_TRY_ON_PATH",
     "ExpandImageRequest",
     "ImageGenerationRequest",
+    "ImageToVideoRequest",
     "KlingTaskRequest",
+    "KlingVideoRequest",
     "MultiImageRequest",
+    "MultiImageToVideoRequest",
     "OmniImageRequest",
+    "OmniVideoRequest",
+    "TextToVideoRequest",
+    "VideoExtendRequest",
     "VirtualTryOnRequest",
     "WatermarkInfo",
     "check_endpoint",

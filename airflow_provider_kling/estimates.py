@@ -1,0 +1,375 @@
+"""
+Unit estimates for requests of any kind, from the account's own prices when it has them.
+
+An estimate's price comes, in this order, from what this account's finished tasks deducted
+(learnt: :meth:`UnitEstimator.learn_request` as tasks end, :meth:`UnitEstimator.learn_from_tasks`
+for task records, :func:`learn_from_account` to read them through a hook), from the user's
+``price_table``, or from the stand-in prices of :mod:`airflow_provider_kling.unit_prices`, which
+every message labels "stand-in prices, not your account's". :func:`estimate_requests` estimates a
+list (the spend gate shows its total, its sources and its ten most expensive items).
+
+No I/O here except :func:`learn_from_account`, which only calls the hook it is given.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_kling.spend import format_units, task_units, units_of
+from airflow_provider_kling.unit_prices import (
+    DEFAULT_N,
+    STAND_IN_LABEL,
+    STAND_IN_PRICES,
+    UNIT_RULES,
+    Purchase,
+    check_price_table,
+    price_in,
+)
+
+#: Where an estimate's price came from, and how messages name it.
+LEARNT, PRICE_TABLE_SOURCE, STAND_IN, FALLBACK = "learnt", "price table", "stand-in", "fallback"
+SOURCE_LABELS = {
+    LEARNT: "prices learnt from this account's finished tasks",
+    PRICE_TABLE_SOURCE: "your price table's prices",
+    STAND_IN: STAND_IN_LABEL,
+    FALLBACK: "the fallback price",
+}
+#: A learnt rate for a kind whose tasks came without their request (model and tier unknown).
+_ANY_OF_KIND = "?"
+
+
+def request_fields(request: Any) -> tuple[str, dict[str, Any]]:
+    """A request's kind and fields (Kling's defaults filled in for a known kind): a request model,
+    or a mapping of operator arguments / Kling's body (``kind`` or ``request_kind``; default
+    ``generations``)."""
+    if isinstance(request, Mapping):
+        fields = dict(request)
+        kind = str(fields.pop("kind", None) or fields.pop("request_kind", None) or "generations")
+    elif hasattr(request, "model_dump") and getattr(request, "kind", None):
+        kind, fields = str(request.kind), request.model_dump(mode="json", exclude_none=True)
+        # A video request says what its units depend on, Kling's defaults applied (mode, duration).
+        basis = getattr(request, "units_basis", None)
+        if isinstance(basis, Mapping):
+            fields.update({name: value for name, value in basis.items() if value is not None})
+    else:
+        raise ValueError(
+            f"cannot estimate {type(request).__name__}: pass a request model or a mapping of its fields"
+        )
+    from airflow_provider_kling.models.requests import REQUEST_KINDS
+
+    model = REQUEST_KINDS.get(kind)
+    if model is not None:
+        for name, info in model.model_fields.items():
+            if name not in fields and info.default is not None and not info.is_required():
+                fields[name] = info.default
+    return kind, fields
+
+
+def purchase_of(request: Any) -> Purchase:
+    """What ``request`` buys, by its kind's unit rule (ValueError for a kind without one)."""
+    kind, fields = request_fields(request)
+    rule = UNIT_RULES.get(kind)
+    if rule is None:
+        raise ValueError(f"no unit rule for request kind {kind!r}: one of {', '.join(UNIT_RULES)}")
+    return rule(fields)
+
+
+def priced_as(request: Any) -> dict[str, Any] | None:
+    """What ``request`` buys, as JSON (a batch manifest row keeps it, so its units teach the price
+    of exactly that); None for a kind without a unit rule."""
+    try:
+        return purchase_of(request).to_json()
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a request is expected to deduct, and where its price came from (:data:`SOURCE_LABELS`)."""
+
+    units: float
+    per_unit: float
+    source: str
+    purchase: Purchase | None = None
+
+    @property
+    def source_label(self) -> str:
+        return SOURCE_LABELS.get(self.source, self.source)
+
+
+@dataclass
+class UnitEstimator:
+    """
+    Units a request of any kind will deduct, from (in this order) what this account's finished
+    tasks deducted (:meth:`learn_request`, :meth:`learn_from_tasks`), your ``price_table``, the
+    :data:`STAND_IN_PRICES` (labelled as such in every message), else ``fallback_per_image``.
+
+    :param price_table: your prices: ``{kind: {model: {tier: units per image/second/task}}}``,
+        ``"*"`` for any model or tier; e.g. ``{"generations": {"kling-v3": {"1k": 8, "2k": 8}}}``.
+    :param fallback_per_image: for a purchase no table prices (per image, second or task); ``None``
+        makes such a request a :class:`ValueError` (an unknown cost cannot be budgeted).
+
+    Learnt prices keep the highest rate seen per price key (so an estimate errs high), and the
+    units of each exact quantity seen (``n``, seconds), for prices that are not linear in it.
+    """
+
+    price_table: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None
+    fallback_per_image: float | None = None
+    #: "kind/model/tier" -> units per image/second/task; "kind/model/tier#quantity" -> units
+    learned: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.price_table is not None:
+            self.price_table = check_price_table(self.price_table)
+
+    # -- learning (no I/O: the records come from the caller) ----------------------------------------
+
+    def learn_purchase(self, purchase: Purchase, units: float | None) -> None:
+        """Record what a succeeded task deducted (failed tasks deduct 0: they teach no price)."""
+        if units is None or units <= 0 or purchase.quantity <= 0:
+            return
+        for key, value in (
+            (purchase.key, units / purchase.quantity),
+            (f"{purchase.key}#{purchase.quantity:g}", units),
+        ):
+            self.learned[key] = max(self.learned.get(key, 0.0), value)
+
+    def learn_request(self, request: Any, units: float | None) -> None:
+        """Record what the succeeded task of ``request`` (a model or a mapping, any kind) deducted."""
+        self.learn_purchase(purchase_of(request), units)
+
+    def learn(self, model_name: str | None, resolution: str | None, n: int, units: float | None) -> None:
+        """:meth:`learn_request` for image generation."""
+        self.learn_request({"model_name": model_name, "resolution": resolution, "n": n}, units)
+
+    def learn_from_tasks(
+        self,
+        records: Iterable[Mapping[str, Any]],
+        *,
+        kind: str = "generations",
+        requests: Mapping[str, Any] | None = None,
+    ) -> int:
+        """
+        Learn from Kling task records (legacy ``task_id``/``final_unit_deduction`` or new-style
+        ``id``/``billing[]``); returns how many taught a price.
+
+        A record's request is ``requests[task id]`` or ``requests[external task id]`` when given
+        (the price is then learnt by model and tier); otherwise only the kind's rate per image or
+        second is learnt, from the images or video seconds the task made (Kling's records do not
+        repeat the request). Only succeeded tasks teach a price.
+        """
+        learnt = 0
+        for record in records:
+            if str(record.get("task_status") or record.get("status")) not in ("succeed", "succeeded"):
+                continue
+            units = task_units(record)
+            if units is None or units <= 0:
+                continue
+            record_kind = str(record.get("request_kind") or kind)
+            request = _request_of(record, requests or {})
+            if request is not None:
+                found = request_fields(request)[1] if not isinstance(request, Mapping) else dict(request)
+                self.learn_request({"kind": record_kind, **found}, units)
+            else:
+                made = _made_by(record)
+                if not made:
+                    continue
+                key = f"{record_kind}/{_ANY_OF_KIND}"
+                self.learned[key] = max(self.learned.get(key, 0.0), units / made)
+            learnt += 1
+        return learnt
+
+    def learn_from_manifest(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Learn from a batch manifest's items: each succeeded item's units at the price it was
+        ``priced_as`` (kind, model, tier, quantity); returns how many taught a price."""
+        learnt = 0
+        for row in rows:
+            priced = row.get("priced_as")
+            units = units_of(row.get("units"))
+            if row.get("status") != "succeeded" or not isinstance(priced, Mapping) or not units:
+                continue
+            try:
+                purchase = Purchase(**priced)
+            except TypeError:
+                continue
+            self.learn_purchase(purchase, units)
+            learnt += 1
+        return learnt
+
+    # -- estimating -------------------------------------------------------------------------------
+
+    def estimate_purchase(self, purchase: Purchase) -> Estimate:
+        """The units ``purchase`` should deduct, and from which source."""
+        quantity = purchase.quantity
+        exact = self.learned.get(f"{purchase.key}#{quantity:g}")
+        if exact is not None:
+            return Estimate(exact, exact / quantity, LEARNT, purchase)
+        for rate, source in (
+            (self.learned.get(purchase.key), LEARNT),
+            (price_in(self.price_table, purchase) if self.price_table else None, PRICE_TABLE_SOURCE),
+            (self.learned.get(f"{purchase.kind}/{_ANY_OF_KIND}"), LEARNT),
+            (price_in(STAND_IN_PRICES, purchase), STAND_IN),
+            (self.fallback_per_image, FALLBACK),
+        ):
+            if rate is not None:
+                return Estimate(float(rate) * quantity, float(rate), source, purchase)
+        raise ValueError(
+            f"no unit price for {purchase.describe()} (price key {purchase.key!r}): add it to price_table "
+            "or set fallback_per_image"
+        )
+
+    def estimate_request(self, request: Any) -> Estimate:
+        """:meth:`estimate_purchase` of a request model or a mapping of its fields (any kind)."""
+        return self.estimate_purchase(purchase_of(request))
+
+    def estimate(self, model_name: str | None, resolution: str | None, n: int | None = DEFAULT_N) -> Estimate:
+        """:meth:`estimate_request` for image generation."""
+        return self.estimate_request({"model_name": model_name, "resolution": resolution, "n": n})
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "price_table": self.price_table,
+            "fallback_per_image": self.fallback_per_image,
+            "learned": dict(self.learned),
+        }
+
+    @classmethod
+    def from_json(
+        cls,
+        data: Mapping[str, Any],
+        price_table: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
+    ) -> UnitEstimator:
+        return cls(
+            price_table=price_table if price_table is not None else data.get("price_table"),
+            fallback_per_image=data.get("fallback_per_image"),
+            learned={str(k): float(v) for k, v in (data.get("learned") or {}).items()},
+        )
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _request_of(record: Mapping[str, Any], requests: Mapping[str, Any]) -> Any:
+    info = _mapping(record.get("task_info"))
+    for key in (
+        record.get("task_id"),
+        record.get("id"),
+        info.get("external_task_id"),
+        record.get("external_id"),
+    ):
+        if key is not None and str(key) in requests:
+            return requests[str(key)]
+    return None
+
+
+def _made_by(record: Mapping[str, Any]) -> float:
+    """Images or seconds of video a finished task made (legacy ``task_result`` or new-style ``outputs``)."""
+    result = _mapping(record.get("task_result"))
+    videos = [v for v in result.get("videos") or () if isinstance(v, Mapping)]
+    images = len(result.get("images") or ()) + len(result.get("series_images") or ())
+    for output in record.get("outputs") or ():
+        if isinstance(output, Mapping) and isinstance(output.get("video"), Mapping):
+            videos.append(output["video"])
+        elif isinstance(output, Mapping) and "image" in output:
+            images += 1
+    seconds = [units_of(video.get("duration")) for video in videos]
+    return math.fsum(s for s in seconds if s) if videos else float(images)
+
+
+def learn_from_account(
+    hook: Any,
+    estimator: UnitEstimator | None = None,
+    *,
+    kinds: Iterable[str] | None = None,
+    requests: Mapping[str, Any] | None = None,
+    page_size: int = 100,
+    log: Any = None,
+) -> UnitEstimator:
+    """
+    Teach ``estimator`` (a new one by default) the account's prices from its recent finished tasks:
+    one page (``page_size`` newest) of the hook's task list per kind's endpoint. A kind whose list
+    cannot be read (no permission, an endpoint the host lacks) is skipped with a warning.
+    """
+    from airflow_provider_kling.errors import KlingError
+    from airflow_provider_kling.models.requests import REQUEST_KINDS
+
+    estimator = estimator if estimator is not None else UnitEstimator()
+    for kind in kinds if kinds is not None else REQUEST_KINDS:
+        try:
+            tasks = hook.list_tasks(page_num=1, page_size=page_size, endpoint=REQUEST_KINDS[kind].path)
+        except KlingError as exc:
+            if log is not None:
+                log.warning("Could not read the account's %s tasks to learn their prices: %s", kind, exc)
+            continue
+        records = [task.model_dump(mode="json") if hasattr(task, "model_dump") else task for task in tasks]
+        learnt = estimator.learn_from_tasks(records, kind=kind, requests=requests)
+        if log is not None:
+            log.info("Learnt %s prices from %d of the account's %d latest tasks", kind, learnt, len(records))
+    return estimator
+
+
+@dataclass(frozen=True)
+class ItemEstimate:
+    """One request of a list: its position, what it buys, its units and their source."""
+
+    index: int
+    label: str
+    units: float
+    source: str
+
+
+@dataclass(frozen=True)
+class SpendEstimate:
+    """:func:`estimate_requests`' answer: the total, and each request's share."""
+
+    items: tuple[ItemEstimate, ...]
+
+    @property
+    def units(self) -> float:
+        return round(math.fsum(item.units for item in self.items), 6)
+
+    def units_by_source(self) -> dict[str, float]:
+        shares: dict[str, list[float]] = {}
+        for item in self.items:
+            shares.setdefault(item.source, []).append(item.units)
+        return {source: round(math.fsum(values), 6) for source, values in shares.items()}
+
+    def most_expensive(self, count: int = 10) -> list[ItemEstimate]:
+        return sorted(self.items, key=lambda item: (-item.units, item.index))[:count]
+
+    def describe(self) -> str:
+        """``about 120 units for 40 requests (100 at ..., 20 at stand-in prices, not your account's)``."""
+        shares = ", ".join(
+            f"{format_units(units)} at {SOURCE_LABELS.get(source, source)}"
+            for source, units in self.units_by_source().items()
+        )
+        count = len(self.items)
+        return f"about {format_units(self.units)} units for {count} request{'' if count == 1 else 's'}" + (
+            f" ({shares})" if shares else ""
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "units": self.units,
+            "by_source": self.units_by_source(),
+            "description": self.describe(),
+            "most_expensive": [vars(item) for item in self.most_expensive()],
+        }
+
+
+def estimate_requests(requests: Iterable[Any], estimator: UnitEstimator | None = None) -> SpendEstimate:
+    """The units a list of requests (any kinds, models or mappings) should deduct, item by item."""
+    estimator = estimator if estimator is not None else UnitEstimator()
+    items = []
+    for index, request in enumerate(requests):
+        estimate = estimator.estimate_request(request)
+        label = estimate.purchase.describe() if estimate.purchase else f"request {index}"
+        prompt = request.get("prompt") if isinstance(request, Mapping) else getattr(request, "prompt", None)
+        if prompt:
+            label += f": {prompt[:60]}{'...' if len(prompt) > 60 else ''}"
+        items.append(ItemEstimate(index, label, estimate.units, estimate.source))
+    return SpendEstimate(tuple(items))
