@@ -3,8 +3,9 @@
 Images follow the operators' rules (:func:`~airflow_provider_kling.storage.store_task_images`:
 verified, never half-written, kept when an earlier try stored them), one file per image, named
 like a batch item's with the Kling task id as the item's key:
-``<dag_id>/<run_id>/<task_id>_<kling task id>_<index>.<ext>``. The manifest sits beside them,
-``<task_id>_manifest.json``. Videos are listed in the manifest with their URLs, not downloaded.
+``<dag_id>/<run_id>/<task_id>_<kling task id>_<index>.<ext>``; videos likewise
+(:func:`~airflow_provider_kling.storage.store_task_videos`, when a ``fetch_video`` is given; else
+they are listed in the manifest by URL). The manifest sits beside them, ``<task_id>_manifest.json``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.errors import KlingError, KlingStorageConfigError
 from airflow_provider_kling.models.task import TaskStatus
-from airflow_provider_kling.storage import path_conn_id, plain_uri, safe_name, store_task_images, task_prefix
+from airflow_provider_kling.storage import (
+    path_conn_id,
+    plain_uri,
+    safe_name,
+    store_task_images,
+    store_task_videos,
+    task_prefix,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
@@ -48,6 +56,7 @@ def store_callback_results(
     run_id: str,
     task_id: str,
     log: Any,
+    fetch_video: Callable[[str], Iterable[bytes]] | None = None,
 ) -> dict[str, Any]:
     """Store every succeeded event's images, then write the manifest; return a small summary.
 
@@ -65,16 +74,22 @@ def store_callback_results(
         }
         row = {"kling_task_id": kling_task_id, **row, "video_urls": list(extra.get("video_urls") or [])}
         row["files"] = []
-        if extra.get("status") == TaskStatus.SUCCEED.value and extra.get("image_urls"):
+        succeeded = extra.get("status") == TaskStatus.SUCCEED.value
+        for media, urls, fetcher, store in (
+            ("images", extra.get("image_urls"), fetch, store_task_images),
+            ("videos", extra.get("video_urls"), fetch_video, store_task_videos),
+        ):
+            if not (succeeded and urls and fetcher):
+                continue
             result: dict[str, Any] = {
                 "task_id": kling_task_id,
-                "images": [{"index": index, "url": url} for index, url in enumerate(extra["image_urls"])],
+                media: [{"index": index, "url": url} for index, url in enumerate(urls)],
             }
             try:
-                store_task_images(
+                store(
                     result,
                     base,
-                    fetch=fetch,
+                    fetch=fetcher,
                     dag_id=dag_id,
                     run_id=run_id,
                     task_id=f"{task_id}_{kling_task_id}",
@@ -86,7 +101,7 @@ def store_callback_results(
             except KlingError as exc:
                 storage_errors[kling_task_id] = str(exc)
                 log.warning("Kling task %s: %s", kling_task_id, exc)
-            row["files"] = [image["path"] for image in result["images"] if image.get("path")]
+            row["files"] += [item["path"] for item in result[media] if item.get("path")]
         rows.append(row)
     counts: dict[str, int] = {}
     for row in rows:
@@ -110,7 +125,7 @@ def store_callback_results(
     return {
         "total": len(rows),
         "counts": counts,
-        "images_stored": sum(len(row["files"]) for row in rows),
+        "files_stored": sum(len(row["files"]) for row in rows),
         "manifest": plain_uri(manifest_path),
         "output_conn_id": path_conn_id(base),
         "storage_errors": sorted(storage_errors),

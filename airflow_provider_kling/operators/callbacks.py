@@ -35,7 +35,8 @@ LIST_PAGE_SIZE = 500
 
 
 class KlingCallbackResultsOperator(BaseOperator):
-    """Store the results of the callback events that triggered this run, and write a manifest.
+    """Store the results (images and videos) of the callback events that triggered this run, and
+    write a manifest.
 
     Also catches up on the asset's events recorded after the newest triggering one that no run of
     this DAG consumed (where Airflow's accessor filters by time; not on 3.1): Airflow 3.1 to 3.3 give
@@ -98,6 +99,7 @@ class KlingCallbackResultsOperator(BaseOperator):
                 chosen,
                 base,
                 fetch=self.hook.iter_image_bytes,
+                fetch_video=self.hook.iter_video_bytes,
                 dag_id=self.dag_id,
                 run_id=str(context["run_id"]),
                 task_id=self.task_id,

@@ -92,7 +92,7 @@ def test_results_operator_stores_each_image_once_and_writes_the_manifest(
     stored = sorted(tmp_path.rglob("*.png"))
     assert [path.name for path in stored] == [f"store_results_{ours}_0.png", f"store_results_{ours}_1.png"]
     assert all(path.read_bytes().startswith(PNG_MAGIC) for path in stored)
-    assert (summary["total"], summary["images_stored"], summary["other_pipelines"]) == (2, 2, 1)
+    assert (summary["total"], summary["files_stored"], summary["other_pipelines"]) == (2, 2, 1)
     assert summary["counts"] == {"succeed": 1, "failed": 1}
     manifest = json.loads(Path(summary["manifest"].removeprefix("file://")).read_text())
     rows = {row["kling_task_id"]: row for row in manifest["tasks"]}
@@ -201,3 +201,37 @@ def test_results_operator_catches_up_on_an_event_no_run_consumed(
 
     manifest = json.loads(Path(summary["manifest"].removeprefix("file://")).read_text())
     assert {row["kling_task_id"] for row in manifest["tasks"]} == {first, stranded}
+
+
+def test_results_store_a_video_tasks_videos_verified(tmp_path: Path) -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_provider_kling.callbacks.results import store_callback_results
+
+    mp4 = (24).to_bytes(4, "big") + b"ftypisom" + b"\x00\x00\x02\x00" + b"isomiso2" + b"\x00" * 64
+    extra = {
+        "kling_task_id": "77",
+        "status": "succeed",
+        "image_urls": [],
+        "video_urls": ["https://cdn.example/77.mp4", "https://cdn.example/not-a-video"],
+    }
+    fetched: list[str] = []
+
+    def fetch_video(url: str) -> list[bytes]:
+        fetched.append(url)
+        return [mp4] if url.endswith(".mp4") else [b"<html>gone</html>"]
+
+    summary = store_callback_results(
+        [extra],
+        ObjectStoragePath(f"file://{tmp_path}"),
+        fetch=lambda url: [],
+        fetch_video=fetch_video,
+        dag_id="d",
+        run_id="r",
+        task_id="store_results",
+        log=__import__("logging").getLogger("test"),
+    )
+
+    assert [p.name for p in tmp_path.rglob("*.mp4")] == ["store_results_77_0.mp4"]
+    assert summary["files_stored"] == 1 and summary["storage_errors"] == ["77"]
+    assert fetched == extra["video_urls"]
