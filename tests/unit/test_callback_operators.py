@@ -57,6 +57,28 @@ def extra_of(simulator: KlingSimulator, task_id: str, webhook_id: str) -> dict[s
     )
 
 
+class ByAsset(dict):  # type: ignore[type-arg]
+    """A mapping of the callback asset's events (by URI: an ``Asset`` is not hashable on Airflow 3.1)."""
+
+    def __getitem__(self, asset: Any) -> Any:
+        assert asset.uri == ASSET.uri
+        return super().__getitem__(asset.uri)
+
+
+def by_asset(events: Any) -> ByAsset:
+    return ByAsset({ASSET.uri: events})
+
+
+class Outlets:
+    """``outlet_events``: every alias's accessor is ``alias`` (an ``AssetAlias`` is not hashable on 3.1)."""
+
+    def __init__(self, alias: Any) -> None:
+        self.alias = alias
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.alias
+
+
 class Alias:
     """Records ``outlet_events[alias].add(asset, extra=...)``."""
 
@@ -87,7 +109,7 @@ def test_results_operator_stores_each_image_once_and_writes_the_manifest(
         task_id="store_results", output_path=str(tmp_path), namespace="shop-a"
     )
 
-    summary = operator.execute(make_context(triggering_asset_events={ASSET: events}))
+    summary = operator.execute(make_context(triggering_asset_events=by_asset(events)))
 
     stored = sorted(tmp_path.rglob("*.png"))
     assert [path.name for path in stored] == [f"store_results_{ours}_0.png", f"store_results_{ours}_1.png"]
@@ -107,9 +129,9 @@ def test_results_operator_run_again_keeps_what_was_stored(immediate: KlingSimula
     events = [SimpleNamespace(extra=extra_of(immediate, task_id, "m1"))] * 2  # one task, two events
     operator = KlingCallbackResultsOperator(task_id="store_results", output_path=str(tmp_path))
 
-    operator.execute(make_context(triggering_asset_events={ASSET: events}))
+    operator.execute(make_context(triggering_asset_events=by_asset(events)))
     images_after_first = immediate.counters(immediate.api_key)["images"]
-    summary = operator.execute(make_context(triggering_asset_events={ASSET: events}))
+    summary = operator.execute(make_context(triggering_asset_events=by_asset(events)))
 
     assert summary["total"] == 1
     assert immediate.counters(immediate.api_key)["images"] == images_after_first == 2
@@ -131,8 +153,8 @@ def test_the_sweep_records_our_ended_tasks_without_an_event_and_reports_open_one
         task_id="sweep", namespace="shop-a", grace=timedelta(0), deadline=timedelta(0)
     )
     context = make_context(
-        inlet_events={ASSET: [SimpleNamespace(extra=extra_of(kling_connection, recorded, "m1"))]},
-        outlet_events={operator.sweep_alias: alias},
+        inlet_events=by_asset([SimpleNamespace(extra=extra_of(kling_connection, recorded, "m1"))]),
+        outlet_events=Outlets(alias),
     )
 
     summary = operator.execute(context)
@@ -157,9 +179,7 @@ def test_the_sweep_waits_out_the_grace_period(kling_connection: KlingSimulator) 
     alias = Alias()
     operator = KlingCallbackSweepOperator(task_id="sweep", grace=timedelta(minutes=10))
 
-    summary = operator.execute(
-        make_context(inlet_events={ASSET: []}, outlet_events={operator.sweep_alias: alias})
-    )
+    summary = operator.execute(make_context(inlet_events=by_asset([]), outlet_events=Outlets(alias)))
 
     assert summary["recovered"] == [] and alias.added == []
 
@@ -196,7 +216,7 @@ def test_results_operator_catches_up_on_an_event_no_run_consumed(
     )
 
     summary = operator.execute(
-        make_context(triggering_asset_events={ASSET: triggering}, inlet_events={ASSET: asset_events})
+        make_context(triggering_asset_events=by_asset(triggering), inlet_events=by_asset(asset_events))
     )
 
     manifest = json.loads(Path(summary["manifest"].removeprefix("file://")).read_text())
