@@ -348,14 +348,17 @@ class KlingBatchOperator(KlingTaskOperator):
 
         def read() -> list[dict[str, Any]]:
             events: Any = context["inlet_events"][asset]
+            floor = cursor[0] - EVENT_READ_MARGIN
             if hasattr(events, "after"):
-                events = events.after((cursor[0] - EVENT_READ_MARGIN).isoformat())
+                events = events.after(floor.isoformat())
             ended = []
             for event in events:
                 extra = event.extra
+                stamp = getattr(event, "timestamp", None)
+                if stamp is not None and stamp < floor:
+                    continue  # Airflow 3.1 lists the asset's whole history
                 if not isinstance(extra, dict) or "kling_task_id" not in extra:
                     continue
-                stamp = getattr(event, "timestamp", None)
                 if stamp is not None and stamp > cursor[0]:
                     cursor[0] = stamp
                 # Read again next time while within the margin: a callback may be recorded before

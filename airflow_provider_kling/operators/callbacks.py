@@ -39,7 +39,8 @@ class KlingCallbackResultsOperator(BaseOperator):
     write a manifest.
 
     Also catches up on the asset's events recorded after the newest triggering one that no run of
-    this DAG consumed (where Airflow's accessor filters by time; not on 3.1): Airflow 3.1 to 3.3 give
+    this DAG consumed (Airflow 3.1 lists the asset's whole history for that; later lines filter by
+    time on the server): Airflow 3.1 to 3.3 give
     an event that lands while the scheduler creates a run to no run at all until another event
     arrives (apache/airflow#56050; fixed upstream by referencing events from the run queue). Such
     an event, caught up here, may be stored again by the next run if another event does arrive.
@@ -119,11 +120,12 @@ class KlingCallbackResultsOperator(BaseOperator):
             events: Any = inlet_events[Asset(self.asset_uri)]
         except KeyError:  # the task was given inlets without the callback asset
             return []
-        if not hasattr(events, "after"):
-            return []  # Airflow 3.1 would list every event the asset ever had
         newest = max(event.timestamp for event in triggering)
+        if hasattr(events, "after"):
+            events = events.after(newest.isoformat())
+        # else Airflow 3.1: a list of every event the asset ever had, filtered here
         stranded = []
-        for event in events.after(newest.isoformat()):
+        for event in events:
             consumers = [run for run in event.created_dagruns if run.dag_id == self.dag_id]
             if event.timestamp > newest and not any(run.run_id != context["run_id"] for run in consumers):
                 stranded.append(event.extra)

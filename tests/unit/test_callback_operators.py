@@ -255,3 +255,28 @@ def test_results_store_a_video_tasks_videos_verified(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.rglob("*.mp4")] == ["store_results_77_0.mp4"]
     assert summary["files_stored"] == 1 and summary["storage_errors"] == ["77"]
     assert fetched == extra["video_urls"]
+
+
+def test_results_operator_catches_up_from_a_plain_list_of_events_as_airflow_3_1_gives(
+    immediate: KlingSimulator, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    first, stranded, older = (create(immediate, f"vase {n}", our_id(10 + n)) for n in range(3))
+    at = [datetime(2026, 12, 3, 8, 0, second, tzinfo=UTC) for second in range(3)]
+    operator = KlingCallbackResultsOperator(task_id="store_results", output_path=str(tmp_path))
+
+    def event(task_id: str, when: datetime) -> SimpleNamespace:
+        return SimpleNamespace(
+            extra=extra_of(immediate, task_id, f"m_{task_id}"), timestamp=when, created_dagruns=[]
+        )
+
+    triggering = [event(first, at[1])]
+    history = [event(older, at[0]), *triggering, event(stranded, at[2])]  # a list: no after()
+
+    summary = operator.execute(
+        make_context(triggering_asset_events=by_asset(triggering), inlet_events=by_asset(history))
+    )
+
+    manifest = json.loads(Path(summary["manifest"].removeprefix("file://")).read_text())
+    assert {row["kling_task_id"] for row in manifest["tasks"]} == {first, stranded}
