@@ -1,5 +1,5 @@
 # make test: create .venv when missing, install -e .[dev] with the committed constraints, run ruff, mypy and pytest.
-# make demo: run the scheduled batch example DAG end to end against the built-in simulator.
+# make demo: run the scheduled batch and product video example DAGs end to end against the built-in simulator.
 # make lowest: the unit tests, the operator's DAG tests and the demo DAG on the lowest supported Airflow
 #   line (3.1), in .venv-3.1;
 #   make line AIRFLOW_LINE=3.2 does the same for another tested line.
@@ -50,7 +50,8 @@ unit: $(STAMP)
 test: lint typecheck unit
 
 # A throwaway Airflow in build/demo/airflow-home, the simulator on a free loopback port (or Kling
-# itself with KLING_API_KEY set), one run of kling_scheduled_batch; images under build/demo/images.
+# itself with KLING_API_KEY set), one run each of kling_scheduled_batch, kling_scheduled_batch_operator
+# and kling_product_video; images, videos and contact sheets under build/demo/images.
 # DEMO_DATE=YYYY-MM-DD picks the run's date (default: today, UTC).
 demo: $(STAMP)
 	$(PY) scripts/demo.py $(DEMO_DATE)

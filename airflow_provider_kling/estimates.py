@@ -62,10 +62,33 @@ def request_fields(request: Any) -> tuple[str, dict[str, Any]]:
 
     model = REQUEST_KINDS.get(kind)
     if model is not None:
+        if isinstance(request, Mapping):
+            # What the fields leave unset is priced as the request will really run (omni-video: pro).
+            for name, value in _units_basis(model, fields).items():
+                if value is not None:
+                    fields.setdefault(name, value)
         for name, info in model.model_fields.items():
             if name not in fields and info.default is not None and not info.is_required():
                 fields[name] = info.default
     return kind, fields
+
+
+def _units_basis(model: type[Any], fields: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The ``units_basis`` a request of ``model`` with ``fields`` has (Kling's defaults applied, as
+    its request model applies them); empty for a kind without one. From the validated request, else
+    (an estimate may be asked of incomplete fields) from the fields as given, unchecked."""
+    if not isinstance(getattr(model, "units_basis", None), property):
+        return {}
+    from airflow_provider_kling.errors import KlingRequestValidationError
+
+    try:
+        basis = model.build(**fields).units_basis
+    except KlingRequestValidationError:
+        try:
+            basis = model.model_construct(**fields).units_basis
+        except (AttributeError, TypeError, ValueError):  # fields too odd to read: Kling's defaults
+            return {}
+    return basis if isinstance(basis, Mapping) else {}
 
 
 def purchase_of(request: Any) -> Purchase:

@@ -213,16 +213,36 @@ class MediaKind:
     extensions: tuple[str, ...]
     #: what the bytes must be, for the refusal message
     described: str
+    #: the hook method that opens a download of this kind (its own size cap)
+    download: str
 
     @property
     def plural(self) -> str:
         return f"{self.noun}s"
 
+    def fetcher(self, hook: Any) -> Callable[[str], Iterable[bytes]]:
+        """``hook``'s opener of a download of this kind (``iter_image_bytes``, ``iter_video_bytes``)."""
+        opener: Callable[[str], Iterable[bytes]] = getattr(hook, self.download)
+        return opener
 
-IMAGE = MediaKind("image", _extension, EXTENSIONS, "a PNG, JPEG, WebP or GIF image")
+
+IMAGE = MediaKind("image", _extension, EXTENSIONS, "a PNG, JPEG, WebP or GIF image", "iter_image_bytes")
 VIDEO = MediaKind(
-    "video", video_extension, VIDEO_EXTENSIONS, "an MP4 or MOV video (an ISO media 'ftyp' box at offset 4)"
+    "video",
+    video_extension,
+    VIDEO_EXTENSIONS,
+    "an MP4 or MOV video (an ISO media 'ftyp' box at offset 4)",
+    "iter_video_bytes",
 )
+
+
+def media_of(request_kind: str) -> MediaKind:
+    """What a task of ``request_kind`` makes: :data:`VIDEO` when its request class says
+    ``output = "video"``, else :data:`IMAGE`. The one place images and videos part: the single
+    operators and the batch store, list and check expired results by it."""
+    from airflow_provider_kling.models.requests import request_class
+
+    return VIDEO if getattr(request_class(request_kind), "output", IMAGE.noun) == VIDEO.noun else IMAGE
 
 
 class _Verifier:
@@ -406,6 +426,40 @@ def store_task_videos(
     """
     _store_task_files(
         VIDEO, result, base, fetch=fetch, names=(dag_id, run_id, task_id, map_index), log=log, stored=None
+    )
+
+
+def store_task_outputs(
+    result: dict[str, Any],
+    base: ObjectStoragePath,
+    *,
+    media: MediaKind,
+    hook: Any,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    map_index: int | None,
+    log: Any,
+    names: Iterable[str] | None = None,
+) -> None:
+    """
+    Copy what ``result`` lists of kind ``media`` (:func:`media_of` its request kind) under ``base``:
+    :func:`store_task_images` for images, :func:`store_task_videos` for videos, each opened with
+    ``hook``'s opener of that kind. ``names`` (a listing of the task's folder) spares the listing
+    when the caller listed the folder already (a batch lists it once for all its items).
+    """
+    stored = None
+    if names is not None:
+        folder, prefix = task_prefix(dag_id, run_id, task_id, map_index)
+        stored = find_stored_files(base, folder, prefix, media, names)
+    _store_task_files(
+        media,
+        result,
+        base,
+        fetch=media.fetcher(hook),
+        names=(dag_id, run_id, task_id, map_index),
+        log=log,
+        stored=stored,
     )
 
 

@@ -27,12 +27,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_kling.defaults import DEFAULT_IMAGE_MODEL
+
 #: Any model, or any tier, in a price table.
 ANY = "*"
 #: How every message names an estimate made from the stand-in prices.
 STAND_IN_LABEL = "stand-in prices, not your account's"
 #: Kling's defaults for an image generation request that leaves them out.
-DEFAULT_MODEL = "kling-v1"
+DEFAULT_MODEL = DEFAULT_IMAGE_MODEL
 DEFAULT_RESOLUTION = "1k"
 DEFAULT_N = 1
 #: ``series_amount="auto"``: Kling decides how many images; its default series has 4.
@@ -180,8 +182,9 @@ def register_kind(
         STAND_IN_PRICES[kind] = stand_in
 
 
-#: The video kinds (legacy ``/v1/videos/*``; a new-style product registers the same way).
-for _kind in ("text2video", "image2video", "omni-video", "multi-image2video", "video-extend"):
+#: The video kinds: legacy ``/v1/videos/*``, and the new-style paths (``models.new_style``).
+_VIDEO_KINDS = ("text2video", "image2video", "omni-video", "multi-image2video", "video-extend")
+for _kind in (*_VIDEO_KINDS, "new-text-to-video", "new-image-to-video", "new-omni-video"):
     register_kind(_kind, video_rule(_kind), VIDEO_PRICES)
 
 

@@ -7,9 +7,18 @@ the supervisor at the other end of its socket is faked) with one trigger per tas
 every 5-10 s. The parent samples the child's RSS and open sockets from ``/proc``; the simulator
 counts requests. Kinds:
 
-- ``kling``: ``KlingImageTaskTrigger`` (shared client, statuses from rounds of the task list);
-- ``kling-by-id``: the same trigger querying each task by id (``watch.LIST_POLLING = False``);
+- ``kling``: ``KlingImageTaskTrigger`` reading statuses from rounds of the task list (the connection
+  says ``tasks_query: no``, as a host without ``GET /tasks``);
+- ``kling-tasks``: the same trigger reading the waiting tasks with ``GET /tasks?task_ids=`` (20 a request);
+- ``kling-by-id``: the same trigger querying each task by id (no list, no ``/tasks``);
 - ``http``: ``HttpEventTrigger`` polling each task's query URL with an async response check.
+
+``--others N`` adds N finished tasks to the account after the K waited ones (other pipelines' history,
+newer than the waited tasks, as when pipelines keep creating): list rounds read the account's newest
+pages, so their cost grows with it; ``GET /tasks`` asks only for the waiting tasks.
+``req/task/interval`` is requests per waiting task per poll interval (1.0: one query per task per
+poll); ``clients`` counts ``httpx.AsyncClient`` objects built in the triggerer; ``stalls`` counts
+event-loop stalls over 0.2 s (a watchdog coroutine that should wake every 50 ms), with the longest.
 
 Lateness is from the moment the task ended in the simulator to the moment the (fake) supervisor
 received the event (the runner syncs with its supervisor about once a second). RSS per trigger is
@@ -18,6 +27,8 @@ trigger is the child's CPU time from the first trigger to the last event, / K. P
 ratios to ``http``; asserts nothing. The CPU is shared with whatever else runs on the machine.
 
     python benchmarks/triggerer_scale.py [--k 100 1000 2000] [--kinds kling kling-by-id http]
+    python benchmarks/triggerer_scale.py --k 1000 10000 --kinds kling kling-tasks --others 50000 \
+        --task-seconds 60 --poll-seconds 10
 """
 
 from __future__ import annotations
@@ -37,9 +48,10 @@ from pathlib import Path
 from typing import Any
 
 API_KEY = "bench-key"
-KINDS = ("kling", "kling-by-id", "http")
+KINDS = ("kling", "kling-tasks", "kling-by-id", "http")
 TASK_SECONDS = (20.0, 60.0)
 POLL_SECONDS = (5.0, 10.0)
+STALL_SECONDS = 0.2
 HERE = Path(__file__).resolve().parent
 
 
@@ -47,7 +59,17 @@ HERE = Path(__file__).resolve().parent
 
 
 def start_simulator(ready_file: Path) -> tuple[subprocess.Popen[bytes], str]:
-    command = [sys.executable, "-m", "airflow_provider_kling.testing", "--port", "0", "--slots", "1000000"]
+    command = [
+        sys.executable,
+        "-m",
+        "airflow_provider_kling.testing",
+        "--port",
+        "0",
+        "--slots",
+        "1000000",
+        "--pack-units",
+        "1e9",
+    ]
     command += ["--api-key", API_KEY, "--ready-file", str(ready_file)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
@@ -59,20 +81,30 @@ def start_simulator(ready_file: Path) -> tuple[subprocess.Popen[bytes], str]:
     return process, ready_file.read_text().strip()
 
 
-def create_tasks(root: str, base_url: str, k: int, rng: random.Random) -> list[str]:
-    """K tasks, each with its own duration in TASK_SECONDS (set through the control API before its create)."""
+def create_tasks(
+    root: str, base_url: str, k: int, rng: random.Random, task_seconds: tuple[float, float], others: int
+) -> list[str]:
+    """K tasks, each with its own duration in ``task_seconds`` (set through the control API before its
+    create), then ``others`` finished tasks of the account (newer than the K)."""
     import httpx
 
     headers = {"Authorization": f"Bearer {API_KEY}"}
     task_ids = []
     with httpx.Client(timeout=30) as client:
         client.post(f"{root}/_sim/reset").raise_for_status()
+        latency = None
         for i in range(k):
-            latency = round(rng.uniform(*TASK_SECONDS), 1)
-            client.post(f"{root}/_sim/settings", json={"latency": latency}).raise_for_status()
-            body = {"model_name": "kling-v1", "prompt": f"benchmark {i}", "n": 1}
+            wanted = round(rng.uniform(*task_seconds), 1)
+            if wanted != latency:
+                client.post(f"{root}/_sim/settings", json={"latency": wanted}).raise_for_status()
+                latency = wanted
+            body = {"model_name": "kling-v3", "prompt": f"benchmark {i}", "n": 1}
             answer = client.post(f"{base_url}/v1/images/generations", json=body, headers=headers)
             task_ids.append(answer.raise_for_status().json()["data"]["task_id"])
+        if others:
+            client.post(
+                f"{root}/_sim/tasks/seed", json={"count": others, "api_key": API_KEY}
+            ).raise_for_status()
         client.post(f"{root}/_sim/counters/reset").raise_for_status()
     return task_ids
 
@@ -102,12 +134,14 @@ class Sampler(threading.Thread):
                 return
 
 
-def run_kind(kind: str, k: int, root: str, base_url: str, workdir: Path, seed: int) -> dict[str, Any]:
+def run_kind(
+    kind: str, k: int, root: str, base_url: str, workdir: Path, seed: int, args: argparse.Namespace
+) -> dict[str, Any]:
     import httpx
 
     rng = random.Random(seed)
-    task_ids = create_tasks(root, base_url, k, rng)
-    polls = [round(rng.uniform(*POLL_SECONDS), 2) for _ in task_ids]
+    task_ids = create_tasks(root, base_url, k, rng, args.task_seconds, args.others)
+    polls = [round(rng.uniform(*args.poll_seconds), 2) for _ in task_ids]
     plan, out = workdir / f"{kind}-{k}.plan.json", workdir / f"{kind}-{k}.out.json"
     plan.write_text(json.dumps({"kind": kind, "task_ids": task_ids, "polls": polls, "root": root}))
     env = {
@@ -115,7 +149,12 @@ def run_kind(kind: str, k: int, root: str, base_url: str, workdir: Path, seed: i
         "AIRFLOW_HOME": str(workdir / "airflow-home"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW_CONN_KLING_DEFAULT": json.dumps(
-            {"conn_type": "kling", "host": base_url, "password": API_KEY}
+            {
+                "conn_type": "kling",
+                "host": base_url,
+                "password": API_KEY,
+                "extra": {"tasks_query": "yes" if kind == "kling-tasks" else "no"},
+            }
         ),
         "AIRFLOW_CONN_KLING_HTTP": json.dumps({"conn_type": "http", "host": root}),
         "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
@@ -139,9 +178,12 @@ def run_kind(kind: str, k: int, root: str, base_url: str, workdir: Path, seed: i
     polls_if_fixed = sum(
         max(1.0, (durations[t] - result["started"]) / p) for t, p in zip(task_ids, polls, strict=True)
     )
+    mean_poll = statistics.fmean(polls)
     return {
         "kind": kind,
         "k": k,
+        "others": args.others,
+        "poll": mean_poll,
         "events": len(result["events"]),
         "failures": result["failures"],
         "peak_rss_mib": result["peak_rss_kib"] / 1024,
@@ -152,7 +194,13 @@ def run_kind(kind: str, k: int, root: str, base_url: str, workdir: Path, seed: i
         "requests_per_task": requests / k,
         "requests_vs_one_per_interval": requests / polls_if_fixed,
         "lateness_p50": statistics.median(lateness) if lateness else float("nan"),
+        "lateness_p95": lateness[int(0.95 * (len(lateness) - 1))] if lateness else float("nan"),
         "lateness_max": lateness[-1] if lateness else float("nan"),
+        "lateness_max_intervals": (lateness[-1] / mean_poll) if lateness else float("nan"),
+        "clients": result["clients"],
+        "stalls": result["stalls"],
+        "stall_max": result["stall_max"],
+        "stall_times": result["stall_times"],
         "blocked_warnings": result["blocked_warnings"],
         "wall_seconds": result["wall_seconds"],
     }
@@ -171,7 +219,12 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         ("requests_per_task", "{:.2f}"),
         ("requests_vs_one_per_interval", "{:.3f}"),
         ("lateness_p50", "{:.1f}"),
+        ("lateness_p95", "{:.1f}"),
         ("lateness_max", "{:.1f}"),
+        ("lateness_max_intervals", "{:.2f}"),
+        ("clients", "{}"),
+        ("stalls", "{}"),
+        ("stall_max", "{:.2f}"),
         ("blocked_warnings", "{}"),
     ]
     print("  ".join(name for name, _ in columns))
@@ -179,6 +232,14 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         print("  ".join(fmt.format(row[name]) for name, fmt in columns), flush=True)
     by_key = {(row["kind"], row["k"]): row for row in rows}
     for row in rows:
+        lists = by_key.get(("kling", row["k"]))
+        if row["kind"] == "kling-tasks" and lists is not None:
+            print(
+                f"K={row['k']} with {row['others']} other tasks: requests per waiting task per poll interval "
+                f"{lists['requests_vs_one_per_interval']:.3f} (list rounds) vs "
+                f"{row['requests_vs_one_per_interval']:.3f} (GET /tasks); lateness max "
+                f"{lists['lateness_max']:.1f}s vs {row['lateness_max']:.1f}s"
+            )
         peer = by_key.get(("http", row["k"]))
         if row["kind"] == "http" or peer is None:
             continue
@@ -195,13 +256,25 @@ def main() -> int:
     parser.add_argument("--k", type=int, nargs="+", default=[100, 1000, 2000])
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--others", type=int, default=0, help="finished tasks of other pipelines in the account"
+    )
+    parser.add_argument(
+        "--task-seconds", type=float, nargs="+", default=list(TASK_SECONDS), help="one value, or a range"
+    )
+    parser.add_argument(
+        "--poll-seconds", type=float, nargs="+", default=list(POLL_SECONDS), help="one value, or a range"
+    )
     parser.add_argument("--child", nargs=2, metavar=("PLAN", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child_main(Path(args.child[0]), Path(args.child[1]))
+    args.task_seconds = (args.task_seconds[0], args.task_seconds[-1])
+    args.poll_seconds = (args.poll_seconds[0], args.poll_seconds[-1])
     print(
-        f"{os.cpu_count()} CPUs, shared with whatever else runs here; tasks take {TASK_SECONDS[0]:.0f}-"
-        f"{TASK_SECONDS[1]:.0f} s, triggers poll every {POLL_SECONDS[0]:.0f}-{POLL_SECONDS[1]:.0f} s.",
+        f"{os.cpu_count()} CPUs, shared with whatever else runs here; tasks take {args.task_seconds[0]:.0f}-"
+        f"{args.task_seconds[1]:.0f} s, triggers poll every {args.poll_seconds[0]:.0f}-"
+        f"{args.poll_seconds[1]:.0f} s; {args.others} other tasks in the account.",
         flush=True,
     )
     rows = []
@@ -212,8 +285,12 @@ def main() -> int:
         try:
             for k in args.k:
                 for kind in args.kinds:
-                    rows.append(run_kind(kind, k, root, base_url, workdir, args.seed + k))
+                    rows.append(run_kind(kind, k, root, base_url, workdir, args.seed + k, args))
                     print_table(rows[-1:])
+                    if rows[-1]["stall_times"]:
+                        print(
+                            f"  stalls at (s after the triggers were handed over): {rows[-1]['stall_times']}"
+                        )
         finally:
             simulator.terminate()
             simulator.wait(10)
@@ -256,8 +333,36 @@ def warm_imports(kind: str) -> None:
         importlib.import_module(module)
 
 
+def count_clients() -> list[int]:
+    """Count ``httpx.AsyncClient`` objects built from now on (one per connection is the aim)."""
+    import httpx
+
+    built = [0]
+    init = httpx.AsyncClient.__init__
+
+    def counting_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        built[0] += 1
+        init(self, *args, **kwargs)
+
+    httpx.AsyncClient.__init__ = counting_init  # type: ignore[method-assign]
+    return built
+
+
+async def watch_stalls(stalls: list[tuple[float, float]]) -> None:
+    """Wake every 50 ms; note each wake-up that came more than STALL_SECONDS late (when, how late)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        before = loop.time()
+        await asyncio.sleep(0.05)
+        late = loop.time() - before - 0.05
+        if late > STALL_SECONDS:
+            stalls.append((time.time(), late))
+
+
 def child_main(plan_path: Path, out_path: Path) -> int:
     plan = json.loads(plan_path.read_text())
+    clients = count_clients()
+    stalls: list[tuple[float, float]] = []
     from airflow.executors.workloads import RunTrigger
     from airflow.jobs.triggerer_job_runner import TriggerRunner, messages
     from airflow.models.trigger import Trigger
@@ -279,6 +384,7 @@ def child_main(plan_path: Path, out_path: Path) -> int:
         from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
 
         watch.LIST_POLLING = plan["kind"] == "kling"
+        watch.TASKS_QUERY = plan["kind"] == "kling-tasks"
 
         def make(task_id: str, poll: float) -> Any:
             return KlingImageTaskTrigger(task_id, poll_interval=poll, deadline=time.time() + 600)
@@ -317,6 +423,7 @@ def child_main(plan_path: Path, out_path: Path) -> int:
 
             self.log = CountingLog(self.log)
             self.comms_decoder = SimpleNamespace(_reader_task=asyncio.get_running_loop().create_future())
+            self.stall_watch = asyncio.get_running_loop().create_task(watch_stalls(stalls))
 
         async def asend(self, msg: Any) -> Any:
             now = time.time()
@@ -350,6 +457,11 @@ def child_main(plan_path: Path, out_path: Path) -> int:
                 "cpu_seconds": time.process_time() - state["cpu0"],
                 "started": state["started"],
                 "blocked_warnings": blocked[0],
+                "clients": clients[0],
+                "stalls": len(stalls),
+                "stall_max": max((late for _, late in stalls), default=0.0),
+                # when each stall happened, in seconds after the triggers were handed over
+                "stall_times": [round(at - state["started"], 1) for at, _ in stalls],
                 "wall_seconds": time.monotonic() - wall0,
             }
         )

@@ -47,7 +47,7 @@ def kling_decorator() -> None:
             base = "file://" + os.path.abspath(os.path.expanduser(base))
         return f"{base.rstrip('/')}/{ds}"
 
-    @task.kling_image(model_name="kling-v1", deferrable=True, poll_interval=POLL_INTERVAL, timeout=1800)
+    @task.kling_image(model_name="kling-v3", deferrable=True, poll_interval=POLL_INTERVAL, timeout=1800)
     def poster(city: str, ds: str | None = None) -> dict[str, Any]:
         """One travel poster per city."""
         return {"prompt": f"Art deco travel poster of {city}, bold flat colours, {ds}", "aspect_ratio": "2:3"}

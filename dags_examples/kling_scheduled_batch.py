@@ -172,7 +172,7 @@ def catalogue_dag(dag_id: str, *, schedule: str | None, deferrable: bool) -> Any
         out_dir = output_dir()
         images = KlingImageGenerationOperator.partial(
             task_id="generate_images",
-            model_name="kling-v1",
+            model_name="kling-v3",
             n=IMAGES_PER_PROMPT,
             pool=POOL,
             pool_slots=IMAGES_PER_PROMPT,

@@ -60,7 +60,7 @@ def catalogue_batch() -> None:
         task_id="generate_catalogue",
         requests="prompts/catalogue.csv",
         key_field="name",
-        model_name="kling-v1",
+        model_name="kling-v3",
         slots=SLOTS,
         output_path=output_dir(),
         deferrable=True,

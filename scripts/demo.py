@@ -1,10 +1,13 @@
-"""``make demo``: run the scheduled batch example DAGs once, end to end, in a throwaway Airflow.
+"""``make demo``: run the scheduled batch and product video example DAGs once, end to end, in a
+throwaway Airflow.
 
 Starts the Kling simulator on a free loopback port (or, with ``KLING_API_KEY`` set, uses Kling
 itself: ``KLING_BASE_URL`` optional), runs ``airflow dags test kling_scheduled_batch <date>`` (one
-mapped task per prompt) and ``airflow dags test kling_scheduled_batch_operator <date>`` (the
-catalogue in one batch task) in a fresh ``build/demo/airflow-home``, and prints where the images,
-manifests and contact sheets are. Exits non-zero when a DAG run fails.
+mapped task per prompt), ``airflow dags test kling_scheduled_batch_operator <date>`` (the
+catalogue in one batch task) and ``airflow dags test kling_product_video <date>`` (a product video
+of each catalogue image the first run stored: it reads that run's asset event) in a fresh
+``build/demo/airflow-home``, and prints where the images, videos, manifests and contact sheets
+are. Exits non-zero when a DAG run fails.
 
     python scripts/demo.py [YYYY-MM-DD]
 """
@@ -25,6 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "build" / "demo"
 DAG_ID = "kling_scheduled_batch"
 BATCH_DAG_ID = "kling_scheduled_batch_operator"
+VIDEO_DAG_ID = "kling_product_video"
 POOL, POOL_SLOTS = "kling_slots", os.environ.get("KLING_SLOTS", "4")
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 
@@ -114,6 +118,26 @@ def report_batch(output_dir: str, date: str) -> int:
     return 0 if set(manifest["counts"]) == {"succeeded"} else 1
 
 
+def report_videos(output_dir: str, date: str) -> int:
+    """Where the product video run left its MP4 files and the video contact sheet."""
+    if "://" in output_dir:
+        print(f"Product videos under {output_dir}/{date}/{VIDEO_DAG_ID}/")
+        return 0
+    sheets = sorted(
+        (Path(output_dir) / date / VIDEO_DAG_ID).glob("*/video_sheet.html"), key=lambda p: p.stat().st_mtime
+    )
+    if not sheets:
+        where = Path(output_dir) / date / VIDEO_DAG_ID
+        print(f"The product video run wrote no video_sheet.html under {where}", file=sys.stderr)
+        return 1
+    folder = sheets[-1].parent
+    videos = sorted(path for path in folder.glob("*.mp4") if path.stat().st_size)
+    print(f"Product videos ({VIDEO_DAG_ID}): {len(videos)} MP4 file(s)")
+    print(f"  videos:        {folder}/")
+    print(f"  video sheet:   {sheets[-1]}")
+    return 0 if videos else 1
+
+
 def main(argv: list[str]) -> int:
     date = argv[0] if argv else dt.datetime.now(dt.UTC).date().isoformat()
     output_dir = os.environ.get("KLING_OUTPUT_DIR") or str(DEMO / "images")
@@ -129,7 +153,7 @@ def main(argv: list[str]) -> int:
         from airflow_provider_kling.testing import KlingSimulator
 
         simulator = KlingSimulator(api_key=secrets.token_hex(16), latency=1.0, slots=int(POOL_SLOTS)).start()
-        print(f"Kling simulator on {simulator.base_url} (each image task takes 1 s, {POOL_SLOTS} slots)")
+        print(f"Kling simulator on {simulator.base_url} (each task takes 1 s, {POOL_SLOTS} slots)")
         conn_json = simulator.airflow_conn_json()
         poll_interval = os.environ.get("KLING_POLL_INTERVAL", "0.5")
     try:
@@ -146,13 +170,21 @@ def main(argv: list[str]) -> int:
         if not rc:
             print(f"Running: airflow dags test {BATCH_DAG_ID} {date}", flush=True)
             rc = airflow(env, "dags", "test", BATCH_DAG_ID, date, log=DEMO / "dags-test-batch-operator.log")
+        if not rc:
+            # Reads the catalogue asset's newest event: the images kling_scheduled_batch stored above.
+            print(f"Running: airflow dags test {VIDEO_DAG_ID} {date}", flush=True)
+            rc = airflow(env, "dags", "test", VIDEO_DAG_ID, date, log=DEMO / "dags-test-product-video.log")
     finally:
         if simulator is not None:
             simulator.stop()
     if rc:
         print(f"\nA DAG run failed (exit {rc}); its output is in {DEMO}/dags-test*.log", file=sys.stderr)
         return rc
-    return report(output_dir, date, time.monotonic() - started) or report_batch(output_dir, date)
+    return (
+        report(output_dir, date, time.monotonic() - started)
+        or report_batch(output_dir, date)
+        or report_videos(output_dir, date)
+    )
 
 
 if __name__ == "__main__":

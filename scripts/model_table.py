@@ -1,7 +1,10 @@
 """Rewrite the README's model table from the capability table in ``airflow_provider_kling.models``.
 
 ``python scripts/model_table.py`` updates README.md in place; ``--check`` only says whether it is
-up to date (exit 1 when not). ``tests/unit/test_model_capabilities.py`` fails while they differ.
+up to date (exit 1 when not); ``--print`` writes the tables to stdout. The tables say what each image
+and omni-image model accepts, where it is served (Kling's own hosts, the reseller) and since/until
+when, its successor, and which model is the default. ``tests/unit/test_model_capabilities.py`` fails
+while they differ.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ SECTION = re.compile(r"(<!-- model-table:start -->\n)(.*?)(<!-- model-table:end 
 
 
 def main(argv: list[str]) -> int:
+    if "--print" in argv:
+        print(render_model_table(), end="")
+        return 0
     text = README.read_text(encoding="utf-8")
     if SECTION.search(text) is None:
         print(

@@ -1,17 +1,18 @@
-"""A batch's results in storage: each item's images, a JSON manifest and an HTML contact sheet.
+"""A batch's results in storage: each item's images or videos, a JSON manifest and an HTML contact sheet.
 
-Images follow the single operator's rules (:func:`~airflow_provider_kling.storage.store_task_images`:
-verified, never half-written, kept when an earlier try stored them), named
-``<dag_id>/<run_id>/<task_id>[_<map_index>]_<key>_<index>.<ext>``. The folder is listed once for
-the whole batch. The manifest and the contact sheet sit beside them:
-``<task_id>[_<map_index>]_manifest.json`` and ``<task_id>[_<map_index>]_contact_sheet.html``.
+Files follow the single operators' rules (:func:`~airflow_provider_kling.storage.store_task_outputs`:
+verified, streamed, never half-written, kept when an earlier try stored them; images or videos as
+the request kind makes, :func:`~airflow_provider_kling.storage.media_of`), named
+``<dag_id>/<run_id>/<task_id>[_<map_index>]_<key>_<index>.<ext>`` (a video's watermarked copy
+``..._<index>_watermarked.mp4``). The folder is listed once for the whole batch. The manifest and
+the contact sheet sit beside them: ``<task_id>[_<map_index>]_manifest.json`` and
+``<task_id>[_<map_index>]_contact_sheet.html``.
 """
 
 from __future__ import annotations
 
 import html
 import json
-from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 
@@ -19,12 +20,15 @@ from airflow_provider_kling.batch.admission import SUCCEEDED, ItemProgress
 from airflow_provider_kling.errors import KlingError, KlingStorageConfigError
 from airflow_provider_kling.idempotency import generation_external_task_id
 from airflow_provider_kling.storage import (
-    find_stored,
+    IMAGE,
+    VIDEO,
+    VIDEO_EXTENSIONS,
     list_names,
+    media_of,
     path_conn_id,
     plain_uri,
     safe_name,
-    store_task_images,
+    store_task_outputs,
     task_prefix,
     write_whole,
 )
@@ -55,7 +59,7 @@ def store_batch(
     items: list[BatchItem],
     progress: dict[str, ItemProgress],
     *,
-    fetch: Callable[[str], Iterable[bytes]],
+    hook: Any,
     dag_id: str,
     run_id: str,
     task_id: str,
@@ -63,13 +67,14 @@ def store_batch(
     log: Any,
     results_out: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Store every succeeded item's images, then write the manifest and the contact sheet.
+    """Store every succeeded item's images or videos (opened with ``hook``'s opener of their
+    kind), then write the manifest and the contact sheet.
 
-    ``results_out``, when given, receives one result per item that made images, in the shape of
+    ``results_out``, when given, receives one result per item that stored files, in the shape of
     the single operator's result (``task_id``, ``model_name``, ``final_unit_deduction``, ``images``
-    with their stored ``path``): what asset events and OpenLineage facets describe.
+    or ``videos`` with their stored ``path``): what asset events and OpenLineage facets describe.
 
-    Returns the small summary for XCom; ``storage_errors`` lists items whose images could not all
+    Returns the small summary for XCom; ``storage_errors`` lists items whose files could not all
     be stored (a retry stores the missing ones). A storage set-up error is raised at once.
     """
     from airflow_provider_kling.estimates import priced_as
@@ -83,8 +88,10 @@ def store_batch(
     storage_errors: dict[str, str] = {}
     for item in items:
         state = progress[item.key]
+        media = media_of(item.request.kind)
         row: dict[str, Any] = {
             "key": item.key,
+            "media": media.noun,
             "number": item.number,
             "prompt": getattr(item.request, "prompt", None),
             "model_name": getattr(item.request, "model_name", None),
@@ -97,31 +104,33 @@ def store_batch(
             "priced_as": priced_as(item.request),
             "balance": (state.task or {}).get("final_balance_deduction"),
             "files": [],
-            "images": [],
+            media.plural: [],
         }
         if state.status == SUCCEEDED and state.task is not None:
             result = ImageTask.model_validate(state.task).to_xcom()
-            item_task = f"{name}_{item.key}"
-            _, prefix = task_prefix(dag_id, run_id, item_task, None)
+            result.setdefault(media.plural, [])
             try:
-                store_task_images(
+                store_task_outputs(
                     result,
                     base,
-                    fetch=fetch,
+                    media=media,
+                    hook=hook,
                     dag_id=dag_id,
                     run_id=run_id,
-                    task_id=item_task,
+                    task_id=f"{name}_{item.key}",
                     map_index=None,
                     log=log,
-                    stored=find_stored(base, folder, prefix, names),
+                    names=names,
                 )
             except KlingStorageConfigError:
                 raise
             except KlingError as exc:
                 storage_errors[item.key] = str(exc)
                 log.warning("Batch item %r: %s", item.key, exc)
-            row["images"] = [{k: v for k, v in i.items() if k != "path"} for i in result["images"]]
-            row["files"] = [i["path"] for i in result["images"] if i.get("path")]
+            made = result[media.plural]
+            # An image's path is its row's file; a video keeps its paths (and its duration) itself.
+            row[media.plural] = made if media is VIDEO else [_without(i, "path") for i in made]
+            row["files"] = [i[key] for i in made for key in _PATH_KEYS if i.get(key)]
         rows.append(row)
     counts: dict[str, int] = {}
     for row in rows:
@@ -149,7 +158,11 @@ def store_batch(
                 "task_id": row["kling_task_id"],
                 "model_name": row["model_name"],
                 "final_unit_deduction": row["units"],
-                "images": [{"path": path} for path in row["files"]],
+                **(
+                    {"videos": [made for made in row["videos"] if made.get("path")]}
+                    if row["media"] == VIDEO.noun
+                    else {"images": [{"path": path} for path in row["files"]]}
+                ),
             }
             for row in rows
             if row["kling_task_id"] and row["files"]
@@ -157,7 +170,10 @@ def store_batch(
     return {
         "total": len(rows),
         "counts": counts,
-        "images_stored": sum(len(row["files"]) for row in rows),
+        **{
+            f"{media.plural}_stored": sum(len(row["files"]) for row in rows if row["media"] == media.noun)
+            for media in (IMAGE, VIDEO)
+        },
         # Items never created on Kling have nothing to sum; a task still without its deduction
         # makes the total unknown (spend.sum_units' one rule).
         "units": sum_units(row["units"] for row in rows if row["kling_task_id"]),
@@ -168,14 +184,30 @@ def store_batch(
     }
 
 
+#: The keys of a result item's stored files: the file, and a video's watermarked copy.
+_PATH_KEYS = ("path", "watermark_path")
+
+
+def _without(made: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in made.items() if k != key}
+
+
+def _preview(name: str, alt: str) -> str:
+    """An item's file on the contact sheet: a video plays in place, an image links to itself."""
+    esc = html.escape
+    if name.lower().endswith(VIDEO_EXTENSIONS):
+        return f'<video controls preload="metadata" src="{esc(name)}" title="{esc(alt)}"></video>'
+    return f'<a href="{esc(name)}"><img src="{esc(name)}" alt="{esc(alt)}" loading="lazy"></a>'
+
+
 def contact_sheet(manifest: dict[str, Any]) -> str:
-    """One HTML page: every item's images (by relative file name), prompt, status and Kling task id."""
+    """One HTML page: every item's images or videos (by relative file name; videos play), prompt,
+    status and Kling task id."""
     esc = html.escape
     cards = []
     for row in manifest["items"]:
         pictures = "".join(
-            f'<a href="{esc(name)}"><img src="{esc(name)}" alt="{esc(row["key"])}" loading="lazy"></a>'
-            for name in (path.rsplit("/", 1)[-1] for path in row["files"])
+            _preview(name, row["key"]) for name in (path.rsplit("/", 1)[-1] for path in row["files"])
         )
         note = f'<p class="msg">{esc(row["message"])}</p>' if row["message"] else ""
         cards.append(
@@ -189,7 +221,7 @@ def contact_sheet(manifest: dict[str, Any]) -> str:
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{title}</title><style>"
         "body{font-family:sans-serif;margin:1em}main{display:flex;flex-wrap:wrap;gap:1em}"
-        "figure{width:260px;margin:0;border:1px solid #ccc;padding:.5em}img{max-width:100%}"
+        "figure{width:260px;margin:0;border:1px solid #ccc;padding:.5em}img,video{max-width:100%}"
         "figure.refused,figure.failed,figure.error,figure.unfinished{background:#fee}"
         ".msg{color:#900}figcaption p{font-size:.85em}"
         f"</style></head><body><h1>{title}</h1><p>{counts}</p><main>\n"

@@ -28,7 +28,7 @@ from airflow_provider_kling.batch.admission import (
     ItemProgress,
     is_batch_fatal,
 )
-from airflow_provider_kling.errors import KlingError
+from airflow_provider_kling.errors import KlingError, KlingNotFoundError
 from airflow_provider_kling.idempotency import generation_external_task_id, with_external_task_id
 from airflow_provider_kling.lifecycle import FailurePolicy, decide, newest_generation
 
@@ -147,7 +147,7 @@ class BatchRunner:
 
     async def _loop(self) -> None:
         admission = self.admission
-        in_flight: dict[asyncio.Future[Any], tuple[str, ItemProgress]] = {}
+        in_flight: dict[asyncio.Future[Any], tuple[str, Any]] = {}
         last_progress = self._now()
         self.log.info("Batch: %s", admission.progress_line(last_progress))
         finished = admission.all_created if self.completions else admission.done
@@ -164,17 +164,20 @@ class BatchRunner:
                 for item in admission.admit(now):
                     in_flight[asyncio.ensure_future(self._create(item))] = ("create", item)
                 if self.completions is None:
-                    for item in admission.due_polls(now):
+                    for polls in await self._poll_groups(admission.due_polls(now)):
                         self.polls += 1
-                        in_flight[asyncio.ensure_future(self._poll(item))] = ("poll", item)
+                        if isinstance(polls, list):  # many items in one GET /tasks
+                            in_flight[asyncio.ensure_future(self._poll_many(polls))] = ("polls", polls)
+                        else:
+                            in_flight[asyncio.ensure_future(self._poll(polls))] = ("poll", polls)
                 elif now >= next_read:
                     await self._read_completions(now)
                     next_read = now + admission.poll_interval
                 if now - last_progress >= self.progress_every:
                     last_progress = now
                     self.log.info("Batch: %s", admission.progress_line(now))
-                polls = self.completions is None
-                wake = min(admission.next_wakeup(now, polls), self.deadline, now + self.progress_every)
+                polling = self.completions is None
+                wake = min(admission.next_wakeup(now, polling), self.deadline, now + self.progress_every)
                 if self.completions is not None:
                     wake = min(wake, next_read)
                 timeout = max(0.0, wake - self._now())
@@ -199,7 +202,7 @@ class BatchRunner:
                 self.admission.polled(item, task, now)
 
     async def _collect(
-        self, in_flight: dict[asyncio.Future[Any], tuple[str, ItemProgress]], *, timeout: float | None
+        self, in_flight: dict[asyncio.Future[Any], tuple[str, Any]], *, timeout: float | None
     ) -> None:
         done, _ = await asyncio.wait(in_flight, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         for future in done:
@@ -208,7 +211,9 @@ class BatchRunner:
             exc = future.exception()
             if exc is not None and not isinstance(exc, KlingError):
                 raise exc
-            if kind == "create":
+            if kind == "polls":
+                self._polled_many(item, future, now)
+            elif kind == "create":
                 if isinstance(exc, KlingError):
                     self.admission.create_failed(item, exc, now)
                 else:
@@ -224,6 +229,37 @@ class BatchRunner:
             external_id = generation_external_task_id(item.external_task_id, item.generation)
             request = with_external_task_id(request, external_id)
         return await self.hook.acreate_task(request, retry_rate_limit=False)
+
+    async def _poll_groups(self, due: list[ItemProgress]) -> list[ItemProgress | list[ItemProgress]]:
+        """The due polls as calls: 20 items per ``GET /tasks`` where the host has it, else one each."""
+        from airflow_provider_kling.hooks.task_queries import tasks_support
+        from airflow_provider_kling.models.task_query import MAX_TASK_IDS
+
+        if not due:
+            return []
+        await self.hook.aget_settings()
+        if not tasks_support(self.hook).usable:
+            return list(due)
+        return [due[start : start + MAX_TASK_IDS] for start in range(0, len(due), MAX_TASK_IDS)]
+
+    async def _poll_many(self, items: list[ItemProgress]) -> dict[str, Any]:
+        """One poll of many items (``GET /tasks``): their tasks by Kling task id."""
+        ids = [item.kling_task_id for item in items if item.kling_task_id]
+        tasks = await self.hook.aget_tasks(ids, endpoint=self.endpoint, max_wait=self.admission.poll_interval)
+        return {task.task_id: task for task in tasks}
+
+    def _polled_many(self, items: list[ItemProgress], future: asyncio.Future[Any], now: float) -> None:
+        exc = future.exception()
+        for item in items:
+            if isinstance(exc, KlingError):
+                self.admission.poll_failed(item, exc, now)
+            elif (task := future.result().get(item.kling_task_id)) is not None:
+                self.admission.polled(item, task.model_dump(mode="json"), now)
+            else:
+                missing = KlingNotFoundError(
+                    f"Kling knows no task {item.kling_task_id}", task_id=item.kling_task_id
+                )
+                self.admission.poll_failed(item, missing, now)
 
     async def _poll(self, item: ItemProgress) -> Any:
         """One poll; its retries wait at most a poll interval (the admission re-polls after that)."""

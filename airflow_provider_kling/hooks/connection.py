@@ -45,6 +45,10 @@ class KlingConnectionSettings:
     allowed_image_hosts: tuple[str, ...] = ()
     #: Whether the host finds tasks by ``external_task_id``: ``auto`` (find out), ``yes`` or ``no``.
     external_task_id_support: str = "auto"
+    #: Whether the host answers ``GET /tasks`` (many tasks in one query): ``auto``, ``yes`` or ``no``.
+    tasks_query_support: str = "auto"
+    #: A model the host no longer serves (``models.capabilities``): ``refuse`` it before sending, or ``warn``.
+    retired_models: str = "refuse"
     #: Prefix of default external task ids, so two deployments on one account never share a task.
     external_task_id_namespace: str | None = None
     #: The api-server's public base URL (``callback_base_url`` extra): where Kling sends callbacks.
@@ -89,6 +93,8 @@ class KlingConnectionSettings:
             max_video_bytes=number_extra(extras, "max_video_bytes", int, cls.max_video_bytes, conn.conn_id),
             allowed_image_hosts=hosts_extra(extras, "allowed_image_hosts", conn.conn_id),
             external_task_id_support=support_extra(extras, conn.conn_id),
+            tasks_query_support=support_extra(extras, conn.conn_id, "tasks_query"),
+            retired_models=choice_extra(extras, "retired_models", RETIRED_MODELS, conn.conn_id),
             external_task_id_namespace=namespace_extra(extras, conn.conn_id),
             callback_base_url=callback_base_url_extra(extras, conn.conn_id),
         )
@@ -149,18 +155,26 @@ def hosts_extra(extras: Mapping[str, Any], name: str, conn_id: str) -> tuple[str
 EXTERNAL_TASK_ID_SUPPORT = ("auto", "yes", "no")
 
 
-def support_extra(extras: Mapping[str, Any], conn_id: str) -> str:
-    """The ``external_task_id_support`` extra: ``auto`` (default), ``yes`` or ``no``."""
-    value = extras.get("external_task_id_support")
-    if value in (None, ""):
-        return "auto"
+def support_extra(extras: Mapping[str, Any], conn_id: str, name: str = "external_task_id_support") -> str:
+    """A host-support extra (``external_task_id_support``, ``tasks_query``): ``auto``, ``yes`` or ``no``."""
+    value = extras.get(name)
     if isinstance(value, bool):
         return "yes" if value else "no"
+    return choice_extra(extras, name, EXTERNAL_TASK_ID_SUPPORT, conn_id)
+
+
+RETIRED_MODELS = ("refuse", "warn")
+
+
+def choice_extra(extras: Mapping[str, Any], name: str, choices: tuple[str, ...], conn_id: str) -> str:
+    """An extra that is one of ``choices`` (the first is the default)."""
+    value = extras.get(name)
+    if value in (None, ""):
+        return choices[0]
     text = str(value).strip().lower()
-    if text not in EXTERNAL_TASK_ID_SUPPORT:
+    if text not in choices:
         raise ValueError(
-            f"Connection '{conn_id}': extra 'external_task_id_support' must be one of "
-            f"{', '.join(EXTERNAL_TASK_ID_SUPPORT)} (got {value!r})"
+            f"Connection '{conn_id}': extra '{name}' must be one of {', '.join(choices)} (got {value!r})"
         )
     return text
 

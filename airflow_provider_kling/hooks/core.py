@@ -290,7 +290,12 @@ class KlingCore:
         max_wait: float | None = None,
     ) -> Steps[ImageTask]:
         from airflow_provider_kling.models import task_from_data
+        from airflow_provider_kling.models.new_style import is_new_style_path
 
+        if is_new_style_path(endpoint):  # no query route of its own: GET /tasks
+            from airflow_provider_kling.hooks.task_queries import new_style_task_steps
+
+            return (yield from new_style_task_steps(self, task_id, deadline=deadline, max_wait=max_wait))
         path = task_path(endpoint, task_id)
         data = yield from self.call("GET", path, task_id=task_id, deadline=deadline, max_wait=max_wait)
         return task_from_data(data, f"task {task_id}", task_id)
@@ -318,7 +323,18 @@ class KlingCore:
         max_wait: float | None = None,
     ) -> Steps[list[dict[str, Any]]]:
         """One page of the task list, unparsed (list rounds parse only the tasks they watch)."""
+        from airflow_provider_kling.models.new_style import is_new_style_path
+
         params = _check_page(page_num, page_size)
+        if is_new_style_path(endpoint):  # the account's newest tasks of every kind: POST /tasks
+            from airflow_provider_kling.models.task_query import TASKS_PATH, TaskSearch
+
+            if page_num > 1:
+                return []
+            body = TaskSearch(limit=page_size).to_json()
+            page = yield from self.call("POST", TASKS_PATH, body=body, deadline=deadline, max_wait=max_wait)
+            items = page.get("result") if isinstance(page, dict) else None
+            return [item for item in (items or ()) if isinstance(item, dict)]
         data = yield from self.call("GET", endpoint, params=params, deadline=deadline, max_wait=max_wait)
         if data is not None and not isinstance(data, list):
             raise KlingResponseError("Kling answered a task list request without a list of tasks")
@@ -378,7 +394,11 @@ class KlingCore:
             request = with_external_task_id(request, new_external_task_id())
         external_id = request.external_task_id
         assert external_id is not None
-        endpoint = type(request).path
+        from airflow_provider_kling.hooks.task_queries import check_create
+
+        endpoint = type(request).path  # where it is queried; a new-style kind names its model in create_path
+        create_path = getattr(request, "create_path", endpoint)
+        check_create(self, create_path, getattr(request, "model_name", None))
         body = request.to_json()
         resends = 0
 
@@ -389,7 +409,7 @@ class KlingCore:
 
         while True:
             try:
-                data = yield from self.call("POST", endpoint, body=body, resend_if=resend_if)
+                data = yield from self.call("POST", create_path, body=body, resend_if=resend_if)
                 task = task_from_data(data, "the new task", None)
             except KlingInvalidRequestError:
                 # Kling refuses a second create with a known external id: the first one landed.

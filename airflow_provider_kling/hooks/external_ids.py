@@ -16,23 +16,15 @@ if TYPE_CHECKING:
     from airflow_provider_kling.hooks.core import KlingCore, Steps
     from airflow_provider_kling.models import ImageTask
 
-#: Kling's own API hosts (api-singapore, api-beijing ...) honour ``external_task_id``, as documented.
-KLING_HOST_SUFFIX = ".klingai.com"
-
-
-def _is_klings_own_host(base_url: str) -> bool:
-    from urllib.parse import urlsplit
-
-    host = (urlsplit(base_url).hostname or "").lower()
-    return host.endswith(KLING_HOST_SUFFIX)
-
 
 def ids_honoured(core: KlingCore) -> bool | None:
     """True / False when known (connection extra, Kling's own hosts, or found out by this hook);
     None when not yet."""
     if core._external_ids_honoured is None:
+        from airflow_provider_kling.models.hosts import is_klings_own_host
+
         support = core.loaded.external_task_id_support
-        if support == "auto" and _is_klings_own_host(core.loaded.base_url):
+        if support == "auto" and is_klings_own_host(core.loaded.base_url):
             support = "yes"  # Kling documents external_task_id (unique per account, queryable)
         core._external_ids_honoured = {"yes": True, "no": False}.get(support)
     return core._external_ids_honoured
@@ -129,3 +121,61 @@ def _outcome_unknown_error(
         f"external_task_id_support to 'yes' on connection '{core.kling_conn_id}'",
         external_task_id=external_id,
     )
+
+
+class TasksQuerySupport:
+    """
+    Whether a host answers ``GET /tasks`` (many tasks in one query), found out the way external-id
+    support is: the connection extra ``tasks_query`` (``auto``, ``yes``, ``no``), Kling's own hosts
+    (documented: yes), else the first answer. Sans-I/O: the hook reports what it saw.
+
+    ``/tasks`` belongs to the new-style API, which takes an API key only: with ``auto``, a JWT
+    connection does not use it.
+    """
+
+    def __init__(self, setting: str, base_url: str, *, uses_jwt: bool = False) -> None:
+        from airflow_provider_kling.models.hosts import is_klings_own_host
+
+        self.setting = setting
+        self.supported: bool | None = {"yes": True, "no": False}.get(setting)
+        if self.supported is None:
+            if uses_jwt:
+                self.supported = False
+            elif is_klings_own_host(base_url):
+                self.supported = True
+
+    def __repr__(self) -> str:
+        return f"TasksQuerySupport(setting={self.setting!r}, supported={self.supported!r})"
+
+    @property
+    def usable(self) -> bool:
+        """Try ``/tasks`` (known to work, or not known yet)."""
+        return self.supported is not False
+
+    def saw_answer(self) -> None:
+        """A ``/tasks`` query was answered with a list: the host has it."""
+        if self.supported is None:
+            self.supported = True
+
+    def saw_error(self, exc: KlingError) -> bool:
+        """
+        A ``/tasks`` query failed: True when that shows the host lacks it (no such route, or an
+        answer that is not Kling's), so the caller falls back to per-task queries and list rounds.
+        A host set to ``yes`` is never given up on; a transient error says nothing.
+        """
+        from airflow_provider_kling.errors import KlingAuthError, KlingNotFoundError, KlingResponseError
+
+        if self.setting == "yes":
+            return False
+        # A host without the route may answer its own page (200, not JSON): that is no Kling answer.
+        if exc.retryable and not isinstance(exc, KlingResponseError):
+            return False
+        lacks = (
+            isinstance(exc, KlingNotFoundError | KlingResponseError)
+            or exc.http_status in (404, 405)
+            or exc.code == 1202
+            or (isinstance(exc, KlingAuthError) and self.supported is None)
+        )
+        if lacks:
+            self.supported = False
+        return lacks

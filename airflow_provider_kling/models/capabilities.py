@@ -1,17 +1,28 @@
 """
-What each Kling image model accepts on ``POST /v1/images/generations``: one row per model.
+What each Kling image model accepts on ``POST /v1/images/generations``, and where each image
+model (generation and omni-image) is served: two tables of data, one row per model.
 
 Written from Kling's published capability map and image-generation page. A new model is one
 more row in :data:`IMAGE_MODEL_CAPABILITIES`; the request validation (``models.request``) and
 the README's model table (:func:`render_model_table`) both read this table and nothing else.
 Where Kling's pages say nothing about a model, the row allows rather than refuses, and says so
 in ``notes``.
+
+:data:`MODEL_AVAILABILITY` says, per model, on which hosts it is served and since/until when, and
+its successor. :func:`model_verdict` decides from it (and the connection's base URL) whether a
+create is refused before any HTTP call or goes ahead with a warning. :data:`DEFAULT_IMAGE_MODEL`
+is the operators' default model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from airflow_provider_kling.defaults import DEFAULT_IMAGE_MODEL
+from airflow_provider_kling.errors import KlingRequestValidationError
+from airflow_provider_kling.models.hosts import HOST_FAMILY_NAMES, HostFamily, host_family
 
 ALL_ASPECT_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9")
 ALL_RESOLUTIONS: tuple[str, ...] = ("1k", "2k")
@@ -66,7 +77,7 @@ IMAGE_MODEL_CAPABILITIES: Mapping[str, ImageModelCapability] = {
             text_resolutions=("1k",),
             image_resolutions=("1k",),
             elements=False,
-            notes="Kling's default model when model_name is absent (this client always sends it)",
+            notes="Kling's old default when model_name is absent (this client always sends it)",
         ),
         ImageModelCapability(
             name="kling-v1-5",
@@ -136,6 +147,164 @@ ASPECT_RATIOS: tuple[str, ...] = ALL_ASPECT_RATIOS
 MAX_IMAGES = max(row.max_images for row in IMAGE_MODEL_CAPABILITIES.values())
 
 
+# --- where each model is served --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Served:
+    """One kind of host serves a model: since (``None``: earlier, or not known) until (``None``: still)."""
+
+    host: HostFamily
+    since: date | None = None
+    #: the first day it is no longer served there (``None``: served, as far as the sources say)
+    until: date | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class ModelAvailability:
+    """Where one image model is served, and what replaces it. A host family not listed: not known."""
+
+    name: str
+    #: the request kind that takes it: ``generations`` or ``omni-image``
+    kind: str
+    served: tuple[Served, ...]
+    #: the model to use instead once it is gone
+    successor: str | None = None
+
+    def on(self, host: HostFamily | None) -> Served | None:
+        """What is known about ``host`` serving this model (``None``: nothing is)."""
+        return next((served for served in self.served if served.host == host), None)
+
+    @property
+    def retiring(self) -> date | None:
+        """The day Kling stops (or stopped) serving it on its own hosts; ``None``: no end is known."""
+        own = self.on("kling")
+        return own.until if own else None
+
+
+# Sources: Kling's image-generation page as copied on 2026-09-20 lists only kling-v2-1 and kling-v3
+# (default kling-v3); a copy from 2026-02 still listed kling-v1, kling-v1-5, kling-v2 and kling-v2-new.
+# Kling's changelog retires no image model in so many words, so "until 2026-09-20" is the latest
+# day they can have gone (UNCONFIRMED that Kling refuses them: the connection extra
+# ``retired_models="warn"`` sends them anyway). Image 3.0 and 3.0 Omni launched on 2026-02-25.
+# The reseller's page (undated, read 2026-12) lists all six generation models.
+_KLING_PAGE_2026_09 = "Kling's image-generation page, 2026-09-20: kling-v2-1 and kling-v3 only"
+_RESELLER_PAGE = "the reseller's image-generation page lists it"
+_DROPPED = date(2026, 9, 20)
+_IMAGE_3_LAUNCH = date(2026, 2, 25)
+
+MODEL_AVAILABILITY: Mapping[str, ModelAvailability] = {
+    row.name: row
+    for row in (
+        *(
+            ModelAvailability(
+                name=name,
+                kind="generations",
+                served=(
+                    Served("kling", until=_DROPPED, source=_KLING_PAGE_2026_09),
+                    Served("reseller", source=_RESELLER_PAGE),
+                ),
+                successor="kling-v3",
+            )
+            for name in ("kling-v1", "kling-v1-5", "kling-v2", "kling-v2-new")
+        ),
+        ModelAvailability(
+            name="kling-v2-1",
+            kind="generations",
+            served=(Served("kling", source=_KLING_PAGE_2026_09), Served("reseller", source=_RESELLER_PAGE)),
+        ),
+        ModelAvailability(
+            name="kling-v3",
+            kind="generations",
+            served=(
+                Served("kling", since=_IMAGE_3_LAUNCH, source=_KLING_PAGE_2026_09 + " (the default)"),
+                Served("reseller", source=_RESELLER_PAGE),
+            ),
+        ),
+        ModelAvailability(
+            name="kling-image-o1",
+            kind="omni-image",
+            served=(Served("kling", source="Kling's omni-image page, 2026-09-20 (the default)"),),
+        ),
+        ModelAvailability(
+            name="kling-v3-omni",
+            kind="omni-image",
+            served=(Served("kling", since=_IMAGE_3_LAUNCH, source="Kling's omni-image page, 2026-09-20"),),
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class ModelVerdict:
+    """Whether a model may be sent to a host: ``refusal`` (refuse before any HTTP call) or ``warning``."""
+
+    model_name: str
+    host: HostFamily | None
+    refusal: str | None = None
+    warning: str | None = None
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _instead(row: ModelAvailability) -> str:
+    return f"use {row.successor} instead" if row.successor else "choose another model"
+
+
+def model_verdict(
+    model_name: str, base_url: str, *, today: date | None = None, refuse_retired: bool = True
+) -> ModelVerdict:
+    """
+    Whether ``model_name`` may be sent to the host of ``base_url`` (no I/O).
+
+    Refused when the table says that host no longer serves it (naming its successor); a warning
+    naming the date when Kling is retiring it, or has retired it on its own hosts while this host
+    still serves it. ``refuse_retired=False`` turns a refusal into a warning (for a host known to
+    serve the model after all). Unknown models and unknown hosts are neither refused nor warned
+    about here: the request rules and the host decide.
+    """
+    today = today or _today()
+    host = host_family(base_url)
+    row = MODEL_AVAILABILITY.get(model_name)
+    if row is None:
+        return ModelVerdict(model_name, host)
+    served = row.on(host)
+    where = HOST_FAMILY_NAMES.get(host or "", base_url)
+    if served is not None and served.until is not None and served.until <= today:
+        message = (
+            f"model_name: {model_name} is no longer served on {where} "
+            f"(not since {served.until.isoformat()}); {_instead(row)}"
+        )
+        if refuse_retired:
+            return ModelVerdict(model_name, host, refusal=message)
+        return ModelVerdict(model_name, host, warning=message + " (sent anyway: retired_models is 'warn')")
+    retiring = row.retiring
+    if retiring is None:
+        return ModelVerdict(model_name, host)
+    if retiring > today:
+        warning = f"Kling is retiring {model_name} on {retiring.isoformat()}; {_instead(row)}"
+    else:
+        warning = (
+            f"Kling no longer serves {model_name} on its own hosts (not since {retiring.isoformat()}); "
+            f"{where} {'still lists it' if served is not None else 'may still take it'}; {_instead(row)}"
+        )
+    return ModelVerdict(model_name, host, warning=warning)
+
+
+def check_model_served(
+    model_name: str, base_url: str, *, today: date | None = None, refuse_retired: bool = True
+) -> str | None:
+    """:func:`model_verdict` as a check: raise :class:`KlingRequestValidationError` for a refusal,
+    return the warning (``None``: nothing to say) for the caller to log."""
+    verdict = model_verdict(model_name, base_url, today=today, refuse_retired=refuse_retired)
+    if verdict.refusal is not None:
+        raise KlingRequestValidationError(f"Invalid Kling image request: {verdict.refusal}")
+    return verdict.warning
+
+
 def _cell(values: tuple[str, ...]) -> str:
     return ", ".join(values) if values else "-"
 
@@ -147,21 +316,63 @@ def _ratios(values: tuple[str, ...]) -> str:
     return "all but " + ", ".join(missing)
 
 
+def _served_cell(row: ModelAvailability | None, host: HostFamily) -> str:
+    served = row.on(host) if row else None
+    if served is None:
+        return "not known"
+    if served.until is not None:
+        return f"until {served.until.isoformat()}"
+    return f"since {served.since.isoformat()}" if served.since else "yes"
+
+
+def _successor_cell(row: ModelAvailability | None) -> str:
+    return f"`{row.successor}`" if row and row.successor else "-"
+
+
+def _availability_cells(row: ModelAvailability | None) -> str:
+    """The "Kling's own hosts | reseller | successor" cells of a model's line."""
+    return f"{_served_cell(row, 'kling')} | {_served_cell(row, 'reseller')} | {_successor_cell(row)}"
+
+
 def render_model_table() -> str:
-    """The README's model table (Markdown), generated from :data:`IMAGE_MODEL_CAPABILITIES`."""
+    """The README's model tables (Markdown): what each model accepts, and where it is served.
+
+    Generated from :data:`IMAGE_MODEL_CAPABILITIES`, :data:`MODEL_AVAILABILITY` and the omni-image
+    models of ``models.requests.omni_image``.
+    """
+    from airflow_provider_kling.models.requests.omni_image import OMNI_MODELS
+
     lines = [
         "| `model_name` | text to image | with `image` | `image_reference` | `resolution` (text / with image)"
-        " | `aspect_ratio` | `n` | `element_list` | notes |",
-        "|---|---|---|---|---|---|---|---|---|",
+        " | `aspect_ratio` | `n` | `element_list` | Kling's own hosts | reseller (default host) | successor"
+        " | notes |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in IMAGE_MODEL_CAPABILITIES.values():
         reference = _cell(row.reference_types)
         if row.reference_required:
             reference += " (required with an image)"
+        where = MODEL_AVAILABILITY.get(row.name)
+        default = " (default)" if row.name == DEFAULT_IMAGE_MODEL else ""
         lines.append(
-            f"| `{row.name}` | {'yes' if row.text_to_image else 'no'} | {row.image_use or '-'} | {reference}"
-            f" | {_cell(row.text_resolutions)} / {_cell(row.image_resolutions)}"
+            f"| `{row.name}`{default} | {'yes' if row.text_to_image else 'no'} | {row.image_use or '-'}"
+            f" | {reference} | {_cell(row.text_resolutions)} / {_cell(row.image_resolutions)}"
             f" | {_ratios(row.aspect_ratios)}"
-            f" | 1-{row.max_images} | {'yes' if row.elements else '-'} | {row.notes} |"
+            f" | 1-{row.max_images} | {'yes' if row.elements else '-'}"
+            f" | {_availability_cells(where)}"
+            f" | {row.notes} |"
+        )
+    lines += [
+        "",
+        "| omni-image `model_name` | `resolution` | series | Kling's own hosts | reseller (default host)"
+        " | successor | notes |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for omni in OMNI_MODELS.values():
+        where = MODEL_AVAILABILITY.get(omni.name)
+        lines.append(
+            f"| `{omni.name}` | {_cell(omni.resolutions)} | {'yes' if omni.series else '-'}"
+            f" | {_availability_cells(where)}"
+            f" | {omni.notes} |"
         )
     return "\n".join(lines) + "\n"

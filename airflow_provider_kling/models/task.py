@@ -188,6 +188,7 @@ class ImageTask(_Tolerant):
                 self.final_balance_deduction.model_dump(mode="json") if self.final_balance_deduction else None
             ),
             "images": [image.to_xcom() for image in self.images],
+            **({"videos": [video.to_xcom() for video in self.videos]} if self.videos else {}),
         }
         if self.videos:
             summary["videos"] = [video.to_xcom() for video in self.videos]
@@ -245,9 +246,15 @@ def parse_answer(status: int, headers: Mapping[str, str], content: bytes, task_i
 
 
 def task_from_data(data: Any, what: str, task_id: str | None = None) -> ImageTask:
-    """Read one task from Kling's ``data``; an answer this provider cannot read is a KlingResponseError."""
+    """Read one task from Kling's ``data`` (a ``/v1/`` task or a new-style record); an answer this
+    provider cannot read is a KlingResponseError."""
     if not isinstance(data, dict):
         raise KlingResponseError(f"Kling answered without a task for {what}", task_id=task_id)
+    if "task_id" not in data and "id" in data:
+        # A new-style record (``id``, ``status``, ``outputs[]``, ``billing[]``): read in /v1/ terms.
+        from airflow_provider_kling.models.new_style import legacy_fields
+
+        data = legacy_fields(data)
     try:
         return ImageTask.model_validate(data)
     except ValidationError as exc:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from airflow_provider_kling.lifecycle import Decision
     from airflow_provider_kling.models import ImageTask
     from airflow_provider_kling.models.requests import KlingTaskRequest
+    from airflow_provider_kling.storage import MediaKind
 
 
 # -- the Airflow glue ----------------------------------------------------------------------------
@@ -118,7 +119,9 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
     - ``template_fields``: its own templated arguments plus ``KlingTaskOperator.template_fields``;
     - optionally :meth:`request_fields` (derived fields, e.g. expand's ``to_aspect_ratio``),
       :meth:`outputs_of` and :meth:`store_outputs` (what a succeeded task made and how it is
-      stored: images by default; a video kind gives its videos and its own storage callable).
+      stored). By default both follow :attr:`media`, what the request kind makes
+      (:func:`~airflow_provider_kling.storage.media_of`): a video kind's outputs are its videos,
+      stored as videos.
 
     Every entry point (``execute``, ``execute_complete``, ``execute_after_slot_wait``) builds the
     request through :meth:`build_request`, which reads :meth:`request_fields`: the one place a
@@ -154,8 +157,8 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
     :param max_regenerations: How many new Kling tasks Airflow retries may create after Kling-side
         failures other than content policy (default 2: such failures are usually transient, and
         this bounds the spend to 3 tasks per request whatever ``retries`` says).
-    :param regenerate_expired: When a resumed task's images are gone (Kling purges them after 30
-        days) and none is stored, create a new generation instead of failing (default False).
+    :param regenerate_expired: When a resumed task's images or videos are gone (Kling purges them
+        after 30 days) and none is stored, create a new generation instead of failing (default False).
     """
 
     template_fields: Sequence[str] = (
@@ -421,19 +424,28 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
 
     # -- results -------------------------------------------------------------------------------
 
+    @property
+    def media(self) -> MediaKind:
+        """What this operator's request kind makes: images or videos (``storage.media_of``)."""
+        from airflow_provider_kling.storage import media_of
+
+        return media_of(self.request_kind)
+
     def outputs_of(self, task: ImageTask) -> list[Any]:
-        """What a succeeded task made (its images; a video kind returns its videos)."""
-        return list(task.images)
+        """What a succeeded task made: its images, or a video kind's videos (:attr:`media`)."""
+        return list(getattr(task, self.media.plural))
 
     def store_outputs(self, result: dict[str, Any], base: Any, context: Context) -> None:
-        """Copy what ``result`` lists under ``base`` (images by default); sets each one's ``path``."""
-        from airflow_provider_kling.storage import store_task_images
+        """Copy what ``result`` lists under ``base`` (its images or videos, :attr:`media`); sets
+        each one's ``path``."""
+        from airflow_provider_kling.storage import store_task_outputs
 
         ti = context["ti"]
-        store_task_images(
+        store_task_outputs(
             result,
             base,
-            fetch=self.hook.iter_image_bytes,
+            media=self.media,
+            hook=self.hook,
             dag_id=self.dag_id,
             run_id=str(context.get("run_id") or getattr(ti, "run_id", "run")),
             task_id=self.task_id,
@@ -445,9 +457,10 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         self, task: ImageTask, request: KlingTaskRequest, context: Context, *, resumed: bool
     ) -> dict[str, Any]:
         outputs = self.outputs_of(task)
+        plural = self.media.plural
         if not outputs:
             raise KlingImageUnavailableError(
-                f"Kling task {task.task_id} succeeded but returned no images", task_id=task.task_id
+                f"Kling task {task.task_id} succeeded but returned no {plural}", task_id=task.task_id
             )
         from airflow_provider_kling.spend import describe_deduction
 
@@ -456,32 +469,34 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         self._kling_image_url = outputs[0].url
         if not self.output_path:
             self.log.info(
-                "Kling task %s made %d images; not copied (no output_path): Kling purges them after 30 days",
+                "Kling task %s made %d %s; not copied (no output_path): Kling purges them after 30 days",
                 task.task_id,
                 len(outputs),
+                plural,
             )
             self._record_outputs([result], None, context)
             return result
         try:
             output_uri = self._store(result, context)
         except KlingImageUnavailableError as exc:
-            if not resumed or not self._images_expired(result):
+            if not resumed or not self._outputs_expired(result):
                 raise
-            stored = [image for image in result["images"] if image.get("path")]
+            stored = [made for made in result[plural] if made.get("path")]
             if self.regenerate_expired and not stored:
                 return self._regenerate_expired(task, request, context)
             raise fail_fast(self._expired_error(task, exc, stored=len(stored))) from exc
         self._record_outputs([result], output_uri, context)
         return result
 
-    def _images_expired(self, result: dict[str, Any]) -> bool:
-        """Whether the first image not stored is gone for good (403/404/410), not just unreachable."""
-        missing = next((image for image in result["images"] if not image.get("path")), None)
+    def _outputs_expired(self, result: dict[str, Any]) -> bool:
+        """Whether the first image (or video) not stored is gone for good (403/404/410), not just
+        unreachable."""
+        missing = next((made for made in result[self.media.plural] if not made.get("path")), None)
         if missing is None or not missing.get("url"):
             return False
         chunks: Any = None
         try:
-            chunks = self.hook.iter_image_bytes(missing["url"])  # opens the URL (and may refuse) here
+            chunks = self.media.fetcher(self.hook)(missing["url"])  # opens the URL (and may refuse) here
             next(iter(chunks), None)
         except KlingImageUnavailableError as exc:
             return exc.http_status in (403, 404, 410)
@@ -498,12 +513,12 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
             "Set regenerate_expired=True on this operator and clear the task to create a new generation "
             "(a new paid task)"
             if not stored
-            else f"{stored} image(s) were stored; delete them under output_path, then set "
+            else f"{stored} {self.media.noun}(s) were stored; delete them under output_path, then set "
             "regenerate_expired=True and clear the task to create a new generation (a new paid task)"
         )
         return KlingImagesExpiredError(
-            f"The images of resumed Kling task {task.task_id} are gone (Kling purges them after 30 days) "
-            f"and were not stored, so retrying cannot help ({exc.message}). {how}.",
+            f"The {self.media.plural} of resumed Kling task {task.task_id} are gone (Kling purges them "
+            f"after 30 days) and were not stored, so retrying cannot help ({exc.message}). {how}.",
             task_id=task.task_id,
         )
 
@@ -512,8 +527,9 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
     ) -> dict[str, Any]:
         """``regenerate_expired=True``: create the next generation of this request on purpose."""
         self.log.warning(
-            "The images of Kling task %s are gone and none was stored; regenerate_expired=True: "
+            "The %s of Kling task %s are gone and none was stored; regenerate_expired=True: "
             "creating the next generation (a new paid task)",
+            self.media.plural,
             expired.task_id,
         )
         task = self._wait(self._tasks(request, context).create_next(), request)

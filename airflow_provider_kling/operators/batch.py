@@ -27,7 +27,7 @@ DEFAULT_FIELDS = ("model_name", "n", "negative_prompt", "resolution", "aspect_ra
 
 
 def kind_defaults(request_kind: str) -> dict[str, Any]:
-    """The request defaults of ``request_kind``'s own operator (``model_name="kling-v1"``, ``n=1``
+    """The request defaults of ``request_kind``'s own operator (``model_name="kling-v3"``, ``n=1``
     for image generation): a batch item without its own value gets what the single operator would."""
     import inspect
 
@@ -50,8 +50,9 @@ class KlingBatchOperator(KlingTaskOperator):
     task, keeping the account's slots full.
 
     Items are created as slots free (an image task holds ``n`` slots until it ends, a virtual
-    try-on 1), polled, and their images stored like the single operator's; a manifest and an
-    HTML contact sheet are written beside them and XCom gets a small summary. A retry (or a
+    try-on or a video task 1), polled, and their images or videos (with a video's watermarked
+    copy) stored like the single operators'; a manifest and an HTML contact sheet (where videos
+    play) are written beside them and XCom gets a small summary. A retry (or a
     restarted triggerer) resumes the items that exist and creates only the missing ones. See
     the README's "Batches".
 
@@ -60,11 +61,12 @@ class KlingBatchOperator(KlingTaskOperator):
         ``.jsonl`` or ``.txt`` (one prompt per line) file rendered with the run's context. An
         image field may name an image in your storage, as on the single operators. (templated)
     :param request_kind: The endpoint of every item: ``generations`` (default), ``omni-image``,
-        ``multi-image2image``, ``expand`` or ``virtual-try-on``; an item holds that kind's
-        request fields (those of its single operator).
+        ``multi-image2image``, ``expand``, ``virtual-try-on``, or a video kind (``text2video``,
+        ``image2video``, ``omni-video``, ``video-extend``, ``multi-image2video``); an item holds
+        that kind's request fields (those of its single operator).
     :param slots: The account's concurrency (Kling slots) this batch may fill; an item holds ``n``.
     :param model_name: Model of every item without its own; by default the kind's own operator's
-        default (``kling-v1`` for image generation). (templated)
+        default (``kling-v3`` for image generation). (templated)
     :param n: Images per item, for items without their own ``n`` (kinds that have ``n``).
     :param negative_prompt: For every item without its own. (templated)
     :param resolution: ``1k`` or ``2k``, for every item without its own. (templated)
@@ -75,7 +77,7 @@ class KlingBatchOperator(KlingTaskOperator):
         its position in the list.
     :param requests_format: ``auto`` (from the file's extension), ``csv``, ``jsonl`` or ``lines``
         for a ``requests`` given as text.
-    :param output_path: Where images, manifest and contact sheet go (required). (templated)
+    :param output_path: Where images or videos, manifest and contact sheet go (required). (templated)
     :param deferrable: Run the whole batch (admission and polls) in one trigger.
     :param poll_interval: Seconds between two polls of one running item.
     :param timeout: Seconds the whole batch may take; items not done by then are left to a retry.
@@ -492,7 +494,7 @@ class KlingBatchOperator(KlingTaskOperator):
                 base,
                 items,
                 {state.key: state for state in progress},
-                fetch=self.hook.iter_image_bytes,
+                hook=self.hook,
                 dag_id=self.dag_id,
                 run_id=str(context.get("run_id") or getattr(ti, "run_id", "run")),
                 task_id=self.task_id,

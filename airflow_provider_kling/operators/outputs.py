@@ -49,7 +49,12 @@ class KlingOutputsMixin:
             output_uri=output_uri,
         )
         for recorded in record_asset_events(context, self.outlets, output_uri, extra):
-            self.log.info("Asset event for %s: %d image(s)", recorded, extra["image_count"])
+            self.log.info(
+                "Asset event for %s: %d image(s), %d video(s)",
+                recorded,
+                extra["image_count"],
+                extra["video_count"],
+            )
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the output folder as the output dataset, the Kling task ids, models and units

@@ -25,7 +25,6 @@ from airflow_provider_kling.operators.base import KlingTaskOperator
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_kling.models import ImageTask
     from airflow_provider_kling.models.requests import KlingTaskRequest
 
 __all__ = [
@@ -39,7 +38,8 @@ __all__ = [
 
 
 class KlingVideoTaskOperator(KlingTaskOperator):
-    """What every video operator shares: the task's videos are its outputs, stored as videos.
+    """What every video operator shares: the task's videos are its outputs, stored as videos (the
+    base reads that from the request kind: ``storage.media_of``), and UNCONFIRMED fields are logged.
 
     Files are named ``<dag_id>/<run_id>/<task_id>[_<map_index>]_0.mp4`` under ``output_path``
     (``_0_watermarked.mp4`` for the watermarked copy), like images.
@@ -53,25 +53,6 @@ class KlingVideoTaskOperator(KlingTaskOperator):
         for name, why in unconfirmed.items():
             self.log.warning("%s is UNCONFIRMED: %s; Kling may refuse or ignore it", name, why)
         return request
-
-    def outputs_of(self, task: ImageTask) -> list[Any]:
-        return list(task.videos)
-
-    def store_outputs(self, result: dict[str, Any], base: Any, context: Context) -> None:
-        from airflow_provider_kling.storage import store_task_videos
-
-        ti = context["ti"]
-        fetch = self.hook.iter_video_bytes
-        store_task_videos(
-            result,
-            base,
-            fetch=fetch,
-            dag_id=self.dag_id,
-            run_id=str(context.get("run_id") or getattr(ti, "run_id", "run")),
-            task_id=self.task_id,
-            map_index=getattr(ti, "map_index", None),
-            log=self.log,
-        )
 
 
 _VIDEO_ARGS = ("mode", "duration", "cfg_scale", "sound", "camera_control", "watermark_info")

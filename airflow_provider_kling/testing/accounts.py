@@ -3,11 +3,13 @@
 Kling counts concurrency and spends units per *account*: every key of an account shares its
 slots, tasks and resource packs. ``SimulatorConfig.accounts`` maps keys (API keys or JWT access
 keys) to account names; a key not listed is an account of its own. Each account starts with one
-STAND-IN resource pack (``pack_units``, default 10,000 units, online for a year); a create takes the
-task's units from the online packs (soonest to expire first) or answers 429 / 1102 when they do
-not cover it, and a task that ends ``failed`` gives its units back. ``GET /account/costs`` shows
-the packs in Kling's shape, at once (Kling's figures lag up to 12 hours; its one-query-a-second
-limit is not enforced here).
+STAND-IN resource pack (``pack_units``, default 10,000 units, online for a year, good for every
+product type); a create takes the task's units from the online packs of its product type (soonest
+to expire first) or answers 429 / 1102 when they do not cover it (Kling's packs are per type: with
+only a video pack, an image create answers 1102; a pack set with ``product_type`` ``image``,
+``video`` or ``try_on`` serves that type only), and a task that ends ``failed`` gives its units
+back. ``GET /account/costs`` shows the packs in Kling's shape, at once (Kling's figures lag up to
+12 hours; its one-query-a-second limit is not enforced here).
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ class ResourcePack:
     purchased: float
     pack_id: str
     pack_type: str = "decreasing_total"
+    #: ``image``, ``video`` or ``try_on``; ``None``: any (the simulator's starting pack)
+    product_type: str | None = None
+
+    def serves(self, product_type: str) -> bool:
+        return self.product_type is None or self.product_type == product_type
 
     def status(self, now: float) -> str:
         if now < self.effective:
@@ -57,7 +64,7 @@ class ResourcePack:
 
     def render(self, now: float) -> dict[str, Any]:
         """One item of ``resource_pack_subscribe_infos``, as Kling sends it (times in ms)."""
-        return {
+        rendered: dict[str, Any] = {
             "resource_pack_name": self.name,
             "resource_pack_id": self.pack_id,
             "resource_pack_type": self.pack_type,
@@ -68,6 +75,9 @@ class ResourcePack:
             "invalid_time": int(self.invalid * 1000),
             "status": self.status(now),
         }
+        if self.product_type is not None:
+            rendered["product_type"] = self.product_type
+        return rendered
 
     @classmethod
     def from_json(cls, spec: Mapping[str, Any], now: float) -> ResourcePack:
@@ -81,6 +91,7 @@ class ResourcePack:
             "purchase_time",
             "effective_time",
             "invalid_time",
+            "product_type",
         }
         if unknown:
             raise ValueError(f"unknown resource pack fields: {', '.join(sorted(unknown))}")
@@ -100,7 +111,17 @@ class ResourcePack:
             purchased=spec["purchase_time"] / 1000 if "purchase_time" in spec else effective,
             pack_id=str(spec.get("resource_pack_id", uuid.uuid4().hex)),
             pack_type=str(spec.get("resource_pack_type", "decreasing_total")),
+            product_type=_product_type(spec.get("product_type")),
         )
+
+
+PRODUCT_TYPES = ("image", "video", "try_on")
+
+
+def _product_type(value: Any) -> str | None:
+    if value is not None and value not in PRODUCT_TYPES:
+        raise ValueError(f"product_type must be one of {', '.join(PRODUCT_TYPES)} (got {value!r})")
+    return value
 
 
 class Accounts:
@@ -124,10 +145,15 @@ class Accounts:
     def set_packs(self, account: str, specs: list[Mapping[str, Any]], now: float) -> None:
         self._packs[account] = [ResourcePack.from_json(spec, now) for spec in specs]
 
-    def charge(self, account: str, units: float, now: float) -> bool:
-        """Take ``units`` from the online packs, soonest to expire first; False if they fall short."""
+    def charge(self, account: str, units: float, now: float, product_type: str = "image") -> bool:
+        """Take ``units`` from the online packs of ``product_type``, soonest to expire first; False if
+        they fall short."""
         online = sorted(
-            (pack for pack in self.packs(account, now) if pack.status(now) == "online"),
+            (
+                pack
+                for pack in self.packs(account, now)
+                if pack.status(now) == "online" and pack.serves(product_type)
+            ),
             key=lambda p: p.invalid,
         )
         if sum(pack.remaining for pack in online) < units:
@@ -140,9 +166,11 @@ class Accounts:
                 break
         return True
 
-    def refund(self, account: str, units: float, now: float) -> None:
-        """Give ``units`` back to the first pack that has room (a task that ended failed)."""
+    def refund(self, account: str, units: float, now: float, product_type: str = "image") -> None:
+        """Give ``units`` back to the first pack of ``product_type`` with room (a task that ended failed)."""
         for pack in self.packs(account, now):
+            if not pack.serves(product_type):
+                continue
             room = pack.total - pack.remaining
             given = min(room, units)
             pack.remaining += given

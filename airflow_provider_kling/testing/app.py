@@ -8,6 +8,8 @@ path; a task is found only at the path it was created at, and listed only there.
 Every API route answers under both ``/v1/...`` (Kling's own hosts) and ``/kling/v1/...`` (the
 reseller's prefix): create, query (by task id or external task id), list, and
 ``GET /account/costs?start_time=&end_time=[&resource_pack_name=]`` (the account's resource packs).
+Image generation serves the models of the host the prefix stands for (``rules.SERVED_BY``). The
+2026 task API (new-style video creates, ``GET``/``POST /tasks``) is in ``testing.task_api``.
 Images (and watermarked copies) are served without authentication, like Kling's CDN. Anything
 under ``/moved/...`` answers ``308`` to the same URL without ``/moved``: an API that moved.
 """
@@ -34,6 +36,7 @@ from airflow_provider_kling.testing.callbacks import CallbackSender
 from airflow_provider_kling.testing.codes import ApiError
 from airflow_provider_kling.testing.control import control_routes
 from airflow_provider_kling.testing.state import SimulatorConfig, SimulatorState
+from airflow_provider_kling.testing.task_api import task_api_routes
 from airflow_provider_kling.testing.tasks import IMAGE_PATH, SUBMITTED, render_task
 
 API_PREFIXES = ("", "/kling")
@@ -113,9 +116,10 @@ async def _create(request: Request, state: SimulatorState, owner: str) -> dict[s
     except ValueError:
         raise ApiError.of(1201, "Invalid Kling image request: the body must be a JSON object") from None
     kind = _kind(request)
+    host = request.scope.get("kling_host", "reseller")
     try:
         if kind == "generations":
-            image_request = rules.validate(fields)
+            image_request = rules.validate(fields, host)
         elif kind in endpoints.BY_KIND:
             image_request = endpoints.validate(kind, fields)
         else:
@@ -166,10 +170,12 @@ async def task_detail(request: Request) -> Response:
 
 
 def _task_routes(prefix: str, kind: str, path: str) -> list[Route]:
-    """Create/list and query routes of one endpoint; each marks its requests with ``kind``."""
+    """Create/list and query routes of one endpoint; each marks its requests with ``kind`` and the
+    kind of host its prefix stands for (``""``: Kling's own, ``/kling``: the reseller)."""
 
     async def collection(request: Request) -> Response:
         request.scope["kling_endpoint"] = kind
+        request.scope["kling_host"] = "reseller" if prefix else "kling"
         return await generations(request)
 
     async def detail(request: Request) -> Response:
@@ -263,6 +269,7 @@ def create_app(state: SimulatorState | None = None, **settings: Any) -> Starlett
             Route(f"{prefix}/images/{{task_id}}/{{index:int}}.png", image, methods=["GET"]),
             Route(f"{prefix}/images/{{task_id}}/watermarked/{{index:int}}.png", image, methods=["GET"]),
             Route(f"{prefix}/account/costs", account_costs, methods=["GET"]),
+            *task_api_routes(prefix, _api_call),
             *videos.file_routes(prefix),
         ]
     routes.append(Route(f"{MOVED_PREFIX}/{{rest:path}}", moved, methods=["GET", "POST", "PUT", "DELETE"]))

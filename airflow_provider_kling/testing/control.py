@@ -12,6 +12,7 @@ fingerprints (``sha256(key)[:12]``).
 | ``POST /_sim/faults`` | queue faults (see :func:`faults`) |
 | ``GET /_sim/counters[?key=]``, ``POST /_sim/counters/reset`` | per-key counters |
 | ``GET /_sim/tasks[?key=]`` | every task, newest first, with key fingerprint, account and request |
+| ``POST /_sim/tasks/seed`` | ``{"count": n, "api_key": key}``: n finished tasks (an account's history) |
 | ``POST /_sim/advance``, ``POST /_sim/tasks/{id}/advance`` | move manual tasks on (``{"to": ...}``) |
 | ``POST /_sim/progress`` | ``{"progress": mode, "task_id": optional}`` |
 | ``GET, POST /_sim/accounts/{account}/resource_packs`` | read or replace an account's packs |
@@ -151,6 +152,19 @@ async def tasks(request: Request) -> Response:
     return JSONResponse([describe_task(task, image_root=root, now=now) for task in tasks])
 
 
+async def seed(request: Request) -> Response:
+    """POST ``{"count": n, "api_key": key}``: add n finished tasks to the key's account at once."""
+    try:
+        body = await _json_object(request)
+        count, key = body.get("count"), body.get("api_key") or _state(request).config.api_key
+        if not isinstance(count, int) or isinstance(count, bool):
+            raise ValueError("count must be an integer")
+        seeded = _state(request).seed_tasks(key, count)
+    except (TypeError, ValueError) as exc:
+        return _error(exc)
+    return JSONResponse({"seeded": seeded})
+
+
 def _error(exc: Exception) -> JSONResponse:
     return JSONResponse(
         {"error": str(exc).strip("'\"")}, status_code=404 if isinstance(exc, KeyError) else 400
@@ -229,6 +243,7 @@ def control_routes() -> list[Route]:
         Route(f"{CONTROL_PREFIX}/counters/reset", reset_counters, methods=["POST"]),
         Route(f"{CONTROL_PREFIX}/reset", reset, methods=["POST"]),
         Route(f"{CONTROL_PREFIX}/tasks", tasks, methods=["GET"]),
+        Route(f"{CONTROL_PREFIX}/tasks/seed", seed, methods=["POST"]),
         Route(f"{CONTROL_PREFIX}/advance", advance, methods=["POST"]),
         Route(f"{CONTROL_PREFIX}/tasks/{{task_id}}/advance", advance, methods=["POST"]),
         Route(f"{CONTROL_PREFIX}/progress", progress, methods=["POST"]),

@@ -280,7 +280,7 @@ def _virtual_try_on(fields: dict[str, Any]) -> ImageRequest:
     check.raise_if_any()
     size = png_size(fields["human_image"])
     aspect = f"{size[0]}:{size[1]}" if size else "3:4"
-    return _request("virtual-try-on", fields, 1, 1.0, aspect_ratio=aspect)
+    return _request("virtual-try-on", fields, 1, 1.0, aspect_ratio=aspect, product_type="try_on")
 
 
 _COMMON_FIELDS = ("callback_url", "external_task_id")

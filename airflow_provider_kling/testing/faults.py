@@ -13,7 +13,9 @@ from typing import Any
 from airflow_provider_kling.testing.codes import KLING_ERRORS, ApiError
 
 LOSE_MODES = ("hold", "reset")
-IMAGE_FAULT_MODES = ("html", "redirect", "huge", "short", "not_image")
+IMAGE_FAULT_MODES = ("html", "redirect", "huge", "short", "not_image", "expired")
+#: What the CDN answers a purged file with (``expired`` fault).
+EXPIRED_STATUSES = (403, 404, 410)
 _SERVER_ERROR_CODES = {503: 5001, 504: 5002}
 
 
@@ -33,6 +35,11 @@ class ImageFault:
             raise ValueError(f"k must be >= 1 or None (got {self.remaining!r})")
         if self.mode == "redirect" and not isinstance(self.params.get("location"), str):
             raise ValueError("the redirect image fault needs location='<url>'")
+        if self.mode == "expired" and self.params.get("status", 404) not in EXPIRED_STATUSES:
+            raise ValueError(
+                f"the expired image fault takes status= one of {EXPIRED_STATUSES} "
+                f"(got {self.params['status']!r})"
+            )
         if self.mode == "huge":
             size = self.params.get("size")
             if not isinstance(size, int) or isinstance(size, bool) or size < 0:

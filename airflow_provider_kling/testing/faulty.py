@@ -22,6 +22,8 @@ from airflow_provider_kling.testing import png
 BAD_GATEWAY_HTML = (
     b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
 )
+#: A CDN's answer for an object that is gone (S3-like XML).
+PURGED_XML = b"<?xml version='1.0'?><Error><Code>NoSuchKey</Code><Message>expired</Message></Error>"
 ACCESS_DENIED_HTML = b"<html><head><title>403</title></head><body><h1>Access denied</h1></body></html>"
 NOT_AN_IMAGE = b"this is not an image, only bytes that claim to be one" * 4
 _CHUNK = 64 * 1024
@@ -75,6 +77,8 @@ def image_fault_answer(mode: str, params: dict[str, Any], image: bytes) -> Respo
         return BrokenResponse(image, "image/png", sent=len(image) // 2, declared=len(image) * 2)
     if mode == "not_image":
         return Response(NOT_AN_IMAGE, status_code=200, media_type="image/png")
+    if mode == "expired":
+        return Response(PURGED_XML, status_code=int(params.get("status", 404)), media_type="application/xml")
     raise ValueError(f"unknown image fault mode {mode!r}")
 
 

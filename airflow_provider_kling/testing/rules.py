@@ -5,6 +5,10 @@ reseller's page, never imported from the client's request model: a test double t
 client's validator cannot catch the client's validation bugs. ``MODELS`` is one row per model; a
 new model is one more row. Where no page states a cell, the row says so in a comment.
 
+Models as served in 2026: Kling's own hosts (the simulator's ``/v1/...`` routes) list only
+``kling-v2-1`` and ``kling-v3`` (default ``kling-v3``) and refuse the older four as discontinued;
+the reseller (``/kling/v1/...``) still lists all six (:data:`SERVED_BY`).
+
 A request breaking a rule answers ``400`` with code ``1201`` and a message naming the field, the
 rule and the value. Blank optional strings (the reseller's own example sends ``""`` for unused
 fields) count as absent; ``human_fidelity`` is accepted with any reference type (Kling ignores it
@@ -24,8 +28,9 @@ from typing import Any
 ASPECT_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9")
 REFERENCE_TYPES = ("subject", "face")
 RESOLUTIONS = ("1k", "2k")
-#: Kling's defaults for the fields its own pages make optional (the reseller requires both).
-DEFAULT_MODEL = "kling-v1"
+#: Kling's defaults for the fields its own pages make optional (the reseller requires both); the
+#: 2026 page's default model is kling-v3 (older pages said kling-v1).
+DEFAULT_MODEL = "kling-v3"
 DEFAULT_N = 1
 MAX_PROMPT = 2500
 N_RANGE = (1, 9)
@@ -70,6 +75,14 @@ MODELS: dict[str, ModelCapabilities] = {
         True, True, REFERENCE_TYPES, RESOLUTIONS, element_list=True, units_per_image={"1k": 2.0, "2k": 4.0}
     ),
 }
+#: Which image-generation models each kind of host serves today: Kling's 2026-09 page lists two;
+#: the reseller's page all six.
+SERVED_BY: Mapping[str, tuple[str, ...]] = {
+    "kling": ("kling-v2-1", "kling-v3"),
+    "reseller": ("kling-v1", "kling-v1-5", "kling-v2", "kling-v2-new", "kling-v2-1", "kling-v3"),
+}
+HOSTS = tuple(SERVED_BY)
+
 _OPTIONAL_TEXT = (
     "model_name",
     "negative_prompt",
@@ -117,6 +130,8 @@ class ImageRequest:
     units_each: float | None = None
     #: omni-image ``result_type="series"``: the images are answered as ``series_images``.
     series: bool = False
+    #: What the task makes (its resource pack type): ``image``, ``video`` or ``try_on``.
+    product_type: str = "image"
 
     @property
     def units_per_image(self) -> float:
@@ -270,8 +285,12 @@ def _capability_problems(fields: dict[str, Any]) -> list[str]:
     return problems
 
 
-def validate(body: Any) -> ImageRequest:
-    """The accepted request, or :class:`RuleViolation` naming every broken rule."""
+def validate(body: Any, host: str = "reseller") -> ImageRequest:
+    """The accepted request, or :class:`RuleViolation` naming every broken rule.
+
+    ``host`` is the kind of host the request came to (:data:`SERVED_BY`): a model it no longer
+    serves is refused as discontinued.
+    """
     if not isinstance(body, dict):
         raise RuleViolation(["request: the body must be a JSON object"])
     fields = {
@@ -285,6 +304,11 @@ def validate(body: Any) -> ImageRequest:
     problems = _capability_problems(fields)
     if problems:
         raise RuleViolation(problems)
+    model = fields.get("model_name", DEFAULT_MODEL)
+    if model not in SERVED_BY[host]:
+        raise RuleViolation(
+            [f"model_name: {model} has been discontinued (served: {', '.join(SERVED_BY[host])})"]
+        )
     accepted = {"model_name": DEFAULT_MODEL, "n": DEFAULT_N, **fields}
     return ImageRequest(
         model_name=accepted["model_name"],

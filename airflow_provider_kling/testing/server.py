@@ -227,7 +227,8 @@ class KlingSimulator:
         ``"html"``: 200 ``text/html`` "Access denied"; ``"redirect"``: 302 to ``location=``;
         ``"huge"``: 200 ``image/png`` of ``size=`` bytes (a PNG header, then padding), with a
         Content-Length unless ``length=False``; ``"short"``: a Content-Length larger than the
-        bytes sent, then the connection closes; ``"not_image"``: ``image/png`` bytes of no image format.
+        bytes sent, then the connection closes; ``"not_image"``: ``image/png`` bytes of no image format;
+        ``"expired"``: HTTP ``status=`` 403, 404 (default) or 410, as a CDN answers a purged file.
         """
         self.state.set_image_fault(None if mode is None else ImageFault(mode, k, params))
 
@@ -256,6 +257,10 @@ class KlingSimulator:
     def set_progress(self, progress: str, task_id: str | None = None) -> None:
         """``"timed"`` (the latency), ``"immediate"`` or ``"manual"``: new tasks', or one task's from now."""
         self.state.set_progress(progress, task_id)
+
+    def seed_tasks(self, count: int, api_key: str | None = None) -> int:
+        """Add ``count`` finished tasks to the key's account at once: history from other pipelines."""
+        return self.state.seed_tasks(api_key or self.api_key, count)
 
     def advance(self, task_id: str | None = None, to: str | None = None) -> list[str]:
         """Move a task (or every running task) on now: submitted -> processing -> its end, or

@@ -40,11 +40,13 @@ from airflow_provider_kling.testing.tasks import (
 
 __all__ = ["Settings", "SimulatorConfig", "SimulatorState", "key_fingerprint"]
 
+#: ``tasks``: ``GET`` and ``POST /tasks`` (many tasks in one call); ``queries``: one task by id.
 COUNTER_NAMES = (
     "requests",
     "creates",
     "queries",
     "lists",
+    "tasks",
     "images",
     "videos",
     "callbacks",
@@ -85,6 +87,8 @@ class Settings:
     ip_allowlist: tuple[str, ...] | None = None
     #: Seconds an ended task is kept (then queries answer 404 / 1203).
     retention: float = KLING_RETENTION
+    #: Serve ``GET``/``POST /tasks`` (many tasks in one query); off: they answer 404 like a host without them.
+    tasks_query: bool = True
 
     def __post_init__(self) -> None:
         for name in ("denied_models", "ip_allowlist"):
@@ -260,7 +264,9 @@ class SimulatorState:
                 failure = CONTENT_POLICY_MESSAGE
             elif settings.error_marker and settings.error_marker in request.prompt:
                 failure = GENERATION_ERROR_MESSAGE
-            if failure is None and not self._accounts.charge(account, request.units, now):
+            if failure is None and not self._accounts.charge(
+                account, request.units, now, request.product_type
+            ):
                 raise ApiError.of(1102)
             task = SimTask(
                 task_id=self._new_task_id(),
@@ -275,6 +281,31 @@ class SimulatorState:
             )
             self._store.add(task)
             return task
+
+    def seed_tasks(self, owner: str, count: int, now: float | None = None) -> int:
+        """Add ``count`` finished image tasks to the key's account at once, outside the rules, slots
+        and packs: an account's history from other pipelines (for tests and benchmarks)."""
+        if count < 0:
+            raise ValueError(f"count must be >= 0 (got {count!r})")
+        now = time.time() if now is None else now
+        with self._lock:
+            account = self._accounts.account_of(owner)
+            for number in range(count):
+                request = ImageRequest(
+                    model_name="kling-v3", prompt=f"seeded task {number}", n=1, body={}, units_each=0.0
+                )
+                self._store.add(
+                    SimTask(
+                        task_id=self._new_task_id(),
+                        owner=owner,
+                        account=account,
+                        request=request,
+                        created=now,
+                        latency=0.0,
+                        progress="immediate",
+                    )
+                )
+        return count
 
     def _evict(self, now: float) -> None:
         self._store.evict_ended_before(now - self._settings.retention)
@@ -315,6 +346,26 @@ class SimulatorState:
             self._evict(time.time())
             tasks = self._store.newest_first(account=self._accounts.account_of(owner))
             return _page((task for task in tasks if task.request.endpoint == endpoint), limit, offset)
+
+    def tasks_by_ids(self, owner: str, ids: list[str], *, external: bool = False) -> list[SimTask]:
+        """The caller's account's tasks among ``ids`` (Kling task ids, or external task ids), in the
+        order asked; unknown ids are left out."""
+        with self._lock:
+            self._evict(time.time())
+            account = self._accounts.account_of(owner)
+            found = []
+            for task_id in ids:
+                task = self._store.find(account, task_id)
+                if task is None or (task.task_id == task_id) == external:
+                    continue
+                found.append(task)
+            return found
+
+    def account_tasks(self, owner: str) -> list[SimTask]:
+        """Every task of the caller's account, newest first (``POST /tasks`` filters and pages them)."""
+        with self._lock:
+            self._evict(time.time())
+            return list(self._store.newest_first(account=self._accounts.account_of(owner)))
 
     def stored_tasks(self) -> int:
         with self._lock:
@@ -379,9 +430,9 @@ class SimulatorState:
         """Units follow a manual outcome: a failure gives them back, a forced success takes them."""
         failed_now = task.phases[-1][0] == FAILED
         if failed_now and not was_failed:
-            self._accounts.refund(task.account, task.request.units, now)
+            self._accounts.refund(task.account, task.request.units, now, task.request.product_type)
         elif not failed_now and was_failed and task.ends_at is not None:
-            self._accounts.charge(task.account, task.request.units, now)
+            self._accounts.charge(task.account, task.request.units, now, task.request.product_type)
 
     # counters
     def count(self, owner: str, name: str) -> None:

@@ -100,6 +100,8 @@ class VideoRequest(ImageRequest):
 
     seconds: float = 5.0
     mode: str = "std"
+    #: a video task draws on a video resource pack
+    product_type: str = "video"
     parent: Mapping[str, Any] | None = None
 
     def render_result(self, task_id: str, image_root: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ Rules live in :mod:`.video_rules`; tasks, slots, markers (``#fail``, ``#error``,
 progress modes, callbacks and API faults are the image endpoints' own. A video file is served
 without authentication at ``/kling/videos/{task_id}/0.mp4`` (and ``watermarked/0.mp4``) while the
 task's results are available, as a tiny valid MP4 (:mod:`.mp4`) of the task's duration. Download
-faults (``image_fault``: ``html``, ``redirect``, ``huge``, ``short``, ``not_image``) apply to the
+faults (``image_fault``: ``html``, ``redirect``, ``huge``, ``short``, ``not_image``, ``expired``) apply to the
 next video downloads as to images; ``huge`` serves a valid MP4 padded to ``size`` bytes, streamed.
 """
 

@@ -1,8 +1,16 @@
-"""Many triggers, few requests: one reader of Kling's task list per connection per event loop.
+"""Many triggers, few requests: one reader of Kling's tasks per connection per event loop.
 
-Each Kling trigger asks :func:`watch` for its task's status. Instead of one query per task per poll,
-the triggers of one connection and endpoint (each Kling endpoint lists only its own tasks) share
-*rounds*: a round reads the first pages of the task list
+Each Kling trigger asks :func:`watch` for its task's status. Instead of one query per task per poll:
+
+Where the host answers ``GET /tasks?task_ids=`` (Kling's own hosts; another host is tried once, and
+the connection extra ``tasks_query`` says ``yes`` or ``no`` outright), the lookups due within
+:data:`BATCH_WINDOW` seconds go out together, at most 20 ids a request, on one hook (and so one
+HTTP client) of the board's own: each waiting task costs about 1/20 of a request per poll interval,
+however many other tasks the account holds. A task ``/tasks`` does not know (an external task id)
+is queried by id.
+
+Elsewhere the triggers of one connection and endpoint (each Kling endpoint lists only its own tasks)
+share list *rounds*: a round reads the first pages of the task list
 (newest first, up to :data:`PAGE_SIZE_MAX` tasks a page) and serves every trigger that needs a
 status at most :data:`STALENESS` seconds old. A task not on those pages (older than the newest
 :data:`MAX_PAGES` pages, or an unknown id) is queried by id, as is every task when the list
@@ -23,9 +31,11 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.errors import KlingConnectionError, KlingError
 from airflow_provider_kling.models import task_from_data
+from airflow_provider_kling.models.task_query import MAX_TASK_IDS, chunks
 from airflow_provider_kling.polling import time_left
 
 if TYPE_CHECKING:
+    from airflow_provider_kling.hooks.external_ids import TasksQuerySupport
     from airflow_provider_kling.hooks.kling import KlingHook
     from airflow_provider_kling.models import ImageTask
 
@@ -39,6 +49,10 @@ MAX_PAGES = 4
 PAGE_SIZE_MAX = 500
 #: Listed beyond the watched tasks on each page, for tasks created by others in between.
 PAGE_SLACK = 50
+#: Read statuses with ``GET /tasks?task_ids=`` where the host has it (False: list rounds only).
+TASKS_QUERY = True
+#: Seconds a lookup waits for others to share its ``GET /tasks`` (20 waiting lookups go at once).
+BATCH_WINDOW = 0.5
 
 Lookup = Callable[[float], Awaitable["ImageTask"]]
 
@@ -56,6 +70,7 @@ class _Board:
     complete: bool = False  # the last round reached the end of the list
     refused: bool = False  # the host refused the list endpoint: query by id from now on
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    task_queries: _TaskQueries | None = None  # GET /tasks batches, where the host has it
 
     def page_size(self) -> int:
         return min(PAGE_SIZE_MAX, len(self.watched) + PAGE_SLACK)
@@ -111,6 +126,140 @@ class _Board:
             raise
 
 
+class _HostLacksTasks:
+    """What a batched lookup answers when the host turned out to lack ``/tasks``."""
+
+
+_LACKS = _HostLacksTasks()
+
+
+class _TaskQueries:
+    """
+    Lookups of one connection batched into ``GET /tasks?task_ids=`` (at most 20 ids a request).
+
+    Requests go out on a hook of its own (so on the connection's one shared client), not on a
+    trigger's, which may close while a batch it started is in flight.
+    """
+
+    def __init__(self, hook: KlingHook, support: TasksQuerySupport) -> None:
+        self.support = support
+        self.unknown: set[str] = set()  # ids /tasks did not know: queried by id from then on
+        self._hook_type, self._conn_id = type(hook), hook.kling_conn_id
+        #: the trigger's clock (retries and their waits), when its hook takes one
+        self._hook_kwargs: dict[str, Any] = (
+            {"clock": hook.clock} if getattr(hook, "clock", None) is not None else {}
+        )
+        self._hook: KlingHook | None = None
+        self._pending: dict[str, list[asyncio.Future[Any]]] = {}
+        #: the shortest poll interval among the pending lookups (a failed query is retried within it),
+        #: and the earliest deadline (its retries end by then)
+        self._max_wait: float | None = None
+        self._deadline: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._sending: set[asyncio.Task[None]] = set()
+
+    async def ask(
+        self, task_id: str, max_wait: float | None = None, deadline: float | None = None
+    ) -> dict[str, Any] | _HostLacksTasks | None:
+        """The task's record at the next batch; ``None`` when ``/tasks`` does not know the id."""
+        loop = asyncio.get_running_loop()
+        if max_wait is not None:
+            self._max_wait = max_wait if self._max_wait is None else min(self._max_wait, max_wait)
+        if deadline is not None:
+            self._deadline = deadline if self._deadline is None else min(self._deadline, deadline)
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending.setdefault(task_id, []).append(future)
+        if len(self._pending) >= MAX_TASK_IDS:
+            self._flush()
+        elif self._timer is None:
+            self._timer = loop.call_later(BATCH_WINDOW, self._flush)
+        result: dict[str, Any] | _HostLacksTasks | None = await future
+        return result
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        pending, self._pending = self._pending, {}
+        bounds, self._max_wait, self._deadline = (self._max_wait, self._deadline), None, None
+        for ids in chunks(pending):
+            batch = {i: pending[i] for i in ids}
+            sending = asyncio.get_running_loop().create_task(self._send(batch, *bounds))
+            self._sending.add(sending)
+            sending.add_done_callback(self._sending.discard)
+
+    async def _send(
+        self, batch: dict[str, list[asyncio.Future[Any]]], max_wait: float | None, deadline: float | None
+    ) -> None:
+        def settle(result_of: Callable[[str], Any], error: BaseException | None = None) -> None:
+            for task_id, futures in batch.items():
+                for future in futures:
+                    if future.done():  # its trigger stopped waiting
+                        continue
+                    if error is not None:
+                        future.set_exception(error)
+                    else:
+                        future.set_result(result_of(task_id))
+
+        if self._hook is None:
+            self._hook = self._hook_type(self._conn_id, **self._hook_kwargs)
+        hook = self._hook
+        try:
+            data = await hook._atasks_data(list(batch), deadline=deadline, max_wait=max_wait)
+        except KlingError as exc:
+            if self.support.saw_error(exc):
+                hook.log.warning(
+                    "Kling at connection '%s' does not answer GET /tasks (%s); reading its task list instead",
+                    self._conn_id,
+                    exc,
+                )
+                settle(lambda _: _LACKS)
+            else:
+                settle(lambda _: None, exc.with_traceback(None))
+            return
+        except Exception as exc:  # a bug: the waiting lookups raise it, nobody waits forever
+            settle(lambda _: None, exc)
+            return
+        except BaseException:  # cancelled (the board closed): so are its lookups
+            settle(lambda _: None, KlingConnectionError("the task query was cancelled"))
+            raise
+        self.support.saw_answer()
+        found: dict[str, dict[str, Any]] = {}
+        for item in data or ():
+            if isinstance(item, dict):
+                found[str(item.get("id", item.get("task_id")))] = item
+        self.unknown.update(task_id for task_id in batch if task_id not in found)
+        settle(found.get)
+
+    async def aclose(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for sending in list(self._sending):
+            sending.cancel()
+        for futures in self._pending.values():
+            for future in futures:
+                future.cancel()
+        self._pending = {}
+        if self._hook is not None:
+            hook, self._hook = self._hook, None
+            await hook.aclose()
+
+
+async def _task_queries(board: _Board, hook: KlingHook) -> _TaskQueries:
+    """The board's batcher, built on first use from the connection's settings."""
+    if board.task_queries is None:
+        from airflow_provider_kling.hooks.external_ids import TasksQuerySupport
+
+        settings = await hook.aget_settings()
+        support = TasksQuerySupport(
+            settings.tasks_query_support, settings.base_url, uses_jwt=settings.access_key is not None
+        )
+        if board.task_queries is None:
+            board.task_queries = _TaskQueries(hook, support)
+    return board.task_queries
+
+
 # event loop -> (connection id, endpoint) -> board; weak, so a finished loop leaves nothing behind.
 _boards: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], _Board]] = (
     weakref.WeakKeyDictionary()
@@ -137,7 +286,24 @@ async def watch(
     board = boards.setdefault(key, _Board(endpoint=endpoint))
     board.watched[task_id] = board.watched.get(task_id, 0) + 1
 
+    async def query(task_id: str, deadline: float) -> ImageTask:
+        return await hook.aget_task(task_id, deadline=deadline, endpoint=endpoint, max_wait=max_wait)
+
     async def lookup(deadline: float) -> ImageTask:
+        if TASKS_QUERY:
+            queries = await _task_queries(board, hook)
+            if queries.support.usable and task_id in queries.unknown:
+                return await query(task_id, deadline)
+            if queries.support.usable:
+                try:
+                    async with asyncio.timeout(time_left(deadline, clock(), float("inf"))):
+                        record = await queries.ask(task_id, max_wait, deadline)
+                except TimeoutError:
+                    raise KlingConnectionError("Timed out querying Kling's tasks") from None
+                if isinstance(record, dict):
+                    return task_from_data(record, f"task {task_id}", task_id)
+                if record is None:  # not known by task id (an external id?): ask the endpoint
+                    return await query(task_id, deadline)
         if LIST_POLLING and not board.refused:
             try:
                 # Bounded even while another trigger's round holds the board.
@@ -147,7 +313,7 @@ async def watch(
                 raise KlingConnectionError("Timed out reading Kling's task list") from None
             if item is not None:
                 return task_from_data(item, f"task {task_id}", task_id)
-        return await hook.aget_task(task_id, deadline=deadline, endpoint=endpoint, max_wait=max_wait)
+        return await query(task_id, deadline)
 
     try:
         yield lookup
@@ -157,6 +323,8 @@ async def watch(
             del board.watched[task_id]
         if not board.watched and boards.get(key) is board:
             del boards[key]
+            if board.task_queries is not None:
+                await board.task_queries.aclose()
 
 
 def watched_tasks() -> int:

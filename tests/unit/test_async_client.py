@@ -83,7 +83,7 @@ async def test_a_trigger_cancelled_mid_poll_leaks_nothing(kling_connection, buil
     trigger = KlingImageTaskTrigger(task_id, poll_interval=0.05, deadline=time.time() + 30)
 
     running = asyncio.ensure_future(run_to_event(trigger))
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(watch.BATCH_WINDOW + 0.3)  # the first GET /tasks waits for its batch
     assert async_client.open_clients() == 1 and watch.watched_tasks() == 1
     running.cancel()
     with pytest.raises(asyncio.CancelledError):

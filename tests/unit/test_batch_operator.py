@@ -23,6 +23,7 @@ SUMMARY_KEYS = {
     "total",
     "counts",
     "images_stored",
+    "videos_stored",
     "units",
     "manifest",
     "contact_sheet",
@@ -253,7 +254,9 @@ def test_max_units_stops_creating_once_the_estimates_would_pass_it_and_a_retry_s
 ):
     requests = [f"p{i}" for i in range(5)] + [{"prompt": "two images", "n": 2, "key": "pair"}]
 
-    summary = make_batch(tmp_path, requests=requests, slots=2, max_units=4).execute(context())
+    summary = make_batch(tmp_path, requests=requests, slots=2, max_units=4, model_name="kling-v1").execute(
+        context()
+    )
 
     assert summary["counts"] == {"succeeded": 4, "over_budget": 2}
     assert summary["units"] == 4.0
@@ -264,7 +267,9 @@ def test_max_units_stops_creating_once_the_estimates_would_pass_it_and_a_retry_s
     rows = {row["key"]: row for row in manifest(summary)["items"]}
     assert rows["4"]["status"] == "over_budget" and "over budget" in rows["4"]["message"]
     assert rows["pair"]["kling_task_id"] is None
-    again = make_batch(tmp_path, requests=requests, slots=2, max_units=4).execute(context())
+    again = make_batch(tmp_path, requests=requests, slots=2, max_units=4, model_name="kling-v1").execute(
+        context()
+    )
     assert again["counts"] == {"succeeded": 4, "over_budget": 2}
     assert kling_connection.counters(kling_connection.api_key)["creates"] == 4
 

@@ -22,6 +22,7 @@ def make_batch(tmp_path, **kwargs: Any) -> KlingBatchOperator:
     kwargs.setdefault("requests", ["a red fox", "a blue whale"])
     kwargs.setdefault("slots", 1)
     kwargs.setdefault("max_units", 2)
+    kwargs.setdefault("model_name", "kling-v1")  # 1 unit an image at the simulator and the stand-in table
     with DAG("kling_batch_prices", schedule=None):
         return KlingBatchOperator(
             task_id="batch", poll_interval=0.05, timeout=60, output_path=str(tmp_path), **kwargs

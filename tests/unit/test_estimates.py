@@ -408,3 +408,21 @@ def test_stand_in_estimate_of_a_video_extend_is_what_the_simulator_deducts(kling
     assert UnitEstimator().estimate_request(extend).units == pytest.approx(
         float(task["final_unit_deduction"])
     )
+
+
+def test_a_video_mapping_without_a_mode_is_priced_in_the_mode_its_kind_runs() -> None:
+    """Omni-video runs ``pro`` when no mode is given (text-to-video ``std``): the request kind's own
+    ``units_basis`` says so, for a request model and for a mapping of its fields alike."""
+    from airflow_provider_kling.models.requests import OmniVideoRequest
+
+    estimator = UnitEstimator()
+    omni = {"kind": "omni-video", "prompt": "a shirt", "aspect_ratio": "1:1"}
+    assert purchase_of(omni) == Purchase("omni-video", "kling-video-o1", "pro", 5, "second")
+    assert purchase_of(omni) == purchase_of(OmniVideoRequest.build(prompt="a shirt", aspect_ratio="1:1"))
+    assert estimator.estimate_request(omni).units == pytest.approx(4.0)  # 5 s at the stand-in 0.8/s pro
+    # Incomplete fields (no aspect_ratio: the request would be refused) are still priced as it runs.
+    assert purchase_of({"kind": "omni-video", "prompt": "a shirt"}).tier == "pro"
+    # A mode given is kept; the other kinds' default stays std; a model without modes has none.
+    assert purchase_of({**omni, "mode": "std"}).tier == "std"
+    assert purchase_of({"kind": "text2video", "prompt": "a shirt"}).tier == "std"
+    assert purchase_of({"kind": "text2video", "prompt": "x", "model_name": "kling-v2-master"}).tier == "std"

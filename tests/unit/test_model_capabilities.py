@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,14 @@ import pytest
 
 from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.models import (
+    DEFAULT_IMAGE_MODEL,
     IMAGE_MODEL_CAPABILITIES,
     IMAGE_MODELS,
+    MODEL_AVAILABILITY,
     ImageGenerationRequest,
     ImageModelCapability,
+    check_model_served,
+    model_verdict,
     render_model_table,
 )
 from airflow_provider_kling.testing.png import make_png
@@ -356,3 +361,79 @@ def test_the_resellers_documented_example_body_is_accepted() -> None:
 def test_kling_v2_1_image_example_from_klings_page_is_accepted() -> None:
     request = build(model_name="kling-v2-1", prompt="Generate a Pixar-style puppy", image=IMAGE_URL, n=2)
     assert request.to_json()["image"] == IMAGE_URL
+
+
+# --- where each model is served ------------------------------------------------------------------
+
+KLING_HOST = "https://api-singapore.klingai.com"
+RESELLER = "https://www.kkiai.com/kling"
+TODAY = date(2026, 12, 3)
+
+
+def test_the_default_model_is_served_on_klings_hosts_and_the_reseller_with_no_end() -> None:
+    for base_url in (KLING_HOST, RESELLER, "https://api-beijing.klingai.com"):
+        verdict = model_verdict(DEFAULT_IMAGE_MODEL, base_url, today=TODAY)
+        assert (verdict.refusal, verdict.warning) == (None, None)
+    assert MODEL_AVAILABILITY[DEFAULT_IMAGE_MODEL].retiring is None
+
+
+@pytest.mark.parametrize("model_name", ["kling-v1", "kling-v1-5", "kling-v2", "kling-v2-new"])
+def test_a_model_klings_own_hosts_no_longer_serve_is_refused_there_naming_its_successor(
+    model_name: str,
+) -> None:
+    with pytest.raises(KlingRequestValidationError) as caught:
+        check_model_served(model_name, KLING_HOST, today=TODAY)
+    message = str(caught.value)
+    assert (
+        f"model_name: {model_name} is no longer served on Kling's own hosts (not since 2026-09-20)" in message
+    )
+    assert "use kling-v3 instead" in message
+
+
+def test_a_model_kling_retired_is_sent_to_the_reseller_with_a_warning_naming_the_date() -> None:
+    warning = check_model_served("kling-v1", RESELLER, today=TODAY)
+    assert warning is not None
+    assert "Kling no longer serves kling-v1 on its own hosts (not since 2026-09-20)" in warning
+    assert "the reseller (www.kkiai.com) still lists it" in warning and "kling-v3" in warning
+
+
+def test_a_retirement_still_ahead_is_a_warning_with_its_date_even_on_klings_host() -> None:
+    verdict = model_verdict("kling-v2", KLING_HOST, today=date(2026, 9, 1))
+    assert verdict.refusal is None
+    assert verdict.warning == "Kling is retiring kling-v2 on 2026-09-20; use kling-v3 instead"
+
+
+def test_refuse_retired_false_sends_a_retired_model_with_a_warning() -> None:
+    verdict = model_verdict("kling-v1", KLING_HOST, today=TODAY, refuse_retired=False)
+    assert verdict.refusal is None
+    assert verdict.warning is not None and "sent anyway" in verdict.warning
+
+
+@pytest.mark.parametrize(
+    "model_name", ["kling-v2-1", "kling-v3", "kling-image-o1", "kling-v3-omni", "kling-v9"]
+)
+def test_current_and_unknown_models_pass_without_a_word(model_name: str) -> None:
+    for base_url in (KLING_HOST, RESELLER, "http://127.0.0.1:8765/kling"):
+        assert check_model_served(model_name, base_url, today=TODAY) is None
+
+
+def test_a_host_that_is_neither_kling_nor_the_reseller_is_never_refused_a_model() -> None:
+    verdict = model_verdict("kling-v1", "http://127.0.0.1:8765/kling", today=TODAY)
+    assert verdict.refusal is None and verdict.host is None
+    assert verdict.warning is not None and "may still take it" in verdict.warning
+
+
+def test_every_image_and_omni_model_has_a_row_of_where_it_is_served() -> None:
+    from airflow_provider_kling.models.requests import OMNI_MODELS
+
+    assert set(MODEL_AVAILABILITY) == set(IMAGE_MODELS) | set(OMNI_MODELS)
+    for row in MODEL_AVAILABILITY.values():
+        assert row.successor is None or row.successor in IMAGE_MODEL_CAPABILITIES
+        assert row.on("kling") is not None, f"{row.name}: Kling's own hosts are always stated"
+
+
+def test_the_generated_table_says_where_each_model_is_served() -> None:
+    table = render_model_table()
+    assert "| `kling-v1` |" in table and "| until 2026-09-20 | yes | `kling-v3` |" in table
+    assert f"| `{DEFAULT_IMAGE_MODEL}` (default) |" in table
+    assert "| `kling-v3-omni` | 1k, 2k, 4k | yes | since 2026-02-25 |" in table

@@ -60,7 +60,7 @@ def test_execute_waits_stores_images_and_returns_documented_xcom(kling_connectio
     assert set(result) == XCOM_KEYS | {"output_conn_id"}
     assert result["output_conn_id"] is None
     assert result["task_status"] == "succeed"
-    assert result["model_name"] == "kling-v1"
+    assert result["model_name"] == "kling-v3"  # the default model
     assert ti.xcom[XCOM_KLING_TASK_ID] == result["task_id"]
     assert [image["index"] for image in result["images"]] == [0, 1]
     for image in result["images"]:

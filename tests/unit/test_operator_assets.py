@@ -106,7 +106,7 @@ def test_stored_images_are_described_on_the_derived_assets_event(kling_connectio
     extra = events[asset].extra
     assert set(extra) == set(EXTRA_KEYS)
     assert extra["kling_task_ids"] == [result["task_id"]]
-    assert extra["model_names"] == ["kling-v1"]
+    assert extra["model_names"] == ["kling-v3"]
     assert extra["image_count"] == 2
     assert extra["paths"] == [image["path"] for image in result["images"]]
     assert all(Path(path.removeprefix("file://")).is_file() for path in extra["paths"])
@@ -159,7 +159,7 @@ def test_openlineage_facets_name_the_output_folder_and_the_kling_task(kling_conn
     assert (output.namespace, output.name) == ("file", str(tmp_path))
     facet = json.loads(Serde.to_json(lineage.run_facets["kling"]))
     assert facet["kling_task_ids"] == [result["task_id"]]
-    assert facet["model_names"] == ["kling-v1"]
+    assert facet["model_names"] == ["kling-v3"]
     assert facet["image_count"] == 2
     assert facet["units"] == float(result["final_unit_deduction"])
     assert kling_connection.api_key not in Serde.to_json(lineage.run_facets["kling"])

@@ -45,7 +45,9 @@ def test_old_import_paths_still_work():
 
 
 def test_every_kind_has_its_own_path_and_is_found_by_name():
-    assert len(set(ENDPOINT_PATHS)) == len(REQUEST_KINDS) == 10
+    assert (
+        len(set(ENDPOINT_PATHS)) == len(REQUEST_KINDS) == 13
+    )  # 5 image kinds, 5 /v1/videos kinds, 3 new-style video kinds
     assert request_class("expand") is ExpandImageRequest
     assert check_endpoint("/v1/images/kolors-virtual-try-on") == VirtualTryOnRequest.path
     with pytest.raises(ValueError, match="unknown Kling request kind 'outpaint': one of generations"):

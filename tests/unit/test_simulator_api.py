@@ -83,7 +83,9 @@ def test_task_moves_from_submitted_through_processing_to_succeed(
 
 def test_api_answers_under_both_the_official_and_the_reseller_prefix(kling_simulator: KlingSimulator) -> None:
     headers = {"Authorization": "Bearer test-key"}
-    official = httpx.post(f"{kling_simulator.root_url}/v1/images/generations", json=PROMPT, headers=headers)
+    # Kling's own hosts no longer serve kling-v1 (the reseller's prefix still does).
+    body = {**PROMPT, "model_name": "kling-v3"}
+    official = httpx.post(f"{kling_simulator.root_url}/v1/images/generations", json=body, headers=headers)
     task_id = official.json()["data"]["task_id"]
 
     reseller = httpx.get(f"{kling_simulator.base_url}/v1/images/generations/{task_id}", headers=headers)

@@ -98,6 +98,7 @@ def test_counters_count_each_kind_of_call_per_key(
         "creates": 1,
         "queries": 2,
         "lists": 1,
+        "tasks": 0,
         "images": 0,
         "videos": 0,
         "callbacks": 0,

@@ -54,7 +54,7 @@ def test_model_name_and_n_are_optional_with_klings_defaults(kling_simulator: Kli
     assert _post(kling_simulator, {"prompt": "a kite"}).status_code == 200
 
     (task,) = kling_simulator.tasks()
-    assert (task["request"]["model_name"], task["request"]["n"]) == ("kling-v1", 1)
+    assert (task["request"]["model_name"], task["request"]["n"]) == ("kling-v3", 1)  # the 2026 page's default
     assert len(task["task_result"]["images"]) == 1
 
 
@@ -228,3 +228,27 @@ def test_the_simulator_imports_none_of_the_clients_code() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
 
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("model_name", ["kling-v1", "kling-v1-5", "kling-v2"])
+def test_klings_own_prefix_refuses_the_models_it_no_longer_serves(
+    kling_simulator: KlingSimulator, model_name: str
+) -> None:
+    headers = {"Authorization": f"Bearer {kling_simulator.api_key}"}
+    body = {**BASE, "model_name": model_name}
+    official = httpx.post(f"{kling_simulator.root_url}/v1/images/generations", json=body, headers=headers)
+    assert (official.status_code, official.json()["code"]) == (400, 1201)
+    assert f"model_name: {model_name} has been discontinued" in official.json()["message"]
+    assert _post(kling_simulator, body).status_code == 200  # the reseller's prefix still serves it
+
+
+@pytest.mark.parametrize("model_name", rules.SERVED_BY["kling"])
+def test_klings_own_prefix_serves_todays_models(kling_simulator: KlingSimulator, model_name: str) -> None:
+    headers = {"Authorization": f"Bearer {kling_simulator.api_key}"}
+    body = {**BASE, "model_name": model_name}
+    assert (
+        httpx.post(
+            f"{kling_simulator.root_url}/v1/images/generations", json=body, headers=headers
+        ).status_code
+        == 200
+    )

@@ -120,7 +120,7 @@ def test_plan_within_budget_admits_what_fits_in_order_and_says_why_the_rest_is_n
         {"prompt": "a", "model_name": "kling-v2-1", "n": 2},  # 4
         {"prompt": "b", "model_name": "kling-v2-1", "resolution": "2k"},  # 4
         {"prompt": "c", "model_name": "kling-v2-1", "n": 2, "resolution": "2k"},  # 8: does not fit
-        {"prompt": "d"},  # kling-v1: 1, still fits after c did not
+        {"prompt": "d", "model_name": "kling-v1"},  # kling-v1: 1, still fits after c did not
     ]
 
     plan = plan_within_budget(requests, 10)
@@ -134,5 +134,7 @@ def test_plan_within_budget_admits_what_fits_in_order_and_says_why_the_rest_is_n
 
 
 def test_plan_counts_what_was_already_spent() -> None:
-    plan = plan_within_budget([{"prompt": "a"}, {"prompt": "b"}], 3, spent=2)
+    plan = plan_within_budget(
+        [{"prompt": "a", "model_name": "kling-v1"}, {"prompt": "b", "model_name": "kling-v1"}], 3, spent=2
+    )
     assert [r["prompt"] for r in plan.admitted] == ["a"]

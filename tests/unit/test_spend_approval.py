@@ -24,7 +24,7 @@ from tests.unit.task_context import RecordingTaskInstance, make_context
 PHOTO = base64.b64encode(make_png("a studio photo", 0, 400, 400)).decode()
 #: 12 cheap prompts, 2 dear ones and an expand: 12 x 1 + 2 x 16 + 2 = 46 units at the stand-in prices.
 REQUESTS: list[Any] = [
-    *(f"a plain mug {i}" for i in range(12)),
+    *({"prompt": f"a plain mug {i}", "model_name": "kling-v1"} for i in range(12)),
     *({"prompt": f"a poster | {i}", "model_name": "kling-v3", "resolution": "2k", "n": 4} for i in range(2)),
     {"kind": "expand", "image": PHOTO, "left_expansion_ratio": 0.5},
 ]

@@ -238,3 +238,14 @@ def test_max_video_bytes_default_and_a_bad_value(monkeypatch, kling_simulator):
     )
     with pytest.raises(ValueError, match="extra 'max_video_bytes' must be a number"):
         _ = connect(monkeypatch, kling_simulator, max_video_bytes="big").settings
+
+
+def test_media_of_says_what_each_request_kind_makes():
+    from airflow_provider_kling.models.requests import REQUEST_KINDS
+    from airflow_provider_kling.storage import IMAGE, VIDEO, media_of
+
+    videos = {kind for kind in REQUEST_KINDS if media_of(kind) is VIDEO}
+    assert videos == {"text2video", "image2video", "omni-video", "video-extend", "multi-image2video"}
+    assert all(media_of(kind) is IMAGE for kind in set(REQUEST_KINDS) - videos)
+    with pytest.raises(ValueError, match="unknown Kling request kind 'storyboard'"):
+        media_of("storyboard")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -12,6 +13,12 @@ from airflow_provider_kling.errors import KlingPermissionError
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.triggers import watch
 from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
+
+
+@pytest.fixture
+def list_rounds(monkeypatch):
+    """Statuses from list rounds, as at a host without GET /tasks."""
+    monkeypatch.setattr(watch, "TASKS_QUERY", False)
 
 
 def create_tasks(k: int, latency: float, simulator) -> list[str]:
@@ -33,7 +40,9 @@ async def run_all(task_ids: list[str], poll_interval: float = 0.1) -> list[dict]
     return await asyncio.gather(*(one(task_id) for task_id in task_ids))
 
 
-async def test_triggers_of_one_connection_read_statuses_from_shared_list_rounds(kling_connection):
+async def test_triggers_of_one_connection_read_statuses_from_shared_list_rounds(
+    kling_connection, list_rounds
+):
     kling_connection.set_slots(100)
     task_ids = create_tasks(8, latency=1.0, simulator=kling_connection)
     kling_connection.reset_counters()
@@ -49,7 +58,7 @@ async def test_triggers_of_one_connection_read_statuses_from_shared_list_rounds(
     assert watch.watched_tasks() == 0
 
 
-async def test_one_query_per_task_per_poll_without_list_polling(kling_connection, monkeypatch):
+async def test_one_query_per_task_per_poll_without_list_polling(kling_connection, monkeypatch, list_rounds):
     monkeypatch.setattr(watch, "LIST_POLLING", False)
     kling_connection.set_slots(100)
     task_ids = create_tasks(8, latency=1.0, simulator=kling_connection)
@@ -63,7 +72,7 @@ async def test_one_query_per_task_per_poll_without_list_polling(kling_connection
     assert counters["queries"] >= 8 * 5
 
 
-async def test_a_task_not_on_the_listed_pages_is_queried_by_id(kling_connection, monkeypatch):
+async def test_a_task_not_on_the_listed_pages_is_queried_by_id(kling_connection, monkeypatch, list_rounds):
     monkeypatch.setattr(watch, "PAGE_SLACK", 0)
     monkeypatch.setattr(watch, "MAX_PAGES", 1)
     kling_connection.set_slots(100)
@@ -78,7 +87,7 @@ async def test_a_task_not_on_the_listed_pages_is_queried_by_id(kling_connection,
     assert (counters["lists"], counters["queries"]) == (1, 1)
 
 
-async def test_an_external_task_id_is_found_in_the_list(kling_connection):
+async def test_an_external_task_id_is_found_in_the_list(kling_connection, list_rounds):
     KlingHook().create_image_task(model_name="kling-v1", prompt="a kite", n=1, external_task_id="kite-7")
     kling_connection.reset_counters()
 
@@ -89,7 +98,7 @@ async def test_an_external_task_id_is_found_in_the_list(kling_connection):
     assert kling_connection.counters(kling_connection.api_key)["queries"] == 0
 
 
-async def test_a_host_that_refuses_the_list_is_polled_by_id(kling_connection, monkeypatch):
+async def test_a_host_that_refuses_the_list_is_polled_by_id(kling_connection, monkeypatch, list_rounds):
     async def refuse(self, *args, **kwargs):
         raise KlingPermissionError("no permission for this API", http_status=403, code=1103)
 
@@ -139,3 +148,135 @@ async def test_a_trigger_cancelled_while_reading_a_round_leaves_the_next_one_to_
 
     assert await waiting == {"task_id": "2", "task_status": "processing"}
     assert pages == [1, 1], "the round cut short was read again, not taken as an empty one"
+
+
+# --- GET /tasks?task_ids= where the host has it ----------------------------------------------------
+
+
+async def test_triggers_read_statuses_with_batched_task_queries(kling_connection):
+    kling_connection.set_slots(100)
+    task_ids = create_tasks(8, latency=1.0, simulator=kling_connection)
+    kling_connection.reset_counters()
+
+    events = await run_all(task_ids)
+
+    assert [event["status"] for event in events] == ["success"] * 8
+    assert {event["task"]["task_id"] for event in events} == set(task_ids)
+    counters = kling_connection.counters(kling_connection.api_key)
+    assert (counters["queries"], counters["lists"]) == (0, 0)
+    # 8 triggers polling every 0.1 s for about a second: about 80 lookups, in batches of up to 8.
+    assert 1 <= counters["tasks"] <= 20
+    assert watch.watched_tasks() == 0
+
+
+async def test_many_tasks_are_read_twenty_at_a_time_even_among_a_long_history(kling_connection):
+    kling_connection.set_slots(100)
+    task_ids = create_tasks(45, latency=0.5, simulator=kling_connection)
+    kling_connection.seed_tasks(5000)  # newer tasks of other pipelines: list rounds would miss ours
+    kling_connection.reset_counters()
+
+    events = await run_all(task_ids, poll_interval=0.3)
+
+    assert [event["status"] for event in events] == ["success"] * 45
+    counters = kling_connection.counters(kling_connection.api_key)
+    assert (counters["queries"], counters["lists"]) == (0, 0)
+    # 45 tasks need at least 3 queries a round; one query per task per poll would be 45 a round.
+    assert counters["tasks"] <= 45
+
+
+async def test_a_host_without_tasks_falls_back_to_list_rounds(kling_connection):
+    kling_connection.configure(tasks_query=False)
+    task_ids = create_tasks(3, latency=0.5, simulator=kling_connection)
+    kling_connection.reset_counters()
+
+    events = await run_all(task_ids)
+
+    assert [event["status"] for event in events] == ["success"] * 3
+    counters = kling_connection.counters(kling_connection.api_key)
+    assert counters["lists"] >= 1
+    # One GET /tasks answered 404 (an error is counted among requests only): found out once.
+    assert counters["requests"] == counters["lists"] + 1
+
+
+async def test_tasks_query_no_never_asks_tasks(kling_connection, monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_KLING_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "kling",
+                "host": kling_connection.base_url,
+                "password": kling_connection.api_key,
+                "extra": {"tasks_query": "no"},
+            }
+        ),
+    )
+    task_ids = create_tasks(2, latency=0.3, simulator=kling_connection)
+    kling_connection.reset_counters()
+
+    events = await run_all(task_ids)
+
+    assert [event["status"] for event in events] == ["success"] * 2
+    assert kling_connection.counters(kling_connection.api_key)["tasks"] == 0
+
+
+async def test_an_external_task_id_unknown_to_tasks_is_queried_by_id_from_then_on(kling_connection):
+    KlingHook().create_image_task(model_name="kling-v3", prompt="a kite", n=1, external_task_id="kite-8")
+    kling_connection.set_latency(0.5)
+    kling_connection.reset_counters()
+
+    (event,) = await run_all(["kite-8"])
+
+    assert event["status"] == "success"
+    assert event["task"]["task_info"]["external_task_id"] == "kite-8"
+    counters = kling_connection.counters(kling_connection.api_key)
+    assert counters["tasks"] == 1 and counters["queries"] >= 1
+
+
+class RecordingHook:
+    """A hook whose GET /tasks answers every id as processing and records the ids asked."""
+
+    kling_conn_id = "kling_default"
+    asked: list[list[str]] = []
+    closed = 0
+
+    def __init__(self, conn_id: str = "kling_default") -> None:
+        self.log = __import__("logging").getLogger("test")
+
+    async def _atasks_data(self, ids: list[str], **kwargs: Any) -> list[dict]:
+        RecordingHook.asked.append(ids)
+        await asyncio.sleep(0)
+        return [{"id": task_id, "status": "processing"} for task_id in ids]
+
+    async def aclose(self) -> None:
+        RecordingHook.closed += 1
+
+
+async def test_lookups_due_together_go_out_in_chunks_of_twenty():
+    from airflow_provider_kling.hooks.external_ids import TasksQuerySupport
+
+    RecordingHook.asked = []
+    hook: Any = RecordingHook()
+    queries = watch._TaskQueries(hook, TasksQuerySupport("yes", "http://127.0.0.1"))
+
+    records = await asyncio.gather(*(queries.ask(str(i)) for i in range(45)))
+
+    assert [record["id"] for record in records] == [str(i) for i in range(45)]
+    assert sorted(len(ids) for ids in RecordingHook.asked) == [5, 20, 20]
+    await queries.aclose()
+    assert RecordingHook.closed == 1
+
+
+async def test_a_lookup_that_stops_waiting_leaves_the_batch_to_the_others():
+    from airflow_provider_kling.hooks.external_ids import TasksQuerySupport
+
+    RecordingHook.asked = []
+    hook: Any = RecordingHook()
+    queries = watch._TaskQueries(hook, TasksQuerySupport("yes", "http://127.0.0.1"))
+    leaving = asyncio.ensure_future(queries.ask("1"))
+    staying = asyncio.ensure_future(queries.ask("2"))
+    await asyncio.sleep(0)
+    leaving.cancel()
+
+    assert (await staying)["id"] == "2"
+    assert RecordingHook.asked == [["1", "2"]]
+    await queries.aclose()

@@ -19,6 +19,10 @@ one more module here and one more row in :data:`REQUEST_KINDS`.
 | ``multi-image2video`` | ``/v1/videos/multi-image2video`` | :mod:`.video_multi_image` |
 
 Video kinds share :class:`.video_base.KlingVideoRequest` (``output = "video"``, one slot per task).
+| ``new-text-to-video`` ... | ``/text-to-video/{model}`` ... (new-style) | :mod:`..new_style` |
+
+A new-style kind's ``path`` is the path without the model; it is created at ``create_path``
+(``{path}/{model_name}``) and queried through ``GET /tasks``.
 """
 
 from __future__ import annotations
@@ -45,22 +49,29 @@ from airflow_provider_kling.models.requests.video_omni import OMNI_VIDEO_PATH, O
 from airflow_provider_kling.models.requests.video_text2video import TEXT2VIDEO_PATH, TextToVideoRequest
 from airflow_provider_kling.models.requests.virtual_try_on import VIRTUAL_TRY_ON_PATH, VirtualTryOnRequest
 
+
+def _new_style_kinds() -> tuple[type[KlingTaskRequest], ...]:
+    # models.new_style imports requests.base: imported here, after this package's own modules.
+    from airflow_provider_kling.models.new_style import NEW_STYLE_KINDS
+
+    return tuple(NEW_STYLE_KINDS.values())
+
+
 #: Every request kind by its short name.
-REQUEST_KINDS: Mapping[str, type[KlingTaskRequest]] = {
-    cls.kind: cls
-    for cls in (
-        ImageGenerationRequest,
-        OmniImageRequest,
-        MultiImageRequest,
-        ExpandImageRequest,
-        VirtualTryOnRequest,
-        TextToVideoRequest,
-        ImageToVideoRequest,
-        OmniVideoRequest,
-        VideoExtendRequest,
-        MultiImageToVideoRequest,
-    )
-}
+_KINDS: tuple[type[KlingTaskRequest], ...] = (
+    ImageGenerationRequest,
+    OmniImageRequest,
+    MultiImageRequest,
+    ExpandImageRequest,
+    VirtualTryOnRequest,
+    TextToVideoRequest,
+    ImageToVideoRequest,
+    OmniVideoRequest,
+    VideoExtendRequest,
+    MultiImageToVideoRequest,
+    *_new_style_kinds(),
+)
+REQUEST_KINDS: Mapping[str, type[KlingTaskRequest]] = {cls.kind: cls for cls in _KINDS}
 #: Every endpoint path this provider speaks.
 ENDPOINT_PATHS: tuple[str, ...] = tuple(cls.path for cls in REQUEST_KINDS.values())
 

@@ -66,7 +66,7 @@ class ImageGenerationRequest(KlingTaskRequest):
     )
     blank_list_fields: ClassVar[tuple[str, ...]] = ("element_list",)
 
-    # model_name and n are optional at Kling (defaults kling-v1 and 1) but required by the
+    # model_name and n are optional at Kling (defaults kling-v3 and 1) but required by the
     # reseller: this client always sends both.
     model_name: str
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT_LENGTH)

@@ -1,0 +1,34 @@
+"""Which kind of host a connection's base URL names: Kling's own API hosts, the default reseller, or another.
+
+What a host serves (models, ``external_task_id``, ``GET /tasks``) depends on who runs it; this module
+is the one place that tells them apart from the base URL. No I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import urlsplit
+
+#: Kling's own API hosts (``api-singapore.klingai.com``, ``api-beijing.klingai.com`` ...).
+KLING_HOST_SUFFIX = ".klingai.com"
+#: The reseller that is the connection's default host (``https://www.kkiai.com/kling``).
+RESELLER_HOSTS = ("www.kkiai.com", "kkiai.com")
+
+#: ``kling``: Kling's own hosts; ``reseller``: the default reseller; ``None``: any other host.
+HostFamily = Literal["kling", "reseller"]
+HOST_FAMILY_NAMES: dict[str, str] = {"kling": "Kling's own hosts", "reseller": "the reseller (www.kkiai.com)"}
+
+
+def host_family(base_url: str) -> HostFamily | None:
+    """``kling`` for Kling's own API hosts, ``reseller`` for the default reseller, ``None`` otherwise."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    if host.endswith(KLING_HOST_SUFFIX):
+        return "kling"
+    if host in RESELLER_HOSTS:
+        return "reseller"
+    return None
+
+
+def is_klings_own_host(base_url: str) -> bool:
+    """Whether ``base_url`` is one of Kling's own API hosts (they behave as Kling documents)."""
+    return host_family(base_url) == "kling"

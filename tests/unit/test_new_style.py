@@ -1,0 +1,329 @@
+"""The new-style API's requests and task records (``models/new_style.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from airflow_provider_kling.errors import KlingRequestValidationError
+from airflow_provider_kling.models import task_from_data
+from airflow_provider_kling.models.new_style import (
+    NEW_STYLE_MODELS,
+    NewStyleImageToVideoRequest,
+    NewStyleOmniVideoRequest,
+    NewStyleTextToVideoRequest,
+    is_new_style_path,
+    legacy_fields,
+)
+from airflow_provider_kling.spend import units_of
+
+FRAME = "https://example.com/first.png"
+LAST = "https://example.com/last.png"
+
+
+def refused(cls: Any, **fields: Any) -> str:
+    with pytest.raises(KlingRequestValidationError) as caught:
+        cls.build(**fields)
+    return str(caught.value)
+
+
+# --- requests -----------------------------------------------------------------------------------
+
+
+def test_text_to_video_names_the_model_in_the_path_and_sends_prompt_settings_options() -> None:
+    request = NewStyleTextToVideoRequest.build(
+        model_name="kling-3.0",
+        prompt="a fox in snow",
+        duration=8,
+        resolution="4k",
+        audio="native",
+        aspect_ratio="9:16",
+        multi_shot=True,
+        external_task_id="run-1",
+        callback_url="https://hooks.example.com/kling",
+        watermark_info={"enabled": True},
+    )
+    assert request.create_path == "/text-to-video/kling-3.0"
+    assert request.to_json() == {
+        "prompt": "a fox in snow",
+        "settings": {
+            "resolution": "4k",
+            "duration": 8,
+            "aspect_ratio": "9:16",
+            "audio": "native",
+            "multi_shot": True,
+        },
+        "options": {
+            "callback_url": "https://hooks.example.com/kling",
+            "external_task_id": "run-1",
+            "watermark_info": {"enabled": True},
+        },
+    }
+
+
+def test_unset_settings_and_options_are_left_out() -> None:
+    assert NewStyleTextToVideoRequest.build(model_name="kling-3.0-turbo", prompt="a kite").to_json() == {
+        "prompt": "a kite"
+    }
+
+
+def test_image_to_video_sends_contents_entries() -> None:
+    request = NewStyleImageToVideoRequest.build(
+        model_name="kling-3.0", prompt="she smiles", first_frame=FRAME, last_frame=LAST, element_ids=[7]
+    )
+    assert request.create_path == "/image-to-video/kling-3.0"
+    assert request.to_json()["contents"] == [
+        {"type": "prompt", "text": "she smiles"},
+        {"type": "first_frame", "url": FRAME},
+        {"type": "last_frame", "url": LAST},
+        {"type": "element", "element_id": 7, "id": "element_1"},
+    ]
+
+
+def test_omni_video_sends_reference_images_and_a_video() -> None:
+    body = NewStyleOmniVideoRequest.build(
+        model_name="kling-3.0-omni",
+        prompt="<<<image_1>>> walks in",
+        reference_images=["https://example.com/a.png"],
+        feature_video="https://example.com/ref.mp4",
+        audio="off",
+    ).to_json()
+    assert body["contents"] == [
+        {"type": "prompt", "text": "<<<image_1>>> walks in"},
+        {"type": "refer_image", "url": "https://example.com/a.png", "id": "image_1"},
+        {"type": "feature_video", "url": "https://example.com/ref.mp4", "id": "video_1"},
+    ]
+    assert body["settings"] == {"audio": "off"}
+
+
+@pytest.mark.parametrize(
+    ("cls", "fields", "rule"),
+    [
+        (
+            NewStyleTextToVideoRequest,
+            {"model_name": "kling-3.0-omni"},
+            "model_name: must be one of kling-3.0-turbo, kling-3.0",
+        ),
+        (
+            NewStyleOmniVideoRequest,
+            {"model_name": "kling-3.0"},
+            "model_name: must be one of kling-3.0-omni, kling-o1",
+        ),
+        (
+            NewStyleTextToVideoRequest,
+            {"model_name": "kling-3.0-turbo", "audio": "native"},
+            "kling-3.0-turbo takes no audio",
+        ),
+        (
+            NewStyleTextToVideoRequest,
+            {"model_name": "kling-2.6", "duration": 7},
+            "duration: kling-2.6 makes 5 s or 10 s",
+        ),
+        (
+            NewStyleTextToVideoRequest,
+            {"model_name": "kling-3.0", "duration": 16},
+            "duration: kling-3.0 makes 3-15 s",
+        ),
+        (
+            NewStyleOmniVideoRequest,
+            {"model_name": "kling-o1", "duration": 12},
+            "duration: kling-o1 makes 3-10 s",
+        ),
+        (
+            NewStyleTextToVideoRequest,
+            {"model_name": "kling-2.6", "resolution": "4k"},
+            "resolution: kling-2.6 supports 720p, 1080p",
+        ),
+        (
+            NewStyleTextToVideoRequest,
+            {"model_name": "kling-2.6", "multi_shot": True},
+            "multi_shot: kling-2.6 takes no",
+        ),
+        (
+            NewStyleTextToVideoRequest,
+            {"model_name": "kling-2.6", "audio": "native", "resolution": "720p"},
+            "with audio makes 1080p only",
+        ),
+        (
+            NewStyleOmniVideoRequest,
+            {"model_name": "kling-o1", "audio": "native"},
+            "audio: kling-o1 takes original, off",
+        ),
+        (
+            NewStyleTextToVideoRequest,
+            {"model_name": "kling-2.5-turbo", "prompt": "x" * 2501},
+            "at most 2500 characters",
+        ),
+        (NewStyleTextToVideoRequest, {"model_name": "kling-3.0", "aspect_ratio": "4:3"}, "aspect_ratio"),
+    ],
+)
+def test_a_request_breaking_its_models_row_is_refused_naming_the_field(
+    cls: Any, fields: dict[str, Any], rule: str
+) -> None:
+    assert rule in refused(cls, **{"prompt": "a fox", **fields})
+
+
+def test_turbo_takes_a_3072_character_prompt_on_text_to_video_only() -> None:
+    assert NewStyleTextToVideoRequest.build(model_name="kling-3.0-turbo", prompt="x" * 3072).prompt
+    message = refused(
+        NewStyleImageToVideoRequest, model_name="kling-3.0-turbo", prompt="x" * 3072, first_frame=FRAME
+    )
+    assert "prompt: kling-3.0-turbo takes at most 2500 characters" in message
+
+
+@pytest.mark.parametrize(
+    ("fields", "rule"),
+    [
+        (
+            {"model_name": "kling-3.0-turbo", "last_frame": LAST},
+            "last_frame: kling-3.0-turbo takes a first frame only",
+        ),
+        ({"model_name": "kling-3.0", "element_ids": [1, 2, 3, 4]}, "element_ids: kling-3.0 takes at most 3"),
+        (
+            {"model_name": "kling-2.6", "voice_ids": ["a", "b", "c"]},
+            "voice_ids: kling-2.6 takes at most 2 voices",
+        ),
+        ({"model_name": "kling-3.0", "voice_ids": ["a"]}, "voice_ids: kling-3.0 takes at most 0 voices"),
+        (
+            {"model_name": "kling-2.5-turbo", "last_frame": LAST, "resolution": "720p"},
+            "with a first and a last frame makes 1080p only",
+        ),
+        ({"model_name": "kling-3.0", "aspect_ratio": "16:9"}, "aspect_ratio: Extra inputs are not permitted"),
+        ({"model_name": "kling-3.0", "first_frame": "data:image/png;base64,AAAA"}, "first_frame: "),
+    ],
+)
+def test_image_to_video_rules(fields: dict[str, Any], rule: str) -> None:
+    assert rule in refused(NewStyleImageToVideoRequest, **{"first_frame": FRAME, **fields})
+
+
+def test_image_to_video_needs_a_first_frame() -> None:
+    assert "first_frame: Field required" in refused(NewStyleImageToVideoRequest, model_name="kling-3.0")
+
+
+@pytest.mark.parametrize(
+    ("fields", "rule"),
+    [
+        ({"feature_video": "https://e.com/v.mp4", "audio": "native"}, "a feature_video turns audio off"),
+        ({"base_video": "https://e.com/v.mp4", "audio": "native"}, "a base_video allows no native audio"),
+        (
+            {"base_video": "https://e.com/v.mp4", "first_frame": FRAME},
+            "a base_video takes no first or last frame",
+        ),
+        ({"base_video": "ftp://e.com/v.mp4"}, "videos by URL only"),
+        ({"feature_video": "https://e.com/a.mp4", "base_video": "https://e.com/b.mp4"}, "one video at most"),
+    ],
+)
+def test_omni_video_rules(fields: dict[str, Any], rule: str) -> None:
+    assert rule in refused(
+        NewStyleOmniVideoRequest, **{"model_name": "kling-3.0-omni", "prompt": "a fox", **fields}
+    )
+
+
+def test_every_model_row_is_reachable_through_a_request_kind() -> None:
+    reachable = set(NewStyleTextToVideoRequest.known_models) | set(NewStyleOmniVideoRequest.known_models)
+    assert reachable == set(NEW_STYLE_MODELS)
+
+
+@pytest.mark.parametrize(
+    ("path", "new"),
+    [
+        ("/text-to-video/kling-3.0", True),
+        ("/omni-video/kling-o1", True),
+        ("/tasks", True),
+        ("tasks?task_ids=1", True),
+        ("/v1/images/generations", False),
+        ("/v1/videos/text2video", False),
+        ("/account/costs", False),
+    ],
+)
+def test_new_style_paths_are_told_apart(path: str, new: bool) -> None:
+    assert is_new_style_path(path) is new
+
+
+# --- task records -------------------------------------------------------------------------------
+
+RECORD: dict[str, Any] = {
+    "id": "867283741759111202",
+    "status": "succeeded",
+    "message": "",
+    "create_time": 1781080778802,
+    "update_time": 1781080794151,
+    "external_id": "run-1",
+    "outputs": [
+        {
+            "video": {
+                "id": "v1",
+                "url": "https://cdn.example.com/v.mp4",
+                "watermark_url": "https://cdn.example.com/w.mp4",
+                "duration": "5",
+            }
+        }
+    ],
+    "billing": [
+        {"charge_type": "unit", "amount": "4.5", "currency": "", "package_type": "video"},
+        {"charge_type": "cash", "amount": "0.80", "currency": "USD", "package_type": ""},
+    ],
+}
+
+
+def test_a_succeeded_record_reads_as_the_same_task_model_as_a_v1_task() -> None:
+    task = task_from_data(RECORD, "a task")
+    assert (task.task_id, task.task_status, task.external_task_id) == (
+        "867283741759111202",
+        "succeed",
+        "run-1",
+    )
+    assert task.task_status.is_final
+    assert [video.url for video in task.videos] == ["https://cdn.example.com/v.mp4"]
+    assert units_of(task.final_unit_deduction) == 4.5
+    assert task.final_balance_deduction is not None and task.final_balance_deduction.quota == "0.80"
+    assert task.to_xcom()["videos"] == [
+        {
+            "id": "v1",
+            "url": "https://cdn.example.com/v.mp4",
+            "duration": "5",
+            "watermark_url": "https://cdn.example.com/w.mp4",
+        }
+    ]
+    assert task.to_xcom()["created_at"] == "2026-06-10T08:39:38.802000+00:00"
+
+
+def test_image_outputs_are_numbered_by_position() -> None:
+    record = {
+        **RECORD,
+        "outputs": [
+            {"image": {"url": "https://e.com/0.png"}},
+            {"type": "image", "url": "https://e.com/1.png"},
+        ],
+    }
+    task = task_from_data(record, "a task")
+    assert [(image.index, image.url) for image in task.images] == [
+        (0, "https://e.com/0.png"),
+        (1, "https://e.com/1.png"),
+    ]
+    assert "videos" not in task.to_xcom()
+
+
+def test_a_failed_record_keeps_its_message_and_a_running_one_has_no_deduction() -> None:
+    failed = task_from_data(
+        {"id": "1", "status": "failed", "message": "risk control", "billing": []}, "a task"
+    )
+    assert (failed.task_status, failed.task_status_msg) == ("failed", "risk control")
+    running = legacy_fields({"id": "2", "status": "processing", "create_time": 1, "update_time": 2})
+    assert "final_unit_deduction" not in running and running["task_status"] == "processing"
+
+
+def test_unreadable_billing_amounts_are_skipped_not_fatal() -> None:
+    record = {
+        **RECORD,
+        "billing": [{"charge_type": "unit", "amount": "n/a"}, {"charge_type": "unit", "amount": 2}],
+    }
+    assert task_from_data(record, "a task").final_unit_deduction == "2"
+
+
+def test_a_v1_task_is_still_read_as_before() -> None:
+    task = task_from_data(
+        {"task_id": "9", "task_status": "succeed", "task_result": {"images": [{"url": "u"}]}}, "t"
+    )
+    assert task.images[0].index == 0 and task.videos == []

@@ -1,0 +1,125 @@
+"""Many tasks in one call, new-style queries and the checks before a create (``hooks/task_queries.py``),
+through the hook against the simulator."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from airflow_provider_kling.errors import KlingAuthError, KlingRequestValidationError
+from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.models.new_style import NewStyleTextToVideoRequest
+
+
+def set_connection(monkeypatch, host: str, password: str, login: str | None = None, **extra) -> None:
+    conn = {"conn_type": "kling", "host": host, "password": password, "extra": extra}
+    if login:
+        conn["login"] = login
+    monkeypatch.setenv("AIRFLOW_CONN_KLING_DEFAULT", json.dumps(conn))
+
+
+def create(k: int, simulator) -> list[str]:
+    simulator.set_slots(1000)
+    hook = KlingHook()
+    return [hook.create_task(model_name="kling-v3", prompt=f"a kite {i}", n=1).task_id for i in range(k)]
+
+
+def test_get_tasks_reads_twenty_ids_a_call_in_the_order_asked(kling_connection):
+    task_ids = create(45, kling_connection)
+    kling_connection.reset_counters()
+
+    tasks = KlingHook().get_tasks([*reversed(task_ids), "no-such-task"])
+
+    assert [task.task_id for task in tasks] == list(reversed(task_ids))
+    counters = kling_connection.counters(kling_connection.api_key)
+    assert (counters["tasks"], counters["queries"]) == (3, 0)
+
+
+def test_get_tasks_queries_each_task_where_the_host_lacks_tasks(kling_connection):
+    task_ids = create(3, kling_connection)
+    kling_connection.configure(tasks_query=False)
+    kling_connection.reset_counters()
+    hook = KlingHook()
+
+    tasks = hook.get_tasks(task_ids)
+    hook.get_tasks(task_ids)
+
+    assert [task.task_id for task in tasks] == task_ids
+    counters = kling_connection.counters(kling_connection.api_key)
+    assert counters["queries"] == 6
+    assert counters["requests"] == 7, "the host was asked for /tasks once, then never again"
+
+
+async def test_aget_tasks_reads_them_on_the_shared_client(kling_connection):
+    task_ids = create(21, kling_connection)
+    kling_connection.reset_counters()
+    hook = KlingHook()
+    try:
+        tasks = await hook.aget_tasks(task_ids)
+    finally:
+        await hook.aclose()
+
+    assert {task.task_id for task in tasks} == set(task_ids)
+    assert kling_connection.counters(kling_connection.api_key)["tasks"] == 2
+
+
+def test_a_new_style_create_goes_to_its_model_path_and_is_queried_through_tasks(kling_connection):
+    hook = KlingHook()
+    request = NewStyleTextToVideoRequest.build(model_name="kling-3.0", prompt="a fox in snow", duration=5)
+    kling_connection.set_progress("immediate")
+
+    created = hook.create_task(request)
+    done = hook.get_task(created.task_id, endpoint=request.path)
+    by_external = hook.find_task_by_external_id(created.external_task_id or "", endpoint=request.path)
+
+    assert done.task_status == "succeed" and done.videos[0].duration == "5"
+    assert by_external is not None and by_external.task_id == created.task_id
+    (task,) = kling_connection.tasks()
+    assert task["request"]["prompt"] == "a fox in snow"
+
+
+def test_a_jwt_connection_on_a_new_style_path_fails_before_sending(kling_simulator, monkeypatch):
+    set_connection(monkeypatch, kling_simulator.base_url, "secret", login="access")
+    request = NewStyleTextToVideoRequest.build(model_name="kling-3.0", prompt="a fox")
+
+    with pytest.raises(KlingAuthError, match="needs an API key"):
+        KlingHook().create_task(request)
+
+    assert kling_simulator.counters() == {}
+
+
+def test_a_model_klings_host_no_longer_serves_is_refused_before_any_call(monkeypatch):
+    set_connection(monkeypatch, "https://api-singapore.klingai.com", "key")
+    hook = KlingHook()
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("nothing may be sent")
+
+    monkeypatch.setattr(hook.session, "request", no_network)
+    with pytest.raises(KlingRequestValidationError, match="use kling-v3 instead"):
+        hook.create_task(model_name="kling-v1", prompt="a kite", n=1)
+
+
+def test_a_model_kling_retired_is_sent_elsewhere_with_a_warning(kling_connection, monkeypatch):
+    warnings: list[str] = []
+    recorder = logging.getLogger("recorder")
+    monkeypatch.setattr(recorder, "warning", lambda message, *args: warnings.append(message % args))
+    monkeypatch.setattr(KlingHook, "log", property(lambda self: recorder))
+
+    task = KlingHook().create_task(model_name="kling-v1", prompt="a kite", n=1)
+
+    assert task.task_id
+    assert any(
+        "Kling no longer serves kling-v1 on its own hosts (not since 2026-09-20)" in w for w in warnings
+    )
+
+
+def test_retired_models_warn_sends_it_anyway(monkeypatch):
+    from airflow_provider_kling.hooks.task_queries import check_create
+
+    set_connection(monkeypatch, "https://api-singapore.klingai.com", "key", retired_models="warn")
+    hook = KlingHook()
+    hook.settings  # noqa: B018 - loaded, as a sender does before the steps run
+    check_create(hook, "/v1/images/generations", "kling-v1")  # no exception: a warning only
