@@ -48,7 +48,6 @@ def catalogue_fire_and_forget() -> None:
         kling_conn_id="kling_default",
         requests="prompts/catalogue.csv",
         key_field="name",
-        model_name="kling-v1",
         slots=SLOTS,
         output_path=None,  # the callbacks' DAG stores the results
         callback_url="receiver",
