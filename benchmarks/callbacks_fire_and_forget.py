@@ -236,12 +236,13 @@ def main() -> int:
                 httpx.post(f"{root}/_sim/reset", timeout=10)
                 figures = runners[mode](args, Path(scratch))
                 counters = httpx.get(f"{root}/_sim/counters", params={"api_key": API_KEY}, timeout=10).json()
-                polls = counters["queries"] + counters["lists"]
+                polls = counters["queries"] + counters["lists"] + counters.get("tasks", 0)
                 print(
                     f"{mode:>10}: makespan/limit {figures['makespan'] / limit:.3f} "
                     f"({figures['makespan']:.1f}s)"
                     f" | creates {counters['creates']} | polls {polls} (queries {counters['queries']}, "
-                    f"lists {counters['lists']}) | callbacks delivered {counters['callbacks']} "
+                    f"lists {counters['lists']}, /tasks {counters.get('tasks', 0)}) "
+                    f"| callbacks delivered {counters['callbacks']} "
                     f"| CPU {figures['cpu']:.2f}s | {figures['payload'].get('counts', '')}"
                     + (
                         f" | operator ended after {figures['payload']['operator_ended_after']}s, "
