@@ -46,6 +46,9 @@ EXAMPLE_DAGS = {
     "kling_product_campaign",
     "kling_catalogue_with_approval",
     "kling_product_video",
+    "kling_catalogue_fire_and_forget",
+    "kling_catalogue_on_callback",
+    "kling_catalogue_callback_sweep",
 }
 
 
