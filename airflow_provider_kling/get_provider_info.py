@@ -88,6 +88,17 @@ def get_provider_info() -> dict[str, Any]:
                         "label": "HTTPS proxy URL",
                         "schema": {"type": ["string", "null"]},
                     },
+                    "callback_base_url": {
+                        "label": "Airflow's public base URL, for Kling's callbacks",
+                        "description": "Kling POSTs to <this>/kling/callbacks/<connection id>",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "webhook_secret": {
+                        "label": "Webhook secret(s) for signed callbacks",
+                        "description": "Kling's whsec_ secret; while a secret rotates, the old and new "
+                        "separated by a space or a comma",
+                        "schema": {"type": ["string", "null"], "format": "password"},
+                    },
                 },
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "port"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from airflow_provider_kling.errors import KlingRequestValidationError
@@ -23,6 +24,10 @@ NOT_OUTPUT_FIELDS: frozenset[str] = frozenset({"external_task_id", "callback_url
 #: A namespace (connection extra ``external_task_id_namespace``) is kept short and plain.
 NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 _GENERATION_SUFFIX = re.compile(r"^-(\d+)$")
+_DEFAULT_ID = re.compile(
+    r"^(?:(?P<namespace>[A-Za-z0-9][A-Za-z0-9._-]{0,31})-)?airflow-(?P<instance>[0-9a-f]{16})"
+    r"-(?P<fingerprint>[0-9a-f]{12})(?:-(?P<generation>[0-9]+))?$"
+)
 
 
 def _short_hash(text: str, length: int) -> str:
@@ -119,3 +124,31 @@ def with_external_task_id(request: KlingTaskRequest, external_task_id: str) -> K
         return type(request).build(**fields)
     except KlingRequestValidationError as exc:
         raise KlingRequestValidationError(f"{exc} (the external task id {external_task_id[:80]!r})") from None
+
+
+@dataclass(frozen=True)
+class ExternalTaskIdParts:
+    """What a default external task id says: whose pipeline, which instance, which request."""
+
+    namespace: str | None
+    instance_hash: str
+    #: The request fingerprint (:func:`request_fingerprint`).
+    fingerprint: str
+    generation: int
+
+
+def parse_external_task_id(external_task_id: str | None) -> ExternalTaskIdParts | None:
+    """The parts of a default external task id (:func:`default_external_task_id`, with its
+    generation suffix), or ``None`` for an id this provider did not make."""
+    match = _DEFAULT_ID.match(external_task_id or "")
+    if match is None:
+        return None
+    generation = int(match["generation"]) if match["generation"] else 1
+    if generation < 2 and match["generation"]:
+        return None  # ``-1`` is never written: the first generation has no suffix
+    return ExternalTaskIdParts(
+        namespace=match["namespace"],
+        instance_hash=match["instance"],
+        fingerprint=match["fingerprint"],
+        generation=generation,
+    )

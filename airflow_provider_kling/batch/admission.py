@@ -236,9 +236,10 @@ class BatchAdmission:
             item.busy = True
         return due
 
-    def next_wakeup(self, now: float) -> float:
-        """When something may be due next (a poll, a requeued create, the end of a cool-down)."""
-        times = [i.next_poll for i in self.items if i.status == RUNNING and not i.busy]
+    def next_wakeup(self, now: float, polls: bool = True) -> float:
+        """When something may be due next (a poll, a requeued create, the end of a cool-down);
+        ``polls=False`` for a runner that learns of ends otherwise (fire and forget)."""
+        times = [i.next_poll for i in self.items if polls and i.status == RUNNING and not i.busy]
         pending = [i for i in self.items if i.status == PENDING]
         times += [i.not_before for i in pending if i.not_before > now]
         if pending and self.budget.limit < self.budget.slots:
@@ -247,6 +248,10 @@ class BatchAdmission:
 
     def done(self) -> bool:
         return all(item.status in FINAL for item in self.items)
+
+    def all_created(self) -> bool:
+        """Every item has a Kling task (running or ended) or has ended without one."""
+        return all(item.status not in (PENDING, CREATING) for item in self.items)
 
     # -- answers --------------------------------------------------------------------------------
 

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.batch.admission import (
     DEFAULT_PROGRESS_INTERVAL,
     PENDING,
+    RUNNING,
     BatchAdmission,
     ItemProgress,
     is_batch_fatal,
@@ -48,6 +49,9 @@ class BatchRunner:
     :param max_regenerations: New generations allowed for an item whose earlier Kling task failed
         (not refused); found at the start of a run, never within one.
     :param progress_every: Seconds between "k of N done, m running, ETA" lines.
+    :param completions: Fire and forget: instead of polling Kling, read the tasks that ended from
+        this (the callback asset's events, every ``poll_interval``: one read for all items), and
+        stop once every item is created; the callbacks bring the results to whoever stores them.
     """
 
     def __init__(
@@ -60,8 +64,11 @@ class BatchRunner:
         max_regenerations: int,
         log: Any,
         progress_every: float = DEFAULT_PROGRESS_INTERVAL,
+        completions: Callable[[], list[dict[str, Any]]] | None = None,
     ) -> None:
         self.hook, self.admission, self.requests = hook, admission, requests
+        self.completions = completions
+        self.completion_reads = 0
         #: The endpoint of every item (one request kind per batch): its lists, polls and creates.
         self.endpoint: str = type(next(iter(requests.values()))).path if requests else ""
         self.deadline, self.max_regenerations = deadline, max_regenerations
@@ -143,8 +150,10 @@ class BatchRunner:
         in_flight: dict[asyncio.Future[Any], tuple[str, Any]] = {}
         last_progress = self._now()
         self.log.info("Batch: %s", admission.progress_line(last_progress))
+        finished = admission.all_created if self.completions else admission.done
+        next_read = self._now()
         try:
-            while not admission.done() or in_flight:
+            while not finished() or in_flight:
                 now = self._now()
                 if now >= self.deadline:
                     if in_flight:  # let the calls in flight answer: a create's task id must be kept
@@ -154,25 +163,43 @@ class BatchRunner:
                     break
                 for item in admission.admit(now):
                     in_flight[asyncio.ensure_future(self._create(item))] = ("create", item)
-                for polls in await self._poll_groups(admission.due_polls(now)):
-                    self.polls += 1
-                    if isinstance(polls, list):  # many items in one GET /tasks
-                        in_flight[asyncio.ensure_future(self._poll_many(polls))] = ("polls", polls)
-                    else:
-                        in_flight[asyncio.ensure_future(self._poll(polls))] = ("poll", polls)
+                if self.completions is None:
+                    for polls in await self._poll_groups(admission.due_polls(now)):
+                        self.polls += 1
+                        if isinstance(polls, list):  # many items in one GET /tasks
+                            in_flight[asyncio.ensure_future(self._poll_many(polls))] = ("polls", polls)
+                        else:
+                            in_flight[asyncio.ensure_future(self._poll(polls))] = ("poll", polls)
+                elif now >= next_read:
+                    await self._read_completions(now)
+                    next_read = now + admission.poll_interval
                 if now - last_progress >= self.progress_every:
                     last_progress = now
                     self.log.info("Batch: %s", admission.progress_line(now))
-                wake = min(admission.next_wakeup(now), self.deadline, now + self.progress_every)
+                polling = self.completions is None
+                wake = min(admission.next_wakeup(now, polling), self.deadline, now + self.progress_every)
+                if self.completions is not None:
+                    wake = min(wake, next_read)
                 timeout = max(0.0, wake - self._now())
                 if in_flight:
                     await self._collect(in_flight, timeout=timeout)
-                elif not admission.done():
+                elif not finished():
                     await self.clock.asleep(max(timeout, 0.005))
         finally:
             for future in in_flight:  # cancelled (a triggerer going away): stop the calls in flight
                 future.cancel()
         self.log.info("Batch: %s", admission.progress_line(self._now()))
+
+    async def _read_completions(self, now: float) -> None:
+        """Running items whose task ended, by the callbacks recorded (no request to Kling)."""
+        assert self.completions is not None
+        self.completion_reads += 1
+        ended = await asyncio.to_thread(self.completions)
+        running = {item.kling_task_id: item for item in self.admission.items if item.status == RUNNING}
+        for task in ended:
+            item = running.pop(str(task.get("task_id")), None)
+            if item is not None:
+                self.admission.polled(item, task, now)
 
     async def _collect(
         self, in_flight: dict[asyncio.Future[Any], tuple[str, Any]], *, timeout: float | None

@@ -57,6 +57,8 @@ class KlingConnectionSettings:
     retired_models: str = "refuse"
     #: Prefix of default external task ids, so two deployments on one account never share a task.
     external_task_id_namespace: str | None = None
+    #: The api-server's public base URL (``callback_base_url`` extra): where Kling sends callbacks.
+    callback_base_url: str | None = None
 
     @classmethod
     def from_connection(cls, conn: Any, extras: Mapping[str, Any]) -> KlingConnectionSettings:
@@ -100,6 +102,7 @@ class KlingConnectionSettings:
             tasks_query_support=support_extra(extras, conn.conn_id, "tasks_query"),
             retired_models=choice_extra(extras, "retired_models", RETIRED_MODELS, conn.conn_id),
             external_task_id_namespace=namespace_extra(extras, conn.conn_id),
+            callback_base_url=callback_base_url_extra(extras, conn.conn_id),
         )
 
     @property
@@ -190,6 +193,36 @@ def namespace_extra(extras: Mapping[str, Any], conn_id: str) -> str | None:
         extras.get("external_task_id_namespace"),
         f"Connection '{conn_id}': extra 'external_task_id_namespace'",
     )
+
+
+def callback_base_url_extra(extras: Mapping[str, Any], conn_id: str) -> str | None:
+    """The ``callback_base_url`` extra: the api-server's public ``http(s)://`` base URL, without a query."""
+    value = extras.get("callback_base_url")
+    if value in (None, ""):
+        return None
+    from urllib.parse import urlsplit
+
+    text = str(value).strip().rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(
+            f"Connection '{conn_id}': extra 'callback_base_url' must be the api-server's public "
+            f"http:// or https:// base URL, without a query (got {value!r})"
+        )
+    return text
+
+
+def webhook_keys_extra(extras: Mapping[str, Any], conn_id: str) -> tuple[bytes, ...]:
+    """The ``webhook_secret`` extra's HMAC keys: one ``whsec_`` secret, or several (a list, or one
+    string with spaces or commas between them) while Kling keeps an old and a new one. Each secret
+    is registered with the secrets masker. Read by the callback receiver only: the hook never needs it.
+    """
+    from airflow_provider_kling.callbacks.signature import SECRET_PREFIX, parse_secrets
+
+    secrets = parse_secrets(extras.get("webhook_secret"), f"Connection '{conn_id}': extra 'webhook_secret'")
+    for secret in secrets:
+        mask_secrets(secret.text, secret.text.removeprefix(SECRET_PREFIX))
+    return tuple(secret.key for secret in secrets)
 
 
 def mask_secrets(*secrets: str | None) -> None:

@@ -127,7 +127,9 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
     request through :meth:`build_request`, which reads :meth:`request_fields`: the one place a
     request is made (the TaskFlow decorator overrides only that).
 
-    :param callback_url: URL Kling POSTs the task to on each status change. (templated)
+    :param callback_url: URL Kling POSTs the task to on each status change; ``"receiver"`` (or
+        ``"receiver:<asset name>"``) is this provider's callback receiver on the api-server, at the
+        connection's ``callback_base_url`` extra. (templated)
     :param external_task_id: Your id for the Kling task, unique per account (change it when you
         change the request). By default one is derived from dag, run, task and map index, a
         fingerprint of the request and the connection's ``external_task_id_namespace`` extra, so
@@ -241,12 +243,26 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
             fields = read_image_fields(
                 self.request_fields(context), request_cls.image_fields, self.output_conn_id or None
             )
+            if "callback_url" in fields:
+                fields["callback_url"] = self.resolve_callback_url(fields["callback_url"])
             request = request_cls.build(**fields)
             if not request.external_task_id:
                 request = with_external_task_id(request, self._default_external_task_id(context, request))
             return request
         except KlingRequestValidationError as exc:
             raise fail_fast(exc) from None
+
+    def resolve_callback_url(self, value: Any) -> Any:
+        """``value``, or the receiver's URL for ``"receiver"`` (``callbacks.events.RECEIVER``)."""
+        from airflow_provider_kling.callbacks.events import resolve_callback_url
+        from airflow_provider_kling.errors import KlingRequestValidationError
+
+        try:
+            return resolve_callback_url(
+                value, self.kling_conn_id, lambda: self.hook.settings.callback_base_url
+            )
+        except ValueError as exc:
+            raise KlingRequestValidationError(str(exc)) from None
 
     def _default_external_task_id(
         self, context: Context, request: KlingTaskRequest, item_key: str | None = None

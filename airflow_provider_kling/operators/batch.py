@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_kling.batch.admission import DEFAULT_PROGRESS_INTERVAL
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from airflow_provider_kling.batch.admission import ItemProgress
     from airflow_provider_kling.batch.items import BatchItem
 
+#: Fire and forget reads callback events from this long before the newest one it has seen.
+EVENT_READ_MARGIN = timedelta(seconds=30)
 #: XCom key of the summary, pushed before the task succeeds or fails.
 XCOM_BATCH_SUMMARY = "kling_batch_summary"
 #: Request fields the operator's own arguments give every item (an item's own value wins).
@@ -89,6 +92,14 @@ class KlingBatchOperator(KlingTaskOperator):
         ``{"generations": {"kling-v3": {"1k": 8, "2k": 8}}}``. ``None`` (default): the stand-in prices
         (:mod:`airflow_provider_kling.unit_prices`). Either way, finished items teach the real price.
     :param progress_interval: Seconds between "k of N done, m running, ETA" log lines.
+    :param wait_for_completion: ``False``: fire and forget. Every item is created with the
+        operator's ``callback_url`` (``"receiver"``: this provider's receiver) as slots free, and
+        the task ends once the last one is created; it never polls Kling: a slot is known to be
+        free when its task's terminal callback is recorded on the connection's callback asset
+        (``kling://<conn_id>/tasks``, an inlet of this task, read every ``poll_interval``).
+        Nothing is stored here: a DAG scheduled on that asset stores the results
+        (:class:`~airflow_provider_kling.operators.callbacks.KlingCallbackResultsOperator`). Runs on
+        the worker (the triggerer cannot read asset events), whatever ``deferrable`` says.
 
     ``kling_conn_id``, ``output_conn_id`` and ``max_regenerations`` (per item) are
     :class:`~airflow_provider_kling.operators.base.KlingTaskOperator`'s.
@@ -131,8 +142,16 @@ class KlingBatchOperator(KlingTaskOperator):
         progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
         **kwargs: Any,
     ) -> None:
-        if unknown := {"wait_for_completion", "regenerate_expired", "external_task_id"} & set(kwargs):
+        if unknown := {"regenerate_expired", "external_task_id"} & set(kwargs):
             raise TypeError(f"{type(self).__name__} takes no {', '.join(sorted(unknown))} argument")
+        if kwargs.get("wait_for_completion") is False:
+            from airflow.sdk import Asset
+
+            from airflow_provider_kling.callbacks.events import callback_asset_uri
+
+            kwargs.setdefault(
+                "inlets", [Asset(callback_asset_uri(kwargs.get("kling_conn_id", "kling_default")))]
+            )
         super().__init__(output_path=output_path, poll_interval=poll_interval, timeout=timeout, **kwargs)
         from airflow_provider_kling.batch.items import FORMATS, format_of
 
@@ -150,7 +169,7 @@ class KlingBatchOperator(KlingTaskOperator):
             raise ValueError(
                 f"requests_format must be auto or one of {', '.join(FORMATS)} (got {requests_format!r})"
             )
-        if output_path is None or output_path == "":
+        if (output_path is None or output_path == "") and self.wait_for_completion:
             raise ValueError(
                 "output_path is required: the batch's images, manifest and contact sheet go there"
             )
@@ -205,6 +224,8 @@ class KlingBatchOperator(KlingTaskOperator):
             given = {
                 name: getattr(self, name) for name in DEFAULT_FIELDS if getattr(self, name) not in (None, "")
             }
+            if "callback_url" in given:
+                given["callback_url"] = self.resolve_callback_url(given["callback_url"])
             fields = REQUEST_KINDS[self.request_kind].model_fields
             if unknown := sorted(set(given) - set(fields)):
                 raise KlingRequestValidationError(
@@ -250,6 +271,8 @@ class KlingBatchOperator(KlingTaskOperator):
             self.slots,
         )
         deadline = time.time() + self.timeout
+        if not self.wait_for_completion:
+            return self._fire_and_forget(items, context, deadline)
         if self.deferrable:
             self._defer_batch(items, deadline)
         requests = {item.key: item.request for item in items}
@@ -275,6 +298,110 @@ class KlingBatchOperator(KlingTaskOperator):
         return self._finish_batch(
             items, admission.items, context, rate_limited=admission.budget.rate_limited, fatal=admission.fatal
         )
+
+    def _fire_and_forget(self, items: list[BatchItem], context: Context, deadline: float) -> dict[str, Any]:
+        """Create every item at the slots, learning of freed slots from recorded callbacks; no polls."""
+        import asyncio
+
+        from airflow_provider_kling.batch.admission import BatchAdmission
+        from airflow_provider_kling.batch.runner import BatchRunner
+
+        if not all(item.request.callback_url for item in items):
+            raise fail_fast(
+                KlingRequestValidationError(
+                    "wait_for_completion=False needs a callback_url for every item (callback_url="
+                    "'receiver' sends Kling's callbacks to this provider's receiver): without one no "
+                    "task's end would ever be known"
+                )
+            )
+        admission = BatchAdmission(
+            self._fresh_progress(items),
+            slots=self.slots,
+            poll_interval=self.poll_interval,
+            max_units=self.max_units,
+            log=self.log,
+        )
+        runner = BatchRunner(
+            self.hook,
+            admission,
+            {item.key: item.request for item in items},
+            deadline=deadline,
+            max_regenerations=self.max_regenerations,
+            log=self.log,
+            progress_every=self.progress_interval,
+            completions=self._recorded_completions(context, since=time.time() - 60),
+        )
+        asyncio.run(runner.run())
+        return self._created_summary(admission, context, runner.completion_reads)
+
+    def _recorded_completions(self, context: Context, since: float) -> Any:
+        """Reads the callback asset's events (recorded by the receiver) as ended Kling tasks.
+
+        Each read asks only for events after the newest one seen, less a margin for events whose
+        transaction committed late (where the accessor filters by time; Airflow 3.1 lists all)."""
+        from datetime import UTC, datetime
+
+        from airflow.sdk import Asset
+
+        from airflow_provider_kling.callbacks.events import callback_asset_uri, task_of_event
+
+        asset = Asset(callback_asset_uri(self.kling_conn_id))  # an inlet (see __init__)
+        cursor = [datetime.fromtimestamp(since, tz=UTC)]
+
+        def read() -> list[dict[str, Any]]:
+            events: Any = context["inlet_events"][asset]
+            floor = cursor[0] - EVENT_READ_MARGIN
+            if hasattr(events, "after"):
+                events = events.after(floor.isoformat())
+            ended = []
+            for event in events:
+                extra = event.extra
+                stamp = getattr(event, "timestamp", None)
+                if stamp is not None and stamp < floor:
+                    continue  # Airflow 3.1 lists the asset's whole history
+                if not isinstance(extra, dict) or "kling_task_id" not in extra:
+                    continue
+                if stamp is not None and stamp > cursor[0]:
+                    cursor[0] = stamp
+                # Read again next time while within the margin: a callback may be recorded before
+                # the create's answer has made its item running (the runner ignores the rest).
+                ended.append(task_of_event(extra))
+            return ended
+
+        return read
+
+    def _created_summary(self, admission: Any, context: Context, reads: int) -> dict[str, Any]:
+        """What a fire-and-forget run leaves in XCom: every item's Kling task id and where it stands."""
+        from airflow_provider_kling.batch.admission import ERROR, OVER_BUDGET, PENDING
+
+        items = [
+            {
+                "key": state.key,
+                "external_task_id": state.external_task_id,
+                "kling_task_id": state.kling_task_id,
+                "status": state.status,
+            }
+            for state in admission.items
+        ]
+        counts: dict[str, int] = {}
+        for item in items:
+            counts[item["status"]] = counts.get(item["status"], 0) + 1
+        summary = {"total": len(items), "counts": counts, "event_reads": reads, "items": items}
+        context["ti"].xcom_push(
+            key=XCOM_BATCH_SUMMARY, value={k: v for k, v in summary.items() if k != "items"}
+        )
+        self.log.info("Kling batch, fire and forget: %s (%d reads of the callback asset)", counts, reads)
+        not_created = sum(counts.get(status, 0) for status in (PENDING, ERROR))
+        if not_created or admission.fatal:
+            error = KlingError(
+                f"{not_created} of {len(items)} batch items were not created ({counts}): "
+                + (admission.fatal or "a retry creates only the missing ones")
+            )
+            error.airflow_retryable = admission.fatal is None
+            raise fail_fast(error)
+        if counts.get(OVER_BUDGET):
+            self.log.warning("%d items not created: over max_units", counts[OVER_BUDGET])
+        return summary
 
     @staticmethod
     def _fresh_progress(items: list[BatchItem]) -> list[ItemProgress]:

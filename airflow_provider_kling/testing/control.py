@@ -16,6 +16,7 @@ fingerprints (``sha256(key)[:12]``).
 | ``POST /_sim/advance``, ``POST /_sim/tasks/{id}/advance`` | move manual tasks on (``{"to": ...}``) |
 | ``POST /_sim/progress`` | ``{"progress": mode, "task_id": optional}`` |
 | ``GET, POST /_sim/accounts/{account}/resource_packs`` | read or replace an account's packs |
+| ``GET, POST /_sim/callbacks`` | callback delivery: retries, duplicates, order, bad signatures, rotation |
 | ``POST /_sim/reset`` | forget everything, restore the start-up settings |
 """
 
@@ -207,6 +208,32 @@ async def resource_packs(request: Request) -> Response:
     return JSONResponse(state.resource_packs(account))
 
 
+async def callbacks(request: Request) -> Response:
+    """GET: delivery controls and counts. POST any ``DeliveryControls`` field (``max_attempts``,
+    ``backoff``, ``duplicate_next``, ``out_of_order_next``, ``bad_signature_next``), and
+    ``rotate_secret: {"secret": optional, "mode": "standard"|"emergency"|"delete_all"}`` (the answer's
+    ``secret`` is the new one) or ``end_overlap: true``."""
+    sender = request.app.state.callbacks
+    answer: dict[str, Any] = {}
+    if request.method == "POST":
+        try:
+            body = await _json_object(request)
+            rotation, end_overlap = body.pop("rotate_secret", None), body.pop("end_overlap", False)
+            if body:
+                sender.configure(**body)
+            if rotation is not None:
+                if not isinstance(rotation, dict):
+                    raise ValueError("rotate_secret takes {secret, mode}")
+                answer["secret"] = sender.rotate_secret(
+                    rotation.get("secret"), rotation.get("mode", "standard")
+                )
+            if end_overlap:
+                sender.end_overlap()
+        except (TypeError, ValueError) as exc:
+            return _error(exc)
+    return JSONResponse({**sender.describe(), **answer})
+
+
 def control_routes() -> list[Route]:
     return [
         Route(f"{CONTROL_PREFIX}/health", health, methods=["GET"]),
@@ -220,6 +247,7 @@ def control_routes() -> list[Route]:
         Route(f"{CONTROL_PREFIX}/advance", advance, methods=["POST"]),
         Route(f"{CONTROL_PREFIX}/tasks/{{task_id}}/advance", advance, methods=["POST"]),
         Route(f"{CONTROL_PREFIX}/progress", progress, methods=["POST"]),
+        Route(f"{CONTROL_PREFIX}/callbacks", callbacks, methods=["GET", "POST"]),
         Route(
             f"{CONTROL_PREFIX}/accounts/{{account}}/resource_packs", resource_packs, methods=["GET", "POST"]
         ),

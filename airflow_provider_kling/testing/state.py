@@ -168,6 +168,7 @@ class SimulatorState:
         self._accounts = Accounts(self.config.accounts, self.config.pack_units)
         self._counters: dict[str, Counter[str]] = {}
         self._listeners: list[Callable[[SimTask], None]] = []
+        self._reset_listeners: list[Callable[[], None]] = []
 
     # settings and faults
     @property
@@ -455,6 +456,11 @@ class SimulatorState:
         with self._lock:
             self._counters.clear()
 
+    def on_reset(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after every :meth:`reset` (the callback sender forgets its controls)."""
+        with self._lock:
+            self._reset_listeners.append(listener)
+
     def reset(self) -> None:
         """Forget tasks, counters, resource pack use and faults; restore the start-up settings."""
         with self._lock:
@@ -463,6 +469,9 @@ class SimulatorState:
             self._counters.clear()
             self._faults = Faults()
             self._settings = self.config.settings
+            listeners = list(self._reset_listeners)
+        for listener in listeners:
+            listener()
 
 
 def _page(tasks: Iterator[SimTask], limit: int | None, offset: int) -> list[SimTask]:

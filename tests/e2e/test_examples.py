@@ -46,6 +46,9 @@ EXAMPLE_DAGS = {
     "kling_product_campaign",
     "kling_catalogue_with_approval",
     "kling_product_video",
+    "kling_catalogue_fire_and_forget",
+    "kling_catalogue_on_callback",
+    "kling_catalogue_callback_sweep",
 }
 
 
@@ -309,7 +312,7 @@ def test_batch_run_records_the_asset_event_that_queues_the_gallery_and_the_galle
     prompts = expected_catalogue_prompts()
     assert sorted(extra["kling_task_ids"]) == sorted(task["task_id"] for task in kling_simulator.tasks())
     assert extra["image_count"] == len(extra["paths"]) == len(prompts)
-    assert extra["model_names"] == ["kling-v1"]
+    assert extra["model_names"] == ["kling-v3"]  # the example's model
     for path in extra["paths"]:
         assert_png(Path(path.removeprefix("file://")))
     results = [

@@ -113,7 +113,10 @@ def test_kling_connection_form_declares_timeouts_retries_and_proxy_as_extras() -
         "read_timeout": ["number", "null"],
         "max_retries": ["integer", "null"],
         "proxy": ["string", "null"],
+        "callback_base_url": ["string", "null"],
+        "webhook_secret": ["string", "null"],
     }
+    assert conn_fields["webhook_secret"]["schema"]["format"] == "password"
     assert all(field["label"] for field in conn_fields.values())
 
 
@@ -181,6 +184,8 @@ def test_airflow_providers_widgets_shows_kling_conn_fields_as_extras(airflow_env
         "extra__kling__read_timeout",
         "extra__kling__max_retries",
         "extra__kling__proxy",
+        "extra__kling__callback_base_url",
+        "extra__kling__webhook_secret",
     }
 
 

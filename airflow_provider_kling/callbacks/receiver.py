@@ -1,0 +1,224 @@
+"""The callback receiver: a FastAPI app the api-server mounts under ``/kling`` (see ``plugin``).
+
+``POST /kling/callbacks/{conn_id}[?asset=<name>]``, one route per ``kling`` connection. Airflow's
+auth does not cover plugin apps, so the signature is the only gate. In order:
+
+| check | answer |
+|---|---|
+| body over :data:`MAX_BODY_BYTES` | 413 |
+| no such ``kling`` connection, or it has no ``webhook_secret`` | 404 |
+| no signature headers, a signature no secret matches, or a timestamp more than 5 min away | 401 |
+| a webhook id seen already (a retry or a replay) | 200, nothing recorded again |
+| the same webhook id being handled right now | 409 (the sender retries; the first one decides) |
+| a signed body that is not a task | 400 |
+| a progress callback (submitted, processing) | 200, counted |
+| a terminal callback (succeed, failed) | 200 once its asset event is recorded |
+| ... whose asset no DAG declares | 404, nothing recorded |
+
+Stale timestamps answer 401 like a bad signature: Standard Webhooks' reference libraries raise
+the same verification error for both, and a message outside the window cannot be shown to be
+fresh. Replays answer 200, not 409: ``webhook-id`` is Standard Webhooks' idempotency key and a
+sender retries a message whose 2xx it never saw under the same id; a 4xx would only make it
+retry again. Nothing here waits on Kling: the answer comes after one signature check and, for a
+terminal callback, one database transaction. Kling's retry policy is undocumented (its page
+says only "answer 200"), so the sweep, not Kling's retries, is what finds a lost callback.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from airflow_provider_kling.callbacks import URL_PREFIX
+from airflow_provider_kling.callbacks.events import ASSET_QUERY, asset_for_callback, event_extra
+from airflow_provider_kling.callbacks.recorder import AirflowAssetEvents, EventRecorder, Outcome
+from airflow_provider_kling.callbacks.records import CallbackBodyError, parse_callback
+from airflow_provider_kling.callbacks.replay import Claim, ReplayGuard
+from airflow_provider_kling.callbacks.signature import (
+    TIMESTAMP_TOLERANCE,
+    WebhookVerificationError,
+    verify_webhook,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CALLBACK_PATH", "MAX_BODY_BYTES", "URL_PREFIX", "create_receiver_app"]
+CALLBACK_PATH = "/callbacks"
+#: A task record is a few KiB (nine image URLs at most); anything past 256 KiB is not Kling's.
+MAX_BODY_BYTES = 256 * 1024
+#: How long a connection's secrets are reused before it is read again (a rotated secret, or a new
+#: connection, takes effect within this; during a standard rotation Kling signs with both).
+CONNECTION_CACHE_SECONDS = 30.0
+_CONN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
+
+
+@dataclass(frozen=True)
+class CallbackConnection:
+    """What the receiver needs from a ``kling`` connection: its secrets' keys and its extras."""
+
+    conn_id: str
+    keys: tuple[bytes, ...]
+    extras: Mapping[str, Any]
+
+
+ConnectionLookup = Callable[[str], CallbackConnection | None]
+
+
+def airflow_connection(conn_id: str) -> CallbackConnection | None:
+    """The ``kling`` connection ``conn_id`` from Airflow's secrets backends and database, or None."""
+    from airflow.models.connection import Connection
+
+    from airflow_provider_kling.hooks.connection import webhook_keys_extra
+
+    try:
+        conn = Connection.get_connection_from_secrets(conn_id)
+    except Exception:  # AirflowNotFoundException, or a backend that cannot answer for this id
+        return None
+    if conn.conn_type != "kling":
+        return None
+    extras = conn.extra_dejson
+    try:
+        keys = webhook_keys_extra(extras, conn_id)
+    except ValueError as exc:
+        log.error("Kling callbacks: %s", exc)  # names the extra and the rule, never the secret
+        return None
+    return CallbackConnection(conn_id=conn_id, keys=keys, extras=extras)
+
+
+class _CachedConnections:
+    """Connections for :data:`CONNECTION_CACHE_SECONDS`, unknown ones too (bounded)."""
+
+    def __init__(self, lookup: ConnectionLookup, clock: Callable[[], float], max_entries: int = 1024) -> None:
+        self._lookup, self._clock, self._max_entries = lookup, clock, max_entries
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, CallbackConnection | None]] = {}
+
+    def get(self, conn_id: str) -> CallbackConnection | None:
+        now = self._clock()
+        with self._lock:
+            cached = self._cache.get(conn_id)
+        if cached is not None and now - cached[0] < CONNECTION_CACHE_SECONDS:
+            return cached[1]
+        found = self._lookup(conn_id)
+        with self._lock:
+            if len(self._cache) >= self._max_entries:
+                self._cache.clear()
+            self._cache[conn_id] = (now, found)
+        return found
+
+
+def _refuse(status: int, detail: str, counters: Counter[str], counter: str) -> JSONResponse:
+    counters[counter] += 1
+    return JSONResponse({"detail": detail}, status_code=status)
+
+
+async def _read_capped(request: Request, limit: int) -> bytes | None:
+    """The body, or None once it passes ``limit`` bytes (read no further)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def create_receiver_app(
+    *,
+    connections: ConnectionLookup | None = None,
+    recorder: EventRecorder | None = None,
+    clock: Callable[[], float] = time.time,
+    replay: ReplayGuard | None = None,
+) -> FastAPI:
+    """The receiver. By default it reads Airflow's connections and records through Airflow's asset
+    manager; tests pass their own ``connections``, ``recorder`` and ``clock``."""
+    app = FastAPI(title="Kling callbacks", docs_url=None, redoc_url=None, openapi_url=None)
+    lookup = _CachedConnections(connections or airflow_connection, clock)
+    events = recorder or AirflowAssetEvents()
+    seen = replay or ReplayGuard()
+    counters: Counter[str] = Counter()
+    app.state.kling_callbacks = counters
+    app.state.kling_replay = seen
+
+    @app.post(CALLBACK_PATH + "/{conn_id}")
+    async def receive(conn_id: str, request: Request) -> JSONResponse:
+        counters["received"] += 1
+        body = await _read_capped(request, MAX_BODY_BYTES)
+        if body is None:
+            return _refuse(413, f"a callback body is at most {MAX_BODY_BYTES} bytes", counters, "too_large")
+        conn = await run_in_threadpool(lookup.get, conn_id) if _CONN_ID.match(conn_id) else None
+        if conn is None or not conn.keys:
+            return _refuse(404, "no kling connection with a webhook_secret by this id", counters, "unknown")
+        try:
+            webhook = verify_webhook(request.headers, body, conn.keys, now=clock())
+        except WebhookVerificationError as exc:
+            log.warning("Kling callback for %s refused: %s", conn_id, exc)
+            return _refuse(401, str(exc), counters, exc.reason)
+        try:
+            asset_uri = asset_for_callback(conn_id, conn.extras, request.query_params.get(ASSET_QUERY))
+        except ValueError as exc:
+            return _refuse(400, str(exc), counters, "bad_asset")
+        key = f"{conn_id}\x1f{webhook.webhook_id}"
+        claim = seen.claim(key, forget_at=webhook.timestamp + TIMESTAMP_TOLERANCE + 1, now=clock())
+        if claim is Claim.DONE:
+            counters["duplicate"] += 1
+            return JSONResponse({"status": "duplicate"})
+        if claim is Claim.IN_FLIGHT:
+            return _refuse(409, "this webhook id is being handled", counters, "in_flight")
+        if claim is Claim.FULL:
+            return _refuse(503, "too many callbacks in the replay window", counters, "replay_memory_full")
+        try:
+            answer = await _handle(conn_id, webhook.webhook_id, body, asset_uri, events, counters)
+        except BaseException:
+            seen.release(key)
+            raise
+        if answer.status_code < 300:
+            seen.done(key)
+        else:
+            seen.release(key)
+        return answer
+
+    return app
+
+
+async def _handle(
+    conn_id: str,
+    webhook_id: str,
+    body: bytes,
+    asset_uri: str,
+    events: EventRecorder,
+    counters: Counter[str],
+) -> JSONResponse:
+    try:
+        record = parse_callback(body)
+    except CallbackBodyError as exc:
+        return _refuse(400, str(exc), counters, "bad_body")
+    if not record.is_final:
+        counters["progress"] += 1
+        return JSONResponse({"status": "counted"})
+    extra = event_extra(record, conn_id=conn_id, webhook_id=webhook_id)
+    outcome = await run_in_threadpool(events.record, asset_uri, extra)
+    if outcome is Outcome.NO_ASSET:
+        return _refuse(404, f"no DAG declares the asset {asset_uri}: nothing recorded", counters, "no_asset")
+    counters[outcome.value] += 1
+    log.info(
+        "Kling callback for %s: task %s %s, %s on %s",
+        conn_id,
+        record.task_id,
+        record.status.value,
+        outcome.value,
+        asset_uri,
+    )
+    return JSONResponse({"status": outcome.value, "asset": asset_uri})
