@@ -189,6 +189,9 @@ class NewStyleVideoRequest(KlingTaskRequest):
 
     #: ``new``: sent to :attr:`create_path`, answered with new-style task records.
     api_style: ClassVar[str] = "new"
+    #: A video task, holding one slot at any length, as the ``/v1/videos`` kinds.
+    output: ClassVar[str] = "video"
+    task_slots: ClassVar[int] = 1
     blank_text_fields: ClassVar[tuple[str, ...]] = ("resolution", "audio", "last_frame")
 
     model_name: str

@@ -15,6 +15,7 @@ from airflow_provider_kling.triggers.batch import KlingBatchTrigger
 from tests.unit.task_context import RecordingTaskInstance, make_context
 
 #: kling-v1 is 1 unit an image at the simulator (and in the stand-in table); this account says 3.
+V1 = {"model_name": "kling-v1"}
 DEARER = {"generations": {"kling-v1": {"1k": 3}}}
 
 
@@ -22,7 +23,6 @@ def make_batch(tmp_path, **kwargs: Any) -> KlingBatchOperator:
     kwargs.setdefault("requests", ["a red fox", "a blue whale"])
     kwargs.setdefault("slots", 1)
     kwargs.setdefault("max_units", 2)
-    kwargs.setdefault("model_name", "kling-v1")  # 1 unit an image at the simulator and the stand-in table
     with DAG("kling_batch_prices", schedule=None):
         return KlingBatchOperator(
             task_id="batch", poll_interval=0.05, timeout=60, output_path=str(tmp_path), **kwargs
@@ -48,12 +48,12 @@ def context() -> dict[str, Any]:
 
 
 def test_without_a_price_table_the_stand_in_prices_let_both_items_in(kling_connection, tmp_path):
-    summary = make_batch(tmp_path).execute(context())
+    summary = make_batch(tmp_path, **V1).execute(context())
     assert summary["counts"] == {"succeeded": 2} and summary["units"] == 2.0
 
 
 def test_a_price_table_over_the_budget_creates_nothing_on_the_worker(kling_connection, tmp_path):
-    summary = make_batch(tmp_path, price_table=DEARER).execute(context())
+    summary = make_batch(tmp_path, price_table=DEARER, **V1).execute(context())
 
     assert summary["counts"] == {"over_budget": 2}
     assert summary["units"] == 0.0
@@ -61,7 +61,7 @@ def test_a_price_table_over_the_budget_creates_nothing_on_the_worker(kling_conne
 
 
 def test_a_price_table_reaches_the_trigger_through_its_serialized_form(kling_connection, tmp_path):
-    operator = make_batch(tmp_path, price_table=DEARER, deferrable=True)
+    operator = make_batch(tmp_path, price_table=DEARER, deferrable=True, **V1)
     ctx = context()
     with pytest.raises(TaskDeferred) as deferred:
         operator.execute(ctx)
