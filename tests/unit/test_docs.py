@@ -567,6 +567,12 @@ def test_messages_and_docs_name_arguments_as_the_code_spells_them() -> None:
     assert named_calls_that_do_not_exist(texts, _package_classes()) == []
 
 
+def test_no_docstring_points_to_a_readme_section() -> None:
+    # The README is short now; what it once explained is in docs/.
+    texts = {path: path.read_text(encoding="utf-8") for path in sorted(PACKAGE_DIR.rglob("*.py"))}
+    assert [str(path) for path, text in texts.items() if "README" in text] == []
+
+
 def test_the_timeout_message_points_to_the_sensor_by_its_real_argument() -> None:
     from airflow_provider_kling.polling import deadline_error
 
