@@ -1,4 +1,5 @@
-"""Check the built sdist and wheel: LICENSE inside both, and the metadata that PyPI and Airflow show.
+"""Check the built sdist and wheel: LICENSE inside both, the metadata that PyPI and Airflow show, and
+that the sdist carries what the README's quick start needs (``make demo``, ``make test``, ``make docs``).
 
     python .ci/check_dist.py dist      (after ``python -m build``; ``make dist`` does both)
 
@@ -15,6 +16,29 @@ from pathlib import Path
 
 LICENSE_EXPRESSION = "Apache-2.0"
 PROJECT_URLS = {"Homepage", "Documentation", "Source", "Changelog"}
+#: What ``make demo``, ``make test`` and ``make docs`` read from an unpacked sdist (MANIFEST.in).
+QUICK_START_FILES = (
+    "Makefile",
+    "pyproject.toml",
+    "scripts/demo.py",
+    "dags_examples/kling_scheduled_batch.py",
+    "dags_examples/kling_scheduled_batch_operator.py",
+    "dags_examples/prompts/catalogue.csv",
+    "constraints/airflow-3.3-py3.11.txt",
+    "constraints/airflow-3.1-py3.11.txt",
+    "tests/conftest.py",
+    "docs/conf.py",
+    "docs/index.rst",
+    ".ci/check_dist.py",
+)
+#: Folders whose every tracked file of these kinds the sdist must carry (a new example or test included).
+QUICK_START_FOLDERS = {
+    "dags_examples": (".py", ".csv"),
+    "constraints": (".txt",),
+    "tests": (".py",),
+    "docs": (".py", ".rst"),
+    "scripts": (".py",),
+}
 
 
 def wheel_files(wheel: Path) -> dict[str, bytes]:
@@ -50,6 +74,18 @@ def problems_of(kind: str, files: dict[str, bytes], license_path: str, metadata_
     return problems
 
 
+def quick_start_problems(kind: str, files: dict[str, bytes], root: Path) -> list[str]:
+    """Files the README's quick start needs that the sdist lacks."""
+    wanted = set(QUICK_START_FILES)
+    for folder, suffixes in QUICK_START_FOLDERS.items():
+        wanted |= {
+            path.relative_to(root).as_posix()
+            for path in (root / folder).rglob("*")
+            if path.is_file() and path.suffix in suffixes and "__pycache__" not in path.parts
+        }
+    return [f"{kind}: lacks {name} (add it to MANIFEST.in)" for name in sorted(wanted - set(files))]
+
+
 def main(dist: Path) -> int:
     wheels, sdists = sorted(dist.glob("*.whl")), sorted(dist.glob("*.tar.gz"))
     if len(wheels) != 1 or len(sdists) != 1:
@@ -60,11 +96,16 @@ def main(dist: Path) -> int:
     problems = problems_of(
         wheel.name, wheel_files(wheel), f"{dist_info}/licenses/LICENSE", f"{dist_info}/METADATA"
     )
-    problems += problems_of(sdist.name, sdist_files(sdist), "LICENSE", "PKG-INFO")
+    sdist_contents = sdist_files(sdist)
+    problems += problems_of(sdist.name, sdist_contents, "LICENSE", "PKG-INFO")
+    problems += quick_start_problems(sdist.name, sdist_contents, Path(__file__).resolve().parents[1])
     for problem in problems:
         print(f"ERROR: {problem}", file=sys.stderr)
     if not problems:
-        print(f"dist ok: {wheel.name} and {sdist.name} carry LICENSE ({LICENSE_EXPRESSION}), project URLs")
+        print(
+            f"dist ok: {wheel.name} and {sdist.name} carry LICENSE ({LICENSE_EXPRESSION}), project URLs; "
+            f"{sdist.name} carries the quick start's Makefile, scripts, examples, tests, docs and constraints"
+        )
     return 1 if problems else 0
 
 

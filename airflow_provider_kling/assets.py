@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-#: ``extra`` keys every event carries (documented in the README's "Assets and lineage" section).
+#: ``extra`` keys every event carries (documented in docs/assets-and-lineage.rst).
 EXTRA_KEYS = (
     "dag_id",
     "run_id",

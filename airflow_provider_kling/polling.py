@@ -67,7 +67,8 @@ def deadline_error(
     return KlingTaskTimeoutError(
         f"Kling task {task_id} {seen} after {elapsed:.0f}s, past its deadline{cause}. "
         "It may still finish on Kling's side: clear and re-run this Airflow task (it resumes the same "
-        f"Kling task, with no new generation) or wait for it with KlingImageTaskSensor(task_id='{task_id}').",
+        "Kling task, with no new generation) or wait for it with "
+        f"KlingImageTaskSensor(kling_task_id='{task_id}').",
         task_id=task_id,
     )
 

@@ -140,7 +140,7 @@ def task_prefix(dag_id: str, run_id: str, task_id: str, map_index: int | None) -
 
 
 def image_stem(dag_id: str, run_id: str, task_id: str, map_index: int | None, number: int) -> str:
-    """``<dag>/<run>/<task>[_<map index>]_<number>``: documented in the README."""
+    """``<dag>/<run>/<task>[_<map index>]_<number>``: documented in docs/storage.rst."""
     folder, prefix = task_prefix(dag_id, run_id, task_id, map_index)
     return f"{folder}/{prefix}{int(number)}"
 

@@ -2,7 +2,7 @@
 The day's gallery of catalogue images, rebuilt whenever ``kling_scheduled_batch`` stores a run's images.
 
 Scheduled on the asset ``kling_catalogue_images``: no time of its own, it runs because new images
-exist. Each triggering asset event's ``extra`` (see the README's "Assets and lineage") says what is
+exist. Each triggering asset event's ``extra`` (see "Assets and lineage" in docs/) says what is
 new: the run's folder (``output_uri``, ``<output dir>/<ds>``), the image ``paths`` and the run's
 ``manifest`` (for the prompts). The new images are added to ``gallery.json`` in that folder, and
 ``gallery.html`` next to it shows every image of the day, newest run first, each run linked to its

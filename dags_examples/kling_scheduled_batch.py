@@ -12,7 +12,7 @@ does not exist, it does not fall back to ``default_pool``). The images land unde
 
 That last task updates the asset ``kling_catalogue_images`` once per run, after every image is
 stored: its event's ``extra`` lists what the run made (Kling task ids, image paths, units ...; see
-the README's "Assets and lineage") plus the ``manifest``'s URI. ``kling_gallery`` is scheduled on
+docs/assets-and-lineage.rst) plus the ``manifest``'s URI. ``kling_gallery`` is scheduled on
 it. The manifest task emits the event rather than each mapped image task, so a consumer runs once
 per finished batch, never on half of one, and the asset is known when the DAG is parsed (the
 output folder is only known at run time).
@@ -98,7 +98,7 @@ def write_manifest(results: list[dict[str, Any]], out_dir: str, **context: Any) 
 
     results = list(results)  # the mapped tasks' results, read once
     dag_id, run_id, ds = context["dag"].dag_id, context["run_id"], context["ds"]
-    # The folder the operator stores this run's images in (see "Output file naming" in the README).
+    # The folder the operator stores this run's images in (see "File names" in docs/storage.rst).
     folder = ObjectStoragePath(out_dir) / dag_id / safe_name(run_id)
     folder.mkdir(parents=True, exist_ok=True)
     prefix = str(folder).rstrip("/") + "/"

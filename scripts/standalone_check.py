@@ -1,6 +1,6 @@
 """Run the examples under ``airflow standalone`` against the simulator, each triggered over REST.
 
-A bounded, loopback-only check of what the README's "Run under airflow standalone" section says:
+A bounded, loopback-only check of what the docs' "Under airflow standalone" section says:
 a fresh home in ``build/standalone/airflow-home``, the simulator on a free port, standalone on a
 free port with ``AIRFLOW__CORE__PARALLELISM=4``; it waits for the DAGs to be parsed, gets a token
 from ``POST /auth/token``, unpauses each example DAG, triggers a run of each through

@@ -21,6 +21,10 @@ if not os.environ.get("AIRFLOW_HOME"):
 Path(os.environ["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
+# The simulator's fixtures (kling_simulator, kling_connection) are opt-in: a project loads the plugin
+# in its own conftest, as this one does (the provider registers no pytest11 entry point).
+pytest_plugins = ("airflow_provider_kling.testing.pytest_plugin",)
+
 # Tests import TaskDeferred from airflow.sdk.exceptions, where Airflow has it from 3.2 on. Airflow 3.1
 # (the lowest supported line, `make lowest`) raises the same class from airflow.exceptions: name it
 # there too, so that every test runs on 3.1 instead of failing to import.

@@ -27,15 +27,21 @@ class KlingConnectionSettings:
     api_key: str | None = field(default=None, repr=False)
     access_key: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)
+    #: Seconds to wait for a connection to Kling, on every call (worker and triggerer alike).
     connect_timeout: float = 10.0
+    #: Seconds to wait for an answer, on every call (the ``timeout`` extra is read when this one is absent).
     read_timeout: float = 60.0
+    #: Retries of errors a retry can fix (429 with 1302/1303, 5xx, network errors).
     max_retries: int = 5
+    #: Proxy URL for every call and download; a password in it is registered with the secrets masker.
     proxy: str | None = field(default=None, repr=False)  # may carry user:password
     #: TLS: verify server certificates (``verify`` extra), against ``ca_bundle`` when set.
     verify: bool = True
+    #: A PEM file of CA certificates to verify Kling (or a gateway) against; default: the system's.
     ca_bundle: str | None = None
     #: A client certificate (PEM; ``client_key`` when the key is in a file of its own).
     client_cert: str | None = None
+    #: The client certificate's private key (PEM), when it is not inside ``client_cert``.
     client_key: str | None = field(default=None, repr=False)
     #: Largest result image accepted, by ``Content-Length`` and while streaming.
     max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES

@@ -2,7 +2,7 @@
 Typed Kling image-generation requests and responses; no Airflow and no HTTP here.
 
 - :mod:`.capabilities`: what each model accepts and where it is served, as tables of data (and the
-  README's model table), the default model, and the verdict on sending a model to a host;
+  docs' model table), the default model, and the verdict on sending a model to a host;
 - :mod:`.hosts`: which kind of host a base URL names (Kling's own, the default reseller, another);
 - :mod:`.requests`: one request model per endpoint (:class:`ImageGenerationRequest` in
   :mod:`.requests.generations`, also at :mod:`.request`; omni-image, multi-image2image, expand,

@@ -4,7 +4,7 @@ model (generation and omni-image) is served: two tables of data, one row per mod
 
 Written from Kling's published capability map and image-generation page. A new model is one
 more row in :data:`IMAGE_MODEL_CAPABILITIES`; the request validation (``models.request``) and
-the README's model table (:func:`render_model_table`) both read this table and nothing else.
+the docs' model table (:func:`render_model_table`) both read this table and nothing else.
 Where Kling's pages say nothing about a model, the row allows rather than refuses, and says so
 in ``notes``.
 
@@ -335,7 +335,7 @@ def _availability_cells(row: ModelAvailability | None) -> str:
 
 
 def render_model_table() -> str:
-    """The README's model tables (Markdown): what each model accepts, and where it is served.
+    """The docs' model tables (Markdown): what each model accepts, and where it is served.
 
     Generated from :data:`IMAGE_MODEL_CAPABILITIES`, :data:`MODEL_AVAILABILITY` and the omni-image
     models of ``models.requests.omni_image``.

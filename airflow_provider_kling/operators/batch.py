@@ -54,7 +54,7 @@ class KlingBatchOperator(KlingTaskOperator):
     copy) stored like the single operators'; a manifest and an HTML contact sheet (where videos
     play) are written beside them and XCom gets a small summary. A retry (or a
     restarted triggerer) resumes the items that exist and creates only the missing ones. See
-    the README's "Batches".
+    docs/operators/batch.rst.
 
     :param requests: A list of prompts, or of dicts of request fields (``prompt``, ``n``,
         ``aspect_ratio`` ... and an optional ``key`` that names the item), or a ``.csv``,

@@ -177,7 +177,8 @@ class KlingExpandImageOperator(KlingTaskOperator):
         ``down_expansion_ratio``, ``left_expansion_ratio`` and ``right_expansion_ratio`` (of the
         width). The expanded area is at most 3 times the original's.
     :param to_aspect_ratio: Instead of the four ratios: grow the image evenly to this aspect
-        ratio (e.g. ``"21:9"`` for a banner), read from the image's own size.
+        ratio (e.g. ``"21:9"`` for a banner), from the image's own size. The size is read from
+        base64 or an image in your storage, not from an http(s) URL: give the ratios for those.
     :param prompt: What to paint in the new area, at most 2500 characters. (templated)
     :param n: Images, 1 to 9.
     :param watermark_info: ``{"enabled": True}`` for watermarked copies as well.

@@ -30,7 +30,7 @@ class KlingImageGenerationOperator(KlingTaskOperator):
 
     A retry or a clear of the same task instance with the same request reconnects to the Kling
     task an earlier try created (one paid generation per request); an edited request creates a
-    new one. See the README's "Retries, resuming and failures".
+    new one. See the docs' "Retries, resuming and failures" (docs/operators/image-generation.rst).
 
     :param prompt: The prompt, at most 2500 characters, or a ``.txt``/``.j2``/``.jinja2`` file
         rendered with the run's context. (templated)

@@ -1,12 +1,16 @@
-"""pytest fixtures for the Kling simulator (registered through the ``pytest11`` entry point).
+"""pytest fixtures for the Kling simulator, opt-in.
+
+Load them in a project's top-level ``conftest.py`` with
+``pytest_plugins = ("airflow_provider_kling.testing.pytest_plugin",)``, or for one run with
+``pytest -p airflow_provider_kling.testing.pytest_plugin``; installing the provider registers no
+pytest plugin.
 
 - ``kling_simulator``: one simulator per test session on a free loopback port, reset before each
   test; yields the :class:`~airflow_provider_kling.testing.KlingSimulator` handle.
 - ``kling_connection``: the same, with ``AIRFLOW_CONN_KLING_DEFAULT`` pointing at it.
 
 Override ``kling_simulator_server`` in a conftest to start it with other settings. This module
-loads in every pytest run of an environment with the provider installed: it imports the
-simulator only inside the fixtures.
+imports the simulator only inside the fixtures, so loading it is cheap.
 """
 
 from __future__ import annotations

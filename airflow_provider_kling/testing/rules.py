@@ -324,7 +324,7 @@ def validate(body: Any, host: str = "reseller") -> ImageRequest:
 
 
 def capability_table() -> str:
-    """``MODELS`` as a Markdown table (the README's simulator section shows it)."""
+    """``MODELS`` as a Markdown table (the docs' simulator page shows it)."""
     rows = [
         "| model | text-to-image | image without `image_reference` | `image_reference` | resolutions "
         "| `element_list` | units per image (stand-in) |",

@@ -17,7 +17,7 @@ status at most :data:`STALENESS` seconds old. A task not on those pages (older t
 endpoint is refused (some hosts do not offer it) or :data:`LIST_POLLING` is off.
 
 Measured with ``benchmarks/triggerer_scale.py``: at equal lateness, rounds make far fewer requests
-than one query per task per poll interval (see the README's benchmark section).
+than one query per task per poll interval (see docs/sensors-and-triggers.rst).
 """
 
 from __future__ import annotations

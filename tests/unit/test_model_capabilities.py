@@ -1,4 +1,4 @@
-"""The capability table in ``models.capabilities``: it drives validation and the README's model table."""
+"""The capability table in ``models.capabilities``: it drives validation and the docs' model table."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from airflow_provider_kling.models import (
 )
 from airflow_provider_kling.testing.png import make_png
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+DOCS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "operators" / "image-generation.rst"
 
 
 def png_head(width: int, height: int) -> bytes:
@@ -102,13 +102,12 @@ def test_a_new_model_is_one_row_in_the_table(monkeypatch: pytest.MonkeyPatch) ->
     assert "image: kling-v9 takes no image" in rejection(model_name="kling-v9", image=IMAGE_URL)
 
 
-def test_readme_model_table_is_the_one_generated_from_the_capability_table() -> None:
-    text = README.read_text(encoding="utf-8")
-    found = re.search(r"<!-- model-table:start -->\n(.*?)<!-- model-table:end -->", text, re.DOTALL)
-    assert found is not None, "README.md lacks the <!-- model-table:start/end --> markers"
-    assert found.group(1) == render_model_table(), (
-        "README's model table differs from models.capabilities: run `python scripts/model_table.py`"
+def test_the_docs_model_table_is_the_one_generated_from_the_capability_table() -> None:
+    text = DOCS_PAGE.read_text(encoding="utf-8")
+    directive = (
+        r"^\.\. kling-markdown-table:: airflow_provider_kling\.models\.capabilities:render_model_table$"
     )
+    assert re.search(directive, text, re.MULTILINE), "the docs render the model table from the code"
 
 
 @pytest.mark.parametrize("row", IMAGE_MODEL_CAPABILITIES.values(), ids=IMAGE_MODELS)

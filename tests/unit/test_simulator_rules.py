@@ -18,7 +18,7 @@ from airflow_provider_kling.testing import KlingSimulator, make_png, rules
 PNG = base64.b64encode(make_png("reference", 0, 400, 300)).decode()
 JPEG = base64.b64encode(b"\xff\xd8\xff\xe0" + bytes(32)).decode()
 BASE = {"model_name": "kling-v1", "prompt": "a cat on a windowsill", "n": 1}
-README = Path(__file__).resolve().parents[2] / "README.md"
+DOCS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "testing.rst"
 
 
 def _post(simulator: KlingSimulator, body: dict[str, Any]) -> httpx.Response:
@@ -120,8 +120,9 @@ def test_requests_kling_refuses_get_400_1201_naming_field_and_rule(
     assert kling_simulator.tasks() == []
 
 
-def test_the_readme_shows_the_capability_table_of_the_rules() -> None:
-    assert rules.capability_table() in README.read_text()
+def test_the_docs_show_the_capability_table_of_the_rules() -> None:
+    directive = ".. kling-markdown-table:: airflow_provider_kling.testing.rules:capability_table"
+    assert directive in DOCS_PAGE.read_text()
 
 
 def test_every_model_row_is_complete() -> None:
