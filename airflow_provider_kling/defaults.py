@@ -5,3 +5,7 @@ module that imports nothing, so a DAG file does not pay for the models to learn 
 #: ``/v1/images/generations`` page (2026-09), which every host this provider knows still serves
 #: (see :data:`airflow_provider_kling.models.capabilities.MODEL_AVAILABILITY`).
 DEFAULT_IMAGE_MODEL = "kling-v3"
+
+#: Where image-generation tasks are created, queried and listed: the default ``endpoint`` of every
+#: task call. The other endpoints' paths are their request models' ``path``.
+GENERATIONS_PATH = "/v1/images/generations"

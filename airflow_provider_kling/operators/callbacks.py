@@ -20,6 +20,7 @@ from airflow.sdk import Asset, AssetAlias, BaseOperator
 
 from airflow_provider_kling.callbacks.events import callback_asset_uri, event_extra
 from airflow_provider_kling.callbacks.sweep import DEFAULT_DEADLINE, DEFAULT_GRACE, find_missing
+from airflow_provider_kling.defaults import GENERATIONS_PATH
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
 from airflow_provider_kling.operators.base import fail_fast
 
@@ -162,7 +163,7 @@ class KlingCallbackSweepOperator(BaseOperator):
         grace: timedelta = DEFAULT_GRACE,
         deadline: timedelta = DEFAULT_DEADLINE,
         fail_on_open: bool = False,
-        endpoints: Sequence[str] = ("/v1/images/generations",),
+        endpoints: Sequence[str] = (GENERATIONS_PATH,),
         max_pages: int = DEFAULT_MAX_PAGES,
         **kwargs: Any,
     ) -> None:
