@@ -16,7 +16,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_kling.batch.admission import DEFAULT_PROGRESS_INTERVAL
+from airflow_provider_kling.batch.admission import DEFAULT_BATCH_TIMEOUT, DEFAULT_PROGRESS_INTERVAL
 from airflow_provider_kling.hooks.core import Clock
 from airflow_provider_kling.lifecycle import DEFAULT_MAX_REGENERATIONS
 from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL
@@ -56,7 +56,7 @@ class KlingBatchTrigger(BaseTrigger):
         self.kling_conn_id = kling_conn_id
         self.slots = int(slots)
         self.poll_interval = float(poll_interval)
-        self.deadline = float(deadline) if deadline is not None else time.time() + 6 * 3600
+        self.deadline = float(deadline) if deadline is not None else time.time() + DEFAULT_BATCH_TIMEOUT
         self.max_regenerations = int(max_regenerations)
         self.progress_every = float(progress_every)
         self.max_units = None if max_units is None else float(max_units)
