@@ -21,3 +21,8 @@ DEFAULT_OMNI_VIDEO_MODEL = "kling-video-o1"
 #: The new-style (``/v1/videos`` under the new API) operators' defaults.
 DEFAULT_NEW_STYLE_VIDEO_MODEL = "kling-3.0"
 DEFAULT_NEW_STYLE_OMNI_MODEL = "kling-3.0-omni"
+
+#: Kling's task lists (``GET <endpoint>?pageNum=&pageSize=``): the largest page and the last page
+#: number. The hook refuses more; the listings that read whole pages ask for the largest.
+MAX_PAGE_SIZE = 500
+MAX_PAGE_NUM = 1000

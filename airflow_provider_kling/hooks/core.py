@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from urllib.parse import quote
 
-from airflow_provider_kling.defaults import GENERATIONS_PATH
+from airflow_provider_kling.defaults import GENERATIONS_PATH, MAX_PAGE_NUM, MAX_PAGE_SIZE
 from airflow_provider_kling.errors import (
     KlingAuthError,
     KlingConnectionError,
@@ -166,7 +166,8 @@ def task_path(endpoint: str, task_id: str) -> str:
 
 
 def _check_page(page_num: int, page_size: int) -> dict[str, int]:
-    for name, value, highest in (("page_num", page_num, 1000), ("page_size", page_size, 500)):
+    limits = (("page_num", page_num, MAX_PAGE_NUM), ("page_size", page_size, MAX_PAGE_SIZE))
+    for name, value, highest in limits:
         if not 1 <= value <= highest:
             raise KlingRequestValidationError(f"{name} must be between 1 and {highest} (got {value})")
     return {"pageNum": page_num, "pageSize": page_size}

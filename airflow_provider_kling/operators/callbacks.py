@@ -20,7 +20,7 @@ from airflow.sdk import Asset, AssetAlias, BaseOperator
 
 from airflow_provider_kling.callbacks.events import callback_asset_uri, event_extra
 from airflow_provider_kling.callbacks.sweep import DEFAULT_DEADLINE, DEFAULT_GRACE, find_missing
-from airflow_provider_kling.defaults import GENERATIONS_PATH
+from airflow_provider_kling.defaults import GENERATIONS_PATH, MAX_PAGE_SIZE
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
 from airflow_provider_kling.operators.base import fail_fast
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 #: The sweep reads at most this many pages of 500 tasks per endpoint (Kling's list stops at page 1000).
 DEFAULT_MAX_PAGES = 20
-LIST_PAGE_SIZE = 500
+LIST_PAGE_SIZE = MAX_PAGE_SIZE
 
 
 class KlingCallbackResultsOperator(BaseOperator):

@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_kling.defaults import GENERATIONS_PATH
+from airflow_provider_kling.defaults import GENERATIONS_PATH, MAX_PAGE_SIZE
 from airflow_provider_kling.errors import KlingConnectionError, KlingError
 from airflow_provider_kling.models import task_from_data
 from airflow_provider_kling.models.task_query import MAX_TASK_IDS, chunks
@@ -47,7 +47,7 @@ STALENESS = 1.0
 #: Pages a round reads at most; older tasks are queried by id.
 MAX_PAGES = 4
 #: Kling's largest page.
-PAGE_SIZE_MAX = 500
+PAGE_SIZE_MAX = MAX_PAGE_SIZE
 #: Listed beyond the watched tasks on each page, for tasks created by others in between.
 PAGE_SLACK = 50
 #: Read statuses with ``GET /tasks?task_ids=`` where the host has it (False: list rounds only).
