@@ -26,3 +26,6 @@ DEFAULT_NEW_STYLE_OMNI_MODEL = "kling-3.0-omni"
 #: number. The hook refuses more; the listings that read whole pages ask for the largest.
 MAX_PAGE_SIZE = 500
 MAX_PAGE_NUM = 1000
+
+#: The Airflow connection every hook, operator, sensor and trigger uses when given none.
+DEFAULT_CONN_ID = "kling_default"

@@ -12,6 +12,7 @@ from airflow_provider_kling.batch.admission import (
     DEFAULT_BATCH_TIMEOUT,
     DEFAULT_PROGRESS_INTERVAL,
 )
+from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
 from airflow_provider_kling.lifecycle import Outcome, Verdict
 from airflow_provider_kling.operators.base import KlingTaskOperator, fail_fast
@@ -154,7 +155,7 @@ class KlingBatchOperator(KlingTaskOperator):
             from airflow_provider_kling.callbacks.events import callback_asset_uri
 
             kwargs.setdefault(
-                "inlets", [Asset(callback_asset_uri(kwargs.get("kling_conn_id", "kling_default")))]
+                "inlets", [Asset(callback_asset_uri(kwargs.get("kling_conn_id", DEFAULT_CONN_ID)))]
             )
         super().__init__(output_path=output_path, poll_interval=poll_interval, timeout=timeout, **kwargs)
         from airflow_provider_kling.batch.items import FORMATS, format_of

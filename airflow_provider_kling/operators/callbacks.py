@@ -20,7 +20,7 @@ from airflow.sdk import Asset, AssetAlias, BaseOperator
 
 from airflow_provider_kling.callbacks.events import callback_asset_uri, event_extra
 from airflow_provider_kling.callbacks.sweep import DEFAULT_DEADLINE, DEFAULT_GRACE, find_missing
-from airflow_provider_kling.defaults import GENERATIONS_PATH, MAX_PAGE_SIZE
+from airflow_provider_kling.defaults import DEFAULT_CONN_ID, GENERATIONS_PATH, MAX_PAGE_SIZE
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
 from airflow_provider_kling.operators.base import fail_fast
 
@@ -62,7 +62,7 @@ class KlingCallbackResultsOperator(BaseOperator):
         output_path: str,
         output_conn_id: str | None = None,
         namespace: str | None = None,
-        kling_conn_id: str = "kling_default",
+        kling_conn_id: str = DEFAULT_CONN_ID,
         asset_uri: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -156,7 +156,7 @@ class KlingCallbackSweepOperator(BaseOperator):
     def __init__(
         self,
         *,
-        kling_conn_id: str = "kling_default",
+        kling_conn_id: str = DEFAULT_CONN_ID,
         asset_uri: str | None = None,
         namespace: str | None = None,
         lookback: timedelta = timedelta(days=1),

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import conf
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import (
     KlingError,
     KlingTaskFailedError,
@@ -45,7 +46,7 @@ class KlingImageTaskSensor(BaseSensorOperator):
         self,
         *,
         kling_task_id: str,
-        kling_conn_id: str = "kling_default",
+        kling_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poke_interval: float = DEFAULT_POLL_INTERVAL,
         endpoint: str = "generations",

@@ -17,6 +17,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_kling.batch.admission import DEFAULT_BATCH_TIMEOUT, DEFAULT_PROGRESS_INTERVAL
+from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.hooks.core import Clock
 from airflow_provider_kling.lifecycle import DEFAULT_MAX_REGENERATIONS
 from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL
@@ -41,7 +42,7 @@ class KlingBatchTrigger(BaseTrigger):
     def __init__(
         self,
         items: list[dict[str, Any]],
-        kling_conn_id: str = "kling_default",
+        kling_conn_id: str = DEFAULT_CONN_ID,
         slots: int = 1,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         deadline: float | None = None,
