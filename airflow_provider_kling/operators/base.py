@@ -26,7 +26,14 @@ from airflow_provider_kling.errors import (
     KlingTaskFailedError,
     task_failed_error,
 )
-from airflow_provider_kling.lifecycle import DEFAULT_MAX_REGENERATIONS, FailurePolicy, Outcome, Verdict
+from airflow_provider_kling.lifecycle import (
+    DEFAULT_MAX_REGENERATIONS,
+    DEFAULT_ON_CONTENT_POLICY,
+    DEFAULT_REGENERATE_EXPIRED,
+    FailurePolicy,
+    Outcome,
+    Verdict,
+)
 from airflow_provider_kling.lifecycle.request import XCOM_KLING_TASK_ID, RequestTasks
 from airflow_provider_kling.operators.outputs import KlingOutputsMixin
 from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
@@ -188,9 +195,9 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         timeout: float = DEFAULT_TIMEOUT,
         output_path: Any = None,
         output_conn_id: str | None = None,
-        on_content_policy: str = "fail",
+        on_content_policy: str = DEFAULT_ON_CONTENT_POLICY,
         max_regenerations: int = DEFAULT_MAX_REGENERATIONS,
-        regenerate_expired: bool = False,
+        regenerate_expired: bool = DEFAULT_REGENERATE_EXPIRED,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
