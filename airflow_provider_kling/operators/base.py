@@ -51,6 +51,10 @@ if TYPE_CHECKING:
 
 # -- the Airflow glue ----------------------------------------------------------------------------
 
+#: Default of ``deferrable`` on the operators and the sensor: Airflow's
+#: ``[operators] default_deferrable`` (False when unset), read when this module is imported.
+DEFAULT_DEFERRABLE = conf.getboolean("operators", "default_deferrable", fallback=False)
+
 
 def fail_fast(exc: KlingError) -> BaseException:
     """Errors no retry can fix (auth, balance, permission, policy, bad request) skip Airflow's retries."""
@@ -190,7 +194,7 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         external_task_id: str | None = None,
         kling_conn_id: str = DEFAULT_CONN_ID,
         wait_for_completion: bool = True,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = DEFAULT_DEFERRABLE,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float = DEFAULT_TIMEOUT,
         output_path: Any = None,
