@@ -18,7 +18,7 @@ DEFAULT_TRY_ON_MODEL = "kolors-virtual-try-on-v1"
 DEFAULT_VIDEO_MODEL = "kling-v2-6"  # text to video and image to video
 DEFAULT_MULTI_IMAGE_VIDEO_MODEL = "kling-v1-6"
 DEFAULT_OMNI_VIDEO_MODEL = "kling-video-o1"
-#: The new-style (``/v1/videos`` under the new API) operators' defaults.
+#: The new-style API's video operators' defaults (``/text-to-video/{model}`` and the like).
 DEFAULT_NEW_STYLE_VIDEO_MODEL = "kling-3.0"
 DEFAULT_NEW_STYLE_OMNI_MODEL = "kling-3.0-omni"
 
