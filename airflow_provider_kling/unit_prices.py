@@ -27,7 +27,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_kling.defaults import DEFAULT_IMAGE_MODEL
+from airflow_provider_kling.defaults import (
+    DEFAULT_IMAGE_MODEL,
+    DEFAULT_MULTI_IMAGE_MODEL,
+    DEFAULT_OMNI_IMAGE_MODEL,
+    DEFAULT_TRY_ON_MODEL,
+)
 
 #: Any model, or any tier, in a price table.
 ANY = "*"
@@ -158,10 +163,12 @@ VIDEO_PRICES: dict[str, dict[str, float]] = {
 #: Every kind's unit rule (a new kind: :func:`register_kind`).
 UNIT_RULES: dict[str, UnitRule] = {
     "generations": image_rule("generations", default_model=DEFAULT_MODEL),
-    "omni-image": image_rule("omni-image", default_model="kling-image-o1"),
-    "multi-image2image": image_rule("multi-image2image", default_model="kling-v2", tier_field=None),
+    "omni-image": image_rule("omni-image", default_model=DEFAULT_OMNI_IMAGE_MODEL),
+    "multi-image2image": image_rule(
+        "multi-image2image", default_model=DEFAULT_MULTI_IMAGE_MODEL, tier_field=None
+    ),
     "expand": image_rule("expand", tier_field=None),
-    "virtual-try-on": task_rule("virtual-try-on", default_model="kolors-virtual-try-on-v1"),
+    "virtual-try-on": task_rule("virtual-try-on", default_model=DEFAULT_TRY_ON_MODEL),
 }
 #: STAND-IN prices by kind: ``{kind: {model: {tier: units per image/second/task}}}``.
 STAND_IN_PRICES: dict[str, Mapping[str, Mapping[str, float]]] = {

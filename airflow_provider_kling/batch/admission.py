@@ -47,6 +47,10 @@ MAX_POLL_ERRORS = 10
 QUICK_POLL_FRACTION, QUICK_POLL_MIN = 0.1, 0.5
 #: Seconds between two "k of N done, m running, ETA" lines of a batch (operator, runner, trigger).
 DEFAULT_PROGRESS_INTERVAL = 60.0
+#: A batch's own defaults (operator and trigger): seconds between polls, and how long the whole
+#: batch may run.
+DEFAULT_BATCH_POLL_INTERVAL = 5.0
+DEFAULT_BATCH_TIMEOUT = 6 * 3600.0
 
 
 def kling_duration(task: dict[str, Any]) -> float | None:

@@ -28,6 +28,7 @@ from airflow_provider_kling.batch.admission import (
     ItemProgress,
     is_batch_fatal,
 )
+from airflow_provider_kling.defaults import MAX_PAGE_SIZE
 from airflow_provider_kling.errors import KlingError, KlingNotFoundError
 from airflow_provider_kling.idempotency import generation_external_task_id, with_external_task_id
 from airflow_provider_kling.lifecycle import FailurePolicy, decide, newest_generation
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from airflow_provider_kling.models.requests import KlingTaskRequest
 
 #: Page size of the listing that finds an earlier try's tasks (Kling's maximum).
-LIST_PAGE_SIZE = 500
+LIST_PAGE_SIZE = MAX_PAGE_SIZE
 
 
 class BatchRunner:

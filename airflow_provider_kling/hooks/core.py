@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from urllib.parse import quote
 
+from airflow_provider_kling.defaults import GENERATIONS_PATH, MAX_PAGE_NUM, MAX_PAGE_SIZE
 from airflow_provider_kling.errors import (
     KlingAuthError,
     KlingConnectionError,
@@ -41,9 +42,6 @@ if TYPE_CHECKING:
     from airflow_provider_kling.models import ImageGenerationRequest, ImageTask
     from airflow_provider_kling.models.requests import KlingTaskRequest
 
-#: Image generation's path, the default ``endpoint`` of every task call. The other endpoints'
-#: paths are their request models' ``path`` (``airflow_provider_kling.models.requests``).
-GENERATIONS_PATH = "/v1/images/generations"
 #: A create whose answer was lost and that Kling provably never received is sent again after
 #: ``min(RESEND_WAIT_MAX, 2 ** resends)`` seconds, at most ``max_retries`` times.
 RESEND_WAIT_MAX = 30.0
@@ -168,7 +166,8 @@ def task_path(endpoint: str, task_id: str) -> str:
 
 
 def _check_page(page_num: int, page_size: int) -> dict[str, int]:
-    for name, value, highest in (("page_num", page_num, 1000), ("page_size", page_size, 500)):
+    limits = (("page_num", page_num, MAX_PAGE_NUM), ("page_size", page_size, MAX_PAGE_SIZE))
+    for name, value, highest in limits:
         if not 1 <= value <= highest:
             raise KlingRequestValidationError(f"{name} must be between 1 and {highest} (got {value})")
     return {"pageNum": page_num, "pageSize": page_size}

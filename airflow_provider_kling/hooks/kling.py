@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from airflow.sdk import BaseHook
 
+from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import KlingAuthError, KlingConnectionError, KlingError
 from airflow_provider_kling.hooks.connection import KlingConnectionSettings, mask_secrets
 from airflow_provider_kling.hooks.core import (
@@ -59,7 +60,7 @@ class KlingHook(KlingCore, BaseHook):
     """
 
     conn_name_attr = "kling_conn_id"
-    default_conn_name = "kling_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "kling"
     hook_name = "Kling"
 

@@ -16,14 +16,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_kling.defaults import GENERATIONS_PATH
 from airflow_provider_kling.errors import KlingError, KlingNotFoundError
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.core import KlingCore, Steps
     from airflow_provider_kling.hooks.external_ids import TasksQuerySupport
     from airflow_provider_kling.models import ImageTask
-
-GENERATIONS_PATH = "/v1/images/generations"
 
 
 def tasks_support(core: KlingCore) -> TasksQuerySupport:

@@ -13,6 +13,8 @@ outside (:func:`~.reconcile.scan_generations` is a sans-I/O generator, like h11'
 
 from airflow_provider_kling.lifecycle.policy import (
     DEFAULT_MAX_REGENERATIONS,
+    DEFAULT_ON_CONTENT_POLICY,
+    DEFAULT_REGENERATE_EXPIRED,
     ON_CONTENT_POLICY,
     FailurePolicy,
     Outcome,
@@ -32,6 +34,8 @@ from airflow_provider_kling.lifecycle.reconcile import (
 
 __all__ = [
     "DEFAULT_MAX_REGENERATIONS",
+    "DEFAULT_ON_CONTENT_POLICY",
+    "DEFAULT_REGENERATE_EXPIRED",
     "MAX_GENERATIONS_SCANNED",
     "ON_CONTENT_POLICY",
     "Decision",

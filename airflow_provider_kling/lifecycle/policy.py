@@ -15,10 +15,14 @@ from airflow_provider_kling.errors import is_content_policy_reason
 #: retries; ``"skip"`` skips it (the single operator) or records the item as refused and goes on
 #: (the batch). Either way a refused request is never generated again.
 ON_CONTENT_POLICY = ("fail", "skip")
+#: Default of ``on_content_policy``.
+DEFAULT_ON_CONTENT_POLICY = "fail"
 #: Default of ``max_regenerations``: new Kling tasks after Kling-side failures, per request. Such
 #: failures are usually transient; this bounds the spend to 3 tasks per request whatever
 #: Airflow's ``retries`` says.
 DEFAULT_MAX_REGENERATIONS = 2
+#: Default of ``regenerate_expired``: a resumed task whose results are gone fails.
+DEFAULT_REGENERATE_EXPIRED = False
 
 
 class Outcome(enum.StrEnum):
@@ -65,9 +69,9 @@ class FailurePolicy:
         30 days) and none is stored, create a new generation instead of failing (default False).
     """
 
-    on_content_policy: str = "fail"
+    on_content_policy: str = DEFAULT_ON_CONTENT_POLICY
     max_regenerations: int = DEFAULT_MAX_REGENERATIONS
-    regenerate_expired: bool = False
+    regenerate_expired: bool = DEFAULT_REGENERATE_EXPIRED
 
     def __post_init__(self) -> None:
         if self.on_content_policy not in ON_CONTENT_POLICY:

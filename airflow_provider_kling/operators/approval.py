@@ -16,6 +16,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import KlingError
 
 #: What to install when Airflow's HITL operators are missing or too old.
@@ -92,7 +93,7 @@ class KlingSpendApprovalOperator(ApprovalOperator):
         learn_prices: bool = True,
         preview: Any = None,
         response_timeout: timedelta = DEFAULT_RESPONSE_TIMEOUT,
-        kling_conn_id: str = "kling_default",
+        kling_conn_id: str = DEFAULT_CONN_ID,
         subject: str = "Approve a Kling spend?",
         **kwargs: Any,
     ) -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import conf
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
+from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import (
     KlingContentPolicyError,
     KlingError,
@@ -25,7 +26,14 @@ from airflow_provider_kling.errors import (
     KlingTaskFailedError,
     task_failed_error,
 )
-from airflow_provider_kling.lifecycle import DEFAULT_MAX_REGENERATIONS, FailurePolicy, Outcome, Verdict
+from airflow_provider_kling.lifecycle import (
+    DEFAULT_MAX_REGENERATIONS,
+    DEFAULT_ON_CONTENT_POLICY,
+    DEFAULT_REGENERATE_EXPIRED,
+    FailurePolicy,
+    Outcome,
+    Verdict,
+)
 from airflow_provider_kling.lifecycle.request import XCOM_KLING_TASK_ID, RequestTasks
 from airflow_provider_kling.operators.outputs import KlingOutputsMixin
 from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
@@ -42,6 +50,10 @@ if TYPE_CHECKING:
 
 
 # -- the Airflow glue ----------------------------------------------------------------------------
+
+#: Default of ``deferrable`` on the operators and the sensor: Airflow's
+#: ``[operators] default_deferrable`` (False when unset), read when this module is imported.
+DEFAULT_DEFERRABLE = conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
 def fail_fast(exc: KlingError) -> BaseException:
@@ -180,16 +192,16 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         *,
         callback_url: str | None = None,
         external_task_id: str | None = None,
-        kling_conn_id: str = "kling_default",
+        kling_conn_id: str = DEFAULT_CONN_ID,
         wait_for_completion: bool = True,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = DEFAULT_DEFERRABLE,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float = DEFAULT_TIMEOUT,
         output_path: Any = None,
         output_conn_id: str | None = None,
-        on_content_policy: str = "fail",
+        on_content_policy: str = DEFAULT_ON_CONTENT_POLICY,
         max_regenerations: int = DEFAULT_MAX_REGENERATIONS,
-        regenerate_expired: bool = False,
+        regenerate_expired: bool = DEFAULT_REGENERATE_EXPIRED,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

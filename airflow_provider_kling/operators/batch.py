@@ -7,7 +7,12 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_kling.batch.admission import DEFAULT_PROGRESS_INTERVAL
+from airflow_provider_kling.batch.admission import (
+    DEFAULT_BATCH_POLL_INTERVAL,
+    DEFAULT_BATCH_TIMEOUT,
+    DEFAULT_PROGRESS_INTERVAL,
+)
+from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
 from airflow_provider_kling.lifecycle import Outcome, Verdict
 from airflow_provider_kling.operators.base import KlingTaskOperator, fail_fast
@@ -135,8 +140,8 @@ class KlingBatchOperator(KlingTaskOperator):
         aspect_ratio: str | None = None,
         requests_format: str = "auto",
         key_field: str = "key",
-        poll_interval: float = 5.0,
-        timeout: float = 6 * 3600.0,
+        poll_interval: float = DEFAULT_BATCH_POLL_INTERVAL,
+        timeout: float = DEFAULT_BATCH_TIMEOUT,
         max_units: float | None = None,
         price_table: dict[str, Any] | None = None,
         progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
@@ -150,7 +155,7 @@ class KlingBatchOperator(KlingTaskOperator):
             from airflow_provider_kling.callbacks.events import callback_asset_uri
 
             kwargs.setdefault(
-                "inlets", [Asset(callback_asset_uri(kwargs.get("kling_conn_id", "kling_default")))]
+                "inlets", [Asset(callback_asset_uri(kwargs.get("kling_conn_id", DEFAULT_CONN_ID)))]
             )
         super().__init__(output_path=output_path, poll_interval=poll_interval, timeout=timeout, **kwargs)
         from airflow_provider_kling.batch.items import FORMATS, format_of

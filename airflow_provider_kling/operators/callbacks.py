@@ -20,6 +20,7 @@ from airflow.sdk import Asset, AssetAlias, BaseOperator
 
 from airflow_provider_kling.callbacks.events import callback_asset_uri, event_extra
 from airflow_provider_kling.callbacks.sweep import DEFAULT_DEADLINE, DEFAULT_GRACE, find_missing
+from airflow_provider_kling.defaults import DEFAULT_CONN_ID, GENERATIONS_PATH, MAX_PAGE_SIZE
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
 from airflow_provider_kling.operators.base import fail_fast
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 #: The sweep reads at most this many pages of 500 tasks per endpoint (Kling's list stops at page 1000).
 DEFAULT_MAX_PAGES = 20
-LIST_PAGE_SIZE = 500
+LIST_PAGE_SIZE = MAX_PAGE_SIZE
 
 
 class KlingCallbackResultsOperator(BaseOperator):
@@ -61,7 +62,7 @@ class KlingCallbackResultsOperator(BaseOperator):
         output_path: str,
         output_conn_id: str | None = None,
         namespace: str | None = None,
-        kling_conn_id: str = "kling_default",
+        kling_conn_id: str = DEFAULT_CONN_ID,
         asset_uri: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -155,14 +156,14 @@ class KlingCallbackSweepOperator(BaseOperator):
     def __init__(
         self,
         *,
-        kling_conn_id: str = "kling_default",
+        kling_conn_id: str = DEFAULT_CONN_ID,
         asset_uri: str | None = None,
         namespace: str | None = None,
         lookback: timedelta = timedelta(days=1),
         grace: timedelta = DEFAULT_GRACE,
         deadline: timedelta = DEFAULT_DEADLINE,
         fail_on_open: bool = False,
-        endpoints: Sequence[str] = ("/v1/images/generations",),
+        endpoints: Sequence[str] = (GENERATIONS_PATH,),
         max_pages: int = DEFAULT_MAX_PAGES,
         **kwargs: Any,
     ) -> None:

@@ -19,6 +19,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_kling.defaults import (
+    DEFAULT_MULTI_IMAGE_MODEL,
+    DEFAULT_OMNI_IMAGE_MODEL,
+    DEFAULT_TRY_ON_MODEL,
+)
 from airflow_provider_kling.operators.base import KlingTaskOperator
 
 if TYPE_CHECKING:
@@ -82,7 +87,7 @@ class KlingOmniImageOperator(KlingTaskOperator):
         prompt: str,
         image_list: Any = None,
         element_list: list[dict[str, int]] | None = None,
-        model_name: str = "kling-image-o1",
+        model_name: str = DEFAULT_OMNI_IMAGE_MODEL,
         resolution: str | None = None,
         result_type: str | None = None,
         n: int = 1,
@@ -150,7 +155,7 @@ class KlingMultiImageOperator(KlingTaskOperator):
         prompt: str | None = None,
         scene_image: Any = None,
         style_image: Any = None,
-        model_name: str = "kling-v2",
+        model_name: str = DEFAULT_MULTI_IMAGE_MODEL,
         n: int = 1,
         aspect_ratio: str | None = None,
         watermark_info: dict[str, bool] | None = None,
@@ -297,7 +302,7 @@ class KlingVirtualTryOnOperator(KlingTaskOperator):
         *,
         human_image: Any,
         cloth_image: Any,
-        model_name: str = "kolors-virtual-try-on-v1",
+        model_name: str = DEFAULT_TRY_ON_MODEL,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

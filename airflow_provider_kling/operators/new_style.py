@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from airflow_provider_kling.defaults import DEFAULT_NEW_STYLE_OMNI_MODEL, DEFAULT_NEW_STYLE_VIDEO_MODEL
 from airflow_provider_kling.operators.base import KlingTaskOperator
 from airflow_provider_kling.operators.video import KlingVideoTaskOperator
 
@@ -83,7 +84,7 @@ class KlingNewStyleTextToVideoOperator(_NewStyleVideoOperator):
         self,
         *,
         prompt: str,
-        model_name: str = "kling-3.0",
+        model_name: str = DEFAULT_NEW_STYLE_VIDEO_MODEL,
         aspect_ratio: str | None = None,
         resolution: str | None = None,
         duration: int | None = None,
@@ -143,7 +144,7 @@ class KlingNewStyleImageToVideoOperator(_NewStyleVideoOperator):
         prompt: str | None = None,
         element_ids: list[int] | None = None,
         voice_ids: list[str] | None = None,
-        model_name: str = "kling-3.0",
+        model_name: str = DEFAULT_NEW_STYLE_VIDEO_MODEL,
         resolution: str | None = None,
         duration: int | None = None,
         audio: str | None = None,
@@ -215,7 +216,7 @@ class KlingNewStyleOmniVideoOperator(_NewStyleVideoOperator):
         feature_video: str | None = None,
         base_video: str | None = None,
         element_ids: list[int] | None = None,
-        model_name: str = "kling-3.0-omni",
+        model_name: str = DEFAULT_NEW_STYLE_OMNI_MODEL,
         aspect_ratio: str | None = None,
         resolution: str | None = None,
         duration: int | None = None,

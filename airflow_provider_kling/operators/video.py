@@ -20,6 +20,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_kling.defaults import (
+    DEFAULT_MULTI_IMAGE_VIDEO_MODEL,
+    DEFAULT_OMNI_VIDEO_MODEL,
+    DEFAULT_VIDEO_MODEL,
+)
 from airflow_provider_kling.operators.base import KlingTaskOperator
 
 if TYPE_CHECKING:
@@ -107,7 +112,7 @@ class KlingTextToVideoOperator(KlingVideoTaskOperator):
         self,
         *,
         prompt: str,
-        model_name: str = "kling-v2-6",
+        model_name: str = DEFAULT_VIDEO_MODEL,
         negative_prompt: str | None = None,
         mode: str | None = None,
         duration: int | str | None = None,
@@ -197,7 +202,7 @@ class KlingImageToVideoOperator(KlingVideoTaskOperator):
         image: Any = None,
         image_tail: Any = None,
         prompt: str | None = None,
-        model_name: str = "kling-v2-6",
+        model_name: str = DEFAULT_VIDEO_MODEL,
         negative_prompt: str | None = None,
         mode: str | None = None,
         duration: int | str | None = None,
@@ -284,7 +289,7 @@ class KlingOmniVideoOperator(KlingVideoTaskOperator):
         image_list: list[Any] | None = None,
         element_list: list[dict[str, int]] | None = None,
         video_list: list[Any] | None = None,
-        model_name: str = "kling-video-o1",
+        model_name: str = DEFAULT_OMNI_VIDEO_MODEL,
         mode: str | None = None,
         aspect_ratio: str | None = None,
         duration: int | str | None = None,
@@ -342,7 +347,7 @@ class KlingMultiImageToVideoOperator(KlingVideoTaskOperator):
         *,
         image_list: list[Any],
         prompt: str,
-        model_name: str = "kling-v1-6",
+        model_name: str = DEFAULT_MULTI_IMAGE_VIDEO_MODEL,
         negative_prompt: str | None = None,
         mode: str | None = None,
         aspect_ratio: str | None = None,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import KlingError
 from airflow_provider_kling.operators.base import fail_fast
 
@@ -69,7 +70,7 @@ class KlingResourcePackSensor(BaseSensorOperator):
         resource_pack_name: str | None = None,
         reserve_units: float = 0.0,
         wait_for_units: bool = False,
-        kling_conn_id: str = "kling_default",
+        kling_conn_id: str = DEFAULT_CONN_ID,
         poke_interval: float = DEFAULT_POKE_INTERVAL,
         **kwargs: Any,
     ) -> None:

@@ -8,16 +8,16 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import conf
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import (
     KlingError,
     KlingTaskFailedError,
     KlingTaskTimeoutError,
     task_failed_error,
 )
-from airflow_provider_kling.operators.base import fail_fast
+from airflow_provider_kling.operators.base import DEFAULT_DEFERRABLE, fail_fast
 from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL, defer_timeout, status_words
 
 if TYPE_CHECKING:
@@ -45,8 +45,8 @@ class KlingImageTaskSensor(BaseSensorOperator):
         self,
         *,
         kling_task_id: str,
-        kling_conn_id: str = "kling_default",
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        kling_conn_id: str = DEFAULT_CONN_ID,
+        deferrable: bool = DEFAULT_DEFERRABLE,
         poke_interval: float = DEFAULT_POLL_INTERVAL,
         endpoint: str = "generations",
         **kwargs: Any,

@@ -16,7 +16,8 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_kling.batch.admission import DEFAULT_PROGRESS_INTERVAL
+from airflow_provider_kling.batch.admission import DEFAULT_BATCH_TIMEOUT, DEFAULT_PROGRESS_INTERVAL
+from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.hooks.core import Clock
 from airflow_provider_kling.lifecycle import DEFAULT_MAX_REGENERATIONS
 from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL
@@ -41,7 +42,7 @@ class KlingBatchTrigger(BaseTrigger):
     def __init__(
         self,
         items: list[dict[str, Any]],
-        kling_conn_id: str = "kling_default",
+        kling_conn_id: str = DEFAULT_CONN_ID,
         slots: int = 1,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         deadline: float | None = None,
@@ -56,7 +57,7 @@ class KlingBatchTrigger(BaseTrigger):
         self.kling_conn_id = kling_conn_id
         self.slots = int(slots)
         self.poll_interval = float(poll_interval)
-        self.deadline = float(deadline) if deadline is not None else time.time() + 6 * 3600
+        self.deadline = float(deadline) if deadline is not None else time.time() + DEFAULT_BATCH_TIMEOUT
         self.max_regenerations = int(max_regenerations)
         self.progress_every = float(progress_every)
         self.max_units = None if max_units is None else float(max_units)

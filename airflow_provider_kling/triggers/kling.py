@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import (
     KlingError,
     KlingTaskFailedError,
@@ -53,7 +54,7 @@ class KlingImageTaskTrigger(BaseTrigger):
     def __init__(
         self,
         kling_task_id: str,
-        kling_conn_id: str = "kling_default",
+        kling_conn_id: str = DEFAULT_CONN_ID,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         deadline: float | None = None,
         max_poll_errors: int = DEFAULT_MAX_POLL_ERRORS,

@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_kling.defaults import GENERATIONS_PATH, MAX_PAGE_SIZE
 from airflow_provider_kling.errors import KlingConnectionError, KlingError
 from airflow_provider_kling.models import task_from_data
 from airflow_provider_kling.models.task_query import MAX_TASK_IDS, chunks
@@ -46,7 +47,7 @@ STALENESS = 1.0
 #: Pages a round reads at most; older tasks are queried by id.
 MAX_PAGES = 4
 #: Kling's largest page.
-PAGE_SIZE_MAX = 500
+PAGE_SIZE_MAX = MAX_PAGE_SIZE
 #: Listed beyond the watched tasks on each page, for tasks created by others in between.
 PAGE_SLACK = 50
 #: Read statuses with ``GET /tasks?task_ids=`` where the host has it (False: list rounds only).
@@ -61,7 +62,7 @@ Lookup = Callable[[float], Awaitable["ImageTask"]]
 class _Board:
     """The latest round's view of one connection's watched tasks."""
 
-    endpoint: str = "/v1/images/generations"  # whose task list the rounds read
+    endpoint: str = GENERATIONS_PATH  # whose task list the rounds read
     watched: dict[str, int] = field(default_factory=dict)  # Kling or external task id -> watchers
     seen: dict[str, dict[str, Any]] = field(default_factory=dict)  # unparsed: each trigger parses its own
     round_for: set[str] = field(default_factory=set)  # the tasks watched when the last round began
@@ -271,7 +272,7 @@ async def watch(
     hook: KlingHook,
     task_id: str,
     clock: Callable[[], float],
-    endpoint: str = "/v1/images/generations",
+    endpoint: str = GENERATIONS_PATH,
     max_wait: float | None = None,
 ) -> AsyncIterator[Lookup]:
     """

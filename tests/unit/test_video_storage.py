@@ -245,7 +245,16 @@ def test_media_of_says_what_each_request_kind_makes():
     from airflow_provider_kling.storage import IMAGE, VIDEO, media_of
 
     videos = {kind for kind in REQUEST_KINDS if media_of(kind) is VIDEO}
-    assert videos == {"text2video", "image2video", "omni-video", "video-extend", "multi-image2video"}
+    assert videos == {
+        "text2video",
+        "image2video",
+        "omni-video",
+        "video-extend",
+        "multi-image2video",
+        "new-text-to-video",
+        "new-image-to-video",
+        "new-omni-video",
+    }
     assert all(media_of(kind) is IMAGE for kind in set(REQUEST_KINDS) - videos)
     with pytest.raises(ValueError, match="unknown Kling request kind 'storyboard'"):
         media_of("storyboard")

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from airflow_provider_kling.defaults import GENERATIONS_PATH
 from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.models.capabilities import (
     IMAGE_MODEL_CAPABILITIES,
@@ -36,9 +37,6 @@ from airflow_provider_kling.models.requests.base import (
     WatermarkInfo,
     describe_validation_error,
 )
-
-#: Where image-generation tasks are created, queried and listed.
-GENERATIONS_PATH = "/v1/images/generations"
 
 
 class ElementReference(BaseModel):

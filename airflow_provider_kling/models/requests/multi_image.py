@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from airflow_provider_kling.defaults import DEFAULT_MULTI_IMAGE_MODEL
 from airflow_provider_kling.models.capabilities import ALL_ASPECT_RATIOS, MAX_PROMPT_LENGTH
 from airflow_provider_kling.models.requests.base import (
     KlingTaskRequest,
@@ -49,7 +50,7 @@ class MultiImageRequest(KlingTaskRequest):
     known_models: ClassVar[Collection[str]] = MULTI_IMAGE_MODELS
     blank_text_fields: ClassVar[tuple[str, ...]] = ("prompt", "scene_image", "style_image", "aspect_ratio")
 
-    model_name: str = "kling-v2"
+    model_name: str = DEFAULT_MULTI_IMAGE_MODEL
     prompt: str | None = Field(default=None, max_length=MAX_PROMPT_LENGTH)
     subject_image_list: list[SubjectImage] = Field(min_length=1, max_length=MAX_SUBJECT_IMAGES)
     scene_image: str | None = None

@@ -14,6 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
+from airflow_provider_kling.defaults import DEFAULT_OMNI_IMAGE_MODEL
 from airflow_provider_kling.models.capabilities import ALL_ASPECT_RATIOS, MAX_PROMPT_LENGTH, MAX_REFERENCES
 from airflow_provider_kling.models.requests.base import (
     KlingTaskRequest,
@@ -77,7 +78,7 @@ class OmniImageRequest(KlingTaskRequest):
     )
     blank_list_fields: ClassVar[tuple[str, ...]] = ("image_list", "element_list")
 
-    model_name: str = "kling-image-o1"
+    model_name: str = DEFAULT_OMNI_IMAGE_MODEL
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT_LENGTH)
     image_list: list[OmniImageReference] | None = Field(default=None, max_length=MAX_REFERENCES)
     element_list: list[OmniElementReference] | None = Field(default=None, max_length=MAX_REFERENCES)

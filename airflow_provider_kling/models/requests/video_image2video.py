@@ -15,6 +15,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
+from airflow_provider_kling.defaults import DEFAULT_VIDEO_MODEL
 from airflow_provider_kling.models.requests.base import WatermarkInfo, check_image
 from airflow_provider_kling.models.requests.video_base import (
     CameraControl,
@@ -93,7 +94,7 @@ class ImageToVideoRequest(KlingVideoRequest):
         "multi_prompt",
     )
 
-    model_name: str = "kling-v2-6"
+    model_name: str = DEFAULT_VIDEO_MODEL
     image: str | None = None
     image_tail: str | None = None
     prompt: str | None = Field(default=None, max_length=MAX_VIDEO_PROMPT_LENGTH)

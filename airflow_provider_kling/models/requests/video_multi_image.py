@@ -12,6 +12,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from airflow_provider_kling.defaults import DEFAULT_MULTI_IMAGE_VIDEO_MODEL
 from airflow_provider_kling.models.requests.base import WatermarkInfo, check_image
 from airflow_provider_kling.models.requests.video_base import KlingVideoRequest, plain_items
 from airflow_provider_kling.models.video_capabilities import (
@@ -43,7 +44,7 @@ class MultiImageToVideoRequest(KlingVideoRequest):
     known_models: ClassVar[Collection[str]] = models_for(MULTI_IMAGE2VIDEO)
     blank_text_fields: ClassVar[tuple[str, ...]] = ("negative_prompt", "mode", "aspect_ratio", "duration")
 
-    model_name: str = "kling-v1-6"
+    model_name: str = DEFAULT_MULTI_IMAGE_VIDEO_MODEL
     image_list: list[MultiImageVideoImage] = Field(min_length=1, max_length=MAX_MULTI_IMAGES)
     prompt: str = Field(min_length=1, max_length=MAX_VIDEO_PROMPT_LENGTH)
     negative_prompt: str | None = Field(default=None, max_length=MAX_VIDEO_PROMPT_LENGTH)

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from airflow_provider_kling.defaults import DEFAULT_OMNI_VIDEO_MODEL
 from airflow_provider_kling.models.requests.base import WatermarkInfo, check_image
 from airflow_provider_kling.models.requests.video_base import (
     KlingVideoRequest,
@@ -80,7 +81,7 @@ class OmniVideoRequest(KlingVideoRequest):
     blank_list_fields: ClassVar[tuple[str, ...]] = ("image_list", "element_list", "video_list")
     default_mode: ClassVar[str] = "pro"
 
-    model_name: str = "kling-video-o1"
+    model_name: str = DEFAULT_OMNI_VIDEO_MODEL
     prompt: str = Field(min_length=1, max_length=MAX_VIDEO_PROMPT_LENGTH)
     image_list: list[OmniVideoImage] | None = Field(default=None, max_length=MAX_OMNI_REFERENCES)
     element_list: list[VideoElement] | None = Field(default=None, max_length=MAX_OMNI_REFERENCES)

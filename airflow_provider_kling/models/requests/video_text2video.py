@@ -13,6 +13,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, StrictBool
 
+from airflow_provider_kling.defaults import DEFAULT_VIDEO_MODEL
 from airflow_provider_kling.models.requests.base import WatermarkInfo
 from airflow_provider_kling.models.requests.video_base import (
     CameraControl,
@@ -48,7 +49,7 @@ class TextToVideoRequest(KlingVideoRequest):
     )
     blank_list_fields: ClassVar[tuple[str, ...]] = ("element_list", "multi_prompt")
 
-    model_name: str = "kling-v2-6"
+    model_name: str = DEFAULT_VIDEO_MODEL
     prompt: str = Field(min_length=1, max_length=MAX_VIDEO_PROMPT_LENGTH)
     negative_prompt: str | None = Field(default=None, max_length=MAX_VIDEO_PROMPT_LENGTH)
     mode: Literal["std", "pro", "4k"] | None = None

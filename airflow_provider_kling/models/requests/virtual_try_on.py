@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from pydantic import field_validator
 
+from airflow_provider_kling.defaults import DEFAULT_TRY_ON_MODEL
 from airflow_provider_kling.models.requests.base import (
     KlingTaskRequest,
     check_image,
@@ -30,7 +31,7 @@ class VirtualTryOnRequest(KlingTaskRequest):
     image_fields: ClassVar[tuple[str, ...]] = ("human_image", "cloth_image")
     known_models: ClassVar[Collection[str]] = VIRTUAL_TRY_ON_MODELS
 
-    model_name: str = "kolors-virtual-try-on-v1"
+    model_name: str = DEFAULT_TRY_ON_MODEL
     human_image: str
     cloth_image: str
 
