@@ -158,8 +158,11 @@ def _config_defaults(function: Any) -> dict[str, str]:
     pairs += [
         (arg, default) for arg, default in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True)
     ]
+    named = _module_constants(function)
     found = {}
     for arg, default in pairs:
+        if isinstance(default, ast.Name):  # a module constant such as DEFAULT_DEFERRABLE = conf.get...
+            default = named.get(default.id, default)
         if (
             isinstance(default, ast.Call)
             and isinstance(default.func, ast.Attribute)
@@ -171,6 +174,24 @@ def _config_defaults(function: Any) -> dict[str, str]:
             section, key = (a.value for a in default.args[:2])  # type: ignore[attr-defined]
             found[arg.arg] = f"``[{section}] {key}``"
     return found
+
+
+def _module_constants(function: Any) -> dict[str, ast.expr]:
+    """The module-level ``NAME = <expression>`` assignments of ``function``'s module."""
+    module = inspect.getmodule(function)
+    try:
+        tree = ast.parse(inspect.getsource(module)) if module is not None else None
+    except (OSError, TypeError):
+        tree = None
+    if tree is None:
+        return {}
+    return {
+        target.id: node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
 
 
 def _super_keywords(function: Any) -> set[str]:
