@@ -16,11 +16,14 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_kling.batch.admission import DEFAULT_BATCH_TIMEOUT, DEFAULT_PROGRESS_INTERVAL
+from airflow_provider_kling.batch.admission import (
+    DEFAULT_BATCH_POLL_INTERVAL,
+    DEFAULT_BATCH_TIMEOUT,
+    DEFAULT_PROGRESS_INTERVAL,
+)
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.hooks.core import Clock
 from airflow_provider_kling.lifecycle import DEFAULT_MAX_REGENERATIONS
-from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL
 
 
 class KlingBatchTrigger(BaseTrigger):
@@ -44,7 +47,7 @@ class KlingBatchTrigger(BaseTrigger):
         items: list[dict[str, Any]],
         kling_conn_id: str = DEFAULT_CONN_ID,
         slots: int = 1,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        poll_interval: float = DEFAULT_BATCH_POLL_INTERVAL,
         deadline: float | None = None,
         max_regenerations: int = DEFAULT_MAX_REGENERATIONS,
         progress_every: float = DEFAULT_PROGRESS_INTERVAL,
