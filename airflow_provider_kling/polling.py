@@ -1,7 +1,9 @@
-"""When to poll, when to give up, and what a poll's answer means: shared by the worker and the trigger.
+"""When to poll, when to give up, and what a poll's answer means: the one poll plan of every wait.
 
-No I/O and no clock of its own: callers pass ``now`` (in whatever clock their deadline uses), so
-the hook's loop, the trigger and their tests share one tested core.
+The worker's wait, the trigger and the batch (each of its running items) poll by :func:`poll_step`
+and give up by :func:`over_error_budget`; :class:`PollPlan` adds the deadline and the status log of
+a single wait. No I/O and no clock of its own: callers pass ``now`` (in whatever clock their
+deadline uses), so every driver and its tests share one tested core.
 """
 
 from __future__ import annotations
@@ -30,6 +32,33 @@ DEFER_GRACE_SECONDS = 60.0
 QUEUED_BACKOFF = 1.5
 #: ... up to this many poll intervals.
 MAX_QUEUED_STEPS = 3.0
+#: Past its expected end, a task is polled this often (a fraction of the interval; at least 0.5 s):
+#: a slot that frees is seen (and refilled) soon.
+QUICK_POLL_FRACTION, QUICK_POLL_MIN = 0.1, 0.5
+
+
+def poll_step(
+    poll_interval: float, now: float, *, expected_end: float | None = None, queued_polls: int = 0
+) -> float:
+    """
+    Seconds to the next poll of a running task: at its expected end when a hint says when that is
+    (``expected_end``, e.g. a batch's mean task time so far), and often once it is past it; else
+    the interval, growing while the task has been queued for ``queued_polls`` polls (its
+    generation is still ahead).
+    """
+    if expected_end is not None:
+        quick = min(poll_interval, max(QUICK_POLL_MIN, poll_interval * QUICK_POLL_FRACTION))
+        left = expected_end - now
+        return min(poll_interval, left) if left > quick else quick
+    if queued_polls > 0:
+        return poll_interval * min(MAX_QUEUED_STEPS, QUEUED_BACKOFF ** max(0, queued_polls - 1))
+    return poll_interval
+
+
+def over_error_budget(exc: KlingError, errors_in_a_row: int, budget: int = DEFAULT_MAX_POLL_ERRORS) -> bool:
+    """Whether a wait gives up after ``errors_in_a_row`` failed polls, the last one ``exc`` (each
+    already retried by the hook): no retry helps it, or the budget is spent."""
+    return not exc.retryable or errors_in_a_row > budget
 
 
 _STATUS_WORDS = {
@@ -89,6 +118,8 @@ class PollPlan:
     deadline: float
     started: float
     max_poll_errors: int = DEFAULT_MAX_POLL_ERRORS
+    #: When the task is expected to end (same clock), if a hint says; see :func:`poll_step`.
+    expected_end: float | None = None
     status: str = "unknown"
     errors_in_a_row: int = 0
     polls_in_status: int = 0
@@ -119,18 +150,16 @@ class PollPlan:
         """Record a failed poll; re-raise it when no retry can help or the budget is spent."""
         self.errors_in_a_row += 1
         self.last_error = exc
-        if not exc.retryable or self.errors_in_a_row > self.max_poll_errors:
+        if over_error_budget(exc, self.errors_in_a_row, self.max_poll_errors):
             raise exc
 
-    def step(self) -> float:
-        """The poll step: the interval, growing while the task is queued (its generation is still ahead)."""
-        if self.status == "submitted":
-            factor = min(MAX_QUEUED_STEPS, QUEUED_BACKOFF ** max(0, self.polls_in_status - 1))
-            return self.poll_interval * factor
-        return self.poll_interval
+    def step(self, now: float = 0.0) -> float:
+        """The poll step (:func:`poll_step`)."""
+        queued = self.polls_in_status if self.status == "submitted" else 0
+        return poll_step(self.poll_interval, now, expected_end=self.expected_end, queued_polls=queued)
 
     def next_delay(self, now: float) -> float:
         """Seconds to sleep before the next poll, never past the deadline; raises once it has passed."""
         if now >= self.deadline:
             raise deadline_error(self.task_id, self.status, now - self.started, self.last_error)
-        return max(0.0, min(self.step(), self.deadline - now))
+        return max(0.0, min(self.step(now), self.deadline - now))

@@ -3,6 +3,8 @@
 - :mod:`.policy`: what a finished task means (:func:`outcome_of`) and the failure policy every
   operator takes (:class:`FailurePolicy`: ``on_content_policy``, ``max_regenerations``,
   ``regenerate_expired``), with one verdict on a failure (:func:`verdict_after_failure`);
+- :mod:`.results`: what a succeeded task made, into storage (the one store path), and the one
+  manifest writer; the one ``run_id`` fallback (:func:`~.results.run_id_of`);
 - :mod:`.reconcile`: what already exists on Kling for a request (every generation of its external
   task id) and what to do about it (:func:`decide`): resume, create the next generation, or stop.
 
@@ -16,6 +18,8 @@ from airflow_provider_kling.lifecycle.policy import (
     DEFAULT_ON_CONTENT_POLICY,
     DEFAULT_REGENERATE_EXPIRED,
     ON_CONTENT_POLICY,
+    Action,
+    Ending,
     FailurePolicy,
     Outcome,
     Verdict,
@@ -38,7 +42,9 @@ __all__ = [
     "DEFAULT_REGENERATE_EXPIRED",
     "MAX_GENERATIONS_SCANNED",
     "ON_CONTENT_POLICY",
+    "Action",
     "Decision",
+    "Ending",
     "FailurePolicy",
     "Outcome",
     "Verdict",

@@ -1,7 +1,8 @@
 """What a finished Kling task means, and the one failure policy every Kling operator takes.
 
-No Airflow and no I/O: the operators turn a :class:`Verdict` into Airflow's exceptions
-(fail without retries, skip, or leave to Airflow's retries).
+No Airflow and no I/O: the policy decides how a try ends (:class:`Ending`: fail without
+retries, skip, or leave to Airflow's retries), for the single operator, the trigger's resume and
+the batch alike; the operators only turn an :class:`Ending` into Airflow's exception.
 """
 
 from __future__ import annotations
@@ -9,7 +10,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from airflow_provider_kling.errors import is_content_policy_reason
+from airflow_provider_kling.errors import (
+    KlingContentPolicyError,
+    KlingError,
+    KlingTaskFailedError,
+    is_content_policy_reason,
+)
 
 #: What ``on_content_policy`` accepts, on every operator: ``"fail"`` fails the Airflow task without
 #: retries; ``"skip"`` skips it (the single operator) or records the item as refused and goes on
@@ -57,6 +63,30 @@ class Verdict(enum.StrEnum):
     EXHAUSTED = "exhausted"
 
 
+class Action(enum.StrEnum):
+    """How an Airflow try ends after a Kling error."""
+
+    #: Left to Airflow's retries (a later try resumes, or makes the next generation).
+    RETRY = "retry"
+    #: Failed without retries: no retry can help.
+    FAIL = "fail"
+    #: Skipped (``on_content_policy="skip"``).
+    SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a try ends, and the message the user reads."""
+
+    action: Action
+    message: str
+
+    @classmethod
+    def of_error(cls, exc: KlingError) -> Ending:
+        """An error that is not a task's outcome: retried when a retry can help (``airflow_retryable``)."""
+        return cls(Action.RETRY if exc.airflow_retryable else Action.FAIL, str(exc))
+
+
 @dataclass(frozen=True)
 class FailurePolicy:
     """
@@ -88,6 +118,78 @@ class FailurePolicy:
     def verdict(self, outcome: Outcome, generation: int) -> Verdict:
         """See :func:`verdict_after_failure`."""
         return verdict_after_failure(outcome, generation, self.max_regenerations)
+
+    def ending(self, exc: KlingError, generation: int | None = None) -> Ending:
+        """
+        How a try that met ``exc`` ends: a content-policy refusal fails (or skips,
+        ``on_content_policy="skip"``) and is never generated again; another Kling-side failure of
+        generation ``generation`` is left to Airflow's retries while a new generation is allowed,
+        else fails at once; any other error per :meth:`Ending.of_error`.
+        """
+        if isinstance(exc, KlingTaskFailedError):  # refused or not, as task_failed_error classed it
+            outcome = Outcome.REFUSED if isinstance(exc, KlingContentPolicyError) else Outcome.FAILED
+            verdict = self.verdict(outcome, generation or 0)
+        else:
+            verdict = Verdict.REFUSED if isinstance(exc, KlingContentPolicyError) else Verdict.REGENERATE
+        if verdict is Verdict.REFUSED:
+            return self.refused_ending(
+                f"{exc}. Kling refused this prompt (content safety); it is not generated again: "
+                "change the prompt"
+            )
+        if verdict is Verdict.EXHAUSTED and generation:
+            return Ending(Action.FAIL, f"{exc}. {self.exhausted_message(generation)}.")
+        return Ending.of_error(exc)
+
+    def refused_ending(self, message: str) -> Ending:
+        """A refusal by content policy: failed, or skipped with ``on_content_policy="skip"``."""
+        if self.on_content_policy == "skip":
+            return Ending(Action.SKIP, f"{message} (skipped: on_content_policy='skip')")
+        return Ending(Action.FAIL, message)
+
+    def batch_ending(
+        self,
+        not_done: list[tuple[str, int]],
+        refused: int,
+        *,
+        storage_errors: int,
+        fatal: str | None,
+        why: str,
+        see: str,
+    ) -> Ending | None:
+        """
+        How a batch ends, or None when it succeeds. ``not_done``: ``(status, generation)`` of each
+        item that did not succeed (``failed``, ``error``, ``unfinished``); ``refused``: items refused
+        by content policy; ``why``: what the user reads first; ``see``: where the details are.
+        Items not done are left to a retry (which resumes them), except after an account error
+        (``fatal``) or when every one of them failed as often as ``max_regenerations`` allows;
+        refused items fail the batch only with
+        ``on_content_policy="fail"``.
+        """
+        if not_done or storage_errors:
+            if fatal:
+                return Ending(Action.FAIL, f"{why}. Kling stopped the batch: {fatal}")
+            exhausted = not storage_errors and all(
+                status == Outcome.FAILED.value
+                and self.verdict(Outcome.FAILED, generation) is Verdict.EXHAUSTED
+                for status, generation in not_done
+            )
+            if exhausted:
+                return Ending(
+                    Action.FAIL,
+                    f"{why}. Every item that failed has failed {self.max_regenerations + 1} time(s), "
+                    f"max_regenerations={self.max_regenerations}: a retry would not generate them again",
+                )
+            return Ending(
+                Action.RETRY,
+                f"{why}. A retry resumes the finished and running items and creates only the missing ones",
+            )
+        if refused and self.on_content_policy == "fail":
+            return Ending(
+                Action.FAIL,
+                f"{refused} batch item(s) were refused by Kling's content policy and "
+                f"on_content_policy='fail'; {see}",
+            )
+        return None
 
     def exhausted_message(self, generation: int) -> str:
         """Why no new generation is made: said the same way by every operator."""

@@ -18,23 +18,28 @@ from airflow.sdk import BaseOperator, BaseOperatorLink
 
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import (
-    KlingContentPolicyError,
     KlingError,
     KlingImagesExpiredError,
     KlingImageUnavailableError,
     KlingRateLimitError,
-    KlingTaskFailedError,
     task_failed_error,
 )
 from airflow_provider_kling.lifecycle import (
     DEFAULT_MAX_REGENERATIONS,
     DEFAULT_ON_CONTENT_POLICY,
     DEFAULT_REGENERATE_EXPIRED,
+    Action,
+    Ending,
     FailurePolicy,
-    Outcome,
-    Verdict,
 )
 from airflow_provider_kling.lifecycle.request import XCOM_KLING_TASK_ID, RequestTasks
+from airflow_provider_kling.lifecycle.results import (
+    OutputNames,
+    fetch_finished,
+    result_of,
+    run_id_of,
+    store_result,
+)
 from airflow_provider_kling.operators.outputs import KlingOutputsMixin
 from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
 
@@ -56,39 +61,24 @@ if TYPE_CHECKING:
 DEFAULT_DEFERRABLE = conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
+def airflow_exception(ending: Ending, exc: BaseException) -> BaseException:
+    """The exception an :class:`~airflow_provider_kling.lifecycle.Ending` (the failure policy's
+    decision) ends an Airflow try with: ``exc`` itself for Airflow's retries, else fail or skip."""
+    if ending.action is Action.RETRY:
+        return exc
+    from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
+
+    return (AirflowSkipException if ending.action is Action.SKIP else AirflowFailException)(ending.message)
+
+
 def fail_fast(exc: KlingError) -> BaseException:
     """Errors no retry can fix (auth, balance, permission, policy, bad request) skip Airflow's retries."""
-    if exc.airflow_retryable:
-        return exc
-    from airflow.providers.common.compat.sdk import AirflowFailException
-
-    return AirflowFailException(str(exc))
+    return airflow_exception(Ending.of_error(exc), exc)
 
 
 def task_failure(exc: KlingError, policy: FailurePolicy, generation: int | None = None) -> BaseException:
-    """
-    What a Kling error ends an Airflow try with, per ``policy``: a content-policy refusal is failed
-    (or skipped, ``on_content_policy="skip"``) and never generated again; another Kling-side
-    failure of generation ``generation`` is left to Airflow's retries while the policy allows a
-    new generation, else failed at once; any other error per :func:`fail_fast`.
-    """
-    if isinstance(exc, KlingTaskFailedError):  # refused or not, as task_failed_error classed it
-        outcome = Outcome.REFUSED if isinstance(exc, KlingContentPolicyError) else Outcome.FAILED
-        verdict = policy.verdict(outcome, generation or 0)
-    else:
-        verdict = Verdict.REFUSED if isinstance(exc, KlingContentPolicyError) else Verdict.REGENERATE
-    from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
-
-    if verdict is Verdict.REFUSED:
-        message = (
-            f"{exc}. Kling refused this prompt (content safety); it is not generated again: change the prompt"
-        )
-        if policy.on_content_policy == "skip":
-            return AirflowSkipException(f"{message} (skipped: on_content_policy='skip')")
-        return AirflowFailException(message)
-    if verdict is Verdict.EXHAUSTED and generation:
-        return AirflowFailException(f"{exc}. {policy.exhausted_message(generation)}.")
-    return fail_fast(exc)
+    """What a Kling error ends an Airflow try with, per ``policy`` (:meth:`FailurePolicy.ending`)."""
+    return airflow_exception(policy.ending(exc, generation), exc)
 
 
 def stop_for(decision: Decision, policy: FailurePolicy) -> BaseException:
@@ -111,7 +101,106 @@ class KlingImageLink(BaseOperatorLink):
 # -- the operator base ---------------------------------------------------------------------------
 
 
-class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
+class KlingOperatorBase(KlingOutputsMixin, BaseOperator):
+    """
+    What every Kling operator that runs lifecycles shares: the connection, the wait, the output
+    folder and the failure policy. :class:`KlingTaskOperator` runs one request's lifecycle; the
+    batch (:class:`~airflow_provider_kling.operators.batch.KlingBatchOperator`) runs many, composing
+    the same lifecycle (reconcile, poll plan, store path, failure policy), not this operator's
+    request handling. The parameters are documented on each.
+    """
+
+    #: ``regenerate_expired``, for operators that take it (the single operator).
+    regenerate_expired: bool = DEFAULT_REGENERATE_EXPIRED
+
+    def __init__(
+        self,
+        *,
+        kling_conn_id: str = DEFAULT_CONN_ID,
+        deferrable: bool = DEFAULT_DEFERRABLE,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float = DEFAULT_TIMEOUT,
+        output_path: Any = None,
+        output_conn_id: str | None = None,
+        on_content_policy: str = DEFAULT_ON_CONTENT_POLICY,
+        max_regenerations: int = DEFAULT_MAX_REGENERATIONS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        for name, value in (("poll_interval", poll_interval), ("timeout", timeout)):
+            if not value > 0:
+                raise ValueError(f"{name} must be a positive number of seconds (got {value!r})")
+        FailurePolicy(on_content_policy, max_regenerations)  # refused at parse time
+        self.kling_conn_id = kling_conn_id
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.output_path = output_path
+        self.output_conn_id = output_conn_id
+        self.on_content_policy = on_content_policy
+        self.max_regenerations = max_regenerations
+        self._init_outputs(output_path)
+
+    @cached_property
+    def hook(self) -> KlingHook:
+        from airflow_provider_kling.hooks.kling import KlingHook
+
+        return KlingHook(self.kling_conn_id)
+
+    @property
+    def failure_policy(self) -> FailurePolicy:
+        return FailurePolicy(self.on_content_policy, self.max_regenerations, self.regenerate_expired)
+
+    def output_names(self, context: Context) -> OutputNames:
+        """What this task instance's files are named after."""
+        return OutputNames(
+            self.dag_id, run_id_of(context), self.task_id, getattr(context["ti"], "map_index", None)
+        )
+
+    def resolve_callback_url(self, value: Any) -> Any:
+        """``value``, or the receiver's URL for ``"receiver"`` (``callbacks.events.RECEIVER``)."""
+        from airflow_provider_kling.callbacks.events import resolve_callback_url
+        from airflow_provider_kling.errors import KlingRequestValidationError
+
+        try:
+            return resolve_callback_url(
+                value, self.kling_conn_id, lambda: self.hook.settings.callback_base_url
+            )
+        except ValueError as exc:
+            raise KlingRequestValidationError(str(exc)) from None
+
+    def _default_external_task_id(
+        self, context: Context, request: KlingTaskRequest, item_key: str | None = None
+    ) -> str:
+        """Stable across tries of one task instance and one request (one item of a batch: its
+        ``item_key``); new for an edited request."""
+        from airflow_provider_kling.idempotency import default_external_task_id, request_fingerprint
+
+        return default_external_task_id(
+            dag_id=self.dag_id,
+            run_id=run_id_of(context),
+            task_id=self.task_id,
+            map_index=getattr(context["ti"], "map_index", -1),
+            fingerprint=request_fingerprint(request),
+            namespace=self.hook.settings.external_task_id_namespace,
+            item_key=item_key,
+        )
+
+    def _output_base(self) -> Any:
+        """``output_path`` as an ``ObjectStoragePath``; a bad one fails without retries."""
+        from airflow_provider_kling.errors import KlingRequestValidationError
+        from airflow_provider_kling.storage import to_storage_path
+
+        try:
+            return to_storage_path(self.output_path, self.output_conn_id or None)
+        except ValueError as exc:
+            raise fail_fast(KlingRequestValidationError(str(exc))) from None
+
+
+# -- the single operator -------------------------------------------------------------------------
+
+
+class KlingTaskOperator(KlingOperatorBase):
     """
     One Kling task for one request, at any endpoint: reconcile, create, wait, store, return.
 
@@ -192,48 +281,20 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         *,
         callback_url: str | None = None,
         external_task_id: str | None = None,
-        kling_conn_id: str = DEFAULT_CONN_ID,
         wait_for_completion: bool = True,
-        deferrable: bool = DEFAULT_DEFERRABLE,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        timeout: float = DEFAULT_TIMEOUT,
-        output_path: Any = None,
-        output_conn_id: str | None = None,
-        on_content_policy: str = DEFAULT_ON_CONTENT_POLICY,
-        max_regenerations: int = DEFAULT_MAX_REGENERATIONS,
         regenerate_expired: bool = DEFAULT_REGENERATE_EXPIRED,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        for name, value in (("poll_interval", poll_interval), ("timeout", timeout)):
-            if not value > 0:
-                raise ValueError(f"{name} must be a positive number of seconds (got {value!r})")
-        FailurePolicy(on_content_policy, max_regenerations, regenerate_expired)  # refused at parse time
+        FailurePolicy(
+            self.on_content_policy, self.max_regenerations, regenerate_expired
+        )  # refused at parse time
         self.callback_url = callback_url
         self.external_task_id = external_task_id
-        self.kling_conn_id = kling_conn_id
         self.wait_for_completion = wait_for_completion
-        self.deferrable = deferrable
-        self.poll_interval = poll_interval
-        self.timeout = timeout
-        self.output_path = output_path
-        self.output_conn_id = output_conn_id
-        self.on_content_policy = on_content_policy
-        self.max_regenerations = max_regenerations
         self.regenerate_expired = regenerate_expired
         self._kling_image_url: str | None = None
         self._carried: dict[str, Any] = {}
-        self._init_outputs(output_path)
-
-    @cached_property
-    def hook(self) -> KlingHook:
-        from airflow_provider_kling.hooks.kling import KlingHook
-
-        return KlingHook(self.kling_conn_id)
-
-    @property
-    def failure_policy(self) -> FailurePolicy:
-        return FailurePolicy(self.on_content_policy, self.max_regenerations, self.regenerate_expired)
 
     # -- request -------------------------------------------------------------------------------
 
@@ -264,36 +325,6 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         except KlingRequestValidationError as exc:
             raise fail_fast(exc) from None
 
-    def resolve_callback_url(self, value: Any) -> Any:
-        """``value``, or the receiver's URL for ``"receiver"`` (``callbacks.events.RECEIVER``)."""
-        from airflow_provider_kling.callbacks.events import resolve_callback_url
-        from airflow_provider_kling.errors import KlingRequestValidationError
-
-        try:
-            return resolve_callback_url(
-                value, self.kling_conn_id, lambda: self.hook.settings.callback_base_url
-            )
-        except ValueError as exc:
-            raise KlingRequestValidationError(str(exc)) from None
-
-    def _default_external_task_id(
-        self, context: Context, request: KlingTaskRequest, item_key: str | None = None
-    ) -> str:
-        """Stable across tries of one task instance and one request (one item of a batch: its
-        ``item_key``); new for an edited request."""
-        from airflow_provider_kling.idempotency import default_external_task_id, request_fingerprint
-
-        ti = context["ti"]
-        return default_external_task_id(
-            dag_id=self.dag_id,
-            run_id=str(context.get("run_id") or getattr(ti, "run_id", "")),
-            task_id=self.task_id,
-            map_index=getattr(ti, "map_index", -1),
-            fingerprint=request_fingerprint(request),
-            namespace=self.hook.settings.external_task_id_namespace,
-            item_key=item_key,
-        )
-
     # -- execution -----------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -319,7 +350,7 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
                 raise self._failure(exc) from exc
         if not self.wait_for_completion:
             self.log.info("Kling task %s is %s; not waiting for it", task.task_id, task.task_status)
-            result = self._result(task, request)
+            result = result_of(task, request)
             self._kling_results = [result]  # OpenLineage names the task; nothing made yet for assets
             return result
         return self._finish(self._wait(task, request), request, context, resumed=resumed)
@@ -421,6 +452,10 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         request = self.build_request(context)
         try:
             task = task_from_event(event)
+            # The trigger may have read a many-task answer (``/tasks``), which carries less than the
+            # single-task query the worker's wait ends with (no balance deduction): read the finished
+            # task once, so the result and spend are the same whichever way the task waited.
+            task = fetch_finished(self.hook, task.task_id, type(request).path)
         except KlingError as exc:
             raise self._failure(exc, request) from exc
         return self._finish(task, request, context, resumed=False)
@@ -443,33 +478,11 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
 
         return media_of(self.request_kind)
 
-    def outputs_of(self, task: ImageTask) -> list[Any]:
-        """What a succeeded task made: its images, or a video kind's videos (:attr:`media`)."""
-        return list(getattr(task, self.media.plural))
-
-    def store_outputs(self, result: dict[str, Any], base: Any, context: Context) -> None:
-        """Copy what ``result`` lists under ``base`` (its images or videos, :attr:`media`); sets
-        each one's ``path``."""
-        from airflow_provider_kling.storage import store_task_outputs
-
-        ti = context["ti"]
-        store_task_outputs(
-            result,
-            base,
-            media=self.media,
-            hook=self.hook,
-            dag_id=self.dag_id,
-            run_id=str(context.get("run_id") or getattr(ti, "run_id", "run")),
-            task_id=self.task_id,
-            map_index=getattr(ti, "map_index", None),
-            log=self.log,
-        )
-
     def _finish(
         self, task: ImageTask, request: KlingTaskRequest, context: Context, *, resumed: bool
     ) -> dict[str, Any]:
-        outputs = self.outputs_of(task)
         plural = self.media.plural
+        outputs = list(getattr(task, plural))
         if not outputs:
             raise KlingImageUnavailableError(
                 f"Kling task {task.task_id} succeeded but returned no {plural}", task_id=task.task_id
@@ -477,7 +490,7 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         from airflow_provider_kling.spend import describe_deduction
 
         self.log.info("Kling task %s deducted %s", task.task_id, describe_deduction(task))
-        result = self._result(task, request)
+        result = result_of(task, request)
         self._kling_image_url = outputs[0].url
         if not self.output_path:
             self.log.info(
@@ -547,27 +560,16 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         task = self._wait(self._tasks(request, context).create_next(), request)
         return self._finish(task, request, context, resumed=False)
 
-    def _output_base(self) -> Any:
-        """``output_path`` as an ``ObjectStoragePath``; a bad one fails without retries."""
-        from airflow_provider_kling.errors import KlingRequestValidationError
-        from airflow_provider_kling.storage import to_storage_path
-
-        try:
-            return to_storage_path(self.output_path, self.output_conn_id or None)
-        except ValueError as exc:
-            raise fail_fast(KlingRequestValidationError(str(exc))) from None
-
     def _store(self, result: dict[str, Any], context: Context) -> str:
-        """Store the results (:meth:`store_outputs`); one that cannot be copied fails the task after
-        the rest are stored. Returns the output folder's plain URI."""
+        """Store the results (the lifecycle's store path); one that cannot be copied fails the task
+        after the rest are stored. Returns the output folder's plain URI."""
         from airflow_provider_kling.assets import plain_uri
 
         base = self._output_base()
         try:
-            self.store_outputs(result, base, context)
+            store_result(
+                result, base, media=self.media, hook=self.hook, names=self.output_names(context), log=self.log
+            )
         except KlingError as exc:
             raise fail_fast(exc) from exc
         return plain_uri(base)
-
-    def _result(self, task: ImageTask, request: KlingTaskRequest) -> dict[str, Any]:
-        return {**task.to_xcom(), **request.summary()}

@@ -22,6 +22,7 @@ from airflow_provider_kling.callbacks.events import callback_asset_uri, event_ex
 from airflow_provider_kling.callbacks.sweep import DEFAULT_DEADLINE, DEFAULT_GRACE, find_missing
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID, GENERATIONS_PATH, MAX_PAGE_SIZE
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
+from airflow_provider_kling.lifecycle.results import OutputNames, run_id_of
 from airflow_provider_kling.operators.base import fail_fast
 
 if TYPE_CHECKING:
@@ -100,11 +101,8 @@ class KlingCallbackResultsOperator(BaseOperator):
             summary = store_callback_results(
                 chosen,
                 base,
-                fetch=self.hook.iter_image_bytes,
-                fetch_video=self.hook.iter_video_bytes,
-                dag_id=self.dag_id,
-                run_id=str(context["run_id"]),
-                task_id=self.task_id,
+                hook=self.hook,
+                names=OutputNames(self.dag_id, run_id_of(context), self.task_id),
                 log=self.log,
             )
         except KlingError as exc:
