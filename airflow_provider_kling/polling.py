@@ -8,15 +8,18 @@ deadline uses), so every driver and its tests share one tested core.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_kling.errors import KlingError, KlingTaskTimeoutError, task_failed_error
 from airflow_provider_kling.lifecycle.policy import Outcome, outcome_of
 
 if TYPE_CHECKING:
     from airflow_provider_kling.models import ImageTask
+
+Y = TypeVar("Y")
 
 DEFAULT_POLL_INTERVAL = 10.0
 #: An image task takes about 30 s; 30 minutes leaves room for queueing behind other tasks.
@@ -163,3 +166,68 @@ class PollPlan:
         if now >= self.deadline:
             raise deadline_error(self.task_id, self.status, now - self.started, self.last_error)
         return max(0.0, min(self.step(now), self.deadline - now))
+
+
+def wait_steps(plan: PollPlan, log: Any, now: Callable[[], float]) -> Generator[float, Any, ImageTask]:
+    """
+    The one wait of one task, sans I/O: yields the seconds to sleep before each poll (0 before the
+    first) and receives that poll's answer, the task or the :class:`KlingError` it raised; returns
+    the succeeded task, or raises as :class:`PollPlan` does (failed, over budget, deadline).
+    The hook's sync wait (:func:`poll_until_done`) and the trigger (:func:`apoll_until_done`) drive it.
+    """
+    delay = 0.0
+    while True:
+        answer = yield delay
+        if isinstance(answer, KlingError):
+            plan.failed(answer)
+            log.warning("Polling Kling task %s failed (%s); polling again", plan.task_id, answer)
+        elif plan.answered(answer, log, now()):
+            return answer
+        delay = plan.next_delay(now())
+
+
+def poll_until_done(
+    plan: PollPlan, poll: Callable[[], Generator[Y, Any, ImageTask]], log: Any, now: Callable[[], float]
+) -> Generator[Y | float, Any, ImageTask]:
+    """:func:`wait_steps` driven inside a steps generator (the hook's): ``poll()`` is one poll's
+    steps; a sleep is yielded as its seconds."""
+    waiting = wait_steps(plan, log, now)
+    delay = next(waiting)
+    while True:
+        if delay:
+            yield delay
+        answer: Any
+        try:
+            answer = yield from poll()
+        except KlingError as exc:
+            answer = exc
+        try:
+            delay = waiting.send(answer)
+        except StopIteration as done:
+            task: ImageTask = done.value
+            return task
+
+
+async def apoll_until_done(
+    plan: PollPlan,
+    poll: Callable[[], Awaitable[ImageTask]],
+    sleep: Callable[[float], Awaitable[None]],
+    log: Any,
+    now: Callable[[], float],
+) -> ImageTask:
+    """:func:`wait_steps` driven on an event loop (the trigger's)."""
+    waiting = wait_steps(plan, log, now)
+    delay = next(waiting)
+    while True:
+        if delay:
+            await sleep(delay)
+        answer: Any
+        try:
+            answer = await poll()
+        except KlingError as exc:
+            answer = exc
+        try:
+            delay = waiting.send(answer)
+        except StopIteration as done:
+            task: ImageTask = done.value
+            return task

@@ -163,15 +163,6 @@ def list_names(base: ObjectStoragePath, folder: str) -> list[str]:
     return [str(name).rstrip("/").rsplit("/", 1)[-1] for name in names]
 
 
-def find_stored(
-    base: ObjectStoragePath, folder: str, prefix: str, names: Iterable[str] | None = None
-) -> dict[int, ObjectStoragePath]:
-    """The whole images an earlier try stored for one task, by number, among ``names`` (by default
-    one listing of ``folder``; a batch lists its folder once for all its items)."""
-    found = find_stored_files(base, folder, prefix, IMAGE, names)
-    return {int(name): path for name, path in found.items()}
-
-
 def find_stored_files(
     base: ObjectStoragePath,
     folder: str,
@@ -374,67 +365,12 @@ def describe_store(base: ObjectStoragePath, conn_id: str | None) -> str:
     return f"bucket {bucket!r} ({base.protocol}) through {through}"
 
 
-def store_task_images(
-    result: dict[str, Any],
-    base: ObjectStoragePath,
-    *,
-    fetch: Callable[[str], Iterable[bytes]],
-    dag_id: str,
-    run_id: str,
-    task_id: str,
-    map_index: int | None,
-    log: Any,
-    stored: dict[int, ObjectStoragePath] | None = None,
-) -> None:
-    """
-    Copy every image of ``result`` (an XCom result dict) under ``base``, adding each one's ``path``
-    (a plain URI) and the result's ``output_conn_id``.
-
-    An image already stored by an earlier try is kept. When images cannot be stored, the others
-    are stored first; then a storage set-up error (credentials, permission, missing bucket) fails
-    with :class:`KlingStorageConfigError` (no Airflow retry can fix it), anything else with a
-    retryable :class:`KlingImageUnavailableError` or :class:`KlingStorageError`. ``stored`` (what
-    :func:`find_stored` would answer) spares the listing when the caller listed the folder already.
-    """
-    _store_task_files(
-        IMAGE,
-        result,
-        base,
-        fetch=fetch,
-        names=(dag_id, run_id, task_id, map_index),
-        log=log,
-        stored=None if stored is None else {str(number): path for number, path in stored.items()},
-    )
-
-
-def store_task_videos(
-    result: dict[str, Any],
-    base: ObjectStoragePath,
-    *,
-    fetch: Callable[[str], Iterable[bytes]],
-    dag_id: str,
-    run_id: str,
-    task_id: str,
-    map_index: int | None,
-    log: Any,
-) -> None:
-    """
-    Copy every video of ``result`` under ``base`` as :func:`store_task_images` copies images: each
-    video's ``path``, and ``watermark_path`` for the watermarked copy when Kling sent a
-    ``watermark_url`` (``<task>_<n>.mp4`` and ``<task>_<n>_watermarked.mp4``). ``fetch`` opens a
-    video download (the connection's ``max_video_bytes`` cap); the same errors as for images.
-    """
-    _store_task_files(
-        VIDEO, result, base, fetch=fetch, names=(dag_id, run_id, task_id, map_index), log=log, stored=None
-    )
-
-
 def store_task_outputs(
     result: dict[str, Any],
     base: ObjectStoragePath,
     *,
-    media: MediaKind,
-    hook: Any,
+    media: MediaKind = IMAGE,
+    fetch: Callable[[str], Iterable[bytes]],
     dag_id: str,
     run_id: str,
     task_id: str,
@@ -443,12 +379,19 @@ def store_task_outputs(
     names: Iterable[str] | None = None,
 ) -> None:
     """
-    Copy what ``result`` lists of kind ``media`` (:func:`media_of` its request kind) under ``base``:
-    :func:`store_task_images` for images, :func:`store_task_videos` for videos, each opened with
-    ``hook``'s opener of that kind. ``names`` (a listing of the task's folder) spares the listing
-    when the caller listed the folder already (a batch lists it once for all its items).
+    Copy every file of kind ``media`` that ``result`` (an XCom result dict) lists under ``base``,
+    adding each one's ``path`` (a plain URI; a video's watermarked copy ``watermark_path``, stored
+    as ``<task>_<n>_watermarked.mp4`` when Kling sent a ``watermark_url``) and the result's
+    ``output_conn_id``. ``fetch`` opens a download of that kind (the hook's opener, its size cap).
+
+    A file already stored by an earlier try is kept. When files cannot be stored, the others are
+    stored first; then a storage set-up error (credentials, permission, missing bucket) fails with
+    :class:`KlingStorageConfigError` (no Airflow retry can fix it), anything else with a retryable
+    :class:`KlingImageUnavailableError` or :class:`KlingStorageError`. ``names`` (a listing of the
+    task's folder) spares the listing when the caller listed the folder already (a batch lists it
+    once for all its items).
     """
-    stored = None
+    stored: dict[str, ObjectStoragePath] | None = None
     if names is not None:
         folder, prefix = task_prefix(dag_id, run_id, task_id, map_index)
         stored = find_stored_files(base, folder, prefix, media, names)
@@ -456,7 +399,7 @@ def store_task_outputs(
         media,
         result,
         base,
-        fetch=media.fetcher(hook),
+        fetch=fetch,
         names=(dag_id, run_id, task_id, map_index),
         log=log,
         stored=stored,
@@ -480,7 +423,7 @@ def _store_task_files(
     log: Any,
     stored: dict[str, ObjectStoragePath] | None,
 ) -> None:
-    """What :func:`store_task_images` and :func:`store_task_videos` do, for files of kind ``media``."""
+    """What :func:`store_task_outputs` does."""
     conn_id = path_conn_id(base)
     result["output_conn_id"] = conn_id
     where = describe_store(base, conn_id)
@@ -492,9 +435,7 @@ def _store_task_files(
     dag_id, run_id, task_id, map_index = names
     folder, prefix = task_prefix(dag_id, run_id, task_id, map_index)
     try:
-        if stored is None and media is IMAGE:
-            stored = {str(number): path for number, path in find_stored(base, folder, prefix).items()}
-        elif stored is None:
+        if stored is None:
             stored = find_stored_files(base, folder, prefix, media)
     except Exception as exc:
         if is_configuration_error(exc, base):

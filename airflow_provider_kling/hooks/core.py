@@ -35,7 +35,7 @@ from airflow_provider_kling.errors import (
 )
 from airflow_provider_kling.hooks.auth import RENEWABLE_AUTH_CODES, JwtToken
 from airflow_provider_kling.hooks.retry import RetryPolicy
-from airflow_provider_kling.polling import PollPlan, time_left
+from airflow_provider_kling.polling import PollPlan, poll_until_done, time_left
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.connection import KlingConnectionSettings
@@ -359,18 +359,16 @@ class KlingCore:
         a failed poll's retries never wait longer than the poll interval."""
         start = self.clock.monotonic()
         plan = PollPlan(task_id, poll_interval, deadline=start + timeout, started=start)
-        while True:
-            try:
-                task = yield from self.get_task_steps(
+        return (
+            yield from poll_until_done(
+                plan,
+                lambda: self.get_task_steps(
                     task_id, endpoint=endpoint, deadline=plan.deadline, max_wait=poll_interval
-                )
-            except KlingError as exc:
-                plan.failed(exc)
-                self.log.warning("Polling Kling task %s failed (%s); polling again", task_id, exc)
-            else:
-                if plan.answered(task, self.log, self.clock.monotonic()):
-                    return task
-            yield plan.next_delay(self.clock.monotonic())
+                ),
+                self.log,
+                self.clock.monotonic,
+            )
+        )
 
     # -- creates ----------------------------------------------------------------------------------
 

@@ -97,7 +97,7 @@ def store_result(
         result,
         base,
         media=media,
-        hook=hook,
+        fetch=media.fetcher(hook),
         dag_id=names.dag_id,
         run_id=names.run_id,
         task_id=names.task_id,

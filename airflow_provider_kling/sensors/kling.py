@@ -17,6 +17,7 @@ from airflow_provider_kling.errors import (
     KlingTaskTimeoutError,
     task_failed_error,
 )
+from airflow_provider_kling.lifecycle.results import fetch_finished
 from airflow_provider_kling.operators.base import DEFAULT_DEFERRABLE, fail_fast
 from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL, defer_timeout, status_words
 
@@ -111,7 +112,8 @@ class KlingImageTaskSensor(BaseSensorOperator):
         from airflow_provider_kling.triggers.kling import task_from_event
 
         try:
-            task = task_from_event(event)
+            # Read once by id, as a poke does: the trigger's answer may be a many-task read (no balance).
+            task = fetch_finished(self.hook, task_from_event(event).task_id, self.endpoint_path)
         except KlingTaskFailedError as exc:
             from airflow.providers.common.compat.sdk import AirflowFailException
 
@@ -123,5 +125,6 @@ class KlingImageTaskSensor(BaseSensorOperator):
             raise AirflowSensorTimeout(str(exc)) from exc
         except KlingError as exc:
             raise fail_fast(exc) from exc
-        self.log.info("Kling task %s succeeded with %d images", task.task_id, len(task.images))
+        made = len(task.images) + len(task.videos)
+        self.log.info("Kling task %s succeeded with %d result file(s)", task.task_id, made)
         return task.to_xcom()

@@ -21,6 +21,7 @@ from airflow_provider_kling.polling import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_TIMEOUT,
     PollPlan,
+    apoll_until_done,
 )
 
 if TYPE_CHECKING:
@@ -107,34 +108,19 @@ class KlingImageTaskTrigger(BaseTrigger):
         async with watch(
             hook, self.kling_task_id, clock.monotonic, self.endpoint, self.poll_interval
         ) as lookup:
-            while True:
-                try:
-                    task = await lookup(plan.deadline)
-                except KlingError as exc:
-                    try:
-                        plan.failed(exc)
-                    except KlingError:
-                        return self._event("error", str(exc), retryable=exc.airflow_retryable)
-                    self.log.warning(
-                        "Polling Kling task %s failed (%s); polling again", self.kling_task_id, exc
-                    )
-                else:
-                    try:
-                        succeeded = plan.answered(task, self.log, clock.monotonic())
-                    except KlingTaskFailedError as exc:
-                        return self._event("failed", str(exc), task=task.model_dump(mode="json"))
-                    if succeeded:
-                        return self._event(
-                            "success",
-                            f"Kling task {self.kling_task_id} succeeded",
-                            task=task.model_dump(mode="json"),
-                        )
-                    del task  # a thousand sleeping triggers need not hold a thousand parsed tasks
-                try:
-                    delay = plan.next_delay(clock.monotonic())
-                except KlingTaskTimeoutError as exc:
-                    return self._event("timeout", str(exc))
-                await clock.asleep(delay)
+            try:
+                task = await apoll_until_done(
+                    plan, lambda: lookup(plan.deadline), clock.asleep, self.log, clock.monotonic
+                )
+            except KlingTaskFailedError as exc:
+                return self._event("failed", str(exc), external_task_id=exc.external_task_id)
+            except KlingTaskTimeoutError as exc:
+                return self._event("timeout", str(exc))
+            except KlingError as exc:
+                return self._event("error", str(exc), retryable=exc.airflow_retryable)
+        return self._event(
+            "success", f"Kling task {self.kling_task_id} succeeded", task=task.model_dump(mode="json")
+        )
 
     def _event(self, status: str, message: str, **extra: Any) -> dict[str, Any]:
         return {"status": status, "task_id": self.kling_task_id, "message": message, **extra}
@@ -148,8 +134,9 @@ def task_from_event(event: dict[str, Any]) -> ImageTask:
     if status == "success":
         return ImageTask.model_validate(event["task"])
     if status == "failed":
-        external_id = ((event.get("task") or {}).get("task_info") or {}).get("external_task_id")
-        raise task_failed_error(task_id, None, external_task_id=external_id, message=message)
+        raise task_failed_error(
+            task_id, None, external_task_id=event.get("external_task_id"), message=message
+        )
     if status == "timeout":
         raise KlingTaskTimeoutError(message, task_id=task_id)
     error = KlingError(message or f"unexpected trigger event {status!r}", task_id=task_id)

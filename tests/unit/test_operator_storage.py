@@ -151,9 +151,9 @@ def test_retry_finds_what_is_stored_with_one_listing_and_fetches_nothing(kling_c
     first = make_operator(n=3, **target.kwargs()).execute(make_context())
     images_served = kling_connection.counters(kling_connection.api_key)["images"]
     calls: list[str] = []
-    real_find = storage.find_stored
+    real_find = storage.find_stored_files
 
-    def counting_find(base, folder, prefix):
+    def counting_find(base, folder, prefix, media, names=None):
         fs = base.fs
         originals = {name: getattr(fs, name) for name in ("ls", "info", "exists", "open")}
 
@@ -174,13 +174,13 @@ def test_retry_finds_what_is_stored_with_one_listing_and_fetches_nothing(kling_c
         for name in originals:
             setattr(fs, name, spy(name))
         try:
-            return real_find(base, folder, prefix)
+            return real_find(base, folder, prefix, media, names)
         finally:
             for name in originals:
                 delattr(fs, name)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(storage, "find_stored", counting_find)
+        patch.setattr(storage, "find_stored_files", counting_find)
         again = make_operator(n=3, **target.kwargs()).execute(make_context())
 
     assert calls == ["ls"]

@@ -73,6 +73,20 @@ def test_deferrable_sensor_defers_and_completes(kling_connection):
     assert result["task_id"] == task_id
 
 
+def test_deferred_sensor_returns_the_same_xcom_as_a_poke_balance_included(kling_connection):
+    task_id = create_task()
+    sensor = make_sensor(task_id, deferrable=True, timeout=60)
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute(make_context())
+    event = asyncio.run(first_trigger_event(deferred.value.trigger))
+
+    result = sensor.execute_complete(make_context(), event.payload)
+
+    poked = make_sensor(task_id).poke(make_context()).xcom_value
+    assert result["final_balance_deduction"] is not None
+    assert result == poked
+
+
 def test_deferred_failed_event_fails_without_retry():
     event = {"status": "failed", "task_id": "7", "message": "Kling task 7 failed: risk control"}
     with pytest.raises(AirflowFailException, match="risk control"):

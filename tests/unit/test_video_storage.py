@@ -19,10 +19,10 @@ from airflow_provider_kling.hooks.connection import DEFAULT_MAX_VIDEO_BYTES
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.models.requests import TextToVideoRequest
 from airflow_provider_kling.storage import (
+    IMAGE,
     VIDEO,
-    find_stored,
     find_stored_files,
-    store_task_videos,
+    store_task_outputs,
     store_video,
     to_storage_path,
     video_extension,
@@ -53,7 +53,9 @@ def test_a_whole_video_is_stored_with_its_extension_and_found_again(tmp_path, bo
 
     assert stored.name == f"t_0{ext}" and (tmp_path / f"d/r/t_0{ext}").read_bytes() == body
     assert find_stored_files(base, "d/r", "t_", VIDEO) == {"0": stored}
-    assert find_stored(base, "d/r", "t_") == {}  # images and videos never mistaken for one another
+    assert (
+        find_stored_files(base, "d/r", "t_", IMAGE) == {}
+    )  # images and videos never mistaken for one another
 
 
 @pytest.mark.parametrize(
@@ -130,9 +132,9 @@ def test_task_videos_and_their_watermarked_copies_are_stored_and_a_retry_fetches
 
     names = {"dag_id": "d", "run_id": "manual 1", "task_id": "t", "map_index": 2, "log": LOG}
     first = _result()
-    store_task_videos(first, base, fetch=fetch, **names)
+    store_task_outputs(first, base, media=VIDEO, fetch=fetch, **names)
     again = _result()
-    store_task_videos(again, base, fetch=fetch, **names)
+    store_task_outputs(again, base, media=VIDEO, fetch=fetch, **names)
 
     video = first["videos"][0]
     folder = video["path"].rsplit("/", 1)[0]
@@ -155,9 +157,10 @@ def test_a_video_that_cannot_be_stored_fails_retryably_naming_it(tmp_path):
     with pytest.raises(
         KlingImageUnavailableError, match=r"1 video\(s\) could not be stored.*video 0 watermarked"
     ):
-        store_task_videos(
+        store_task_outputs(
             result,
             to_storage_path(str(tmp_path)),
+            media=VIDEO,
             fetch=fetch,
             dag_id="d",
             run_id="r",
