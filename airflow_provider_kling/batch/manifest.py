@@ -15,11 +15,9 @@ import html
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.batch.admission import SUCCEEDED, ItemProgress
-from airflow_provider_kling.errors import KlingError
 from airflow_provider_kling.idempotency import generation_external_task_id
 from airflow_provider_kling.lifecycle.results import (
     OutputNames,
-    fetch_finished,
     manifest_of,
     result_of,
     store_each,
@@ -53,13 +51,11 @@ def store_batch(
     log: Any,
     results_out: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Store every succeeded item's images or videos (the lifecycle's store path, each task read
-    once with the single-task query first, as the single operator's), then write the manifest and
-    the contact sheet.
+    """Store every succeeded item's images or videos (the lifecycle's store path, as the single
+    operator's), then write the manifest and the contact sheet.
 
-    ``results_out``, when given, receives one result per item that stored files, in the shape of
-    the single operator's result (``task_id``, ``model_name``, ``final_unit_deduction``, ``images``
-    or ``videos`` with their stored ``path``): what asset events and OpenLineage facets describe.
+    ``results_out``, when given, receives the result (the single operator's) of each item that
+    stored files: what asset events and OpenLineage facets describe.
 
     Returns the small summary for XCom; ``storage_errors`` lists items whose files could not all
     be stored (a retry stores the missing ones). A storage set-up error is raised at once.
@@ -75,14 +71,7 @@ def store_batch(
         media = media_of(item.request.kind)
         result: dict[str, Any] = {}
         if state.status == SUCCEEDED and state.task is not None:
-            task = ImageTask.model_validate(state.task)
-            try:
-                task = fetch_finished(hook, task.task_id, type(item.request).path)
-            except KlingError as exc:
-                log.warning(
-                    "Batch item %r: could not read Kling task %s again (%s)", item.key, task.task_id, exc
-                )
-            result = result_of(task)
+            result = result_of(ImageTask.model_validate(state.task))
             made.append((item.key, result, media))
         rows.append(
             {
@@ -121,20 +110,9 @@ def store_batch(
         base, f"{names.folder}/{safe_name(names.stem)}_contact_sheet.html", contact_sheet(manifest)
     )
     log.info("Wrote the batch contact sheet %s", plain_uri(sheet_path))
-    if results_out is not None:
+    if results_out is not None:  # the single operator's results, of the items that stored files
         results_out.extend(
-            {
-                "task_id": row["kling_task_id"],
-                "model_name": row["model_name"],
-                "final_unit_deduction": row["units"],
-                **(
-                    {"videos": [made for made in row["videos"] if made.get("path")]}
-                    if row["media"] == VIDEO.noun
-                    else {"images": [{"path": path} for path in row["files"]]}
-                ),
-            }
-            for row in rows
-            if row["kling_task_id"] and row["files"]
+            result for _, result, media in made if any(i.get("path") for i in result[media.plural])
         )
     return {
         "total": len(rows),

@@ -32,7 +32,7 @@ from airflow_provider_kling.batch.items import slots_of
 from airflow_provider_kling.defaults import MAX_PAGE_SIZE
 from airflow_provider_kling.errors import KlingError, KlingNotFoundError
 from airflow_provider_kling.idempotency import generation_external_task_id, with_external_task_id
-from airflow_provider_kling.lifecycle import FailurePolicy, decide, newest_generation
+from airflow_provider_kling.lifecycle import FailurePolicy, Outcome, decide, newest_generation, outcome_of
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.kling import KlingHook
@@ -263,7 +263,7 @@ class BatchRunner:
             if exc is not None and not isinstance(exc, KlingError):
                 raise exc
             if kind == "polls":
-                self._polled_many(item, future, now)
+                self._polled_many(item, future, now, in_flight)
             elif kind == "create":
                 if isinstance(exc, KlingError):
                     self.admission.create_failed(item, exc, now)
@@ -299,13 +299,24 @@ class BatchRunner:
         tasks = await self.hook.aget_tasks(ids, endpoint=self.endpoint, max_wait=self.admission.poll_interval)
         return {task.task_id: task for task in tasks}
 
-    def _polled_many(self, items: list[ItemProgress], future: asyncio.Future[Any], now: float) -> None:
+    def _polled_many(
+        self,
+        items: list[ItemProgress],
+        future: asyncio.Future[Any],
+        now: float,
+        in_flight: dict[asyncio.Future[Any], tuple[str, Any]],
+    ) -> None:
         exc = future.exception()
         for item in items:
             if isinstance(exc, KlingError):
                 self.admission.poll_failed(item, exc, now)
             elif (task := future.result().get(item.kling_task_id)) is not None:
-                self.admission.polled(item, task.model_dump(mode="json"), now)
+                if outcome_of(task.task_status) is Outcome.SUCCEEDED:
+                    # A many-task answer carries less than the single-task query (no balance):
+                    # the lifecycle's fetch, read once by id, so the manifest has the worker's fields.
+                    in_flight[asyncio.ensure_future(self._poll(item))] = ("poll", item)
+                else:
+                    self.admission.polled(item, task.model_dump(mode="json"), now)
             else:
                 missing = KlingNotFoundError(
                     f"Kling knows no task {item.kling_task_id}", task_id=item.kling_task_id

@@ -218,11 +218,10 @@ class KlingTaskOperator(KlingOperatorBase):
       then sets each as an attribute of the same name (nothing else: an argument it does not
       take reaches ``BaseOperator``, which refuses it naming the operator and the argument);
     - ``template_fields``: its own templated arguments plus ``KlingTaskOperator.template_fields``;
-    - optionally :meth:`request_fields` (derived fields, e.g. expand's ``to_aspect_ratio``),
-      :meth:`outputs_of` and :meth:`store_outputs` (what a succeeded task made and how it is
-      stored). By default both follow :attr:`media`, what the request kind makes
-      (:func:`~airflow_provider_kling.storage.media_of`): a video kind's outputs are its videos,
-      stored as videos.
+    - optionally :meth:`request_fields` (derived fields, e.g. expand's ``to_aspect_ratio``).
+      What a succeeded task made, and how it is stored, follows :attr:`media` (what the request
+      kind makes, :func:`~airflow_provider_kling.storage.media_of`) through the lifecycle's one
+      store path (:mod:`airflow_provider_kling.lifecycle.results`).
 
     Every entry point (``execute``, ``execute_complete``, ``execute_after_slot_wait``) builds the
     request through :meth:`build_request`, which reads :meth:`request_fields`: the one place a

@@ -16,6 +16,7 @@ from airflow_provider_kling.batch.runner import BatchRunner
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
 from airflow_provider_kling.lifecycle import Action
+from airflow_provider_kling.lifecycle.results import count_statuses
 from airflow_provider_kling.operators.base import (
     KlingOperatorBase,
     KlingTaskOperator,
@@ -360,21 +361,11 @@ class KlingBatchOperator(KlingOperatorBase):
         """What a fire-and-forget run leaves in XCom: every item's Kling task id and where it stands."""
         from airflow_provider_kling.batch.admission import ERROR, OVER_BUDGET, PENDING
 
-        items = [
-            {
-                "key": state.key,
-                "external_task_id": state.external_task_id,
-                "kling_task_id": state.kling_task_id,
-                "status": state.status,
-            }
-            for state in admission.items
-        ]
-        counts: dict[str, int] = {}
-        for item in items:
-            counts[item["status"]] = counts.get(item["status"], 0) + 1
-        summary = {"total": len(items), "counts": counts, "event_reads": reads, "items": items}
+        fields = ("key", "external_task_id", "kling_task_id", "status")
+        items = [{name: getattr(state, name) for name in fields} for state in admission.items]
+        counts = count_statuses(items)
         context["ti"].xcom_push(
-            key=XCOM_BATCH_SUMMARY, value={k: v for k, v in summary.items() if k != "items"}
+            key=XCOM_BATCH_SUMMARY, value={"total": len(items), "counts": counts, "event_reads": reads}
         )
         self.log.info("Kling batch, fire and forget: %s (%d reads of the callback asset)", counts, reads)
         not_created = sum(counts.get(status, 0) for status in (PENDING, ERROR))
@@ -387,7 +378,7 @@ class KlingBatchOperator(KlingOperatorBase):
             raise fail_fast(error)
         if counts.get(OVER_BUDGET):
             self.log.warning("%d items not created: over max_units", counts[OVER_BUDGET])
-        return summary
+        return {"total": len(items), "counts": counts, "event_reads": reads, "items": items}
 
     def _defer_batch(self, items: list[BatchItem], deadline: float) -> None:
         from airflow_provider_kling.polling import defer_timeout
