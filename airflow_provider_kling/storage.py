@@ -365,6 +365,13 @@ def describe_store(base: ObjectStoragePath, conn_id: str | None) -> str:
     return f"bucket {bucket!r} ({base.protocol}) through {through}"
 
 
+#: The files of one result item: (URL key, path key, name suffix); a video adds its watermarked copy.
+_ITEM_FILES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "image": (("url", "path", ""),),
+    "video": (("url", "path", ""), ("watermark_url", "watermark_path", WATERMARKED)),
+}
+
+
 def store_task_outputs(
     result: dict[str, Any],
     base: ObjectStoragePath,
@@ -391,39 +398,6 @@ def store_task_outputs(
     task's folder) spares the listing when the caller listed the folder already (a batch lists it
     once for all its items).
     """
-    stored: dict[str, ObjectStoragePath] | None = None
-    if names is not None:
-        folder, prefix = task_prefix(dag_id, run_id, task_id, map_index)
-        stored = find_stored_files(base, folder, prefix, media, names)
-    _store_task_files(
-        media,
-        result,
-        base,
-        fetch=fetch,
-        names=(dag_id, run_id, task_id, map_index),
-        log=log,
-        stored=stored,
-    )
-
-
-#: The files of one result item: (URL key, path key, name suffix); a video adds its watermarked copy.
-_ITEM_FILES: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "image": (("url", "path", ""),),
-    "video": (("url", "path", ""), ("watermark_url", "watermark_path", WATERMARKED)),
-}
-
-
-def _store_task_files(
-    media: MediaKind,
-    result: dict[str, Any],
-    base: ObjectStoragePath,
-    *,
-    fetch: Callable[[str], Iterable[bytes]],
-    names: tuple[str, str, str, int | None],
-    log: Any,
-    stored: dict[str, ObjectStoragePath] | None,
-) -> None:
-    """What :func:`store_task_outputs` does."""
     conn_id = path_conn_id(base)
     result["output_conn_id"] = conn_id
     where = describe_store(base, conn_id)
@@ -432,11 +406,9 @@ def _store_task_files(
         if is_local(base)
         else "Check the connection's credentials, its permission on the bucket, and that the bucket exists"
     )
-    dag_id, run_id, task_id, map_index = names
     folder, prefix = task_prefix(dag_id, run_id, task_id, map_index)
     try:
-        if stored is None:
-            stored = find_stored_files(base, folder, prefix, media)
+        stored = find_stored_files(base, folder, prefix, media, names)
     except Exception as exc:
         if is_configuration_error(exc, base):
             raise KlingStorageConfigError(

@@ -2,7 +2,8 @@
 
 - :mod:`.policy`: what a finished task means (:func:`outcome_of`) and the failure policy every
   operator takes (:class:`FailurePolicy`: ``on_content_policy``, ``max_regenerations``,
-  ``regenerate_expired``), with one verdict on a failure (:func:`verdict_after_failure`);
+  ``regenerate_expired``), with one verdict on a failure (:meth:`FailurePolicy.verdict`) and one
+  ending of a try (:meth:`FailurePolicy.ending`), for the single operator and the batch alike;
 - :mod:`.results`: what a succeeded task made, into storage (the one store path), and the one
   manifest writer; the one ``run_id`` fallback (:func:`~.results.run_id_of`);
 - :mod:`.reconcile`: what already exists on Kling for a request (every generation of its external
@@ -24,7 +25,6 @@ from airflow_provider_kling.lifecycle.policy import (
     Outcome,
     Verdict,
     outcome_of,
-    verdict_after_failure,
 )
 from airflow_provider_kling.lifecycle.reconcile import (
     MAX_GENERATIONS_SCANNED,
@@ -54,5 +54,4 @@ __all__ = [
     "outcome_of",
     "run_scan",
     "scan_generations",
-    "verdict_after_failure",
 ]

@@ -116,8 +116,16 @@ class FailurePolicy:
             raise ValueError(f"regenerate_expired must be True or False (got {self.regenerate_expired!r})")
 
     def verdict(self, outcome: Outcome, generation: int) -> Verdict:
-        """See :func:`verdict_after_failure`."""
-        return verdict_after_failure(outcome, generation, self.max_regenerations)
+        """
+        The verdict on generation ``generation`` (1 = the first task) of a request that ended
+        ``outcome`` (:attr:`Outcome.FAILED` or :attr:`Outcome.REFUSED`): at most
+        ``max_regenerations + 1`` tasks per request.
+        """
+        if outcome is Outcome.REFUSED:
+            return Verdict.REFUSED
+        if outcome is not Outcome.FAILED:
+            raise ValueError(f"a verdict is only given on a failed task (got {outcome.value})")
+        return Verdict.REGENERATE if generation <= self.max_regenerations else Verdict.EXHAUSTED
 
     def ending(self, exc: KlingError, generation: int | None = None) -> Ending:
         """
@@ -198,15 +206,3 @@ class FailurePolicy:
             f"{self.max_regenerations}: no new one is created. Raise max_regenerations, or change the "
             "request, to generate again"
         )
-
-
-def verdict_after_failure(outcome: Outcome, generation: int, max_regenerations: int) -> Verdict:
-    """
-    The verdict on generation ``generation`` (1 = the first task) of a request that ended ``outcome``
-    (:attr:`Outcome.FAILED` or :attr:`Outcome.REFUSED`): at most ``max_regenerations + 1`` tasks per request.
-    """
-    if outcome is Outcome.REFUSED:
-        return Verdict.REFUSED
-    if outcome is not Outcome.FAILED:
-        raise ValueError(f"a verdict is only given on a failed task (got {outcome.value})")
-    return Verdict.REGENERATE if generation <= max_regenerations else Verdict.EXHAUSTED
