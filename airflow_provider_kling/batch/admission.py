@@ -27,7 +27,7 @@ from airflow_provider_kling.errors import (
     create_never_reached_kling,
 )
 from airflow_provider_kling.lifecycle import Outcome, outcome_of
-from airflow_provider_kling.polling import over_error_budget, poll_step
+from airflow_provider_kling.lifecycle.poll import over_error_budget, poll_step
 
 PENDING, CREATING, RUNNING = "pending", "creating", "running"
 SUCCEEDED, FAILED, REFUSED, ERROR, UNFINISHED = "succeeded", "failed", "refused", "error", "unfinished"
@@ -360,7 +360,7 @@ class BatchAdmission:
         return sum(self._durations) / len(self._durations) if self._durations else None
 
     def poll_delay(self, item: ItemProgress, now: float) -> float:
-        """The poll plan's step (:func:`~airflow_provider_kling.polling.poll_step`), with the batch's
+        """The poll plan's step (:func:`~airflow_provider_kling.lifecycle.poll.poll_step`), with the batch's
         mean task time so far as the hint of the item's expected end."""
         expected = self.expected_duration()
         end = None if expected is None or item.admitted_at is None else item.admitted_at + expected

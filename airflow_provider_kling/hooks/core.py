@@ -35,7 +35,7 @@ from airflow_provider_kling.errors import (
 )
 from airflow_provider_kling.hooks.auth import RENEWABLE_AUTH_CODES, JwtToken
 from airflow_provider_kling.hooks.retry import RetryPolicy
-from airflow_provider_kling.polling import PollPlan, poll_until_done, time_left
+from airflow_provider_kling.lifecycle.poll import PollPlan, poll_until_done, time_left
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.connection import KlingConnectionSettings

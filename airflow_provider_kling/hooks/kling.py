@@ -28,7 +28,7 @@ from airflow_provider_kling.hooks.core import (
     drive,
     retried,
 )
-from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
+from airflow_provider_kling.lifecycle.poll import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -303,7 +303,7 @@ class KlingHook(KlingCore, BaseHook):
         Poll until the task succeeds (returned), fails (:class:`KlingTaskFailedError`) or the
         deadline passes (:class:`KlingTaskTimeoutError`). Retries, their waits and each request's
         timeout end by the deadline, and a retry never waits longer than ``poll_interval``; the
-        poll step and the error budget come from :class:`~airflow_provider_kling.polling.PollPlan`,
+        poll step and the error budget come from :class:`~airflow_provider_kling.lifecycle.poll.PollPlan`,
         as in the trigger.
         """
         return self._run(

@@ -4,6 +4,8 @@
   operator takes (:class:`FailurePolicy`: ``on_content_policy``, ``max_regenerations``,
   ``regenerate_expired``), with one verdict on a failure (:meth:`FailurePolicy.verdict`) and one
   ending of a try (:meth:`FailurePolicy.ending`), for the single operator and the batch alike;
+- :mod:`.poll`: the one wait of one task (:func:`~.poll.wait_steps`, driven by the worker's wait
+  and the trigger), its poll step with an expected-end hint and its error budget (the batch's too);
 - :mod:`.results`: what a succeeded task made, into storage (the one store path), and the one
   manifest writer; the one ``run_id`` fallback (:func:`~.results.run_id_of`);
 - :mod:`.reconcile`: what already exists on Kling for a request (every generation of its external

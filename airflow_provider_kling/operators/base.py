@@ -32,6 +32,7 @@ from airflow_provider_kling.lifecycle import (
     Ending,
     FailurePolicy,
 )
+from airflow_provider_kling.lifecycle.poll import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
 from airflow_provider_kling.lifecycle.request import XCOM_KLING_TASK_ID, RequestTasks
 from airflow_provider_kling.lifecycle.results import (
     OutputNames,
@@ -41,7 +42,6 @@ from airflow_provider_kling.lifecycle.results import (
     store_result,
 )
 from airflow_provider_kling.operators.outputs import KlingOutputsMixin
-from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -424,7 +424,7 @@ class KlingTaskOperator(KlingOperatorBase):
     def _defer(self, kling_task_id: str, endpoint: str) -> None:
         import time
 
-        from airflow_provider_kling.polling import defer_timeout
+        from airflow_provider_kling.lifecycle.poll import defer_timeout
         from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
 
         self.log.info(

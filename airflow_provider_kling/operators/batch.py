@@ -381,7 +381,7 @@ class KlingBatchOperator(KlingOperatorBase):
         return {"total": len(items), "counts": counts, "event_reads": reads, "items": items}
 
     def _defer_batch(self, items: list[BatchItem], deadline: float) -> None:
-        from airflow_provider_kling.polling import defer_timeout
+        from airflow_provider_kling.lifecycle.poll import defer_timeout
         from airflow_provider_kling.triggers.batch import KlingBatchTrigger
 
         self.log.info("Deferring: the triggerer runs the batch (admission and polls) until it ends")

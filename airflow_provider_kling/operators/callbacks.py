@@ -126,7 +126,7 @@ class KlingCallbackResultsOperator(BaseOperator):
         stranded = []
         for event in events:
             consumers = [run for run in event.created_dagruns if run.dag_id == self.dag_id]
-            if event.timestamp > newest and not any(run.run_id != context["run_id"] for run in consumers):
+            if event.timestamp > newest and not any(run.run_id != run_id_of(context) for run in consumers):
                 stranded.append(event.extra)
         if stranded:
             self.log.info("Catching up on %d events no run of this DAG consumed", len(stranded))

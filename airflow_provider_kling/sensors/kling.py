@@ -17,9 +17,9 @@ from airflow_provider_kling.errors import (
     KlingTaskTimeoutError,
     task_failed_error,
 )
+from airflow_provider_kling.lifecycle.poll import DEFAULT_POLL_INTERVAL, defer_timeout, status_words
 from airflow_provider_kling.lifecycle.results import fetch_finished
 from airflow_provider_kling.operators.base import DEFAULT_DEFERRABLE, fail_fast
-from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL, defer_timeout, status_words
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

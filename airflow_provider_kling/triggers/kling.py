@@ -16,7 +16,7 @@ from airflow_provider_kling.errors import (
     task_failed_error,
 )
 from airflow_provider_kling.hooks.core import GENERATIONS_PATH, Clock
-from airflow_provider_kling.polling import (
+from airflow_provider_kling.lifecycle.poll import (
     DEFAULT_MAX_POLL_ERRORS,
     DEFAULT_POLL_INTERVAL,
     DEFAULT_TIMEOUT,
@@ -35,7 +35,7 @@ class KlingImageTaskTrigger(BaseTrigger):
 
     Every Kling trigger of a connection shares one HTTP client and, through
     :mod:`~airflow_provider_kling.triggers.watch`, one reader of Kling's task list. The poll step,
-    error budget and deadline come from :class:`~airflow_provider_kling.polling.PollPlan`, as in
+    error budget and deadline come from :class:`~airflow_provider_kling.lifecycle.poll.PollPlan`, as in
     the worker's loop; retries and request timeouts end by the deadline.
 
     The event's ``status`` is ``success`` (with the task), ``failed`` (Kling's message),

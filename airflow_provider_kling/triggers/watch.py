@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.defaults import GENERATIONS_PATH, MAX_PAGE_SIZE
 from airflow_provider_kling.errors import KlingConnectionError, KlingError
+from airflow_provider_kling.lifecycle.poll import time_left
 from airflow_provider_kling.models import task_from_data
 from airflow_provider_kling.models.task_query import MAX_TASK_IDS, chunks
-from airflow_provider_kling.polling import time_left
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.external_ids import TasksQuerySupport

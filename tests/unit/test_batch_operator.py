@@ -385,8 +385,8 @@ def test_batch_and_single_operators_share_the_policy_vocabulary_defaults_and_gra
 ):
     import inspect
 
+    from airflow_provider_kling.lifecycle.poll import defer_timeout
     from airflow_provider_kling.operators.base import KlingOperatorBase, KlingTaskOperator
-    from airflow_provider_kling.polling import defer_timeout
 
     # the batch takes the policy arguments from the one base, with the same names and defaults; it
     # composes the lifecycle, not the single operator (whose arguments it would have to refuse)

@@ -18,8 +18,8 @@ from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_kling.errors import KlingServerError, KlingTaskTimeoutError
 from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.lifecycle.poll import MIN_REQUEST_SECONDS, defer_timeout
 from airflow_provider_kling.operators.kling import KlingImageGenerationOperator
-from airflow_provider_kling.polling import MIN_REQUEST_SECONDS, defer_timeout
 from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
 from tests.unit.fakes import FakeClock
 from tests.unit.task_context import make_context

@@ -574,7 +574,7 @@ def test_no_docstring_points_to_a_readme_section() -> None:
 
 
 def test_the_timeout_message_points_to_the_sensor_by_its_real_argument() -> None:
-    from airflow_provider_kling.polling import deadline_error
+    from airflow_provider_kling.lifecycle.poll import deadline_error
 
     message = str(deadline_error("8675309", "processing", 1800.0))
 

@@ -14,7 +14,7 @@ from airflow.providers.common.compat.sdk import (  # TaskDeferred: 3.1 has it in
 from airflow.sdk import DAG
 
 from airflow_provider_kling.hooks.kling import KlingHook
-from airflow_provider_kling.polling import defer_timeout
+from airflow_provider_kling.lifecycle.poll import defer_timeout
 from airflow_provider_kling.sensors.kling import KlingImageTaskSensor
 from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
 from tests.unit.task_context import first_trigger_event, make_context
