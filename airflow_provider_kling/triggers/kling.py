@@ -17,7 +17,6 @@ from airflow_provider_kling.errors import (
 )
 from airflow_provider_kling.hooks.core import GENERATIONS_PATH, Clock
 from airflow_provider_kling.lifecycle.poll import (
-    DEFAULT_MAX_POLL_ERRORS,
     DEFAULT_POLL_INTERVAL,
     DEFAULT_TIMEOUT,
     PollPlan,
@@ -36,7 +35,7 @@ class KlingImageTaskTrigger(BaseTrigger):
     Every Kling trigger of a connection shares one HTTP client and, through
     :mod:`~airflow_provider_kling.triggers.watch`, one reader of Kling's task list. The poll step,
     error budget and deadline come from :class:`~airflow_provider_kling.lifecycle.poll.PollPlan`, as in
-    the worker's loop; retries and request timeouts end by the deadline.
+    the worker's loop (one error budget for every wait); retries and request timeouts end by the deadline.
 
     The event's ``status`` is ``success`` (with the task), ``failed`` (Kling's message),
     ``timeout`` (the absolute ``deadline`` passed) or ``error`` (polling itself failed).
@@ -47,7 +46,6 @@ class KlingImageTaskTrigger(BaseTrigger):
     :param kling_conn_id: The ``kling`` connection.
     :param poll_interval: Seconds between polls.
     :param deadline: Absolute deadline, Unix seconds.
-    :param max_poll_errors: Failed polls in a row tolerated before an ``error`` event.
     :param endpoint: The task's endpoint path (``models.requests``: image generation by default,
         omni-image, multi-image2image, expand, virtual try-on).
     """
@@ -58,7 +56,6 @@ class KlingImageTaskTrigger(BaseTrigger):
         kling_conn_id: str = DEFAULT_CONN_ID,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         deadline: float | None = None,
-        max_poll_errors: int = DEFAULT_MAX_POLL_ERRORS,
         endpoint: str = GENERATIONS_PATH,
     ) -> None:
         super().__init__()
@@ -68,7 +65,6 @@ class KlingImageTaskTrigger(BaseTrigger):
         self.kling_conn_id = kling_conn_id
         self.poll_interval = float(poll_interval)
         self.deadline = float(deadline) if deadline is not None else time.time() + DEFAULT_TIMEOUT
-        self.max_poll_errors = int(max_poll_errors)
         self.endpoint = endpoint
         #: Where the trigger reads time and sleeps (not serialized; tests set a fake one).
         self.clock = Clock()
@@ -81,7 +77,6 @@ class KlingImageTaskTrigger(BaseTrigger):
                 "kling_conn_id": self.kling_conn_id,
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
-                "max_poll_errors": self.max_poll_errors,
                 "endpoint": self.endpoint,
             },
         )
@@ -104,7 +99,7 @@ class KlingImageTaskTrigger(BaseTrigger):
         started = clock.monotonic()
         # The serialized deadline is wall-clock time; from here on, the hook's monotonic clock.
         deadline = started + (self.deadline - clock.time())
-        plan = PollPlan(self.kling_task_id, self.poll_interval, deadline, started, self.max_poll_errors)
+        plan = PollPlan(self.kling_task_id, self.poll_interval, deadline, started)
         async with watch(
             hook, self.kling_task_id, clock.monotonic, self.endpoint, self.poll_interval
         ) as lookup:

@@ -35,7 +35,6 @@ def test_serialize_round_trips_identifiers_and_deadline_only(kling_connection):
         "kling_conn_id": "kling_default",
         "poll_interval": 2.0,
         "deadline": 1234.5,
-        "max_poll_errors": 5,
         "endpoint": "/v1/images/generations",
     }
     assert kling_connection.api_key not in json.dumps(kwargs)
@@ -105,9 +104,9 @@ async def test_persistent_errors_give_error_event_after_budget(kling_connection,
     conn = json.loads(kling_connection.airflow_conn_json())
     monkeypatch.setenv("AIRFLOW_CONN_KLING_DEFAULT", json.dumps({**conn, "extra": {"max_retries": 0}}))
     task_id = create_task()
-    kling_connection.fail_next(10, status=500)
+    kling_connection.fail_next(10, status=500)  # more than the one error budget of every wait
 
-    trigger = KlingImageTaskTrigger(task_id, poll_interval=0.01, deadline=time.time() + 10, max_poll_errors=2)
+    trigger = KlingImageTaskTrigger(task_id, poll_interval=0.01, deadline=time.time() + 10)
     event = await run_to_event(trigger)
 
     assert event["status"] == "error"
