@@ -154,6 +154,24 @@ class FailurePolicy:
             return Ending(Action.SKIP, f"{message} (skipped: on_content_policy='skip')")
         return Ending(Action.FAIL, message)
 
+    def expired_ending(self, task_id: str, noun: str, stored: int, reason: str) -> Ending | None:
+        """
+        How a try ends when a resumed task's results are gone (Kling purges them after 30 days),
+        ``stored`` of them stored: None to create the next generation (``regenerate_expired`` and
+        none stored), else failed, saying how to go on (retrying cannot help).
+        """
+        if self.regenerate_expired and not stored:
+            return None
+        how = (
+            f"{stored} {noun}(s) were stored; delete them under output_path, then set " if stored else "Set "
+        )
+        how += "regenerate_expired=True and clear the task to create a new generation (a new paid task)"
+        return Ending(
+            Action.FAIL,
+            f"The {noun}s of resumed Kling task {task_id} are gone (Kling purges them after 30 days) and "
+            f"were not stored, so retrying cannot help ({reason}). {how}.",
+        )
+
     def batch_ending(
         self,
         not_done: list[tuple[str, int]],

@@ -505,10 +505,13 @@ class KlingTaskOperator(KlingOperatorBase):
         except KlingImageUnavailableError as exc:
             if not resumed or not self._outputs_expired(result):
                 raise
-            stored = [made for made in result[plural] if made.get("path")]
-            if self.regenerate_expired and not stored:
+            stored = sum(1 for made in result[plural] if made.get("path"))
+            ending = self.failure_policy.expired_ending(task.task_id, self.media.noun, stored, exc.message)
+            if ending is None:
                 return self._regenerate_expired(task, request, context)
-            raise fail_fast(self._expired_error(task, exc, stored=len(stored))) from exc
+            raise airflow_exception(
+                ending, KlingImagesExpiredError(ending.message, task_id=task.task_id)
+            ) from exc
         self._record_outputs([result], output_uri, context)
         return result
 
@@ -531,20 +534,6 @@ class KlingTaskOperator(KlingOperatorBase):
             if close is not None:
                 close()  # the first chunk was enough: release the connection
         return False
-
-    def _expired_error(self, task: ImageTask, exc: KlingError, *, stored: int) -> KlingImagesExpiredError:
-        how = (
-            "Set regenerate_expired=True on this operator and clear the task to create a new generation "
-            "(a new paid task)"
-            if not stored
-            else f"{stored} {self.media.noun}(s) were stored; delete them under output_path, then set "
-            "regenerate_expired=True and clear the task to create a new generation (a new paid task)"
-        )
-        return KlingImagesExpiredError(
-            f"The {self.media.plural} of resumed Kling task {task.task_id} are gone (Kling purges them "
-            f"after 30 days) and were not stored, so retrying cannot help ({exc.message}). {how}.",
-            task_id=task.task_id,
-        )
 
     def _regenerate_expired(
         self, expired: ImageTask, request: KlingTaskRequest, context: Context

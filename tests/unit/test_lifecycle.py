@@ -263,3 +263,15 @@ def test_how_a_batch_ends_is_decided_by_the_same_policy():
     assert ending(policy, [], refused=1).action is Action.FAIL
     assert ending(FailurePolicy(on_content_policy="skip"), [], refused=1) is None
     assert ending(policy, []) is None
+
+
+def test_results_gone_are_regenerated_only_when_asked_and_none_was_stored():
+    from airflow_provider_kling.lifecycle import Action
+
+    assert FailurePolicy(regenerate_expired=True).expired_ending("t1", "video", 0, "410") is None
+    kept = FailurePolicy(regenerate_expired=True).expired_ending("t1", "video", 1, "410")
+    assert kept is not None and kept.action is Action.FAIL and "1 video(s) were stored" in kept.message
+    refused = FailurePolicy().expired_ending("t1", "image", 0, "404")
+    assert (
+        refused is not None and refused.action is Action.FAIL and "regenerate_expired=True" in refused.message
+    )
