@@ -412,7 +412,7 @@ class KlingTaskOperator(KlingOperatorBase):
         if self.deferrable:
             self._defer(task.task_id, type(request).path)
         try:
-            return self.hook.wait_for_image_task(
+            return self.hook.wait_for_task(
                 task.task_id,
                 poll_interval=self.poll_interval,
                 timeout=self.timeout,

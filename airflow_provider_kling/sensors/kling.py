@@ -95,7 +95,7 @@ class KlingImageTaskSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> PokeReturnValue:
         try:
-            task = self.hook.get_image_task(self.kling_task_id, endpoint=self.endpoint_path)
+            task = self.hook.get_task(self.kling_task_id, endpoint=self.endpoint_path)
         except KlingError as exc:
             raise fail_fast(exc) from exc
         from airflow_provider_kling.lifecycle import Outcome, outcome_of

@@ -314,14 +314,14 @@ def test_regenerate_expired_creates_the_next_generation_on_purpose(sim, tmp_path
     xcom, first = run_try(make_operator(wait_for_completion=False), store)
     sim.set_image_ttl(0)
     run_try(make_operator(output_path=str(tmp_path)), store)
-    create = KlingHook.create_image_task
+    create = KlingHook.create_task
 
     def create_then_serve_images(hook: KlingHook, *args: Any, **kwargs: Any) -> Any:
         task = create(hook, *args, **kwargs)
         sim.set_image_ttl(None)  # the first task's images stay gone until the new one exists
         return task
 
-    monkeypatch.setattr(KlingHook, "create_image_task", create_then_serve_images)
+    monkeypatch.setattr(KlingHook, "create_task", create_then_serve_images)
 
     xcom, regenerated = run_try(make_operator(output_path=str(tmp_path), regenerate_expired=True), store)
     sim.set_image_ttl(0)  # the new images are stored: a later clear needs no Kling image at all
