@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_kling.spend import format_units, task_units, units_of
+from airflow_provider_kling.spend import Budget, format_units, task_units, units_of
 from airflow_provider_kling.unit_prices import (
     DEFAULT_N,
     STAND_IN_LABEL,
@@ -396,3 +396,56 @@ def estimate_requests(requests: Iterable[Any], estimator: UnitEstimator | None =
             label += f": {prompt[:60]}{'...' if len(prompt) > 60 else ''}"
         items.append(ItemEstimate(index, label, estimate.units, estimate.source))
     return SpendEstimate(tuple(items))
+
+
+@dataclass(frozen=True)
+class BudgetPlan:
+    """:func:`plan_within_budget`'s answer: the requests to map over, and those left out with why."""
+
+    admitted: list[dict[str, Any]]
+    not_generated: list[dict[str, Any]]
+    estimated_units: float
+    limit: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "admitted": self.admitted,
+            "not_generated": self.not_generated,
+            "estimated_units": self.estimated_units,
+            "limit": self.limit,
+        }
+
+
+def plan_within_budget(
+    requests: Iterable[Mapping[str, Any]],
+    limit: float | None,
+    *,
+    estimator: UnitEstimator | None = None,
+    spent: float = 0.0,
+) -> BudgetPlan:
+    """
+    Which of a run's requests fit a unit budget, decided once before mapped tasks fan out.
+
+    :param requests: operator arguments per mapped task (``model_name``, ``resolution``, ``n`` are
+        read; Kling's defaults fill what is missing).
+    :param limit: units the run may spend (``None``: every request is admitted, the estimate is still given).
+    :param spent: units already spent against this limit (an earlier part of the run).
+    :return: the requests that fit, in order, and the others (each with ``reason`` and ``estimated_units``).
+    """
+    estimator = estimator or UnitEstimator()
+    budget = Budget(limit)
+    if spent:
+        budget.settle("spent before this plan", spent)
+    admitted: list[dict[str, Any]] = []
+    not_generated: list[dict[str, Any]] = []
+    for position, request in enumerate(requests):
+        estimate = estimator.estimate_request(request)
+        decision = budget.decide(f"request {position}", estimate)
+        if decision.allowed:
+            budget.reserve(f"request {position}", estimate)
+            admitted.append(dict(request))
+        else:
+            not_generated.append(
+                {"request": dict(request), "estimated_units": estimate.units, "reason": decision.reason}
+            )
+    return BudgetPlan(admitted, not_generated, budget.in_flight_units, limit)

@@ -18,8 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_kling.errors import KlingRequestValidationError, KlingStorageError
-from airflow_provider_kling.models.capabilities import MAX_REFERENCE_IMAGE_BYTES
-from airflow_provider_kling.models.reference_image import checked_image
+from airflow_provider_kling.models.reference_image import MAX_REFERENCE_IMAGE_BYTES, checked_image
 
 #: A URI with a scheme; http(s) URLs go to Kling as they are.
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")

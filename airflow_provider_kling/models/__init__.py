@@ -30,7 +30,7 @@ from airflow_provider_kling.models.capabilities import (
     model_verdict,
     render_model_table,
 )
-from airflow_provider_kling.models.request import (
+from airflow_provider_kling.models.requests.generations import (
     ElementReference,
     ImageGenerationRequest,
     WatermarkInfo,

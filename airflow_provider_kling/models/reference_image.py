@@ -13,11 +13,11 @@ import binascii
 import re
 from urllib.parse import urlsplit
 
-from airflow_provider_kling.models.capabilities import (
-    MAX_REFERENCE_IMAGE_BYTES,
-    MAX_REFERENCE_IMAGE_RATIO,
-    MIN_REFERENCE_IMAGE_SIDE,
-)
+#: Kling's limits on a reference image (``image``): file size in bytes, shortest side in
+#: pixels, and the longer side at most this many times the shorter (1:2.5 to 2.5:1).
+MAX_REFERENCE_IMAGE_BYTES = 10 * 1024 * 1024
+MIN_REFERENCE_IMAGE_SIDE = 300
+MAX_REFERENCE_IMAGE_RATIO = 2.5
 
 _DATA_URI = re.compile(r"^data:[\w.+-]+/[\w.+-]+;base64,", re.IGNORECASE)
 _PNG = b"\x89PNG\r\n\x1a\n"

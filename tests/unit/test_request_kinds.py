@@ -35,15 +35,6 @@ def refused(cls: type, **fields: object) -> str:
     return str(caught.value)
 
 
-def test_old_import_paths_still_work():
-    from airflow_provider_kling.models import ImageGenerationRequest as FromPackage
-    from airflow_provider_kling.models.request import ImageGenerationRequest as FromModule
-    from airflow_provider_kling.models.request import WatermarkInfo, describe_validation_error
-
-    assert FromPackage is FromModule is ImageGenerationRequest
-    assert WatermarkInfo and describe_validation_error
-
-
 def test_every_kind_has_its_own_path_and_is_found_by_name():
     assert (
         len(set(ENDPOINT_PATHS)) == len(REQUEST_KINDS) == 13

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from airflow_provider_kling.defaults import GENERATIONS_PATH
+from airflow_provider_kling.defaults import DEFAULT_IMAGE_MODEL, GENERATIONS_PATH
 from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.models.capabilities import (
     IMAGE_MODEL_CAPABILITIES,
@@ -65,10 +65,10 @@ class ImageGenerationRequest(KlingTaskRequest):
     blank_list_fields: ClassVar[tuple[str, ...]] = ("element_list",)
 
     # model_name and n are optional at Kling (defaults kling-v3 and 1) but required by the
-    # reseller: this client always sends both.
-    model_name: str
+    # reseller: this client always sends both (a default is sent like a value).
+    model_name: str = DEFAULT_IMAGE_MODEL
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT_LENGTH)
-    n: int = Field(ge=1, le=MAX_IMAGES)
+    n: int = Field(default=1, ge=1, le=MAX_IMAGES)
     negative_prompt: str | None = Field(default=None, max_length=MAX_PROMPT_LENGTH)
     image: str | None = None
     image_reference: Literal["subject", "face"] | None = None

@@ -8,14 +8,18 @@ and ignores ``n``; resolutions and series depend on the model (:data:`OMNI_MODEL
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from airflow_provider_kling.defaults import DEFAULT_OMNI_IMAGE_MODEL
-from airflow_provider_kling.models.capabilities import ALL_ASPECT_RATIOS, MAX_PROMPT_LENGTH, MAX_REFERENCES
+from airflow_provider_kling.models.capabilities import (
+    ALL_ASPECT_RATIOS,
+    MAX_PROMPT_LENGTH,
+    MAX_REFERENCES,
+    OMNI_MODELS,
+)
 from airflow_provider_kling.models.requests.base import (
     KlingTaskRequest,
     WatermarkInfo,
@@ -23,26 +27,6 @@ from airflow_provider_kling.models.requests.base import (
 )
 
 OMNI_IMAGE_PATH = "/v1/images/omni-image"
-
-
-@dataclass(frozen=True)
-class OmniModel:
-    """What one omni model accepts."""
-
-    name: str
-    resolutions: tuple[str, ...]
-    #: ``result_type="series"`` is accepted
-    series: bool
-    notes: str = ""
-
-
-OMNI_MODELS: Mapping[str, OmniModel] = {
-    row.name: row
-    for row in (
-        OmniModel("kling-image-o1", ("1k", "2k"), series=False, notes="Kling's default omni model"),
-        OmniModel("kling-v3-omni", ("1k", "2k", "4k"), series=True),
-    )
-}
 
 
 class OmniImageReference(BaseModel):
