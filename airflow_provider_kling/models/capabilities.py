@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime
 
 from airflow_provider_kling.defaults import DEFAULT_IMAGE_MODEL
 from airflow_provider_kling.errors import KlingRequestValidationError
+from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.hosts import HOST_FAMILY_NAMES, HostFamily, host_family
 
 ALL_ASPECT_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9")
@@ -219,7 +220,7 @@ MODEL_AVAILABILITY: Mapping[str, ModelAvailability] = {
         *(
             ModelAvailability(
                 name=name,
-                kind="generations",
+                kind=RequestKind.GENERATIONS,
                 served=(
                     Served("kling", until=_DROPPED, source=_KLING_PAGE_2026_09),
                     Served("reseller", source=_RESELLER_PAGE),
@@ -230,12 +231,12 @@ MODEL_AVAILABILITY: Mapping[str, ModelAvailability] = {
         ),
         ModelAvailability(
             name="kling-v2-1",
-            kind="generations",
+            kind=RequestKind.GENERATIONS,
             served=(Served("kling", source=_KLING_PAGE_2026_09), Served("reseller", source=_RESELLER_PAGE)),
         ),
         ModelAvailability(
             name="kling-v3",
-            kind="generations",
+            kind=RequestKind.GENERATIONS,
             served=(
                 Served("kling", since=_IMAGE_3_LAUNCH, source=_KLING_PAGE_2026_09 + " (the default)"),
                 Served("reseller", source=_RESELLER_PAGE),
@@ -243,12 +244,12 @@ MODEL_AVAILABILITY: Mapping[str, ModelAvailability] = {
         ),
         ModelAvailability(
             name="kling-image-o1",
-            kind="omni-image",
+            kind=RequestKind.OMNI_IMAGE,
             served=(Served("kling", source="Kling's omni-image page, 2026-09-20 (the default)"),),
         ),
         ModelAvailability(
             name="kling-v3-omni",
-            kind="omni-image",
+            kind=RequestKind.OMNI_IMAGE,
             served=(Served("kling", since=_IMAGE_3_LAUNCH, source="Kling's omni-image page, 2026-09-20"),),
         ),
     )

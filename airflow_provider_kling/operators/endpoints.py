@@ -19,11 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_kling.defaults import (
-    DEFAULT_MULTI_IMAGE_MODEL,
-    DEFAULT_OMNI_IMAGE_MODEL,
-    DEFAULT_TRY_ON_MODEL,
-)
+from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.operators.base import KlingTaskOperator
 
 if TYPE_CHECKING:
@@ -58,7 +54,7 @@ class KlingOmniImageOperator(KlingTaskOperator):
     policy, callback URL, external task id).
     """
 
-    request_kind = "omni-image"
+    request_kind = RequestKind.OMNI_IMAGE
     request_arguments = (
         "model_name",
         "prompt",
@@ -87,10 +83,10 @@ class KlingOmniImageOperator(KlingTaskOperator):
         prompt: str,
         image_list: Any = None,
         element_list: list[dict[str, int]] | None = None,
-        model_name: str = DEFAULT_OMNI_IMAGE_MODEL,
+        model_name: str | None = None,
         resolution: str | None = None,
         result_type: str | None = None,
-        n: int = 1,
+        n: int | None = None,
         series_amount: int | str | None = None,
         aspect_ratio: str | None = None,
         watermark_info: dict[str, bool] | None = None,
@@ -127,7 +123,7 @@ class KlingMultiImageOperator(KlingTaskOperator):
     Every other argument is :class:`KlingTaskOperator`'s.
     """
 
-    request_kind = "multi-image2image"
+    request_kind = RequestKind.MULTI_IMAGE2IMAGE
     request_arguments = (
         "model_name",
         "prompt",
@@ -155,8 +151,8 @@ class KlingMultiImageOperator(KlingTaskOperator):
         prompt: str | None = None,
         scene_image: Any = None,
         style_image: Any = None,
-        model_name: str = DEFAULT_MULTI_IMAGE_MODEL,
-        n: int = 1,
+        model_name: str | None = None,
+        n: int | None = None,
         aspect_ratio: str | None = None,
         watermark_info: dict[str, bool] | None = None,
         **kwargs: Any,
@@ -191,7 +187,7 @@ class KlingExpandImageOperator(KlingTaskOperator):
     Every other argument is :class:`KlingTaskOperator`'s.
     """
 
-    request_kind = "expand"
+    request_kind = RequestKind.EXPAND
     request_arguments = (
         "image",
         "up_expansion_ratio",
@@ -219,7 +215,7 @@ class KlingExpandImageOperator(KlingTaskOperator):
         right_expansion_ratio: float | None = None,
         to_aspect_ratio: str | None = None,
         prompt: str | None = None,
-        n: int = 1,
+        n: int | None = None,
         watermark_info: dict[str, bool] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -288,7 +284,7 @@ class KlingVirtualTryOnOperator(KlingTaskOperator):
     Every other argument is :class:`KlingTaskOperator`'s.
     """
 
-    request_kind = "virtual-try-on"
+    request_kind = RequestKind.VIRTUAL_TRY_ON
     request_arguments = ("model_name", "human_image", "cloth_image")
     template_fields: Sequence[str] = (
         "human_image",
@@ -302,7 +298,7 @@ class KlingVirtualTryOnOperator(KlingTaskOperator):
         *,
         human_image: Any,
         cloth_image: Any,
-        model_name: str = DEFAULT_TRY_ON_MODEL,
+        model_name: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

@@ -437,7 +437,7 @@ def test_a_host_that_is_neither_kling_nor_the_reseller_is_never_refused_a_model(
 
 
 def test_every_image_and_omni_model_has_a_row_of_where_it_is_served() -> None:
-    from airflow_provider_kling.models.requests import OMNI_MODELS
+    from airflow_provider_kling.models.capabilities import OMNI_MODELS
 
     assert set(MODEL_AVAILABILITY) == set(IMAGE_MODELS) | set(OMNI_MODELS)
     for row in MODEL_AVAILABILITY.values():
