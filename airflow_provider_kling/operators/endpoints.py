@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.operators.base import KlingTaskOperator
 
@@ -244,7 +245,7 @@ class KlingExpandImageOperator(KlingTaskOperator):
         import base64
         import binascii
 
-        from airflow_provider_kling.errors import KlingRequestValidationError
+        # Imported when the task runs, not when the DAG file is parsed.
         from airflow_provider_kling.image_inputs import is_storage_reference, read_image
         from airflow_provider_kling.models.reference_image import image_size
         from airflow_provider_kling.models.requests import expansion_for_aspect_ratio

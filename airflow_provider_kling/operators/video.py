@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.operators.base import KlingTaskOperator
 
@@ -432,7 +433,6 @@ class KlingVideoExtendOperator(KlingVideoTaskOperator):
         # Imported when the task runs, not when the DAG file is parsed.
         from datetime import UTC, datetime
 
-        from airflow_provider_kling.errors import KlingRequestValidationError
         from airflow_provider_kling.models.requests.video_extend import extend_source, extend_source_problems
 
         fields = super().request_fields(context)
