@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.kinds import RequestKind
+from airflow_provider_kling.operators.arguments import request_arguments_of
 from airflow_provider_kling.operators.base import KlingTaskOperator
 
 if TYPE_CHECKING:
@@ -56,18 +57,6 @@ class KlingOmniImageOperator(KlingTaskOperator):
     """
 
     request_kind = RequestKind.OMNI_IMAGE
-    request_arguments = (
-        "model_name",
-        "prompt",
-        "image_list",
-        "element_list",
-        "resolution",
-        "result_type",
-        "n",
-        "series_amount",
-        "aspect_ratio",
-        "watermark_info",
-    )
     template_fields: Sequence[str] = (
         "prompt",
         "image_list",
@@ -105,6 +94,8 @@ class KlingOmniImageOperator(KlingTaskOperator):
         self.aspect_ratio = aspect_ratio
         self.watermark_info = watermark_info
 
+    request_arguments = request_arguments_of(__init__)
+
 
 class KlingMultiImageOperator(KlingTaskOperator):
     """
@@ -125,16 +116,6 @@ class KlingMultiImageOperator(KlingTaskOperator):
     """
 
     request_kind = RequestKind.MULTI_IMAGE2IMAGE
-    request_arguments = (
-        "model_name",
-        "prompt",
-        "subject_image_list",
-        "scene_image",
-        "style_image",
-        "n",
-        "aspect_ratio",
-        "watermark_info",
-    )
     template_fields: Sequence[str] = (
         "prompt",
         "subject_image_list",
@@ -168,6 +149,8 @@ class KlingMultiImageOperator(KlingTaskOperator):
         self.aspect_ratio = aspect_ratio
         self.watermark_info = watermark_info
 
+    request_arguments = request_arguments_of(__init__)
+
 
 class KlingExpandImageOperator(KlingTaskOperator):
     """
@@ -189,16 +172,6 @@ class KlingExpandImageOperator(KlingTaskOperator):
     """
 
     request_kind = RequestKind.EXPAND
-    request_arguments = (
-        "image",
-        "up_expansion_ratio",
-        "down_expansion_ratio",
-        "left_expansion_ratio",
-        "right_expansion_ratio",
-        "prompt",
-        "n",
-        "watermark_info",
-    )
     template_fields: Sequence[str] = (
         "image",
         "prompt",
@@ -233,6 +206,9 @@ class KlingExpandImageOperator(KlingTaskOperator):
         self.prompt = prompt
         self.n = n
         self.watermark_info = watermark_info
+
+    # to_aspect_ratio is no request field: request_fields turns it into the four ratios.
+    request_arguments = tuple(name for name in request_arguments_of(__init__) if name != "to_aspect_ratio")
 
     def request_fields(self, context: Context) -> dict[str, Any]:
         fields = super().request_fields(context)
@@ -286,7 +262,6 @@ class KlingVirtualTryOnOperator(KlingTaskOperator):
     """
 
     request_kind = RequestKind.VIRTUAL_TRY_ON
-    request_arguments = ("model_name", "human_image", "cloth_image")
     template_fields: Sequence[str] = (
         "human_image",
         "cloth_image",
@@ -306,3 +281,5 @@ class KlingVirtualTryOnOperator(KlingTaskOperator):
         self.human_image = human_image
         self.cloth_image = cloth_image
         self.model_name = model_name
+
+    request_arguments = request_arguments_of(__init__)

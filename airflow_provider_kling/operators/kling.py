@@ -12,6 +12,7 @@ from airflow_provider_kling.lifecycle.request import (
     STATE_KLING_TASK_ID,
     XCOM_KLING_TASK_ID,
 )
+from airflow_provider_kling.operators.arguments import request_arguments_of
 from airflow_provider_kling.operators.base import KlingImageLink, KlingTaskOperator
 
 __all__ = [
@@ -52,18 +53,6 @@ class KlingImageGenerationOperator(KlingTaskOperator):
     """
 
     request_kind = RequestKind.GENERATIONS
-    request_arguments: ClassVar[tuple[str, ...]] = (
-        "model_name",
-        "prompt",
-        "n",
-        "negative_prompt",
-        "image",
-        "image_reference",
-        "image_fidelity",
-        "human_fidelity",
-        "resolution",
-        "aspect_ratio",
-    )
     template_fields: Sequence[str] = (
         "prompt",
         "negative_prompt",
@@ -103,3 +92,5 @@ class KlingImageGenerationOperator(KlingTaskOperator):
         self.human_fidelity = human_fidelity
         self.resolution = resolution
         self.aspect_ratio = aspect_ratio
+
+    request_arguments = request_arguments_of(__init__)

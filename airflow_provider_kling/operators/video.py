@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.kinds import RequestKind
+from airflow_provider_kling.operators.arguments import request_arguments_of
 from airflow_provider_kling.operators.base import KlingTaskOperator
 
 if TYPE_CHECKING:
@@ -89,18 +90,6 @@ class KlingTextToVideoOperator(KlingVideoTaskOperator):
     """
 
     request_kind = RequestKind.TEXT2VIDEO
-    request_arguments = (
-        "model_name",
-        "prompt",
-        "negative_prompt",
-        "aspect_ratio",
-        *_COMMON,
-        "cfg_scale",
-        "camera_control",
-        "element_ids",
-        "shot_type",
-        "multi_prompt",
-    )
     template_fields: Sequence[str] = (
         "prompt",
         "negative_prompt",
@@ -147,6 +136,8 @@ class KlingTextToVideoOperator(KlingVideoTaskOperator):
         self.shot_type = shot_type
         self.multi_prompt = multi_prompt
 
+    request_arguments = request_arguments_of(__init__)
+
 
 class KlingImageToVideoOperator(KlingVideoTaskOperator):
     """
@@ -172,22 +163,6 @@ class KlingImageToVideoOperator(KlingVideoTaskOperator):
     """
 
     request_kind = RequestKind.IMAGE2VIDEO
-    request_arguments = (
-        "model_name",
-        "first_frame",
-        "last_frame",
-        "prompt",
-        *_COMMON,
-        "voice_ids",
-        "element_ids",
-        "negative_prompt",
-        "cfg_scale",
-        "camera_control",
-        "static_mask",
-        "dynamic_masks",
-        "shot_type",
-        "multi_prompt",
-    )
     template_fields: Sequence[str] = (
         "first_frame",
         "last_frame",
@@ -244,6 +219,8 @@ class KlingImageToVideoOperator(KlingVideoTaskOperator):
         self.shot_type = shot_type
         self.multi_prompt = multi_prompt
 
+    request_arguments = request_arguments_of(__init__)
+
 
 class KlingOmniVideoOperator(KlingVideoTaskOperator):
     """
@@ -267,18 +244,6 @@ class KlingOmniVideoOperator(KlingVideoTaskOperator):
     """
 
     request_kind = RequestKind.OMNI_VIDEO
-    request_arguments = (
-        "model_name",
-        "prompt",
-        "reference_images",
-        "first_frame",
-        "last_frame",
-        "feature_video",
-        "base_video",
-        "element_ids",
-        "aspect_ratio",
-        *_COMMON,
-    )
     template_fields: Sequence[str] = (
         "prompt",
         "reference_images",
@@ -329,6 +294,8 @@ class KlingOmniVideoOperator(KlingVideoTaskOperator):
         self.multi_shot = multi_shot
         self.watermark_info = watermark_info
 
+    request_arguments = request_arguments_of(__init__)
+
 
 class KlingMultiImageToVideoOperator(KlingVideoTaskOperator):
     """
@@ -344,16 +311,6 @@ class KlingMultiImageToVideoOperator(KlingVideoTaskOperator):
     """
 
     request_kind = RequestKind.MULTI_IMAGE2VIDEO
-    request_arguments = (
-        "model_name",
-        "image_list",
-        "prompt",
-        "negative_prompt",
-        "resolution",
-        "aspect_ratio",
-        "duration",
-        "watermark_info",
-    )
     template_fields: Sequence[str] = (
         "image_list",
         "prompt",
@@ -387,6 +344,8 @@ class KlingMultiImageToVideoOperator(KlingVideoTaskOperator):
         self.duration = duration
         self.watermark_info = watermark_info
 
+    request_arguments = request_arguments_of(__init__)
+
 
 class KlingVideoExtendOperator(KlingVideoTaskOperator):
     """
@@ -404,7 +363,6 @@ class KlingVideoExtendOperator(KlingVideoTaskOperator):
     """
 
     request_kind = RequestKind.VIDEO_EXTEND
-    request_arguments = ("video_id", "prompt", "negative_prompt", "cfg_scale", "watermark_info")
     template_fields: Sequence[str] = (
         "video_id",
         "prompt",
@@ -428,6 +386,8 @@ class KlingVideoExtendOperator(KlingVideoTaskOperator):
         self.negative_prompt = negative_prompt
         self.cfg_scale = cfg_scale
         self.watermark_info = watermark_info
+
+    request_arguments = request_arguments_of(__init__)
 
     def request_fields(self, context: Context) -> dict[str, Any]:
         # Imported when the task runs, not when the DAG file is parsed.
