@@ -169,3 +169,15 @@ def test_fingerprints_include_the_kind_but_image_generations_stay_as_they_were()
     # Another kind: the body and the kind, so the same fields at two endpoints are two requests.
     assert request_fingerprint(omni) != _hash(omni.to_json())
     assert request_fingerprint(omni) == _hash({**omni.to_json(), "\x00kind": "omni-image"})
+
+
+def test_each_kind_lists_its_fields_defaults_descriptions_and_styles():
+    from airflow_provider_kling.models.requests import kind_table
+
+    rows = {row["name"]: row for row in kind_table("text2video")}
+    assert rows["model_name"]["default"] == "kling-v2-6"
+    assert rows["model_name"]["styles"] == ["v1", "model-path"]
+    assert rows["prompt"]["required"] and rows["prompt"]["description"]
+    assert rows["cfg_scale"]["styles"] == ["v1"]
+    assert rows["audio"]["styles"] == ["v1", "model-path"]
+    assert all(row["styles"] == ["v1"] for row in kind_table("expand"))

@@ -79,7 +79,7 @@ def kind_table(kind: str) -> list[dict[str, Any]]:
             "styles": [
                 style
                 for style, where in (("v1", cls.wire(name).v1), ("model-path", cls.wire(name).model_path))
-                if where is not None and (style == "v1" or cls.model_path_models)
+                if (where is not None or name == "model_name") and (style == "v1" or cls.model_path_models)
             ],
         }
         for name, info in cls.model_fields.items()

@@ -155,8 +155,12 @@ class KlingTaskRequest(BaseModel):
     blank_text_fields: ClassVar[tuple[str, ...]] = ()
     blank_list_fields: ClassVar[tuple[str, ...]] = ()
 
-    external_task_id: Annotated[str | None, OPTION] = Field(default=None, max_length=256)
-    callback_url: Annotated[str | None, OPTION] = None
+    external_task_id: Annotated[str | None, OPTION] = Field(
+        default=None, max_length=256, description="Your id for the task, unique per account."
+    )
+    callback_url: Annotated[str | None, OPTION] = Field(
+        default=None, description="Kling POSTs the task there on each status change."
+    )
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:

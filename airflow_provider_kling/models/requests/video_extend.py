@@ -40,10 +40,16 @@ class VideoExtendRequest(KlingVideoRequest):
     #: The length is the source's plus about 5 s: unknown from the request alone.
     default_duration: ClassVar[int | None] = None
 
-    video_id: str = Field(min_length=1, max_length=256)
-    prompt: str | None = Field(default=None, max_length=MAX_VIDEO_PROMPT_LENGTH)
-    negative_prompt: str | None = Field(default=None, max_length=MAX_VIDEO_PROMPT_LENGTH)
-    cfg_scale: float | None = Field(default=None, ge=0, le=1)
+    video_id: str = Field(
+        min_length=1, max_length=256, description="The video to extend (videos[0].id, not the task id)."
+    )
+    prompt: str | None = Field(
+        default=None, max_length=MAX_VIDEO_PROMPT_LENGTH, description="What happens next."
+    )
+    negative_prompt: str | None = Field(
+        default=None, max_length=MAX_VIDEO_PROMPT_LENGTH, description="What to keep out."
+    )
+    cfg_scale: float | None = Field(default=None, ge=0, le=1, description="0 to 1.")
     watermark_info: WATERMARK = None
 
     @field_validator("video_id", mode="before")
