@@ -214,7 +214,6 @@ MULTI_SHOT = Annotated[StrictBool | None, SETTING, Field(description="Multi-shot
 WATERMARK = Annotated[
     WatermarkInfo | None, OPTION, Field(description='{"enabled": True} for a watermarked copy as well.')
 ]
-FRAME = Annotated[str | None, Wire(model_path=Contents("first_frame"))]
 
 
 def check_frame(value: str | None, style: ApiStyle) -> str | None:
