@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.kinds import RequestKind
-from airflow_provider_kling.operators.arguments import request_arguments_of
+from airflow_provider_kling.operators.arguments import keep_request_arguments, request_arguments_of
 from airflow_provider_kling.operators.base import KlingTaskOperator
 
 if TYPE_CHECKING:
@@ -83,16 +83,7 @@ class KlingOmniImageOperator(KlingTaskOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.prompt = prompt
-        self.image_list = image_list
-        self.element_list = element_list
-        self.model_name = model_name
-        self.resolution = resolution
-        self.result_type = result_type
-        self.n = n
-        self.series_amount = series_amount
-        self.aspect_ratio = aspect_ratio
-        self.watermark_info = watermark_info
+        keep_request_arguments(self, locals())
 
     request_arguments = request_arguments_of(__init__)
 
@@ -140,14 +131,7 @@ class KlingMultiImageOperator(KlingTaskOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.subject_image_list = subject_image_list
-        self.prompt = prompt
-        self.scene_image = scene_image
-        self.style_image = style_image
-        self.model_name = model_name
-        self.n = n
-        self.aspect_ratio = aspect_ratio
-        self.watermark_info = watermark_info
+        keep_request_arguments(self, locals())
 
     request_arguments = request_arguments_of(__init__)
 
@@ -197,15 +181,8 @@ class KlingExpandImageOperator(KlingTaskOperator):
         if to_aspect_ratio is not None and any(ratio is not None for ratio in ratios):
             raise ValueError("give either to_aspect_ratio or the four *_expansion_ratio arguments, not both")
         super().__init__(**kwargs)
-        self.image = image
-        self.up_expansion_ratio = up_expansion_ratio
-        self.down_expansion_ratio = down_expansion_ratio
-        self.left_expansion_ratio = left_expansion_ratio
-        self.right_expansion_ratio = right_expansion_ratio
+        keep_request_arguments(self, locals())
         self.to_aspect_ratio = to_aspect_ratio
-        self.prompt = prompt
-        self.n = n
-        self.watermark_info = watermark_info
 
     # to_aspect_ratio is no request field: request_fields turns it into the four ratios.
     request_arguments = tuple(name for name in request_arguments_of(__init__) if name != "to_aspect_ratio")
@@ -278,8 +255,6 @@ class KlingVirtualTryOnOperator(KlingTaskOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.human_image = human_image
-        self.cloth_image = cloth_image
-        self.model_name = model_name
+        keep_request_arguments(self, locals())
 
     request_arguments = request_arguments_of(__init__)

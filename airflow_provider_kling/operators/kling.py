@@ -12,7 +12,7 @@ from airflow_provider_kling.lifecycle.request import (
     STATE_KLING_TASK_ID,
     XCOM_KLING_TASK_ID,
 )
-from airflow_provider_kling.operators.arguments import request_arguments_of
+from airflow_provider_kling.operators.arguments import keep_request_arguments, request_arguments_of
 from airflow_provider_kling.operators.base import KlingImageLink, KlingTaskOperator
 
 __all__ = [
@@ -82,15 +82,6 @@ class KlingImageGenerationOperator(KlingTaskOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.prompt = prompt
-        self.model_name = model_name
-        self.n = n
-        self.negative_prompt = negative_prompt
-        self.image = image
-        self.image_reference = image_reference
-        self.image_fidelity = image_fidelity
-        self.human_fidelity = human_fidelity
-        self.resolution = resolution
-        self.aspect_ratio = aspect_ratio
+        keep_request_arguments(self, locals())
 
     request_arguments = request_arguments_of(__init__)

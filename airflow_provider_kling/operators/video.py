@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.kinds import RequestKind
-from airflow_provider_kling.operators.arguments import request_arguments_of
+from airflow_provider_kling.operators.arguments import keep_request_arguments, request_arguments_of
 from airflow_provider_kling.operators.base import KlingTaskOperator
 
 if TYPE_CHECKING:
@@ -121,20 +121,7 @@ class KlingTextToVideoOperator(KlingVideoTaskOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.prompt = prompt
-        self.model_name = model_name
-        self.negative_prompt = negative_prompt
-        self.resolution = resolution
-        self.duration = duration
-        self.aspect_ratio = aspect_ratio
-        self.audio = audio
-        self.multi_shot = multi_shot
-        self.watermark_info = watermark_info
-        self.cfg_scale = cfg_scale
-        self.camera_control = camera_control
-        self.element_ids = element_ids
-        self.shot_type = shot_type
-        self.multi_prompt = multi_prompt
+        keep_request_arguments(self, locals())
 
     request_arguments = request_arguments_of(__init__)
 
@@ -200,24 +187,7 @@ class KlingImageToVideoOperator(KlingVideoTaskOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.first_frame = first_frame
-        self.last_frame = last_frame
-        self.prompt = prompt
-        self.model_name = model_name
-        self.resolution = resolution
-        self.duration = duration
-        self.audio = audio
-        self.multi_shot = multi_shot
-        self.watermark_info = watermark_info
-        self.voice_ids = voice_ids
-        self.element_ids = element_ids
-        self.negative_prompt = negative_prompt
-        self.cfg_scale = cfg_scale
-        self.camera_control = camera_control
-        self.static_mask = static_mask
-        self.dynamic_masks = dynamic_masks
-        self.shot_type = shot_type
-        self.multi_prompt = multi_prompt
+        keep_request_arguments(self, locals())
 
     request_arguments = request_arguments_of(__init__)
 
@@ -279,20 +249,7 @@ class KlingOmniVideoOperator(KlingVideoTaskOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.prompt = prompt
-        self.reference_images = reference_images
-        self.first_frame = first_frame
-        self.last_frame = last_frame
-        self.feature_video = feature_video
-        self.base_video = base_video
-        self.element_ids = element_ids
-        self.model_name = model_name
-        self.aspect_ratio = aspect_ratio
-        self.resolution = resolution
-        self.duration = duration
-        self.audio = audio
-        self.multi_shot = multi_shot
-        self.watermark_info = watermark_info
+        keep_request_arguments(self, locals())
 
     request_arguments = request_arguments_of(__init__)
 
@@ -335,14 +292,7 @@ class KlingMultiImageToVideoOperator(KlingVideoTaskOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.image_list = image_list
-        self.prompt = prompt
-        self.model_name = model_name
-        self.negative_prompt = negative_prompt
-        self.resolution = resolution
-        self.aspect_ratio = aspect_ratio
-        self.duration = duration
-        self.watermark_info = watermark_info
+        keep_request_arguments(self, locals())
 
     request_arguments = request_arguments_of(__init__)
 
@@ -381,11 +331,7 @@ class KlingVideoExtendOperator(KlingVideoTaskOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.video_id = video_id
-        self.prompt = prompt
-        self.negative_prompt = negative_prompt
-        self.cfg_scale = cfg_scale
-        self.watermark_info = watermark_info
+        keep_request_arguments(self, locals())
 
     request_arguments = request_arguments_of(__init__)
 
