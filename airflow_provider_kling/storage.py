@@ -227,13 +227,8 @@ VIDEO = MediaKind(
 )
 
 
-def media_of(request_kind: str) -> MediaKind:
-    """What a task of ``request_kind`` makes: :data:`VIDEO` when its request class says
-    ``output = "video"``, else :data:`IMAGE`. The one place images and videos part: the single
-    operators and the batch store, list and check expired results by it."""
-    from airflow_provider_kling.models.requests import request_class
-
-    return VIDEO if getattr(request_class(request_kind), "output", IMAGE.noun) == VIDEO.noun else IMAGE
+#: Each kind of output by its noun (a request class's ``output``).
+MEDIA: dict[str, MediaKind] = {IMAGE.noun: IMAGE, VIDEO.noun: VIDEO}
 
 
 class _Verifier:

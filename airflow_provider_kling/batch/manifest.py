@@ -2,7 +2,8 @@
 
 Files follow the single operators' rules (the lifecycle's store path,
 :mod:`airflow_provider_kling.lifecycle.results`: verified, streamed, never half-written, kept when
-an earlier try stored them; images or videos as the request kind makes), named
+an earlier try stored them; images or videos as the request kind makes,
+:func:`~airflow_provider_kling.models.requests.media_of`), named
 ``<dag_id>/<run_id>/<task_id>[_<map_index>]_<key>_<index>.<ext>`` (a video's watermarked copy
 ``..._<index>_watermarked.mp4``). The folder is listed once for the whole batch. The manifest and
 the contact sheet sit beside them: ``<task_id>[_<map_index>]_manifest.json`` and
@@ -24,12 +25,12 @@ from airflow_provider_kling.lifecycle.results import (
     write_manifest,
     write_text,
 )
+from airflow_provider_kling.models.requests import media_of
 from airflow_provider_kling.storage import (
     IMAGE,
     VIDEO,
     VIDEO_EXTENSIONS,
     list_names,
-    media_of,
     path_conn_id,
     plain_uri,
     safe_name,

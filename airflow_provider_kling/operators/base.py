@@ -220,7 +220,7 @@ class KlingTaskOperator(KlingOperatorBase):
     - ``template_fields``: its own templated arguments plus ``KlingTaskOperator.template_fields``;
     - optionally :meth:`request_fields` (derived fields, e.g. expand's ``to_aspect_ratio``).
       What a succeeded task made, and how it is stored, follows :attr:`media` (what the request
-      kind makes, :func:`~airflow_provider_kling.storage.media_of`) through the lifecycle's one
+      kind makes, :func:`~airflow_provider_kling.models.requests.media_of`) through the lifecycle's one
       store path (:mod:`airflow_provider_kling.lifecycle.results`).
 
     Every entry point (``execute``, ``execute_complete``, ``execute_after_slot_wait``) builds the
@@ -410,13 +410,13 @@ class KlingTaskOperator(KlingOperatorBase):
         if task.task_status == "succeed":
             return task
         if self.deferrable:
-            self._defer(task.task_id, type(request).path)
+            self._defer(task.task_id, request.endpoint)
         try:
             return self.hook.wait_for_task(
                 task.task_id,
                 poll_interval=self.poll_interval,
                 timeout=self.timeout,
-                endpoint=type(request).path,
+                endpoint=request.endpoint,
             )
         except KlingError as exc:
             raise self._failure(exc, request) from exc
@@ -454,7 +454,7 @@ class KlingTaskOperator(KlingOperatorBase):
             # The trigger may have read a many-task answer (``/tasks``), which carries less than the
             # single-task query the worker's wait ends with (no balance deduction): read the finished
             # task once, so the result and spend are the same whichever way the task waited.
-            task = fetch_finished(self.hook, task.task_id, type(request).path)
+            task = fetch_finished(self.hook, task.task_id, request.endpoint)
         except KlingError as exc:
             raise self._failure(exc, request) from exc
         return self._finish(task, request, context, resumed=False)
@@ -472,8 +472,8 @@ class KlingTaskOperator(KlingOperatorBase):
 
     @property
     def media(self) -> MediaKind:
-        """What this operator's request kind makes: images or videos (``storage.media_of``)."""
-        from airflow_provider_kling.storage import media_of
+        """What this operator's request kind makes: images or videos (``models.requests.media_of``)."""
+        from airflow_provider_kling.models.requests import media_of
 
         return media_of(self.request_kind)
 

@@ -19,7 +19,6 @@ from airflow_provider_kling.lifecycle import Action
 from airflow_provider_kling.lifecycle.results import count_statuses
 from airflow_provider_kling.operators.base import (
     KlingOperatorBase,
-    KlingTaskOperator,
     airflow_exception,
     fail_fast,
 )
@@ -36,24 +35,6 @@ EVENT_READ_MARGIN = timedelta(seconds=30)
 XCOM_BATCH_SUMMARY = "kling_batch_summary"
 #: Request fields the operator's own arguments give every item (an item's own value wins).
 DEFAULT_FIELDS = ("model_name", "n", "negative_prompt", "resolution", "aspect_ratio", "callback_url")
-
-
-def kind_defaults(request_kind: str) -> dict[str, Any]:
-    """The request defaults of ``request_kind``'s own operator (``model_name="kling-v3"``, ``n=1``
-    for image generation): a batch item without its own value gets what the single operator would."""
-    import inspect
-
-    from airflow_provider_kling.operators import endpoints, kling  # noqa: F401  (each kind's operator)
-
-    for operator_class in KlingTaskOperator.__subclasses__():
-        if getattr(operator_class, "request_kind", None) == request_kind:
-            parameters = inspect.signature(operator_class.__init__).parameters
-            return {
-                name: parameters[name].default
-                for name in operator_class.request_arguments
-                if name in parameters and parameters[name].default not in (inspect.Parameter.empty, None)
-            }
-    return {}
 
 
 class KlingBatchOperator(KlingOperatorBase):
@@ -208,7 +189,7 @@ class KlingBatchOperator(KlingOperatorBase):
         self.aspect_ratio = aspect_ratio
         self.max_units = max_units
         if price_table is not None:
-            from airflow_provider_kling.unit_prices import check_price_table
+            from airflow_provider_kling.estimates import check_price_table
 
             price_table = check_price_table(price_table)
         self.price_table = price_table
@@ -254,7 +235,7 @@ class KlingBatchOperator(KlingOperatorBase):
                 )
             items = build_items(
                 rows,
-                {**kind_defaults(self.request_kind), **given},
+                given,  # the rest: the request model's defaults
                 slots=self.slots,
                 key_field=self.key_field,
                 request_kind=self.request_kind,
@@ -387,7 +368,11 @@ class KlingBatchOperator(KlingOperatorBase):
         self.log.info("Deferring: the triggerer runs the batch (admission and polls) until it ends")
         self.defer(
             trigger=KlingBatchTrigger(
-                items=[{"key": item.key, "request": item.request.to_json()} for item in items],
+                # the canonical fields (what build() takes), not the wire body of the API style
+                items=[
+                    {"key": item.key, "request": item.request.model_dump(mode="json", exclude_none=True)}
+                    for item in items
+                ],
                 max_units=self.max_units,
                 price_table=self.price_table,
                 request_kind=self.request_kind,

@@ -34,7 +34,7 @@ class KlingBatchTrigger(BaseTrigger):
     """
     Run a batch of requests of one kind at a slot budget; yield one event with every item's outcome.
 
-    :param items: Each item's ``key``, ``n``, ``external_task_id`` and validated ``request`` body.
+    :param items: Each item's ``key`` and its validated ``request`` fields (with its external task id).
     :param kling_conn_id: The ``kling`` connection.
     :param slots: The slot budget (Kling slots, weighted by ``n``).
     :param poll_interval: Seconds between polls of one running item.

@@ -19,7 +19,7 @@ import airflow_provider_kling.operators as operators_package
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.models.requests import REQUEST_KINDS
 from airflow_provider_kling.operators.base import KlingTaskOperator
-from airflow_provider_kling.operators.batch import KlingBatchOperator, kind_defaults
+from airflow_provider_kling.operators.batch import KlingBatchOperator
 from tests.unit.task_context import RecordingTaskInstance, first_trigger_event, make_context
 
 URL = "https://example.com/a.png"
@@ -33,13 +33,10 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "expand": {"image": URL, "left_expansion_ratio": 0.5},
     "virtual-try-on": {"human_image": URL, "cloth_image": URL},
     "text2video": {"prompt": "a fox runs"},
-    "image2video": {"image": URL},
+    "image2video": {"first_frame": URL},
     "omni-video": {"prompt": "a fox runs", "aspect_ratio": "1:1"},
     "video-extend": {"video_id": None, "prompt": "it keeps running"},
     "multi-image2video": {"image_list": [{"image": URL}, {"image": URL}], "prompt": "they dance"},
-    "new-text-to-video": {"prompt": "a fox runs"},
-    "new-image-to-video": {"first_frame": URL},
-    "new-omni-video": {"prompt": "a fox runs"},
 }
 #: XCom fields that name one task rather than describe it (they differ between two tasks).
 IDENTITY = {"task_id", "external_task_id", "created_at", "updated_at", "url", "watermark_url", "id", "path"}
@@ -128,9 +125,6 @@ def test_worker_and_deferred_results_agree_field_by_field_spend_included(kind, k
 @pytest.mark.parametrize("kind", sorted(REQUEST_KINDS))
 @pytest.mark.parametrize("deferrable", [False, True], ids=["worker", "deferred"])
 def test_a_batch_of_every_kind_succeeds_and_stores_its_results(kind, deferrable, kling_connection, tmp_path):
-    field = REQUEST_KINDS[kind].model_fields.get("model_name")
-    if field is not None and field.is_required() and "model_name" not in kind_defaults(kind):
-        pytest.xfail("issue 30, bug 1: the batch lacks the single operator's default model of this kind")
     kling_connection.set_progress("immediate")
     fields = fields_of(kind)
     kling_connection.set_latency(0.1)
