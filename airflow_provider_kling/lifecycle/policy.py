@@ -140,19 +140,15 @@ class FailurePolicy:
         else:
             verdict = Verdict.REFUSED if isinstance(exc, KlingContentPolicyError) else Verdict.REGENERATE
         if verdict is Verdict.REFUSED:
-            return self.refused_ending(
-                f"{exc}. Kling refused this prompt (content safety); it is not generated again: "
-                "change the prompt"
+            message = (
+                f"{exc}. Kling refused this prompt (content safety); it is not generated again: change it"
             )
+            if self.on_content_policy == "skip":
+                return Ending(Action.SKIP, f"{message} (skipped: on_content_policy='skip')")
+            return Ending(Action.FAIL, message)
         if verdict is Verdict.EXHAUSTED and generation:
             return Ending(Action.FAIL, f"{exc}. {self.exhausted_message(generation)}.")
         return Ending.of_error(exc)
-
-    def refused_ending(self, message: str) -> Ending:
-        """A refusal by content policy: failed, or skipped with ``on_content_policy="skip"``."""
-        if self.on_content_policy == "skip":
-            return Ending(Action.SKIP, f"{message} (skipped: on_content_policy='skip')")
-        return Ending(Action.FAIL, message)
 
     def expired_ending(self, task_id: str, noun: str, stored: int, reason: str) -> Ending | None:
         """

@@ -1,17 +1,6 @@
-"""What a succeeded Kling task made, into the user's storage: the one store path and the one manifest
-writer of every driver (the single operator, the batch, the callback results).
-
-- :func:`fetch_finished`: the finished task as the single-task query shows it (a many-task read,
-  ``/tasks``, carries less: no balance deduction), so the result and spend are the same whichever
-  way the task waited;
-- :func:`result_of`: the result dict (XCom, manifest rows, asset events) of a task and its request;
-- :func:`store_result`: its files, verified and whole, under deterministic names
-  (:mod:`airflow_provider_kling.storage`); :func:`store_each` for many results, each one's
-  failure recorded instead of raised;
-- :func:`manifest_of` and :func:`write_manifest`: the JSON manifest of many results.
-
-No Airflow here: the caller passes the hook (anything with ``get_task`` and the download openers),
-the run's names (:class:`OutputNames`, :func:`run_id_of` its context) and a logger.
+"""What a succeeded Kling task made, into the user's storage: the one fetch, store path and manifest
+writer of every driver (the single operator, the batch, the callback results), and the one run id
+fallback. No Airflow: the caller passes the hook, the run's names (:class:`OutputNames`) and a log.
 """
 
 from __future__ import annotations
