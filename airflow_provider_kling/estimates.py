@@ -318,12 +318,14 @@ def learn_from_account(
     cannot be read (no permission, an endpoint the host lacks) is skipped with a warning.
     """
     from airflow_provider_kling.errors import KlingError
+    from airflow_provider_kling.hooks.wire import style_of
     from airflow_provider_kling.models.requests import REQUEST_KINDS
 
     estimator = estimator if estimator is not None else UnitEstimator()
     for kind in kinds if kinds is not None else REQUEST_KINDS:
         try:
-            tasks = hook.list_tasks(page_num=1, page_size=page_size, endpoint=REQUEST_KINDS[kind].path)
+            where = {"endpoint": REQUEST_KINDS[kind].path, "api_style": style_of(REQUEST_KINDS[kind])}
+            tasks = hook.list_tasks(page_num=1, page_size=page_size, **where)
         except KlingError as exc:
             if log is not None:
                 log.warning("Could not read the account's %s tasks to learn their prices: %s", kind, exc)

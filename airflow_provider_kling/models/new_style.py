@@ -1,17 +1,13 @@
 """
-Kling's new-style API (from 2026-07-15): video creates that name the model in the path, and the
-task records every new-style answer carries. No Airflow and no HTTP here.
+Kling's new-style API (from 2026-07-15): video creates that name the model in the path
+(:attr:`ApiStyle.MODEL_PATH <airflow_provider_kling.models.api_style.ApiStyle.MODEL_PATH>`).
+No Airflow and no HTTP here.
 
 Creates: ``POST /text-to-video/{model}``, ``POST /image-to-video/{model}`` and
 ``POST /omni-video/{model}`` with a body ``{prompt | contents[], settings{}, options{}}``. The
 rules per model are one row each in :data:`NEW_STYLE_MODELS`; a request is checked against its
-row before any HTTP call. These paths take an API key only: an access-key JWT gets 401/1002
-(:func:`is_new_style_path` lets the hook refuse it before sending).
-
-Records: ``{id, status, message, create_time, update_time, external_id, outputs[], billing[]}``,
-with ``succeeded`` where the ``/v1/`` API says ``succeed``. :func:`legacy_fields` maps one onto
-the fields of :class:`~airflow_provider_kling.models.task.ImageTask`, so XCom and spend see one
-shape whichever API created the task.
+row before any HTTP call. The hook's wire format of this style (``hooks.wire``) owns the create
+path, the queries, the decoding of its task records and its credential rule (an API key only).
 
 ``external_id`` on these paths: a create's ``options.external_task_id`` comes back as
 ``external_id``; a second create with an id the account already used answers 400/1201 "already
@@ -26,25 +22,16 @@ import base64
 import binascii
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.requests.base import KlingTaskRequest, WatermarkInfo
 
 TEXT_TO_VIDEO_PATH = "/text-to-video"
 IMAGE_TO_VIDEO_PATH = "/image-to-video"
 OMNI_VIDEO_PATH = "/omni-video"
-#: Paths of new-style creates (``{path}/{model}``) and of the many-task query, none under ``/v1``.
-NEW_STYLE_PATHS: tuple[str, ...] = (
-    TEXT_TO_VIDEO_PATH,
-    IMAGE_TO_VIDEO_PATH,
-    OMNI_VIDEO_PATH,
-    "/motion-control",
-)
-#: The new-style task query (``models.task_query``).
-TASKS_PATH = "/tasks"
 
 #: Images on new-style paths: a URL or base64 of at most 50 MB. Videos: a URL only.
 MAX_NEW_STYLE_IMAGE_BYTES = 50 * 1024 * 1024
@@ -154,12 +141,6 @@ def models_for(path: str) -> tuple[str, ...]:
     return tuple(name for name, row in NEW_STYLE_MODELS.items() if path in row.paths)
 
 
-def is_new_style_path(path: str) -> bool:
-    """Whether ``path`` (a create path with its model, or ``/tasks``) belongs to the new-style API."""
-    first = "/" + path.lstrip("/").split("/", 1)[0].split("?", 1)[0]
-    return first in NEW_STYLE_PATHS or first == TASKS_PATH
-
-
 def check_new_style_image(value: str | None) -> str | None:
     """An image on a new-style path: an http(s) URL, or bare base64 of at most 50 MB."""
     if value is None or value.startswith(("http://", "https://")):
@@ -187,8 +168,8 @@ class NewStyleVideoRequest(KlingTaskRequest):
     ``{prompt | contents[], settings{}, options{}}``. Field names are flat, as in the ``/v1/`` kinds.
     """
 
-    #: ``new``: sent to :attr:`create_path`, answered with new-style task records.
-    api_style: ClassVar[str] = "new"
+    #: Created at ``{path}/{model_name}``, answered with model-path task records.
+    api_style: ClassVar[ApiStyle] = ApiStyle.MODEL_PATH
     #: A video task, holding one slot at any length, as the ``/v1/videos`` kinds.
     output: ClassVar[str] = "video"
     task_slots: ClassVar[int] = 1
@@ -200,11 +181,6 @@ class NewStyleVideoRequest(KlingTaskRequest):
     audio: Literal["native", "original", "off"] | None = None
     multi_shot: bool | None = None
     watermark_info: WatermarkInfo | None = None
-
-    @property
-    def create_path(self) -> str:
-        """Where the create is POSTed: ``{path}/{model_name}``."""
-        return f"{self.path}/{self.model_name}"
 
     @property
     def model(self) -> NewStyleModel:
@@ -441,74 +417,3 @@ NEW_STYLE_KINDS: Mapping[str, type[NewStyleVideoRequest]] = {
     cls.kind: cls
     for cls in (NewStyleTextToVideoRequest, NewStyleImageToVideoRequest, NewStyleOmniVideoRequest)
 }
-
-
-# --- task records -----------------------------------------------------------------------------------
-
-#: New-style statuses that the ``/v1/`` API spells differently.
-STATUS_TO_LEGACY: Mapping[str, str] = {"succeeded": "succeed"}
-
-
-def is_new_style_record(data: Any) -> bool:
-    """Whether ``data`` is a new-style task record (``id`` and ``status``, no ``task_id``)."""
-    return isinstance(data, dict) and "task_id" not in data and "id" in data and "status" in data
-
-
-def _outputs(record: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
-    """The ``outputs[]`` entries of one kind: ``{"video": {...}}`` (Kling's) or ``{"type": "video", ...}``."""
-    found = []
-    for output in record.get("outputs") or ():
-        if not isinstance(output, dict):
-            continue
-        if isinstance(output.get(kind), dict):
-            found.append(output[kind])
-        elif output.get("type") == kind:
-            found.append({key: value for key, value in output.items() if key != "type"})
-    return found
-
-
-def _amount(value: Any) -> Decimal | None:
-    try:
-        amount = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    return amount if amount.is_finite() else None
-
-
-def _billing(record: Mapping[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
-    """``billing[]`` as (units, cash): the units as a decimal string, the cash as a balance deduction."""
-    units: Decimal | None = None
-    cash: Decimal | None = None
-    currency = None
-    for charge in record.get("billing") or ():
-        if not isinstance(charge, dict) or (amount := _amount(charge.get("amount"))) is None:
-            continue
-        if charge.get("charge_type") == "unit":
-            units = (units or Decimal(0)) + amount
-        elif charge.get("charge_type") == "cash":
-            cash = (cash or Decimal(0)) + amount
-            currency = charge.get("currency") or currency
-    balance = None
-    if cash is not None:
-        balance = {"quota": format(cash, "f"), **({"currency": currency} if currency else {})}
-    return (format(units, "f") if units is not None else None), balance
-
-
-def legacy_fields(record: Mapping[str, Any]) -> dict[str, Any]:
-    """A new-style task record in the ``/v1/`` task's field names (what :class:`ImageTask` reads)."""
-    status = record.get("status")
-    units, balance = _billing(record)
-    images = [{"index": position, **image} for position, image in enumerate(_outputs(record, "image"))]
-    external_id = record.get("external_id")
-    fields: dict[str, Any] = {
-        "task_id": record.get("id"),
-        "task_status": STATUS_TO_LEGACY.get(status, status) if isinstance(status, str) else status,
-        "task_status_msg": record.get("message") or None,
-        "task_info": {"external_task_id": external_id} if external_id else {},
-        "created_at": record.get("create_time"),
-        "updated_at": record.get("update_time"),
-        "task_result": {"images": images, "videos": _outputs(record, "video")},
-        "final_unit_deduction": units,
-        "final_balance_deduction": balance,
-    }
-    return {key: value for key, value in fields.items() if value is not None}

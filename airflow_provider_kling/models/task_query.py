@@ -13,14 +13,15 @@ filters}`` (times in ms, the last 30 days by default; ``limit`` up to :data:`MAX
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
 from airflow_provider_kling.errors import KlingRequestValidationError, KlingResponseError
-from airflow_provider_kling.models.new_style import TASKS_PATH
 from airflow_provider_kling.models.task import ImageTask, task_from_data
 
+#: The model-path style's many-task query (``GET``) and search (``POST``).
+TASKS_PATH = "/tasks"
 MAX_TASK_IDS = 20
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 100
@@ -118,8 +119,6 @@ class TaskSearch:
         """The search for the page after ``page``; ``None`` when it was the last."""
         if not page.has_more or not page.next_cursor:
             return None
-        from dataclasses import replace
-
         return replace(self, cursor=page.next_cursor)
 
     def to_json(self) -> dict[str, Any]:

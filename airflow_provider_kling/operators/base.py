@@ -377,21 +377,24 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
     def _wait(self, task: ImageTask, request: KlingTaskRequest) -> ImageTask:
         """Wait for ``task`` on the worker, or defer to the triggerer (which resumes in execute_complete);
         a task that already succeeded is returned as it is."""
+        from airflow_provider_kling.hooks.wire import style_of
+
         if task.task_status == "succeed":
             return task
         if self.deferrable:
-            self._defer(task.task_id, type(request).path)
+            self._defer(task.task_id, type(request).path, style_of(request))
         try:
-            return self.hook.wait_for_image_task(
+            return self.hook.wait_for_task(
                 task.task_id,
                 poll_interval=self.poll_interval,
                 timeout=self.timeout,
                 endpoint=type(request).path,
+                api_style=style_of(request),
             )
         except KlingError as exc:
             raise self._failure(exc, request) from exc
 
-    def _defer(self, kling_task_id: str, endpoint: str) -> None:
+    def _defer(self, kling_task_id: str, endpoint: str, api_style: str = "v1") -> None:
         import time
 
         from airflow_provider_kling.polling import defer_timeout
@@ -407,6 +410,7 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
                 poll_interval=self.poll_interval,
                 deadline=time.time() + self.timeout,
                 endpoint=endpoint,
+                api_style=api_style,
             ),
             method_name="execute_complete",
             kwargs=self.deferral_kwargs() or None,
