@@ -8,6 +8,7 @@ from typing import Any
 
 from airflow_provider_kling.errors import KlingAuthError
 from airflow_provider_kling.get_provider_info import DEFAULT_BASE_URL
+from airflow_provider_kling.idempotency import check_namespace
 
 #: Default cap on one result image: Kling's 2k PNGs are a few MiB.
 DEFAULT_MAX_IMAGE_BYTES = 50 * 1024 * 1024
@@ -187,8 +188,6 @@ def choice_extra(extras: Mapping[str, Any], name: str, choices: tuple[str, ...],
 
 def namespace_extra(extras: Mapping[str, Any], conn_id: str) -> str | None:
     """The ``external_task_id_namespace`` extra, checked."""
-    from airflow_provider_kling.idempotency import check_namespace
-
     return check_namespace(
         extras.get("external_task_id_namespace"),
         f"Connection '{conn_id}': extra 'external_task_id_namespace'",

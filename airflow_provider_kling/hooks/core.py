@@ -25,7 +25,6 @@ from airflow_provider_kling.polling import time_left
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.connection import KlingConnectionSettings
-    from airflow_provider_kling.hooks.task_queries import TasksQuerySupport
 
 T = TypeVar("T")
 
@@ -162,7 +161,7 @@ class KlingCore:
         self._jwt: JwtToken | None = None
         #: What this hook found out about its host (``external_ids``, ``task_queries``).
         self._external_ids_honoured: bool | None = None
-        self._tasks_support: TasksQuerySupport | None = None
+        self._tasks_support: Any = None  # a task_queries.TasksQuerySupport (that module builds on this one)
 
     # -- settings and auth ------------------------------------------------------------------
 

@@ -90,7 +90,8 @@ def tasks_support(core: KlingCore) -> TasksQuerySupport:
     """The core's knowledge of its host's ``GET /tasks`` (from the connection, then from answers)."""
     if core._tasks_support is None:
         core._tasks_support = TasksQuerySupport.of(core.loaded)
-    return core._tasks_support
+    support: TasksQuerySupport = core._tasks_support
+    return support
 
 
 def complete_steps(

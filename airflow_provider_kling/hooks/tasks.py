@@ -148,7 +148,7 @@ def create_steps(
             yield min(RESEND_WAIT_MAX, 2.0**resends)
             continue
         core.log.info(
-            "Created Kling %s task %s (status %s)", type(request).kind, task.task_id, task.task_status
+            "Created Kling task %s (%s, status %s)", task.task_id, type(request).kind, task.task_status
         )
         yield from external_ids.learn_support(core, task, external_id, route)
         return task

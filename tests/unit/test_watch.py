@@ -279,3 +279,30 @@ async def test_a_lookup_that_stops_waiting_leaves_the_batch_to_the_others():
     assert (await staying)["id"] == "2"
     assert RecordingHook.asked == [["1", "2"]]
     await queries.aclose()
+
+
+DEFERRABLE_KINDS = {
+    "generations": {"model_name": "kling-v3", "prompt": "a kite", "n": 1},
+    "new-text-to-video": {"model_name": "kling-3.0", "prompt": "a fox"},
+}
+
+
+@pytest.mark.parametrize("kind", DEFERRABLE_KINDS)
+async def test_a_deferred_wait_gives_the_task_the_worker_sees_spend_included(kling_connection, kind):
+    from airflow_provider_kling.hooks.wire import Route
+    from airflow_provider_kling.models.requests import request_class
+
+    kling_connection.set_progress("immediate")
+    request = request_class(kind).build(**DEFERRABLE_KINDS[kind])
+    hook = KlingHook()
+    created = hook.create_task(request)
+    where = {"endpoint": Route.of(request).endpoint, "api_style": Route.of(request).api_style}
+
+    worker = hook.wait_for_task(created.task_id, poll_interval=0.05, timeout=10, **where)
+    trigger = KlingImageTaskTrigger(created.task_id, poll_interval=0.05, deadline=time.time() + 10, **where)
+    (event,) = [event.payload async for event in trigger.run()]
+
+    assert event["status"] == "success"
+    assert watch.task_from_data(event["task"], "the event").to_xcom() == worker.to_xcom()
+    if kind == "generations":  # /tasks carries its units only; its own route adds the balance deduction
+        assert worker.final_balance_deduction is not None
