@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_kling.errors import KlingCreateOutcomeUnknownError, KlingError
 from airflow_provider_kling.hooks.wire import Route, find_by_external_id_steps, list_steps
-from airflow_provider_kling.models.hosts import is_klings_own_host
+from airflow_provider_kling.models.hosts import known_support
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.core import KlingCore, Steps
@@ -24,10 +24,10 @@ def ids_honoured(core: KlingCore) -> bool | None:
     """True / False when known (connection extra, Kling's own hosts, or found out by this hook);
     None when not yet."""
     if core._external_ids_honoured is None:
-        support = core.loaded.external_task_id_support
-        if support == "auto" and is_klings_own_host(core.loaded.base_url):
-            support = "yes"  # Kling documents external_task_id (unique per account, queryable)
-        core._external_ids_honoured = {"yes": True, "no": False}.get(support)
+        # Kling documents external_task_id (unique per account, queryable).
+        core._external_ids_honoured = known_support(
+            core.loaded.external_task_id_support, core.loaded.base_url
+        )
     return core._external_ids_honoured
 
 

@@ -60,6 +60,11 @@ def _tasks() -> ModuleType:
     return tasks
 
 
+def _route(endpoint: str, api_style: ApiStyle | str) -> Any:
+    """The :class:`~airflow_provider_kling.hooks.wire.Route` of a call's ``endpoint`` and ``api_style``."""
+    return _tasks().Route(endpoint, api_style)
+
+
 class KlingHook(KlingCore, BaseHook):
     """
     Talk to Kling's image API: image generation and its neighbouring endpoints (omni-image,
@@ -200,8 +205,7 @@ class KlingHook(KlingCore, BaseHook):
         self, task_id: str, *, endpoint: str = GENERATIONS_PATH, api_style: ApiStyle | str = "v1"
     ) -> ImageTask:
         """Query one task of ``endpoint`` by Kling task id or by the caller's ``external_task_id``."""
-        tasks = _tasks()
-        return self._run(tasks.get_task_steps(self, task_id, tasks.Route(endpoint, api_style)))
+        return self._run(_tasks().get_task_steps(self, task_id, _route(endpoint, api_style)))
 
     async def aget_task(
         self,
@@ -214,10 +218,9 @@ class KlingHook(KlingCore, BaseHook):
     ) -> ImageTask:
         """Async :meth:`get_task`; retries and timeouts end by ``deadline`` (the clock's ``monotonic()``)
         and wait at most ``max_wait`` (a poll passes its interval)."""
-        tasks = _tasks()
-        route = tasks.Route(endpoint, api_style)
+        route = _route(endpoint, api_style)
         return await self._arun(
-            tasks.get_task_steps(self, task_id, route, deadline=deadline, max_wait=max_wait)
+            _tasks().get_task_steps(self, task_id, route, deadline=deadline, max_wait=max_wait)
         )
 
     async def acomplete_task(
@@ -231,9 +234,10 @@ class KlingHook(KlingCore, BaseHook):
     ) -> ImageTask:
         """A task read through ``GET /tasks``, with all its own style's query says once it has ended
         (``/tasks`` carries a ``/v1`` task's units but not its balance deduction): one more query then."""
-        tasks = _tasks()
-        route = tasks.Route(endpoint, api_style)
-        return await self._arun(tasks.complete_steps(self, task, route, deadline=deadline, max_wait=max_wait))
+        route = _route(endpoint, api_style)
+        return await self._arun(
+            _tasks().complete_steps(self, task, route, deadline=deadline, max_wait=max_wait)
+        )
 
     def get_tasks(
         self, task_ids: Iterable[str], *, endpoint: str = GENERATIONS_PATH, api_style: ApiStyle | str = "v1"
@@ -243,8 +247,7 @@ class KlingHook(KlingCore, BaseHook):
         ``GET /tasks`` per 20 ids where the host has it (connection extra ``tasks_query``), else one
         query per task as its style queries it. A finished task carries the same fields either way.
         """
-        tasks = _tasks()
-        return self._run(tasks.get_tasks_steps(self, task_ids, tasks.Route(endpoint, api_style)))
+        return self._run(_tasks().get_tasks_steps(self, task_ids, _route(endpoint, api_style)))
 
     async def aget_tasks(
         self,
@@ -256,10 +259,9 @@ class KlingHook(KlingCore, BaseHook):
         api_style: ApiStyle | str = "v1",
     ) -> list[ImageTask]:
         """Async :meth:`get_tasks`, on the event loop's shared client."""
-        tasks = _tasks()
-        route = tasks.Route(endpoint, api_style)
+        route = _route(endpoint, api_style)
         return await self._arun(
-            tasks.get_tasks_steps(self, task_ids, route, deadline=deadline, max_wait=max_wait)
+            _tasks().get_tasks_steps(self, task_ids, route, deadline=deadline, max_wait=max_wait)
         )
 
     async def _atasks_data(
@@ -282,9 +284,8 @@ class KlingHook(KlingCore, BaseHook):
         self, external_task_id: str, *, endpoint: str = GENERATIONS_PATH, api_style: ApiStyle | str = "v1"
     ) -> ImageTask | None:
         """The task created with this ``external_task_id``, or ``None``; errors name it as such."""
-        tasks = _tasks()
-        route = tasks.Route(endpoint, api_style)
-        return self._run(tasks.find_by_external_id_steps(self, external_task_id, route))
+        route = _route(endpoint, api_style)
+        return self._run(_tasks().find_by_external_id_steps(self, external_task_id, route))
 
     async def afind_task_by_external_id(
         self,
@@ -295,10 +296,9 @@ class KlingHook(KlingCore, BaseHook):
         api_style: ApiStyle | str = "v1",
     ) -> ImageTask | None:
         """Async :meth:`find_task_by_external_id`."""
-        tasks = _tasks()
-        route = tasks.Route(endpoint, api_style)
+        route = _route(endpoint, api_style)
         return await self._arun(
-            tasks.find_by_external_id_steps(self, external_task_id, route, deadline=deadline)
+            _tasks().find_by_external_id_steps(self, external_task_id, route, deadline=deadline)
         )
 
     def list_tasks(
@@ -311,8 +311,7 @@ class KlingHook(KlingCore, BaseHook):
     ) -> list[ImageTask]:
         """One page of the account's tasks of ``endpoint``, newest first as Kling orders them (a
         model-path style lists the account's newest tasks of every kind)."""
-        tasks = _tasks()
-        return self._run(tasks.list_steps(self, page_num, page_size, tasks.Route(endpoint, api_style)))
+        return self._run(_tasks().list_steps(self, page_num, page_size, _route(endpoint, api_style)))
 
     async def alist_tasks(
         self,
@@ -324,9 +323,8 @@ class KlingHook(KlingCore, BaseHook):
         api_style: ApiStyle | str = "v1",
     ) -> list[ImageTask]:
         """Async :meth:`list_tasks`: one page of the account's tasks of ``endpoint``, newest first."""
-        tasks = _tasks()
-        route = tasks.Route(endpoint, api_style)
-        return await self._arun(tasks.list_steps(self, page_num, page_size, route, deadline=deadline))
+        route = _route(endpoint, api_style)
+        return await self._arun(_tasks().list_steps(self, page_num, page_size, route, deadline=deadline))
 
     async def _alist_task_data(
         self,
@@ -339,9 +337,10 @@ class KlingHook(KlingCore, BaseHook):
         api_style: ApiStyle | str = "v1",
     ) -> list[dict[str, Any]]:
         """One page of the task list, unread: the triggers' list rounds read only the tasks they watch."""
-        tasks = _tasks()
-        route = tasks.Route(endpoint, api_style)
-        steps = tasks.list_data_steps(self, page_num, page_size, route, deadline=deadline, max_wait=max_wait)
+        route = _route(endpoint, api_style)
+        steps = _tasks().list_data_steps(
+            self, page_num, page_size, route, deadline=deadline, max_wait=max_wait
+        )
         return await self._arun(steps)  # type: ignore[no-any-return]
 
     def wait_for_task(
@@ -360,9 +359,10 @@ class KlingHook(KlingCore, BaseHook):
         poll step and the error budget come from :class:`~airflow_provider_kling.polling.PollPlan`,
         as in the trigger.
         """
-        tasks = _tasks()
-        route = tasks.Route(endpoint, api_style)
-        return self._run(tasks.wait_steps(self, task_id, route, poll_interval=poll_interval, timeout=timeout))
+        route = _route(endpoint, api_style)
+        return self._run(
+            _tasks().wait_steps(self, task_id, route, poll_interval=poll_interval, timeout=timeout)
+        )
 
     # -- account ------------------------------------------------------------------------------------
 

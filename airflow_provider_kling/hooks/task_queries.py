@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_kling.errors import KlingAuthError, KlingError, KlingNotFoundError, KlingResponseError
 from airflow_provider_kling.hooks.wire import MODEL_PATH, Route, get_task_steps, tasks_query_steps
-from airflow_provider_kling.models.hosts import is_klings_own_host
+from airflow_provider_kling.models.hosts import known_support
 from airflow_provider_kling.models.task_query import chunks
 
 if TYPE_CHECKING:
@@ -38,12 +38,7 @@ class TasksQuerySupport:
 
     def __init__(self, setting: str, base_url: str, *, uses_jwt: bool = False) -> None:
         self.setting = setting
-        self.supported: bool | None = {"yes": True, "no": False}.get(setting)
-        if self.supported is None:
-            if uses_jwt:
-                self.supported = False
-            elif is_klings_own_host(base_url):
-                self.supported = True
+        self.supported = False if uses_jwt and setting == "auto" else known_support(setting, base_url)
 
     @classmethod
     def of(cls, settings: KlingConnectionSettings) -> TasksQuerySupport:

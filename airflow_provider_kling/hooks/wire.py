@@ -44,41 +44,19 @@ def style_of(request: Any) -> ApiStyle:
 
 
 class WireFormat:
-    """What one API style decides: create path, credentials, query, list and the reading of answers."""
+    """What both styles share; each subclass adds ``create_path``, ``decode``, ``query_steps`` and
+    ``list_data_steps`` (one page of the task list, unread)."""
 
     style: ClassVar[ApiStyle]
     #: Whether a finished task read through ``GET /tasks`` carries all this style's own query does.
     #: ``/tasks`` answers a ``/v1`` task with its units only; its own query adds the balance deduction.
     tasks_query_is_complete: ClassVar[bool]
 
-    def create_path(self, request: Any) -> str:
-        raise NotImplementedError
-
     def takes_credentials(self, settings: KlingConnectionSettings) -> bool:
         return True
 
     def check_credentials(self, core: KlingCore) -> None:
         """Refuse, before sending, credentials this style's paths refuse."""
-
-    def decode(self, data: Any, what: str, task_id: str | None = None) -> ImageTask:
-        raise NotImplementedError
-
-    def query_steps(
-        self, core: KlingCore, task_id: str, endpoint: str, *, deadline: float | None, max_wait: float | None
-    ) -> Steps[ImageTask]:
-        raise NotImplementedError
-
-    def list_data_steps(
-        self,
-        core: KlingCore,
-        page_num: int,
-        page_size: int,
-        endpoint: str,
-        *,
-        deadline: float | None,
-        max_wait: float | None,
-    ) -> Steps[list[dict[str, Any]]]:
-        raise NotImplementedError
 
 
 class V1Wire(WireFormat):
@@ -179,10 +157,10 @@ class ModelPathWire(WireFormat):
 
 V1 = V1Wire()
 MODEL_PATH = ModelPathWire()
-WIRES: dict[ApiStyle, WireFormat] = {V1.style: V1, MODEL_PATH.style: MODEL_PATH}
+WIRES: dict[ApiStyle, V1Wire | ModelPathWire] = {V1.style: V1, MODEL_PATH.style: MODEL_PATH}
 
 
-def wire_for(api_style: ApiStyle | str) -> WireFormat:
+def wire_for(api_style: ApiStyle | str) -> V1Wire | ModelPathWire:
     """The wire format of a style (an :class:`ApiStyle` or its value)."""
     return WIRES[ApiStyle(api_style)]
 
@@ -204,7 +182,7 @@ class Route:
         return cls(kind.path, style_of(request))
 
     @property
-    def wire(self) -> WireFormat:
+    def wire(self) -> V1Wire | ModelPathWire:
         return wire_for(self.api_style)
 
 
