@@ -31,7 +31,7 @@ from airflow_provider_kling.errors import (
 )
 from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.task import ImageTask, task_from_data, task_from_v1
-from airflow_provider_kling.models.task_query import TASKS_PATH, TaskSearch, tasks_by_ids_params
+from airflow_provider_kling.models.task_query import TASKS_PATH, TaskSearch, records_of, tasks_by_ids_params
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.connection import KlingConnectionSettings
@@ -198,9 +198,7 @@ def tasks_query_steps(
     MODEL_PATH.check_credentials(core)
     params = tasks_by_ids_params(ids, external=external)
     data = yield from core.call("GET", TASKS_PATH, params=params, deadline=deadline, max_wait=max_wait)
-    if data is not None and not isinstance(data, list):
-        raise KlingResponseError("Kling answered a many-task query without a list of tasks")
-    return [item for item in (data or ()) if isinstance(item, dict)]
+    return records_of(data)
 
 
 def get_task_steps(

@@ -37,6 +37,7 @@ __all__ = [
     "TaskPage",
     "TaskSearch",
     "chunks",
+    "records_of",
     "tasks_by_ids_params",
     "tasks_from_answer",
     "tasks_page_from_answer",
@@ -70,13 +71,16 @@ def tasks_by_ids_params(task_ids: Iterable[str], *, external: bool = False) -> d
     return {name: ",".join(ids)}
 
 
-def tasks_from_answer(data: Any) -> list[ImageTask]:
-    """The tasks of a ``GET /tasks`` answer's ``data`` (a list; ``None`` and ``[]``: none known)."""
-    if data is None:
-        return []
-    if not isinstance(data, list):
+def records_of(data: Any) -> list[dict[str, Any]]:
+    """The task records of a ``GET /tasks`` answer's ``data`` (a list; ``None`` and ``[]``: none known)."""
+    if data is not None and not isinstance(data, list):
         raise KlingResponseError("Kling answered a many-task query without a list of tasks")
-    return [task_from_data(item, "a task of a many-task query") for item in data]
+    return [item for item in (data or ()) if isinstance(item, dict)]
+
+
+def tasks_from_answer(data: Any) -> list[ImageTask]:
+    """The tasks of a ``GET /tasks`` answer's ``data``."""
+    return [task_from_data(item, "a task of a many-task query") for item in records_of(data)]
 
 
 def _millis(value: datetime | int | None) -> int | None:

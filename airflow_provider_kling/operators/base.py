@@ -377,7 +377,7 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
     def _wait(self, task: ImageTask, request: KlingTaskRequest) -> ImageTask:
         """Wait for ``task`` on the worker, or defer to the triggerer (which resumes in execute_complete);
         a task that already succeeded is returned as it is."""
-        from airflow_provider_kling.hooks.wire import style_of
+        from airflow_provider_kling.hooks.wire import style_of  # DAG-parse cost: loads the models
 
         if task.task_status == "succeed":
             return task

@@ -71,7 +71,7 @@ class KlingImageTaskSensor(BaseSensorOperator):
     @cached_property
     def api_style(self) -> str:
         """The API style of the endpoint's kind (how its tasks are queried)."""
-        from airflow_provider_kling.hooks.wire import style_of
+        from airflow_provider_kling.hooks.wire import style_of  # DAG-parse cost: loads the models
         from airflow_provider_kling.models.requests import REQUEST_KINDS
 
         kinds = [cls for cls in REQUEST_KINDS.values() if self.endpoint in (cls.kind, cls.path)]
