@@ -102,6 +102,8 @@ def test_a_jwt_connection_on_a_new_style_path_fails_before_sending(kling_simulat
 
     with pytest.raises(KlingAuthError, match="needs an API key"):
         KlingHook().create_task(request)
+    with pytest.raises(KlingAuthError, match="needs an API key"):
+        KlingHook().get_task("1", endpoint=request.path, api_style=request.api_style)
 
     assert kling_simulator.counters() == {}
 
@@ -141,3 +143,14 @@ def test_retired_models_warn_sends_it_anyway(monkeypatch):
     hook.settings  # noqa: B018 - loaded, as a sender does before the steps run
     request = ImageGenerationRequest(model_name="kling-v1", prompt="a kite", n=1)
     check_create(hook, request)  # no exception: a warning only
+
+
+def test_a_model_path_create_whose_answer_is_lost_resumes_the_one_task_by_external_id(kling_connection):
+    kling_connection.lose_next_create_answers(1, mode="reset")
+    request = NewStyleTextToVideoRequest.build(model_name="kling-3.0", prompt="a fox in snow", duration=5)
+
+    task = KlingHook().create_task(request)
+
+    (made,) = kling_connection.tasks()
+    assert task.task_id == made["task_id"]
+    assert kling_connection.counters(kling_connection.api_key)["creates"] == 1
