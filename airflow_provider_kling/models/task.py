@@ -201,8 +201,6 @@ class ImageTask(_Tolerant):
             "images": [image.to_xcom() for image in self.images],
             **({"videos": [video.to_xcom() for video in self.videos]} if self.videos else {}),
         }
-        if self.videos:
-            summary["videos"] = [video.to_xcom() for video in self.videos]
         if self.parent_video is not None:
             summary["parent_video"] = self.parent_video.to_xcom()
         return summary
