@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from airflow_provider_kling.errors import KlingCreateOutcomeUnknownError, KlingError
-from airflow_provider_kling.hooks.wire import Route, find_by_external_id_steps, list_steps
+from airflow_provider_kling.hooks.wire import Route
 from airflow_provider_kling.models.hosts import known_support
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def learn_support(core: KlingCore, task: ImageTask, external_id: str, route: Rou
         core._external_ids_honoured = True
         return
     try:
-        found = yield from find_by_external_id_steps(core, external_id, route)
+        found = yield from route.find(core, external_id)
     except KlingError as exc:  # finding out must not fail a create that worked
         core.log.info("Could not check whether Kling honours external_task_id: %s", exc)
         return
@@ -64,9 +64,9 @@ def learn_support(core: KlingCore, task: ImageTask, external_id: str, route: Rou
 
 def _probe_support(core: KlingCore, route: Route) -> Steps[bool | None]:
     """Whether the host finds a task of this account by its external id (None: no task to try)."""
-    for listed in (yield from list_steps(core, 1, 30, route)):
+    for listed in (yield from route.list(core, 1, 30)):
         if listed.external_task_id:
-            found = yield from find_by_external_id_steps(core, listed.external_task_id, route)
+            found = yield from route.find(core, listed.external_task_id)
             if found is not None:
                 core._external_ids_honoured = True
                 return True
@@ -84,7 +84,7 @@ def find_after_unknown_outcome(
     """
     honoured = ids_honoured(core)
     if honoured is not False:
-        existing = yield from find_by_external_id_steps(core, external_id, route)
+        existing = yield from route.find(core, external_id)
         if existing is not None:
             core.log.warning(
                 "The answer to a create was lost (%s), but Kling had received it: resuming task %s "

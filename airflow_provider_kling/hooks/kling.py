@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_kling.hooks.core import T
     from airflow_provider_kling.hooks.download import ImageDownload
+    from airflow_provider_kling.hooks.wire import Route
     from airflow_provider_kling.models import AccountCosts, ImageGenerationRequest, ImageTask
     from airflow_provider_kling.models.api_style import ApiStyle
     from airflow_provider_kling.models.requests import KlingTaskRequest
@@ -60,9 +61,10 @@ def _tasks() -> ModuleType:
     return tasks
 
 
-def _route(endpoint: str, api_style: ApiStyle | str) -> Any:
+def _route(endpoint: str, api_style: ApiStyle | str) -> Route:
     """The :class:`~airflow_provider_kling.hooks.wire.Route` of a call's ``endpoint`` and ``api_style``."""
-    return _tasks().Route(endpoint, api_style)
+    route: Route = _tasks().Route(endpoint, api_style)
+    return route
 
 
 class KlingHook(KlingCore, BaseHook):
@@ -205,7 +207,7 @@ class KlingHook(KlingCore, BaseHook):
         self, task_id: str, *, endpoint: str = GENERATIONS_PATH, api_style: ApiStyle | str = "v1"
     ) -> ImageTask:
         """Query one task of ``endpoint`` by Kling task id or by the caller's ``external_task_id``."""
-        return self._run(_tasks().get_task_steps(self, task_id, _route(endpoint, api_style)))
+        return self._run(_route(endpoint, api_style).query(self, task_id))
 
     async def aget_task(
         self,
@@ -219,9 +221,7 @@ class KlingHook(KlingCore, BaseHook):
         """Async :meth:`get_task`; retries and timeouts end by ``deadline`` (the clock's ``monotonic()``)
         and wait at most ``max_wait`` (a poll passes its interval)."""
         route = _route(endpoint, api_style)
-        return await self._arun(
-            _tasks().get_task_steps(self, task_id, route, deadline=deadline, max_wait=max_wait)
-        )
+        return await self._arun(route.query(self, task_id, deadline=deadline, max_wait=max_wait))
 
     async def acomplete_task(
         self,
@@ -259,10 +259,10 @@ class KlingHook(KlingCore, BaseHook):
         api_style: ApiStyle | str = "v1",
     ) -> list[ImageTask]:
         """Async :meth:`get_tasks`, on the event loop's shared client."""
-        route = _route(endpoint, api_style)
-        return await self._arun(
-            _tasks().get_tasks_steps(self, task_ids, route, deadline=deadline, max_wait=max_wait)
+        steps = _tasks().get_tasks_steps(
+            self, task_ids, _route(endpoint, api_style), deadline=deadline, max_wait=max_wait
         )
+        return await self._arun(steps)  # type: ignore[no-any-return]
 
     async def _atasks_data(
         self, task_ids: list[str], *, deadline: float | None = None, max_wait: float | None = None
@@ -284,8 +284,7 @@ class KlingHook(KlingCore, BaseHook):
         self, external_task_id: str, *, endpoint: str = GENERATIONS_PATH, api_style: ApiStyle | str = "v1"
     ) -> ImageTask | None:
         """The task created with this ``external_task_id``, or ``None``; errors name it as such."""
-        route = _route(endpoint, api_style)
-        return self._run(_tasks().find_by_external_id_steps(self, external_task_id, route))
+        return self._run(_route(endpoint, api_style).find(self, external_task_id))
 
     async def afind_task_by_external_id(
         self,
@@ -296,10 +295,7 @@ class KlingHook(KlingCore, BaseHook):
         api_style: ApiStyle | str = "v1",
     ) -> ImageTask | None:
         """Async :meth:`find_task_by_external_id`."""
-        route = _route(endpoint, api_style)
-        return await self._arun(
-            _tasks().find_by_external_id_steps(self, external_task_id, route, deadline=deadline)
-        )
+        return await self._arun(_route(endpoint, api_style).find(self, external_task_id, deadline=deadline))
 
     def list_tasks(
         self,
@@ -311,7 +307,7 @@ class KlingHook(KlingCore, BaseHook):
     ) -> list[ImageTask]:
         """One page of the account's tasks of ``endpoint``, newest first as Kling orders them (a
         model-path style lists the account's newest tasks of every kind)."""
-        return self._run(_tasks().list_steps(self, page_num, page_size, _route(endpoint, api_style)))
+        return self._run(_route(endpoint, api_style).list(self, page_num, page_size))
 
     async def alist_tasks(
         self,
@@ -323,8 +319,9 @@ class KlingHook(KlingCore, BaseHook):
         api_style: ApiStyle | str = "v1",
     ) -> list[ImageTask]:
         """Async :meth:`list_tasks`: one page of the account's tasks of ``endpoint``, newest first."""
-        route = _route(endpoint, api_style)
-        return await self._arun(_tasks().list_steps(self, page_num, page_size, route, deadline=deadline))
+        return await self._arun(
+            _route(endpoint, api_style).list(self, page_num, page_size, deadline=deadline)
+        )
 
     async def _alist_task_data(
         self,
@@ -338,10 +335,9 @@ class KlingHook(KlingCore, BaseHook):
     ) -> list[dict[str, Any]]:
         """One page of the task list, unread: the triggers' list rounds read only the tasks they watch."""
         route = _route(endpoint, api_style)
-        steps = _tasks().list_data_steps(
-            self, page_num, page_size, route, deadline=deadline, max_wait=max_wait
+        return await self._arun(
+            route.list_data(self, page_num, page_size, deadline=deadline, max_wait=max_wait)
         )
-        return await self._arun(steps)  # type: ignore[no-any-return]
 
     def wait_for_task(
         self,

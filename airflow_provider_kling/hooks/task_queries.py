@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from airflow_provider_kling.errors import KlingAuthError, KlingError, KlingNotFoundError, KlingResponseError
-from airflow_provider_kling.hooks.wire import MODEL_PATH, Route, get_task_steps, tasks_query_steps
+from airflow_provider_kling.hooks.wire import MODEL_PATH, Route, tasks_query_steps
 from airflow_provider_kling.models.hosts import known_support
 from airflow_provider_kling.models.task_query import chunks
 
@@ -100,7 +100,7 @@ def complete_steps(
     """``task`` as read through ``/tasks``, with all its style's own query says once it has ended."""
     if route.wire.tasks_query_is_complete or not task.task_status.is_final:
         return task
-    return (yield from get_task_steps(core, task.task_id, route, deadline=deadline, max_wait=max_wait))
+    return (yield from route.query(core, task.task_id, deadline=deadline, max_wait=max_wait))
 
 
 def get_tasks_steps(
@@ -145,9 +145,7 @@ def get_tasks_steps(
         if task_id in found:
             continue
         try:
-            found[task_id] = yield from get_task_steps(
-                core, task_id, route, deadline=deadline, max_wait=max_wait
-            )
+            found[task_id] = yield from route.query(core, task_id, deadline=deadline, max_wait=max_wait)
         except KlingNotFoundError:
             continue
     return [found[task_id] for task_id in ids if task_id in found]

@@ -19,14 +19,7 @@ from airflow_provider_kling.errors import (
 )
 from airflow_provider_kling.hooks import external_ids
 from airflow_provider_kling.hooks.task_queries import complete_steps, get_tasks_steps
-from airflow_provider_kling.hooks.wire import (
-    Route,
-    find_by_external_id_steps,
-    get_task_steps,
-    list_data_steps,
-    list_steps,
-    tasks_query_steps,
-)
+from airflow_provider_kling.hooks.wire import Route, tasks_query_steps
 from airflow_provider_kling.idempotency import new_external_task_id, with_external_task_id
 from airflow_provider_kling.models.capabilities import check_model_served
 from airflow_provider_kling.models.requests import ImageGenerationRequest
@@ -37,19 +30,8 @@ if TYPE_CHECKING:
     from airflow_provider_kling.models.requests import KlingTaskRequest
     from airflow_provider_kling.models.task import ImageTask
 
-#: What the hook calls through this module (the queries are the wire formats' and task_queries').
-__all__ = [
-    "Route",
-    "complete_steps",
-    "create_steps",
-    "find_by_external_id_steps",
-    "get_task_steps",
-    "get_tasks_steps",
-    "list_data_steps",
-    "list_steps",
-    "tasks_query_steps",
-    "wait_steps",
-]
+#: What the hook calls through this module (with :class:`Route`'s queries and lists).
+__all__ = ["Route", "complete_steps", "create_steps", "get_tasks_steps", "tasks_query_steps", "wait_steps"]
 
 #: A create whose answer was lost and that Kling provably never received is sent again after
 #: ``min(RESEND_WAIT_MAX, 2 ** resends)`` seconds, at most ``max_retries`` times.
@@ -65,9 +47,7 @@ def wait_steps(
     plan = PollPlan(task_id, poll_interval, deadline=start + timeout, started=start)
     while True:
         try:
-            task = yield from get_task_steps(
-                core, task_id, route, deadline=plan.deadline, max_wait=poll_interval
-            )
+            task = yield from route.query(core, task_id, deadline=plan.deadline, max_wait=poll_interval)
         except KlingError as exc:
             plan.failed(exc)
             core.log.warning("Polling Kling task %s failed (%s); polling again", task_id, exc)
@@ -121,7 +101,7 @@ def create_steps(
             task = route.wire.decode(data, "the new task")
         except KlingInvalidRequestError:
             # Kling refuses a second create with a known external id: the first one landed.
-            existing = yield from find_by_external_id_steps(core, external_id, route)
+            existing = yield from route.find(core, external_id)
             if existing is None:
                 raise
             core.log.info(

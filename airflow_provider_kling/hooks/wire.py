@@ -185,6 +185,47 @@ class Route:
     def wire(self) -> V1Wire | ModelPathWire:
         return wire_for(self.api_style)
 
+    def query(
+        self, core: KlingCore, task_id: str, *, deadline: float | None = None, max_wait: float | None = None
+    ) -> Steps[ImageTask]:
+        """One task by Kling task id or external task id, as its style queries it."""
+        return self.wire.query_steps(core, task_id, self.endpoint, deadline=deadline, max_wait=max_wait)
+
+    def find(
+        self, core: KlingCore, external_task_id: str, *, deadline: float | None = None
+    ) -> Steps[ImageTask | None]:
+        """The task created with this ``external_task_id``, or ``None``; errors name it as such."""
+        try:
+            return (yield from self.query(core, external_task_id, deadline=deadline))
+        except KlingNotFoundError:
+            return None
+        except KlingError as exc:
+            if exc.task_id == external_task_id:
+                exc.task_id, exc.external_task_id = None, external_task_id
+            raise
+
+    def list_data(
+        self,
+        core: KlingCore,
+        page_num: int,
+        page_size: int,
+        *,
+        deadline: float | None = None,
+        max_wait: float | None = None,
+    ) -> Steps[list[dict[str, Any]]]:
+        """One page of the task list, unread (list rounds read only the tasks they watch)."""
+        wire = self.wire
+        return wire.list_data_steps(
+            core, page_num, page_size, self.endpoint, deadline=deadline, max_wait=max_wait
+        )
+
+    def list(
+        self, core: KlingCore, page_num: int, page_size: int, *, deadline: float | None = None
+    ) -> Steps[list[ImageTask]]:
+        """One page of the task list, read."""
+        items = yield from self.list_data(core, page_num, page_size, deadline=deadline)
+        return [self.wire.decode(item, "a listed task") for item in items]
+
 
 def tasks_query_steps(
     core: KlingCore,
@@ -199,56 +240,3 @@ def tasks_query_steps(
     params = tasks_by_ids_params(ids, external=external)
     data = yield from core.call("GET", TASKS_PATH, params=params, deadline=deadline, max_wait=max_wait)
     return records_of(data)
-
-
-def get_task_steps(
-    core: KlingCore,
-    task_id: str,
-    route: Route,
-    *,
-    deadline: float | None = None,
-    max_wait: float | None = None,
-) -> Steps[ImageTask]:
-    """One task by Kling task id or external task id, as its style queries it."""
-    return (
-        yield from route.wire.query_steps(core, task_id, route.endpoint, deadline=deadline, max_wait=max_wait)
-    )
-
-
-def find_by_external_id_steps(
-    core: KlingCore, external_task_id: str, route: Route, *, deadline: float | None = None
-) -> Steps[ImageTask | None]:
-    """The task created with this ``external_task_id``, or ``None``; errors name it as such."""
-    try:
-        return (yield from get_task_steps(core, external_task_id, route, deadline=deadline))
-    except KlingNotFoundError:
-        return None
-    except KlingError as exc:
-        if exc.task_id == external_task_id:
-            exc.task_id, exc.external_task_id = None, external_task_id
-        raise
-
-
-def list_data_steps(
-    core: KlingCore,
-    page_num: int,
-    page_size: int,
-    route: Route,
-    *,
-    deadline: float | None = None,
-    max_wait: float | None = None,
-) -> Steps[list[dict[str, Any]]]:
-    """One page of the task list, unread (list rounds read only the tasks they watch)."""
-    return (
-        yield from route.wire.list_data_steps(
-            core, page_num, page_size, route.endpoint, deadline=deadline, max_wait=max_wait
-        )
-    )
-
-
-def list_steps(
-    core: KlingCore, page_num: int, page_size: int, route: Route, *, deadline: float | None = None
-) -> Steps[list[ImageTask]]:
-    """One page of the task list, read."""
-    items = yield from list_data_steps(core, page_num, page_size, route, deadline=deadline)
-    return [route.wire.decode(item, "a listed task") for item in items]
