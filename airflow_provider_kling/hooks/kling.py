@@ -69,10 +69,11 @@ def _route(endpoint: str, api_style: ApiStyle | str) -> Route:
 
 class KlingHook(KlingCore, BaseHook):
     """
-    Talk to Kling's image API: image generation and its neighbouring endpoints (omni-image,
-    multi-image2image, expand, virtual try-on), which share one task lifecycle. Task calls take
-    the endpoint's path as ``endpoint`` (default image generation); a create takes it from its
-    request model. Every call has an async twin (``a`` prefix) on the event loop's shared client.
+    Talk to Kling: every request kind, image or video, in either API style, on one task lifecycle.
+    Task calls take the kind's path as ``endpoint`` (default image generation) and its style as
+    ``api_style`` (default ``"v1"``; :mod:`.wire` says how each style is queried and listed); a
+    create takes both from its request. Every call has an async twin (``a`` prefix) on the event
+    loop's shared client.
 
     :param kling_conn_id: The ``kling`` connection: host = base URL (default the reseller's),
         password = API key, or login = access key with password = secret key.
@@ -165,9 +166,6 @@ class KlingHook(KlingCore, BaseHook):
             await release_client(client)
 
     # -- tasks --------------------------------------------------------------------------------------
-    # A task of another kind than image generation is named by its kind's ``endpoint`` (path) and
-    # ``api_style`` (:class:`~airflow_provider_kling.models.api_style.ApiStyle`, ``"v1"`` by default):
-    # the style's wire format (:mod:`.wire`) says how it is queried and listed.
 
     def create_task(
         self,
