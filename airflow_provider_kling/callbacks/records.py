@@ -17,7 +17,6 @@ import json
 from dataclasses import dataclass
 
 from airflow_provider_kling.errors import KlingResponseError
-from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.task import ImageTask, TaskStatus, record_style, task_from_data
 
 
@@ -38,7 +37,8 @@ class CallbackRecord:
     video_urls: tuple[str, ...]
     #: Units Kling deducted, as a decimal string (``final_unit_deduction``, or the unit ``billing``).
     units: str | None
-    #: ``legacy`` or ``new``: which body shape Kling sent (``query``: read by the sweep, not a callback).
+    #: Which style's body Kling sent (an ``ApiStyle`` value: ``v1``, ``model-path``), or ``query``
+    #: (read by the sweep, not a callback).
     shape: str
 
     @property
@@ -64,7 +64,7 @@ def parse_callback(body: bytes) -> CallbackRecord:
         task = task_from_data(data, "a callback")
     except KlingResponseError as exc:
         raise CallbackBodyError(str(exc)) from None
-    return record_of_task(task, "new" if record_style(data) is ApiStyle.MODEL_PATH else "legacy")
+    return record_of_task(task, record_style(data).value)
 
 
 def record_of_task(task: ImageTask, shape: str = "query") -> CallbackRecord:
