@@ -30,6 +30,7 @@ from airflow_provider_kling.errors import (
     KlingResponseError,
 )
 from airflow_provider_kling.models.api_style import ApiStyle
+from airflow_provider_kling.models.requests import REQUEST_KINDS, endpoint_path
 from airflow_provider_kling.models.task import ImageTask, task_from_data, task_from_v1
 from airflow_provider_kling.models.task_query import TASKS_PATH, TaskSearch, records_of, tasks_by_ids_params
 
@@ -180,6 +181,13 @@ class Route:
         """Where a request's (or request class's) task lives: its kind's path, in its style."""
         kind: Any = request if isinstance(request, type) else type(request)
         return cls(kind.path, style_of(request))
+
+    @classmethod
+    def of_endpoint(cls, kind_or_path: str) -> Route:
+        """The route of a kind named by its kind or its path (a sensor's or a sweep's ``endpoint``);
+        ValueError naming the kinds and paths there are otherwise."""
+        path = endpoint_path(kind_or_path)
+        return cls.of(next(kind for kind in REQUEST_KINDS.values() if kind.path == path))
 
     @property
     def wire(self) -> V1Wire | ModelPathWire:

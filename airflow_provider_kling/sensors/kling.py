@@ -71,11 +71,9 @@ class KlingImageTaskSensor(BaseSensorOperator):
     @cached_property
     def api_style(self) -> str:
         """The API style of the endpoint's kind (how its tasks are queried)."""
-        from airflow_provider_kling.hooks.wire import style_of  # DAG-parse cost: loads the models
-        from airflow_provider_kling.models.requests import REQUEST_KINDS
+        from airflow_provider_kling.hooks.wire import Route  # DAG-parse cost: loads the models
 
-        kinds = [cls for cls in REQUEST_KINDS.values() if self.endpoint in (cls.kind, cls.path)]
-        return style_of(kinds[0]) if kinds else "v1"
+        return Route.of_endpoint(self.endpoint_path).api_style
 
     @cached_property
     def hook(self) -> KlingHook:

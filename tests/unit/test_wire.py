@@ -74,3 +74,25 @@ def test_each_style_decodes_its_own_records_into_one_task() -> None:
         "a task",
     )
     assert v1.to_xcom() == record.to_xcom()
+
+
+def test_an_endpoint_given_by_kind_or_path_names_its_route() -> None:
+    assert Route.of_endpoint("new-text-to-video") == Route("/text-to-video", ApiStyle.MODEL_PATH)
+    assert Route.of_endpoint("/v1/images/generations") == Route("/v1/images/generations", ApiStyle.V1)
+    with pytest.raises(ValueError, match="unknown Kling endpoint"):
+        Route.of_endpoint("/no/such/path")
+
+
+def test_a_sensor_on_a_model_path_kind_reads_its_task_through_tasks(kling_connection) -> None:
+    from airflow_provider_kling.hooks.kling import KlingHook
+    from airflow_provider_kling.sensors.kling import KlingImageTaskSensor
+
+    kling_connection.set_progress("immediate")
+    request = NewStyleTextToVideoRequest(model_name="kling-3.0", prompt="a fox", duration=5)
+    created = KlingHook().create_task(request)
+    sensor = KlingImageTaskSensor(task_id="wait", kling_task_id=created.task_id, endpoint="new-text-to-video")
+
+    done = sensor.poke({})  # type: ignore[arg-type]
+
+    assert done.is_done and done.xcom_value["videos"][0]["duration"] == "5"
+    assert kling_connection.counters(kling_connection.api_key)["queries"] == 0  # GET /tasks, not a route
