@@ -30,7 +30,6 @@ from airflow_provider_kling.batch.admission import (
 )
 from airflow_provider_kling.defaults import MAX_PAGE_SIZE
 from airflow_provider_kling.errors import KlingError, KlingNotFoundError
-from airflow_provider_kling.hooks.wire import style_of
 from airflow_provider_kling.idempotency import generation_external_task_id, with_external_task_id
 from airflow_provider_kling.lifecycle import FailurePolicy, decide, newest_generation
 
@@ -73,8 +72,8 @@ class BatchRunner:
         self.completion_reads = 0
         #: The endpoint of every item (one request kind per batch): its lists, polls and creates.
         first = next(iter(requests.values()), None)
-        self.endpoint: str = type(first).path if first is not None else ""
-        self.api_style: str = style_of(first)
+        self.endpoint: str = first.endpoint if first is not None else ""
+        self.api_style: str = first.api_style if first is not None else "v1"
         self.deadline, self.max_regenerations = deadline, max_regenerations
         self.log, self.progress_every = log, progress_every
         self.polls = 0

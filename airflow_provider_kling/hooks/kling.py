@@ -61,9 +61,9 @@ def _tasks() -> ModuleType:
     return tasks
 
 
-def _route(endpoint: str, api_style: ApiStyle | str) -> Route:
+def _route(endpoint: str, api_style: ApiStyle | str | None) -> Route:
     """The :class:`~airflow_provider_kling.hooks.wire.Route` of a call's ``endpoint`` and ``api_style``."""
-    route: Route = _tasks().Route(endpoint, api_style)
+    route: Route = _tasks().Route.at(endpoint, api_style)
     return route
 
 
@@ -71,9 +71,9 @@ class KlingHook(KlingCore, BaseHook):
     """
     Talk to Kling: every request kind, image or video, in either API style, on one task lifecycle.
     Task calls take the kind's path as ``endpoint`` (default image generation) and its style as
-    ``api_style`` (default ``"v1"``; :mod:`.wire` says how each style is queried and listed); a
-    create takes both from its request. Every call has an async twin (``a`` prefix) on the event
-    loop's shared client.
+    ``api_style`` (default: the style its kind declares that path in; :mod:`.wire` says how each
+    style is queried and listed); a create takes both from its request. Every call has an async
+    twin (``a`` prefix) on the event loop's shared client.
 
     :param kling_conn_id: The ``kling`` connection: host = base URL (default the reseller's),
         password = API key, or login = access key with password = secret key.
@@ -202,7 +202,7 @@ class KlingHook(KlingCore, BaseHook):
         )
 
     def get_task(
-        self, task_id: str, *, endpoint: str = GENERATIONS_PATH, api_style: ApiStyle | str = "v1"
+        self, task_id: str, *, endpoint: str = GENERATIONS_PATH, api_style: ApiStyle | str | None = None
     ) -> ImageTask:
         """Query one task of ``endpoint`` by Kling task id or by the caller's ``external_task_id``."""
         return self._run(_route(endpoint, api_style).query(self, task_id))
@@ -214,7 +214,7 @@ class KlingHook(KlingCore, BaseHook):
         deadline: float | None = None,
         endpoint: str = GENERATIONS_PATH,
         max_wait: float | None = None,
-        api_style: ApiStyle | str = "v1",
+        api_style: ApiStyle | str | None = None,
     ) -> ImageTask:
         """Async :meth:`get_task`; retries and timeouts end by ``deadline`` (the clock's ``monotonic()``)
         and wait at most ``max_wait`` (a poll passes its interval)."""
@@ -228,7 +228,7 @@ class KlingHook(KlingCore, BaseHook):
         deadline: float | None = None,
         endpoint: str = GENERATIONS_PATH,
         max_wait: float | None = None,
-        api_style: ApiStyle | str = "v1",
+        api_style: ApiStyle | str | None = None,
     ) -> ImageTask:
         """A task read through ``GET /tasks``, with all its own style's query says once it has ended
         (``/tasks`` carries a ``/v1`` task's units but not its balance deduction): one more query then."""
@@ -238,7 +238,11 @@ class KlingHook(KlingCore, BaseHook):
         )
 
     def get_tasks(
-        self, task_ids: Iterable[str], *, endpoint: str = GENERATIONS_PATH, api_style: ApiStyle | str = "v1"
+        self,
+        task_ids: Iterable[str],
+        *,
+        endpoint: str = GENERATIONS_PATH,
+        api_style: ApiStyle | str | None = None,
     ) -> list[ImageTask]:
         """
         The tasks of ``task_ids`` Kling knows, in the order asked (unknown ids are left out): one
@@ -254,7 +258,7 @@ class KlingHook(KlingCore, BaseHook):
         endpoint: str = GENERATIONS_PATH,
         deadline: float | None = None,
         max_wait: float | None = None,
-        api_style: ApiStyle | str = "v1",
+        api_style: ApiStyle | str | None = None,
     ) -> list[ImageTask]:
         """Async :meth:`get_tasks`, on the event loop's shared client."""
         steps = _tasks().get_tasks_steps(
@@ -270,7 +274,7 @@ class KlingHook(KlingCore, BaseHook):
         return await self._arun(steps)  # type: ignore[no-any-return]
 
     def find_task(
-        self, task_id: str, *, endpoint: str = GENERATIONS_PATH, api_style: ApiStyle | str = "v1"
+        self, task_id: str, *, endpoint: str = GENERATIONS_PATH, api_style: ApiStyle | str | None = None
     ) -> ImageTask | None:
         """Like :meth:`get_task`, but ``None`` when Kling knows no such task."""
         try:
@@ -279,7 +283,11 @@ class KlingHook(KlingCore, BaseHook):
             return None
 
     def find_task_by_external_id(
-        self, external_task_id: str, *, endpoint: str = GENERATIONS_PATH, api_style: ApiStyle | str = "v1"
+        self,
+        external_task_id: str,
+        *,
+        endpoint: str = GENERATIONS_PATH,
+        api_style: ApiStyle | str | None = None,
     ) -> ImageTask | None:
         """The task created with this ``external_task_id``, or ``None``; errors name it as such."""
         return self._run(_route(endpoint, api_style).find(self, external_task_id))
@@ -290,7 +298,7 @@ class KlingHook(KlingCore, BaseHook):
         *,
         endpoint: str = GENERATIONS_PATH,
         deadline: float | None = None,
-        api_style: ApiStyle | str = "v1",
+        api_style: ApiStyle | str | None = None,
     ) -> ImageTask | None:
         """Async :meth:`find_task_by_external_id`."""
         return await self._arun(_route(endpoint, api_style).find(self, external_task_id, deadline=deadline))
@@ -301,7 +309,7 @@ class KlingHook(KlingCore, BaseHook):
         page_size: int = 30,
         *,
         endpoint: str = GENERATIONS_PATH,
-        api_style: ApiStyle | str = "v1",
+        api_style: ApiStyle | str | None = None,
     ) -> list[ImageTask]:
         """One page of the account's tasks of ``endpoint``, newest first as Kling orders them (a
         model-path style lists the account's newest tasks of every kind)."""
@@ -314,7 +322,7 @@ class KlingHook(KlingCore, BaseHook):
         *,
         deadline: float | None = None,
         endpoint: str = GENERATIONS_PATH,
-        api_style: ApiStyle | str = "v1",
+        api_style: ApiStyle | str | None = None,
     ) -> list[ImageTask]:
         """Async :meth:`list_tasks`: one page of the account's tasks of ``endpoint``, newest first."""
         return await self._arun(
@@ -329,7 +337,7 @@ class KlingHook(KlingCore, BaseHook):
         deadline: float | None = None,
         endpoint: str = GENERATIONS_PATH,
         max_wait: float | None = None,
-        api_style: ApiStyle | str = "v1",
+        api_style: ApiStyle | str | None = None,
     ) -> list[dict[str, Any]]:
         """One page of the task list, unread: the triggers' list rounds read only the tasks they watch."""
         route = _route(endpoint, api_style)
@@ -344,7 +352,7 @@ class KlingHook(KlingCore, BaseHook):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float = DEFAULT_TIMEOUT,
         endpoint: str = GENERATIONS_PATH,
-        api_style: ApiStyle | str = "v1",
+        api_style: ApiStyle | str | None = None,
     ) -> ImageTask:
         """
         Poll until the task succeeds (returned), fails (:class:`KlingTaskFailedError`) or the

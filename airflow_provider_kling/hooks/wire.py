@@ -39,11 +39,6 @@ if TYPE_CHECKING:
     from airflow_provider_kling.hooks.core import KlingCore, Steps
 
 
-def style_of(request: Any) -> ApiStyle:
-    """The API style of a request (or request class): its ``api_style``, ``/v1`` when it declares none."""
-    return ApiStyle(getattr(request, "api_style", ApiStyle.V1))
-
-
 class WireFormat:
     """What both styles share; each subclass adds ``create_path``, ``decode``, ``query_steps`` and
     ``list_data_steps`` (one page of the task list, unread)."""
@@ -67,7 +62,7 @@ class V1Wire(WireFormat):
     tasks_query_is_complete = False
 
     def create_path(self, request: Any) -> str:
-        return str(type(request).path)
+        return str(request.endpoint)
 
     def decode(self, data: Any, what: str, task_id: str | None = None) -> ImageTask:
         return task_from_v1(data, what, task_id)
@@ -107,7 +102,7 @@ class ModelPathWire(WireFormat):
     tasks_query_is_complete = True
 
     def create_path(self, request: Any) -> str:
-        return f"{type(request).path}/{request.model_name}"
+        return f"{request.endpoint}/{request.model_name}"
 
     def takes_credentials(self, settings: KlingConnectionSettings) -> bool:
         return settings.access_key is None
@@ -178,16 +173,25 @@ class Route:
 
     @classmethod
     def of(cls, request: Any) -> Route:
-        """Where a request's (or request class's) task lives: its kind's path, in its style."""
-        kind: Any = request if isinstance(request, type) else type(request)
-        return cls(kind.path, style_of(request))
+        """Where a request's task lives: its kind's path in the style its model takes."""
+        return cls(request.endpoint, request.api_style)
+
+    @classmethod
+    def at(cls, endpoint: str, api_style: ApiStyle | str | None = None) -> Route:
+        """The route of ``endpoint`` in ``api_style``; without one, the style a request kind declares
+        that path in (each declared path belongs to one style), else ``/v1``."""
+        if api_style is None:
+            declared = (
+                s for kind in REQUEST_KINDS.values() for s, path in kind.paths.items() if path == endpoint
+            )
+            api_style = next(declared, ApiStyle.V1)
+        return cls(endpoint, ApiStyle(api_style))
 
     @classmethod
     def of_endpoint(cls, kind_or_path: str) -> Route:
-        """The route of a kind named by its kind or its path (a sensor's or a sweep's ``endpoint``);
-        ValueError naming the kinds and paths there are otherwise."""
-        path = endpoint_path(kind_or_path)
-        return cls.of(next(kind for kind in REQUEST_KINDS.values() if kind.path == path))
+        """The route of an endpoint named by kind (its ``/v1`` path when it has one) or by path (a
+        sensor's or a sweep's ``endpoint``); ValueError naming the kinds and paths otherwise."""
+        return cls.at(endpoint_path(kind_or_path))
 
     @property
     def wire(self) -> V1Wire | ModelPathWire:

@@ -54,10 +54,8 @@ class RequestTasks:
         self.hook, self.request, self.policy, self.store, self.log = hook, request, policy, store, log
         self.push_task_id = push_task_id
         #: The request kind's endpoint and API style: every query and create of this request goes there.
-        from airflow_provider_kling.hooks.wire import style_of  # DAG-parse cost: loads the models
-
-        self.endpoint: str = type(request).path
-        self.api_style: str = style_of(request)
+        self.endpoint: str = request.endpoint
+        self.api_style: str = request.api_style
         self.base_id: str = request.external_task_id
         self.fingerprint = request_fingerprint(request)
 

@@ -49,7 +49,8 @@ class KlingImageTaskTrigger(BaseTrigger):
     :param max_poll_errors: Failed polls in a row tolerated before an ``error`` event.
     :param endpoint: The task's endpoint path (``models.requests``: image generation by default,
         omni-image, multi-image2image, expand, virtual try-on).
-    :param api_style: The task's API style (``ApiStyle`` value, ``"v1"`` by default): how it is queried.
+    :param api_style: The task's API style (an ``ApiStyle`` value; by default the style its kind
+        declares ``endpoint`` in): how it is queried.
     """
 
     def __init__(
@@ -60,7 +61,7 @@ class KlingImageTaskTrigger(BaseTrigger):
         deadline: float | None = None,
         max_poll_errors: int = DEFAULT_MAX_POLL_ERRORS,
         endpoint: str = GENERATIONS_PATH,
-        api_style: str = "v1",
+        api_style: str | None = None,
     ) -> None:
         super().__init__()
         # Not ``task_id``: BaseTrigger owns that name, and the triggerer sets it to the Airflow
@@ -71,7 +72,7 @@ class KlingImageTaskTrigger(BaseTrigger):
         self.deadline = float(deadline) if deadline is not None else time.time() + DEFAULT_TIMEOUT
         self.max_poll_errors = int(max_poll_errors)
         self.endpoint = endpoint
-        self.api_style = str(api_style)
+        self.api_style = None if api_style is None else str(api_style)
         #: Where the trigger reads time and sleeps (not serialized; tests set a fake one).
         self.clock = Clock()
 

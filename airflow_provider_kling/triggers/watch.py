@@ -63,7 +63,7 @@ class _Board:
     """The latest round's view of one connection's watched tasks."""
 
     endpoint: str = GENERATIONS_PATH  # whose task list the rounds read, in which API style
-    api_style: str = "v1"
+    api_style: str | None = None
     watched: dict[str, int] = field(default_factory=dict)  # Kling or external task id -> watchers
     seen: dict[str, dict[str, Any]] = field(default_factory=dict)  # unparsed: each trigger parses its own
     round_for: set[str] = field(default_factory=set)  # the tasks watched when the last round began
@@ -262,7 +262,7 @@ async def _task_queries(board: _Board, hook: KlingHook) -> _TaskQueries:
 
 
 # event loop -> (connection id, endpoint, api style) -> board; weak, so a finished loop leaves nothing.
-_boards: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, str], _Board]] = (
+_boards: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, str | None], _Board]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -274,7 +274,7 @@ async def watch(
     clock: Callable[[], float],
     endpoint: str = GENERATIONS_PATH,
     max_wait: float | None = None,
-    api_style: str = "v1",
+    api_style: str | None = None,
 ) -> AsyncIterator[Lookup]:
     """
     Watch one task of ``endpoint`` (in ``api_style``) while the block runs; yields

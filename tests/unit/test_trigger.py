@@ -37,7 +37,7 @@ def test_serialize_round_trips_identifiers_and_deadline_only(kling_connection):
         "deadline": 1234.5,
         "max_poll_errors": 5,
         "endpoint": "/v1/images/generations",
-        "api_style": "v1",
+        "api_style": None,
     }
     assert kling_connection.api_key not in json.dumps(kwargs)
     assert KlingImageTaskTrigger(**kwargs).serialize() == (path, kwargs)

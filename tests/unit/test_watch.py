@@ -283,7 +283,7 @@ async def test_a_lookup_that_stops_waiting_leaves_the_batch_to_the_others():
 
 DEFERRABLE_KINDS = {
     "generations": {"model_name": "kling-v3", "prompt": "a kite", "n": 1},
-    "new-text-to-video": {"model_name": "kling-3.0", "prompt": "a fox"},
+    "text2video": {"model_name": "kling-3.0", "prompt": "a fox"},
 }
 
 

@@ -10,9 +10,8 @@ import pytest
 from airflow_provider_kling.errors import KlingAuthError
 from airflow_provider_kling.hooks.connection import KlingConnectionSettings
 from airflow_provider_kling.hooks.core import KlingCore
-from airflow_provider_kling.hooks.wire import MODEL_PATH, V1, Route, style_of, wire_for
+from airflow_provider_kling.hooks.wire import MODEL_PATH, V1, Route, wire_for
 from airflow_provider_kling.models.api_style import ApiStyle
-from airflow_provider_kling.models.new_style import NewStyleTextToVideoRequest
 from airflow_provider_kling.models.requests import ImageGenerationRequest, TextToVideoRequest
 
 
@@ -23,21 +22,17 @@ def core_with(**settings: Any) -> KlingCore:
     return core
 
 
-def test_each_request_kind_names_its_style_and_route() -> None:
-    new = NewStyleTextToVideoRequest(model_name="kling-3.0", prompt="a fox")
+def test_a_request_names_its_route_by_the_style_its_model_takes() -> None:
+    new = TextToVideoRequest(model_name="kling-3.0", prompt="a fox")
     old = TextToVideoRequest(model_name="kling-v2-6", prompt="a fox")
-    assert (style_of(new), style_of(old), style_of(ImageGenerationRequest)) == (
-        ApiStyle.MODEL_PATH,
-        ApiStyle.V1,
-        ApiStyle.V1,
-    )
     assert Route.of(new) == Route("/text-to-video", ApiStyle.MODEL_PATH)
     assert Route.of(old) == Route("/v1/videos/text2video", ApiStyle.V1)
+    assert Route.of(ImageGenerationRequest(prompt="a kite")).wire is V1
     assert Route("/x", "model-path").wire is MODEL_PATH  # a serialized style value reads back
 
 
 def test_the_model_path_style_puts_the_model_in_the_create_path() -> None:
-    new = NewStyleTextToVideoRequest(model_name="kling-3.0", prompt="a fox")
+    new = TextToVideoRequest(model_name="kling-3.0", prompt="a fox")
     old = TextToVideoRequest(model_name="kling-v2-6", prompt="a fox")
     assert wire_for(new.api_style).create_path(new) == "/text-to-video/kling-3.0"
     assert V1.create_path(old) == "/v1/videos/text2video"
@@ -77,10 +72,14 @@ def test_each_style_decodes_its_own_records_into_one_task() -> None:
 
 
 def test_an_endpoint_given_by_kind_or_path_names_its_route() -> None:
-    assert Route.of_endpoint("new-text-to-video") == Route("/text-to-video", ApiStyle.MODEL_PATH)
+    assert Route.of_endpoint("/text-to-video") == Route("/text-to-video", ApiStyle.MODEL_PATH)
+    assert Route.of_endpoint("text2video") == Route("/v1/videos/text2video", ApiStyle.V1)
     assert Route.of_endpoint("/v1/images/generations") == Route("/v1/images/generations", ApiStyle.V1)
     with pytest.raises(ValueError, match="unknown Kling endpoint"):
         Route.of_endpoint("/no/such/path")
+    # A hook call given only a declared path: the style that path is declared in.
+    assert Route.at("/omni-video") == Route("/omni-video", ApiStyle.MODEL_PATH)
+    assert Route.at("/v1/custom") == Route("/v1/custom", ApiStyle.V1)
 
 
 def test_a_sensor_on_a_model_path_kind_reads_its_task_through_tasks(kling_connection) -> None:
@@ -88,9 +87,9 @@ def test_a_sensor_on_a_model_path_kind_reads_its_task_through_tasks(kling_connec
     from airflow_provider_kling.sensors.kling import KlingImageTaskSensor
 
     kling_connection.set_progress("immediate")
-    request = NewStyleTextToVideoRequest(model_name="kling-3.0", prompt="a fox", duration=5)
+    request = TextToVideoRequest(model_name="kling-3.0", prompt="a fox", duration=5)
     created = KlingHook().create_task(request)
-    sensor = KlingImageTaskSensor(task_id="wait", kling_task_id=created.task_id, endpoint="new-text-to-video")
+    sensor = KlingImageTaskSensor(task_id="wait", kling_task_id=created.task_id, endpoint="/text-to-video")
 
     done = sensor.poke({})  # type: ignore[arg-type]
 
