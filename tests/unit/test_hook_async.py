@@ -63,7 +63,7 @@ def create_task(**fields: Any) -> str:
     return KlingHook(clock=FakeClock()).create_task(**request).task_id
 
 
-async def test_aget_image_task_reads_a_task_by_its_id(kling_connection, clock):
+async def test_aget_task_reads_a_task_by_its_id(kling_connection, clock):
     task_id = create_task()
     hook = KlingHook(clock=clock)
 
@@ -78,7 +78,7 @@ async def test_aget_image_task_reads_a_task_by_its_id(kling_connection, clock):
     assert kling_connection.counters(kling_connection.api_key)["queries"] == 1
 
 
-async def test_aget_image_task_reads_a_task_by_its_external_id(kling_connection, clock):
+async def test_aget_task_reads_a_task_by_its_external_id(kling_connection, clock):
     task_id = create_task(external_task_id="nightly:2024-08-04")
     hook = KlingHook(clock=clock)
 
@@ -90,7 +90,7 @@ async def test_aget_image_task_reads_a_task_by_its_external_id(kling_connection,
     assert (task.task_id, task.external_task_id) == (task_id, "nightly:2024-08-04")
 
 
-async def test_aget_image_task_of_an_unknown_task_is_not_found(kling_connection, waits, clock):
+async def test_aget_task_of_an_unknown_task_is_not_found(kling_connection, waits, clock):
     hook = KlingHook(clock=clock)
 
     with pytest.raises(KlingNotFoundError) as raised:
@@ -264,7 +264,7 @@ async def test_async_path_logs_no_key_even_at_debug(kling_connection, caplog, cl
     assert not [text for text in texts if kling_connection.api_key in text]
 
 
-async def test_alist_image_tasks_reads_a_page_newest_first(kling_connection, clock):
+async def test_alist_tasks_reads_a_page_newest_first(kling_connection, clock):
     older, newer = create_task(), create_task()
     hook = KlingHook(clock=clock)
 
