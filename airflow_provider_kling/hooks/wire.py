@@ -10,9 +10,9 @@ records are read, and which credentials the style takes.
   ``?external_task_ids=``); list ``POST /tasks`` (the account's newest tasks); model-path task
   records; an API key only (Kling answers a JWT with 401/1002: refused before sending).
 
-A request's style is its ``api_style`` (:func:`style_of`); a reference to a task kept for later
-(a trigger, a batch) carries its :class:`Route`: the kind's path and the style. Nothing looks at a
-path to tell the styles apart. Each call is steps of the hook's sans-I/O core (:mod:`.core`).
+A request's style is its ``api_style`` (its model's); a reference to a task kept for later (a
+trigger, a batch) carries its :class:`Route`: the kind's path and the style. Nothing looks at the
+shape of a path to tell the styles apart. Each call is steps of the hook's sans-I/O core (:mod:`.core`).
 """
 
 from __future__ import annotations
