@@ -32,7 +32,7 @@ from airflow_provider_kling.batch.items import slots_of
 from airflow_provider_kling.defaults import MAX_PAGE_SIZE
 from airflow_provider_kling.errors import KlingError, KlingNotFoundError
 from airflow_provider_kling.idempotency import generation_external_task_id, with_external_task_id
-from airflow_provider_kling.lifecycle import FailurePolicy, Outcome, decide, newest_generation, outcome_of
+from airflow_provider_kling.lifecycle import FailurePolicy, decide, newest_generation
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.kling import KlingHook
@@ -73,7 +73,9 @@ class BatchRunner:
         self.completions = completions
         self.completion_reads = 0
         #: The endpoint of every item (one request kind per batch): its lists, polls and creates.
-        self.endpoint: str = next(iter(requests.values())).endpoint if requests else ""
+        first = next(iter(requests.values()), None)
+        self.endpoint: str = first.endpoint if first is not None else ""
+        self.api_style: str = first.api_style if first is not None else "v1"
         self.deadline, self.policy = deadline, policy
         self.log, self.progress_every = log, progress_every
         self.polls = 0
@@ -152,7 +154,9 @@ class BatchRunner:
         pages = min(10, math.ceil(len(waiting) * (self.policy.max_regenerations + 1) / LIST_PAGE_SIZE) + 1)
         try:
             for page in range(1, pages + 1):
-                listed = await self.hook.alist_tasks(page, LIST_PAGE_SIZE, endpoint=self.endpoint)
+                listed = await self.hook.alist_tasks(
+                    page, LIST_PAGE_SIZE, endpoint=self.endpoint, api_style=self.api_style
+                )
                 self.lists += 1
                 for listed_task in listed:
                     if listed_task.external_task_id:
@@ -263,7 +267,7 @@ class BatchRunner:
             if exc is not None and not isinstance(exc, KlingError):
                 raise exc
             if kind == "polls":
-                self._polled_many(item, future, now, in_flight)
+                self._polled_many(item, future, now)
             elif kind == "create":
                 if isinstance(exc, KlingError):
                     self.admission.create_failed(item, exc, now)
@@ -296,27 +300,18 @@ class BatchRunner:
     async def _poll_many(self, items: list[ItemProgress]) -> dict[str, Any]:
         """One poll of many items (``GET /tasks``): their tasks by Kling task id."""
         ids = [item.kling_task_id for item in items if item.kling_task_id]
-        tasks = await self.hook.aget_tasks(ids, endpoint=self.endpoint, max_wait=self.admission.poll_interval)
+        tasks = await self.hook.aget_tasks(
+            ids, endpoint=self.endpoint, max_wait=self.admission.poll_interval, api_style=self.api_style
+        )
         return {task.task_id: task for task in tasks}
 
-    def _polled_many(
-        self,
-        items: list[ItemProgress],
-        future: asyncio.Future[Any],
-        now: float,
-        in_flight: dict[asyncio.Future[Any], tuple[str, Any]],
-    ) -> None:
+    def _polled_many(self, items: list[ItemProgress], future: asyncio.Future[Any], now: float) -> None:
         exc = future.exception()
         for item in items:
             if isinstance(exc, KlingError):
                 self.admission.poll_failed(item, exc, now)
             elif (task := future.result().get(item.kling_task_id)) is not None:
-                if outcome_of(task.task_status) is Outcome.SUCCEEDED:
-                    # A many-task answer carries less than the single-task query (no balance):
-                    # the lifecycle's fetch, read once by id, so the manifest has the worker's fields.
-                    in_flight[asyncio.ensure_future(self._poll(item))] = ("poll", item)
-                else:
-                    self.admission.polled(item, task.model_dump(mode="json"), now)
+                self.admission.polled(item, task.model_dump(mode="json"), now)
             else:
                 missing = KlingNotFoundError(
                     f"Kling knows no task {item.kling_task_id}", task_id=item.kling_task_id
@@ -327,5 +322,8 @@ class BatchRunner:
         """One poll; its retries wait at most a poll interval (the admission re-polls after that)."""
         assert item.kling_task_id is not None
         return await self.hook.aget_task(
-            item.kling_task_id, endpoint=self.endpoint, max_wait=self.admission.poll_interval
+            item.kling_task_id,
+            endpoint=self.endpoint,
+            max_wait=self.admission.poll_interval,
+            api_style=self.api_style,
         )

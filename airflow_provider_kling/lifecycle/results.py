@@ -1,4 +1,4 @@
-"""What a succeeded Kling task made, into the user's storage: the one fetch, store path and manifest
+"""What a succeeded Kling task made, into the user's storage: the one store path and manifest
 writer of every driver (the single operator, the batch, the callback results), and the one run id
 fallback. No Airflow: the caller passes the hook, the run's names (:class:`OutputNames`) and a log.
 """
@@ -54,12 +54,6 @@ class OutputNames:
         """``<task_id>[_<map_index>]``: what a task's own files (a manifest) are named after."""
         index = self.map_index
         return f"{self.task_id}_{index}" if index is not None and index >= 0 else self.task_id
-
-
-def fetch_finished(hook: Any, task_id: str, endpoint: str) -> ImageTask:
-    """The finished task ``task_id`` read once with the single-task query (as the worker's wait ends)."""
-    task: ImageTask = hook.get_task(task_id, endpoint=endpoint)
-    return task
 
 
 def result_of(task: ImageTask, request: Any = None) -> dict[str, Any]:

@@ -36,7 +36,6 @@ from airflow_provider_kling.lifecycle.poll import DEFAULT_POLL_INTERVAL, DEFAULT
 from airflow_provider_kling.lifecycle.request import XCOM_KLING_TASK_ID, RequestTasks
 from airflow_provider_kling.lifecycle.results import (
     OutputNames,
-    fetch_finished,
     result_of,
     run_id_of,
     store_result,
@@ -410,18 +409,19 @@ class KlingTaskOperator(KlingOperatorBase):
         if task.task_status == "succeed":
             return task
         if self.deferrable:
-            self._defer(task.task_id, request.endpoint)
+            self._defer(task.task_id, request.endpoint, request.api_style)
         try:
             return self.hook.wait_for_task(
                 task.task_id,
                 poll_interval=self.poll_interval,
                 timeout=self.timeout,
                 endpoint=request.endpoint,
+                api_style=request.api_style,
             )
         except KlingError as exc:
             raise self._failure(exc, request) from exc
 
-    def _defer(self, kling_task_id: str, endpoint: str) -> None:
+    def _defer(self, kling_task_id: str, endpoint: str, api_style: str | None = None) -> None:
         import time
 
         from airflow_provider_kling.lifecycle.poll import defer_timeout
@@ -437,6 +437,7 @@ class KlingTaskOperator(KlingOperatorBase):
                 poll_interval=self.poll_interval,
                 deadline=time.time() + self.timeout,
                 endpoint=endpoint,
+                api_style=api_style,
             ),
             method_name="execute_complete",
             kwargs=self.deferral_kwargs() or None,
@@ -450,11 +451,7 @@ class KlingTaskOperator(KlingOperatorBase):
         self._carried = carried
         request = self.build_request(context)
         try:
-            task = task_from_event(event)
-            # The trigger may have read a many-task answer (``/tasks``), which carries less than the
-            # single-task query the worker's wait ends with (no balance deduction): read the finished
-            # task once, so the result and spend are the same whichever way the task waited.
-            task = fetch_finished(self.hook, task.task_id, request.endpoint)
+            task = task_from_event(event)  # as whole as the worker's: the hook completes a /tasks read
         except KlingError as exc:
             raise self._failure(exc, request) from exc
         return self._finish(task, request, context, resumed=False)

@@ -18,7 +18,6 @@ from airflow_provider_kling.errors import (
     task_failed_error,
 )
 from airflow_provider_kling.lifecycle.poll import DEFAULT_POLL_INTERVAL, defer_timeout, status_words
-from airflow_provider_kling.lifecycle.results import fetch_finished
 from airflow_provider_kling.operators.base import DEFAULT_DEFERRABLE, fail_fast
 
 if TYPE_CHECKING:
@@ -70,6 +69,13 @@ class KlingImageTaskSensor(BaseSensorOperator):
             raise fail_fast(KlingRequestValidationError(f"endpoint: {exc}")) from None
 
     @cached_property
+    def api_style(self) -> str:
+        """The API style of the endpoint's kind (how its tasks are queried)."""
+        from airflow_provider_kling.hooks.wire import Route  # DAG-parse cost: loads the models
+
+        return Route.of_endpoint(self.endpoint_path).api_style
+
+    @cached_property
     def hook(self) -> KlingHook:
         from airflow_provider_kling.hooks.kling import KlingHook
 
@@ -88,6 +94,7 @@ class KlingImageTaskSensor(BaseSensorOperator):
                 poll_interval=float(self.poke_interval),
                 deadline=time.time() + timeout,
                 endpoint=self.endpoint_path,
+                api_style=self.api_style,
             ),
             method_name="execute_complete",
             timeout=defer_timeout(timeout),
@@ -95,7 +102,9 @@ class KlingImageTaskSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> PokeReturnValue:
         try:
-            task = self.hook.get_task(self.kling_task_id, endpoint=self.endpoint_path)
+            task = self.hook.get_task(
+                self.kling_task_id, endpoint=self.endpoint_path, api_style=self.api_style
+            )
         except KlingError as exc:
             raise fail_fast(exc) from exc
         from airflow_provider_kling.lifecycle import Outcome, outcome_of
@@ -112,8 +121,7 @@ class KlingImageTaskSensor(BaseSensorOperator):
         from airflow_provider_kling.triggers.kling import task_from_event
 
         try:
-            # Read once by id, as a poke does: the trigger's answer may be a many-task read (no balance).
-            task = fetch_finished(self.hook, task_from_event(event).task_id, self.endpoint_path)
+            task = task_from_event(event)  # as whole as a poke's: the hook completes a /tasks read
         except KlingTaskFailedError as exc:
             from airflow.providers.common.compat.sdk import AirflowFailException
 

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_kling.defaults import DEFAULT_CONN_ID
+from airflow_provider_kling.defaults import DEFAULT_CONN_ID, GENERATIONS_PATH
 from airflow_provider_kling.errors import (
     KlingError,
     KlingTaskFailedError,
     KlingTaskTimeoutError,
     task_failed_error,
 )
-from airflow_provider_kling.hooks.core import GENERATIONS_PATH, Clock
+from airflow_provider_kling.hooks.core import Clock
 from airflow_provider_kling.lifecycle.poll import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_TIMEOUT,
@@ -48,6 +48,8 @@ class KlingImageTaskTrigger(BaseTrigger):
     :param deadline: Absolute deadline, Unix seconds.
     :param endpoint: The task's endpoint path (``models.requests``: image generation by default,
         omni-image, multi-image2image, expand, virtual try-on).
+    :param api_style: The task's API style (an ``ApiStyle`` value; by default the style its kind
+        declares ``endpoint`` in): how it is queried.
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class KlingImageTaskTrigger(BaseTrigger):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         deadline: float | None = None,
         endpoint: str = GENERATIONS_PATH,
+        api_style: str | None = None,
     ) -> None:
         super().__init__()
         # Not ``task_id``: BaseTrigger owns that name, and the triggerer sets it to the Airflow
@@ -66,6 +69,7 @@ class KlingImageTaskTrigger(BaseTrigger):
         self.poll_interval = float(poll_interval)
         self.deadline = float(deadline) if deadline is not None else time.time() + DEFAULT_TIMEOUT
         self.endpoint = endpoint
+        self.api_style = None if api_style is None else str(api_style)
         #: Where the trigger reads time and sleeps (not serialized; tests set a fake one).
         self.clock = Clock()
 
@@ -78,6 +82,7 @@ class KlingImageTaskTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
                 "endpoint": self.endpoint,
+                "api_style": self.api_style,
             },
         )
 
@@ -101,7 +106,7 @@ class KlingImageTaskTrigger(BaseTrigger):
         deadline = started + (self.deadline - clock.time())
         plan = PollPlan(self.kling_task_id, self.poll_interval, deadline, started)
         async with watch(
-            hook, self.kling_task_id, clock.monotonic, self.endpoint, self.poll_interval
+            hook, self.kling_task_id, clock.monotonic, self.endpoint, self.poll_interval, self.api_style
         ) as lookup:
             try:
                 task = await apoll_until_done(
