@@ -29,9 +29,9 @@ from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow_provider_kling.errors import (
+    KlingDownloadRejectedError,
     KlingError,
-    KlingImageRejectedError,
-    KlingImageUnavailableError,
+    KlingResultUnavailableError,
     KlingStorageConfigError,
     KlingStorageError,
 )
@@ -243,7 +243,7 @@ class _Verifier:
         self.received = 0
         kind = (self.content_type or "").split(";", 1)[0].strip().lower()
         if kind and not kind.startswith(f"{media.noun}/") and kind not in _UNTYPED:
-            raise KlingImageRejectedError(
+            raise KlingDownloadRejectedError(
                 f"{stem}: the {media.noun} URL answered Content-Type {kind!r}, not "
                 f"{'an' if media.noun[0] in 'aeiou' else 'a'} {media.noun}; nothing stored"
             )
@@ -257,16 +257,16 @@ class _Verifier:
 
     def finish(self) -> str:
         if not self.received:
-            raise KlingImageRejectedError(f"{self.stem}: the {self.media.noun} was empty; nothing stored")
+            raise KlingDownloadRejectedError(f"{self.stem}: the {self.media.noun} was empty; nothing stored")
         if self.content_length is not None and self.received != self.content_length:
-            raise KlingImageRejectedError(
+            raise KlingDownloadRejectedError(
                 f"{self.stem}: got {self.received} of the {self.content_length} bytes Content-Length "
                 "said; nothing stored"
             )
         return self.media.extension(self.head) or self._not_of_kind()
 
     def _not_of_kind(self) -> str:
-        raise KlingImageRejectedError(
+        raise KlingDownloadRejectedError(
             f"{self.stem}: the bytes are not {self.media.described} "
             f"(they start {self.head[:_HEAD]!r}); nothing stored"
         )
@@ -389,7 +389,7 @@ def store_task_outputs(
     A file already stored by an earlier try is kept. When files cannot be stored, the others are
     stored first; then a storage set-up error (credentials, permission, missing bucket) fails with
     :class:`KlingStorageConfigError` (no Airflow retry can fix it), anything else with a retryable
-    :class:`KlingImageUnavailableError` or :class:`KlingStorageError`. ``names`` (a listing of the
+    :class:`KlingResultUnavailableError` or :class:`KlingStorageError`. ``names`` (a listing of the
     task's folder) spares the listing when the caller listed the folder already (a batch lists it
     once for all its items).
     """
@@ -427,7 +427,7 @@ def store_task_outputs(
             else:
                 try:
                     if not item.get(url_key):
-                        raise KlingImageUnavailableError(f"Kling gave no URL for this {media.noun}")
+                        raise KlingResultUnavailableError(f"Kling gave no URL for this {media.noun}")
                     stem = image_stem(dag_id, run_id, task_id, map_index, number) + suffix
                     path = store_file(base, stem, fetch(item[url_key]), media)
                 except KlingError as exc:
@@ -449,6 +449,6 @@ def store_task_outputs(
                 f"{message}. {what_to_fix}; a retry cannot fix this.",
                 task_id=result["task_id"],
             )
-        error_class = KlingStorageError if storage_problem else KlingImageUnavailableError
+        error_class = KlingStorageError if storage_problem else KlingResultUnavailableError
         raise error_class(message, task_id=result["task_id"])
     log.info("Stored %d %s of Kling task %s in %s", len(items), media.plural, result["task_id"], where)

@@ -62,7 +62,7 @@ def store_batch(
     be stored (a retry stores the missing ones). A storage set-up error is raised at once.
     """
     from airflow_provider_kling.estimates import priced_as
-    from airflow_provider_kling.models import ImageTask
+    from airflow_provider_kling.models import KlingTask
     from airflow_provider_kling.spend import sum_units
 
     rows: list[dict[str, Any]] = []
@@ -72,7 +72,7 @@ def store_batch(
         media = media_of(item.request.kind)
         result: dict[str, Any] = {}
         if state.status == SUCCEEDED and state.task is not None:
-            result = result_of(ImageTask.model_validate(state.task))
+            result = result_of(KlingTask.model_validate(state.task))
             made.append((item.key, result, media))
         rows.append(
             {

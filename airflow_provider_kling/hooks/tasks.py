@@ -28,7 +28,7 @@ from airflow_provider_kling.models.requests import ImageGenerationRequest
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.core import KlingCore, Steps
     from airflow_provider_kling.models.requests import KlingTaskRequest
-    from airflow_provider_kling.models.task import ImageTask
+    from airflow_provider_kling.models.task import KlingTask
 
 #: What the hook calls through this module (with :class:`Route`'s queries and lists).
 __all__ = ["Route", "complete_steps", "create_steps", "get_tasks_steps", "tasks_query_steps", "wait_steps"]
@@ -40,7 +40,7 @@ RESEND_WAIT_MAX = 30.0
 
 def wait_steps(
     core: KlingCore, task_id: str, route: Route, *, poll_interval: float, timeout: float
-) -> Steps[ImageTask]:
+) -> Steps[KlingTask]:
     """Poll until the task succeeds, fails or the deadline passes: the lifecycle's one wait
     (:func:`~airflow_provider_kling.lifecycle.poll.wait_steps`); a failed poll's retries never wait
     longer than the poll interval."""
@@ -75,7 +75,7 @@ def create_steps(
     fields: Mapping[str, Any],
     *,
     retry_rate_limit: bool = True,
-) -> Steps[ImageTask]:
+) -> Steps[KlingTask]:
     """:meth:`KlingHook.create_task <airflow_provider_kling.hooks.kling.KlingHook.create_task>`."""
     if request is not None and fields:
         raise TypeError("pass either a request or its fields to create_task, not both")

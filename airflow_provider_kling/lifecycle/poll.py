@@ -17,7 +17,7 @@ from airflow_provider_kling.errors import KlingError, KlingTaskTimeoutError, tas
 from airflow_provider_kling.lifecycle.policy import Outcome, outcome_of
 
 if TYPE_CHECKING:
-    from airflow_provider_kling.models import ImageTask
+    from airflow_provider_kling.models import KlingTask
 
 Y = TypeVar("Y")
 
@@ -72,7 +72,7 @@ _STATUS_WORDS = {
 }
 
 
-def status_words(task: ImageTask) -> str:
+def status_words(task: KlingTask) -> str:
     """How a log line says the task's status: "is queued", "succeeded" (never "is succeed")."""
     status = task.task_status.value
     return _STATUS_WORDS.get(status, f"is {status}")
@@ -100,7 +100,7 @@ def deadline_error(
         f"Kling task {task_id} {seen} after {elapsed:.0f}s, past its deadline{cause}. "
         "It may still finish on Kling's side: clear and re-run this Airflow task (it resumes the same "
         "Kling task, with no new generation) or wait for it with "
-        f"KlingImageTaskSensor(kling_task_id='{task_id}').",
+        f"KlingTaskSensor(kling_task_id='{task_id}').",
         task_id=task_id,
     )
 
@@ -128,7 +128,7 @@ class PollPlan:
     polls_in_status: int = 0
     last_error: KlingError | None = None
 
-    def saw(self, task: ImageTask) -> bool:
+    def saw(self, task: KlingTask) -> bool:
         """Record an answer; True when the status changed (worth an INFO line). Raises for ``failed``."""
         status = task.task_status.value
         changed = status != self.status
@@ -141,7 +141,7 @@ class PollPlan:
             )
         return changed
 
-    def answered(self, task: ImageTask, log: Any, now: float) -> bool:
+    def answered(self, task: KlingTask, log: Any, now: float) -> bool:
         """:meth:`saw` ``task`` and log its status (INFO on a change); True once it succeeded."""
         changed = self.saw(task)
         (log.info if changed else log.debug)(
@@ -168,7 +168,7 @@ class PollPlan:
         return max(0.0, min(self.step(now), self.deadline - now))
 
 
-def wait_steps(plan: PollPlan, log: Any, now: Callable[[], float]) -> Generator[float, Any, ImageTask]:
+def wait_steps(plan: PollPlan, log: Any, now: Callable[[], float]) -> Generator[float, Any, KlingTask]:
     """
     The one wait of one task, sans I/O: yields the seconds to sleep before each poll (0 before the
     first) and receives that poll's answer, the task or the :class:`KlingError` it raised; returns
@@ -187,8 +187,8 @@ def wait_steps(plan: PollPlan, log: Any, now: Callable[[], float]) -> Generator[
 
 
 def poll_until_done(
-    plan: PollPlan, poll: Callable[[], Generator[Y, Any, ImageTask]], log: Any, now: Callable[[], float]
-) -> Generator[Y | float, Any, ImageTask]:
+    plan: PollPlan, poll: Callable[[], Generator[Y, Any, KlingTask]], log: Any, now: Callable[[], float]
+) -> Generator[Y | float, Any, KlingTask]:
     """:func:`wait_steps` driven inside a steps generator (the hook's): ``poll()`` is one poll's
     steps; a sleep is yielded as its seconds."""
     waiting = wait_steps(plan, log, now)
@@ -204,17 +204,17 @@ def poll_until_done(
         try:
             delay = waiting.send(answer)
         except StopIteration as done:
-            task: ImageTask = done.value
+            task: KlingTask = done.value
             return task
 
 
 async def apoll_until_done(
     plan: PollPlan,
-    poll: Callable[[], Awaitable[ImageTask]],
+    poll: Callable[[], Awaitable[KlingTask]],
     sleep: Callable[[float], Awaitable[None]],
     log: Any,
     now: Callable[[], float],
-) -> ImageTask:
+) -> KlingTask:
     """:func:`wait_steps` driven on an event loop (the trigger's)."""
     waiting = wait_steps(plan, log, now)
     delay = next(waiting)
@@ -229,5 +229,5 @@ async def apoll_until_done(
         try:
             delay = waiting.send(answer)
         except StopIteration as done:
-            task: ImageTask = done.value
+            task: KlingTask = done.value
             return task

@@ -24,7 +24,7 @@ from airflow_provider_kling.storage import (
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
-    from airflow_provider_kling.models import ImageTask
+    from airflow_provider_kling.models import KlingTask
 
 
 def run_id_of(context: Mapping[str, Any]) -> str:
@@ -56,7 +56,7 @@ class OutputNames:
         return f"{self.task_id}_{index}" if index is not None and index >= 0 else self.task_id
 
 
-def result_of(task: ImageTask, request: Any = None) -> dict[str, Any]:
+def result_of(task: KlingTask, request: Any = None) -> dict[str, Any]:
     """The result of ``task`` (and what its ``request`` asked): XCom, manifest rows, asset events."""
     return {**task.to_xcom(), **(request.summary() if request is not None else {})}
 

@@ -19,9 +19,9 @@ from airflow.sdk import BaseOperator, BaseOperatorLink
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import (
     KlingError,
-    KlingImagesExpiredError,
-    KlingImageUnavailableError,
     KlingRateLimitError,
+    KlingResultsExpiredError,
+    KlingResultUnavailableError,
     task_failed_error,
 )
 from airflow_provider_kling.lifecycle import (
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_kling.hooks.kling import KlingHook
     from airflow_provider_kling.lifecycle import Decision
-    from airflow_provider_kling.models import ImageTask
+    from airflow_provider_kling.models import KlingTask
     from airflow_provider_kling.models.requests import KlingTaskRequest
     from airflow_provider_kling.storage import MediaKind
 
@@ -88,13 +88,13 @@ def stop_for(decision: Decision, policy: FailurePolicy) -> BaseException:
     return task_failure(error, policy, decision.generation)
 
 
-class KlingImageLink(BaseOperatorLink):
-    """An extra link in the Airflow UI to the first image Kling generated."""
+class KlingResultLink(BaseOperatorLink):
+    """An extra link in the Airflow UI to the first image or video Kling made."""
 
-    name = "Kling image"
+    name = "Kling result"
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
-        return getattr(operator, "_kling_image_url", None) or ""
+        return getattr(operator, "_kling_result_url", None) or ""
 
 
 # -- the operator base ---------------------------------------------------------------------------
@@ -268,7 +268,7 @@ class KlingTaskOperator(KlingOperatorBase):
         "kling_conn_id",
     )
     ui_color = "#d6e4ff"
-    operator_extra_links: Collection[BaseOperatorLink] = (KlingImageLink(),)
+    operator_extra_links: Collection[BaseOperatorLink] = (KlingResultLink(),)
     #: The request kind this operator builds (``models.requests.REQUEST_KINDS``).
     request_kind: str
     #: The operator's own request fields (attributes of the same name), in the order they are sent.
@@ -291,7 +291,7 @@ class KlingTaskOperator(KlingOperatorBase):
         self.external_task_id = external_task_id
         self.wait_for_completion = wait_for_completion
         self.regenerate_expired = regenerate_expired
-        self._kling_image_url: str | None = None
+        self._kling_result_url: str | None = None
         self._carried: dict[str, Any] = {}
 
     # -- request -------------------------------------------------------------------------------
@@ -403,7 +403,7 @@ class KlingTaskOperator(KlingOperatorBase):
         """What a subclass carries across a deferral (back as ``self._carried`` on resume)."""
         return {}
 
-    def _wait(self, task: ImageTask, request: KlingTaskRequest) -> ImageTask:
+    def _wait(self, task: KlingTask, request: KlingTaskRequest) -> KlingTask:
         """Wait for ``task`` on the worker, or defer to the triggerer (which resumes in execute_complete);
         a task that already succeeded is returned as it is."""
         if task.task_status == "succeed":
@@ -425,13 +425,13 @@ class KlingTaskOperator(KlingOperatorBase):
         import time
 
         from airflow_provider_kling.lifecycle.poll import defer_timeout
-        from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
+        from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 
         self.log.info(
             "Deferring: the triggerer polls Kling task %s every %ss", kling_task_id, self.poll_interval
         )
         self.defer(
-            trigger=KlingImageTaskTrigger(
+            trigger=KlingTaskTrigger(
                 kling_task_id=kling_task_id,
                 kling_conn_id=self.kling_conn_id,
                 poll_interval=self.poll_interval,
@@ -475,19 +475,19 @@ class KlingTaskOperator(KlingOperatorBase):
         return media_of(self.request_kind)
 
     def _finish(
-        self, task: ImageTask, request: KlingTaskRequest, context: Context, *, resumed: bool
+        self, task: KlingTask, request: KlingTaskRequest, context: Context, *, resumed: bool
     ) -> dict[str, Any]:
         plural = self.media.plural
         outputs = list(getattr(task, plural))
         if not outputs:
-            raise KlingImageUnavailableError(
+            raise KlingResultUnavailableError(
                 f"Kling task {task.task_id} succeeded but returned no {plural}", task_id=task.task_id
             )
         from airflow_provider_kling.spend import describe_deduction
 
         self.log.info("Kling task %s deducted %s", task.task_id, describe_deduction(task))
         result = result_of(task, request)
-        self._kling_image_url = outputs[0].url
+        self._kling_result_url = outputs[0].url
         if not self.output_path:
             self.log.info(
                 "Kling task %s made %d %s; not copied (no output_path): Kling purges them after 30 days",
@@ -499,7 +499,7 @@ class KlingTaskOperator(KlingOperatorBase):
             return result
         try:
             output_uri = self._store(result, context)
-        except KlingImageUnavailableError as exc:
+        except KlingResultUnavailableError as exc:
             if not resumed or not self._outputs_expired(result):
                 raise
             stored = sum(1 for made in result[plural] if made.get("path"))
@@ -507,7 +507,7 @@ class KlingTaskOperator(KlingOperatorBase):
             if ending is None:
                 return self._regenerate_expired(task, request, context)
             raise airflow_exception(
-                ending, KlingImagesExpiredError(ending.message, task_id=task.task_id)
+                ending, KlingResultsExpiredError(ending.message, task_id=task.task_id)
             ) from exc
         self._record_outputs([result], output_uri, context)
         return result
@@ -522,7 +522,7 @@ class KlingTaskOperator(KlingOperatorBase):
         try:
             chunks = self.media.fetcher(self.hook)(missing["url"])  # opens the URL (and may refuse) here
             next(iter(chunks), None)
-        except KlingImageUnavailableError as exc:
+        except KlingResultUnavailableError as exc:
             return exc.http_status in (403, 404, 410)
         except KlingError:
             return False
@@ -533,7 +533,7 @@ class KlingTaskOperator(KlingOperatorBase):
         return False
 
     def _regenerate_expired(
-        self, expired: ImageTask, request: KlingTaskRequest, context: Context
+        self, expired: KlingTask, request: KlingTaskRequest, context: Context
     ) -> dict[str, Any]:
         """``regenerate_expired=True``: create the next generation of this request on purpose."""
         self.log.warning(

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_kling.hooks.kling import KlingHook
-    from airflow_provider_kling.models import ImageTask
+    from airflow_provider_kling.models import KlingTask
 
 #: The sweep reads at most this many pages of 500 tasks per endpoint (Kling's list stops at page 1000).
 DEFAULT_MAX_PAGES = 20
@@ -232,7 +232,7 @@ class KlingCallbackSweepOperator(BaseOperator):
             if isinstance(event.extra, dict) and "kling_task_id" in event.extra
         }
 
-    def _recent_tasks(self, endpoint: str, since: datetime) -> list[ImageTask]:
+    def _recent_tasks(self, endpoint: str, since: datetime) -> list[KlingTask]:
         from airflow_provider_kling.hooks.wire import Route  # DAG-parse cost: loads the models
 
         route, found = Route.of_endpoint(endpoint), []

@@ -1,4 +1,4 @@
-"""KlingImageTaskSensor: wait for a Kling image task that was created elsewhere."""
+"""KlingTaskSensor: wait for a Kling image task that was created elsewhere."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from airflow_provider_kling.hooks.kling import KlingHook
 
 
-class KlingImageTaskSensor(BaseSensorOperator):
+class KlingTaskSensor(BaseSensorOperator):
     """
     Wait until a Kling image task ends: succeed returns its result dict (XCom), failed fails.
 
@@ -84,11 +84,11 @@ class KlingImageTaskSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
+        from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 
         timeout = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else float(self.timeout)
         self.defer(
-            trigger=KlingImageTaskTrigger(
+            trigger=KlingTaskTrigger(
                 kling_task_id=self.kling_task_id,
                 kling_conn_id=self.kling_conn_id,
                 poll_interval=float(self.poke_interval),

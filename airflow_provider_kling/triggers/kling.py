@@ -1,4 +1,4 @@
-"""KlingImageTaskTrigger: poll a Kling image task from the triggerer until it ends or its deadline passes."""
+"""KlingTaskTrigger: poll a Kling image task from the triggerer until it ends or its deadline passes."""
 
 from __future__ import annotations
 
@@ -25,10 +25,10 @@ from airflow_provider_kling.lifecycle.poll import (
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.kling import KlingHook
-    from airflow_provider_kling.models import ImageTask
+    from airflow_provider_kling.models import KlingTask
 
 
-class KlingImageTaskTrigger(BaseTrigger):
+class KlingTaskTrigger(BaseTrigger):
     """
     Poll one Kling image task from the triggerer; yield exactly one event.
 
@@ -126,13 +126,13 @@ class KlingImageTaskTrigger(BaseTrigger):
         return {"status": status, "task_id": self.kling_task_id, "message": message, **extra}
 
 
-def task_from_event(event: dict[str, Any]) -> ImageTask:
-    """The succeeded :class:`ImageTask` of a ``success`` event; the matching error for any other."""
-    from airflow_provider_kling.models import ImageTask
+def task_from_event(event: dict[str, Any]) -> KlingTask:
+    """The succeeded :class:`KlingTask` of a ``success`` event; the matching error for any other."""
+    from airflow_provider_kling.models import KlingTask
 
     status, task_id, message = event.get("status"), event.get("task_id"), event.get("message", "")
     if status == "success":
-        return ImageTask.model_validate(event["task"])
+        return KlingTask.model_validate(event["task"])
     if status == "failed":
         raise task_failed_error(
             task_id, None, external_task_id=event.get("external_task_id"), message=message

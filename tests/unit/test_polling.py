@@ -21,11 +21,11 @@ from airflow_provider_kling.lifecycle.poll import (
     status_words,
     time_left,
 )
-from airflow_provider_kling.models import ImageTask
+from airflow_provider_kling.models import KlingTask
 
 
-def task(status: str, **fields: object) -> ImageTask:
-    return ImageTask.model_validate({"task_id": "42", "task_status": status, **fields})
+def task(status: str, **fields: object) -> KlingTask:
+    return KlingTask.model_validate({"task_id": "42", "task_status": status, **fields})
 
 
 def plan(**changes: Any) -> PollPlan:

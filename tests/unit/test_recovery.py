@@ -26,7 +26,7 @@ from airflow_provider_kling.batch.runner import BatchRunner
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.lifecycle import FailurePolicy
 from airflow_provider_kling.models import ImageGenerationRequest
-from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
+from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 from tests.unit.fakes import FakeClock
 
 POLL_INTERVAL = 1.0
@@ -125,7 +125,7 @@ async def test_trigger_sees_a_task_that_ended_in_a_fault_burst_within_two_poll_i
     record_async_answers(monkeypatch, answers)
     burst = fault_burst(kling_connection)
     kling_connection.advance(running_task, to="succeed")
-    trigger = KlingImageTaskTrigger(running_task, poll_interval=POLL_INTERVAL, deadline=clock.time() + 600)
+    trigger = KlingTaskTrigger(running_task, poll_interval=POLL_INTERVAL, deadline=clock.time() + 600)
     trigger.clock = clock
 
     events = [event.payload async for event in trigger.run()]

@@ -1,4 +1,4 @@
-"""KlingImageTaskSensor: poke and deferrable modes against the simulator."""
+"""KlingTaskSensor: poke and deferrable modes against the simulator."""
 
 from __future__ import annotations
 
@@ -15,14 +15,14 @@ from airflow.sdk import DAG
 
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.lifecycle.poll import defer_timeout
-from airflow_provider_kling.sensors.kling import KlingImageTaskSensor
-from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
+from airflow_provider_kling.sensors.kling import KlingTaskSensor
+from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 from tests.unit.task_context import first_trigger_event, make_context
 
 
-def make_sensor(kling_task_id: str, **kwargs) -> KlingImageTaskSensor:
+def make_sensor(kling_task_id: str, **kwargs) -> KlingTaskSensor:
     with DAG("kling_sensor_dag", schedule=None):
-        return KlingImageTaskSensor(task_id="wait", kling_task_id=kling_task_id, poke_interval=0.05, **kwargs)
+        return KlingTaskSensor(task_id="wait", kling_task_id=kling_task_id, poke_interval=0.05, **kwargs)
 
 
 def create_task(prompt: str = "an orchard in spring") -> str:
@@ -66,7 +66,7 @@ def test_deferrable_sensor_defers_and_completes(kling_connection):
         sensor.execute(make_context())
 
     trigger = deferred.value.trigger
-    assert isinstance(trigger, KlingImageTaskTrigger)
+    assert isinstance(trigger, KlingTaskTrigger)
     assert trigger.kling_task_id == task_id
     event = asyncio.run(first_trigger_event(trigger))
     result = sensor.execute_complete(make_context(), event.payload)

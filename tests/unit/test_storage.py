@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from airflow_provider_kling.errors import (
-    KlingImageRejectedError,
-    KlingImageUnavailableError,
+    KlingDownloadRejectedError,
+    KlingResultUnavailableError,
     KlingStorageConfigError,
     KlingStorageError,
 )
@@ -135,7 +135,7 @@ def test_store_image_names_extension_from_bytes_and_finds_it_again(tmp_path, bod
 def test_what_is_not_a_whole_image_is_not_stored(tmp_path, download, reason):
     base = to_storage_path(str(tmp_path))
 
-    with pytest.raises(KlingImageRejectedError, match=reason):
+    with pytest.raises(KlingDownloadRejectedError, match=reason):
         store_image(base, "d/r/t_0", download)
 
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
@@ -197,7 +197,7 @@ def test_object_store_gets_the_final_key_in_one_write_and_no_partial(memory_base
 
 
 def test_object_store_rejected_image_writes_nothing(memory_base):
-    with pytest.raises(KlingImageRejectedError):
+    with pytest.raises(KlingDownloadRejectedError):
         store_image(memory_base, "d/r/t_0", Download([b"<html>no</html>"], content_type="text/html"))
     assert not (memory_base / "d").exists()
 
@@ -305,7 +305,7 @@ def test_one_bad_image_fails_after_the_others_are_stored_and_retry_fetches_only_
         urls[1]: Download([b"<html/>"], content_type="text/html"),
         urls[2]: Download([PNG]),
     }
-    with pytest.raises(KlingImageUnavailableError, match=r"1 image.*image 1.*Content-Type") as raised:
+    with pytest.raises(KlingResultUnavailableError, match=r"1 image.*image 1.*Content-Type") as raised:
         store_task_outputs(
             result,
             base,

@@ -12,8 +12,8 @@ import pytest
 
 from airflow_provider_kling.errors import (
     KlingConnectionError,
-    KlingImageRejectedError,
-    KlingImageUnavailableError,
+    KlingDownloadRejectedError,
+    KlingResultUnavailableError,
 )
 from airflow_provider_kling.hooks.connection import DEFAULT_MAX_VIDEO_BYTES
 from airflow_provider_kling.hooks.kling import KlingHook
@@ -77,7 +77,7 @@ def test_a_whole_video_is_stored_with_its_extension_and_found_again(tmp_path, bo
     ids=["html", "image-type", "png-bytes", "junk", "short", "empty"],
 )
 def test_what_is_not_a_whole_video_is_refused_and_leaves_nothing(tmp_path, download, reason):
-    with pytest.raises(KlingImageRejectedError, match=reason):
+    with pytest.raises(KlingDownloadRejectedError, match=reason):
         store_video(to_storage_path(str(tmp_path)), "d/r/t_0", download)
 
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
@@ -155,7 +155,7 @@ def test_a_video_that_cannot_be_stored_fails_retryably_naming_it(tmp_path):
         return Download([MP4], content_type="video/mp4")
 
     with pytest.raises(
-        KlingImageUnavailableError, match=r"1 video\(s\) could not be stored.*video 0 watermarked"
+        KlingResultUnavailableError, match=r"1 video\(s\) could not be stored.*video 0 watermarked"
     ):
         store_task_outputs(
             result,
@@ -199,7 +199,7 @@ def test_a_non_video_answer_from_the_cdn_is_not_stored(kling_simulator, monkeypa
     url = video_url(hook)
     for mode in ("html", "not_image", "short"):
         kling_simulator.image_fault(mode, k=1)
-        with pytest.raises((KlingImageRejectedError, KlingConnectionError)):
+        with pytest.raises((KlingDownloadRejectedError, KlingConnectionError)):
             store_video(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_video_bytes(url))
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
@@ -210,7 +210,7 @@ def test_a_video_over_max_video_bytes_is_refused_before_reading(kling_simulator,
     kling_simulator.image_fault("huge", k=1, size=2 * MiB)
 
     with pytest.raises(
-        KlingImageRejectedError, match=r"Video .* is 2097152 bytes, more than max_video_bytes"
+        KlingDownloadRejectedError, match=r"Video .* is 2097152 bytes, more than max_video_bytes"
     ):
         store_video(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_video_bytes(url))
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
@@ -221,7 +221,7 @@ def test_a_video_stream_without_length_is_cut_at_the_cap(kling_simulator, monkey
     url = video_url(hook)
     kling_simulator.image_fault("huge", k=1, size=3 * MiB, length=False)
 
-    with pytest.raises(KlingImageRejectedError, match="sent more than max_video_bytes"):
+    with pytest.raises(KlingDownloadRejectedError, match="sent more than max_video_bytes"):
         store_video(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_video_bytes(url))
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
