@@ -39,6 +39,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_kling.operators.endpoints",
                     "airflow_provider_kling.operators.approval",
                     "airflow_provider_kling.operators.video",
+                    "airflow_provider_kling.operators.effects",
                 ],
             }
         ],

@@ -23,3 +23,4 @@ class RequestKind(StrEnum):
     OMNI_VIDEO = "omni-video"
     VIDEO_EXTEND = "video-extend"
     MULTI_IMAGE2VIDEO = "multi-image2video"
+    VIDEO_EFFECTS = "video-effects"

@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from airflow_provider_kling.testing import endpoints, faulty, png, rules, videos
+from airflow_provider_kling.testing import effects, endpoints, faulty, png, rules, videos
 from airflow_provider_kling.testing.auth import identify_caller
 from airflow_provider_kling.testing.callbacks import CallbackSender
 from airflow_provider_kling.testing.codes import ApiError, error_response
@@ -47,6 +47,12 @@ MAX_PAGE_SIZE = 500
 MALFORMED_BODY = b'{"code": 0, "message": "SUCC'
 
 Handler = Callable[[Request, SimulatorState, str], Awaitable[Any]]
+#: The rule modules of the ``/v1`` kinds beyond image generation and the first video kinds: each has
+#: ``ENDPOINTS`` (kind, path, validator), ``BY_KIND`` and ``validate(kind, body)``. One line a module.
+RULE_MODULES: tuple[Any, ...] = (
+    endpoints,
+    effects,
+)
 
 
 def _state(request: Request) -> SimulatorState:
@@ -115,8 +121,8 @@ async def _create(request: Request, state: SimulatorState, owner: str) -> dict[s
     try:
         if kind == "generations":
             image_request = rules.validate(fields, host)
-        elif kind in endpoints.BY_KIND:
-            image_request = endpoints.validate(kind, fields)
+        elif module := next((m for m in RULE_MODULES if kind in m.BY_KIND), None):
+            image_request = module.validate(kind, fields)
         else:
             image_request = videos.validate_create(kind, fields, state, owner)
     except rules.RuleViolation as exc:
@@ -254,7 +260,7 @@ def create_app(state: SimulatorState | None = None, **settings: Any) -> Starlett
         await callbacks.aclose()
 
     task_paths = [("generations", "/v1/images/generations")]
-    task_paths += [(endpoint.kind, endpoint.path) for endpoint in endpoints.ENDPOINTS]
+    task_paths += [(endpoint.kind, endpoint.path) for module in RULE_MODULES for endpoint in module.ENDPOINTS]
     task_paths += videos.task_paths()
     routes = []
     for prefix in API_PREFIXES:

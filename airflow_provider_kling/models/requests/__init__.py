@@ -22,6 +22,7 @@ from airflow_provider_kling.models.requests.generations import ImageGenerationRe
 from airflow_provider_kling.models.requests.multi_image import MultiImageRequest
 from airflow_provider_kling.models.requests.omni_image import OmniImageRequest
 from airflow_provider_kling.models.requests.video_base import KlingVideoRequest
+from airflow_provider_kling.models.requests.video_effects import VideoEffectsRequest
 from airflow_provider_kling.models.requests.video_extend import VideoExtendRequest
 from airflow_provider_kling.models.requests.video_image2video import ImageToVideoRequest
 from airflow_provider_kling.models.requests.video_multi_image import MultiImageToVideoRequest
@@ -44,6 +45,7 @@ REQUEST_KINDS: Mapping[str, type[KlingTaskRequest]] = {
         OmniVideoRequest,
         VideoExtendRequest,
         MultiImageToVideoRequest,
+        VideoEffectsRequest,
     )
 }
 #: Every endpoint path this provider speaks (each kind's paths in every style).
@@ -126,6 +128,7 @@ __all__ = [
     "OmniImageRequest",
     "OmniVideoRequest",
     "TextToVideoRequest",
+    "VideoEffectsRequest",
     "VideoExtendRequest",
     "VirtualTryOnRequest",
     "WatermarkInfo",
