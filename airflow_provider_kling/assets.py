@@ -24,6 +24,7 @@ EXTRA_KEYS = (
     "model_names",
     "image_count",
     "video_count",
+    "audio_count",
     "units",
     "paths",
 )
@@ -82,7 +83,7 @@ def asset_extra(
     paths = [
         made["path"]
         for result in results
-        for made in (*result.get("images", ()), *result.get("videos", ()))
+        for made in (*result.get("images", ()), *result.get("videos", ()), *result.get("audios", ()))
         if made.get("path")
     ]
     return {
@@ -94,6 +95,7 @@ def asset_extra(
         "model_names": sorted({str(result["model_name"]) for result in results if result.get("model_name")}),
         "image_count": sum(len(result.get("images", ())) for result in results),
         "video_count": sum(len(result.get("videos", ())) for result in results),
+        "audio_count": sum(len(result.get("audios", ())) for result in results),
         "units": total_units(results),
         "paths": paths[:MAX_LISTED_PATHS],
     }

@@ -40,6 +40,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_kling.operators.approval",
                     "airflow_provider_kling.operators.video",
                     "airflow_provider_kling.operators.effects",
+                    "airflow_provider_kling.operators.audio",
                 ],
             }
         ],

@@ -24,3 +24,4 @@ class RequestKind(StrEnum):
     VIDEO_EXTEND = "video-extend"
     MULTI_IMAGE2VIDEO = "multi-image2video"
     VIDEO_EFFECTS = "video-effects"
+    TEXT_TO_AUDIO = "text-to-audio"

@@ -194,6 +194,16 @@ def video_extension(head: bytes) -> str | None:
     return ".mov" if head[8:12] == b"qt  " else ".mp4"
 
 
+def audio_extension(head: bytes) -> str | None:
+    """``.mp3`` for an ID3 tag or an MPEG audio frame sync (11 bits set), ``.wav`` for RIFF/WAVE:
+    the two formats Kling's audio results come in."""
+    if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return ".mp3"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return ".wav"
+    return None
+
+
 @dataclass(frozen=True)
 class MediaKind:
     """What one kind of result file is: its name, its content type, how its first bytes look."""
@@ -226,9 +236,12 @@ VIDEO = MediaKind(
     "iter_video_bytes",
 )
 
+#: Audio files (text-to-audio, video-to-audio), opened with the video opener's size cap.
+AUDIO = MediaKind("audio", audio_extension, (".mp3", ".wav"), "an MP3 or WAV audio file", "iter_video_bytes")
+
 
 #: Each kind of output by its noun (a request class's ``output``).
-MEDIA: dict[str, MediaKind] = {IMAGE.noun: IMAGE, VIDEO.noun: VIDEO}
+MEDIA: dict[str, MediaKind] = {IMAGE.noun: IMAGE, VIDEO.noun: VIDEO, AUDIO.noun: AUDIO}
 
 
 class _Verifier:
@@ -364,6 +377,7 @@ def describe_store(base: ObjectStoragePath, conn_id: str | None) -> str:
 _ITEM_FILES: dict[str, tuple[tuple[str, str, str], ...]] = {
     "image": (("url", "path", ""),),
     "video": (("url", "path", ""), ("watermark_url", "watermark_path", WATERMARKED)),
+    "audio": (("url", "path", ""),),
 }
 
 

@@ -27,8 +27,9 @@ from airflow_provider_kling.lifecycle.results import (
 )
 from airflow_provider_kling.models.requests import media_of
 from airflow_provider_kling.storage import (
+    AUDIO,
     IMAGE,
-    VIDEO,
+    MEDIA,
     VIDEO_EXTENSIONS,
     list_names,
     path_conn_id,
@@ -99,7 +100,7 @@ def store_batch(
         made, base, hook=hook, names=names, log=log, listing=list_names(base, names.folder)
     )
     for row in rows:
-        media = VIDEO if row["media"] == VIDEO.noun else IMAGE
+        media = MEDIA[row["media"]]
         files = row[media.plural]
         # An image's path is its row's file; a video keeps its paths (and its duration) itself.
         row["files"] = [i[key] for i in files for key in _PATH_KEYS if i.get(key)]
@@ -120,7 +121,7 @@ def store_batch(
         "counts": manifest["counts"],
         **{
             f"{media.plural}_stored": sum(len(row["files"]) for row in rows if row["media"] == media.noun)
-            for media in (IMAGE, VIDEO)
+            for media in MEDIA.values()
         },
         # Items never created on Kling have nothing to sum; a task still without its deduction
         # makes the total unknown (spend.sum_units' one rule).
@@ -145,6 +146,8 @@ def _preview(name: str, alt: str) -> str:
     esc = html.escape
     if name.lower().endswith(VIDEO_EXTENSIONS):
         return f'<video controls preload="metadata" src="{esc(name)}" title="{esc(alt)}"></video>'
+    if name.lower().endswith(AUDIO.extensions):
+        return f'<audio controls preload="metadata" src="{esc(name)}" title="{esc(alt)}"></audio>'
     return f'<a href="{esc(name)}"><img src="{esc(name)}" alt="{esc(alt)}" loading="lazy"></a>'
 
 

@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from airflow_provider_kling.errors import KlingResponseError, error_from_response
 from airflow_provider_kling.models.api_style import ApiStyle
@@ -89,6 +89,33 @@ class KlingVideo(_Tolerant):
         return summary
 
 
+class KlingAudio(_Tolerant):
+    """One result audio file (text-to-audio, video-to-audio): Kling sends an MP3 and a WAV of it
+    (``/v1``: ``url_mp3``/``url_wav``; the model-path style names them ``mp3_url``/``wav_url``).
+    ``url`` is the MP3 (the file stored), ``wav_url`` the WAV."""
+
+    id: str | None = None
+    #: the MP3 (``url_mp3``; ``mp3_url`` in the model-path style), else the WAV
+    url: str | None = Field(default=None, validation_alias=AliasChoices("url_mp3", "mp3_url", "url"))
+    wav_url: str | None = Field(default=None, validation_alias=AliasChoices("url_wav", "wav_url"))
+    duration: str | None = Field(
+        default=None, validation_alias=AliasChoices("duration_mp3", "mp3_duration", "duration")
+    )
+
+    @field_validator("id", "duration", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+    def to_xcom(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "url": self.url or self.wav_url,
+            "wav_url": self.wav_url,
+            "duration": self.duration,
+        }
+
+
 class BalanceDeduction(_Tolerant):
     """What a task cost when paid from the account balance (``final_balance_deduction``)."""
 
@@ -115,8 +142,10 @@ class TaskResult(_Tolerant):
     result_type: str | None = None
     #: the video endpoints' results (``/v1/videos/*``): one video per task
     videos: list[KlingVideo] = Field(default_factory=list)
+    #: the audio endpoints' results (``/v1/audio/*``)
+    audios: list[KlingAudio] = Field(default_factory=list)
 
-    @field_validator("images", "series_images", "videos", mode="before")
+    @field_validator("images", "series_images", "videos", "audios", mode="before")
     @classmethod
     def _null_is_no_images(cls, value: Any) -> Any:
         return [] if value is None else value
@@ -178,6 +207,11 @@ class KlingTask(_Tolerant):
         return self.task_result.videos
 
     @property
+    def audios(self) -> list[KlingAudio]:
+        """The task's audio files (``task_result.audios``; empty for an image or video task)."""
+        return self.task_result.audios
+
+    @property
     def parent_video(self) -> KlingVideo | None:
         """video-extend: the video that was extended."""
         return self.task_info.parent_video
@@ -200,6 +234,11 @@ class KlingTask(_Tolerant):
             ),
             "images": [image.to_xcom() for image in self.images],
             **({"videos": [video.to_xcom() for video in self.videos]} if self.videos else {}),
+            **(
+                {"audios": [audio.to_xcom() for audio in self.task_result.audios]}
+                if self.task_result.audios
+                else {}
+            ),
         }
         if self.parent_video is not None:
             summary["parent_video"] = self.parent_video.to_xcom()

@@ -133,6 +133,6 @@ class KlingTaskSensor(BaseSensorOperator):
             raise AirflowSensorTimeout(str(exc)) from exc
         except KlingError as exc:
             raise fail_fast(exc) from exc
-        made = len(task.images) + len(task.videos)
+        made = len(task.images) + len(task.videos) + len(task.audios)
         self.log.info("Kling task %s succeeded with %d result file(s)", task.task_id, made)
         return task.to_xcom()

@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from airflow_provider_kling.testing import effects, endpoints, faulty, png, rules, videos
+from airflow_provider_kling.testing import audio, effects, endpoints, faulty, png, rules, videos
 from airflow_provider_kling.testing.auth import identify_caller
 from airflow_provider_kling.testing.callbacks import CallbackSender
 from airflow_provider_kling.testing.codes import ApiError, error_response
@@ -48,10 +48,12 @@ MALFORMED_BODY = b'{"code": 0, "message": "SUCC'
 
 Handler = Callable[[Request, SimulatorState, str], Awaitable[Any]]
 #: The rule modules of the ``/v1`` kinds beyond image generation and the first video kinds: each has
-#: ``ENDPOINTS`` (kind, path, validator), ``BY_KIND`` and ``validate(kind, body)``. One line a module.
+#: ``ENDPOINTS`` (kind, path, validator), ``BY_KIND``, ``validate(kind, body)`` and maybe
+#: ``file_routes(prefix)`` (the files its tasks make). One line a module.
 RULE_MODULES: tuple[Any, ...] = (
     endpoints,
     effects,
+    audio,
 )
 
 
@@ -272,6 +274,12 @@ def create_app(state: SimulatorState | None = None, **settings: Any) -> Starlett
             Route(f"{prefix}/account/costs", account_costs, methods=["GET"]),
             *task_api_routes(prefix, _api_call),
             *videos.file_routes(prefix),
+            *(
+                route
+                for module in RULE_MODULES
+                if hasattr(module, "file_routes")
+                for route in module.file_routes(prefix)
+            ),
         ]
     routes.append(Route(f"{MOVED_PREFIX}/{{rest:path}}", moved, methods=["GET", "POST", "PUT", "DELETE"]))
     app = Starlette(

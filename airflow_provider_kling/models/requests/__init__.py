@@ -21,6 +21,7 @@ from airflow_provider_kling.models.requests.expand import ExpandImageRequest, ex
 from airflow_provider_kling.models.requests.generations import ImageGenerationRequest
 from airflow_provider_kling.models.requests.multi_image import MultiImageRequest
 from airflow_provider_kling.models.requests.omni_image import OmniImageRequest
+from airflow_provider_kling.models.requests.text_to_audio import TextToAudioRequest
 from airflow_provider_kling.models.requests.video_base import KlingVideoRequest
 from airflow_provider_kling.models.requests.video_effects import VideoEffectsRequest
 from airflow_provider_kling.models.requests.video_extend import VideoExtendRequest
@@ -46,6 +47,7 @@ REQUEST_KINDS: Mapping[str, type[KlingTaskRequest]] = {
         VideoExtendRequest,
         MultiImageToVideoRequest,
         VideoEffectsRequest,
+        TextToAudioRequest,
     )
 }
 #: Every endpoint path this provider speaks (each kind's paths in every style).
@@ -127,6 +129,7 @@ __all__ = [
     "MultiImageToVideoRequest",
     "OmniImageRequest",
     "OmniVideoRequest",
+    "TextToAudioRequest",
     "TextToVideoRequest",
     "VideoEffectsRequest",
     "VideoExtendRequest",
