@@ -25,3 +25,4 @@ class RequestKind(StrEnum):
     MULTI_IMAGE2VIDEO = "multi-image2video"
     VIDEO_EFFECTS = "video-effects"
     TEXT_TO_AUDIO = "text-to-audio"
+    VIDEO_TO_AUDIO = "video-to-audio"

@@ -1,4 +1,5 @@
-"""The sound-effect operators: audio from a prompt (``/v1/audio/text-to-audio``).
+"""The sound-effect operators: audio from a prompt (``/v1/audio/text-to-audio``) or for a video
+(``/v1/audio/video-to-audio``).
 
 Small subclasses of :class:`~airflow_provider_kling.operators.base.KlingTaskOperator`: each names its
 request kind and takes that kind's fields (the rules: :mod:`airflow_provider_kling.models.requests`).
@@ -16,7 +17,7 @@ from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.operators.arguments import keep_request_arguments, request_arguments_of
 from airflow_provider_kling.operators.base import KlingTaskOperator
 
-__all__ = ["KlingTextToAudioOperator"]
+__all__ = ["KlingTextToAudioOperator", "KlingVideoToAudioOperator"]
 
 
 class KlingTextToAudioOperator(KlingTaskOperator):
@@ -34,6 +35,46 @@ class KlingTextToAudioOperator(KlingTaskOperator):
     template_fields: Sequence[str] = ("prompt", "duration", *KlingTaskOperator.template_fields)
 
     def __init__(self, *, prompt: str, duration: float | str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        keep_request_arguments(self, locals())
+
+    request_arguments = request_arguments_of(__init__)
+
+
+class KlingVideoToAudioOperator(KlingTaskOperator):
+    """
+    Make sound effects and music for a video; store the sound (MP3) and return the result (which
+    also lists Kling's copy of the video with its sound, ``videos``).
+
+    :param video_id: A video Kling made: its id (``videos[0].id``), a video (``{"id", "duration"}``)
+        or a video task's whole result (its first video; one outside 3-20 s is refused before
+        anything is sent). (templated)
+    :param video_url: Or an http(s) URL of an MP4/MOV (3-20 s, at most 100 MB). (templated)
+    :param sound_effect_prompt: The sound effects, at most 200 characters. (templated)
+    :param bgm_prompt: The background music, at most 200 characters. (templated)
+    :param asmr_mode: ASMR mode (Kling's default false).
+    """
+
+    ui_color = "#d6f5e3"
+    request_kind = RequestKind.VIDEO_TO_AUDIO
+    template_fields: Sequence[str] = (
+        "video_id",
+        "video_url",
+        "sound_effect_prompt",
+        "bgm_prompt",
+        *KlingTaskOperator.template_fields,
+    )
+
+    def __init__(
+        self,
+        *,
+        video_id: Any = None,
+        video_url: str | None = None,
+        sound_effect_prompt: str | None = None,
+        bgm_prompt: str | None = None,
+        asmr_mode: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         keep_request_arguments(self, locals())
 

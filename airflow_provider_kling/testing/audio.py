@@ -1,8 +1,11 @@
 """Kling's sound-effect endpoints (``/v1/audio/*``), as the simulator's own rules, and their files.
 
-Written from Kling's text-to-audio page (2026-09), never imported from the client:
-``prompt`` (required, at most 200 characters) and ``duration`` (required, a number from 3.0 to 10.0
-with one decimal). A task makes one sound, answered as ``task_result.audios[{id, url_mp3, url_wav,
+Written from Kling's text-to-audio and video-to-audio pages (2026-09), never imported from the
+client. Text to audio: ``prompt`` (required, at most 200 characters) and ``duration`` (required, a
+number from 3.0 to 10.0 with one decimal). Video to audio: exactly one of ``video_id`` or
+``video_url`` (http(s)); ``sound_effect_prompt`` and ``bgm_prompt`` at most 200 characters;
+``asmr_mode`` a bool; it makes 5 s of sound and lists the video with its sound in ``videos``
+(its URL is not served here). A task makes one sound, answered as ``task_result.audios[{id, url_mp3, url_wav,
 duration_mp3, duration_wav}]``; it holds one slot and draws 0.25 units from a video pack. The files
 are served without authentication at ``/kling/audios/{task_id}/0.mp3`` and ``0.wav``: a tiny MP3
 (an ID3 tag and silent MPEG frames) and a WAV of silence, distinct per task. Download faults apply
@@ -44,11 +47,15 @@ class AudioRequest(ImageRequest):
 
     seconds: float = 5.0
     product_type: str = "video"
+    #: video-to-audio: the result also lists the video with its new sound
+    with_video: bool = False
 
     def render_result(self, task_id: str, image_root: str) -> dict[str, Any]:
         root = image_root.rsplit("/images", 1)[0] + "/audios"
         seconds = f"{self.seconds:g}"
+        videos = [{"id": f"vid-{task_id}", "url": f"{root}/{task_id}/video.mp4", "duration": seconds}]
         return {
+            **({"videos": videos} if self.with_video else {}),
             "audios": [
                 {
                     "id": f"aud-{task_id}",
@@ -57,7 +64,7 @@ class AudioRequest(ImageRequest):
                     "duration_mp3": seconds,
                     "duration_wav": seconds,
                 }
-            ]
+            ],
         }
 
 
@@ -87,7 +94,40 @@ def _text_to_audio(fields: dict[str, Any]) -> AudioRequest:
     )
 
 
-ENDPOINTS: tuple[Endpoint, ...] = (Endpoint("text-to-audio", "/v1/audio/text-to-audio", _text_to_audio),)
+def _video_to_audio(fields: dict[str, Any]) -> AudioRequest:
+    allowed = ("video_id", "video_url", "sound_effect_prompt", "bgm_prompt", "asmr_mode")
+    check = _Checker(fields, (*allowed, "callback_url", "external_task_id"))
+    check.common()
+    for name in ("video_id", "video_url", "sound_effect_prompt", "bgm_prompt"):
+        check.text(name)
+        value = fields.get(name)
+        if name.endswith("prompt") and isinstance(value, str) and len(value) > MAX_PROMPT:
+            check.problems.append(f"{name}: must be at most {MAX_PROMPT} characters (got {len(value)})")
+    if ("video_id" in fields) == ("video_url" in fields):
+        check.problems.append("video_id: exactly one of video_id or video_url is required")
+    url = fields.get("video_url")
+    if isinstance(url, str) and not url.startswith(("http://", "https://")):
+        check.bad("video_url", "must be an http(s) URL")
+    if "asmr_mode" in fields and not isinstance(fields["asmr_mode"], bool):
+        check.bad("asmr_mode", "must be a boolean")
+    check.raise_if_any()
+    return AudioRequest(
+        model_name="video-to-audio",
+        prompt=" ".join(str(fields.get(name, "")) for name in allowed),
+        n=1,
+        body=fields,
+        callback_url=fields.get("callback_url"),
+        external_task_id=fields.get("external_task_id"),
+        endpoint="video-to-audio",
+        units_each=UNITS_PER_SOUND,
+        with_video=True,
+    )
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("text-to-audio", "/v1/audio/text-to-audio", _text_to_audio),
+    Endpoint("video-to-audio", "/v1/audio/video-to-audio", _video_to_audio),
+)
 BY_KIND: Mapping[str, Endpoint] = {endpoint.kind: endpoint for endpoint in ENDPOINTS}
 
 

@@ -29,6 +29,7 @@ from airflow_provider_kling.models.requests.video_image2video import ImageToVide
 from airflow_provider_kling.models.requests.video_multi_image import MultiImageToVideoRequest
 from airflow_provider_kling.models.requests.video_omni import OmniVideoRequest
 from airflow_provider_kling.models.requests.video_text2video import TextToVideoRequest
+from airflow_provider_kling.models.requests.video_to_audio import VideoToAudioRequest
 from airflow_provider_kling.models.requests.virtual_try_on import VirtualTryOnRequest
 from airflow_provider_kling.storage import MEDIA, MediaKind
 
@@ -48,6 +49,7 @@ REQUEST_KINDS: Mapping[str, type[KlingTaskRequest]] = {
         MultiImageToVideoRequest,
         VideoEffectsRequest,
         TextToAudioRequest,
+        VideoToAudioRequest,
     )
 }
 #: Every endpoint path this provider speaks (each kind's paths in every style).
@@ -133,6 +135,7 @@ __all__ = [
     "TextToVideoRequest",
     "VideoEffectsRequest",
     "VideoExtendRequest",
+    "VideoToAudioRequest",
     "VirtualTryOnRequest",
     "WatermarkInfo",
     "check_endpoint",
