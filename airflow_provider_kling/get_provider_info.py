@@ -41,6 +41,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_kling.operators.video",
                     "airflow_provider_kling.operators.effects",
                     "airflow_provider_kling.operators.audio",
+                    "airflow_provider_kling.operators.motion",
                 ],
             }
         ],

@@ -26,3 +26,4 @@ class RequestKind(StrEnum):
     VIDEO_EFFECTS = "video-effects"
     TEXT_TO_AUDIO = "text-to-audio"
     VIDEO_TO_AUDIO = "video-to-audio"
+    MOTION_CONTROL = "motion-control"

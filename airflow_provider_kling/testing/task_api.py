@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from airflow_provider_kling.testing import new_style
+from airflow_provider_kling.testing import motion, new_style
 from airflow_provider_kling.testing.codes import ApiError
 from airflow_provider_kling.testing.rules import RuleViolation
 from airflow_provider_kling.testing.state import SimulatorState
@@ -35,6 +35,11 @@ DEFAULT_LIMIT = 100
 DEFAULT_WINDOW = 30 * 86_400.0
 STATUSES = ("submitted", "processing", "succeeded", "failed")
 PRODUCT_TYPES = ("video", "image", "try_on")
+#: New-style products beyond ``new_style``'s, each ``{product: validate(model, body)}`` of its rule
+#: module. One line a module.
+MORE_PRODUCTS: dict[str, Callable[[str, Any], Any]] = {
+    **motion.NEW_STYLE_PRODUCTS,
+}
 
 Handler = Callable[[Request, SimulatorState, str], Awaitable[Any]]
 ApiCall = Callable[[Request, str, Handler], Awaitable[Response]]
@@ -64,7 +69,8 @@ async def _create(request: Request, state: SimulatorState, owner: str) -> dict[s
     except ValueError:
         raise ApiError.of(1201, "the body must be a JSON object") from None
     try:
-        accepted = new_style.validate(product, model_name, body)
+        more = MORE_PRODUCTS.get(product)
+        accepted = more(model_name, body) if more else new_style.validate(product, model_name, body)
     except RuleViolation as exc:
         raise ApiError.of(1201, str(exc)) from None
     task = state.create_task(owner, accepted)
@@ -167,6 +173,6 @@ def task_api_routes(prefix: str, api_call: ApiCall) -> list[Route]:
         return await api_call(request, "tasks", handler)
 
     return [
-        *(create_route(product) for product in new_style.PRODUCTS),
+        *(create_route(product) for product in (*new_style.PRODUCTS, *MORE_PRODUCTS)),
         Route(f"{prefix}/tasks", tasks, methods=["GET", "POST"]),
     ]

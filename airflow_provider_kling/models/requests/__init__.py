@@ -19,6 +19,7 @@ from typing import Any
 from airflow_provider_kling.models.requests.base import KlingTaskRequest, WatermarkInfo
 from airflow_provider_kling.models.requests.expand import ExpandImageRequest, expansion_for_aspect_ratio
 from airflow_provider_kling.models.requests.generations import ImageGenerationRequest
+from airflow_provider_kling.models.requests.motion_control import MotionControlRequest
 from airflow_provider_kling.models.requests.multi_image import MultiImageRequest
 from airflow_provider_kling.models.requests.omni_image import OmniImageRequest
 from airflow_provider_kling.models.requests.text_to_audio import TextToAudioRequest
@@ -50,6 +51,7 @@ REQUEST_KINDS: Mapping[str, type[KlingTaskRequest]] = {
         VideoEffectsRequest,
         TextToAudioRequest,
         VideoToAudioRequest,
+        MotionControlRequest,
     )
 }
 #: Every endpoint path this provider speaks (each kind's paths in every style).
@@ -127,6 +129,7 @@ __all__ = [
     "ImageToVideoRequest",
     "KlingTaskRequest",
     "KlingVideoRequest",
+    "MotionControlRequest",
     "MultiImageRequest",
     "MultiImageToVideoRequest",
     "OmniImageRequest",
