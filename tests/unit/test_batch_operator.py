@@ -24,6 +24,7 @@ SUMMARY_KEYS = {
     "counts",
     "images_stored",
     "videos_stored",
+    "audios_stored",
     "units",
     "manifest",
     "contact_sheet",
