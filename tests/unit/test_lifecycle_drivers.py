@@ -37,9 +37,23 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "omni-video": {"prompt": "a fox runs", "aspect_ratio": "1:1"},
     "video-extend": {"video_id": None, "prompt": "it keeps running"},
     "multi-image2video": {"image_list": [{"image": URL}, {"image": URL}], "prompt": "they dance"},
+    "video-effects": {"effect_scene": "bloombloom", "image": URL},
+    "text-to-audio": {"prompt": "rain on a roof", "duration": 3.5},
+    "video-to-audio": {"video_url": "https://example.com/a.mp4", "bgm_prompt": "jazz"},
+    "motion-control": {"image": URL, "video": "https://example.com/a.mp4", "character_orientation": "image"},
 }
 #: XCom fields that name one task rather than describe it (they differ between two tasks).
-IDENTITY = {"task_id", "external_task_id", "created_at", "updated_at", "url", "watermark_url", "id", "path"}
+IDENTITY = {
+    "task_id",
+    "external_task_id",
+    "created_at",
+    "updated_at",
+    "url",
+    "watermark_url",
+    "wav_url",
+    "id",
+    "path",
+}
 #: What a result describes that must not depend on how the task waited (spend above all).
 SPEND = ("final_unit_deduction", "final_balance_deduction")
 

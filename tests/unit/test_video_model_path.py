@@ -142,6 +142,14 @@ def test_every_kind_builds_from_its_required_fields_alone_with_its_models_defaul
         "omni-video": {"prompt": "a fox", "aspect_ratio": "1:1"},
         "video-extend": {"video_id": "v1"},
         "multi-image2video": {"image_list": [FRAME], "prompt": "a fox"},
+        "video-effects": {"effect_scene": "bloombloom", "image": FRAME},
+        "text-to-audio": {"prompt": "rain", "duration": 3},
+        "video-to-audio": {"video_id": "v1"},
+        "motion-control": {
+            "image": FRAME,
+            "video": "https://example.com/a.mp4",
+            "character_orientation": "image",
+        },
     }
     assert set(minimal) == set(REQUEST_KINDS)
     for kind, fields in minimal.items():

@@ -245,16 +245,20 @@ def test_max_video_bytes_default_and_a_bad_value(monkeypatch, kling_simulator):
 
 def test_media_of_says_what_each_request_kind_makes():
     from airflow_provider_kling.models.requests import REQUEST_KINDS, media_of
-    from airflow_provider_kling.storage import IMAGE, VIDEO
+    from airflow_provider_kling.storage import AUDIO, IMAGE, VIDEO
 
     videos = {kind for kind in REQUEST_KINDS if media_of(kind) is VIDEO}
+    audios = {kind for kind in REQUEST_KINDS if media_of(kind) is AUDIO}
     assert videos == {
         "text2video",
         "image2video",
         "omni-video",
         "video-extend",
         "multi-image2video",
+        "video-effects",
+        "motion-control",
     }
-    assert all(media_of(kind) is IMAGE for kind in set(REQUEST_KINDS) - videos)
+    assert audios == {"text-to-audio", "video-to-audio"}
+    assert all(media_of(kind) is IMAGE for kind in set(REQUEST_KINDS) - videos - audios)
     with pytest.raises(ValueError, match="unknown Kling request kind 'storyboard'"):
         media_of("storyboard")
