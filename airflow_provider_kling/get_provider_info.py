@@ -42,6 +42,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_kling.operators.effects",
                     "airflow_provider_kling.operators.audio",
                     "airflow_provider_kling.operators.motion",
+                    "airflow_provider_kling.operators.avatar",
                 ],
             }
         ],

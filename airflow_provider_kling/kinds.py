@@ -27,3 +27,4 @@ class RequestKind(StrEnum):
     TEXT_TO_AUDIO = "text-to-audio"
     VIDEO_TO_AUDIO = "video-to-audio"
     MOTION_CONTROL = "motion-control"
+    AVATAR = "avatar"

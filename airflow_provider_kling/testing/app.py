@@ -30,7 +30,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from airflow_provider_kling.testing import audio, effects, endpoints, faulty, motion, png, rules, videos
+from airflow_provider_kling.testing import (
+    audio,
+    avatar,
+    effects,
+    endpoints,
+    faulty,
+    motion,
+    png,
+    rules,
+    videos,
+)
 from airflow_provider_kling.testing.auth import identify_caller
 from airflow_provider_kling.testing.callbacks import CallbackSender
 from airflow_provider_kling.testing.codes import ApiError, error_response
@@ -55,6 +65,7 @@ RULE_MODULES: tuple[Any, ...] = (
     effects,
     audio,
     motion,
+    avatar,
 )
 
 

@@ -41,6 +41,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "text-to-audio": {"prompt": "rain on a roof", "duration": 3.5},
     "video-to-audio": {"video_url": "https://example.com/a.mp4", "bgm_prompt": "jazz"},
     "motion-control": {"image": URL, "video": "https://example.com/a.mp4", "character_orientation": "image"},
+    "avatar": {"image": URL, "audio_id": "tts-1"},
 }
 #: XCom fields that name one task rather than describe it (they differ between two tasks).
 IDENTITY = {

@@ -150,6 +150,7 @@ def test_every_kind_builds_from_its_required_fields_alone_with_its_models_defaul
             "video": "https://example.com/a.mp4",
             "character_orientation": "image",
         },
+        "avatar": {"image": FRAME, "sound_file": "https://example.com/a.mp3"},
     }
     assert set(minimal) == set(REQUEST_KINDS)
     for kind, fields in minimal.items():

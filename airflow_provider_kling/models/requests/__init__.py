@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from airflow_provider_kling.models.requests.avatar import AvatarRequest
 from airflow_provider_kling.models.requests.base import KlingTaskRequest, WatermarkInfo
 from airflow_provider_kling.models.requests.expand import ExpandImageRequest, expansion_for_aspect_ratio
 from airflow_provider_kling.models.requests.generations import ImageGenerationRequest
@@ -52,6 +53,7 @@ REQUEST_KINDS: Mapping[str, type[KlingTaskRequest]] = {
         TextToAudioRequest,
         VideoToAudioRequest,
         MotionControlRequest,
+        AvatarRequest,
     )
 }
 #: Every endpoint path this provider speaks (each kind's paths in every style).
@@ -124,6 +126,7 @@ def check_endpoint(path: str) -> str:
 __all__ = [
     "ENDPOINT_PATHS",
     "REQUEST_KINDS",
+    "AvatarRequest",
     "ExpandImageRequest",
     "ImageGenerationRequest",
     "ImageToVideoRequest",
