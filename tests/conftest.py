@@ -2,6 +2,12 @@
 
 Airflow reads ``AIRFLOW_HOME`` when it is first imported (and creates ``~/airflow`` without it), so
 both variables are set here, at import time, before any test module imports Airflow.
+
+Under pytest-xdist (``make test`` runs ``-n``) each worker gets its own ``AIRFLOW_HOME`` (its config
+file and SQLite database), the simulator fixture its own free port, and ``tmp_path`` is per worker
+already. A module-scoped fixture defined in a test module (a migrated Airflow home, a running
+``airflow standalone``, the provider CLI's answers) is built once: its module's tests are one
+``xdist_group`` and run on one worker (``--dist loadgroup``).
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ _REPO_ROOT = Path(__file__).resolve().parent.parent
 
 if not os.environ.get("AIRFLOW_HOME"):
     os.environ["AIRFLOW_HOME"] = str(_REPO_ROOT / "build" / "airflow-home")
+if os.environ.get("PYTEST_XDIST_WORKER"):  # gw0, gw1, ...: one home per worker, nothing shared
+    os.environ["AIRFLOW_HOME"] = str(Path(os.environ["AIRFLOW_HOME"]) / os.environ["PYTEST_XDIST_WORKER"])
 Path(os.environ["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
@@ -43,3 +51,18 @@ def _fresh_async_connection_settings() -> Iterator[None]:
     forget_settings()
     yield
     forget_settings()
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep the tests that share a module-scoped fixture of their own module on one xdist worker.
+
+    Such a fixture is costly by design (it migrates a database, starts Airflow or its CLI): spread over
+    workers, each would build it again. Session fixtures (the simulator) are cheap and per worker.
+    """
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        for definitions in item._fixtureinfo.name2fixturedefs.values():
+            if any(d.scope == "module" and d.baseid.split("::", 1)[0] == module for d in definitions):
+                item.add_marker(pytest.mark.xdist_group(module))
+                break

@@ -50,7 +50,7 @@ def test_each_endpoint_creates_waits_lists_and_downloads_at_its_own_path(kling_c
 
     created = hook.create_image_task(request)
     endpoint = type(request).path
-    task = hook.wait_for_image_task(created.task_id, poll_interval=0.01, timeout=5, endpoint=endpoint)
+    task = hook.wait_for_image_task(created.task_id, poll_interval=0.01, timeout=300, endpoint=endpoint)
 
     assert task.task_status == "succeed"
     assert len(task.images) == request.images_made
@@ -71,7 +71,7 @@ def test_expand_result_has_the_grown_canvas(kling_connection):
     request = ExpandImageRequest.build(image=PHOTO, left_expansion_ratio=0.5, right_expansion_ratio=0.5)
 
     created = hook.create_image_task(request)
-    task = hook.wait_for_image_task(created.task_id, poll_interval=0.01, timeout=5, endpoint=request.path)
+    task = hook.wait_for_image_task(created.task_id, poll_interval=0.01, timeout=300, endpoint=request.path)
 
     width, height = png_size(b"".join(hook.iter_image_bytes(str(task.images[0].url))))
     assert width == 2 * height  # a square grown by half its width on both sides
@@ -85,7 +85,7 @@ def test_omni_series_images_are_read_as_the_tasks_images(kling_connection):
     )
 
     created = hook.create_image_task(request)
-    task = hook.wait_for_image_task(created.task_id, poll_interval=0.01, timeout=5, endpoint=request.path)
+    task = hook.wait_for_image_task(created.task_id, poll_interval=0.01, timeout=300, endpoint=request.path)
 
     assert task.task_result.series_images and not task.task_result.images
     assert [image.index for image in task.images] == [0, 1, 2]
@@ -129,9 +129,9 @@ async def test_triggers_of_two_endpoints_read_their_own_task_lists(kling_connect
     generation_task = hook.create_image_task(prompt="a fox", model_name="kling-v1", n=1)
     expand_task = hook.create_image_task(expand)
     triggers = [
-        KlingImageTaskTrigger(generation_task.task_id, poll_interval=0.05, deadline=time.time() + 10),
+        KlingImageTaskTrigger(generation_task.task_id, poll_interval=0.05, deadline=time.time() + 300),
         KlingImageTaskTrigger(
-            expand_task.task_id, poll_interval=0.05, deadline=time.time() + 10, endpoint=expand.path
+            expand_task.task_id, poll_interval=0.05, deadline=time.time() + 300, endpoint=expand.path
         ),
     ]
 
