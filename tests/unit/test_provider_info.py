@@ -132,13 +132,24 @@ def test_kling_connection_form_relabels_host_login_and_password_and_hides_the_re
 
 # --- what Airflow itself makes of it (subprocess: a fresh AIRFLOW_HOME, no shared state) ----------
 
-# One interpreter runs the `airflow` CLI's own entry point (airflow.__main__.main) for each command,
-# then reads the connection form: Airflow starts once for the four checks below, not once per check.
+# One interpreter reads the connection form, then runs the `airflow` CLI's own entry point
+# (airflow.__main__.main) for each command: Airflow starts once for the four checks below, not four times.
 # Each command's stdout is its --output json; a command that fails is recorded with its error.
 _AIRFLOW_SAYS = """
 import contextlib, io, json, sys, traceback, types
+# First the form, as the UI reads it. Airflow < 3.2 reads it from the hook, through ProvidersManager,
+# which needs wtforms importable. A plain install has no wtforms: the UI (HookMetaService) puts
+# stand-ins in sys.modules first, and so does this check; ProvidersManager uses nothing of wtforms but
+# these four names. (Read after the CLI commands instead, the form would be missing: ProvidersManager
+# reads it once, there without the stand-ins.)
+sys.modules["wtforms"] = types.SimpleNamespace(
+    BooleanField=type("BooleanField", (), {}), IntegerField=type("IntegerField", (), {}),
+    PasswordField=type("PasswordField", (), {}), StringField=type("StringField", (), {}),
+)
+from airflow.providers_manager import ProvidersManager
+answers = {"form": {"rows": ProvidersManager().field_behaviours.get("kling")}}
+del sys.modules["wtforms"]
 from airflow.__main__ import main
-answers = {}
 for command in sys.argv[1:]:
     sys.argv = ["airflow", *command.split(), "--output", "json"]
     out = io.StringIO()
@@ -148,15 +159,6 @@ for command in sys.argv[1:]:
         answers[command] = {"rows": json.loads(out.getvalue())}
     except BaseException:
         answers[command] = {"error": out.getvalue() + traceback.format_exc()}
-# Airflow < 3.2 reads the form from the hook, through ProvidersManager, which needs wtforms importable.
-# A plain install has no wtforms: the UI (HookMetaService) puts stand-ins in sys.modules first, and so
-# does this check; ProvidersManager uses nothing of wtforms but these four names.
-sys.modules["wtforms"] = types.SimpleNamespace(
-    BooleanField=type("BooleanField", (), {}), IntegerField=type("IntegerField", (), {}),
-    PasswordField=type("PasswordField", (), {}), StringField=type("StringField", (), {}),
-)
-from airflow.providers_manager import ProvidersManager
-answers["form"] = {"rows": ProvidersManager().field_behaviours.get("kling")}
 print(json.dumps(answers))
 """
 _COMMANDS = ("providers list", "providers hooks", "providers widgets")
