@@ -5,8 +5,8 @@ both variables are set here, at import time, before any test module imports Airf
 
 Under pytest-xdist (``make test`` runs ``-n``) each worker gets its own ``AIRFLOW_HOME`` (its config
 file and SQLite database), the simulator fixture its own free port, and ``tmp_path`` is per worker
-already. A module-scoped fixture defined in a test module (a migrated Airflow home, a running
-``airflow standalone``, the provider CLI's answers) is built once: its module's tests are one
+already. A module-scoped fixture that a module's tests share (a running ``airflow
+standalone``, a DAG run, the provider CLI's answers) is built once: its module's tests are one
 ``xdist_group`` and run on one worker (``--dist loadgroup``).
 """
 
@@ -55,13 +55,17 @@ def _fresh_async_connection_settings() -> Iterator[None]:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep the tests that share a module-scoped fixture of their own module on one xdist worker.
+    """Keep the unit tests that share a module-scoped fixture of their own module on one xdist worker.
 
-    Such a fixture is costly by design (it migrates a database, starts Airflow or its CLI): spread over
-    workers, each would build it again. Session fixtures (the simulator) are cheap and per worker.
+    There such a fixture is a server or a subprocess that the module's short tests share: spread over
+    workers, each would start it again. An end-to-end module's tests are long (each runs Airflow), so
+    they spread, each worker migrating its own database; a module whose tests read one shared run
+    (``airflow standalone``, a DAG run) says so itself with ``pytestmark = pytest.mark.xdist_group``.
     """
     for item in items:
         module = item.nodeid.split("::", 1)[0]
+        if not module.startswith("tests/unit/"):
+            continue
         for definitions in item._fixtureinfo.name2fixturedefs.values():
             if any(d.scope == "module" and d.baseid.split("::", 1)[0] == module for d in definitions):
                 item.add_marker(pytest.mark.xdist_group(module))
