@@ -28,10 +28,10 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export PYTHONWARNINGS ?= ignore
 
 # Workers: more than the 2 cores of a small machine, since a test often waits on a subprocess or a
-# server. --dist loadgroup keeps the tests of one module-scoped fixture on one worker (tests/conftest.py).
+# server. --dist loadscope: a unit module's tests on one worker, end-to-end tests one by one (tests/conftest.py).
 PYTEST_WORKERS ?= 4
 PYTEST_OPTS := -q -p no:cacheprovider --durations=15 -rfE \
-	$(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadgroup)
+	$(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadscope)
 
 .PHONY: install test lint typecheck unit demo line lowest middle constraints constraints-one check-constraints dist docs bench clean
 

@@ -5,9 +5,9 @@ both variables are set here, at import time, before any test module imports Airf
 
 Under pytest-xdist (``make test`` runs ``-n``) each worker gets its own ``AIRFLOW_HOME`` (its config
 file and SQLite database), the simulator fixture its own free port, and ``tmp_path`` is per worker
-already. A module-scoped fixture that a module's tests share (a running ``airflow
-standalone``, a DAG run, the provider CLI's answers) is built once: its module's tests are one
-``xdist_group`` and run on one worker (``--dist loadgroup``).
+already. A unit module's tests run on one worker (``--dist loadscope``), so that its module
+fixtures start once; end-to-end tests spread one by one, except where a module's tests read one shared
+run (``SHARED_RUN_MODULES``: a running ``airflow standalone``, one DAG run).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import importlib.metadata
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from packaging.version import Version
@@ -53,20 +54,30 @@ def _fresh_async_connection_settings() -> Iterator[None]:
     forget_settings()
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep the unit tests that share a module-scoped fixture of their own module on one xdist worker.
+# End-to-end modules whose tests all read one shared run (a module fixture): run on one worker, so
+# that it runs once. Every other end-to-end test is long (it runs Airflow) and goes to any worker.
+SHARED_RUN_MODULES = (
+    "tests/e2e/test_approval_dag.py",  # one `airflow standalone`
+    "tests/e2e/test_endpoint_dags.py",  # one run of the product campaign DAG
+)
 
-    There such a fixture is a server or a subprocess that the module's short tests share: spread over
-    workers, each would start it again. An end-to-end module's tests are long (each runs Airflow), so
-    they spread, each worker migrating its own database; a module whose tests read one shared run
-    (``airflow standalone``, a DAG run) says so itself with ``pytestmark = pytest.mark.xdist_group``.
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadscope`` with end-to-end tests spread one by one (see :data:`SHARED_RUN_MODULES`).
+
+    A unit module's tests stay together: its module fixtures (a server, the provider CLI's answers)
+    start once, and they are short. pytest-xdist's own ``xdist_group`` mark needs ``--dist loadgroup``,
+    which pytest 9.2 defeats (it renames no nodeid), so the grouping is decided here, by node id.
     """
-    for item in items:
-        module = item.nodeid.split("::", 1)[0]
-        if not module.startswith("tests/unit/"):
-            continue
-        for definitions in item._fixtureinfo.name2fixturedefs.values():
-            if any(d.scope == "module" and d.baseid.split("::", 1)[0] == module for d in definitions):
-                item.add_marker(pytest.mark.xdist_group(module))
-                break
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModulesButLongTestsAlone(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            if module.startswith("tests/e2e/") and module not in SHARED_RUN_MODULES:
+                return nodeid
+            return module
+
+    return ModulesButLongTestsAlone(config, log)

@@ -23,9 +23,6 @@ import pytest
 
 from airflow_provider_kling.testing import KlingSimulator
 
-# Its tests read one airflow standalone (a module fixture): on one xdist worker, so that it starts once.
-pytestmark = pytest.mark.xdist_group("tests/e2e/test_approval_dag.py")
-
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 DAG_ID = "kling_catalogue_with_approval"

@@ -21,9 +21,6 @@ import pytest
 
 from airflow_provider_kling.testing import KlingSimulator, make_png
 
-# Its tests read one campaign run (a module fixture): on one xdist worker, so that it starts once.
-pytestmark = pytest.mark.xdist_group("tests/e2e/test_endpoint_dags.py")
-
 REPO = Path(__file__).resolve().parents[2]
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 DATE = "2025-06-01"
