@@ -56,7 +56,7 @@ def catalogue_images(triggering_asset_events: Any = None, inlet_events: Any = No
         folder = extra.get("output_uri") or folder
         # One image per prompt in the batch: its task ids and stored paths pair up.
         for kling_task_id, path in zip(extra.get("kling_task_ids", ()), extra.get("paths", ()), strict=False):
-            task = hook.find_image_task(kling_task_id)
+            task = hook.find_task(kling_task_id)
             url = task.images[0].url if task is not None and task.images else None
             images.append({"kling_task_id": kling_task_id, "still": path, "first_frame": url or path})
     if not images or folder is None:
@@ -138,7 +138,7 @@ def kling_product_video() -> None:
         timeout=3600,
         retries=2,
         retry_delay=pendulum.duration(seconds=30),
-    ).expand(image=first_frames(catalogue))
+    ).expand(first_frame=first_frames(catalogue))
     video_sheet(videos.output, catalogue)
 
 

@@ -1,12 +1,12 @@
 """``@task.kling_video``: the TaskFlow form of the video operators, made by the one decorator factory.
 
 The decorated function returns a prompt (text-to-video), or a dict of request fields: with an
-``image`` (or ``image_tail``) it is image-to-video, otherwise text-to-video. Operator arguments
+``first_frame`` (or ``last_frame``) it is image-to-video, otherwise text-to-video. Operator arguments
 (``output_path``, ``deferrable`` ...) go to the decorator, as with ``@task.kling_image``::
 
     @task.kling_video(output_path="s3://bucket/videos", output_conn_id="aws_default", duration=5)
     def product_video(image_result: dict) -> dict:
-        return {"image": image_result, "prompt": "the product turns slowly"}
+        return {"first_frame": image_result, "prompt": "the product turns slowly"}
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class KlingPromptOrImageToVideoOperator(KlingVideoTaskOperator):
     ``aspect_ratio`` with an image is refused, as image-to-video has none).
     """
 
-    request_kind = "text2video"
+    request_kind = KlingTextToVideoOperator.request_kind
     request_arguments = _ARGUMENTS
     template_fields: Sequence[str] = tuple(
         dict.fromkeys((*KlingImageToVideoOperator.template_fields, *KlingTextToVideoOperator.template_fields))
@@ -55,8 +55,8 @@ class KlingPromptOrImageToVideoOperator(KlingVideoTaskOperator):
 
     def build_request(self, context: Context) -> KlingTaskRequest:
         fields = self.request_fields(context)
-        framed = fields.get("image") is not None or fields.get("image_tail") is not None
-        self.request_kind = KlingImageToVideoOperator.request_kind if framed else "text2video"
+        framed = fields.get("first_frame") is not None or fields.get("last_frame") is not None
+        self.request_kind = (KlingImageToVideoOperator if framed else KlingTextToVideoOperator).request_kind
         return super().build_request(context)
 
 

@@ -132,7 +132,7 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
     - optionally :meth:`request_fields` (derived fields, e.g. expand's ``to_aspect_ratio``),
       :meth:`outputs_of` and :meth:`store_outputs` (what a succeeded task made and how it is
       stored). By default both follow :attr:`media`, what the request kind makes
-      (:func:`~airflow_provider_kling.storage.media_of`): a video kind's outputs are its videos,
+      (:func:`~airflow_provider_kling.models.requests.media_of`): a video kind's outputs are its videos,
       stored as videos.
 
     Every entry point (``execute``, ``execute_complete``, ``execute_after_slot_wait``) builds the
@@ -380,18 +380,19 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         if task.task_status == "succeed":
             return task
         if self.deferrable:
-            self._defer(task.task_id, type(request).path)
+            self._defer(task.task_id, request.endpoint, request.api_style)
         try:
-            return self.hook.wait_for_image_task(
+            return self.hook.wait_for_task(
                 task.task_id,
                 poll_interval=self.poll_interval,
                 timeout=self.timeout,
-                endpoint=type(request).path,
+                endpoint=request.endpoint,
+                api_style=request.api_style,
             )
         except KlingError as exc:
             raise self._failure(exc, request) from exc
 
-    def _defer(self, kling_task_id: str, endpoint: str) -> None:
+    def _defer(self, kling_task_id: str, endpoint: str, api_style: str | None = None) -> None:
         import time
 
         from airflow_provider_kling.polling import defer_timeout
@@ -407,6 +408,7 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
                 poll_interval=self.poll_interval,
                 deadline=time.time() + self.timeout,
                 endpoint=endpoint,
+                api_style=api_style,
             ),
             method_name="execute_complete",
             kwargs=self.deferral_kwargs() or None,
@@ -438,8 +440,8 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
 
     @property
     def media(self) -> MediaKind:
-        """What this operator's request kind makes: images or videos (``storage.media_of``)."""
-        from airflow_provider_kling.storage import media_of
+        """What this operator's request kind makes: images or videos (``models.requests.media_of``)."""
+        from airflow_provider_kling.models.requests import media_of
 
         return media_of(self.request_kind)
 

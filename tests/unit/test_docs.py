@@ -426,7 +426,7 @@ def test_new_style_video_snippet_builds_its_operator() -> None:
     dag = runpy.run_path(str(SNIPPETS / "new_style_video.py"))["kling_new_style_video"]()
 
     video = dag.get_task("video")
-    assert (video.request_kind, video.model_name, video.duration) == ("new-text-to-video", "kling-3.0", 8)
+    assert (video.request_kind, video.model_name, video.duration) == ("text2video", "kling-3.0", 8)
 
 
 def test_arguments_an_operator_refuses_are_not_in_its_table() -> None:
