@@ -298,8 +298,8 @@ async def test_a_deferred_wait_gives_the_task_the_worker_sees_spend_included(kli
     created = hook.create_task(request)
     where = {"endpoint": Route.of(request).endpoint, "api_style": Route.of(request).api_style}
 
-    worker = hook.wait_for_task(created.task_id, poll_interval=0.05, timeout=10, **where)
-    trigger = KlingImageTaskTrigger(created.task_id, poll_interval=0.05, deadline=time.time() + 10, **where)
+    worker = hook.wait_for_task(created.task_id, poll_interval=0.05, timeout=300, **where)
+    trigger = KlingImageTaskTrigger(created.task_id, poll_interval=0.05, deadline=time.time() + 300, **where)
     (event,) = [event.payload async for event in trigger.run()]
 
     assert event["status"] == "success"
