@@ -44,8 +44,9 @@ class KlingCallbackResultsOperator(BaseOperator):
     this DAG consumed (Airflow 3.1 lists the asset's whole history for that; later lines filter by
     time on the server): Airflow 3.1 to 3.3 give
     an event that lands while the scheduler creates a run to no run at all until another event
-    arrives (apache/airflow#56050; fixed upstream by referencing events from the run queue). Such
-    an event, caught up here, may be stored again by the next run if another event does arrive.
+    arrives (apache/airflow#56050; fixed upstream by referencing events from the run queue). An
+    event caught up here may also be the one that queued the next run: that run finds its task
+    stored (each Kling task is stored by one run, see :mod:`~airflow_provider_kling.callbacks.results`).
 
     :param output_path: Where images and the manifest go (a path or URI). (templated)
     :param output_conn_id: The storage connection, for an object store. (templated)

@@ -278,3 +278,45 @@ def test_results_operator_catches_up_from_a_plain_list_of_events_as_airflow_3_1_
 
     manifest = json.loads(Path(summary["manifest"].removeprefix("file://")).read_text())
     assert {row["kling_task_id"] for row in manifest["tasks"]} == {first, stranded}
+
+
+def test_an_event_caught_up_by_one_run_is_not_stored_again_by_the_run_it_queued(
+    immediate: KlingSimulator, tmp_path: Path
+) -> None:
+    """Run 1 catches up an event that also queued run 2 (no run consumed it yet); run 2 finds it stored."""
+    from datetime import UTC, datetime
+
+    from tests.unit.task_context import RecordingTaskInstance
+
+    first, queued = (create(immediate, f"jar {n}", our_id(20 + n)) for n in range(2))
+    at = [datetime(2026, 12, 3, 8, 0, second, tzinfo=UTC) for second in range(2)]
+    operator = KlingCallbackResultsOperator(task_id="store_results", output_path=str(tmp_path))
+
+    def event(task_id: str, when: datetime) -> SimpleNamespace:
+        return SimpleNamespace(
+            extra=extra_of(immediate, task_id, f"m_{task_id}"), timestamp=when, created_dagruns=[]
+        )
+
+    run_1 = [event(first, at[0])]
+    run_2 = [event(queued, at[1])]
+    operator.execute(
+        make_context(
+            RecordingTaskInstance(run_id="asset_triggered__1"),
+            triggering_asset_events=by_asset(run_1),
+            inlet_events=by_asset(Events(run_1 + run_2)),
+        )
+    )
+    downloads = immediate.counters(immediate.api_key)["images"]
+    summary = operator.execute(
+        make_context(
+            RecordingTaskInstance(run_id="asset_triggered__2"),
+            triggering_asset_events=by_asset(run_2),
+            inlet_events=by_asset(Events(run_1 + run_2)),
+        )
+    )
+
+    assert immediate.counters(immediate.api_key)["images"] == downloads == 4
+    assert sorted(path.parent.name for path in tmp_path.rglob("*.png")) == ["asset_triggered__1"] * 4
+    assert summary["already_stored"] == 1 and summary["files_stored"] == 2
+    manifest = json.loads(Path(summary["manifest"].removeprefix("file://")).read_text())
+    assert [row["stored_by"] for row in manifest["tasks"]] == ["asset_triggered__1"]
