@@ -13,6 +13,8 @@ auth does not cover plugin apps, so the signature is the only gate. In order:
 | a signed body that is not a task | 400 |
 | a progress callback (submitted, processing) | 200, counted |
 | a terminal callback (succeed, failed) | 200 once its asset event is recorded |
+| ... of a task already recorded in this status (any webhook id or asset) | 200, nothing recorded again |
+| ... that the database could not take (SQLite's "database is locked") | 503, nothing recorded |
 | ... whose asset no DAG declares | 404, nothing recorded |
 
 Stale timestamps answer 401 like a bad signature: Standard Webhooks' reference libraries raise
@@ -37,6 +39,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from airflow_provider_kling.callbacks import URL_PREFIX
@@ -208,7 +211,12 @@ async def _handle(
         counters["progress"] += 1
         return JSONResponse({"status": "counted"})
     extra = event_extra(record, conn_id=conn_id, webhook_id=webhook_id)
-    outcome = await run_in_threadpool(events.record, asset_uri, extra)
+    try:
+        outcome = await run_in_threadpool(events.record, asset_uri, extra)
+    except SQLAlchemyError as exc:  # e.g. SQLite's "database is locked": nothing was recorded
+        log.warning("Kling callback for %s: task %s not recorded, the database refused: %s", conn_id,
+                    record.task_id, type(exc).__name__)  # fmt: skip
+        return _refuse(503, "the metadata database is busy: send again", counters, "database_busy")
     if outcome is Outcome.NO_ASSET:
         return _refuse(404, f"no DAG declares the asset {asset_uri}: nothing recorded", counters, "no_asset")
     counters[outcome.value] += 1
