@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Asset, AssetAlias, BaseOperator
 
 from airflow_provider_kling.callbacks.events import callback_asset_uri, event_extra
-from airflow_provider_kling.callbacks.sweep import DEFAULT_DEADLINE, DEFAULT_GRACE, find_missing
+from airflow_provider_kling.callbacks.sweep import DEFAULT_DEADLINE, DEFAULT_GRACE, find_missing, was_consumed
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID, GENERATIONS_PATH, MAX_PAGE_SIZE
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
 from airflow_provider_kling.lifecycle.results import OutputNames, run_id_of
@@ -135,14 +135,15 @@ class KlingCallbackResultsOperator(BaseOperator):
 
 
 class KlingCallbackSweepOperator(BaseOperator):
-    """Record the events of our Kling tasks whose terminal callback never arrived.
+    """Record the events of our Kling tasks whose terminal callback never arrived, or was lost.
 
     Lists the account's tasks of each endpoint created within ``lookback`` (newest first, pages of
     500), keeps ours (external ids this provider made, of ``namespace`` when given), and compares
     with the callback asset's recent events. A task that ended more than ``grace`` ago without an
-    event gets one, recorded through an asset alias on the same asset (``extra`` as the receiver
-    writes it, ``webhook_id`` ``sweep_<task id>``); one still running ``deadline`` after its
-    creation is reported, and fails the sweep when ``fail_on_open``.
+    event, or whose every event was consumed only by DAG runs that failed, gets one, recorded
+    through an asset alias on the same asset (``extra`` as the receiver writes it, ``webhook_id``
+    ``sweep_<task id>``); one still running ``deadline`` after its creation is reported, and fails
+    the sweep when ``fail_on_open``.
 
     :param kling_conn_id: The Kling connection. (templated)
     :param asset_uri: The callback asset (default ``kling://<conn_id>/tasks``); fixed when the DAG
@@ -230,7 +231,9 @@ class KlingCallbackSweepOperator(BaseOperator):
         return {
             str(event.extra["kling_task_id"])
             for event in events
-            if isinstance(event.extra, dict) and "kling_task_id" in event.extra
+            if isinstance(event.extra, dict)
+            and "kling_task_id" in event.extra
+            and was_consumed(getattr(event, "created_dagruns", None) or ())
         }
 
     def _recent_tasks(self, endpoint: str, since: datetime) -> list[KlingTask]:

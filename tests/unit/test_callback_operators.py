@@ -320,3 +320,25 @@ def test_an_event_caught_up_by_one_run_is_not_stored_again_by_the_run_it_queued(
     assert summary["already_stored"] == 1 and summary["files_stored"] == 2
     manifest = json.loads(Path(summary["manifest"].removeprefix("file://")).read_text())
     assert [row["stored_by"] for row in manifest["tasks"]] == ["asset_triggered__1"]
+
+
+def test_the_sweep_records_again_a_task_whose_event_only_failed_runs_consumed(
+    kling_connection: KlingSimulator,
+) -> None:
+    kling_connection.configure(progress="immediate")
+    lost, stored, queued = (create(kling_connection, f"a mug {n}", our_id(30 + n)) for n in range(3))
+
+    def event(task_id: str, *states: str) -> SimpleNamespace:
+        runs = [SimpleNamespace(dag_id="consumer", run_id=f"r{n}", state=s) for n, s in enumerate(states)]
+        return SimpleNamespace(
+            extra=extra_of(kling_connection, task_id, f"m_{task_id}"), created_dagruns=runs
+        )
+
+    alias = Alias()
+    operator = KlingCallbackSweepOperator(task_id="sweep", grace=timedelta(0))
+    events = [event(lost, "failed"), event(stored, "failed", "success"), event(queued)]
+
+    summary = operator.execute(make_context(inlet_events=by_asset(events), outlet_events=Outlets(alias)))
+
+    assert summary["recovered"] == [lost]
+    assert [extra["kling_task_id"] for _, extra in alias.added] == [lost]
