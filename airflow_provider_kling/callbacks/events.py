@@ -48,7 +48,7 @@ EVENT_EXTRA_KEYS = (
 def callback_asset_uri(conn_id: str, name: str | None = None) -> str:
     """``kling://<conn_id>/<name>`` (``tasks`` by default): the asset a DAG schedules on."""
     name = name or DEFAULT_ASSET_NAME
-    if not ASSET_NAME_PATTERN.match(name):
+    if not ASSET_NAME_PATTERN.fullmatch(name):  # not match: ``$`` would let a final newline in
         raise ValueError(
             f"a callback asset name must be 1 to 64 characters of A-Z a-z 0-9 . _ - starting with a "
             f"letter or digit (got {name!r})"
