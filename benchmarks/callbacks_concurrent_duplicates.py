@@ -11,7 +11,11 @@ and counts the asset events recorded for that task (the goal: 1) and the answers
 SQLite serialises writers, so some answers are 503 ("database is locked", nothing recorded: the
 sender sends again); PostgreSQL with a real api-server is what the issue's figures need.
 
-    python benchmarks/callbacks_concurrent_duplicates.py [--trials 10] [--senders 20]
+``--recent N`` then measures the recorder alone: the median and worst milliseconds of recording
+200 new terminal callbacks one after another, with no recent event and with N recent events on
+the asset (the cost per callback must not grow with recent traffic).
+
+    python benchmarks/callbacks_concurrent_duplicates.py [--trials 10] [--senders 20] [--recent 2000]
 """
 
 from __future__ import annotations
@@ -47,7 +51,48 @@ def _serve(app: Any) -> tuple[str, Any, threading.Thread]:
     return f"http://127.0.0.1:{sock.getsockname()[1]}", server, thread
 
 
-def child(trials: int, senders: int) -> None:
+def recorder_latency(recent: int) -> dict[str, list[float]]:
+    """Median and worst ms of 200 records on a fresh asset, then after ``recent`` more events."""
+    from airflow.assets.manager import asset_manager
+    from airflow.models.asset import AssetActive, AssetModel
+    from airflow.utils.session import create_session
+
+    from airflow_provider_kling.callbacks.recorder import AirflowAssetEvents
+
+    uri = "kling://kling_default/latency"
+    with create_session() as session:
+        asset = AssetModel(name=uri, uri=uri)
+        session.add(asset)
+        session.flush()
+        session.add(AssetActive.for_asset(asset))
+    recorder, figures = AirflowAssetEvents(), {}
+
+    def extra(task_id: str) -> dict[str, Any]:
+        return {
+            "kling_task_id": task_id,
+            "status": "succeed",
+            "conn_id": "kling_default",
+            "webhook_id": task_id,
+        }
+
+    for label, filler in (("fresh", 0), (f"after {recent} recent events", recent)):
+        with create_session() as session:
+            model = session.query(AssetModel).filter(AssetModel.uri == uri).one()
+            for n in range(filler):
+                asset_manager.register_asset_change(
+                    asset=model, extra=extra(f"fill-{n}"), session=session, source_is_api=True
+                )
+        times = []
+        for n in range(200):
+            started = time.perf_counter()
+            recorder.record(uri, extra(f"{label}-{n}"))
+            times.append((time.perf_counter() - started) * 1000)
+        times.sort()
+        figures[label] = [round(times[len(times) // 2], 1), round(times[-1], 1)]
+    return figures
+
+
+def child(trials: int, senders: int, recent: int) -> None:
     import httpx
     from airflow.models.asset import AssetActive, AssetEvent, AssetModel
     from airflow.utils.session import create_session
@@ -129,17 +174,20 @@ def child(trials: int, senders: int) -> None:
     for _, server, thread in workers:
         server.should_exit = True
         thread.join(timeout=10)
-    print(json.dumps({"events_per_trial": results, "answers": {k: dict(v) for k, v in statuses.items()}}))
+    answers = {k: dict(v) for k, v in statuses.items()}
+    latency = recorder_latency(recent) if recent else {}
+    print(json.dumps({"events_per_trial": results, "answers": answers, "record_ms_median_max": latency}))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--senders", type=int, default=20)
+    parser.add_argument("--recent", type=int, default=0)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.trials, args.senders)
+        child(args.trials, args.senders, args.recent)
         return
     with tempfile.TemporaryDirectory() as home:
         env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
@@ -151,15 +199,8 @@ def main() -> None:
         )
         airflow = str(Path(sys.executable).parent / "airflow")
         subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
-        command = [
-            sys.executable,
-            __file__,
-            "--child",
-            "--trials",
-            str(args.trials),
-            "--senders",
-            str(args.senders),
-        ]
+        command = [sys.executable, __file__, "--child", "--trials", str(args.trials)]
+        command += ["--senders", str(args.senders), "--recent", str(args.recent)]
         subprocess.run(command, env=env, check=True)
 
 
