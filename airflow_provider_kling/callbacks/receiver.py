@@ -67,6 +67,9 @@ MAX_BODY_BYTES = 256 * 1024
 #: How long a connection's secrets are reused before it is read again (a rotated secret, or a new
 #: connection, takes effect within this; during a standard rotation Kling signs with both).
 CONNECTION_CACHE_SECONDS = 30.0
+#: Reads of ids that are not a known connection, per api-server worker: a burst, then a rate.
+UNKNOWN_LOOKUP_BURST = 20
+UNKNOWN_LOOKUPS_PER_SECOND = 5.0
 _CONN_ID = re.compile(r"[A-Za-z0-9_.-]{1,250}")  # fullmatch: ``$`` would let a final newline in
 #: The one answer to every request that cannot be shown to come from Kling for a connection.
 NOT_VERIFIED = "not a verified Kling callback"
@@ -104,32 +107,64 @@ def airflow_connection(conn_id: str) -> CallbackConnection | None:
 
 
 class CachedConnections:
-    """Connections for :data:`CONNECTION_CACHE_SECONDS`, unknown ones too: the ``max_entries``
-    used last (an LRU: a flood of unknown ids evicts the oldest, never the whole cache)."""
+    """Connections for :data:`CONNECTION_CACHE_SECONDS`, unknown ids too, at a bounded cost.
 
-    def __init__(self, lookup: ConnectionLookup, clock: Callable[[], float], max_entries: int = 1024) -> None:
+    Known connections are kept apart from unknown ids, which are an LRU of ``max_entries`` (a
+    flood of random ids evicts the oldest of them, never a known connection). Reading an id that
+    is not a known connection is rate limited (a burst of ``lookup_burst``, then
+    ``lookups_per_second``): past it, the id is answered as unknown without a database read.
+    """
+
+    def __init__(
+        self,
+        lookup: ConnectionLookup,
+        clock: Callable[[], float],
+        max_entries: int = 1024,
+        lookups_per_second: float = UNKNOWN_LOOKUPS_PER_SECOND,
+        lookup_burst: int = UNKNOWN_LOOKUP_BURST,
+    ) -> None:
         self._lookup, self._clock, self._max_entries = lookup, clock, max_entries
+        self._rate, self._burst = lookups_per_second, float(lookup_burst)
+        self._tokens, self._refilled = float(lookup_burst), clock()
         self._lock = threading.Lock()
-        self._cache: OrderedDict[str, tuple[float, CallbackConnection | None]] = OrderedDict()
+        self._known: dict[str, tuple[float, CallbackConnection]] = {}
+        self._unknown: OrderedDict[str, float] = OrderedDict()
 
     def __len__(self) -> int:
-        return len(self._cache)
+        return len(self._known) + len(self._unknown)
 
     def get(self, conn_id: str) -> CallbackConnection | None:
         now = self._clock()
         with self._lock:
-            cached = self._cache.get(conn_id)
-            if cached is not None:
-                self._cache.move_to_end(conn_id)
-        if cached is not None and now - cached[0] < CONNECTION_CACHE_SECONDS:
-            return cached[1]
+            known = self._known.get(conn_id)
+            if known is not None and now - known[0] < CONNECTION_CACHE_SECONDS:
+                return known[1]
+            seen_unknown = self._unknown.get(conn_id)
+            if seen_unknown is not None and now - seen_unknown < CONNECTION_CACHE_SECONDS:
+                self._unknown.move_to_end(conn_id)
+                return None
+            if known is None and not self._take_token(now):
+                return None  # rate limited: answered as unknown, not remembered
         found = self._lookup(conn_id)
         with self._lock:
-            self._cache[conn_id] = (now, found)
-            self._cache.move_to_end(conn_id)
-            while len(self._cache) > self._max_entries:
-                self._cache.popitem(last=False)
+            if found is not None:
+                self._known[conn_id] = (now, found)
+                self._unknown.pop(conn_id, None)
+            else:
+                self._known.pop(conn_id, None)
+                self._unknown[conn_id] = now
+                self._unknown.move_to_end(conn_id)
+                while len(self._unknown) > self._max_entries:
+                    self._unknown.popitem(last=False)
         return found
+
+    def _take_token(self, now: float) -> bool:
+        self._tokens = min(self._burst, self._tokens + max(now - self._refilled, 0.0) * self._rate)
+        self._refilled = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
 
 
 def _refuse(status: int, detail: str, counters: Counter[str], counter: str) -> JSONResponse:

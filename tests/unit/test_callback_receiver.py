@@ -430,7 +430,7 @@ def test_unknown_connection_ids_are_remembered_in_a_bounded_lru(connections: Con
     cache.get("nobody9")
 
     assert connections.lookups == lookups  # the newest are kept
-    assert len(cache) == 3
+    assert len(cache) == 4  # the known connection, and the 3 newest unknown ids
 
 
 def test_a_content_length_that_is_not_ascii_digits_is_not_a_server_error() -> None:
@@ -446,3 +446,20 @@ def test_a_content_length_that_is_not_ascii_digits_is_not_a_server_error() -> No
     scope = {"type": "http", "method": "POST", "path": "/", "headers": [(b"content-length", b"\xb2\xb3")]}
 
     assert asyncio.run(read_capped(Request(scope, receive), 10)) == b"{}"
+
+
+def test_reading_unknown_ids_is_rate_limited_and_known_connections_are_not(connections: Connections) -> None:
+    from airflow_provider_kling.callbacks.receiver import CachedConnections
+
+    now = [0.0]
+    cache = CachedConnections(connections, clock=lambda: now[0], lookups_per_second=1, lookup_burst=5)
+    assert cache.get("kling_default") is not None
+    for n in range(50):
+        assert cache.get(f"nobody{n}") is None
+
+    assert connections.lookups == 5  # kling_default and 4 unknown ids, then nothing is read
+    now[0] += 31  # the known connection is read again whatever the flood
+    assert cache.get("kling_default") is not None and connections.lookups == 6
+    now[0] += 2
+    cache.get("nobody-new")
+    assert connections.lookups == 7
