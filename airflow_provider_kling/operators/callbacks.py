@@ -54,6 +54,9 @@ class KlingCallbackResultsOperator(BaseOperator):
         None keeps every task. (templated)
     :param kling_conn_id: The Kling connection whose download rules apply (size cap, hosts). (templated)
     :param asset_uri: The callback asset the DAG is scheduled on (default ``kling://<conn_id>/tasks``).
+
+    Each Kling task is stored by one run (see :mod:`~airflow_provider_kling.callbacks.results`);
+    ``max_active_tis_per_dag`` defaults to 1 so that two runs never store at the same time.
     """
 
     template_fields: Sequence[str] = ("output_path", "output_conn_id", "namespace", "kling_conn_id")
@@ -70,6 +73,8 @@ class KlingCallbackResultsOperator(BaseOperator):
     ) -> None:
         self.asset_uri = asset_uri or callback_asset_uri(kling_conn_id)
         kwargs.setdefault("inlets", [Asset(self.asset_uri)])
+        # One at a time across the DAG's runs: a run finds what the one before it stored.
+        kwargs.setdefault("max_active_tis_per_dag", 1)
         super().__init__(**kwargs)
         self.output_path = output_path
         self.output_conn_id = output_conn_id

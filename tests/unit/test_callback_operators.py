@@ -318,6 +318,7 @@ def test_an_event_caught_up_by_one_run_is_not_stored_again_by_the_run_it_queued(
     assert immediate.counters(immediate.api_key)["images"] == downloads == 4
     assert sorted(path.parent.name for path in tmp_path.rglob("*.png")) == ["asset_triggered__1"] * 4
     assert summary["already_stored"] == 1 and summary["files_stored"] == 2
+    assert operator.max_active_tis_per_dag == 1  # two runs never store at once
     manifest = json.loads(Path(summary["manifest"].removeprefix("file://")).read_text())
     assert [row["stored_by"] for row in manifest["tasks"]] == ["asset_triggered__1"]
 
