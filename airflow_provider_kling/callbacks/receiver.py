@@ -277,8 +277,9 @@ async def _handle(
     try:
         outcome = await run_in_threadpool(events.record, asset_uri, extra)
     except SQLAlchemyError as exc:  # e.g. SQLite's "database is locked": nothing was recorded
+        reason = str(getattr(exc, "orig", None) or type(exc).__name__).splitlines()[0][:200]
         log.warning("Kling callback for %s: task %s not recorded, the database refused: %s", conn_id,
-                    record.task_id, type(exc).__name__)  # fmt: skip
+                    record.task_id, reason)  # fmt: skip
         return _refuse(503, "the metadata database is busy: send again", counters, "database_busy")
     if outcome is Outcome.NO_ASSET:
         return _refuse(404, f"no DAG declares the asset {asset_uri}: nothing recorded", counters, "no_asset")
