@@ -463,3 +463,20 @@ def test_reading_unknown_ids_is_rate_limited_and_known_connections_are_not(conne
     now[0] += 2
     cache.get("nobody-new")
     assert connections.lookups == 7
+
+
+def test_a_database_that_refuses_the_write_is_a_503_to_send_again(connections: Connections) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    class Locked:
+        def record(self, asset_uri: str, extra: Mapping[str, Any]) -> Outcome:
+            raise OperationalError("INSERT ...", {}, Exception("database is locked"))
+
+    client = TestClient(create_receiver_app(connections=connections, recorder=Locked()))
+    body = task_body()
+
+    first = post(client, body, signed_headers(body))
+    again = post(client, body, signed_headers(body))  # the same webhook id is not remembered as done
+
+    assert (first.status_code, again.status_code) == (503, 503)
+    assert counters(client)["database_busy"] == 2
