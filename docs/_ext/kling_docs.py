@@ -157,6 +157,16 @@ class KlingTaskDecorators(_Generated):
                 "",
             ]
             lines += [*tables.parameter_rows(item.arguments), ""]
+            others = ", ".join(
+                f"``{kind}`` (:ref:`{operator.__name__} <{anchor(operator)}>`)"
+                for kind, operator in item.other_kinds.items()
+            )
+            if others:
+                lines += [
+                    f"With ``kind=`` it runs another kind's operator instead, and takes that operator's "
+                    f"arguments the same way: {others}.",
+                    "",
+                ]
         return self.render(lines)
 
 

@@ -246,11 +246,7 @@ def parameters(cls: type) -> list[Parameter]:
     (``{"a", "b"} & set(kwargs)``). Airflow's own (``task_id``, ``retries`` ...) are not listed.
     """
     templated = set(getattr(cls, "template_fields", ()) or ())
-    docs: dict[str, str] = {}
-    for klass in cls.__mro__:
-        if klass.__module__.startswith(PACKAGE):
-            for name, text in param_docs(klass.__doc__).items():
-                docs.setdefault(name, text)
+    docs = own_descriptions(cls)
     found: dict[str, Parameter] = {}
     excluded: set[str] = set()
     for klass in cls.__mro__:
@@ -284,19 +280,54 @@ def parameters(cls: type) -> list[Parameter]:
                 name=name,
                 default=None,
                 templated=name in templated,
-                description=docs.get(name) or _any_param_doc(name),
+                description=docs.get(name, ""),
                 declared_by=cls.__name__,
             )
     return list(found.values())
 
 
-def _any_param_doc(name: str) -> str:
-    """The ``:param name:`` text of the first public operator that documents ``name``."""
-    for cls in public_classes().values():
-        text = param_docs(cls.__doc__).get(name)
-        if text:
-            return text
-    return ""
+def kinds_of(cls: type) -> tuple[str, ...]:
+    """The request kinds an operator builds: its ``request_kinds`` when it picks one per request
+    (the video decorator's), else its ``request_kind``; none for a class that builds no request."""
+    kinds = getattr(cls, "request_kinds", None)
+    if kinds:
+        return tuple(kinds)
+    kind = getattr(cls, "request_kind", None)
+    return (kind,) if isinstance(kind, str) else ()
+
+
+def kind_operators(kind: str) -> list[type]:
+    """The public operators that declare ``kind`` themselves (their own ``request_kind``)."""
+    return [cls for cls in public_classes().values() if vars(cls).get("request_kind") == kind]
+
+
+def field_descriptions(kind: str) -> dict[str, str]:
+    """The field descriptions the request model of ``kind`` declares (``Field(description=...)``)."""
+    from airflow_provider_kling.models.requests import REQUEST_KINDS
+
+    model = REQUEST_KINDS.get(kind)
+    fields_of = getattr(model, "model_fields", {})
+    return {name: info.description for name, info in fields_of.items() if info.description}
+
+
+def own_descriptions(cls: type) -> dict[str, str]:
+    """Each argument's description from its one home, never another kind's: the request model of
+    the class's kind(s) for a request field, else a ``:param:`` of the class or its package bases,
+    else one of the operator that declares the kind (the video decorator's operator builds two)."""
+    docs: dict[str, str] = {}
+    kinds = kinds_of(cls)
+    for kind in kinds:
+        for name, text in field_descriptions(kind).items():
+            docs.setdefault(name, text)
+    for klass in cls.__mro__:
+        if klass.__module__.startswith(PACKAGE):
+            for name, text in param_docs(klass.__doc__).items():
+                docs.setdefault(name, text)
+    for kind in kinds:
+        for operator in kind_operators(kind):
+            for name, text in param_docs(operator.__doc__).items():
+                docs.setdefault(name, text)
+    return docs
 
 
 def parameter_rows(params: list[Parameter], *, templated_column: bool = True) -> list[str]:
@@ -621,11 +652,18 @@ def request_fields(model: type) -> list[tuple[str, str, str, str]]:
 
 
 def request_field_rows(model: type) -> list[str]:
-    lines = [".. list-table::", "   :header-rows: 1", "   :widths: 20 40 15 25", ""]
+    """A request model's fields; with a ``meaning`` column once the model describes its fields."""
+    described = {name: info.description for name, info in model.model_fields.items() if info.description}  # type: ignore[attr-defined]
+    lines = [".. list-table::", "   :header-rows: 1"]
+    lines += ["   :widths: 15 25 10 15 35" if described else "   :widths: 20 40 15 25", ""]
     lines += ["   * - field", "     - type", "     - default", "     - checked here"]
+    lines += ["     - meaning"] if described else []
     for name, type_text, default, rules in request_fields(model):
         lines += [f"   * - ``{name}``", f"     - ``{one_line(type_text)}``", f"     - ``{default}``"]
         lines.append(f"     - {rules}" if rules else "     -")
+        if described:
+            meaning = one_line(described.get(name, ""))
+            lines.append(f"     - {meaning}" if meaning else "     -")
     return lines
 
 
@@ -680,6 +718,20 @@ class TaskDecorator:
     def arguments(self) -> list[Parameter]:
         """The decorator's own arguments: the operator's, but those the function must return."""
         return [param for param in parameters(self.operator) if param.name not in self.required]
+
+    @property
+    def other_kinds(self) -> dict[str, type]:
+        """The kinds ``kind=`` may choose (those making the same media), each with its operator."""
+        from airflow_provider_kling.decorators.kling import operator_for_kind
+        from airflow_provider_kling.models.requests import REQUEST_KINDS
+        from airflow_provider_kling.storage import media_of
+
+        media = media_of(self.operator.request_kind)
+        return {
+            kind: operator_for_kind(kind)
+            for kind in REQUEST_KINDS
+            if media_of(kind) == media and kind not in kinds_of(self.operator)
+        }
 
 
 def task_decorators() -> list[TaskDecorator]:

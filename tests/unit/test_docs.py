@@ -607,3 +607,43 @@ def test_fold_changes_puts_each_fragment_bullet_under_its_heading_of_the_release
     assert "The first release.\n\n### Added" in text and "Renamed" not in text
     assert text.split("## [Unreleased]", 1)[1].startswith("\n\n## [0.1.0]")
     assert [p.name for p in (tmp_path / "changes").iterdir()] == ["video-docs.md"]
+
+
+def test_the_video_decorators_table_takes_no_description_from_another_kind() -> None:
+    """Bug 4: the table borrowed the expand, omni-image and batch operators' texts for ``image``,
+    ``prompt`` and ``model_name``."""
+    (video,) = [item for item in tables.task_decorators() if item.name == "kling_video"]
+    text = "\n".join(tables.parameter_rows(video.arguments))
+    for borrowed in ("The image to expand", "What to paint in the new area", "Model of every item"):
+        assert borrowed not in text
+    described = {param.name: param.description for param in video.arguments}
+    assert described["image"] and described["model_name"]
+
+
+def _declared_texts(cls: type, name: str) -> set[str]:
+    """Where a description of ``cls``'s ``name`` may come from: its kinds' request models, its own
+    classes' docstrings, and the docstrings of the operators that declare its kinds."""
+    from airflow_provider_kling.models.requests import REQUEST_KINDS
+
+    kinds = getattr(cls, "request_kinds", None) or (
+        vars(cls).get("request_kind") or getattr(cls, "request_kind", None),
+    )
+    texts = set()
+    for kind in kinds:
+        info = getattr(REQUEST_KINDS.get(kind), "model_fields", {}).get(name)
+        if info is not None and info.description:
+            texts.add(info.description)
+    homes = [*cls.__mro__, *(other for other in PUBLIC.values() if vars(other).get("request_kind") in kinds)]
+    for home in homes:
+        text = tables.param_docs(home.__doc__).get(name)
+        if text:
+            texts.add(text)
+    return texts
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC))
+def test_every_request_argument_is_described_by_its_own_kinds_declaration_only(name: str) -> None:
+    cls = PUBLIC[name]
+    for param in tables.parameters(cls):
+        if param.name in getattr(cls, "request_arguments", ()) and param.description:
+            assert param.description in _declared_texts(cls, param.name), (name, param.name)
