@@ -811,3 +811,90 @@ def request_models() -> list[type]:
             ):
                 found[f"{module_name}.{name}"] = value
     return list(found.values())
+
+
+# -- Markdown files (CHANGELOG.md) ---------------------------------------------------------------
+
+#: reStructuredText section underlines for Markdown heading levels 1, 2, 3 and deeper.
+_UNDERLINES = "=-~^"
+
+
+def _rst_text(text: str) -> str:
+    """Plain text with reStructuredText's markup characters escaped."""
+    return re.sub(r"([\\`*_|])", r"\\\1", text)
+
+
+def _rst_inline(children: list[Any]) -> str:
+    """Markdown inline tokens as reStructuredText: code, strong, emphasis, links, text. Markup does
+    not nest in reStructuredText: strong text holding code shows the code alone."""
+    parts: list[str] = []
+    strong: list[str] | None = None
+    link: str | None = None
+    label: list[str] = []
+    for token in children:
+        kind = token.type
+        if link is not None and kind != "link_close":
+            label.append(token.content)
+            continue
+        piece = ""
+        if kind == "text":
+            piece = _rst_text(token.content)
+        elif kind == "code_inline":
+            piece = f"\\ ``{token.content}``\\ "
+        elif kind == "strong_open":
+            strong = []
+        elif kind == "strong_close" and strong is not None:
+            inner = "".join(strong)
+            piece = inner if "``" in inner else f"\\ **{inner}**\\ "
+            strong = None
+        elif kind in ("em_open", "em_close"):
+            piece = "\\ *" if kind == "em_open" else "*\\ "
+        elif kind == "link_open":
+            link, label = str(token.attrs.get("href", "")), []
+        elif kind == "link_close":
+            piece = f"\\ `{_rst_text(''.join(label))} <{link}>`__\\ "
+            link = None
+        elif kind in ("softbreak", "hardbreak"):
+            piece = " "
+        (strong if strong is not None and kind != "strong_close" else parts).append(piece)
+    text = "".join(parts)
+    # An escaped space is needed only between markup and a word character: drop the others.
+    text = re.sub(r"^(\\ )+|(\\ )+$", "", text)
+    text = re.sub(r"(\\ )+", r"\\ ", text)
+    return re.sub(r"(?<=[\s(\[])\\ |\\ (?=[\s.,;:)\]])", "", text)
+
+
+def markdown_to_rst(markdown: str) -> list[str]:
+    """A Markdown document of headings, paragraphs and (nested) bullet lists, as reStructuredText
+    lines (what ``CHANGELOG.md`` uses; Sphinx reads no Markdown without an extension)."""
+    from markdown_it import MarkdownIt
+
+    lines: list[str] = []
+    depth = 0
+    item_start = False
+    heading: int | None = None
+    for token in MarkdownIt("commonmark").parse(markdown):
+        indent = "  " * max(depth - 1, 0)
+        if token.type == "heading_open":
+            heading = int(token.tag[1:])
+        elif token.type == "inline" and heading is not None:
+            title = _rst_inline(token.children or [])
+            lines += [title, _UNDERLINES[min(heading, len(_UNDERLINES)) - 1] * len(title), ""]
+            heading = None
+        elif token.type == "bullet_list_open":
+            depth += 1
+        elif token.type == "bullet_list_close":
+            depth -= 1
+            lines.append("")
+        elif token.type == "list_item_open":
+            item_start = True
+        elif token.type == "inline":
+            text = _rst_inline(token.children or [])
+            if depth and item_start:
+                lines.append(f"{indent}- {text}")
+                item_start = False
+            elif depth:
+                lines += ["", f"{indent}  {text}"]
+            else:
+                lines += [text, ""]
+    return lines

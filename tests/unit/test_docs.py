@@ -508,6 +508,27 @@ def test_changelog_is_keep_a_changelog_with_an_empty_unreleased_section() -> Non
     assert re.search(rf"^## \[{re.escape(version)}\] - \d{{4}}-\d{{2}}-\d{{2}}$", text, re.MULTILINE)
 
 
+def test_the_changelog_page_renders_changelog_md_as_sections_lists_and_code() -> None:
+    assert ".. kling-markdown-file:: ../CHANGELOG.md" in (DOCS / "changelog.rst").read_text(encoding="utf-8")
+    assert "changelog" in (DOCS / "index.rst").read_text(encoding="utf-8").split()
+    markdown = (
+        "# Log\n\n## [1.0] - 2026\n\n### Added\n\n- **`KlingHook`**: `a`s and *b* [c_d](https://x/)\n  more\n"
+    )
+    assert tables.markdown_to_rst(markdown) == [
+        "Log",
+        "===",
+        "",
+        "[1.0] - 2026",
+        "------------",
+        "",
+        "Added",
+        "~~~~~",
+        "",
+        "- ``KlingHook``: ``a``\\ s and *b* `c\\_d <https://x/>`__ more",
+        "",
+    ]
+
+
 # -- names in messages ------------------------------------------------------------------------------
 
 CALL = re.compile(r"\b([A-Z]\w+)\((\w+)=")
