@@ -187,19 +187,20 @@ def _declared_kinds(modules: Collection[str]) -> dict[str, list[type[KlingTaskOp
 
 def operator_for_kind(kind: str) -> type[KlingTaskOperator]:
     """
-    The operator of request kind ``kind``: the one class of the provider's operator modules that
-    declares it (``request_kind``). Those modules are imported only when a kind is not found among
-    the ones already loaded (what a DAG parse pays for ``kind=``).
+    The operator of request kind ``kind``: the class of the provider's operator modules that
+    declares it (``request_kind``). Those modules are imported one by one, only until one declares
+    the kind (what a DAG parse pays for ``kind=``).
     """
     modules = _operator_modules()
-    found = _declared_kinds(modules).get(kind, [])
+    found = _declared_kinds(modules).get(kind)
+    for module in modules:
+        if found:
+            break
+        importlib.import_module(module)
+        found = _declared_kinds(modules).get(kind)
     if not found:
-        for module in modules:
-            importlib.import_module(module)
-        declared = _declared_kinds(modules)
-        found = declared.get(kind, [])
-        if not found:
-            raise ValueError(f"unknown Kling request kind {kind!r}: one of {', '.join(sorted(declared))}")
+        declared = ", ".join(sorted(_declared_kinds(modules)))
+        raise ValueError(f"unknown Kling request kind {kind!r}: one of {declared}")
     if len(found) > 1:
         names = ", ".join(sorted(cls.__name__ for cls in found))
         raise ValueError(f"Kling request kind {kind!r} is declared by several operators: {names}")

@@ -256,11 +256,13 @@ def test_kind_runs_that_kinds_operator_with_the_decorators_arguments(kling_conne
 
 
 def test_every_request_kind_has_the_one_operator_a_decorator_runs_for_it() -> None:
-    from airflow_provider_kling.decorators.kling import operator_for_kind
+    from airflow_provider_kling.decorators.kling import _declared_kinds, _operator_modules, operator_for_kind
     from airflow_provider_kling.models.requests import REQUEST_KINDS
 
     for kind in REQUEST_KINDS:
         assert operator_for_kind(kind).request_kind == kind
+    declared = _declared_kinds(_operator_modules())  # every operator module is imported by now
+    assert {kind: len(operators) for kind, operators in declared.items()} == dict.fromkeys(REQUEST_KINDS, 1)
 
 
 def test_an_unknown_kind_is_refused_when_the_dag_is_parsed_naming_the_kinds() -> None:
