@@ -7,20 +7,9 @@ module that imports nothing, so a DAG file does not pay for the models to learn 
 DEFAULT_IMAGE_MODEL = "kling-v3"
 
 #: Where image-generation tasks are created, queried and listed: the default ``endpoint`` of every
-#: task call. The other endpoints' paths are their request models' ``path``.
+#: task call, and ``ImageGenerationRequest``'s path. The other kinds' paths are their request
+#: models' ``paths``; each kind's default model is its request model's ``model_name`` default.
 GENERATIONS_PATH = "/v1/images/generations"
-
-#: Each other kind's model when a request names none. The operators' ``model_name`` defaults,
-#: the request models' and the spend estimate's read these.
-DEFAULT_OMNI_IMAGE_MODEL = "kling-image-o1"
-DEFAULT_MULTI_IMAGE_MODEL = "kling-v2"
-DEFAULT_TRY_ON_MODEL = "kolors-virtual-try-on-v1"
-DEFAULT_VIDEO_MODEL = "kling-v2-6"  # text to video and image to video
-DEFAULT_MULTI_IMAGE_VIDEO_MODEL = "kling-v1-6"
-DEFAULT_OMNI_VIDEO_MODEL = "kling-video-o1"
-#: The new-style API's video operators' defaults (``/text-to-video/{model}`` and the like).
-DEFAULT_NEW_STYLE_VIDEO_MODEL = "kling-3.0"
-DEFAULT_NEW_STYLE_OMNI_MODEL = "kling-3.0-omni"
 
 #: Kling's task lists (``GET <endpoint>?pageNum=&pageSize=``): the largest page and the last page
 #: number. The hook refuses more; the listings that read whole pages ask for the largest.

@@ -18,16 +18,31 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_kling.spend import format_units, task_units, units_of
+from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
+from airflow_provider_kling.kinds import RequestKind
+from airflow_provider_kling.models.requests import REQUEST_KINDS
+from airflow_provider_kling.spend import Budget, format_units, task_units, units_of
 from airflow_provider_kling.unit_prices import (
     DEFAULT_N,
     STAND_IN_LABEL,
-    STAND_IN_PRICES,
-    UNIT_RULES,
+    Prices,
     Purchase,
-    check_price_table,
+    UnitRule,
     price_in,
 )
+from airflow_provider_kling.unit_prices import check_price_table as _check_price_table
+
+#: Every kind's unit rule and stand-in prices, as its request class declares them.
+UNIT_RULES: Mapping[str, UnitRule] = {kind: cls.unit_rule for kind, cls in REQUEST_KINDS.items()}
+STAND_IN_PRICES: Mapping[str, Prices] = {
+    kind: cls.stand_in_prices for kind, cls in REQUEST_KINDS.items() if cls.stand_in_prices
+}
+
+
+def check_price_table(table: Any) -> dict[str, dict[str, dict[str, float]]]:
+    """A user's ``price_table`` checked: ``{kind: {model: {tier: units >= 0}}}``, else ValueError."""
+    return _check_price_table(table, REQUEST_KINDS)
+
 
 #: Where an estimate's price came from, and how messages name it.
 LEARNT, PRICE_TABLE_SOURCE, STAND_IN, FALLBACK = "learnt", "price table", "stand-in", "fallback"
@@ -47,7 +62,7 @@ def request_fields(request: Any) -> tuple[str, dict[str, Any]]:
     ``generations``)."""
     if isinstance(request, Mapping):
         fields = dict(request)
-        kind = str(fields.pop("kind", None) or fields.pop("request_kind", None) or "generations")
+        kind = str(fields.pop("kind", None) or fields.pop("request_kind", None) or RequestKind.GENERATIONS)
     elif hasattr(request, "model_dump") and getattr(request, "kind", None):
         kind, fields = str(request.kind), request.model_dump(mode="json", exclude_none=True)
         # A video request says what its units depend on, Kling's defaults applied (mode, duration).
@@ -58,8 +73,6 @@ def request_fields(request: Any) -> tuple[str, dict[str, Any]]:
         raise ValueError(
             f"cannot estimate {type(request).__name__}: pass a request model or a mapping of its fields"
         )
-    from airflow_provider_kling.models.requests import REQUEST_KINDS
-
     model = REQUEST_KINDS.get(kind)
     if model is not None:
         if isinstance(request, Mapping):
@@ -79,8 +92,6 @@ def _units_basis(model: type[Any], fields: Mapping[str, Any]) -> Mapping[str, An
     (an estimate may be asked of incomplete fields) from the fields as given, unchecked."""
     if not isinstance(getattr(model, "units_basis", None), property):
         return {}
-    from airflow_provider_kling.errors import KlingRequestValidationError
-
     try:
         basis = model.build(**fields).units_basis
     except KlingRequestValidationError:
@@ -97,7 +108,7 @@ def purchase_of(request: Any) -> Purchase:
     rule = UNIT_RULES.get(kind)
     if rule is None:
         raise ValueError(f"no unit rule for request kind {kind!r}: one of {', '.join(UNIT_RULES)}")
-    return rule(fields)
+    return rule(kind, fields)
 
 
 def priced_as(request: Any) -> dict[str, Any] | None:
@@ -131,7 +142,7 @@ class UnitEstimator:
     :data:`STAND_IN_PRICES` (labelled as such in every message), else ``fallback_per_image``.
 
     :param price_table: your prices: ``{kind: {model: {tier: units per image/second/task}}}``,
-        ``"*"`` for any model or tier; e.g. ``{"generations": {"kling-v3": {"1k": 8, "2k": 8}}}``.
+        ``"*"`` for any model or tier; e.g. ``{RequestKind.GENERATIONS: {"kling-v3": {"1k": 8, "2k": 8}}}``.
     :param fallback_per_image: for a purchase no table prices (per image, second or task); ``None``
         makes such a request a :class:`ValueError` (an unknown cost cannot be budgeted).
 
@@ -172,7 +183,7 @@ class UnitEstimator:
         self,
         records: Iterable[Mapping[str, Any]],
         *,
-        kind: str = "generations",
+        kind: str = RequestKind.GENERATIONS,
         requests: Mapping[str, Any] | None = None,
     ) -> int:
         """
@@ -317,9 +328,6 @@ def learn_from_account(
     one page (``page_size`` newest) of the hook's task list per kind's endpoint. A kind whose list
     cannot be read (no permission, an endpoint the host lacks) is skipped with a warning.
     """
-    from airflow_provider_kling.errors import KlingError
-    from airflow_provider_kling.models.requests import REQUEST_KINDS
-
     estimator = estimator if estimator is not None else UnitEstimator()
     for kind in kinds if kinds is not None else REQUEST_KINDS:
         try:
@@ -396,3 +404,56 @@ def estimate_requests(requests: Iterable[Any], estimator: UnitEstimator | None =
             label += f": {prompt[:60]}{'...' if len(prompt) > 60 else ''}"
         items.append(ItemEstimate(index, label, estimate.units, estimate.source))
     return SpendEstimate(tuple(items))
+
+
+@dataclass(frozen=True)
+class BudgetPlan:
+    """:func:`plan_within_budget`'s answer: the requests to map over, and those left out with why."""
+
+    admitted: list[dict[str, Any]]
+    not_generated: list[dict[str, Any]]
+    estimated_units: float
+    limit: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "admitted": self.admitted,
+            "not_generated": self.not_generated,
+            "estimated_units": self.estimated_units,
+            "limit": self.limit,
+        }
+
+
+def plan_within_budget(
+    requests: Iterable[Mapping[str, Any]],
+    limit: float | None,
+    *,
+    estimator: UnitEstimator | None = None,
+    spent: float = 0.0,
+) -> BudgetPlan:
+    """
+    Which of a run's requests fit a unit budget, decided once before mapped tasks fan out.
+
+    :param requests: operator arguments per mapped task (``model_name``, ``resolution``, ``n`` are
+        read; Kling's defaults fill what is missing).
+    :param limit: units the run may spend (``None``: every request is admitted, the estimate is still given).
+    :param spent: units already spent against this limit (an earlier part of the run).
+    :return: the requests that fit, in order, and the others (each with ``reason`` and ``estimated_units``).
+    """
+    estimator = estimator or UnitEstimator()
+    budget = Budget(limit)
+    if spent:
+        budget.settle("spent before this plan", spent)
+    admitted: list[dict[str, Any]] = []
+    not_generated: list[dict[str, Any]] = []
+    for position, request in enumerate(requests):
+        estimate = estimator.estimate_request(request)
+        decision = budget.decide(f"request {position}", estimate)
+        if decision.allowed:
+            budget.reserve(f"request {position}", estimate)
+            admitted.append(dict(request))
+        else:
+            not_generated.append(
+                {"request": dict(request), "estimated_units": estimate.units, "reason": decision.reason}
+            )
+    return BudgetPlan(admitted, not_generated, budget.in_flight_units, limit)

@@ -39,7 +39,6 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_kling.operators.endpoints",
                     "airflow_provider_kling.operators.approval",
                     "airflow_provider_kling.operators.video",
-                    "airflow_provider_kling.operators.new_style",
                 ],
             }
         ],

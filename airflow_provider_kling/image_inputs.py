@@ -18,8 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_kling.errors import KlingRequestValidationError, KlingStorageError
-from airflow_provider_kling.models.capabilities import MAX_REFERENCE_IMAGE_BYTES
-from airflow_provider_kling.models.reference_image import checked_image
+from airflow_provider_kling.models.reference_image import MAX_REFERENCE_IMAGE_BYTES, checked_image
 
 #: A URI with a scheme; http(s) URLs go to Kling as they are.
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -101,14 +100,18 @@ def read_image_fields(
 ) -> dict[str, Any]:
     """``fields`` with every image in ``image_fields`` that names stored file read into base64.
 
-    ``image_fields`` entries are ``"field"`` or ``"list_field.key"`` (a list of images, or of
-    ``{key: image}`` objects). Nothing else is touched; nothing is read when no field names a file.
+    ``image_fields`` entries are ``"field"`` (an image, or a list of images) or ``"list_field.key"``
+    (a list of images, or of ``{key: image}`` objects). Nothing else is touched; nothing is read
+    when no field names a file.
     """
     resolved = dict(fields)
     for spec in image_fields:
         name, _, key = spec.partition(".")
         value = resolved.get(name)
         if value is None:
+            continue
+        if not key and isinstance(value, list | tuple):
+            resolved[name] = [_resolve(item, f"{name}.{n}", conn_id) for n, item in enumerate(value)]
             continue
         if not key:
             resolved[name] = _resolve(value, name, conn_id)

@@ -43,7 +43,7 @@ One budget across mapped single-operator tasks
     store are last-write-wins (two mapped tasks read the same spend and both create), the task state
     store belongs to one task instance, and a pool's slots come back when a task ends (it bounds the
     units *in flight*, ``pool_slots=ceil(estimate)`` in a pool of N slots, not the units spent). So
-    the budget is decided once, before the fan-out: :func:`plan_within_budget` takes the mapped
+    the budget is decided once, before the fan-out: ``estimates.plan_within_budget`` takes the mapped
     arguments and returns those that fit and those that do not, with the reason. A retry of a mapped
     task resumes its Kling task instead of paying again, so the plan holds, except that Kling-side
     failures may regenerate up to ``max_regenerations`` times (set it to 0 for a strict budget).
@@ -55,11 +55,18 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from airflow_provider_kling.estimates import Estimate, UnitEstimator
     from airflow_provider_kling.models import ImageTask
+
+
+class Estimate(Protocol):
+    """Anything with ``units`` (an :class:`airflow_provider_kling.estimates.Estimate`)."""
+
+    @property
+    def units(self) -> float: ...
+
 
 #: The key of an operator result (``ImageTask.to_xcom()``) and of a Kling task holding the units it used up.
 UNITS_KEY = "final_unit_deduction"
@@ -141,15 +148,6 @@ def task_units(record: Mapping[str, Any]) -> float | None:
 
 def _amount(units: float | Estimate) -> float:
     return float(units) if isinstance(units, int | float) else units.units
-
-
-def __getattr__(name: str) -> Any:
-    # The estimator lives in :mod:`airflow_provider_kling.estimates`; this import path keeps working.
-    if name in ("UnitEstimator", "Estimate"):
-        from airflow_provider_kling import estimates
-
-        return getattr(estimates, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -246,58 +244,3 @@ class Budget:
             deducted={str(k): float(v) for k, v in (data.get("deducted") or {}).items()},
             in_flight={str(k): float(v) for k, v in (data.get("in_flight") or {}).items()},
         )
-
-
-@dataclass(frozen=True)
-class BudgetPlan:
-    """:func:`plan_within_budget`'s answer: the requests to map over, and those left out with why."""
-
-    admitted: list[dict[str, Any]]
-    not_generated: list[dict[str, Any]]
-    estimated_units: float
-    limit: float | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "admitted": self.admitted,
-            "not_generated": self.not_generated,
-            "estimated_units": self.estimated_units,
-            "limit": self.limit,
-        }
-
-
-def plan_within_budget(
-    requests: Iterable[Mapping[str, Any]],
-    limit: float | None,
-    *,
-    estimator: UnitEstimator | None = None,
-    spent: float = 0.0,
-) -> BudgetPlan:
-    """
-    Which of a run's requests fit a unit budget, decided once before mapped tasks fan out.
-
-    :param requests: operator arguments per mapped task (``model_name``, ``resolution``, ``n`` are
-        read; Kling's defaults fill what is missing).
-    :param limit: units the run may spend (``None``: every request is admitted, the estimate is still given).
-    :param spent: units already spent against this limit (an earlier part of the run).
-    :return: the requests that fit, in order, and the others (each with ``reason`` and ``estimated_units``).
-    """
-    from airflow_provider_kling.estimates import UnitEstimator
-
-    estimator = estimator or UnitEstimator()
-    budget = Budget(limit)
-    if spent:
-        budget.settle("spent before this plan", spent)
-    admitted: list[dict[str, Any]] = []
-    not_generated: list[dict[str, Any]] = []
-    for position, request in enumerate(requests):
-        estimate = estimator.estimate_request(request)
-        decision = budget.decide(f"request {position}", estimate)
-        if decision.allowed:
-            budget.reserve(f"request {position}", estimate)
-            admitted.append(dict(request))
-        else:
-            not_generated.append(
-                {"request": dict(request), "estimated_units": estimate.units, "reason": decision.reason}
-            )
-    return BudgetPlan(admitted, not_generated, budget.in_flight_units, limit)

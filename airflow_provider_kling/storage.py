@@ -236,13 +236,8 @@ VIDEO = MediaKind(
 )
 
 
-def media_of(request_kind: str) -> MediaKind:
-    """What a task of ``request_kind`` makes: :data:`VIDEO` when its request class says
-    ``output = "video"``, else :data:`IMAGE`. The one place images and videos part: the single
-    operators and the batch store, list and check expired results by it."""
-    from airflow_provider_kling.models.requests import request_class
-
-    return VIDEO if getattr(request_class(request_kind), "output", IMAGE.noun) == VIDEO.noun else IMAGE
+#: Each kind of output by its noun (a request class's ``output``).
+MEDIA: dict[str, MediaKind] = {IMAGE.noun: IMAGE, VIDEO.noun: VIDEO}
 
 
 class _Verifier:
@@ -443,7 +438,7 @@ def store_task_outputs(
     names: Iterable[str] | None = None,
 ) -> None:
     """
-    Copy what ``result`` lists of kind ``media`` (:func:`media_of` its request kind) under ``base``:
+    Copy what ``result`` lists of kind ``media`` (``models.requests.media_of``) under ``base``:
     :func:`store_task_images` for images, :func:`store_task_videos` for videos, each opened with
     ``hook``'s opener of that kind. ``names`` (a listing of the task's folder) spares the listing
     when the caller listed the folder already (a batch lists it once for all its items).

@@ -1,11 +1,11 @@
 """
 What a request buys, per request kind, and the STAND-IN price of it: rules as data, no I/O.
 
-Each request kind has a *unit rule*: a function from the request's fields (Kling's defaults filled
-in) to a :class:`Purchase`, the priced thing (kind, model, tier) and how many of it (images,
-seconds of video, tasks). A price table maps ``{kind: {model: {tier: units per image/second/task}}}``;
-``"*"`` stands for any model or any tier. A new kind plugs in with :func:`register_kind`: its rule
-and, if known, its stand-in prices. :mod:`airflow_provider_kling.spend` turns a purchase into units
+Each request kind declares a *unit rule* on its request class (``unit_rule``): a function from the
+kind and the request's fields (Kling's defaults filled in) to a :class:`Purchase`, the priced thing
+(kind, model, tier) and how many of it (images, seconds of video, tasks), and its stand-in prices
+(``stand_in_prices``). A price table maps ``{kind: {model: {tier: units per image/second/task}}}``;
+``"*"`` stands for any model or any tier. :mod:`airflow_provider_kling.spend` turns a purchase into units
 (learnt from the account's finished tasks, else the user's price table, else these stand-ins).
 
 The stand-in prices are NOT an account's prices; every message that shows an estimate made from
@@ -23,23 +23,17 @@ them says so (:data:`STAND_IN_LABEL`):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_kling.defaults import (
-    DEFAULT_IMAGE_MODEL,
-    DEFAULT_MULTI_IMAGE_MODEL,
-    DEFAULT_OMNI_IMAGE_MODEL,
-    DEFAULT_TRY_ON_MODEL,
-)
+from airflow_provider_kling.kinds import RequestKind
 
 #: Any model, or any tier, in a price table.
 ANY = "*"
 #: How every message names an estimate made from the stand-in prices.
 STAND_IN_LABEL = "stand-in prices, not your account's"
-#: Kling's defaults for an image generation request that leaves them out.
-DEFAULT_MODEL = DEFAULT_IMAGE_MODEL
+#: Kling's defaults for an image request that leaves them out.
 DEFAULT_RESOLUTION = "1k"
 DEFAULT_N = 1
 #: ``series_amount="auto"``: Kling decides how many images; its default series has 4.
@@ -78,7 +72,10 @@ class Purchase:
         return f"{self.kind}{model}{tier}, {self.quantity:g} {self.per}{'' if self.quantity == 1 else 's'}"
 
 
-UnitRule = Callable[[Mapping[str, Any]], Purchase]
+#: ``rule(kind, fields)``: what a request of ``kind`` with ``fields`` buys.
+UnitRule = Callable[[str, Mapping[str, Any]], Purchase]
+#: Stand-in prices of one kind: ``{model: {tier: units per image/second/task}}``.
+Prices = Mapping[str, Mapping[str, float]]
 
 
 def _count(value: Any, default: int) -> int:
@@ -89,10 +86,10 @@ def _count(value: Any, default: int) -> int:
     return value
 
 
-def image_rule(kind: str, *, default_model: str = ANY, tier_field: str | None = "resolution") -> UnitRule:
+def image_rule(*, tier_field: str | None = "resolution") -> UnitRule:
     """Images priced by model and (when ``tier_field``) resolution; ``n`` of them (omni: its series)."""
 
-    def rule(fields: Mapping[str, Any]) -> Purchase:
+    def rule(kind: str, fields: Mapping[str, Any]) -> Purchase:
         count = _count(fields.get("n"), DEFAULT_N)
         if fields.get("result_type") == "series":
             amount = fields.get("series_amount")
@@ -100,40 +97,30 @@ def image_rule(kind: str, *, default_model: str = ANY, tier_field: str | None = 
                 amount if isinstance(amount, int) and not isinstance(amount, bool) else AUTO_SERIES_ESTIMATE
             )
         tier = (fields.get(tier_field) or DEFAULT_RESOLUTION) if tier_field else ANY
-        return Purchase(kind, str(fields.get("model_name") or default_model), str(tier), count)
+        return Purchase(kind, str(fields.get("model_name") or ANY), str(tier), count)
 
     return rule
 
 
-def task_rule(kind: str, *, default_model: str = ANY) -> UnitRule:
+def task_rule(kind: str, fields: Mapping[str, Any]) -> Purchase:
     """One price per task, by model (virtual try-on makes one image a task)."""
-
-    def rule(fields: Mapping[str, Any]) -> Purchase:
-        return Purchase(kind, str(fields.get("model_name") or default_model), ANY, 1, per="task")
-
-    return rule
+    return Purchase(kind, str(fields.get("model_name") or ANY), ANY, 1, per="task")
 
 
-def video_rule(kind: str, *, default_model: str = ANY) -> UnitRule:
-    """Seconds of video priced by model and tier: ``mode`` (std/pro) or ``resolution`` (720p/1080p/4k),
-    ``+audio`` when sound is on (``sound="on"`` legacy, ``audio`` other than ``"off"`` new-style)."""
-
-    def rule(fields: Mapping[str, Any]) -> Purchase:
-        seconds = fields.get("duration", DEFAULT_VIDEO_SECONDS)
-        try:
-            seconds = float(seconds)
-        except (TypeError, ValueError):
-            raise ValueError(f"duration must be a number of seconds (got {seconds!r})") from None
-        if not seconds > 0:
-            raise ValueError(f"duration must be a number of seconds > 0 (got {seconds!r})")
-        tier = str(fields.get("resolution") or fields.get("mode") or "std")
-        audio = fields.get("sound") in ("on", True) or fields.get("audio") not in (None, False, "off", "")
-        model = fields.get("model_name") or fields.get("model") or default_model
-        return Purchase(
-            kind, str(model), f"{tier}+audio" if audio and tier != "4k" else tier, seconds, "second"
-        )
-
-    return rule
+def video_rule(kind: str, fields: Mapping[str, Any]) -> Purchase:
+    """Seconds of video priced by model and tier (``tier`` as the request gives it, else ``mode`` or
+    ``resolution``), ``+audio`` when sound is on (``sound``, or ``audio`` other than ``"off"``)."""
+    seconds = fields.get("duration", DEFAULT_VIDEO_SECONDS)
+    try:
+        seconds = float(seconds)
+    except (TypeError, ValueError):
+        raise ValueError(f"duration must be a number of seconds (got {seconds!r})") from None
+    if not seconds > 0:
+        raise ValueError(f"duration must be a number of seconds > 0 (got {seconds!r})")
+    tier = str(fields.get("tier") or fields.get("mode") or fields.get("resolution") or "std")
+    audio = fields.get("sound") in ("on", True) or fields.get("audio") not in (None, False, "off", "")
+    model = fields.get("model_name") or fields.get("model") or ANY
+    return Purchase(kind, str(model), f"{tier}+audio" if audio and tier != "4k" else tier, seconds, "second")
 
 
 #: STAND-IN units per image of image generation, by model and resolution (the simulator's figures).
@@ -160,42 +147,13 @@ VIDEO_PRICES: dict[str, dict[str, float]] = {
     "kling-v3-omni": {"std": 0.6, "pro": 0.8, "4k": 3.0},
 }
 
-#: Every kind's unit rule (a new kind: :func:`register_kind`).
-UNIT_RULES: dict[str, UnitRule] = {
-    "generations": image_rule("generations", default_model=DEFAULT_MODEL),
-    "omni-image": image_rule("omni-image", default_model=DEFAULT_OMNI_IMAGE_MODEL),
-    "multi-image2image": image_rule(
-        "multi-image2image", default_model=DEFAULT_MULTI_IMAGE_MODEL, tier_field=None
-    ),
-    "expand": image_rule("expand", tier_field=None),
-    "virtual-try-on": task_rule("virtual-try-on", default_model=DEFAULT_TRY_ON_MODEL),
-}
-#: STAND-IN prices by kind: ``{kind: {model: {tier: units per image/second/task}}}``.
-STAND_IN_PRICES: dict[str, Mapping[str, Mapping[str, float]]] = {
-    "generations": PRICE_TABLE,
-    "omni-image": {ANY: {"1k": 2.0, "2k": 4.0, "4k": 8.0}},
-    "multi-image2image": {ANY: {ANY: 2.0}},
-    "expand": {ANY: {ANY: 2.0}},
-    "virtual-try-on": {ANY: {ANY: 1.0}},
-}
+#: STAND-IN prices of the image kinds without a per-model table.
+OMNI_IMAGE_PRICES: Prices = {ANY: {"1k": 2.0, "2k": 4.0, "4k": 8.0}}
+FLAT_IMAGE_PRICES: Prices = {ANY: {ANY: 2.0}}
+TRY_ON_PRICES: Prices = {ANY: {ANY: 1.0}}
 
 
-def register_kind(
-    kind: str, rule: UnitRule, stand_in: Mapping[str, Mapping[str, float]] | None = None
-) -> None:
-    """Plug a request kind in: its unit rule and, when known, its stand-in prices (by model and tier)."""
-    UNIT_RULES[kind] = rule
-    if stand_in is not None:
-        STAND_IN_PRICES[kind] = stand_in
-
-
-#: The video kinds: legacy ``/v1/videos/*``, and the new-style paths (``models.new_style``).
-_VIDEO_KINDS = ("text2video", "image2video", "omni-video", "multi-image2video", "video-extend")
-for _kind in (*_VIDEO_KINDS, "new-text-to-video", "new-image-to-video", "new-omni-video"):
-    register_kind(_kind, video_rule(_kind), VIDEO_PRICES)
-
-
-def price_in(table: Mapping[str, Mapping[str, Mapping[str, float]]], purchase: Purchase) -> float | None:
+def price_in(table: Mapping[str, Prices], purchase: Purchase) -> float | None:
     """Units per image/second/task of ``purchase`` in ``table``: the exact model first, then ``*``;
     per model the exact tier, the silent one for ``<tier>+audio`` it lacks, then ``*``."""
     models = table.get(purchase.kind) or {}
@@ -210,23 +168,22 @@ def price_in(table: Mapping[str, Mapping[str, Mapping[str, float]]], purchase: P
     return None
 
 
-def check_price_table(table: Any) -> dict[str, dict[str, dict[str, float]]]:
-    """A user's ``price_table`` checked: ``{kind: {model: {tier: units >= 0}}}``, else ValueError."""
+def check_price_table(table: Any, kinds: Collection[str]) -> dict[str, dict[str, dict[str, float]]]:
+    """A user's ``price_table`` checked: ``{kind: {model: {tier: units >= 0}}}`` (a kind of ``kinds``),
+    else ValueError."""
     if not isinstance(table, Mapping):
         raise ValueError(
             f"price_table must be a mapping {{kind: {{model: {{tier: units}}}}}} (got {table!r})"
         )
     checked: dict[str, dict[str, dict[str, float]]] = {}
     for kind, models in table.items():
-        if kind not in UNIT_RULES:
+        if kind not in kinds:
             hint = (
-                f"; for image generation write {{'generations': {{{kind!r}: ...}}}}"
+                f"; for image generation write {{'{RequestKind.GENERATIONS}': {{{kind!r}: ...}}}}"
                 if kind in PRICE_TABLE
                 else ""
             )
-            raise ValueError(
-                f"price_table: {kind!r} is not a request kind (one of {', '.join(UNIT_RULES)}){hint}"
-            )
+            raise ValueError(f"price_table: {kind!r} is not a request kind (one of {', '.join(kinds)}){hint}")
         if not isinstance(models, Mapping):
             raise ValueError(f"price_table[{kind!r}] must map model names (or '*') to {{tier: units}}")
         for model, tiers in models.items():

@@ -105,9 +105,9 @@ def requests_of(kind: str, count: int, rng: random.Random) -> list[Any]:
                 request_class("text2video").build(
                     model_name="kling-v3" if v3 else "kling-v2-6",
                     prompt=f"clip {i}",
-                    mode=rng.choice(["std", "pro"]),
+                    resolution=rng.choice(["720p", "1080p"]),
                     duration=rng.choice([5, 10]),
-                    sound=rng.random() < 0.5,
+                    audio=rng.random() < 0.5,
                 )
             )
         elif kind == "expand":

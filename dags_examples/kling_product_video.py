@@ -144,7 +144,7 @@ def kling_product_video() -> None:
         timeout=3600,
         retries=2,
         retry_delay=pendulum.duration(seconds=30),
-    ).expand(image=first_frames(catalogue))
+    ).expand(first_frame=first_frames(catalogue))
     video_sheet(videos.output, catalogue)
 
 

@@ -2,7 +2,7 @@
 
 Files follow the single operators' rules (:func:`~airflow_provider_kling.storage.store_task_outputs`:
 verified, streamed, never half-written, kept when an earlier try stored them; images or videos as
-the request kind makes, :func:`~airflow_provider_kling.storage.media_of`), named
+the request kind makes, :func:`~airflow_provider_kling.models.requests.media_of`), named
 ``<dag_id>/<run_id>/<task_id>[_<map_index>]_<key>_<index>.<ext>`` (a video's watermarked copy
 ``..._<index>_watermarked.mp4``). The folder is listed once for the whole batch. The manifest and
 the contact sheet sit beside them: ``<task_id>[_<map_index>]_manifest.json`` and
@@ -19,12 +19,12 @@ from typing import IO, TYPE_CHECKING, Any
 from airflow_provider_kling.batch.admission import SUCCEEDED, ItemProgress
 from airflow_provider_kling.errors import KlingError, KlingStorageConfigError
 from airflow_provider_kling.idempotency import generation_external_task_id
+from airflow_provider_kling.models.requests import media_of
 from airflow_provider_kling.storage import (
     IMAGE,
     VIDEO,
     VIDEO_EXTENSIONS,
     list_names,
-    media_of,
     path_conn_id,
     plain_uri,
     safe_name,

@@ -71,7 +71,7 @@ class BatchRunner:
         self.completions = completions
         self.completion_reads = 0
         #: The endpoint of every item (one request kind per batch): its lists, polls and creates.
-        self.endpoint: str = type(next(iter(requests.values()))).path if requests else ""
+        self.endpoint: str = next(iter(requests.values())).endpoint if requests else ""
         self.deadline, self.max_regenerations = deadline, max_regenerations
         self.log, self.progress_every = log, progress_every
         self.polls = 0

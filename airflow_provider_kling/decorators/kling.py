@@ -139,7 +139,9 @@ class KlingDecoratedOperator(DecoratedOperator):
         """A ``kind=`` that makes other media than the decorator's fails before the function runs."""
         if self.kling_media_of is None:
             return
-        from airflow_provider_kling.storage import media_of  # kind declarations: not loaded at DAG parse
+        from airflow_provider_kling.models.requests import (
+            media_of,
+        )  # kind declarations: not loaded at DAG parse
 
         operator: Any = self  # a KlingTaskOperator too (the factory's class derives from both)
         made, expected = operator.media, media_of(self.kling_media_of.request_kind)
@@ -147,7 +149,7 @@ class KlingDecoratedOperator(DecoratedOperator):
             raise fail_fast(
                 KlingRequestValidationError(
                     f"{self.custom_operator_name} makes {expected.plural}, but kind "
-                    f"{operator.request_kind!r} makes {made.plural}: use the decorator of {made.plural}"
+                    f"'{operator.request_kind}' makes {made.plural}: use the decorator of {made.plural}"
                 )
             )
 

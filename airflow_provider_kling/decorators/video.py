@@ -1,12 +1,13 @@
 """``@task.kling_video``: the TaskFlow form of the video operators, made by the one decorator factory.
 
 The decorated function returns a prompt (text-to-video), or a dict of request fields: with a frame
-(an image field of image-to-video) it is image-to-video, otherwise text-to-video. Operator
+(``first_frame`` or ``last_frame``: image-to-video's ``frame_fields``) it is image-to-video,
+otherwise text-to-video. Operator
 arguments (``output_path``, ``deferrable`` ...) go to the decorator, as with ``@task.kling_image``::
 
     @task.kling_video(output_path="s3://bucket/videos", output_conn_id="aws_default", duration=5)
     def product_video(image_result: dict) -> dict:
-        return {"image": image_result, "prompt": "the product turns slowly"}
+        return {"first_frame": image_result, "prompt": "the product turns slowly"}
 
 ``kind=`` runs any other video kind's operator instead (``@task.kling_video(kind="omni-video")``),
 found by the kind it declares: a new video kind needs no change here.
@@ -62,8 +63,8 @@ class KlingPromptOrImageToVideoOperator(KlingVideoTaskOperator):
         from airflow_provider_kling.models.requests import request_class  # not loaded at DAG parse
 
         fields = self.request_fields(context)
-        frames = {image.partition(".")[0] for image in request_class(_FROM_FRAMES.request_kind).image_fields}
-        framed = any(fields.get(name) is not None for name in frames & set(_FROM_FRAMES.request_arguments))
+        frames: tuple[str, ...] = getattr(request_class(_FROM_FRAMES.request_kind), "frame_fields")  # noqa: B009
+        framed = any(fields.get(name) is not None for name in frames)
         self.request_kind = (_FROM_FRAMES if framed else _FROM_TEXT).request_kind
         return super().build_request(context)
 

@@ -395,8 +395,8 @@ class KlingCore:
         assert external_id is not None
         from airflow_provider_kling.hooks.task_queries import check_create
 
-        endpoint = type(request).path  # where it is queried; a new-style kind names its model in create_path
-        create_path = getattr(request, "create_path", endpoint)
+        endpoint = request.endpoint  # where it is queried; a model-path kind names its model in create_path
+        create_path = request.create_path
         check_create(self, create_path, getattr(request, "model_name", None))
         body = request.to_json()
         resends = 0

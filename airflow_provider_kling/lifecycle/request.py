@@ -54,7 +54,7 @@ class RequestTasks:
         self.hook, self.request, self.policy, self.store, self.log = hook, request, policy, store, log
         self.push_task_id = push_task_id
         #: The request kind's endpoint: every query and create of this request goes there.
-        self.endpoint: str = type(request).path
+        self.endpoint: str = request.endpoint
         self.base_id: str = request.external_task_id
         self.fingerprint = request_fingerprint(request)
 

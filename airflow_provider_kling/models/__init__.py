@@ -5,7 +5,7 @@ Typed Kling image-generation requests and responses; no Airflow and no HTTP here
   docs' model table), the default model, and the verdict on sending a model to a host;
 - :mod:`.hosts`: which kind of host a base URL names (Kling's own, the default reseller, another);
 - :mod:`.requests`: one request model per endpoint (:class:`ImageGenerationRequest` in
-  :mod:`.requests.generations`, also at :mod:`.request`; omni-image, multi-image2image, expand,
+  :mod:`.requests.generations`; omni-image, multi-image2image, expand,
   virtual try-on), each validated before any HTTP call;
 - :mod:`.reference_image`: the checks on a request's ``image`` (URL, or base64 of a JPEG/PNG);
 - :mod:`.task`: Kling's answers (:func:`parse_answer`) and tasks (:class:`ImageTask`);
@@ -30,12 +30,8 @@ from airflow_provider_kling.models.capabilities import (
     model_verdict,
     render_model_table,
 )
-from airflow_provider_kling.models.request import (
-    ElementReference,
-    ImageGenerationRequest,
-    WatermarkInfo,
-    describe_validation_error,
-)
+from airflow_provider_kling.models.requests.base import WatermarkInfo, describe_validation_error
+from airflow_provider_kling.models.requests.generations import ElementReference, ImageGenerationRequest
 from airflow_provider_kling.models.task import (
     BalanceDeduction,
     Envelope,

@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime
 
 from airflow_provider_kling.defaults import DEFAULT_IMAGE_MODEL
 from airflow_provider_kling.errors import KlingRequestValidationError
+from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.hosts import HOST_FAMILY_NAMES, HostFamily, host_family
 
 ALL_ASPECT_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9")
@@ -30,11 +31,6 @@ REFERENCE_TYPES: tuple[str, ...] = ("subject", "face")
 MAX_PROMPT_LENGTH = 2500
 #: Kling's limit on elements and reference images together in one request.
 MAX_REFERENCES = 10
-#: Kling's limits on a reference image (``image``): file size in bytes, shortest side in
-#: pixels, and the longer side at most this many times the shorter (1:2.5 to 2.5:1).
-MAX_REFERENCE_IMAGE_BYTES = 10 * 1024 * 1024
-MIN_REFERENCE_IMAGE_SIDE = 300
-MAX_REFERENCE_IMAGE_RATIO = 2.5
 
 
 @dataclass(frozen=True)
@@ -147,6 +143,26 @@ ASPECT_RATIOS: tuple[str, ...] = ALL_ASPECT_RATIOS
 MAX_IMAGES = max(row.max_images for row in IMAGE_MODEL_CAPABILITIES.values())
 
 
+@dataclass(frozen=True)
+class OmniModel:
+    """What one omni-image model accepts."""
+
+    name: str
+    resolutions: tuple[str, ...]
+    #: ``result_type="series"`` is accepted
+    series: bool
+    notes: str = ""
+
+
+OMNI_MODELS: Mapping[str, OmniModel] = {
+    row.name: row
+    for row in (
+        OmniModel("kling-image-o1", ("1k", "2k"), series=False, notes="Kling's default omni model"),
+        OmniModel("kling-v3-omni", ("1k", "2k", "4k"), series=True),
+    )
+}
+
+
 # --- where each model is served --------------------------------------------------------------------
 
 
@@ -159,6 +175,9 @@ class Served:
     #: the first day it is no longer served there (``None``: served, as far as the sources say)
     until: date | None = None
     source: str = ""
+    #: a live answer refused it there after ``until`` ("has been discontinued"); otherwise ``until``
+    #: is only the day the pages stopped listing it, and a create is sent with a warning
+    confirmed: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,8 +205,9 @@ class ModelAvailability:
 # Sources: Kling's image-generation page as copied on 2026-09-20 lists only kling-v2-1 and kling-v3
 # (default kling-v3); a copy from 2026-02 still listed kling-v1, kling-v1-5, kling-v2 and kling-v2-new.
 # Kling's changelog retires no image model in so many words, so "until 2026-09-20" is the latest
-# day they can have gone (UNCONFIRMED that Kling refuses them: the connection extra
-# ``retired_models="warn"`` sends them anyway). Image 3.0 and 3.0 Omni launched on 2026-02-25.
+# day they can have gone (UNCONFIRMED that Kling refuses them: no live answer did, so they are sent
+# with a warning naming the date; a row with ``confirmed=True`` is refused unless the connection
+# extra ``retired_models="warn"``). Image 3.0 and 3.0 Omni launched on 2026-02-25.
 # The reseller's page (undated, read 2026-12) lists all six generation models.
 _KLING_PAGE_2026_09 = "Kling's image-generation page, 2026-09-20: kling-v2-1 and kling-v3 only"
 _RESELLER_PAGE = "the reseller's image-generation page lists it"
@@ -200,7 +220,7 @@ MODEL_AVAILABILITY: Mapping[str, ModelAvailability] = {
         *(
             ModelAvailability(
                 name=name,
-                kind="generations",
+                kind=RequestKind.GENERATIONS,
                 served=(
                     Served("kling", until=_DROPPED, source=_KLING_PAGE_2026_09),
                     Served("reseller", source=_RESELLER_PAGE),
@@ -211,12 +231,12 @@ MODEL_AVAILABILITY: Mapping[str, ModelAvailability] = {
         ),
         ModelAvailability(
             name="kling-v2-1",
-            kind="generations",
+            kind=RequestKind.GENERATIONS,
             served=(Served("kling", source=_KLING_PAGE_2026_09), Served("reseller", source=_RESELLER_PAGE)),
         ),
         ModelAvailability(
             name="kling-v3",
-            kind="generations",
+            kind=RequestKind.GENERATIONS,
             served=(
                 Served("kling", since=_IMAGE_3_LAUNCH, source=_KLING_PAGE_2026_09 + " (the default)"),
                 Served("reseller", source=_RESELLER_PAGE),
@@ -224,12 +244,12 @@ MODEL_AVAILABILITY: Mapping[str, ModelAvailability] = {
         ),
         ModelAvailability(
             name="kling-image-o1",
-            kind="omni-image",
+            kind=RequestKind.OMNI_IMAGE,
             served=(Served("kling", source="Kling's omni-image page, 2026-09-20 (the default)"),),
         ),
         ModelAvailability(
             name="kling-v3-omni",
-            kind="omni-image",
+            kind=RequestKind.OMNI_IMAGE,
             served=(Served("kling", since=_IMAGE_3_LAUNCH, source="Kling's omni-image page, 2026-09-20"),),
         ),
     )
@@ -260,11 +280,12 @@ def model_verdict(
     """
     Whether ``model_name`` may be sent to the host of ``base_url`` (no I/O).
 
-    Refused when the table says that host no longer serves it (naming its successor); a warning
-    naming the date when Kling is retiring it, or has retired it on its own hosts while this host
-    still serves it. ``refuse_retired=False`` turns a refusal into a warning (for a host known to
-    serve the model after all). Unknown models and unknown hosts are neither refused nor warned
-    about here: the request rules and the host decide.
+    Refused when a live answer confirmed that host no longer serves it (naming its successor); a
+    warning naming the date when the pages only stopped listing it (UNCONFIRMED: Kling charges
+    nothing for a request it refuses, so it is sent), when Kling is retiring it, or has retired it
+    on its own hosts while this host still serves it. ``refuse_retired=False`` turns a refusal into
+    a warning (for a host known to serve the model after all). Unknown models and unknown hosts
+    are neither refused nor warned about here: the request rules and the host decide.
     """
     today = today or _today()
     host = host_family(base_url)
@@ -274,6 +295,13 @@ def model_verdict(
     served = row.on(host)
     where = HOST_FAMILY_NAMES.get(host or "", base_url)
     if served is not None and served.until is not None and served.until <= today:
+        if not served.confirmed:
+            return ModelVerdict(
+                model_name,
+                host,
+                warning=f"model_name: {model_name} is no longer listed on {where} (not since "
+                f"{served.until.isoformat()}; UNCONFIRMED that it is refused, sent anyway); {_instead(row)}",
+            )
         message = (
             f"model_name: {model_name} is no longer served on {where} "
             f"(not since {served.until.isoformat()}); {_instead(row)}"
@@ -337,11 +365,8 @@ def _availability_cells(row: ModelAvailability | None) -> str:
 def render_model_table() -> str:
     """The docs' model tables (Markdown): what each model accepts, and where it is served.
 
-    Generated from :data:`IMAGE_MODEL_CAPABILITIES`, :data:`MODEL_AVAILABILITY` and the omni-image
-    models of ``models.requests.omni_image``.
+    Generated from :data:`IMAGE_MODEL_CAPABILITIES`, :data:`MODEL_AVAILABILITY` and :data:`OMNI_MODELS`.
     """
-    from airflow_provider_kling.models.requests.omni_image import OMNI_MODELS
-
     lines = [
         "| `model_name` | text to image | with `image` | `image_reference` | `resolution` (text / with image)"
         " | `aspect_ratio` | `n` | `element_list` | Kling's own hosts | reseller (default host) | successor"

@@ -13,11 +13,11 @@ import binascii
 import re
 from urllib.parse import urlsplit
 
-from airflow_provider_kling.models.capabilities import (
-    MAX_REFERENCE_IMAGE_BYTES,
-    MAX_REFERENCE_IMAGE_RATIO,
-    MIN_REFERENCE_IMAGE_SIDE,
-)
+#: Kling's limits on a reference image (``image``): file size in bytes, shortest side in
+#: pixels, and the longer side at most this many times the shorter (1:2.5 to 2.5:1).
+MAX_REFERENCE_IMAGE_BYTES = 10 * 1024 * 1024
+MIN_REFERENCE_IMAGE_SIDE = 300
+MAX_REFERENCE_IMAGE_RATIO = 2.5
 
 _DATA_URI = re.compile(r"^data:[\w.+-]+/[\w.+-]+;base64,", re.IGNORECASE)
 _PNG = b"\x89PNG\r\n\x1a\n"
@@ -113,3 +113,29 @@ def _check_image_file(data: bytes) -> None:
             f"the image is {width}x{height} pixels; Kling accepts aspect ratios from "
             f"1:{MAX_REFERENCE_IMAGE_RATIO} to {MAX_REFERENCE_IMAGE_RATIO}:1"
         )
+
+
+#: Images on model-path creates: a URL or bare base64 of at most 50 MB.
+MAX_MODEL_PATH_IMAGE_BYTES = 50 * 1024 * 1024
+
+
+def check_model_path_image(value: str) -> str:
+    """An image on a model-path create: an http(s) URL, or bare base64 of at most 50 MB."""
+    if value.startswith(("http://", "https://")):
+        return value
+    if value[:5].lower() == "data:":
+        raise ValueError("must be an http(s) URL or bare base64 (without a 'data:' prefix)")
+    if len(value) > MAX_MODEL_PATH_IMAGE_BYTES * 4 // 3 + 4:
+        raise ValueError(f"must be at most {MAX_MODEL_PATH_IMAGE_BYTES // (1024 * 1024)} MB")
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("must be an http(s) URL or base64 image data") from None
+    return value
+
+
+def check_video_url(value: str | None) -> str | None:
+    """A video: Kling takes videos by http(s) URL only."""
+    if value is not None and (not value.startswith(("http://", "https://")) or not urlsplit(value).hostname):
+        raise ValueError("must be an http(s) URL (Kling takes reference videos by URL only)")
+    return value

@@ -1,7 +1,9 @@
 """
-What each Kling video model accepts on the old-style ``/v1/videos/*`` endpoints: one row per model.
+What each Kling video model accepts: one row per model, in two tables, one per API style
+(:data:`VIDEO_MODEL_CAPABILITIES` for ``/v1/videos/*``, :data:`MODEL_PATH_MODELS` for the 2026
+model-in-path API). A video kind's models are the rows that serve it; a model's table is its style.
 
-The video request kinds (``models.requests.video_*``) read this table and nothing else, so a
+The video request kinds (``models.requests.video_*``) read these tables and nothing else, so a
 new model is one more row. Written from the facts gathered from Kling's pages and changelog
 (text-to-video, image-to-video, omni-video, multi-image-to-video). Where the pages say nothing
 about a model, the row allows rather than refuses and says so in ``notes``; what the pages name
@@ -14,22 +16,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-TEXT2VIDEO = "text2video"
-IMAGE2VIDEO = "image2video"
-MULTI_IMAGE2VIDEO = "multi-image2video"
-OMNI_VIDEO = "omni-video"
-VIDEO_EXTEND = "video-extend"
+from airflow_provider_kling.kinds import RequestKind
 
-VIDEO_ASPECT_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1")
+TEXT2VIDEO = RequestKind.TEXT2VIDEO
+IMAGE2VIDEO = RequestKind.IMAGE2VIDEO
+MULTI_IMAGE2VIDEO = RequestKind.MULTI_IMAGE2VIDEO
+OMNI_VIDEO = RequestKind.OMNI_VIDEO
+VIDEO_EXTEND = RequestKind.VIDEO_EXTEND
+
 MAX_VIDEO_PROMPT_LENGTH = 2500
-#: Kling's camera-control presets; only ``simple`` takes a ``config``.
-CAMERA_CONTROL_TYPES: tuple[str, ...] = (
-    "simple",
-    "down_back",
-    "forward_up",
-    "right_turn_forward",
-    "left_turn_forward",
-)
+#: The longest prompt any model takes (kling-3.0 on the model-path style).
+LONG_PROMPT_LENGTH = 3072
+#: A ``resolution`` as ``/v1``'s ``mode`` (720p is std, 1080p pro: Kling prices them alike).
+MODE_OF_RESOLUTION: Mapping[str, str] = {"720p": "std", "1080p": "pro", "4k": "4k"}
+RESOLUTION_OF_MODE: Mapping[str, str] = {mode: res for res, mode in MODE_OF_RESOLUTION.items()}
 CAMERA_CONFIG_AXES: tuple[str, ...] = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
 CAMERA_CONFIG_RANGE = 10.0
 #: image2video: voices (``<<<voice_N>>>`` in the prompt), and the motion-brush masks.
@@ -39,7 +39,6 @@ TRAJECTORY_POINTS = (2, 77)
 #: omni-video: images and elements together, and with a reference video.
 MAX_OMNI_REFERENCES = 7
 MAX_OMNI_REFERENCES_WITH_VIDEO = 4
-MAX_OMNI_VIDEOS = 1
 #: multi-image2video: at most this many images.
 MAX_MULTI_IMAGES = 4
 #: kling-v3 multi-shot (UNCONFIRMED shape): shots per request and characters per shot prompt.
@@ -189,7 +188,7 @@ VIDEO_MODEL_CAPABILITIES: Mapping[str, VideoModelCapability] = {
             modes=("std", "pro"),
             durations=_SPAN_3_10,
             cfg_scale=False,
-            notes="omni-video's default model; Kling's default mode is pro",
+            notes="omni video's default model; Kling's default mode is pro",
         ),
         VideoModelCapability(
             name="kling-v3-omni",
@@ -201,15 +200,108 @@ VIDEO_MODEL_CAPABILITIES: Mapping[str, VideoModelCapability] = {
     )
 }
 
-#: Video models in the table's order.
-VIDEO_MODELS: tuple[str, ...] = tuple(VIDEO_MODEL_CAPABILITIES)
-#: Every duration (seconds) any video model accepts, and every mode.
-VIDEO_MODES: tuple[str, ...] = ("std", "pro", "4k")
-
 
 def models_for(kind: str) -> tuple[str, ...]:
-    """The models that serve request kind ``kind``, in the table's order."""
+    """The ``/v1`` models that serve request kind ``kind``, in the table's order."""
     return tuple(name for name, row in VIDEO_MODEL_CAPABILITIES.items() if row.serves(kind))
+
+
+# --- the model-path style (``POST /<product>/{model}``, from 2026-07-15) ---------------------------
+
+
+@dataclass(frozen=True)
+class ModelPathModel:
+    """What one model-path video model accepts (Kling's 2026 model table)."""
+
+    name: str
+    #: the request kinds that take it
+    kinds: tuple[str, ...]
+    resolutions: tuple[str, ...]
+    #: accepted ``duration`` values, in seconds
+    durations: tuple[int, ...]
+    #: accepted ``audio`` values; empty: the model has no ``audio`` setting
+    audio: tuple[str, ...]
+    #: ``multi_shot`` is accepted
+    multi_shot: bool = False
+    #: longest prompt, and the longest on text-to-video when that differs
+    prompt_limit: int = MAX_VIDEO_PROMPT_LENGTH
+    text_prompt_limit: int | None = None
+    #: image-to-video takes a last frame as well as the first
+    last_frame: bool = False
+    #: at most this many elements, voices on image-to-video
+    max_elements: int = 0
+    max_voices: int = 0
+    #: what forces 1080p: ``audio`` (native audio), ``last_frame`` (first and last frame)
+    full_hd_only_with: tuple[str, ...] = ()
+    notes: str = ""
+
+
+_T2V_I2V_KINDS = (TEXT2VIDEO, IMAGE2VIDEO)
+_HD = ("720p", "1080p")
+_ALL_RESOLUTIONS = ("720p", "1080p", "4k")
+
+MODEL_PATH_MODELS: Mapping[str, ModelPathModel] = {
+    row.name: row
+    for row in (
+        ModelPathModel(
+            "kling-3.0-turbo",
+            _T2V_I2V_KINDS,
+            _HD,
+            _SPAN_3_15,
+            audio=(),
+            text_prompt_limit=LONG_PROMPT_LENGTH,
+            notes="model-path only; audio is always on (no setting); image to video: first frame only",
+        ),
+        ModelPathModel(
+            "kling-3.0",
+            _T2V_I2V_KINDS,
+            _ALL_RESOLUTIONS,
+            _SPAN_3_15,
+            audio=("native", "off"),
+            multi_shot=True,
+            prompt_limit=LONG_PROMPT_LENGTH,
+            last_frame=True,
+            max_elements=3,
+            notes="the model-path name of kling-v3 (inferred)",
+        ),
+        ModelPathModel(
+            "kling-2.6",
+            _T2V_I2V_KINDS,
+            _HD,
+            _FIVE_OR_TEN,
+            audio=("native", "off"),
+            last_frame=True,
+            max_voices=2,
+            full_hd_only_with=("audio", "last_frame"),
+        ),
+        ModelPathModel(
+            "kling-2.5-turbo",
+            _T2V_I2V_KINDS,
+            _HD,
+            _FIVE_OR_TEN,
+            audio=(),
+            last_frame=True,
+            full_hd_only_with=("last_frame",),
+        ),
+        ModelPathModel(
+            "kling-3.0-omni",
+            (OMNI_VIDEO,),
+            _ALL_RESOLUTIONS,
+            _SPAN_3_15,
+            audio=("native", "original", "off"),
+            multi_shot=True,
+            prompt_limit=LONG_PROMPT_LENGTH,
+            max_elements=7,
+            notes="a feature video turns audio off; a base video allows no native audio and no frames",
+        ),
+        ModelPathModel("kling-o1", (OMNI_VIDEO,), _HD, _SPAN_3_10, audio=("original", "off"), max_elements=7),
+    )
+}
+
+
+def model_path_models_for(kind: str) -> tuple[str, ...]:
+    """The model-path models that serve request kind ``kind``, in the table's order."""
+    return tuple(name for name, row in MODEL_PATH_MODELS.items() if kind in row.kinds)
 
 
 def models_with(kind: str, flag: str) -> str:

@@ -114,7 +114,7 @@ class KlingSpendApprovalOperator(ApprovalOperator):
         ):
             raise ValueError(f"threshold_units must be a number of units >= 0 (got {threshold_units!r})")
         if price_table is not None:
-            from airflow_provider_kling.unit_prices import check_price_table
+            from airflow_provider_kling.estimates import check_price_table
 
             price_table = check_price_table(price_table)
         if not isinstance(response_timeout, timedelta) or response_timeout <= timedelta(0):

@@ -132,7 +132,7 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
     - optionally :meth:`request_fields` (derived fields, e.g. expand's ``to_aspect_ratio``),
       :meth:`outputs_of` and :meth:`store_outputs` (what a succeeded task made and how it is
       stored). By default both follow :attr:`media`, what the request kind makes
-      (:func:`~airflow_provider_kling.storage.media_of`): a video kind's outputs are its videos,
+      (:func:`~airflow_provider_kling.models.requests.media_of`): a video kind's outputs are its videos,
       stored as videos.
 
     Every entry point (``execute``, ``execute_complete``, ``execute_after_slot_wait``) builds the
@@ -380,13 +380,13 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         if task.task_status == "succeed":
             return task
         if self.deferrable:
-            self._defer(task.task_id, type(request).path)
+            self._defer(task.task_id, request.endpoint)
         try:
             return self.hook.wait_for_image_task(
                 task.task_id,
                 poll_interval=self.poll_interval,
                 timeout=self.timeout,
-                endpoint=type(request).path,
+                endpoint=request.endpoint,
             )
         except KlingError as exc:
             raise self._failure(exc, request) from exc
@@ -438,8 +438,8 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
 
     @property
     def media(self) -> MediaKind:
-        """What this operator's request kind makes: images or videos (``storage.media_of``)."""
-        from airflow_provider_kling.storage import media_of
+        """What this operator's request kind makes: images or videos (``models.requests.media_of``)."""
+        from airflow_provider_kling.models.requests import media_of
 
         return media_of(self.request_kind)
 

@@ -31,24 +31,6 @@ XCOM_BATCH_SUMMARY = "kling_batch_summary"
 DEFAULT_FIELDS = ("model_name", "n", "negative_prompt", "resolution", "aspect_ratio", "callback_url")
 
 
-def kind_defaults(request_kind: str) -> dict[str, Any]:
-    """The request defaults of ``request_kind``'s own operator (``model_name="kling-v3"``, ``n=1``
-    for image generation): a batch item without its own value gets what the single operator would."""
-    import inspect
-
-    from airflow_provider_kling.operators import endpoints, kling  # noqa: F401  (each kind's operator)
-
-    for operator_class in KlingTaskOperator.__subclasses__():
-        if getattr(operator_class, "request_kind", None) == request_kind:
-            parameters = inspect.signature(operator_class.__init__).parameters
-            return {
-                name: parameters[name].default
-                for name in operator_class.request_arguments
-                if name in parameters and parameters[name].default not in (inspect.Parameter.empty, None)
-            }
-    return {}
-
-
 class KlingBatchOperator(KlingTaskOperator):
     """
     Run many requests of one kind (image generation by default, or any other endpoint's) in one
@@ -193,7 +175,7 @@ class KlingBatchOperator(KlingTaskOperator):
         self.aspect_ratio = aspect_ratio
         self.max_units = max_units
         if price_table is not None:
-            from airflow_provider_kling.unit_prices import check_price_table
+            from airflow_provider_kling.estimates import check_price_table
 
             price_table = check_price_table(price_table)
         self.price_table = price_table
@@ -239,7 +221,7 @@ class KlingBatchOperator(KlingTaskOperator):
                 )
             items = build_items(
                 rows,
-                {**kind_defaults(self.request_kind), **given},
+                given,  # the rest: the request model's defaults
                 slots=self.slots,
                 key_field=self.key_field,
                 request_kind=self.request_kind,

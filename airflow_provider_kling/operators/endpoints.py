@@ -19,11 +19,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_kling.defaults import (
-    DEFAULT_MULTI_IMAGE_MODEL,
-    DEFAULT_OMNI_IMAGE_MODEL,
-    DEFAULT_TRY_ON_MODEL,
-)
+from airflow_provider_kling.errors import KlingRequestValidationError
+from airflow_provider_kling.kinds import RequestKind
+from airflow_provider_kling.operators.arguments import keep_request_arguments, request_arguments_of
 from airflow_provider_kling.operators.base import KlingTaskOperator
 
 if TYPE_CHECKING:
@@ -58,19 +56,7 @@ class KlingOmniImageOperator(KlingTaskOperator):
     policy, callback URL, external task id).
     """
 
-    request_kind = "omni-image"
-    request_arguments = (
-        "model_name",
-        "prompt",
-        "image_list",
-        "element_list",
-        "resolution",
-        "result_type",
-        "n",
-        "series_amount",
-        "aspect_ratio",
-        "watermark_info",
-    )
+    request_kind = RequestKind.OMNI_IMAGE
     template_fields: Sequence[str] = (
         "prompt",
         "image_list",
@@ -87,26 +73,19 @@ class KlingOmniImageOperator(KlingTaskOperator):
         prompt: str,
         image_list: Any = None,
         element_list: list[dict[str, int]] | None = None,
-        model_name: str = DEFAULT_OMNI_IMAGE_MODEL,
+        model_name: str | None = None,
         resolution: str | None = None,
         result_type: str | None = None,
-        n: int = 1,
+        n: int | None = None,
         series_amount: int | str | None = None,
         aspect_ratio: str | None = None,
         watermark_info: dict[str, bool] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.prompt = prompt
-        self.image_list = image_list
-        self.element_list = element_list
-        self.model_name = model_name
-        self.resolution = resolution
-        self.result_type = result_type
-        self.n = n
-        self.series_amount = series_amount
-        self.aspect_ratio = aspect_ratio
-        self.watermark_info = watermark_info
+        keep_request_arguments(self, locals())
+
+    request_arguments = request_arguments_of(__init__)
 
 
 class KlingMultiImageOperator(KlingTaskOperator):
@@ -127,17 +106,7 @@ class KlingMultiImageOperator(KlingTaskOperator):
     Every other argument is :class:`KlingTaskOperator`'s.
     """
 
-    request_kind = "multi-image2image"
-    request_arguments = (
-        "model_name",
-        "prompt",
-        "subject_image_list",
-        "scene_image",
-        "style_image",
-        "n",
-        "aspect_ratio",
-        "watermark_info",
-    )
+    request_kind = RequestKind.MULTI_IMAGE2IMAGE
     template_fields: Sequence[str] = (
         "prompt",
         "subject_image_list",
@@ -155,21 +124,16 @@ class KlingMultiImageOperator(KlingTaskOperator):
         prompt: str | None = None,
         scene_image: Any = None,
         style_image: Any = None,
-        model_name: str = DEFAULT_MULTI_IMAGE_MODEL,
-        n: int = 1,
+        model_name: str | None = None,
+        n: int | None = None,
         aspect_ratio: str | None = None,
         watermark_info: dict[str, bool] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.subject_image_list = subject_image_list
-        self.prompt = prompt
-        self.scene_image = scene_image
-        self.style_image = style_image
-        self.model_name = model_name
-        self.n = n
-        self.aspect_ratio = aspect_ratio
-        self.watermark_info = watermark_info
+        keep_request_arguments(self, locals())
+
+    request_arguments = request_arguments_of(__init__)
 
 
 class KlingExpandImageOperator(KlingTaskOperator):
@@ -191,17 +155,7 @@ class KlingExpandImageOperator(KlingTaskOperator):
     Every other argument is :class:`KlingTaskOperator`'s.
     """
 
-    request_kind = "expand"
-    request_arguments = (
-        "image",
-        "up_expansion_ratio",
-        "down_expansion_ratio",
-        "left_expansion_ratio",
-        "right_expansion_ratio",
-        "prompt",
-        "n",
-        "watermark_info",
-    )
+    request_kind = RequestKind.EXPAND
     template_fields: Sequence[str] = (
         "image",
         "prompt",
@@ -219,7 +173,7 @@ class KlingExpandImageOperator(KlingTaskOperator):
         right_expansion_ratio: float | None = None,
         to_aspect_ratio: str | None = None,
         prompt: str | None = None,
-        n: int = 1,
+        n: int | None = None,
         watermark_info: dict[str, bool] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -227,15 +181,11 @@ class KlingExpandImageOperator(KlingTaskOperator):
         if to_aspect_ratio is not None and any(ratio is not None for ratio in ratios):
             raise ValueError("give either to_aspect_ratio or the four *_expansion_ratio arguments, not both")
         super().__init__(**kwargs)
-        self.image = image
-        self.up_expansion_ratio = up_expansion_ratio
-        self.down_expansion_ratio = down_expansion_ratio
-        self.left_expansion_ratio = left_expansion_ratio
-        self.right_expansion_ratio = right_expansion_ratio
+        keep_request_arguments(self, locals())
         self.to_aspect_ratio = to_aspect_ratio
-        self.prompt = prompt
-        self.n = n
-        self.watermark_info = watermark_info
+
+    # to_aspect_ratio is no request field: request_fields turns it into the four ratios.
+    request_arguments = tuple(name for name in request_arguments_of(__init__) if name != "to_aspect_ratio")
 
     def request_fields(self, context: Context) -> dict[str, Any]:
         fields = super().request_fields(context)
@@ -248,7 +198,7 @@ class KlingExpandImageOperator(KlingTaskOperator):
         import base64
         import binascii
 
-        from airflow_provider_kling.errors import KlingRequestValidationError
+        # Imported when the task runs, not when the DAG file is parsed.
         from airflow_provider_kling.image_inputs import is_storage_reference, read_image
         from airflow_provider_kling.models.reference_image import image_size
         from airflow_provider_kling.models.requests import expansion_for_aspect_ratio
@@ -288,8 +238,7 @@ class KlingVirtualTryOnOperator(KlingTaskOperator):
     Every other argument is :class:`KlingTaskOperator`'s.
     """
 
-    request_kind = "virtual-try-on"
-    request_arguments = ("model_name", "human_image", "cloth_image")
+    request_kind = RequestKind.VIRTUAL_TRY_ON
     template_fields: Sequence[str] = (
         "human_image",
         "cloth_image",
@@ -302,10 +251,10 @@ class KlingVirtualTryOnOperator(KlingTaskOperator):
         *,
         human_image: Any,
         cloth_image: Any,
-        model_name: str = DEFAULT_TRY_ON_MODEL,
+        model_name: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.human_image = human_image
-        self.cloth_image = cloth_image
-        self.model_name = model_name
+        keep_request_arguments(self, locals())
+
+    request_arguments = request_arguments_of(__init__)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from airflow_provider_kling.defaults import DEFAULT_IMAGE_MODEL
+from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.lifecycle import DEFAULT_MAX_REGENERATIONS
 from airflow_provider_kling.lifecycle.request import (
     STATE_KLING_REQUEST,
     STATE_KLING_TASK_ID,
     XCOM_KLING_TASK_ID,
 )
+from airflow_provider_kling.operators.arguments import keep_request_arguments, request_arguments_of
 from airflow_provider_kling.operators.base import KlingImageLink, KlingTaskOperator
 
 __all__ = [
@@ -34,9 +35,9 @@ class KlingImageGenerationOperator(KlingTaskOperator):
 
     :param prompt: The prompt, at most 2500 characters, or a ``.txt``/``.j2``/``.jinja2`` file
         rendered with the run's context. (templated)
-    :param model_name: Kling image model: ``kling-v3`` (default, ``defaults.DEFAULT_IMAGE_MODEL``) or
+    :param model_name: Kling image model: ``kling-v3`` (the request model's default) or
         ``kling-v2-1``; older ones where the connection's host still serves them. (templated)
-    :param n: Number of images, 1 to 9.
+    :param n: Number of images, 1 to 9 (default 1).
     :param negative_prompt: What to keep out of the image; not allowed with ``image``. (templated)
     :param image: Reference image: an http(s) URL, base64 data, or an image in your storage (an
         ``ObjectStoragePath``, a ``file://``/``s3://``... URI, or an image of an earlier task's
@@ -51,19 +52,7 @@ class KlingImageGenerationOperator(KlingTaskOperator):
     (callback URL, external task id, waiting, deferral, storage, failure policy).
     """
 
-    request_kind = "generations"
-    request_arguments: ClassVar[tuple[str, ...]] = (
-        "model_name",
-        "prompt",
-        "n",
-        "negative_prompt",
-        "image",
-        "image_reference",
-        "image_fidelity",
-        "human_fidelity",
-        "resolution",
-        "aspect_ratio",
-    )
+    request_kind = RequestKind.GENERATIONS
     template_fields: Sequence[str] = (
         "prompt",
         "negative_prompt",
@@ -81,8 +70,8 @@ class KlingImageGenerationOperator(KlingTaskOperator):
         self,
         *,
         prompt: str,
-        model_name: str = DEFAULT_IMAGE_MODEL,
-        n: int = 1,
+        model_name: str | None = None,
+        n: int | None = None,
         negative_prompt: str | None = None,
         image: str | None = None,
         image_reference: str | None = None,
@@ -93,13 +82,6 @@ class KlingImageGenerationOperator(KlingTaskOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.prompt = prompt
-        self.model_name = model_name
-        self.n = n
-        self.negative_prompt = negative_prompt
-        self.image = image
-        self.image_reference = image_reference
-        self.image_fidelity = image_fidelity
-        self.human_fidelity = human_fidelity
-        self.resolution = resolution
-        self.aspect_ratio = aspect_ratio
+        keep_request_arguments(self, locals())
+
+    request_arguments = request_arguments_of(__init__)

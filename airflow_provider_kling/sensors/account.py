@@ -42,8 +42,8 @@ class KlingResourcePackSensor(BaseSensorOperator):
 
     Place it upstream of the tasks that create Kling tasks: when it fails, they never start, so
     nothing is created. Estimate ``units_needed`` with
-    :func:`airflow_provider_kling.spend.plan_within_budget` (its ``estimated_units``) or
-    :class:`~airflow_provider_kling.spend.UnitEstimator`.
+    :func:`airflow_provider_kling.estimates.plan_within_budget` (its ``estimated_units``) or
+    :class:`~airflow_provider_kling.estimates.UnitEstimator`.
 
     Kling's remaining quantities lag by up to 12 hours, so they overstate what is left after recent
     runs: ``reserve_units`` keeps a margin for that (and for other pipelines on the account). The

@@ -33,7 +33,7 @@ from starlette.routing import Route
 from airflow_provider_kling.testing import endpoints, faulty, png, rules, videos
 from airflow_provider_kling.testing.auth import identify_caller
 from airflow_provider_kling.testing.callbacks import CallbackSender
-from airflow_provider_kling.testing.codes import ApiError
+from airflow_provider_kling.testing.codes import ApiError, error_response
 from airflow_provider_kling.testing.control import control_routes
 from airflow_provider_kling.testing.state import SimulatorConfig, SimulatorState
 from airflow_provider_kling.testing.task_api import task_api_routes
@@ -56,11 +56,6 @@ def _state(request: Request) -> SimulatorState:
 
 def _image_root(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}{IMAGE_PATH}"
-
-
-def error_response(error: ApiError, request_id: str | None = None) -> JSONResponse:
-    body = {"code": error.code, "message": error.message, "request_id": request_id or str(uuid.uuid4())}
-    return JSONResponse(body, status_code=error.http_status, headers=error.headers)
 
 
 async def _api_call(request: Request, counter: str, handler: Handler) -> Response:

@@ -1,6 +1,10 @@
-"""Kling's error codes as data (HTTP status and message), and the error the simulator raises."""
+"""Kling's error codes as data (HTTP status and message), the error the simulator raises, and its answer."""
 
 from __future__ import annotations
+
+import uuid
+
+from starlette.responses import JSONResponse
 
 #: code -> (HTTP status, Kling's message), from Kling's error-code page.
 KLING_ERRORS: dict[int, tuple[int, str]] = {
@@ -43,3 +47,9 @@ class ApiError(Exception):
         """Kling's error ``code`` with its documented HTTP status (and message unless given)."""
         status, default = KLING_ERRORS[code]
         return cls(status, code, message or default, headers)
+
+
+def error_response(error: ApiError, request_id: str | None = None) -> JSONResponse:
+    """``error`` in Kling's envelope: ``{code, message, request_id}`` with its HTTP status and headers."""
+    body = {"code": error.code, "message": error.message, "request_id": request_id or str(uuid.uuid4())}
+    return JSONResponse(body, status_code=error.http_status, headers=error.headers)

@@ -6,8 +6,8 @@ client's validator cannot catch the client's validation bugs. ``MODELS`` is one 
 new model is one more row. Where no page states a cell, the row says so in a comment.
 
 Models as served in 2026: Kling's own hosts (the simulator's ``/v1/...`` routes) list only
-``kling-v2-1`` and ``kling-v3`` (default ``kling-v3``) and refuse the older four as discontinued;
-the reseller (``/kling/v1/...``) still lists all six (:data:`SERVED_BY`).
+``kling-v2-1`` and ``kling-v3`` (default ``kling-v3``), but no live answer has refused the older
+four, so they still serve all six, as the reseller (``/kling/v1/...``) does (:data:`SERVED_BY`).
 
 A request breaking a rule answers ``400`` with code ``1201`` and a message naming the field, the
 rule and the value. Blank optional strings (the reseller's own example sends ``""`` for unused
@@ -75,10 +75,11 @@ MODELS: dict[str, ModelCapabilities] = {
         True, True, REFERENCE_TYPES, RESOLUTIONS, element_list=True, units_per_image={"1k": 2.0, "2k": 4.0}
     ),
 }
-#: Which image-generation models each kind of host serves today: Kling's 2026-09 page lists two;
-#: the reseller's page all six.
+#: Which image-generation models each kind of host serves today: Kling's 2026-09 page lists two, but
+#: its retirement of the other four is UNCONFIRMED (no live answer refused them); the reseller's page
+#: lists all six.
 SERVED_BY: Mapping[str, tuple[str, ...]] = {
-    "kling": ("kling-v2-1", "kling-v3"),
+    "kling": ("kling-v1", "kling-v1-5", "kling-v2", "kling-v2-new", "kling-v2-1", "kling-v3"),
     "reseller": ("kling-v1", "kling-v1-5", "kling-v2", "kling-v2-new", "kling-v2-1", "kling-v3"),
 }
 HOSTS = tuple(SERVED_BY)

@@ -18,7 +18,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from airflow_provider_kling.testing import faulty, mp4
-from airflow_provider_kling.testing.codes import ApiError
+from airflow_provider_kling.testing.codes import ApiError, error_response
 from airflow_provider_kling.testing.state import SimulatorState
 from airflow_provider_kling.testing.video_rules import (
     PATHS,
@@ -97,8 +97,6 @@ async def _async(chunks: Any) -> Any:
 
 
 def _not_found(message: str) -> Response:
-    from airflow_provider_kling.testing.app import error_response
-
     return error_response(ApiError(404, 1203, message))
 
 

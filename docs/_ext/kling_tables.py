@@ -723,8 +723,7 @@ class TaskDecorator:
     def other_kinds(self) -> dict[str, type]:
         """The kinds ``kind=`` may choose (those making the same media), each with its operator."""
         from airflow_provider_kling.decorators.kling import operator_for_kind
-        from airflow_provider_kling.models.requests import REQUEST_KINDS
-        from airflow_provider_kling.storage import media_of
+        from airflow_provider_kling.models.requests import REQUEST_KINDS, media_of
 
         media = media_of(self.operator.request_kind)
         return {

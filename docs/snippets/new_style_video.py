@@ -1,19 +1,19 @@
-"""A video on Kling's new-style API (the model in the path; an API key connection)."""
+"""A video on Kling's model-path API: the model chooses the style (an API key connection)."""
 
 from __future__ import annotations
 
 import pendulum
 from airflow.sdk import dag
 
-from airflow_provider_kling.operators.new_style import KlingNewStyleTextToVideoOperator
+from airflow_provider_kling.operators.video import KlingTextToVideoOperator
 
 
 @dag(schedule="@daily", start_date=pendulum.datetime(2025, 1, 1, tz="UTC"), catchup=False)
 def kling_new_style_video() -> None:
-    KlingNewStyleTextToVideoOperator(
+    KlingTextToVideoOperator(
         task_id="video",
         prompt="a lighthouse in a storm, {{ ds }}",
-        model_name="kling-3.0",  # the default; kling-3.0-turbo, kling-2.6, kling-2.5-turbo
+        model_name="kling-3.0",  # sent to /text-to-video/kling-3.0; kling-v3 would go to /v1
         duration=8,
         resolution="1080p",
         output_path="s3://bucket/kling",

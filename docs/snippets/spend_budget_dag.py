@@ -18,7 +18,7 @@ RUN_BUDGET_UNITS = 200
 def kling_spend_budget() -> None:
     @task
     def todays_requests(ds: str | None = None, ti: Any = None) -> list[dict[str, Any]]:
-        from airflow_provider_kling.spend import plan_within_budget
+        from airflow_provider_kling.estimates import plan_within_budget
 
         requests = [
             {"prompt": f"A brass desk lamp, catalogue of {ds}", "model_name": "kling-v2-1", "n": 2},

@@ -21,7 +21,7 @@ def kling_video_chain() -> None:
     )
     clip = KlingImageToVideoOperator(
         task_id="clip",
-        image=still.output,  # the image task's first image, read from your storage
+        first_frame=still.output,  # the image task's first image, read from your storage
         prompt="it turns slowly",
         duration=5,
         output_path="s3://bucket/kling",

@@ -18,7 +18,7 @@ PROMPTS = ["a red kite over dunes", "a blue kite over a lake", "a green kite in 
 @task
 def plan(**context: Any) -> list[dict[str, Any]]:
     """The mapped requests (kling-v2-1, 2 images at 1k: 4 units each); what they cost goes to XCom."""
-    from airflow_provider_kling.spend import plan_within_budget
+    from airflow_provider_kling.estimates import plan_within_budget
 
     requests = [{"prompt": prompt, "model_name": "kling-v2-1", "n": 2} for prompt in PROMPTS]
     budget = plan_within_budget(requests, None)

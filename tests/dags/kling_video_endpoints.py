@@ -34,7 +34,7 @@ for dag_id, deferrable in (("kling_video_endpoints", False), ("kling_video_endpo
             **common,
         )
         clip = KlingImageToVideoOperator(
-            task_id="clip", image=still.output, prompt="it turns slowly", **common
+            task_id="clip", first_frame=still.output, prompt="it turns slowly", **common
         )
         KlingVideoExtendOperator(
             task_id="longer", video_id=clip.output, prompt="the camera pulls back", **common
@@ -49,7 +49,7 @@ for dag_id, deferrable in (("kling_video_endpoints", False), ("kling_video_endpo
         KlingOmniVideoOperator(
             task_id="runway",
             prompt="<<<image_1>>> on a runway",
-            image_list=[still.output],
+            reference_images=[still.output],
             aspect_ratio="9:16",
             **common,
         )

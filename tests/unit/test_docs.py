@@ -426,7 +426,7 @@ def test_new_style_video_snippet_builds_its_operator() -> None:
     dag = runpy.run_path(str(SNIPPETS / "new_style_video.py"))["kling_new_style_video"]()
 
     video = dag.get_task("video")
-    assert (video.request_kind, video.model_name, video.duration) == ("new-text-to-video", "kling-3.0", 8)
+    assert (video.request_kind, video.model_name, video.duration) == ("text2video", "kling-3.0", 8)
 
 
 def test_arguments_an_operator_refuses_are_not_in_its_table() -> None:
@@ -638,7 +638,7 @@ def test_the_video_decorators_table_takes_no_description_from_another_kind() -> 
     for borrowed in ("The image to expand", "What to paint in the new area", "Model of every item"):
         assert borrowed not in text
     described = {param.name: param.description for param in video.arguments}
-    assert described["image"] and described["model_name"]
+    assert described["first_frame"] and described["model_name"]
 
 
 def _declared_texts(cls: type, name: str) -> set[str]:

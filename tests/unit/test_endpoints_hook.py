@@ -9,6 +9,7 @@ import struct
 
 import pytest
 
+from airflow_provider_kling.batch.items import slots_of
 from airflow_provider_kling.errors import KlingInvalidRequestError
 from airflow_provider_kling.hooks.kling import GENERATIONS_PATH, KlingHook
 from airflow_provider_kling.models.requests import (
@@ -53,7 +54,7 @@ def test_each_endpoint_creates_waits_lists_and_downloads_at_its_own_path(kling_c
     task = hook.wait_for_image_task(created.task_id, poll_interval=0.01, timeout=5, endpoint=endpoint)
 
     assert task.task_status == "succeed"
-    assert len(task.images) == request.images_made
+    assert len(task.images) == slots_of(request)  # an image task holds a slot per image it makes
     assert [listed.task_id for listed in hook.list_image_tasks(endpoint=endpoint)] == [created.task_id]
     # A task lives at the path it was made at: not found, and not listed, at image generation's.
     assert hook.find_image_task(created.task_id) is None

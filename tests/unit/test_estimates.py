@@ -11,10 +11,11 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel
 
-from airflow_provider_kling import unit_prices
+from airflow_provider_kling import estimates, unit_prices
 from airflow_provider_kling.estimates import (
     Estimate,
     UnitEstimator,
+    check_price_table,
     estimate_requests,
     learn_from_account,
     purchase_of,
@@ -34,7 +35,6 @@ from airflow_provider_kling.unit_prices import (
     PRICE_TABLE,
     STAND_IN_LABEL,
     Purchase,
-    check_price_table,
     video_rule,
 )
 
@@ -59,7 +59,7 @@ REQUESTS = {
 
 def run_on_simulator(hook: KlingHook, request) -> dict:
     created = hook.create_task(request)
-    task = hook.wait_for_task(created.task_id, poll_interval=0.01, timeout=5, endpoint=type(request).path)
+    task = hook.wait_for_task(created.task_id, poll_interval=0.01, timeout=5, endpoint=request.endpoint)
     return task.model_dump(mode="json")
 
 
@@ -98,25 +98,31 @@ def test_video_is_priced_per_second_by_model_mode_and_sound() -> None:
     def units(kind: str = "text2video", **fields: Any) -> float:
         return estimator.estimate_request({"kind": kind, **fields}).units
 
-    assert units(model_name="kling-v3", mode="std", duration="10") == pytest.approx(6.0)
-    assert units(model_name="kling-v3", mode="pro", duration=5, sound="on") == pytest.approx(6.0)
-    assert units(model_name="kling-v3", mode="4k", duration=4, sound="on") == pytest.approx(12.0)
-    assert units(model_name="kling-v2-6", mode="pro", sound="on") == pytest.approx(2.5)  # silent price, 5 s
+    assert units(model_name="kling-v3", resolution="720p", duration="10") == pytest.approx(6.0)
+    assert units(model_name="kling-v3", resolution="pro", duration=5, audio="native") == pytest.approx(6.0)
+    assert units(model_name="kling-v3", resolution="4k", duration=4, audio=True) == pytest.approx(12.0)
+    assert units(model_name="kling-v2-6", resolution="1080p", audio="on") == pytest.approx(2.5)  # silent, 5 s
     assert units("image2video", model_name="kling-v2-master", duration=10) == pytest.approx(20.0)  # no mode
-    assert units("omni-video", model_name="kling-video-o1", mode="pro", duration=3) == pytest.approx(2.4)
+    assert units("omni-video", model_name="kling-video-o1", resolution="1080p", duration=3) == pytest.approx(
+        2.4
+    )
+    # The same kind with a model-path model: priced by its resolution.
+    assert units(model_name="kling-3.0", resolution="1080p", duration=5) == pytest.approx(4.0)
     assert units("video-extend", video_id="v1") == pytest.approx(1.5)  # about 5 s more of its source
-    # Kling's new-style models, priced by resolution (a new-style kind registers with video_rule too).
     turbo = Purchase("text2video", "kling-3.0-turbo", "1080p", 3, "second")
-    assert unit_prices.price_in(unit_prices.STAND_IN_PRICES, turbo) == 1.0
+    assert unit_prices.price_in(estimates.STAND_IN_PRICES, turbo) == 1.0
     with pytest.raises(ValueError, match="duration must be a number of seconds"):
         units(model_name="kling-v3", duration="long")
 
 
-def test_a_kind_plugs_in_its_own_unit_rule_and_stand_in_prices(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Placeholders first, so that the kind is unregistered again after the test.
-    monkeypatch.setitem(unit_prices.UNIT_RULES, "storyboard-test", video_rule("placeholder"))
-    monkeypatch.setitem(unit_prices.STAND_IN_PRICES, "storyboard-test", {})
-    unit_prices.register_kind("storyboard-test", video_rule("storyboard-test"), {"kling-v9": {"std": 1.0}})
+def test_every_kinds_unit_rule_and_stand_in_prices_are_its_request_class_declaration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for kind, cls in REQUEST_KINDS.items():
+        assert estimates.UNIT_RULES[kind] is cls.unit_rule
+        assert estimates.STAND_IN_PRICES[kind] is cls.stand_in_prices
+    monkeypatch.setitem(estimates.UNIT_RULES, "storyboard-test", video_rule)  # type: ignore[index]
+    monkeypatch.setitem(estimates.STAND_IN_PRICES, "storyboard-test", {"kling-v9": {"std": 1.0}})  # type: ignore[index]
     estimator = UnitEstimator()
     assert estimator.estimate_request({"kind": "storyboard-test", "model_name": "kling-v9"}).units == 5.0
     with pytest.raises(ValueError, match="no unit price for storyboard-test kling-v8 std, 5 seconds"):
@@ -330,7 +336,7 @@ def test_a_list_of_requests_of_any_kind_is_totalled_with_its_sources_and_costlie
         *({"prompt": f"cat {i}", "model_name": "kling-v1"} for i in range(12)),
         {"kind": "expand", "n": 2},
         REQUESTS["omni-series"](),
-        {"kind": "text2video", "model_name": "kling-v3", "mode": "pro", "duration": 10},
+        {"kind": "text2video", "model_name": "kling-v3", "resolution": "1080p", "duration": 10},
     ]
     estimate = estimate_requests(requests, estimator)
 
@@ -365,13 +371,17 @@ def test_batch_manifest_items_teach_the_price_of_what_each_bought() -> None:
 VIDEO_REQUESTS = {
     "t2v-v3-pro-sound": (
         "text2video",
-        {"model_name": "kling-v3", "prompt": "a fox", "mode": "pro", "duration": 10, "sound": True},
+        {"model_name": "kling-v3", "prompt": "a fox", "resolution": "1080p", "duration": 10, "audio": True},
     ),
-    "t2v-v3-4k": ("text2video", {"model_name": "kling-v3", "prompt": "a fox", "mode": "4k", "duration": 4}),
+    "t2v-v3-4k": (
+        "text2video",
+        {"model_name": "kling-v3", "prompt": "a fox", "resolution": "4k", "duration": 4},
+    ),
+    "t2v-3.0-1080p": ("text2video", {"model_name": "kling-3.0", "prompt": "a fox", "resolution": "1080p"}),
     "t2v-master": ("text2video", {"model_name": "kling-v2-master", "prompt": "a fox", "duration": 10}),
-    "i2v-v2-6-pro": ("image2video", {"model_name": "kling-v2-6", "image": PHOTO, "mode": "pro"}),
+    "i2v-v2-6-pro": ("image2video", {"model_name": "kling-v2-6", "first_frame": PHOTO, "resolution": "pro"}),
     # mode given: the client takes Kling's default "pro", the simulator's default is "std".
-    "omni-video": ("omni-video", {"prompt": "a fox", "aspect_ratio": "9:16", "mode": "pro"}),
+    "omni-video": ("omni-video", {"prompt": "a fox", "aspect_ratio": "9:16", "resolution": "1080p"}),
     "multi-image2video": ("multi-image2video", {"image_list": [{"image": PHOTO}], "prompt": "a fox"}),
 }
 
@@ -389,9 +399,8 @@ def test_stand_in_estimate_of_every_video_kind_is_what_the_simulator_deducts(kli
     assert estimate.source == "stand-in"
     assert estimate.units == pytest.approx(float(task["final_unit_deduction"])) and estimate.units > 0
     # The same request as XCom carries it (a dict of its fields) is priced the same.
-    assert UnitEstimator().estimate_request({"kind": kind, **request.to_json()}).units == pytest.approx(
-        estimate.units
-    )
+    fields = request.model_dump(mode="json", exclude_none=True)
+    assert UnitEstimator().estimate_request({"kind": kind, **fields}).units == pytest.approx(estimate.units)
 
 
 def test_stand_in_estimate_of_a_video_extend_is_what_the_simulator_deducts(kling_connection) -> None:
@@ -423,6 +432,6 @@ def test_a_video_mapping_without_a_mode_is_priced_in_the_mode_its_kind_runs() ->
     # Incomplete fields (no aspect_ratio: the request would be refused) are still priced as it runs.
     assert purchase_of({"kind": "omni-video", "prompt": "a shirt"}).tier == "pro"
     # A mode given is kept; the other kinds' default stays std; a model without modes has none.
-    assert purchase_of({**omni, "mode": "std"}).tier == "std"
+    assert purchase_of({**omni, "resolution": "720p"}).tier == "std"
     assert purchase_of({"kind": "text2video", "prompt": "a shirt"}).tier == "std"
     assert purchase_of({"kind": "text2video", "prompt": "x", "model_name": "kling-v2-master"}).tier == "std"

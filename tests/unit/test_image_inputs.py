@@ -10,7 +10,7 @@ from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.image_inputs import is_storage_reference, read_image, read_image_fields
-from airflow_provider_kling.models.capabilities import MAX_REFERENCE_IMAGE_BYTES
+from airflow_provider_kling.models.reference_image import MAX_REFERENCE_IMAGE_BYTES
 from airflow_provider_kling.models.requests import MultiImageRequest, OmniImageRequest
 from airflow_provider_kling.testing import make_png
 

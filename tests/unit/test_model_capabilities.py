@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import re
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 
@@ -377,16 +379,28 @@ def test_the_default_model_is_served_on_klings_hosts_and_the_reseller_with_no_en
 
 
 @pytest.mark.parametrize("model_name", ["kling-v1", "kling-v1-5", "kling-v2", "kling-v2-new"])
-def test_a_model_klings_own_hosts_no_longer_serve_is_refused_there_naming_its_successor(
+def test_a_model_only_missing_from_klings_pages_is_sent_there_with_a_warning_naming_the_date(
     model_name: str,
 ) -> None:
-    with pytest.raises(KlingRequestValidationError) as caught:
-        check_model_served(model_name, KLING_HOST, today=TODAY)
-    message = str(caught.value)
-    assert (
-        f"model_name: {model_name} is no longer served on Kling's own hosts (not since 2026-09-20)" in message
-    )
-    assert "use kling-v3 instead" in message
+    # No live answer refused these on Kling's own hosts: refusing them protects no money (Kling
+    # charges nothing for a request it refuses) and broke Kling's own clients.
+    warning = check_model_served(model_name, KLING_HOST, today=TODAY)
+    assert warning is not None
+    assert f"{model_name} is no longer listed on Kling's own hosts (not since 2026-09-20" in warning
+    assert "UNCONFIRMED" in warning and "use kling-v3 instead" in warning
+
+
+def test_a_retirement_a_live_answer_confirmed_is_refused_naming_its_successor() -> None:
+    row = MODEL_AVAILABILITY["kling-v2"]
+    confirmed = replace(row, served=tuple(replace(served, confirmed=True) for served in row.served))
+    with patch.dict(MODEL_AVAILABILITY, {"kling-v2": confirmed}):
+        with pytest.raises(KlingRequestValidationError) as caught:
+            check_model_served("kling-v2", KLING_HOST, today=TODAY)
+        assert "refuse_retired" not in str(caught.value)
+        assert "kling-v2 is no longer served on Kling's own hosts (not since 2026-09-20)" in str(caught.value)
+        assert "use kling-v3 instead" in str(caught.value)
+        warning = check_model_served("kling-v2", KLING_HOST, today=TODAY, refuse_retired=False)
+        assert warning is not None and "sent anyway" in warning
 
 
 def test_a_model_kling_retired_is_sent_to_the_reseller_with_a_warning_naming_the_date() -> None:
@@ -423,7 +437,7 @@ def test_a_host_that_is_neither_kling_nor_the_reseller_is_never_refused_a_model(
 
 
 def test_every_image_and_omni_model_has_a_row_of_where_it_is_served() -> None:
-    from airflow_provider_kling.models.requests import OMNI_MODELS
+    from airflow_provider_kling.models.capabilities import OMNI_MODELS
 
     assert set(MODEL_AVAILABILITY) == set(IMAGE_MODELS) | set(OMNI_MODELS)
     for row in MODEL_AVAILABILITY.values():

@@ -1,4 +1,4 @@
-"""The new-style API's requests and task records (``models/new_style.py``)."""
+"""Requests in the model-path style (the video kinds with a 2026 model) and its task records."""
 
 from __future__ import annotations
 
@@ -8,14 +8,9 @@ import pytest
 
 from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.models import task_from_data
-from airflow_provider_kling.models.new_style import (
-    NEW_STYLE_MODELS,
-    NewStyleImageToVideoRequest,
-    NewStyleOmniVideoRequest,
-    NewStyleTextToVideoRequest,
-    is_new_style_path,
-    legacy_fields,
-)
+from airflow_provider_kling.models.new_style import is_new_style_path, legacy_fields
+from airflow_provider_kling.models.requests import ImageToVideoRequest, OmniVideoRequest, TextToVideoRequest
+from airflow_provider_kling.models.video_capabilities import MODEL_PATH_MODELS
 from airflow_provider_kling.spend import units_of
 
 FRAME = "https://example.com/first.png"
@@ -28,11 +23,11 @@ def refused(cls: Any, **fields: Any) -> str:
     return str(caught.value)
 
 
-# --- requests -----------------------------------------------------------------------------------
+# --- requests in the model-path style ---------------------------------------------------------
 
 
 def test_text_to_video_names_the_model_in_the_path_and_sends_prompt_settings_options() -> None:
-    request = NewStyleTextToVideoRequest.build(
+    request = TextToVideoRequest.build(
         model_name="kling-3.0",
         prompt="a fox in snow",
         duration=8,
@@ -63,13 +58,13 @@ def test_text_to_video_names_the_model_in_the_path_and_sends_prompt_settings_opt
 
 
 def test_unset_settings_and_options_are_left_out() -> None:
-    assert NewStyleTextToVideoRequest.build(model_name="kling-3.0-turbo", prompt="a kite").to_json() == {
+    assert TextToVideoRequest.build(model_name="kling-3.0-turbo", prompt="a kite").to_json() == {
         "prompt": "a kite"
     }
 
 
 def test_image_to_video_sends_contents_entries() -> None:
-    request = NewStyleImageToVideoRequest.build(
+    request = ImageToVideoRequest.build(
         model_name="kling-3.0", prompt="she smiles", first_frame=FRAME, last_frame=LAST, element_ids=[7]
     )
     assert request.create_path == "/image-to-video/kling-3.0"
@@ -82,7 +77,7 @@ def test_image_to_video_sends_contents_entries() -> None:
 
 
 def test_omni_video_sends_reference_images_and_a_video() -> None:
-    body = NewStyleOmniVideoRequest.build(
+    body = OmniVideoRequest.build(
         model_name="kling-3.0-omni",
         prompt="<<<image_1>>> walks in",
         reference_images=["https://example.com/a.png"],
@@ -101,61 +96,61 @@ def test_omni_video_sends_reference_images_and_a_video() -> None:
     ("cls", "fields", "rule"),
     [
         (
-            NewStyleTextToVideoRequest,
+            TextToVideoRequest,
             {"model_name": "kling-3.0-omni"},
-            "model_name: must be one of kling-3.0-turbo, kling-3.0",
+            "model_name: must be one of kling-v1, kling-v1-6",
         ),
         (
-            NewStyleOmniVideoRequest,
+            OmniVideoRequest,
             {"model_name": "kling-3.0"},
-            "model_name: must be one of kling-3.0-omni, kling-o1",
+            "model_name: must be one of kling-video-o1, kling-v3-omni, kling-3.0-omni, kling-o1",
         ),
         (
-            NewStyleTextToVideoRequest,
+            TextToVideoRequest,
             {"model_name": "kling-3.0-turbo", "audio": "native"},
             "kling-3.0-turbo takes no audio",
         ),
         (
-            NewStyleTextToVideoRequest,
+            TextToVideoRequest,
             {"model_name": "kling-2.6", "duration": 7},
-            "duration: kling-2.6 makes 5 s or 10 s",
+            "duration: kling-2.6 makes 5 or 10 s",
         ),
         (
-            NewStyleTextToVideoRequest,
+            TextToVideoRequest,
             {"model_name": "kling-3.0", "duration": 16},
             "duration: kling-3.0 makes 3-15 s",
         ),
         (
-            NewStyleOmniVideoRequest,
+            OmniVideoRequest,
             {"model_name": "kling-o1", "duration": 12},
             "duration: kling-o1 makes 3-10 s",
         ),
         (
-            NewStyleTextToVideoRequest,
+            TextToVideoRequest,
             {"model_name": "kling-2.6", "resolution": "4k"},
             "resolution: kling-2.6 supports 720p, 1080p",
         ),
         (
-            NewStyleTextToVideoRequest,
+            TextToVideoRequest,
             {"model_name": "kling-2.6", "multi_shot": True},
             "multi_shot: kling-2.6 takes no",
         ),
         (
-            NewStyleTextToVideoRequest,
+            TextToVideoRequest,
             {"model_name": "kling-2.6", "audio": "native", "resolution": "720p"},
             "with audio makes 1080p only",
         ),
         (
-            NewStyleOmniVideoRequest,
+            OmniVideoRequest,
             {"model_name": "kling-o1", "audio": "native"},
             "audio: kling-o1 takes original, off",
         ),
         (
-            NewStyleTextToVideoRequest,
+            TextToVideoRequest,
             {"model_name": "kling-2.5-turbo", "prompt": "x" * 2501},
             "at most 2500 characters",
         ),
-        (NewStyleTextToVideoRequest, {"model_name": "kling-3.0", "aspect_ratio": "4:3"}, "aspect_ratio"),
+        (TextToVideoRequest, {"model_name": "kling-3.0", "aspect_ratio": "4:3"}, "aspect_ratio"),
     ],
 )
 def test_a_request_breaking_its_models_row_is_refused_naming_the_field(
@@ -165,10 +160,8 @@ def test_a_request_breaking_its_models_row_is_refused_naming_the_field(
 
 
 def test_turbo_takes_a_3072_character_prompt_on_text_to_video_only() -> None:
-    assert NewStyleTextToVideoRequest.build(model_name="kling-3.0-turbo", prompt="x" * 3072).prompt
-    message = refused(
-        NewStyleImageToVideoRequest, model_name="kling-3.0-turbo", prompt="x" * 3072, first_frame=FRAME
-    )
+    assert TextToVideoRequest.build(model_name="kling-3.0-turbo", prompt="x" * 3072).prompt
+    message = refused(ImageToVideoRequest, model_name="kling-3.0-turbo", prompt="x" * 3072, first_frame=FRAME)
     assert "prompt: kling-3.0-turbo takes at most 2500 characters" in message
 
 
@@ -182,7 +175,7 @@ def test_turbo_takes_a_3072_character_prompt_on_text_to_video_only() -> None:
         ({"model_name": "kling-3.0", "element_ids": [1, 2, 3, 4]}, "element_ids: kling-3.0 takes at most 3"),
         (
             {"model_name": "kling-2.6", "voice_ids": ["a", "b", "c"]},
-            "voice_ids: kling-2.6 takes at most 2 voices",
+            "voice_ids: List should have at most 2 items",
         ),
         ({"model_name": "kling-3.0", "voice_ids": ["a"]}, "voice_ids: kling-3.0 takes at most 0 voices"),
         (
@@ -194,11 +187,11 @@ def test_turbo_takes_a_3072_character_prompt_on_text_to_video_only() -> None:
     ],
 )
 def test_image_to_video_rules(fields: dict[str, Any], rule: str) -> None:
-    assert rule in refused(NewStyleImageToVideoRequest, **{"first_frame": FRAME, **fields})
+    assert rule in refused(ImageToVideoRequest, **{"first_frame": FRAME, **fields})
 
 
 def test_image_to_video_needs_a_first_frame() -> None:
-    assert "first_frame: Field required" in refused(NewStyleImageToVideoRequest, model_name="kling-3.0")
+    assert "first_frame: required" in refused(ImageToVideoRequest, model_name="kling-3.0")
 
 
 @pytest.mark.parametrize(
@@ -215,14 +208,12 @@ def test_image_to_video_needs_a_first_frame() -> None:
     ],
 )
 def test_omni_video_rules(fields: dict[str, Any], rule: str) -> None:
-    assert rule in refused(
-        NewStyleOmniVideoRequest, **{"model_name": "kling-3.0-omni", "prompt": "a fox", **fields}
-    )
+    assert rule in refused(OmniVideoRequest, **{"model_name": "kling-3.0-omni", "prompt": "a fox", **fields})
 
 
 def test_every_model_row_is_reachable_through_a_request_kind() -> None:
-    reachable = set(NewStyleTextToVideoRequest.known_models) | set(NewStyleOmniVideoRequest.known_models)
-    assert reachable == set(NEW_STYLE_MODELS)
+    reachable = set(TextToVideoRequest.model_path_models) | set(OmniVideoRequest.model_path_models)
+    assert reachable == set(MODEL_PATH_MODELS)
 
 
 @pytest.mark.parametrize(

@@ -35,19 +35,9 @@ def refused(cls: type, **fields: object) -> str:
     return str(caught.value)
 
 
-def test_old_import_paths_still_work():
-    from airflow_provider_kling.models import ImageGenerationRequest as FromPackage
-    from airflow_provider_kling.models.request import ImageGenerationRequest as FromModule
-    from airflow_provider_kling.models.request import WatermarkInfo, describe_validation_error
-
-    assert FromPackage is FromModule is ImageGenerationRequest
-    assert WatermarkInfo and describe_validation_error
-
-
 def test_every_kind_has_its_own_path_and_is_found_by_name():
-    assert (
-        len(set(ENDPOINT_PATHS)) == len(REQUEST_KINDS) == 13
-    )  # 5 image kinds, 5 /v1/videos kinds, 3 new-style video kinds
+    # 5 image kinds and 5 video kinds; 3 video kinds also have a model-path endpoint
+    assert len(REQUEST_KINDS) == 10 and len(set(ENDPOINT_PATHS)) == 13
     assert request_class("expand") is ExpandImageRequest
     assert check_endpoint("/v1/images/kolors-virtual-try-on") == VirtualTryOnRequest.path
     with pytest.raises(ValueError, match="unknown Kling request kind 'outpaint': one of generations"):
@@ -179,3 +169,15 @@ def test_fingerprints_include_the_kind_but_image_generations_stay_as_they_were()
     # Another kind: the body and the kind, so the same fields at two endpoints are two requests.
     assert request_fingerprint(omni) != _hash(omni.to_json())
     assert request_fingerprint(omni) == _hash({**omni.to_json(), "\x00kind": "omni-image"})
+
+
+def test_each_kind_lists_its_fields_defaults_descriptions_and_styles():
+    from airflow_provider_kling.models.requests import kind_table
+
+    rows = {row["name"]: row for row in kind_table("text2video")}
+    assert rows["model_name"]["default"] == "kling-v2-6"
+    assert rows["model_name"]["styles"] == ["v1", "model-path"]
+    assert rows["prompt"]["required"] and rows["prompt"]["description"]
+    assert rows["cfg_scale"]["styles"] == ["v1"]
+    assert rows["audio"]["styles"] == ["v1", "model-path"]
+    assert all(row["styles"] == ["v1"] for row in kind_table("expand"))

@@ -134,8 +134,6 @@ CASES: dict[str, dict[str, Any]] = {
 #: round trip, and one it refuses that Kling would accept is a bug (none is listed).
 KNOWN_DIFFERENCES: dict[str, str] = {
     # on purpose
-    "missing model_name": "Kling defaults it to kling-v3 (once kling-v1); the reseller requires it: sent",
-    "missing n": "Kling defaults it to 1; the reseller requires it: always sent",
     "external id with slash": "the id goes into the query path .../generations/{id}: the client refuses '/'",
     "external id with space": "the client refuses whitespace and control characters in ids it puts in a path",
     "element id zero": "element ids are Kling's positive longs; the simulator takes any integer",

@@ -213,9 +213,37 @@ CASES: dict[str, tuple[str, dict[str, Any], bool]] = {
 }
 
 
+_V1_NAMES = {"image": "first_frame", "image_tail": "last_frame", "sound": "audio"}
+
+
+def _canonical(kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A ``/v1`` body (Kling's page's field names) as the client's canonical request fields."""
+    fields = {_V1_NAMES.get(name, name): value for name, value in body.items()}
+    if "mode" in fields:
+        fields["resolution"] = fields.pop("mode")
+    if fields.get("audio") == "on":
+        fields["audio"] = "native"
+    for v1, ours, key in (
+        ("voice_list", "voice_ids", "voice_id"),
+        ("element_list", "element_ids", "element_id"),
+    ):
+        if v1 in fields:
+            fields[ours] = [item[key] for item in fields.pop(v1)]
+    if kind == "omni-video":
+        for image in fields.pop("image_list", ()):
+            where = {"first_frame": "first_frame", "end_frame": "last_frame"}.get(image.get("type"))
+            if where:
+                fields[where] = image["image_url"]
+            else:
+                fields.setdefault("reference_images", []).append(image["image_url"])
+        for video in fields.pop("video_list", ()):
+            fields[f"{video.get('refer_type') or 'feature'}_video"] = video["video_url"]
+    return fields
+
+
 def _client_accepts(kind: str, body: dict[str, Any]) -> dict[str, Any] | None:
     try:
-        return REQUEST_KINDS[kind].build(**body).to_json()
+        return REQUEST_KINDS[kind].build(**_canonical(kind, body)).to_json()
     except KlingRequestValidationError:
         return None
 

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from airflow_provider_kling.estimates import plan_within_budget
 from airflow_provider_kling.spend import (
     Budget,
     format_units,
-    plan_within_budget,
     sum_units,
     task_units,
     total_units,

@@ -8,9 +8,9 @@ import logging
 
 import pytest
 
-from airflow_provider_kling.errors import KlingAuthError, KlingRequestValidationError
+from airflow_provider_kling.errors import KlingAuthError
 from airflow_provider_kling.hooks.kling import KlingHook
-from airflow_provider_kling.models.new_style import NewStyleTextToVideoRequest
+from airflow_provider_kling.models.requests import TextToVideoRequest
 
 
 def set_connection(monkeypatch, host: str, password: str, login: str | None = None, **extra) -> None:
@@ -67,12 +67,12 @@ async def test_aget_tasks_reads_them_on_the_shared_client(kling_connection):
 
 def test_a_new_style_create_goes_to_its_model_path_and_is_queried_through_tasks(kling_connection):
     hook = KlingHook()
-    request = NewStyleTextToVideoRequest.build(model_name="kling-3.0", prompt="a fox in snow", duration=5)
+    request = TextToVideoRequest.build(model_name="kling-3.0", prompt="a fox in snow", duration=5)
     kling_connection.set_progress("immediate")
 
     created = hook.create_task(request)
-    done = hook.get_task(created.task_id, endpoint=request.path)
-    by_external = hook.find_task_by_external_id(created.external_task_id or "", endpoint=request.path)
+    done = hook.get_task(created.task_id, endpoint=request.endpoint)
+    by_external = hook.find_task_by_external_id(created.external_task_id or "", endpoint=request.endpoint)
 
     assert done.task_status == "succeed" and done.videos[0].duration == "5"
     assert by_external is not None and by_external.task_id == created.task_id
@@ -82,7 +82,7 @@ def test_a_new_style_create_goes_to_its_model_path_and_is_queried_through_tasks(
 
 def test_a_jwt_connection_on_a_new_style_path_fails_before_sending(kling_simulator, monkeypatch):
     set_connection(monkeypatch, kling_simulator.base_url, "secret", login="access")
-    request = NewStyleTextToVideoRequest.build(model_name="kling-3.0", prompt="a fox")
+    request = TextToVideoRequest.build(model_name="kling-3.0", prompt="a fox")
 
     with pytest.raises(KlingAuthError, match="needs an API key"):
         KlingHook().create_task(request)
@@ -90,16 +90,26 @@ def test_a_jwt_connection_on_a_new_style_path_fails_before_sending(kling_simulat
     assert kling_simulator.counters() == {}
 
 
-def test_a_model_klings_host_no_longer_serves_is_refused_before_any_call(monkeypatch):
+def test_a_model_only_missing_from_klings_pages_is_sent_to_klings_host_with_a_warning(monkeypatch):
+    # Bug 5: no live answer confirmed its retirement, and Kling charges nothing for a request it
+    # refuses: it is sent, with a warning naming the date.
     set_connection(monkeypatch, "https://api-singapore.klingai.com", "key")
     hook = KlingHook()
+    warnings: list[str] = []
+    recorder = logging.getLogger("recorder")
+    monkeypatch.setattr(recorder, "warning", lambda message, *args: warnings.append(message % args))
+    monkeypatch.setattr(KlingHook, "log", property(lambda self: recorder))
 
-    def no_network(*args, **kwargs):
-        raise AssertionError("nothing may be sent")
+    class Sent(Exception):
+        pass
 
-    monkeypatch.setattr(hook.session, "request", no_network)
-    with pytest.raises(KlingRequestValidationError, match="use kling-v3 instead"):
-        hook.create_task(model_name="kling-v1", prompt="a kite", n=1)
+    def sent(*args, **kwargs):
+        raise Sent
+
+    monkeypatch.setattr(hook.session, "request", sent)
+    with pytest.raises(Sent):
+        hook.create_task(model_name="kling-v1-5", prompt="a kite", n=1)
+    assert any("kling-v1-5 is no longer listed" in w and "2026-09-20" in w for w in warnings)
 
 
 def test_a_model_kling_retired_is_sent_elsewhere_with_a_warning(kling_connection, monkeypatch):

@@ -28,7 +28,7 @@ from tests.unit.task_context import RecordingTaskInstance, make_context
     "request_",
     [
         TextToVideoRequest.build(prompt="p", model_name="kling-v3", duration=15),
-        ImageToVideoRequest.build(image="https://example.com/a.png", duration=10),
+        ImageToVideoRequest.build(first_frame="https://example.com/a.png", duration=10),
         OmniVideoRequest.build(prompt="p", aspect_ratio="1:1"),
         VideoExtendRequest.build(video_id="v1"),
     ],

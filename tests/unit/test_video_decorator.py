@@ -59,7 +59,7 @@ def test_a_returned_image_makes_an_image_to_video_task(kling_connection, tmp_pat
     stored.write_bytes(PHOTO)
 
     def product(path: str) -> dict[str, Any]:
-        return {"image": path, "prompt": "it turns slowly"}
+        return {"first_frame": path, "prompt": "it turns slowly"}
 
     result = decorated(product, f"file://{stored}", duration=5).execute(make_context())
 
@@ -70,7 +70,7 @@ def test_a_returned_image_makes_an_image_to_video_task(kling_connection, tmp_pat
 
 def test_an_image_with_an_aspect_ratio_is_refused_as_image_to_video_has_none(kling_connection):
     def product() -> dict[str, Any]:
-        return {"image": "https://example.com/a.png", "aspect_ratio": "16:9"}
+        return {"first_frame": "https://example.com/a.png", "aspect_ratio": "16:9"}
 
     with pytest.raises(AirflowFailException, match="image2video request: aspect_ratio: Extra inputs"):
         decorated(product).execute(make_context())
@@ -78,8 +78,8 @@ def test_an_image_with_an_aspect_ratio_is_refused_as_image_to_video_has_none(kli
 
 
 def test_an_argument_neither_video_endpoint_has_is_refused_at_parse_time():
-    with pytest.raises(TypeError, match="resolution"):
-        decorated(lambda: "p", resolution="2k")
+    with pytest.raises(TypeError, match="image_fidelity"):
+        decorated(lambda: "p", image_fidelity=0.5)
 
 
 def test_deferred_the_function_runs_once_and_its_request_is_resumed(kling_connection, tmp_path):

@@ -52,7 +52,7 @@ def test_text_to_video_stores_the_mp4_and_its_watermarked_copy(kling_connection,
         KlingTextToVideoOperator,
         prompt="a linen shirt turning slowly",
         duration=10,
-        mode="pro",
+        resolution="pro",
         watermark_info={"enabled": True},
         output_path=str(tmp_path / "out"),
     )
@@ -65,7 +65,7 @@ def test_text_to_video_stores_the_mp4_and_its_watermarked_copy(kling_connection,
     assert local(video["watermark_path"]).name == "video_0_watermarked.mp4"
     boxes = [kind for kind, _, _ in mp4.read_boxes(local(video["path"]).read_bytes())]
     assert boxes == [b"ftyp", b"moov", b"mdat"]
-    assert result["request_kind"] == "text2video" and result["duration"] == 10 and result["mode"] == "pro"
+    assert result["request_kind"] == "text2video" and result["duration"] == 10 and result["tier"] == "pro"
     assert float(result["final_unit_deduction"]) > 0
     (sent,) = kling_connection.tasks()
     assert sent["request"]["duration"] == "10"
@@ -81,7 +81,7 @@ def test_a_refused_request_fails_before_any_http_call(kling_connection):
 
 def test_an_argument_the_endpoint_lacks_is_refused_at_parse_time():
     with pytest.raises(TypeError, match="aspect_ratio"):
-        make(KlingImageToVideoOperator, image="https://example.com/a.png", aspect_ratio="16:9")
+        make(KlingImageToVideoOperator, first_frame="https://example.com/a.png", aspect_ratio="16:9")
 
 
 def test_image_result_to_image_to_video_to_extend_through_plain_xcom(kling_connection, tmp_path):
@@ -98,7 +98,7 @@ def test_image_result_to_image_to_video_to_extend_through_plain_xcom(kling_conne
         output_path=out,
     ).execute(make_context())
 
-    clip = make(KlingImageToVideoOperator, task_id="clip", image=image_result, output_path=out).execute(
+    clip = make(KlingImageToVideoOperator, task_id="clip", first_frame=image_result, output_path=out).execute(
         make_context()
     )
     longer = make(KlingVideoExtendOperator, task_id="longer", video_id=clip, prompt="zoom out").execute(
@@ -139,7 +139,7 @@ def test_omni_and_multi_image_videos(kling_connection, tmp_path):
         KlingOmniVideoOperator,
         task_id="omni",
         prompt="<<<image_1>>> on a runway",
-        image_list=[f"file://{image}"],
+        reference_images=[f"file://{image}"],
         aspect_ratio="9:16",
         output_path=str(tmp_path / "out"),
     ).execute(make_context())
@@ -177,7 +177,7 @@ def test_deferred_video_is_polled_at_its_endpoint_and_stored_on_resume(kling_con
     kling_connection.set_latency(0.2)
     operator = make(
         KlingImageToVideoOperator,
-        image="https://example.com/a.png",
+        first_frame="https://example.com/a.png",
         deferrable=True,
         output_path=str(tmp_path / "out"),
     )

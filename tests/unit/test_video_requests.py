@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from airflow_provider_kling.errors import KlingRequestValidationError
+from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.requests import (
     REQUEST_KINDS,
     ImageToVideoRequest,
@@ -46,13 +47,13 @@ def test_video_kinds_are_registered_at_their_paths():
     for kind, path in paths.items():
         cls = request_class(kind)
         assert issubclass(cls, KlingVideoRequest)
-        assert cls.path == path == endpoint_path(kind)
+        assert cls.path == cls.paths[ApiStyle.V1] == path == endpoint_path(kind)
         assert cls.output == "video" and cls.task_slots == 1
     assert set(paths) <= set(REQUEST_KINDS)
 
 
-def test_text2video_body_sends_durations_as_strings_and_sound_as_on_off():
-    request = TextToVideoRequest.build(prompt="a red fox", duration=10, sound=True, mode="pro")
+def test_text2video_v1_body_sends_durations_as_strings_resolution_as_mode_and_audio_as_sound():
+    request = TextToVideoRequest.build(prompt="a red fox", duration=10, audio=True, resolution="1080p")
 
     assert request.to_json() == {
         "model_name": "kling-v2-6",
@@ -66,14 +67,14 @@ def test_text2video_body_sends_durations_as_strings_and_sound_as_on_off():
 def test_units_basis_gives_what_an_estimate_needs_with_klings_defaults():
     assert TextToVideoRequest.build(prompt="p").units_basis == {
         "model_name": "kling-v2-6",
-        "mode": "std",
+        "tier": "std",
         "duration": 5,
         "sound": False,
     }
     master = TextToVideoRequest.build(prompt="p", model_name="kling-v2-master", duration="10")
     assert master.units_basis == {
         "model_name": "kling-v2-master",
-        "mode": None,
+        "tier": None,
         "duration": 10,
         "sound": False,
     }
@@ -86,9 +87,19 @@ def test_units_basis_gives_what_an_estimate_needs_with_klings_defaults():
     [
         ({"prompt": "p", "model_name": "kling-v1"}, "model_name: Kling discontinued kling-v1"),
         ({"prompt": "p", "model_name": "kling-v2-1"}, "model_name: must be one of kling-v1, kling-v1-6"),
-        ({"prompt": "p", "mode": "4k"}, "mode: kling-v2-6 supports mode std, pro (got '4k')"),
-        ({"prompt": "p", "model_name": "kling-v2-master", "mode": "std"}, "kling-v2-master takes no mode"),
-        ({"prompt": "p", "duration": 7}, "duration: kling-v2-6 makes videos of 5 or 10 seconds (got '7')"),
+        (
+            {"prompt": "p", "resolution": "4k"},
+            "resolution: kling-v2-6 supports resolution 720p, 1080p (got '4k')",
+        ),
+        (
+            {"prompt": "p", "model_name": "kling-v2-master", "mode": "std"},
+            "mode: Extra inputs are not permitted",
+        ),
+        (
+            {"prompt": "p", "model_name": "kling-v2-master", "resolution": "std"},
+            "kling-v2-master takes no resolution (mode)",
+        ),
+        ({"prompt": "p", "duration": 7}, "duration: kling-v2-6 makes videos of 5 or 10 seconds (got 7)"),
         ({"prompt": "p", "model_name": "kling-v3", "duration": 16}, "makes videos of 3-15 seconds"),
         (
             {"prompt": "p", "duration": "five"},
@@ -100,11 +111,11 @@ def test_units_basis_gives_what_an_estimate_needs_with_klings_defaults():
             "cfg_scale: Input should be less than",
         ),
         (
-            {"prompt": "p", "model_name": "kling-v2-5-turbo", "sound": "on"},
-            "sound: kling-v2-5-turbo makes no",
+            {"prompt": "p", "model_name": "kling-v2-5-turbo", "audio": "native"},
+            "audio: kling-v2-5-turbo makes no",
         ),
         ({"prompt": "p", "aspect_ratio": "4:3"}, "aspect_ratio: Input should be '16:9', '9:16' or '1:1'"),
-        ({"prompt": "x" * 2501}, "prompt: String should have at most 2500 characters"),
+        ({"prompt": "x" * 2501}, "prompt: kling-v2-6 takes at most 2500 characters (got 2501)"),
         ({"prompt": "  "}, "prompt: must not be blank"),
         ({"prompt": "p", "camera_control": {"type": "simple"}}, "type 'simple' needs a config"),
         (
@@ -120,7 +131,7 @@ def test_units_basis_gives_what_an_estimate_needs_with_klings_defaults():
             {"prompt": "p", "camera_control": {"type": "down_back", "config": {"pan": 1}}},
             "type 'down_back' is a preset and takes no config",
         ),
-        ({"prompt": "p", "element_list": [{"element_id": 3}]}, "element_list: kling-v2-6 takes no elements"),
+        ({"prompt": "p", "element_ids": [3]}, "element_ids: kling-v2-6 takes no elements"),
         (
             {"prompt": "p", "multi_shot": True},
             "multi_shot: kling-v2-6 has no multi-shot; models that do: kling-v3",
@@ -148,7 +159,7 @@ def test_v3_takes_4k_fifteen_seconds_and_flags_its_unconfirmed_multi_shot_fields
     request = TextToVideoRequest.build(
         prompt="a story",
         model_name="kling-v3",
-        mode="4k",
+        resolution="4k",
         duration=15,
         multi_shot=True,
         shot_type="customize",
@@ -194,64 +205,82 @@ def test_multi_shot_rules(fields, expected):
 
 
 def test_blank_template_renders_leave_optional_fields_unset():
-    request = TextToVideoRequest.build(prompt="p", negative_prompt="", mode="", duration="", element_list=[])
+    request = TextToVideoRequest.build(
+        prompt="p", negative_prompt="", resolution="", duration="", element_ids=[]
+    )
     assert request.to_json() == {"model_name": "kling-v2-6", "prompt": "p"}
 
 
 def test_image2video_accepts_url_base64_and_a_last_frame_in_pro():
-    request = ImageToVideoRequest.build(image=PHOTO, image_tail=URL, mode="pro", duration=5)
+    request = ImageToVideoRequest.build(first_frame=PHOTO, last_frame=URL, resolution="pro", duration=5)
 
-    assert request.to_json()["image"] == PHOTO
-    assert ImageToVideoRequest.image_fields == ("image", "image_tail", "static_mask", "dynamic_masks.mask")
+    assert request.to_json()["image"] == PHOTO and request.to_json()["image_tail"] == URL
+    assert ImageToVideoRequest.image_fields == (
+        "first_frame",
+        "last_frame",
+        "static_mask",
+        "dynamic_masks.mask",
+    )
 
 
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [
-        ({}, "image: required (the first frame"),
-        ({"image": SMALL}, "image: the image is 200x200 pixels; Kling needs at least 300"),
+        ({}, "first_frame: required"),
+        ({"first_frame": SMALL}, "first_frame: the image is 200x200 pixels; Kling needs at least 300"),
         (
-            {"image": "not base64!"},
-            "image: must be an http(s) URL or base64-encoded image data (got 'not base64!')",
+            {"first_frame": "not base64!"},
+            "first_frame: must be an http(s) URL or base64-encoded image data (got 'not base64!')",
         ),
-        ({"image": PHOTO, "aspect_ratio": "16:9"}, "aspect_ratio: Extra inputs are not permitted"),
+        ({"first_frame": PHOTO, "aspect_ratio": "16:9"}, "aspect_ratio: Extra inputs are not permitted"),
         (
-            {"image": PHOTO, "image_tail": URL},
-            "image_tail: kling-v2-6 takes a last frame only in mode pro (mode is 'std' by default)",
-        ),
-        (
-            {"image": PHOTO, "image_tail": URL, "mode": "pro", "model_name": "kling-v2-master"},
-            "mode: kling-v2-master takes no mode",
-        ),
-        ({"image_tail": URL, "mode": "pro"}, "image: kling-v2-6 needs a first frame (image) with image_tail"),
-        (
-            {"image": PHOTO, "image_tail": URL, "mode": "pro", "camera_control": {"type": "forward_up"}},
-            "image_tail: excludes camera_control",
+            {"first_frame": PHOTO, "last_frame": URL},
+            "last_frame: kling-v2-6 takes a last frame only in resolution 1080p (mode is 'std' by default)",
         ),
         (
-            {"image": PHOTO, "static_mask": URL, "camera_control": {"type": "forward_up"}},
+            {"first_frame": PHOTO, "last_frame": URL, "resolution": "pro", "model_name": "kling-v2-master"},
+            "resolution: kling-v2-master takes no resolution (mode)",
+        ),
+        (
+            {"last_frame": URL, "resolution": "pro"},
+            "first_frame: kling-v2-6 needs a first frame with last_frame",
+        ),
+        (
+            {
+                "first_frame": PHOTO,
+                "last_frame": URL,
+                "resolution": "pro",
+                "camera_control": {"type": "forward_up"},
+            },
+            "last_frame: excludes camera_control",
+        ),
+        (
+            {"first_frame": PHOTO, "static_mask": URL, "camera_control": {"type": "forward_up"}},
             "static_mask/dynamic_masks: excludes camera_control",
         ),
         (
-            {"image": PHOTO, "dynamic_masks": [{"mask": URL, "trajectories": [{"x": 1, "y": 1}]}]},
+            {"first_frame": PHOTO, "dynamic_masks": [{"mask": URL, "trajectories": [{"x": 1, "y": 1}]}]},
             "dynamic_masks.0.trajectories: List should have at least 2 items",
         ),
         (
-            {"image": PHOTO, "dynamic_masks": [{"mask": URL, "trajectories": [{"x": 1, "y": 1}] * 2}] * 7},
+            {
+                "first_frame": PHOTO,
+                "dynamic_masks": [{"mask": URL, "trajectories": [{"x": 1, "y": 1}] * 2}] * 7,
+            },
             "dynamic_masks: List should have at most 6 items",
         ),
-        ({"image": PHOTO, "voice_list": ["v1"]}, "voice_list: needs sound='on' (got sound=None)"),
+        ({"first_frame": PHOTO, "voice_ids": ["v1"]}, "voice_ids: needs audio='native' (got audio=None)"),
         (
-            {"image": PHOTO, "voice_list": ["a", "b", "c"], "sound": "on"},
-            "voice_list: List should have at most 2",
+            {"first_frame": PHOTO, "voice_ids": ["a", "b", "c"], "audio": "on"},
+            "voice_ids: List should have at most 2",
         ),
         (
-            {"image": PHOTO, "voice_list": ["a"], "sound": "on", "prompt": "<<<voice_2>>> says hi"},
-            "prompt: cites <<<voice_2>>> but voice_list has 1 item(s)",
+            {"first_frame": PHOTO, "voice_ids": ["a"], "audio": "on", "prompt": "<<<voice_2>>> says hi"},
+            "prompt: cites <<<voice_2>>> but voice_ids has 1 item(s)",
         ),
         (
-            {"image": PHOTO, "model_name": "kling-v2-5-turbo", "voice_list": ["a"]},
-            "voice_list: kling-v2-5-turbo takes no voices",
+            {"first_frame": PHOTO, "model_name": "kling-v2-5-turbo", "voice_ids": ["a"]},
+            "voice_ids: kling-v2-5-turbo takes no voices",
         ),
     ],
 )
@@ -262,10 +291,10 @@ def test_image2video_refuses_each_rule(fields, expected):
 
 
 def test_image2video_tail_alone_where_a_model_allows_it_and_voices_with_sound():
-    tail_only = ImageToVideoRequest.build(model_name="kling-v1-6", image_tail=URL, mode="pro")
+    tail_only = ImageToVideoRequest.build(model_name="kling-v1-6", last_frame=URL, resolution="pro")
     assert "image" not in tail_only.to_json()
     voiced = ImageToVideoRequest.build(
-        image=URL, sound="on", voice_list=["warm"], prompt="<<<voice_1>>> hello"
+        first_frame=URL, audio="on", voice_ids=[{"voice_id": "warm"}], prompt="<<<voice_1>>> hello"
     )
     assert voiced.to_json()["voice_list"] == [{"voice_id": "warm"}]
 
@@ -273,17 +302,16 @@ def test_image2video_tail_alone_where_a_model_allows_it_and_voices_with_sound():
 def test_omni_video_references_frames_and_a_feature_video():
     request = OmniVideoRequest.build(
         prompt="<<<image_1>>> walks like <<<video_1>>>",
-        image_list=[URL],
-        video_list=[{"video_url": VIDEO_URL, "refer_type": "feature", "keep_original_sound": False}],
+        reference_images=[URL],
+        feature_video=VIDEO_URL,
         aspect_ratio="16:9",
         duration=7,
     )
 
-    assert request.to_json()["video_list"] == [
-        {"video_url": VIDEO_URL, "refer_type": "feature", "keep_original_sound": "no"}
-    ]
+    assert request.to_json()["video_list"] == [{"video_url": VIDEO_URL, "refer_type": "feature"}]
     assert request.to_json()["image_list"] == [{"image_url": URL}]
-    assert OmniVideoRequest.build(prompt="p", image_list=[{"image_url": URL, "type": "first_frame"}])
+    framed = OmniVideoRequest.build(prompt="<<<image_1>>>", reference_images=[URL], first_frame=PHOTO)
+    assert framed.to_json()["image_list"] == [{"image_url": URL}, {"image_url": PHOTO, "type": "first_frame"}]
 
 
 @pytest.mark.parametrize(
@@ -295,39 +323,46 @@ def test_omni_video_references_frames_and_a_feature_video():
             "from text or a first frame alone Kling makes 5",
         ),
         (
-            {"prompt": "p", "video_list": [{"video_url": VIDEO_URL, "refer_type": "base"}], "duration": 5},
+            {"prompt": "p", "base_video": VIDEO_URL, "duration": 5},
             "duration: a base video sets the length itself",
         ),
-        ({"prompt": "p", "aspect_ratio": "1:1", "video_list": ["/tmp/clip.mp4"]}, "must be an http(s) URL"),
+        ({"prompt": "p", "aspect_ratio": "1:1", "feature_video": "/tmp/clip.mp4"}, "must be an http(s) URL"),
         (
-            {"prompt": "p", "aspect_ratio": "1:1", "video_list": [VIDEO_URL] * 2},
-            "video_list: List should have at most 1 item",
+            {"prompt": "p", "aspect_ratio": "1:1", "feature_video": VIDEO_URL, "base_video": VIDEO_URL},
+            "base_video: one video at most",
         ),
         (
             {
                 "prompt": "p",
                 "aspect_ratio": "1:1",
-                "image_list": [URL] * 3,
-                "element_list": [{"element_id": 1}] * 2,
-                "video_list": [VIDEO_URL],
+                "reference_images": [URL] * 3,
+                "element_ids": [1] * 2,
+                "feature_video": VIDEO_URL,
             },
-            "image_list: at most 4 images and elements together with a video (got 3 images and 2 elements)",
+            "reference_images: at most 4 images, frames and elements together with a video "
+            "(got 3 images and 2 elements)",
         ),
         (
             {
                 "prompt": "p",
                 "aspect_ratio": "1:1",
-                "image_list": [URL] * 5,
-                "element_list": [{"element_id": 1}] * 3,
+                "reference_images": [URL] * 5,
+                "element_ids": [{"element_id": 1}] * 3,
             },
-            "at most 7 images and elements together (got 5 images and 3 elements)",
+            "at most 7 images, frames and elements together (got 5 images and 3 elements)",
         ),
         (
-            {"prompt": "p", "image_list": [{"image_url": URL, "type": "end_frame"}], "aspect_ratio": "1:1"},
-            "an 'end_frame' needs a 'first_frame' too",
+            {"prompt": "p", "last_frame": URL, "aspect_ratio": "1:1"},
+            "last_frame: needs a first_frame",
         ),
-        ({"prompt": "<<<image_2>>>", "aspect_ratio": "1:1", "image_list": [URL]}, "cites <<<image_2>>>"),
-        ({"prompt": "p", "aspect_ratio": "1:1", "mode": "4k"}, "mode: kling-video-o1 supports mode std, pro"),
+        (
+            {"prompt": "<<<image_2>>>", "aspect_ratio": "1:1", "reference_images": [URL]},
+            "cites <<<image_2>>>",
+        ),
+        (
+            {"prompt": "p", "aspect_ratio": "1:1", "resolution": "4k"},
+            "resolution: kling-video-o1 supports resolution 720p, 1080p",
+        ),
         ({"prompt": "p", "aspect_ratio": "1:1", "duration": 11}, "makes videos of 3-10 seconds"),
         ({"prompt": "p", "aspect_ratio": "1:1", "model_name": "kling-v3"}, "model_name: must be one of"),
     ],
@@ -339,8 +374,10 @@ def test_omni_video_refuses_each_rule(fields, expected):
 
 
 def test_v3_omni_takes_4k():
-    request = OmniVideoRequest.build(model_name="kling-v3-omni", prompt="p", aspect_ratio="9:16", mode="4k")
-    assert request.units_basis["mode"] == "4k"
+    request = OmniVideoRequest.build(
+        model_name="kling-v3-omni", prompt="p", aspect_ratio="9:16", resolution="4k"
+    )
+    assert request.units_basis["tier"] == "4k" and request.to_json()["mode"] == "4k"
 
 
 def test_video_extend_takes_a_video_id_and_nothing_of_a_model():

@@ -241,8 +241,8 @@ def test_max_video_bytes_default_and_a_bad_value(monkeypatch, kling_simulator):
 
 
 def test_media_of_says_what_each_request_kind_makes():
-    from airflow_provider_kling.models.requests import REQUEST_KINDS
-    from airflow_provider_kling.storage import IMAGE, VIDEO, media_of
+    from airflow_provider_kling.models.requests import REQUEST_KINDS, media_of
+    from airflow_provider_kling.storage import IMAGE, VIDEO
 
     videos = {kind for kind in REQUEST_KINDS if media_of(kind) is VIDEO}
     assert videos == {
@@ -251,9 +251,6 @@ def test_media_of_says_what_each_request_kind_makes():
         "omni-video",
         "video-extend",
         "multi-image2video",
-        "new-text-to-video",
-        "new-image-to-video",
-        "new-omni-video",
     }
     assert all(media_of(kind) is IMAGE for kind in set(REQUEST_KINDS) - videos)
     with pytest.raises(ValueError, match="unknown Kling request kind 'storyboard'"):

@@ -1,79 +1,89 @@
 """
 One request model per Kling endpoint (images and video); every one runs on the same task lifecycle.
 
-Each kind is a :class:`KlingTaskRequest` subclass that names its path and holds its rules as
-data; the hook, the resume logic, the trigger and storage take any of them. A new endpoint is
-one more module here and one more row in :data:`REQUEST_KINDS`.
+Each kind is a :class:`KlingTaskRequest` subclass that declares everything about it (its name, its
+paths per API style, output, slots, unit rule, image fields, default model, which models take which
+style) and holds its rules as data; the hook, the resume logic, the trigger, storage, prices and the
+batch read those declarations. A new endpoint is one more module here and one more entry in
+:data:`REQUEST_KINDS`; :func:`kind_table` lists every kind, its fields, defaults and descriptions.
 
-| kind | path | module |
-|---|---|---|
-| ``generations`` | ``/v1/images/generations`` | :mod:`.generations` |
-| ``omni-image`` | ``/v1/images/omni-image`` | :mod:`.omni_image` |
-| ``multi-image2image`` | ``/v1/images/multi-image2image`` | :mod:`.multi_image` |
-| ``expand`` | ``/v1/images/editing/expand`` | :mod:`.expand` |
-| ``virtual-try-on`` | ``/v1/images/kolors-virtual-try-on`` | :mod:`.virtual_try_on` |
-| ``text2video`` | ``/v1/videos/text2video`` | :mod:`.video_text2video` |
-| ``image2video`` | ``/v1/videos/image2video`` | :mod:`.video_image2video` |
-| ``omni-video`` | ``/v1/videos/omni-video`` | :mod:`.video_omni` |
-| ``video-extend`` | ``/v1/videos/video-extend`` | :mod:`.video_extend` |
-| ``multi-image2video`` | ``/v1/videos/multi-image2video`` | :mod:`.video_multi_image` |
-
-Video kinds share :class:`.video_base.KlingVideoRequest` (``output = "video"``, one slot per task).
-| ``new-text-to-video`` ... | ``/text-to-video/{model}`` ... (new-style) | :mod:`..new_style` |
-
-A new-style kind's ``path`` is the path without the model; it is created at ``create_path``
-(``{path}/{model_name}``) and queried through ``GET /tasks``.
+A model-path kind's create goes to ``create_path`` (``{path}/{model_name}``) and is queried through
+``GET /tasks``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from airflow_provider_kling.models.requests.base import KlingTaskRequest, WatermarkInfo
-from airflow_provider_kling.models.requests.expand import (
-    EXPAND_PATH,
-    ExpandImageRequest,
-    expansion_for_aspect_ratio,
-)
-from airflow_provider_kling.models.requests.generations import GENERATIONS_PATH, ImageGenerationRequest
-from airflow_provider_kling.models.requests.multi_image import MULTI_IMAGE_PATH, MultiImageRequest
-from airflow_provider_kling.models.requests.omni_image import OMNI_IMAGE_PATH, OMNI_MODELS, OmniImageRequest
+from airflow_provider_kling.models.requests.expand import ExpandImageRequest, expansion_for_aspect_ratio
+from airflow_provider_kling.models.requests.generations import ImageGenerationRequest
+from airflow_provider_kling.models.requests.multi_image import MultiImageRequest
+from airflow_provider_kling.models.requests.omni_image import OmniImageRequest
 from airflow_provider_kling.models.requests.video_base import KlingVideoRequest
-from airflow_provider_kling.models.requests.video_extend import VIDEO_EXTEND_PATH, VideoExtendRequest
-from airflow_provider_kling.models.requests.video_image2video import IMAGE2VIDEO_PATH, ImageToVideoRequest
-from airflow_provider_kling.models.requests.video_multi_image import (
-    MULTI_IMAGE2VIDEO_PATH,
-    MultiImageToVideoRequest,
-)
-from airflow_provider_kling.models.requests.video_omni import OMNI_VIDEO_PATH, OmniVideoRequest
-from airflow_provider_kling.models.requests.video_text2video import TEXT2VIDEO_PATH, TextToVideoRequest
-from airflow_provider_kling.models.requests.virtual_try_on import VIRTUAL_TRY_ON_PATH, VirtualTryOnRequest
+from airflow_provider_kling.models.requests.video_extend import VideoExtendRequest
+from airflow_provider_kling.models.requests.video_image2video import ImageToVideoRequest
+from airflow_provider_kling.models.requests.video_multi_image import MultiImageToVideoRequest
+from airflow_provider_kling.models.requests.video_omni import OmniVideoRequest
+from airflow_provider_kling.models.requests.video_text2video import TextToVideoRequest
+from airflow_provider_kling.models.requests.virtual_try_on import VirtualTryOnRequest
+from airflow_provider_kling.storage import MEDIA, MediaKind
+
+#: Every request kind by its short name (:class:`~airflow_provider_kling.kinds.RequestKind`).
+REQUEST_KINDS: Mapping[str, type[KlingTaskRequest]] = {
+    cls.kind: cls
+    for cls in (
+        ImageGenerationRequest,
+        OmniImageRequest,
+        MultiImageRequest,
+        ExpandImageRequest,
+        VirtualTryOnRequest,
+        TextToVideoRequest,
+        ImageToVideoRequest,
+        OmniVideoRequest,
+        VideoExtendRequest,
+        MultiImageToVideoRequest,
+    )
+}
+#: Every endpoint path this provider speaks (each kind's paths in every style).
+ENDPOINT_PATHS: tuple[str, ...] = tuple(path for cls in REQUEST_KINDS.values() for path in cls.paths.values())
 
 
-def _new_style_kinds() -> tuple[type[KlingTaskRequest], ...]:
-    # models.new_style imports requests.base: imported here, after this package's own modules.
-    from airflow_provider_kling.models.new_style import NEW_STYLE_KINDS
+def media_of(kind: str) -> MediaKind:
+    """What a task of ``kind`` makes (its request class's ``output``): the one place images and
+    videos part; the single operators and the batch store, list and check expired results by it."""
+    return MEDIA[request_class(kind).output]
 
-    return tuple(NEW_STYLE_KINDS.values())
+
+def kind_defaults(kind: str) -> dict[str, Any]:
+    """The request fields ``kind``'s model fills in when a request leaves them out (``model_name``,
+    ``n`` ...): what every caller (operator, batch, decorator, hook) gets by leaving them out."""
+    return {
+        name: info.default
+        for name, info in request_class(kind).model_fields.items()
+        if not info.is_required() and info.default is not None
+    }
 
 
-#: Every request kind by its short name.
-_KINDS: tuple[type[KlingTaskRequest], ...] = (
-    ImageGenerationRequest,
-    OmniImageRequest,
-    MultiImageRequest,
-    ExpandImageRequest,
-    VirtualTryOnRequest,
-    TextToVideoRequest,
-    ImageToVideoRequest,
-    OmniVideoRequest,
-    VideoExtendRequest,
-    MultiImageToVideoRequest,
-    *_new_style_kinds(),
-)
-REQUEST_KINDS: Mapping[str, type[KlingTaskRequest]] = {cls.kind: cls for cls in _KINDS}
-#: Every endpoint path this provider speaks.
-ENDPOINT_PATHS: tuple[str, ...] = tuple(cls.path for cls in REQUEST_KINDS.values())
+def kind_table(kind: str) -> list[dict[str, Any]]:
+    """``kind``'s fields for docs and the decorators: name, required, default, description, and the
+    API styles that take it."""
+    cls = request_class(kind)
+    return [
+        {
+            "name": name,
+            "required": info.is_required(),
+            "default": None if info.is_required() else info.default,
+            "description": info.description or "",
+            "styles": [
+                style
+                for style, where in (("v1", cls.wire(name).v1), ("model-path", cls.wire(name).model_path))
+                if (where is not None or name == "model_name") and (style == "v1" or cls.model_path_models)
+            ],
+        }
+        for name, info in cls.model_fields.items()
+    ]
 
 
 def request_class(kind: str) -> type[KlingTaskRequest]:
@@ -85,7 +95,7 @@ def request_class(kind: str) -> type[KlingTaskRequest]:
 
 
 def endpoint_path(kind_or_path: str) -> str:
-    """The path of an endpoint given by kind (``"expand"``) or by path; ValueError naming both lists."""
+    """The path of an endpoint given by kind (``expand``) or by path; ValueError naming both lists."""
     if kind_or_path in REQUEST_KINDS:
         return REQUEST_KINDS[kind_or_path].path
     if kind_or_path in ENDPOINT_PATHS:
@@ -105,18 +115,7 @@ def check_endpoint(path: str) -> str:
 
 __all__ = [
     "ENDPOINT_PATHS",
-    "EXPAND_PATH",
-    "GENERATIONS_PATH",
-    "IMAGE2VIDEO_PATH",
-    "MULTI_IMAGE2VIDEO_PATH",
-    "MULTI_IMAGE_PATH",
-    "OMNI_IMAGE_PATH",
-    "OMNI_MODELS",
-    "OMNI_VIDEO_PATH",
     "REQUEST_KINDS",
-    "TEXT2VIDEO_PATH",
-    "VIDEO_EXTEND_PATH",
-    "VIRTUAL_TRY_ON_PATH",
     "ExpandImageRequest",
     "ImageGenerationRequest",
     "ImageToVideoRequest",
@@ -133,5 +132,8 @@ __all__ = [
     "check_endpoint",
     "endpoint_path",
     "expansion_for_aspect_ratio",
+    "kind_defaults",
+    "kind_table",
+    "media_of",
     "request_class",
 ]

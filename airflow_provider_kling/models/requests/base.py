@@ -1,15 +1,21 @@
-"""What every Kling image endpoint's request shares: its path, the common fields and their rules.
+"""What every Kling request kind shares: its declaration, the common fields, and the body layout
+of each API style.
 
-A request kind is one pydantic model per endpoint. Its class says where it is sent
-(:attr:`KlingTaskRequest.path`), which fields carry images (:attr:`image_fields`, so the operator
-can read them from your storage first) and how to build it with errors that name the field.
+A request kind is one pydantic model per endpoint. Its class declares everything about the kind:
+its name (:attr:`KlingTaskRequest.kind`), its path per API style (:attr:`paths`), what it makes
+(:attr:`output`), the slots a task holds (:attr:`task_slots`), its unit rule (:attr:`unit_rule`),
+which fields carry images (:attr:`image_fields`), and which models take which API style
+(:attr:`model_styles`; the default model is ``model_name``'s default). Each field says where it
+goes in each style's body with a :class:`Wire` in its annotation; :meth:`KlingTaskRequest.to_json`
+lays any kind out by those declarations, and a model refuses a field its style does not take.
 No Airflow and no HTTP here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Any, ClassVar
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     BaseModel,
@@ -22,7 +28,45 @@ from pydantic import (
 )
 
 from airflow_provider_kling.errors import KlingRequestValidationError
+from airflow_provider_kling.kinds import RequestKind
+from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.reference_image import checked_image
+from airflow_provider_kling.unit_prices import Prices, UnitRule, image_rule
+
+#: Where a field goes in a model-path body: the top level, ``settings``, ``options``.
+TOP, SETTINGS, OPTIONS = "top", "settings", "options"
+
+
+@dataclass(frozen=True)
+class Contents:
+    """A field sent as ``contents[]`` entries of the model-path style: ``{"type": type, key: value}``,
+    one per item of a list, numbered ``"id": "<cite>_N"`` when the prompt cites it."""
+
+    type: str
+    key: str = "url"
+    cite: str | None = None
+
+
+@dataclass(frozen=True)
+class Wire:
+    """Where a field goes in each API style's body (in a field's ``Annotated`` metadata).
+
+    ``v1``: its key in the ``/v1`` body (``""``: the field's own name; ``None``: ``/v1`` models
+    refuse it); ``to_v1`` turns its JSON value into ``/v1``'s form (values of one key that are lists
+    are joined). ``model_path``: :data:`TOP`, :data:`SETTINGS`, :data:`OPTIONS` or a :class:`Contents`
+    (``None``: model-path models refuse it). A field without one is a ``/v1`` field of that name.
+    """
+
+    v1: str | None = ""
+    to_v1: Callable[[Any], Any] | None = None
+    model_path: str | Contents | None = None
+
+
+#: Fields only the ``/v1`` style takes.
+V1_ONLY = Wire()
+#: Fields both styles take: same name in the ``/v1`` body, in ``settings`` / ``options`` otherwise.
+SETTING = Wire(model_path=SETTINGS)
+OPTION = Wire(model_path=OPTIONS)
 
 
 class WatermarkInfo(BaseModel):
@@ -75,30 +119,114 @@ def blank_means_unset(
 
 class KlingTaskRequest(BaseModel):
     """
-    The body of one Kling image endpoint's create call (the base of every request kind).
+    The body of one Kling endpoint's create call (the base of every request kind).
 
-    Subclasses set :attr:`kind` and :attr:`path`, declare their fields with Kling's rules, and
-    list the fields that take an image in :attr:`image_fields` (a list field holds a list of
-    ``{<key>: image}`` objects: the key is given as ``"field.key"``).
+    Subclasses set :attr:`kind` and :attr:`paths`, declare their fields with Kling's rules (and,
+    for a field the model-path style takes, its :class:`Wire`), and list the fields that take an
+    image in :attr:`image_fields` (a list field holds a list of ``{<key>: image}`` objects: the key
+    is given as ``"field.key"``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    #: Short name of the endpoint (``generations``, ``omni-image`` ...).
+    #: Short name of the endpoint (:class:`~airflow_provider_kling.kinds.RequestKind`).
     kind: ClassVar[str] = ""
-    #: Where creates are POSTed; queries are ``GET {path}/{task_id}``, lists ``GET {path}``.
+    #: The endpoint's path per API style: ``/v1`` creates are POSTed there and queried at
+    #: ``GET {path}/{task_id}``; a model-path create goes to ``{path}/{model_name}``.
+    paths: ClassVar[Mapping[ApiStyle, str]] = {}
+    #: The ``/v1`` path (the kind's endpoint in listings, the sensor and the price learning).
     path: ClassVar[str] = ""
+    #: What a task makes (``image`` or ``video``): storage and the operators read it.
+    output: ClassVar[str] = "image"
+    #: Slots a task holds from ``submitted`` to its end (None: one per image made).
+    task_slots: ClassVar[int | None] = None
+    #: What a request buys (:mod:`airflow_provider_kling.unit_prices`).
+    unit_rule: ClassVar[UnitRule] = image_rule()
+    #: STAND-IN prices ``{model: {tier: units}}`` (labelled so in every estimate made from them).
+    stand_in_prices: ClassVar[Prices] = {}
     #: Fields that carry an image (``"field"`` or ``"list_field.key"``).
     image_fields: ClassVar[tuple[str, ...]] = ()
     #: The models ``model_name`` may name (empty: the kind has no ``model_name``).
     known_models: ClassVar[Collection[str]] = ()
+    #: The models of the model-path style (every other model is ``/v1``'s).
+    model_path_models: ClassVar[Collection[str]] = ()
     #: Optional text fields (besides ``callback_url`` and ``external_task_id``) and list fields
     #: that are left unset when blank or empty: templated fields often render to ``""``.
     blank_text_fields: ClassVar[tuple[str, ...]] = ()
     blank_list_fields: ClassVar[tuple[str, ...]] = ()
 
-    external_task_id: str | None = Field(default=None, max_length=256)
-    callback_url: str | None = None
+    external_task_id: Annotated[str | None, OPTION] = Field(
+        default=None, max_length=256, description="Your id for the task, unique per account."
+    )
+    callback_url: Annotated[str | None, OPTION] = Field(
+        default=None, description="Kling POSTs the task there on each status change."
+    )
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        cls.kind = str(cls.kind)  # a plain string in XCom, manifests and price keys
+        if "paths" in cls.__dict__:
+            cls.path = cls.paths.get(ApiStyle.V1, "")
+
+    @classmethod
+    def style_of(cls, model_name: Any) -> ApiStyle:
+        """The API style ``model_name`` takes for this kind."""
+        return ApiStyle.MODEL_PATH if model_name in cls.model_path_models else ApiStyle.V1
+
+    @property
+    def api_style(self) -> ApiStyle:
+        """The API style this request is sent in: its model's."""
+        return self.style_of(getattr(self, "model_name", None))
+
+    @property
+    def endpoint(self) -> str:
+        """The kind's path in this request's style (``/v1``: where it is queried and listed)."""
+        return self.paths[self.api_style]
+
+    @property
+    def create_path(self) -> str:
+        """Where the create is POSTed: the endpoint, with the model after it in the model-path style."""
+        if self.api_style is ApiStyle.MODEL_PATH:
+            return f"{self.endpoint}/{getattr(self, 'model_name', '')}"
+        return self.endpoint
+
+    @classmethod
+    def wire(cls, name: str) -> Wire:
+        """Where field ``name`` goes in each style (:class:`Wire`; a plain ``/v1`` field by default)."""
+        info = cls.model_fields[name]
+        return next((item for item in info.metadata if isinstance(item, Wire)), V1_ONLY)
+
+    @model_validator(mode="after")
+    def _fields_of_the_style(self) -> KlingTaskRequest:
+        style = self.api_style
+        refused = [
+            name
+            for name in type(self).model_fields
+            if name != "model_name"
+            and getattr(self, name) is not None
+            and (self.wire(name).v1 if style is ApiStyle.V1 else self.wire(name).model_path) is None
+        ]
+        if refused:
+            model = getattr(self, "model_name", None)
+            raise ValueError(
+                "; ".join(
+                    f"{name}: {model} ({style.value} API) takes no {name}; models that do: "
+                    f"{', '.join(self.models_taking(name)) or 'none'}"
+                    for name in refused
+                )
+            )
+        return self
+
+    @classmethod
+    def models_taking(cls, name: str) -> list[str]:
+        """The models whose API style takes field ``name`` (for error messages)."""
+        wire = cls.wire(name)
+        return [
+            model
+            for model in cls.known_models
+            if (wire.v1 if cls.style_of(model) is ApiStyle.V1 else wire.model_path) is not None
+        ]
 
     @model_validator(mode="before")
     @classmethod
@@ -136,15 +264,18 @@ class KlingTaskRequest(BaseModel):
             return cls(**fields)
         except ValidationError as exc:
             message = describe_validation_error(exc)
-            if cls.kind and cls.kind != "generations":
+            if cls.kind and cls.kind != RequestKind.GENERATIONS:
                 message = message.replace(
                     "Invalid Kling image request", f"Invalid Kling {cls.kind} request", 1
                 )
             raise KlingRequestValidationError(message) from None
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON body Kling expects: unset optional fields are left out."""
-        return self.model_dump(mode="json", exclude_none=True)
+        """The JSON body Kling expects in this request's style: unset optional fields are left out."""
+        values = self.model_dump(mode="json", exclude_none=True)
+        if self.api_style is ApiStyle.V1:
+            return v1_body(type(self), values)
+        return model_path_body(type(self), values)
 
     def summary(self) -> dict[str, Any]:
         """What the operator's XCom result says about the request (no image data)."""
@@ -153,6 +284,41 @@ class KlingTaskRequest(BaseModel):
             "model_name": getattr(self, "model_name", None),
             "prompt": getattr(self, "prompt", None),
         }
+
+
+def v1_body(cls: type[KlingTaskRequest], values: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``/v1`` body: each field under its ``/v1`` key, in ``/v1``'s form (lists of one key joined)."""
+    body: dict[str, Any] = {}
+    for name, value in values.items():
+        wire = cls.wire(name)
+        key, sent = wire.v1 or name, wire.to_v1(value) if wire.to_v1 else value
+        body[key] = [*body[key], *sent] if isinstance(body.get(key), list) else sent
+    return body
+
+
+def model_path_body(cls: type[KlingTaskRequest], values: Mapping[str, Any]) -> dict[str, Any]:
+    """A model-path body: ``{<top-level fields>, contents[], settings{}, options{}}`` (the model is
+    in the path)."""
+    body: dict[str, Any] = {}
+    contents: list[dict[str, Any]] = []
+    groups: dict[str, dict[str, Any]] = {SETTINGS: {}, OPTIONS: {}}
+    for name, value in values.items():
+        where = cls.wire(name).model_path
+        if name == "model_name" or where is None:
+            continue
+        if isinstance(where, Contents):
+            items = value if isinstance(value, list) else [value]
+            for number, item in enumerate(items, start=1):
+                entry = {"type": where.type, where.key: item}
+                contents.append({**entry, "id": f"{where.cite}_{number}"} if where.cite else entry)
+        elif where == TOP:
+            body[name] = value
+        else:
+            groups[where][name] = value
+    if contents:
+        body["contents"] = contents
+    body.update({group: fields for group, fields in groups.items() if fields})
+    return body
 
 
 def describe_validation_error(exc: ValidationError) -> str:

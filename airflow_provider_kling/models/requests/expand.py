@@ -9,16 +9,20 @@ four sent, 0 for a side left as is); the new image's area is at most 3 times the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
+from airflow_provider_kling.kinds import RequestKind
+from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.capabilities import MAX_PROMPT_LENGTH
 from airflow_provider_kling.models.requests.base import (
     KlingTaskRequest,
     WatermarkInfo,
     check_image,
 )
+from airflow_provider_kling.unit_prices import FLAT_IMAGE_PRICES, Prices, UnitRule, image_rule
 
 EXPAND_PATH = "/v1/images/editing/expand"
 MAX_EXPANSION_RATIO = 2.0
@@ -48,8 +52,10 @@ def expansion_for_aspect_ratio(width: int, height: int, aspect_ratio: str) -> di
 class ExpandImageRequest(KlingTaskRequest):
     """The body of ``POST /v1/images/editing/expand``."""
 
-    kind: ClassVar[str] = "expand"
-    path: ClassVar[str] = EXPAND_PATH
+    kind: ClassVar[str] = RequestKind.EXPAND
+    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: EXPAND_PATH}
+    unit_rule: ClassVar[UnitRule] = image_rule(tier_field=None)
+    stand_in_prices: ClassVar[Prices] = FLAT_IMAGE_PRICES
     image_fields: ClassVar[tuple[str, ...]] = ("image",)
     blank_text_fields: ClassVar[tuple[str, ...]] = ("prompt",)
 
@@ -76,7 +82,3 @@ class ExpandImageRequest(KlingTaskRequest):
         if width * height == 1:
             raise ValueError("expansion ratios: all four are 0, so there is nothing to expand")
         return self
-
-    @property
-    def images_made(self) -> int:
-        return self.n

@@ -9,7 +9,7 @@ types, resolutions, aspect ratios, elements) comes from the capability table in
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -17,13 +17,13 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictInt,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from airflow_provider_kling.defaults import GENERATIONS_PATH
-from airflow_provider_kling.errors import KlingRequestValidationError
+from airflow_provider_kling.defaults import DEFAULT_IMAGE_MODEL, GENERATIONS_PATH
+from airflow_provider_kling.kinds import RequestKind
+from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.capabilities import (
     IMAGE_MODEL_CAPABILITIES,
     MAX_IMAGES,
@@ -35,8 +35,8 @@ from airflow_provider_kling.models.reference_image import checked_image
 from airflow_provider_kling.models.requests.base import (
     KlingTaskRequest,
     WatermarkInfo,
-    describe_validation_error,
 )
+from airflow_provider_kling.unit_prices import PRICE_TABLE, Prices
 
 
 class ElementReference(BaseModel):
@@ -50,8 +50,9 @@ class ElementReference(BaseModel):
 class ImageGenerationRequest(KlingTaskRequest):
     """The body of ``POST /v1/images/generations``, with every rule Kling documents."""
 
-    kind: ClassVar[str] = "generations"
-    path: ClassVar[str] = GENERATIONS_PATH
+    kind: ClassVar[str] = RequestKind.GENERATIONS
+    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: GENERATIONS_PATH}
+    stand_in_prices: ClassVar[Prices] = PRICE_TABLE
     image_fields: ClassVar[tuple[str, ...]] = ("image",)
     known_models: ClassVar[Collection[str]] = IMAGE_MODEL_CAPABILITIES
     #: The reseller's own example sends "" for unused fields: blank means absent, never sent.
@@ -65,10 +66,10 @@ class ImageGenerationRequest(KlingTaskRequest):
     blank_list_fields: ClassVar[tuple[str, ...]] = ("element_list",)
 
     # model_name and n are optional at Kling (defaults kling-v3 and 1) but required by the
-    # reseller: this client always sends both.
-    model_name: str
+    # reseller: this client always sends both (a default is sent like a value).
+    model_name: str = DEFAULT_IMAGE_MODEL
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT_LENGTH)
-    n: int = Field(ge=1, le=MAX_IMAGES)
+    n: int = Field(default=1, ge=1, le=MAX_IMAGES)
     negative_prompt: str | None = Field(default=None, max_length=MAX_PROMPT_LENGTH)
     image: str | None = None
     image_reference: Literal["subject", "face"] | None = None
@@ -80,8 +81,6 @@ class ImageGenerationRequest(KlingTaskRequest):
     resolution: Literal["1k", "2k"] | None = None
     aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9"] | None = None
     watermark_info: WatermarkInfo | None = None
-    callback_url: str | None = None
-    external_task_id: str | None = Field(default=None, max_length=256)
 
     @field_validator("image")
     @classmethod
@@ -94,18 +93,6 @@ class ImageGenerationRequest(KlingTaskRequest):
         if problems:
             raise ValueError("; ".join(problems))
         return self
-
-    @classmethod
-    def build(cls, **fields: Any) -> ImageGenerationRequest:
-        """Validate ``fields``; raise :class:`KlingRequestValidationError` naming each bad field."""
-        try:
-            return cls(**fields)
-        except ValidationError as exc:
-            raise KlingRequestValidationError(describe_validation_error(exc)) from None
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON body Kling expects: unset optional fields are left out."""
-        return self.model_dump(mode="json", exclude_none=True)
 
     def summary(self) -> dict[str, Any]:
         """``model_name`` and ``prompt`` in the XCom result (its keys from before the other kinds)."""

@@ -8,18 +8,20 @@ Every image: URL or bare base64 of a JPEG/PNG, at most 10 MB, at least 300 px a 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from airflow_provider_kling.defaults import DEFAULT_MULTI_IMAGE_MODEL
+from airflow_provider_kling.kinds import RequestKind
+from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.capabilities import ALL_ASPECT_RATIOS, MAX_PROMPT_LENGTH
 from airflow_provider_kling.models.requests.base import (
     KlingTaskRequest,
     WatermarkInfo,
     check_image,
 )
+from airflow_provider_kling.unit_prices import FLAT_IMAGE_PRICES, Prices, UnitRule, image_rule
 
 MULTI_IMAGE_PATH = "/v1/images/multi-image2image"
 #: Models Kling's page lists for this endpoint (``kling-v2`` is its default).
@@ -40,8 +42,10 @@ class SubjectImage(BaseModel):
 class MultiImageRequest(KlingTaskRequest):
     """The body of ``POST /v1/images/multi-image2image``."""
 
-    kind: ClassVar[str] = "multi-image2image"
-    path: ClassVar[str] = MULTI_IMAGE_PATH
+    kind: ClassVar[str] = RequestKind.MULTI_IMAGE2IMAGE
+    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: MULTI_IMAGE_PATH}
+    unit_rule: ClassVar[UnitRule] = image_rule(tier_field=None)
+    stand_in_prices: ClassVar[Prices] = FLAT_IMAGE_PRICES
     image_fields: ClassVar[tuple[str, ...]] = (
         "subject_image_list.subject_image",
         "scene_image",
@@ -50,7 +54,7 @@ class MultiImageRequest(KlingTaskRequest):
     known_models: ClassVar[Collection[str]] = MULTI_IMAGE_MODELS
     blank_text_fields: ClassVar[tuple[str, ...]] = ("prompt", "scene_image", "style_image", "aspect_ratio")
 
-    model_name: str = DEFAULT_MULTI_IMAGE_MODEL
+    model_name: str = "kling-v2"
     prompt: str | None = Field(default=None, max_length=MAX_PROMPT_LENGTH)
     subject_image_list: list[SubjectImage] = Field(min_length=1, max_length=MAX_SUBJECT_IMAGES)
     scene_image: str | None = None
@@ -69,7 +73,3 @@ class MultiImageRequest(KlingTaskRequest):
     _images = field_validator("scene_image", "style_image")(
         classmethod(lambda cls, value: check_image(value))
     )
-
-    @property
-    def images_made(self) -> int:
-        return self.n

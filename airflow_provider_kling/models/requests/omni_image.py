@@ -9,40 +9,26 @@ and ignores ``n``; resolutions and series depend on the model (:data:`OMNI_MODEL
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
-from airflow_provider_kling.defaults import DEFAULT_OMNI_IMAGE_MODEL
-from airflow_provider_kling.models.capabilities import ALL_ASPECT_RATIOS, MAX_PROMPT_LENGTH, MAX_REFERENCES
+from airflow_provider_kling.kinds import RequestKind
+from airflow_provider_kling.models.api_style import ApiStyle
+from airflow_provider_kling.models.capabilities import (
+    ALL_ASPECT_RATIOS,
+    MAX_PROMPT_LENGTH,
+    MAX_REFERENCES,
+    OMNI_MODELS,
+)
 from airflow_provider_kling.models.requests.base import (
     KlingTaskRequest,
     WatermarkInfo,
     check_image,
 )
+from airflow_provider_kling.unit_prices import OMNI_IMAGE_PRICES, Prices
 
 OMNI_IMAGE_PATH = "/v1/images/omni-image"
-
-
-@dataclass(frozen=True)
-class OmniModel:
-    """What one omni model accepts."""
-
-    name: str
-    resolutions: tuple[str, ...]
-    #: ``result_type="series"`` is accepted
-    series: bool
-    notes: str = ""
-
-
-OMNI_MODELS: Mapping[str, OmniModel] = {
-    row.name: row
-    for row in (
-        OmniModel("kling-image-o1", ("1k", "2k"), series=False, notes="Kling's default omni model"),
-        OmniModel("kling-v3-omni", ("1k", "2k", "4k"), series=True),
-    )
-}
 
 
 class OmniImageReference(BaseModel):
@@ -66,8 +52,9 @@ class OmniElementReference(BaseModel):
 class OmniImageRequest(KlingTaskRequest):
     """The body of ``POST /v1/images/omni-image``."""
 
-    kind: ClassVar[str] = "omni-image"
-    path: ClassVar[str] = OMNI_IMAGE_PATH
+    kind: ClassVar[str] = RequestKind.OMNI_IMAGE
+    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: OMNI_IMAGE_PATH}
+    stand_in_prices: ClassVar[Prices] = OMNI_IMAGE_PRICES
     image_fields: ClassVar[tuple[str, ...]] = ("image_list.image",)
     known_models: ClassVar[Collection[str]] = OMNI_MODELS
     blank_text_fields: ClassVar[tuple[str, ...]] = (
@@ -78,7 +65,7 @@ class OmniImageRequest(KlingTaskRequest):
     )
     blank_list_fields: ClassVar[tuple[str, ...]] = ("image_list", "element_list")
 
-    model_name: str = DEFAULT_OMNI_IMAGE_MODEL
+    model_name: str = "kling-image-o1"
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT_LENGTH)
     image_list: list[OmniImageReference] | None = Field(default=None, max_length=MAX_REFERENCES)
     element_list: list[OmniElementReference] | None = Field(default=None, max_length=MAX_REFERENCES)

@@ -13,21 +13,50 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from airflow_provider_kling.models.requests.base import KlingTaskRequest
+from airflow_provider_kling.models.api_style import ApiStyle
+from airflow_provider_kling.models.reference_image import check_model_path_image, checked_image
+from airflow_provider_kling.models.requests.base import (
+    OPTION,
+    SETTING,
+    SETTINGS,
+    Contents,
+    KlingTaskRequest,
+    WatermarkInfo,
+    Wire,
+)
 from airflow_provider_kling.models.video_capabilities import (
     CAMERA_CONFIG_AXES,
     CAMERA_CONFIG_RANGE,
+    IMAGE2VIDEO,
     MAX_SHOT_PROMPT_LENGTH,
     MAX_SHOTS,
+    MAX_VIDEO_PROMPT_LENGTH,
+    MODE_OF_RESOLUTION,
+    MODEL_PATH_MODELS,
+    OMNI_VIDEO,
+    RESOLUTION_OF_MODE,
+    TEXT2VIDEO,
     UNCONFIRMED_FIELDS,
     VIDEO_MODEL_CAPABILITIES,
+    ModelPathModel,
     VideoModelCapability,
     describe_durations,
+    model_path_models_for,
     models_for,
     models_with,
 )
+from airflow_provider_kling.unit_prices import VIDEO_PRICES, Prices, UnitRule, video_rule
 
 _AXIS = Field(default=0.0, ge=-CAMERA_CONFIG_RANGE, le=CAMERA_CONFIG_RANGE)
 _CITATION = re.compile(r"<<<(\w+?)_(\d+)>>>")
@@ -71,14 +100,6 @@ class CameraControl(BaseModel):
         return self
 
 
-class VideoElement(BaseModel):
-    """One ``element_list`` item: an element of Kling's element library, by id."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    element_id: Annotated[StrictInt, Field(gt=0)]
-
-
 class Shot(BaseModel):
     """One ``multi_prompt`` item of a kling-v3 multi-shot request (UNCONFIRMED shape)."""
 
@@ -106,28 +127,45 @@ def plain_items(key: str) -> Any:
     return classmethod(wrap)
 
 
-def words_from_bool(yes: str, no: str) -> Any:
-    """A before-validator that takes ``True``/``False`` for Kling's two words (``on``/``off`` ...)."""
+def whole_seconds(value: Any) -> Any:
+    """A duration in whole seconds: an int, or a digit string (Kling's ``/v1`` sends ``"5"``)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number of seconds, like 5 or '5'")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if value is None or isinstance(value, int):
+        return value
+    raise ValueError("must be a whole number of seconds, like 5 or '5'")
+
+
+def seconds_as_text(value: Any) -> Any:
+    """Kling's ``/v1`` durations are strings (``"5"``)."""
+    checked = whole_seconds(value)
+    return None if checked is None else str(checked)
+
+
+def ids_of(key: str) -> Any:
+    """A before-validator for a list of ids that also takes ``/v1``'s ``[{key: id}, ...]`` form."""
 
     def wrap(cls: type, value: Any) -> Any:
-        return (yes if value else no) if isinstance(value, bool) else value
+        if isinstance(value, list | tuple):
+            return [
+                item.get(key) if isinstance(item, dict) and set(item) == {key} else item for item in value
+            ]
+        return value
 
     return classmethod(wrap)
 
 
-def seconds_as_text(value: Any) -> Any:
-    """Kling sends and takes durations as strings (``"5"``): an int or a digit string becomes one."""
-    if isinstance(value, bool):
-        raise ValueError("must be a whole number of seconds, like 5 or '5'")
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, str) and value.strip().isdigit():
-        return str(int(value.strip()))
-    if value is None:
-        return value
-    raise ValueError("must be a whole number of seconds, like 5 or '5'")
+def objects_of(key: str, **extra: str) -> Any:
+    """``/v1``'s form of a value or list of values: ``[{key: value, **extra}, ...]``."""
+
+    def convert(value: Any) -> list[dict[str, Any]]:
+        return [{key: item, **extra} for item in (value if isinstance(value, list) else [value])]
+
+    return convert
 
 
 def cited(prompt: str | None, what: str) -> set[int]:
@@ -144,17 +182,69 @@ def citation_problems(prompt: str | None, what: str, given: int, field: str) -> 
     return [f"prompt: cites {names} but {field} has {given} item(s)"]
 
 
-class KlingVideoRequest(KlingTaskRequest):
-    """The base of the video request kinds: a video task, one slot, units from model/mode/duration/sound."""
+#: The canonical video fields, each with where it goes in each style (``/v1`` names in brackets):
+#: ``first_frame`` (``image``), ``last_frame`` (``image_tail``), ``resolution`` (``mode``: 720p is
+#: std, 1080p pro), ``audio`` (``sound``: native is on), ``element_ids`` (``element_list``),
+#: ``voice_ids`` (``voice_list``), ``duration`` (a string on ``/v1``).
+RESOLUTION = Annotated[
+    Literal["720p", "1080p", "4k"] | None,
+    Wire(v1="mode", to_v1=MODE_OF_RESOLUTION.get, model_path=SETTINGS),
+    Field(description="720p, 1080p or 4k (/v1: mode std, pro or 4k; std/pro are taken too)."),
+]
+DURATION = Annotated[
+    int | None,
+    Wire(to_v1=str, model_path=SETTINGS),
+    Field(description="Seconds: 5 or 10; 3-15 on kling-v3/kling-3.0 (Kling's default: 5)."),
+]
+AUDIO = Annotated[
+    Literal["native", "original", "off"] | None,
+    Wire(v1="sound", to_v1={"native": "on", "off": "off"}.get, model_path=SETTINGS),
+    Field(description="native (or True), off (or False); original keeps a reference video's sound."),
+]
+ELEMENT_IDS = Annotated[
+    list[int] | None,
+    Wire(
+        v1="element_list",
+        to_v1=objects_of("element_id"),
+        model_path=Contents("element", "element_id", "element"),
+    ),
+    Field(min_length=1, description="Elements of Kling's element library, by id."),
+]
+MULTI_SHOT = Annotated[StrictBool | None, SETTING, Field(description="Multi-shot (kling-v3/kling-3.0).")]
+WATERMARK = Annotated[
+    WatermarkInfo | None, OPTION, Field(description='{"enabled": True} for a watermarked copy as well.')
+]
 
-    #: What the task makes: storage and the operators read this (image kinds make images).
+
+def check_frame(value: str | None, style: ApiStyle) -> str | None:
+    """An image for a video: ``/v1``'s limits (JPEG/PNG, 10 MB, 300 px), or the model-path style's
+    (a URL, or bare base64 of at most 50 MB)."""
+    if value is None:
+        return None
+    return checked_image(value) if style is ApiStyle.V1 else check_model_path_image(value)
+
+
+class KlingVideoRequest(KlingTaskRequest):
+    """The base of the video request kinds: a video task, one slot, priced per second of video."""
+
     output: ClassVar[str] = "video"
     #: Slots a video task holds from ``submitted`` to its end, at any length (Kling's concurrency page).
-    task_slots: ClassVar[int] = 1
+    task_slots: ClassVar[int | None] = 1
+    unit_rule: ClassVar[UnitRule] = video_rule
+    stand_in_prices: ClassVar[Prices] = VIDEO_PRICES
     #: Kling's ``duration`` when the request leaves it out (seconds); None: the kind has none.
     default_duration: ClassVar[int | None] = 5
-    #: Kling's ``mode`` when the request leaves it out.
+    #: Kling's ``/v1`` ``mode`` when the request leaves it out.
     default_mode: ClassVar[str] = "std"
+    #: Fields whose value is an image, checked by the request's style (besides ``image_fields``' lists).
+    frame_fields: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if "kind" in cls.__dict__:
+            cls.model_path_models = model_path_models_for(cls.kind)
+            cls.known_models = (*models_for(cls.kind), *cls.model_path_models)
 
     @field_validator("model_name", check_fields=False)
     @classmethod
@@ -162,29 +252,55 @@ class KlingVideoRequest(KlingTaskRequest):
         # Replaces the base's check: a discontinued model gets its own message.
         row = VIDEO_MODEL_CAPABILITIES.get(value)
         if row is not None and row.serves(cls.kind) and row.discontinued:
-            live = ", ".join(m for m in models_for(cls.kind) if not VIDEO_MODEL_CAPABILITIES[m].discontinued)
+            live = ", ".join(
+                m for m in cls.known_models if m not in VIDEO_MODEL_CAPABILITIES or not row_of(m).discontinued
+            )
             raise ValueError(
                 f"Kling discontinued {value} (it answers 'has been discontinued'); use one of {live}"
             )
-        if row is None or not row.serves(cls.kind):
-            raise ValueError(f"must be one of {', '.join(models_for(cls.kind))}")
+        if value not in cls.known_models:
+            raise ValueError(f"must be one of {', '.join(cls.known_models)}")
         return value
 
-    @field_validator("duration", mode="before", check_fields=False)
-    @classmethod
-    def _duration_as_text(cls, value: Any) -> Any:
-        return seconds_as_text(value)
-
-    _sound_from_bool = field_validator("sound", mode="before", check_fields=False)(
-        words_from_bool("on", "off")
+    _duration = field_validator("duration", mode="before", check_fields=False)(
+        classmethod(lambda cls, value: whole_seconds(value))
     )
+    _audio = field_validator("audio", mode="before", check_fields=False)(
+        classmethod(
+            lambda cls, value: (
+                {True: "native", False: "off", "on": "native"}.get(value, value)
+                if isinstance(value, bool | str)
+                else value
+            )
+        )
+    )
+    _resolution = field_validator("resolution", mode="before", check_fields=False)(
+        classmethod(
+            lambda cls, value: RESOLUTION_OF_MODE.get(value, value) if isinstance(value, str) else value
+        )
+    )
+    _element_ids = field_validator("element_ids", mode="before", check_fields=False)(ids_of("element_id"))
+    _voice_ids = field_validator("voice_ids", mode="before", check_fields=False)(ids_of("voice_id"))
+
+    @field_validator("*")
+    @classmethod
+    def _frames(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name not in cls.frame_fields:
+            return value
+        style = cls.style_of(info.data.get("model_name"))
+        if isinstance(value, list):
+            return [check_frame(item, style) for item in value]
+        return check_frame(value, style)
 
     @model_validator(mode="after")
     def _video_model_rules(self) -> KlingVideoRequest:
         model_name = getattr(self, "model_name", None)
-        problems = self.kind_problems()
-        if model_name is not None:
-            problems = video_model_problems(self, VIDEO_MODEL_CAPABILITIES[model_name]) + problems
+        if model_name is None:
+            problems = self.kind_problems()
+        elif self.api_style is ApiStyle.V1:
+            problems = v1_model_problems(self, row_of(model_name)) + self.kind_problems()
+        else:
+            problems = model_path_problems(self, MODEL_PATH_MODELS[model_name]) + self.kind_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -194,14 +310,25 @@ class KlingVideoRequest(KlingTaskRequest):
         return []
 
     @property
+    def mode(self) -> str | None:
+        """``resolution`` as ``/v1``'s ``mode``."""
+        resolution = getattr(self, "resolution", None)
+        return None if resolution is None else MODE_OF_RESOLUTION.get(resolution, resolution)
+
+    @property
     def effective_mode(self) -> str | None:
-        """The mode Kling runs: the one asked for, else Kling's default (None: the model has no mode)."""
-        mode = getattr(self, "mode", None)
-        if mode is not None:
-            return str(mode)
-        model_name = getattr(self, "model_name", None)
-        row = VIDEO_MODEL_CAPABILITIES.get(model_name) if model_name else None
+        """The ``/v1`` mode Kling runs: the one asked for, else Kling's default (None: the model has none)."""
+        if self.mode is not None:
+            return self.mode
+        row = VIDEO_MODEL_CAPABILITIES.get(getattr(self, "model_name", None) or "")
         return self.default_mode if row is None or row.modes else None
+
+    @property
+    def tier(self) -> str | None:
+        """What the price depends on besides model and length: ``/v1``'s mode, else the resolution."""
+        if self.api_style is ApiStyle.V1:
+            return self.effective_mode
+        return getattr(self, "resolution", None) or "720p"
 
     @property
     def duration_seconds(self) -> int | None:
@@ -211,37 +338,63 @@ class KlingVideoRequest(KlingTaskRequest):
 
     @property
     def units_basis(self) -> dict[str, Any]:
-        """What a video task's units depend on: ``model_name``, ``mode``, ``duration``, ``sound``."""
+        """What a video task's units depend on: ``model_name``, ``tier``, ``duration``, ``sound``."""
         return {
             "model_name": getattr(self, "model_name", None),
-            "mode": self.effective_mode,
+            "tier": self.tier,
             "duration": self.duration_seconds,
-            "sound": getattr(self, "sound", None) == "on",
+            "sound": getattr(self, "audio", None) in ("native", "original")
+            or (
+                self.api_style is ApiStyle.MODEL_PATH and getattr(self, "model_name", "") == "kling-3.0-turbo"
+            ),
         }
 
     def unconfirmed_fields(self) -> dict[str, str]:
         """Fields set on this request whose shape Kling's pages do not confirm, with why."""
+        if self.api_style is not ApiStyle.V1:
+            return {}
         return {
             name: why for name, why in UNCONFIRMED_FIELDS.items() if getattr(self, name, None) is not None
         }
 
     def summary(self) -> dict[str, Any]:
+        basis = self.units_basis
         return {
             **super().summary(),
-            **{key: value for key, value in self.units_basis.items() if key != "model_name"},
+            "api_style": self.api_style.value,
+            "tier": basis["tier"],
+            "duration": basis["duration"],
+            "sound": basis["sound"],
         }
 
 
-def video_model_problems(request: KlingVideoRequest, model: VideoModelCapability) -> list[str]:
-    """Each rule of ``model``'s row that ``request`` breaks, field first (the one place they apply)."""
+def row_of(model_name: str) -> VideoModelCapability:
+    return VIDEO_MODEL_CAPABILITIES[model_name]
+
+
+def _durations(durations: tuple[int, ...]) -> str:
+    return describe_durations(durations)
+
+
+def v1_model_problems(request: KlingVideoRequest, model: VideoModelCapability) -> list[str]:
+    """Each rule of ``model``'s ``/v1`` row that ``request`` breaks, field first."""
     kind = request.kind
     problems = []
-    mode = getattr(request, "mode", None)
+    prompt = getattr(request, "prompt", None)
+    if prompt is not None and len(prompt) > MAX_VIDEO_PROMPT_LENGTH:
+        problems.append(
+            f"prompt: {model.name} takes at most {MAX_VIDEO_PROMPT_LENGTH} characters (got {len(prompt)})"
+        )
+    mode = request.mode
     if mode is not None and mode not in model.modes:
-        allowed = f"supports mode {', '.join(model.modes)}" if model.modes else "takes no mode"
-        problems.append(f"mode: {model.name} {allowed} (got {mode!r})")
+        allowed = (
+            f"supports resolution {', '.join(RESOLUTION_OF_MODE[m] for m in model.modes)}"
+            if model.modes
+            else "takes no resolution (mode)"
+        )
+        problems.append(f"resolution: {model.name} {allowed} (got {getattr(request, 'resolution', None)!r})")
     duration = getattr(request, "duration", None)
-    if duration is not None and int(duration) not in model.durations:
+    if duration is not None and duration not in model.durations:
         problems.append(
             f"duration: {model.name} makes videos of {describe_durations(model.durations)} seconds "
             f"(got {duration!r})"
@@ -251,23 +404,30 @@ def video_model_problems(request: KlingVideoRequest, model: VideoModelCapability
             f"cfg_scale: {model.name} rejects cfg_scale (kling-v2.x models do); "
             f"models that take it: {models_with(kind, 'cfg_scale')}"
         )
-    if getattr(request, "sound", None) is not None and not model.sound:
-        problems.append(f"sound: {model.name} makes no sound; models that do: {models_with(kind, 'sound')}")
-    if getattr(request, "voice_list", None) is not None and not model.voices:
+    audio = getattr(request, "audio", None)
+    if audio is not None and not model.sound:
+        problems.append(f"audio: {model.name} makes no sound; models that do: {models_with(kind, 'sound')}")
+    elif audio == "original":
+        problems.append(f"audio: {model.name} takes native or off (got 'original')")
+    if getattr(request, "voice_ids", None) is not None and not model.voices:
         problems.append(
-            f"voice_list: {model.name} takes no voices; models that do: {models_with(kind, 'voices')}"
+            f"voice_ids: {model.name} takes no voices; models that do: {models_with(kind, 'voices')}"
         )
-    if getattr(request, "image_tail", None) is not None:
+    if kind != OMNI_VIDEO and getattr(request, "last_frame", None) is not None:
         effective = request.effective_mode
         if effective not in model.image_tail_modes:
-            where = f"only in mode {', '.join(model.image_tail_modes)}" if model.image_tail_modes else "never"
+            where = (
+                f"only in resolution {', '.join(RESOLUTION_OF_MODE[m] for m in model.image_tail_modes)}"
+                if model.image_tail_modes
+                else "never"
+            )
             problems.append(
-                f"image_tail: {model.name} takes a last frame {where} (mode is {effective!r}"
+                f"last_frame: {model.name} takes a last frame {where} (mode is {effective!r}"
                 f"{'' if mode else ' by default'}); models that take one: "
                 f"{models_with(kind, 'image_tail_modes')}"
             )
-        elif getattr(request, "image", None) is None and not model.tail_alone:
-            problems.append(f"image: {model.name} needs a first frame (image) with image_tail")
+        elif getattr(request, "first_frame", None) is None and not model.tail_alone:
+            problems.append(f"first_frame: {model.name} needs a first frame with last_frame")
     multi_shot_fields = [
         name
         for name in ("multi_shot", "shot_type", "multi_prompt")
@@ -280,11 +440,56 @@ def video_model_problems(request: KlingVideoRequest, model: VideoModelCapability
         )
     elif multi_shot_fields:
         problems += multi_shot_problems(request)
-    if kind != "omni-video" and getattr(request, "element_list", None) is not None and not model.elements:
+    if kind != OMNI_VIDEO and getattr(request, "element_ids", None) is not None and not model.elements:
         problems.append(
-            f"element_list: {model.name} takes no elements here; models that do: "
+            f"element_ids: {model.name} takes no elements here; models that do: "
             f"{models_with(kind, 'elements')}"
         )
+    return problems
+
+
+def model_path_problems(request: KlingVideoRequest, model: ModelPathModel) -> list[str]:
+    """Each rule of ``model``'s model-path row that ``request`` breaks, field first."""
+    problems = []
+    prompt = getattr(request, "prompt", None)
+    limit = (model.text_prompt_limit if request.kind == TEXT2VIDEO else None) or model.prompt_limit
+    if prompt is not None and len(prompt) > limit:
+        problems.append(f"prompt: {model.name} takes at most {limit} characters (got {len(prompt)})")
+    resolution = getattr(request, "resolution", None)
+    if resolution is not None and resolution not in model.resolutions:
+        problems.append(
+            f"resolution: {model.name} supports {', '.join(model.resolutions)} (got {resolution!r})"
+        )
+    duration = getattr(request, "duration", None)
+    if duration is not None and duration not in model.durations:
+        problems.append(
+            f"duration: {model.name} makes {describe_durations(model.durations)} s (got {duration!r})"
+        )
+    audio = getattr(request, "audio", None)
+    if audio is not None and audio not in model.audio:
+        allowed = ", ".join(model.audio) if model.audio else "no audio setting"
+        problems.append(f"audio: {model.name} takes {allowed} (got {audio!r})")
+    if getattr(request, "multi_shot", None) is not None and not model.multi_shot:
+        shots = ", ".join(name for name, row in MODEL_PATH_MODELS.items() if row.multi_shot)
+        problems.append(f"multi_shot: {model.name} takes no multi_shot setting; models that do: {shots}")
+    last_frame = getattr(request, "last_frame", None)
+    if request.kind == IMAGE2VIDEO and last_frame is not None and not model.last_frame:
+        problems.append(f"last_frame: {model.name} takes a first frame only")
+    for field, limit, what in (
+        ("element_ids", model.max_elements, "elements"),
+        ("voice_ids", model.max_voices, "voices"),
+    ):
+        given = getattr(request, field, None)
+        if given and len(given) > limit:
+            problems.append(f"{field}: {model.name} takes at most {limit} {what} (got {len(given)})")
+    if resolution not in (None, "1080p"):
+        if "audio" in model.full_hd_only_with and audio == "native":
+            problems.append(f"resolution: {model.name} with audio makes 1080p only (got {resolution!r})")
+        if "last_frame" in model.full_hd_only_with and last_frame:
+            problems.append(
+                f"resolution: {model.name} with a first and a last frame makes 1080p only "
+                f"(got {resolution!r})"
+            )
     return problems
 
 

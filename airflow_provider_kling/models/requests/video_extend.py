@@ -17,8 +17,9 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from airflow_provider_kling.models.requests.base import WatermarkInfo, check_external_task_id
-from airflow_provider_kling.models.requests.video_base import KlingVideoRequest
+from airflow_provider_kling.models.api_style import ApiStyle
+from airflow_provider_kling.models.requests.base import check_external_task_id
+from airflow_provider_kling.models.requests.video_base import WATERMARK, KlingVideoRequest
 from airflow_provider_kling.models.video_capabilities import (
     EXTEND_ADDS_SECONDS,
     MAX_EXTEND_SOURCE_AGE_DAYS,
@@ -34,16 +35,22 @@ class VideoExtendRequest(KlingVideoRequest):
     """The body of ``POST /v1/videos/video-extend``."""
 
     kind: ClassVar[str] = VIDEO_EXTEND
-    path: ClassVar[str] = VIDEO_EXTEND_PATH
+    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: VIDEO_EXTEND_PATH}
     blank_text_fields: ClassVar[tuple[str, ...]] = ("prompt", "negative_prompt")
     #: The length is the source's plus about 5 s: unknown from the request alone.
     default_duration: ClassVar[int | None] = None
 
-    video_id: str = Field(min_length=1, max_length=256)
-    prompt: str | None = Field(default=None, max_length=MAX_VIDEO_PROMPT_LENGTH)
-    negative_prompt: str | None = Field(default=None, max_length=MAX_VIDEO_PROMPT_LENGTH)
-    cfg_scale: float | None = Field(default=None, ge=0, le=1)
-    watermark_info: WatermarkInfo | None = None
+    video_id: str = Field(
+        min_length=1, max_length=256, description="The video to extend (videos[0].id, not the task id)."
+    )
+    prompt: str | None = Field(
+        default=None, max_length=MAX_VIDEO_PROMPT_LENGTH, description="What happens next."
+    )
+    negative_prompt: str | None = Field(
+        default=None, max_length=MAX_VIDEO_PROMPT_LENGTH, description="What to keep out."
+    )
+    cfg_scale: float | None = Field(default=None, ge=0, le=1, description="0 to 1.")
+    watermark_info: WATERMARK = None
 
     @field_validator("video_id", mode="before")
     @classmethod

@@ -1,42 +1,44 @@
-"""``POST /v1/videos/image2video``: a video from a first frame (and optionally a last frame).
+"""Image to video: a video from a first frame (and optionally a last frame), at
+``POST /v1/videos/image2video`` or ``/image-to-video/{model}``.
 
-Rules from Kling's image-to-video page: ``image`` (the first frame) and ``image_tail`` (the last)
-are URLs or bare base64 of a JPG/PNG (at most 10 MB, at least 300 px a side, 1:2.5-2.5:1), and
-come from your storage too (``image_fields``); there is no ``aspect_ratio`` (the image sets it).
-The last frame, the motion-brush masks (``static_mask``, ``dynamic_masks``: up to 6, each with 2-77
-trajectory points) and ``camera_control`` exclude one another. ``voice_list`` (at most 2 voices,
-cited as ``<<<voice_1>>>``) needs ``sound="on"``. Per-model rules: ``models.video_capabilities``.
+Rules from Kling's image-to-video pages: ``first_frame`` and ``last_frame`` are URLs or bare base64
+(``/v1``: a JPG/PNG of at most 10 MB, at least 300 px a side; model-path: at most 50 MB), and come
+from your storage too (``image_fields``); there is no ``aspect_ratio`` (the image sets it). On
+``/v1`` the last frame, the motion-brush masks (``static_mask``, ``dynamic_masks``: up to 6, each
+with 2-77 trajectory points) and ``camera_control`` exclude one another, and ``voice_ids`` (at most
+2, cited as ``<<<voice_1>>>``) need ``audio="native"``. Per-model rules: ``models.video_capabilities``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import ClassVar, Literal
+from collections.abc import Mapping
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
-from airflow_provider_kling.defaults import DEFAULT_VIDEO_MODEL
-from airflow_provider_kling.models.requests.base import WatermarkInfo, check_image
+from airflow_provider_kling.kinds import RequestKind
+from airflow_provider_kling.models.api_style import ApiStyle
+from airflow_provider_kling.models.requests.base import V1_ONLY, Contents, Wire, check_image
 from airflow_provider_kling.models.requests.video_base import (
+    AUDIO,
+    DURATION,
+    ELEMENT_IDS,
+    MULTI_SHOT,
+    RESOLUTION,
+    WATERMARK,
     CameraControl,
     KlingVideoRequest,
     Shot,
-    VideoElement,
     citation_problems,
-    plain_items,
+    objects_of,
 )
-from airflow_provider_kling.models.requests.video_text2video import MAX_VIDEO_ELEMENTS
 from airflow_provider_kling.models.video_capabilities import (
-    IMAGE2VIDEO,
     MAX_DYNAMIC_MASKS,
     MAX_SHOTS,
     MAX_VIDEO_PROMPT_LENGTH,
     MAX_VOICES,
     TRAJECTORY_POINTS,
-    models_for,
 )
-
-IMAGE2VIDEO_PATH = "/v1/videos/image2video"
 
 
 class TrajectoryPoint(BaseModel):
@@ -61,74 +63,96 @@ class DynamicMask(BaseModel):
     _mask = field_validator("mask")(classmethod(lambda cls, value: check_image(value)))
 
 
-class Voice(BaseModel):
-    """One ``voice_list`` item: a voice of Kling's voice library, cited as ``<<<voice_N>>>``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    voice_id: str = Field(min_length=1)
-
-
 class ImageToVideoRequest(KlingVideoRequest):
-    """The body of ``POST /v1/videos/image2video``."""
+    """A video from a first frame (and a last frame, elements, voices); the model chooses the API style."""
 
-    kind: ClassVar[str] = IMAGE2VIDEO
-    path: ClassVar[str] = IMAGE2VIDEO_PATH
-    image_fields: ClassVar[tuple[str, ...]] = ("image", "image_tail", "static_mask", "dynamic_masks.mask")
-    known_models: ClassVar[Collection[str]] = models_for(IMAGE2VIDEO)
+    kind: ClassVar[str] = RequestKind.IMAGE2VIDEO
+    paths: ClassVar[Mapping[ApiStyle, str]] = {
+        ApiStyle.V1: "/v1/videos/image2video",
+        ApiStyle.MODEL_PATH: "/image-to-video",
+    }
+    image_fields: ClassVar[tuple[str, ...]] = (
+        "first_frame",
+        "last_frame",
+        "static_mask",
+        "dynamic_masks.mask",
+    )
+    frame_fields: ClassVar[tuple[str, ...]] = ("first_frame", "last_frame")
     blank_text_fields: ClassVar[tuple[str, ...]] = (
         "prompt",
         "negative_prompt",
-        "image",
-        "image_tail",
+        "first_frame",
+        "last_frame",
         "static_mask",
-        "mode",
+        "resolution",
         "duration",
-        "sound",
+        "audio",
         "shot_type",
     )
     blank_list_fields: ClassVar[tuple[str, ...]] = (
         "dynamic_masks",
-        "voice_list",
-        "element_list",
+        "voice_ids",
+        "element_ids",
         "multi_prompt",
     )
 
-    model_name: str = DEFAULT_VIDEO_MODEL
-    image: str | None = None
-    image_tail: str | None = None
-    prompt: str | None = Field(default=None, max_length=MAX_VIDEO_PROMPT_LENGTH)
-    negative_prompt: str | None = Field(default=None, max_length=MAX_VIDEO_PROMPT_LENGTH)
-    mode: Literal["std", "pro", "4k"] | None = None
-    duration: str | None = None
-    cfg_scale: float | None = Field(default=None, ge=0, le=1)
-    sound: Literal["on", "off"] | None = None
-    voice_list: list[Voice] | None = Field(default=None, min_length=1, max_length=MAX_VOICES)
-    camera_control: CameraControl | None = None
-    static_mask: str | None = None
-    dynamic_masks: list[DynamicMask] | None = Field(default=None, min_length=1, max_length=MAX_DYNAMIC_MASKS)
-    element_list: list[VideoElement] | None = Field(default=None, min_length=1, max_length=MAX_VIDEO_ELEMENTS)
-    multi_shot: StrictBool | None = None
-    shot_type: Literal["customize", "intelligence"] | None = None
-    multi_prompt: list[Shot] | None = Field(default=None, min_length=1, max_length=MAX_SHOTS)
-    watermark_info: WatermarkInfo | None = None
-
-    _images = field_validator("image", "image_tail", "static_mask")(
-        classmethod(lambda cls, value: check_image(value))
+    model_name: str = Field(default="kling-v2-6", description="The model; it chooses the API style.")
+    prompt: Annotated[str | None, Wire(model_path=Contents("prompt", "text"))] = Field(
+        default=None, description="What happens; cite voices as <<<voice_1>>>."
     )
+    first_frame: Annotated[str | None, Wire(v1="image", model_path=Contents("first_frame"))] = Field(
+        default=None, description="The first frame: a URL, base64, or an image in your storage."
+    )
+    last_frame: Annotated[str | None, Wire(v1="image_tail", model_path=Contents("last_frame"))] = Field(
+        default=None, description="The last frame, in the same forms."
+    )
+    negative_prompt: Annotated[str | None, V1_ONLY] = Field(
+        default=None, max_length=MAX_VIDEO_PROMPT_LENGTH, description="What to keep out (/v1 models)."
+    )
+    resolution: RESOLUTION = None
+    duration: DURATION = None
+    cfg_scale: Annotated[float | None, V1_ONLY] = Field(
+        default=None, ge=0, le=1, description="0 to 1; kling-v2.x models refuse it (/v1 models)."
+    )
+    audio: AUDIO = None
+    voice_ids: Annotated[
+        list[str] | None,
+        Wire(
+            v1="voice_list", to_v1=objects_of("voice_id"), model_path=Contents("voice", "voice_id", "voice")
+        ),
+    ] = Field(default=None, min_length=1, max_length=MAX_VOICES, description="Voices of Kling's library.")
+    camera_control: Annotated[CameraControl | None, V1_ONLY] = Field(
+        default=None, description="Not with a last frame or masks (/v1 models)."
+    )
+    static_mask: Annotated[str | None, V1_ONLY] = Field(
+        default=None, description="Motion brush: the area that stays (an image; /v1 models)."
+    )
+    dynamic_masks: Annotated[list[DynamicMask] | None, V1_ONLY] = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_DYNAMIC_MASKS,
+        description='Motion brush: up to 6 {"mask": image, "trajectories": [{"x", "y"}, ...]} (/v1 models).',
+    )
+    element_ids: ELEMENT_IDS = None
+    multi_shot: MULTI_SHOT = None
+    shot_type: Annotated[Literal["customize", "intelligence"] | None, V1_ONLY] = Field(
+        default=None, description="kling-v3 multi-shot (UNCONFIRMED shape)."
+    )
+    multi_prompt: Annotated[list[Shot] | None, V1_ONLY] = Field(
+        default=None, min_length=1, max_length=MAX_SHOTS, description="kling-v3 shots (UNCONFIRMED shape)."
+    )
+    watermark_info: WATERMARK = None
 
-    _plain_ids_are_voices = field_validator("voice_list", mode="before")(plain_items("voice_id"))
+    _static_mask = field_validator("static_mask")(classmethod(lambda cls, value: check_image(value)))
 
     def kind_problems(self) -> list[str]:
         problems = []
-        if self.image is None and self.image_tail is None:
-            problems.append(
-                "image: required (the first frame; image_tail alone only where a model allows it)"
-            )
+        if self.first_frame is None and (self.last_frame is None or self.api_style is ApiStyle.MODEL_PATH):
+            problems.append("first_frame: required (last_frame alone only where a /v1 model allows it)")
         controls = [
             name
             for name, used in (
-                ("image_tail", self.image_tail is not None),
+                ("last_frame", self.last_frame is not None),
                 ("static_mask/dynamic_masks", self.static_mask is not None or self.dynamic_masks is not None),
                 ("camera_control", self.camera_control is not None),
             )
@@ -139,8 +163,8 @@ class ImageToVideoRequest(KlingVideoRequest):
                 f"{controls[0]}: excludes {' and '.join(controls[1:])} (Kling takes one of a last frame, "
                 "motion-brush masks and camera control)"
             )
-        if self.voice_list is not None:
-            if self.sound != "on":
-                problems.append(f"voice_list: needs sound='on' (got sound={self.sound!r})")
-            problems += citation_problems(self.prompt, "voice", len(self.voice_list), "voice_list")
+        if self.voice_ids is not None:
+            if self.api_style is ApiStyle.V1 and self.audio != "native":
+                problems.append(f"voice_ids: needs audio='native' (got audio={self.audio!r})")
+            problems += citation_problems(self.prompt, "voice", len(self.voice_ids), "voice_ids")
         return problems

@@ -1,28 +1,29 @@
 """``POST /v1/videos/multi-image2video``: a video from up to 4 reference images (kling-v1-6 only).
 
-Rules from Kling's Multi-Image to Video page: ``image_list`` holds 1 to 4 ``{"image": ...}``
-(URL or bare base64 of a JPG/PNG, or a file in your storage) and ``prompt`` is required (at most
-2500 characters); ``mode`` std or pro, ``duration`` 5 or 10, ``aspect_ratio`` 16:9, 9:16 or 1:1.
+Rules from Kling's Multi-Image to Video page: ``image_list`` holds 1 to 4 images (URL or bare
+base64 of a JPG/PNG, or a file in your storage) and ``prompt`` is required (at most 2500
+characters); ``resolution`` 720p or 1080p (``mode`` std or pro), ``duration`` 5 or 10,
+``aspect_ratio`` 16:9, 9:16 or 1:1.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import ClassVar, Literal
+from collections.abc import Mapping
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from airflow_provider_kling.defaults import DEFAULT_MULTI_IMAGE_VIDEO_MODEL
-from airflow_provider_kling.models.requests.base import WatermarkInfo, check_image
-from airflow_provider_kling.models.requests.video_base import KlingVideoRequest, plain_items
-from airflow_provider_kling.models.video_capabilities import (
-    MAX_MULTI_IMAGES,
-    MAX_VIDEO_PROMPT_LENGTH,
-    MULTI_IMAGE2VIDEO,
-    models_for,
+from airflow_provider_kling.kinds import RequestKind
+from airflow_provider_kling.models.api_style import ApiStyle
+from airflow_provider_kling.models.requests.base import check_image
+from airflow_provider_kling.models.requests.video_base import (
+    DURATION,
+    RESOLUTION,
+    WATERMARK,
+    KlingVideoRequest,
+    plain_items,
 )
-
-MULTI_IMAGE2VIDEO_PATH = "/v1/videos/multi-image2video"
+from airflow_provider_kling.models.video_capabilities import MAX_MULTI_IMAGES, MAX_VIDEO_PROMPT_LENGTH
 
 
 class MultiImageVideoImage(BaseModel):
@@ -38,19 +39,31 @@ class MultiImageVideoImage(BaseModel):
 class MultiImageToVideoRequest(KlingVideoRequest):
     """The body of ``POST /v1/videos/multi-image2video``."""
 
-    kind: ClassVar[str] = MULTI_IMAGE2VIDEO
-    path: ClassVar[str] = MULTI_IMAGE2VIDEO_PATH
+    kind: ClassVar[str] = RequestKind.MULTI_IMAGE2VIDEO
+    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: "/v1/videos/multi-image2video"}
     image_fields: ClassVar[tuple[str, ...]] = ("image_list.image",)
-    known_models: ClassVar[Collection[str]] = models_for(MULTI_IMAGE2VIDEO)
-    blank_text_fields: ClassVar[tuple[str, ...]] = ("negative_prompt", "mode", "aspect_ratio", "duration")
+    blank_text_fields: ClassVar[tuple[str, ...]] = (
+        "negative_prompt",
+        "resolution",
+        "aspect_ratio",
+        "duration",
+    )
 
-    model_name: str = DEFAULT_MULTI_IMAGE_VIDEO_MODEL
-    image_list: list[MultiImageVideoImage] = Field(min_length=1, max_length=MAX_MULTI_IMAGES)
-    prompt: str = Field(min_length=1, max_length=MAX_VIDEO_PROMPT_LENGTH)
-    negative_prompt: str | None = Field(default=None, max_length=MAX_VIDEO_PROMPT_LENGTH)
-    mode: Literal["std", "pro"] | None = None
-    aspect_ratio: Literal["16:9", "9:16", "1:1"] | None = None
-    duration: str | None = None
-    watermark_info: WatermarkInfo | None = None
+    model_name: str = Field(default="kling-v1-6", description="kling-v1-6, the only one.")
+    image_list: list[MultiImageVideoImage] = Field(
+        min_length=1,
+        max_length=MAX_MULTI_IMAGES,
+        description="1 to 4 images (URL, base64, or in your storage).",
+    )
+    prompt: str = Field(min_length=1, max_length=MAX_VIDEO_PROMPT_LENGTH, description="What to film.")
+    negative_prompt: str | None = Field(
+        default=None, max_length=MAX_VIDEO_PROMPT_LENGTH, description="What to keep out."
+    )
+    resolution: RESOLUTION = None
+    aspect_ratio: Annotated[
+        Literal["16:9", "9:16", "1:1"] | None, Field(description="16:9, 9:16 or 1:1.")
+    ] = None
+    duration: DURATION = None
+    watermark_info: WATERMARK = None
 
     _plain_images = field_validator("image_list", mode="before")(plain_items("image"))

@@ -1,153 +1,184 @@
-"""``POST /v1/videos/omni-video``: one model for video from text, images, elements and a video.
+"""Omni video: one model for video from text, images, frames, elements and a video, at
+``POST /v1/videos/omni-video`` or ``/omni-video/{model}``.
 
-Rules from Kling's Omni-Video page: ``prompt`` is required and cites its references as
-``<<<image_1>>>``, ``<<<element_1>>>``, ``<<<video_1>>>``; ``image_list`` (optionally marked
-``first_frame``/``end_frame``) and ``element_list`` hold at most 7 references together, 4 with a
-video; ``video_list`` holds one video by URL (3-10 s, at most 200 MB), used as a ``feature``
-reference or as the ``base`` to edit; ``aspect_ratio`` is required unless a first frame or a base
-video sets it; ``duration`` is 3-10 s, only 5 or 10 from text or a first frame alone, and a base
-video sets its own. Modes per model (``4k`` on kling-v3-omni): ``models.video_capabilities``.
+Rules from Kling's Omni-Video pages: ``prompt`` is required and cites its references as
+``<<<image_1>>>``, ``<<<element_1>>>``, ``<<<video_1>>>``; ``feature_video`` (style and camera) or
+``base_video`` (the video to edit), one at most, by URL; a base video takes no frames. On ``/v1``
+(kling-video-o1, kling-v3-omni) reference images, frames and elements are at most 7 together (4
+with a video), ``aspect_ratio`` is required unless a first frame or a base video sets it, and
+``duration`` is 3-10 s, only 5 or 10 from text or a first frame alone. Per-model rules:
+``models.video_capabilities``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import ClassVar, Literal
-from urllib.parse import urlsplit
+from collections.abc import Mapping
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from airflow_provider_kling.defaults import DEFAULT_OMNI_VIDEO_MODEL
-from airflow_provider_kling.models.requests.base import WatermarkInfo, check_image
+from airflow_provider_kling.kinds import RequestKind
+from airflow_provider_kling.models.api_style import ApiStyle
+from airflow_provider_kling.models.reference_image import check_video_url
+from airflow_provider_kling.models.requests.base import SETTING, Contents, Wire
 from airflow_provider_kling.models.requests.video_base import (
+    AUDIO,
+    DURATION,
+    ELEMENT_IDS,
+    MULTI_SHOT,
+    RESOLUTION,
+    WATERMARK,
     KlingVideoRequest,
-    VideoElement,
     citation_problems,
-    plain_items,
-    words_from_bool,
+    objects_of,
 )
 from airflow_provider_kling.models.video_capabilities import (
+    LONG_PROMPT_LENGTH,
     MAX_OMNI_REFERENCES,
     MAX_OMNI_REFERENCES_WITH_VIDEO,
-    MAX_OMNI_VIDEOS,
-    MAX_VIDEO_PROMPT_LENGTH,
-    OMNI_VIDEO,
-    models_for,
 )
 
-OMNI_VIDEO_PATH = "/v1/videos/omni-video"
-#: Durations from text alone or a first frame alone.
+#: ``/v1`` durations from text alone or a first frame alone.
 TEXT_OR_FIRST_FRAME_DURATIONS = (5, 10)
 
 
-class OmniVideoImage(BaseModel):
-    """One ``image_list`` item: a reference image, or the first or last frame."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    image_url: str
-    type: Literal["first_frame", "end_frame"] | None = None
-
-    _image = field_validator("image_url")(classmethod(lambda cls, value: check_image(value)))
-
-
-class OmniVideoReference(BaseModel):
-    """One ``video_list`` item: a video by URL, as a ``feature`` reference or the ``base`` to edit."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    video_url: str
-    refer_type: Literal["feature", "base"] | None = None
-    keep_original_sound: Literal["yes", "no"] | None = None
-
-    @field_validator("video_url")
-    @classmethod
-    def _url_only(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")) or not urlsplit(value).hostname:
-            raise ValueError("must be an http(s) URL (Kling takes reference videos by URL only)")
-        return value
-
-    _yes_no = field_validator("keep_original_sound", mode="before")(words_from_bool("yes", "no"))
+def _video(refer_type: str) -> Wire:
+    return Wire(
+        v1="video_list",
+        to_v1=objects_of("video_url", refer_type=refer_type),
+        model_path=Contents(f"{refer_type}_video", cite="video"),
+    )
 
 
 class OmniVideoRequest(KlingVideoRequest):
-    """The body of ``POST /v1/videos/omni-video``."""
+    """A video from a prompt with reference images, frames, a video and elements; the model chooses
+    the API style."""
 
-    kind: ClassVar[str] = OMNI_VIDEO
-    path: ClassVar[str] = OMNI_VIDEO_PATH
-    image_fields: ClassVar[tuple[str, ...]] = ("image_list.image_url",)
-    known_models: ClassVar[Collection[str]] = models_for(OMNI_VIDEO)
-    blank_text_fields: ClassVar[tuple[str, ...]] = ("mode", "aspect_ratio", "duration")
-    blank_list_fields: ClassVar[tuple[str, ...]] = ("image_list", "element_list", "video_list")
+    kind: ClassVar[str] = RequestKind.OMNI_VIDEO
+    paths: ClassVar[Mapping[ApiStyle, str]] = {
+        ApiStyle.V1: "/v1/videos/omni-video",
+        ApiStyle.MODEL_PATH: "/omni-video",
+    }
+    image_fields: ClassVar[tuple[str, ...]] = ("reference_images", "first_frame", "last_frame")
+    frame_fields: ClassVar[tuple[str, ...]] = image_fields
+    blank_text_fields: ClassVar[tuple[str, ...]] = (
+        "first_frame",
+        "last_frame",
+        "feature_video",
+        "base_video",
+        "resolution",
+        "aspect_ratio",
+        "duration",
+        "audio",
+    )
+    blank_list_fields: ClassVar[tuple[str, ...]] = ("reference_images", "element_ids")
+    #: Kling's ``/v1`` omni default mode.
     default_mode: ClassVar[str] = "pro"
 
-    model_name: str = DEFAULT_OMNI_VIDEO_MODEL
-    prompt: str = Field(min_length=1, max_length=MAX_VIDEO_PROMPT_LENGTH)
-    image_list: list[OmniVideoImage] | None = Field(default=None, max_length=MAX_OMNI_REFERENCES)
-    element_list: list[VideoElement] | None = Field(default=None, max_length=MAX_OMNI_REFERENCES)
-    video_list: list[OmniVideoReference] | None = Field(default=None, max_length=MAX_OMNI_VIDEOS)
-    mode: Literal["std", "pro", "4k"] | None = None
-    aspect_ratio: Literal["16:9", "9:16", "1:1"] | None = None
-    duration: str | None = None
-    watermark_info: WatermarkInfo | None = None
+    model_name: str = Field(default="kling-video-o1", description="The model; it chooses the API style.")
+    prompt: Annotated[str, Wire(model_path=Contents("prompt", "text"))] = Field(
+        min_length=1,
+        max_length=LONG_PROMPT_LENGTH,
+        description="Cite references as <<<image_1>>>, <<<element_1>>>, <<<video_1>>>.",
+    )
+    # /v1 numbers image_list from 1: the reference images come first, so <<<image_N>>> is the same
+    # image in both styles.
+    reference_images: Annotated[
+        list[str] | None,
+        Wire(
+            v1="image_list", to_v1=objects_of("image_url"), model_path=Contents("refer_image", cite="image")
+        ),
+    ] = Field(default=None, description="Reference images (URL, base64, or in your storage).")
+    first_frame: Annotated[
+        str | None,
+        Wire(
+            v1="image_list",
+            to_v1=objects_of("image_url", type="first_frame"),
+            model_path=Contents("first_frame"),
+        ),
+    ] = Field(default=None, description="The first frame (not with a base video).")
+    last_frame: Annotated[
+        str | None,
+        Wire(
+            v1="image_list",
+            to_v1=objects_of("image_url", type="end_frame"),
+            model_path=Contents("last_frame"),
+        ),
+    ] = Field(default=None, description="The last frame (with a first frame).")
+    feature_video: Annotated[str | None, _video("feature")] = Field(
+        default=None, description="A video to take style and camera from (URL; turns audio off)."
+    )
+    base_video: Annotated[str | None, _video("base")] = Field(
+        default=None, description="A video to edit (URL; no native audio, no frames)."
+    )
+    element_ids: ELEMENT_IDS = None
+    resolution: RESOLUTION = None
+    aspect_ratio: Annotated[Literal["16:9", "9:16", "1:1"] | None, SETTING] = Field(
+        default=None, description="Required on /v1 without a first frame or a base video."
+    )
+    duration: DURATION = None
+    audio: AUDIO = None
+    multi_shot: MULTI_SHOT = None
+    watermark_info: WATERMARK = None
 
-    _plain_images = field_validator("image_list", mode="before")(plain_items("image_url"))
-    _plain_videos = field_validator("video_list", mode="before")(plain_items("video_url"))
-
-    @property
-    def _frames(self) -> list[str]:
-        return [image.type for image in self.image_list or () if image.type is not None]
-
-    @property
-    def _base_video(self) -> bool:
-        return any(video.refer_type == "base" for video in self.video_list or ())
+    _videos = field_validator("feature_video", "base_video")(
+        classmethod(lambda cls, value: check_video_url(value))
+    )
 
     @property
     def duration_seconds(self) -> int | None:
-        if self.duration is None and self._base_video:
+        if self.duration is None and self.base_video:
             return None  # the base video's own length: Kling decides
         return super().duration_seconds
 
     def kind_problems(self) -> list[str]:
-        images, elements, videos = (
-            len(self.image_list or ()),
-            len(self.element_list or ()),
-            len(self.video_list or ()),
-        )
+        problems = []
+        if self.feature_video and self.base_video:
+            problems.append("base_video: one video at most (got a feature_video as well)")
+        if self.feature_video and self.audio not in (None, "off"):
+            problems.append(f"audio: a feature_video turns audio off (got {self.audio!r})")
+        if self.base_video:
+            if self.audio == "native":
+                problems.append("audio: a base_video allows no native audio (use 'original' or 'off')")
+            if self.first_frame or self.last_frame:
+                problems.append("first_frame: a base_video takes no first or last frame")
+        if self.last_frame and not self.first_frame:
+            problems.append("last_frame: needs a first_frame")
+        images = len(self.reference_images or ())
+        problems += citation_problems(self.prompt, "image", images, "reference_images")
+        problems += citation_problems(self.prompt, "element", len(self.element_ids or ()), "element_ids")
+        videos = int(bool(self.feature_video or self.base_video))
+        problems += citation_problems(self.prompt, "video", videos, "feature_video/base_video")
+        if self.api_style is ApiStyle.V1:
+            problems += self._v1_problems(images, videos)
+        return problems
+
+    def _v1_problems(self, images: int, videos: int) -> list[str]:
+        frames = int(self.first_frame is not None) + int(self.last_frame is not None)
+        elements = len(self.element_ids or ())
         problems = []
         limit = MAX_OMNI_REFERENCES_WITH_VIDEO if videos else MAX_OMNI_REFERENCES
-        if images + elements > limit:
+        if images + frames + elements > limit:
             problems.append(
-                f"image_list: at most {limit} images and elements together"
-                f"{' with a video' if videos else ''} "
-                f"(got {images} images and {elements} elements)"
+                f"reference_images: at most {limit} images, frames and elements together"
+                f"{' with a video' if videos else ''} (got {images + frames} images and {elements} elements)"
             )
-        frames = self._frames
-        for frame in ("first_frame", "end_frame"):
-            if frames.count(frame) > 1:
-                problems.append(
-                    f"image_list: at most one image of type {frame!r} (got {frames.count(frame)})"
-                )
-        if "end_frame" in frames and "first_frame" not in frames:
-            problems.append("image_list: an 'end_frame' needs a 'first_frame' too")
-        if self.aspect_ratio is None and "first_frame" not in frames and not self._base_video:
+        if self.aspect_ratio is None and self.first_frame is None and not self.base_video:
             problems.append(
                 "aspect_ratio: required without a first frame or a base video (16:9, 9:16 or 1:1)"
             )
         if self.duration is not None:
-            if self._base_video:
+            if self.base_video:
                 problems.append(f"duration: a base video sets the length itself (got {self.duration!r})")
             elif (
                 not videos
                 and not elements
-                and images == frames.count("first_frame")
-                and int(self.duration) not in TEXT_OR_FIRST_FRAME_DURATIONS
+                and not images
+                and self.last_frame is None
+                and self.duration not in TEXT_OR_FIRST_FRAME_DURATIONS
             ):
                 problems.append(
                     "duration: from text or a first frame alone Kling makes 5 or 10 s "
                     f"(got {self.duration!r})"
                 )
-        problems += citation_problems(self.prompt, "image", images, "image_list")
-        problems += citation_problems(self.prompt, "element", elements, "element_list")
-        problems += citation_problems(self.prompt, "video", videos, "video_list")
         return problems

@@ -1,65 +1,94 @@
-"""``POST /v1/videos/text2video``: a video from a prompt.
+"""Text to video: a video from a prompt, at ``POST /v1/videos/text2video`` or ``/text-to-video/{model}``.
 
-Rules from Kling's text-to-video page and changelog: ``prompt`` is required (at most 2500
-characters, as ``negative_prompt``); ``aspect_ratio`` 16:9 (default), 9:16 or 1:1; ``cfg_scale``
-in [0, 1]; ``camera_control`` a preset or one ``simple`` movement. Mode, duration, ``cfg_scale``,
-``sound`` and kling-v3's multi-shot fields depend on the model: see ``models.video_capabilities``.
+Rules from Kling's text-to-video pages and changelog: ``prompt`` is required (2500 characters, 3072
+on kling-3.0 and kling-3.0-turbo); ``aspect_ratio`` 16:9 (default), 9:16 or 1:1. ``/v1`` models
+also take ``negative_prompt``, ``cfg_scale`` in [0, 1], ``camera_control`` (a preset or one
+``simple`` movement), ``element_ids`` and kling-v3's multi-shot fields. What each model accepts:
+``models.video_capabilities``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import ClassVar, Literal
+from collections.abc import Mapping
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, StrictBool
+from pydantic import Field
 
-from airflow_provider_kling.defaults import DEFAULT_VIDEO_MODEL
-from airflow_provider_kling.models.requests.base import WatermarkInfo
+from airflow_provider_kling.kinds import RequestKind
+from airflow_provider_kling.models.api_style import ApiStyle
+from airflow_provider_kling.models.requests.base import SETTING, TOP, V1_ONLY, Wire
 from airflow_provider_kling.models.requests.video_base import (
+    AUDIO,
+    DURATION,
+    MULTI_SHOT,
+    RESOLUTION,
+    WATERMARK,
     CameraControl,
     KlingVideoRequest,
     Shot,
-    VideoElement,
+    objects_of,
 )
 from airflow_provider_kling.models.video_capabilities import (
+    LONG_PROMPT_LENGTH,
     MAX_SHOTS,
     MAX_VIDEO_PROMPT_LENGTH,
-    TEXT2VIDEO,
-    models_for,
 )
 
-TEXT2VIDEO_PATH = "/v1/videos/text2video"
-#: kling-v3's element limit, inferred from the new-style 3.0 page (the old-style field is UNCONFIRMED).
+#: kling-v3's element limit, inferred from the model-path 3.0 page (the ``/v1`` field is UNCONFIRMED).
 MAX_VIDEO_ELEMENTS = 3
 
 
 class TextToVideoRequest(KlingVideoRequest):
-    """The body of ``POST /v1/videos/text2video``."""
+    """A video from a prompt; the model chooses the API style."""
 
-    kind: ClassVar[str] = TEXT2VIDEO
-    path: ClassVar[str] = TEXT2VIDEO_PATH
-    known_models: ClassVar[Collection[str]] = models_for(TEXT2VIDEO)
+    kind: ClassVar[str] = RequestKind.TEXT2VIDEO
+    paths: ClassVar[Mapping[ApiStyle, str]] = {
+        ApiStyle.V1: "/v1/videos/text2video",
+        ApiStyle.MODEL_PATH: "/text-to-video",
+    }
     blank_text_fields: ClassVar[tuple[str, ...]] = (
         "negative_prompt",
-        "mode",
+        "resolution",
         "aspect_ratio",
         "duration",
-        "sound",
+        "audio",
         "shot_type",
     )
-    blank_list_fields: ClassVar[tuple[str, ...]] = ("element_list", "multi_prompt")
+    blank_list_fields: ClassVar[tuple[str, ...]] = ("element_ids", "multi_prompt")
 
-    model_name: str = DEFAULT_VIDEO_MODEL
-    prompt: str = Field(min_length=1, max_length=MAX_VIDEO_PROMPT_LENGTH)
-    negative_prompt: str | None = Field(default=None, max_length=MAX_VIDEO_PROMPT_LENGTH)
-    mode: Literal["std", "pro", "4k"] | None = None
-    aspect_ratio: Literal["16:9", "9:16", "1:1"] | None = None
-    duration: str | None = None
-    cfg_scale: float | None = Field(default=None, ge=0, le=1)
-    sound: Literal["on", "off"] | None = None
-    camera_control: CameraControl | None = None
-    element_list: list[VideoElement] | None = Field(default=None, min_length=1, max_length=MAX_VIDEO_ELEMENTS)
-    multi_shot: StrictBool | None = None
-    shot_type: Literal["customize", "intelligence"] | None = None
-    multi_prompt: list[Shot] | None = Field(default=None, min_length=1, max_length=MAX_SHOTS)
-    watermark_info: WatermarkInfo | None = None
+    model_name: str = Field(default="kling-v2-6", description="The model; it chooses the API style.")
+    prompt: Annotated[str, Wire(model_path=TOP)] = Field(
+        min_length=1, max_length=LONG_PROMPT_LENGTH, description="What to film."
+    )
+    negative_prompt: Annotated[str | None, V1_ONLY] = Field(
+        default=None, max_length=MAX_VIDEO_PROMPT_LENGTH, description="What to keep out (/v1 models)."
+    )
+    resolution: RESOLUTION = None
+    aspect_ratio: Annotated[Literal["16:9", "9:16", "1:1"] | None, SETTING] = Field(
+        default=None, description="16:9 (Kling's default), 9:16 or 1:1."
+    )
+    duration: DURATION = None
+    cfg_scale: Annotated[float | None, V1_ONLY] = Field(
+        default=None, ge=0, le=1, description="0 to 1; kling-v2.x models refuse it (/v1 models)."
+    )
+    audio: AUDIO = None
+    camera_control: Annotated[CameraControl | None, V1_ONLY] = Field(
+        default=None, description="A preset type, or simple with one movement in [-10, 10] (/v1 models)."
+    )
+    element_ids: Annotated[list[int] | None, Wire(v1="element_list", to_v1=objects_of("element_id"))] = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_VIDEO_ELEMENTS,
+        description="Elements of Kling's library (kling-v3, UNCONFIRMED on /v1).",
+    )
+    multi_shot: MULTI_SHOT = None
+    shot_type: Annotated[Literal["customize", "intelligence"] | None, V1_ONLY] = Field(
+        default=None, description="kling-v3 multi-shot (UNCONFIRMED shape)."
+    )
+    multi_prompt: Annotated[list[Shot] | None, V1_ONLY] = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_SHOTS,
+        description='kling-v3 shots: [{"index": 1, "prompt": ..., "duration": 5}] (UNCONFIRMED shape).',
+    )
+    watermark_info: WATERMARK = None

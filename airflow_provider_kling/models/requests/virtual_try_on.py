@@ -8,16 +8,18 @@ bottom combined in one garment image). There is no ``n``: a task makes one image
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import ClassVar
 
 from pydantic import field_validator
 
-from airflow_provider_kling.defaults import DEFAULT_TRY_ON_MODEL
+from airflow_provider_kling.kinds import RequestKind
+from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.requests.base import (
     KlingTaskRequest,
     check_image,
 )
+from airflow_provider_kling.unit_prices import TRY_ON_PRICES, Prices, UnitRule, task_rule
 
 VIRTUAL_TRY_ON_PATH = "/v1/images/kolors-virtual-try-on"
 VIRTUAL_TRY_ON_MODELS: tuple[str, ...] = ("kolors-virtual-try-on-v1", "kolors-virtual-try-on-v1-5")
@@ -26,19 +28,19 @@ VIRTUAL_TRY_ON_MODELS: tuple[str, ...] = ("kolors-virtual-try-on-v1", "kolors-vi
 class VirtualTryOnRequest(KlingTaskRequest):
     """The body of ``POST /v1/images/kolors-virtual-try-on``."""
 
-    kind: ClassVar[str] = "virtual-try-on"
-    path: ClassVar[str] = VIRTUAL_TRY_ON_PATH
+    kind: ClassVar[str] = RequestKind.VIRTUAL_TRY_ON
+    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: VIRTUAL_TRY_ON_PATH}
+    #: One image a task: one slot, one price.
+    task_slots: ClassVar[int | None] = 1
+    unit_rule: ClassVar[UnitRule] = task_rule
+    stand_in_prices: ClassVar[Prices] = TRY_ON_PRICES
     image_fields: ClassVar[tuple[str, ...]] = ("human_image", "cloth_image")
     known_models: ClassVar[Collection[str]] = VIRTUAL_TRY_ON_MODELS
 
-    model_name: str = DEFAULT_TRY_ON_MODEL
+    model_name: str = "kolors-virtual-try-on-v1"
     human_image: str
     cloth_image: str
 
     _images = field_validator("human_image", "cloth_image")(
         classmethod(lambda cls, value: check_image(value))
     )
-
-    @property
-    def images_made(self) -> int:
-        return 1
