@@ -322,7 +322,7 @@ def test_every_snippet_has_a_test_here() -> None:
         "batch_any_kind",
         "custom_operator",
         "video_chain",
-        "new_style_video",
+        "model_path_video",
     }
     assert {path.stem for path in SNIPPETS.glob("*.py")} == tested | {"readme_dag"}
 
@@ -422,8 +422,8 @@ def test_video_snippet_chains_through_xcom() -> None:
     assert dag.get_task("longer").request_kind == "video-extend"
 
 
-def test_new_style_video_snippet_builds_its_operator() -> None:
-    dag = runpy.run_path(str(SNIPPETS / "new_style_video.py"))["kling_new_style_video"]()
+def test_model_path_video_snippet_builds_its_operator() -> None:
+    dag = runpy.run_path(str(SNIPPETS / "model_path_video.py"))["kling_model_path_video"]()
 
     video = dag.get_task("video")
     assert (video.request_kind, video.model_name, video.duration) == ("text2video", "kling-3.0", 8)
