@@ -323,6 +323,7 @@ def test_every_snippet_has_a_test_here() -> None:
         "custom_operator",
         "video_chain",
         "model_path_video",
+        "decorator_kinds",
     }
     assert {path.stem for path in SNIPPETS.glob("*.py")} == tested | {"readme_dag"}
 
@@ -420,6 +421,24 @@ def test_video_snippet_chains_through_xcom() -> None:
     assert dag.get_task("clip").upstream_task_ids == {"still"}
     assert dag.get_task("longer").upstream_task_ids == {"clip"}
     assert dag.get_task("longer").request_kind == "video-extend"
+
+
+def test_decorator_kinds_snippet_runs_each_kinds_operator() -> None:
+    from airflow_provider_kling.decorators.kling import returned_fields
+    from airflow_provider_kling.decorators.video import KlingPromptOrImageToVideoOperator
+    from airflow_provider_kling.operators.endpoints import KlingExpandImageOperator
+
+    dag = runpy.run_path(str(SNIPPETS / "decorator_kinds.py"))["kling_decorator_kinds"]()
+
+    banner, teaser = dag.get_task("banner"), dag.get_task("teaser")
+    assert isinstance(banner, KlingExpandImageOperator) and banner.custom_operator_name == "@task.kling_image"
+    assert isinstance(teaser, KlingPromptOrImageToVideoOperator) and teaser.upstream_task_ids == {"banner"}
+    assert banner.to_aspect_ratio == "21:9"
+    # What each function returns is a request its operator takes.
+    returned = returned_fields(banner.python_callable(ds="2025-06-01"), "banner", banner.kling_operator)
+    assert returned["image"] == "s3://bucket/products/2025-06-01/lamp.png"
+    returned = returned_fields(teaser.python_callable({"images": []}), "teaser", teaser.kling_operator)
+    assert set(returned) == {"first_frame", "prompt"}
 
 
 def test_model_path_video_snippet_builds_its_operator() -> None:
