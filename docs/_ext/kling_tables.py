@@ -302,12 +302,23 @@ def kind_operators(kind: str) -> list[type]:
 
 
 def field_descriptions(kind: str) -> dict[str, str]:
-    """The field descriptions the request model of ``kind`` declares (``Field(description=...)``)."""
-    from airflow_provider_kling.models.requests import REQUEST_KINDS
+    """The field descriptions the request model of ``kind`` declares (``models.requests.kind_table``)."""
+    from airflow_provider_kling.models.requests import REQUEST_KINDS, kind_table
 
-    model = REQUEST_KINDS.get(kind)
-    fields_of = getattr(model, "model_fields", {})
-    return {name: info.description for name, info in fields_of.items() if info.description}
+    if kind not in REQUEST_KINDS:
+        return {}
+    return {row["name"]: row["description"] for row in kind_table(kind) if row["description"]}
+
+
+def field_styles(model: type) -> dict[str, str]:
+    """Which API styles take each field of a kind whose model speaks both (``kind_table``'s
+    ``styles``); empty for a model of one style."""
+    from airflow_provider_kling.models.requests import REQUEST_KINDS, kind_table
+
+    kind = getattr(model, "kind", "")
+    if REQUEST_KINDS.get(kind) is not model or not getattr(model, "model_path_models", ()):
+        return {}
+    return {row["name"]: ", ".join(row["styles"]) for row in kind_table(kind)}
 
 
 def own_descriptions(cls: type) -> dict[str, str]:
@@ -652,18 +663,23 @@ def request_fields(model: type) -> list[tuple[str, str, str, str]]:
 
 
 def request_field_rows(model: type) -> list[str]:
-    """A request model's fields; with a ``meaning`` column once the model describes its fields."""
-    described = {name: info.description for name, info in model.model_fields.items() if info.description}  # type: ignore[attr-defined]
-    lines = [".. list-table::", "   :header-rows: 1"]
-    lines += ["   :widths: 15 25 10 15 35" if described else "   :widths: 20 40 15 25", ""]
-    lines += ["   * - field", "     - type", "     - default", "     - checked here"]
-    lines += ["     - meaning"] if described else []
+    """A request model's fields; a ``meaning`` column once the model describes its fields, and an
+    ``API styles`` column for a kind whose models speak both styles."""
+    fields_of = model.model_fields  # type: ignore[attr-defined]
+    described = {name: info.description for name, info in fields_of.items() if info.description}
+    styles = field_styles(model)
+    header = ["field", "type", "default", "checked here"]
+    header += ["API styles"] if styles else []
+    header += ["meaning"] if described else []
+    widths = {4: "20 40 15 25", 5: "15 25 10 15 35", 6: "14 22 10 14 12 28"}[len(header)]
+    lines = [".. list-table::", "   :header-rows: 1", f"   :widths: {widths}", ""]
+    lines += [f"   * - {header[0]}", *(f"     - {cell}" for cell in header[1:])]
     for name, type_text, default, rules in request_fields(model):
-        lines += [f"   * - ``{name}``", f"     - ``{one_line(type_text)}``", f"     - ``{default}``"]
-        lines.append(f"     - {rules}" if rules else "     -")
-        if described:
-            meaning = one_line(described.get(name, ""))
-            lines.append(f"     - {meaning}" if meaning else "     -")
+        cells = [f"``{one_line(type_text)}``", f"``{default}``", rules]
+        cells += [styles.get(name, "")] if styles else []
+        cells += [one_line(described.get(name, ""))] if described else []
+        lines.append(f"   * - ``{name}``")
+        lines += [f"     - {cell}" if cell else "     -" for cell in cells]
     return lines
 
 

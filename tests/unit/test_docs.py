@@ -687,3 +687,16 @@ def test_every_request_argument_is_described_by_its_own_kinds_declaration_only(n
     for param in tables.parameters(cls):
         if param.name in getattr(cls, "request_arguments", ()) and param.description:
             assert param.description in _declared_texts(cls, param.name), (name, param.name)
+
+
+def test_a_request_table_says_which_api_style_takes_each_field_and_what_it_means() -> None:
+    from airflow_provider_kling.models.requests import REQUEST_KINDS, kind_table
+
+    model = REQUEST_KINDS["image2video"]
+    rows = tables.request_field_rows(model)
+    assert "     - API styles" in rows and "     - meaning" in rows
+    for row in kind_table("image2video"):
+        line = _table_line(rows, row["name"])
+        assert ", ".join(row["styles"]) in line
+        assert tables.one_line(row["description"]) in line
+    assert "API styles" not in "\n".join(tables.request_field_rows(REQUEST_KINDS["expand"]))
