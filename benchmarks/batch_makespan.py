@@ -188,12 +188,10 @@ class ForeignPipeline:
         hook = KlingHook(max_retries=0)
         running: list[str] = []
         while not self.stop.is_set():
-            running = [
-                t for t in running if hook.get_image_task(t).task_status.value not in ("succeed", "failed")
-            ]
+            running = [t for t in running if hook.get_task(t).task_status.value not in ("succeed", "failed")]
             while len(running) < self.slots and not self.stop.is_set():
                 try:
-                    task = hook.create_image_task(
+                    task = hook.create_task(
                         model_name="kling-v1", prompt="foreign", n=1, retry_rate_limit=False
                     )
                 except KlingError:

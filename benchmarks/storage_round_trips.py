@@ -84,8 +84,8 @@ def main(n: int) -> None:
     with KlingSimulator() as simulator:
         os.environ["AIRFLOW_CONN_KLING_DEFAULT"] = simulator.airflow_conn_json()
         hook = KlingHook()
-        task = hook.create_image_task(model_name="kling-v1", prompt="a lighthouse", n=n)
-        task = hook.wait_for_image_task(task.task_id, poll_interval=0.05, timeout=30)
+        task = hook.create_task(model_name="kling-v1", prompt="a lighthouse", n=n)
+        task = hook.wait_for_task(task.task_id, poll_interval=0.05, timeout=30)
         base = to_storage_path(f"s3://{BUCKET}/kling", "aws_default")
         log = logging.getLogger("bench")
 

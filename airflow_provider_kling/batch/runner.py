@@ -71,7 +71,9 @@ class BatchRunner:
         self.completions = completions
         self.completion_reads = 0
         #: The endpoint of every item (one request kind per batch): its lists, polls and creates.
-        self.endpoint: str = next(iter(requests.values())).endpoint if requests else ""
+        first = next(iter(requests.values()), None)
+        self.endpoint: str = first.endpoint if first is not None else ""
+        self.api_style: str = first.api_style if first is not None else "v1"
         self.deadline, self.max_regenerations = deadline, max_regenerations
         self.log, self.progress_every = log, progress_every
         self.polls = 0
@@ -102,7 +104,9 @@ class BatchRunner:
         pages = min(10, math.ceil(len(waiting) * (self.max_regenerations + 1) / LIST_PAGE_SIZE) + 1)
         try:
             for page in range(1, pages + 1):
-                listed = await self.hook.alist_tasks(page, LIST_PAGE_SIZE, endpoint=self.endpoint)
+                listed = await self.hook.alist_tasks(
+                    page, LIST_PAGE_SIZE, endpoint=self.endpoint, api_style=self.api_style
+                )
                 self.lists += 1
                 for listed_task in listed:
                     if listed_task.external_task_id:
@@ -246,7 +250,9 @@ class BatchRunner:
     async def _poll_many(self, items: list[ItemProgress]) -> dict[str, Any]:
         """One poll of many items (``GET /tasks``): their tasks by Kling task id."""
         ids = [item.kling_task_id for item in items if item.kling_task_id]
-        tasks = await self.hook.aget_tasks(ids, endpoint=self.endpoint, max_wait=self.admission.poll_interval)
+        tasks = await self.hook.aget_tasks(
+            ids, endpoint=self.endpoint, max_wait=self.admission.poll_interval, api_style=self.api_style
+        )
         return {task.task_id: task for task in tasks}
 
     def _polled_many(self, items: list[ItemProgress], future: asyncio.Future[Any], now: float) -> None:
@@ -266,5 +272,8 @@ class BatchRunner:
         """One poll; its retries wait at most a poll interval (the admission re-polls after that)."""
         assert item.kling_task_id is not None
         return await self.hook.aget_task(
-            item.kling_task_id, endpoint=self.endpoint, max_wait=self.admission.poll_interval
+            item.kling_task_id,
+            endpoint=self.endpoint,
+            max_wait=self.admission.poll_interval,
+            api_style=self.api_style,
         )

@@ -48,6 +48,7 @@ from airflow_provider_kling.callbacks.signature import (
     TIMESTAMP_TOLERANCE,
     WebhookVerificationError,
     verify_webhook,
+    webhook_keys_extra,
 )
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,6 @@ ConnectionLookup = Callable[[str], CallbackConnection | None]
 def airflow_connection(conn_id: str) -> CallbackConnection | None:
     """The ``kling`` connection ``conn_id`` from Airflow's secrets backends and database, or None."""
     from airflow.models.connection import Connection
-
-    from airflow_provider_kling.hooks.connection import webhook_keys_extra
 
     try:
         conn = Connection.get_connection_from_secrets(conn_id)

@@ -17,6 +17,9 @@ import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_kling.masking import mask_secrets
 
 #: Standard Webhooks' tolerance, which Kling uses: a message more than 5 minutes old (or ahead) is refused.
 TIMESTAMP_TOLERANCE = 300
@@ -81,6 +84,16 @@ def parse_secrets(value: object, where: str = "webhook_secret") -> tuple[Webhook
             raise ValueError(f"{where}: secret {position} is empty")
         secrets.append(WebhookSecret(text=text, key=key))
     return tuple(secrets)
+
+
+def webhook_keys_extra(extras: Mapping[str, Any], conn_id: str) -> tuple[bytes, ...]:
+    """The HMAC keys of a ``kling`` connection's ``webhook_secret`` extra (one secret, or several while
+    Kling keeps an old and a new one), each registered with the secrets masker. Only the callback
+    receiver reads it: the hook never needs it."""
+    secrets = parse_secrets(extras.get("webhook_secret"), f"Connection '{conn_id}': extra 'webhook_secret'")
+    for secret in secrets:
+        mask_secrets(secret.text, secret.text.removeprefix(SECRET_PREFIX))
+    return tuple(secret.key for secret in secrets)
 
 
 def signature(key: bytes, webhook_id: str, timestamp: int | str, body: bytes) -> str:

@@ -21,6 +21,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from airflow_provider_kling.hooks import transport
+
 if TYPE_CHECKING:
     import httpx
 
@@ -64,8 +66,6 @@ async def acquire_client(conn_id: str, settings: KlingConnectionSettings) -> htt
     """The running loop's client for this connection, built on first use; pair with :func:`release_client`."""
     import httpx
 
-    from airflow_provider_kling.hooks.transport import build_async_client
-
     loop = asyncio.get_running_loop()
     key = (conn_id, _transport_key(settings))
     clients = _clients.setdefault(loop, {})
@@ -74,7 +74,7 @@ async def acquire_client(conn_id: str, settings: KlingConnectionSettings) -> htt
         limits = httpx.Limits(
             max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE, keepalive_expiry=KEEPALIVE_SECONDS
         )
-        shared = clients[key] = _SharedClient(build_async_client(settings, limits=limits))
+        shared = clients[key] = _SharedClient(transport.build_async_client(settings, limits=limits))
     shared.users += 1
     return shared.client
 

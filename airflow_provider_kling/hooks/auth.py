@@ -36,22 +36,3 @@ class JwtToken:
 
     def invalidate(self) -> None:
         self._token = None
-
-
-def check_auth_for_path(path: str, *, uses_jwt: bool, conn_id: str) -> None:
-    """
-    Refuse, before sending, a JWT (access key + secret key) on a new-style path: Kling takes an
-    API key only there and answers an access-key JWT with 401/1002.
-    """
-    if not uses_jwt:
-        return
-    from airflow_provider_kling.models.new_style import is_new_style_path
-
-    if is_new_style_path(path):
-        from airflow_provider_kling.errors import KlingAuthError
-
-        raise KlingAuthError(
-            f"{path} is on Kling's new-style API, which needs an API key: connection '{conn_id}' holds an "
-            "access key and secret key (signed into a JWT, which Kling refuses there with 401/1002). Set the "
-            "connection's password to an API key and leave its login empty"
-        )

@@ -8,6 +8,7 @@ from typing import Any
 
 from airflow_provider_kling.errors import KlingAuthError
 from airflow_provider_kling.get_provider_info import DEFAULT_BASE_URL
+from airflow_provider_kling.idempotency import check_namespace
 
 #: Default cap on one result image: Kling's 2k PNGs are a few MiB.
 DEFAULT_MAX_IMAGE_BYTES = 50 * 1024 * 1024
@@ -187,8 +188,6 @@ def choice_extra(extras: Mapping[str, Any], name: str, choices: tuple[str, ...],
 
 def namespace_extra(extras: Mapping[str, Any], conn_id: str) -> str | None:
     """The ``external_task_id_namespace`` extra, checked."""
-    from airflow_provider_kling.idempotency import check_namespace
-
     return check_namespace(
         extras.get("external_task_id_namespace"),
         f"Connection '{conn_id}': extra 'external_task_id_namespace'",
@@ -210,27 +209,3 @@ def callback_base_url_extra(extras: Mapping[str, Any], conn_id: str) -> str | No
             f"http:// or https:// base URL, without a query (got {value!r})"
         )
     return text
-
-
-def webhook_keys_extra(extras: Mapping[str, Any], conn_id: str) -> tuple[bytes, ...]:
-    """The ``webhook_secret`` extra's HMAC keys: one ``whsec_`` secret, or several (a list, or one
-    string with spaces or commas between them) while Kling keeps an old and a new one. Each secret
-    is registered with the secrets masker. Read by the callback receiver only: the hook never needs it.
-    """
-    from airflow_provider_kling.callbacks.signature import SECRET_PREFIX, parse_secrets
-
-    secrets = parse_secrets(extras.get("webhook_secret"), f"Connection '{conn_id}': extra 'webhook_secret'")
-    for secret in secrets:
-        mask_secrets(secret.text, secret.text.removeprefix(SECRET_PREFIX))
-    return tuple(secret.key for secret in secrets)
-
-
-def mask_secrets(*secrets: str | None) -> None:
-    """Register keys with Airflow's secrets masker (a second line of defence; we never log them)."""
-    try:
-        from airflow.sdk.log import mask_secret
-    except ImportError:  # pragma: no cover - older task SDKs
-        return
-    for secret in secrets:
-        if secret:
-            mask_secret(secret)

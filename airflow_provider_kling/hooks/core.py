@@ -2,12 +2,12 @@
 
 As httpx splits ``BaseClient`` from ``Client``/``AsyncClient``, :class:`KlingCore` holds what both
 modes share: the settings and credentials, building a request (URL, headers with the key or a
-JWT, JSON body, query, timeouts clamped to the deadline), reading the answer, the retry loop,
-the create rules (resend only what provably never reached Kling, otherwise ask by external task
-id first) and polling. Each call is a generator that yields an :class:`ApiRequest` (and gets the
-:class:`Answer` back, or the sender's :class:`KlingConnectionError`) or seconds to sleep;
-:func:`drive` runs it with a blocking sender and :func:`adrive` with an async one. Time comes from
-an injected :class:`Clock`.
+JWT, JSON body, query, timeouts clamped to the deadline), reading the answer and the retry loop.
+Each call is a generator that yields an :class:`ApiRequest` (and gets the :class:`Answer` back,
+or the sender's :class:`KlingConnectionError`) or seconds to sleep; :func:`drive` runs it with a
+blocking sender and :func:`adrive` with an async one. Time comes from an injected :class:`Clock`.
+The task calls built on :meth:`KlingCore.call` are in :mod:`.wire` (one wire format per API
+style), :mod:`.task_queries` (many tasks), :mod:`.external_ids` and :mod:`.tasks` (create, wait).
 """
 
 from __future__ import annotations
@@ -17,34 +17,14 @@ import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
-from urllib.parse import quote
 
-from airflow_provider_kling.defaults import GENERATIONS_PATH, MAX_PAGE_NUM, MAX_PAGE_SIZE
-from airflow_provider_kling.errors import (
-    KlingAuthError,
-    KlingConnectionError,
-    KlingError,
-    KlingInvalidRequestError,
-    KlingNotFoundError,
-    KlingRateLimitError,
-    KlingRequestValidationError,
-    KlingResponseError,
-    create_never_reached_kling,
-    create_outcome_unknown,
-    is_retryable,
-)
+from airflow_provider_kling.errors import KlingAuthError, KlingConnectionError, KlingError, is_retryable
 from airflow_provider_kling.hooks.auth import RENEWABLE_AUTH_CODES, JwtToken
 from airflow_provider_kling.hooks.retry import RetryPolicy
-from airflow_provider_kling.polling import PollPlan, time_left
+from airflow_provider_kling.polling import time_left
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.connection import KlingConnectionSettings
-    from airflow_provider_kling.models import ImageGenerationRequest, ImageTask
-    from airflow_provider_kling.models.requests import KlingTaskRequest
-
-#: A create whose answer was lost and that Kling provably never received is sent again after
-#: ``min(RESEND_WAIT_MAX, 2 ** resends)`` seconds, at most ``max_retries`` times.
-RESEND_WAIT_MAX = 30.0
 
 T = TypeVar("T")
 
@@ -161,20 +141,8 @@ def retried(
         yield wait
 
 
-def task_path(endpoint: str, task_id: str) -> str:
-    return f"{endpoint}/{quote(task_id, safe='')}"
-
-
-def _check_page(page_num: int, page_size: int) -> dict[str, int]:
-    limits = (("page_num", page_num, MAX_PAGE_NUM), ("page_size", page_size, MAX_PAGE_SIZE))
-    for name, value, highest in limits:
-        if not 1 <= value <= highest:
-            raise KlingRequestValidationError(f"{name} must be between 1 and {highest} (got {value})")
-    return {"pageNum": page_num, "pageSize": page_size}
-
-
 class KlingCore:
-    """What the sync and async senders share: settings, auth, requests, answers, retries, creates, polls.
+    """What the sync and async senders share: settings, auth, requests, answers and retries.
 
     The settings are loaded by the sender (:class:`~airflow_provider_kling.hooks.kling.KlingHook`,
     sync or async) before a call's steps run; the steps read them from :attr:`loaded`.
@@ -191,7 +159,9 @@ class KlingCore:
         self._max_retries_override = max_retries
         self._settings: KlingConnectionSettings | None = None
         self._jwt: JwtToken | None = None
+        #: What this hook found out about its host (``external_ids``, ``task_queries``).
         self._external_ids_honoured: bool | None = None
+        self._tasks_support: Any = None  # a task_queries.TasksQuerySupport (that module builds on this one)
 
     # -- settings and auth ------------------------------------------------------------------
 
@@ -243,7 +213,7 @@ class KlingCore:
     ) -> Steps[Any]:
         """One call and its retries (``resend_if``: which errors; waits at most ``max_wait``, a poll's
         interval): Kling's ``data``. A JWT Kling calls expired is signed anew once."""
-        from airflow_provider_kling.models import parse_answer
+        from airflow_provider_kling.models.task import parse_answer  # DAG-parse cost: pydantic models
 
         def attempt() -> Steps[Any]:
             # Built at each attempt: the JWT is signed and the timeouts clamped to the time left now.
@@ -277,173 +247,3 @@ class KlingCore:
                 if renewed or not self._renew_jwt_after(exc):
                     raise self._naming_the_connection(exc) from None
                 renewed = True  # once: a second refusal is a real auth error
-
-    # -- queries ----------------------------------------------------------------------------------
-
-    def get_task_steps(
-        self,
-        task_id: str,
-        *,
-        endpoint: str = GENERATIONS_PATH,
-        deadline: float | None = None,
-        max_wait: float | None = None,
-    ) -> Steps[ImageTask]:
-        from airflow_provider_kling.models import task_from_data
-        from airflow_provider_kling.models.new_style import is_new_style_path
-
-        if is_new_style_path(endpoint):  # no query route of its own: GET /tasks
-            from airflow_provider_kling.hooks.task_queries import new_style_task_steps
-
-            return (yield from new_style_task_steps(self, task_id, deadline=deadline, max_wait=max_wait))
-        path = task_path(endpoint, task_id)
-        data = yield from self.call("GET", path, task_id=task_id, deadline=deadline, max_wait=max_wait)
-        return task_from_data(data, f"task {task_id}", task_id)
-
-    def find_by_external_id_steps(
-        self, external_task_id: str, *, endpoint: str = GENERATIONS_PATH, deadline: float | None = None
-    ) -> Steps[ImageTask | None]:
-        """The task created with this ``external_task_id``, or ``None``; errors name it as such."""
-        try:
-            return (yield from self.get_task_steps(external_task_id, endpoint=endpoint, deadline=deadline))
-        except KlingNotFoundError:
-            return None
-        except KlingError as exc:
-            if exc.task_id == external_task_id:
-                exc.task_id, exc.external_task_id = None, external_task_id
-            raise
-
-    def list_data_steps(
-        self,
-        page_num: int,
-        page_size: int,
-        *,
-        endpoint: str = GENERATIONS_PATH,
-        deadline: float | None = None,
-        max_wait: float | None = None,
-    ) -> Steps[list[dict[str, Any]]]:
-        """One page of the task list, unparsed (list rounds parse only the tasks they watch)."""
-        from airflow_provider_kling.models.new_style import is_new_style_path
-
-        params = _check_page(page_num, page_size)
-        if is_new_style_path(endpoint):  # the account's newest tasks of every kind: POST /tasks
-            from airflow_provider_kling.models.task_query import TASKS_PATH, TaskSearch
-
-            if page_num > 1:
-                return []
-            body = TaskSearch(limit=page_size).to_json()
-            page = yield from self.call("POST", TASKS_PATH, body=body, deadline=deadline, max_wait=max_wait)
-            items = page.get("result") if isinstance(page, dict) else None
-            return [item for item in (items or ()) if isinstance(item, dict)]
-        data = yield from self.call("GET", endpoint, params=params, deadline=deadline, max_wait=max_wait)
-        if data is not None and not isinstance(data, list):
-            raise KlingResponseError("Kling answered a task list request without a list of tasks")
-        return [item if isinstance(item, dict) else {} for item in (data or [])]
-
-    def list_steps(
-        self,
-        page_num: int,
-        page_size: int,
-        *,
-        endpoint: str = GENERATIONS_PATH,
-        deadline: float | None = None,
-    ) -> Steps[list[ImageTask]]:
-        from airflow_provider_kling.models import task_from_data
-
-        items = yield from self.list_data_steps(page_num, page_size, endpoint=endpoint, deadline=deadline)
-        return [task_from_data(item, "a listed task", None) for item in items]
-
-    def wait_steps(
-        self, task_id: str, *, poll_interval: float, timeout: float, endpoint: str = GENERATIONS_PATH
-    ) -> Steps[ImageTask]:
-        """Poll until the task succeeds, fails or the deadline passes (:class:`PollPlan` decides);
-        a failed poll's retries never wait longer than the poll interval."""
-        start = self.clock.monotonic()
-        plan = PollPlan(task_id, poll_interval, deadline=start + timeout, started=start)
-        while True:
-            try:
-                task = yield from self.get_task_steps(
-                    task_id, endpoint=endpoint, deadline=plan.deadline, max_wait=poll_interval
-                )
-            except KlingError as exc:
-                plan.failed(exc)
-                self.log.warning("Polling Kling task %s failed (%s); polling again", task_id, exc)
-            else:
-                if plan.answered(task, self.log, self.clock.monotonic()):
-                    return task
-            yield plan.next_delay(self.clock.monotonic())
-
-    # -- creates ----------------------------------------------------------------------------------
-
-    def create_steps(
-        self,
-        request: ImageGenerationRequest | KlingTaskRequest | None,
-        fields: Mapping[str, Any],
-        *,
-        retry_rate_limit: bool = True,
-    ) -> Steps[ImageTask]:
-        """:meth:`KlingHook.create_task <airflow_provider_kling.hooks.kling.KlingHook.create_task>`."""
-        from airflow_provider_kling.hooks import external_ids
-        from airflow_provider_kling.idempotency import new_external_task_id, with_external_task_id
-        from airflow_provider_kling.models import ImageGenerationRequest, task_from_data
-
-        if request is not None and fields:
-            raise TypeError("pass either a request or its fields to create_task, not both")
-        request = request or ImageGenerationRequest.build(**fields)
-        if not request.external_task_id:
-            request = with_external_task_id(request, new_external_task_id())
-        external_id = request.external_task_id
-        assert external_id is not None
-        from airflow_provider_kling.hooks.task_queries import check_create
-
-        endpoint = request.endpoint  # where it is queried; a model-path kind names its model in create_path
-        create_path = request.create_path
-        check_create(self, create_path, getattr(request, "model_name", None))
-        body = request.to_json()
-        resends = 0
-
-        def resend_if(exc: KlingError) -> bool:
-            if not retry_rate_limit and isinstance(exc, KlingRateLimitError):
-                return False
-            return create_never_reached_kling(exc)
-
-        while True:
-            try:
-                data = yield from self.call("POST", create_path, body=body, resend_if=resend_if)
-                task = task_from_data(data, "the new task", None)
-            except KlingInvalidRequestError:
-                # Kling refuses a second create with a known external id: the first one landed.
-                existing = yield from self.find_by_external_id_steps(external_id, endpoint=endpoint)
-                if existing is None:
-                    raise
-                self.log.info(
-                    "Kling task %s already exists for external_task_id %s", existing.task_id, external_id
-                )
-                return existing
-            except KlingError as exc:
-                if not create_outcome_unknown(exc):
-                    raise
-                found = yield from external_ids.find_after_unknown_outcome(self, external_id, exc, endpoint)
-                if found is not None:
-                    return found
-                if resends >= self.loaded.max_retries:
-                    raise
-                resends += 1
-                self.log.warning(
-                    "Kling has no task with external_task_id %s after a failed create (%s): it never "
-                    "arrived; sending it again (%d of %d)",
-                    external_id,
-                    exc,
-                    resends,
-                    self.loaded.max_retries,
-                )
-                yield min(RESEND_WAIT_MAX, 2.0**resends)
-                continue
-            kind = type(request).kind
-            self.log.info(
-                "Created Kling %s task %s (status %s)",
-                "image" if kind == "generations" else kind,
-                task.task_id,
-                task.task_status,
-            )
-            yield from external_ids.learn_support(self, task, external_id, endpoint)
-            return task

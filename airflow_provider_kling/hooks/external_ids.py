@@ -8,25 +8,26 @@ connection extra, the create's answer or one query, and raise when it cannot be 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from airflow_provider_kling.errors import KlingCreateOutcomeUnknownError, KlingError
+from airflow_provider_kling.hooks.wire import Route
+from airflow_provider_kling.models.hosts import known_support
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.core import KlingCore, Steps
-    from airflow_provider_kling.models import ImageTask
+    from airflow_provider_kling.models.task import ImageTask
 
 
 def ids_honoured(core: KlingCore) -> bool | None:
     """True / False when known (connection extra, Kling's own hosts, or found out by this hook);
     None when not yet."""
     if core._external_ids_honoured is None:
-        from airflow_provider_kling.models.hosts import is_klings_own_host
-
-        support = core.loaded.external_task_id_support
-        if support == "auto" and is_klings_own_host(core.loaded.base_url):
-            support = "yes"  # Kling documents external_task_id (unique per account, queryable)
-        core._external_ids_honoured = {"yes": True, "no": False}.get(support)
+        # Kling documents external_task_id (unique per account, queryable).
+        core._external_ids_honoured = known_support(
+            core.loaded.external_task_id_support, core.loaded.base_url
+        )
     return core._external_ids_honoured
 
 
@@ -43,7 +44,7 @@ def _host_ignores_ids(core: KlingCore, evidence: str) -> None:
     core._external_ids_honoured = False
 
 
-def learn_support(core: KlingCore, task: ImageTask, external_id: str, endpoint: str) -> Steps[None]:
+def learn_support(core: KlingCore, task: ImageTask, external_id: str, route: Route) -> Steps[None]:
     """After a create whose answer arrived: a host that cannot find the task by its id ignores ids."""
     if ids_honoured(core) is not None:
         return
@@ -51,7 +52,7 @@ def learn_support(core: KlingCore, task: ImageTask, external_id: str, endpoint: 
         core._external_ids_honoured = True
         return
     try:
-        found = yield from core.find_by_external_id_steps(external_id, endpoint=endpoint)
+        found = yield from route.find(core, external_id)
     except KlingError as exc:  # finding out must not fail a create that worked
         core.log.info("Could not check whether Kling honours external_task_id: %s", exc)
         return
@@ -61,11 +62,11 @@ def learn_support(core: KlingCore, task: ImageTask, external_id: str, endpoint: 
         _host_ignores_ids(core, f"task {task.task_id} is not found by external_task_id {external_id}")
 
 
-def _probe_support(core: KlingCore, endpoint: str) -> Steps[bool | None]:
+def _probe_support(core: KlingCore, route: Route) -> Steps[bool | None]:
     """Whether the host finds a task of this account by its external id (None: no task to try)."""
-    for listed in (yield from core.list_steps(1, 30, endpoint=endpoint)):
+    for listed in (yield from route.list(core, 1, 30)):
         if listed.external_task_id:
-            found = yield from core.find_by_external_id_steps(listed.external_task_id, endpoint=endpoint)
+            found = yield from route.find(core, listed.external_task_id)
             if found is not None:
                 core._external_ids_honoured = True
                 return True
@@ -75,7 +76,7 @@ def _probe_support(core: KlingCore, endpoint: str) -> Steps[bool | None]:
 
 
 def find_after_unknown_outcome(
-    core: KlingCore, external_id: str, exc: KlingError, endpoint: str
+    core: KlingCore, external_id: str, exc: KlingError, route: Route
 ) -> Steps[ImageTask | None]:
     """
     The task a create of unknown outcome made, if Kling has it; ``None`` when it provably
@@ -83,7 +84,7 @@ def find_after_unknown_outcome(
     """
     honoured = ids_honoured(core)
     if honoured is not False:
-        existing = yield from core.find_by_external_id_steps(external_id, endpoint=endpoint)
+        existing = yield from route.find(core, external_id)
         if existing is not None:
             core.log.warning(
                 "The answer to a create was lost (%s), but Kling had received it: resuming task %s "
@@ -95,7 +96,7 @@ def find_after_unknown_outcome(
             core._external_ids_honoured = True
             return existing
         if honoured is None:
-            honoured = yield from _probe_support(core, endpoint)
+            honoured = yield from _probe_support(core, route)
         if honoured:
             return None
     raise _outcome_unknown_error(core, external_id, exc, known_to_ignore=honoured is False)
@@ -104,8 +105,6 @@ def find_after_unknown_outcome(
 def _outcome_unknown_error(
     core: KlingCore, external_id: str, exc: KlingError, *, known_to_ignore: bool
 ) -> KlingCreateOutcomeUnknownError:
-    from datetime import UTC, datetime
-
     sent_at = datetime.fromtimestamp(core.clock.time(), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     why = (
         "this host ignores external_task_id"
@@ -121,61 +120,3 @@ def _outcome_unknown_error(
         f"external_task_id_support to 'yes' on connection '{core.kling_conn_id}'",
         external_task_id=external_id,
     )
-
-
-class TasksQuerySupport:
-    """
-    Whether a host answers ``GET /tasks`` (many tasks in one query), found out the way external-id
-    support is: the connection extra ``tasks_query`` (``auto``, ``yes``, ``no``), Kling's own hosts
-    (documented: yes), else the first answer. Sans-I/O: the hook reports what it saw.
-
-    ``/tasks`` belongs to the new-style API, which takes an API key only: with ``auto``, a JWT
-    connection does not use it.
-    """
-
-    def __init__(self, setting: str, base_url: str, *, uses_jwt: bool = False) -> None:
-        from airflow_provider_kling.models.hosts import is_klings_own_host
-
-        self.setting = setting
-        self.supported: bool | None = {"yes": True, "no": False}.get(setting)
-        if self.supported is None:
-            if uses_jwt:
-                self.supported = False
-            elif is_klings_own_host(base_url):
-                self.supported = True
-
-    def __repr__(self) -> str:
-        return f"TasksQuerySupport(setting={self.setting!r}, supported={self.supported!r})"
-
-    @property
-    def usable(self) -> bool:
-        """Try ``/tasks`` (known to work, or not known yet)."""
-        return self.supported is not False
-
-    def saw_answer(self) -> None:
-        """A ``/tasks`` query was answered with a list: the host has it."""
-        if self.supported is None:
-            self.supported = True
-
-    def saw_error(self, exc: KlingError) -> bool:
-        """
-        A ``/tasks`` query failed: True when that shows the host lacks it (no such route, or an
-        answer that is not Kling's), so the caller falls back to per-task queries and list rounds.
-        A host set to ``yes`` is never given up on; a transient error says nothing.
-        """
-        from airflow_provider_kling.errors import KlingAuthError, KlingNotFoundError, KlingResponseError
-
-        if self.setting == "yes":
-            return False
-        # A host without the route may answer its own page (200, not JSON): that is no Kling answer.
-        if exc.retryable and not isinstance(exc, KlingResponseError):
-            return False
-        lacks = (
-            isinstance(exc, KlingNotFoundError | KlingResponseError)
-            or exc.http_status in (404, 405)
-            or exc.code == 1202
-            or (isinstance(exc, KlingAuthError) and self.supported is None)
-        )
-        if lacks:
-            self.supported = False
-        return lacks

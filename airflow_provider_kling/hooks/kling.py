@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_kling.defaults import DEFAULT_CONN_ID
-from airflow_provider_kling.errors import KlingAuthError, KlingConnectionError, KlingError
-from airflow_provider_kling.hooks.connection import KlingConnectionSettings, mask_secrets
+from airflow_provider_kling.defaults import DEFAULT_CONN_ID, GENERATIONS_PATH
+from airflow_provider_kling.errors import KlingAuthError, KlingConnectionError, KlingError, KlingNotFoundError
+from airflow_provider_kling.get_provider_info import get_provider_info
+from airflow_provider_kling.hooks.account import ACCOUNT_COSTS_PATH, costs_query, costs_turn
+from airflow_provider_kling.hooks.async_client import acquire_client, cached_settings, release_client
+from airflow_provider_kling.hooks.connection import KlingConnectionSettings
 from airflow_provider_kling.hooks.core import (
-    GENERATIONS_PATH,
     Clock,
     KlingCore,
     Steps,
@@ -28,28 +30,50 @@ from airflow_provider_kling.hooks.core import (
     drive,
     retried,
 )
+from airflow_provider_kling.hooks.download import open_image, open_video
+from airflow_provider_kling.hooks.retry import RetryPolicy
+from airflow_provider_kling.hooks.transport import asend, build_session, send
+from airflow_provider_kling.masking import mask_secrets
 from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
     from datetime import datetime
+    from types import ModuleType
 
     import httpx
     import requests
 
     from airflow_provider_kling.hooks.core import T
     from airflow_provider_kling.hooks.download import ImageDownload
+    from airflow_provider_kling.hooks.wire import Route
     from airflow_provider_kling.models import AccountCosts, ImageGenerationRequest, ImageTask
+    from airflow_provider_kling.models.api_style import ApiStyle
     from airflow_provider_kling.models.requests import KlingTaskRequest
 
 __all__ = ["GENERATIONS_PATH", "Clock", "KlingConnectionSettings", "KlingHook"]
 
 
+def _tasks() -> ModuleType:
+    """The task calls (:mod:`.tasks`), imported on first use: they load the request and task models
+    (pydantic), which a DAG file importing this module does not need."""
+    from airflow_provider_kling.hooks import tasks  # DAG-parse cost (see the docstring)
+
+    return tasks
+
+
+def _route(endpoint: str, api_style: ApiStyle | str | None) -> Route:
+    """The :class:`~airflow_provider_kling.hooks.wire.Route` of a call's ``endpoint`` and ``api_style``."""
+    route: Route = _tasks().Route.at(endpoint, api_style)
+    return route
+
+
 class KlingHook(KlingCore, BaseHook):
     """
-    Talk to Kling's image API: image generation and its neighbouring endpoints (omni-image,
-    multi-image2image, expand, virtual try-on), which share one task lifecycle. Task calls take
-    the endpoint's path as ``endpoint`` (default image generation); a create takes it from its
-    request model. Every call has an async twin (``a`` prefix) on the event loop's shared client.
+    Talk to Kling: every request kind, image or video, in either API style, on one task lifecycle.
+    Task calls take the kind's path as ``endpoint`` (default image generation) and its style as
+    ``api_style`` (default: the style its kind declares that path in; :mod:`.wire` says how each
+    style is queried and listed); a create takes both from its request. Every call has an async
+    twin (``a`` prefix) on the event loop's shared client.
 
     :param kling_conn_id: The ``kling`` connection: host = base URL (default the reseller's),
         password = API key, or login = access key with password = secret key.
@@ -81,8 +105,6 @@ class KlingHook(KlingCore, BaseHook):
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """The connection form for Airflow < 3.2 (newer versions read provider info), in its key names."""
-        from airflow_provider_kling.get_provider_info import get_provider_info
-
         behaviour = get_provider_info()["connection-types"][0]["ui-field-behaviour"]
         return {key.replace("-", "_"): value for key, value in behaviour.items()}
 
@@ -101,7 +123,6 @@ class KlingHook(KlingCore, BaseHook):
     async def aget_settings(self) -> KlingConnectionSettings:
         """The connection read with Airflow's async-safe accessors (for the triggerer), briefly cached."""
         if self._settings is None:
-            from airflow_provider_kling.hooks.async_client import cached_settings
 
             async def read_connection() -> KlingConnectionSettings:
                 from airflow.providers.common.compat.connection import (
@@ -124,22 +145,15 @@ class KlingHook(KlingCore, BaseHook):
     @cached_property
     def session(self) -> requests.Session:
         """One session for every call of this hook (connection pooling, proxies)."""
-        from airflow_provider_kling.hooks.transport import build_session
-
         return build_session(self.settings)
 
     def _run(self, steps: Steps[T]) -> T:
         """Run a call's steps on the worker: ``requests``, blocking sleeps."""
-        from airflow_provider_kling.hooks.transport import send
-
         self.settings  # noqa: B018 - read the connection before the steps need it
         return drive(steps, partial(send, self.session), self.clock.sleep)
 
     async def _arun(self, steps: Steps[T]) -> T:
         """Run a call's steps on the event loop's shared ``httpx.AsyncClient``."""
-        from airflow_provider_kling.hooks.async_client import acquire_client
-        from airflow_provider_kling.hooks.transport import asend
-
         settings = await self.aget_settings()
         if self._async_client is None:
             self._async_client = await acquire_client(self.kling_conn_id, settings)
@@ -148,8 +162,6 @@ class KlingHook(KlingCore, BaseHook):
     async def aclose(self) -> None:
         """Let go of the shared async client (the last hook using it closes it)."""
         if self._async_client is not None:
-            from airflow_provider_kling.hooks.async_client import release_client
-
             client, self._async_client = self._async_client, None
             await release_client(client)
 
@@ -164,7 +176,7 @@ class KlingHook(KlingCore, BaseHook):
     ) -> ImageTask:
         """
         Create a task from a validated request of any kind (or an image-generation request's
-        fields) at the request's endpoint; return the new task.
+        fields) where its kind and API style say; return the new task.
 
         Pays at most once: every create carries an ``external_task_id`` (a fresh one when the
         request has none). It is resent only when it provably never reached Kling (no connection,
@@ -175,7 +187,7 @@ class KlingHook(KlingCore, BaseHook):
         ``retry_rate_limit=False`` raises a 429 (1302/1303) at once instead of backing off: for a
         caller that schedules its own creates by slots (the batch).
         """
-        return self._run(self.create_steps(request, fields, retry_rate_limit=retry_rate_limit))
+        return self._run(_tasks().create_steps(self, request, fields, retry_rate_limit=retry_rate_limit))
 
     async def acreate_task(
         self,
@@ -185,11 +197,15 @@ class KlingHook(KlingCore, BaseHook):
         **fields: Any,
     ) -> ImageTask:
         """Async :meth:`create_task`: the same rules, on the event loop's shared client."""
-        return await self._arun(self.create_steps(request, fields, retry_rate_limit=retry_rate_limit))
+        return await self._arun(
+            _tasks().create_steps(self, request, fields, retry_rate_limit=retry_rate_limit)
+        )
 
-    def get_task(self, task_id: str, *, endpoint: str = GENERATIONS_PATH) -> ImageTask:
+    def get_task(
+        self, task_id: str, *, endpoint: str = GENERATIONS_PATH, api_style: ApiStyle | str | None = None
+    ) -> ImageTask:
         """Query one task of ``endpoint`` by Kling task id or by the caller's ``external_task_id``."""
-        return self._run(self.get_task_steps(task_id, endpoint=endpoint))
+        return self._run(_route(endpoint, api_style).query(self, task_id))
 
     async def aget_task(
         self,
@@ -198,21 +214,42 @@ class KlingHook(KlingCore, BaseHook):
         deadline: float | None = None,
         endpoint: str = GENERATIONS_PATH,
         max_wait: float | None = None,
+        api_style: ApiStyle | str | None = None,
     ) -> ImageTask:
         """Async :meth:`get_task`; retries and timeouts end by ``deadline`` (the clock's ``monotonic()``)
         and wait at most ``max_wait`` (a poll passes its interval)."""
-        steps = self.get_task_steps(task_id, endpoint=endpoint, deadline=deadline, max_wait=max_wait)
-        return await self._arun(steps)
+        route = _route(endpoint, api_style)
+        return await self._arun(route.query(self, task_id, deadline=deadline, max_wait=max_wait))
 
-    def get_tasks(self, task_ids: Iterable[str], *, endpoint: str = GENERATIONS_PATH) -> list[ImageTask]:
+    async def acomplete_task(
+        self,
+        task: ImageTask,
+        *,
+        deadline: float | None = None,
+        endpoint: str = GENERATIONS_PATH,
+        max_wait: float | None = None,
+        api_style: ApiStyle | str | None = None,
+    ) -> ImageTask:
+        """A task read through ``GET /tasks``, with all its own style's query says once it has ended
+        (``/tasks`` carries a ``/v1`` task's units but not its balance deduction): one more query then."""
+        route = _route(endpoint, api_style)
+        return await self._arun(
+            _tasks().complete_steps(self, task, route, deadline=deadline, max_wait=max_wait)
+        )
+
+    def get_tasks(
+        self,
+        task_ids: Iterable[str],
+        *,
+        endpoint: str = GENERATIONS_PATH,
+        api_style: ApiStyle | str | None = None,
+    ) -> list[ImageTask]:
         """
         The tasks of ``task_ids`` Kling knows, in the order asked (unknown ids are left out): one
         ``GET /tasks`` per 20 ids where the host has it (connection extra ``tasks_query``), else one
-        query per task at ``endpoint``.
+        query per task as its style queries it. A finished task carries the same fields either way.
         """
-        from airflow_provider_kling.hooks.task_queries import get_tasks_steps
-
-        return self._run(get_tasks_steps(self, task_ids, endpoint=endpoint))
+        return self._run(_tasks().get_tasks_steps(self, task_ids, _route(endpoint, api_style)))
 
     async def aget_tasks(
         self,
@@ -221,49 +258,62 @@ class KlingHook(KlingCore, BaseHook):
         endpoint: str = GENERATIONS_PATH,
         deadline: float | None = None,
         max_wait: float | None = None,
+        api_style: ApiStyle | str | None = None,
     ) -> list[ImageTask]:
         """Async :meth:`get_tasks`, on the event loop's shared client."""
-        from airflow_provider_kling.hooks.task_queries import get_tasks_steps
-
-        steps = get_tasks_steps(self, task_ids, endpoint=endpoint, deadline=deadline, max_wait=max_wait)
-        return await self._arun(steps)
+        steps = _tasks().get_tasks_steps(
+            self, task_ids, _route(endpoint, api_style), deadline=deadline, max_wait=max_wait
+        )
+        return await self._arun(steps)  # type: ignore[no-any-return]
 
     async def _atasks_data(
         self, task_ids: list[str], *, deadline: float | None = None, max_wait: float | None = None
     ) -> list[dict[str, Any]]:
-        """One ``GET /tasks`` for up to 20 ids, unparsed: the triggers' batches parse each their own."""
-        from airflow_provider_kling.hooks.task_queries import tasks_query_steps
+        """One ``GET /tasks`` for up to 20 ids, unread: the triggers' batches read each their own."""
+        steps = _tasks().tasks_query_steps(self, task_ids, deadline=deadline, max_wait=max_wait)
+        return await self._arun(steps)  # type: ignore[no-any-return]
 
-        steps = tasks_query_steps(self, task_ids, deadline=deadline, max_wait=max_wait)
-        return await self._arun(steps)
-
-    def find_task(self, task_id: str, *, endpoint: str = GENERATIONS_PATH) -> ImageTask | None:
+    def find_task(
+        self, task_id: str, *, endpoint: str = GENERATIONS_PATH, api_style: ApiStyle | str | None = None
+    ) -> ImageTask | None:
         """Like :meth:`get_task`, but ``None`` when Kling knows no such task."""
-        from airflow_provider_kling.errors import KlingNotFoundError
-
         try:
-            return self.get_task(task_id, endpoint=endpoint)
+            return self.get_task(task_id, endpoint=endpoint, api_style=api_style)
         except KlingNotFoundError:
             return None
 
     def find_task_by_external_id(
-        self, external_task_id: str, *, endpoint: str = GENERATIONS_PATH
+        self,
+        external_task_id: str,
+        *,
+        endpoint: str = GENERATIONS_PATH,
+        api_style: ApiStyle | str | None = None,
     ) -> ImageTask | None:
         """The task created with this ``external_task_id``, or ``None``; errors name it as such."""
-        return self._run(self.find_by_external_id_steps(external_task_id, endpoint=endpoint))
+        return self._run(_route(endpoint, api_style).find(self, external_task_id))
 
     async def afind_task_by_external_id(
-        self, external_task_id: str, *, endpoint: str = GENERATIONS_PATH, deadline: float | None = None
+        self,
+        external_task_id: str,
+        *,
+        endpoint: str = GENERATIONS_PATH,
+        deadline: float | None = None,
+        api_style: ApiStyle | str | None = None,
     ) -> ImageTask | None:
         """Async :meth:`find_task_by_external_id`."""
-        steps = self.find_by_external_id_steps(external_task_id, endpoint=endpoint, deadline=deadline)
-        return await self._arun(steps)
+        return await self._arun(_route(endpoint, api_style).find(self, external_task_id, deadline=deadline))
 
     def list_tasks(
-        self, page_num: int = 1, page_size: int = 30, *, endpoint: str = GENERATIONS_PATH
+        self,
+        page_num: int = 1,
+        page_size: int = 30,
+        *,
+        endpoint: str = GENERATIONS_PATH,
+        api_style: ApiStyle | str | None = None,
     ) -> list[ImageTask]:
-        """One page of the account's tasks of ``endpoint``, newest first as Kling orders them."""
-        return self._run(self.list_steps(page_num, page_size, endpoint=endpoint))
+        """One page of the account's tasks of ``endpoint``, newest first as Kling orders them (a
+        model-path style lists the account's newest tasks of every kind)."""
+        return self._run(_route(endpoint, api_style).list(self, page_num, page_size))
 
     async def alist_tasks(
         self,
@@ -272,9 +322,12 @@ class KlingHook(KlingCore, BaseHook):
         *,
         deadline: float | None = None,
         endpoint: str = GENERATIONS_PATH,
+        api_style: ApiStyle | str | None = None,
     ) -> list[ImageTask]:
         """Async :meth:`list_tasks`: one page of the account's tasks of ``endpoint``, newest first."""
-        return await self._arun(self.list_steps(page_num, page_size, endpoint=endpoint, deadline=deadline))
+        return await self._arun(
+            _route(endpoint, api_style).list(self, page_num, page_size, deadline=deadline)
+        )
 
     async def _alist_task_data(
         self,
@@ -284,12 +337,13 @@ class KlingHook(KlingCore, BaseHook):
         deadline: float | None = None,
         endpoint: str = GENERATIONS_PATH,
         max_wait: float | None = None,
+        api_style: ApiStyle | str | None = None,
     ) -> list[dict[str, Any]]:
-        """One page of the task list, unparsed: the triggers' list rounds parse only the tasks they watch."""
-        steps = self.list_data_steps(
-            page_num, page_size, endpoint=endpoint, deadline=deadline, max_wait=max_wait
+        """One page of the task list, unread: the triggers' list rounds read only the tasks they watch."""
+        route = _route(endpoint, api_style)
+        return await self._arun(
+            route.list_data(self, page_num, page_size, deadline=deadline, max_wait=max_wait)
         )
-        return await self._arun(steps)
 
     def wait_for_task(
         self,
@@ -298,6 +352,7 @@ class KlingHook(KlingCore, BaseHook):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float = DEFAULT_TIMEOUT,
         endpoint: str = GENERATIONS_PATH,
+        api_style: ApiStyle | str | None = None,
     ) -> ImageTask:
         """
         Poll until the task succeeds (returned), fails (:class:`KlingTaskFailedError`) or the
@@ -306,19 +361,10 @@ class KlingHook(KlingCore, BaseHook):
         poll step and the error budget come from :class:`~airflow_provider_kling.polling.PollPlan`,
         as in the trigger.
         """
+        route = _route(endpoint, api_style)
         return self._run(
-            self.wait_steps(task_id, poll_interval=poll_interval, timeout=timeout, endpoint=endpoint)
+            _tasks().wait_steps(self, task_id, route, poll_interval=poll_interval, timeout=timeout)
         )
-
-    # The names every caller used before the endpoint-neutral ones; the same methods.
-    create_image_task = create_task
-    get_image_task = get_task
-    find_image_task = find_task
-    find_image_task_by_external_id = find_task_by_external_id
-    list_image_tasks = list_tasks
-    wait_for_image_task = wait_for_task
-    aget_image_task = aget_task
-    alist_image_tasks = alist_tasks
 
     # -- account ------------------------------------------------------------------------------------
 
@@ -342,8 +388,7 @@ class KlingHook(KlingCore, BaseHook):
         Kling's remaining quantities lag by up to 12 hours: treat them as an upper bound of what
         is left, and keep a margin for what ran since.
         """
-        from airflow_provider_kling.hooks.account import ACCOUNT_COSTS_PATH, costs_query, costs_turn
-        from airflow_provider_kling.models.account import costs_from_data
+        from airflow_provider_kling.models.account import costs_from_data  # DAG-parse cost: pydantic
 
         params = costs_query(start_time, end_time, resource_pack_name, self.clock.time())
         wait = costs_turn(self.settings, self.clock)
@@ -359,19 +404,13 @@ class KlingHook(KlingCore, BaseHook):
         ``content_length``. No Kling credentials are sent: image URLs are public CDN links.
         Redirects are checked hop by hop and the size is capped (``max_image_bytes``).
         """
-        from airflow_provider_kling.hooks.download import open_image
-
         return self._open_result(open_image, url, chunk_size)
 
     def iter_video_bytes(self, url: str, chunk_size: int = 1024 * 1024) -> ImageDownload:
         """Open a result video as :meth:`iter_image_bytes` opens an image, capped at ``max_video_bytes``."""
-        from airflow_provider_kling.hooks.download import open_video
-
         return self._open_result(open_video, url, chunk_size)
 
     def _open_result(self, opener: Callable[..., ImageDownload], url: str, chunk_size: int) -> ImageDownload:
-        from airflow_provider_kling.hooks.retry import RetryPolicy
-
         settings = self.settings
 
         def retry(open_stream: Callable[[], requests.Response]) -> requests.Response:

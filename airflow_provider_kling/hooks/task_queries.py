@@ -1,79 +1,121 @@
-"""Many tasks in one call, and the new-style API's queries, as steps of the hook's sans-I/O core.
+"""Many tasks in one call (``GET /tasks``), as steps of the hook's sans-I/O core.
 
+- :class:`TasksQuerySupport`: whether the host answers ``GET /tasks``, from the connection and
+  then from its answers.
 - :func:`get_tasks_steps`: the tasks of many ids, ``GET /tasks?task_ids=`` 20 ids at a time where
-  the host has it (:class:`~airflow_provider_kling.hooks.external_ids.TasksQuerySupport`), else one
-  query per task at its endpoint; ids Kling does not know are left out.
-- :func:`new_style_task_steps`: one task of a new-style path (``/text-to-video`` ...), which has no
-  query route of its own: ``GET /tasks?task_ids=`` (or ``?external_task_ids=``) for that one id.
-- :func:`check_create`: what a create must pass before it is sent: an API key on new-style paths,
-  and a model the connection's host still serves (a warning when Kling is retiring it).
-
-Each is a generator of the core's steps, so the requests and httpx senders run the same code.
+  the host has it, else one query per task as its style queries it; ids Kling does not know are
+  left out.
+- :func:`complete_steps`: a finished task read through ``/tasks`` read again at its own style's
+  query when ``/tasks`` leaves out part of it (a ``/v1`` task's balance deduction), so a task
+  carries the same fields, spend included, whichever query read it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from airflow_provider_kling.defaults import GENERATIONS_PATH
-from airflow_provider_kling.errors import KlingError, KlingNotFoundError
+from airflow_provider_kling.errors import KlingAuthError, KlingError, KlingNotFoundError, KlingResponseError
+from airflow_provider_kling.hooks.wire import MODEL_PATH, Route, tasks_query_steps
+from airflow_provider_kling.models.hosts import known_support
+from airflow_provider_kling.models.task_query import chunks
 
 if TYPE_CHECKING:
+    from airflow_provider_kling.hooks.connection import KlingConnectionSettings
     from airflow_provider_kling.hooks.core import KlingCore, Steps
-    from airflow_provider_kling.hooks.external_ids import TasksQuerySupport
-    from airflow_provider_kling.models import ImageTask
+    from airflow_provider_kling.models.task import ImageTask
+
+
+class TasksQuerySupport:
+    """
+    Whether a host answers ``GET /tasks`` (many tasks in one query), found out the way external-id
+    support is: the connection extra ``tasks_query`` (``auto``, ``yes``, ``no``), Kling's own hosts
+    (documented: yes), else the first answer. Sans-I/O: the hook reports what it saw.
+
+    ``/tasks`` belongs to the model-path style, which takes an API key only: with ``auto``, a JWT
+    connection does not use it.
+    """
+
+    def __init__(self, setting: str, base_url: str, *, uses_jwt: bool = False) -> None:
+        self.setting = setting
+        self.supported = False if uses_jwt and setting == "auto" else known_support(setting, base_url)
+
+    @classmethod
+    def of(cls, settings: KlingConnectionSettings) -> TasksQuerySupport:
+        """What a connection's settings say (its extra, its host, its credentials)."""
+        uses_jwt = not MODEL_PATH.takes_credentials(settings)
+        return cls(settings.tasks_query_support, settings.base_url, uses_jwt=uses_jwt)
+
+    def __repr__(self) -> str:
+        return f"TasksQuerySupport(setting={self.setting!r}, supported={self.supported!r})"
+
+    @property
+    def usable(self) -> bool:
+        """Try ``/tasks`` (known to work, or not known yet)."""
+        return self.supported is not False
+
+    def saw_answer(self) -> None:
+        """A ``/tasks`` query was answered with a list: the host has it."""
+        if self.supported is None:
+            self.supported = True
+
+    def saw_error(self, exc: KlingError) -> bool:
+        """
+        A ``/tasks`` query failed: True when that shows the host lacks it (no such route, or an
+        answer that is not Kling's), so the caller falls back to per-task queries and list rounds.
+        A host set to ``yes`` is never given up on; a transient error says nothing.
+        """
+        if self.setting == "yes":
+            return False
+        # A host without the route may answer its own page (200, not JSON): that is no Kling answer.
+        if exc.retryable and not isinstance(exc, KlingResponseError):
+            return False
+        lacks = (
+            isinstance(exc, KlingNotFoundError | KlingResponseError)
+            or exc.http_status in (404, 405)
+            or exc.code == 1202
+            or (isinstance(exc, KlingAuthError) and self.supported is None)
+        )
+        if lacks:
+            self.supported = False
+        return lacks
 
 
 def tasks_support(core: KlingCore) -> TasksQuerySupport:
     """The core's knowledge of its host's ``GET /tasks`` (from the connection, then from answers)."""
-    support: TasksQuerySupport | None = getattr(core, "_tasks_support", None)
-    if support is None:
-        from airflow_provider_kling.hooks.external_ids import TasksQuerySupport
-
-        settings = core.loaded
-        support = TasksQuerySupport(
-            settings.tasks_query_support, settings.base_url, uses_jwt=settings.access_key is not None
-        )
-        core._tasks_support = support  # type: ignore[attr-defined]
+    if core._tasks_support is None:
+        core._tasks_support = TasksQuerySupport.of(core.loaded)
+    support: TasksQuerySupport = core._tasks_support
     return support
 
 
-def tasks_query_steps(
+def complete_steps(
     core: KlingCore,
-    ids: list[str],
+    task: ImageTask,
+    route: Route,
     *,
-    external: bool = False,
     deadline: float | None = None,
     max_wait: float | None = None,
-) -> Steps[list[dict[str, Any]]]:
-    """One ``GET /tasks`` for up to 20 ids: the records Kling knows, unparsed."""
-    from airflow_provider_kling.errors import KlingResponseError
-    from airflow_provider_kling.models.task_query import TASKS_PATH, tasks_by_ids_params
-
-    params = tasks_by_ids_params(ids, external=external)
-    data = yield from core.call("GET", TASKS_PATH, params=params, deadline=deadline, max_wait=max_wait)
-    if data is not None and not isinstance(data, list):
-        raise KlingResponseError("Kling answered a many-task query without a list of tasks")
-    return [item for item in (data or ()) if isinstance(item, dict)]
+) -> Steps[ImageTask]:
+    """``task`` as read through ``/tasks``, with all its style's own query says once it has ended."""
+    if route.wire.tasks_query_is_complete or not task.task_status.is_final:
+        return task
+    return (yield from route.query(core, task.task_id, deadline=deadline, max_wait=max_wait))
 
 
 def get_tasks_steps(
     core: KlingCore,
     task_ids: Iterable[str],
+    route: Route,
     *,
-    endpoint: str = GENERATIONS_PATH,
     deadline: float | None = None,
     max_wait: float | None = None,
 ) -> Steps[list[ImageTask]]:
     """
     The tasks of ``task_ids`` that Kling knows, in the order asked: ``GET /tasks`` in chunks of 20
-    where the host has it, else one query per task at ``endpoint`` (a host found to lack
-    ``/tasks`` is not asked again).
+    where the host has it (a finished task completed by :func:`complete_steps`), else one query per
+    task (a host found to lack ``/tasks`` is not asked again).
     """
-    from airflow_provider_kling.models import task_from_data
-    from airflow_provider_kling.models.task_query import chunks
-
     support = tasks_support(core)
     ids = list(dict.fromkeys(task_ids))
     found: dict[str, ImageTask] = {}
@@ -82,10 +124,9 @@ def get_tasks_steps(
             for chunk in chunks(ids):
                 records = yield from tasks_query_steps(core, chunk, deadline=deadline, max_wait=max_wait)
                 for record in records:
-                    task = task_from_data(record, "a task of a many-task query")
+                    task = MODEL_PATH.decode(record, "a task of a many-task query")
                     found[task.task_id] = task
             support.saw_answer()
-            return [found[task_id] for task_id in ids if task_id in found]
         except KlingError as exc:
             if not support.saw_error(exc):
                 raise
@@ -94,47 +135,17 @@ def get_tasks_steps(
                 core.loaded.base_url,
                 exc,
             )
+        else:
+            for task_id, task in found.items():
+                found[task_id] = yield from complete_steps(
+                    core, task, route, deadline=deadline, max_wait=max_wait
+                )
+            return [found[task_id] for task_id in ids if task_id in found]
     for task_id in ids:
         if task_id in found:
             continue
         try:
-            found[task_id] = yield from core.get_task_steps(
-                task_id, endpoint=endpoint, deadline=deadline, max_wait=max_wait
-            )
+            found[task_id] = yield from route.query(core, task_id, deadline=deadline, max_wait=max_wait)
         except KlingNotFoundError:
             continue
     return [found[task_id] for task_id in ids if task_id in found]
-
-
-def new_style_task_steps(
-    core: KlingCore,
-    task_id: str,
-    *,
-    deadline: float | None = None,
-    max_wait: float | None = None,
-) -> Steps[ImageTask]:
-    """One task of a new-style path by Kling task id, else by external task id (through ``/tasks``)."""
-    from airflow_provider_kling.models import task_from_data
-
-    for external in (False, True):
-        records = yield from tasks_query_steps(
-            core, [task_id], external=external, deadline=deadline, max_wait=max_wait
-        )
-        if records:
-            return task_from_data(records[0], f"task {task_id}", task_id)
-    raise KlingNotFoundError(f"Kling knows no task {task_id}", task_id=task_id)
-
-
-def check_create(core: KlingCore, path: str, model_name: str | None) -> None:
-    """Before a create is sent: an API key on new-style paths; a model the host still serves."""
-    from airflow_provider_kling.hooks.auth import check_auth_for_path
-    from airflow_provider_kling.models.capabilities import check_model_served
-
-    settings = core.loaded
-    check_auth_for_path(path, uses_jwt=settings.access_key is not None, conn_id=core.kling_conn_id)
-    if model_name:
-        warning = check_model_served(
-            model_name, settings.base_url, refuse_retired=settings.retired_models == "refuse"
-        )
-        if warning:
-            core.log.warning("%s", warning)

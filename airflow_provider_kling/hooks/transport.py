@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.errors import KlingConnectError, KlingConnectionError
-from airflow_provider_kling.hooks.connection import mask_secrets
 from airflow_provider_kling.hooks.core import Answer
+from airflow_provider_kling.masking import mask_secrets
 
 if TYPE_CHECKING:
     import ssl

@@ -33,8 +33,8 @@ class RequestTasks:
     """
     The Kling tasks of ``request`` (which carries its generation-1 external task id) at its endpoint.
 
-    :param hook: Anything with ``find_image_task``, ``find_image_task_by_external_id`` and
-        ``create_image_task`` (the Kling hook).
+    :param hook: Anything with ``find_task``, ``find_task_by_external_id`` and ``create_task``
+        (the Kling hook).
     :param store: The task state store (``get``/``set``), or None before Airflow 3.3.
     :param push_task_id: Saves the Kling task id where the Airflow UI shows it (XCom).
     """
@@ -53,15 +53,17 @@ class RequestTasks:
             raise ValueError("the request needs an external_task_id to count its generations")
         self.hook, self.request, self.policy, self.store, self.log = hook, request, policy, store, log
         self.push_task_id = push_task_id
-        #: The request kind's endpoint: every query and create of this request goes there.
+        #: The request kind's endpoint and API style: every query and create of this request goes there.
         self.endpoint: str = request.endpoint
+        self.api_style: str = request.api_style
         self.base_id: str = request.external_task_id
         self.fingerprint = request_fingerprint(request)
 
     def reconcile(self) -> Decision:
         """What to do: resume the newest generation, create one, or stop (refused, exhausted)."""
         hint = self._hint()
-        hinted = self.hook.find_image_task(hint["task_id"], endpoint=self.endpoint) if hint else None
+        where = {"endpoint": self.endpoint, "api_style": self.api_style}
+        hinted = self.hook.find_task(hint["task_id"], **where) if hint else None
         hinted_generation = int(hint.get("generation") or 1) if hint and hinted else 0
         if hinted is not None and outcome_of(hinted.task_status) is not Outcome.FAILED:
             self.push_task_id(hinted.task_id)
@@ -87,13 +89,14 @@ class RequestTasks:
 
     def newest(self) -> tuple[Any, int]:
         """The newest task of this request found by external task id, and its generation (0: none)."""
-        find = self.hook.find_image_task_by_external_id
-        return run_scan(self.base_id, lambda external_id: find(external_id, endpoint=self.endpoint))
+        find = self.hook.find_task_by_external_id
+        where = {"endpoint": self.endpoint, "api_style": self.api_style}
+        return run_scan(self.base_id, lambda external_id: find(external_id, **where))
 
     def create(self, generation: int) -> Any:
         """Create generation ``generation`` (its external id validated like any field) and save its id."""
         external_id = generation_external_task_id(self.base_id, generation)
-        task = self.hook.create_image_task(with_external_task_id(self.request, external_id))
+        task = self.hook.create_task(with_external_task_id(self.request, external_id))
         self._remember(task, external_id, generation)
         return task
 

@@ -11,10 +11,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from airflow_provider_kling.errors import KlingResponseError, error_from_response
-from airflow_provider_kling.models.task import _millis_to_datetime, answer_problems
+from airflow_provider_kling.models.task import _millis_to_datetime, _Tolerant, answer_problems
 
 
 class ResourcePackStatus(StrEnum):
@@ -24,10 +24,6 @@ class ResourcePackStatus(StrEnum):
     ONLINE = "online"
     EXPIRED = "expired"
     RUN_OUT = "runOut"
-
-
-class _Tolerant(BaseModel):
-    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
 
 
 class ResourcePack(_Tolerant):

@@ -32,3 +32,11 @@ def host_family(base_url: str) -> HostFamily | None:
 def is_klings_own_host(base_url: str) -> bool:
     """Whether ``base_url`` is one of Kling's own API hosts (they behave as Kling documents)."""
     return host_family(base_url) == "kling"
+
+
+def known_support(setting: str, base_url: str) -> bool | None:
+    """Whether a host has a feature Kling documents (``external_task_id``, ``GET /tasks``): as the
+    connection extra says (``yes``/``no``), else yes on Kling's own hosts, else None (find out)."""
+    if setting in ("yes", "no"):
+        return setting == "yes"
+    return True if is_klings_own_host(base_url) else None

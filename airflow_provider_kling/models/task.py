@@ -2,29 +2,40 @@
 Kling's answers read into typed tasks: the envelope, task states, images and deductions.
 
 Sans-I/O: the hook's sync and async transports both hand status, headers and body to
-:func:`parse_answer`, and read tasks with :func:`task_from_data`.
+:func:`parse_answer`. A task arrives in one of two shapes, one per API style
+(:class:`~airflow_provider_kling.models.api_style.ApiStyle`): a ``/v1`` task object
+(:func:`task_from_v1`) or a model-path task record (:func:`task_from_record`); both become one
+:class:`ImageTask`. Where the style of a body is not known (a callback, a many-task answer),
+:func:`task_from_data` tells the shapes apart (:func:`record_style`, the only place that does).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from airflow_provider_kling.errors import KlingResponseError, error_from_response
+from airflow_provider_kling.models.api_style import ApiStyle
 
 
 class TaskStatus(StrEnum):
-    """Kling's task states; ``succeed`` is Kling's spelling."""
+    """Kling's task states; ``succeed`` is the ``/v1`` spelling, and the model-path style's
+    ``succeeded`` reads as the same member (``TaskStatus("succeeded") is TaskStatus.SUCCEED``)."""
 
     SUBMITTED = "submitted"
     PROCESSING = "processing"
     SUCCEED = "succeed"
     FAILED = "failed"
+
+    @classmethod
+    def _missing_(cls, value: object) -> TaskStatus | None:
+        return cls.SUCCEED if value == "succeeded" else None
 
     @property
     def is_final(self) -> bool:
@@ -190,8 +201,6 @@ class ImageTask(_Tolerant):
             "images": [image.to_xcom() for image in self.images],
             **({"videos": [video.to_xcom() for video in self.videos]} if self.videos else {}),
         }
-        if self.videos:
-            summary["videos"] = [video.to_xcom() for video in self.videos]
         if self.parent_video is not None:
             summary["parent_video"] = self.parent_video.to_xcom()
         return summary
@@ -245,16 +254,25 @@ def parse_answer(status: int, headers: Mapping[str, str], content: bytes, task_i
     return envelope.data
 
 
-def task_from_data(data: Any, what: str, task_id: str | None = None) -> ImageTask:
-    """Read one task from Kling's ``data`` (a ``/v1/`` task or a new-style record); an answer this
-    provider cannot read is a KlingResponseError."""
+def record_style(data: Mapping[str, Any]) -> ApiStyle:
+    """Which style's shape a task body has: ``task_id`` (``/v1``) or ``id`` (a model-path record)."""
+    return ApiStyle.MODEL_PATH if "task_id" not in data and "id" in data else ApiStyle.V1
+
+
+def record_ids(data: Mapping[str, Any]) -> tuple[str, str | None]:
+    """A task body's Kling task id and external task id, without reading the rest of it."""
+    if record_style(data) is ApiStyle.MODEL_PATH:
+        return str(data.get("id")), data.get("external_id") or None
+    info = data.get("task_info")
+    return str(data.get("task_id")), (
+        info.get("external_task_id") if isinstance(info, dict) else None
+    ) or None
+
+
+def task_from_v1(data: Any, what: str, task_id: str | None = None) -> ImageTask:
+    """A ``/v1`` task object (create, query, list) as a task; unreadable: KlingResponseError."""
     if not isinstance(data, dict):
         raise KlingResponseError(f"Kling answered without a task for {what}", task_id=task_id)
-    if "task_id" not in data and "id" in data:
-        # A new-style record (``id``, ``status``, ``outputs[]``, ``billing[]``): read in /v1/ terms.
-        from airflow_provider_kling.models.new_style import legacy_fields
-
-        data = legacy_fields(data)
     try:
         return ImageTask.model_validate(data)
     except ValidationError as exc:
@@ -262,6 +280,83 @@ def task_from_data(data: Any, what: str, task_id: str | None = None) -> ImageTas
         raise KlingResponseError(
             f"Kling answered with a task this provider cannot read for {what}: {problems}", task_id=task_id
         ) from None
+
+
+def task_from_record(data: Any, what: str, task_id: str | None = None) -> ImageTask:
+    """A model-path task record (``id``, ``status``, ``outputs[]``, ``billing[]``) as a task: the
+    same fields a ``/v1`` task has, so XCom and spend see one shape whichever style made it."""
+    if not isinstance(data, dict):
+        raise KlingResponseError(f"Kling answered without a task for {what}", task_id=task_id)
+    units, balance = _billing(data.get("billing"))
+    external_id = data.get("external_id")
+    fields: dict[str, Any] = {
+        "task_id": data.get("id"),
+        "task_status": data.get("status"),
+        "task_status_msg": data.get("message") or None,
+        "task_info": {"external_task_id": external_id} if external_id else {},
+        "created_at": data.get("create_time"),
+        "updated_at": data.get("update_time"),
+        "task_result": {
+            "images": [{"index": n, **image} for n, image in enumerate(_outputs(data, "image"))],
+            "videos": _outputs(data, "video"),
+        },
+        "final_unit_deduction": units,
+        "final_balance_deduction": balance,
+    }
+    return task_from_v1({key: value for key, value in fields.items() if value is not None}, what, task_id)
+
+
+#: Each style's decoder of its task bodies.
+DECODERS: Mapping[ApiStyle, Callable[[Any, str, str | None], ImageTask]] = {
+    ApiStyle.V1: task_from_v1,
+    ApiStyle.MODEL_PATH: task_from_record,
+}
+
+
+def task_from_data(data: Any, what: str, task_id: str | None = None) -> ImageTask:
+    """A task body of either style (a callback, a many-task answer): read by its shape."""
+    style = record_style(data) if isinstance(data, dict) else ApiStyle.V1
+    return DECODERS[style](data, what, task_id)
+
+
+def _outputs(record: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
+    """The ``outputs[]`` entries of one kind: ``{"video": {...}}`` (Kling's) or ``{"type": "video", ...}``."""
+    found = []
+    for output in record.get("outputs") or ():
+        if not isinstance(output, dict):
+            continue
+        if isinstance(output.get(kind), dict):
+            found.append(output[kind])
+        elif output.get("type") == kind:
+            found.append({key: value for key, value in output.items() if key != "type"})
+    return found
+
+
+def _amount(value: Any) -> Decimal | None:
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return amount if amount.is_finite() else None
+
+
+def _billing(billing: Any) -> tuple[str | None, dict[str, Any] | None]:
+    """``billing[]`` as (units, cash): the units as a decimal string, the cash as a balance deduction."""
+    units: Decimal | None = None
+    cash: Decimal | None = None
+    currency = None
+    for charge in billing if isinstance(billing, list) else ():
+        if not isinstance(charge, dict) or (amount := _amount(charge.get("amount"))) is None:
+            continue
+        if charge.get("charge_type") == "unit":
+            units = (units or Decimal(0)) + amount
+        elif charge.get("charge_type") == "cash":
+            cash = (cash or Decimal(0)) + amount
+            currency = charge.get("currency") or currency
+    balance = None
+    if cash is not None:
+        balance = {"quota": format(cash, "f"), **({"currency": currency} if currency else {})}
+    return (format(units.normalize(), "f") if units is not None else None), balance
 
 
 def answer_problems(exc: ValidationError, root: str) -> str:

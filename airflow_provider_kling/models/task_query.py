@@ -13,14 +13,15 @@ filters}`` (times in ms, the last 30 days by default; ``limit`` up to :data:`MAX
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
 from airflow_provider_kling.errors import KlingRequestValidationError, KlingResponseError
-from airflow_provider_kling.models.new_style import TASKS_PATH
 from airflow_provider_kling.models.task import ImageTask, task_from_data
 
+#: The model-path style's many-task query (``GET``) and search (``POST``).
+TASKS_PATH = "/tasks"
 MAX_TASK_IDS = 20
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 100
@@ -36,6 +37,7 @@ __all__ = [
     "TaskPage",
     "TaskSearch",
     "chunks",
+    "records_of",
     "tasks_by_ids_params",
     "tasks_from_answer",
     "tasks_page_from_answer",
@@ -69,13 +71,16 @@ def tasks_by_ids_params(task_ids: Iterable[str], *, external: bool = False) -> d
     return {name: ",".join(ids)}
 
 
-def tasks_from_answer(data: Any) -> list[ImageTask]:
-    """The tasks of a ``GET /tasks`` answer's ``data`` (a list; ``None`` and ``[]``: none known)."""
-    if data is None:
-        return []
-    if not isinstance(data, list):
+def records_of(data: Any) -> list[dict[str, Any]]:
+    """The task records of a ``GET /tasks`` answer's ``data`` (a list; ``None`` and ``[]``: none known)."""
+    if data is not None and not isinstance(data, list):
         raise KlingResponseError("Kling answered a many-task query without a list of tasks")
-    return [task_from_data(item, "a task of a many-task query") for item in data]
+    return [item for item in (data or ()) if isinstance(item, dict)]
+
+
+def tasks_from_answer(data: Any) -> list[ImageTask]:
+    """The tasks of a ``GET /tasks`` answer's ``data``."""
+    return [task_from_data(item, "a task of a many-task query") for item in records_of(data)]
 
 
 def _millis(value: datetime | int | None) -> int | None:
@@ -118,8 +123,6 @@ class TaskSearch:
         """The search for the page after ``page``; ``None`` when it was the last."""
         if not page.has_more or not page.next_cursor:
             return None
-        from dataclasses import replace
-
         return replace(self, cursor=page.next_cursor)
 
     def to_json(self) -> dict[str, Any]:

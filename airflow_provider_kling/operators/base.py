@@ -380,18 +380,19 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         if task.task_status == "succeed":
             return task
         if self.deferrable:
-            self._defer(task.task_id, request.endpoint)
+            self._defer(task.task_id, request.endpoint, request.api_style)
         try:
-            return self.hook.wait_for_image_task(
+            return self.hook.wait_for_task(
                 task.task_id,
                 poll_interval=self.poll_interval,
                 timeout=self.timeout,
                 endpoint=request.endpoint,
+                api_style=request.api_style,
             )
         except KlingError as exc:
             raise self._failure(exc, request) from exc
 
-    def _defer(self, kling_task_id: str, endpoint: str) -> None:
+    def _defer(self, kling_task_id: str, endpoint: str, api_style: str | None = None) -> None:
         import time
 
         from airflow_provider_kling.polling import defer_timeout
@@ -407,6 +408,7 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
                 poll_interval=self.poll_interval,
                 deadline=time.time() + self.timeout,
                 endpoint=endpoint,
+                api_style=api_style,
             ),
             method_name="execute_complete",
             kwargs=self.deferral_kwargs() or None,

@@ -235,9 +235,13 @@ class KlingCallbackSweepOperator(BaseOperator):
         }
 
     def _recent_tasks(self, endpoint: str, since: datetime) -> list[ImageTask]:
-        found: list[ImageTask] = []
+        from airflow_provider_kling.hooks.wire import Route  # DAG-parse cost: loads the models
+
+        route, found = Route.of_endpoint(endpoint), []
         for page in range(1, self.max_pages + 1):
-            tasks = self.hook.list_image_tasks(page, LIST_PAGE_SIZE, endpoint=endpoint)
+            tasks = self.hook.list_tasks(
+                page, LIST_PAGE_SIZE, endpoint=route.endpoint, api_style=route.api_style
+            )
             found += [task for task in tasks if task.created_at is None or task.created_at >= since]
             if len(tasks) < LIST_PAGE_SIZE or any(
                 task.created_at is not None and task.created_at < since for task in tasks

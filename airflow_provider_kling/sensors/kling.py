@@ -69,6 +69,13 @@ class KlingImageTaskSensor(BaseSensorOperator):
             raise fail_fast(KlingRequestValidationError(f"endpoint: {exc}")) from None
 
     @cached_property
+    def api_style(self) -> str:
+        """The API style of the endpoint's kind (how its tasks are queried)."""
+        from airflow_provider_kling.hooks.wire import Route  # DAG-parse cost: loads the models
+
+        return Route.of_endpoint(self.endpoint_path).api_style
+
+    @cached_property
     def hook(self) -> KlingHook:
         from airflow_provider_kling.hooks.kling import KlingHook
 
@@ -87,6 +94,7 @@ class KlingImageTaskSensor(BaseSensorOperator):
                 poll_interval=float(self.poke_interval),
                 deadline=time.time() + timeout,
                 endpoint=self.endpoint_path,
+                api_style=self.api_style,
             ),
             method_name="execute_complete",
             timeout=defer_timeout(timeout),
@@ -94,7 +102,9 @@ class KlingImageTaskSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> PokeReturnValue:
         try:
-            task = self.hook.get_image_task(self.kling_task_id, endpoint=self.endpoint_path)
+            task = self.hook.get_task(
+                self.kling_task_id, endpoint=self.endpoint_path, api_style=self.api_style
+            )
         except KlingError as exc:
             raise fail_fast(exc) from exc
         from airflow_provider_kling.lifecycle import Outcome, outcome_of

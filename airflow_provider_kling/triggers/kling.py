@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_kling.defaults import DEFAULT_CONN_ID
+from airflow_provider_kling.defaults import DEFAULT_CONN_ID, GENERATIONS_PATH
 from airflow_provider_kling.errors import (
     KlingError,
     KlingTaskFailedError,
     KlingTaskTimeoutError,
     task_failed_error,
 )
-from airflow_provider_kling.hooks.core import GENERATIONS_PATH, Clock
+from airflow_provider_kling.hooks.core import Clock
 from airflow_provider_kling.polling import (
     DEFAULT_MAX_POLL_ERRORS,
     DEFAULT_POLL_INTERVAL,
@@ -49,6 +49,8 @@ class KlingImageTaskTrigger(BaseTrigger):
     :param max_poll_errors: Failed polls in a row tolerated before an ``error`` event.
     :param endpoint: The task's endpoint path (``models.requests``: image generation by default,
         omni-image, multi-image2image, expand, virtual try-on).
+    :param api_style: The task's API style (an ``ApiStyle`` value; by default the style its kind
+        declares ``endpoint`` in): how it is queried.
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class KlingImageTaskTrigger(BaseTrigger):
         deadline: float | None = None,
         max_poll_errors: int = DEFAULT_MAX_POLL_ERRORS,
         endpoint: str = GENERATIONS_PATH,
+        api_style: str | None = None,
     ) -> None:
         super().__init__()
         # Not ``task_id``: BaseTrigger owns that name, and the triggerer sets it to the Airflow
@@ -69,6 +72,7 @@ class KlingImageTaskTrigger(BaseTrigger):
         self.deadline = float(deadline) if deadline is not None else time.time() + DEFAULT_TIMEOUT
         self.max_poll_errors = int(max_poll_errors)
         self.endpoint = endpoint
+        self.api_style = None if api_style is None else str(api_style)
         #: Where the trigger reads time and sleeps (not serialized; tests set a fake one).
         self.clock = Clock()
 
@@ -82,6 +86,7 @@ class KlingImageTaskTrigger(BaseTrigger):
                 "deadline": self.deadline,
                 "max_poll_errors": self.max_poll_errors,
                 "endpoint": self.endpoint,
+                "api_style": self.api_style,
             },
         )
 
@@ -105,7 +110,7 @@ class KlingImageTaskTrigger(BaseTrigger):
         deadline = started + (self.deadline - clock.time())
         plan = PollPlan(self.kling_task_id, self.poll_interval, deadline, started, self.max_poll_errors)
         async with watch(
-            hook, self.kling_task_id, clock.monotonic, self.endpoint, self.poll_interval
+            hook, self.kling_task_id, clock.monotonic, self.endpoint, self.poll_interval, self.api_style
         ) as lookup:
             while True:
                 try:

@@ -31,12 +31,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.defaults import GENERATIONS_PATH, MAX_PAGE_SIZE
 from airflow_provider_kling.errors import KlingConnectionError, KlingError
-from airflow_provider_kling.models import task_from_data
+from airflow_provider_kling.hooks.task_queries import TasksQuerySupport
+from airflow_provider_kling.models.task import record_ids, task_from_data
 from airflow_provider_kling.models.task_query import MAX_TASK_IDS, chunks
 from airflow_provider_kling.polling import time_left
 
 if TYPE_CHECKING:
-    from airflow_provider_kling.hooks.external_ids import TasksQuerySupport
     from airflow_provider_kling.hooks.kling import KlingHook
     from airflow_provider_kling.models import ImageTask
 
@@ -62,7 +62,8 @@ Lookup = Callable[[float], Awaitable["ImageTask"]]
 class _Board:
     """The latest round's view of one connection's watched tasks."""
 
-    endpoint: str = GENERATIONS_PATH  # whose task list the rounds read
+    endpoint: str = GENERATIONS_PATH  # whose task list the rounds read, in which API style
+    api_style: str | None = None
     watched: dict[str, int] = field(default_factory=dict)  # Kling or external task id -> watchers
     seen: dict[str, dict[str, Any]] = field(default_factory=dict)  # unparsed: each trigger parses its own
     round_for: set[str] = field(default_factory=set)  # the tasks watched when the last round began
@@ -104,11 +105,15 @@ class _Board:
         try:
             for page in range(1, MAX_PAGES + 1):
                 items = await hook._alist_task_data(
-                    page, size, deadline=deadline, endpoint=self.endpoint, max_wait=max_wait
+                    page,
+                    size,
+                    deadline=deadline,
+                    endpoint=self.endpoint,
+                    max_wait=max_wait,
+                    api_style=self.api_style,
                 )
                 for item in items:
-                    external = (item.get("task_info") or {}).get("external_task_id")
-                    keys = [key for key in (str(item.get("task_id")), external) if key in self.watched]
+                    keys = [key for key in record_ids(item) if key in self.watched]
                     if keys:
                         self.seen.update(dict.fromkeys(keys, item))
                         missing.difference_update(keys)
@@ -228,7 +233,7 @@ class _TaskQueries:
         found: dict[str, dict[str, Any]] = {}
         for item in data or ():
             if isinstance(item, dict):
-                found[str(item.get("id", item.get("task_id")))] = item
+                found[record_ids(item)[0]] = item
         self.unknown.update(task_id for task_id in batch if task_id not in found)
         settle(found.get)
 
@@ -250,19 +255,14 @@ class _TaskQueries:
 async def _task_queries(board: _Board, hook: KlingHook) -> _TaskQueries:
     """The board's batcher, built on first use from the connection's settings."""
     if board.task_queries is None:
-        from airflow_provider_kling.hooks.external_ids import TasksQuerySupport
-
-        settings = await hook.aget_settings()
-        support = TasksQuerySupport(
-            settings.tasks_query_support, settings.base_url, uses_jwt=settings.access_key is not None
-        )
+        support = TasksQuerySupport.of(await hook.aget_settings())
         if board.task_queries is None:
             board.task_queries = _TaskQueries(hook, support)
     return board.task_queries
 
 
-# event loop -> (connection id, endpoint) -> board; weak, so a finished loop leaves nothing behind.
-_boards: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], _Board]] = (
+# event loop -> (connection id, endpoint, api style) -> board; weak, so a finished loop leaves nothing.
+_boards: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, str | None], _Board]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -274,21 +274,27 @@ async def watch(
     clock: Callable[[], float],
     endpoint: str = GENERATIONS_PATH,
     max_wait: float | None = None,
+    api_style: str | None = None,
 ) -> AsyncIterator[Lookup]:
     """
-    Watch one task of ``endpoint`` while the block runs; yields ``lookup(deadline) -> ImageTask``.
+    Watch one task of ``endpoint`` (in ``api_style``) while the block runs; yields
+    ``lookup(deadline) -> ImageTask``. A finished task read through ``GET /tasks`` is completed
+    with its style's own query (:meth:`KlingHook.acomplete_task`), so it carries the same fields,
+    spend included, as on the worker.
 
     ``clock`` and ``deadline`` share one clock (the hook's monotonic one); a failed request is
     retried after at most ``max_wait`` (the poll interval). On exit, even by cancellation, the
     task is unwatched and a board nobody watches is dropped.
     """
     boards = _boards.setdefault(asyncio.get_running_loop(), {})
-    key = (hook.kling_conn_id, endpoint)
-    board = boards.setdefault(key, _Board(endpoint=endpoint))
+    key = (hook.kling_conn_id, endpoint, api_style)
+    board = boards.setdefault(key, _Board(endpoint=endpoint, api_style=api_style))
     board.watched[task_id] = board.watched.get(task_id, 0) + 1
 
     async def query(task_id: str, deadline: float) -> ImageTask:
-        return await hook.aget_task(task_id, deadline=deadline, endpoint=endpoint, max_wait=max_wait)
+        return await hook.aget_task(
+            task_id, deadline=deadline, endpoint=endpoint, max_wait=max_wait, api_style=api_style
+        )
 
     async def lookup(deadline: float) -> ImageTask:
         if TASKS_QUERY:
@@ -302,7 +308,10 @@ async def watch(
                 except TimeoutError:
                     raise KlingConnectionError("Timed out querying Kling's tasks") from None
                 if isinstance(record, dict):
-                    return task_from_data(record, f"task {task_id}", task_id)
+                    task = task_from_data(record, f"task {task_id}", task_id)
+                    return await hook.acomplete_task(
+                        task, deadline=deadline, endpoint=endpoint, max_wait=max_wait, api_style=api_style
+                    )
                 if record is None:  # not known by task id (an external id?): ask the endpoint
                     return await query(task_id, deadline)
         if LIST_POLLING and not board.refused:

@@ -374,9 +374,8 @@ def parameter_rows(params: list[Parameter], *, templated_column: bool = True) ->
 
 
 def hook_methods(cls: type) -> dict[str, Any]:
-    """A hook's public methods declared by the package's hook classes, in source order; an alias
-    (``create_image_task = create_task``) is not repeated (see :func:`hook_aliases`). Methods of a
-    non-hook base (the sans-I/O core the senders run) are left to the API reference."""
+    """A hook's public methods declared by the package's hook classes, in source order. Methods of
+    a non-hook base (the sans-I/O core the senders run) are left to the API reference."""
     from airflow.sdk import BaseHook
 
     methods: dict[str, Any] = {}
@@ -391,23 +390,6 @@ def hook_methods(cls: type) -> dict[str, Any]:
             seen.add(function)
             methods[name] = getattr(cls, name)
     return methods
-
-
-def hook_aliases(cls: type) -> dict[str, list[str]]:
-    """Other public names of the same methods: ``{"create_task": ["create_image_task"]}``."""
-    primary = {_function_of(method): name for name, method in hook_methods(cls).items()}
-    aliases: dict[str, list[str]] = {}
-    for name in dir(cls):
-        if name.startswith("_") or name in primary.values():
-            continue
-        function = _function_of(getattr(cls, name))
-        if function in primary:
-            aliases.setdefault(primary[function], []).append(name)
-    return aliases
-
-
-def _function_of(method: Any) -> Any:
-    return getattr(method, "__func__", method)
 
 
 def method_parameters(method: Any) -> list[Parameter]:

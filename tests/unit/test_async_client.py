@@ -15,7 +15,7 @@ from tests.unit.fakes import FakeClock
 
 
 def create_task(prompt: str = "a lantern festival") -> str:
-    return KlingHook().create_image_task(model_name="kling-v1", prompt=prompt, n=1).task_id
+    return KlingHook().create_task(model_name="kling-v1", prompt=prompt, n=1).task_id
 
 
 @pytest.fixture
@@ -65,8 +65,8 @@ async def test_hooks_of_one_connection_get_one_client_until_the_last_lets_go(kli
     first, second = KlingHook(), KlingHook()
     task_id = create_task()
 
-    await first.aget_image_task(task_id)
-    await second.aget_image_task(task_id)
+    await first.aget_task(task_id)
+    await second.aget_task(task_id)
     assert first._async_client is second._async_client
     await first.aclose()
     assert not builds[0].is_closed

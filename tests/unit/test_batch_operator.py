@@ -115,7 +115,7 @@ def test_a_1303_from_another_pipeline_shrinks_the_budget_instead_of_failing_item
     kling_connection.set_latency(0.5)
     kling_connection.set_slots(3)
     other_pipeline = KlingHook()
-    other_pipeline.create_image_task(model_name="kling-v1", prompt="someone else's", n=2)
+    other_pipeline.create_task(model_name="kling-v1", prompt="someone else's", n=2)
 
     summary = make_batch(tmp_path, requests=[f"p{i}" for i in range(4)], slots=3).execute(context())
 

@@ -45,7 +45,7 @@ def test_a_legacy_image_callback_is_read_by_the_task_model() -> None:
     assert record.status is TaskStatus.SUCCEED and record.is_final
     assert record.external_task_id == EXTERNAL
     assert record.result_urls == ("https://cdn/0.png", "https://cdn/1.png")
-    assert (record.units, record.status_message, record.shape) == ("8", None, "legacy")
+    assert (record.units, record.status_message, record.shape) == ("8", None, "v1")
 
 
 def test_a_legacy_video_callback_lists_its_videos() -> None:
@@ -82,7 +82,7 @@ def test_a_new_style_record_maps_succeeded_outputs_and_unit_billing() -> None:
         )
     )
 
-    assert (record.task_id, record.status, record.shape) == ("1234567890", TaskStatus.SUCCEED, "new")
+    assert (record.task_id, record.status, record.shape) == ("1234567890", TaskStatus.SUCCEED, "model-path")
     assert record.external_task_id == EXTERNAL
     assert record.image_urls == ("https://cdn/cover.png",)
     assert record.video_urls == ("https://cdn/v.mp4",)

@@ -39,7 +39,7 @@ def clock() -> FakeClock:
 def task_id(kling_connection) -> str:
     """A task that would take a minute, then every API request answers 503."""
     kling_connection.set_latency(60)
-    created = KlingHook().create_image_task(model_name="kling-v1", prompt="a tide pool", n=1).task_id
+    created = KlingHook().create_task(model_name="kling-v1", prompt="a tide pool", n=1).task_id
     kling_connection.fail_next(100_000, status=503)
     return created
 

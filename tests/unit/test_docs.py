@@ -155,10 +155,9 @@ def test_every_public_hook_method_and_its_parameters_are_listed() -> None:
         if not name.startswith("_") and callable(member) and any(name in vars(k) for k in hook_classes)
     }
     listed = tables.hook_methods(hook)
-    aliases = {alias: name for name, names in tables.hook_aliases(hook).items() for alias in names}
-    assert public == set(listed) | set(aliases), public ^ (set(listed) | set(aliases))
+    assert public == set(listed), public ^ set(listed)
     for name in public:
-        method = listed[aliases.get(name, name)]
+        method = listed[name]
         rows = tables.parameter_rows(tables.method_parameters(method), templated_column=False)
         for param in inspect.signature(getattr(hook, name)).parameters.values():
             if param.name in ("self", "cls"):

@@ -63,8 +63,8 @@ def connect(monkeypatch, simulator, **extra) -> KlingHook:
 
 
 def image_url(hook: KlingHook) -> str:
-    task = hook.create_image_task(model_name="kling-v1", prompt="a lighthouse", n=1)
-    return str(hook.wait_for_image_task(task.task_id, poll_interval=0.05, timeout=30).images[0].url)
+    task = hook.create_task(model_name="kling-v1", prompt="a lighthouse", n=1)
+    return str(hook.wait_for_task(task.task_id, poll_interval=0.05, timeout=30).images[0].url)
 
 
 def test_a_normal_image_carries_its_content_type_and_length(kling_simulator, monkeypatch):

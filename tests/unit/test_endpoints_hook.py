@@ -49,16 +49,16 @@ def test_each_endpoint_creates_waits_lists_and_downloads_at_its_own_path(kling_c
     hook = KlingHook()
     request = REQUESTS[kind]()
 
-    created = hook.create_image_task(request)
+    created = hook.create_task(request)
     endpoint = type(request).path
-    task = hook.wait_for_image_task(created.task_id, poll_interval=0.01, timeout=5, endpoint=endpoint)
+    task = hook.wait_for_task(created.task_id, poll_interval=0.01, timeout=5, endpoint=endpoint)
 
     assert task.task_status == "succeed"
     assert len(task.images) == slots_of(request)  # an image task holds a slot per image it makes
-    assert [listed.task_id for listed in hook.list_image_tasks(endpoint=endpoint)] == [created.task_id]
+    assert [listed.task_id for listed in hook.list_tasks(endpoint=endpoint)] == [created.task_id]
     # A task lives at the path it was made at: not found, and not listed, at image generation's.
-    assert hook.find_image_task(created.task_id) is None
-    assert hook.list_image_tasks(endpoint=GENERATIONS_PATH) == []
+    assert hook.find_task(created.task_id) is None
+    assert hook.list_tasks(endpoint=GENERATIONS_PATH) == []
     data = b"".join(hook.iter_image_bytes(str(task.images[0].url)))
     assert data.startswith(b"\x89PNG")
     (sent,) = kling_connection.tasks()
@@ -71,8 +71,8 @@ def test_expand_result_has_the_grown_canvas(kling_connection):
     hook = KlingHook()
     request = ExpandImageRequest.build(image=PHOTO, left_expansion_ratio=0.5, right_expansion_ratio=0.5)
 
-    created = hook.create_image_task(request)
-    task = hook.wait_for_image_task(created.task_id, poll_interval=0.01, timeout=5, endpoint=request.path)
+    created = hook.create_task(request)
+    task = hook.wait_for_task(created.task_id, poll_interval=0.01, timeout=5, endpoint=request.path)
 
     width, height = png_size(b"".join(hook.iter_image_bytes(str(task.images[0].url))))
     assert width == 2 * height  # a square grown by half its width on both sides
@@ -85,8 +85,8 @@ def test_omni_series_images_are_read_as_the_tasks_images(kling_connection):
         model_name="kling-v3-omni", prompt="a storyboard", result_type="series", series_amount=3
     )
 
-    created = hook.create_image_task(request)
-    task = hook.wait_for_image_task(created.task_id, poll_interval=0.01, timeout=5, endpoint=request.path)
+    created = hook.create_task(request)
+    task = hook.wait_for_task(created.task_id, poll_interval=0.01, timeout=5, endpoint=request.path)
 
     assert task.task_result.series_images and not task.task_result.images
     assert [image.index for image in task.images] == [0, 1, 2]
@@ -98,7 +98,7 @@ def test_lost_create_answer_resumes_the_task_at_the_requests_endpoint(kling_conn
     hook = KlingHook()
     request = VirtualTryOnRequest.build(human_image=PORTRAIT, cloth_image=PHOTO, external_task_id="try-on-1")
 
-    task = hook.create_image_task(request)
+    task = hook.create_task(request)
 
     assert task.external_task_id == "try-on-1"
     assert (
@@ -127,8 +127,8 @@ async def test_triggers_of_two_endpoints_read_their_own_task_lists(kling_connect
     kling_connection.set_latency(0.3)
     hook = KlingHook()
     expand = ExpandImageRequest.build(image=PHOTO, up_expansion_ratio=0.5)
-    generation_task = hook.create_image_task(prompt="a fox", model_name="kling-v1", n=1)
-    expand_task = hook.create_image_task(expand)
+    generation_task = hook.create_task(prompt="a fox", model_name="kling-v1", n=1)
+    expand_task = hook.create_task(expand)
     triggers = [
         KlingImageTaskTrigger(generation_task.task_id, poll_interval=0.05, deadline=time.time() + 10),
         KlingImageTaskTrigger(
@@ -164,7 +164,7 @@ def test_sensor_waits_for_a_task_of_another_endpoint_by_kind(kling_connection):
     from tests.unit.task_context import make_context
 
     kling_connection.set_progress("immediate")
-    task = KlingHook().create_image_task(VirtualTryOnRequest.build(human_image=PORTRAIT, cloth_image=PHOTO))
+    task = KlingHook().create_task(VirtualTryOnRequest.build(human_image=PORTRAIT, cloth_image=PHOTO))
     with DAG("kling_sensor_endpoints", schedule=None):
         sensor = KlingImageTaskSensor(task_id="wait", kling_task_id=task.task_id, endpoint="virtual-try-on")
 

@@ -313,13 +313,15 @@ def test_learn_from_account_skips_a_kind_it_cannot_list(kling_connection, caplog
     calls = []
 
     class OneKindRefused:
-        def list_tasks(self, *, page_num, page_size, endpoint):
+        def list_tasks(self, *, page_num, page_size, endpoint, api_style="v1"):
             calls.append(endpoint)
             if endpoint != "/v1/images/generations":
                 from airflow_provider_kling.errors import KlingPermissionError
 
                 raise KlingPermissionError("no permission for this API", code=1103)
-            return hook.list_tasks(page_num=page_num, page_size=page_size, endpoint=endpoint)
+            return hook.list_tasks(
+                page_num=page_num, page_size=page_size, endpoint=endpoint, api_style=api_style
+            )
 
     log = logging.getLogger("test.learn")
     with caplog.at_level(logging.INFO, logger="test.learn"):

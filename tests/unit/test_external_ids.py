@@ -12,7 +12,7 @@ from airflow_provider_kling.errors import (
     KlingResponseError,
     KlingServerError,
 )
-from airflow_provider_kling.hooks.external_ids import TasksQuerySupport
+from airflow_provider_kling.hooks.task_queries import TasksQuerySupport
 
 KLING = "https://api-singapore.klingai.com"
 RESELLER = "https://www.kkiai.com/kling"

@@ -98,7 +98,7 @@ def run_with_airflow_retries(make: Any, retries: int, store: DictTaskStateStore)
 def test_bare_hook_create_whose_answer_is_lost_returns_the_one_task_kling_made(sim, mode, clock):
     sim.lose_next_create_answers(1, mode=mode, hold_seconds=HOLD_SECONDS)
 
-    task = KlingHook(clock=clock).create_image_task(model_name="kling-v1", prompt=PROMPT, n=1)
+    task = KlingHook(clock=clock).create_task(model_name="kling-v1", prompt=PROMPT, n=1)
 
     assert creates(sim) == 1
     [made] = sim.tasks(sim.api_key)
@@ -109,7 +109,7 @@ def test_bare_hook_create_whose_answer_is_lost_returns_the_one_task_kling_made(s
 def test_bare_hook_create_answered_with_html_returns_the_one_task_kling_made(sim, clock):
     sim.garble_next_create_answers(1)
 
-    task = KlingHook(clock=clock).create_image_task(model_name="kling-v1", prompt=PROMPT, n=1)
+    task = KlingHook(clock=clock).create_task(model_name="kling-v1", prompt=PROMPT, n=1)
 
     assert creates(sim) == 1
     assert task.task_id == sim.tasks(sim.api_key)[0]["task_id"]
@@ -117,9 +117,9 @@ def test_bare_hook_create_answered_with_html_returns_the_one_task_kling_made(sim
 
 def test_create_refused_before_processing_is_resent_and_makes_one_task(sim, clock):
     sim.rate_limit_next(1)
-    KlingHook(clock=clock).create_image_task(model_name="kling-v1", prompt=PROMPT, n=1)
+    KlingHook(clock=clock).create_task(model_name="kling-v1", prompt=PROMPT, n=1)
     sim.fail_next(1, status=503)  # maintenance, 5001: refused before processing
-    KlingHook(clock=clock).create_image_task(model_name="kling-v1", prompt=PROMPT, n=1)
+    KlingHook(clock=clock).create_task(model_name="kling-v1", prompt=PROMPT, n=1)
 
     assert creates(sim) == 2  # one per call
 
@@ -138,7 +138,7 @@ def test_create_that_cannot_connect_makes_no_task_and_says_nothing_was_sent(
     monkeypatch.setenv("AIRFLOW_CONN_KLING_DEFAULT", json.dumps({**conn, "extra": {"max_retries": 1}}))
 
     with pytest.raises(KlingConnectError, match="nothing was sent"):
-        KlingHook(clock=clock).create_image_task(model_name="kling-v1", prompt=PROMPT, n=1)
+        KlingHook(clock=clock).create_task(model_name="kling-v1", prompt=PROMPT, n=1)
 
 
 def test_5xx_before_processing_at_a_host_known_to_honour_ids_is_resent_once(
@@ -147,7 +147,7 @@ def test_5xx_before_processing_at_a_host_known_to_honour_ids_is_resent_once(
     use_connection(kling_simulator, monkeypatch, external_task_id_support="yes")
     kling_simulator.fail_next(1, status=500)  # the simulator fails it before processing
 
-    KlingHook(clock=clock).create_image_task(model_name="kling-v1", prompt=PROMPT, n=1)
+    KlingHook(clock=clock).create_task(model_name="kling-v1", prompt=PROMPT, n=1)
 
     assert creates(kling_simulator) == 1
 
@@ -158,7 +158,7 @@ def test_5xx_with_nothing_to_prove_the_host_honours_ids_fails_without_resending(
     sim.fail_next(1, status=500)
 
     with pytest.raises(KlingCreateOutcomeUnknownError) as raised:
-        KlingHook(clock=clock).create_image_task(model_name="kling-v1", prompt=PROMPT, n=1)
+        KlingHook(clock=clock).create_task(model_name="kling-v1", prompt=PROMPT, n=1)
 
     assert creates(sim) == 0
     assert "external_task_id_support" in str(raised.value)
@@ -166,10 +166,10 @@ def test_5xx_with_nothing_to_prove_the_host_honours_ids_fails_without_resending(
 
 
 def test_5xx_is_resent_once_another_task_shows_the_host_finds_tasks_by_external_id(sim, clock):
-    KlingHook(clock=clock).create_image_task(model_name="kling-v1", prompt="an earlier picture", n=1)
+    KlingHook(clock=clock).create_task(model_name="kling-v1", prompt="an earlier picture", n=1)
     sim.fail_next(1, status=500)
 
-    KlingHook(clock=clock).create_image_task(model_name="kling-v1", prompt=PROMPT, n=1)
+    KlingHook(clock=clock).create_task(model_name="kling-v1", prompt=PROMPT, n=1)
 
     assert creates(sim) == 2
 
@@ -314,14 +314,14 @@ def test_regenerate_expired_creates_the_next_generation_on_purpose(sim, tmp_path
     xcom, first = run_try(make_operator(wait_for_completion=False), store)
     sim.set_image_ttl(0)
     run_try(make_operator(output_path=str(tmp_path)), store)
-    create = KlingHook.create_image_task
+    create = KlingHook.create_task
 
     def create_then_serve_images(hook: KlingHook, *args: Any, **kwargs: Any) -> Any:
         task = create(hook, *args, **kwargs)
         sim.set_image_ttl(None)  # the first task's images stay gone until the new one exists
         return task
 
-    monkeypatch.setattr(KlingHook, "create_image_task", create_then_serve_images)
+    monkeypatch.setattr(KlingHook, "create_task", create_then_serve_images)
 
     xcom, regenerated = run_try(make_operator(output_path=str(tmp_path), regenerate_expired=True), store)
     sim.set_image_ttl(0)  # the new images are stored: a later clear needs no Kling image at all

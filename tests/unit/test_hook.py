@@ -193,7 +193,7 @@ def test_extras_set_timeouts_retries_and_proxy_and_reach_the_request(monkeypatch
     hook = KlingHook(CONN_ID, clock=clock)
     kling_api.get(task_url(), json=envelope(task_json()))
 
-    hook.get_image_task(TASK_ID)
+    hook.get_task(TASK_ID)
 
     settings = hook.settings
     assert (settings.connect_timeout, settings.read_timeout, settings.max_retries, settings.proxy) == (
@@ -213,7 +213,7 @@ def test_max_retries_zero_in_extras_means_no_retry(monkeypatch, kling_api, clock
     kling_api.get(task_url(), status=500, json=kling_error(5000, "internal error"))
 
     with pytest.raises(KlingServerError):
-        KlingHook(CONN_ID, clock=clock).get_image_task(TASK_ID)
+        KlingHook(CONN_ID, clock=clock).get_task(TASK_ID)
 
     assert len(kling_api.calls) == 1
     assert clock.waits == []
@@ -250,7 +250,7 @@ def test_repr_of_settings_and_hook_shows_no_key(request, hook_fixture):
 def test_create_sends_the_validated_body_without_unset_fields_and_the_bearer_key(hook, kling_api):
     kling_api.post(GENERATIONS, json=envelope(task_json(task_info={"external_task_id": "batch-7"})))
 
-    task = hook.create_image_task(
+    task = hook.create_task(
         **REQUEST, negative_prompt="", aspect_ratio="1:1", image_fidelity=0.4, external_task_id="batch-7"
     )
 
@@ -277,7 +277,7 @@ def test_create_accepts_a_request_model(hook, kling_api):
         match=[matchers.json_params_matcher(REQUEST, strict_match=False)],
     )
 
-    task = hook.create_image_task(ImageGenerationRequest(**REQUEST))
+    task = hook.create_task(ImageGenerationRequest(**REQUEST))
 
     assert task.task_id == TASK_ID
 
@@ -285,8 +285,8 @@ def test_create_accepts_a_request_model(hook, kling_api):
 def test_create_without_external_id_sends_a_fresh_one_so_it_can_be_found_again(hook, kling_api):
     kling_api.post(GENERATIONS, json=envelope(task_json()))
 
-    hook.create_image_task(**REQUEST)
-    hook.create_image_task(**REQUEST)
+    hook.create_task(**REQUEST)
+    hook.create_task(**REQUEST)
 
     sent = [json.loads(call.request.body)["external_task_id"] for call in kling_api.calls]
     assert all(re.fullmatch(r"kling-[0-9a-f]{32}", external_id) for external_id in sent)
@@ -295,7 +295,7 @@ def test_create_without_external_id_sends_a_fresh_one_so_it_can_be_found_again(h
 
 def test_create_refuses_an_invalid_request_before_sending_anything(hook, kling_api):
     with pytest.raises(KlingRequestValidationError, match=r"n: .*(got 12)"):
-        hook.create_image_task(model_name="kling-v2", prompt="a fox", n=12)
+        hook.create_task(model_name="kling-v2", prompt="a fox", n=12)
 
     assert len(kling_api.calls) == 0
 
@@ -305,7 +305,7 @@ def test_create_answer_without_a_task_is_a_response_error(hook, kling_api):
     kling_api.get(task_url("batch-7"), status=404, json=kling_error(1203, "task not found"))
 
     with pytest.raises(KlingResponseError, match="task"):
-        hook.create_image_task(**REQUEST, external_task_id="batch-7")
+        hook.create_task(**REQUEST, external_task_id="batch-7")
 
     # Each unreadable answer is followed by a query by external id; only "not found" allows a
     # resend, within the retry budget (5 by default).
@@ -316,7 +316,7 @@ def test_get_by_task_id_reads_the_task_and_its_images(hook, kling_api):
     images = [{"index": 0, "url": "https://cdn.example/0.png"}, {"url": "https://cdn.example/1.png"}]
     kling_api.get(task_url(), json=envelope(task_json(status="succeed", task_result={"images": images})))
 
-    task = hook.get_image_task(TASK_ID)
+    task = hook.get_task(TASK_ID)
 
     assert kling_api.calls[0].request.headers["Authorization"] == f"Bearer {API_KEY}"
     assert task.task_status == TaskStatus.SUCCEED
@@ -333,7 +333,7 @@ def test_get_by_external_task_id_quotes_it_into_one_path_segment(hook, kling_api
         json=envelope(task_json(task_info={"external_task_id": external_id})),
     )
 
-    task = hook.get_image_task(external_id)
+    task = hook.get_task(external_id)
 
     assert kling_api.calls[0].request.path_url == "/kling/v1/images/generations/order%3A7%23a%3Fb%26c"
     assert task.external_task_id == external_id
@@ -343,9 +343,9 @@ def test_get_of_an_unknown_task_is_not_found_and_find_returns_none(hook, kling_a
     kling_api.get(task_url("nope"), status=404, json=kling_error(1203, "task not found"))
 
     with pytest.raises(KlingNotFoundError) as raised:
-        hook.get_image_task("nope")
+        hook.get_task("nope")
     assert raised.value.task_id == "nope"
-    assert hook.find_image_task("nope") is None
+    assert hook.find_task("nope") is None
 
 
 def test_list_sends_page_num_and_page_size(hook, kling_api):
@@ -355,7 +355,7 @@ def test_list_sends_page_num_and_page_size(hook, kling_api):
         json=envelope([task_json("1", "succeed"), task_json("2", "processing")]),
     )
 
-    tasks = hook.list_image_tasks(page_num=3, page_size=50)
+    tasks = hook.list_tasks(page_num=3, page_size=50)
 
     assert [(task.task_id, task.task_status) for task in tasks] == [
         ("1", TaskStatus.SUCCEED),
@@ -370,7 +370,7 @@ def test_list_defaults_to_the_first_page_of_thirty(hook, kling_api):
         json=envelope([]),
     )
 
-    assert hook.list_image_tasks() == []
+    assert hook.list_tasks() == []
 
 
 @pytest.mark.parametrize(
@@ -379,7 +379,7 @@ def test_list_defaults_to_the_first_page_of_thirty(hook, kling_api):
 )
 def test_list_refuses_pages_out_of_range_before_sending(hook, kling_api, page_num, page_size, named):
     with pytest.raises(KlingRequestValidationError, match=named):
-        hook.list_image_tasks(page_num=page_num, page_size=page_size)
+        hook.list_tasks(page_num=page_num, page_size=page_size)
 
     assert len(kling_api.calls) == 0
 
@@ -391,7 +391,7 @@ def test_401_code_1002_fails_at_once_without_retry(hook, kling_api, clock):
     kling_api.get(task_url(), status=401, json=kling_error(1002, "Authorization is invalid"))
 
     with pytest.raises(KlingAuthError) as raised:
-        hook.get_image_task(TASK_ID)
+        hook.get_task(TASK_ID)
 
     assert (raised.value.http_status, raised.value.code) == (401, 1002)
     assert len(kling_api.calls) == 1
@@ -406,7 +406,7 @@ def test_429_code_1303_twice_then_success_succeeds_after_exactly_two_retries(
     kling_api.post(GENERATIONS, status=429, json=busy)
     kling_api.post(GENERATIONS, json=envelope(task_json()))
 
-    task = hook.create_image_task(**REQUEST)
+    task = hook.create_task(**REQUEST)
 
     assert task.task_id == TASK_ID
     assert len(kling_api.calls) == 3
@@ -425,7 +425,7 @@ def test_400_code_1201_fails_at_once_naming_code_and_message(hook, kling_api, cl
     kling_api.get(task_url("batch-7"), status=404, json=kling_error(1203, "task not found"))
 
     with pytest.raises(KlingInvalidRequestError) as raised:
-        hook.create_image_task(**REQUEST, external_task_id="batch-7")
+        hook.create_task(**REQUEST, external_task_id="batch-7")
 
     assert "code 1201" in str(raised.value)
     assert "prompt contains invalid characters" in str(raised.value)
@@ -442,7 +442,7 @@ def test_5xx_is_retried_up_to_max_retries_then_raised(monkeypatch, kling_api, cl
     kling_api.get(task_url(), status=status, json=body)
 
     with pytest.raises(KlingServerError) as raised:
-        KlingHook(CONN_ID, clock=clock).get_image_task(TASK_ID)
+        KlingHook(CONN_ID, clock=clock).get_task(TASK_ID)
 
     assert raised.value.http_status == status
     assert len(kling_api.calls) == 4
@@ -453,7 +453,7 @@ def test_5xx_is_retried_five_times_by_default(hook, kling_api, clock):
     kling_api.get(task_url(), status=500, json=kling_error(5000, "internal error"))
 
     with pytest.raises(KlingServerError):
-        hook.get_image_task(TASK_ID)
+        hook.get_task(TASK_ID)
 
     assert len(kling_api.calls) == 6
     assert len(clock.waits) == 5
@@ -463,7 +463,7 @@ def test_5xx_then_success_returns_the_task(hook, kling_api):
     kling_api.get(task_url(), status=503, json=kling_error(5001, "maintenance"))
     kling_api.get(task_url(), json=envelope(task_json(status="processing")))
 
-    assert hook.get_image_task(TASK_ID).task_status == TaskStatus.PROCESSING
+    assert hook.get_task(TASK_ID).task_status == TaskStatus.PROCESSING
     assert len(kling_api.calls) == 2
 
 
@@ -473,7 +473,7 @@ def test_retry_after_header_sets_the_wait(hook, kling_api, clock):
     )
     kling_api.get(task_url(), json=envelope(task_json()))
 
-    hook.get_image_task(TASK_ID)
+    hook.get_task(TASK_ID)
 
     assert clock.waits == [7.0]
 
@@ -485,7 +485,7 @@ def test_retry_after_shorter_than_the_backoff_is_waited_exactly_no_longer(hook, 
     kling_api.get(task_url(), status=429, json=busy, headers={"Retry-After": "0"})
     kling_api.get(task_url(), json=envelope(task_json()))
 
-    hook.get_image_task(TASK_ID)
+    hook.get_task(TASK_ID)
 
     assert clock.waits[2] == 0.0  # the server said when: sleeping past it only delays the answer
 
@@ -495,7 +495,7 @@ def test_429_codes_other_than_rate_limits_are_not_retried(hook, kling_api, clock
     kling_api.get(task_url(), status=429, json=kling_error(code, "account trouble"))
 
     with pytest.raises(KlingError) as raised:
-        hook.get_image_task(TASK_ID)
+        hook.get_task(TASK_ID)
 
     assert raised.value.code == code
     assert not raised.value.retryable
@@ -506,7 +506,7 @@ def test_malformed_json_is_a_response_error_and_retried(hook, kling_api, clock):
     kling_api.get(task_url(), body="<html>upstream hiccup</html>", status=200)
     kling_api.get(task_url(), json=envelope(task_json()))
 
-    assert hook.get_image_task(TASK_ID).task_id == TASK_ID
+    assert hook.get_task(TASK_ID).task_id == TASK_ID
     assert len(kling_api.calls) == 2
     assert len(clock.waits) == 1
 
@@ -516,7 +516,7 @@ def test_malformed_json_every_time_raises_a_response_error(monkeypatch, kling_ap
     kling_api.get(task_url(), body="{not json", status=200)
 
     with pytest.raises(KlingResponseError, match="not JSON") as raised:
-        KlingHook(CONN_ID, clock=clock).get_image_task(TASK_ID)
+        KlingHook(CONN_ID, clock=clock).get_task(TASK_ID)
 
     assert raised.value.task_id == TASK_ID
     assert len(kling_api.calls) == 2
@@ -530,7 +530,7 @@ def test_envelope_with_a_non_zero_code_on_http_200_raises_the_mapped_error(hook,
     kling_api.get(task_url(), json={**kling_error(code, "refused"), "data": None})
 
     with pytest.raises(error) as raised:
-        hook.get_image_task(TASK_ID)
+        hook.get_task(TASK_ID)
 
     assert raised.value.code == code
     assert len(kling_api.calls) == 1
@@ -540,7 +540,7 @@ def test_envelope_with_a_rate_limit_code_on_http_200_is_retried(hook, kling_api,
     kling_api.get(task_url(), json=kling_error(1303, "parallel task over resource pack limit"))
     kling_api.get(task_url(), json=envelope(task_json()))
 
-    assert hook.get_image_task(TASK_ID).task_id == TASK_ID
+    assert hook.get_task(TASK_ID).task_id == TASK_ID
     assert len(clock.waits) == 1
 
 
@@ -550,7 +550,7 @@ def test_unreachable_host_is_a_connection_error_after_the_retries(monkeypatch, c
     )
 
     with pytest.raises(KlingConnectionError, match=f"127.0.0.1:{closed_port}"):
-        KlingHook(CONN_ID, clock=clock).get_image_task(TASK_ID)
+        KlingHook(CONN_ID, clock=clock).get_task(TASK_ID)
 
     assert len(clock.waits) == 2
 
@@ -596,8 +596,8 @@ def test_hook_sends_the_cached_jwt_and_never_the_secret_key(jwt_hook, kling_api)
     kling_api.get(task_url(), json=envelope(task_json()))
     kling_api.get(GENERATIONS, json=envelope([]))
 
-    jwt_hook.get_image_task(TASK_ID)
-    jwt_hook.list_image_tasks()
+    jwt_hook.get_task(TASK_ID)
+    jwt_hook.list_tasks()
 
     assert [bearer(call) for call in kling_api.calls] == [cached, cached]
     assert decode(cached)["iss"] == ACCESS_KEY
@@ -611,7 +611,7 @@ def test_expired_jwt_1004_signs_a_new_token_and_retries_once(jwt_hook, kling_api
     kling_api.get(task_url(), status=401, json=kling_error(1004, "token expired"))
     kling_api.get(task_url(), json=envelope(task_json()))
 
-    assert jwt_hook.get_image_task(TASK_ID).task_id == TASK_ID
+    assert jwt_hook.get_task(TASK_ID).task_id == TASK_ID
 
     first, second = (bearer(call) for call in kling_api.calls)
     assert first == stale
@@ -626,7 +626,7 @@ def test_jwt_refused_again_after_renewal_is_raised_without_a_third_call(jwt_hook
     kling_api.get(task_url(), status=401, json=kling_error(1004, "token expired"))
 
     with pytest.raises(KlingAuthError) as raised:
-        jwt_hook.get_image_task(TASK_ID)
+        jwt_hook.get_task(TASK_ID)
 
     assert raised.value.code == 1004
     assert len(kling_api.calls) == 2
@@ -636,7 +636,7 @@ def test_1004_with_an_api_key_is_not_retried(hook, kling_api):
     kling_api.get(task_url(), status=401, json=kling_error(1004, "token expired"))
 
     with pytest.raises(KlingAuthError):
-        hook.get_image_task(TASK_ID)
+        hook.get_task(TASK_ID)
 
     assert len(kling_api.calls) == 1
 
@@ -652,7 +652,7 @@ def test_create_refused_as_a_duplicate_external_id_returns_the_existing_task(hoo
     kling_api.post(GENERATIONS, status=400, json=kling_error(1201, "external_task_id already exists"))
     kling_api.get(task_url("batch-7"), json=envelope(existing_task()))
 
-    task = hook.create_image_task(**REQUEST, external_task_id="batch-7")
+    task = hook.create_task(**REQUEST, external_task_id="batch-7")
 
     assert (task.task_id, task.external_task_id) == ("111", "batch-7")
     assert [call.request.method for call in kling_api.calls] == ["POST", "GET"]
@@ -663,7 +663,7 @@ def test_create_after_a_5xx_asks_kling_by_external_id_and_returns_the_task_witho
     kling_api.post(GENERATIONS, status=504, json=kling_error(5002, "internal timeout"))
     kling_api.get(task_url("batch-7"), json=envelope(existing_task()))
 
-    task = hook.create_image_task(**REQUEST, external_task_id="batch-7")
+    task = hook.create_task(**REQUEST, external_task_id="batch-7")
 
     assert task.task_id == "111"
     assert [call.request.method for call in kling_api.calls] == ["POST", "GET"]
@@ -674,7 +674,7 @@ def test_create_after_a_5xx_is_resent_when_kling_has_no_such_task(hook, kling_ap
     kling_api.get(task_url("batch-7"), status=404, json=kling_error(1203, "task not found"))
     kling_api.post(GENERATIONS, json=envelope(existing_task()))
 
-    task = hook.create_image_task(**REQUEST, external_task_id="batch-7")
+    task = hook.create_task(**REQUEST, external_task_id="batch-7")
 
     assert task.task_id == "111"
     assert [call.request.method for call in kling_api.calls] == ["POST", "GET", "POST"]
@@ -684,7 +684,7 @@ def test_create_after_maintenance_5001_is_resent_without_asking(hook, kling_api)
     kling_api.post(GENERATIONS, status=503, json=kling_error(5001, "maintenance"))
     kling_api.post(GENERATIONS, json=envelope(existing_task()))
 
-    assert hook.create_image_task(**REQUEST, external_task_id="batch-7").task_id == "111"
+    assert hook.create_task(**REQUEST, external_task_id="batch-7").task_id == "111"
     assert [call.request.method for call in kling_api.calls] == ["POST", "POST"]
 
 
@@ -693,7 +693,7 @@ def test_create_refusal_stands_when_no_task_has_that_external_id(hook, kling_api
     kling_api.get(task_url("batch-7"), status=404, json=kling_error(1203, "task not found"))
 
     with pytest.raises(KlingInvalidRequestError) as raised:
-        hook.create_image_task(**REQUEST, external_task_id="batch-7")
+        hook.create_task(**REQUEST, external_task_id="batch-7")
 
     assert type(raised.value) is KlingInvalidRequestError
     assert raised.value.code == 1201
@@ -706,7 +706,7 @@ def test_wait_polls_until_succeed_and_logs_status_changes_at_info(hook, kling_ap
     for status in ("submitted", "processing", "processing", "succeed"):
         kling_api.get(task_url(), json=envelope(task_json(status=status)))
 
-    task = hook.wait_for_image_task(TASK_ID, poll_interval=10, timeout=600)
+    task = hook.wait_for_task(TASK_ID, poll_interval=10, timeout=600)
 
     assert task.task_status == TaskStatus.SUCCEED
     assert clock.waits == [10, 10, 10]
@@ -729,7 +729,7 @@ def test_wait_on_a_failed_task_raises_with_klings_reason_and_the_task_id(hook, k
     kling_api.get(task_url(), json=envelope(task_json(status="failed", task_status_msg=reason)))
 
     with pytest.raises(KlingTaskFailedError) as raised:
-        hook.wait_for_image_task(TASK_ID, poll_interval=5)
+        hook.wait_for_task(TASK_ID, poll_interval=5)
 
     assert reason in str(raised.value)
     assert TASK_ID in str(raised.value)
@@ -740,7 +740,7 @@ def test_wait_past_the_deadline_raises_a_timeout_naming_the_task(hook, kling_api
     kling_api.get(task_url(), json=envelope(task_json(status="processing")))
 
     with pytest.raises(KlingTaskTimeoutError) as raised:
-        hook.wait_for_image_task(TASK_ID, poll_interval=10, timeout=25)
+        hook.wait_for_task(TASK_ID, poll_interval=10, timeout=25)
 
     assert TASK_ID in str(raised.value)
     assert raised.value.task_id == TASK_ID
@@ -754,7 +754,7 @@ def test_wait_fails_at_once_on_an_error_no_retry_can_fix(hook, kling_api, clock)
     kling_api.get(task_url(), status=403, json=kling_error(1103, "no permission for this model"))
 
     with pytest.raises(KlingError) as raised:
-        hook.wait_for_image_task(TASK_ID, poll_interval=10, timeout=3600)
+        hook.wait_for_task(TASK_ID, poll_interval=10, timeout=3600)
 
     assert raised.value.code == 1103
     assert clock.waits == [10]
@@ -890,7 +890,7 @@ def test_test_connection_leaves_the_hooks_retry_policy_as_it_was(hook, kling_api
 
     assert hook.test_connection()[0] is True
 
-    assert hook.get_image_task(TASK_ID).task_id == TASK_ID
+    assert hook.get_task(TASK_ID).task_id == TASK_ID
     assert hook.settings.max_retries == 5
 
 
@@ -912,9 +912,9 @@ def run_success_flow(hook: KlingHook, kling_api: responses.RequestsMock) -> list
     )
     kling_api.get(GENERATIONS, json=envelope([task_json()]))
     kling_api.get(IMAGE_URL, body=PNG_BYTES)
-    task = hook.create_image_task(**REQUEST)
-    task = hook.wait_for_image_task(task.task_id, poll_interval=1)
-    hook.list_image_tasks()
+    task = hook.create_task(**REQUEST)
+    task = hook.wait_for_task(task.task_id, poll_interval=1)
+    hook.list_tasks()
     hook.download_image(str(task.images[0].url), io.BytesIO())
     assert hook.test_connection()[0] is True
     return []
@@ -923,7 +923,7 @@ def run_success_flow(hook: KlingHook, kling_api: responses.RequestsMock) -> list
 def run_auth_failures(hook: KlingHook, kling_api: responses.RequestsMock) -> list[KlingError]:
     kling_api.get(task_url(), status=401, json=kling_error(1004, "token expired"))
     kling_api.get(GENERATIONS, status=401, json=kling_error(1002, "Authorization is invalid"))
-    error = raised_by(lambda: hook.get_image_task(TASK_ID))
+    error = raised_by(lambda: hook.get_task(TASK_ID))
     ok, message = hook.test_connection()
     assert not ok
     return [error, KlingError(message)]
@@ -931,19 +931,19 @@ def run_auth_failures(hook: KlingHook, kling_api: responses.RequestsMock) -> lis
 
 def run_retries_exhausted(hook: KlingHook, kling_api: responses.RequestsMock) -> list[KlingError]:
     kling_api.post(GENERATIONS, status=429, json=kling_error(1303, "parallel task over resource pack limit"))
-    error = raised_by(lambda: hook.create_image_task(**REQUEST))
+    error = raised_by(lambda: hook.create_task(**REQUEST))
     assert isinstance(error, KlingRateLimitError)
     return [error]
 
 
 def run_server_errors(hook: KlingHook, kling_api: responses.RequestsMock) -> list[KlingError]:
     kling_api.get(task_url(), status=500, body="<html>Internal Server Error</html>")
-    return [raised_by(lambda: hook.get_image_task(TASK_ID))]
+    return [raised_by(lambda: hook.get_task(TASK_ID))]
 
 
 def run_task_failed(hook: KlingHook, kling_api: responses.RequestsMock) -> list[KlingError]:
     kling_api.get(task_url(), json=envelope(task_json(status="failed", task_status_msg="risk control")))
-    return [raised_by(lambda: hook.wait_for_image_task(TASK_ID))]
+    return [raised_by(lambda: hook.wait_for_task(TASK_ID))]
 
 
 def run_image_gone(hook: KlingHook, kling_api: responses.RequestsMock) -> list[KlingError]:
@@ -983,7 +983,7 @@ def test_unreachable_host_logs_no_key_even_at_debug(monkeypatch, caplog, hook_lo
     set_connection(monkeypatch, host=f"http://127.0.0.1:{closed_port}/kling", password=API_KEY)
 
     with pytest.raises(KlingConnectionError) as raised:
-        KlingHook(CONN_ID, max_retries=1, clock=clock).get_image_task(TASK_ID)
+        KlingHook(CONN_ID, max_retries=1, clock=clock).get_task(TASK_ID)
 
     texts = [str(raised.value), *map(repr, hook_logs), *(record.getMessage() for record in caplog.records)]
     assert any("urllib3" in record.name for record in caplog.records)
@@ -1009,7 +1009,7 @@ def test_proxy_with_credentials_is_not_in_repr(monkeypatch):
 def test_create_refuses_a_request_and_fields_together(hook):
     request = ImageGenerationRequest.build(model_name="kling-v1", prompt="a boat", n=1)
     with pytest.raises(TypeError, match="not both"):
-        hook.create_image_task(request, prompt="another boat")
+        hook.create_task(request, prompt="another boat")
 
 
 # -- external task ids: does the host honour them? -----------------------------------------------
@@ -1025,7 +1025,7 @@ def auto_hook(monkeypatch: pytest.MonkeyPatch, clock) -> KlingHook:
 def test_create_answer_echoing_the_external_id_proves_support_without_a_query(auto_hook, kling_api):
     kling_api.post(GENERATIONS, json=envelope(task_json(task_info={"external_task_id": "batch-7"})))
 
-    auto_hook.create_image_task(**REQUEST, external_task_id="batch-7")
+    auto_hook.create_task(**REQUEST, external_task_id="batch-7")
 
     assert [call.request.method for call in kling_api.calls] == ["POST"]
     assert ids_honoured(auto_hook) is True
@@ -1037,7 +1037,7 @@ def test_host_that_cannot_find_a_new_task_by_its_external_id_is_said_to_ignore_i
     kling_api.post(GENERATIONS, json=envelope(task_json()))
     kling_api.get(task_url("batch-7"), status=404, json=kling_error(1203, "task not found"))
 
-    auto_hook.create_image_task(**REQUEST, external_task_id="batch-7")
+    auto_hook.create_task(**REQUEST, external_task_id="batch-7")
 
     assert ids_honoured(auto_hook) is False
     warnings = [line for line in messages(hook_logs) if "ignores external_task_id" in line]
@@ -1054,7 +1054,7 @@ def test_lost_create_answer_at_a_host_set_to_no_is_never_resent_and_names_the_wa
     kling_api.post(GENERATIONS, status=502, body="<html>Bad Gateway</html>")
 
     with pytest.raises(KlingCreateOutcomeUnknownError) as raised:
-        KlingHook(CONN_ID, clock=clock).create_image_task(**REQUEST, external_task_id="batch-7")
+        KlingHook(CONN_ID, clock=clock).create_task(**REQUEST, external_task_id="batch-7")
 
     assert len(kling_api.calls) == 1
     message = str(raised.value)
@@ -1094,7 +1094,7 @@ def test_a_refused_key_names_the_connection_and_labels_an_external_id_as_such(ho
     kling_api.get(task_url("airflow-abc"), status=401, json=kling_error(1002, "invalid api key"))
 
     with pytest.raises(KlingAuthError) as raised:
-        hook.find_image_task_by_external_id("airflow-abc")
+        hook.find_task_by_external_id("airflow-abc")
 
     message = str(raised.value)
     assert f"Airflow connection '{CONN_ID}'" in message

@@ -150,10 +150,10 @@ def test_a_create_past_the_resource_packs_fails_with_1102_saying_what_to_do(
 ) -> None:
     kling_connection.set_resource_packs([{"total_quantity": 1}])
     hook = KlingHook(clock=clock)
-    hook.create_image_task(prompt="a red kite", model_name="kling-v1", n=1)  # 1 unit: the pack is used up
+    hook.create_task(prompt="a red kite", model_name="kling-v1", n=1)  # 1 unit: the pack is used up
 
     with pytest.raises(KlingResourcePackExhaustedError) as caught:
-        hook.create_image_task(prompt="a blue kite", model_name="kling-v1", n=1)
+        hook.create_task(prompt="a blue kite", model_name="kling-v1", n=1)
 
     assert caught.value.code == 1102 and caught.value.airflow_retryable is False
     assert "buy a resource pack" in str(caught.value)
@@ -167,7 +167,7 @@ def test_a_create_on_an_account_in_arrears_fails_with_1101_saying_what_to_do(
     kling_connection.configure(in_arrears=True)
 
     with pytest.raises(KlingArrearsError) as caught:
-        KlingHook(clock=clock).create_image_task(prompt="a red kite", model_name="kling-v1", n=1)
+        KlingHook(clock=clock).create_task(prompt="a red kite", model_name="kling-v1", n=1)
 
     assert caught.value.code == 1101
     assert "settle the bill" in str(caught.value)

@@ -63,12 +63,12 @@ def create_task(**fields: Any) -> str:
     return KlingHook(clock=FakeClock()).create_task(**request).task_id
 
 
-async def test_aget_image_task_reads_a_task_by_its_id(kling_connection, clock):
+async def test_aget_task_reads_a_task_by_its_id(kling_connection, clock):
     task_id = create_task()
     hook = KlingHook(clock=clock)
 
     try:
-        task = await hook.aget_image_task(task_id)
+        task = await hook.aget_task(task_id)
     finally:
         await hook.aclose()
 
@@ -78,23 +78,23 @@ async def test_aget_image_task_reads_a_task_by_its_id(kling_connection, clock):
     assert kling_connection.counters(kling_connection.api_key)["queries"] == 1
 
 
-async def test_aget_image_task_reads_a_task_by_its_external_id(kling_connection, clock):
+async def test_aget_task_reads_a_task_by_its_external_id(kling_connection, clock):
     task_id = create_task(external_task_id="nightly:2024-08-04")
     hook = KlingHook(clock=clock)
 
     try:
-        task = await hook.aget_image_task("nightly:2024-08-04")
+        task = await hook.aget_task("nightly:2024-08-04")
     finally:
         await hook.aclose()
 
     assert (task.task_id, task.external_task_id) == (task_id, "nightly:2024-08-04")
 
 
-async def test_aget_image_task_of_an_unknown_task_is_not_found(kling_connection, waits, clock):
+async def test_aget_task_of_an_unknown_task_is_not_found(kling_connection, waits, clock):
     hook = KlingHook(clock=clock)
 
     with pytest.raises(KlingNotFoundError) as raised:
-        await hook.aget_image_task("no-such-task")
+        await hook.aget_task("no-such-task")
     await hook.aclose()
 
     assert raised.value.task_id == "no-such-task"
@@ -108,7 +108,7 @@ async def test_aget_retries_a_5xx_then_returns_the_task(kling_connection, waits,
     hook = KlingHook(clock=clock)
 
     try:
-        task = await hook.aget_image_task(task_id)
+        task = await hook.aget_task(task_id)
     finally:
         await hook.aclose()
 
@@ -124,7 +124,7 @@ async def test_aget_gives_up_after_max_retries_of_5xx(kling_simulator, monkeypat
     hook = KlingHook(clock=clock)
 
     with pytest.raises(KlingServerError) as raised:
-        await hook.aget_image_task("867283741759111202")
+        await hook.aget_task("867283741759111202")
     await hook.aclose()
 
     assert (raised.value.http_status, raised.value.code) == (500, 5000)
@@ -138,7 +138,7 @@ async def test_aget_honours_retry_after(kling_connection, waits, clock):
     hook = KlingHook(clock=clock)
 
     try:
-        await hook.aget_image_task(task_id)
+        await hook.aget_task(task_id)
     finally:
         await hook.aclose()
 
@@ -151,7 +151,7 @@ async def test_aget_retries_a_malformed_answer(kling_connection, waits, clock):
     hook = KlingHook(clock=clock)
 
     try:
-        task = await hook.aget_image_task(task_id)
+        task = await hook.aget_task(task_id)
     finally:
         await hook.aclose()
 
@@ -164,7 +164,7 @@ async def test_aget_with_a_wrong_key_fails_at_once(kling_simulator, monkeypatch,
     hook = KlingHook(clock=clock)
 
     with pytest.raises(KlingAuthError) as raised:
-        await hook.aget_image_task("867283741759111202")
+        await hook.aget_task("867283741759111202")
     await hook.aclose()
 
     assert (raised.value.http_status, raised.value.code) == (401, 1002)
@@ -175,9 +175,9 @@ async def test_aclose_lets_the_hook_open_a_new_client(kling_connection, clock):
     task_id = create_task()
     hook = KlingHook(clock=clock)
 
-    await hook.aget_image_task(task_id)
+    await hook.aget_task(task_id)
     await hook.aclose()
-    task = await hook.aget_image_task(task_id)
+    task = await hook.aget_task(task_id)
     await hook.aclose()
 
     assert task.task_id == task_id
@@ -193,7 +193,7 @@ async def test_aget_authenticates_with_a_jwt_from_access_and_secret_key(jwt_conn
     hook = KlingHook(JWT_CONN_ID, clock=clock)
 
     try:
-        task = await hook.aget_image_task(task_id)
+        task = await hook.aget_task(task_id)
     finally:
         await hook.aclose()
 
@@ -210,7 +210,7 @@ async def test_aget_signs_a_new_jwt_once_when_kling_says_not_yet_valid(jwt_conne
     assert hook._jwt.get() == early
 
     with pytest.raises(KlingNotFoundError):
-        await hook.aget_image_task("no-such-task")
+        await hook.aget_task("no-such-task")
     await hook.aclose()
 
     renewed = hook._jwt.get()
@@ -235,7 +235,7 @@ async def test_aget_with_a_wrong_secret_key_fails_without_renewal(jwt_simulator,
     token = hook._jwt.get()
 
     with pytest.raises(KlingAuthError) as raised:
-        await hook.aget_image_task("867283741759111202")
+        await hook.aget_task("867283741759111202")
     await hook.aclose()
 
     assert raised.value.code == 1002
@@ -253,9 +253,9 @@ async def test_async_path_logs_no_key_even_at_debug(kling_connection, caplog, cl
     hook = KlingHook(clock=clock)
 
     with structlog.testing.capture_logs() as events:
-        await hook.aget_image_task(task_id)
+        await hook.aget_task(task_id)
         with pytest.raises(KlingNotFoundError) as raised:
-            await hook.aget_image_task("no-such-task")
+            await hook.aget_task("no-such-task")
     await hook.aclose()
 
     texts = [str(raised.value), *map(repr, events), *(record.getMessage() for record in caplog.records)]
@@ -264,12 +264,12 @@ async def test_async_path_logs_no_key_even_at_debug(kling_connection, caplog, cl
     assert not [text for text in texts if kling_connection.api_key in text]
 
 
-async def test_alist_image_tasks_reads_a_page_newest_first(kling_connection, clock):
+async def test_alist_tasks_reads_a_page_newest_first(kling_connection, clock):
     older, newer = create_task(), create_task()
     hook = KlingHook(clock=clock)
 
     try:
-        tasks = await hook.alist_image_tasks(page_num=1, page_size=10)
+        tasks = await hook.alist_tasks(page_num=1, page_size=10)
     finally:
         await hook.aclose()
 

@@ -45,10 +45,10 @@ def test_create_get_wait_and_download_real_pngs(kling_connection):
     kling_connection.set_latency(0.2)
     hook = KlingHook()
 
-    created = hook.create_image_task(**REQUEST, aspect_ratio="1:1", external_task_id="e2e-1")
+    created = hook.create_task(**REQUEST, aspect_ratio="1:1", external_task_id="e2e-1")
     assert created.task_status == TaskStatus.SUBMITTED
-    assert hook.get_image_task(created.task_id).task_status in (TaskStatus.SUBMITTED, TaskStatus.PROCESSING)
-    task = hook.wait_for_image_task(created.task_id, poll_interval=0.05, timeout=10)
+    assert hook.get_task(created.task_id).task_status in (TaskStatus.SUBMITTED, TaskStatus.PROCESSING)
+    task = hook.wait_for_task(created.task_id, poll_interval=0.05, timeout=10)
     images = []
     for image in task.images:
         destination = io.BytesIO()
@@ -60,16 +60,16 @@ def test_create_get_wait_and_download_real_pngs(kling_connection):
     assert [image.index for image in task.images] == [0, 1]
     assert [png_size(image) for image in images] == [(256, 256), (256, 256)]
     assert images[0] != images[1]
-    assert hook.get_image_task("e2e-1").task_id == created.task_id
-    assert [listed.task_id for listed in hook.list_image_tasks(page_size=10)] == [created.task_id]
+    assert hook.get_task("e2e-1").task_id == created.task_id
+    assert [listed.task_id for listed in hook.list_tasks(page_size=10)] == [created.task_id]
     assert kling_connection.counters(kling_connection.api_key)["images"] == 2
 
 
 def test_create_with_a_known_external_id_returns_the_first_task(kling_connection, clock):
     hook = KlingHook(clock=clock)
-    first = hook.create_image_task(**REQUEST, external_task_id="only-once")
+    first = hook.create_task(**REQUEST, external_task_id="only-once")
 
-    again = hook.create_image_task(**REQUEST, external_task_id="only-once")
+    again = hook.create_task(**REQUEST, external_task_id="only-once")
 
     assert again.task_id == first.task_id
     assert kling_connection.counters(kling_connection.api_key)["creates"] == 1
@@ -79,7 +79,7 @@ def test_create_with_a_known_external_id_returns_the_first_task(kling_connection
 def test_429_1303_twice_then_success_creates_after_two_retries(kling_connection, waits, clock):
     kling_connection.rate_limit_next(2)
 
-    task = KlingHook(clock=clock).create_image_task(**REQUEST)
+    task = KlingHook(clock=clock).create_task(**REQUEST)
 
     assert task.task_status == TaskStatus.SUBMITTED
     assert len(waits) == 2
@@ -91,10 +91,10 @@ def test_concurrency_limit_is_retried_until_the_retries_run_out(kling_connection
     kling_connection.set_latency(3600)
     kling_connection.set_slots(2)
     hook = KlingHook(max_retries=2, clock=clock)
-    hook.create_image_task(**REQUEST)  # n=2: holds both slots for an hour
+    hook.create_task(**REQUEST)  # n=2: holds both slots for an hour
 
     with pytest.raises(KlingRateLimitError) as raised:
-        hook.create_image_task(**{**REQUEST, "n": 1})
+        hook.create_task(**{**REQUEST, "n": 1})
 
     assert raised.value.code == 1303
     assert len(waits) == 2
@@ -108,7 +108,7 @@ def test_wrong_key_fails_at_once_and_test_connection_says_so(kling_simulator, mo
     hook = KlingHook(clock=clock)
 
     with pytest.raises(KlingAuthError) as raised:
-        hook.list_image_tasks()
+        hook.list_tasks()
     ok, message = hook.test_connection()
 
     assert raised.value.code == 1002
@@ -132,8 +132,8 @@ def test_no_key_in_any_log_record_over_real_http(kling_connection, caplog, clock
     texts: list[str] = []
 
     with structlog.testing.capture_logs() as events:
-        task = hook.create_image_task(**REQUEST)
-        task = hook.wait_for_image_task(task.task_id, poll_interval=0.05, timeout=5)
+        task = hook.create_task(**REQUEST)
+        task = hook.wait_for_task(task.task_id, poll_interval=0.05, timeout=5)
         hook.download_image(str(task.images[0].url), io.BytesIO())
         hook.test_connection()
     texts += [repr(event) for event in events]

@@ -135,14 +135,14 @@ class FakeHook:
         self.tasks = {task["task_info"]["external_task_id"]: task for task in tasks}
         self.created: list[str] = []
 
-    def find_image_task_by_external_id(self, external_id, endpoint):
+    def find_task_by_external_id(self, external_id, endpoint, api_style="v1"):
         task = self.tasks.get(external_id)
         return task_from_data(task, "test") if task else None
 
-    def find_image_task(self, task_id, endpoint):
+    def find_task(self, task_id, endpoint, api_style="v1"):
         return next((task_from_data(t, "test") for t in self.tasks.values() if t["task_id"] == task_id), None)
 
-    def create_image_task(self, request):
+    def create_task(self, request):
         self.created.append(request.external_task_id)
         return task_from_data(
             kling_task(f"t{len(self.created) + 10}", request.external_task_id, "submitted"), "test"

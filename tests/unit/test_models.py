@@ -709,14 +709,14 @@ def test_watermark_and_default_human_fidelity_round_trip_through_the_simulator(k
 
     kling_connection.set_progress("immediate")
     hook = KlingHook()
-    created = hook.create_image_task(
+    created = hook.create_task(
         model_name="kling-v1",
         prompt="a lighthouse",
         n=2,
         human_fidelity=0.45,
         watermark_info={"enabled": True},
     )
-    task = hook.get_image_task(created.task_id)
+    task = hook.get_task(created.task_id)
     summary = task.to_xcom()
 
     assert task.task_status is TaskStatus.SUCCEED

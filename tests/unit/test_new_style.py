@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_kling.errors import KlingRequestValidationError
+from airflow_provider_kling.hooks.wire import MODEL_PATH
 from airflow_provider_kling.models import task_from_data
-from airflow_provider_kling.models.new_style import is_new_style_path, legacy_fields
 from airflow_provider_kling.models.requests import ImageToVideoRequest, OmniVideoRequest, TextToVideoRequest
 from airflow_provider_kling.models.video_capabilities import MODEL_PATH_MODELS
 from airflow_provider_kling.spend import units_of
@@ -39,7 +39,7 @@ def test_text_to_video_names_the_model_in_the_path_and_sends_prompt_settings_opt
         callback_url="https://hooks.example.com/kling",
         watermark_info={"enabled": True},
     )
-    assert request.create_path == "/text-to-video/kling-3.0"
+    assert MODEL_PATH.create_path(request) == "/text-to-video/kling-3.0"
     assert request.to_json() == {
         "prompt": "a fox in snow",
         "settings": {
@@ -67,7 +67,7 @@ def test_image_to_video_sends_contents_entries() -> None:
     request = ImageToVideoRequest.build(
         model_name="kling-3.0", prompt="she smiles", first_frame=FRAME, last_frame=LAST, element_ids=[7]
     )
-    assert request.create_path == "/image-to-video/kling-3.0"
+    assert MODEL_PATH.create_path(request) == "/image-to-video/kling-3.0"
     assert request.to_json()["contents"] == [
         {"type": "prompt", "text": "she smiles"},
         {"type": "first_frame", "url": FRAME},
@@ -216,22 +216,6 @@ def test_every_model_row_is_reachable_through_a_request_kind() -> None:
     assert reachable == set(MODEL_PATH_MODELS)
 
 
-@pytest.mark.parametrize(
-    ("path", "new"),
-    [
-        ("/text-to-video/kling-3.0", True),
-        ("/omni-video/kling-o1", True),
-        ("/tasks", True),
-        ("tasks?task_ids=1", True),
-        ("/v1/images/generations", False),
-        ("/v1/videos/text2video", False),
-        ("/account/costs", False),
-    ],
-)
-def test_new_style_paths_are_told_apart(path: str, new: bool) -> None:
-    assert is_new_style_path(path) is new
-
-
 # --- task records -------------------------------------------------------------------------------
 
 RECORD: dict[str, Any] = {
@@ -301,8 +285,8 @@ def test_a_failed_record_keeps_its_message_and_a_running_one_has_no_deduction() 
         {"id": "1", "status": "failed", "message": "risk control", "billing": []}, "a task"
     )
     assert (failed.task_status, failed.task_status_msg) == ("failed", "risk control")
-    running = legacy_fields({"id": "2", "status": "processing", "create_time": 1, "update_time": 2})
-    assert "final_unit_deduction" not in running and running["task_status"] == "processing"
+    running = task_from_data({"id": "2", "status": "processing", "create_time": 1, "update_time": 2}, "t")
+    assert running.final_unit_deduction is None and running.task_status == "processing"
 
 
 def test_unreadable_billing_amounts_are_skipped_not_fatal() -> None:

@@ -275,7 +275,7 @@ def test_api_key_is_in_no_log_record_and_no_xcom(kling_connection, tmp_path, cap
     key = kling_connection.api_key
     printed = capsys.readouterr()
     task_log = printed.out + printed.err  # Airflow's task logger (structlog) prints here
-    assert f"Created Kling image task {result['task_id']}" in task_log
+    assert f"Created Kling task {result['task_id']} (generations" in task_log
     assert key not in task_log
     assert all(key not in record.getMessage() for record in caplog.records)
     assert key not in json.dumps(result)

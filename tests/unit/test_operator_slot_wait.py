@@ -33,7 +33,7 @@ def make_operator(**kwargs):
 
 def occupy_the_only_slot(seconds: float, simulator) -> None:
     simulator.set_latency(seconds)
-    KlingHook().create_image_task(model_name="kling-v1", prompt="another pipeline's task", n=1)
+    KlingHook().create_task(model_name="kling-v1", prompt="another pipeline's task", n=1)
 
 
 def test_create_meeting_1303_waits_for_the_slot_on_the_worker(no_quick_retries):

@@ -26,7 +26,7 @@ def make_sensor(kling_task_id: str, **kwargs) -> KlingImageTaskSensor:
 
 
 def create_task(prompt: str = "an orchard in spring") -> str:
-    return KlingHook().create_image_task(model_name="kling-v1", prompt=prompt, n=2).task_id
+    return KlingHook().create_task(model_name="kling-v1", prompt=prompt, n=2).task_id
 
 
 def test_poke_is_not_done_while_running_and_done_with_result_when_succeeded(kling_connection):
@@ -44,7 +44,7 @@ def test_poke_is_not_done_while_running_and_done_with_result_when_succeeded(klin
 
 def test_poke_by_external_task_id(kling_connection):
     hook = KlingHook()
-    hook.create_image_task(model_name="kling-v1", prompt="a kite", n=1, external_task_id="kite-2026-11-25")
+    hook.create_task(model_name="kling-v1", prompt="a kite", n=1, external_task_id="kite-2026-11-25")
 
     result = make_sensor("kite-2026-11-25").poke(make_context())
 

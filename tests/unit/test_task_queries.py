@@ -1,5 +1,5 @@
-"""Many tasks in one call, new-style queries and the checks before a create (``hooks/task_queries.py``),
-through the hook against the simulator."""
+"""Many tasks in one call (``hooks/task_queries.py``), model-path queries (``hooks/wire.py``) and the
+checks before a create (``hooks/tasks.py``), through the hook against the simulator."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def create(k: int, simulator) -> list[str]:
 
 
 def test_get_tasks_reads_twenty_ids_a_call_in_the_order_asked(kling_connection):
+    kling_connection.set_progress("manual")  # running: /tasks says all there is to say
     task_ids = create(45, kling_connection)
     kling_connection.reset_counters()
 
@@ -65,14 +66,29 @@ async def test_aget_tasks_reads_them_on_the_shared_client(kling_connection):
     assert kling_connection.counters(kling_connection.api_key)["tasks"] == 2
 
 
+def test_a_finished_v1_task_read_through_tasks_carries_the_spend_its_own_query_does(kling_connection):
+    (task_id,) = create(1, kling_connection)
+    kling_connection.advance(task_id, to="succeed")
+    hook = KlingHook()
+
+    (many,) = hook.get_tasks([task_id])
+    one = hook.get_task(task_id)
+
+    assert many.final_balance_deduction is not None
+    assert many.to_xcom() == one.to_xcom()
+    counters = kling_connection.counters(kling_connection.api_key)
+    assert counters["tasks"] == 1, "a finished /v1 task is read once through /tasks, then at its own route"
+
+
 def test_a_new_style_create_goes_to_its_model_path_and_is_queried_through_tasks(kling_connection):
     hook = KlingHook()
     request = TextToVideoRequest.build(model_name="kling-3.0", prompt="a fox in snow", duration=5)
     kling_connection.set_progress("immediate")
 
     created = hook.create_task(request)
-    done = hook.get_task(created.task_id, endpoint=request.endpoint)
-    by_external = hook.find_task_by_external_id(created.external_task_id or "", endpoint=request.endpoint)
+    where = {"endpoint": request.endpoint, "api_style": request.api_style}
+    done = hook.get_task(created.task_id, **where)
+    by_external = hook.find_task_by_external_id(created.external_task_id or "", **where)
 
     assert done.task_status == "succeed" and done.videos[0].duration == "5"
     assert by_external is not None and by_external.task_id == created.task_id
@@ -86,6 +102,8 @@ def test_a_jwt_connection_on_a_new_style_path_fails_before_sending(kling_simulat
 
     with pytest.raises(KlingAuthError, match="needs an API key"):
         KlingHook().create_task(request)
+    with pytest.raises(KlingAuthError, match="needs an API key"):
+        KlingHook().get_task("1", endpoint=request.path, api_style=request.api_style)
 
     assert kling_simulator.counters() == {}
 
@@ -127,9 +145,22 @@ def test_a_model_kling_retired_is_sent_elsewhere_with_a_warning(kling_connection
 
 
 def test_retired_models_warn_sends_it_anyway(monkeypatch):
-    from airflow_provider_kling.hooks.task_queries import check_create
+    from airflow_provider_kling.hooks.tasks import check_create
+    from airflow_provider_kling.models.requests import ImageGenerationRequest
 
     set_connection(monkeypatch, "https://api-singapore.klingai.com", "key", retired_models="warn")
     hook = KlingHook()
     hook.settings  # noqa: B018 - loaded, as a sender does before the steps run
-    check_create(hook, "/v1/images/generations", "kling-v1")  # no exception: a warning only
+    request = ImageGenerationRequest(model_name="kling-v1", prompt="a kite", n=1)
+    check_create(hook, request)  # no exception: a warning only
+
+
+def test_a_model_path_create_whose_answer_is_lost_resumes_the_one_task_by_external_id(kling_connection):
+    kling_connection.lose_next_create_answers(1, mode="reset")
+    request = TextToVideoRequest.build(model_name="kling-3.0", prompt="a fox in snow", duration=5)
+
+    task = KlingHook().create_task(request)
+
+    (made,) = kling_connection.tasks()
+    assert task.task_id == made["task_id"]
+    assert kling_connection.counters(kling_connection.api_key)["creates"] == 1

@@ -97,7 +97,7 @@ def set_connection(monkeypatch: pytest.MonkeyPatch, host: str, password: str, **
 
 def outcome_sync(task_id: str) -> str:
     try:
-        return f"ok {KlingHook(max_retries=0).get_image_task(task_id).task_id}"
+        return f"ok {KlingHook(max_retries=0).get_task(task_id).task_id}"
     except KlingError as exc:
         return type(exc).__name__
 
@@ -106,7 +106,7 @@ def outcome_async(task_id: str) -> str:
     async def query() -> str:
         hook = KlingHook(max_retries=0)
         try:
-            return f"ok {(await hook.aget_image_task(task_id)).task_id}"
+            return f"ok {(await hook.aget_task(task_id)).task_id}"
         except KlingError as exc:
             return type(exc).__name__
         finally:
@@ -122,7 +122,7 @@ def both_paths(task_id: str) -> tuple[str, str]:
 def test_moved_api_answering_308_is_followed_alike_in_both_modes(kling_simulator, monkeypatch):
     hook_direct = KlingHook(max_retries=0)
     set_connection(monkeypatch, kling_simulator.base_url, kling_simulator.api_key)
-    task = hook_direct.create_image_task(model_name="kling-v1", prompt="a lighthouse", n=1)
+    task = hook_direct.create_task(model_name="kling-v1", prompt="a lighthouse", n=1)
     set_connection(monkeypatch, f"{kling_simulator.root_url}/moved/kling", kling_simulator.api_key)
 
     assert both_paths(task.task_id) == (f"ok {task.task_id}", f"ok {task.task_id}")
@@ -131,7 +131,7 @@ def test_moved_api_answering_308_is_followed_alike_in_both_modes(kling_simulator
 def test_a_create_sent_to_a_moved_api_reaches_it_once(kling_simulator, monkeypatch):
     set_connection(monkeypatch, f"{kling_simulator.root_url}/moved/kling", kling_simulator.api_key)
 
-    task = KlingHook(max_retries=0).create_image_task(model_name="kling-v1", prompt="a lighthouse", n=1)
+    task = KlingHook(max_retries=0).create_task(model_name="kling-v1", prompt="a lighthouse", n=1)
 
     assert [t["task_id"] for t in kling_simulator.tasks()] == [task.task_id]
     assert kling_simulator.counters(kling_simulator.api_key)["creates"] == 1

@@ -14,7 +14,7 @@ from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger, task_fr
 
 
 def create_task(prompt: str = "a quiet harbour at night") -> str:
-    return KlingHook().create_image_task(model_name="kling-v1", prompt=prompt, n=1).task_id
+    return KlingHook().create_task(model_name="kling-v1", prompt=prompt, n=1).task_id
 
 
 async def run_to_event(trigger: KlingImageTaskTrigger) -> dict:
@@ -37,6 +37,7 @@ def test_serialize_round_trips_identifiers_and_deadline_only(kling_connection):
         "deadline": 1234.5,
         "max_poll_errors": 5,
         "endpoint": "/v1/images/generations",
+        "api_style": None,
     }
     assert kling_connection.api_key not in json.dumps(kwargs)
     assert KlingImageTaskTrigger(**kwargs).serialize() == (path, kwargs)

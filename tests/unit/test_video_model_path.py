@@ -12,6 +12,7 @@ import pytest
 from airflow.sdk import DAG
 
 from airflow_provider_kling.batch.items import build_items
+from airflow_provider_kling.hooks.wire import wire_for
 from airflow_provider_kling.models.requests import REQUEST_KINDS, kind_defaults
 from airflow_provider_kling.operators.batch import KlingBatchOperator
 from airflow_provider_kling.operators.video import (
@@ -69,7 +70,8 @@ def test_each_operator_creates_at_its_models_path_and_returns_the_video(
     (video,) = result["videos"]
     assert video["url"].endswith(".mp4") and video["duration"] == "5"
     assert result["api_style"] == "model-path" and float(result["final_unit_deduction"]) > 0
-    assert operator.build_request(make_context()).create_path == path
+    request = operator.build_request(make_context())
+    assert wire_for(request.api_style).create_path(request) == path
     assert kling_connection.counters(kling_connection.api_key)["creates"] == 1
 
 

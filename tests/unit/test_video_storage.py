@@ -176,8 +176,8 @@ def connect(monkeypatch, simulator, **extra) -> KlingHook:
 
 def video_url(hook: KlingHook, **fields) -> str:
     request = TextToVideoRequest.build(prompt="a lighthouse at dusk", **fields)
-    task = hook.create_image_task(request)
-    done = hook.wait_for_image_task(task.task_id, poll_interval=0.05, timeout=30, endpoint=request.path)
+    task = hook.create_task(request)
+    done = hook.wait_for_task(task.task_id, poll_interval=0.05, timeout=30, endpoint=request.path)
     return str(done.videos[0].url)
 
 

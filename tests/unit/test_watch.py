@@ -24,9 +24,7 @@ def list_rounds(monkeypatch):
 def create_tasks(k: int, latency: float, simulator) -> list[str]:
     simulator.set_latency(latency)
     hook = KlingHook()
-    return [
-        hook.create_image_task(model_name="kling-v1", prompt=f"a kite {i}", n=1).task_id for i in range(k)
-    ]
+    return [hook.create_task(model_name="kling-v1", prompt=f"a kite {i}", n=1).task_id for i in range(k)]
 
 
 async def run_all(task_ids: list[str], poll_interval: float = 0.1) -> list[dict]:
@@ -88,7 +86,7 @@ async def test_a_task_not_on_the_listed_pages_is_queried_by_id(kling_connection,
 
 
 async def test_an_external_task_id_is_found_in_the_list(kling_connection, list_rounds):
-    KlingHook().create_image_task(model_name="kling-v1", prompt="a kite", n=1, external_task_id="kite-7")
+    KlingHook().create_task(model_name="kling-v1", prompt="a kite", n=1, external_task_id="kite-7")
     kling_connection.reset_counters()
 
     (event,) = await run_all(["kite-7"])
@@ -131,7 +129,7 @@ async def test_a_trigger_cancelled_while_reading_a_round_leaves_the_next_one_to_
         kling_conn_id = "kling_default"
 
         async def _alist_task_data(
-            self, page: int, size: int, *, deadline: float, endpoint: str, max_wait: float | None = None
+            self, page: int, size: int, *, deadline: float, endpoint: str, **kwargs: Any
         ) -> list[dict]:
             pages.append(page)
             await gate.wait()
@@ -163,7 +161,8 @@ async def test_triggers_read_statuses_with_batched_task_queries(kling_connection
     assert [event["status"] for event in events] == ["success"] * 8
     assert {event["task"]["task_id"] for event in events} == set(task_ids)
     counters = kling_connection.counters(kling_connection.api_key)
-    assert (counters["queries"], counters["lists"]) == (0, 0)
+    # One query per task, at its end: /tasks carries a /v1 task's units but not its balance deduction.
+    assert (counters["queries"], counters["lists"]) == (8, 0)
     # 8 triggers polling every 0.1 s for about a second: about 80 lookups, in batches of up to 8.
     assert 1 <= counters["tasks"] <= 20
     assert watch.watched_tasks() == 0
@@ -179,7 +178,7 @@ async def test_many_tasks_are_read_twenty_at_a_time_even_among_a_long_history(kl
 
     assert [event["status"] for event in events] == ["success"] * 45
     counters = kling_connection.counters(kling_connection.api_key)
-    assert (counters["queries"], counters["lists"]) == (0, 0)
+    assert (counters["queries"], counters["lists"]) == (45, 0)  # one each, once it has ended
     # 45 tasks need at least 3 queries a round; one query per task per poll would be 45 a round.
     assert counters["tasks"] <= 45
 
@@ -220,7 +219,7 @@ async def test_tasks_query_no_never_asks_tasks(kling_connection, monkeypatch):
 
 
 async def test_an_external_task_id_unknown_to_tasks_is_queried_by_id_from_then_on(kling_connection):
-    KlingHook().create_image_task(model_name="kling-v3", prompt="a kite", n=1, external_task_id="kite-8")
+    KlingHook().create_task(model_name="kling-v3", prompt="a kite", n=1, external_task_id="kite-8")
     kling_connection.set_latency(0.5)
     kling_connection.reset_counters()
 
@@ -252,7 +251,7 @@ class RecordingHook:
 
 
 async def test_lookups_due_together_go_out_in_chunks_of_twenty():
-    from airflow_provider_kling.hooks.external_ids import TasksQuerySupport
+    from airflow_provider_kling.hooks.task_queries import TasksQuerySupport
 
     RecordingHook.asked = []
     hook: Any = RecordingHook()
@@ -267,7 +266,7 @@ async def test_lookups_due_together_go_out_in_chunks_of_twenty():
 
 
 async def test_a_lookup_that_stops_waiting_leaves_the_batch_to_the_others():
-    from airflow_provider_kling.hooks.external_ids import TasksQuerySupport
+    from airflow_provider_kling.hooks.task_queries import TasksQuerySupport
 
     RecordingHook.asked = []
     hook: Any = RecordingHook()
@@ -280,3 +279,30 @@ async def test_a_lookup_that_stops_waiting_leaves_the_batch_to_the_others():
     assert (await staying)["id"] == "2"
     assert RecordingHook.asked == [["1", "2"]]
     await queries.aclose()
+
+
+DEFERRABLE_KINDS = {
+    "generations": {"model_name": "kling-v3", "prompt": "a kite", "n": 1},
+    "text2video": {"model_name": "kling-3.0", "prompt": "a fox"},
+}
+
+
+@pytest.mark.parametrize("kind", DEFERRABLE_KINDS)
+async def test_a_deferred_wait_gives_the_task_the_worker_sees_spend_included(kling_connection, kind):
+    from airflow_provider_kling.hooks.wire import Route
+    from airflow_provider_kling.models.requests import request_class
+
+    kling_connection.set_progress("immediate")
+    request = request_class(kind).build(**DEFERRABLE_KINDS[kind])
+    hook = KlingHook()
+    created = hook.create_task(request)
+    where = {"endpoint": Route.of(request).endpoint, "api_style": Route.of(request).api_style}
+
+    worker = hook.wait_for_task(created.task_id, poll_interval=0.05, timeout=10, **where)
+    trigger = KlingImageTaskTrigger(created.task_id, poll_interval=0.05, deadline=time.time() + 10, **where)
+    (event,) = [event.payload async for event in trigger.run()]
+
+    assert event["status"] == "success"
+    assert watch.task_from_data(event["task"], "the event").to_xcom() == worker.to_xcom()
+    if kind == "generations":  # /tasks carries its units only; its own route adds the balance deduction
+        assert worker.final_balance_deduction is not None

@@ -7,8 +7,8 @@ style) and holds its rules as data; the hook, the resume logic, the trigger, sto
 batch read those declarations. A new endpoint is one more module here and one more entry in
 :data:`REQUEST_KINDS`; :func:`kind_table` lists every kind, its fields, defaults and descriptions.
 
-A model-path kind's create goes to ``create_path`` (``{path}/{model_name}``) and is queried through
-``GET /tasks``.
+A model-path request's create goes to ``{path}/{model_name}`` and is queried through ``GET /tasks``
+(the hook's wire format of its style, ``hooks.wire``).
 """
 
 from __future__ import annotations

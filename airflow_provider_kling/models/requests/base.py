@@ -184,13 +184,6 @@ class KlingTaskRequest(BaseModel):
         """The kind's path in this request's style (``/v1``: where it is queried and listed)."""
         return self.paths[self.api_style]
 
-    @property
-    def create_path(self) -> str:
-        """Where the create is POSTed: the endpoint, with the model after it in the model-path style."""
-        if self.api_style is ApiStyle.MODEL_PATH:
-            return f"{self.endpoint}/{getattr(self, 'model_name', '')}"
-        return self.endpoint
-
     @classmethod
     def wire(cls, name: str) -> Wire:
         """Where field ``name`` goes in each style (:class:`Wire`; a plain ``/v1`` field by default)."""
