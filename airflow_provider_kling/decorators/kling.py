@@ -35,6 +35,7 @@ from airflow.sdk.definitions._internal.types import SET_DURING_EXECUTION
 
 from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.get_provider_info import get_provider_info
+from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.operators.base import KlingTaskOperator, fail_fast
 from airflow_provider_kling.operators.kling import KlingImageGenerationOperator
 
@@ -189,10 +190,12 @@ def _declared_kinds(modules: Collection[str]) -> dict[str, list[type[KlingTaskOp
 
 def operator_for_kind(kind: str) -> type[KlingTaskOperator]:
     """
-    The operator of request kind ``kind``: the class of the provider's operator modules that
-    declares it (``request_kind``). Those modules are imported one by one, only until one declares
-    the kind (what a DAG parse pays for ``kind=``).
+    The operator of request kind ``kind`` (a :class:`~airflow_provider_kling.kinds.RequestKind`):
+    the class of the provider's operator modules that declares it (``request_kind``). Those modules
+    are imported one by one, only until one declares the kind (what a DAG parse pays for ``kind=``).
     """
+    if kind not in set(RequestKind):
+        raise ValueError(f"unknown Kling request kind {kind!r}: one of {', '.join(RequestKind)}")
     modules = _operator_modules()
     found = _declared_kinds(modules).get(kind)
     for module in modules:
@@ -201,8 +204,7 @@ def operator_for_kind(kind: str) -> type[KlingTaskOperator]:
         importlib.import_module(module)
         found = _declared_kinds(modules).get(kind)
     if not found:
-        declared = ", ".join(sorted(_declared_kinds(modules)))
-        raise ValueError(f"unknown Kling request kind {kind!r}: one of {declared}")
+        raise ValueError(f"no operator of the provider declares the Kling request kind {kind!r}")
     if len(found) > 1:
         names = ", ".join(sorted(cls.__name__ for cls in found))
         raise ValueError(f"Kling request kind {kind!r} is declared by several operators: {names}")
