@@ -162,11 +162,11 @@ class KlingResponseError(KlingError):
     retryable = True
 
 
-class KlingImageUnavailableError(KlingError):
+class KlingResultUnavailableError(KlingError):
     """A result image URL no longer serves the image (Kling purges images after 30 days)."""
 
 
-class KlingImageRejectedError(KlingImageUnavailableError):
+class KlingDownloadRejectedError(KlingResultUnavailableError):
     """A download refused: not an image, cut short, too large, or from a host that is not allowed."""
 
 
@@ -193,7 +193,7 @@ class KlingTaskRefusedError(KlingTaskFailedError, KlingContentPolicyError):
     airflow_retryable = False
 
 
-class KlingImagesExpiredError(KlingImageUnavailableError):
+class KlingResultsExpiredError(KlingResultUnavailableError):
     """A finished task's images are gone (purged by Kling) and no copy was stored: retrying cannot help."""
 
     airflow_retryable = False

@@ -58,7 +58,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from airflow_provider_kling.models import ImageTask
+    from airflow_provider_kling.models import KlingTask
 
 
 class Estimate(Protocol):
@@ -68,7 +68,7 @@ class Estimate(Protocol):
     def units(self) -> float: ...
 
 
-#: The key of an operator result (``ImageTask.to_xcom()``) and of a Kling task holding the units it used up.
+#: The key of an operator result (``KlingTask.to_xcom()``) and of a Kling task holding the units it used up.
 UNITS_KEY = "final_unit_deduction"
 
 #: Tolerance for comparing sums of decimal units as floats.
@@ -91,7 +91,7 @@ def format_units(units: float | None) -> str:
     return "unknown" if units is None else f"{units:g}"
 
 
-def describe_deduction(task: ImageTask) -> str:
+def describe_deduction(task: KlingTask) -> str:
     """What a finished task cost, for the log: ``4 units`` (plus the balance deduction when Kling sent it)."""
     units = units_of(task.final_unit_deduction)
     text = (

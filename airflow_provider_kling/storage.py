@@ -29,9 +29,9 @@ from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow_provider_kling.errors import (
+    KlingDownloadRejectedError,
     KlingError,
-    KlingImageRejectedError,
-    KlingImageUnavailableError,
+    KlingResultUnavailableError,
     KlingStorageConfigError,
     KlingStorageError,
 )
@@ -163,15 +163,6 @@ def list_names(base: ObjectStoragePath, folder: str) -> list[str]:
     return [str(name).rstrip("/").rsplit("/", 1)[-1] for name in names]
 
 
-def find_stored(
-    base: ObjectStoragePath, folder: str, prefix: str, names: Iterable[str] | None = None
-) -> dict[int, ObjectStoragePath]:
-    """The whole images an earlier try stored for one task, by number, among ``names`` (by default
-    one listing of ``folder``; a batch lists its folder once for all its items)."""
-    found = find_stored_files(base, folder, prefix, IMAGE, names)
-    return {int(name): path for name, path in found.items()}
-
-
 def find_stored_files(
     base: ObjectStoragePath,
     folder: str,
@@ -252,7 +243,7 @@ class _Verifier:
         self.received = 0
         kind = (self.content_type or "").split(";", 1)[0].strip().lower()
         if kind and not kind.startswith(f"{media.noun}/") and kind not in _UNTYPED:
-            raise KlingImageRejectedError(
+            raise KlingDownloadRejectedError(
                 f"{stem}: the {media.noun} URL answered Content-Type {kind!r}, not "
                 f"{'an' if media.noun[0] in 'aeiou' else 'a'} {media.noun}; nothing stored"
             )
@@ -266,16 +257,16 @@ class _Verifier:
 
     def finish(self) -> str:
         if not self.received:
-            raise KlingImageRejectedError(f"{self.stem}: the {self.media.noun} was empty; nothing stored")
+            raise KlingDownloadRejectedError(f"{self.stem}: the {self.media.noun} was empty; nothing stored")
         if self.content_length is not None and self.received != self.content_length:
-            raise KlingImageRejectedError(
+            raise KlingDownloadRejectedError(
                 f"{self.stem}: got {self.received} of the {self.content_length} bytes Content-Length "
                 "said; nothing stored"
             )
         return self.media.extension(self.head) or self._not_of_kind()
 
     def _not_of_kind(self) -> str:
-        raise KlingImageRejectedError(
+        raise KlingDownloadRejectedError(
             f"{self.stem}: the bytes are not {self.media.described} "
             f"(they start {self.head[:_HEAD]!r}); nothing stored"
         )
@@ -369,67 +360,19 @@ def describe_store(base: ObjectStoragePath, conn_id: str | None) -> str:
     return f"bucket {bucket!r} ({base.protocol}) through {through}"
 
 
-def store_task_images(
-    result: dict[str, Any],
-    base: ObjectStoragePath,
-    *,
-    fetch: Callable[[str], Iterable[bytes]],
-    dag_id: str,
-    run_id: str,
-    task_id: str,
-    map_index: int | None,
-    log: Any,
-    stored: dict[int, ObjectStoragePath] | None = None,
-) -> None:
-    """
-    Copy every image of ``result`` (an XCom result dict) under ``base``, adding each one's ``path``
-    (a plain URI) and the result's ``output_conn_id``.
-
-    An image already stored by an earlier try is kept. When images cannot be stored, the others
-    are stored first; then a storage set-up error (credentials, permission, missing bucket) fails
-    with :class:`KlingStorageConfigError` (no Airflow retry can fix it), anything else with a
-    retryable :class:`KlingImageUnavailableError` or :class:`KlingStorageError`. ``stored`` (what
-    :func:`find_stored` would answer) spares the listing when the caller listed the folder already.
-    """
-    _store_task_files(
-        IMAGE,
-        result,
-        base,
-        fetch=fetch,
-        names=(dag_id, run_id, task_id, map_index),
-        log=log,
-        stored=None if stored is None else {str(number): path for number, path in stored.items()},
-    )
-
-
-def store_task_videos(
-    result: dict[str, Any],
-    base: ObjectStoragePath,
-    *,
-    fetch: Callable[[str], Iterable[bytes]],
-    dag_id: str,
-    run_id: str,
-    task_id: str,
-    map_index: int | None,
-    log: Any,
-) -> None:
-    """
-    Copy every video of ``result`` under ``base`` as :func:`store_task_images` copies images: each
-    video's ``path``, and ``watermark_path`` for the watermarked copy when Kling sent a
-    ``watermark_url`` (``<task>_<n>.mp4`` and ``<task>_<n>_watermarked.mp4``). ``fetch`` opens a
-    video download (the connection's ``max_video_bytes`` cap); the same errors as for images.
-    """
-    _store_task_files(
-        VIDEO, result, base, fetch=fetch, names=(dag_id, run_id, task_id, map_index), log=log, stored=None
-    )
+#: The files of one result item: (URL key, path key, name suffix); a video adds its watermarked copy.
+_ITEM_FILES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "image": (("url", "path", ""),),
+    "video": (("url", "path", ""), ("watermark_url", "watermark_path", WATERMARKED)),
+}
 
 
 def store_task_outputs(
     result: dict[str, Any],
     base: ObjectStoragePath,
     *,
-    media: MediaKind,
-    hook: Any,
+    media: MediaKind = IMAGE,
+    fetch: Callable[[str], Iterable[bytes]],
     dag_id: str,
     run_id: str,
     task_id: str,
@@ -438,44 +381,18 @@ def store_task_outputs(
     names: Iterable[str] | None = None,
 ) -> None:
     """
-    Copy what ``result`` lists of kind ``media`` (``models.requests.media_of``) under ``base``:
-    :func:`store_task_images` for images, :func:`store_task_videos` for videos, each opened with
-    ``hook``'s opener of that kind. ``names`` (a listing of the task's folder) spares the listing
-    when the caller listed the folder already (a batch lists it once for all its items).
+    Copy every file of kind ``media`` that ``result`` (an XCom result dict) lists under ``base``,
+    adding each one's ``path`` (a plain URI; a video's watermarked copy ``watermark_path``, stored
+    as ``<task>_<n>_watermarked.mp4`` when Kling sent a ``watermark_url``) and the result's
+    ``output_conn_id``. ``fetch`` opens a download of that kind (the hook's opener, its size cap).
+
+    A file already stored by an earlier try is kept. When files cannot be stored, the others are
+    stored first; then a storage set-up error (credentials, permission, missing bucket) fails with
+    :class:`KlingStorageConfigError` (no Airflow retry can fix it), anything else with a retryable
+    :class:`KlingResultUnavailableError` or :class:`KlingStorageError`. ``names`` (a listing of the
+    task's folder) spares the listing when the caller listed the folder already (a batch lists it
+    once for all its items).
     """
-    stored = None
-    if names is not None:
-        folder, prefix = task_prefix(dag_id, run_id, task_id, map_index)
-        stored = find_stored_files(base, folder, prefix, media, names)
-    _store_task_files(
-        media,
-        result,
-        base,
-        fetch=media.fetcher(hook),
-        names=(dag_id, run_id, task_id, map_index),
-        log=log,
-        stored=stored,
-    )
-
-
-#: The files of one result item: (URL key, path key, name suffix); a video adds its watermarked copy.
-_ITEM_FILES: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "image": (("url", "path", ""),),
-    "video": (("url", "path", ""), ("watermark_url", "watermark_path", WATERMARKED)),
-}
-
-
-def _store_task_files(
-    media: MediaKind,
-    result: dict[str, Any],
-    base: ObjectStoragePath,
-    *,
-    fetch: Callable[[str], Iterable[bytes]],
-    names: tuple[str, str, str, int | None],
-    log: Any,
-    stored: dict[str, ObjectStoragePath] | None,
-) -> None:
-    """What :func:`store_task_images` and :func:`store_task_videos` do, for files of kind ``media``."""
     conn_id = path_conn_id(base)
     result["output_conn_id"] = conn_id
     where = describe_store(base, conn_id)
@@ -484,13 +401,9 @@ def _store_task_files(
         if is_local(base)
         else "Check the connection's credentials, its permission on the bucket, and that the bucket exists"
     )
-    dag_id, run_id, task_id, map_index = names
     folder, prefix = task_prefix(dag_id, run_id, task_id, map_index)
     try:
-        if stored is None and media is IMAGE:
-            stored = {str(number): path for number, path in find_stored(base, folder, prefix).items()}
-        elif stored is None:
-            stored = find_stored_files(base, folder, prefix, media)
+        stored = find_stored_files(base, folder, prefix, media, names)
     except Exception as exc:
         if is_configuration_error(exc, base):
             raise KlingStorageConfigError(
@@ -514,7 +427,7 @@ def _store_task_files(
             else:
                 try:
                     if not item.get(url_key):
-                        raise KlingImageUnavailableError(f"Kling gave no URL for this {media.noun}")
+                        raise KlingResultUnavailableError(f"Kling gave no URL for this {media.noun}")
                     stem = image_stem(dag_id, run_id, task_id, map_index, number) + suffix
                     path = store_file(base, stem, fetch(item[url_key]), media)
                 except KlingError as exc:
@@ -536,6 +449,6 @@ def _store_task_files(
                 f"{message}. {what_to_fix}; a retry cannot fix this.",
                 task_id=result["task_id"],
             )
-        error_class = KlingStorageError if storage_problem else KlingImageUnavailableError
+        error_class = KlingStorageError if storage_problem else KlingResultUnavailableError
         raise error_class(message, task_id=result["task_id"])
     log.info("Stored %d %s of Kling task %s in %s", len(items), media.plural, result["task_id"], where)

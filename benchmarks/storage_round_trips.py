@@ -56,7 +56,7 @@ def main(n: int) -> None:
     from werkzeug.serving import make_server
 
     from airflow_provider_kling.hooks.kling import KlingHook
-    from airflow_provider_kling.storage import store_task_images, to_storage_path
+    from airflow_provider_kling.storage import store_task_outputs, to_storage_path
     from airflow_provider_kling.testing import KlingSimulator
 
     logging.disable(logging.WARNING)
@@ -91,7 +91,7 @@ def main(n: int) -> None:
 
         def store() -> dict[str, int]:
             result = task.to_xcom()
-            store_task_images(
+            store_task_outputs(
                 result,
                 base,
                 fetch=hook.iter_image_bytes,

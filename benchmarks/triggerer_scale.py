@@ -7,7 +7,7 @@ the supervisor at the other end of its socket is faked) with one trigger per tas
 every 5-10 s. The parent samples the child's RSS and open sockets from ``/proc``; the simulator
 counts requests. Kinds:
 
-- ``kling``: ``KlingImageTaskTrigger`` reading statuses from rounds of the task list (the connection
+- ``kling``: ``KlingTaskTrigger`` reading statuses from rounds of the task list (the connection
   says ``tasks_query: no``, as a host without ``GET /tasks``);
 - ``kling-tasks``: the same trigger reading the waiting tasks with ``GET /tasks?task_ids=`` (20 a request);
 - ``kling-by-id``: the same trigger querying each task by id (no list, no ``/tasks``);
@@ -381,13 +381,13 @@ def child_main(plan_path: Path, out_path: Path) -> int:
             )
     else:
         from airflow_provider_kling.triggers import watch
-        from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
+        from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 
         watch.LIST_POLLING = plan["kind"] == "kling"
         watch.TASKS_QUERY = plan["kind"] == "kling-tasks"
 
         def make(task_id: str, poll: float) -> Any:
-            return KlingImageTaskTrigger(task_id, poll_interval=poll, deadline=time.time() + 600)
+            return KlingTaskTrigger(task_id, poll_interval=poll, deadline=time.time() + 600)
 
     warm_imports(plan["kind"])
     workloads = []

@@ -1,5 +1,5 @@
 """
-Create a Kling task without waiting, then wait for it with ``KlingImageTaskSensor``.
+Create a Kling task without waiting, then wait for it with ``KlingTaskSensor``.
 
 Useful when something else waits better than the creating task: the sensor can poke in
 ``reschedule`` mode (no worker slot held between pokes) or defer to the triggerer. ``submit``
@@ -20,7 +20,7 @@ import pendulum
 from airflow.sdk import dag, task
 
 from airflow_provider_kling.operators.kling import KlingImageGenerationOperator
-from airflow_provider_kling.sensors.kling import KlingImageTaskSensor
+from airflow_provider_kling.sensors.kling import KlingTaskSensor
 
 POLL_INTERVAL = float(os.environ.get("KLING_POLL_INTERVAL", "10"))
 
@@ -40,7 +40,7 @@ def kling_sensor() -> None:
         wait_for_completion=False,
     )
 
-    wait = KlingImageTaskSensor(
+    wait = KlingTaskSensor(
         task_id="wait_for_images",
         kling_task_id="{{ ti.xcom_pull(task_ids='submit', key='kling_task_id') }}",
         poke_interval=POLL_INTERVAL,

@@ -27,6 +27,7 @@ from airflow_provider_kling.errors import (
     create_never_reached_kling,
 )
 from airflow_provider_kling.lifecycle import Outcome, outcome_of
+from airflow_provider_kling.lifecycle.poll import over_error_budget, poll_step
 
 PENDING, CREATING, RUNNING = "pending", "creating", "running"
 SUCCEEDED, FAILED, REFUSED, ERROR, UNFINISHED = "succeeded", "failed", "refused", "error", "unfinished"
@@ -41,10 +42,6 @@ _BATCH_FATAL = (KlingAuthError, KlingAccountError, KlingPermissionError, KlingIP
 _CREATE_BACKOFF = 1.0
 #: Creates of one item that fail in a retryable way before the item is given up for this run.
 MAX_CREATE_ATTEMPTS = 8
-#: Polls of one item that fail in a row before it is given up for this run (it may still finish).
-MAX_POLL_ERRORS = 10
-#: Past its expected end, a task is polled this often (at most ``poll_interval``; at least 0.5 s).
-QUICK_POLL_FRACTION, QUICK_POLL_MIN = 0.1, 0.5
 #: Seconds between two "k of N done, m running, ETA" lines of a batch (operator, runner, trigger).
 DEFAULT_PROGRESS_INTERVAL = 60.0
 #: A batch's own defaults (operator and trigger): seconds between polls, and how long the whole
@@ -315,7 +312,7 @@ class BatchAdmission:
         item.poll_errors += 1
         if is_batch_fatal(exc):
             self.fatal = str(exc)
-        if not exc.retryable or item.poll_errors > MAX_POLL_ERRORS:
+        if over_error_budget(exc, item.poll_errors):  # the one poll plan's budget (it may still finish)
             self._end(item, UNFINISHED, f"polling failed: {exc}", now)
         else:
             item.next_poll = now + self.poll_interval
@@ -363,16 +360,11 @@ class BatchAdmission:
         return sum(self._durations) / len(self._durations) if self._durations else None
 
     def poll_delay(self, item: ItemProgress, now: float) -> float:
-        """``poll_interval``, except: poll at the task's expected end, and often once it is past it,
-        so a slot that frees is seen (and refilled) within a fraction of the interval."""
+        """The poll plan's step (:func:`~airflow_provider_kling.lifecycle.poll.poll_step`), with the batch's
+        mean task time so far as the hint of the item's expected end."""
         expected = self.expected_duration()
-        if expected is None or item.admitted_at is None:
-            return self.poll_interval
-        left = item.admitted_at + expected - now
-        quick = min(self.poll_interval, max(QUICK_POLL_MIN, self.poll_interval * QUICK_POLL_FRACTION))
-        if left > quick:
-            return min(self.poll_interval, left)
-        return quick
+        end = None if expected is None or item.admitted_at is None else item.admitted_at + expected
+        return poll_step(self.poll_interval, now, expected_end=end)
 
     def _end(
         self, item: ItemProgress, status: str, message: str | None, now: float, *, quiet: bool = False

@@ -1,8 +1,9 @@
 """A batch's results in storage: each item's images or videos, a JSON manifest and an HTML contact sheet.
 
-Files follow the single operators' rules (:func:`~airflow_provider_kling.storage.store_task_outputs`:
-verified, streamed, never half-written, kept when an earlier try stored them; images or videos as
-the request kind makes, :func:`~airflow_provider_kling.models.requests.media_of`), named
+Files follow the single operators' rules (the lifecycle's store path,
+:mod:`airflow_provider_kling.lifecycle.results`: verified, streamed, never half-written, kept when
+an earlier try stored them; images or videos as the request kind makes,
+:func:`~airflow_provider_kling.models.requests.media_of`), named
 ``<dag_id>/<run_id>/<task_id>[_<map_index>]_<key>_<index>.<ext>`` (a video's watermarked copy
 ``..._<index>_watermarked.mp4``). The folder is listed once for the whole batch. The manifest and
 the contact sheet sit beside them: ``<task_id>[_<map_index>]_manifest.json`` and
@@ -12,13 +13,18 @@ the contact sheet sit beside them: ``<task_id>[_<map_index>]_manifest.json`` and
 from __future__ import annotations
 
 import html
-import json
-from datetime import UTC, datetime
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.batch.admission import SUCCEEDED, ItemProgress
-from airflow_provider_kling.errors import KlingError, KlingStorageConfigError
 from airflow_provider_kling.idempotency import generation_external_task_id
+from airflow_provider_kling.lifecycle.results import (
+    OutputNames,
+    manifest_of,
+    result_of,
+    store_each,
+    write_manifest,
+    write_text,
+)
 from airflow_provider_kling.models.requests import media_of
 from airflow_provider_kling.storage import (
     IMAGE,
@@ -28,9 +34,6 @@ from airflow_provider_kling.storage import (
     path_conn_id,
     plain_uri,
     safe_name,
-    store_task_outputs,
-    task_prefix,
-    write_whole,
 )
 
 if TYPE_CHECKING:
@@ -39,137 +42,82 @@ if TYPE_CHECKING:
     from airflow_provider_kling.batch.items import BatchItem
 
 
-def batch_name(task_id: str, map_index: int | None) -> str:
-    """``<task_id>[_<map_index>]``: what the batch's files are named after."""
-    return f"{task_id}_{map_index}" if map_index is not None and map_index >= 0 else task_id
-
-
-def write_text(base: ObjectStoragePath, relative: str, text: str) -> ObjectStoragePath:
-    """Write a small text file whole (:func:`~airflow_provider_kling.storage.write_whole`)."""
-
-    def write(handle: IO[bytes]) -> str:
-        handle.write(text.encode("utf-8"))
-        return ""
-
-    return write_whole(base, relative, write)
-
-
 def store_batch(
     base: ObjectStoragePath,
     items: list[BatchItem],
     progress: dict[str, ItemProgress],
     *,
     hook: Any,
-    dag_id: str,
-    run_id: str,
-    task_id: str,
-    map_index: int | None,
+    names: OutputNames,
     log: Any,
     results_out: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Store every succeeded item's images or videos (opened with ``hook``'s opener of their
-    kind), then write the manifest and the contact sheet.
+    """Store every succeeded item's images or videos (the lifecycle's store path, as the single
+    operator's), then write the manifest and the contact sheet.
 
-    ``results_out``, when given, receives one result per item that stored files, in the shape of
-    the single operator's result (``task_id``, ``model_name``, ``final_unit_deduction``, ``images``
-    or ``videos`` with their stored ``path``): what asset events and OpenLineage facets describe.
+    ``results_out``, when given, receives the result (the single operator's) of each item that
+    stored files: what asset events and OpenLineage facets describe.
 
     Returns the small summary for XCom; ``storage_errors`` lists items whose files could not all
     be stored (a retry stores the missing ones). A storage set-up error is raised at once.
     """
     from airflow_provider_kling.estimates import priced_as
-    from airflow_provider_kling.models import ImageTask
+    from airflow_provider_kling.models import KlingTask
     from airflow_provider_kling.spend import sum_units
 
-    name = batch_name(task_id, map_index)
-    folder, _ = task_prefix(dag_id, run_id, name, None)
-    names = list_names(base, folder)
     rows: list[dict[str, Any]] = []
-    storage_errors: dict[str, str] = {}
+    made: list[tuple[str, dict[str, Any], Any]] = []
     for item in items:
         state = progress[item.key]
         media = media_of(item.request.kind)
-        row: dict[str, Any] = {
-            "key": item.key,
-            "media": media.noun,
-            "number": item.number,
-            "prompt": getattr(item.request, "prompt", None),
-            "model_name": getattr(item.request, "model_name", None),
-            "n": item.n,
-            "external_task_id": generation_external_task_id(state.external_task_id, state.generation),
-            "kling_task_id": state.kling_task_id,
-            "status": state.status,
-            "message": state.message,
-            "units": (state.task or {}).get("final_unit_deduction"),
-            "priced_as": priced_as(item.request),
-            "balance": (state.task or {}).get("final_balance_deduction"),
-            "files": [],
-            media.plural: [],
-        }
+        result: dict[str, Any] = {}
         if state.status == SUCCEEDED and state.task is not None:
-            result = ImageTask.model_validate(state.task).to_xcom()
-            result.setdefault(media.plural, [])
-            try:
-                store_task_outputs(
-                    result,
-                    base,
-                    media=media,
-                    hook=hook,
-                    dag_id=dag_id,
-                    run_id=run_id,
-                    task_id=f"{name}_{item.key}",
-                    map_index=None,
-                    log=log,
-                    names=names,
-                )
-            except KlingStorageConfigError:
-                raise
-            except KlingError as exc:
-                storage_errors[item.key] = str(exc)
-                log.warning("Batch item %r: %s", item.key, exc)
-            made = result[media.plural]
-            # An image's path is its row's file; a video keeps its paths (and its duration) itself.
-            row[media.plural] = made if media is VIDEO else [_without(i, "path") for i in made]
-            row["files"] = [i[key] for i in made for key in _PATH_KEYS if i.get(key)]
-        rows.append(row)
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row["status"]] = counts.get(row["status"], 0) + 1
-    created_at = datetime.now(UTC).isoformat()
-    manifest = {
-        "dag_id": dag_id,
-        "run_id": run_id,
-        "task_id": task_id,
-        "map_index": map_index,
-        "written_at": created_at,
-        "counts": counts,
-        "items": rows,
-    }
-    manifest_path = write_text(
-        base, f"{folder}/{safe_name(name)}_manifest.json", json.dumps(manifest, indent=1, ensure_ascii=False)
-    )
-    sheet_path = write_text(base, f"{folder}/{safe_name(name)}_contact_sheet.html", contact_sheet(manifest))
-    log.info(
-        "Wrote the batch manifest %s and contact sheet %s", plain_uri(manifest_path), plain_uri(sheet_path)
-    )
-    if results_out is not None:
-        results_out.extend(
+            result = result_of(KlingTask.model_validate(state.task))
+            made.append((item.key, result, media))
+        rows.append(
             {
-                "task_id": row["kling_task_id"],
-                "model_name": row["model_name"],
-                "final_unit_deduction": row["units"],
-                **(
-                    {"videos": [made for made in row["videos"] if made.get("path")]}
-                    if row["media"] == VIDEO.noun
-                    else {"images": [{"path": path} for path in row["files"]]}
+                "key": item.key,
+                "media": media.noun,
+                "number": item.number,
+                "prompt": getattr(item.request, "prompt", None),
+                "model_name": getattr(item.request, "model_name", None),
+                "n": item.n,
+                "external_task_id": generation_external_task_id(state.external_task_id, state.generation),
+                "kling_task_id": state.kling_task_id,
+                "status": state.status,
+                "message": state.message,
+                "units": result.get("final_unit_deduction", (state.task or {}).get("final_unit_deduction")),
+                "priced_as": priced_as(item.request),
+                "balance": result.get(
+                    "final_balance_deduction", (state.task or {}).get("final_balance_deduction")
                 ),
+                "files": [],
+                media.plural: result.get(media.plural, []),
             }
-            for row in rows
-            if row["kling_task_id"] and row["files"]
+        )
+    storage_errors = store_each(
+        made, base, hook=hook, names=names, log=log, listing=list_names(base, names.folder)
+    )
+    for row in rows:
+        media = VIDEO if row["media"] == VIDEO.noun else IMAGE
+        files = row[media.plural]
+        # An image's path is its row's file; a video keeps its paths (and its duration) itself.
+        row["files"] = [i[key] for i in files for key in _PATH_KEYS if i.get(key)]
+        if media is IMAGE:
+            row[media.plural] = [_without(i, "path") for i in files]
+    manifest = manifest_of(names, rows)
+    manifest_uri = write_manifest(base, names, manifest, log)
+    sheet_path = write_text(
+        base, f"{names.folder}/{safe_name(names.stem)}_contact_sheet.html", contact_sheet(manifest)
+    )
+    log.info("Wrote the batch contact sheet %s", plain_uri(sheet_path))
+    if results_out is not None:  # the single operator's results, of the items that stored files
+        results_out.extend(
+            result for _, result, media in made if any(i.get("path") for i in result[media.plural])
         )
     return {
         "total": len(rows),
-        "counts": counts,
+        "counts": manifest["counts"],
         **{
             f"{media.plural}_stored": sum(len(row["files"]) for row in rows if row["media"] == media.noun)
             for media in (IMAGE, VIDEO)
@@ -177,7 +125,7 @@ def store_batch(
         # Items never created on Kling have nothing to sum; a task still without its deduction
         # makes the total unknown (spend.sum_units' one rule).
         "units": sum_units(row["units"] for row in rows if row["kling_task_id"]),
-        "manifest": plain_uri(manifest_path),
+        "manifest": manifest_uri,
         "contact_sheet": plain_uri(sheet_path),
         "output_conn_id": path_conn_id(base),
         "storage_errors": sorted(storage_errors),

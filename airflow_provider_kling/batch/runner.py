@@ -28,6 +28,7 @@ from airflow_provider_kling.batch.admission import (
     ItemProgress,
     is_batch_fatal,
 )
+from airflow_provider_kling.batch.items import slots_of
 from airflow_provider_kling.defaults import MAX_PAGE_SIZE
 from airflow_provider_kling.errors import KlingError, KlingNotFoundError
 from airflow_provider_kling.idempotency import generation_external_task_id, with_external_task_id
@@ -47,8 +48,9 @@ class BatchRunner:
     has ended or ``deadline`` (Unix seconds) passes.
 
     :param requests: Each item's validated request, carrying its generation-1 external task id.
-    :param max_regenerations: New generations allowed for an item whose earlier Kling task failed
-        (not refused); found at the start of a run, never within one.
+    :param policy: The failure policy: ``max_regenerations`` new generations are allowed for an
+        item whose earlier Kling task failed (not refused), found at the start of a run, never
+        within one; a refused item is never generated again.
     :param progress_every: Seconds between "k of N done, m running, ETA" lines.
     :param completions: Fire and forget: instead of polling Kling, read the tasks that ended from
         this (the callback asset's events, every ``poll_interval``: one read for all items), and
@@ -62,7 +64,7 @@ class BatchRunner:
         requests: Mapping[str, KlingTaskRequest],
         *,
         deadline: float,
-        max_regenerations: int,
+        policy: FailurePolicy,
         log: Any,
         progress_every: float = DEFAULT_PROGRESS_INTERVAL,
         completions: Callable[[], list[dict[str, Any]]] | None = None,
@@ -74,7 +76,7 @@ class BatchRunner:
         first = next(iter(requests.values()), None)
         self.endpoint: str = first.endpoint if first is not None else ""
         self.api_style: str = first.api_style if first is not None else "v1"
-        self.deadline, self.max_regenerations = deadline, max_regenerations
+        self.deadline, self.policy = deadline, policy
         self.log, self.progress_every = log, progress_every
         self.polls = 0
         self.lists = 0
@@ -83,6 +85,54 @@ class BatchRunner:
     def _now(self) -> float:
         """Unix seconds on the hook's clock (the admission's times and the deadline)."""
         return self.clock.time()
+
+    @classmethod
+    def of(
+        cls,
+        hook: KlingHook,
+        requests: Mapping[str, KlingTaskRequest],
+        *,
+        slots: int,
+        poll_interval: float,
+        deadline: float,
+        policy: FailurePolicy,
+        log: Any,
+        max_units: float | None = None,
+        price_table: dict[str, Any] | None = None,
+        progress_every: float = DEFAULT_PROGRESS_INTERVAL,
+        completions: Callable[[], list[dict[str, Any]]] | None = None,
+    ) -> BatchRunner:
+        """The runner of a batch of ``requests`` by key (each with its generation-1 external task
+        id), with its admission at ``slots``: what the worker, the trigger and fire and forget run."""
+        progress = [
+            ItemProgress(
+                key=key,
+                n=slots_of(request),
+                external_task_id=str(request.external_task_id),
+                model_name=getattr(request, "model_name", None),
+                resolution=getattr(request, "resolution", None),
+            )
+            for key, request in requests.items()
+        ]
+        admission = BatchAdmission(
+            progress,
+            slots=slots,
+            poll_interval=poll_interval,
+            max_units=max_units,
+            price_table=price_table,
+            requests=dict(requests),
+            log=log,
+        )
+        return cls(
+            hook,
+            admission,
+            requests,
+            deadline=deadline,
+            policy=policy,
+            log=log,
+            progress_every=progress_every,
+            completions=completions,
+        )
 
     async def run(self) -> BatchAdmission:
         try:
@@ -101,7 +151,7 @@ class BatchRunner:
         if not waiting:
             return
         known: dict[str, dict[str, Any]] = {}
-        pages = min(10, math.ceil(len(waiting) * (self.max_regenerations + 1) / LIST_PAGE_SIZE) + 1)
+        pages = min(10, math.ceil(len(waiting) * (self.policy.max_regenerations + 1) / LIST_PAGE_SIZE) + 1)
         try:
             for page in range(1, pages + 1):
                 listed = await self.hook.alist_tasks(
@@ -123,7 +173,7 @@ class BatchRunner:
                 exc,
             )
         now = self._now()
-        policy = FailurePolicy(max_regenerations=self.max_regenerations)
+        policy = self.policy
         found = 0
         for base, item in waiting.items():
             newest, generation = newest_generation(base, known)
@@ -141,7 +191,7 @@ class BatchRunner:
                     generation,
                     newest.get("task_status_msg"),
                     item.generation,
-                    self.max_regenerations + 1,
+                    policy.max_regenerations + 1,
                 )
                 continue
             self.admission.resumed(item, newest, generation, now)  # running, succeeded or ended

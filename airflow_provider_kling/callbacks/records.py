@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 
 from airflow_provider_kling.errors import KlingResponseError
-from airflow_provider_kling.models.task import ImageTask, TaskStatus, record_style, task_from_data
+from airflow_provider_kling.models.task import KlingTask, TaskStatus, record_style, task_from_data
 
 
 class CallbackBodyError(ValueError):
@@ -67,7 +67,7 @@ def parse_callback(body: bytes) -> CallbackRecord:
     return record_of_task(task, record_style(data).value)
 
 
-def record_of_task(task: ImageTask, shape: str = "query") -> CallbackRecord:
+def record_of_task(task: KlingTask, shape: str = "query") -> CallbackRecord:
     """The record of a task read by the task model (a callback's, or a query's: the sweep's)."""
     return CallbackRecord(
         task_id=task.task_id,

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from airflow_provider_kling.callbacks.records import CallbackRecord, record_of_task
 from airflow_provider_kling.idempotency import parse_external_task_id
-from airflow_provider_kling.models.task import ImageTask
+from airflow_provider_kling.models.task import KlingTask
 
 #: A task that ended this long ago without its callback recorded is recovered by the sweep.
 DEFAULT_GRACE = timedelta(minutes=10)
@@ -39,7 +39,7 @@ def is_ours(external_task_id: str | None, namespace: str | None) -> bool:
 
 
 def find_missing(
-    tasks: Iterable[ImageTask],
+    tasks: Iterable[KlingTask],
     recorded_task_ids: set[str],
     *,
     namespace: str | None,

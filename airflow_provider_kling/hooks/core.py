@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from airflow_provider_kling.errors import KlingAuthError, KlingConnectionError, KlingError, is_retryable
 from airflow_provider_kling.hooks.auth import RENEWABLE_AUTH_CODES, JwtToken
 from airflow_provider_kling.hooks.retry import RetryPolicy
-from airflow_provider_kling.polling import time_left
+from airflow_provider_kling.lifecycle.poll import time_left
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.connection import KlingConnectionSettings

@@ -20,8 +20,8 @@ from urllib.parse import urljoin, urlsplit
 
 from airflow_provider_kling.errors import (
     KlingConnectionError,
-    KlingImageRejectedError,
-    KlingImageUnavailableError,
+    KlingDownloadRejectedError,
+    KlingResultUnavailableError,
     error_from_response,
 )
 from airflow_provider_kling.hooks.transport import MAX_REDIRECTS, transport_policy
@@ -36,7 +36,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass
-class ImageDownload:
+class MediaDownload:
     """An open image download: what the server said about it, and its body in chunks.
 
     Iterating yields the body; the connection closes at the end, on an error, or on :meth:`close`.
@@ -96,7 +96,7 @@ def check_image_url(url: str, settings: KlingConnectionSettings, noun: str = "im
     """Refuse a URL that is not http(s), or whose host is internal and not allowed (see the module doc)."""
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise KlingImageRejectedError(f"Kling gave an {noun} URL that is not http(s): {url[:80]!r}")
+        raise KlingDownloadRejectedError(f"Kling gave an {noun} URL that is not http(s): {url[:80]!r}")
     host, port = _origin(url)
     allowed = settings.allowed_image_hosts
     if (host, port) == _origin(settings.base_url) or host in allowed or f"{host}:{port}" in allowed:
@@ -109,7 +109,7 @@ def check_image_url(url: str, settings: KlingConnectionSettings, noun: str = "im
         addresses = _addresses(host, port)
     internal = [address for address in addresses if not _is_public(address)]
     if internal:
-        raise KlingImageRejectedError(
+        raise KlingDownloadRejectedError(
             f"{noun.capitalize()} host {host} resolves to the internal address {internal[0]}: refused. "
             "Only the connection's own host, or hosts in its 'allowed_image_hosts' extra, may be internal."
         )
@@ -132,7 +132,7 @@ def open_image(
     url: str,
     retry: Callable[[Callable[[], requests.Response]], requests.Response],
     chunk_size: int = 64 * 1024,
-) -> ImageDownload:
+) -> MediaDownload:
     """Open ``url`` (``retry`` resends what a retry can fix), checking every hop; ``max_image_bytes`` cap."""
     return open_download(
         session, settings, url, retry, chunk_size, limit=settings.max_image_bytes, cap="max_image_bytes"
@@ -145,7 +145,7 @@ def open_video(
     url: str,
     retry: Callable[[Callable[[], requests.Response]], requests.Response],
     chunk_size: int = 1024 * 1024,
-) -> ImageDownload:
+) -> MediaDownload:
     """Open a result video as :func:`open_image` opens an image, capped at ``max_video_bytes``."""
     return open_download(
         session,
@@ -169,7 +169,7 @@ def open_download(
     limit: int,
     cap: str,
     noun: str = "image",
-) -> ImageDownload:
+) -> MediaDownload:
     """Open ``url``, checking every hop, its body capped at ``limit`` bytes (the extra ``cap``)."""
     import requests
 
@@ -192,7 +192,7 @@ def open_download(
                 continue
             if response.status_code in (403, 404, 410):
                 response.close()
-                raise KlingImageUnavailableError(
+                raise KlingResultUnavailableError(
                     f"{what} {current} answered HTTP {response.status_code}: it has expired or was never "
                     f"there (Kling purges generated {noun}s after 30 days)",
                     http_status=response.status_code,
@@ -201,13 +201,13 @@ def open_download(
                 response.close()
                 raise error_from_response(response.status_code, None)
             return response
-        raise KlingImageRejectedError(f"{what} {url} redirected more than {MAX_REDIRECTS} times")
+        raise KlingDownloadRejectedError(f"{what} {url} redirected more than {MAX_REDIRECTS} times")
 
     response = retry(open_stream)
     length = _length(response)
     if length is not None and length > limit:
         response.close()
-        raise KlingImageRejectedError(
+        raise KlingDownloadRejectedError(
             f"{what} {url} is {length} bytes, more than {cap} ({limit}); not downloaded"
         )
 
@@ -218,16 +218,16 @@ def open_download(
                 for chunk in response.iter_content(chunk_size=chunk_size):
                     received += len(chunk)
                     if received > limit:
-                        raise KlingImageRejectedError(
+                        raise KlingDownloadRejectedError(
                             f"{what} {url} sent more than {cap} ({limit}); download stopped"
                         )
                     yield chunk
             except requests.RequestException as exc:
                 raise KlingConnectionError(f"Download of {url} broke off: {type(exc).__name__}") from None
         if length is not None and received != length:
-            raise KlingImageRejectedError(f"{what} {url} ended after {received} of {length} bytes")
+            raise KlingDownloadRejectedError(f"{what} {url} ended after {received} of {length} bytes")
 
-    return ImageDownload(
+    return MediaDownload(
         url=response.url or url,
         content_type=response.headers.get("Content-Type"),
         content_length=length,

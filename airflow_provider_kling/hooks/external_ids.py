@@ -17,7 +17,7 @@ from airflow_provider_kling.models.hosts import known_support
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.core import KlingCore, Steps
-    from airflow_provider_kling.models.task import ImageTask
+    from airflow_provider_kling.models.task import KlingTask
 
 
 def ids_honoured(core: KlingCore) -> bool | None:
@@ -44,7 +44,7 @@ def _host_ignores_ids(core: KlingCore, evidence: str) -> None:
     core._external_ids_honoured = False
 
 
-def learn_support(core: KlingCore, task: ImageTask, external_id: str, route: Route) -> Steps[None]:
+def learn_support(core: KlingCore, task: KlingTask, external_id: str, route: Route) -> Steps[None]:
     """After a create whose answer arrived: a host that cannot find the task by its id ignores ids."""
     if ids_honoured(core) is not None:
         return
@@ -77,7 +77,7 @@ def _probe_support(core: KlingCore, route: Route) -> Steps[bool | None]:
 
 def find_after_unknown_outcome(
     core: KlingCore, external_id: str, exc: KlingError, route: Route
-) -> Steps[ImageTask | None]:
+) -> Steps[KlingTask | None]:
     """
     The task a create of unknown outcome made, if Kling has it; ``None`` when it provably
     never arrived (the host honours external ids and has none); else raise, never resend.
@@ -115,7 +115,7 @@ def _outcome_unknown_error(
         f"A create with external_task_id {external_id} may have reached Kling and been charged, "
         f"but its answer was lost ({exc}); {why}, so it is not sent again (that could pay twice). "
         f"Look for a task created around {sent_at} in Kling's task list (KlingHook.list_tasks) "
-        "and wait for it with KlingImageTaskSensor(kling_task_id=...), or clear this Airflow task to "
+        "and wait for it with KlingTaskSensor(kling_task_id=...), or clear this Airflow task to "
         "create a new one on purpose. If the host does find tasks by external_task_id, set the extra "
         f"external_task_id_support to 'yes' on connection '{core.kling_conn_id}'",
         external_task_id=external_id,

@@ -33,8 +33,8 @@ from airflow_provider_kling.hooks.core import (
 from airflow_provider_kling.hooks.download import open_image, open_video
 from airflow_provider_kling.hooks.retry import RetryPolicy
 from airflow_provider_kling.hooks.transport import asend, build_session, send
+from airflow_provider_kling.lifecycle.poll import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
 from airflow_provider_kling.masking import mask_secrets
-from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -44,9 +44,9 @@ if TYPE_CHECKING:
     import requests
 
     from airflow_provider_kling.hooks.core import T
-    from airflow_provider_kling.hooks.download import ImageDownload
+    from airflow_provider_kling.hooks.download import MediaDownload
     from airflow_provider_kling.hooks.wire import Route
-    from airflow_provider_kling.models import AccountCosts, ImageGenerationRequest, ImageTask
+    from airflow_provider_kling.models import AccountCosts, ImageGenerationRequest, KlingTask
     from airflow_provider_kling.models.api_style import ApiStyle
     from airflow_provider_kling.models.requests import KlingTaskRequest
 
@@ -173,7 +173,7 @@ class KlingHook(KlingCore, BaseHook):
         *,
         retry_rate_limit: bool = True,
         **fields: Any,
-    ) -> ImageTask:
+    ) -> KlingTask:
         """
         Create a task from a validated request of any kind (or an image-generation request's
         fields) where its kind and API style say; return the new task.
@@ -195,7 +195,7 @@ class KlingHook(KlingCore, BaseHook):
         *,
         retry_rate_limit: bool = True,
         **fields: Any,
-    ) -> ImageTask:
+    ) -> KlingTask:
         """Async :meth:`create_task`: the same rules, on the event loop's shared client."""
         return await self._arun(
             _tasks().create_steps(self, request, fields, retry_rate_limit=retry_rate_limit)
@@ -203,7 +203,7 @@ class KlingHook(KlingCore, BaseHook):
 
     def get_task(
         self, task_id: str, *, endpoint: str = GENERATIONS_PATH, api_style: ApiStyle | str | None = None
-    ) -> ImageTask:
+    ) -> KlingTask:
         """Query one task of ``endpoint`` by Kling task id or by the caller's ``external_task_id``."""
         return self._run(_route(endpoint, api_style).query(self, task_id))
 
@@ -215,7 +215,7 @@ class KlingHook(KlingCore, BaseHook):
         endpoint: str = GENERATIONS_PATH,
         max_wait: float | None = None,
         api_style: ApiStyle | str | None = None,
-    ) -> ImageTask:
+    ) -> KlingTask:
         """Async :meth:`get_task`; retries and timeouts end by ``deadline`` (the clock's ``monotonic()``)
         and wait at most ``max_wait`` (a poll passes its interval)."""
         route = _route(endpoint, api_style)
@@ -223,13 +223,13 @@ class KlingHook(KlingCore, BaseHook):
 
     async def acomplete_task(
         self,
-        task: ImageTask,
+        task: KlingTask,
         *,
         deadline: float | None = None,
         endpoint: str = GENERATIONS_PATH,
         max_wait: float | None = None,
         api_style: ApiStyle | str | None = None,
-    ) -> ImageTask:
+    ) -> KlingTask:
         """A task read through ``GET /tasks``, with all its own style's query says once it has ended
         (``/tasks`` carries a ``/v1`` task's units but not its balance deduction): one more query then."""
         route = _route(endpoint, api_style)
@@ -243,7 +243,7 @@ class KlingHook(KlingCore, BaseHook):
         *,
         endpoint: str = GENERATIONS_PATH,
         api_style: ApiStyle | str | None = None,
-    ) -> list[ImageTask]:
+    ) -> list[KlingTask]:
         """
         The tasks of ``task_ids`` Kling knows, in the order asked (unknown ids are left out): one
         ``GET /tasks`` per 20 ids where the host has it (connection extra ``tasks_query``), else one
@@ -259,7 +259,7 @@ class KlingHook(KlingCore, BaseHook):
         deadline: float | None = None,
         max_wait: float | None = None,
         api_style: ApiStyle | str | None = None,
-    ) -> list[ImageTask]:
+    ) -> list[KlingTask]:
         """Async :meth:`get_tasks`, on the event loop's shared client."""
         steps = _tasks().get_tasks_steps(
             self, task_ids, _route(endpoint, api_style), deadline=deadline, max_wait=max_wait
@@ -275,7 +275,7 @@ class KlingHook(KlingCore, BaseHook):
 
     def find_task(
         self, task_id: str, *, endpoint: str = GENERATIONS_PATH, api_style: ApiStyle | str | None = None
-    ) -> ImageTask | None:
+    ) -> KlingTask | None:
         """Like :meth:`get_task`, but ``None`` when Kling knows no such task."""
         try:
             return self.get_task(task_id, endpoint=endpoint, api_style=api_style)
@@ -288,7 +288,7 @@ class KlingHook(KlingCore, BaseHook):
         *,
         endpoint: str = GENERATIONS_PATH,
         api_style: ApiStyle | str | None = None,
-    ) -> ImageTask | None:
+    ) -> KlingTask | None:
         """The task created with this ``external_task_id``, or ``None``; errors name it as such."""
         return self._run(_route(endpoint, api_style).find(self, external_task_id))
 
@@ -299,7 +299,7 @@ class KlingHook(KlingCore, BaseHook):
         endpoint: str = GENERATIONS_PATH,
         deadline: float | None = None,
         api_style: ApiStyle | str | None = None,
-    ) -> ImageTask | None:
+    ) -> KlingTask | None:
         """Async :meth:`find_task_by_external_id`."""
         return await self._arun(_route(endpoint, api_style).find(self, external_task_id, deadline=deadline))
 
@@ -310,7 +310,7 @@ class KlingHook(KlingCore, BaseHook):
         *,
         endpoint: str = GENERATIONS_PATH,
         api_style: ApiStyle | str | None = None,
-    ) -> list[ImageTask]:
+    ) -> list[KlingTask]:
         """One page of the account's tasks of ``endpoint``, newest first as Kling orders them (a
         model-path style lists the account's newest tasks of every kind)."""
         return self._run(_route(endpoint, api_style).list(self, page_num, page_size))
@@ -323,7 +323,7 @@ class KlingHook(KlingCore, BaseHook):
         deadline: float | None = None,
         endpoint: str = GENERATIONS_PATH,
         api_style: ApiStyle | str | None = None,
-    ) -> list[ImageTask]:
+    ) -> list[KlingTask]:
         """Async :meth:`list_tasks`: one page of the account's tasks of ``endpoint``, newest first."""
         return await self._arun(
             _route(endpoint, api_style).list(self, page_num, page_size, deadline=deadline)
@@ -353,12 +353,12 @@ class KlingHook(KlingCore, BaseHook):
         timeout: float = DEFAULT_TIMEOUT,
         endpoint: str = GENERATIONS_PATH,
         api_style: ApiStyle | str | None = None,
-    ) -> ImageTask:
+    ) -> KlingTask:
         """
         Poll until the task succeeds (returned), fails (:class:`KlingTaskFailedError`) or the
         deadline passes (:class:`KlingTaskTimeoutError`). Retries, their waits and each request's
         timeout end by the deadline, and a retry never waits longer than ``poll_interval``; the
-        poll step and the error budget come from :class:`~airflow_provider_kling.polling.PollPlan`,
+        poll step and the error budget come from :class:`~airflow_provider_kling.lifecycle.poll.PollPlan`,
         as in the trigger.
         """
         route = _route(endpoint, api_style)
@@ -398,7 +398,7 @@ class KlingHook(KlingCore, BaseHook):
 
     # -- images -------------------------------------------------------------------------------------
 
-    def iter_image_bytes(self, url: str, chunk_size: int = 64 * 1024) -> ImageDownload:
+    def iter_image_bytes(self, url: str, chunk_size: int = 64 * 1024) -> MediaDownload:
         """
         Open a result image: an iterator of its chunks that also carries ``content_type`` and
         ``content_length``. No Kling credentials are sent: image URLs are public CDN links.
@@ -406,11 +406,11 @@ class KlingHook(KlingCore, BaseHook):
         """
         return self._open_result(open_image, url, chunk_size)
 
-    def iter_video_bytes(self, url: str, chunk_size: int = 1024 * 1024) -> ImageDownload:
+    def iter_video_bytes(self, url: str, chunk_size: int = 1024 * 1024) -> MediaDownload:
         """Open a result video as :meth:`iter_image_bytes` opens an image, capped at ``max_video_bytes``."""
         return self._open_result(open_video, url, chunk_size)
 
-    def _open_result(self, opener: Callable[..., ImageDownload], url: str, chunk_size: int) -> ImageDownload:
+    def _open_result(self, opener: Callable[..., MediaDownload], url: str, chunk_size: int) -> MediaDownload:
         settings = self.settings
 
         def retry(open_stream: Callable[[], requests.Response]) -> requests.Response:

@@ -23,7 +23,7 @@ from airflow_provider_kling.models.task_query import chunks
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.connection import KlingConnectionSettings
     from airflow_provider_kling.hooks.core import KlingCore, Steps
-    from airflow_provider_kling.models.task import ImageTask
+    from airflow_provider_kling.models.task import KlingTask
 
 
 class TasksQuerySupport:
@@ -91,12 +91,12 @@ def tasks_support(core: KlingCore) -> TasksQuerySupport:
 
 def complete_steps(
     core: KlingCore,
-    task: ImageTask,
+    task: KlingTask,
     route: Route,
     *,
     deadline: float | None = None,
     max_wait: float | None = None,
-) -> Steps[ImageTask]:
+) -> Steps[KlingTask]:
     """``task`` as read through ``/tasks``, with all its style's own query says once it has ended."""
     if route.wire.tasks_query_is_complete or not task.task_status.is_final:
         return task
@@ -110,7 +110,7 @@ def get_tasks_steps(
     *,
     deadline: float | None = None,
     max_wait: float | None = None,
-) -> Steps[list[ImageTask]]:
+) -> Steps[list[KlingTask]]:
     """
     The tasks of ``task_ids`` that Kling knows, in the order asked: ``GET /tasks`` in chunks of 20
     where the host has it (a finished task completed by :func:`complete_steps`), else one query per
@@ -118,7 +118,7 @@ def get_tasks_steps(
     """
     support = tasks_support(core)
     ids = list(dict.fromkeys(task_ids))
-    found: dict[str, ImageTask] = {}
+    found: dict[str, KlingTask] = {}
     if support.usable:
         try:
             for chunk in chunks(ids):

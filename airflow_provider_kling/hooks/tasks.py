@@ -21,14 +21,14 @@ from airflow_provider_kling.hooks import external_ids
 from airflow_provider_kling.hooks.task_queries import complete_steps, get_tasks_steps
 from airflow_provider_kling.hooks.wire import Route, tasks_query_steps
 from airflow_provider_kling.idempotency import new_external_task_id, with_external_task_id
+from airflow_provider_kling.lifecycle.poll import PollPlan, poll_until_done
 from airflow_provider_kling.models.capabilities import check_model_served
 from airflow_provider_kling.models.requests import ImageGenerationRequest
-from airflow_provider_kling.polling import PollPlan
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.core import KlingCore, Steps
     from airflow_provider_kling.models.requests import KlingTaskRequest
-    from airflow_provider_kling.models.task import ImageTask
+    from airflow_provider_kling.models.task import KlingTask
 
 #: What the hook calls through this module (with :class:`Route`'s queries and lists).
 __all__ = ["Route", "complete_steps", "create_steps", "get_tasks_steps", "tasks_query_steps", "wait_steps"]
@@ -40,21 +40,20 @@ RESEND_WAIT_MAX = 30.0
 
 def wait_steps(
     core: KlingCore, task_id: str, route: Route, *, poll_interval: float, timeout: float
-) -> Steps[ImageTask]:
-    """Poll until the task succeeds, fails or the deadline passes (:class:`PollPlan` decides);
-    a failed poll's retries never wait longer than the poll interval."""
+) -> Steps[KlingTask]:
+    """Poll until the task succeeds, fails or the deadline passes: the lifecycle's one wait
+    (:func:`~airflow_provider_kling.lifecycle.poll.wait_steps`); a failed poll's retries never wait
+    longer than the poll interval."""
     start = core.clock.monotonic()
     plan = PollPlan(task_id, poll_interval, deadline=start + timeout, started=start)
-    while True:
-        try:
-            task = yield from route.query(core, task_id, deadline=plan.deadline, max_wait=poll_interval)
-        except KlingError as exc:
-            plan.failed(exc)
-            core.log.warning("Polling Kling task %s failed (%s); polling again", task_id, exc)
-        else:
-            if plan.answered(task, core.log, core.clock.monotonic()):
-                return task
-        yield plan.next_delay(core.clock.monotonic())
+    return (
+        yield from poll_until_done(
+            plan,
+            lambda: route.query(core, task_id, deadline=plan.deadline, max_wait=poll_interval),
+            core.log,
+            core.clock.monotonic,
+        )
+    )
 
 
 def check_create(core: KlingCore, request: Any) -> None:
@@ -76,7 +75,7 @@ def create_steps(
     fields: Mapping[str, Any],
     *,
     retry_rate_limit: bool = True,
-) -> Steps[ImageTask]:
+) -> Steps[KlingTask]:
     """:meth:`KlingHook.create_task <airflow_provider_kling.hooks.kling.KlingHook.create_task>`."""
     if request is not None and fields:
         raise TypeError("pass either a request or its fields to create_task, not both")

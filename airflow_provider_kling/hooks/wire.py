@@ -31,7 +31,7 @@ from airflow_provider_kling.errors import (
 )
 from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.requests import REQUEST_KINDS, endpoint_path
-from airflow_provider_kling.models.task import ImageTask, task_from_data, task_from_v1
+from airflow_provider_kling.models.task import KlingTask, task_from_data, task_from_v1
 from airflow_provider_kling.models.task_query import TASKS_PATH, TaskSearch, records_of, tasks_by_ids_params
 
 if TYPE_CHECKING:
@@ -64,12 +64,12 @@ class V1Wire(WireFormat):
     def create_path(self, request: Any) -> str:
         return str(request.endpoint)
 
-    def decode(self, data: Any, what: str, task_id: str | None = None) -> ImageTask:
+    def decode(self, data: Any, what: str, task_id: str | None = None) -> KlingTask:
         return task_from_v1(data, what, task_id)
 
     def query_steps(
         self, core: KlingCore, task_id: str, endpoint: str, *, deadline: float | None, max_wait: float | None
-    ) -> Steps[ImageTask]:
+    ) -> Steps[KlingTask]:
         path = f"{endpoint}/{quote(task_id, safe='')}"
         data = yield from core.call("GET", path, task_id=task_id, deadline=deadline, max_wait=max_wait)
         return self.decode(data, f"task {task_id}", task_id)
@@ -115,13 +115,13 @@ class ModelPathWire(WireFormat):
                 "Set the connection's password to an API key and leave its login empty"
             )
 
-    def decode(self, data: Any, what: str, task_id: str | None = None) -> ImageTask:
+    def decode(self, data: Any, what: str, task_id: str | None = None) -> KlingTask:
         # ``/tasks`` answers every task of the account, whichever style made it: read by shape.
         return task_from_data(data, what, task_id)
 
     def query_steps(
         self, core: KlingCore, task_id: str, endpoint: str, *, deadline: float | None, max_wait: float | None
-    ) -> Steps[ImageTask]:
+    ) -> Steps[KlingTask]:
         """By Kling task id, else by external task id (``GET /tasks`` has no route per task)."""
         for external in (False, True):
             records = yield from tasks_query_steps(
@@ -199,13 +199,13 @@ class Route:
 
     def query(
         self, core: KlingCore, task_id: str, *, deadline: float | None = None, max_wait: float | None = None
-    ) -> Steps[ImageTask]:
+    ) -> Steps[KlingTask]:
         """One task by Kling task id or external task id, as its style queries it."""
         return self.wire.query_steps(core, task_id, self.endpoint, deadline=deadline, max_wait=max_wait)
 
     def find(
         self, core: KlingCore, external_task_id: str, *, deadline: float | None = None
-    ) -> Steps[ImageTask | None]:
+    ) -> Steps[KlingTask | None]:
         """The task created with this ``external_task_id``, or ``None``; errors name it as such."""
         try:
             return (yield from self.query(core, external_task_id, deadline=deadline))
@@ -233,7 +233,7 @@ class Route:
 
     def list(
         self, core: KlingCore, page_num: int, page_size: int, *, deadline: float | None = None
-    ) -> Steps[list[ImageTask]]:
+    ) -> Steps[list[KlingTask]]:
         """One page of the task list, read."""
         items = yield from self.list_data(core, page_num, page_size, deadline=deadline)
         return [self.wire.decode(item, "a listed task") for item in items]

@@ -2,7 +2,12 @@
 
 - :mod:`.policy`: what a finished task means (:func:`outcome_of`) and the failure policy every
   operator takes (:class:`FailurePolicy`: ``on_content_policy``, ``max_regenerations``,
-  ``regenerate_expired``), with one verdict on a failure (:func:`verdict_after_failure`);
+  ``regenerate_expired``), with one verdict on a failure (:meth:`FailurePolicy.verdict`) and one
+  ending of a try (:meth:`FailurePolicy.ending`), for the single operator and the batch alike;
+- :mod:`.poll`: the one wait of one task (:func:`~.poll.wait_steps`, driven by the worker's wait
+  and the trigger), its poll step with an expected-end hint and its error budget (the batch's too);
+- :mod:`.results`: what a succeeded task made, into storage (the one store path), and the one
+  manifest writer; the one ``run_id`` fallback (:func:`~.results.run_id_of`);
 - :mod:`.reconcile`: what already exists on Kling for a request (every generation of its external
   task id) and what to do about it (:func:`decide`): resume, create the next generation, or stop.
 
@@ -16,11 +21,12 @@ from airflow_provider_kling.lifecycle.policy import (
     DEFAULT_ON_CONTENT_POLICY,
     DEFAULT_REGENERATE_EXPIRED,
     ON_CONTENT_POLICY,
+    Action,
+    Ending,
     FailurePolicy,
     Outcome,
     Verdict,
     outcome_of,
-    verdict_after_failure,
 )
 from airflow_provider_kling.lifecycle.reconcile import (
     MAX_GENERATIONS_SCANNED,
@@ -38,7 +44,9 @@ __all__ = [
     "DEFAULT_REGENERATE_EXPIRED",
     "MAX_GENERATIONS_SCANNED",
     "ON_CONTENT_POLICY",
+    "Action",
     "Decision",
+    "Ending",
     "FailurePolicy",
     "Outcome",
     "Verdict",
@@ -48,5 +56,4 @@ __all__ = [
     "outcome_of",
     "run_scan",
     "scan_generations",
-    "verdict_after_failure",
 ]

@@ -99,7 +99,7 @@ def decide(
     ``generation``; ``None``/0 when nothing exists).
 
     :param status: Reads ``(task_status, task_status_msg)`` of a found task; by default its
-        ``task_status``/``task_status_msg`` attributes or keys (an ``ImageTask`` or its JSON).
+        ``task_status``/``task_status_msg`` attributes or keys (an ``KlingTask`` or its JSON).
     """
     if newest is None:
         return Decision("create", 1, generation_external_task_id(base_external_id, 1))

@@ -8,7 +8,7 @@ Typed Kling image-generation requests and responses; no Airflow and no HTTP here
   :mod:`.requests.generations`; omni-image, multi-image2image, expand,
   virtual try-on), each validated before any HTTP call;
 - :mod:`.reference_image`: the checks on a request's ``image`` (URL, or base64 of a JPEG/PNG);
-- :mod:`.task`: Kling's answers (:func:`parse_answer`) and tasks (:class:`ImageTask`);
+- :mod:`.task`: Kling's answers (:func:`parse_answer`) and tasks (:class:`KlingTask`);
 - :mod:`.account`: the account's resource packs (:class:`AccountCosts`, ``GET /account/costs``).
 """
 
@@ -35,8 +35,8 @@ from airflow_provider_kling.models.requests.generations import ElementReference,
 from airflow_provider_kling.models.task import (
     BalanceDeduction,
     Envelope,
-    ImageTask,
     KlingImage,
+    KlingTask,
     TaskInfo,
     TaskResult,
     TaskStatus,
@@ -58,8 +58,8 @@ __all__ = [
     "Envelope",
     "ImageGenerationRequest",
     "ImageModelCapability",
-    "ImageTask",
     "KlingImage",
+    "KlingTask",
     "ModelAvailability",
     "ModelVerdict",
     "ResourcePack",

@@ -5,7 +5,7 @@ Sans-I/O: the hook's sync and async transports both hand status, headers and bod
 :func:`parse_answer`. A task arrives in one of two shapes, one per API style
 (:class:`~airflow_provider_kling.models.api_style.ApiStyle`): a ``/v1`` task object
 (:func:`task_from_v1`) or a model-path task record (:func:`task_from_record`); both become one
-:class:`ImageTask`. Where the style of a body is not known (a callback, a many-task answer),
+:class:`KlingTask`. Where the style of a body is not known (a callback, a many-task answer),
 :func:`task_from_data` tells the shapes apart (:func:`record_style`, the only place that does).
 """
 
@@ -131,8 +131,8 @@ class TaskResult(_Tolerant):
         ]
 
 
-class ImageTask(_Tolerant):
-    """A Kling task (image or video; also named :data:`KlingTask`) as returned by create, query and list."""
+class KlingTask(_Tolerant):
+    """A Kling task (image or video) as returned by create, query and list."""
 
     task_id: str
     task_status: TaskStatus
@@ -206,10 +206,6 @@ class ImageTask(_Tolerant):
         return summary
 
 
-#: A Kling task of any endpoint: the same model reads image and video tasks.
-KlingTask = ImageTask
-
-
 class Envelope(_Tolerant):
     """Kling's ``{code, message, request_id, data}`` wrapper; ``code`` 0 (or absent) means success."""
 
@@ -269,12 +265,12 @@ def record_ids(data: Mapping[str, Any]) -> tuple[str, str | None]:
     ) or None
 
 
-def task_from_v1(data: Any, what: str, task_id: str | None = None) -> ImageTask:
+def task_from_v1(data: Any, what: str, task_id: str | None = None) -> KlingTask:
     """A ``/v1`` task object (create, query, list) as a task; unreadable: KlingResponseError."""
     if not isinstance(data, dict):
         raise KlingResponseError(f"Kling answered without a task for {what}", task_id=task_id)
     try:
-        return ImageTask.model_validate(data)
+        return KlingTask.model_validate(data)
     except ValidationError as exc:
         problems = answer_problems(exc, "task")
         raise KlingResponseError(
@@ -282,7 +278,7 @@ def task_from_v1(data: Any, what: str, task_id: str | None = None) -> ImageTask:
         ) from None
 
 
-def task_from_record(data: Any, what: str, task_id: str | None = None) -> ImageTask:
+def task_from_record(data: Any, what: str, task_id: str | None = None) -> KlingTask:
     """A model-path task record (``id``, ``status``, ``outputs[]``, ``billing[]``) as a task: the
     same fields a ``/v1`` task has, so XCom and spend see one shape whichever style made it."""
     if not isinstance(data, dict):
@@ -307,13 +303,13 @@ def task_from_record(data: Any, what: str, task_id: str | None = None) -> ImageT
 
 
 #: Each style's decoder of its task bodies.
-DECODERS: Mapping[ApiStyle, Callable[[Any, str, str | None], ImageTask]] = {
+DECODERS: Mapping[ApiStyle, Callable[[Any, str, str | None], KlingTask]] = {
     ApiStyle.V1: task_from_v1,
     ApiStyle.MODEL_PATH: task_from_record,
 }
 
 
-def task_from_data(data: Any, what: str, task_id: str | None = None) -> ImageTask:
+def task_from_data(data: Any, what: str, task_id: str | None = None) -> KlingTask:
     """A task body of either style (a callback, a many-task answer): read by its shape."""
     style = record_style(data) if isinstance(data, dict) else ApiStyle.V1
     return DECODERS[style](data, what, task_id)

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from airflow_provider_kling.errors import KlingRequestValidationError, KlingResponseError
-from airflow_provider_kling.models.task import ImageTask, task_from_data
+from airflow_provider_kling.models.task import KlingTask, task_from_data
 
 #: The model-path style's many-task query (``GET``) and search (``POST``).
 TASKS_PATH = "/tasks"
@@ -78,7 +78,7 @@ def records_of(data: Any) -> list[dict[str, Any]]:
     return [item for item in (data or ()) if isinstance(item, dict)]
 
 
-def tasks_from_answer(data: Any) -> list[ImageTask]:
+def tasks_from_answer(data: Any) -> list[KlingTask]:
     """The tasks of a ``GET /tasks`` answer's ``data``."""
     return [task_from_data(item, "a task of a many-task query") for item in records_of(data)]
 
@@ -143,7 +143,7 @@ class TaskSearch:
 class TaskPage:
     """One page of ``POST /tasks``."""
 
-    tasks: list[ImageTask] = field(default_factory=list)
+    tasks: list[KlingTask] = field(default_factory=list)
     count: int | None = None
     next_cursor: str | None = None
     has_more: bool = False

@@ -18,25 +18,29 @@ from airflow.sdk import BaseOperator, BaseOperatorLink
 
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import (
-    KlingContentPolicyError,
     KlingError,
-    KlingImagesExpiredError,
-    KlingImageUnavailableError,
     KlingRateLimitError,
-    KlingTaskFailedError,
+    KlingResultsExpiredError,
+    KlingResultUnavailableError,
     task_failed_error,
 )
 from airflow_provider_kling.lifecycle import (
     DEFAULT_MAX_REGENERATIONS,
     DEFAULT_ON_CONTENT_POLICY,
     DEFAULT_REGENERATE_EXPIRED,
+    Action,
+    Ending,
     FailurePolicy,
-    Outcome,
-    Verdict,
 )
+from airflow_provider_kling.lifecycle.poll import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
 from airflow_provider_kling.lifecycle.request import XCOM_KLING_TASK_ID, RequestTasks
+from airflow_provider_kling.lifecycle.results import (
+    OutputNames,
+    result_of,
+    run_id_of,
+    store_result,
+)
 from airflow_provider_kling.operators.outputs import KlingOutputsMixin
-from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -44,7 +48,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_kling.hooks.kling import KlingHook
     from airflow_provider_kling.lifecycle import Decision
-    from airflow_provider_kling.models import ImageTask
+    from airflow_provider_kling.models import KlingTask
     from airflow_provider_kling.models.requests import KlingTaskRequest
     from airflow_provider_kling.storage import MediaKind
 
@@ -56,39 +60,24 @@ if TYPE_CHECKING:
 DEFAULT_DEFERRABLE = conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
+def airflow_exception(ending: Ending, exc: BaseException) -> BaseException:
+    """The exception an :class:`~airflow_provider_kling.lifecycle.Ending` (the failure policy's
+    decision) ends an Airflow try with: ``exc`` itself for Airflow's retries, else fail or skip."""
+    if ending.action is Action.RETRY:
+        return exc
+    from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
+
+    return (AirflowSkipException if ending.action is Action.SKIP else AirflowFailException)(ending.message)
+
+
 def fail_fast(exc: KlingError) -> BaseException:
     """Errors no retry can fix (auth, balance, permission, policy, bad request) skip Airflow's retries."""
-    if exc.airflow_retryable:
-        return exc
-    from airflow.providers.common.compat.sdk import AirflowFailException
-
-    return AirflowFailException(str(exc))
+    return airflow_exception(Ending.of_error(exc), exc)
 
 
 def task_failure(exc: KlingError, policy: FailurePolicy, generation: int | None = None) -> BaseException:
-    """
-    What a Kling error ends an Airflow try with, per ``policy``: a content-policy refusal is failed
-    (or skipped, ``on_content_policy="skip"``) and never generated again; another Kling-side
-    failure of generation ``generation`` is left to Airflow's retries while the policy allows a
-    new generation, else failed at once; any other error per :func:`fail_fast`.
-    """
-    if isinstance(exc, KlingTaskFailedError):  # refused or not, as task_failed_error classed it
-        outcome = Outcome.REFUSED if isinstance(exc, KlingContentPolicyError) else Outcome.FAILED
-        verdict = policy.verdict(outcome, generation or 0)
-    else:
-        verdict = Verdict.REFUSED if isinstance(exc, KlingContentPolicyError) else Verdict.REGENERATE
-    from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
-
-    if verdict is Verdict.REFUSED:
-        message = (
-            f"{exc}. Kling refused this prompt (content safety); it is not generated again: change the prompt"
-        )
-        if policy.on_content_policy == "skip":
-            return AirflowSkipException(f"{message} (skipped: on_content_policy='skip')")
-        return AirflowFailException(message)
-    if verdict is Verdict.EXHAUSTED and generation:
-        return AirflowFailException(f"{exc}. {policy.exhausted_message(generation)}.")
-    return fail_fast(exc)
+    """What a Kling error ends an Airflow try with, per ``policy`` (:meth:`FailurePolicy.ending`)."""
+    return airflow_exception(policy.ending(exc, generation), exc)
 
 
 def stop_for(decision: Decision, policy: FailurePolicy) -> BaseException:
@@ -99,19 +88,118 @@ def stop_for(decision: Decision, policy: FailurePolicy) -> BaseException:
     return task_failure(error, policy, decision.generation)
 
 
-class KlingImageLink(BaseOperatorLink):
-    """An extra link in the Airflow UI to the first image Kling generated."""
+class KlingResultLink(BaseOperatorLink):
+    """An extra link in the Airflow UI to the first image or video Kling made."""
 
-    name = "Kling image"
+    name = "Kling result"
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
-        return getattr(operator, "_kling_image_url", None) or ""
+        return getattr(operator, "_kling_result_url", None) or ""
 
 
 # -- the operator base ---------------------------------------------------------------------------
 
 
-class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
+class KlingOperatorBase(KlingOutputsMixin, BaseOperator):
+    """
+    What every Kling operator that runs lifecycles shares: the connection, the wait, the output
+    folder and the failure policy. :class:`KlingTaskOperator` runs one request's lifecycle; the
+    batch (:class:`~airflow_provider_kling.operators.batch.KlingBatchOperator`) runs many, composing
+    the same lifecycle (reconcile, poll plan, store path, failure policy), not this operator's
+    request handling. The parameters are documented on each.
+    """
+
+    #: ``regenerate_expired``, for operators that take it (the single operator).
+    regenerate_expired: bool = DEFAULT_REGENERATE_EXPIRED
+
+    def __init__(
+        self,
+        *,
+        kling_conn_id: str = DEFAULT_CONN_ID,
+        deferrable: bool = DEFAULT_DEFERRABLE,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float = DEFAULT_TIMEOUT,
+        output_path: Any = None,
+        output_conn_id: str | None = None,
+        on_content_policy: str = DEFAULT_ON_CONTENT_POLICY,
+        max_regenerations: int = DEFAULT_MAX_REGENERATIONS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        for name, value in (("poll_interval", poll_interval), ("timeout", timeout)):
+            if not value > 0:
+                raise ValueError(f"{name} must be a positive number of seconds (got {value!r})")
+        FailurePolicy(on_content_policy, max_regenerations)  # refused at parse time
+        self.kling_conn_id = kling_conn_id
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.output_path = output_path
+        self.output_conn_id = output_conn_id
+        self.on_content_policy = on_content_policy
+        self.max_regenerations = max_regenerations
+        self._init_outputs(output_path)
+
+    @cached_property
+    def hook(self) -> KlingHook:
+        from airflow_provider_kling.hooks.kling import KlingHook
+
+        return KlingHook(self.kling_conn_id)
+
+    @property
+    def failure_policy(self) -> FailurePolicy:
+        return FailurePolicy(self.on_content_policy, self.max_regenerations, self.regenerate_expired)
+
+    def output_names(self, context: Context) -> OutputNames:
+        """What this task instance's files are named after."""
+        return OutputNames(
+            self.dag_id, run_id_of(context), self.task_id, getattr(context["ti"], "map_index", None)
+        )
+
+    def resolve_callback_url(self, value: Any) -> Any:
+        """``value``, or the receiver's URL for ``"receiver"`` (``callbacks.events.RECEIVER``)."""
+        from airflow_provider_kling.callbacks.events import resolve_callback_url
+        from airflow_provider_kling.errors import KlingRequestValidationError
+
+        try:
+            return resolve_callback_url(
+                value, self.kling_conn_id, lambda: self.hook.settings.callback_base_url
+            )
+        except ValueError as exc:
+            raise KlingRequestValidationError(str(exc)) from None
+
+    def _default_external_task_id(
+        self, context: Context, request: KlingTaskRequest, item_key: str | None = None
+    ) -> str:
+        """Stable across tries of one task instance and one request (one item of a batch: its
+        ``item_key``); new for an edited request."""
+        from airflow_provider_kling.idempotency import default_external_task_id, request_fingerprint
+
+        return default_external_task_id(
+            dag_id=self.dag_id,
+            run_id=run_id_of(context),
+            task_id=self.task_id,
+            map_index=getattr(context["ti"], "map_index", -1),
+            fingerprint=request_fingerprint(request),
+            namespace=self.hook.settings.external_task_id_namespace,
+            item_key=item_key,
+        )
+
+    def _output_base(self) -> Any:
+        """``output_path`` as an ``ObjectStoragePath``; a bad one fails without retries."""
+        from airflow_provider_kling.errors import KlingRequestValidationError
+        from airflow_provider_kling.storage import to_storage_path
+
+        try:
+            return to_storage_path(self.output_path, self.output_conn_id or None)
+        except ValueError as exc:
+            raise fail_fast(KlingRequestValidationError(str(exc))) from None
+
+
+# -- the single operator -------------------------------------------------------------------------
+
+
+class KlingTaskOperator(KlingOperatorBase):
     """
     One Kling task for one request, at any endpoint: reconcile, create, wait, store, return.
 
@@ -129,11 +217,10 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
       then sets each as an attribute of the same name (nothing else: an argument it does not
       take reaches ``BaseOperator``, which refuses it naming the operator and the argument);
     - ``template_fields``: its own templated arguments plus ``KlingTaskOperator.template_fields``;
-    - optionally :meth:`request_fields` (derived fields, e.g. expand's ``to_aspect_ratio``),
-      :meth:`outputs_of` and :meth:`store_outputs` (what a succeeded task made and how it is
-      stored). By default both follow :attr:`media`, what the request kind makes
-      (:func:`~airflow_provider_kling.models.requests.media_of`): a video kind's outputs are its videos,
-      stored as videos.
+    - optionally :meth:`request_fields` (derived fields, e.g. expand's ``to_aspect_ratio``).
+      What a succeeded task made, and how it is stored, follows :attr:`media` (what the request
+      kind makes, :func:`~airflow_provider_kling.models.requests.media_of`) through the lifecycle's one
+      store path (:mod:`airflow_provider_kling.lifecycle.results`).
 
     Every entry point (``execute``, ``execute_complete``, ``execute_after_slot_wait``) builds the
     request through :meth:`build_request`, which reads :meth:`request_fields`: the one place a
@@ -181,7 +268,7 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         "kling_conn_id",
     )
     ui_color = "#d6e4ff"
-    operator_extra_links: Collection[BaseOperatorLink] = (KlingImageLink(),)
+    operator_extra_links: Collection[BaseOperatorLink] = (KlingResultLink(),)
     #: The request kind this operator builds (``models.requests.REQUEST_KINDS``).
     request_kind: str
     #: The operator's own request fields (attributes of the same name), in the order they are sent.
@@ -192,48 +279,20 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         *,
         callback_url: str | None = None,
         external_task_id: str | None = None,
-        kling_conn_id: str = DEFAULT_CONN_ID,
         wait_for_completion: bool = True,
-        deferrable: bool = DEFAULT_DEFERRABLE,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        timeout: float = DEFAULT_TIMEOUT,
-        output_path: Any = None,
-        output_conn_id: str | None = None,
-        on_content_policy: str = DEFAULT_ON_CONTENT_POLICY,
-        max_regenerations: int = DEFAULT_MAX_REGENERATIONS,
         regenerate_expired: bool = DEFAULT_REGENERATE_EXPIRED,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        for name, value in (("poll_interval", poll_interval), ("timeout", timeout)):
-            if not value > 0:
-                raise ValueError(f"{name} must be a positive number of seconds (got {value!r})")
-        FailurePolicy(on_content_policy, max_regenerations, regenerate_expired)  # refused at parse time
+        FailurePolicy(
+            self.on_content_policy, self.max_regenerations, regenerate_expired
+        )  # refused at parse time
         self.callback_url = callback_url
         self.external_task_id = external_task_id
-        self.kling_conn_id = kling_conn_id
         self.wait_for_completion = wait_for_completion
-        self.deferrable = deferrable
-        self.poll_interval = poll_interval
-        self.timeout = timeout
-        self.output_path = output_path
-        self.output_conn_id = output_conn_id
-        self.on_content_policy = on_content_policy
-        self.max_regenerations = max_regenerations
         self.regenerate_expired = regenerate_expired
-        self._kling_image_url: str | None = None
+        self._kling_result_url: str | None = None
         self._carried: dict[str, Any] = {}
-        self._init_outputs(output_path)
-
-    @cached_property
-    def hook(self) -> KlingHook:
-        from airflow_provider_kling.hooks.kling import KlingHook
-
-        return KlingHook(self.kling_conn_id)
-
-    @property
-    def failure_policy(self) -> FailurePolicy:
-        return FailurePolicy(self.on_content_policy, self.max_regenerations, self.regenerate_expired)
 
     # -- request -------------------------------------------------------------------------------
 
@@ -264,36 +323,6 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         except KlingRequestValidationError as exc:
             raise fail_fast(exc) from None
 
-    def resolve_callback_url(self, value: Any) -> Any:
-        """``value``, or the receiver's URL for ``"receiver"`` (``callbacks.events.RECEIVER``)."""
-        from airflow_provider_kling.callbacks.events import resolve_callback_url
-        from airflow_provider_kling.errors import KlingRequestValidationError
-
-        try:
-            return resolve_callback_url(
-                value, self.kling_conn_id, lambda: self.hook.settings.callback_base_url
-            )
-        except ValueError as exc:
-            raise KlingRequestValidationError(str(exc)) from None
-
-    def _default_external_task_id(
-        self, context: Context, request: KlingTaskRequest, item_key: str | None = None
-    ) -> str:
-        """Stable across tries of one task instance and one request (one item of a batch: its
-        ``item_key``); new for an edited request."""
-        from airflow_provider_kling.idempotency import default_external_task_id, request_fingerprint
-
-        ti = context["ti"]
-        return default_external_task_id(
-            dag_id=self.dag_id,
-            run_id=str(context.get("run_id") or getattr(ti, "run_id", "")),
-            task_id=self.task_id,
-            map_index=getattr(ti, "map_index", -1),
-            fingerprint=request_fingerprint(request),
-            namespace=self.hook.settings.external_task_id_namespace,
-            item_key=item_key,
-        )
-
     # -- execution -----------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -319,7 +348,7 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
                 raise self._failure(exc) from exc
         if not self.wait_for_completion:
             self.log.info("Kling task %s is %s; not waiting for it", task.task_id, task.task_status)
-            result = self._result(task, request)
+            result = result_of(task, request)
             self._kling_results = [result]  # OpenLineage names the task; nothing made yet for assets
             return result
         return self._finish(self._wait(task, request), request, context, resumed=resumed)
@@ -374,7 +403,7 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         """What a subclass carries across a deferral (back as ``self._carried`` on resume)."""
         return {}
 
-    def _wait(self, task: ImageTask, request: KlingTaskRequest) -> ImageTask:
+    def _wait(self, task: KlingTask, request: KlingTaskRequest) -> KlingTask:
         """Wait for ``task`` on the worker, or defer to the triggerer (which resumes in execute_complete);
         a task that already succeeded is returned as it is."""
         if task.task_status == "succeed":
@@ -395,14 +424,14 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
     def _defer(self, kling_task_id: str, endpoint: str, api_style: str | None = None) -> None:
         import time
 
-        from airflow_provider_kling.polling import defer_timeout
-        from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
+        from airflow_provider_kling.lifecycle.poll import defer_timeout
+        from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 
         self.log.info(
             "Deferring: the triggerer polls Kling task %s every %ss", kling_task_id, self.poll_interval
         )
         self.defer(
-            trigger=KlingImageTaskTrigger(
+            trigger=KlingTaskTrigger(
                 kling_task_id=kling_task_id,
                 kling_conn_id=self.kling_conn_id,
                 poll_interval=self.poll_interval,
@@ -422,7 +451,7 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         self._carried = carried
         request = self.build_request(context)
         try:
-            task = task_from_event(event)
+            task = task_from_event(event)  # as whole as the worker's: the hook completes a /tasks read
         except KlingError as exc:
             raise self._failure(exc, request) from exc
         return self._finish(task, request, context, resumed=False)
@@ -445,42 +474,20 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
 
         return media_of(self.request_kind)
 
-    def outputs_of(self, task: ImageTask) -> list[Any]:
-        """What a succeeded task made: its images, or a video kind's videos (:attr:`media`)."""
-        return list(getattr(task, self.media.plural))
-
-    def store_outputs(self, result: dict[str, Any], base: Any, context: Context) -> None:
-        """Copy what ``result`` lists under ``base`` (its images or videos, :attr:`media`); sets
-        each one's ``path``."""
-        from airflow_provider_kling.storage import store_task_outputs
-
-        ti = context["ti"]
-        store_task_outputs(
-            result,
-            base,
-            media=self.media,
-            hook=self.hook,
-            dag_id=self.dag_id,
-            run_id=str(context.get("run_id") or getattr(ti, "run_id", "run")),
-            task_id=self.task_id,
-            map_index=getattr(ti, "map_index", None),
-            log=self.log,
-        )
-
     def _finish(
-        self, task: ImageTask, request: KlingTaskRequest, context: Context, *, resumed: bool
+        self, task: KlingTask, request: KlingTaskRequest, context: Context, *, resumed: bool
     ) -> dict[str, Any]:
-        outputs = self.outputs_of(task)
         plural = self.media.plural
+        outputs = list(getattr(task, plural))
         if not outputs:
-            raise KlingImageUnavailableError(
+            raise KlingResultUnavailableError(
                 f"Kling task {task.task_id} succeeded but returned no {plural}", task_id=task.task_id
             )
         from airflow_provider_kling.spend import describe_deduction
 
         self.log.info("Kling task %s deducted %s", task.task_id, describe_deduction(task))
-        result = self._result(task, request)
-        self._kling_image_url = outputs[0].url
+        result = result_of(task, request)
+        self._kling_result_url = outputs[0].url
         if not self.output_path:
             self.log.info(
                 "Kling task %s made %d %s; not copied (no output_path): Kling purges them after 30 days",
@@ -492,13 +499,16 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
             return result
         try:
             output_uri = self._store(result, context)
-        except KlingImageUnavailableError as exc:
+        except KlingResultUnavailableError as exc:
             if not resumed or not self._outputs_expired(result):
                 raise
-            stored = [made for made in result[plural] if made.get("path")]
-            if self.regenerate_expired and not stored:
+            stored = sum(1 for made in result[plural] if made.get("path"))
+            ending = self.failure_policy.expired_ending(task.task_id, self.media.noun, stored, exc.message)
+            if ending is None:
                 return self._regenerate_expired(task, request, context)
-            raise fail_fast(self._expired_error(task, exc, stored=len(stored))) from exc
+            raise airflow_exception(
+                ending, KlingResultsExpiredError(ending.message, task_id=task.task_id)
+            ) from exc
         self._record_outputs([result], output_uri, context)
         return result
 
@@ -512,7 +522,7 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         try:
             chunks = self.media.fetcher(self.hook)(missing["url"])  # opens the URL (and may refuse) here
             next(iter(chunks), None)
-        except KlingImageUnavailableError as exc:
+        except KlingResultUnavailableError as exc:
             return exc.http_status in (403, 404, 410)
         except KlingError:
             return False
@@ -522,22 +532,8 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
                 close()  # the first chunk was enough: release the connection
         return False
 
-    def _expired_error(self, task: ImageTask, exc: KlingError, *, stored: int) -> KlingImagesExpiredError:
-        how = (
-            "Set regenerate_expired=True on this operator and clear the task to create a new generation "
-            "(a new paid task)"
-            if not stored
-            else f"{stored} {self.media.noun}(s) were stored; delete them under output_path, then set "
-            "regenerate_expired=True and clear the task to create a new generation (a new paid task)"
-        )
-        return KlingImagesExpiredError(
-            f"The {self.media.plural} of resumed Kling task {task.task_id} are gone (Kling purges them "
-            f"after 30 days) and were not stored, so retrying cannot help ({exc.message}). {how}.",
-            task_id=task.task_id,
-        )
-
     def _regenerate_expired(
-        self, expired: ImageTask, request: KlingTaskRequest, context: Context
+        self, expired: KlingTask, request: KlingTaskRequest, context: Context
     ) -> dict[str, Any]:
         """``regenerate_expired=True``: create the next generation of this request on purpose."""
         self.log.warning(
@@ -549,27 +545,16 @@ class KlingTaskOperator(KlingOutputsMixin, BaseOperator):
         task = self._wait(self._tasks(request, context).create_next(), request)
         return self._finish(task, request, context, resumed=False)
 
-    def _output_base(self) -> Any:
-        """``output_path`` as an ``ObjectStoragePath``; a bad one fails without retries."""
-        from airflow_provider_kling.errors import KlingRequestValidationError
-        from airflow_provider_kling.storage import to_storage_path
-
-        try:
-            return to_storage_path(self.output_path, self.output_conn_id or None)
-        except ValueError as exc:
-            raise fail_fast(KlingRequestValidationError(str(exc))) from None
-
     def _store(self, result: dict[str, Any], context: Context) -> str:
-        """Store the results (:meth:`store_outputs`); one that cannot be copied fails the task after
-        the rest are stored. Returns the output folder's plain URI."""
+        """Store the results (the lifecycle's store path); one that cannot be copied fails the task
+        after the rest are stored. Returns the output folder's plain URI."""
         from airflow_provider_kling.assets import plain_uri
 
         base = self._output_base()
         try:
-            self.store_outputs(result, base, context)
+            store_result(
+                result, base, media=self.media, hook=self.hook, names=self.output_names(context), log=self.log
+            )
         except KlingError as exc:
             raise fail_fast(exc) from exc
         return plain_uri(base)
-
-    def _result(self, task: ImageTask, request: KlingTaskRequest) -> dict[str, Any]:
-        return {**task.to_xcom(), **request.summary()}

@@ -12,10 +12,16 @@ from airflow_provider_kling.batch.admission import (
     DEFAULT_BATCH_TIMEOUT,
     DEFAULT_PROGRESS_INTERVAL,
 )
+from airflow_provider_kling.batch.runner import BatchRunner
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
-from airflow_provider_kling.lifecycle import Outcome, Verdict
-from airflow_provider_kling.operators.base import KlingTaskOperator, fail_fast
+from airflow_provider_kling.lifecycle import Action
+from airflow_provider_kling.lifecycle.results import count_statuses
+from airflow_provider_kling.operators.base import (
+    KlingOperatorBase,
+    airflow_exception,
+    fail_fast,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -31,7 +37,7 @@ XCOM_BATCH_SUMMARY = "kling_batch_summary"
 DEFAULT_FIELDS = ("model_name", "n", "negative_prompt", "resolution", "aspect_ratio", "callback_url")
 
 
-class KlingBatchOperator(KlingTaskOperator):
+class KlingBatchOperator(KlingOperatorBase):
     """
     Run many requests of one kind (image generation by default, or any other endpoint's) in one
     task, keeping the account's slots full.
@@ -88,8 +94,14 @@ class KlingBatchOperator(KlingTaskOperator):
         (:class:`~airflow_provider_kling.operators.callbacks.KlingCallbackResultsOperator`). Runs on
         the worker (the triggerer cannot read asset events), whatever ``deferrable`` says.
 
-    ``kling_conn_id``, ``output_conn_id`` and ``max_regenerations`` (per item) are
-    :class:`~airflow_provider_kling.operators.base.KlingTaskOperator`'s.
+    :param max_regenerations: New Kling tasks later tries may create per item after Kling-side
+        failures other than content policy (the single operator's failure policy, per item).
+
+    ``kling_conn_id`` and ``output_conn_id`` are as on every Kling operator
+    (:class:`~airflow_provider_kling.operators.base.KlingOperatorBase`). The batch runs the same
+    lifecycle as the single operator (reconcile by external task id, the poll plan, the store path,
+    the failure policy) for each item; it takes no ``external_task_id`` (each item has its own) nor
+    ``regenerate_expired``.
     """
 
     template_fields: Sequence[str] = (
@@ -127,11 +139,11 @@ class KlingBatchOperator(KlingTaskOperator):
         max_units: float | None = None,
         price_table: dict[str, Any] | None = None,
         progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
+        callback_url: str | None = None,
+        wait_for_completion: bool = True,
         **kwargs: Any,
     ) -> None:
-        if unknown := {"regenerate_expired", "external_task_id"} & set(kwargs):
-            raise TypeError(f"{type(self).__name__} takes no {', '.join(sorted(unknown))} argument")
-        if kwargs.get("wait_for_completion") is False:
+        if not wait_for_completion:
             from airflow.sdk import Asset
 
             from airflow_provider_kling.callbacks.events import callback_asset_uri
@@ -140,6 +152,8 @@ class KlingBatchOperator(KlingTaskOperator):
                 "inlets", [Asset(callback_asset_uri(kwargs.get("kling_conn_id", DEFAULT_CONN_ID)))]
             )
         super().__init__(output_path=output_path, poll_interval=poll_interval, timeout=timeout, **kwargs)
+        self.callback_url = callback_url
+        self.wait_for_completion = wait_for_completion
         from airflow_provider_kling.batch.items import FORMATS, format_of
 
         if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
@@ -247,9 +261,6 @@ class KlingBatchOperator(KlingTaskOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         import asyncio
 
-        from airflow_provider_kling.batch.admission import BatchAdmission
-        from airflow_provider_kling.batch.runner import BatchRunner
-
         items = self.build_items(context)
         self.log.info(
             "Kling batch: %d items, %d images, at most %d slots at once",
@@ -258,42 +269,9 @@ class KlingBatchOperator(KlingTaskOperator):
             self.slots,
         )
         deadline = time.time() + self.timeout
-        if not self.wait_for_completion:
-            return self._fire_and_forget(items, context, deadline)
-        if self.deferrable:
+        if self.wait_for_completion and self.deferrable:
             self._defer_batch(items, deadline)
-        requests = {item.key: item.request for item in items}
-        admission = BatchAdmission(
-            self._fresh_progress(items),
-            slots=self.slots,
-            poll_interval=self.poll_interval,
-            max_units=self.max_units,
-            price_table=self.price_table,
-            requests=requests,
-            log=self.log,
-        )
-        runner = BatchRunner(
-            self.hook,
-            admission,
-            requests,
-            deadline=deadline,
-            max_regenerations=self.max_regenerations,
-            log=self.log,
-            progress_every=self.progress_interval,
-        )
-        asyncio.run(runner.run())
-        return self._finish_batch(
-            items, admission.items, context, rate_limited=admission.budget.rate_limited, fatal=admission.fatal
-        )
-
-    def _fire_and_forget(self, items: list[BatchItem], context: Context, deadline: float) -> dict[str, Any]:
-        """Create every item at the slots, learning of freed slots from recorded callbacks; no polls."""
-        import asyncio
-
-        from airflow_provider_kling.batch.admission import BatchAdmission
-        from airflow_provider_kling.batch.runner import BatchRunner
-
-        if not all(item.request.callback_url for item in items):
+        if not self.wait_for_completion and not all(item.request.callback_url for item in items):
             raise fail_fast(
                 KlingRequestValidationError(
                     "wait_for_completion=False needs a callback_url for every item (callback_url="
@@ -301,25 +279,28 @@ class KlingBatchOperator(KlingTaskOperator):
                     "task's end would ever be known"
                 )
             )
-        admission = BatchAdmission(
-            self._fresh_progress(items),
+        runner = BatchRunner.of(
+            self.hook,
+            {item.key: item.request for item in items},
             slots=self.slots,
             poll_interval=self.poll_interval,
-            max_units=self.max_units,
-            log=self.log,
-        )
-        runner = BatchRunner(
-            self.hook,
-            admission,
-            {item.key: item.request for item in items},
             deadline=deadline,
-            max_regenerations=self.max_regenerations,
+            policy=self.failure_policy,
             log=self.log,
+            max_units=self.max_units,
+            price_table=self.price_table,
             progress_every=self.progress_interval,
-            completions=self._recorded_completions(context, since=time.time() - 60),
+            completions=None
+            if self.wait_for_completion
+            else self._recorded_completions(context, since=time.time() - 60),
         )
         asyncio.run(runner.run())
-        return self._created_summary(admission, context, runner.completion_reads)
+        admission = runner.admission
+        if not self.wait_for_completion:
+            return self._created_summary(admission, context, runner.completion_reads)
+        return self._finish_batch(
+            items, admission.items, context, rate_limited=admission.budget.rate_limited, fatal=admission.fatal
+        )
 
     def _recorded_completions(self, context: Context, since: float) -> Any:
         """Reads the callback asset's events (recorded by the receiver) as ended Kling tasks.
@@ -361,21 +342,11 @@ class KlingBatchOperator(KlingTaskOperator):
         """What a fire-and-forget run leaves in XCom: every item's Kling task id and where it stands."""
         from airflow_provider_kling.batch.admission import ERROR, OVER_BUDGET, PENDING
 
-        items = [
-            {
-                "key": state.key,
-                "external_task_id": state.external_task_id,
-                "kling_task_id": state.kling_task_id,
-                "status": state.status,
-            }
-            for state in admission.items
-        ]
-        counts: dict[str, int] = {}
-        for item in items:
-            counts[item["status"]] = counts.get(item["status"], 0) + 1
-        summary = {"total": len(items), "counts": counts, "event_reads": reads, "items": items}
+        fields = ("key", "external_task_id", "kling_task_id", "status")
+        items = [{name: getattr(state, name) for name in fields} for state in admission.items]
+        counts = count_statuses(items)
         context["ti"].xcom_push(
-            key=XCOM_BATCH_SUMMARY, value={k: v for k, v in summary.items() if k != "items"}
+            key=XCOM_BATCH_SUMMARY, value={"total": len(items), "counts": counts, "event_reads": reads}
         )
         self.log.info("Kling batch, fire and forget: %s (%d reads of the callback asset)", counts, reads)
         not_created = sum(counts.get(status, 0) for status in (PENDING, ERROR))
@@ -388,37 +359,18 @@ class KlingBatchOperator(KlingTaskOperator):
             raise fail_fast(error)
         if counts.get(OVER_BUDGET):
             self.log.warning("%d items not created: over max_units", counts[OVER_BUDGET])
-        return summary
-
-    @staticmethod
-    def _fresh_progress(items: list[BatchItem]) -> list[ItemProgress]:
-        from airflow_provider_kling.batch.admission import ItemProgress
-
-        return [
-            ItemProgress(
-                key=item.key,
-                n=item.n,
-                external_task_id=str(item.request.external_task_id),
-                model_name=getattr(item.request, "model_name", None),
-                resolution=getattr(item.request, "resolution", None),
-            )
-            for item in items
-        ]
+        return {"total": len(items), "counts": counts, "event_reads": reads, "items": items}
 
     def _defer_batch(self, items: list[BatchItem], deadline: float) -> None:
-        from airflow_provider_kling.polling import defer_timeout
+        from airflow_provider_kling.lifecycle.poll import defer_timeout
         from airflow_provider_kling.triggers.batch import KlingBatchTrigger
 
         self.log.info("Deferring: the triggerer runs the batch (admission and polls) until it ends")
         self.defer(
             trigger=KlingBatchTrigger(
+                # the canonical fields (what build() takes), not the wire body of the API style
                 items=[
-                    {
-                        "key": item.key,
-                        "n": item.n,
-                        "external_task_id": item.request.external_task_id,
-                        "request": item.request.to_json(),
-                    }
+                    {"key": item.key, "request": item.request.model_dump(mode="json", exclude_none=True)}
                     for item in items
                 ],
                 max_units=self.max_units,
@@ -429,6 +381,7 @@ class KlingBatchOperator(KlingTaskOperator):
                 poll_interval=self.poll_interval,
                 deadline=deadline,
                 max_regenerations=self.max_regenerations,
+                on_content_policy=self.on_content_policy,
                 progress_every=self.progress_interval,
             ),
             method_name="execute_complete",
@@ -482,10 +435,7 @@ class KlingBatchOperator(KlingTaskOperator):
                 items,
                 {state.key: state for state in progress},
                 hook=self.hook,
-                dag_id=self.dag_id,
-                run_id=str(context.get("run_id") or getattr(ti, "run_id", "run")),
-                task_id=self.task_id,
-                map_index=getattr(ti, "map_index", None),
+                names=self.output_names(context),
                 log=self.log,
                 results_out=results,
             )
@@ -496,40 +446,23 @@ class KlingBatchOperator(KlingTaskOperator):
         ti.xcom_push(key=XCOM_BATCH_SUMMARY, value=summary)
         counts = summary["counts"]
         self.log.info("Kling batch summary: %s", summary)
-        not_done = sum(counts.get(status, 0) for status in (FAILED, ERROR, UNFINISHED))
-        if not_done or summary["storage_errors"]:
-            error = KlingError(
-                f"{not_done} of {len(items)} batch items did not succeed ({counts}) and "
-                f"{len(summary['storage_errors'])} could not all be stored; see the manifest "
-                f"{summary['manifest']}. "
-                + (
-                    f"Kling stopped the batch: {fatal}"
-                    if fatal
-                    else "A retry resumes the finished and running items and creates only the missing ones"
-                )
-            )
-            # No retry can help after auth, balance or permission errors, nor when every item left
-            # failed as often as max_regenerations allows (a retry would only resume the failures).
-            policy = self.failure_policy
-            exhausted = not summary["storage_errors"] and all(
-                state.status == FAILED
-                and policy.verdict(Outcome.FAILED, state.generation) is Verdict.EXHAUSTED
-                for state in progress
-                if state.status in (FAILED, ERROR, UNFINISHED)
-            )
-            if exhausted:
-                error.message += (
-                    f". Every item that failed has failed {self.max_regenerations + 1} time(s), "
-                    f"max_regenerations={self.max_regenerations}: a retry would not generate them again"
-                )
-                error.args = (error.message,)
-            error.airflow_retryable = fatal is None and not exhausted
-            raise fail_fast(error)
-        if counts.get(REFUSED) and self.on_content_policy == "fail":
-            from airflow.providers.common.compat.sdk import AirflowFailException
-
-            raise AirflowFailException(
-                f"{counts[REFUSED]} batch item(s) were refused by Kling's content policy and "
-                "on_content_policy='fail'; see the manifest " + summary["manifest"]
-            )
+        not_done = [
+            (state.status, state.generation)
+            for state in progress
+            if state.status in (FAILED, ERROR, UNFINISHED)
+        ]
+        see = f"see the manifest {summary['manifest']}"
+        ending = self.failure_policy.batch_ending(
+            not_done,
+            counts.get(REFUSED, 0),
+            storage_errors=len(summary["storage_errors"]),
+            fatal=fatal,
+            why=f"{len(not_done)} of {len(items)} batch items did not succeed ({counts}) and "
+            f"{len(summary['storage_errors'])} could not all be stored; {see}",
+            see=see,
+        )
+        if ending is not None:
+            error = KlingError(ending.message)
+            error.airflow_retryable = ending.action is Action.RETRY
+            raise airflow_exception(ending, error)
         return summary

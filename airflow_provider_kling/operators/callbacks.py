@@ -22,13 +22,14 @@ from airflow_provider_kling.callbacks.events import callback_asset_uri, event_ex
 from airflow_provider_kling.callbacks.sweep import DEFAULT_DEADLINE, DEFAULT_GRACE, find_missing
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID, GENERATIONS_PATH, MAX_PAGE_SIZE
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
+from airflow_provider_kling.lifecycle.results import OutputNames, run_id_of
 from airflow_provider_kling.operators.base import fail_fast
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_kling.hooks.kling import KlingHook
-    from airflow_provider_kling.models import ImageTask
+    from airflow_provider_kling.models import KlingTask
 
 #: The sweep reads at most this many pages of 500 tasks per endpoint (Kling's list stops at page 1000).
 DEFAULT_MAX_PAGES = 20
@@ -100,11 +101,8 @@ class KlingCallbackResultsOperator(BaseOperator):
             summary = store_callback_results(
                 chosen,
                 base,
-                fetch=self.hook.iter_image_bytes,
-                fetch_video=self.hook.iter_video_bytes,
-                dag_id=self.dag_id,
-                run_id=str(context["run_id"]),
-                task_id=self.task_id,
+                hook=self.hook,
+                names=OutputNames(self.dag_id, run_id_of(context), self.task_id),
                 log=self.log,
             )
         except KlingError as exc:
@@ -128,7 +126,7 @@ class KlingCallbackResultsOperator(BaseOperator):
         stranded = []
         for event in events:
             consumers = [run for run in event.created_dagruns if run.dag_id == self.dag_id]
-            if event.timestamp > newest and not any(run.run_id != context["run_id"] for run in consumers):
+            if event.timestamp > newest and not any(run.run_id != run_id_of(context) for run in consumers):
                 stranded.append(event.extra)
         if stranded:
             self.log.info("Catching up on %d events no run of this DAG consumed", len(stranded))
@@ -234,7 +232,7 @@ class KlingCallbackSweepOperator(BaseOperator):
             if isinstance(event.extra, dict) and "kling_task_id" in event.extra
         }
 
-    def _recent_tasks(self, endpoint: str, since: datetime) -> list[ImageTask]:
+    def _recent_tasks(self, endpoint: str, since: datetime) -> list[KlingTask]:
         from airflow_provider_kling.hooks.wire import Route  # DAG-parse cost: loads the models
 
         route, found = Route.of_endpoint(endpoint), []

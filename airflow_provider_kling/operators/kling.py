@@ -13,7 +13,7 @@ from airflow_provider_kling.lifecycle.request import (
     XCOM_KLING_TASK_ID,
 )
 from airflow_provider_kling.operators.arguments import keep_request_arguments, request_arguments_of
-from airflow_provider_kling.operators.base import KlingImageLink, KlingTaskOperator
+from airflow_provider_kling.operators.base import KlingResultLink, KlingTaskOperator
 
 __all__ = [
     "DEFAULT_MAX_REGENERATIONS",
@@ -21,7 +21,7 @@ __all__ = [
     "STATE_KLING_TASK_ID",
     "XCOM_KLING_TASK_ID",
     "KlingImageGenerationOperator",
-    "KlingImageLink",
+    "KlingResultLink",
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.assets import static_output_uri
+from airflow_provider_kling.lifecycle.results import run_id_of
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -40,11 +41,10 @@ class KlingOutputsMixin:
         self._kling_results, self._output_uri = results, output_uri
         if not self.outlets or not results:
             return
-        ti = context["ti"]
         extra = asset_extra(
             results,
             dag_id=self.dag_id,
-            run_id=str(context.get("run_id") or getattr(ti, "run_id", "")),
+            run_id=run_id_of(context),
             task_id=self.task_id,
             output_uri=output_uri,
         )

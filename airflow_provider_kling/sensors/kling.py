@@ -1,4 +1,4 @@
-"""KlingImageTaskSensor: wait for a Kling image task that was created elsewhere."""
+"""KlingTaskSensor: wait for a Kling image task that was created elsewhere."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from airflow_provider_kling.errors import (
     KlingTaskTimeoutError,
     task_failed_error,
 )
+from airflow_provider_kling.lifecycle.poll import DEFAULT_POLL_INTERVAL, defer_timeout, status_words
 from airflow_provider_kling.operators.base import DEFAULT_DEFERRABLE, fail_fast
-from airflow_provider_kling.polling import DEFAULT_POLL_INTERVAL, defer_timeout, status_words
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from airflow_provider_kling.hooks.kling import KlingHook
 
 
-class KlingImageTaskSensor(BaseSensorOperator):
+class KlingTaskSensor(BaseSensorOperator):
     """
     Wait until a Kling image task ends: succeed returns its result dict (XCom), failed fails.
 
@@ -84,11 +84,11 @@ class KlingImageTaskSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
+        from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 
         timeout = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else float(self.timeout)
         self.defer(
-            trigger=KlingImageTaskTrigger(
+            trigger=KlingTaskTrigger(
                 kling_task_id=self.kling_task_id,
                 kling_conn_id=self.kling_conn_id,
                 poll_interval=float(self.poke_interval),
@@ -121,7 +121,7 @@ class KlingImageTaskSensor(BaseSensorOperator):
         from airflow_provider_kling.triggers.kling import task_from_event
 
         try:
-            task = task_from_event(event)
+            task = task_from_event(event)  # as whole as a poke's: the hook completes a /tasks read
         except KlingTaskFailedError as exc:
             from airflow.providers.common.compat.sdk import AirflowFailException
 
@@ -133,5 +133,6 @@ class KlingImageTaskSensor(BaseSensorOperator):
             raise AirflowSensorTimeout(str(exc)) from exc
         except KlingError as exc:
             raise fail_fast(exc) from exc
-        self.log.info("Kling task %s succeeded with %d images", task.task_id, len(task.images))
+        made = len(task.images) + len(task.videos)
+        self.log.info("Kling task %s succeeded with %d result file(s)", task.task_id, made)
         return task.to_xcom()

@@ -23,19 +23,25 @@ from airflow_provider_kling.batch.admission import (
 )
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.hooks.core import Clock
-from airflow_provider_kling.lifecycle import DEFAULT_MAX_REGENERATIONS
+from airflow_provider_kling.lifecycle import (
+    DEFAULT_MAX_REGENERATIONS,
+    DEFAULT_ON_CONTENT_POLICY,
+    FailurePolicy,
+)
 
 
 class KlingBatchTrigger(BaseTrigger):
     """
     Run a batch of requests of one kind at a slot budget; yield one event with every item's outcome.
 
-    :param items: Each item's ``key``, ``n``, ``external_task_id`` and validated ``request`` body.
+    :param items: Each item's ``key`` and its validated ``request`` fields (with its external task id).
     :param kling_conn_id: The ``kling`` connection.
     :param slots: The slot budget (Kling slots, weighted by ``n``).
     :param poll_interval: Seconds between polls of one running item.
     :param deadline: Absolute deadline, Unix seconds.
     :param max_regenerations: New generations allowed for an item whose earlier task failed.
+    :param on_content_policy: The failure policy's ``on_content_policy`` (the batch's own): a
+        refused item is never generated again, and ends ``refused``.
     :param progress_every: Seconds between progress lines.
     :param max_units: The most units the batch may spend (its items' estimates decide), or None.
     :param price_table: Your unit prices for the estimates (see :mod:`airflow_provider_kling.estimates`).
@@ -54,6 +60,7 @@ class KlingBatchTrigger(BaseTrigger):
         max_units: float | None = None,
         price_table: dict[str, Any] | None = None,
         request_kind: str = "generations",
+        on_content_policy: str = DEFAULT_ON_CONTENT_POLICY,
     ) -> None:
         super().__init__()
         self.items = items
@@ -68,6 +75,7 @@ class KlingBatchTrigger(BaseTrigger):
         #: Where the batch reads time and sleeps (not serialized; tests set a fake one).
         self.clock = Clock()
         self.request_kind = request_kind
+        self.policy = FailurePolicy(on_content_policy, int(max_regenerations))
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -83,47 +91,31 @@ class KlingBatchTrigger(BaseTrigger):
                 "max_units": self.max_units,
                 "price_table": self.price_table,
                 "request_kind": self.request_kind,
+                "on_content_policy": self.policy.on_content_policy,
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_kling.batch.admission import BatchAdmission, ItemProgress
         from airflow_provider_kling.batch.runner import BatchRunner
         from airflow_provider_kling.errors import KlingError
         from airflow_provider_kling.hooks.kling import KlingHook
         from airflow_provider_kling.models.requests import request_class
 
         request_cls = request_class(self.request_kind)
-        requests = {item["key"]: request_cls.build(**item["request"]) for item in self.items}
-        progress = [
-            ItemProgress(
-                key=item["key"],
-                n=int(item["n"]),
-                external_task_id=item["external_task_id"],
-                model_name=getattr(requests[item["key"]], "model_name", None),
-                resolution=getattr(requests[item["key"]], "resolution", None),
-            )
-            for item in self.items
-        ]
-        admission = BatchAdmission(
-            progress,
+        hook = KlingHook(self.kling_conn_id, clock=self.clock)
+        runner = BatchRunner.of(
+            hook,
+            {item["key"]: request_cls.build(**item["request"]) for item in self.items},
             slots=self.slots,
             poll_interval=self.poll_interval,
+            deadline=self.deadline,
+            policy=self.policy,
+            log=self.log,
             max_units=self.max_units,
             price_table=self.price_table,
-            requests=requests,
-            log=self.log,
-        )
-        hook = KlingHook(self.kling_conn_id, clock=self.clock)
-        runner = BatchRunner(
-            hook,
-            admission,
-            requests,
-            deadline=self.deadline,
-            max_regenerations=self.max_regenerations,
-            log=self.log,
             progress_every=self.progress_every,
         )
+        admission = runner.admission
         try:
             await hook.aget_settings()  # read once, async-safe; the hook's calls reuse it
             await runner.run()  # on the loop's shared client: no thread, no requests session

@@ -1,4 +1,4 @@
-"""KlingImageTaskTrigger: poll a Kling image task from the triggerer until it ends or its deadline passes."""
+"""KlingTaskTrigger: poll a Kling image task from the triggerer until it ends or its deadline passes."""
 
 from __future__ import annotations
 
@@ -16,26 +16,26 @@ from airflow_provider_kling.errors import (
     task_failed_error,
 )
 from airflow_provider_kling.hooks.core import Clock
-from airflow_provider_kling.polling import (
-    DEFAULT_MAX_POLL_ERRORS,
+from airflow_provider_kling.lifecycle.poll import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_TIMEOUT,
     PollPlan,
+    apoll_until_done,
 )
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.kling import KlingHook
-    from airflow_provider_kling.models import ImageTask
+    from airflow_provider_kling.models import KlingTask
 
 
-class KlingImageTaskTrigger(BaseTrigger):
+class KlingTaskTrigger(BaseTrigger):
     """
     Poll one Kling image task from the triggerer; yield exactly one event.
 
     Every Kling trigger of a connection shares one HTTP client and, through
     :mod:`~airflow_provider_kling.triggers.watch`, one reader of Kling's task list. The poll step,
-    error budget and deadline come from :class:`~airflow_provider_kling.polling.PollPlan`, as in
-    the worker's loop; retries and request timeouts end by the deadline.
+    error budget and deadline come from :class:`~airflow_provider_kling.lifecycle.poll.PollPlan`, as in
+    the worker's loop (one error budget for every wait); retries and request timeouts end by the deadline.
 
     The event's ``status`` is ``success`` (with the task), ``failed`` (Kling's message),
     ``timeout`` (the absolute ``deadline`` passed) or ``error`` (polling itself failed).
@@ -46,7 +46,6 @@ class KlingImageTaskTrigger(BaseTrigger):
     :param kling_conn_id: The ``kling`` connection.
     :param poll_interval: Seconds between polls.
     :param deadline: Absolute deadline, Unix seconds.
-    :param max_poll_errors: Failed polls in a row tolerated before an ``error`` event.
     :param endpoint: The task's endpoint path (``models.requests``: image generation by default,
         omni-image, multi-image2image, expand, virtual try-on).
     :param api_style: The task's API style (an ``ApiStyle`` value; by default the style its kind
@@ -59,7 +58,6 @@ class KlingImageTaskTrigger(BaseTrigger):
         kling_conn_id: str = DEFAULT_CONN_ID,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         deadline: float | None = None,
-        max_poll_errors: int = DEFAULT_MAX_POLL_ERRORS,
         endpoint: str = GENERATIONS_PATH,
         api_style: str | None = None,
     ) -> None:
@@ -70,7 +68,6 @@ class KlingImageTaskTrigger(BaseTrigger):
         self.kling_conn_id = kling_conn_id
         self.poll_interval = float(poll_interval)
         self.deadline = float(deadline) if deadline is not None else time.time() + DEFAULT_TIMEOUT
-        self.max_poll_errors = int(max_poll_errors)
         self.endpoint = endpoint
         self.api_style = None if api_style is None else str(api_style)
         #: Where the trigger reads time and sleeps (not serialized; tests set a fake one).
@@ -84,7 +81,6 @@ class KlingImageTaskTrigger(BaseTrigger):
                 "kling_conn_id": self.kling_conn_id,
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
-                "max_poll_errors": self.max_poll_errors,
                 "endpoint": self.endpoint,
                 "api_style": self.api_style,
             },
@@ -108,53 +104,39 @@ class KlingImageTaskTrigger(BaseTrigger):
         started = clock.monotonic()
         # The serialized deadline is wall-clock time; from here on, the hook's monotonic clock.
         deadline = started + (self.deadline - clock.time())
-        plan = PollPlan(self.kling_task_id, self.poll_interval, deadline, started, self.max_poll_errors)
+        plan = PollPlan(self.kling_task_id, self.poll_interval, deadline, started)
         async with watch(
             hook, self.kling_task_id, clock.monotonic, self.endpoint, self.poll_interval, self.api_style
         ) as lookup:
-            while True:
-                try:
-                    task = await lookup(plan.deadline)
-                except KlingError as exc:
-                    try:
-                        plan.failed(exc)
-                    except KlingError:
-                        return self._event("error", str(exc), retryable=exc.airflow_retryable)
-                    self.log.warning(
-                        "Polling Kling task %s failed (%s); polling again", self.kling_task_id, exc
-                    )
-                else:
-                    try:
-                        succeeded = plan.answered(task, self.log, clock.monotonic())
-                    except KlingTaskFailedError as exc:
-                        return self._event("failed", str(exc), task=task.model_dump(mode="json"))
-                    if succeeded:
-                        return self._event(
-                            "success",
-                            f"Kling task {self.kling_task_id} succeeded",
-                            task=task.model_dump(mode="json"),
-                        )
-                    del task  # a thousand sleeping triggers need not hold a thousand parsed tasks
-                try:
-                    delay = plan.next_delay(clock.monotonic())
-                except KlingTaskTimeoutError as exc:
-                    return self._event("timeout", str(exc))
-                await clock.asleep(delay)
+            try:
+                task = await apoll_until_done(
+                    plan, lambda: lookup(plan.deadline), clock.asleep, self.log, clock.monotonic
+                )
+            except KlingTaskFailedError as exc:
+                return self._event("failed", str(exc), external_task_id=exc.external_task_id)
+            except KlingTaskTimeoutError as exc:
+                return self._event("timeout", str(exc))
+            except KlingError as exc:
+                return self._event("error", str(exc), retryable=exc.airflow_retryable)
+        return self._event(
+            "success", f"Kling task {self.kling_task_id} succeeded", task=task.model_dump(mode="json")
+        )
 
     def _event(self, status: str, message: str, **extra: Any) -> dict[str, Any]:
         return {"status": status, "task_id": self.kling_task_id, "message": message, **extra}
 
 
-def task_from_event(event: dict[str, Any]) -> ImageTask:
-    """The succeeded :class:`ImageTask` of a ``success`` event; the matching error for any other."""
-    from airflow_provider_kling.models import ImageTask
+def task_from_event(event: dict[str, Any]) -> KlingTask:
+    """The succeeded :class:`KlingTask` of a ``success`` event; the matching error for any other."""
+    from airflow_provider_kling.models import KlingTask
 
     status, task_id, message = event.get("status"), event.get("task_id"), event.get("message", "")
     if status == "success":
-        return ImageTask.model_validate(event["task"])
+        return KlingTask.model_validate(event["task"])
     if status == "failed":
-        external_id = ((event.get("task") or {}).get("task_info") or {}).get("external_task_id")
-        raise task_failed_error(task_id, None, external_task_id=external_id, message=message)
+        raise task_failed_error(
+            task_id, None, external_task_id=event.get("external_task_id"), message=message
+        )
     if status == "timeout":
         raise KlingTaskTimeoutError(message, task_id=task_id)
     error = KlingError(message or f"unexpected trigger event {status!r}", task_id=task_id)

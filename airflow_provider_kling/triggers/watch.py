@@ -32,13 +32,13 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_kling.defaults import GENERATIONS_PATH, MAX_PAGE_SIZE
 from airflow_provider_kling.errors import KlingConnectionError, KlingError
 from airflow_provider_kling.hooks.task_queries import TasksQuerySupport
+from airflow_provider_kling.lifecycle.poll import time_left
 from airflow_provider_kling.models.task import record_ids, task_from_data
 from airflow_provider_kling.models.task_query import MAX_TASK_IDS, chunks
-from airflow_provider_kling.polling import time_left
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.kling import KlingHook
-    from airflow_provider_kling.models import ImageTask
+    from airflow_provider_kling.models import KlingTask
 
 #: Read statuses from the task list (True) or query each task by id (False, e.g. to compare).
 LIST_POLLING = True
@@ -55,7 +55,7 @@ TASKS_QUERY = True
 #: Seconds a lookup waits for others to share its ``GET /tasks`` (20 waiting lookups go at once).
 BATCH_WINDOW = 0.5
 
-Lookup = Callable[[float], Awaitable["ImageTask"]]
+Lookup = Callable[[float], Awaitable["KlingTask"]]
 
 
 @dataclass
@@ -278,7 +278,7 @@ async def watch(
 ) -> AsyncIterator[Lookup]:
     """
     Watch one task of ``endpoint`` (in ``api_style``) while the block runs; yields
-    ``lookup(deadline) -> ImageTask``. A finished task read through ``GET /tasks`` is completed
+    ``lookup(deadline) -> KlingTask``. A finished task read through ``GET /tasks`` is completed
     with its style's own query (:meth:`KlingHook.acomplete_task`), so it carries the same fields,
     spend included, as on the worker.
 
@@ -291,12 +291,12 @@ async def watch(
     board = boards.setdefault(key, _Board(endpoint=endpoint, api_style=api_style))
     board.watched[task_id] = board.watched.get(task_id, 0) + 1
 
-    async def query(task_id: str, deadline: float) -> ImageTask:
+    async def query(task_id: str, deadline: float) -> KlingTask:
         return await hook.aget_task(
             task_id, deadline=deadline, endpoint=endpoint, max_wait=max_wait, api_style=api_style
         )
 
-    async def lookup(deadline: float) -> ImageTask:
+    async def lookup(deadline: float) -> KlingTask:
         if TASKS_QUERY:
             queries = await _task_queries(board, hook)
             if queries.support.usable and task_id in queries.unknown:

@@ -10,7 +10,7 @@ import pytest
 from airflow_provider_kling.hooks import async_client
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.triggers import watch
-from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
+from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 from tests.unit.fakes import FakeClock
 
 
@@ -35,7 +35,7 @@ def builds(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     return built
 
 
-async def run_to_event(trigger: KlingImageTaskTrigger) -> dict:
+async def run_to_event(trigger: KlingTaskTrigger) -> dict:
     (event,) = [event.payload async for event in trigger.run()]
     return event
 
@@ -46,8 +46,8 @@ async def test_two_triggers_share_one_client_and_the_last_to_end_closes_it(kling
     kling_connection.set_latency(0)
     quick = create_task()
     deadline = time.time() + 10
-    slow_trigger = KlingImageTaskTrigger(slow, poll_interval=0.05, deadline=deadline)
-    quick_trigger = KlingImageTaskTrigger(quick, poll_interval=0.05, deadline=deadline)
+    slow_trigger = KlingTaskTrigger(slow, poll_interval=0.05, deadline=deadline)
+    quick_trigger = KlingTaskTrigger(quick, poll_interval=0.05, deadline=deadline)
 
     slow_run = asyncio.ensure_future(run_to_event(slow_trigger))
     await asyncio.sleep(0.05)  # the slow trigger has its client
@@ -80,7 +80,7 @@ async def test_a_trigger_cancelled_mid_poll_leaks_nothing(kling_connection, buil
     kling_connection.set_latency(60)
     task_id = create_task()
     kling_connection.set_delay(5)  # the poll is in flight when the cancellation comes
-    trigger = KlingImageTaskTrigger(task_id, poll_interval=0.05, deadline=time.time() + 30)
+    trigger = KlingTaskTrigger(task_id, poll_interval=0.05, deadline=time.time() + 30)
 
     running = asyncio.ensure_future(run_to_event(trigger))
     await asyncio.sleep(watch.BATCH_WINDOW + 0.3)  # the first GET /tasks waits for its batch

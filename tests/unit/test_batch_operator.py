@@ -385,15 +385,17 @@ def test_batch_and_single_operators_share_the_policy_vocabulary_defaults_and_gra
 ):
     import inspect
 
-    from airflow_provider_kling.operators.base import KlingTaskOperator
-    from airflow_provider_kling.polling import defer_timeout
+    from airflow_provider_kling.lifecycle.poll import defer_timeout
+    from airflow_provider_kling.operators.base import KlingOperatorBase, KlingTaskOperator
 
-    # the batch takes the policy arguments from the one base, with the same names and defaults
-    assert issubclass(KlingBatchOperator, KlingTaskOperator)
+    # the batch takes the policy arguments from the one base, with the same names and defaults; it
+    # composes the lifecycle, not the single operator (whose arguments it would have to refuse)
+    assert issubclass(KlingBatchOperator, KlingOperatorBase)
+    assert not issubclass(KlingBatchOperator, KlingTaskOperator)
     own = inspect.signature(KlingBatchOperator.__init__).parameters
     assert not {"on_content_policy", "max_regenerations", "kling_conn_id", "output_conn_id"} & set(own)
-    assert inspect.signature(KlingTaskOperator.__init__).parameters["on_content_policy"].default == "fail"
-    with pytest.raises(TypeError, match="takes no regenerate_expired argument"):
+    assert inspect.signature(KlingOperatorBase.__init__).parameters["on_content_policy"].default == "fail"
+    with pytest.raises(TypeError, match="regenerate_expired"):
         make_batch(tmp_path, requests=["a"], regenerate_expired=True)
     assert make_batch(tmp_path, requests=["a"], on_content_policy="skip").on_content_policy == "skip"
     with pytest.raises(TaskDeferred) as deferred:
@@ -401,6 +403,7 @@ def test_batch_and_single_operators_share_the_policy_vocabulary_defaults_and_gra
     assert deferred.value.timeout == defer_timeout(100)
     trigger_args = deferred.value.trigger.serialize()[1]
     assert trigger_args["progress_every"] == 0.5  # the operator's progress_interval
+    assert trigger_args["on_content_policy"] == "fail"  # the failure policy reaches the trigger
 
 
 def test_progress_interval_has_one_default_in_operator_runner_and_trigger():

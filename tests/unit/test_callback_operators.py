@@ -227,6 +227,7 @@ def test_results_store_a_video_tasks_videos_verified(tmp_path: Path) -> None:
     from airflow.sdk import ObjectStoragePath
 
     from airflow_provider_kling.callbacks.results import store_callback_results
+    from airflow_provider_kling.lifecycle.results import OutputNames
 
     mp4 = (24).to_bytes(4, "big") + b"ftypisom" + b"\x00\x00\x02\x00" + b"isomiso2" + b"\x00" * 64
     extra = {
@@ -244,11 +245,8 @@ def test_results_store_a_video_tasks_videos_verified(tmp_path: Path) -> None:
     summary = store_callback_results(
         [extra],
         ObjectStoragePath(f"file://{tmp_path}"),
-        fetch=lambda url: [],
-        fetch_video=fetch_video,
-        dag_id="d",
-        run_id="r",
-        task_id="store_results",
+        hook=SimpleNamespace(iter_image_bytes=lambda url: [], iter_video_bytes=fetch_video),
+        names=OutputNames("d", "r", "store_results"),
         log=__import__("logging").getLogger("test"),
     )
 

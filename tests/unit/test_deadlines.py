@@ -18,9 +18,9 @@ from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_kling.errors import KlingServerError, KlingTaskTimeoutError
 from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.lifecycle.poll import MIN_REQUEST_SECONDS, defer_timeout
 from airflow_provider_kling.operators.kling import KlingImageGenerationOperator
-from airflow_provider_kling.polling import MIN_REQUEST_SECONDS, defer_timeout
-from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
+from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 from tests.unit.fakes import FakeClock
 from tests.unit.task_context import make_context
 
@@ -94,7 +94,7 @@ async def test_trigger_on_failing_polls_ends_with_a_timeout_event_within_a_poll_
     task_id, clock
 ):
     start = clock.now
-    trigger = KlingImageTaskTrigger(task_id, poll_interval=POLL_INTERVAL, deadline=clock.time() + TIMEOUT)
+    trigger = KlingTaskTrigger(task_id, poll_interval=POLL_INTERVAL, deadline=clock.time() + TIMEOUT)
     trigger.clock = clock
 
     events = [event.payload async for event in trigger.run()]

@@ -11,7 +11,7 @@ import pytest
 
 from airflow_provider_kling.errors import (
     KlingConnectionError,
-    KlingImageRejectedError,
+    KlingDownloadRejectedError,
 )
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.storage import store_image, to_storage_path
@@ -83,7 +83,7 @@ def test_html_answer_is_not_stored(kling_simulator, monkeypatch, tmp_path):
     url = image_url(hook)
     kling_simulator.image_fault("html", k=1)
 
-    with pytest.raises(KlingImageRejectedError, match="text/html"):
+    with pytest.raises(KlingDownloadRejectedError, match="text/html"):
         store_image(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_image_bytes(url))
 
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
@@ -94,7 +94,7 @@ def test_bytes_that_are_no_image_are_not_stored(kling_simulator, monkeypatch, tm
     url = image_url(hook)
     kling_simulator.image_fault("not_image", k=1)
 
-    with pytest.raises(KlingImageRejectedError, match="not a PNG, JPEG, WebP or GIF"):
+    with pytest.raises(KlingDownloadRejectedError, match="not a PNG, JPEG, WebP or GIF"):
         store_image(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_image_bytes(url))
 
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
@@ -105,7 +105,7 @@ def test_a_body_cut_short_is_not_stored(kling_simulator, monkeypatch, tmp_path):
     url = image_url(hook)
     kling_simulator.image_fault("short", k=1)
 
-    with pytest.raises((KlingConnectionError, KlingImageRejectedError)):
+    with pytest.raises((KlingConnectionError, KlingDownloadRejectedError)):
         store_image(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_image_bytes(url))
 
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
@@ -118,7 +118,7 @@ def test_redirect_to_another_host_on_this_machine_is_refused_unfetched(
     url = image_url(hook)
     kling_simulator.image_fault("redirect", k=1, location=internal_service.url)
 
-    with pytest.raises(KlingImageRejectedError, match=r"internal address 127.0.0.1"):
+    with pytest.raises(KlingDownloadRejectedError, match=r"internal address 127.0.0.1"):
         b"".join(hook.iter_image_bytes(url))
 
     assert internal_service.hits == []
@@ -129,7 +129,7 @@ def test_redirect_to_a_link_local_metadata_address_is_refused(kling_simulator, m
     url = image_url(hook)
     kling_simulator.image_fault("redirect", k=1, location="http://169.254.169.254/latest/meta-data/")
 
-    with pytest.raises(KlingImageRejectedError, match=r"169.254.169.254"):
+    with pytest.raises(KlingDownloadRejectedError, match=r"169.254.169.254"):
         b"".join(hook.iter_image_bytes(url))
 
 
@@ -156,7 +156,7 @@ def test_endless_redirects_stop_after_a_few_hops(kling_simulator, monkeypatch):
     url = image_url(hook)
     kling_simulator.image_fault("redirect", location=url)  # every download, until cleared
 
-    with pytest.raises(KlingImageRejectedError, match="redirected more than 5 times"):
+    with pytest.raises(KlingDownloadRejectedError, match="redirected more than 5 times"):
         b"".join(hook.iter_image_bytes(url))
     kling_simulator.image_fault(None)
 
@@ -166,7 +166,7 @@ def test_redirect_to_a_file_url_is_refused(kling_simulator, monkeypatch):
     url = image_url(hook)
     kling_simulator.image_fault("redirect", k=1, location="file:///etc/passwd")
 
-    with pytest.raises(KlingImageRejectedError, match="not http"):
+    with pytest.raises(KlingDownloadRejectedError, match="not http"):
         b"".join(hook.iter_image_bytes(url))
 
 
@@ -176,7 +176,7 @@ def test_a_huge_image_with_content_length_is_refused_before_reading(kling_simula
     url = image_url(hook)
     kling_simulator.image_fault("huge", k=1, size=300 * MiB)
 
-    with pytest.raises(KlingImageRejectedError, match=f"is {300 * MiB} bytes, more than max_image_bytes"):
+    with pytest.raises(KlingDownloadRejectedError, match=f"is {300 * MiB} bytes, more than max_image_bytes"):
         store_image(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_image_bytes(url))
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
@@ -187,7 +187,7 @@ def test_a_huge_stream_without_content_length_is_cut_at_the_cap(kling_simulator,
     kling_simulator.image_fault("huge", k=1, size=300 * MiB, length=False)
     received = 0
 
-    with pytest.raises(KlingImageRejectedError, match="sent more than max_image_bytes"):
+    with pytest.raises(KlingDownloadRejectedError, match="sent more than max_image_bytes"):
         for chunk in hook.iter_image_bytes(url):
             received += len(chunk)
     assert received <= MiB
@@ -204,6 +204,6 @@ def test_with_a_proxy_an_internal_ip_or_localhost_is_still_refused(kling_simulat
 
     settings = connect(monkeypatch, kling_simulator, proxy="http://127.0.0.1:3128").settings
     for url in ("http://169.254.169.254/latest/", "http://localhost:9000/x.png", "http://[::1]:80/x.png"):
-        with pytest.raises(KlingImageRejectedError, match="internal address"):
+        with pytest.raises(KlingDownloadRejectedError, match="internal address"):
             check_image_url(url, settings)
     check_image_url("https://cdn.example.com/x.png", settings)  # a name: the proxy resolves it

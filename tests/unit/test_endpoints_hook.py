@@ -122,7 +122,7 @@ async def test_triggers_of_two_endpoints_read_their_own_task_lists(kling_connect
     import asyncio
     import time
 
-    from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
+    from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 
     kling_connection.set_latency(0.3)
     hook = KlingHook()
@@ -130,8 +130,8 @@ async def test_triggers_of_two_endpoints_read_their_own_task_lists(kling_connect
     generation_task = hook.create_task(prompt="a fox", model_name="kling-v1", n=1)
     expand_task = hook.create_task(expand)
     triggers = [
-        KlingImageTaskTrigger(generation_task.task_id, poll_interval=0.05, deadline=time.time() + 10),
-        KlingImageTaskTrigger(
+        KlingTaskTrigger(generation_task.task_id, poll_interval=0.05, deadline=time.time() + 10),
+        KlingTaskTrigger(
             expand_task.task_id, poll_interval=0.05, deadline=time.time() + 10, endpoint=expand.path
         ),
     ]
@@ -146,7 +146,7 @@ async def test_triggers_of_two_endpoints_read_their_own_task_lists(kling_connect
 
 
 def test_a_trigger_serialized_before_the_endpoints_polls_image_generation():
-    from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
+    from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 
     old_kwargs = {
         "kling_task_id": "1",
@@ -154,19 +154,19 @@ def test_a_trigger_serialized_before_the_endpoints_polls_image_generation():
         "poll_interval": 1.0,
         "deadline": 5.0,
     }
-    assert KlingImageTaskTrigger(**old_kwargs).endpoint == GENERATIONS_PATH
+    assert KlingTaskTrigger(**old_kwargs).endpoint == GENERATIONS_PATH
 
 
 def test_sensor_waits_for_a_task_of_another_endpoint_by_kind(kling_connection):
     from airflow.sdk import DAG
 
-    from airflow_provider_kling.sensors.kling import KlingImageTaskSensor
+    from airflow_provider_kling.sensors.kling import KlingTaskSensor
     from tests.unit.task_context import make_context
 
     kling_connection.set_progress("immediate")
     task = KlingHook().create_task(VirtualTryOnRequest.build(human_image=PORTRAIT, cloth_image=PHOTO))
     with DAG("kling_sensor_endpoints", schedule=None):
-        sensor = KlingImageTaskSensor(task_id="wait", kling_task_id=task.task_id, endpoint="virtual-try-on")
+        sensor = KlingTaskSensor(task_id="wait", kling_task_id=task.task_id, endpoint="virtual-try-on")
 
     done = sensor.poke(make_context())
 
@@ -177,11 +177,11 @@ def test_sensor_names_an_unknown_endpoint():
     from airflow.providers.common.compat.sdk import AirflowFailException
     from airflow.sdk import DAG
 
-    from airflow_provider_kling.sensors.kling import KlingImageTaskSensor
+    from airflow_provider_kling.sensors.kling import KlingTaskSensor
     from tests.unit.task_context import make_context
 
     with DAG("kling_sensor_endpoints", schedule=None):
-        sensor = KlingImageTaskSensor(task_id="wait", kling_task_id="1", endpoint="outpaint")
+        sensor = KlingTaskSensor(task_id="wait", kling_task_id="1", endpoint="outpaint")
 
     with pytest.raises(AirflowFailException, match="endpoint: unknown Kling endpoint 'outpaint': a kind"):
         sensor.poke(make_context())

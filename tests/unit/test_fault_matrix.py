@@ -205,7 +205,7 @@ def test_operator_create_lost_at_a_host_that_ignores_external_ids_fails_clearly_
     message = str(error)
     assert "may have reached Kling" in message
     assert "airflow-" in message  # the external task id it was sent with
-    assert "KlingImageTaskSensor" in message and "clear this Airflow task" in message
+    assert "KlingTaskSensor" in message and "clear this Airflow task" in message
     assert "kling_task_id" not in store.values
 
 

@@ -30,12 +30,12 @@ from airflow_provider_kling.errors import (
     KlingAuthError,
     KlingConnectionError,
     KlingError,
-    KlingImageUnavailableError,
     KlingInvalidRequestError,
     KlingNotFoundError,
     KlingRateLimitError,
     KlingRequestValidationError,
     KlingResponseError,
+    KlingResultUnavailableError,
     KlingServerError,
     KlingTaskFailedError,
     KlingTaskTimeoutError,
@@ -797,7 +797,7 @@ def test_download_yields_chunks_of_the_asked_size(hook, kling_api):
 def test_download_of_a_purged_image_is_image_unavailable(hook, kling_api, status):
     kling_api.get(IMAGE_URL, status=status)
 
-    with pytest.raises(KlingImageUnavailableError, match=f"HTTP {status}.*expired"):
+    with pytest.raises(KlingResultUnavailableError, match=f"HTTP {status}.*expired"):
         hook.download_image(IMAGE_URL, io.BytesIO())
 
     assert len(kling_api.calls) == 1
@@ -830,7 +830,7 @@ def test_download_broken_off_midway_is_a_connection_error(hook, kling_api, monke
 
 
 def test_download_refuses_a_url_that_is_not_http(hook, kling_api):
-    with pytest.raises(KlingImageUnavailableError, match="not http"):
+    with pytest.raises(KlingResultUnavailableError, match="not http"):
         hook.download_image("file:///etc/passwd", io.BytesIO())
 
     assert len(kling_api.calls) == 0
@@ -1059,7 +1059,7 @@ def test_lost_create_answer_at_a_host_set_to_no_is_never_resent_and_names_the_wa
     assert len(kling_api.calls) == 1
     message = str(raised.value)
     assert "external_task_id=batch-7" in message and "ignores external_task_id" in message
-    assert "KlingImageTaskSensor" in message
+    assert "KlingTaskSensor" in message
     assert raised.value.airflow_retryable is False
 
 

@@ -18,6 +18,7 @@ import structlog
 
 from airflow_provider_kling.errors import KlingAuthError, KlingNotFoundError, KlingServerError
 from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.lifecycle import FailurePolicy
 from airflow_provider_kling.models import TaskStatus
 from airflow_provider_kling.testing import KlingSimulator
 from tests.unit.fakes import FakeClock
@@ -401,7 +402,9 @@ async def test_batch_loop_keeps_time_and_sleeps_on_the_hooks_clock(kling_connect
     # Fake hours pass in the real fraction of a second the task takes: the deadline is far off.
     deadline = clock.time() + 10**9
     log = hook.log
-    runner = BatchRunner(hook, admission, {"k": request}, deadline=deadline, max_regenerations=0, log=log)
+    runner = BatchRunner(
+        hook, admission, {"k": request}, deadline=deadline, policy=FailurePolicy(max_regenerations=0), log=log
+    )
 
     started = time.monotonic()
     await runner.run()

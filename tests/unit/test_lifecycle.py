@@ -16,7 +16,6 @@ from airflow_provider_kling.lifecycle import (
     newest_generation,
     outcome_of,
     run_scan,
-    verdict_after_failure,
 )
 from airflow_provider_kling.models import task_from_data
 
@@ -39,14 +38,14 @@ def test_outcome_of_each_status(status, message, expected):
 
 
 def test_at_most_max_regenerations_plus_one_tasks_per_request():
-    assert [verdict_after_failure(Outcome.FAILED, g, 2) for g in (1, 2, 3)] == [
+    assert [FailurePolicy(max_regenerations=2).verdict(Outcome.FAILED, g) for g in (1, 2, 3)] == [
         Verdict.REGENERATE,
         Verdict.REGENERATE,
         Verdict.EXHAUSTED,
     ]
-    assert verdict_after_failure(Outcome.REFUSED, 1, 5) is Verdict.REFUSED
+    assert FailurePolicy(max_regenerations=5).verdict(Outcome.REFUSED, 1) is Verdict.REFUSED
     with pytest.raises(ValueError, match="only given on a failed task"):
-        verdict_after_failure(Outcome.SUCCEEDED, 1, 2)
+        FailurePolicy(max_regenerations=2).verdict(Outcome.SUCCEEDED, 1)
 
 
 @pytest.mark.parametrize(
@@ -232,3 +231,47 @@ def test_request_tasks_never_regenerate_a_refused_request():
     tasks, _ = request_tasks(FakeHook(kling_task("t1", "req", "failed", REFUSAL)), max_regenerations=5)
 
     assert tasks.reconcile().action == "refused"
+
+
+def test_how_a_try_ends_is_decided_once_by_the_failure_policy():
+    from airflow_provider_kling.errors import KlingServerError, task_failed_error
+    from airflow_provider_kling.lifecycle import Action
+
+    refused = task_failed_error("t1", REFUSAL)
+    failed = task_failed_error("t1", "internal error")
+    assert FailurePolicy().ending(refused, 1).action is Action.FAIL
+    assert FailurePolicy(on_content_policy="skip").ending(refused, 1).action is Action.SKIP
+    assert FailurePolicy(max_regenerations=2).ending(failed, 2).action is Action.RETRY
+    exhausted = FailurePolicy(max_regenerations=2).ending(failed, 3)
+    assert exhausted.action is Action.FAIL and "max_regenerations=2" in exhausted.message
+    assert FailurePolicy().ending(KlingServerError("busy")).action is Action.RETRY
+
+
+def test_how_a_batch_ends_is_decided_by_the_same_policy():
+    from airflow_provider_kling.lifecycle import Action
+
+    def ending(
+        policy: FailurePolicy, not_done: list[tuple[str, int]], refused: int = 0, fatal: str | None = None
+    ):
+        return policy.batch_ending(not_done, refused, storage_errors=0, fatal=fatal, why="why", see="see")
+
+    policy = FailurePolicy(max_regenerations=1)
+    assert ending(policy, [("unfinished", 1)]).action is Action.RETRY  # a retry resumes it
+    assert ending(policy, [("failed", 1)]).action is Action.RETRY  # a retry makes generation 2
+    assert ending(policy, [("failed", 2)]).action is Action.FAIL  # exhausted: no retry helps
+    assert ending(policy, [("error", 1)], fatal="balance").action is Action.FAIL
+    assert ending(policy, [], refused=1).action is Action.FAIL
+    assert ending(FailurePolicy(on_content_policy="skip"), [], refused=1) is None
+    assert ending(policy, []) is None
+
+
+def test_results_gone_are_regenerated_only_when_asked_and_none_was_stored():
+    from airflow_provider_kling.lifecycle import Action
+
+    assert FailurePolicy(regenerate_expired=True).expired_ending("t1", "video", 0, "410") is None
+    kept = FailurePolicy(regenerate_expired=True).expired_ending("t1", "video", 1, "410")
+    assert kept is not None and kept.action is Action.FAIL and "1 video(s) were stored" in kept.message
+    refused = FailurePolicy().expired_ending("t1", "image", 0, "404")
+    assert (
+        refused is not None and refused.action is Action.FAIL and "regenerate_expired=True" in refused.message
+    )

@@ -15,7 +15,7 @@ from airflow_provider_kling.models import (
     IMAGE_MODELS,
     Envelope,
     ImageGenerationRequest,
-    ImageTask,
+    KlingTask,
     TaskStatus,
 )
 from airflow_provider_kling.testing.png import make_png
@@ -422,7 +422,7 @@ QUERY_DATA = {
 def test_create_envelope_and_submitted_task_parse_from_the_documented_example() -> None:
     envelope = Envelope.model_validate(CREATE_RESPONSE)
     assert (envelope.code, envelope.message, envelope.request_id) == (0, "SUCCEED", "req-create-1")
-    task = ImageTask.model_validate(envelope.data)
+    task = KlingTask.model_validate(envelope.data)
     assert task.task_id == "867283741759111202"
     assert task.task_status is TaskStatus.SUBMITTED
     assert task.external_task_id == "run-1"
@@ -442,7 +442,7 @@ def test_envelope_without_code_means_success() -> None:
 
 
 def test_succeeded_query_task_exposes_images_times_and_deduction() -> None:
-    task = ImageTask.model_validate(QUERY_DATA)
+    task = KlingTask.model_validate(QUERY_DATA)
     assert task.task_status is TaskStatus.SUCCEED
     assert [(img.index, img.url) for img in task.images] == [
         (0, "https://cdn.example.com/0.png"),
@@ -454,21 +454,21 @@ def test_succeeded_query_task_exposes_images_times_and_deduction() -> None:
 
 
 def test_failed_task_keeps_kling_reason() -> None:
-    task = ImageTask.model_validate(
+    task = KlingTask.model_validate(
         {"task_id": "t1", "task_status": "failed", "task_status_msg": "content risk control"}
     )
     assert task.task_status is TaskStatus.FAILED and task.task_status_msg == "content risk control"
 
 
 def test_images_without_index_are_numbered_by_position() -> None:
-    task = ImageTask.model_validate(
+    task = KlingTask.model_validate(
         {"task_id": "t1", "task_status": "succeed", "task_result": {"images": [{"url": "u0"}, {"url": "u1"}]}}
     )
     assert [(img.index, img.url) for img in task.images] == [(0, "u0"), (1, "u1")]
 
 
 def test_explicit_image_index_wins_over_position() -> None:
-    task = ImageTask.model_validate(
+    task = KlingTask.model_validate(
         {
             "task_id": "t1",
             "task_status": "succeed",
@@ -480,14 +480,14 @@ def test_explicit_image_index_wins_over_position() -> None:
 
 @pytest.mark.parametrize("image_id", ["img-7", 7])
 def test_reseller_image_id_is_kept_as_text(image_id: str | int) -> None:
-    task = ImageTask.model_validate(
+    task = KlingTask.model_validate(
         {"task_id": "t1", "task_status": "succeed", "task_result": {"images": [{"id": image_id, "url": "u"}]}}
     )
     assert task.images[0].id == str(image_id)
 
 
 def test_unknown_reseller_fields_are_kept_at_every_level() -> None:
-    task = ImageTask.model_validate(
+    task = KlingTask.model_validate(
         {
             "task_id": "t1",
             "task_status": "succeed",
@@ -503,7 +503,7 @@ def test_unknown_reseller_fields_are_kept_at_every_level() -> None:
 
 
 def test_null_task_info_and_task_result_read_as_empty() -> None:
-    task = ImageTask.model_validate(
+    task = KlingTask.model_validate(
         {"task_id": "t1", "task_status": "processing", "task_info": None, "task_result": None}
     )
     assert task.external_task_id is None
@@ -511,38 +511,38 @@ def test_null_task_info_and_task_result_read_as_empty() -> None:
 
 
 def test_missing_optional_task_fields_read_as_none() -> None:
-    task = ImageTask.model_validate({"task_id": "t1", "task_status": "processing"})
+    task = KlingTask.model_validate({"task_id": "t1", "task_status": "processing"})
     assert (task.created_at, task.updated_at, task.task_status_msg, task.final_unit_deduction) == (None,) * 4
 
 
 def test_integer_task_id_is_read_as_text() -> None:
-    assert ImageTask.model_validate({"task_id": 867283741759111202, "task_status": "submitted"}).task_id == (
+    assert KlingTask.model_validate({"task_id": 867283741759111202, "task_status": "submitted"}).task_id == (
         "867283741759111202"
     )
 
 
 def test_numeric_final_unit_deduction_is_read_as_text() -> None:
-    task = ImageTask.model_validate({"task_id": "t1", "task_status": "succeed", "final_unit_deduction": 2})
+    task = KlingTask.model_validate({"task_id": "t1", "task_status": "succeed", "final_unit_deduction": 2})
     assert task.final_unit_deduction == "2"
 
 
 @pytest.mark.parametrize("millis", [1722769557708, "1722769557708", 1722769557708.0])
 def test_millisecond_times_become_aware_utc_datetimes(millis: int | str | float) -> None:
-    task = ImageTask.model_validate({"task_id": "t1", "task_status": "submitted", "created_at": millis})
+    task = KlingTask.model_validate({"task_id": "t1", "task_status": "submitted", "created_at": millis})
     assert task.created_at == datetime(2024, 8, 4, 11, 5, 57, 708000, tzinfo=UTC)
     assert task.created_at is not None and task.created_at.utcoffset() is not None
 
 
 @pytest.mark.parametrize("empty", [0, "", "0", None])
 def test_zero_or_empty_times_read_as_unset(empty: Any) -> None:
-    task = ImageTask.model_validate(
+    task = KlingTask.model_validate(
         {"task_id": "t1", "task_status": "submitted", "created_at": empty, "updated_at": empty}
     )
     assert task.created_at is None and task.updated_at is None
 
 
 def test_iso_time_string_is_also_accepted() -> None:
-    task = ImageTask.model_validate(
+    task = KlingTask.model_validate(
         {"task_id": "t1", "task_status": "submitted", "created_at": "2024-08-04T11:05:57Z"}
     )
     assert task.created_at == datetime(2024, 8, 4, 11, 5, 57, tzinfo=UTC)
@@ -571,7 +571,7 @@ WATERMARKED_DATA = {
 
 
 def test_deductions_and_watermark_urls_are_read_from_a_newer_answer() -> None:
-    task = ImageTask.model_validate(WATERMARKED_DATA)
+    task = KlingTask.model_validate(WATERMARKED_DATA)
     assert task.final_unit_deduction == "2"
     assert task.final_balance_deduction is not None
     assert (task.final_balance_deduction.quota, task.final_balance_deduction.list_price) == ("0.2", "0.28")
@@ -582,7 +582,7 @@ def test_deductions_and_watermark_urls_are_read_from_a_newer_answer() -> None:
 
 
 def test_numeric_balance_deduction_is_read_as_text() -> None:
-    task = ImageTask.model_validate(
+    task = KlingTask.model_validate(
         {
             "task_id": "t1",
             "task_status": "succeed",
@@ -595,14 +595,14 @@ def test_numeric_balance_deduction_is_read_as_text() -> None:
 
 @pytest.mark.parametrize("odd", ["", "0.2", 3, [], None])
 def test_balance_deduction_that_is_not_an_object_reads_as_none_and_keeps_the_task_readable(odd: Any) -> None:
-    task = ImageTask.model_validate(
+    task = KlingTask.model_validate(
         {"task_id": "t1", "task_status": "succeed", "final_balance_deduction": odd}
     )
     assert task.final_balance_deduction is None
 
 
 def test_xcom_carries_units_balance_deduction_and_watermark_urls() -> None:
-    summary = ImageTask.model_validate(WATERMARKED_DATA).to_xcom()
+    summary = KlingTask.model_validate(WATERMARKED_DATA).to_xcom()
     assert summary["final_unit_deduction"] == "2"
     assert summary["final_balance_deduction"] == {"quota": "0.2", "list_price": "0.28"}
     assert summary["images"] == [
@@ -621,25 +621,25 @@ def test_xcom_carries_units_balance_deduction_and_watermark_urls() -> None:
 
 
 def test_xcom_without_watermark_or_deductions_has_null_units_and_no_watermark_key() -> None:
-    summary = ImageTask.model_validate(QUERY_DATA | {"final_unit_deduction": None}).to_xcom()
+    summary = KlingTask.model_validate(QUERY_DATA | {"final_unit_deduction": None}).to_xcom()
     assert summary["final_unit_deduction"] is None and summary["final_balance_deduction"] is None
     assert all(set(image) == {"index", "url"} for image in summary["images"])
 
 
 def test_new_fields_survive_the_triggers_json_round_trip() -> None:
-    task = ImageTask.model_validate(WATERMARKED_DATA)
-    again = ImageTask.model_validate(json.loads(json.dumps(task.model_dump(mode="json"))))
+    task = KlingTask.model_validate(WATERMARKED_DATA)
+    again = KlingTask.model_validate(json.loads(json.dumps(task.model_dump(mode="json"))))
     assert again.to_xcom() == task.to_xcom()
 
 
 def test_unknown_task_status_is_rejected() -> None:
     with pytest.raises(ValueError, match="task_status"):
-        ImageTask.model_validate({"task_id": "t1", "task_status": "queued"})
+        KlingTask.model_validate({"task_id": "t1", "task_status": "queued"})
 
 
 def test_list_response_data_parses_as_tasks() -> None:
     envelope = Envelope.model_validate({"code": 0, "data": [CREATE_RESPONSE["data"], QUERY_DATA]})
-    tasks = [ImageTask.model_validate(item) for item in envelope.data]
+    tasks = [KlingTask.model_validate(item) for item in envelope.data]
     assert [task.task_status for task in tasks] == [TaskStatus.SUBMITTED, TaskStatus.SUCCEED]
 
 

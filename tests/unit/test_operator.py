@@ -13,12 +13,12 @@ from airflow.providers.common.compat.sdk import AirflowFailException, TaskDeferr
 from airflow.sdk import DAG
 
 from airflow_provider_kling.errors import (
-    KlingImageUnavailableError,
+    KlingResultUnavailableError,
     KlingTaskFailedError,
     KlingTaskTimeoutError,
 )
 from airflow_provider_kling.operators.kling import XCOM_KLING_TASK_ID, KlingImageGenerationOperator
-from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
+from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 from tests.unit.task_context import (
     DictTaskStateStore,
     RecordingTaskInstance,
@@ -186,7 +186,7 @@ def test_deadline_fails_with_task_id_and_how_to_resume(kling_connection):
         make_operator(timeout=0.2).execute(make_context())
     message = str(timed_out.value)
     assert timed_out.value.task_id and timed_out.value.task_id in message
-    assert "KlingImageTaskSensor" in message
+    assert "KlingTaskSensor" in message
 
 
 def test_deferrable_defers_to_trigger_and_completes_with_stored_images(kling_connection, tmp_path):
@@ -198,7 +198,7 @@ def test_deferrable_defers_to_trigger_and_completes_with_stored_images(kling_con
         operator.execute(context)
 
     trigger = deferred.value.trigger
-    assert isinstance(trigger, KlingImageTaskTrigger)
+    assert isinstance(trigger, KlingTaskTrigger)
     assert deferred.value.method_name == "execute_complete"
     assert trigger.kling_task_id == context["ti"].xcom[XCOM_KLING_TASK_ID]
     event = asyncio.run(first_trigger_event(trigger))
@@ -261,7 +261,7 @@ def test_images_stream_to_an_in_memory_fsspec_filesystem(kling_connection):
 
 def test_expired_image_fails_after_storing_what_it_can(kling_connection, tmp_path):
     kling_connection.set_image_ttl(0)
-    with pytest.raises(KlingImageUnavailableError, match="could not be stored"):
+    with pytest.raises(KlingResultUnavailableError, match="could not be stored"):
         make_operator(output_path=str(tmp_path)).execute(make_context())
     assert not list(tmp_path.rglob("*.part"))
 
@@ -307,13 +307,13 @@ def test_non_positive_wait_settings_are_refused_when_the_dag_is_parsed(field):
 
 
 def test_extra_link_points_at_the_first_generated_image(kling_connection):
-    from airflow_provider_kling.operators.kling import KlingImageLink
+    from airflow_provider_kling.operators.kling import KlingResultLink
 
     operator = make_operator()
-    assert KlingImageLink().get_link(operator, ti_key=None) == ""
+    assert KlingResultLink().get_link(operator, ti_key=None) == ""
 
     result = operator.execute(make_context())
 
-    assert KlingImageLink().get_link(operator, ti_key=None) == result["images"][0]["url"]
+    assert KlingResultLink().get_link(operator, ti_key=None) == result["images"][0]["url"]
     assert result["images"][0]["url"].startswith(kling_connection.root_url)
-    assert any(isinstance(link, KlingImageLink) for link in operator.operator_extra_links)
+    assert any(isinstance(link, KlingResultLink) for link in operator.operator_extra_links)

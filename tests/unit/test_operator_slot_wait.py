@@ -12,7 +12,7 @@ from airflow.sdk.exceptions import TaskDeferred
 from airflow_provider_kling.errors import KlingRateLimitError
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.operators.kling import KlingImageGenerationOperator
-from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
+from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 from tests.unit.task_context import RecordingTaskInstance, make_context
 
 
@@ -67,5 +67,5 @@ def test_deferrable_waits_for_the_slot_in_the_triggerer_then_creates(no_quick_re
     with pytest.raises(TaskDeferred) as polling:
         operator.execute_after_slot_wait(context, None, **(waiting.value.kwargs or {}))
 
-    assert isinstance(polling.value.trigger, KlingImageTaskTrigger)
+    assert isinstance(polling.value.trigger, KlingTaskTrigger)
     assert no_quick_retries.counters(no_quick_retries.api_key)["creates"] == 2

@@ -18,7 +18,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 from airflow.sdk import DAG
 from airflow.sdk.exceptions import TaskDeferred
 
-from airflow_provider_kling.errors import KlingImageUnavailableError
+from airflow_provider_kling.errors import KlingResultUnavailableError
 from airflow_provider_kling.operators.kling import KlingImageGenerationOperator
 from tests.unit.task_context import RecordingTaskInstance, first_trigger_event, make_context
 
@@ -151,9 +151,9 @@ def test_retry_finds_what_is_stored_with_one_listing_and_fetches_nothing(kling_c
     first = make_operator(n=3, **target.kwargs()).execute(make_context())
     images_served = kling_connection.counters(kling_connection.api_key)["images"]
     calls: list[str] = []
-    real_find = storage.find_stored
+    real_find = storage.find_stored_files
 
-    def counting_find(base, folder, prefix):
+    def counting_find(base, folder, prefix, media, names=None):
         fs = base.fs
         originals = {name: getattr(fs, name) for name in ("ls", "info", "exists", "open")}
 
@@ -174,13 +174,13 @@ def test_retry_finds_what_is_stored_with_one_listing_and_fetches_nothing(kling_c
         for name in originals:
             setattr(fs, name, spy(name))
         try:
-            return real_find(base, folder, prefix)
+            return real_find(base, folder, prefix, media, names)
         finally:
             for name in originals:
                 delattr(fs, name)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(storage, "find_stored", counting_find)
+        patch.setattr(storage, "find_stored_files", counting_find)
         again = make_operator(n=3, **target.kwargs()).execute(make_context())
 
     assert calls == ["ls"]
@@ -191,7 +191,7 @@ def test_retry_finds_what_is_stored_with_one_listing_and_fetches_nothing(kling_c
 def test_junk_image_fails_retryably_after_the_others_are_stored(kling_connection, target):
     kling_connection.image_fault("html", k=1)
 
-    with pytest.raises(KlingImageUnavailableError, match=r"1 image.*text/html") as raised:
+    with pytest.raises(KlingResultUnavailableError, match=r"1 image.*text/html") as raised:
         make_operator(n=3, **target.kwargs()).execute(make_context())
 
     assert raised.value.airflow_retryable

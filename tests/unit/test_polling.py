@@ -1,4 +1,4 @@
-"""polling.py: the poll step, the error budget and the deadline, without I/O or a real clock."""
+"""lifecycle/poll.py: the poll step, the error budget and the deadline, without I/O or a real clock."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from airflow_provider_kling.errors import (
     KlingTaskFailedError,
     KlingTaskTimeoutError,
 )
-from airflow_provider_kling.models import ImageTask
-from airflow_provider_kling.polling import (
+from airflow_provider_kling.lifecycle.poll import (
     DEFER_GRACE_SECONDS,
     MIN_REQUEST_SECONDS,
     PollPlan,
@@ -22,10 +21,11 @@ from airflow_provider_kling.polling import (
     status_words,
     time_left,
 )
+from airflow_provider_kling.models import KlingTask
 
 
-def task(status: str, **fields: object) -> ImageTask:
-    return ImageTask.model_validate({"task_id": "42", "task_status": status, **fields})
+def task(status: str, **fields: object) -> KlingTask:
+    return KlingTask.model_validate({"task_id": "42", "task_status": status, **fields})
 
 
 def plan(**changes: Any) -> PollPlan:
@@ -145,3 +145,30 @@ def test_an_answer_is_logged_once_per_status_and_only_succeed_ends_the_wait():
     ]
     with pytest.raises(KlingTaskFailedError):
         waiting.answered(task("failed", task_status_msg="internal error"), log, 35)
+
+
+def test_one_poll_step_polls_at_the_expected_end_and_often_past_it():
+    from airflow_provider_kling.lifecycle.poll import poll_step
+
+    assert poll_step(5.0, now=100.0) == 5.0
+    assert poll_step(5.0, now=100.0, expected_end=102.0) == 2.0  # at the expected end, not later
+    assert poll_step(5.0, now=100.0, expected_end=150.0) == 5.0  # never longer than the interval
+    assert poll_step(5.0, now=100.0, expected_end=99.0) == 0.5  # past it: a fraction of the interval
+    assert [poll_step(10.0, 0.0, queued_polls=k) for k in (1, 2, 3, 9)] == [10.0, 15.0, 22.5, 30.0]
+
+
+def test_the_batch_gives_an_item_up_on_the_same_error_budget_as_a_single_wait():
+    from airflow_provider_kling.batch.admission import RUNNING, UNFINISHED, BatchAdmission, ItemProgress
+    from airflow_provider_kling.lifecycle.poll import DEFAULT_MAX_POLL_ERRORS
+
+    plan = PollPlan("42", poll_interval=1.0, deadline=1e9, started=0.0)
+    item = ItemProgress(key="a", n=1, external_task_id="ext-a", model_name="kling-v1", status=RUNNING)
+    admission = BatchAdmission([item], slots=1, poll_interval=1.0)
+    for _ in range(DEFAULT_MAX_POLL_ERRORS):
+        plan.failed(KlingServerError("busy"))
+        admission.poll_failed(item, KlingServerError("busy"), 0.0)
+    assert item.status == RUNNING
+    with pytest.raises(KlingServerError):
+        plan.failed(KlingServerError("busy"))
+    admission.poll_failed(item, KlingServerError("busy"), 0.0)
+    assert item.status == UNFINISHED

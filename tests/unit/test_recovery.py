@@ -24,8 +24,9 @@ import requests
 from airflow_provider_kling.batch.admission import RUNNING, SUCCEEDED, BatchAdmission, ItemProgress
 from airflow_provider_kling.batch.runner import BatchRunner
 from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.lifecycle import FailurePolicy
 from airflow_provider_kling.models import ImageGenerationRequest
-from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
+from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 from tests.unit.fakes import FakeClock
 
 POLL_INTERVAL = 1.0
@@ -124,7 +125,7 @@ async def test_trigger_sees_a_task_that_ended_in_a_fault_burst_within_two_poll_i
     record_async_answers(monkeypatch, answers)
     burst = fault_burst(kling_connection)
     kling_connection.advance(running_task, to="succeed")
-    trigger = KlingImageTaskTrigger(running_task, poll_interval=POLL_INTERVAL, deadline=clock.time() + 600)
+    trigger = KlingTaskTrigger(running_task, poll_interval=POLL_INTERVAL, deadline=clock.time() + 600)
     trigger.clock = clock
 
     events = [event.payload async for event in trigger.run()]
@@ -151,7 +152,12 @@ async def test_batch_sees_tasks_that_ended_in_a_fault_burst_within_two_poll_inte
     items = [ItemProgress(key=key, n=1, external_task_id=f"recovery-{key}") for key in requests_]
     admission = BatchAdmission(items, slots=2, poll_interval=poll_interval)
     runner = BatchRunner(
-        hook, admission, requests_, deadline=time.time() + 120, max_regenerations=0, log=hook.log
+        hook,
+        admission,
+        requests_,
+        deadline=time.time() + 120,
+        policy=FailurePolicy(max_regenerations=0),
+        log=hook.log,
     )
 
     batch = asyncio.ensure_future(runner.run())

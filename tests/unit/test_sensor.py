@@ -1,4 +1,4 @@
-"""KlingImageTaskSensor: poke and deferrable modes against the simulator."""
+"""KlingTaskSensor: poke and deferrable modes against the simulator."""
 
 from __future__ import annotations
 
@@ -14,15 +14,15 @@ from airflow.providers.common.compat.sdk import (  # TaskDeferred: 3.1 has it in
 from airflow.sdk import DAG
 
 from airflow_provider_kling.hooks.kling import KlingHook
-from airflow_provider_kling.polling import defer_timeout
-from airflow_provider_kling.sensors.kling import KlingImageTaskSensor
-from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
+from airflow_provider_kling.lifecycle.poll import defer_timeout
+from airflow_provider_kling.sensors.kling import KlingTaskSensor
+from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 from tests.unit.task_context import first_trigger_event, make_context
 
 
-def make_sensor(kling_task_id: str, **kwargs) -> KlingImageTaskSensor:
+def make_sensor(kling_task_id: str, **kwargs) -> KlingTaskSensor:
     with DAG("kling_sensor_dag", schedule=None):
-        return KlingImageTaskSensor(task_id="wait", kling_task_id=kling_task_id, poke_interval=0.05, **kwargs)
+        return KlingTaskSensor(task_id="wait", kling_task_id=kling_task_id, poke_interval=0.05, **kwargs)
 
 
 def create_task(prompt: str = "an orchard in spring") -> str:
@@ -66,11 +66,25 @@ def test_deferrable_sensor_defers_and_completes(kling_connection):
         sensor.execute(make_context())
 
     trigger = deferred.value.trigger
-    assert isinstance(trigger, KlingImageTaskTrigger)
+    assert isinstance(trigger, KlingTaskTrigger)
     assert trigger.kling_task_id == task_id
     event = asyncio.run(first_trigger_event(trigger))
     result = sensor.execute_complete(make_context(), event.payload)
     assert result["task_id"] == task_id
+
+
+def test_deferred_sensor_returns_the_same_xcom_as_a_poke_balance_included(kling_connection):
+    task_id = create_task()
+    sensor = make_sensor(task_id, deferrable=True, timeout=60)
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute(make_context())
+    event = asyncio.run(first_trigger_event(deferred.value.trigger))
+
+    result = sensor.execute_complete(make_context(), event.payload)
+
+    poked = make_sensor(task_id).poke(make_context()).xcom_value
+    assert result["final_balance_deduction"] is not None
+    assert result == poked
 
 
 def test_deferred_failed_event_fails_without_retry():

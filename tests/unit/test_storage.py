@@ -9,20 +9,21 @@ from dataclasses import dataclass, field
 import pytest
 
 from airflow_provider_kling.errors import (
-    KlingImageRejectedError,
-    KlingImageUnavailableError,
+    KlingDownloadRejectedError,
+    KlingResultUnavailableError,
     KlingStorageConfigError,
     KlingStorageError,
 )
 from airflow_provider_kling.storage import (
+    IMAGE,
     file_numbers,
-    find_stored,
+    find_stored_files,
     image_stem,
     path_conn_id,
     plain_uri,
     safe_name,
     store_image,
-    store_task_images,
+    store_task_outputs,
     task_prefix,
     to_storage_path,
 )
@@ -115,9 +116,9 @@ def test_store_image_names_extension_from_bytes_and_finds_it_again(tmp_path, bod
     stored = store_image(base, "d/r/t_0", Download([body[:5], body[5:]], content_length=len(body)))
 
     assert stored.name == f"t_0{ext}" and (tmp_path / f"d/r/t_0{ext}").read_bytes() == body
-    assert find_stored(base, "d/r", "t_") == {0: stored}
-    assert find_stored(base, "d/r", "u_") == {}
-    assert find_stored(base, "d/nothing-here", "t_") == {}
+    assert find_stored_files(base, "d/r", "t_", IMAGE) == {"0": stored}
+    assert find_stored_files(base, "d/r", "u_", IMAGE) == {}
+    assert find_stored_files(base, "d/nothing-here", "t_", IMAGE) == {}
 
 
 @pytest.mark.parametrize(
@@ -134,7 +135,7 @@ def test_store_image_names_extension_from_bytes_and_finds_it_again(tmp_path, bod
 def test_what_is_not_a_whole_image_is_not_stored(tmp_path, download, reason):
     base = to_storage_path(str(tmp_path))
 
-    with pytest.raises(KlingImageRejectedError, match=reason):
+    with pytest.raises(KlingDownloadRejectedError, match=reason):
         store_image(base, "d/r/t_0", download)
 
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
@@ -196,7 +197,7 @@ def test_object_store_gets_the_final_key_in_one_write_and_no_partial(memory_base
 
 
 def test_object_store_rejected_image_writes_nothing(memory_base):
-    with pytest.raises(KlingImageRejectedError):
+    with pytest.raises(KlingDownloadRejectedError):
         store_image(memory_base, "d/r/t_0", Download([b"<html>no</html>"], content_type="text/html"))
     assert not (memory_base / "d").exists()
 
@@ -240,7 +241,7 @@ def fetch_from(bodies: dict[str, Download]):
 def test_every_image_is_stored_with_a_plain_uri_and_a_retry_lists_once(memory_base):
     result = result_with(3)
     fetch = fetch_from({img["url"]: Download([PNG]) for img in result["images"]})
-    store_task_images(
+    store_task_outputs(
         result, memory_base, fetch=fetch, dag_id="d", run_id="r", task_id="t", map_index=None, log=LOG
     )
     assert [img["path"] for img in result["images"]] == [
@@ -259,7 +260,7 @@ def test_every_image_is_stored_with_a_plain_uri_and_a_retry_lists_once(memory_ba
     try:
         again = result_with(3)
         retry_fetch = fetch_from({})
-        store_task_images(
+        store_task_outputs(
             again,
             memory_base,
             fetch=retry_fetch,
@@ -281,7 +282,7 @@ def test_repeated_indices_store_every_image_by_position(tmp_path):
     bodies = {
         img["url"]: Download([png.make_png("p", pos, 4, 4)]) for pos, img in enumerate(result["images"])
     }
-    store_task_images(
+    store_task_outputs(
         result,
         to_storage_path(str(tmp_path)),
         fetch=fetch_from(bodies),
@@ -304,8 +305,8 @@ def test_one_bad_image_fails_after_the_others_are_stored_and_retry_fetches_only_
         urls[1]: Download([b"<html/>"], content_type="text/html"),
         urls[2]: Download([PNG]),
     }
-    with pytest.raises(KlingImageUnavailableError, match=r"1 image.*image 1.*Content-Type") as raised:
-        store_task_images(
+    with pytest.raises(KlingResultUnavailableError, match=r"1 image.*image 1.*Content-Type") as raised:
+        store_task_outputs(
             result,
             base,
             fetch=fetch_from(bodies),
@@ -319,7 +320,7 @@ def test_one_bad_image_fails_after_the_others_are_stored_and_retry_fetches_only_
     assert sorted(p.name for p in (tmp_path / "d/r").iterdir()) == ["t_0.png", "t_2.png"]
 
     retry_fetch = fetch_from({urls[1]: Download([PNG])})
-    store_task_images(
+    store_task_outputs(
         result_with(3), base, fetch=retry_fetch, dag_id="d", run_id="r", task_id="t", map_index=None, log=LOG
     )
     assert retry_fetch.calls == [urls[1]]
@@ -361,7 +362,7 @@ def test_storage_errors_name_connection_and_bucket_and_fail_fast_only_when_no_re
     fs.open = failing_open
     try:
         with pytest.raises(KlingStorageError, match="bucket 'bucket' \\(memory\\)") as raised:
-            store_task_images(
+            store_task_outputs(
                 result,
                 base_with_conn,
                 fetch=fetch_from({i["url"]: Download([PNG]) for i in result["images"]}),
@@ -426,7 +427,7 @@ def test_a_local_folder_the_worker_cannot_write_fails_fast_saying_so(tmp_path):
     fs.makedirs = refuse
     try:
         with pytest.raises(KlingStorageConfigError, match=r"local folder .*folder is writable") as raised:
-            store_task_images(
+            store_task_outputs(
                 result,
                 base,
                 fetch=fetch_from({result["images"][0]["url"]: Download([PNG])}),

@@ -1,4 +1,4 @@
-"""KlingImageTaskTrigger: serialization, and polling the simulator until exactly one event."""
+"""KlingTaskTrigger: serialization, and polling the simulator until exactly one event."""
 
 from __future__ import annotations
 
@@ -10,44 +10,43 @@ import pytest
 
 from airflow_provider_kling.errors import KlingTaskFailedError, KlingTaskTimeoutError
 from airflow_provider_kling.hooks.kling import KlingHook
-from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger, task_from_event
+from airflow_provider_kling.triggers.kling import KlingTaskTrigger, task_from_event
 
 
 def create_task(prompt: str = "a quiet harbour at night") -> str:
     return KlingHook().create_task(model_name="kling-v1", prompt=prompt, n=1).task_id
 
 
-async def run_to_event(trigger: KlingImageTaskTrigger) -> dict:
+async def run_to_event(trigger: KlingTaskTrigger) -> dict:
     events = [event.payload async for event in trigger.run()]
     assert len(events) == 1, "a trigger yields exactly one event"
     return events[0]
 
 
 def test_serialize_round_trips_identifiers_and_deadline_only(kling_connection):
-    trigger = KlingImageTaskTrigger(
+    trigger = KlingTaskTrigger(
         kling_task_id="123", kling_conn_id="kling_default", poll_interval=2, deadline=1234.5
     )
     path, kwargs = trigger.serialize()
 
-    assert path == "airflow_provider_kling.triggers.kling.KlingImageTaskTrigger"
+    assert path == "airflow_provider_kling.triggers.kling.KlingTaskTrigger"
     assert kwargs == {
         "kling_task_id": "123",
         "kling_conn_id": "kling_default",
         "poll_interval": 2.0,
         "deadline": 1234.5,
-        "max_poll_errors": 5,
         "endpoint": "/v1/images/generations",
         "api_style": None,
     }
     assert kling_connection.api_key not in json.dumps(kwargs)
-    assert KlingImageTaskTrigger(**kwargs).serialize() == (path, kwargs)
+    assert KlingTaskTrigger(**kwargs).serialize() == (path, kwargs)
 
 
 async def test_polls_the_kling_task_after_the_triggerer_attaches_the_task_instance(kling_connection):
     # The triggerer sets trigger.task_instance, and BaseTrigger then overwrites trigger.task_id with
     # the Airflow task id: the Kling task id must live elsewhere, or the trigger polls the wrong task.
     task_id = create_task()
-    trigger = KlingImageTaskTrigger(task_id, poll_interval=0.05, deadline=time.time() + 10)
+    trigger = KlingTaskTrigger(task_id, poll_interval=0.05, deadline=time.time() + 10)
     trigger.task_instance = SimpleNamespace(task_id="generate_images")
 
     event = await run_to_event(trigger)
@@ -60,7 +59,7 @@ async def test_success_event_carries_the_task(kling_connection):
     kling_connection.set_latency(0.3)
     task_id = create_task()
 
-    event = await run_to_event(KlingImageTaskTrigger(task_id, poll_interval=0.05, deadline=time.time() + 10))
+    event = await run_to_event(KlingTaskTrigger(task_id, poll_interval=0.05, deadline=time.time() + 10))
 
     assert event["status"] == "success"
     task = task_from_event(event)
@@ -71,7 +70,7 @@ async def test_success_event_carries_the_task(kling_connection):
 async def test_failed_task_gives_failed_event_with_kling_message(kling_connection):
     task_id = create_task("a picture #fail")
 
-    event = await run_to_event(KlingImageTaskTrigger(task_id, poll_interval=0.05, deadline=time.time() + 10))
+    event = await run_to_event(KlingTaskTrigger(task_id, poll_interval=0.05, deadline=time.time() + 10))
 
     assert event["status"] == "failed"
     with pytest.raises(KlingTaskFailedError, match=task_id):
@@ -82,7 +81,7 @@ async def test_deadline_gives_timeout_event(kling_connection):
     kling_connection.set_latency(60)
     task_id = create_task()
 
-    event = await run_to_event(KlingImageTaskTrigger(task_id, poll_interval=0.05, deadline=time.time() + 0.3))
+    event = await run_to_event(KlingTaskTrigger(task_id, poll_interval=0.05, deadline=time.time() + 0.3))
 
     assert event["status"] == "timeout"
     assert task_id in event["message"]
@@ -96,7 +95,7 @@ async def test_transient_5xx_polls_are_tolerated(kling_connection, monkeypatch):
     task_id = create_task()
     kling_connection.fail_next(2, status=503)
 
-    event = await run_to_event(KlingImageTaskTrigger(task_id, poll_interval=0.05, deadline=time.time() + 10))
+    event = await run_to_event(KlingTaskTrigger(task_id, poll_interval=0.05, deadline=time.time() + 10))
 
     assert event["status"] == "success"
     assert kling_connection.counters(kling_connection.api_key)["faults"] == 2
@@ -106,9 +105,9 @@ async def test_persistent_errors_give_error_event_after_budget(kling_connection,
     conn = json.loads(kling_connection.airflow_conn_json())
     monkeypatch.setenv("AIRFLOW_CONN_KLING_DEFAULT", json.dumps({**conn, "extra": {"max_retries": 0}}))
     task_id = create_task()
-    kling_connection.fail_next(10, status=500)
+    kling_connection.fail_next(10, status=500)  # more than the one error budget of every wait
 
-    trigger = KlingImageTaskTrigger(task_id, poll_interval=0.01, deadline=time.time() + 10, max_poll_errors=2)
+    trigger = KlingTaskTrigger(task_id, poll_interval=0.01, deadline=time.time() + 10)
     event = await run_to_event(trigger)
 
     assert event["status"] == "error"
@@ -116,9 +115,7 @@ async def test_persistent_errors_give_error_event_after_budget(kling_connection,
 
 
 async def test_unknown_task_gives_error_event_that_airflow_should_not_retry(kling_connection):
-    event = await run_to_event(
-        KlingImageTaskTrigger("no-such-task", poll_interval=0.05, deadline=time.time() + 5)
-    )
+    event = await run_to_event(KlingTaskTrigger("no-such-task", poll_interval=0.05, deadline=time.time() + 5))
 
     assert event["status"] == "error"
     assert event["retryable"] is False

@@ -15,7 +15,7 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 from airflow.sdk import DAG
 
-from airflow_provider_kling.errors import KlingImageUnavailableError
+from airflow_provider_kling.errors import KlingResultUnavailableError
 from airflow_provider_kling.operators.video import KlingTextToVideoOperator
 from tests.unit.task_context import DictTaskStateStore
 from tests.unit.test_fault_matrix import run_try, run_with_airflow_retries
@@ -65,7 +65,7 @@ def test_an_unreachable_video_is_left_to_airflow_retries(kling_connection, creat
 
     _xcom, outcome = run_try(make_operator(output_path=str(tmp_path)), created)
 
-    assert isinstance(outcome, KlingImageUnavailableError)  # retryable: the next try stores it
+    assert isinstance(outcome, KlingResultUnavailableError)  # retryable: the next try stores it
     _xcom, stored = run_try(make_operator(output_path=str(tmp_path)), created)
     assert Path(stored["videos"][0]["path"].removeprefix("file://")).exists()
     assert creates(kling_connection) == 1

@@ -12,17 +12,17 @@ import pytest
 
 from airflow_provider_kling.errors import (
     KlingConnectionError,
-    KlingImageRejectedError,
-    KlingImageUnavailableError,
+    KlingDownloadRejectedError,
+    KlingResultUnavailableError,
 )
 from airflow_provider_kling.hooks.connection import DEFAULT_MAX_VIDEO_BYTES
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.models.requests import TextToVideoRequest
 from airflow_provider_kling.storage import (
+    IMAGE,
     VIDEO,
-    find_stored,
     find_stored_files,
-    store_task_videos,
+    store_task_outputs,
     store_video,
     to_storage_path,
     video_extension,
@@ -53,7 +53,9 @@ def test_a_whole_video_is_stored_with_its_extension_and_found_again(tmp_path, bo
 
     assert stored.name == f"t_0{ext}" and (tmp_path / f"d/r/t_0{ext}").read_bytes() == body
     assert find_stored_files(base, "d/r", "t_", VIDEO) == {"0": stored}
-    assert find_stored(base, "d/r", "t_") == {}  # images and videos never mistaken for one another
+    assert (
+        find_stored_files(base, "d/r", "t_", IMAGE) == {}
+    )  # images and videos never mistaken for one another
 
 
 @pytest.mark.parametrize(
@@ -75,7 +77,7 @@ def test_a_whole_video_is_stored_with_its_extension_and_found_again(tmp_path, bo
     ids=["html", "image-type", "png-bytes", "junk", "short", "empty"],
 )
 def test_what_is_not_a_whole_video_is_refused_and_leaves_nothing(tmp_path, download, reason):
-    with pytest.raises(KlingImageRejectedError, match=reason):
+    with pytest.raises(KlingDownloadRejectedError, match=reason):
         store_video(to_storage_path(str(tmp_path)), "d/r/t_0", download)
 
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
@@ -130,9 +132,9 @@ def test_task_videos_and_their_watermarked_copies_are_stored_and_a_retry_fetches
 
     names = {"dag_id": "d", "run_id": "manual 1", "task_id": "t", "map_index": 2, "log": LOG}
     first = _result()
-    store_task_videos(first, base, fetch=fetch, **names)
+    store_task_outputs(first, base, media=VIDEO, fetch=fetch, **names)
     again = _result()
-    store_task_videos(again, base, fetch=fetch, **names)
+    store_task_outputs(again, base, media=VIDEO, fetch=fetch, **names)
 
     video = first["videos"][0]
     folder = video["path"].rsplit("/", 1)[0]
@@ -153,11 +155,12 @@ def test_a_video_that_cannot_be_stored_fails_retryably_naming_it(tmp_path):
         return Download([MP4], content_type="video/mp4")
 
     with pytest.raises(
-        KlingImageUnavailableError, match=r"1 video\(s\) could not be stored.*video 0 watermarked"
+        KlingResultUnavailableError, match=r"1 video\(s\) could not be stored.*video 0 watermarked"
     ):
-        store_task_videos(
+        store_task_outputs(
             result,
             to_storage_path(str(tmp_path)),
+            media=VIDEO,
             fetch=fetch,
             dag_id="d",
             run_id="r",
@@ -196,7 +199,7 @@ def test_a_non_video_answer_from_the_cdn_is_not_stored(kling_simulator, monkeypa
     url = video_url(hook)
     for mode in ("html", "not_image", "short"):
         kling_simulator.image_fault(mode, k=1)
-        with pytest.raises((KlingImageRejectedError, KlingConnectionError)):
+        with pytest.raises((KlingDownloadRejectedError, KlingConnectionError)):
             store_video(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_video_bytes(url))
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
@@ -207,7 +210,7 @@ def test_a_video_over_max_video_bytes_is_refused_before_reading(kling_simulator,
     kling_simulator.image_fault("huge", k=1, size=2 * MiB)
 
     with pytest.raises(
-        KlingImageRejectedError, match=r"Video .* is 2097152 bytes, more than max_video_bytes"
+        KlingDownloadRejectedError, match=r"Video .* is 2097152 bytes, more than max_video_bytes"
     ):
         store_video(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_video_bytes(url))
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
@@ -218,7 +221,7 @@ def test_a_video_stream_without_length_is_cut_at_the_cap(kling_simulator, monkey
     url = video_url(hook)
     kling_simulator.image_fault("huge", k=1, size=3 * MiB, length=False)
 
-    with pytest.raises(KlingImageRejectedError, match="sent more than max_video_bytes"):
+    with pytest.raises(KlingDownloadRejectedError, match="sent more than max_video_bytes"):
         store_video(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_video_bytes(url))
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 

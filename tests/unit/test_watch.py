@@ -12,7 +12,7 @@ import pytest
 from airflow_provider_kling.errors import KlingPermissionError
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.triggers import watch
-from airflow_provider_kling.triggers.kling import KlingImageTaskTrigger
+from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ async def run_all(task_ids: list[str], poll_interval: float = 0.1) -> list[dict]
     deadline = time.time() + 20
 
     async def one(task_id: str) -> dict:
-        trigger = KlingImageTaskTrigger(task_id, poll_interval=poll_interval, deadline=deadline)
+        trigger = KlingTaskTrigger(task_id, poll_interval=poll_interval, deadline=deadline)
         (event,) = [event.payload async for event in trigger.run()]
         return event
 
@@ -299,7 +299,7 @@ async def test_a_deferred_wait_gives_the_task_the_worker_sees_spend_included(kli
     where = {"endpoint": Route.of(request).endpoint, "api_style": Route.of(request).api_style}
 
     worker = hook.wait_for_task(created.task_id, poll_interval=0.05, timeout=10, **where)
-    trigger = KlingImageTaskTrigger(created.task_id, poll_interval=0.05, deadline=time.time() + 10, **where)
+    trigger = KlingTaskTrigger(created.task_id, poll_interval=0.05, deadline=time.time() + 10, **where)
     (event,) = [event.payload async for event in trigger.run()]
 
     assert event["status"] == "success"

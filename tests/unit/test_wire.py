@@ -84,12 +84,12 @@ def test_an_endpoint_given_by_kind_or_path_names_its_route() -> None:
 
 def test_a_sensor_on_a_model_path_kind_reads_its_task_through_tasks(kling_connection) -> None:
     from airflow_provider_kling.hooks.kling import KlingHook
-    from airflow_provider_kling.sensors.kling import KlingImageTaskSensor
+    from airflow_provider_kling.sensors.kling import KlingTaskSensor
 
     kling_connection.set_progress("immediate")
     request = TextToVideoRequest(model_name="kling-3.0", prompt="a fox", duration=5)
     created = KlingHook().create_task(request)
-    sensor = KlingImageTaskSensor(task_id="wait", kling_task_id=created.task_id, endpoint="/text-to-video")
+    sensor = KlingTaskSensor(task_id="wait", kling_task_id=created.task_id, endpoint="/text-to-video")
 
     done = sensor.poke({})  # type: ignore[arg-type]
 
