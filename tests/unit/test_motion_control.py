@@ -251,3 +251,22 @@ def test_the_simulator_refuses_what_kling_refuses_in_each_style(kling_connection
     body = {"contents": [{"type": "image", "url": CHARACTER}], "settings": {"character_orientation": "image"}}
     with pytest.raises(KlingInvalidRequestError, match="contents: needs exactly one video"):
         hook._run(hook.call("POST", "/motion-control/kling-3.0", body=body))
+
+
+def test_taskflow_runs_motion_control_through_the_video_decorators_kind(kling_connection, tmp_path):
+    from airflow.sdk import task
+
+    kling_connection.set_progress("immediate")
+
+    def dance() -> dict[str, Any]:
+        return {**BASE, "model_name": "kling-2.6", "prompt": "the dancer spins"}
+
+    with DAG("kling_motion_taskflow", schedule=None) as dag:
+        task.kling_video(kind="motion-control", poll_interval=0.02, output_path=str(tmp_path))(dance)()
+    (operator,) = dag.tasks
+    assert isinstance(operator, KlingMotionControlOperator)
+
+    result = operator.execute(make_context())
+
+    assert result["request_kind"] == "motion-control" and result["api_style"] == "model-path"
+    assert local(result["videos"][0]["path"]).is_file()

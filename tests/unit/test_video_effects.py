@@ -200,3 +200,21 @@ def test_the_simulator_refuses_what_kling_refuses_even_when_the_client_would_sen
                 "POST", "/v1/videos/effects", body={"effect_scene": "hug_pro", "input": {"image": URL_A}}
             )
         )
+
+
+def test_taskflow_runs_an_effect_through_the_video_decorators_kind(kling_connection, tmp_path):
+    from airflow.sdk import task
+
+    kling_connection.set_progress("immediate")
+
+    def hug() -> dict[str, Any]:
+        return {"effect_scene": "hug_pro", "images": [URL_A, URL_B]}
+
+    with DAG("kling_effects_taskflow", schedule=None) as dag:
+        task.kling_video(kind="video-effects", poll_interval=0.02, output_path=str(tmp_path))(hug)()
+    (operator,) = dag.tasks
+    assert isinstance(operator, KlingVideoEffectsOperator)
+
+    result = operator.execute(make_context())
+
+    assert result["effect_scene"] == "hug_pro" and local(result["videos"][0]["path"]).is_file()
