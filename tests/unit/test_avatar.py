@@ -147,3 +147,15 @@ def test_the_simulator_refuses_what_kling_refuses_even_when_the_client_would_sen
     hook = KlingHook()
     with pytest.raises(KlingInvalidRequestError, match="audio_id: exactly one of audio_id or sound_file"):
         hook._run(hook.call("POST", "/v1/videos/avatar/image2video", body={"image": FACE}))
+
+
+def test_taskflow_picks_the_avatar_operator_for_its_kind():
+    from airflow.sdk import task
+
+    def speak() -> dict[str, Any]:
+        return {"image": FACE, "audio_id": "tts-1"}
+
+    with DAG("kling_avatar_taskflow", schedule=None) as dag:
+        task.kling_video(kind="avatar")(speak)()
+    (operator,) = dag.tasks
+    assert isinstance(operator, KlingAvatarOperator)
