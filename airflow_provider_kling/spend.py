@@ -58,7 +58,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from airflow_provider_kling.models import KlingTask
+    from airflow_provider_kling.models.task import KlingTask
 
 
 class Estimate(Protocol):

@@ -10,14 +10,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_kling.errors import KlingInvalidRequestError, KlingRequestValidationError
-from airflow_provider_kling.models import (
-    ASPECT_RATIOS,
-    IMAGE_MODELS,
-    Envelope,
-    ImageGenerationRequest,
-    KlingTask,
-    TaskStatus,
-)
+from airflow_provider_kling.models.capabilities import ASPECT_RATIOS, IMAGE_MODELS
+from airflow_provider_kling.models.requests.generations import ImageGenerationRequest
+from airflow_provider_kling.models.task import Envelope, KlingTask, TaskStatus
 from airflow_provider_kling.testing.png import make_png
 
 PNG_B64 = base64.b64encode(make_png("a fox", 0, 400, 300)).decode()  # a whole PNG, 400x300
@@ -659,7 +654,7 @@ def test_task_status_compares_equal_to_kling_spelling() -> None:
 
 
 def test_parse_answer_returns_data_of_a_successful_envelope():
-    from airflow_provider_kling.models import parse_answer
+    from airflow_provider_kling.models.task import parse_answer
 
     body = json.dumps({"code": 0, "message": "SUCCEED", "data": {"task_id": "1"}}).encode()
     assert parse_answer(200, {}, body) == {"task_id": "1"}
@@ -668,7 +663,7 @@ def test_parse_answer_returns_data_of_a_successful_envelope():
 
 def test_parse_answer_maps_a_non_zero_code_on_http_200():
     from airflow_provider_kling.errors import KlingRateLimitError
-    from airflow_provider_kling.models import parse_answer
+    from airflow_provider_kling.models.task import parse_answer
 
     body = json.dumps({"code": 1303, "message": "parallel task over resource pack limit"}).encode()
     with pytest.raises(KlingRateLimitError, match="1303"):
@@ -685,7 +680,7 @@ def test_parse_answer_maps_a_non_zero_code_on_http_200():
 )
 def test_parse_answer_refuses_unreadable_success_bodies(content, message):
     from airflow_provider_kling.errors import KlingResponseError
-    from airflow_provider_kling.models import parse_answer
+    from airflow_provider_kling.models.task import parse_answer
 
     with pytest.raises(KlingResponseError, match=message) as raised:
         parse_answer(200, {}, content, task_id="7")
@@ -694,7 +689,7 @@ def test_parse_answer_refuses_unreadable_success_bodies(content, message):
 
 def test_parse_answer_maps_an_error_status_without_a_json_body():
     from airflow_provider_kling.errors import KlingServerError
-    from airflow_provider_kling.models import parse_answer
+    from airflow_provider_kling.models.task import parse_answer
 
     with pytest.raises(KlingServerError) as raised:
         parse_answer(502, {"Retry-After": "3"}, b"<html>bad gateway</html>")

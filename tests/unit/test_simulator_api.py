@@ -10,7 +10,7 @@ import httpx
 import jwt
 import pytest
 
-from airflow_provider_kling.models import Envelope, KlingTask, TaskStatus
+from airflow_provider_kling.models.task import Envelope, KlingTask, TaskStatus
 from airflow_provider_kling.testing import KlingSimulator
 
 SECRET_KEY = "secret-key-of-access-key-one-0123456789"
