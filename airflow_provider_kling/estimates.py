@@ -3,7 +3,7 @@ Unit estimates for requests of any kind, from the account's own prices when it h
 
 An estimate's price comes, in this order, from what this account's finished tasks deducted
 (learnt: :meth:`UnitEstimator.learn_request` as tasks end, :meth:`UnitEstimator.learn_from_tasks`
-for task records, :func:`learn_from_account` to read them through a hook), from the user's
+for Kling's tasks, :func:`learn_from_account` to read them through a hook), from the user's
 ``price_table``, or from the stand-in prices of :mod:`airflow_provider_kling.unit_prices`, which
 every message labels "stand-in prices, not your account's". :func:`estimate_requests` estimates a
 list (the spend gate shows its total, its sources and its ten most expensive items).
@@ -21,7 +21,8 @@ from typing import Any
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.requests import REQUEST_KINDS
-from airflow_provider_kling.spend import Budget, format_units, task_units, units_of
+from airflow_provider_kling.models.task import KlingTask, TaskStatus
+from airflow_provider_kling.spend import Budget, format_units, units_of
 from airflow_provider_kling.unit_prices import (
     DEFAULT_N,
     STAND_IN_LABEL,
@@ -181,38 +182,33 @@ class UnitEstimator:
 
     def learn_from_tasks(
         self,
-        records: Iterable[Mapping[str, Any]],
+        tasks: Iterable[KlingTask],
         *,
         kind: str = RequestKind.GENERATIONS,
         requests: Mapping[str, Any] | None = None,
     ) -> int:
         """
-        Learn from Kling task records (legacy ``task_id``/``final_unit_deduction`` or new-style
-        ``id``/``billing[]``); returns how many taught a price.
+        Learn from Kling's tasks of ``kind`` (as the hook reads them); returns how many taught a price.
 
-        A record's request is ``requests[task id]`` or ``requests[external task id]`` when given
-        (the price is then learnt by model and tier); otherwise only the kind's rate per image or
-        second is learnt, from the images or video seconds the task made (Kling's records do not
-        repeat the request). Only succeeded tasks teach a price.
+        A task's request is ``requests[task id]`` or ``requests[external task id]`` when given (the
+        price is then learnt by model and tier); otherwise only the kind's rate per image or second
+        of video the task made. Only succeeded tasks teach a price.
         """
-        learnt = 0
-        for record in records:
-            if str(record.get("task_status") or record.get("status")) not in ("succeed", "succeeded"):
+        learnt, requests = 0, requests or {}
+        for task in tasks:
+            units = units_of(task.final_unit_deduction)
+            if task.task_status is not TaskStatus.SUCCEED or not units:
                 continue
-            units = task_units(record)
-            if units is None or units <= 0:
-                continue
-            record_kind = str(record.get("request_kind") or kind)
-            request = _request_of(record, requests or {})
+            keys = (task.task_id, task.external_task_id)
+            request = next((requests[key] for key in keys if key in requests), None)
             if request is not None:
-                found = request_fields(request)[1] if not isinstance(request, Mapping) else dict(request)
-                self.learn_request({"kind": record_kind, **found}, units)
-            else:
-                made = _made_by(record)
-                if not made:
-                    continue
-                key = f"{record_kind}/{_ANY_OF_KIND}"
+                found = dict(request) if isinstance(request, Mapping) else request_fields(request)[1]
+                self.learn_request({"kind": kind, **found}, units)
+            elif made := _made_by(task):
+                key = f"{kind}/{_ANY_OF_KIND}"
                 self.learned[key] = max(self.learned.get(key, 0.0), units / made)
+            else:
+                continue
             learnt += 1
         return learnt
 
@@ -283,35 +279,11 @@ class UnitEstimator:
         )
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _request_of(record: Mapping[str, Any], requests: Mapping[str, Any]) -> Any:
-    info = _mapping(record.get("task_info"))
-    for key in (
-        record.get("task_id"),
-        record.get("id"),
-        info.get("external_task_id"),
-        record.get("external_id"),
-    ):
-        if key is not None and str(key) in requests:
-            return requests[str(key)]
-    return None
-
-
-def _made_by(record: Mapping[str, Any]) -> float:
-    """Images or seconds of video a finished task made (legacy ``task_result`` or new-style ``outputs``)."""
-    result = _mapping(record.get("task_result"))
-    videos = [v for v in result.get("videos") or () if isinstance(v, Mapping)]
-    images = len(result.get("images") or ()) + len(result.get("series_images") or ())
-    for output in record.get("outputs") or ():
-        if isinstance(output, Mapping) and isinstance(output.get("video"), Mapping):
-            videos.append(output["video"])
-        elif isinstance(output, Mapping) and "image" in output:
-            images += 1
-    seconds = [units_of(video.get("duration")) for video in videos]
-    return math.fsum(s for s in seconds if s) if videos else float(images)
+def _made_by(task: KlingTask) -> float:
+    """Images, or seconds of video, a finished task made."""
+    if task.videos:
+        return math.fsum(units_of(video.duration) or 0.0 for video in task.videos)
+    return float(len(task.images))
 
 
 def learn_from_account(
@@ -336,10 +308,9 @@ def learn_from_account(
             if log is not None:
                 log.warning("Could not read the account's %s tasks to learn their prices: %s", kind, exc)
             continue
-        records = [task.model_dump(mode="json") if hasattr(task, "model_dump") else task for task in tasks]
-        learnt = estimator.learn_from_tasks(records, kind=kind, requests=requests)
+        learnt = estimator.learn_from_tasks(tasks, kind=kind, requests=requests)
         if log is not None:
-            log.info("Learnt %s prices from %d of the account's %d latest tasks", kind, learnt, len(records))
+            log.info("Learnt %s prices from %d of the account's %d latest tasks", kind, learnt, len(tasks))
     return estimator
 
 

@@ -29,6 +29,7 @@ from airflow_provider_kling.models.requests import (
     OmniImageRequest,
     VirtualTryOnRequest,
 )
+from airflow_provider_kling.models.task import task_from_data
 from airflow_provider_kling.testing import make_png
 from airflow_provider_kling.testing import rules as simulator_rules
 from airflow_provider_kling.unit_prices import (
@@ -255,14 +256,15 @@ def test_task_records_teach_by_request_when_paired_else_per_image_of_their_kind(
         "1": {"model_name": "kling-v3", "resolution": "2k", "n": 3},
         "ext-2": {"model_name": "kling-v2-1", "n": 1},
     }
-    assert estimator.learn_from_tasks(records, requests=requests) == 3
+    tasks = [task_from_data(record, "a listed task") for record in records]
+    assert estimator.learn_from_tasks(tasks, requests=requests) == 3
     assert estimator.estimate("kling-v3", "2k", 1).units == 8.0
     assert estimator.estimate("kling-v2-1", "1k", 2).units == 20.0
     unseen = estimator.estimate("kling-v1", "1k", 2)
     assert (unseen.units, unseen.source) == (10.0, "learnt")
     # ... but your price table knows better than a rate of the whole kind
     with_table = UnitEstimator(price_table={"generations": {"kling-v1": {"1k": 1}}})
-    with_table.learn_from_tasks(records)
+    with_table.learn_from_tasks(tasks)
     assert with_table.estimate("kling-v1", "1k", 2).source == "price table"
 
 
@@ -279,7 +281,8 @@ def test_new_style_records_teach_from_billing_in_units_and_video_seconds() -> No
         {"id": "v2", "status": "succeeded", "outputs": [{"video": {"duration": "5"}}], "billing": []},
     ]
     requests = {"ext-v1": {"model": "kling-3.0", "resolution": "1080p", "duration": 10, "audio": "native"}}
-    assert estimator.learn_from_tasks(records, kind="text2video", requests=requests) == 1
+    tasks = [task_from_data(record, "a listed task") for record in records]
+    assert estimator.learn_from_tasks(tasks, kind="text2video", requests=requests) == 1
     learnt = estimator.estimate_request(
         {
             "kind": "text2video",
