@@ -200,7 +200,7 @@ class UnitEstimator:
             if task.task_status is not TaskStatus.SUCCEED or not units:
                 continue
             keys = (task.task_id, task.external_task_id)
-            request = next((requests[key] for key in keys if key in requests), None)
+            request = next((requests[key] for key in keys if key is not None and key in requests), None)
             if request is not None:
                 found = dict(request) if isinstance(request, Mapping) else request_fields(request)[1]
                 self.learn_request({"kind": kind, **found}, units)
