@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from airflow_provider_kling.errors import KlingResponseError, error_from_response
 from airflow_provider_kling.models.api_style import ApiStyle
+from airflow_provider_kling.models.times import from_millis
 
 
 class TaskStatus(StrEnum):
@@ -40,17 +41,6 @@ class TaskStatus(StrEnum):
     @property
     def is_final(self) -> bool:
         return self in (TaskStatus.SUCCEED, TaskStatus.FAILED)
-
-
-def _millis_to_datetime(value: Any) -> Any:
-    # Kling's query example sends 0 for times it does not know: that is "unset", not 1970.
-    if value in ("", 0, "0"):
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, tz=UTC)
-    if isinstance(value, str) and value.isdigit():
-        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
-    return value
 
 
 class _Tolerant(BaseModel):
@@ -145,7 +135,7 @@ class KlingTask(_Tolerant):
     final_balance_deduction: BalanceDeduction | None = None
     task_result: TaskResult = Field(default_factory=TaskResult)
 
-    _times = field_validator("created_at", "updated_at", mode="before")(_millis_to_datetime)
+    _times = field_validator("created_at", "updated_at", mode="before")(from_millis)
 
     @field_validator("task_id", mode="before")
     @classmethod

@@ -15,19 +15,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from airflow_provider_kling.errors import KlingRequestValidationError, KlingResponseError
 from airflow_provider_kling.models.task import KlingTask, task_from_data
+from airflow_provider_kling.models.times import to_millis
 
 #: The model-path style's many-task query (``GET``) and search (``POST``).
 TASKS_PATH = "/tasks"
 MAX_TASK_IDS = 20
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 100
-#: ``filters.product_type`` values.
-PRODUCT_TYPES = ("video", "image", "try_on")
-TASK_STATUSES = ("submitted", "processing", "succeeded", "failed")
+#: ``filters.status`` and ``filters.product_type`` values (the model-path spelling ``succeeded``).
+SearchStatus = Literal["submitted", "processing", "succeeded", "failed"]
+ProductType = Literal["video", "image", "try_on"]
+TASK_STATUSES: tuple[str, ...] = get_args(SearchStatus)
+PRODUCT_TYPES: tuple[str, ...] = get_args(ProductType)
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -83,12 +86,6 @@ def tasks_from_answer(data: Any) -> list[KlingTask]:
     return [task_from_data(item, "a task of a many-task query") for item in records_of(data)]
 
 
-def _millis(value: datetime | int | None) -> int | None:
-    if value is None or isinstance(value, int):
-        return value
-    return int(value.timestamp() * 1000)
-
-
 @dataclass(frozen=True)
 class TaskSearch:
     """The body of ``POST /tasks``: a time window, a page (``cursor``, ``limit``) and filters.
@@ -101,8 +98,8 @@ class TaskSearch:
     end_time: datetime | int | None = None
     cursor: str | None = None
     limit: int = DEFAULT_LIMIT
-    status: Literal["submitted", "processing", "succeeded", "failed"] | None = None
-    product_type: Literal["video", "image", "try_on"] | None = None
+    status: SearchStatus | None = None
+    product_type: ProductType | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_LIMIT:
@@ -115,7 +112,7 @@ class TaskSearch:
             raise KlingRequestValidationError(
                 f"product_type: must be one of {', '.join(PRODUCT_TYPES)} (got {self.product_type!r})"
             )
-        start, end = _millis(self.start_time), _millis(self.end_time)
+        start, end = to_millis("start_time", self.start_time), to_millis("end_time", self.end_time)
         if start is not None and end is not None and start > end:
             raise KlingRequestValidationError("start_time: must not be after end_time")
 
@@ -127,8 +124,8 @@ class TaskSearch:
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "start_time": _millis(self.start_time),
-            "end_time": _millis(self.end_time),
+            "start_time": to_millis("start_time", self.start_time),
+            "end_time": to_millis("end_time", self.end_time),
             "cursor": self.cursor,
             "limit": self.limit,
         }

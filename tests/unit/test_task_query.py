@@ -92,6 +92,8 @@ def test_search_body_leaves_unset_fields_out_and_sends_times_in_ms() -> None:
         ({"status": "succeed"}, "status: must be one of"),
         ({"product_type": "audio"}, "product_type: must be one of video, image, try_on"),
         ({"start_time": 2, "end_time": 1}, "start_time: must not be after end_time"),
+        ({"start_time": datetime(2026, 12, 1)}, "start_time must be timezone-aware"),
+        ({"end_time": -1}, "end_time must be a timezone-aware datetime or Unix milliseconds >= 0"),
     ],
 )
 def test_search_refuses_what_kling_would_refuse(fields: dict[str, Any], rule: str) -> None:
