@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictInt,
     ValidationError,
     field_validator,
     model_validator,
@@ -75,6 +76,36 @@ class WatermarkInfo(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: StrictBool
+
+
+class ElementReference(BaseModel):
+    """One ``element_list`` item: an element of Kling's element library, by id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    element_id: Annotated[StrictInt, Field(gt=0)]
+
+
+class ImageItem(BaseModel):
+    """One ``image_list`` item: ``{"image": <URL or base64>}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    image: str
+
+    _image = field_validator("image")(classmethod(lambda cls, value: check_image(value)))
+
+
+def plain_items(key: str) -> Any:
+    """A before-validator for a list of ``{key: value}`` objects that also takes bare values:
+    ``["<url>", ...]`` reads better in a DAG than ``[{"image": "<url>"}, ...]``."""
+
+    def wrap(cls: type, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return [{key: item} if isinstance(item, str) else item for item in value]
+        return value
+
+    return classmethod(wrap)
 
 
 def check_callback_url(value: str | None) -> str | None:

@@ -1,6 +1,5 @@
 """
-The body of ``POST /v1/images/generations``, validated before any HTTP call (also importable
-from ``airflow_provider_kling.models.request``, its first home).
+The body of ``POST /v1/images/generations``, validated before any HTTP call.
 
 Field rules are the pydantic fields below; what each model accepts (text to image, reference
 types, resolutions, aspect ratios, elements) comes from the capability table in
@@ -10,13 +9,10 @@ types, resolutions, aspect ratios, elements) comes from the capability table in
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
-    StrictInt,
     field_validator,
     model_validator,
 )
@@ -32,19 +28,8 @@ from airflow_provider_kling.models.capabilities import (
     ImageModelCapability,
 )
 from airflow_provider_kling.models.reference_image import checked_image
-from airflow_provider_kling.models.requests.base import (
-    KlingTaskRequest,
-    WatermarkInfo,
-)
+from airflow_provider_kling.models.requests.base import ElementReference, KlingTaskRequest, WatermarkInfo
 from airflow_provider_kling.unit_prices import PRICE_TABLE, Prices
-
-
-class ElementReference(BaseModel):
-    """One element of Kling's element library, by id (``element_list`` item)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    element_id: Annotated[StrictInt, Field(gt=0)]
 
 
 class ImageGenerationRequest(KlingTaskRequest):

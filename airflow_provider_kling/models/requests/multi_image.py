@@ -9,7 +9,7 @@ Every image: URL or bare base64 of a JPEG/PNG, at most 10 MB, at least 300 px a 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -20,6 +20,7 @@ from airflow_provider_kling.models.requests.base import (
     KlingTaskRequest,
     WatermarkInfo,
     check_image,
+    plain_items,
 )
 from airflow_provider_kling.unit_prices import FLAT_IMAGE_PRICES, Prices, UnitRule, image_rule
 
@@ -63,12 +64,7 @@ class MultiImageRequest(KlingTaskRequest):
     aspect_ratio: Literal[ALL_ASPECT_RATIOS] | None = None  # type: ignore[valid-type]
     watermark_info: WatermarkInfo | None = None
 
-    @field_validator("subject_image_list", mode="before")
-    @classmethod
-    def _plain_images_are_subjects(cls, value: Any) -> Any:
-        if isinstance(value, list | tuple):
-            return [{"subject_image": item} if isinstance(item, str) else item for item in value]
-        return value
+    _plain_images = field_validator("subject_image_list", mode="before")(plain_items("subject_image"))
 
     _images = field_validator("scene_image", "style_image")(
         classmethod(lambda cls, value: check_image(value))

@@ -30,6 +30,7 @@ from airflow_provider_kling.models.requests.base import (
     OPTION,
     SETTING,
     SETTINGS,
+    V1_ONLY,
     Contents,
     KlingTaskRequest,
     WatermarkInfo,
@@ -113,18 +114,6 @@ class Shot(BaseModel):
     @classmethod
     def _seconds_as_text(cls, value: Any) -> Any:
         return seconds_as_text(value)
-
-
-def plain_items(key: str) -> Any:
-    """A before-validator for a list of ``{key: value}`` objects that also takes bare values:
-    ``["<url>", ...]`` reads better in a DAG than ``[{"image": "<url>"}, ...]``."""
-
-    def wrap(cls: type, value: Any) -> Any:
-        if isinstance(value, list | tuple):
-            return [{key: item} if isinstance(item, str) else item for item in value]
-        return value
-
-    return classmethod(wrap)
 
 
 def whole_seconds(value: Any) -> Any:
@@ -211,6 +200,28 @@ ELEMENT_IDS = Annotated[
     Field(min_length=1, description="Elements of Kling's element library, by id."),
 ]
 MULTI_SHOT = Annotated[StrictBool | None, SETTING, Field(description="Multi-shot (kling-v3/kling-3.0).")]
+NEGATIVE_PROMPT = Annotated[
+    str | None,
+    V1_ONLY,
+    Field(max_length=MAX_VIDEO_PROMPT_LENGTH, description="What to keep out (/v1 models)."),
+]
+CFG_SCALE = Annotated[
+    float | None, V1_ONLY, Field(ge=0, le=1, description="0 to 1; kling-v2.x models refuse it (/v1 models).")
+]
+SHOT_TYPE = Annotated[
+    Literal["customize", "intelligence"] | None,
+    V1_ONLY,
+    Field(description="kling-v3 multi-shot (UNCONFIRMED shape)."),
+]
+MULTI_PROMPT = Annotated[
+    list[Shot] | None,
+    V1_ONLY,
+    Field(
+        min_length=1,
+        max_length=MAX_SHOTS,
+        description='kling-v3 shots: [{"index": 1, "prompt": ..., "duration": 5}] (UNCONFIRMED shape).',
+    ),
+]
 WATERMARK = Annotated[
     WatermarkInfo | None, OPTION, Field(description='{"enabled": True} for a watermarked copy as well.')
 ]

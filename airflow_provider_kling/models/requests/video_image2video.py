@@ -12,7 +12,7 @@ with 2-77 trajectory points) and ``camera_control`` exclude one another, and ``v
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
@@ -21,21 +21,22 @@ from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.requests.base import V1_ONLY, Contents, Wire, check_image
 from airflow_provider_kling.models.requests.video_base import (
     AUDIO,
+    CFG_SCALE,
     DURATION,
     ELEMENT_IDS,
+    MULTI_PROMPT,
     MULTI_SHOT,
+    NEGATIVE_PROMPT,
     RESOLUTION,
+    SHOT_TYPE,
     WATERMARK,
     CameraControl,
     KlingVideoRequest,
-    Shot,
     citation_problems,
     objects_of,
 )
 from airflow_provider_kling.models.video_capabilities import (
     MAX_DYNAMIC_MASKS,
-    MAX_SHOTS,
-    MAX_VIDEO_PROMPT_LENGTH,
     MAX_VOICES,
     TRAJECTORY_POINTS,
 )
@@ -106,14 +107,10 @@ class ImageToVideoRequest(KlingVideoRequest):
     last_frame: Annotated[str | None, Wire(v1="image_tail", model_path=Contents("last_frame"))] = Field(
         default=None, description="The last frame, in the same forms."
     )
-    negative_prompt: Annotated[str | None, V1_ONLY] = Field(
-        default=None, max_length=MAX_VIDEO_PROMPT_LENGTH, description="What to keep out (/v1 models)."
-    )
+    negative_prompt: NEGATIVE_PROMPT = None
     resolution: RESOLUTION = None
     duration: DURATION = None
-    cfg_scale: Annotated[float | None, V1_ONLY] = Field(
-        default=None, ge=0, le=1, description="0 to 1; kling-v2.x models refuse it (/v1 models)."
-    )
+    cfg_scale: CFG_SCALE = None
     audio: AUDIO = None
     voice_ids: Annotated[
         list[str] | None,
@@ -135,12 +132,8 @@ class ImageToVideoRequest(KlingVideoRequest):
     )
     element_ids: ELEMENT_IDS = None
     multi_shot: MULTI_SHOT = None
-    shot_type: Annotated[Literal["customize", "intelligence"] | None, V1_ONLY] = Field(
-        default=None, description="kling-v3 multi-shot (UNCONFIRMED shape)."
-    )
-    multi_prompt: Annotated[list[Shot] | None, V1_ONLY] = Field(
-        default=None, min_length=1, max_length=MAX_SHOTS, description="kling-v3 shots (UNCONFIRMED shape)."
-    )
+    shot_type: SHOT_TYPE = None
+    multi_prompt: MULTI_PROMPT = None
     watermark_info: WATERMARK = None
 
     _static_mask = field_validator("static_mask")(classmethod(lambda cls, value: check_image(value)))

@@ -11,29 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
-from airflow_provider_kling.models.requests.base import check_image
+from airflow_provider_kling.models.requests.base import ImageItem, plain_items
 from airflow_provider_kling.models.requests.video_base import (
     DURATION,
     RESOLUTION,
     WATERMARK,
     KlingVideoRequest,
-    plain_items,
 )
 from airflow_provider_kling.models.video_capabilities import MAX_MULTI_IMAGES, MAX_VIDEO_PROMPT_LENGTH
-
-
-class MultiImageVideoImage(BaseModel):
-    """One ``image_list`` item."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    image: str
-
-    _image = field_validator("image")(classmethod(lambda cls, value: check_image(value)))
 
 
 class MultiImageToVideoRequest(KlingVideoRequest):
@@ -50,7 +39,7 @@ class MultiImageToVideoRequest(KlingVideoRequest):
     )
 
     model_name: str = Field(default="kling-v1-6", description="kling-v1-6, the only one.")
-    image_list: list[MultiImageVideoImage] = Field(
+    image_list: list[ImageItem] = Field(
         min_length=1,
         max_length=MAX_MULTI_IMAGES,
         description="1 to 4 images (URL, base64, or in your storage).",
