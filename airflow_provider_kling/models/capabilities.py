@@ -1,17 +1,9 @@
 """
-What each Kling image model accepts on ``POST /v1/images/generations``, and where each image
-model (generation and omni-image) is served: two tables of data, one row per model.
-
-Written from Kling's published capability map and image-generation page. A new model is one
-more row in :data:`IMAGE_MODEL_CAPABILITIES`; the request validation (``models.request``) and
-the docs' model table (:func:`render_model_table`) both read this table and nothing else.
-Where Kling's pages say nothing about a model, the row allows rather than refuses, and says so
-in ``notes``.
-
-:data:`MODEL_AVAILABILITY` says, per model, on which hosts it is served and since/until when, and
-its successor. :func:`model_verdict` decides from it (and the connection's base URL) whether a
-create is refused before any HTTP call or goes ahead with a warning. :data:`DEFAULT_IMAGE_MODEL`
-is the operators' default model.
+What each Kling image model accepts (:data:`IMAGE_MODEL_CAPABILITIES`, :data:`OMNI_MODELS`) and
+where it is served (:data:`MODEL_AVAILABILITY`): tables of data, one row per model, from Kling's
+capability map and image pages. The request rules and the docs' tables read them and nothing
+else; where the pages say nothing, a row allows rather than refuses and says so in ``notes``.
+:func:`model_verdict` decides whether a model is refused before sending or sent with a warning.
 """
 
 from __future__ import annotations
@@ -38,20 +30,20 @@ class ImageModelCapability:
     """What one model accepts. Empty tuples mean "not supported"."""
 
     name: str
-    #: a request without ``image`` (text to image) is accepted
-    text_to_image: bool
     #: what an ``image`` does with this model, for the docs; empty: the model takes no image
     image_use: str
+    #: a request without ``image`` (text to image) is accepted
+    text_to_image: bool = True
     #: ``image_reference`` values the model accepts with an image
-    reference_types: tuple[str, ...]
+    reference_types: tuple[str, ...] = ()
     #: an ``image`` must come with ``image_reference`` (kling-v1-5)
-    reference_required: bool
-    aspect_ratios: tuple[str, ...]
+    reference_required: bool = False
+    aspect_ratios: tuple[str, ...] = ALL_ASPECT_RATIOS
     #: ``resolution`` values without an image, and with one
-    text_resolutions: tuple[str, ...]
-    image_resolutions: tuple[str, ...]
+    text_resolutions: tuple[str, ...] = ALL_RESOLUTIONS
+    image_resolutions: tuple[str, ...] = ALL_RESOLUTIONS
     #: ``element_list`` (references to elements stored in Kling's element library)
-    elements: bool
+    elements: bool = False
     max_images: int = 9
     notes: str = ""
 
@@ -64,73 +56,44 @@ IMAGE_MODEL_CAPABILITIES: Mapping[str, ImageModelCapability] = {
     row.name: row
     for row in (
         ImageModelCapability(
-            name="kling-v1",
-            text_to_image=True,
+            "kling-v1",
             image_use="whole-image reference",
-            reference_types=(),
-            reference_required=False,
             aspect_ratios=tuple(r for r in ALL_ASPECT_RATIOS if r != "21:9"),
             text_resolutions=("1k",),
             image_resolutions=("1k",),
-            elements=False,
             notes="Kling's old default when model_name is absent (this client always sends it)",
         ),
         ImageModelCapability(
-            name="kling-v1-5",
-            text_to_image=True,
+            "kling-v1-5",
             image_use="subject or face reference",
             reference_types=REFERENCE_TYPES,
             reference_required=True,
-            aspect_ratios=ALL_ASPECT_RATIOS,
             text_resolutions=("1k",),
             image_resolutions=("1k",),
-            elements=False,
         ),
         ImageModelCapability(
-            name="kling-v2",
-            text_to_image=True,
+            "kling-v2",
             image_use="restyle",
-            reference_types=(),
-            reference_required=False,
-            aspect_ratios=ALL_ASPECT_RATIOS,
-            text_resolutions=ALL_RESOLUTIONS,
             image_resolutions=("1k",),
-            elements=False,
             notes="a restyled image keeps the input's resolution",
         ),
         ImageModelCapability(
-            name="kling-v2-new",
-            text_to_image=False,
+            "kling-v2-new",
             image_use="restyle (required)",
-            reference_types=(),
-            reference_required=False,
-            aspect_ratios=ALL_ASPECT_RATIOS,
+            text_to_image=False,
             text_resolutions=(),
             image_resolutions=("1k",),
-            elements=False,
             notes="restyle only: a request needs an image",
         ),
         ImageModelCapability(
-            name="kling-v2-1",
-            text_to_image=True,
+            "kling-v2-1",
             image_use="reference image",
-            reference_types=(),
-            reference_required=False,
-            aspect_ratios=ALL_ASPECT_RATIOS,
-            text_resolutions=ALL_RESOLUTIONS,
-            image_resolutions=ALL_RESOLUTIONS,
-            elements=False,
             notes="Kling's map gives no resolutions for this model: both are allowed",
         ),
         ImageModelCapability(
-            name="kling-v3",
-            text_to_image=True,
+            "kling-v3",
             image_use="reference image, optionally subject or face",
             reference_types=REFERENCE_TYPES,
-            reference_required=False,
-            aspect_ratios=ALL_ASPECT_RATIOS,
-            text_resolutions=ALL_RESOLUTIONS,
-            image_resolutions=ALL_RESOLUTIONS,
             elements=True,
         ),
     )

@@ -70,11 +70,11 @@ class VideoModelCapability:
     #: the request kinds (endpoints) the model serves
     kinds: tuple[str, ...]
     #: ``mode`` values; empty: the model takes no ``mode`` (v2-master, v2-1-master)
-    modes: tuple[str, ...]
+    modes: tuple[str, ...] = ("std", "pro")
     #: ``duration`` values in seconds
-    durations: tuple[int, ...]
+    durations: tuple[int, ...] = _FIVE_OR_TEN
     #: ``cfg_scale`` is accepted (kling-v2.x rejects it)
-    cfg_scale: bool
+    cfg_scale: bool = False
     #: ``sound`` (on/off): V2.6 and later
     sound: bool = False
     #: ``voice_list`` on image2video: V2.6 and later
@@ -99,77 +99,38 @@ VIDEO_MODEL_CAPABILITIES: Mapping[str, VideoModelCapability] = {
     row.name: row
     for row in (
         VideoModelCapability(
-            name="kling-v1",
-            kinds=(TEXT2VIDEO, IMAGE2VIDEO),
-            modes=("std", "pro"),
-            durations=_FIVE_OR_TEN,
+            "kling-v1",
+            (TEXT2VIDEO, IMAGE2VIDEO),
             cfg_scale=True,
             discontinued=True,
             notes="Kling's old default; a live probe answered 'has been discontinued'",
         ),
         VideoModelCapability(
-            name="kling-v1-5",
-            kinds=(IMAGE2VIDEO,),
-            modes=("std", "pro"),
-            durations=_FIVE_OR_TEN,
+            "kling-v1-5",
+            (IMAGE2VIDEO,),
             cfg_scale=True,
             image_tail_modes=("pro",),
             tail_alone=True,
             notes="whether it still answers is unconfirmed; a tail without image is unconfirmed",
         ),
         VideoModelCapability(
-            name="kling-v1-6",
-            kinds=(TEXT2VIDEO, IMAGE2VIDEO, MULTI_IMAGE2VIDEO),
-            modes=("std", "pro"),
-            durations=_FIVE_OR_TEN,
+            "kling-v1-6",
+            (TEXT2VIDEO, IMAGE2VIDEO, MULTI_IMAGE2VIDEO),
             cfg_scale=True,
             image_tail_modes=("pro",),
             tail_alone=True,
             notes="the only multi-image2video model; a tail without image is unconfirmed",
         ),
+        VideoModelCapability("kling-v2-master", (TEXT2VIDEO, IMAGE2VIDEO), modes=()),
+        VideoModelCapability("kling-v2-1", (IMAGE2VIDEO,), image_tail_modes=("pro",)),
+        VideoModelCapability("kling-v2-1-master", (TEXT2VIDEO, IMAGE2VIDEO), modes=()),
+        VideoModelCapability("kling-v2-5-turbo", (TEXT2VIDEO, IMAGE2VIDEO), image_tail_modes=("pro",)),
         VideoModelCapability(
-            name="kling-v2-master",
-            kinds=(TEXT2VIDEO, IMAGE2VIDEO),
-            modes=(),
-            durations=_FIVE_OR_TEN,
-            cfg_scale=False,
+            "kling-v2-6", (TEXT2VIDEO, IMAGE2VIDEO), sound=True, voices=True, image_tail_modes=("pro",)
         ),
         VideoModelCapability(
-            name="kling-v2-1",
-            kinds=(IMAGE2VIDEO,),
-            modes=("std", "pro"),
-            durations=_FIVE_OR_TEN,
-            cfg_scale=False,
-            image_tail_modes=("pro",),
-        ),
-        VideoModelCapability(
-            name="kling-v2-1-master",
-            kinds=(TEXT2VIDEO, IMAGE2VIDEO),
-            modes=(),
-            durations=_FIVE_OR_TEN,
-            cfg_scale=False,
-        ),
-        VideoModelCapability(
-            name="kling-v2-5-turbo",
-            kinds=(TEXT2VIDEO, IMAGE2VIDEO),
-            modes=("std", "pro"),
-            durations=_FIVE_OR_TEN,
-            cfg_scale=False,
-            image_tail_modes=("pro",),
-        ),
-        VideoModelCapability(
-            name="kling-v2-6",
-            kinds=(TEXT2VIDEO, IMAGE2VIDEO),
-            modes=("std", "pro"),
-            durations=_FIVE_OR_TEN,
-            cfg_scale=False,
-            sound=True,
-            voices=True,
-            image_tail_modes=("pro",),
-        ),
-        VideoModelCapability(
-            name="kling-v3",
-            kinds=(TEXT2VIDEO, IMAGE2VIDEO),
+            "kling-v3",
+            (TEXT2VIDEO, IMAGE2VIDEO),
             modes=("std", "pro", "4k"),
             durations=_SPAN_3_15,
             # No page says v3 refuses cfg_scale (the v2.x rule); the new-style API dropped it.
@@ -183,19 +144,13 @@ VIDEO_MODEL_CAPABILITIES: Mapping[str, VideoModelCapability] = {
             "allowed (no page refuses it); last frame inferred from the new-style 3.0 model",
         ),
         VideoModelCapability(
-            name="kling-video-o1",
-            kinds=(OMNI_VIDEO,),
-            modes=("std", "pro"),
+            "kling-video-o1",
+            (OMNI_VIDEO,),
             durations=_SPAN_3_10,
-            cfg_scale=False,
             notes="omni video's default model; Kling's default mode is pro",
         ),
         VideoModelCapability(
-            name="kling-v3-omni",
-            kinds=(OMNI_VIDEO,),
-            modes=("std", "pro", "4k"),
-            durations=_SPAN_3_10,
-            cfg_scale=False,
+            "kling-v3-omni", (OMNI_VIDEO,), modes=("std", "pro", "4k"), durations=_SPAN_3_10
         ),
     )
 }
