@@ -1,12 +1,4 @@
-"""
-Unit estimates for requests of any kind, from the account's own prices when it has them.
-
-An estimate's price comes, in this order, from what this account's finished tasks deducted
-(learnt: :meth:`UnitEstimator.learn_request` as tasks end, :meth:`UnitEstimator.learn_from_tasks`
-for Kling's tasks, :func:`learn_from_account` to read them through a hook), from the user's
-``price_table``, or from the stand-in prices of :mod:`airflow_provider_kling.unit_prices`, which
-every message labels "stand-in prices, not your account's". :func:`estimate_requests` estimates a
-list (the spend gate shows its total, its sources and its ten most expensive items).
+"""Unit estimates for requests of any kind (:class:`UnitEstimator` says where a price comes from).
 
 No I/O here except :func:`learn_from_account`, which only calls the hook it is given.
 """
@@ -160,8 +152,6 @@ class UnitEstimator:
         if self.price_table is not None:
             self.price_table = check_price_table(self.price_table)
 
-    # -- learning (no I/O: the records come from the caller) ----------------------------------------
-
     def learn_purchase(self, purchase: Purchase, units: float | None) -> None:
         """Record what a succeeded task deducted (failed tasks deduct 0: they teach no price)."""
         if units is None or units <= 0 or purchase.quantity <= 0:
@@ -228,8 +218,6 @@ class UnitEstimator:
             self.learn_purchase(purchase, units)
             learnt += 1
         return learnt
-
-    # -- estimating -------------------------------------------------------------------------------
 
     def estimate_purchase(self, purchase: Purchase) -> Estimate:
         """The units ``purchase`` should deduct, and from which source."""
