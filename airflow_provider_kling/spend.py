@@ -65,13 +65,10 @@ def describe_deduction(task: KlingTask) -> str:
 
 def sum_units(values: Iterable[Any]) -> float | None:
     """
-    THE sum of Kling unit deductions (every total in this provider is this function).
-
-    Each value is read by :func:`units_of`. The rule for a missing value: a value that is absent
-    or unreadable makes the whole sum unknown (``None``), because a total that skipped a task
-    would understate what was spent; callers pass only tasks that exist on Kling (an item never
-    created has nothing to sum; a failed task reports ``"0"``). Nothing to sum is ``0.0``.
-    The sum is rounded to 6 decimals (decimal strings added as floats).
+    THE sum of Kling unit deductions (every total in this provider is this function), rounded to 6
+    decimals; nothing to sum is ``0.0``. A value that is absent or unreadable makes the sum unknown
+    (``None``): a total that skipped a task would understate what was spent (callers pass only
+    tasks that exist on Kling; a failed task reports ``"0"``).
     """
     total: list[float] = []
     for value in values:
@@ -149,17 +146,10 @@ class Budget:
         )
         if self.limit is None:
             return BudgetDecision(True, f"no budget: {figures}", amount, committed, None)
+        limit = format_units(self.limit)
         if committed + amount <= self.limit + _EPSILON:
-            return BudgetDecision(
-                True, f"within budget: {figures} <= {format_units(self.limit)}", amount, committed, self.limit
-            )
-        return BudgetDecision(
-            False,
-            f"over budget: {figures} > {format_units(self.limit)} units",
-            amount,
-            committed,
-            self.limit,
-        )
+            return BudgetDecision(True, f"within budget: {figures} <= {limit}", amount, committed, self.limit)
+        return BudgetDecision(False, f"over budget: {figures} > {limit} units", amount, committed, self.limit)
 
     def reserve(self, key: str, units: float | Estimate) -> None:
         """Item ``key`` is being created: count its estimate as in flight."""

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -49,34 +49,30 @@ class _Tolerant(BaseModel):
     model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
 
 
-class KlingImage(_Tolerant):
-    index: int | None = None
+class _Output(_Tolerant):
+    """One result file: its ``url``, and the watermarked copy when the request asked for one."""
+
     url: str | None = None
     id: str | None = None
-    #: the watermarked copy, when the request asked for one (``watermark_info``)
     watermark_url: str | None = None
+    #: the keys of its XCom summary (``watermark_url`` is added when there is one)
+    _xcom_keys: ClassVar[tuple[str, ...]] = ()
 
     def to_xcom(self) -> dict[str, Any]:
-        summary: dict[str, Any] = {"index": self.index, "url": self.url}
-        if self.watermark_url:
-            summary["watermark_url"] = self.watermark_url
-        return summary
+        summary = {key: getattr(self, key) for key in self._xcom_keys}
+        return {**summary, "watermark_url": self.watermark_url} if self.watermark_url else summary
 
 
-class KlingVideo(_Tolerant):
+class KlingImage(_Output):
+    index: int | None = None
+    _xcom_keys = ("index", "url")
+
+
+class KlingVideo(_Output):
     """One result video: ``id`` (what video-extend takes), ``url``, ``duration`` in seconds (a string)."""
 
-    id: str | None = None
-    url: str | None = None
-    #: the watermarked copy, when the request asked for one (``watermark_info``)
-    watermark_url: str | None = None
     duration: str | None = None
-
-    def to_xcom(self) -> dict[str, Any]:
-        summary: dict[str, Any] = {"id": self.id, "url": self.url, "duration": self.duration}
-        if self.watermark_url:
-            summary["watermark_url"] = self.watermark_url
-        return summary
+    _xcom_keys = ("id", "url", "duration")
 
 
 class BalanceDeduction(_Tolerant):
