@@ -1,12 +1,7 @@
 """
-Kling's answers read into typed tasks: the envelope, task states, images and deductions.
-
-Sans-I/O: the hook's sync and async transports both hand status, headers and body to
-:func:`parse_answer`. A task arrives in one of two shapes, one per API style
-(:class:`~airflow_provider_kling.models.api_style.ApiStyle`): a ``/v1`` task object
-(:func:`task_from_v1`) or a model-path task record (:func:`task_from_record`); both become one
-:class:`KlingTask`. Where the style of a body is not known (a callback, a many-task answer),
-:func:`task_from_data` tells the shapes apart (:func:`record_style`, the only place that does).
+Kling's answers read into typed tasks (sans-I/O): :func:`parse_answer` for any transport, and one
+decoder per API style (:data:`DECODERS`) making one :class:`KlingTask` of either shape;
+:func:`record_style` is the only place that tells the shapes apart.
 """
 
 from __future__ import annotations

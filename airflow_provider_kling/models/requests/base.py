@@ -1,13 +1,5 @@
-"""What every Kling request kind shares: its declaration, the common fields, and the body layout
-of each API style.
-
-A request kind is one pydantic model per endpoint. Its class declares everything about the kind:
-its name (:attr:`KlingTaskRequest.kind`), its path per API style (:attr:`paths`), what it makes
-(:attr:`output`), the slots a task holds (:attr:`task_slots`), its unit rule (:attr:`unit_rule`),
-which fields carry images (:attr:`image_fields`), and which models take which API style
-(:attr:`model_styles`; the default model is ``model_name``'s default). Each field says where it
-goes in each style's body with a :class:`Wire` in its annotation; :meth:`KlingTaskRequest.to_json`
-lays any kind out by those declarations, and a model refuses a field its style does not take.
+"""What every Kling request kind shares: its declaration (:class:`KlingTaskRequest`'s class
+attributes), the common fields, and the body layout of each API style (a field's :class:`Wire`).
 No Airflow and no HTTP here.
 """
 
@@ -149,14 +141,8 @@ def blank_means_unset(
 
 
 class KlingTaskRequest(BaseModel):
-    """
-    The body of one Kling endpoint's create call (the base of every request kind).
-
-    Subclasses set :attr:`kind` and :attr:`paths`, declare their fields with Kling's rules (and,
-    for a field the model-path style takes, its :class:`Wire`), and list the fields that take an
-    image in :attr:`image_fields` (a list field holds a list of ``{<key>: image}`` objects: the key
-    is given as ``"field.key"``).
-    """
+    """The body of one Kling endpoint's create call: a subclass declares its kind in the class
+    attributes below and its fields with Kling's rules (and, for the model-path style, a :class:`Wire`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -1,11 +1,6 @@
-"""What every Kling video request kind shares: camera control, elements, and the per-model rules.
-
-A video request is a :class:`~.base.KlingTaskRequest` like the image kinds: it names its path,
-its image fields and its rules. What a model accepts (modes, durations, ``cfg_scale``, ``sound``,
-the last frame, multi-shot) is read from :data:`~airflow_provider_kling.models.video_capabilities.
-VIDEO_MODEL_CAPABILITIES` by :func:`video_model_problems`, the one place those rules are applied.
-A video task holds one of the account's slots at any length (:attr:`KlingVideoRequest.task_slots`),
-and what its units depend on is given as plain attributes (:attr:`KlingVideoRequest.units_basis`).
+"""What every Kling video request kind shares: the canonical fields, camera control, and the
+per-model rules (read from ``models.video_capabilities`` by :func:`v1_model_problems` and
+:func:`model_path_problems`, the one place they are applied).
 """
 
 from __future__ import annotations
