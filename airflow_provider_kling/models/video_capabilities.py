@@ -18,12 +18,6 @@ from dataclasses import dataclass
 
 from airflow_provider_kling.kinds import RequestKind
 
-TEXT2VIDEO = RequestKind.TEXT2VIDEO
-IMAGE2VIDEO = RequestKind.IMAGE2VIDEO
-MULTI_IMAGE2VIDEO = RequestKind.MULTI_IMAGE2VIDEO
-OMNI_VIDEO = RequestKind.OMNI_VIDEO
-VIDEO_EXTEND = RequestKind.VIDEO_EXTEND
-
 MAX_VIDEO_PROMPT_LENGTH = 2500
 #: The longest prompt any model takes (kling-3.0 on the model-path style).
 LONG_PROMPT_LENGTH = 3072
@@ -57,6 +51,7 @@ UNCONFIRMED_FIELDS: Mapping[str, str] = {
     "element_list": "element_list on text2video/image2video (kling-v3) is unconfirmed (omni: documented)",
 }
 
+_T2V_I2V_KINDS = (RequestKind.TEXT2VIDEO, RequestKind.IMAGE2VIDEO)
 _FIVE_OR_TEN = (5, 10)
 _SPAN_3_15 = tuple(range(3, 16))
 _SPAN_3_10 = tuple(range(3, 11))
@@ -100,14 +95,14 @@ VIDEO_MODEL_CAPABILITIES: Mapping[str, VideoModelCapability] = {
     for row in (
         VideoModelCapability(
             "kling-v1",
-            (TEXT2VIDEO, IMAGE2VIDEO),
+            _T2V_I2V_KINDS,
             cfg_scale=True,
             discontinued=True,
             notes="Kling's old default; a live probe answered 'has been discontinued'",
         ),
         VideoModelCapability(
             "kling-v1-5",
-            (IMAGE2VIDEO,),
+            (RequestKind.IMAGE2VIDEO,),
             cfg_scale=True,
             image_tail_modes=("pro",),
             tail_alone=True,
@@ -115,22 +110,22 @@ VIDEO_MODEL_CAPABILITIES: Mapping[str, VideoModelCapability] = {
         ),
         VideoModelCapability(
             "kling-v1-6",
-            (TEXT2VIDEO, IMAGE2VIDEO, MULTI_IMAGE2VIDEO),
+            (RequestKind.TEXT2VIDEO, RequestKind.IMAGE2VIDEO, RequestKind.MULTI_IMAGE2VIDEO),
             cfg_scale=True,
             image_tail_modes=("pro",),
             tail_alone=True,
             notes="the only multi-image2video model; a tail without image is unconfirmed",
         ),
-        VideoModelCapability("kling-v2-master", (TEXT2VIDEO, IMAGE2VIDEO), modes=()),
-        VideoModelCapability("kling-v2-1", (IMAGE2VIDEO,), image_tail_modes=("pro",)),
-        VideoModelCapability("kling-v2-1-master", (TEXT2VIDEO, IMAGE2VIDEO), modes=()),
-        VideoModelCapability("kling-v2-5-turbo", (TEXT2VIDEO, IMAGE2VIDEO), image_tail_modes=("pro",)),
+        VideoModelCapability("kling-v2-master", _T2V_I2V_KINDS, modes=()),
+        VideoModelCapability("kling-v2-1", (RequestKind.IMAGE2VIDEO,), image_tail_modes=("pro",)),
+        VideoModelCapability("kling-v2-1-master", _T2V_I2V_KINDS, modes=()),
+        VideoModelCapability("kling-v2-5-turbo", _T2V_I2V_KINDS, image_tail_modes=("pro",)),
         VideoModelCapability(
-            "kling-v2-6", (TEXT2VIDEO, IMAGE2VIDEO), sound=True, voices=True, image_tail_modes=("pro",)
+            "kling-v2-6", _T2V_I2V_KINDS, sound=True, voices=True, image_tail_modes=("pro",)
         ),
         VideoModelCapability(
             "kling-v3",
-            (TEXT2VIDEO, IMAGE2VIDEO),
+            _T2V_I2V_KINDS,
             modes=("std", "pro", "4k"),
             durations=_SPAN_3_15,
             # No page says v3 refuses cfg_scale (the v2.x rule); the new-style API dropped it.
@@ -145,12 +140,12 @@ VIDEO_MODEL_CAPABILITIES: Mapping[str, VideoModelCapability] = {
         ),
         VideoModelCapability(
             "kling-video-o1",
-            (OMNI_VIDEO,),
+            (RequestKind.OMNI_VIDEO,),
             durations=_SPAN_3_10,
             notes="omni video's default model; Kling's default mode is pro",
         ),
         VideoModelCapability(
-            "kling-v3-omni", (OMNI_VIDEO,), modes=("std", "pro", "4k"), durations=_SPAN_3_10
+            "kling-v3-omni", (RequestKind.OMNI_VIDEO,), modes=("std", "pro", "4k"), durations=_SPAN_3_10
         ),
     )
 }
@@ -191,7 +186,6 @@ class ModelPathModel:
     notes: str = ""
 
 
-_T2V_I2V_KINDS = (TEXT2VIDEO, IMAGE2VIDEO)
 _HD = ("720p", "1080p")
 _ALL_RESOLUTIONS = ("720p", "1080p", "4k")
 
@@ -240,7 +234,7 @@ MODEL_PATH_MODELS: Mapping[str, ModelPathModel] = {
         ),
         ModelPathModel(
             "kling-3.0-omni",
-            (OMNI_VIDEO,),
+            (RequestKind.OMNI_VIDEO,),
             _ALL_RESOLUTIONS,
             _SPAN_3_15,
             audio=("native", "original", "off"),
@@ -249,7 +243,9 @@ MODEL_PATH_MODELS: Mapping[str, ModelPathModel] = {
             max_elements=7,
             notes="a feature video turns audio off; a base video allows no native audio and no frames",
         ),
-        ModelPathModel("kling-o1", (OMNI_VIDEO,), _HD, _SPAN_3_10, audio=("original", "off"), max_elements=7),
+        ModelPathModel(
+            "kling-o1", (RequestKind.OMNI_VIDEO,), _HD, _SPAN_3_10, audio=("original", "off"), max_elements=7
+        ),
     )
 }
 

@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.reference_image import check_model_path_image, checked_image
 from airflow_provider_kling.models.requests.base import (
@@ -34,15 +35,12 @@ from airflow_provider_kling.models.requests.base import (
 from airflow_provider_kling.models.video_capabilities import (
     CAMERA_CONFIG_AXES,
     CAMERA_CONFIG_RANGE,
-    IMAGE2VIDEO,
     MAX_SHOT_PROMPT_LENGTH,
     MAX_SHOTS,
     MAX_VIDEO_PROMPT_LENGTH,
     MODE_OF_RESOLUTION,
     MODEL_PATH_MODELS,
-    OMNI_VIDEO,
     RESOLUTION_OF_MODE,
-    TEXT2VIDEO,
     UNCONFIRMED_FIELDS,
     VIDEO_MODEL_CAPABILITIES,
     ModelPathModel,
@@ -419,7 +417,7 @@ def v1_model_problems(request: KlingVideoRequest, model: VideoModelCapability) -
         problems.append(
             f"voice_ids: {model.name} takes no voices; models that do: {models_with(kind, 'voices')}"
         )
-    if kind != OMNI_VIDEO and getattr(request, "last_frame", None) is not None:
+    if kind != RequestKind.OMNI_VIDEO and getattr(request, "last_frame", None) is not None:
         effective = request.effective_mode
         if effective not in model.image_tail_modes:
             where = (
@@ -446,7 +444,11 @@ def v1_model_problems(request: KlingVideoRequest, model: VideoModelCapability) -
         )
     elif multi_shot_fields:
         problems += multi_shot_problems(request)
-    if kind != OMNI_VIDEO and getattr(request, "element_ids", None) is not None and not model.elements:
+    if (
+        kind != RequestKind.OMNI_VIDEO
+        and getattr(request, "element_ids", None) is not None
+        and not model.elements
+    ):
         problems.append(
             f"element_ids: {model.name} takes no elements here; models that do: "
             f"{models_with(kind, 'elements')}"
@@ -458,7 +460,9 @@ def model_path_problems(request: KlingVideoRequest, model: ModelPathModel) -> li
     """Each rule of ``model``'s model-path row that ``request`` breaks, field first."""
     problems = []
     prompt = getattr(request, "prompt", None)
-    limit = (model.text_prompt_limit if request.kind == TEXT2VIDEO else None) or model.prompt_limit
+    limit = (
+        model.text_prompt_limit if request.kind == RequestKind.TEXT2VIDEO else None
+    ) or model.prompt_limit
     if prompt is not None and len(prompt) > limit:
         problems.append(f"prompt: {model.name} takes at most {limit} characters (got {len(prompt)})")
     resolution = getattr(request, "resolution", None)
@@ -479,7 +483,7 @@ def model_path_problems(request: KlingVideoRequest, model: ModelPathModel) -> li
         shots = ", ".join(name for name, row in MODEL_PATH_MODELS.items() if row.multi_shot)
         problems.append(f"multi_shot: {model.name} takes no multi_shot setting; models that do: {shots}")
     last_frame = getattr(request, "last_frame", None)
-    if request.kind == IMAGE2VIDEO and last_frame is not None and not model.last_frame:
+    if request.kind == RequestKind.IMAGE2VIDEO and last_frame is not None and not model.last_frame:
         problems.append(f"last_frame: {model.name} takes a first frame only")
     for field, limit, what in (
         ("element_ids", model.max_elements, "elements"),

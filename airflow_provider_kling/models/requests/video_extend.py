@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
+from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.requests.base import check_external_task_id
 from airflow_provider_kling.models.requests.video_base import WATERMARK, KlingVideoRequest
@@ -25,7 +26,6 @@ from airflow_provider_kling.models.video_capabilities import (
     MAX_EXTEND_SOURCE_AGE_DAYS,
     MAX_EXTENDED_VIDEO_SECONDS,
     MAX_VIDEO_PROMPT_LENGTH,
-    VIDEO_EXTEND,
 )
 
 VIDEO_EXTEND_PATH = "/v1/videos/video-extend"
@@ -34,7 +34,7 @@ VIDEO_EXTEND_PATH = "/v1/videos/video-extend"
 class VideoExtendRequest(KlingVideoRequest):
     """The body of ``POST /v1/videos/video-extend``."""
 
-    kind: ClassVar[str] = VIDEO_EXTEND
+    kind: ClassVar[str] = RequestKind.VIDEO_EXTEND
     paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: VIDEO_EXTEND_PATH}
     blank_text_fields: ClassVar[tuple[str, ...]] = ("prompt", "negative_prompt")
     #: The length is the source's plus about 5 s: unknown from the request alone.
