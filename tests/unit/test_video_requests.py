@@ -209,6 +209,9 @@ def test_blank_template_renders_leave_optional_fields_unset():
         prompt="p", negative_prompt="", resolution="", duration="", element_ids=[]
     )
     assert request.to_json() == {"model_name": "kling-v2-6", "prompt": "p"}
+    # every optional field is, whatever its type (a template renders an unset number as "" too)
+    request = TextToVideoRequest.build(prompt="p", cfg_scale=" ", multi_shot="", watermark_info="")
+    assert request.to_json() == {"model_name": "kling-v2-6", "prompt": "p"}
 
 
 def test_image2video_accepts_url_base64_and_a_last_frame_in_pro():

@@ -123,23 +123,6 @@ def check_prompt_not_blank(value: str | None) -> str | None:
     return value
 
 
-def blank_means_unset(
-    values: Any, optional_text: tuple[str, ...], optional_lists: tuple[str, ...] = ()
-) -> Any:
-    """Templated fields often render to ``""``: blank optional text and empty lists are left unset."""
-    if not isinstance(values, dict):
-        return values
-    return {
-        key: (
-            None
-            if (key in optional_text and isinstance(val, str) and not val.strip())
-            or (key in optional_lists and val == [])
-            else val
-        )
-        for key, val in values.items()
-    }
-
-
 class KlingTaskRequest(BaseModel):
     """The body of one Kling endpoint's create call: a subclass declares its kind in the class
     attributes below and its fields with Kling's rules (and, for the model-path style, a :class:`Wire`)."""
@@ -167,10 +150,6 @@ class KlingTaskRequest(BaseModel):
     known_models: ClassVar[Collection[str]] = ()
     #: The models of the model-path style (every other model is ``/v1``'s).
     model_path_models: ClassVar[Collection[str]] = ()
-    #: Optional text fields (besides ``callback_url`` and ``external_task_id``) and list fields
-    #: that are left unset when blank or empty: templated fields often render to ``""``.
-    blank_text_fields: ClassVar[tuple[str, ...]] = ()
-    blank_list_fields: ClassVar[tuple[str, ...]] = ()
 
     external_task_id: Annotated[str | None, OPTION] = Field(
         default=None, max_length=256, description="Your id for the task, unique per account."
@@ -241,9 +220,20 @@ class KlingTaskRequest(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _blank_means_unset(cls, values: Any) -> Any:
-        return blank_means_unset(
-            values, (*cls.blank_text_fields, "callback_url", "external_task_id"), cls.blank_list_fields
-        )
+        # Templated fields often render to "" (the reseller's own example sends "" for unused
+        # fields): a blank optional field, or an empty list, is left unset.
+        if not isinstance(values, dict):
+            return values
+        fields = cls.model_fields
+        return {
+            key: None
+            if key in fields
+            and not fields[key].is_required()
+            and fields[key].default is None
+            and (value == [] or (isinstance(value, str) and not value.strip()))
+            else value
+            for key, value in values.items()
+        }
 
     @field_validator("model_name", check_fields=False)
     @classmethod

@@ -57,7 +57,6 @@ class ExpandImageRequest(KlingTaskRequest):
     unit_rule: ClassVar[UnitRule] = image_rule(tier_field=None)
     stand_in_prices: ClassVar[Prices] = FLAT_IMAGE_PRICES
     image_fields: ClassVar[tuple[str, ...]] = ("image",)
-    blank_text_fields: ClassVar[tuple[str, ...]] = ("prompt",)
 
     image: str
     up_expansion_ratio: float = Field(default=0.0, ge=0, le=MAX_EXPANSION_RATIO)

@@ -40,15 +40,6 @@ class ImageGenerationRequest(KlingTaskRequest):
     stand_in_prices: ClassVar[Prices] = PRICE_TABLE
     image_fields: ClassVar[tuple[str, ...]] = ("image",)
     known_models: ClassVar[Collection[str]] = IMAGE_MODEL_CAPABILITIES
-    #: The reseller's own example sends "" for unused fields: blank means absent, never sent.
-    blank_text_fields: ClassVar[tuple[str, ...]] = (
-        "negative_prompt",
-        "image",
-        "image_reference",
-        "resolution",
-        "aspect_ratio",
-    )
-    blank_list_fields: ClassVar[tuple[str, ...]] = ("element_list",)
 
     # model_name and n are optional at Kling (defaults kling-v3 and 1) but required by the
     # reseller: this client always sends both (a default is sent like a value).

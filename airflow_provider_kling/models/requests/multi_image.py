@@ -53,7 +53,6 @@ class MultiImageRequest(KlingTaskRequest):
         "style_image",
     )
     known_models: ClassVar[Collection[str]] = MULTI_IMAGE_MODELS
-    blank_text_fields: ClassVar[tuple[str, ...]] = ("prompt", "scene_image", "style_image", "aspect_ratio")
 
     model_name: str = "kling-v2"
     prompt: str | None = Field(default=None, max_length=MAX_PROMPT_LENGTH)

@@ -41,13 +41,6 @@ class OmniImageRequest(KlingTaskRequest):
     stand_in_prices: ClassVar[Prices] = OMNI_IMAGE_PRICES
     image_fields: ClassVar[tuple[str, ...]] = ("image_list.image",)
     known_models: ClassVar[Collection[str]] = OMNI_MODELS
-    blank_text_fields: ClassVar[tuple[str, ...]] = (
-        "resolution",
-        "result_type",
-        "aspect_ratio",
-        "series_amount",
-    )
-    blank_list_fields: ClassVar[tuple[str, ...]] = ("image_list", "element_list")
 
     model_name: str = "kling-image-o1"
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT_LENGTH)

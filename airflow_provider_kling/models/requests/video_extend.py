@@ -36,7 +36,6 @@ class VideoExtendRequest(KlingVideoRequest):
 
     kind: ClassVar[str] = RequestKind.VIDEO_EXTEND
     paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: VIDEO_EXTEND_PATH}
-    blank_text_fields: ClassVar[tuple[str, ...]] = ("prompt", "negative_prompt")
     #: The length is the source's plus about 5 s: unknown from the request alone.
     default_duration: ClassVar[int | None] = None
 

@@ -79,23 +79,6 @@ class ImageToVideoRequest(KlingVideoRequest):
         "dynamic_masks.mask",
     )
     frame_fields: ClassVar[tuple[str, ...]] = ("first_frame", "last_frame")
-    blank_text_fields: ClassVar[tuple[str, ...]] = (
-        "prompt",
-        "negative_prompt",
-        "first_frame",
-        "last_frame",
-        "static_mask",
-        "resolution",
-        "duration",
-        "audio",
-        "shot_type",
-    )
-    blank_list_fields: ClassVar[tuple[str, ...]] = (
-        "dynamic_masks",
-        "voice_ids",
-        "element_ids",
-        "multi_prompt",
-    )
 
     model_name: str = Field(default="kling-v2-6", description="The model; it chooses the API style.")
     prompt: Annotated[str | None, Wire(model_path=Contents("prompt", "text"))] = Field(

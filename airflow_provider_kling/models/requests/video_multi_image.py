@@ -31,12 +31,6 @@ class MultiImageToVideoRequest(KlingVideoRequest):
     kind: ClassVar[str] = RequestKind.MULTI_IMAGE2VIDEO
     paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: "/v1/videos/multi-image2video"}
     image_fields: ClassVar[tuple[str, ...]] = ("image_list.image",)
-    blank_text_fields: ClassVar[tuple[str, ...]] = (
-        "negative_prompt",
-        "resolution",
-        "aspect_ratio",
-        "duration",
-    )
 
     model_name: str = Field(default="kling-v1-6", description="kling-v1-6, the only one.")
     image_list: list[ImageItem] = Field(

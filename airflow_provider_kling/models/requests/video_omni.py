@@ -61,17 +61,6 @@ class OmniVideoRequest(KlingVideoRequest):
     }
     image_fields: ClassVar[tuple[str, ...]] = ("reference_images", "first_frame", "last_frame")
     frame_fields: ClassVar[tuple[str, ...]] = image_fields
-    blank_text_fields: ClassVar[tuple[str, ...]] = (
-        "first_frame",
-        "last_frame",
-        "feature_video",
-        "base_video",
-        "resolution",
-        "aspect_ratio",
-        "duration",
-        "audio",
-    )
-    blank_list_fields: ClassVar[tuple[str, ...]] = ("reference_images", "element_ids")
     #: Kling's ``/v1`` omni default mode.
     default_mode: ClassVar[str] = "pro"
 

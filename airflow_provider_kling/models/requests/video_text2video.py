@@ -47,15 +47,6 @@ class TextToVideoRequest(KlingVideoRequest):
         ApiStyle.V1: "/v1/videos/text2video",
         ApiStyle.MODEL_PATH: "/text-to-video",
     }
-    blank_text_fields: ClassVar[tuple[str, ...]] = (
-        "negative_prompt",
-        "resolution",
-        "aspect_ratio",
-        "duration",
-        "audio",
-        "shot_type",
-    )
-    blank_list_fields: ClassVar[tuple[str, ...]] = ("element_ids", "multi_prompt")
 
     model_name: str = Field(default="kling-v2-6", description="The model; it chooses the API style.")
     prompt: Annotated[str, Wire(model_path=TOP)] = Field(
