@@ -16,6 +16,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -23,7 +24,7 @@ from pydantic import (
 from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
-from airflow_provider_kling.models.reference_image import checked_image
+from airflow_provider_kling.models.reference_image import check_model_path_image, checked_image
 from airflow_provider_kling.unit_prices import Prices, UnitRule, image_rule
 
 #: Where a field goes in a model-path body: the top level, ``settings``, ``options``.
@@ -112,9 +113,12 @@ def check_external_task_id(value: str | None) -> str | None:
     return value
 
 
-def check_image(value: str | None) -> str | None:
-    """An image field: an http(s) URL or bare base64 of a JPEG/PNG within Kling's limits."""
-    return None if value is None else checked_image(value)
+def check_image(value: str | None, style: ApiStyle = ApiStyle.V1) -> str | None:
+    """An image: ``/v1``'s limits (a URL, or bare base64 of a JPEG/PNG of at most 10 MB, at least
+    300 px a side), or the model-path style's (a URL, or bare base64 of at most 50 MB)."""
+    if value is None:
+        return None
+    return checked_image(value) if style is ApiStyle.V1 else check_model_path_image(value)
 
 
 def check_prompt_not_blank(value: str | None) -> str | None:
@@ -144,7 +148,8 @@ class KlingTaskRequest(BaseModel):
     unit_rule: ClassVar[UnitRule] = image_rule()
     #: STAND-IN prices ``{model: {tier: units}}`` (labelled so in every estimate made from them).
     stand_in_prices: ClassVar[Prices] = {}
-    #: Fields that carry an image (``"field"`` or ``"list_field.key"``).
+    #: Fields that carry an image (``"field"`` or ``"list_field.key"``): a ``"field"`` (an image, or
+    #: a list of them) is checked by the request's style; a ``"list_field.key"`` by its item model.
     image_fields: ClassVar[tuple[str, ...]] = ()
     #: The models ``model_name`` may name (empty: the kind has no ``model_name``).
     known_models: ClassVar[Collection[str]] = ()
@@ -241,6 +246,16 @@ class KlingTaskRequest(BaseModel):
         if cls.known_models and value not in cls.known_models:
             raise ValueError(f"must be one of {', '.join(cls.known_models)}")
         return value
+
+    @field_validator("*")
+    @classmethod
+    def _images(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name not in cls.image_fields or value is None:
+            return value
+        style = cls.style_of(info.data.get("model_name"))
+        if isinstance(value, list):
+            return [check_image(item, style) for item in value]
+        return check_image(value, style)
 
     @field_validator("prompt", check_fields=False)
     @classmethod

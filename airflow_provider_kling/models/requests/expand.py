@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
@@ -20,7 +20,6 @@ from airflow_provider_kling.models.capabilities import MAX_PROMPT_LENGTH
 from airflow_provider_kling.models.requests.base import (
     KlingTaskRequest,
     WatermarkInfo,
-    check_image,
 )
 from airflow_provider_kling.unit_prices import FLAT_IMAGE_PRICES, Prices, UnitRule, image_rule
 
@@ -66,8 +65,6 @@ class ExpandImageRequest(KlingTaskRequest):
     prompt: str | None = Field(default=None, max_length=MAX_PROMPT_LENGTH)
     n: int = Field(default=1, ge=1, le=9)
     watermark_info: WatermarkInfo | None = None
-
-    _image = field_validator("image")(classmethod(lambda cls, value: check_image(value)))
 
     @model_validator(mode="after")
     def _area_and_growth(self) -> ExpandImageRequest:

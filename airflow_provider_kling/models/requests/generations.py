@@ -13,7 +13,6 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import (
     Field,
-    field_validator,
     model_validator,
 )
 
@@ -27,7 +26,6 @@ from airflow_provider_kling.models.capabilities import (
     MAX_REFERENCES,
     ImageModelCapability,
 )
-from airflow_provider_kling.models.reference_image import checked_image
 from airflow_provider_kling.models.requests.base import ElementReference, KlingTaskRequest, WatermarkInfo
 from airflow_provider_kling.unit_prices import PRICE_TABLE, Prices
 
@@ -57,11 +55,6 @@ class ImageGenerationRequest(KlingTaskRequest):
     resolution: Literal["1k", "2k"] | None = None
     aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9"] | None = None
     watermark_info: WatermarkInfo | None = None
-
-    @field_validator("image")
-    @classmethod
-    def _image_is_url_or_base64(cls, value: str | None) -> str | None:
-        return None if value is None else checked_image(value)
 
     @model_validator(mode="after")
     def _model_capabilities(self) -> ImageGenerationRequest:

@@ -64,7 +64,3 @@ class MultiImageRequest(KlingTaskRequest):
     watermark_info: WatermarkInfo | None = None
 
     _plain_images = field_validator("subject_image_list", mode="before")(plain_items("subject_image"))
-
-    _images = field_validator("scene_image", "style_image")(
-        classmethod(lambda cls, value: check_image(value))
-    )

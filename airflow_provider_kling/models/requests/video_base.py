@@ -14,14 +14,12 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
-from airflow_provider_kling.models.reference_image import check_model_path_image, checked_image
 from airflow_provider_kling.models.requests.base import (
     OPTION,
     SETTING,
@@ -220,14 +218,6 @@ WATERMARK = Annotated[
 ]
 
 
-def check_frame(value: str | None, style: ApiStyle) -> str | None:
-    """An image for a video: ``/v1``'s limits (JPEG/PNG, 10 MB, 300 px), or the model-path style's
-    (a URL, or bare base64 of at most 50 MB)."""
-    if value is None:
-        return None
-    return checked_image(value) if style is ApiStyle.V1 else check_model_path_image(value)
-
-
 class KlingVideoRequest(KlingTaskRequest):
     """The base of the video request kinds: a video task, one slot, priced per second of video."""
 
@@ -240,8 +230,6 @@ class KlingVideoRequest(KlingTaskRequest):
     default_duration: ClassVar[int | None] = 5
     #: Kling's ``/v1`` ``mode`` when the request leaves it out.
     default_mode: ClassVar[str] = "std"
-    #: Fields whose value is an image, checked by the request's style (besides ``image_fields``' lists).
-    frame_fields: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -285,16 +273,6 @@ class KlingVideoRequest(KlingTaskRequest):
     )
     _element_ids = field_validator("element_ids", mode="before", check_fields=False)(ids_of("element_id"))
     _voice_ids = field_validator("voice_ids", mode="before", check_fields=False)(ids_of("voice_id"))
-
-    @field_validator("*")
-    @classmethod
-    def _frames(cls, value: Any, info: ValidationInfo) -> Any:
-        if info.field_name not in cls.frame_fields:
-            return value
-        style = cls.style_of(info.data.get("model_name"))
-        if isinstance(value, list):
-            return [check_frame(item, style) for item in value]
-        return check_frame(value, style)
 
     @model_validator(mode="after")
     def _video_model_rules(self) -> KlingVideoRequest:

@@ -78,7 +78,6 @@ class ImageToVideoRequest(KlingVideoRequest):
         "static_mask",
         "dynamic_masks.mask",
     )
-    frame_fields: ClassVar[tuple[str, ...]] = ("first_frame", "last_frame")
 
     model_name: str = Field(default="kling-v2-6", description="The model; it chooses the API style.")
     prompt: Annotated[str | None, Wire(model_path=Contents("prompt", "text"))] = Field(
@@ -118,8 +117,6 @@ class ImageToVideoRequest(KlingVideoRequest):
     shot_type: SHOT_TYPE = None
     multi_prompt: MULTI_PROMPT = None
     watermark_info: WATERMARK = None
-
-    _static_mask = field_validator("static_mask")(classmethod(lambda cls, value: check_image(value)))
 
     def kind_problems(self) -> list[str]:
         problems = []

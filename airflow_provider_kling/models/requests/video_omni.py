@@ -60,7 +60,6 @@ class OmniVideoRequest(KlingVideoRequest):
         ApiStyle.MODEL_PATH: "/omni-video",
     }
     image_fields: ClassVar[tuple[str, ...]] = ("reference_images", "first_frame", "last_frame")
-    frame_fields: ClassVar[tuple[str, ...]] = image_fields
     #: Kling's ``/v1`` omni default mode.
     default_mode: ClassVar[str] = "pro"
 

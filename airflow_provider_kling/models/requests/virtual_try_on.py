@@ -11,13 +11,10 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import ClassVar
 
-from pydantic import field_validator
-
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.requests.base import (
     KlingTaskRequest,
-    check_image,
 )
 from airflow_provider_kling.unit_prices import TRY_ON_PRICES, Prices, UnitRule, task_rule
 
@@ -40,7 +37,3 @@ class VirtualTryOnRequest(KlingTaskRequest):
     model_name: str = "kolors-virtual-try-on-v1"
     human_image: str
     cloth_image: str
-
-    _images = field_validator("human_image", "cloth_image")(
-        classmethod(lambda cls, value: check_image(value))
-    )
