@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
@@ -248,11 +248,7 @@ class UnitEstimator:
         return self.estimate_request({"model_name": model_name, "resolution": resolution, "n": n})
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "price_table": self.price_table,
-            "fallback_per_image": self.fallback_per_image,
-            "learned": dict(self.learned),
-        }
+        return asdict(self)
 
     @classmethod
     def from_json(
@@ -375,12 +371,7 @@ class BudgetPlan:
     limit: float | None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "admitted": self.admitted,
-            "not_generated": self.not_generated,
-            "estimated_units": self.estimated_units,
-            "limit": self.limit,
-        }
+        return asdict(self)
 
 
 def plan_within_budget(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -166,7 +166,7 @@ class Budget:
         self.in_flight.pop(key, None)
 
     def to_json(self) -> dict[str, Any]:
-        return {"limit": self.limit, "deducted": dict(self.deducted), "in_flight": dict(self.in_flight)}
+        return asdict(self)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Budget:

@@ -11,7 +11,7 @@ images at the simulator's figures (Kling's own pages price Image 3.0 at 8 units 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from airflow_provider_kling.kinds import RequestKind
@@ -45,13 +45,7 @@ class Purchase:
         return f"{self.kind}/{self.model}/{self.tier}"
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "model": self.model,
-            "tier": self.tier,
-            "quantity": self.quantity,
-            "per": self.per,
-        }
+        return asdict(self)
 
     def describe(self) -> str:
         model = "" if self.model == ANY else f" {self.model}"

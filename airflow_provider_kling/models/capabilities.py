@@ -316,13 +316,10 @@ def _served_cell(row: ModelAvailability | None, host: HostFamily) -> str:
     return f"since {served.since.isoformat()}" if served.since else "yes"
 
 
-def _successor_cell(row: ModelAvailability | None) -> str:
-    return f"`{row.successor}`" if row and row.successor else "-"
-
-
 def _availability_cells(row: ModelAvailability | None) -> str:
     """The "Kling's own hosts | reseller | successor" cells of a model's line."""
-    return f"{_served_cell(row, 'kling')} | {_served_cell(row, 'reseller')} | {_successor_cell(row)}"
+    successor = f"`{row.successor}`" if row and row.successor else "-"
+    return f"{_served_cell(row, 'kling')} | {_served_cell(row, 'reseller')} | {successor}"
 
 
 def render_model_table() -> str:

@@ -32,20 +32,6 @@ ProductType = Literal["video", "image", "try_on"]
 TASK_STATUSES: tuple[str, ...] = get_args(SearchStatus)
 PRODUCT_TYPES: tuple[str, ...] = get_args(ProductType)
 
-__all__ = [
-    "DEFAULT_LIMIT",
-    "MAX_LIMIT",
-    "MAX_TASK_IDS",
-    "TASKS_PATH",
-    "TaskPage",
-    "TaskSearch",
-    "chunks",
-    "records_of",
-    "tasks_by_ids_params",
-    "tasks_from_answer",
-    "tasks_page_from_answer",
-]
-
 
 def chunks(task_ids: Iterable[str], size: int = MAX_TASK_IDS) -> Iterator[list[str]]:
     """The ids in order, each once, in lists of at most ``size`` (one ``GET /tasks`` each)."""
