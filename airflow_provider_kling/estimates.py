@@ -16,7 +16,6 @@ from airflow_provider_kling.models.requests import REQUEST_KINDS
 from airflow_provider_kling.models.task import KlingTask, TaskStatus
 from airflow_provider_kling.spend import Budget, format_units, units_of
 from airflow_provider_kling.unit_prices import (
-    DEFAULT_N,
     STAND_IN_LABEL,
     Prices,
     Purchase,
@@ -166,10 +165,6 @@ class UnitEstimator:
         """Record what the succeeded task of ``request`` (a model or a mapping, any kind) deducted."""
         self.learn_purchase(purchase_of(request), units)
 
-    def learn(self, model_name: str | None, resolution: str | None, n: int, units: float | None) -> None:
-        """:meth:`learn_request` for image generation."""
-        self.learn_request({"model_name": model_name, "resolution": resolution, "n": n}, units)
-
     def learn_from_tasks(
         self,
         tasks: Iterable[KlingTask],
@@ -242,10 +237,6 @@ class UnitEstimator:
     def estimate_request(self, request: Any) -> Estimate:
         """:meth:`estimate_purchase` of a request model or a mapping of its fields (any kind)."""
         return self.estimate_purchase(purchase_of(request))
-
-    def estimate(self, model_name: str | None, resolution: str | None, n: int | None = DEFAULT_N) -> Estimate:
-        """:meth:`estimate_request` for image generation."""
-        return self.estimate_request({"model_name": model_name, "resolution": resolution, "n": n})
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
