@@ -14,7 +14,6 @@ from datetime import UTC, date, datetime
 
 from airflow_provider_kling.defaults import DEFAULT_IMAGE_MODEL
 from airflow_provider_kling.errors import KlingRequestValidationError
-from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.hosts import HOST_FAMILY_NAMES, HostFamily, host_family
 
 ALL_ASPECT_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9")
@@ -148,8 +147,6 @@ class ModelAvailability:
     """Where one image model is served, and what replaces it. A host family not listed: not known."""
 
     name: str
-    #: the request kind that takes it: ``generations`` or ``omni-image``
-    kind: str
     served: tuple[Served, ...]
     #: the model to use instead once it is gone
     successor: str | None = None
@@ -182,8 +179,7 @@ MODEL_AVAILABILITY: Mapping[str, ModelAvailability] = {
     for row in (
         *(
             ModelAvailability(
-                name=name,
-                kind=RequestKind.GENERATIONS,
+                name,
                 served=(
                     Served("kling", until=_DROPPED, source=_KLING_PAGE_2026_09),
                     Served("reseller", source=_RESELLER_PAGE),
@@ -193,26 +189,22 @@ MODEL_AVAILABILITY: Mapping[str, ModelAvailability] = {
             for name in ("kling-v1", "kling-v1-5", "kling-v2", "kling-v2-new")
         ),
         ModelAvailability(
-            name="kling-v2-1",
-            kind=RequestKind.GENERATIONS,
+            "kling-v2-1",
             served=(Served("kling", source=_KLING_PAGE_2026_09), Served("reseller", source=_RESELLER_PAGE)),
         ),
         ModelAvailability(
-            name="kling-v3",
-            kind=RequestKind.GENERATIONS,
+            "kling-v3",
             served=(
                 Served("kling", since=_IMAGE_3_LAUNCH, source=_KLING_PAGE_2026_09 + " (the default)"),
                 Served("reseller", source=_RESELLER_PAGE),
             ),
         ),
         ModelAvailability(
-            name="kling-image-o1",
-            kind=RequestKind.OMNI_IMAGE,
+            "kling-image-o1",
             served=(Served("kling", source="Kling's omni-image page, 2026-09-20 (the default)"),),
         ),
         ModelAvailability(
-            name="kling-v3-omni",
-            kind=RequestKind.OMNI_IMAGE,
+            "kling-v3-omni",
             served=(Served("kling", since=_IMAGE_3_LAUNCH, source="Kling's omni-image page, 2026-09-20"),),
         ),
     )
