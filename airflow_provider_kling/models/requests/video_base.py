@@ -104,7 +104,8 @@ class Shot(BaseModel):
     @field_validator("duration", mode="before")
     @classmethod
     def _seconds_as_text(cls, value: Any) -> Any:
-        return seconds_as_text(value)
+        checked = whole_seconds(value)  # Kling's /v1 durations are strings ("5")
+        return None if checked is None else str(checked)
 
 
 def whole_seconds(value: Any) -> Any:
@@ -118,12 +119,6 @@ def whole_seconds(value: Any) -> Any:
     if value is None or isinstance(value, int):
         return value
     raise ValueError("must be a whole number of seconds, like 5 or '5'")
-
-
-def seconds_as_text(value: Any) -> Any:
-    """Kling's ``/v1`` durations are strings (``"5"``)."""
-    checked = whole_seconds(value)
-    return None if checked is None else str(checked)
 
 
 def ids_of(key: str) -> Any:
@@ -245,7 +240,9 @@ class KlingVideoRequest(KlingTaskRequest):
         row = VIDEO_MODEL_CAPABILITIES.get(value)
         if row is not None and row.serves(cls.kind) and row.discontinued:
             live = ", ".join(
-                m for m in cls.known_models if m not in VIDEO_MODEL_CAPABILITIES or not row_of(m).discontinued
+                m
+                for m in cls.known_models
+                if not getattr(VIDEO_MODEL_CAPABILITIES.get(m), "discontinued", False)
             )
             raise ValueError(
                 f"Kling discontinued {value} (it answers 'has been discontinued'); use one of {live}"
@@ -277,12 +274,11 @@ class KlingVideoRequest(KlingTaskRequest):
     @model_validator(mode="after")
     def _video_model_rules(self) -> KlingVideoRequest:
         model_name = getattr(self, "model_name", None)
-        if model_name is None:
-            problems = self.kind_problems()
-        elif self.api_style is ApiStyle.V1:
-            problems = v1_model_problems(self, row_of(model_name)) + self.kind_problems()
-        else:
-            problems = model_path_problems(self, MODEL_PATH_MODELS[model_name]) + self.kind_problems()
+        problems = self.kind_problems()
+        if model_name is not None and self.api_style is ApiStyle.V1:
+            problems = v1_model_problems(self, VIDEO_MODEL_CAPABILITIES[model_name]) + problems
+        elif model_name is not None:
+            problems = model_path_problems(self, MODEL_PATH_MODELS[model_name]) + problems
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -348,14 +344,6 @@ class KlingVideoRequest(KlingTaskRequest):
             "duration": basis["duration"],
             "sound": basis["sound"],
         }
-
-
-def row_of(model_name: str) -> VideoModelCapability:
-    return VIDEO_MODEL_CAPABILITIES[model_name]
-
-
-def _durations(durations: tuple[int, ...]) -> str:
-    return describe_durations(durations)
 
 
 def v1_model_problems(request: KlingVideoRequest, model: VideoModelCapability) -> list[str]:
