@@ -13,12 +13,11 @@ filters}`` (times in ms, the last 30 days by default; ``limit`` up to :data:`MAX
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
 
 from airflow_provider_kling.errors import KlingRequestValidationError, KlingResponseError
-from airflow_provider_kling.models.task import KlingTask, task_from_data
 from airflow_provider_kling.models.times import to_millis
 
 #: The model-path style's many-task query (``GET``) and search (``POST``).
@@ -67,11 +66,6 @@ def records_of(data: Any) -> list[dict[str, Any]]:
     return [item for item in (data or ()) if isinstance(item, dict)]
 
 
-def tasks_from_answer(data: Any) -> list[KlingTask]:
-    """The tasks of a ``GET /tasks`` answer's ``data``."""
-    return [task_from_data(item, "a task of a many-task query") for item in records_of(data)]
-
-
 @dataclass(frozen=True)
 class TaskSearch:
     """The body of ``POST /tasks``: a time window, a page (``cursor``, ``limit``) and filters.
@@ -102,12 +96,6 @@ class TaskSearch:
         if start is not None and end is not None and start > end:
             raise KlingRequestValidationError("start_time: must not be after end_time")
 
-    def next(self, page: TaskPage) -> TaskSearch | None:
-        """The search for the page after ``page``; ``None`` when it was the last."""
-        if not page.has_more or not page.next_cursor:
-            return None
-        return replace(self, cursor=page.next_cursor)
-
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "start_time": to_millis("start_time", self.start_time),
@@ -120,28 +108,3 @@ class TaskSearch:
         if filters:
             body["filters"] = filters
         return {key: value for key, value in body.items() if value is not None}
-
-
-@dataclass(frozen=True)
-class TaskPage:
-    """One page of ``POST /tasks``."""
-
-    tasks: list[KlingTask] = field(default_factory=list)
-    count: int | None = None
-    next_cursor: str | None = None
-    has_more: bool = False
-
-
-def tasks_page_from_answer(data: Any) -> TaskPage:
-    """A ``POST /tasks`` answer's ``data`` (``{result[], count, next_cursor, has_more}``) as a page."""
-    if not isinstance(data, dict):
-        raise KlingResponseError("Kling answered a task search without a page of tasks")
-    result = data.get("result")
-    count = data.get("count")
-    cursor = data.get("next_cursor")
-    return TaskPage(
-        tasks=tasks_from_answer(result),
-        count=count if isinstance(count, int) and not isinstance(count, bool) else None,
-        next_cursor=str(cursor) if cursor not in (None, "") else None,
-        has_more=bool(data.get("has_more")),
-    )
