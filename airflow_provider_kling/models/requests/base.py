@@ -101,12 +101,6 @@ def plain_items(key: str) -> Any:
     return classmethod(wrap)
 
 
-def check_callback_url(value: str | None) -> str | None:
-    if value is not None and not value.startswith(("http://", "https://")):
-        raise ValueError("must be an http:// or https:// URL")
-    return value
-
-
 def check_external_task_id(value: str | None) -> str | None:
     if value is not None and (any(ch.isspace() or not ch.isprintable() for ch in value) or "/" in value):
         raise ValueError("must not contain whitespace, control characters or '/'")
@@ -119,12 +113,6 @@ def check_image(value: str | None, style: ApiStyle = ApiStyle.V1) -> str | None:
     if value is None:
         return None
     return checked_image(value) if style is ApiStyle.V1 else check_model_path_image(value)
-
-
-def check_prompt_not_blank(value: str | None) -> str | None:
-    if value is not None and not value.strip():
-        raise ValueError("must not be blank")
-    return value
 
 
 class KlingTaskRequest(BaseModel):
@@ -260,12 +248,16 @@ class KlingTaskRequest(BaseModel):
     @field_validator("prompt", check_fields=False)
     @classmethod
     def _prompt_not_blank(cls, value: str | None) -> str | None:
-        return check_prompt_not_blank(value)
+        if value is not None and not value.strip():
+            raise ValueError("must not be blank")
+        return value
 
     @field_validator("callback_url")
     @classmethod
     def _callback_is_http(cls, value: str | None) -> str | None:
-        return check_callback_url(value)
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
 
     @field_validator("external_task_id")
     @classmethod
@@ -278,12 +270,8 @@ class KlingTaskRequest(BaseModel):
         try:
             return cls(**fields)
         except ValidationError as exc:
-            message = describe_validation_error(exc)
-            if cls.kind and cls.kind != RequestKind.GENERATIONS:
-                message = message.replace(
-                    "Invalid Kling image request", f"Invalid Kling {cls.kind} request", 1
-                )
-            raise KlingRequestValidationError(message) from None
+            what = "image" if cls.kind == RequestKind.GENERATIONS else cls.kind
+            raise KlingRequestValidationError(describe_validation_error(exc, what)) from None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON body Kling expects in this request's style: unset optional fields are left out."""
@@ -336,7 +324,7 @@ def model_path_body(cls: type[KlingTaskRequest], values: Mapping[str, Any]) -> d
     return body
 
 
-def describe_validation_error(exc: ValidationError) -> str:
+def describe_validation_error(exc: ValidationError, what: str) -> str:
     """One line per problem: the field, the rule, and (shortened) the value that broke it."""
     problems = []
     for error in exc.errors(include_url=False):
@@ -354,4 +342,4 @@ def describe_validation_error(exc: ValidationError) -> str:
         if len(shown) > 60:
             shown = f"{shown[:40]}... ({len(value) if isinstance(value, str) else len(shown)} characters)"
         problems.append(f"{field}: {message} (got {shown})")
-    return "Invalid Kling image request: " + "; ".join(problems)
+    return f"Invalid Kling {what} request: " + "; ".join(problems)
