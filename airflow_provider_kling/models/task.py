@@ -1,12 +1,8 @@
-"""
-Kling's answers read into typed tasks (sans-I/O): :func:`parse_answer` for any transport, and one
-decoder per API style (:data:`DECODERS`) making one :class:`KlingTask` of either shape;
-:func:`record_style` is the only place that tells the shapes apart.
-"""
+"""Kling's tasks read into one typed :class:`KlingTask` (sans-I/O): one decoder per API style
+(:data:`DECODERS`); :func:`record_style` is the only place that tells the two shapes apart."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -15,7 +11,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from airflow_provider_kling.errors import KlingResponseError, error_from_response
+from airflow_provider_kling.errors import KlingResponseError
 from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.times import from_millis
 
@@ -185,50 +181,6 @@ class KlingTask(_Tolerant):
         if self.parent_video is not None:
             summary["parent_video"] = self.parent_video.to_xcom()
         return summary
-
-
-class Envelope(_Tolerant):
-    """Kling's ``{code, message, request_id, data}`` wrapper; ``code`` 0 (or absent) means success."""
-
-    code: int | None = 0
-    message: str | None = None
-    request_id: str | None = None
-    data: Any = None
-
-
-def parse_answer(status: int, headers: Mapping[str, str], content: bytes, task_id: str | None = None) -> Any:
-    """
-    One HTTP answer (from any transport) to Kling's ``data``, or the matching :class:`KlingError`.
-
-    Sans-I/O: the hook's requests and httpx paths both hand their status, headers and body here.
-    """
-    try:
-        body = json.loads(content) if content else None
-    except ValueError:
-        if status < 400:
-            raise KlingResponseError(
-                f"Kling answered HTTP {status} with a body that is not JSON",
-                http_status=status,
-                task_id=task_id,
-            ) from None
-        body = None
-    if status >= 400:
-        raise error_from_response(
-            status, body if isinstance(body, dict) else None, headers=headers, task_id=task_id
-        )
-    if not isinstance(body, dict):
-        raise KlingResponseError(
-            f"Kling answered HTTP {status} without a JSON object", http_status=status, task_id=task_id
-        )
-    try:
-        envelope = Envelope.model_validate(body)
-    except ValidationError:
-        raise KlingResponseError(
-            f"Kling answered HTTP {status} with an unreadable envelope", http_status=status, task_id=task_id
-        ) from None
-    if envelope.code not in (None, 0):
-        raise error_from_response(status, body, headers=headers, task_id=task_id)
-    return envelope.data
 
 
 def record_style(data: Mapping[str, Any]) -> ApiStyle:
