@@ -48,7 +48,7 @@ UNCONFIRMED_FIELDS: Mapping[str, str] = {
     "multi_shot": "kling-v3 multi-shot: the changelog names multi_shot, no page gives its shape",
     "shot_type": "kling-v3 multi-shot: the changelog names shot_type ('intelligence'), not its values",
     "multi_prompt": "kling-v3 multi-shot: [{index, prompt, duration}] comes from third-party copies only",
-    "element_list": "element_list on text2video/image2video (kling-v3) is unconfirmed (omni: documented)",
+    "element_ids": "element_list on text2video/image2video (kling-v3) is unconfirmed (omni: documented)",
 }
 
 _T2V_I2V_KINDS = (RequestKind.TEXT2VIDEO, RequestKind.IMAGE2VIDEO)

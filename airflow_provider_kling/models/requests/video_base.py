@@ -331,8 +331,12 @@ class KlingVideoRequest(KlingTaskRequest):
         """Fields set on this request whose shape Kling's pages do not confirm, with why."""
         if self.api_style is not ApiStyle.V1:
             return {}
+        # omni-video's element_list is documented; the other kinds' is not
+        documented = ("element_ids",) if self.kind == RequestKind.OMNI_VIDEO else ()
         return {
-            name: why for name, why in UNCONFIRMED_FIELDS.items() if getattr(self, name, None) is not None
+            name: why
+            for name, why in UNCONFIRMED_FIELDS.items()
+            if getattr(self, name, None) is not None and name not in documented
         }
 
     def summary(self) -> dict[str, Any]:
