@@ -124,11 +124,6 @@ class KlingTask(_Tolerant):
 
     _times = field_validator("created_at", "updated_at", mode="before")(from_millis)
 
-    @field_validator("task_id", mode="before")
-    @classmethod
-    def _id_as_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) else value
-
     @field_validator("task_info", "task_result", mode="before")
     @classmethod
     def _null_is_empty(cls, value: Any) -> Any:

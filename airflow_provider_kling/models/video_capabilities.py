@@ -1,14 +1,9 @@
 """
-What each Kling video model accepts: one row per model, in two tables, one per API style
-(:data:`VIDEO_MODEL_CAPABILITIES` for ``/v1/videos/*``, :data:`MODEL_PATH_MODELS` for the 2026
-model-in-path API). A video kind's models are the rows that serve it; a model's table is its style.
-
-The video request kinds (``models.requests.video_*``) read these tables and nothing else, so a
-new model is one more row. Written from the facts gathered from Kling's pages and changelog
-(text-to-video, image-to-video, omni-video, multi-image-to-video). Where the pages say nothing
-about a model, the row allows rather than refuses and says so in ``notes``; what the pages name
-without giving its shape (kling-v3's multi-shot fields, its ``element_list`` outside omni) is
-listed in :data:`UNCONFIRMED_FIELDS` and flagged by the request (``unconfirmed_fields()``).
+What each Kling video model accepts, from Kling's pages and changelog: one row per model, in one
+table per API style (:data:`VIDEO_MODEL_CAPABILITIES` for ``/v1``, :data:`MODEL_PATH_MODELS`); a
+kind's models are the rows that serve it. The video requests read these tables and nothing else.
+Where the pages say nothing, a row allows rather than refuses and says so in ``notes``; fields
+they name without a shape are :data:`UNCONFIRMED_FIELDS`.
 """
 
 from __future__ import annotations

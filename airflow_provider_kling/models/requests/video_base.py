@@ -373,20 +373,15 @@ def v1_model_problems(request: KlingVideoRequest, model: VideoModelCapability) -
             f"duration: {model.name} makes videos of {describe_durations(model.durations)} seconds "
             f"(got {duration!r})"
         )
-    if getattr(request, "cfg_scale", None) is not None and not model.cfg_scale:
-        problems.append(
-            f"cfg_scale: {model.name} rejects cfg_scale (kling-v2.x models do); "
-            f"models that take it: {models_with(kind, 'cfg_scale')}"
-        )
-    audio = getattr(request, "audio", None)
-    if audio is not None and not model.sound:
-        problems.append(f"audio: {model.name} makes no sound; models that do: {models_with(kind, 'sound')}")
-    elif audio == "original":
+    for field, flag, refusal in (
+        ("cfg_scale", "cfg_scale", "rejects cfg_scale (kling-v2.x models do)"),
+        ("audio", "sound", "makes no sound"),
+        ("voice_ids", "voices", "takes no voices"),
+    ):
+        if getattr(request, field, None) is not None and not getattr(model, flag):
+            problems.append(f"{field}: {model.name} {refusal}; models that do: {models_with(kind, flag)}")
+    if model.sound and getattr(request, "audio", None) == "original":
         problems.append(f"audio: {model.name} takes native or off (got 'original')")
-    if getattr(request, "voice_ids", None) is not None and not model.voices:
-        problems.append(
-            f"voice_ids: {model.name} takes no voices; models that do: {models_with(kind, 'voices')}"
-        )
     if kind != RequestKind.OMNI_VIDEO and getattr(request, "last_frame", None) is not None:
         effective = request.effective_mode
         if effective not in model.image_tail_modes:
