@@ -14,7 +14,7 @@ from airflow_provider_kling.errors import KlingError, KlingRequestValidationErro
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.requests import REQUEST_KINDS
 from airflow_provider_kling.models.task import KlingTask, TaskStatus
-from airflow_provider_kling.spend import Budget, format_units, units_of
+from airflow_provider_kling.spend import Budget, format_units, sum_units, units_of
 from airflow_provider_kling.unit_prices import (
     STAND_IN_LABEL,
     Prices,
@@ -307,13 +307,13 @@ class SpendEstimate:
 
     @property
     def units(self) -> float:
-        return round(math.fsum(item.units for item in self.items), 6)
+        return sum_units(item.units for item in self.items) or 0.0
 
     def units_by_source(self) -> dict[str, float]:
         shares: dict[str, list[float]] = {}
         for item in self.items:
             shares.setdefault(item.source, []).append(item.units)
-        return {source: round(math.fsum(values), 6) for source, values in shares.items()}
+        return {source: sum_units(values) or 0.0 for source, values in shares.items()}
 
     def most_expensive(self, count: int = 10) -> list[ItemEstimate]:
         return sorted(self.items, key=lambda item: (-item.units, item.index))[:count]
