@@ -1,11 +1,6 @@
-"""``POST /v1/images/editing/expand``: outpainting, the canvas grown by a ratio on each side.
-
-Rules from Kling's Extend Image page: ``image`` is required (URL or bare base64 of a JPEG/PNG,
-at most 10 MB, at least 300 px a side, 1:2.5-2.5:1); ``up_``, ``down_``, ``left_`` and
-``right_expansion_ratio`` are each in [0, 2] (a multiple of the original height or width, all
-four sent, 0 for a side left as is); the new image's area is at most 3 times the original's,
-``(1 + left + right) * (1 + up + down) <= 3``; ``prompt`` at most 2500 characters; ``n`` 1-9.
-"""
+"""``POST /v1/images/editing/expand``: outpainting, the canvas grown by a ratio of the original
+height or width on each side (Kling's Extend Image page; all four ratios are sent, 0 for a side
+left as is)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""``POST /v1/images/multi-image2image``: one image from 1-4 subject images, optional scene and style.
-
-Rules from Kling's Multi-Image to Image page: ``subject_image_list`` holds 1 to 4
-``{"subject_image": ...}`` (pre-cropped subjects); ``scene_image`` and ``style_image`` are
-optional; ``prompt`` at most 2500 characters; ``n`` 1-9; the eight usual aspect ratios.
-Every image: URL or bare base64 of a JPEG/PNG, at most 10 MB, at least 300 px a side, 1:2.5-2.5:1.
-"""
+"""``POST /v1/images/multi-image2image``: one image from 1-4 pre-cropped subject images, with an
+optional scene and style (Kling's Multi-Image to Image page)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,6 @@
-"""``POST /v1/images/omni-image``: one model for generation and editing from text, images and elements.
-
-Rules from Kling's Omni-Image page: ``prompt`` is required (at most 2500 characters; it names
-reference images as ``<<<image_1>>>``); ``image_list`` and ``element_list`` hold at most 10
-references together; ``result_type`` ``series`` makes ``series_amount`` (2-9) related images
-and ignores ``n``; resolutions and series depend on the model (:data:`OMNI_MODELS`).
-"""
+"""``POST /v1/images/omni-image``: one model for generation and editing from text, images and
+elements, cited in the prompt as ``<<<image_1>>>`` (Kling's Omni-Image page); ``result_type``
+``series`` makes ``series_amount`` related images and ignores ``n``."""
 
 from __future__ import annotations
 

@@ -1,12 +1,7 @@
-"""``POST /v1/videos/video-extend``: about 4-5 more seconds of a video Kling made.
-
-Rules from Kling's video-extend page: ``video_id`` (required) is the id of a video from
-text2video, image2video or an earlier extend (``task_result.videos[0].id``, not the task id);
-``prompt`` and ``negative_prompt`` at most 2500 characters, ``cfg_scale`` in [0, 1]; no model and
-no mode (the source's are reused). The whole video stays at most 3 minutes and the source must be
-under 30 days old: :func:`extend_source_problems` says so before a create is sent. The result's
-``videos[0]`` is the whole, longer video under a new id; ``task_info.parent_video`` is the source.
-"""
+"""``POST /v1/videos/video-extend``: about 4-5 more seconds of a video Kling made (Kling's
+video-extend page). ``video_id`` is ``task_result.videos[0].id``, not the task id; the model and mode
+are the source's. The result's ``videos[0]`` is the whole, longer video under a new id, and
+``task_info.parent_video`` the source."""
 
 from __future__ import annotations
 

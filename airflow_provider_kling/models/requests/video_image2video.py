@@ -1,13 +1,6 @@
 """Image to video: a video from a first frame (and optionally a last frame), at
-``POST /v1/videos/image2video`` or ``/image-to-video/{model}``.
-
-Rules from Kling's image-to-video pages: ``first_frame`` and ``last_frame`` are URLs or bare base64
-(``/v1``: a JPG/PNG of at most 10 MB, at least 300 px a side; model-path: at most 50 MB), and come
-from your storage too (``image_fields``); there is no ``aspect_ratio`` (the image sets it). On
-``/v1`` the last frame, the motion-brush masks (``static_mask``, ``dynamic_masks``: up to 6, each
-with 2-77 trajectory points) and ``camera_control`` exclude one another, and ``voice_ids`` (at most
-2, cited as ``<<<voice_1>>>``) need ``audio="native"``. Per-model rules: ``models.video_capabilities``.
-"""
+``POST /v1/videos/image2video`` or ``/image-to-video/{model}`` (Kling's image-to-video pages);
+there is no ``aspect_ratio``: the image sets it."""
 
 from __future__ import annotations
 

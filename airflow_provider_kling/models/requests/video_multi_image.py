@@ -1,10 +1,5 @@
-"""``POST /v1/videos/multi-image2video``: a video from up to 4 reference images (kling-v1-6 only).
-
-Rules from Kling's Multi-Image to Video page: ``image_list`` holds 1 to 4 images (URL or bare
-base64 of a JPG/PNG, or a file in your storage) and ``prompt`` is required (at most 2500
-characters); ``resolution`` 720p or 1080p (``mode`` std or pro), ``duration`` 5 or 10,
-``aspect_ratio`` 16:9, 9:16 or 1:1.
-"""
+"""``POST /v1/videos/multi-image2video``: a video from up to 4 reference images (kling-v1-6 only;
+Kling's Multi-Image to Video page)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
-"""Text to video: a video from a prompt, at ``POST /v1/videos/text2video`` or ``/text-to-video/{model}``.
-
-Rules from Kling's text-to-video pages and changelog: ``prompt`` is required (2500 characters, 3072
-on kling-3.0 and kling-3.0-turbo); ``aspect_ratio`` 16:9 (default), 9:16 or 1:1. ``/v1`` models
-also take ``negative_prompt``, ``cfg_scale`` in [0, 1], ``camera_control`` (a preset or one
-``simple`` movement), ``element_ids`` and kling-v3's multi-shot fields. What each model accepts:
-``models.video_capabilities``.
-"""
+"""Text to video: a video from a prompt, at ``POST /v1/videos/text2video`` or
+``/text-to-video/{model}`` (Kling's text-to-video pages and changelog)."""
 
 from __future__ import annotations
 

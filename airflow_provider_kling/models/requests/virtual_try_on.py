@@ -1,10 +1,5 @@
-"""``POST /v1/images/kolors-virtual-try-on``: a person image dressed in a garment image.
-
-Rules from Kling's Virtual Try-On page: ``human_image`` and ``cloth_image`` are required (URL
-or bare base64 of a JPEG/PNG, at most 10 MB, at least 300 px a side); ``model_name``
-``kolors-virtual-try-on-v1`` (Kling's default) or ``-v1-5`` (which also takes a top and a
-bottom combined in one garment image). There is no ``n``: a task makes one image.
-"""
+"""``POST /v1/images/kolors-virtual-try-on``: a person image dressed in a garment image, one image
+a task (Kling's Virtual Try-On page; ``-v1-5`` also takes a top and a bottom in one garment image)."""
 
 from __future__ import annotations
 
