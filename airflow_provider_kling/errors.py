@@ -7,6 +7,7 @@ headers and a decoded body to :func:`error_from_response` and ask ``error.retrya
 from __future__ import annotations
 
 import email.utils
+import json
 import math
 import time
 from collections.abc import Mapping
@@ -263,6 +264,45 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+def _code(raw: Any) -> int | None:
+    return int(raw) if isinstance(raw, int | str) and str(raw).lstrip("-").isdigit() else None
+
+
+def parse_answer(status: int, headers: Mapping[str, str], content: bytes, task_id: str | None = None) -> Any:
+    """
+    One HTTP answer (from any transport) to Kling's ``data``, or the matching :class:`KlingError`.
+
+    Sans-I/O: the hook's requests and httpx paths both hand their status, headers and body here.
+    Kling's envelope is ``{code, message, request_id, data}``; ``code`` 0 (or absent) means success.
+    """
+    try:
+        body = json.loads(content) if content else None
+    except ValueError:
+        if status < 400:
+            raise KlingResponseError(
+                f"Kling answered HTTP {status} with a body that is not JSON",
+                http_status=status,
+                task_id=task_id,
+            ) from None
+        body = None
+    if status >= 400:
+        raise error_from_response(
+            status, body if isinstance(body, dict) else None, headers=headers, task_id=task_id
+        )
+    if not isinstance(body, dict):
+        raise KlingResponseError(
+            f"Kling answered HTTP {status} without a JSON object", http_status=status, task_id=task_id
+        )
+    code = _code(body.get("code"))
+    if code is None and body.get("code") is not None:
+        raise KlingResponseError(
+            f"Kling answered HTTP {status} with an unreadable envelope", http_status=status, task_id=task_id
+        )
+    if code:
+        raise error_from_response(status, body, headers=headers, task_id=task_id)
+    return body.get("data")
+
+
 def error_from_response(
     http_status: int | None,
     body: Mapping[str, Any] | None,
@@ -272,8 +312,7 @@ def error_from_response(
 ) -> KlingError:
     """Build the exception for a failed answer (HTTP status >= 400, or a non-zero ``code``)."""
     body = body or {}
-    raw_code = body.get("code")
-    code = int(raw_code) if isinstance(raw_code, int | str) and str(raw_code).lstrip("-").isdigit() else None
+    code = _code(body.get("code"))
     message = str(body.get("message") or body.get("msg") or f"HTTP {http_status}")
     header_value = None
     if headers is not None:

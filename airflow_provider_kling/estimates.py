@@ -1,12 +1,4 @@
-"""
-Unit estimates for requests of any kind, from the account's own prices when it has them.
-
-An estimate's price comes, in this order, from what this account's finished tasks deducted
-(learnt: :meth:`UnitEstimator.learn_request` as tasks end, :meth:`UnitEstimator.learn_from_tasks`
-for task records, :func:`learn_from_account` to read them through a hook), from the user's
-``price_table``, or from the stand-in prices of :mod:`airflow_provider_kling.unit_prices`, which
-every message labels "stand-in prices, not your account's". :func:`estimate_requests` estimates a
-list (the spend gate shows its total, its sources and its ten most expensive items).
+"""Unit estimates for requests of any kind (:class:`UnitEstimator` says where a price comes from).
 
 No I/O here except :func:`learn_from_account`, which only calls the hook it is given.
 """
@@ -15,15 +7,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.requests import REQUEST_KINDS
-from airflow_provider_kling.spend import Budget, format_units, task_units, units_of
+from airflow_provider_kling.models.task import KlingTask, TaskStatus
+from airflow_provider_kling.spend import Budget, format_units, sum_units, units_of
 from airflow_provider_kling.unit_prices import (
-    DEFAULT_N,
     STAND_IN_LABEL,
     Prices,
     Purchase,
@@ -159,8 +151,6 @@ class UnitEstimator:
         if self.price_table is not None:
             self.price_table = check_price_table(self.price_table)
 
-    # -- learning (no I/O: the records come from the caller) ----------------------------------------
-
     def learn_purchase(self, purchase: Purchase, units: float | None) -> None:
         """Record what a succeeded task deducted (failed tasks deduct 0: they teach no price)."""
         if units is None or units <= 0 or purchase.quantity <= 0:
@@ -175,44 +165,35 @@ class UnitEstimator:
         """Record what the succeeded task of ``request`` (a model or a mapping, any kind) deducted."""
         self.learn_purchase(purchase_of(request), units)
 
-    def learn(self, model_name: str | None, resolution: str | None, n: int, units: float | None) -> None:
-        """:meth:`learn_request` for image generation."""
-        self.learn_request({"model_name": model_name, "resolution": resolution, "n": n}, units)
-
     def learn_from_tasks(
         self,
-        records: Iterable[Mapping[str, Any]],
+        tasks: Iterable[KlingTask],
         *,
         kind: str = RequestKind.GENERATIONS,
         requests: Mapping[str, Any] | None = None,
     ) -> int:
         """
-        Learn from Kling task records (legacy ``task_id``/``final_unit_deduction`` or new-style
-        ``id``/``billing[]``); returns how many taught a price.
+        Learn from Kling's tasks of ``kind`` (as the hook reads them); returns how many taught a price.
 
-        A record's request is ``requests[task id]`` or ``requests[external task id]`` when given
-        (the price is then learnt by model and tier); otherwise only the kind's rate per image or
-        second is learnt, from the images or video seconds the task made (Kling's records do not
-        repeat the request). Only succeeded tasks teach a price.
+        A task's request is ``requests[task id]`` or ``requests[external task id]`` when given (the
+        price is then learnt by model and tier); otherwise only the kind's rate per image or second
+        of video the task made. Only succeeded tasks teach a price.
         """
-        learnt = 0
-        for record in records:
-            if str(record.get("task_status") or record.get("status")) not in ("succeed", "succeeded"):
+        learnt, requests = 0, requests or {}
+        for task in tasks:
+            units = units_of(task.final_unit_deduction)
+            if task.task_status is not TaskStatus.SUCCEED or not units:
                 continue
-            units = task_units(record)
-            if units is None or units <= 0:
-                continue
-            record_kind = str(record.get("request_kind") or kind)
-            request = _request_of(record, requests or {})
+            keys = (task.task_id, task.external_task_id)
+            request = next((requests[key] for key in keys if key is not None and key in requests), None)
             if request is not None:
-                found = request_fields(request)[1] if not isinstance(request, Mapping) else dict(request)
-                self.learn_request({"kind": record_kind, **found}, units)
-            else:
-                made = _made_by(record)
-                if not made:
-                    continue
-                key = f"{record_kind}/{_ANY_OF_KIND}"
+                found = dict(request) if isinstance(request, Mapping) else request_fields(request)[1]
+                self.learn_request({"kind": kind, **found}, units)
+            elif made := _made_by(task):
+                key = f"{kind}/{_ANY_OF_KIND}"
                 self.learned[key] = max(self.learned.get(key, 0.0), units / made)
+            else:
+                continue
             learnt += 1
         return learnt
 
@@ -232,8 +213,6 @@ class UnitEstimator:
             self.learn_purchase(purchase, units)
             learnt += 1
         return learnt
-
-    # -- estimating -------------------------------------------------------------------------------
 
     def estimate_purchase(self, purchase: Purchase) -> Estimate:
         """The units ``purchase`` should deduct, and from which source."""
@@ -259,16 +238,8 @@ class UnitEstimator:
         """:meth:`estimate_purchase` of a request model or a mapping of its fields (any kind)."""
         return self.estimate_purchase(purchase_of(request))
 
-    def estimate(self, model_name: str | None, resolution: str | None, n: int | None = DEFAULT_N) -> Estimate:
-        """:meth:`estimate_request` for image generation."""
-        return self.estimate_request({"model_name": model_name, "resolution": resolution, "n": n})
-
     def to_json(self) -> dict[str, Any]:
-        return {
-            "price_table": self.price_table,
-            "fallback_per_image": self.fallback_per_image,
-            "learned": dict(self.learned),
-        }
+        return asdict(self)
 
     @classmethod
     def from_json(
@@ -283,35 +254,11 @@ class UnitEstimator:
         )
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _request_of(record: Mapping[str, Any], requests: Mapping[str, Any]) -> Any:
-    info = _mapping(record.get("task_info"))
-    for key in (
-        record.get("task_id"),
-        record.get("id"),
-        info.get("external_task_id"),
-        record.get("external_id"),
-    ):
-        if key is not None and str(key) in requests:
-            return requests[str(key)]
-    return None
-
-
-def _made_by(record: Mapping[str, Any]) -> float:
-    """Images or seconds of video a finished task made (legacy ``task_result`` or new-style ``outputs``)."""
-    result = _mapping(record.get("task_result"))
-    videos = [v for v in result.get("videos") or () if isinstance(v, Mapping)]
-    images = len(result.get("images") or ()) + len(result.get("series_images") or ())
-    for output in record.get("outputs") or ():
-        if isinstance(output, Mapping) and isinstance(output.get("video"), Mapping):
-            videos.append(output["video"])
-        elif isinstance(output, Mapping) and "image" in output:
-            images += 1
-    seconds = [units_of(video.get("duration")) for video in videos]
-    return math.fsum(s for s in seconds if s) if videos else float(images)
+def _made_by(task: KlingTask) -> float:
+    """Images, or seconds of video, a finished task made."""
+    if task.videos:
+        return math.fsum(units_of(video.duration) or 0.0 for video in task.videos)
+    return float(len(task.images))
 
 
 def learn_from_account(
@@ -336,10 +283,9 @@ def learn_from_account(
             if log is not None:
                 log.warning("Could not read the account's %s tasks to learn their prices: %s", kind, exc)
             continue
-        records = [task.model_dump(mode="json") if hasattr(task, "model_dump") else task for task in tasks]
-        learnt = estimator.learn_from_tasks(records, kind=kind, requests=requests)
+        learnt = estimator.learn_from_tasks(tasks, kind=kind, requests=requests)
         if log is not None:
-            log.info("Learnt %s prices from %d of the account's %d latest tasks", kind, learnt, len(records))
+            log.info("Learnt %s prices from %d of the account's %d latest tasks", kind, learnt, len(tasks))
     return estimator
 
 
@@ -361,13 +307,13 @@ class SpendEstimate:
 
     @property
     def units(self) -> float:
-        return round(math.fsum(item.units for item in self.items), 6)
+        return sum_units(item.units for item in self.items) or 0.0
 
     def units_by_source(self) -> dict[str, float]:
         shares: dict[str, list[float]] = {}
         for item in self.items:
             shares.setdefault(item.source, []).append(item.units)
-        return {source: round(math.fsum(values), 6) for source, values in shares.items()}
+        return {source: sum_units(values) or 0.0 for source, values in shares.items()}
 
     def most_expensive(self, count: int = 10) -> list[ItemEstimate]:
         return sorted(self.items, key=lambda item: (-item.units, item.index))[:count]
@@ -416,12 +362,7 @@ class BudgetPlan:
     limit: float | None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "admitted": self.admitted,
-            "not_generated": self.not_generated,
-            "estimated_units": self.estimated_units,
-            "limit": self.limit,
-        }
+        return asdict(self)
 
 
 def plan_within_budget(

@@ -1,13 +1,6 @@
-"""Request images read from your own storage: an ``ObjectStoragePath`` or URI becomes base64.
-
-A request field that takes an image (its model's ``image_fields``) accepts, besides Kling's own
-forms (an http(s) URL or base64 data), an ``ObjectStoragePath``, a storage URI (``file://``,
-``s3://``, ``gs://`` ...; read through the operator's ``output_conn_id``, except ``file://``),
-or an image of an earlier Kling task's XCom result (a dict with ``path``, as the operators
-return it; a whole result stands for its first image). The file is read once (at most Kling's
-10 MB; a larger one is refused before it is read whole), checked like any reference image and sent as bare
-base64, so a pipeline can edit the images it stored yesterday. Plain local paths are not taken:
-a base64 JPEG starts with ``/9j/``, so write ``file:///abs/path``.
+"""Request images read from your own storage: an ``ObjectStoragePath``, a storage URI or an
+earlier task's XCom result becomes base64 (docs: ``operators/endpoints.rst``). Plain local paths
+are not taken: a base64 JPEG starts with ``/9j/``, so write ``file:///abs/path``.
 """
 
 from __future__ import annotations

@@ -1,64 +1,22 @@
 """
 Spend: the units Kling deducted, their one sum, and whether a budget allows one more request.
 
-No I/O and no Airflow: the operators (single and batch) and DAG tasks call it with what they know.
-
-Units
-    Kling deducts *units* from the account's resource packs per task and reports them once the task
-    has ended (``final_unit_deduction``, a decimal string, ``"0"`` for a failed task; the new-style
-    API's ``billing[]`` entries charged in units). :func:`units_of` reads one value,
-    :func:`task_units` a task record, and :func:`sum_units` is the one sum of them all, with one
-    rule: a missing value makes the total unknown (``None``), never a silent 0.
-
-    What a request *will* cost is :mod:`airflow_provider_kling.estimates` (learnt from the account's
-    finished tasks, else your ``price_table``, else the stand-in prices of
-    :mod:`airflow_provider_kling.unit_prices`, labelled as such wherever an estimate is shown).
-
-Budget (a ledger the batch operator adopts)
-    ``Budget(limit)`` keeps, per item key, the units *in flight* (estimated when created, not yet
-    ended) and the units *deducted* (what Kling reported when it ended). It never lets the spend
-    exceed the limit by its own decision::
-
-        budget = Budget(limit=100)
-        estimator = UnitEstimator()
-        units = estimator.estimate(model_name, resolution, n)
-        decision = budget.decide(key, units)       # allowed iff deducted + in flight + units <= limit
-        if decision.allowed:
-            budget.reserve(key, units)             # just before the create is sent
-            ...                                    # create, wait
-            budget.settle(key, units_of(task.final_unit_deduction))   # when it ends (None: keep the estimate)
-            estimator.learn(model_name, resolution, n, units_of(task.final_unit_deduction))
-        else:
-            not_generated[key] = decision.reason   # e.g. "over budget: 98 deducted + 2 in flight + 4 > 100"
-        budget.release(key)                        # a create that provably never reached Kling
-
-    ``decide`` is per item: a cheaper item later in the queue may still fit after an expensive one
-    did not. ``Budget.to_json()`` / ``Budget.from_json()`` (and the same on the estimator) carry the
-    ledger through a deferral or a retry. An item whose actual deduction exceeds its estimate can
-    take the spend past the limit by that difference: the estimator learns the real rate from the
-    first finished task of each model and resolution, and a ``price_table`` that errs high closes it.
-
-One budget across mapped single-operator tasks
-    Airflow 3.3 has no shared counter a task can update safely: ``Variable.set`` and the asset state
-    store are last-write-wins (two mapped tasks read the same spend and both create), the task state
-    store belongs to one task instance, and a pool's slots come back when a task ends (it bounds the
-    units *in flight*, ``pool_slots=ceil(estimate)`` in a pool of N slots, not the units spent). So
-    the budget is decided once, before the fan-out: ``estimates.plan_within_budget`` takes the mapped
-    arguments and returns those that fit and those that do not, with the reason. A retry of a mapped
-    task resumes its Kling task instead of paying again, so the plan holds, except that Kling-side
-    failures may regenerate up to ``max_regenerations`` times (set it to 0 for a strict budget).
+No I/O and no Airflow. :func:`units_of` reads one deduction and :func:`sum_units` is the one sum of
+them (a missing value makes the total unknown, never a silent 0); :class:`Budget` is the ledger of
+units deducted and in flight against a limit (docs: ``spend.rst``). What a request *will* cost is
+:mod:`airflow_provider_kling.estimates`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from airflow_provider_kling.models import KlingTask
+    from airflow_provider_kling.models.task import KlingTask
 
 
 class Estimate(Protocol):
@@ -107,13 +65,10 @@ def describe_deduction(task: KlingTask) -> str:
 
 def sum_units(values: Iterable[Any]) -> float | None:
     """
-    THE sum of Kling unit deductions (every total in this provider is this function).
-
-    Each value is read by :func:`units_of`. The rule for a missing value: a value that is absent
-    or unreadable makes the whole sum unknown (``None``), because a total that skipped a task
-    would understate what was spent; callers pass only tasks that exist on Kling (an item never
-    created has nothing to sum; a failed task reports ``"0"``). Nothing to sum is ``0.0``.
-    The sum is rounded to 6 decimals (decimal strings added as floats).
+    THE sum of Kling unit deductions (every total in this provider is this function), rounded to 6
+    decimals; nothing to sum is ``0.0``. A value that is absent or unreadable makes the sum unknown
+    (``None``): a total that skipped a task would understate what was spent (callers pass only
+    tasks that exist on Kling; a failed task reports ``"0"``).
     """
     total: list[float] = []
     for value in values:
@@ -127,23 +82,6 @@ def sum_units(values: Iterable[Any]) -> float | None:
 def total_units(results: Iterable[Mapping[str, Any]]) -> float | None:
     """:func:`sum_units` over operator results (XCom dicts): their ``final_unit_deduction``."""
     return sum_units(result.get(UNITS_KEY) for result in results)
-
-
-def task_units(record: Mapping[str, Any]) -> float | None:
-    """What a Kling task record says it deducted: ``final_unit_deduction`` (legacy), else the
-    ``billing[]`` entries charged in units (new-style API); ``None`` when it says neither."""
-    units = units_of(record.get(UNITS_KEY))
-    if units is not None:
-        return units
-    billing = record.get("billing")
-    if not isinstance(billing, list):
-        return None
-    charged = [
-        entry.get("amount")
-        for entry in billing
-        if isinstance(entry, Mapping) and entry.get("charge_type") == "unit"
-    ]
-    return sum_units(charged) if charged else None
 
 
 def _amount(units: float | Estimate) -> float:
@@ -208,17 +146,10 @@ class Budget:
         )
         if self.limit is None:
             return BudgetDecision(True, f"no budget: {figures}", amount, committed, None)
+        limit = format_units(self.limit)
         if committed + amount <= self.limit + _EPSILON:
-            return BudgetDecision(
-                True, f"within budget: {figures} <= {format_units(self.limit)}", amount, committed, self.limit
-            )
-        return BudgetDecision(
-            False,
-            f"over budget: {figures} > {format_units(self.limit)} units",
-            amount,
-            committed,
-            self.limit,
-        )
+            return BudgetDecision(True, f"within budget: {figures} <= {limit}", amount, committed, self.limit)
+        return BudgetDecision(False, f"over budget: {figures} > {limit} units", amount, committed, self.limit)
 
     def reserve(self, key: str, units: float | Estimate) -> None:
         """Item ``key`` is being created: count its estimate as in flight."""
@@ -235,7 +166,7 @@ class Budget:
         self.in_flight.pop(key, None)
 
     def to_json(self) -> dict[str, Any]:
-        return {"limit": self.limit, "deducted": dict(self.deducted), "in_flight": dict(self.in_flight)}
+        return asdict(self)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Budget:

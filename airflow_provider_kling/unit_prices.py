@@ -1,30 +1,17 @@
 """
-What a request buys, per request kind, and the STAND-IN price of it: rules as data, no I/O.
+What a request buys (a request class's ``unit_rule`` makes a :class:`Purchase`), and the STAND-IN
+price of it: rules as data, no I/O. A price table maps ``{kind: {model: {tier: units}}}``, ``"*"``
+for any model or tier. The stand-in prices are NOT an account's prices; every message that shows
+an estimate made from them says so (:data:`STAND_IN_LABEL`):
 
-Each request kind declares a *unit rule* on its request class (``unit_rule``): a function from the
-kind and the request's fields (Kling's defaults filled in) to a :class:`Purchase`, the priced thing
-(kind, model, tier) and how many of it (images, seconds of video, tasks), and its stand-in prices
-(``stand_in_prices``). A price table maps ``{kind: {model: {tier: units per image/second/task}}}``;
-``"*"`` stands for any model or any tier. :mod:`airflow_provider_kling.spend` turns a purchase into units
-(learnt from the account's finished tasks, else the user's price table, else these stand-ins).
-
-The stand-in prices are NOT an account's prices; every message that shows an estimate made from
-them says so (:data:`STAND_IN_LABEL`):
-
-- images: the simulator's figures (``testing/rules.py``, ``testing/endpoints.py``), so estimates
-  against the simulator are exact. Kling's own pages price Image 3.0 at 8 units an image (16 at 4k);
-  resellers price in their own currency.
-- video: Kling's published prices per second (kling-3.0-turbo 0.8 std/720p, 1.0 pro/1080p;
-  kling-3.0 0.6/0.8, with audio 0.9/1.2, 4k 3.0; kling-2.6 and kling-2.5-turbo 0.3/0.5), under the
-  legacy names too (``kling-v3`` for 3.0: Kling never states the mapping); the models without a
-  published price at 2.5 Turbo's, the masters at 2 a second (the video simulator's figures). Sound on
-  kling-2.6 costing more is UNCONFIRMED: the silent price is used.
+images at the simulator's figures (Kling's own pages price Image 3.0 at 8 units an image, 16 at
+4k); video at Kling's published prices per second (:data:`VIDEO_PRICES`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from airflow_provider_kling.kinds import RequestKind
@@ -58,13 +45,7 @@ class Purchase:
         return f"{self.kind}/{self.model}/{self.tier}"
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "model": self.model,
-            "tier": self.tier,
-            "quantity": self.quantity,
-            "per": self.per,
-        }
+        return asdict(self)
 
     def describe(self) -> str:
         model = "" if self.model == ANY else f" {self.model}"
@@ -134,8 +115,9 @@ PRICE_TABLE: dict[str, dict[str, float]] = {
 }
 _V3 = {"std": 0.6, "pro": 0.8, "4k": 3.0, "std+audio": 0.9, "pro+audio": 1.2}
 #: STAND-IN units per second of video by model and tier (``<tier>+audio`` only where sound costs
-#: more; elsewhere the silent price applies): Kling's published prices where it has them, the legacy
-#: models without one at 2.5 Turbo's (the video simulator's figures).
+#: more: sound on kling-2.6 costing more is UNCONFIRMED). Kling's published prices, under the legacy
+#: names too (``kling-v3`` for 3.0: Kling never states the mapping); models without a published
+#: price at 2.5 Turbo's, the masters at 2 a second (the video simulator's figures).
 VIDEO_PRICES: dict[str, dict[str, float]] = {
     ANY: {"std": 0.3, "pro": 0.5, "720p": 0.3, "1080p": 0.5},
     "kling-v2-master": {ANY: 2.0},

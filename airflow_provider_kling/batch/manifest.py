@@ -63,7 +63,7 @@ def store_batch(
     be stored (a retry stores the missing ones). A storage set-up error is raised at once.
     """
     from airflow_provider_kling.estimates import priced_as
-    from airflow_provider_kling.models import KlingTask
+    from airflow_provider_kling.models.task import KlingTask
     from airflow_provider_kling.spend import sum_units
 
     rows: list[dict[str, Any]] = []

@@ -1,7 +1,7 @@
 """``@task.kling_video``: the TaskFlow form of the video operators, made by the one decorator factory.
 
 The decorated function returns a prompt (text-to-video), or a dict of request fields: with a frame
-(``first_frame`` or ``last_frame``: image-to-video's ``frame_fields``) it is image-to-video,
+(``first_frame`` or ``last_frame``: an image field of image-to-video) it is image-to-video,
 otherwise text-to-video. Operator
 arguments (``output_path``, ``deferrable`` ...) go to the decorator, as with ``@task.kling_image``::
 
@@ -63,8 +63,8 @@ class KlingPromptOrImageToVideoOperator(KlingVideoTaskOperator):
         from airflow_provider_kling.models.requests import request_class  # not loaded at DAG parse
 
         fields = self.request_fields(context)
-        frames: tuple[str, ...] = getattr(request_class(_FROM_FRAMES.request_kind), "frame_fields")  # noqa: B009
-        framed = any(fields.get(name) is not None for name in frames)
+        images = request_class(_FROM_FRAMES.request_kind).image_fields
+        framed = any(fields.get(name) is not None for name in images if "." not in name)
         self.request_kind = (_FROM_FRAMES if framed else _FROM_TEXT).request_kind
         return super().build_request(context)
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.errors import KlingRequestValidationError
+from airflow_provider_kling.models.times import to_millis
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.connection import KlingConnectionSettings
@@ -45,19 +46,10 @@ def costs_turn(settings: KlingConnectionSettings, clock: Clock) -> float:
     return turn - now
 
 
-def _millis(name: str, value: datetime | float | int | None, default: float) -> int:
-    """A time as Kling's Unix milliseconds: a datetime (aware), or a number already in ms."""
-    if value is None:
-        return math.ceil(default * 1000)
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise KlingRequestValidationError(f"{name} must be timezone-aware (got {value.isoformat()})")
-        return int(value.timestamp() * 1000)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise KlingRequestValidationError(
-            f"{name} must be a timezone-aware datetime or Unix milliseconds >= 0 (got {value!r})"
-        )
-    return int(value)
+def _millis(name: str, value: datetime | float | None, default: float) -> int:
+    """A time as Kling's Unix milliseconds; ``default`` (Unix seconds) when unset."""
+    millis = to_millis(name, value)
+    return math.ceil(default * 1000) if millis is None else millis
 
 
 def costs_query(

@@ -18,7 +18,13 @@ from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from airflow_provider_kling.errors import KlingAuthError, KlingConnectionError, KlingError, is_retryable
+from airflow_provider_kling.errors import (
+    KlingAuthError,
+    KlingConnectionError,
+    KlingError,
+    is_retryable,
+    parse_answer,
+)
 from airflow_provider_kling.hooks.auth import RENEWABLE_AUTH_CODES, JwtToken
 from airflow_provider_kling.hooks.retry import RetryPolicy
 from airflow_provider_kling.lifecycle.poll import time_left
@@ -213,7 +219,6 @@ class KlingCore:
     ) -> Steps[Any]:
         """One call and its retries (``resend_if``: which errors; waits at most ``max_wait``, a poll's
         interval): Kling's ``data``. A JWT Kling calls expired is signed anew once."""
-        from airflow_provider_kling.models.task import parse_answer  # DAG-parse cost: pydantic models
 
         def attempt() -> Steps[Any]:
             # Built at each attempt: the JWT is signed and the timeouts clamped to the time left now.

@@ -46,9 +46,11 @@ if TYPE_CHECKING:
     from airflow_provider_kling.hooks.core import T
     from airflow_provider_kling.hooks.download import MediaDownload
     from airflow_provider_kling.hooks.wire import Route
-    from airflow_provider_kling.models import AccountCosts, ImageGenerationRequest, KlingTask
+    from airflow_provider_kling.models.account import AccountCosts
     from airflow_provider_kling.models.api_style import ApiStyle
     from airflow_provider_kling.models.requests import KlingTaskRequest
+    from airflow_provider_kling.models.requests.generations import ImageGenerationRequest
+    from airflow_provider_kling.models.task import KlingTask
 
 __all__ = ["GENERATIONS_PATH", "Clock", "KlingConnectionSettings", "KlingHook"]
 

@@ -17,7 +17,7 @@ from airflow_provider_kling.errors import KlingError, KlingTaskTimeoutError, tas
 from airflow_provider_kling.lifecycle.policy import Outcome, outcome_of
 
 if TYPE_CHECKING:
-    from airflow_provider_kling.models import KlingTask
+    from airflow_provider_kling.models.task import KlingTask
 
 Y = TypeVar("Y")
 

@@ -24,7 +24,7 @@ from airflow_provider_kling.storage import (
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
-    from airflow_provider_kling.models import KlingTask
+    from airflow_provider_kling.models.task import KlingTask
 
 
 def run_id_of(context: Mapping[str, Any]) -> str:

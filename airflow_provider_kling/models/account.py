@@ -14,7 +14,8 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator
 
 from airflow_provider_kling.errors import KlingResponseError, error_from_response
-from airflow_provider_kling.models.task import _millis_to_datetime, _Tolerant, answer_problems
+from airflow_provider_kling.models.task import _Tolerant, answer_problems
+from airflow_provider_kling.models.times import from_millis
 
 
 class ResourcePackStatus(StrEnum):
@@ -41,9 +42,7 @@ class ResourcePack(_Tolerant):
     #: a :class:`ResourcePackStatus` value, kept as sent (a new state must not make the answer unreadable)
     status: str | None = None
 
-    _times = field_validator("purchase_time", "effective_time", "invalid_time", mode="before")(
-        _millis_to_datetime
-    )
+    _times = field_validator("purchase_time", "effective_time", "invalid_time", mode="before")(from_millis)
 
     @field_validator("total_quantity", "remaining_quantity", mode="before")
     @classmethod

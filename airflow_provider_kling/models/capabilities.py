@@ -1,17 +1,9 @@
 """
-What each Kling image model accepts on ``POST /v1/images/generations``, and where each image
-model (generation and omni-image) is served: two tables of data, one row per model.
-
-Written from Kling's published capability map and image-generation page. A new model is one
-more row in :data:`IMAGE_MODEL_CAPABILITIES`; the request validation (``models.request``) and
-the docs' model table (:func:`render_model_table`) both read this table and nothing else.
-Where Kling's pages say nothing about a model, the row allows rather than refuses, and says so
-in ``notes``.
-
-:data:`MODEL_AVAILABILITY` says, per model, on which hosts it is served and since/until when, and
-its successor. :func:`model_verdict` decides from it (and the connection's base URL) whether a
-create is refused before any HTTP call or goes ahead with a warning. :data:`DEFAULT_IMAGE_MODEL`
-is the operators' default model.
+What each Kling image model accepts (:data:`IMAGE_MODEL_CAPABILITIES`, :data:`OMNI_MODELS`) and
+where it is served (:data:`MODEL_AVAILABILITY`): tables of data, one row per model, from Kling's
+capability map and image pages. The request rules and the docs' tables read them and nothing
+else; where the pages say nothing, a row allows rather than refuses and says so in ``notes``.
+:func:`model_verdict` decides whether a model is refused before sending or sent with a warning.
 """
 
 from __future__ import annotations
@@ -22,7 +14,6 @@ from datetime import UTC, date, datetime
 
 from airflow_provider_kling.defaults import DEFAULT_IMAGE_MODEL
 from airflow_provider_kling.errors import KlingRequestValidationError
-from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.hosts import HOST_FAMILY_NAMES, HostFamily, host_family
 
 ALL_ASPECT_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9")
@@ -38,20 +29,20 @@ class ImageModelCapability:
     """What one model accepts. Empty tuples mean "not supported"."""
 
     name: str
-    #: a request without ``image`` (text to image) is accepted
-    text_to_image: bool
     #: what an ``image`` does with this model, for the docs; empty: the model takes no image
     image_use: str
+    #: a request without ``image`` (text to image) is accepted
+    text_to_image: bool = True
     #: ``image_reference`` values the model accepts with an image
-    reference_types: tuple[str, ...]
+    reference_types: tuple[str, ...] = ()
     #: an ``image`` must come with ``image_reference`` (kling-v1-5)
-    reference_required: bool
-    aspect_ratios: tuple[str, ...]
+    reference_required: bool = False
+    aspect_ratios: tuple[str, ...] = ALL_ASPECT_RATIOS
     #: ``resolution`` values without an image, and with one
-    text_resolutions: tuple[str, ...]
-    image_resolutions: tuple[str, ...]
+    text_resolutions: tuple[str, ...] = ALL_RESOLUTIONS
+    image_resolutions: tuple[str, ...] = ALL_RESOLUTIONS
     #: ``element_list`` (references to elements stored in Kling's element library)
-    elements: bool
+    elements: bool = False
     max_images: int = 9
     notes: str = ""
 
@@ -64,73 +55,44 @@ IMAGE_MODEL_CAPABILITIES: Mapping[str, ImageModelCapability] = {
     row.name: row
     for row in (
         ImageModelCapability(
-            name="kling-v1",
-            text_to_image=True,
+            "kling-v1",
             image_use="whole-image reference",
-            reference_types=(),
-            reference_required=False,
             aspect_ratios=tuple(r for r in ALL_ASPECT_RATIOS if r != "21:9"),
             text_resolutions=("1k",),
             image_resolutions=("1k",),
-            elements=False,
             notes="Kling's old default when model_name is absent (this client always sends it)",
         ),
         ImageModelCapability(
-            name="kling-v1-5",
-            text_to_image=True,
+            "kling-v1-5",
             image_use="subject or face reference",
             reference_types=REFERENCE_TYPES,
             reference_required=True,
-            aspect_ratios=ALL_ASPECT_RATIOS,
             text_resolutions=("1k",),
             image_resolutions=("1k",),
-            elements=False,
         ),
         ImageModelCapability(
-            name="kling-v2",
-            text_to_image=True,
+            "kling-v2",
             image_use="restyle",
-            reference_types=(),
-            reference_required=False,
-            aspect_ratios=ALL_ASPECT_RATIOS,
-            text_resolutions=ALL_RESOLUTIONS,
             image_resolutions=("1k",),
-            elements=False,
             notes="a restyled image keeps the input's resolution",
         ),
         ImageModelCapability(
-            name="kling-v2-new",
-            text_to_image=False,
+            "kling-v2-new",
             image_use="restyle (required)",
-            reference_types=(),
-            reference_required=False,
-            aspect_ratios=ALL_ASPECT_RATIOS,
+            text_to_image=False,
             text_resolutions=(),
             image_resolutions=("1k",),
-            elements=False,
             notes="restyle only: a request needs an image",
         ),
         ImageModelCapability(
-            name="kling-v2-1",
-            text_to_image=True,
+            "kling-v2-1",
             image_use="reference image",
-            reference_types=(),
-            reference_required=False,
-            aspect_ratios=ALL_ASPECT_RATIOS,
-            text_resolutions=ALL_RESOLUTIONS,
-            image_resolutions=ALL_RESOLUTIONS,
-            elements=False,
             notes="Kling's map gives no resolutions for this model: both are allowed",
         ),
         ImageModelCapability(
-            name="kling-v3",
-            text_to_image=True,
+            "kling-v3",
             image_use="reference image, optionally subject or face",
             reference_types=REFERENCE_TYPES,
-            reference_required=False,
-            aspect_ratios=ALL_ASPECT_RATIOS,
-            text_resolutions=ALL_RESOLUTIONS,
-            image_resolutions=ALL_RESOLUTIONS,
             elements=True,
         ),
     )
@@ -185,8 +147,6 @@ class ModelAvailability:
     """Where one image model is served, and what replaces it. A host family not listed: not known."""
 
     name: str
-    #: the request kind that takes it: ``generations`` or ``omni-image``
-    kind: str
     served: tuple[Served, ...]
     #: the model to use instead once it is gone
     successor: str | None = None
@@ -219,8 +179,7 @@ MODEL_AVAILABILITY: Mapping[str, ModelAvailability] = {
     for row in (
         *(
             ModelAvailability(
-                name=name,
-                kind=RequestKind.GENERATIONS,
+                name,
                 served=(
                     Served("kling", until=_DROPPED, source=_KLING_PAGE_2026_09),
                     Served("reseller", source=_RESELLER_PAGE),
@@ -230,26 +189,22 @@ MODEL_AVAILABILITY: Mapping[str, ModelAvailability] = {
             for name in ("kling-v1", "kling-v1-5", "kling-v2", "kling-v2-new")
         ),
         ModelAvailability(
-            name="kling-v2-1",
-            kind=RequestKind.GENERATIONS,
+            "kling-v2-1",
             served=(Served("kling", source=_KLING_PAGE_2026_09), Served("reseller", source=_RESELLER_PAGE)),
         ),
         ModelAvailability(
-            name="kling-v3",
-            kind=RequestKind.GENERATIONS,
+            "kling-v3",
             served=(
                 Served("kling", since=_IMAGE_3_LAUNCH, source=_KLING_PAGE_2026_09 + " (the default)"),
                 Served("reseller", source=_RESELLER_PAGE),
             ),
         ),
         ModelAvailability(
-            name="kling-image-o1",
-            kind=RequestKind.OMNI_IMAGE,
+            "kling-image-o1",
             served=(Served("kling", source="Kling's omni-image page, 2026-09-20 (the default)"),),
         ),
         ModelAvailability(
-            name="kling-v3-omni",
-            kind=RequestKind.OMNI_IMAGE,
+            "kling-v3-omni",
             served=(Served("kling", since=_IMAGE_3_LAUNCH, source="Kling's omni-image page, 2026-09-20"),),
         ),
     )
@@ -353,13 +308,10 @@ def _served_cell(row: ModelAvailability | None, host: HostFamily) -> str:
     return f"since {served.since.isoformat()}" if served.since else "yes"
 
 
-def _successor_cell(row: ModelAvailability | None) -> str:
-    return f"`{row.successor}`" if row and row.successor else "-"
-
-
 def _availability_cells(row: ModelAvailability | None) -> str:
     """The "Kling's own hosts | reseller | successor" cells of a model's line."""
-    return f"{_served_cell(row, 'kling')} | {_served_cell(row, 'reseller')} | {_successor_cell(row)}"
+    successor = f"`{row.successor}`" if row and row.successor else "-"
+    return f"{_served_cell(row, 'kling')} | {_served_cell(row, 'reseller')} | {successor}"
 
 
 def render_model_table() -> str:

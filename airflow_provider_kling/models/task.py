@@ -1,27 +1,19 @@
-"""
-Kling's answers read into typed tasks: the envelope, task states, images and deductions.
-
-Sans-I/O: the hook's sync and async transports both hand status, headers and body to
-:func:`parse_answer`. A task arrives in one of two shapes, one per API style
-(:class:`~airflow_provider_kling.models.api_style.ApiStyle`): a ``/v1`` task object
-(:func:`task_from_v1`) or a model-path task record (:func:`task_from_record`); both become one
-:class:`KlingTask`. Where the style of a body is not known (a callback, a many-task answer),
-:func:`task_from_data` tells the shapes apart (:func:`record_style`, the only place that does).
-"""
+"""Kling's tasks read into one typed :class:`KlingTask` (sans-I/O): one decoder per API style
+(:data:`DECODERS`); :func:`record_style` is the only place that tells the two shapes apart."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from airflow_provider_kling.errors import KlingResponseError, error_from_response
+from airflow_provider_kling.errors import KlingResponseError
 from airflow_provider_kling.models.api_style import ApiStyle
+from airflow_provider_kling.models.times import from_millis
 
 
 class TaskStatus(StrEnum):
@@ -42,51 +34,36 @@ class TaskStatus(StrEnum):
         return self in (TaskStatus.SUCCEED, TaskStatus.FAILED)
 
 
-def _millis_to_datetime(value: Any) -> Any:
-    # Kling's query example sends 0 for times it does not know: that is "unset", not 1970.
-    if value in ("", 0, "0"):
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, tz=UTC)
-    if isinstance(value, str) and value.isdigit():
-        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
-    return value
-
-
 class _Tolerant(BaseModel):
     # Resellers add fields and leave others out: keep what they send, require little.
     # Some send numbers where Kling sends strings (an image ``id``, ``final_unit_deduction``).
     model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
 
 
-class KlingImage(_Tolerant):
-    index: int | None = None
+class _Output(_Tolerant):
+    """One result file: its ``url``, and the watermarked copy when the request asked for one."""
+
     url: str | None = None
     id: str | None = None
-    #: the watermarked copy, when the request asked for one (``watermark_info``)
     watermark_url: str | None = None
+    #: the keys of its XCom summary (``watermark_url`` is added when there is one)
+    _xcom_keys: ClassVar[tuple[str, ...]] = ()
 
     def to_xcom(self) -> dict[str, Any]:
-        summary: dict[str, Any] = {"index": self.index, "url": self.url}
-        if self.watermark_url:
-            summary["watermark_url"] = self.watermark_url
-        return summary
+        summary = {key: getattr(self, key) for key in self._xcom_keys}
+        return {**summary, "watermark_url": self.watermark_url} if self.watermark_url else summary
 
 
-class KlingVideo(_Tolerant):
+class KlingImage(_Output):
+    index: int | None = None
+    _xcom_keys = ("index", "url")
+
+
+class KlingVideo(_Output):
     """One result video: ``id`` (what video-extend takes), ``url``, ``duration`` in seconds (a string)."""
 
-    id: str | None = None
-    url: str | None = None
-    #: the watermarked copy, when the request asked for one (``watermark_info``)
-    watermark_url: str | None = None
     duration: str | None = None
-
-    def to_xcom(self) -> dict[str, Any]:
-        summary: dict[str, Any] = {"id": self.id, "url": self.url, "duration": self.duration}
-        if self.watermark_url:
-            summary["watermark_url"] = self.watermark_url
-        return summary
+    _xcom_keys = ("id", "url", "duration")
 
 
 class KlingAudio(_Tolerant):
@@ -174,12 +151,7 @@ class KlingTask(_Tolerant):
     final_balance_deduction: BalanceDeduction | None = None
     task_result: TaskResult = Field(default_factory=TaskResult)
 
-    _times = field_validator("created_at", "updated_at", mode="before")(_millis_to_datetime)
-
-    @field_validator("task_id", mode="before")
-    @classmethod
-    def _id_as_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) else value
+    _times = field_validator("created_at", "updated_at", mode="before")(from_millis)
 
     @field_validator("task_info", "task_result", mode="before")
     @classmethod
@@ -243,50 +215,6 @@ class KlingTask(_Tolerant):
         if self.parent_video is not None:
             summary["parent_video"] = self.parent_video.to_xcom()
         return summary
-
-
-class Envelope(_Tolerant):
-    """Kling's ``{code, message, request_id, data}`` wrapper; ``code`` 0 (or absent) means success."""
-
-    code: int | None = 0
-    message: str | None = None
-    request_id: str | None = None
-    data: Any = None
-
-
-def parse_answer(status: int, headers: Mapping[str, str], content: bytes, task_id: str | None = None) -> Any:
-    """
-    One HTTP answer (from any transport) to Kling's ``data``, or the matching :class:`KlingError`.
-
-    Sans-I/O: the hook's requests and httpx paths both hand their status, headers and body here.
-    """
-    try:
-        body = json.loads(content) if content else None
-    except ValueError:
-        if status < 400:
-            raise KlingResponseError(
-                f"Kling answered HTTP {status} with a body that is not JSON",
-                http_status=status,
-                task_id=task_id,
-            ) from None
-        body = None
-    if status >= 400:
-        raise error_from_response(
-            status, body if isinstance(body, dict) else None, headers=headers, task_id=task_id
-        )
-    if not isinstance(body, dict):
-        raise KlingResponseError(
-            f"Kling answered HTTP {status} without a JSON object", http_status=status, task_id=task_id
-        )
-    try:
-        envelope = Envelope.model_validate(body)
-    except ValidationError:
-        raise KlingResponseError(
-            f"Kling answered HTTP {status} with an unreadable envelope", http_status=status, task_id=task_id
-        ) from None
-    if envelope.code not in (None, 0):
-        raise error_from_response(status, body, headers=headers, task_id=task_id)
-    return envelope.data
 
 
 def record_style(data: Mapping[str, Any]) -> ApiStyle:

@@ -13,35 +13,23 @@ filters}`` (times in ms, the last 30 days by default; ``limit`` up to :data:`MAX
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from airflow_provider_kling.errors import KlingRequestValidationError, KlingResponseError
-from airflow_provider_kling.models.task import KlingTask, task_from_data
+from airflow_provider_kling.models.times import to_millis
 
 #: The model-path style's many-task query (``GET``) and search (``POST``).
 TASKS_PATH = "/tasks"
 MAX_TASK_IDS = 20
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 100
-#: ``filters.product_type`` values.
-PRODUCT_TYPES = ("video", "image", "try_on")
-TASK_STATUSES = ("submitted", "processing", "succeeded", "failed")
-
-__all__ = [
-    "DEFAULT_LIMIT",
-    "MAX_LIMIT",
-    "MAX_TASK_IDS",
-    "TASKS_PATH",
-    "TaskPage",
-    "TaskSearch",
-    "chunks",
-    "records_of",
-    "tasks_by_ids_params",
-    "tasks_from_answer",
-    "tasks_page_from_answer",
-]
+#: ``filters.status`` and ``filters.product_type`` values (the model-path spelling ``succeeded``).
+SearchStatus = Literal["submitted", "processing", "succeeded", "failed"]
+ProductType = Literal["video", "image", "try_on"]
+TASK_STATUSES: tuple[str, ...] = get_args(SearchStatus)
+PRODUCT_TYPES: tuple[str, ...] = get_args(ProductType)
 
 
 def chunks(task_ids: Iterable[str], size: int = MAX_TASK_IDS) -> Iterator[list[str]]:
@@ -78,17 +66,6 @@ def records_of(data: Any) -> list[dict[str, Any]]:
     return [item for item in (data or ()) if isinstance(item, dict)]
 
 
-def tasks_from_answer(data: Any) -> list[KlingTask]:
-    """The tasks of a ``GET /tasks`` answer's ``data``."""
-    return [task_from_data(item, "a task of a many-task query") for item in records_of(data)]
-
-
-def _millis(value: datetime | int | None) -> int | None:
-    if value is None or isinstance(value, int):
-        return value
-    return int(value.timestamp() * 1000)
-
-
 @dataclass(frozen=True)
 class TaskSearch:
     """The body of ``POST /tasks``: a time window, a page (``cursor``, ``limit``) and filters.
@@ -101,8 +78,8 @@ class TaskSearch:
     end_time: datetime | int | None = None
     cursor: str | None = None
     limit: int = DEFAULT_LIMIT
-    status: Literal["submitted", "processing", "succeeded", "failed"] | None = None
-    product_type: Literal["video", "image", "try_on"] | None = None
+    status: SearchStatus | None = None
+    product_type: ProductType | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_LIMIT:
@@ -115,20 +92,14 @@ class TaskSearch:
             raise KlingRequestValidationError(
                 f"product_type: must be one of {', '.join(PRODUCT_TYPES)} (got {self.product_type!r})"
             )
-        start, end = _millis(self.start_time), _millis(self.end_time)
+        start, end = to_millis("start_time", self.start_time), to_millis("end_time", self.end_time)
         if start is not None and end is not None and start > end:
             raise KlingRequestValidationError("start_time: must not be after end_time")
 
-    def next(self, page: TaskPage) -> TaskSearch | None:
-        """The search for the page after ``page``; ``None`` when it was the last."""
-        if not page.has_more or not page.next_cursor:
-            return None
-        return replace(self, cursor=page.next_cursor)
-
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "start_time": _millis(self.start_time),
-            "end_time": _millis(self.end_time),
+            "start_time": to_millis("start_time", self.start_time),
+            "end_time": to_millis("end_time", self.end_time),
             "cursor": self.cursor,
             "limit": self.limit,
         }
@@ -137,28 +108,3 @@ class TaskSearch:
         if filters:
             body["filters"] = filters
         return {key: value for key, value in body.items() if value is not None}
-
-
-@dataclass(frozen=True)
-class TaskPage:
-    """One page of ``POST /tasks``."""
-
-    tasks: list[KlingTask] = field(default_factory=list)
-    count: int | None = None
-    next_cursor: str | None = None
-    has_more: bool = False
-
-
-def tasks_page_from_answer(data: Any) -> TaskPage:
-    """A ``POST /tasks`` answer's ``data`` (``{result[], count, next_cursor, has_more}``) as a page."""
-    if not isinstance(data, dict):
-        raise KlingResponseError("Kling answered a task search without a page of tasks")
-    result = data.get("result")
-    count = data.get("count")
-    cursor = data.get("next_cursor")
-    return TaskPage(
-        tasks=tasks_from_answer(result),
-        count=count if isinstance(count, int) and not isinstance(count, bool) else None,
-        next_cursor=str(cursor) if cursor not in (None, "") else None,
-        has_more=bool(data.get("has_more")),
-    )

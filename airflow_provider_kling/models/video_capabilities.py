@@ -1,14 +1,9 @@
 """
-What each Kling video model accepts: one row per model, in two tables, one per API style
-(:data:`VIDEO_MODEL_CAPABILITIES` for ``/v1/videos/*``, :data:`MODEL_PATH_MODELS` for the 2026
-model-in-path API). A video kind's models are the rows that serve it; a model's table is its style.
-
-The video request kinds (``models.requests.video_*``) read these tables and nothing else, so a
-new model is one more row. Written from the facts gathered from Kling's pages and changelog
-(text-to-video, image-to-video, omni-video, multi-image-to-video). Where the pages say nothing
-about a model, the row allows rather than refuses and says so in ``notes``; what the pages name
-without giving its shape (kling-v3's multi-shot fields, its ``element_list`` outside omni) is
-listed in :data:`UNCONFIRMED_FIELDS` and flagged by the request (``unconfirmed_fields()``).
+What each Kling video model accepts, from Kling's pages and changelog: one row per model, in one
+table per API style (:data:`VIDEO_MODEL_CAPABILITIES` for ``/v1``, :data:`MODEL_PATH_MODELS`); a
+kind's models are the rows that serve it. The video requests read these tables and nothing else.
+Where the pages say nothing, a row allows rather than refuses and says so in ``notes``; fields
+they name without a shape are :data:`UNCONFIRMED_FIELDS`.
 """
 
 from __future__ import annotations
@@ -17,12 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from airflow_provider_kling.kinds import RequestKind
-
-TEXT2VIDEO = RequestKind.TEXT2VIDEO
-IMAGE2VIDEO = RequestKind.IMAGE2VIDEO
-MULTI_IMAGE2VIDEO = RequestKind.MULTI_IMAGE2VIDEO
-OMNI_VIDEO = RequestKind.OMNI_VIDEO
-VIDEO_EXTEND = RequestKind.VIDEO_EXTEND
 
 MAX_VIDEO_PROMPT_LENGTH = 2500
 #: The longest prompt any model takes (kling-3.0 on the model-path style).
@@ -54,9 +43,10 @@ UNCONFIRMED_FIELDS: Mapping[str, str] = {
     "multi_shot": "kling-v3 multi-shot: the changelog names multi_shot, no page gives its shape",
     "shot_type": "kling-v3 multi-shot: the changelog names shot_type ('intelligence'), not its values",
     "multi_prompt": "kling-v3 multi-shot: [{index, prompt, duration}] comes from third-party copies only",
-    "element_list": "element_list on text2video/image2video (kling-v3) is unconfirmed (omni: documented)",
+    "element_ids": "element_list on text2video/image2video (kling-v3) is unconfirmed (omni: documented)",
 }
 
+_T2V_I2V_KINDS = (RequestKind.TEXT2VIDEO, RequestKind.IMAGE2VIDEO)
 _FIVE_OR_TEN = (5, 10)
 _SPAN_3_15 = tuple(range(3, 16))
 _SPAN_3_10 = tuple(range(3, 11))
@@ -70,11 +60,11 @@ class VideoModelCapability:
     #: the request kinds (endpoints) the model serves
     kinds: tuple[str, ...]
     #: ``mode`` values; empty: the model takes no ``mode`` (v2-master, v2-1-master)
-    modes: tuple[str, ...]
+    modes: tuple[str, ...] = ("std", "pro")
     #: ``duration`` values in seconds
-    durations: tuple[int, ...]
+    durations: tuple[int, ...] = _FIVE_OR_TEN
     #: ``cfg_scale`` is accepted (kling-v2.x rejects it)
-    cfg_scale: bool
+    cfg_scale: bool = False
     #: ``sound`` (on/off): V2.6 and later
     sound: bool = False
     #: ``voice_list`` on image2video: V2.6 and later
@@ -99,77 +89,38 @@ VIDEO_MODEL_CAPABILITIES: Mapping[str, VideoModelCapability] = {
     row.name: row
     for row in (
         VideoModelCapability(
-            name="kling-v1",
-            kinds=(TEXT2VIDEO, IMAGE2VIDEO),
-            modes=("std", "pro"),
-            durations=_FIVE_OR_TEN,
+            "kling-v1",
+            _T2V_I2V_KINDS,
             cfg_scale=True,
             discontinued=True,
             notes="Kling's old default; a live probe answered 'has been discontinued'",
         ),
         VideoModelCapability(
-            name="kling-v1-5",
-            kinds=(IMAGE2VIDEO,),
-            modes=("std", "pro"),
-            durations=_FIVE_OR_TEN,
+            "kling-v1-5",
+            (RequestKind.IMAGE2VIDEO,),
             cfg_scale=True,
             image_tail_modes=("pro",),
             tail_alone=True,
             notes="whether it still answers is unconfirmed; a tail without image is unconfirmed",
         ),
         VideoModelCapability(
-            name="kling-v1-6",
-            kinds=(TEXT2VIDEO, IMAGE2VIDEO, MULTI_IMAGE2VIDEO),
-            modes=("std", "pro"),
-            durations=_FIVE_OR_TEN,
+            "kling-v1-6",
+            (RequestKind.TEXT2VIDEO, RequestKind.IMAGE2VIDEO, RequestKind.MULTI_IMAGE2VIDEO),
             cfg_scale=True,
             image_tail_modes=("pro",),
             tail_alone=True,
             notes="the only multi-image2video model; a tail without image is unconfirmed",
         ),
+        VideoModelCapability("kling-v2-master", _T2V_I2V_KINDS, modes=()),
+        VideoModelCapability("kling-v2-1", (RequestKind.IMAGE2VIDEO,), image_tail_modes=("pro",)),
+        VideoModelCapability("kling-v2-1-master", _T2V_I2V_KINDS, modes=()),
+        VideoModelCapability("kling-v2-5-turbo", _T2V_I2V_KINDS, image_tail_modes=("pro",)),
         VideoModelCapability(
-            name="kling-v2-master",
-            kinds=(TEXT2VIDEO, IMAGE2VIDEO),
-            modes=(),
-            durations=_FIVE_OR_TEN,
-            cfg_scale=False,
+            "kling-v2-6", _T2V_I2V_KINDS, sound=True, voices=True, image_tail_modes=("pro",)
         ),
         VideoModelCapability(
-            name="kling-v2-1",
-            kinds=(IMAGE2VIDEO,),
-            modes=("std", "pro"),
-            durations=_FIVE_OR_TEN,
-            cfg_scale=False,
-            image_tail_modes=("pro",),
-        ),
-        VideoModelCapability(
-            name="kling-v2-1-master",
-            kinds=(TEXT2VIDEO, IMAGE2VIDEO),
-            modes=(),
-            durations=_FIVE_OR_TEN,
-            cfg_scale=False,
-        ),
-        VideoModelCapability(
-            name="kling-v2-5-turbo",
-            kinds=(TEXT2VIDEO, IMAGE2VIDEO),
-            modes=("std", "pro"),
-            durations=_FIVE_OR_TEN,
-            cfg_scale=False,
-            image_tail_modes=("pro",),
-        ),
-        VideoModelCapability(
-            name="kling-v2-6",
-            kinds=(TEXT2VIDEO, IMAGE2VIDEO),
-            modes=("std", "pro"),
-            durations=_FIVE_OR_TEN,
-            cfg_scale=False,
-            sound=True,
-            voices=True,
-            image_tail_modes=("pro",),
-        ),
-        VideoModelCapability(
-            name="kling-v3",
-            kinds=(TEXT2VIDEO, IMAGE2VIDEO),
+            "kling-v3",
+            _T2V_I2V_KINDS,
             modes=("std", "pro", "4k"),
             durations=_SPAN_3_15,
             # No page says v3 refuses cfg_scale (the v2.x rule); the new-style API dropped it.
@@ -183,19 +134,13 @@ VIDEO_MODEL_CAPABILITIES: Mapping[str, VideoModelCapability] = {
             "allowed (no page refuses it); last frame inferred from the new-style 3.0 model",
         ),
         VideoModelCapability(
-            name="kling-video-o1",
-            kinds=(OMNI_VIDEO,),
-            modes=("std", "pro"),
+            "kling-video-o1",
+            (RequestKind.OMNI_VIDEO,),
             durations=_SPAN_3_10,
-            cfg_scale=False,
             notes="omni video's default model; Kling's default mode is pro",
         ),
         VideoModelCapability(
-            name="kling-v3-omni",
-            kinds=(OMNI_VIDEO,),
-            modes=("std", "pro", "4k"),
-            durations=_SPAN_3_10,
-            cfg_scale=False,
+            "kling-v3-omni", (RequestKind.OMNI_VIDEO,), modes=("std", "pro", "4k"), durations=_SPAN_3_10
         ),
     )
 }
@@ -236,7 +181,6 @@ class ModelPathModel:
     notes: str = ""
 
 
-_T2V_I2V_KINDS = (TEXT2VIDEO, IMAGE2VIDEO)
 _HD = ("720p", "1080p")
 _ALL_RESOLUTIONS = ("720p", "1080p", "4k")
 
@@ -285,7 +229,7 @@ MODEL_PATH_MODELS: Mapping[str, ModelPathModel] = {
         ),
         ModelPathModel(
             "kling-3.0-omni",
-            (OMNI_VIDEO,),
+            (RequestKind.OMNI_VIDEO,),
             _ALL_RESOLUTIONS,
             _SPAN_3_15,
             audio=("native", "original", "off"),
@@ -294,7 +238,9 @@ MODEL_PATH_MODELS: Mapping[str, ModelPathModel] = {
             max_elements=7,
             notes="a feature video turns audio off; a base video allows no native audio and no frames",
         ),
-        ModelPathModel("kling-o1", (OMNI_VIDEO,), _HD, _SPAN_3_10, audio=("original", "off"), max_elements=7),
+        ModelPathModel(
+            "kling-o1", (RequestKind.OMNI_VIDEO,), _HD, _SPAN_3_10, audio=("original", "off"), max_elements=7
+        ),
     )
 }
 

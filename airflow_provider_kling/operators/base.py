@@ -48,8 +48,8 @@ if TYPE_CHECKING:
 
     from airflow_provider_kling.hooks.kling import KlingHook
     from airflow_provider_kling.lifecycle import Decision
-    from airflow_provider_kling.models import KlingTask
     from airflow_provider_kling.models.requests import KlingTaskRequest
+    from airflow_provider_kling.models.task import KlingTask
     from airflow_provider_kling.storage import MediaKind
 
 

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_kling.hooks.kling import KlingHook
-    from airflow_provider_kling.models import KlingTask
+    from airflow_provider_kling.models.task import KlingTask
 
 #: The sweep reads at most this many pages of 500 tasks per endpoint (Kling's list stops at page 1000).
 DEFAULT_MAX_PAGES = 20

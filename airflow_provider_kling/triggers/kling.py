@@ -25,7 +25,7 @@ from airflow_provider_kling.lifecycle.poll import (
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.kling import KlingHook
-    from airflow_provider_kling.models import KlingTask
+    from airflow_provider_kling.models.task import KlingTask
 
 
 class KlingTaskTrigger(BaseTrigger):
@@ -128,7 +128,7 @@ class KlingTaskTrigger(BaseTrigger):
 
 def task_from_event(event: dict[str, Any]) -> KlingTask:
     """The succeeded :class:`KlingTask` of a ``success`` event; the matching error for any other."""
-    from airflow_provider_kling.models import KlingTask
+    from airflow_provider_kling.models.task import KlingTask
 
     status, task_id, message = event.get("status"), event.get("task_id"), event.get("message", "")
     if status == "success":

@@ -38,7 +38,7 @@ from airflow_provider_kling.models.task_query import MAX_TASK_IDS, chunks
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.kling import KlingHook
-    from airflow_provider_kling.models import KlingTask
+    from airflow_provider_kling.models.task import KlingTask
 
 #: Read statuses from the task list (True) or query each task by id (False, e.g. to compare).
 LIST_POLLING = True

@@ -206,7 +206,7 @@ def test_every_error_is_explained_on_the_troubleshooting_page() -> None:
 
 
 def test_the_model_tables_are_generated_from_the_code() -> None:
-    from airflow_provider_kling.models import IMAGE_MODELS, render_model_table
+    from airflow_provider_kling.models.capabilities import IMAGE_MODELS, render_model_table
     from airflow_provider_kling.testing import rules
 
     text = "\n".join(_pages().values())

@@ -29,6 +29,7 @@ from airflow_provider_kling.models.requests import (
     OmniImageRequest,
     VirtualTryOnRequest,
 )
+from airflow_provider_kling.models.task import task_from_data
 from airflow_provider_kling.testing import make_png
 from airflow_provider_kling.testing import rules as simulator_rules
 from airflow_provider_kling.unit_prices import (
@@ -37,6 +38,12 @@ from airflow_provider_kling.unit_prices import (
     Purchase,
     video_rule,
 )
+
+
+def image(model_name: str, resolution: str, n: int) -> dict[str, Any]:
+    """An image-generation request's priced fields."""
+    return {"model_name": model_name, "resolution": resolution, "n": n}
+
 
 PHOTO = base64.b64encode(make_png("a studio photo", 0, 400, 400)).decode()
 PORTRAIT = base64.b64encode(make_png("a model standing", 0, 360, 480)).decode()
@@ -150,29 +157,31 @@ def test_learnt_prices_come_first_then_your_table_then_the_stand_in() -> None:
     table = {"generations": {"kling-v3": {"1k": 8, "2k": 16}}, "expand": {"*": {"*": 3}}}
     estimator = UnitEstimator(price_table=table)
     assert (
-        estimator.estimate("kling-v3", "2k", 2).units,
-        estimator.estimate("kling-v3", "2k", 2).source,
+        estimator.estimate_request(image("kling-v3", "2k", 2)).units,
+        estimator.estimate_request(image("kling-v3", "2k", 2)).source,
     ) == (
         32.0,
         "price table",
     )
     assert estimator.estimate_request({"kind": "expand", "n": 2}).units == 6.0
-    assert estimator.estimate("kling-v1", "1k", 2).source == "stand-in"  # not in your table
+    assert estimator.estimate_request(image("kling-v1", "1k", 2)).source == "stand-in"  # not in your table
 
-    estimator.learn("kling-v3", "2k", 2, 30.0)
-    learnt = estimator.estimate("kling-v3", "2k", 3)
+    estimator.learn_request(image("kling-v3", "2k", 2), 30.0)
+    learnt = estimator.estimate_request(image("kling-v3", "2k", 3))
     assert (learnt.units, learnt.source) == (45.0, "learnt")
-    assert estimator.estimate("kling-v3", "1k", 1).source == "price table"  # another tier: not learnt
+    assert (
+        estimator.estimate_request(image("kling-v3", "1k", 1)).source == "price table"
+    )  # another tier: not learnt
 
 
 def test_learning_keeps_the_highest_rate_and_the_units_of_each_exact_quantity() -> None:
     estimator = UnitEstimator()
-    estimator.learn("kling-v2-1", "1k", 2, 3.0)  # 1.5 per image
-    estimator.learn("kling-v2-1", "1k", 1, 1.0)  # cheaper: the estimate keeps erring high
-    estimator.learn("kling-v2-1", "1k", 1, 0.0)  # a failed task teaches nothing
-    estimator.learn("kling-v2-1", "1k", 1, None)
-    assert estimator.estimate("kling-v2-1", "1k", 4).units == 6.0
-    assert estimator.estimate("kling-v2-1", "1k", 1).units == 1.0  # seen exactly: not linear
+    estimator.learn_request(image("kling-v2-1", "1k", 2), 3.0)  # 1.5 per image
+    estimator.learn_request(image("kling-v2-1", "1k", 1), 1.0)  # cheaper: the estimate keeps erring high
+    estimator.learn_request(image("kling-v2-1", "1k", 1), 0.0)  # a failed task teaches nothing
+    estimator.learn_request(image("kling-v2-1", "1k", 1), None)
+    assert estimator.estimate_request(image("kling-v2-1", "1k", 4)).units == 6.0
+    assert estimator.estimate_request(image("kling-v2-1", "1k", 1)).units == 1.0  # seen exactly: not linear
     # A video of 10 s priced less than twice 5 s: each length seen is estimated as seen.
     estimator.learn_request({"kind": "text2video", "model_name": "kling-v3", "duration": 5}, 4.0)
     estimator.learn_request({"kind": "text2video", "model_name": "kling-v3", "duration": 10}, 7.0)
@@ -188,11 +197,11 @@ def test_learning_keeps_the_highest_rate_and_the_units_of_each_exact_quantity() 
 
 def test_unknown_model_needs_a_fallback_or_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="no unit price for generations kling-v9 1k, 1 image"):
-        UnitEstimator().estimate("kling-v9", "1k", 1)
-    fallback = UnitEstimator(fallback_per_image=5).estimate("kling-v9", "1k", 2)
+        UnitEstimator().estimate_request(image("kling-v9", "1k", 1))
+    fallback = UnitEstimator(fallback_per_image=5).estimate_request(image("kling-v9", "1k", 2))
     assert (fallback.units, fallback.source) == (10.0, "fallback")
     with pytest.raises(ValueError, match="n must be a whole number of images >= 1"):
-        UnitEstimator().estimate("kling-v1", "1k", 0)
+        UnitEstimator().estimate_request(image("kling-v1", "1k", 0))
 
 
 @pytest.mark.parametrize(
@@ -216,9 +225,9 @@ def test_a_price_table_is_checked_entry_by_entry(table, message) -> None:
 
 def test_estimator_round_trips_through_json_with_its_table() -> None:
     estimator = UnitEstimator(price_table={"expand": {"*": {"*": 3}}}, fallback_per_image=3.0)
-    estimator.learn("kling-v3", "2k", 2, 7.0)
+    estimator.learn_request(image("kling-v3", "2k", 2), 7.0)
     again = UnitEstimator.from_json(json.loads(json.dumps(estimator.to_json())))
-    assert again.estimate("kling-v3", "2k", 1).units == 3.5
+    assert again.estimate_request(image("kling-v3", "2k", 1)).units == 3.5
     assert again.estimate_request({"kind": "expand"}).units == 3.0
     assert again.fallback_per_image == 3.0
 
@@ -255,15 +264,16 @@ def test_task_records_teach_by_request_when_paired_else_per_image_of_their_kind(
         "1": {"model_name": "kling-v3", "resolution": "2k", "n": 3},
         "ext-2": {"model_name": "kling-v2-1", "n": 1},
     }
-    assert estimator.learn_from_tasks(records, requests=requests) == 3
-    assert estimator.estimate("kling-v3", "2k", 1).units == 8.0
-    assert estimator.estimate("kling-v2-1", "1k", 2).units == 20.0
-    unseen = estimator.estimate("kling-v1", "1k", 2)
+    tasks = [task_from_data(record, "a listed task") for record in records]
+    assert estimator.learn_from_tasks(tasks, requests=requests) == 3
+    assert estimator.estimate_request(image("kling-v3", "2k", 1)).units == 8.0
+    assert estimator.estimate_request(image("kling-v2-1", "1k", 2)).units == 20.0
+    unseen = estimator.estimate_request(image("kling-v1", "1k", 2))
     assert (unseen.units, unseen.source) == (10.0, "learnt")
     # ... but your price table knows better than a rate of the whole kind
     with_table = UnitEstimator(price_table={"generations": {"kling-v1": {"1k": 1}}})
-    with_table.learn_from_tasks(records)
-    assert with_table.estimate("kling-v1", "1k", 2).source == "price table"
+    with_table.learn_from_tasks(tasks)
+    assert with_table.estimate_request(image("kling-v1", "1k", 2)).source == "price table"
 
 
 def test_new_style_records_teach_from_billing_in_units_and_video_seconds() -> None:
@@ -279,7 +289,8 @@ def test_new_style_records_teach_from_billing_in_units_and_video_seconds() -> No
         {"id": "v2", "status": "succeeded", "outputs": [{"video": {"duration": "5"}}], "billing": []},
     ]
     requests = {"ext-v1": {"model": "kling-3.0", "resolution": "1080p", "duration": 10, "audio": "native"}}
-    assert estimator.learn_from_tasks(records, kind="text2video", requests=requests) == 1
+    tasks = [task_from_data(record, "a listed task") for record in records]
+    assert estimator.learn_from_tasks(tasks, kind="text2video", requests=requests) == 1
     learnt = estimator.estimate_request(
         {
             "kind": "text2video",
@@ -300,7 +311,7 @@ def test_learn_from_account_reads_each_kinds_finished_tasks_through_the_hook(kli
     paired = learn_from_account(
         hook, requests={made["generations-2k"]["task_id"]: REQUESTS["generations-2k"]()}
     )
-    assert paired.estimate("kling-v2-1", "2k", 2).source == "learnt"
+    assert paired.estimate_request(image("kling-v2-1", "2k", 2)).source == "learnt"
     expand = paired.estimate_request({"kind": "expand", "n": 2})
     assert (expand.units, expand.source) == (float(made["expand"]["final_unit_deduction"]), "learnt")
     assert paired.estimate_request({"kind": "omni-image"}).source == "stand-in"  # none finished
@@ -327,13 +338,13 @@ def test_learn_from_account_skips_a_kind_it_cannot_list(kling_connection, caplog
     with caplog.at_level(logging.INFO, logger="test.learn"):
         estimator = learn_from_account(OneKindRefused(), log=log)
     assert len(calls) == len(REQUEST_KINDS)  # every kind asked once
-    assert estimator.estimate("kling-v1", "1k", 1).source == "learnt"
+    assert estimator.estimate_request(image("kling-v1", "1k", 1)).source == "learnt"
     assert "Could not read the account's omni-image tasks" in caplog.text
 
 
 def test_a_list_of_requests_of_any_kind_is_totalled_with_its_sources_and_costliest_items() -> None:
     estimator = UnitEstimator(price_table={"expand": {"*": {"*": 3}}})
-    estimator.learn("kling-v1", "1k", 1, 1.5)
+    estimator.learn_request(image("kling-v1", "1k", 1), 1.5)
     requests = [
         *({"prompt": f"cat {i}", "model_name": "kling-v1"} for i in range(12)),
         {"kind": "expand", "n": 2},
@@ -364,7 +375,7 @@ def test_batch_manifest_items_teach_the_price_of_what_each_bought() -> None:
     ]
     estimator = UnitEstimator()
     assert estimator.learn_from_manifest(rows) == 1
-    assert estimator.estimate("kling-v3", "2k", 3) == Estimate(
+    assert estimator.estimate_request(image("kling-v3", "2k", 3)) == Estimate(
         24.0, 8.0, "learnt", purchase_of({"model_name": "kling-v3", "resolution": "2k", "n": 3})
     )
 

@@ -44,7 +44,8 @@ from airflow_provider_kling.get_provider_info import DEFAULT_BASE_URL
 from airflow_provider_kling.hooks.auth import JWT_LIFETIME, JWT_RENEW_MARGIN, JwtToken
 from airflow_provider_kling.hooks.external_ids import ids_honoured
 from airflow_provider_kling.hooks.kling import KlingHook
-from airflow_provider_kling.models import ImageGenerationRequest, TaskStatus
+from airflow_provider_kling.models.requests.generations import ImageGenerationRequest
+from airflow_provider_kling.models.task import TaskStatus
 from tests.unit.fakes import FakeClock
 
 CONN_ID = "kling_test"

@@ -17,7 +17,7 @@ from airflow_provider_kling.errors import (
 )
 from airflow_provider_kling.hooks import account as account_module
 from airflow_provider_kling.hooks.kling import KlingHook
-from airflow_provider_kling.models import AccountCosts, ResourcePack, ResourcePackStatus
+from airflow_provider_kling.models.account import AccountCosts, ResourcePack, ResourcePackStatus
 from airflow_provider_kling.testing import KlingSimulator
 from tests.unit.fakes import FakeClock
 

@@ -19,7 +19,7 @@ import structlog
 from airflow_provider_kling.errors import KlingAuthError, KlingNotFoundError, KlingServerError
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.lifecycle import FailurePolicy
-from airflow_provider_kling.models import TaskStatus
+from airflow_provider_kling.models.task import TaskStatus
 from airflow_provider_kling.testing import KlingSimulator
 from tests.unit.fakes import FakeClock
 
@@ -391,7 +391,7 @@ async def test_afind_task_by_external_id_finds_the_task_or_none(kling_connection
 async def test_batch_loop_keeps_time_and_sleeps_on_the_hooks_clock(kling_connection):
     from airflow_provider_kling.batch.admission import SUCCEEDED, BatchAdmission, ItemProgress
     from airflow_provider_kling.batch.runner import BatchRunner
-    from airflow_provider_kling.models import ImageGenerationRequest
+    from airflow_provider_kling.models.requests.generations import ImageGenerationRequest
 
     kling_connection.set_latency(0.3)
     clock = FakeClock(now=50.0, wall=1_700_000_000.0)

@@ -16,7 +16,7 @@ import structlog
 
 from airflow_provider_kling.errors import KlingAuthError, KlingRateLimitError
 from airflow_provider_kling.hooks.kling import KlingHook
-from airflow_provider_kling.models import TaskStatus
+from airflow_provider_kling.models.task import TaskStatus
 from tests.unit.fakes import FakeClock
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -31,7 +31,7 @@ from airflow_provider_kling.idempotency import (
     request_fingerprint,
     with_external_task_id,
 )
-from airflow_provider_kling.models import ImageGenerationRequest
+from airflow_provider_kling.models.requests.generations import ImageGenerationRequest
 
 BASE = {"model_name": "kling-v1", "prompt": "a lighthouse in a storm", "n": 1}
 INSTANCE = {"dag_id": "dag", "run_id": "manual__1", "task_id": "generate", "map_index": -1}

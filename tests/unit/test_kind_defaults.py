@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from airflow_provider_kling.hooks.kling import KlingHook
-from airflow_provider_kling.models import TaskStatus
+from airflow_provider_kling.models.task import TaskStatus
 
 
 def test_hook_create_task_with_only_a_prompt_sends_the_default_model_and_n(kling_connection):

@@ -17,7 +17,7 @@ from airflow_provider_kling.lifecycle import (
     outcome_of,
     run_scan,
 )
-from airflow_provider_kling.models import task_from_data
+from airflow_provider_kling.models.task import task_from_data
 
 REFUSAL = "Failure to pass the risk control system"
 
@@ -168,7 +168,7 @@ def request_tasks(hook, store=None, **policy):
     import logging
 
     from airflow_provider_kling.lifecycle.request import RequestTasks
-    from airflow_provider_kling.models import ImageGenerationRequest
+    from airflow_provider_kling.models.requests.generations import ImageGenerationRequest
 
     request = ImageGenerationRequest.build(model_name="kling-v1", prompt="a fox", n=1, external_task_id="req")
     pushed: list[str] = []

@@ -13,17 +13,17 @@ from unittest.mock import patch
 import pytest
 
 from airflow_provider_kling.errors import KlingRequestValidationError
-from airflow_provider_kling.models import (
+from airflow_provider_kling.models.capabilities import (
     DEFAULT_IMAGE_MODEL,
     IMAGE_MODEL_CAPABILITIES,
     IMAGE_MODELS,
     MODEL_AVAILABILITY,
-    ImageGenerationRequest,
     ImageModelCapability,
     check_model_served,
     model_verdict,
     render_model_table,
 )
+from airflow_provider_kling.models.requests.generations import ImageGenerationRequest
 from airflow_provider_kling.testing.png import make_png
 
 DOCS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "operators" / "image-generation.rst"

@@ -8,8 +8,8 @@ import pytest
 
 from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.hooks.wire import MODEL_PATH
-from airflow_provider_kling.models import task_from_data
 from airflow_provider_kling.models.requests import ImageToVideoRequest, OmniVideoRequest, TextToVideoRequest
+from airflow_provider_kling.models.task import task_from_data
 from airflow_provider_kling.models.video_capabilities import MODEL_PATH_MODELS
 from airflow_provider_kling.spend import units_of
 

@@ -21,7 +21,7 @@ from airflow_provider_kling.lifecycle.poll import (
     status_words,
     time_left,
 )
-from airflow_provider_kling.models import KlingTask
+from airflow_provider_kling.models.task import KlingTask
 
 
 def task(status: str, **fields: object) -> KlingTask:

@@ -25,7 +25,7 @@ from airflow_provider_kling.batch.admission import RUNNING, SUCCEEDED, BatchAdmi
 from airflow_provider_kling.batch.runner import BatchRunner
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.lifecycle import FailurePolicy
-from airflow_provider_kling.models import ImageGenerationRequest
+from airflow_provider_kling.models.requests.generations import ImageGenerationRequest
 from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 from tests.unit.fakes import FakeClock
 

@@ -19,7 +19,7 @@ from airflow_provider_kling.models.requests import (
     MultiImageRequest,
     OmniImageRequest,
     VirtualTryOnRequest,
-    check_endpoint,
+    endpoint_path,
     expansion_for_aspect_ratio,
     request_class,
 )
@@ -39,7 +39,7 @@ def test_every_kind_has_its_own_path_and_is_found_by_name():
     # 5 image kinds, 8 video kinds and 2 audio kinds; 4 video kinds also have a model-path endpoint
     assert len(REQUEST_KINDS) == 15 and len(set(ENDPOINT_PATHS)) == 19
     assert request_class("expand") is ExpandImageRequest
-    assert check_endpoint("/v1/images/kolors-virtual-try-on") == VirtualTryOnRequest.path
+    assert endpoint_path("/v1/images/kolors-virtual-try-on") == VirtualTryOnRequest.path
     with pytest.raises(ValueError, match="unknown Kling request kind 'outpaint': one of generations"):
         request_class("outpaint")
 

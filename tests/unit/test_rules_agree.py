@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_kling.errors import KlingRequestValidationError
-from airflow_provider_kling.models import ImageGenerationRequest
+from airflow_provider_kling.models.requests.generations import ImageGenerationRequest
 from airflow_provider_kling.testing import rules as sim_rules
 
 URL = "https://example.com/cat.png"

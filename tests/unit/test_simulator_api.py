@@ -10,7 +10,7 @@ import httpx
 import jwt
 import pytest
 
-from airflow_provider_kling.models import Envelope, KlingTask, TaskStatus
+from airflow_provider_kling.models.task import KlingTask, TaskStatus
 from airflow_provider_kling.testing import KlingSimulator
 
 SECRET_KEY = "secret-key-of-access-key-one-0123456789"
@@ -44,7 +44,7 @@ def test_create_answers_klings_envelope_with_a_numeric_task_id(client: httpx.Cli
     body = response.json()
     assert (body["code"], body["message"]) == (0, "SUCCEED")
     assert body["request_id"]
-    task = KlingTask.model_validate(Envelope.model_validate(body).data)
+    task = KlingTask.model_validate(body["data"])
     assert task.task_id.isdigit()
     assert task.task_status is TaskStatus.SUBMITTED
     assert task.external_task_id == "run-1"

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from airflow_provider_kling.errors import KlingRequestValidationError
-from airflow_provider_kling.models import ImageGenerationRequest
+from airflow_provider_kling.models.requests.generations import ImageGenerationRequest
 from airflow_provider_kling.testing import KlingSimulator, make_png, rules
 
 PNG = base64.b64encode(make_png("reference", 0, 400, 300)).decode()

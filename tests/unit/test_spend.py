@@ -7,11 +7,11 @@ import json
 import pytest
 
 from airflow_provider_kling.estimates import plan_within_budget
+from airflow_provider_kling.models.task import task_from_data
 from airflow_provider_kling.spend import (
     Budget,
     format_units,
     sum_units,
-    task_units,
     total_units,
     units_of,
 )
@@ -54,16 +54,19 @@ def test_nothing_to_sum_is_zero_and_decimal_strings_add_without_float_noise() ->
     assert sum_units(["0.1"] * 3) == 0.3
 
 
-def test_task_units_reads_the_legacy_field_else_the_new_style_billing_in_units() -> None:
-    assert task_units({"final_unit_deduction": "4"}) == 4.0
+def test_a_task_of_either_style_says_its_units_in_final_unit_deduction() -> None:
+    def units(record: dict) -> float | None:
+        return units_of(task_from_data({"status": "succeeded", **record}, "a task").final_unit_deduction)
+
+    assert units({"task_id": "t", "task_status": "succeed", "final_unit_deduction": "4"}) == 4.0
     billing = [
         {"charge_type": "unit", "amount": "3.5", "package_type": "video"},
         {"charge_type": "unit", "amount": "0.5"},
         {"charge_type": "cash", "amount": "1.20", "currency": "USD"},
     ]
-    assert task_units({"id": "t", "billing": billing}) == 4.0
-    assert task_units({"id": "t", "billing": [{"charge_type": "cash", "amount": "1"}]}) is None
-    assert task_units({"id": "t"}) is None
+    assert units({"id": "t", "billing": billing}) == 4.0
+    assert units({"id": "t", "billing": [{"charge_type": "cash", "amount": "1"}]}) is None
+    assert units({"id": "t"}) is None
 
 
 def test_budget_allows_an_item_only_while_deducted_plus_in_flight_plus_its_estimate_fit() -> None:

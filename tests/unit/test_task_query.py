@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 
 from airflow_provider_kling.errors import KlingRequestValidationError, KlingResponseError
+from airflow_provider_kling.models.task import task_from_data
 from airflow_provider_kling.models.task_query import (
     MAX_TASK_IDS,
     TaskSearch,
     chunks,
+    records_of,
     tasks_by_ids_params,
-    tasks_from_answer,
-    tasks_page_from_answer,
 )
 
 V1_TASK = {"task_id": "1", "task_status": "processing", "task_info": {"external_task_id": "a"}}
@@ -53,7 +53,7 @@ def test_params_refuse_what_kling_would_refuse(ids: list[str], rule: str) -> Non
 
 
 def test_an_answer_holds_v1_and_new_style_tasks_alike() -> None:
-    first, second = tasks_from_answer([V1_TASK, NEW_RECORD])
+    first, second = [task_from_data(record, "a task") for record in records_of([V1_TASK, NEW_RECORD])]
     assert (first.task_id, first.task_status, first.external_task_id) == ("1", "processing", "a")
     assert (second.task_id, second.task_status, second.images[0].url) == (
         "2",
@@ -64,12 +64,12 @@ def test_an_answer_holds_v1_and_new_style_tasks_alike() -> None:
 
 @pytest.mark.parametrize("data", [[], None])
 def test_unknown_ids_answer_no_tasks(data: Any) -> None:
-    assert tasks_from_answer(data) == []
+    assert records_of(data) == []
 
 
 def test_an_answer_that_is_not_a_list_is_unreadable() -> None:
     with pytest.raises(KlingResponseError, match="without a list of tasks"):
-        tasks_from_answer({"result": []})
+        records_of({"result": []})
 
 
 def test_search_body_leaves_unset_fields_out_and_sends_times_in_ms() -> None:
@@ -92,23 +92,10 @@ def test_search_body_leaves_unset_fields_out_and_sends_times_in_ms() -> None:
         ({"status": "succeed"}, "status: must be one of"),
         ({"product_type": "audio"}, "product_type: must be one of video, image, try_on"),
         ({"start_time": 2, "end_time": 1}, "start_time: must not be after end_time"),
+        ({"start_time": datetime(2026, 12, 1)}, "start_time must be timezone-aware"),
+        ({"end_time": -1}, "end_time must be a timezone-aware datetime or Unix milliseconds >= 0"),
     ],
 )
 def test_search_refuses_what_kling_would_refuse(fields: dict[str, Any], rule: str) -> None:
     with pytest.raises(KlingRequestValidationError, match=rule):
         TaskSearch(**fields)
-
-
-def test_a_page_and_the_search_for_the_next_one() -> None:
-    search = TaskSearch(product_type="image")
-    page = tasks_page_from_answer({"result": [NEW_RECORD], "count": 7, "next_cursor": "c2", "has_more": True})
-    assert ([task.task_id for task in page.tasks], page.count, page.has_more) == (["2"], 7, True)
-    following = search.next(page)
-    assert following is not None and following.to_json()["cursor"] == "c2"
-    last = tasks_page_from_answer({"result": [], "count": 7, "next_cursor": "", "has_more": False})
-    assert search.next(last) is None
-
-
-def test_a_page_that_is_not_an_object_is_unreadable() -> None:
-    with pytest.raises(KlingResponseError, match="without a page of tasks"):
-        tasks_page_from_answer([NEW_RECORD])

@@ -172,6 +172,10 @@ def test_v3_takes_4k_fifteen_seconds_and_flags_its_unconfirmed_multi_shot_fields
     assert request.to_json()["multi_prompt"][1] == {"index": 2, "prompt": "close-up", "duration": "10"}
     assert set(request.unconfirmed_fields()) == {"multi_shot", "shot_type", "multi_prompt"}
     assert TextToVideoRequest.build(prompt="p").unconfirmed_fields() == {}
+    elements = TextToVideoRequest.build(prompt="p", model_name="kling-v3", element_ids=[7])
+    assert set(elements.unconfirmed_fields()) == {"element_ids"}
+    omni = OmniVideoRequest.build(prompt="<<<element_1>>>", element_ids=[7], aspect_ratio="16:9")
+    assert omni.unconfirmed_fields() == {}
 
 
 @pytest.mark.parametrize(
@@ -208,6 +212,9 @@ def test_blank_template_renders_leave_optional_fields_unset():
     request = TextToVideoRequest.build(
         prompt="p", negative_prompt="", resolution="", duration="", element_ids=[]
     )
+    assert request.to_json() == {"model_name": "kling-v2-6", "prompt": "p"}
+    # every optional field is, whatever its type (a template renders an unset number as "" too)
+    request = TextToVideoRequest.build(prompt="p", cfg_scale=" ", multi_shot="", watermark_info="")
     assert request.to_json() == {"model_name": "kling-v2-6", "prompt": "p"}
 
 

@@ -1,14 +1,6 @@
-"""
-One request model per Kling endpoint (images and video); every one runs on the same task lifecycle.
+"""One request model per Kling endpoint (images and video), each declaring its kind (``.base``).
 
-Each kind is a :class:`KlingTaskRequest` subclass that declares everything about it (its name, its
-paths per API style, output, slots, unit rule, image fields, default model, which models take which
-style) and holds its rules as data; the hook, the resume logic, the trigger, storage, prices and the
-batch read those declarations. A new endpoint is one more module here and one more entry in
-:data:`REQUEST_KINDS`; :func:`kind_table` lists every kind, its fields, defaults and descriptions.
-
-A model-path request's create goes to ``{path}/{model_name}`` and is queried through ``GET /tasks``
-(the hook's wire format of its style, ``hooks.wire``).
+A new endpoint is one more module here and one more entry in :data:`REQUEST_KINDS`.
 """
 
 from __future__ import annotations
@@ -116,13 +108,6 @@ def endpoint_path(kind_or_path: str) -> str:
     )
 
 
-def check_endpoint(path: str) -> str:
-    """``path`` when it is one of this provider's endpoints, else ValueError naming them."""
-    if path not in ENDPOINT_PATHS:
-        raise ValueError(f"unknown Kling endpoint {path!r}: one of {', '.join(ENDPOINT_PATHS)}")
-    return path
-
-
 __all__ = [
     "ENDPOINT_PATHS",
     "REQUEST_KINDS",
@@ -144,7 +129,6 @@ __all__ = [
     "VideoToAudioRequest",
     "VirtualTryOnRequest",
     "WatermarkInfo",
-    "check_endpoint",
     "endpoint_path",
     "expansion_for_aspect_ratio",
     "kind_defaults",

@@ -1,13 +1,5 @@
-"""What every Kling request kind shares: its declaration, the common fields, and the body layout
-of each API style.
-
-A request kind is one pydantic model per endpoint. Its class declares everything about the kind:
-its name (:attr:`KlingTaskRequest.kind`), its path per API style (:attr:`paths`), what it makes
-(:attr:`output`), the slots a task holds (:attr:`task_slots`), its unit rule (:attr:`unit_rule`),
-which fields carry images (:attr:`image_fields`), and which models take which API style
-(:attr:`model_styles`; the default model is ``model_name``'s default). Each field says where it
-goes in each style's body with a :class:`Wire` in its annotation; :meth:`KlingTaskRequest.to_json`
-lays any kind out by those declarations, and a model refuses a field its style does not take.
+"""What every Kling request kind shares: its declaration (:class:`KlingTaskRequest`'s class
+attributes), the common fields, and the body layout of each API style (a field's :class:`Wire`).
 No Airflow and no HTTP here.
 """
 
@@ -22,7 +14,9 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -30,7 +24,7 @@ from pydantic import (
 from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
-from airflow_provider_kling.models.reference_image import checked_image
+from airflow_provider_kling.models.reference_image import check_model_path_image, checked_image
 from airflow_provider_kling.unit_prices import Prices, UnitRule, image_rule
 
 #: Where a field goes in a model-path body: the top level, ``settings``, ``options``.
@@ -77,10 +71,34 @@ class WatermarkInfo(BaseModel):
     enabled: StrictBool
 
 
-def check_callback_url(value: str | None) -> str | None:
-    if value is not None and not value.startswith(("http://", "https://")):
-        raise ValueError("must be an http:// or https:// URL")
-    return value
+class ElementReference(BaseModel):
+    """One ``element_list`` item: an element of Kling's element library, by id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    element_id: Annotated[StrictInt, Field(gt=0)]
+
+
+class ImageItem(BaseModel):
+    """One ``image_list`` item: ``{"image": <URL or base64>}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    image: str
+
+    _image = field_validator("image")(classmethod(lambda cls, value: check_image(value)))
+
+
+def plain_items(key: str) -> Any:
+    """A before-validator for a list of ``{key: value}`` objects that also takes bare values:
+    ``["<url>", ...]`` reads better in a DAG than ``[{"image": "<url>"}, ...]``."""
+
+    def wrap(cls: type, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return [{key: item} if isinstance(item, str) else item for item in value]
+        return value
+
+    return classmethod(wrap)
 
 
 def check_external_task_id(value: str | None) -> str | None:
@@ -89,43 +107,17 @@ def check_external_task_id(value: str | None) -> str | None:
     return value
 
 
-def check_image(value: str | None) -> str | None:
-    """An image field: an http(s) URL or bare base64 of a JPEG/PNG within Kling's limits."""
-    return None if value is None else checked_image(value)
-
-
-def check_prompt_not_blank(value: str | None) -> str | None:
-    if value is not None and not value.strip():
-        raise ValueError("must not be blank")
-    return value
-
-
-def blank_means_unset(
-    values: Any, optional_text: tuple[str, ...], optional_lists: tuple[str, ...] = ()
-) -> Any:
-    """Templated fields often render to ``""``: blank optional text and empty lists are left unset."""
-    if not isinstance(values, dict):
-        return values
-    return {
-        key: (
-            None
-            if (key in optional_text and isinstance(val, str) and not val.strip())
-            or (key in optional_lists and val == [])
-            else val
-        )
-        for key, val in values.items()
-    }
+def check_image(value: str | None, style: ApiStyle = ApiStyle.V1) -> str | None:
+    """An image: ``/v1``'s limits (a URL, or bare base64 of a JPEG/PNG of at most 10 MB, at least
+    300 px a side), or the model-path style's (a URL, or bare base64 of at most 50 MB)."""
+    if value is None:
+        return None
+    return checked_image(value) if style is ApiStyle.V1 else check_model_path_image(value)
 
 
 class KlingTaskRequest(BaseModel):
-    """
-    The body of one Kling endpoint's create call (the base of every request kind).
-
-    Subclasses set :attr:`kind` and :attr:`paths`, declare their fields with Kling's rules (and,
-    for a field the model-path style takes, its :class:`Wire`), and list the fields that take an
-    image in :attr:`image_fields` (a list field holds a list of ``{<key>: image}`` objects: the key
-    is given as ``"field.key"``).
-    """
+    """The body of one Kling endpoint's create call: a subclass declares its kind in the class
+    attributes below and its fields with Kling's rules (and, for the model-path style, a :class:`Wire`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -144,16 +136,13 @@ class KlingTaskRequest(BaseModel):
     unit_rule: ClassVar[UnitRule] = image_rule()
     #: STAND-IN prices ``{model: {tier: units}}`` (labelled so in every estimate made from them).
     stand_in_prices: ClassVar[Prices] = {}
-    #: Fields that carry an image (``"field"`` or ``"list_field.key"``).
+    #: Fields that carry an image (``"field"`` or ``"list_field.key"``): a ``"field"`` (an image, or
+    #: a list of them) is checked by the request's style; a ``"list_field.key"`` by its item model.
     image_fields: ClassVar[tuple[str, ...]] = ()
     #: The models ``model_name`` may name (empty: the kind has no ``model_name``).
     known_models: ClassVar[Collection[str]] = ()
     #: The models of the model-path style (every other model is ``/v1``'s).
     model_path_models: ClassVar[Collection[str]] = ()
-    #: Optional text fields (besides ``callback_url`` and ``external_task_id``) and list fields
-    #: that are left unset when blank or empty: templated fields often render to ``""``.
-    blank_text_fields: ClassVar[tuple[str, ...]] = ()
-    blank_list_fields: ClassVar[tuple[str, ...]] = ()
 
     external_task_id: Annotated[str | None, OPTION] = Field(
         default=None, max_length=256, description="Your id for the task, unique per account."
@@ -224,9 +213,20 @@ class KlingTaskRequest(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _blank_means_unset(cls, values: Any) -> Any:
-        return blank_means_unset(
-            values, (*cls.blank_text_fields, "callback_url", "external_task_id"), cls.blank_list_fields
-        )
+        # Templated fields often render to "" (the reseller's own example sends "" for unused
+        # fields): a blank optional field, or an empty list, is left unset.
+        if not isinstance(values, dict):
+            return values
+        fields = cls.model_fields
+        return {
+            key: None
+            if key in fields
+            and not fields[key].is_required()
+            and fields[key].default is None
+            and (value == [] or (isinstance(value, str) and not value.strip()))
+            else value
+            for key, value in values.items()
+        }
 
     @field_validator("model_name", check_fields=False)
     @classmethod
@@ -235,15 +235,29 @@ class KlingTaskRequest(BaseModel):
             raise ValueError(f"must be one of {', '.join(cls.known_models)}")
         return value
 
+    @field_validator("*")
+    @classmethod
+    def _images(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name not in cls.image_fields or value is None:
+            return value
+        style = cls.style_of(info.data.get("model_name"))
+        if isinstance(value, list):
+            return [check_image(item, style) for item in value]
+        return check_image(value, style)
+
     @field_validator("prompt", check_fields=False)
     @classmethod
     def _prompt_not_blank(cls, value: str | None) -> str | None:
-        return check_prompt_not_blank(value)
+        if value is not None and not value.strip():
+            raise ValueError("must not be blank")
+        return value
 
     @field_validator("callback_url")
     @classmethod
     def _callback_is_http(cls, value: str | None) -> str | None:
-        return check_callback_url(value)
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
 
     @field_validator("external_task_id")
     @classmethod
@@ -256,12 +270,8 @@ class KlingTaskRequest(BaseModel):
         try:
             return cls(**fields)
         except ValidationError as exc:
-            message = describe_validation_error(exc)
-            if cls.kind and cls.kind != RequestKind.GENERATIONS:
-                message = message.replace(
-                    "Invalid Kling image request", f"Invalid Kling {cls.kind} request", 1
-                )
-            raise KlingRequestValidationError(message) from None
+            what = "image" if cls.kind == RequestKind.GENERATIONS else cls.kind
+            raise KlingRequestValidationError(describe_validation_error(exc, what)) from None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON body Kling expects in this request's style: unset optional fields are left out."""
@@ -314,7 +324,7 @@ def model_path_body(cls: type[KlingTaskRequest], values: Mapping[str, Any]) -> d
     return body
 
 
-def describe_validation_error(exc: ValidationError) -> str:
+def describe_validation_error(exc: ValidationError, what: str) -> str:
     """One line per problem: the field, the rule, and (shortened) the value that broke it."""
     problems = []
     for error in exc.errors(include_url=False):
@@ -332,4 +342,4 @@ def describe_validation_error(exc: ValidationError) -> str:
         if len(shown) > 60:
             shown = f"{shown[:40]}... ({len(value) if isinstance(value, str) else len(shown)} characters)"
         problems.append(f"{field}: {message} (got {shown})")
-    return "Invalid Kling image request: " + "; ".join(problems)
+    return f"Invalid Kling {what} request: " + "; ".join(problems)

@@ -1,18 +1,13 @@
-"""``POST /v1/images/editing/expand``: outpainting, the canvas grown by a ratio on each side.
-
-Rules from Kling's Extend Image page: ``image`` is required (URL or bare base64 of a JPEG/PNG,
-at most 10 MB, at least 300 px a side, 1:2.5-2.5:1); ``up_``, ``down_``, ``left_`` and
-``right_expansion_ratio`` are each in [0, 2] (a multiple of the original height or width, all
-four sent, 0 for a side left as is); the new image's area is at most 3 times the original's,
-``(1 + left + right) * (1 + up + down) <= 3``; ``prompt`` at most 2500 characters; ``n`` 1-9.
-"""
+"""``POST /v1/images/editing/expand``: outpainting, the canvas grown by a ratio of the original
+height or width on each side (Kling's Extend Image page; all four ratios are sent, 0 for a side
+left as is)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import ClassVar
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
@@ -20,7 +15,6 @@ from airflow_provider_kling.models.capabilities import MAX_PROMPT_LENGTH
 from airflow_provider_kling.models.requests.base import (
     KlingTaskRequest,
     WatermarkInfo,
-    check_image,
 )
 from airflow_provider_kling.unit_prices import FLAT_IMAGE_PRICES, Prices, UnitRule, image_rule
 
@@ -57,7 +51,6 @@ class ExpandImageRequest(KlingTaskRequest):
     unit_rule: ClassVar[UnitRule] = image_rule(tier_field=None)
     stand_in_prices: ClassVar[Prices] = FLAT_IMAGE_PRICES
     image_fields: ClassVar[tuple[str, ...]] = ("image",)
-    blank_text_fields: ClassVar[tuple[str, ...]] = ("prompt",)
 
     image: str
     up_expansion_ratio: float = Field(default=0.0, ge=0, le=MAX_EXPANSION_RATIO)
@@ -67,8 +60,6 @@ class ExpandImageRequest(KlingTaskRequest):
     prompt: str | None = Field(default=None, max_length=MAX_PROMPT_LENGTH)
     n: int = Field(default=1, ge=1, le=9)
     watermark_info: WatermarkInfo | None = None
-
-    _image = field_validator("image")(classmethod(lambda cls, value: check_image(value)))
 
     @model_validator(mode="after")
     def _area_and_growth(self) -> ExpandImageRequest:

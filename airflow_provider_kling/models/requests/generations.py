@@ -1,6 +1,5 @@
 """
-The body of ``POST /v1/images/generations``, validated before any HTTP call (also importable
-from ``airflow_provider_kling.models.request``, its first home).
+The body of ``POST /v1/images/generations``, validated before any HTTP call.
 
 Field rules are the pydantic fields below; what each model accepts (text to image, reference
 types, resolutions, aspect ratios, elements) comes from the capability table in
@@ -10,14 +9,10 @@ types, resolutions, aspect ratios, elements) comes from the capability table in
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
-    StrictInt,
-    field_validator,
     model_validator,
 )
 
@@ -31,20 +26,8 @@ from airflow_provider_kling.models.capabilities import (
     MAX_REFERENCES,
     ImageModelCapability,
 )
-from airflow_provider_kling.models.reference_image import checked_image
-from airflow_provider_kling.models.requests.base import (
-    KlingTaskRequest,
-    WatermarkInfo,
-)
+from airflow_provider_kling.models.requests.base import ElementReference, KlingTaskRequest, WatermarkInfo
 from airflow_provider_kling.unit_prices import PRICE_TABLE, Prices
-
-
-class ElementReference(BaseModel):
-    """One element of Kling's element library, by id (``element_list`` item)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    element_id: Annotated[StrictInt, Field(gt=0)]
 
 
 class ImageGenerationRequest(KlingTaskRequest):
@@ -55,15 +38,6 @@ class ImageGenerationRequest(KlingTaskRequest):
     stand_in_prices: ClassVar[Prices] = PRICE_TABLE
     image_fields: ClassVar[tuple[str, ...]] = ("image",)
     known_models: ClassVar[Collection[str]] = IMAGE_MODEL_CAPABILITIES
-    #: The reseller's own example sends "" for unused fields: blank means absent, never sent.
-    blank_text_fields: ClassVar[tuple[str, ...]] = (
-        "negative_prompt",
-        "image",
-        "image_reference",
-        "resolution",
-        "aspect_ratio",
-    )
-    blank_list_fields: ClassVar[tuple[str, ...]] = ("element_list",)
 
     # model_name and n are optional at Kling (defaults kling-v3 and 1) but required by the
     # reseller: this client always sends both (a default is sent like a value).
@@ -81,11 +55,6 @@ class ImageGenerationRequest(KlingTaskRequest):
     resolution: Literal["1k", "2k"] | None = None
     aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9"] | None = None
     watermark_info: WatermarkInfo | None = None
-
-    @field_validator("image")
-    @classmethod
-    def _image_is_url_or_base64(cls, value: str | None) -> str | None:
-        return None if value is None else checked_image(value)
 
     @model_validator(mode="after")
     def _model_capabilities(self) -> ImageGenerationRequest:

@@ -1,15 +1,10 @@
-"""``POST /v1/images/multi-image2image``: one image from 1-4 subject images, optional scene and style.
-
-Rules from Kling's Multi-Image to Image page: ``subject_image_list`` holds 1 to 4
-``{"subject_image": ...}`` (pre-cropped subjects); ``scene_image`` and ``style_image`` are
-optional; ``prompt`` at most 2500 characters; ``n`` 1-9; the eight usual aspect ratios.
-Every image: URL or bare base64 of a JPEG/PNG, at most 10 MB, at least 300 px a side, 1:2.5-2.5:1.
-"""
+"""``POST /v1/images/multi-image2image``: one image from 1-4 pre-cropped subject images, with an
+optional scene and style (Kling's Multi-Image to Image page)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -20,6 +15,7 @@ from airflow_provider_kling.models.requests.base import (
     KlingTaskRequest,
     WatermarkInfo,
     check_image,
+    plain_items,
 )
 from airflow_provider_kling.unit_prices import FLAT_IMAGE_PRICES, Prices, UnitRule, image_rule
 
@@ -52,7 +48,6 @@ class MultiImageRequest(KlingTaskRequest):
         "style_image",
     )
     known_models: ClassVar[Collection[str]] = MULTI_IMAGE_MODELS
-    blank_text_fields: ClassVar[tuple[str, ...]] = ("prompt", "scene_image", "style_image", "aspect_ratio")
 
     model_name: str = "kling-v2"
     prompt: str | None = Field(default=None, max_length=MAX_PROMPT_LENGTH)
@@ -63,13 +58,4 @@ class MultiImageRequest(KlingTaskRequest):
     aspect_ratio: Literal[ALL_ASPECT_RATIOS] | None = None  # type: ignore[valid-type]
     watermark_info: WatermarkInfo | None = None
 
-    @field_validator("subject_image_list", mode="before")
-    @classmethod
-    def _plain_images_are_subjects(cls, value: Any) -> Any:
-        if isinstance(value, list | tuple):
-            return [{"subject_image": item} if isinstance(item, str) else item for item in value]
-        return value
-
-    _images = field_validator("scene_image", "style_image")(
-        classmethod(lambda cls, value: check_image(value))
-    )
+    _plain_images = field_validator("subject_image_list", mode="before")(plain_items("subject_image"))

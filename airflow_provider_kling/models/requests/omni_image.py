@@ -1,17 +1,13 @@
-"""``POST /v1/images/omni-image``: one model for generation and editing from text, images and elements.
-
-Rules from Kling's Omni-Image page: ``prompt`` is required (at most 2500 characters; it names
-reference images as ``<<<image_1>>>``); ``image_list`` and ``element_list`` hold at most 10
-references together; ``result_type`` ``series`` makes ``series_amount`` (2-9) related images
-and ignores ``n``; resolutions and series depend on the model (:data:`OMNI_MODELS`).
-"""
+"""``POST /v1/images/omni-image``: one model for generation and editing from text, images and
+elements, cited in the prompt as ``<<<image_1>>>`` (Kling's Omni-Image page); ``result_type``
+``series`` makes ``series_amount`` related images and ignores ``n``."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Annotated, Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
@@ -22,31 +18,15 @@ from airflow_provider_kling.models.capabilities import (
     OMNI_MODELS,
 )
 from airflow_provider_kling.models.requests.base import (
+    ElementReference,
+    ImageItem,
     KlingTaskRequest,
     WatermarkInfo,
-    check_image,
+    plain_items,
 )
 from airflow_provider_kling.unit_prices import OMNI_IMAGE_PRICES, Prices
 
 OMNI_IMAGE_PATH = "/v1/images/omni-image"
-
-
-class OmniImageReference(BaseModel):
-    """One ``image_list`` item: a reference image, named in the prompt as ``<<<image_N>>>``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    image: str
-
-    _image = field_validator("image")(classmethod(lambda cls, value: check_image(value)))
-
-
-class OmniElementReference(BaseModel):
-    """One ``element_list`` item: an element of Kling's element library, by id."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    element_id: Annotated[StrictInt, Field(gt=0)]
 
 
 class OmniImageRequest(KlingTaskRequest):
@@ -57,18 +37,11 @@ class OmniImageRequest(KlingTaskRequest):
     stand_in_prices: ClassVar[Prices] = OMNI_IMAGE_PRICES
     image_fields: ClassVar[tuple[str, ...]] = ("image_list.image",)
     known_models: ClassVar[Collection[str]] = OMNI_MODELS
-    blank_text_fields: ClassVar[tuple[str, ...]] = (
-        "resolution",
-        "result_type",
-        "aspect_ratio",
-        "series_amount",
-    )
-    blank_list_fields: ClassVar[tuple[str, ...]] = ("image_list", "element_list")
 
     model_name: str = "kling-image-o1"
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT_LENGTH)
-    image_list: list[OmniImageReference] | None = Field(default=None, max_length=MAX_REFERENCES)
-    element_list: list[OmniElementReference] | None = Field(default=None, max_length=MAX_REFERENCES)
+    image_list: list[ImageItem] | None = Field(default=None, max_length=MAX_REFERENCES)
+    element_list: list[ElementReference] | None = Field(default=None, max_length=MAX_REFERENCES)
     resolution: Literal["1k", "2k", "4k"] | None = None
     result_type: Literal["single", "series"] | None = None
     n: int = Field(default=1, ge=1, le=9)
@@ -76,13 +49,7 @@ class OmniImageRequest(KlingTaskRequest):
     aspect_ratio: Literal[(*ALL_ASPECT_RATIOS, "auto")] | None = None  # type: ignore[valid-type]
     watermark_info: WatermarkInfo | None = None
 
-    @field_validator("image_list", mode="before")
-    @classmethod
-    def _plain_images_are_references(cls, value: Any) -> Any:
-        # ``["<url or base64>", ...]`` reads better in a DAG than ``[{"image": ...}]``: accept both.
-        if isinstance(value, list | tuple):
-            return [{"image": item} if isinstance(item, str) else item for item in value]
-        return value
+    _plain_images = field_validator("image_list", mode="before")(plain_items("image"))
 
     @field_validator("series_amount")
     @classmethod

@@ -1,11 +1,6 @@
-"""What every Kling video request kind shares: camera control, elements, and the per-model rules.
-
-A video request is a :class:`~.base.KlingTaskRequest` like the image kinds: it names its path,
-its image fields and its rules. What a model accepts (modes, durations, ``cfg_scale``, ``sound``,
-the last frame, multi-shot) is read from :data:`~airflow_provider_kling.models.video_capabilities.
-VIDEO_MODEL_CAPABILITIES` by :func:`video_model_problems`, the one place those rules are applied.
-A video task holds one of the account's slots at any length (:attr:`KlingVideoRequest.task_slots`),
-and what its units depend on is given as plain attributes (:attr:`KlingVideoRequest.units_basis`).
+"""What every Kling video request kind shares: the canonical fields, camera control, and the
+per-model rules (read from ``models.video_capabilities`` by :func:`v1_model_problems` and
+:func:`model_path_problems`, the one place they are applied).
 """
 
 from __future__ import annotations
@@ -19,17 +14,17 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
-from airflow_provider_kling.models.reference_image import check_model_path_image, checked_image
 from airflow_provider_kling.models.requests.base import (
     OPTION,
     SETTING,
     SETTINGS,
+    V1_ONLY,
     Contents,
     KlingTaskRequest,
     WatermarkInfo,
@@ -38,15 +33,12 @@ from airflow_provider_kling.models.requests.base import (
 from airflow_provider_kling.models.video_capabilities import (
     CAMERA_CONFIG_AXES,
     CAMERA_CONFIG_RANGE,
-    IMAGE2VIDEO,
     MAX_SHOT_PROMPT_LENGTH,
     MAX_SHOTS,
     MAX_VIDEO_PROMPT_LENGTH,
     MODE_OF_RESOLUTION,
     MODEL_PATH_MODELS,
-    OMNI_VIDEO,
     RESOLUTION_OF_MODE,
-    TEXT2VIDEO,
     UNCONFIRMED_FIELDS,
     VIDEO_MODEL_CAPABILITIES,
     ModelPathModel,
@@ -112,19 +104,8 @@ class Shot(BaseModel):
     @field_validator("duration", mode="before")
     @classmethod
     def _seconds_as_text(cls, value: Any) -> Any:
-        return seconds_as_text(value)
-
-
-def plain_items(key: str) -> Any:
-    """A before-validator for a list of ``{key: value}`` objects that also takes bare values:
-    ``["<url>", ...]`` reads better in a DAG than ``[{"image": "<url>"}, ...]``."""
-
-    def wrap(cls: type, value: Any) -> Any:
-        if isinstance(value, list | tuple):
-            return [{key: item} if isinstance(item, str) else item for item in value]
-        return value
-
-    return classmethod(wrap)
+        checked = whole_seconds(value)  # Kling's /v1 durations are strings ("5")
+        return None if checked is None else str(checked)
 
 
 def whole_seconds(value: Any) -> Any:
@@ -138,12 +119,6 @@ def whole_seconds(value: Any) -> Any:
     if value is None or isinstance(value, int):
         return value
     raise ValueError("must be a whole number of seconds, like 5 or '5'")
-
-
-def seconds_as_text(value: Any) -> Any:
-    """Kling's ``/v1`` durations are strings (``"5"``)."""
-    checked = whole_seconds(value)
-    return None if checked is None else str(checked)
 
 
 def ids_of(key: str) -> Any:
@@ -211,17 +186,31 @@ ELEMENT_IDS = Annotated[
     Field(min_length=1, description="Elements of Kling's element library, by id."),
 ]
 MULTI_SHOT = Annotated[StrictBool | None, SETTING, Field(description="Multi-shot (kling-v3/kling-3.0).")]
+NEGATIVE_PROMPT = Annotated[
+    str | None,
+    V1_ONLY,
+    Field(max_length=MAX_VIDEO_PROMPT_LENGTH, description="What to keep out (/v1 models)."),
+]
+CFG_SCALE = Annotated[
+    float | None, V1_ONLY, Field(ge=0, le=1, description="0 to 1; kling-v2.x models refuse it (/v1 models).")
+]
+SHOT_TYPE = Annotated[
+    Literal["customize", "intelligence"] | None,
+    V1_ONLY,
+    Field(description="kling-v3 multi-shot (UNCONFIRMED shape)."),
+]
+MULTI_PROMPT = Annotated[
+    list[Shot] | None,
+    V1_ONLY,
+    Field(
+        min_length=1,
+        max_length=MAX_SHOTS,
+        description='kling-v3 shots: [{"index": 1, "prompt": ..., "duration": 5}] (UNCONFIRMED shape).',
+    ),
+]
 WATERMARK = Annotated[
     WatermarkInfo | None, OPTION, Field(description='{"enabled": True} for a watermarked copy as well.')
 ]
-
-
-def check_frame(value: str | None, style: ApiStyle) -> str | None:
-    """An image for a video: ``/v1``'s limits (JPEG/PNG, 10 MB, 300 px), or the model-path style's
-    (a URL, or bare base64 of at most 50 MB)."""
-    if value is None:
-        return None
-    return checked_image(value) if style is ApiStyle.V1 else check_model_path_image(value)
 
 
 class KlingVideoRequest(KlingTaskRequest):
@@ -236,8 +225,6 @@ class KlingVideoRequest(KlingTaskRequest):
     default_duration: ClassVar[int | None] = 5
     #: Kling's ``/v1`` ``mode`` when the request leaves it out.
     default_mode: ClassVar[str] = "std"
-    #: Fields whose value is an image, checked by the request's style (besides ``image_fields``' lists).
-    frame_fields: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -253,7 +240,9 @@ class KlingVideoRequest(KlingTaskRequest):
         row = VIDEO_MODEL_CAPABILITIES.get(value)
         if row is not None and row.serves(cls.kind) and row.discontinued:
             live = ", ".join(
-                m for m in cls.known_models if m not in VIDEO_MODEL_CAPABILITIES or not row_of(m).discontinued
+                m
+                for m in cls.known_models
+                if not getattr(VIDEO_MODEL_CAPABILITIES.get(m), "discontinued", False)
             )
             raise ValueError(
                 f"Kling discontinued {value} (it answers 'has been discontinued'); use one of {live}"
@@ -282,25 +271,14 @@ class KlingVideoRequest(KlingTaskRequest):
     _element_ids = field_validator("element_ids", mode="before", check_fields=False)(ids_of("element_id"))
     _voice_ids = field_validator("voice_ids", mode="before", check_fields=False)(ids_of("voice_id"))
 
-    @field_validator("*")
-    @classmethod
-    def _frames(cls, value: Any, info: ValidationInfo) -> Any:
-        if info.field_name not in cls.frame_fields:
-            return value
-        style = cls.style_of(info.data.get("model_name"))
-        if isinstance(value, list):
-            return [check_frame(item, style) for item in value]
-        return check_frame(value, style)
-
     @model_validator(mode="after")
     def _video_model_rules(self) -> KlingVideoRequest:
         model_name = getattr(self, "model_name", None)
-        if model_name is None:
-            problems = self.kind_problems()
-        elif self.api_style is ApiStyle.V1:
-            problems = v1_model_problems(self, row_of(model_name)) + self.kind_problems()
-        else:
-            problems = model_path_problems(self, MODEL_PATH_MODELS[model_name]) + self.kind_problems()
+        problems = self.kind_problems()
+        if model_name is not None and self.api_style is ApiStyle.V1:
+            problems = v1_model_problems(self, VIDEO_MODEL_CAPABILITIES[model_name]) + problems
+        elif model_name is not None:
+            problems = model_path_problems(self, MODEL_PATH_MODELS[model_name]) + problems
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -353,8 +331,12 @@ class KlingVideoRequest(KlingTaskRequest):
         """Fields set on this request whose shape Kling's pages do not confirm, with why."""
         if self.api_style is not ApiStyle.V1:
             return {}
+        # omni-video's element_list is documented; the other kinds' is not
+        documented = ("element_ids",) if self.kind == RequestKind.OMNI_VIDEO else ()
         return {
-            name: why for name, why in UNCONFIRMED_FIELDS.items() if getattr(self, name, None) is not None
+            name: why
+            for name, why in UNCONFIRMED_FIELDS.items()
+            if getattr(self, name, None) is not None and name not in documented
         }
 
     def summary(self) -> dict[str, Any]:
@@ -366,14 +348,6 @@ class KlingVideoRequest(KlingTaskRequest):
             "duration": basis["duration"],
             "sound": basis["sound"],
         }
-
-
-def row_of(model_name: str) -> VideoModelCapability:
-    return VIDEO_MODEL_CAPABILITIES[model_name]
-
-
-def _durations(durations: tuple[int, ...]) -> str:
-    return describe_durations(durations)
 
 
 def v1_model_problems(request: KlingVideoRequest, model: VideoModelCapability) -> list[str]:
@@ -399,21 +373,16 @@ def v1_model_problems(request: KlingVideoRequest, model: VideoModelCapability) -
             f"duration: {model.name} makes videos of {describe_durations(model.durations)} seconds "
             f"(got {duration!r})"
         )
-    if getattr(request, "cfg_scale", None) is not None and not model.cfg_scale:
-        problems.append(
-            f"cfg_scale: {model.name} rejects cfg_scale (kling-v2.x models do); "
-            f"models that take it: {models_with(kind, 'cfg_scale')}"
-        )
-    audio = getattr(request, "audio", None)
-    if audio is not None and not model.sound:
-        problems.append(f"audio: {model.name} makes no sound; models that do: {models_with(kind, 'sound')}")
-    elif audio == "original":
+    for field, flag, refusal in (
+        ("cfg_scale", "cfg_scale", "rejects cfg_scale (kling-v2.x models do)"),
+        ("audio", "sound", "makes no sound"),
+        ("voice_ids", "voices", "takes no voices"),
+    ):
+        if getattr(request, field, None) is not None and not getattr(model, flag):
+            problems.append(f"{field}: {model.name} {refusal}; models that do: {models_with(kind, flag)}")
+    if model.sound and getattr(request, "audio", None) == "original":
         problems.append(f"audio: {model.name} takes native or off (got 'original')")
-    if getattr(request, "voice_ids", None) is not None and not model.voices:
-        problems.append(
-            f"voice_ids: {model.name} takes no voices; models that do: {models_with(kind, 'voices')}"
-        )
-    if kind != OMNI_VIDEO and getattr(request, "last_frame", None) is not None:
+    if kind != RequestKind.OMNI_VIDEO and getattr(request, "last_frame", None) is not None:
         effective = request.effective_mode
         if effective not in model.image_tail_modes:
             where = (
@@ -440,7 +409,11 @@ def v1_model_problems(request: KlingVideoRequest, model: VideoModelCapability) -
         )
     elif multi_shot_fields:
         problems += multi_shot_problems(request)
-    if kind != OMNI_VIDEO and getattr(request, "element_ids", None) is not None and not model.elements:
+    if (
+        kind != RequestKind.OMNI_VIDEO
+        and getattr(request, "element_ids", None) is not None
+        and not model.elements
+    ):
         problems.append(
             f"element_ids: {model.name} takes no elements here; models that do: "
             f"{models_with(kind, 'elements')}"
@@ -452,7 +425,9 @@ def model_path_problems(request: KlingVideoRequest, model: ModelPathModel) -> li
     """Each rule of ``model``'s model-path row that ``request`` breaks, field first."""
     problems = []
     prompt = getattr(request, "prompt", None)
-    limit = (model.text_prompt_limit if request.kind == TEXT2VIDEO else None) or model.prompt_limit
+    limit = (
+        model.text_prompt_limit if request.kind == RequestKind.TEXT2VIDEO else None
+    ) or model.prompt_limit
     if prompt is not None and len(prompt) > limit:
         problems.append(f"prompt: {model.name} takes at most {limit} characters (got {len(prompt)})")
     resolution = getattr(request, "resolution", None)
@@ -473,7 +448,7 @@ def model_path_problems(request: KlingVideoRequest, model: ModelPathModel) -> li
         shots = ", ".join(name for name, row in MODEL_PATH_MODELS.items() if row.multi_shot)
         problems.append(f"multi_shot: {model.name} takes no multi_shot setting; models that do: {shots}")
     last_frame = getattr(request, "last_frame", None)
-    if request.kind == IMAGE2VIDEO and last_frame is not None and not model.last_frame:
+    if request.kind == RequestKind.IMAGE2VIDEO and last_frame is not None and not model.last_frame:
         problems.append(f"last_frame: {model.name} takes a first frame only")
     for field, limit, what in (
         ("element_ids", model.max_elements, "elements"),

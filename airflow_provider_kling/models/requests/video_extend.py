@@ -1,12 +1,7 @@
-"""``POST /v1/videos/video-extend``: about 4-5 more seconds of a video Kling made.
-
-Rules from Kling's video-extend page: ``video_id`` (required) is the id of a video from
-text2video, image2video or an earlier extend (``task_result.videos[0].id``, not the task id);
-``prompt`` and ``negative_prompt`` at most 2500 characters, ``cfg_scale`` in [0, 1]; no model and
-no mode (the source's are reused). The whole video stays at most 3 minutes and the source must be
-under 30 days old: :func:`extend_source_problems` says so before a create is sent. The result's
-``videos[0]`` is the whole, longer video under a new id; ``task_info.parent_video`` is the source.
-"""
+"""``POST /v1/videos/video-extend``: about 4-5 more seconds of a video Kling made (Kling's
+video-extend page). ``video_id`` is ``task_result.videos[0].id``, not the task id; the model and mode
+are the source's. The result's ``videos[0]`` is the whole, longer video under a new id, and
+``task_info.parent_video`` the source."""
 
 from __future__ import annotations
 
@@ -17,6 +12,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
+from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.requests.base import check_external_task_id
 from airflow_provider_kling.models.requests.video_base import WATERMARK, KlingVideoRequest
@@ -25,7 +21,6 @@ from airflow_provider_kling.models.video_capabilities import (
     MAX_EXTEND_SOURCE_AGE_DAYS,
     MAX_EXTENDED_VIDEO_SECONDS,
     MAX_VIDEO_PROMPT_LENGTH,
-    VIDEO_EXTEND,
 )
 
 VIDEO_EXTEND_PATH = "/v1/videos/video-extend"
@@ -34,9 +29,8 @@ VIDEO_EXTEND_PATH = "/v1/videos/video-extend"
 class VideoExtendRequest(KlingVideoRequest):
     """The body of ``POST /v1/videos/video-extend``."""
 
-    kind: ClassVar[str] = VIDEO_EXTEND
+    kind: ClassVar[str] = RequestKind.VIDEO_EXTEND
     paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: VIDEO_EXTEND_PATH}
-    blank_text_fields: ClassVar[tuple[str, ...]] = ("prompt", "negative_prompt")
     #: The length is the source's plus about 5 s: unknown from the request alone.
     default_duration: ClassVar[int | None] = None
 

@@ -1,18 +1,11 @@
 """Image to video: a video from a first frame (and optionally a last frame), at
-``POST /v1/videos/image2video`` or ``/image-to-video/{model}``.
-
-Rules from Kling's image-to-video pages: ``first_frame`` and ``last_frame`` are URLs or bare base64
-(``/v1``: a JPG/PNG of at most 10 MB, at least 300 px a side; model-path: at most 50 MB), and come
-from your storage too (``image_fields``); there is no ``aspect_ratio`` (the image sets it). On
-``/v1`` the last frame, the motion-brush masks (``static_mask``, ``dynamic_masks``: up to 6, each
-with 2-77 trajectory points) and ``camera_control`` exclude one another, and ``voice_ids`` (at most
-2, cited as ``<<<voice_1>>>``) need ``audio="native"``. Per-model rules: ``models.video_capabilities``.
-"""
+``POST /v1/videos/image2video`` or ``/image-to-video/{model}`` (Kling's image-to-video pages);
+there is no ``aspect_ratio``: the image sets it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
@@ -21,21 +14,22 @@ from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.requests.base import V1_ONLY, Contents, Wire, check_image
 from airflow_provider_kling.models.requests.video_base import (
     AUDIO,
+    CFG_SCALE,
     DURATION,
     ELEMENT_IDS,
+    MULTI_PROMPT,
     MULTI_SHOT,
+    NEGATIVE_PROMPT,
     RESOLUTION,
+    SHOT_TYPE,
     WATERMARK,
     CameraControl,
     KlingVideoRequest,
-    Shot,
     citation_problems,
     objects_of,
 )
 from airflow_provider_kling.models.video_capabilities import (
     MAX_DYNAMIC_MASKS,
-    MAX_SHOTS,
-    MAX_VIDEO_PROMPT_LENGTH,
     MAX_VOICES,
     TRAJECTORY_POINTS,
 )
@@ -77,24 +71,6 @@ class ImageToVideoRequest(KlingVideoRequest):
         "static_mask",
         "dynamic_masks.mask",
     )
-    frame_fields: ClassVar[tuple[str, ...]] = ("first_frame", "last_frame")
-    blank_text_fields: ClassVar[tuple[str, ...]] = (
-        "prompt",
-        "negative_prompt",
-        "first_frame",
-        "last_frame",
-        "static_mask",
-        "resolution",
-        "duration",
-        "audio",
-        "shot_type",
-    )
-    blank_list_fields: ClassVar[tuple[str, ...]] = (
-        "dynamic_masks",
-        "voice_ids",
-        "element_ids",
-        "multi_prompt",
-    )
 
     model_name: str = Field(default="kling-v2-6", description="The model; it chooses the API style.")
     prompt: Annotated[str | None, Wire(model_path=Contents("prompt", "text"))] = Field(
@@ -106,14 +82,10 @@ class ImageToVideoRequest(KlingVideoRequest):
     last_frame: Annotated[str | None, Wire(v1="image_tail", model_path=Contents("last_frame"))] = Field(
         default=None, description="The last frame, in the same forms."
     )
-    negative_prompt: Annotated[str | None, V1_ONLY] = Field(
-        default=None, max_length=MAX_VIDEO_PROMPT_LENGTH, description="What to keep out (/v1 models)."
-    )
+    negative_prompt: NEGATIVE_PROMPT = None
     resolution: RESOLUTION = None
     duration: DURATION = None
-    cfg_scale: Annotated[float | None, V1_ONLY] = Field(
-        default=None, ge=0, le=1, description="0 to 1; kling-v2.x models refuse it (/v1 models)."
-    )
+    cfg_scale: CFG_SCALE = None
     audio: AUDIO = None
     voice_ids: Annotated[
         list[str] | None,
@@ -135,15 +107,9 @@ class ImageToVideoRequest(KlingVideoRequest):
     )
     element_ids: ELEMENT_IDS = None
     multi_shot: MULTI_SHOT = None
-    shot_type: Annotated[Literal["customize", "intelligence"] | None, V1_ONLY] = Field(
-        default=None, description="kling-v3 multi-shot (UNCONFIRMED shape)."
-    )
-    multi_prompt: Annotated[list[Shot] | None, V1_ONLY] = Field(
-        default=None, min_length=1, max_length=MAX_SHOTS, description="kling-v3 shots (UNCONFIRMED shape)."
-    )
+    shot_type: SHOT_TYPE = None
+    multi_prompt: MULTI_PROMPT = None
     watermark_info: WATERMARK = None
-
-    _static_mask = field_validator("static_mask")(classmethod(lambda cls, value: check_image(value)))
 
     def kind_problems(self) -> list[str]:
         problems = []

@@ -1,39 +1,23 @@
-"""``POST /v1/videos/multi-image2video``: a video from up to 4 reference images (kling-v1-6 only).
-
-Rules from Kling's Multi-Image to Video page: ``image_list`` holds 1 to 4 images (URL or bare
-base64 of a JPG/PNG, or a file in your storage) and ``prompt`` is required (at most 2500
-characters); ``resolution`` 720p or 1080p (``mode`` std or pro), ``duration`` 5 or 10,
-``aspect_ratio`` 16:9, 9:16 or 1:1.
-"""
+"""``POST /v1/videos/multi-image2video``: a video from up to 4 reference images (kling-v1-6 only;
+Kling's Multi-Image to Video page)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
-from airflow_provider_kling.models.requests.base import check_image
+from airflow_provider_kling.models.requests.base import ImageItem, plain_items
 from airflow_provider_kling.models.requests.video_base import (
     DURATION,
     RESOLUTION,
     WATERMARK,
     KlingVideoRequest,
-    plain_items,
 )
 from airflow_provider_kling.models.video_capabilities import MAX_MULTI_IMAGES, MAX_VIDEO_PROMPT_LENGTH
-
-
-class MultiImageVideoImage(BaseModel):
-    """One ``image_list`` item."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    image: str
-
-    _image = field_validator("image")(classmethod(lambda cls, value: check_image(value)))
 
 
 class MultiImageToVideoRequest(KlingVideoRequest):
@@ -42,15 +26,9 @@ class MultiImageToVideoRequest(KlingVideoRequest):
     kind: ClassVar[str] = RequestKind.MULTI_IMAGE2VIDEO
     paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: "/v1/videos/multi-image2video"}
     image_fields: ClassVar[tuple[str, ...]] = ("image_list.image",)
-    blank_text_fields: ClassVar[tuple[str, ...]] = (
-        "negative_prompt",
-        "resolution",
-        "aspect_ratio",
-        "duration",
-    )
 
     model_name: str = Field(default="kling-v1-6", description="kling-v1-6, the only one.")
-    image_list: list[MultiImageVideoImage] = Field(
+    image_list: list[ImageItem] = Field(
         min_length=1,
         max_length=MAX_MULTI_IMAGES,
         description="1 to 4 images (URL, base64, or in your storage).",

@@ -1,14 +1,7 @@
 """Omni video: one model for video from text, images, frames, elements and a video, at
-``POST /v1/videos/omni-video`` or ``/omni-video/{model}``.
-
-Rules from Kling's Omni-Video pages: ``prompt`` is required and cites its references as
-``<<<image_1>>>``, ``<<<element_1>>>``, ``<<<video_1>>>``; ``feature_video`` (style and camera) or
-``base_video`` (the video to edit), one at most, by URL; a base video takes no frames. On ``/v1``
-(kling-video-o1, kling-v3-omni) reference images, frames and elements are at most 7 together (4
-with a video), ``aspect_ratio`` is required unless a first frame or a base video sets it, and
-``duration`` is 3-10 s, only 5 or 10 from text or a first frame alone. Per-model rules:
-``models.video_capabilities``.
-"""
+``POST /v1/videos/omni-video`` or ``/omni-video/{model}`` (Kling's Omni-Video pages). The prompt
+cites its references as ``<<<image_1>>>``, ``<<<element_1>>>``, ``<<<video_1>>>``; a
+``feature_video`` gives style and camera, a ``base_video`` is the video to edit."""
 
 from __future__ import annotations
 
@@ -60,18 +53,6 @@ class OmniVideoRequest(KlingVideoRequest):
         ApiStyle.MODEL_PATH: "/omni-video",
     }
     image_fields: ClassVar[tuple[str, ...]] = ("reference_images", "first_frame", "last_frame")
-    frame_fields: ClassVar[tuple[str, ...]] = image_fields
-    blank_text_fields: ClassVar[tuple[str, ...]] = (
-        "first_frame",
-        "last_frame",
-        "feature_video",
-        "base_video",
-        "resolution",
-        "aspect_ratio",
-        "duration",
-        "audio",
-    )
-    blank_list_fields: ClassVar[tuple[str, ...]] = ("reference_images", "element_ids")
     #: Kling's ``/v1`` omni default mode.
     default_mode: ClassVar[str] = "pro"
 

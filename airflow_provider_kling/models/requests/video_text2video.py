@@ -1,11 +1,5 @@
-"""Text to video: a video from a prompt, at ``POST /v1/videos/text2video`` or ``/text-to-video/{model}``.
-
-Rules from Kling's text-to-video pages and changelog: ``prompt`` is required (2500 characters, 3072
-on kling-3.0 and kling-3.0-turbo); ``aspect_ratio`` 16:9 (default), 9:16 or 1:1. ``/v1`` models
-also take ``negative_prompt``, ``cfg_scale`` in [0, 1], ``camera_control`` (a preset or one
-``simple`` movement), ``element_ids`` and kling-v3's multi-shot fields. What each model accepts:
-``models.video_capabilities``.
-"""
+"""Text to video: a video from a prompt, at ``POST /v1/videos/text2video`` or
+``/text-to-video/{model}`` (Kling's text-to-video pages and changelog)."""
 
 from __future__ import annotations
 
@@ -19,19 +13,20 @@ from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.requests.base import SETTING, TOP, V1_ONLY, Wire
 from airflow_provider_kling.models.requests.video_base import (
     AUDIO,
+    CFG_SCALE,
     DURATION,
+    MULTI_PROMPT,
     MULTI_SHOT,
+    NEGATIVE_PROMPT,
     RESOLUTION,
+    SHOT_TYPE,
     WATERMARK,
     CameraControl,
     KlingVideoRequest,
-    Shot,
     objects_of,
 )
 from airflow_provider_kling.models.video_capabilities import (
     LONG_PROMPT_LENGTH,
-    MAX_SHOTS,
-    MAX_VIDEO_PROMPT_LENGTH,
 )
 
 #: kling-v3's element limit, inferred from the model-path 3.0 page (the ``/v1`` field is UNCONFIRMED).
@@ -46,31 +41,18 @@ class TextToVideoRequest(KlingVideoRequest):
         ApiStyle.V1: "/v1/videos/text2video",
         ApiStyle.MODEL_PATH: "/text-to-video",
     }
-    blank_text_fields: ClassVar[tuple[str, ...]] = (
-        "negative_prompt",
-        "resolution",
-        "aspect_ratio",
-        "duration",
-        "audio",
-        "shot_type",
-    )
-    blank_list_fields: ClassVar[tuple[str, ...]] = ("element_ids", "multi_prompt")
 
     model_name: str = Field(default="kling-v2-6", description="The model; it chooses the API style.")
     prompt: Annotated[str, Wire(model_path=TOP)] = Field(
         min_length=1, max_length=LONG_PROMPT_LENGTH, description="What to film."
     )
-    negative_prompt: Annotated[str | None, V1_ONLY] = Field(
-        default=None, max_length=MAX_VIDEO_PROMPT_LENGTH, description="What to keep out (/v1 models)."
-    )
+    negative_prompt: NEGATIVE_PROMPT = None
     resolution: RESOLUTION = None
     aspect_ratio: Annotated[Literal["16:9", "9:16", "1:1"] | None, SETTING] = Field(
         default=None, description="16:9 (Kling's default), 9:16 or 1:1."
     )
     duration: DURATION = None
-    cfg_scale: Annotated[float | None, V1_ONLY] = Field(
-        default=None, ge=0, le=1, description="0 to 1; kling-v2.x models refuse it (/v1 models)."
-    )
+    cfg_scale: CFG_SCALE = None
     audio: AUDIO = None
     camera_control: Annotated[CameraControl | None, V1_ONLY] = Field(
         default=None, description="A preset type, or simple with one movement in [-10, 10] (/v1 models)."
@@ -82,13 +64,6 @@ class TextToVideoRequest(KlingVideoRequest):
         description="Elements of Kling's library (kling-v3, UNCONFIRMED on /v1).",
     )
     multi_shot: MULTI_SHOT = None
-    shot_type: Annotated[Literal["customize", "intelligence"] | None, V1_ONLY] = Field(
-        default=None, description="kling-v3 multi-shot (UNCONFIRMED shape)."
-    )
-    multi_prompt: Annotated[list[Shot] | None, V1_ONLY] = Field(
-        default=None,
-        min_length=1,
-        max_length=MAX_SHOTS,
-        description='kling-v3 shots: [{"index": 1, "prompt": ..., "duration": 5}] (UNCONFIRMED shape).',
-    )
+    shot_type: SHOT_TYPE = None
+    multi_prompt: MULTI_PROMPT = None
     watermark_info: WATERMARK = None

@@ -1,23 +1,15 @@
-"""``POST /v1/images/kolors-virtual-try-on``: a person image dressed in a garment image.
-
-Rules from Kling's Virtual Try-On page: ``human_image`` and ``cloth_image`` are required (URL
-or bare base64 of a JPEG/PNG, at most 10 MB, at least 300 px a side); ``model_name``
-``kolors-virtual-try-on-v1`` (Kling's default) or ``-v1-5`` (which also takes a top and a
-bottom combined in one garment image). There is no ``n``: a task makes one image.
-"""
+"""``POST /v1/images/kolors-virtual-try-on``: a person image dressed in a garment image, one image
+a task (Kling's Virtual Try-On page; ``-v1-5`` also takes a top and a bottom in one garment image)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from typing import ClassVar
 
-from pydantic import field_validator
-
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.requests.base import (
     KlingTaskRequest,
-    check_image,
 )
 from airflow_provider_kling.unit_prices import TRY_ON_PRICES, Prices, UnitRule, task_rule
 
@@ -40,7 +32,3 @@ class VirtualTryOnRequest(KlingTaskRequest):
     model_name: str = "kolors-virtual-try-on-v1"
     human_image: str
     cloth_image: str
-
-    _images = field_validator("human_image", "cloth_image")(
-        classmethod(lambda cls, value: check_image(value))
-    )
