@@ -7,7 +7,7 @@ Each call is a generator that yields an :class:`ApiRequest` (and gets the :class
 or the sender's :class:`KlingConnectionError`) or seconds to sleep; :func:`drive` runs it with a
 blocking sender and :func:`adrive` with an async one. Time comes from an injected :class:`Clock`.
 The task calls built on :meth:`KlingCore.call` are in :mod:`.wire` (one wire format per API
-style), :mod:`.task_queries` (many tasks), :mod:`.external_ids` and :mod:`.tasks` (create, wait).
+style), :mod:`.task_queries` (many tasks) and :mod:`.create` (create, paying at most once).
 """
 
 from __future__ import annotations
@@ -16,17 +16,37 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict, TypeVar, Unpack
 
 from airflow_provider_kling.errors import KlingAuthError, KlingConnectionError, KlingError, is_retryable
 from airflow_provider_kling.hooks.auth import RENEWABLE_AUTH_CODES, JwtToken
 from airflow_provider_kling.hooks.retry import RetryPolicy
-from airflow_provider_kling.lifecycle.poll import time_left
+from airflow_provider_kling.masking import mask_secrets
+from airflow_provider_kling.models.task import parse_answer
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.connection import KlingConnectionSettings
 
 T = TypeVar("T")
+
+
+class Limits(TypedDict, total=False):
+    """How long a call may take: its retries and timeouts end by ``deadline`` (the clock's
+    ``monotonic()``), and no retry waits longer than ``max_wait`` (a poll passes its interval)."""
+
+    deadline: float | None
+    max_wait: float | None
+
+
+#: A request timeout clamped to a deadline is never shorter than this.
+MIN_REQUEST_SECONDS = 1.0
+
+
+def time_left(deadline: float | None, now: float, ceiling: float) -> float:
+    """A request timeout: ``ceiling`` clamped to the time left, but at least :data:`MIN_REQUEST_SECONDS`."""
+    if deadline is None:
+        return ceiling
+    return min(ceiling, max(MIN_REQUEST_SECONDS, deadline - now))
 
 
 class Clock:
@@ -168,6 +188,7 @@ class KlingCore:
     def _use_settings(self, settings: KlingConnectionSettings) -> KlingConnectionSettings:
         if self._max_retries_override is not None:
             settings = replace(settings, max_retries=self._max_retries_override)
+        mask_secrets(settings.api_key, settings.secret_key)
         if settings.access_key and settings.secret_key:
             self._jwt = JwtToken(settings.access_key, settings.secret_key)
         self._settings = settings
@@ -207,13 +228,12 @@ class KlingCore:
         body: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
         task_id: str | None = None,
-        deadline: float | None = None,
         resend_if: Callable[[KlingError], bool] = is_retryable,
-        max_wait: float | None = None,
+        **limits: Unpack[Limits],
     ) -> Steps[Any]:
-        """One call and its retries (``resend_if``: which errors; waits at most ``max_wait``, a poll's
-        interval): Kling's ``data``. A JWT Kling calls expired is signed anew once."""
-        from airflow_provider_kling.models.task import parse_answer  # DAG-parse cost: pydantic models
+        """One call and its retries (``resend_if``: which errors): Kling's ``data``. A JWT Kling calls
+        expired is signed anew once."""
+        deadline = limits.get("deadline")
 
         def attempt() -> Steps[Any]:
             # Built at each attempt: the JWT is signed and the timeouts clamped to the time left now.
@@ -239,7 +259,10 @@ class KlingCore:
         renewed = False
         while True:
             policy = RetryPolicy(
-                self.loaded.max_retries, deadline=deadline, clock=self.clock.monotonic, cap=max_wait
+                self.loaded.max_retries,
+                deadline=deadline,
+                clock=self.clock.monotonic,
+                cap=limits.get("max_wait"),
             )
             try:
                 return (yield from retried(attempt, policy, f"{method} {path}", self.log, resend_if))

@@ -5,8 +5,7 @@ Every hop of a redirect is checked before it is fetched (http(s) only, at most
 link-local or otherwise non-public address is refused unless it is the connection's own host
 (the simulator, a gateway on the same network) or listed in the ``allowed_image_hosts`` extra.
 The body is capped, by ``Content-Length`` and again while streaming: an image at
-``max_image_bytes``, a video at ``max_video_bytes`` (:func:`open_video`). The body is streamed
-in chunks and never held whole.
+``max_image_bytes``, a video at ``max_video_bytes``. The body is streamed in chunks and never held whole.
 """
 
 from __future__ import annotations
@@ -126,37 +125,8 @@ def _length(response: requests.Response) -> int | None:
         return None
 
 
-def open_image(
-    session: requests.Session,
-    settings: KlingConnectionSettings,
-    url: str,
-    retry: Callable[[Callable[[], requests.Response]], requests.Response],
-    chunk_size: int = 64 * 1024,
-) -> MediaDownload:
-    """Open ``url`` (``retry`` resends what a retry can fix), checking every hop; ``max_image_bytes`` cap."""
-    return open_download(
-        session, settings, url, retry, chunk_size, limit=settings.max_image_bytes, cap="max_image_bytes"
-    )
-
-
-def open_video(
-    session: requests.Session,
-    settings: KlingConnectionSettings,
-    url: str,
-    retry: Callable[[Callable[[], requests.Response]], requests.Response],
-    chunk_size: int = 1024 * 1024,
-) -> MediaDownload:
-    """Open a result video as :func:`open_image` opens an image, capped at ``max_video_bytes``."""
-    return open_download(
-        session,
-        settings,
-        url,
-        retry,
-        chunk_size,
-        limit=settings.max_video_bytes,
-        cap="max_video_bytes",
-        noun="video",
-    )
+#: Each kind of download's size cap: the connection setting (and extra) of that name.
+_CAPS = {"image": "max_image_bytes", "video": "max_video_bytes"}
 
 
 def open_download(
@@ -165,16 +135,15 @@ def open_download(
     url: str,
     retry: Callable[[Callable[[], requests.Response]], requests.Response],
     chunk_size: int,
-    *,
-    limit: int,
-    cap: str,
     noun: str = "image",
 ) -> MediaDownload:
-    """Open ``url``, checking every hop, its body capped at ``limit`` bytes (the extra ``cap``)."""
+    """Open the ``noun`` (image, video) at ``url``, checking every hop (``retry`` resends what a retry
+    can fix); its body capped at the connection's ``max_<noun>_bytes``."""
     import requests
 
     policy = transport_policy(settings)
-    what = noun.capitalize()
+    what, cap = noun.capitalize(), _CAPS[noun]
+    limit: int = getattr(settings, cap)
 
     def open_stream() -> requests.Response:
         current = url

@@ -14,6 +14,7 @@ from airflow_provider_kling.errors import (
     KlingDownloadRejectedError,
 )
 from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.lifecycle.poll import wait_for_task
 from airflow_provider_kling.storage import store_image, to_storage_path
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -64,7 +65,7 @@ def connect(monkeypatch, simulator, **extra) -> KlingHook:
 
 def image_url(hook: KlingHook) -> str:
     task = hook.create_task(model_name="kling-v1", prompt="a lighthouse", n=1)
-    return str(hook.wait_for_task(task.task_id, poll_interval=0.05, timeout=30).images[0].url)
+    return str(wait_for_task(hook, task.task_id, poll_interval=0.05, timeout=30).images[0].url)
 
 
 def test_a_normal_image_carries_its_content_type_and_length(kling_simulator, monkeypatch):

@@ -17,6 +17,7 @@ from airflow_provider_kling.errors import (
 )
 from airflow_provider_kling.hooks.connection import DEFAULT_MAX_VIDEO_BYTES
 from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.lifecycle.poll import wait_for_task
 from airflow_provider_kling.models.requests import TextToVideoRequest
 from airflow_provider_kling.storage import (
     IMAGE,
@@ -180,7 +181,7 @@ def connect(monkeypatch, simulator, **extra) -> KlingHook:
 def video_url(hook: KlingHook, **fields) -> str:
     request = TextToVideoRequest.build(prompt="a lighthouse at dusk", **fields)
     task = hook.create_task(request)
-    done = hook.wait_for_task(task.task_id, poll_interval=0.05, timeout=30, endpoint=request.path)
+    done = wait_for_task(hook, task.task_id, poll_interval=0.05, timeout=30, endpoint=request.path)
     return str(done.videos[0].url)
 
 
