@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict, TypeVar, Unpack
 from airflow_provider_kling.errors import KlingAuthError, KlingConnectionError, KlingError, is_retryable
 from airflow_provider_kling.hooks.auth import RENEWABLE_AUTH_CODES, JwtToken
 from airflow_provider_kling.hooks.retry import RetryPolicy
-from airflow_provider_kling.masking import mask_secrets
 from airflow_provider_kling.models.task import parse_answer
 
 if TYPE_CHECKING:
@@ -188,7 +187,6 @@ class KlingCore:
     def _use_settings(self, settings: KlingConnectionSettings) -> KlingConnectionSettings:
         if self._max_retries_override is not None:
             settings = replace(settings, max_retries=self._max_retries_override)
-        mask_secrets(settings.api_key, settings.secret_key)
         if settings.access_key and settings.secret_key:
             self._jwt = JwtToken(settings.access_key, settings.secret_key)
         self._settings = settings

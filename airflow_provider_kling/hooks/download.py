@@ -23,7 +23,7 @@ from airflow_provider_kling.errors import (
     KlingResultUnavailableError,
     error_from_response,
 )
-from airflow_provider_kling.hooks.transport import MAX_REDIRECTS, transport_policy
+from airflow_provider_kling.hooks.transport import MAX_REDIRECTS
 
 if TYPE_CHECKING:
     import requests
@@ -141,17 +141,19 @@ def open_download(
     can fix); its body capped at the connection's ``max_<noun>_bytes``."""
     import requests
 
-    policy = transport_policy(settings)
     what, cap = noun.capitalize(), _CAPS[noun]
     limit: int = getattr(settings, cap)
 
     def open_stream() -> requests.Response:
         current = url
-        for _ in range(policy.max_redirects + 1):
+        for _ in range(MAX_REDIRECTS + 1):
             check_image_url(current, settings, noun)
             try:
                 response = session.get(
-                    current, stream=True, allow_redirects=False, timeout=policy.requests_timeout
+                    current,
+                    stream=True,
+                    allow_redirects=False,
+                    timeout=(settings.connect_timeout, settings.read_timeout),
                 )
             except requests.RequestException as exc:
                 raise KlingConnectionError(f"Could not download {current}: {type(exc).__name__}") from None
