@@ -1,18 +1,8 @@
 """Copy result images and videos to storage the user owns, through Airflow's object storage.
 
-Kling purges generated images and videos after 30 days, so a pipeline keeps its own copy. Names
-are deterministic and built only from Airflow identifiers (made safe; a part that had to change
-carries a short hash of the original, so distinct ids never share a file) and the file's number:
-nothing the server sends becomes part of a path.
-
-A file is stored only when it is whole and of its kind (:data:`IMAGE`, :data:`VIDEO`): an image
-has ``Content-Type`` ``image/*`` (where the server sends one) and the magic bytes of PNG, JPEG,
-WebP or GIF; a video ``video/*`` and an ISO media ``ftyp`` box at offset 4 (MP4, or MOV for the
-``qt`` brand); both as many bytes as ``Content-Length`` said. On a local filesystem each try
-streams to a partial file of its own and renames it; on an object store (a rename there is copy +
-delete) the verified file is spooled (in memory up to 8 MiB, then on local disk) and written to
-its final key in one upload. Either way a file is never held whole in memory and never appears
-half-written. Finding what an earlier try stored is one listing per task.
+Names are deterministic, built only from Airflow identifiers and the file's number (nothing the
+server sends becomes part of a path). A file is stored only when it is whole and of its kind
+(:data:`IMAGE`, :data:`VIDEO`), and never appears half-written: docs/storage.rst says how.
 """
 
 from __future__ import annotations
@@ -313,16 +303,6 @@ def write_whole(base: ObjectStoragePath, stem: str, write: Callable[[IO[bytes]],
         partial.unlink(missing_ok=True)
         raise
     return final
-
-
-def store_image(base: ObjectStoragePath, stem: str, chunks: Iterable[bytes]) -> ObjectStoragePath:
-    """Store one verified image at ``base/stem.<ext>`` (extension from its own bytes); else nothing."""
-    return store_file(base, stem, chunks, IMAGE)
-
-
-def store_video(base: ObjectStoragePath, stem: str, chunks: Iterable[bytes]) -> ObjectStoragePath:
-    """Store one verified video at ``base/stem.mp4`` (or ``.mov``), streamed; else nothing."""
-    return store_file(base, stem, chunks, VIDEO)
 
 
 def store_file(

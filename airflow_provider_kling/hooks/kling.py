@@ -172,14 +172,8 @@ class KlingHook(KlingCore, BaseHook):
     ) -> KlingTask:
         """
         Create a task from a validated request of any kind (or an image-generation request's
-        fields) where its kind and API style say; return the new task.
-
-        Pays at most once: every create carries an ``external_task_id`` (a fresh one when the
-        request has none). It is resent only when it provably never reached Kling (no connection,
-        429 with 1302/1303, maintenance 5001); after any other failure (read timeout, a broken
-        connection, 5xx, an unreadable answer) Kling is first asked for the task by that id, and
-        the task is returned when found. At a host that ignores external ids such a create is
-        never resent: :class:`KlingCreateOutcomeUnknownError` says how to go on.
+        fields) where its kind and API style say; return it. Pays at most once (an
+        ``external_task_id`` on every create; see "Paying once" in the hook's docs).
         ``retry_rate_limit=False`` raises a 429 (1302/1303) at once instead of backing off: for a
         caller that schedules its own creates by slots (the batch).
         """
