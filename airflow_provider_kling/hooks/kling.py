@@ -70,11 +70,10 @@ def _where(at: At) -> tuple[Route, Limits]:
 
 class KlingHook(KlingCore, BaseHook):
     """
-    Talk to Kling: every request kind, image or video, in either API style, on one task lifecycle.
-    Task calls take the kind's path as ``endpoint`` (default image generation) and its style as
-    ``api_style`` (default: the style its kind declares that path in; :mod:`.wire` says how each
-    style is queried and listed); a create takes both from its request. Every call has an async
-    twin (``a`` prefix) on the event loop's shared client.
+    Talk to Kling, one call at a time (create, get, find, list, download), for every request kind in
+    either API style. Task calls take the keywords of :class:`At`; a create takes its route from
+    its request. Every call has an async twin (``a`` prefix) on the event loop's shared client.
+    Waiting is the lifecycle's: :func:`~airflow_provider_kling.lifecycle.poll.wait_for_task`.
 
     :param kling_conn_id: The ``kling`` connection: host = base URL (default the reseller's),
         password = API key, or login = access key with password = secret key.
