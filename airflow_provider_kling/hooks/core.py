@@ -1,13 +1,11 @@
 """The hook's sans-I/O core: every Kling call as a generator of sends and sleeps, written once.
 
 As httpx splits ``BaseClient`` from ``Client``/``AsyncClient``, :class:`KlingCore` holds what both
-modes share: the settings and credentials, building a request (URL, headers with the key or a
-JWT, JSON body, query, timeouts clamped to the deadline), reading the answer and the retry loop.
-Each call is a generator that yields an :class:`ApiRequest` (and gets the :class:`Answer` back,
-or the sender's :class:`KlingConnectionError`) or seconds to sleep; :func:`drive` runs it with a
-blocking sender and :func:`adrive` with an async one. Time comes from an injected :class:`Clock`.
-The task calls built on :meth:`KlingCore.call` are in :mod:`.wire` (one wire format per API
-style), :mod:`.task_queries` (many tasks) and :mod:`.create` (create, paying at most once).
+modes share: settings and credentials, building a request (URL, key or JWT, body, query, timeouts
+clamped to the deadline), reading the answer, and the retry loop. A call yields an
+:class:`ApiRequest` (and gets the :class:`Answer` or the sender's :class:`KlingConnectionError`
+back) or seconds to sleep; :func:`drive` runs it with a blocking sender, :func:`adrive` with an
+async one. The task calls are in :mod:`.wire`, :mod:`.task_queries` and :mod:`.create`.
 """
 
 from __future__ import annotations

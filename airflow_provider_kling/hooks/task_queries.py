@@ -1,13 +1,5 @@
-"""Many tasks in one call (``GET /tasks``), as steps of the hook's sans-I/O core.
-
-- :class:`TasksQuerySupport`: whether the host answers ``GET /tasks``, from the connection and
-  then from its answers.
-- :func:`get_tasks_steps`: the tasks of many ids, ``GET /tasks?task_ids=`` 20 ids at a time where
-  the host has it, else one query per task as its style queries it; ids Kling does not know are
-  left out.
-- :func:`complete_steps`: a finished task read through ``/tasks`` read again at its own style's
-  query when ``/tasks`` leaves out part of it (a ``/v1`` task's balance deduction), so a task
-  carries the same fields, spend included, whichever query read it.
+"""Many tasks in one call (``GET /tasks``, 20 ids at a time), as steps of the hook's sans-I/O core;
+:class:`TasksQuerySupport` says whether the host has it, from the connection and then its answers.
 """
 
 from __future__ import annotations

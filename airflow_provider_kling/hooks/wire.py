@@ -1,14 +1,5 @@
 """One wire format per Kling API style: where a task is created, queried and listed, how its
-records are read, and which credentials the style takes.
-
-- :attr:`ApiStyle.V1 <airflow_provider_kling.models.api_style.ApiStyle.V1>` (:class:`V1Wire`):
-  create ``POST {path}`` with the fields in the body; query ``GET {path}/{task_id}`` (a task id
-  or an external task id); list ``GET {path}?pageNum=&pageSize=``; ``/v1`` task objects; an API
-  key or an access-key JWT.
-- :attr:`ApiStyle.MODEL_PATH` (:class:`ModelPathWire`): create ``POST {path}/{model}`` with
-  ``contents``/``settings``/``options``; query ``GET /tasks?task_ids=`` (else
-  ``?external_task_ids=``); list ``POST /tasks`` (the account's newest tasks); model-path task
-  records; an API key only (Kling answers a JWT with 401/1002: refused before sending).
+records are read, and which credentials the style takes (:class:`V1Wire`, :class:`ModelPathWire`).
 
 A request's style is its ``api_style`` (its model's); a reference to a task kept for later (a
 trigger, a batch) carries its :class:`Route`: the kind's path and the style. Nothing looks at the
