@@ -194,8 +194,10 @@ class MediaKind:
     extensions: tuple[str, ...]
     #: what the bytes must be, for the refusal message
     described: str
-    #: the hook method that opens a download of this kind (its own size cap)
+    #: the hook method that opens a download of this kind
     download: str
+    #: the connection setting (and extra) that caps one download of this kind
+    cap: str
 
     @property
     def plural(self) -> str:
@@ -207,13 +209,16 @@ class MediaKind:
         return opener
 
 
-IMAGE = MediaKind("image", _extension, EXTENSIONS, "a PNG, JPEG, WebP or GIF image", "iter_image_bytes")
+IMAGE = MediaKind(
+    "image", _extension, EXTENSIONS, "a PNG, JPEG, WebP or GIF image", "iter_image_bytes", "max_image_bytes"
+)
 VIDEO = MediaKind(
     "video",
     video_extension,
     VIDEO_EXTENSIONS,
     "an MP4 or MOV video (an ISO media 'ftyp' box at offset 4)",
     "iter_video_bytes",
+    "max_video_bytes",
 )
 
 

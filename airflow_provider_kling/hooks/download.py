@@ -24,6 +24,7 @@ from airflow_provider_kling.errors import (
     error_from_response,
 )
 from airflow_provider_kling.hooks.transport import MAX_REDIRECTS
+from airflow_provider_kling.storage import IMAGE, MediaKind
 
 if TYPE_CHECKING:
     import requests
@@ -125,24 +126,20 @@ def _length(response: requests.Response) -> int | None:
         return None
 
 
-#: Each kind of download's size cap: the connection setting (and extra) of that name.
-_CAPS = {"image": "max_image_bytes", "video": "max_video_bytes"}
-
-
 def open_download(
     session: requests.Session,
     settings: KlingConnectionSettings,
     url: str,
     retry: Callable[[Callable[[], requests.Response]], requests.Response],
     chunk_size: int,
-    noun: str = "image",
+    media: MediaKind = IMAGE,
 ) -> MediaDownload:
-    """Open the ``noun`` (image, video) at ``url``, checking every hop (``retry`` resends what a retry
-    can fix); its body capped at the connection's ``max_<noun>_bytes``."""
+    """Open the file of kind ``media`` at ``url``, checking every hop (``retry`` resends what a retry
+    can fix); its body capped at the connection's setting ``media.cap``."""
     import requests
 
-    what, cap = noun.capitalize(), _CAPS[noun]
-    limit: int = getattr(settings, cap)
+    noun, cap = media.noun, media.cap
+    what, limit = noun.capitalize(), getattr(settings, cap)
 
     def open_stream() -> requests.Response:
         current = url

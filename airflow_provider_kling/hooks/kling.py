@@ -37,6 +37,7 @@ from airflow_provider_kling.hooks.task_queries import complete_steps, get_tasks_
 from airflow_provider_kling.hooks.transport import asend, build_session, send
 from airflow_provider_kling.hooks.wire import Route, tasks_query_steps
 from airflow_provider_kling.models.account import AccountCosts, costs_from_data
+from airflow_provider_kling.storage import IMAGE, VIDEO, MediaKind
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -291,20 +292,20 @@ class KlingHook(KlingCore, BaseHook):
         ``content_length``. No Kling credentials are sent: image URLs are public CDN links.
         Redirects are checked hop by hop and the size is capped (``max_image_bytes``).
         """
-        return self._open_result(url, chunk_size, "image")
+        return self._open_result(url, chunk_size, IMAGE)
 
     def iter_video_bytes(self, url: str, chunk_size: int = 1024 * 1024) -> MediaDownload:
         """Open a result video as :meth:`iter_image_bytes` opens an image, capped at ``max_video_bytes``."""
-        return self._open_result(url, chunk_size, "video")
+        return self._open_result(url, chunk_size, VIDEO)
 
-    def _open_result(self, url: str, chunk_size: int, noun: str) -> MediaDownload:
+    def _open_result(self, url: str, chunk_size: int, media: MediaKind) -> MediaDownload:
         settings = self.settings
 
         def retry(open_stream: Any) -> requests.Response:
             policy = RetryPolicy(settings.max_retries, clock=self.clock.monotonic)
             return self._run(retried(partial(blocking, open_stream), policy, f"download of {url}", self.log))
 
-        return open_download(self.session, settings, url, retry, chunk_size, noun)
+        return open_download(self.session, settings, url, retry, chunk_size, media)
 
     def download_image(self, url: str, destination: BinaryIO) -> int:
         """Stream one image into an open binary file; return the number of bytes written."""
