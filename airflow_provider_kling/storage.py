@@ -163,7 +163,8 @@ def find_stored_files(
     """The whole files of kind ``media`` an earlier try stored for one task, by the name after
     ``prefix`` without extension (``"0"``, ``"0_watermarked"``), among ``names`` (by default one
     listing of ``folder``)."""
-    tail = r"(\d+)" if media is IMAGE else r"(\d+(?:" + WATERMARKED + r")?)"
+    copies = "|".join(re.escape(suffix) for _, _, suffix in media.files if suffix)
+    tail = rf"(\d+(?:{copies})?)" if copies else r"(\d+)"
     pattern = re.compile(re.escape(prefix) + tail + r"(" + "|".join(map(re.escape, media.extensions)) + r")")
     names = list_names(base, folder) if names is None else names
     return {m.group(1): base / folder / name for name in names if (m := pattern.fullmatch(name))}
@@ -198,6 +199,8 @@ class MediaKind:
     download: str
     #: the connection setting (and extra) that caps one download of this kind
     cap: str
+    #: the files of one result item: (URL key, path key, name suffix); a video adds its watermarked copy
+    files: tuple[tuple[str, str, str], ...] = (("url", "path", ""),)
 
     @property
     def plural(self) -> str:
@@ -219,6 +222,7 @@ VIDEO = MediaKind(
     "an MP4 or MOV video (an ISO media 'ftyp' box at offset 4)",
     "iter_video_bytes",
     "max_video_bytes",
+    (("url", "path", ""), ("watermark_url", "watermark_path", WATERMARKED)),
 )
 
 
@@ -345,13 +349,6 @@ def describe_store(base: ObjectStoragePath, conn_id: str | None) -> str:
     return f"bucket {bucket!r} ({base.protocol}) through {through}"
 
 
-#: The files of one result item: (URL key, path key, name suffix); a video adds its watermarked copy.
-_ITEM_FILES: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "image": (("url", "path", ""),),
-    "video": (("url", "path", ""), ("watermark_url", "watermark_path", WATERMARKED)),
-}
-
-
 def store_task_outputs(
     result: dict[str, Any],
     base: ObjectStoragePath,
@@ -402,7 +399,7 @@ def store_task_outputs(
     problems: list[str] = []
     config_problem = storage_problem = False
     for item, number in zip(items, numbers, strict=True):
-        for url_key, path_key, suffix in _ITEM_FILES[media.noun]:
+        for url_key, path_key, suffix in media.files:
             if url_key != "url" and not item.get(url_key):
                 continue  # an optional copy Kling did not send
             what = f"{media.noun} {number}{suffix.replace('_', ' ')}"
