@@ -84,7 +84,7 @@ def create(simulator: KlingSimulator, callback_url: str, prompt: str = "a bridge
     return task_id
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+def wait_until(check: Callable[[], bool], timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
