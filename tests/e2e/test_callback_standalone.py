@@ -124,7 +124,7 @@ def test_fire_and_forget_catalogue_is_stored_from_callbacks_without_a_poll(
         # The receiver is on the api-server, outside Airflow's auth: an unsigned post is refused.
         receiver = f"{api}/kling/callbacks/kling_default"
         assert post_raw(receiver, b'{"task_id": "1", "task_status": "succeed"}', {}) == 401
-        assert post_raw(f"{api}/kling/callbacks/nobody", b"{}", {}) == 404
+        assert post_raw(f"{api}/kling/callbacks/nobody", b"{}", {}) == 401  # no connection-id oracle
 
         call(f"{api}/api/v2/dags/kling_catalogue_on_callback", "PATCH", {"is_paused": False}, token=token)
         # Unpausing the daily DAG (catchup off) starts its latest run: the only one.
