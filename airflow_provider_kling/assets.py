@@ -14,6 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from airflow_provider_kling import storage
+from airflow_provider_kling.spend import total_units
+
 #: ``extra`` keys every event carries (documented in docs/assets-and-lineage.rst).
 EXTRA_KEYS = (
     "dag_id",
@@ -39,8 +42,6 @@ def plain_uri(location: Any) -> str:
     asset: ``s3://bucket/key``, ``file:///abs/dir``.
     """
     if hasattr(location, "protocol") and hasattr(location, "path"):  # ObjectStoragePath
-        from airflow_provider_kling import storage
-
         location = storage.plain_uri(location)
     text = os.fspath(location)
     if "://" not in text:
@@ -67,38 +68,36 @@ def static_output_uri(output_path: Any) -> str | None:
         return None
 
 
-def asset_extra(
-    results: Sequence[Mapping[str, Any]], *, dag_id: str, run_id: str, task_id: str, output_uri: str | None
-) -> dict[str, Any]:
-    """
-    What a run made, for an asset event's ``extra``: ids, models, counts, units and paths (no secrets).
+def summary(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """What the Kling tasks behind ``results`` (operator XCom results) made: ids, models, counts, units.
 
-    ``results`` are operator result dicts (``KlingImageGenerationOperator``'s XCom). ``image_count``
-    counts the images Kling made (``video_count`` the videos), ``paths`` the stored files (at most
-    :data:`MAX_LISTED_PATHS`);
-    ``units`` sums Kling's ``final_unit_deduction``, or is None when a task does not report it.
+    ``image_count`` counts the images Kling made (``video_count`` the videos, ``audio_count`` the
+    audio files); ``units`` sums Kling's ``final_unit_deduction``, or is None when a task does not
+    report it.
     """
-    from airflow_provider_kling.spend import total_units
-
-    paths = [
-        made["path"]
-        for result in results
-        for made in (*result.get("images", ()), *result.get("videos", ()), *result.get("audios", ()))
-        if made.get("path")
-    ]
     return {
-        "dag_id": dag_id,
-        "run_id": run_id,
-        "task_id": task_id,
-        "output_uri": output_uri,
         "kling_task_ids": [str(result["task_id"]) for result in results],
         "model_names": sorted({str(result["model_name"]) for result in results if result.get("model_name")}),
         "image_count": sum(len(result.get("images", ())) for result in results),
         "video_count": sum(len(result.get("videos", ())) for result in results),
         "audio_count": sum(len(result.get("audios", ())) for result in results),
         "units": total_units(results),
-        "paths": paths[:MAX_LISTED_PATHS],
     }
+
+
+def asset_extra(
+    results: Sequence[Mapping[str, Any]], *, dag_id: str, run_id: str, task_id: str, output_uri: str | None
+) -> dict[str, Any]:
+    """What a run made, for an asset event's ``extra`` (no secrets): :func:`summary`, and the stored
+    files' ``paths`` (at most :data:`MAX_LISTED_PATHS`)."""
+    paths = [
+        made["path"]
+        for result in results
+        for made in (*result.get("images", ()), *result.get("videos", ()), *result.get("audios", ()))
+        if made.get("path")
+    ]
+    extra = {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "output_uri": output_uri}
+    return {**extra, **summary(results), "paths": paths[:MAX_LISTED_PATHS]}
 
 
 def record_asset_events(
@@ -149,13 +148,9 @@ def openlineage_facets(results: Sequence[Mapping[str, Any]], output_uri: str | N
         image_count: int = 0
         units: float | None = None
 
-    from airflow_provider_kling.spend import total_units
-
+    made = summary(results)
     facet = KlingRunFacet(
-        kling_task_ids=[str(result["task_id"]) for result in results],
-        model_names=sorted({str(r["model_name"]) for r in results if r.get("model_name")}),
-        image_count=sum(len(result.get("images", ())) for result in results),
-        units=total_units(results),
+        **{name: made[name] for name in ("kling_task_ids", "model_names", "image_count", "units")}
     )
     outputs = []
     if output_uri:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from airflow_provider_kling.errors import KlingRequestValidationError
+from airflow_provider_kling.kinds import RequestKind
 
 if TYPE_CHECKING:
     from airflow_provider_kling.models.requests import KlingTaskRequest
@@ -42,8 +44,8 @@ def request_fingerprint(request: KlingTaskRequest) -> str:
     change here and the same fields sent to two endpoints are two requests.
     """
     body = {key: value for key, value in request.to_json().items() if key not in NOT_OUTPUT_FIELDS}
-    kind = getattr(type(request), "kind", "generations")
-    if kind != "generations":
+    kind = getattr(type(request), "kind", RequestKind.GENERATIONS)
+    if kind != RequestKind.GENERATIONS:
         # The endpoint is part of what is made (image generation's fingerprints stay as they were).
         body["\x00kind"] = kind
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -111,8 +113,6 @@ def generation_of(base: str, external_task_id: str | None) -> int | None:
 
 def new_external_task_id() -> str:
     """A fresh id for a create whose caller gave none, so that even a bare hook call is idempotent."""
-    import uuid
-
     return f"kling-{uuid.uuid4().hex}"
 
 

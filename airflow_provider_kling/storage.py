@@ -1,18 +1,8 @@
 """Copy result images and videos to storage the user owns, through Airflow's object storage.
 
-Kling purges generated images and videos after 30 days, so a pipeline keeps its own copy. Names
-are deterministic and built only from Airflow identifiers (made safe; a part that had to change
-carries a short hash of the original, so distinct ids never share a file) and the file's number:
-nothing the server sends becomes part of a path.
-
-A file is stored only when it is whole and of its kind (:data:`IMAGE`, :data:`VIDEO`): an image
-has ``Content-Type`` ``image/*`` (where the server sends one) and the magic bytes of PNG, JPEG,
-WebP or GIF; a video ``video/*`` and an ISO media ``ftyp`` box at offset 4 (MP4, or MOV for the
-``qt`` brand); both as many bytes as ``Content-Length`` said. On a local filesystem each try
-streams to a partial file of its own and renames it; on an object store (a rename there is copy +
-delete) the verified file is spooled (in memory up to 8 MiB, then on local disk) and written to
-its final key in one upload. Either way a file is never held whole in memory and never appears
-half-written. Finding what an earlier try stored is one listing per task.
+Names are deterministic, built only from Airflow identifiers and the file's number (nothing the
+server sends becomes part of a path). A file is stored only when it is whole and of its kind
+(:data:`IMAGE`, :data:`VIDEO`), and never appears half-written: docs/storage.rst says how.
 """
 
 from __future__ import annotations
@@ -173,7 +163,8 @@ def find_stored_files(
     """The whole files of kind ``media`` an earlier try stored for one task, by the name after
     ``prefix`` without extension (``"0"``, ``"0_watermarked"``), among ``names`` (by default one
     listing of ``folder``)."""
-    tail = r"(\d+)" if media is IMAGE else r"(\d+(?:" + WATERMARKED + r")?)"
+    copies = "|".join(re.escape(suffix) for _, _, suffix in media.files if suffix)
+    tail = rf"(\d+(?:{copies})?)" if copies else r"(\d+)"
     pattern = re.compile(re.escape(prefix) + tail + r"(" + "|".join(map(re.escape, media.extensions)) + r")")
     names = list_names(base, folder) if names is None else names
     return {m.group(1): base / folder / name for name in names if (m := pattern.fullmatch(name))}
@@ -214,8 +205,12 @@ class MediaKind:
     extensions: tuple[str, ...]
     #: what the bytes must be, for the refusal message
     described: str
-    #: the hook method that opens a download of this kind (its own size cap)
+    #: the hook method that opens a download of this kind
     download: str
+    #: the connection setting (and extra) that caps one download of this kind
+    cap: str
+    #: the files of one result item: (URL key, path key, name suffix); a video adds its watermarked copy
+    files: tuple[tuple[str, str, str], ...] = (("url", "path", ""),)
 
     @property
     def plural(self) -> str:
@@ -227,17 +222,28 @@ class MediaKind:
         return opener
 
 
-IMAGE = MediaKind("image", _extension, EXTENSIONS, "a PNG, JPEG, WebP or GIF image", "iter_image_bytes")
+IMAGE = MediaKind(
+    "image", _extension, EXTENSIONS, "a PNG, JPEG, WebP or GIF image", "iter_image_bytes", "max_image_bytes"
+)
 VIDEO = MediaKind(
     "video",
     video_extension,
     VIDEO_EXTENSIONS,
     "an MP4 or MOV video (an ISO media 'ftyp' box at offset 4)",
     "iter_video_bytes",
+    "max_video_bytes",
+    (("url", "path", ""), ("watermark_url", "watermark_path", WATERMARKED)),
 )
 
 #: Audio files (text-to-audio, video-to-audio), opened with the video opener's size cap.
-AUDIO = MediaKind("audio", audio_extension, (".mp3", ".wav"), "an MP3 or WAV audio file", "iter_video_bytes")
+AUDIO = MediaKind(
+    "audio",
+    audio_extension,
+    (".mp3", ".wav"),
+    "an MP3 or WAV audio file",
+    "iter_video_bytes",
+    "max_video_bytes",
+)
 
 
 #: Each kind of output by its noun (a request class's ``output``).
@@ -328,16 +334,6 @@ def write_whole(base: ObjectStoragePath, stem: str, write: Callable[[IO[bytes]],
     return final
 
 
-def store_image(base: ObjectStoragePath, stem: str, chunks: Iterable[bytes]) -> ObjectStoragePath:
-    """Store one verified image at ``base/stem.<ext>`` (extension from its own bytes); else nothing."""
-    return store_file(base, stem, chunks, IMAGE)
-
-
-def store_video(base: ObjectStoragePath, stem: str, chunks: Iterable[bytes]) -> ObjectStoragePath:
-    """Store one verified video at ``base/stem.mp4`` (or ``.mov``), streamed; else nothing."""
-    return store_file(base, stem, chunks, VIDEO)
-
-
 def store_file(
     base: ObjectStoragePath, stem: str, chunks: Iterable[bytes], media: MediaKind
 ) -> ObjectStoragePath:
@@ -371,14 +367,6 @@ def describe_store(base: ObjectStoragePath, conn_id: str | None) -> str:
     bucket = base.path.lstrip("/").split("/", 1)[0]
     through = f"connection {conn_id!r}" if conn_id else "no Airflow connection (set output_conn_id)"
     return f"bucket {bucket!r} ({base.protocol}) through {through}"
-
-
-#: The files of one result item: (URL key, path key, name suffix); a video adds its watermarked copy.
-_ITEM_FILES: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "image": (("url", "path", ""),),
-    "video": (("url", "path", ""), ("watermark_url", "watermark_path", WATERMARKED)),
-    "audio": (("url", "path", ""),),
-}
 
 
 def store_task_outputs(
@@ -431,7 +419,7 @@ def store_task_outputs(
     problems: list[str] = []
     config_problem = storage_problem = False
     for item, number in zip(items, numbers, strict=True):
-        for url_key, path_key, suffix in _ITEM_FILES[media.noun]:
+        for url_key, path_key, suffix in media.files:
             if url_key != "url" and not item.get(url_key):
                 continue  # an optional copy Kling did not send
             what = f"{media.noun} {number}{suffix.replace('_', ' ')}"

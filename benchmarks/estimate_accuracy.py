@@ -27,6 +27,8 @@ import tempfile
 from collections import defaultdict
 from typing import Any
 
+from airflow_provider_kling.lifecycle.poll import wait_for_task
+
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="kling-bench-home-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
@@ -122,7 +124,7 @@ def run(hook: Any, request: Any) -> tuple[str, float]:
     from airflow_provider_kling.spend import units_of
 
     created = hook.create_task(request)
-    task = hook.wait_for_task(created.task_id, poll_interval=0.01, timeout=30, endpoint=type(request).path)
+    task = wait_for_task(hook, created.task_id, poll_interval=0.01, timeout=30, endpoint=type(request).path)
     return task.task_id, units_of(task.final_unit_deduction) or 0.0
 
 

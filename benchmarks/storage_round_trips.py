@@ -17,6 +17,8 @@ import tempfile
 import threading
 from typing import Any
 
+from airflow_provider_kling.lifecycle.poll import wait_for_task
+
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="kling-bench-home-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
@@ -85,7 +87,7 @@ def main(n: int) -> None:
         os.environ["AIRFLOW_CONN_KLING_DEFAULT"] = simulator.airflow_conn_json()
         hook = KlingHook()
         task = hook.create_task(model_name="kling-v1", prompt="a lighthouse", n=n)
-        task = hook.wait_for_task(task.task_id, poll_interval=0.05, timeout=30)
+        task = wait_for_task(hook, task.task_id, poll_interval=0.05, timeout=30)
         base = to_storage_path(f"s3://{BUCKET}/kling", "aws_default")
         log = logging.getLogger("bench")
 

@@ -6,7 +6,7 @@ fresh Python process of its own, which reports its peak RSS growth (``ru_maxrss`
 minus before it, imports and a small warm-up download already done):
 
 - ``streamed``: the provider's path, ``KlingHook.iter_video_bytes`` (the connection's session, checks, cap)
-  into ``storage.store_video`` on local storage (verified, partial file, rename);
+  into ``storage.store_file`` on local storage (verified, partial file, rename);
 - ``naive``: the peer, ``requests.get(url).content`` read whole, then written to a file.
 
 Goal: the streamed store grows peak RSS by less than 32 MB. Prints a table; asserts nothing.
@@ -40,18 +40,20 @@ def worker(way: str, url: str, warm_url: str, folder: str) -> None:
     import requests
 
     from airflow_provider_kling.hooks.kling import KlingHook
-    from airflow_provider_kling.storage import store_video, to_storage_path
+    from airflow_provider_kling.storage import VIDEO, store_file, to_storage_path
 
     hook = KlingHook()
     base = to_storage_path(folder)
-    store_video(base, "warm/up_0", hook.iter_video_bytes(warm_url))  # imports, session, TLS-free warm-up
+    store_file(
+        base, "warm/up_0", hook.iter_video_bytes(warm_url), VIDEO
+    )  # imports, session, TLS-free warm-up
     _ = requests.get(warm_url, timeout=30).content
     print("ready", flush=True)
     sys.stdin.readline()  # the parent turns the video into a big one now
     before = _peak_mb()
     started = time.perf_counter()
     if way == "streamed":
-        stored = store_video(base, "bench/run/video_0", hook.iter_video_bytes(url))
+        stored = store_file(base, "bench/run/video_0", hook.iter_video_bytes(url), VIDEO)
         size = stored.stat()["size"]
     else:
         body = requests.get(url, timeout=300).content

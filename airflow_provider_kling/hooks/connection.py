@@ -9,6 +9,7 @@ from typing import Any
 from airflow_provider_kling.errors import KlingAuthError
 from airflow_provider_kling.get_provider_info import DEFAULT_BASE_URL
 from airflow_provider_kling.idempotency import check_namespace
+from airflow_provider_kling.masking import mask_secrets
 
 #: Default cap on one result image: Kling's 2k PNGs are a few MiB.
 DEFAULT_MAX_IMAGE_BYTES = 50 * 1024 * 1024
@@ -22,7 +23,8 @@ DEFAULT_MAX_VIDEO_BYTES = 512 * 1024 * 1024
 
 @dataclass(frozen=True)
 class KlingConnectionSettings:
-    """What a ``kling`` connection says; ``repr`` never shows a key."""
+    """What a ``kling`` connection says; ``repr`` never shows a key, and the keys (the proxy's
+    password too) are registered with the secrets masker when it is made."""
 
     base_url: str = DEFAULT_BASE_URL
     api_key: str | None = field(default=None, repr=False)
@@ -60,6 +62,9 @@ class KlingConnectionSettings:
     external_task_id_namespace: str | None = None
     #: The api-server's public base URL (``callback_base_url`` extra): where Kling sends callbacks.
     callback_base_url: str | None = None
+
+    def __post_init__(self) -> None:
+        mask_secrets(self.api_key, self.secret_key, self.proxy_password)
 
     @classmethod
     def from_connection(cls, conn: Any, extras: Mapping[str, Any]) -> KlingConnectionSettings:

@@ -1,13 +1,11 @@
 """The hook's sans-I/O core: every Kling call as a generator of sends and sleeps, written once.
 
 As httpx splits ``BaseClient`` from ``Client``/``AsyncClient``, :class:`KlingCore` holds what both
-modes share: the settings and credentials, building a request (URL, headers with the key or a
-JWT, JSON body, query, timeouts clamped to the deadline), reading the answer and the retry loop.
-Each call is a generator that yields an :class:`ApiRequest` (and gets the :class:`Answer` back,
-or the sender's :class:`KlingConnectionError`) or seconds to sleep; :func:`drive` runs it with a
-blocking sender and :func:`adrive` with an async one. Time comes from an injected :class:`Clock`.
-The task calls built on :meth:`KlingCore.call` are in :mod:`.wire` (one wire format per API
-style), :mod:`.task_queries` (many tasks), :mod:`.external_ids` and :mod:`.tasks` (create, wait).
+modes share: settings and credentials, building a request (URL, key or JWT, body, query, timeouts
+clamped to the deadline), reading the answer, and the retry loop. A call yields an
+:class:`ApiRequest` (and gets the :class:`Answer` or the sender's :class:`KlingConnectionError`
+back) or seconds to sleep; :func:`drive` runs it with a blocking sender, :func:`adrive` with an
+async one. The task calls are in :mod:`.wire`, :mod:`.task_queries` and :mod:`.create`.
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict, TypeVar, Unpack
 
 from airflow_provider_kling.errors import (
     KlingAuthError,
@@ -27,12 +25,30 @@ from airflow_provider_kling.errors import (
 )
 from airflow_provider_kling.hooks.auth import RENEWABLE_AUTH_CODES, JwtToken
 from airflow_provider_kling.hooks.retry import RetryPolicy
-from airflow_provider_kling.lifecycle.poll import time_left
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.connection import KlingConnectionSettings
 
 T = TypeVar("T")
+
+
+class Limits(TypedDict, total=False):
+    """How long a call may take: its retries and timeouts end by ``deadline`` (the clock's
+    ``monotonic()``), and no retry waits longer than ``max_wait`` (a poll passes its interval)."""
+
+    deadline: float | None
+    max_wait: float | None
+
+
+#: A request timeout clamped to a deadline is never shorter than this.
+MIN_REQUEST_SECONDS = 1.0
+
+
+def time_left(deadline: float | None, now: float, ceiling: float) -> float:
+    """A request timeout: ``ceiling`` clamped to the time left, but at least :data:`MIN_REQUEST_SECONDS`."""
+    if deadline is None:
+        return ceiling
+    return min(ceiling, max(MIN_REQUEST_SECONDS, deadline - now))
 
 
 class Clock:
@@ -213,12 +229,12 @@ class KlingCore:
         body: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
         task_id: str | None = None,
-        deadline: float | None = None,
         resend_if: Callable[[KlingError], bool] = is_retryable,
-        max_wait: float | None = None,
+        **limits: Unpack[Limits],
     ) -> Steps[Any]:
-        """One call and its retries (``resend_if``: which errors; waits at most ``max_wait``, a poll's
-        interval): Kling's ``data``. A JWT Kling calls expired is signed anew once."""
+        """One call and its retries (``resend_if``: which errors): Kling's ``data``. A JWT Kling calls
+        expired is signed anew once."""
+        deadline = limits.get("deadline")
 
         def attempt() -> Steps[Any]:
             # Built at each attempt: the JWT is signed and the timeouts clamped to the time left now.
@@ -244,7 +260,10 @@ class KlingCore:
         renewed = False
         while True:
             policy = RetryPolicy(
-                self.loaded.max_retries, deadline=deadline, clock=self.clock.monotonic, cap=max_wait
+                self.loaded.max_retries,
+                deadline=deadline,
+                clock=self.clock.monotonic,
+                cap=limits.get("max_wait"),
             )
             try:
                 return (yield from retried(attempt, policy, f"{method} {path}", self.log, resend_if))

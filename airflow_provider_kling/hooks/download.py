@@ -5,8 +5,7 @@ Every hop of a redirect is checked before it is fetched (http(s) only, at most
 link-local or otherwise non-public address is refused unless it is the connection's own host
 (the simulator, a gateway on the same network) or listed in the ``allowed_image_hosts`` extra.
 The body is capped, by ``Content-Length`` and again while streaming: an image at
-``max_image_bytes``, a video at ``max_video_bytes`` (:func:`open_video`). The body is streamed
-in chunks and never held whole.
+``max_image_bytes``, a video at ``max_video_bytes``. The body is streamed in chunks and never held whole.
 """
 
 from __future__ import annotations
@@ -24,7 +23,8 @@ from airflow_provider_kling.errors import (
     KlingResultUnavailableError,
     error_from_response,
 )
-from airflow_provider_kling.hooks.transport import MAX_REDIRECTS, transport_policy
+from airflow_provider_kling.hooks.transport import MAX_REDIRECTS
+from airflow_provider_kling.storage import IMAGE, MediaKind
 
 if TYPE_CHECKING:
     import requests
@@ -126,63 +126,31 @@ def _length(response: requests.Response) -> int | None:
         return None
 
 
-def open_image(
-    session: requests.Session,
-    settings: KlingConnectionSettings,
-    url: str,
-    retry: Callable[[Callable[[], requests.Response]], requests.Response],
-    chunk_size: int = 64 * 1024,
-) -> MediaDownload:
-    """Open ``url`` (``retry`` resends what a retry can fix), checking every hop; ``max_image_bytes`` cap."""
-    return open_download(
-        session, settings, url, retry, chunk_size, limit=settings.max_image_bytes, cap="max_image_bytes"
-    )
-
-
-def open_video(
-    session: requests.Session,
-    settings: KlingConnectionSettings,
-    url: str,
-    retry: Callable[[Callable[[], requests.Response]], requests.Response],
-    chunk_size: int = 1024 * 1024,
-) -> MediaDownload:
-    """Open a result video as :func:`open_image` opens an image, capped at ``max_video_bytes``."""
-    return open_download(
-        session,
-        settings,
-        url,
-        retry,
-        chunk_size,
-        limit=settings.max_video_bytes,
-        cap="max_video_bytes",
-        noun="video",
-    )
-
-
 def open_download(
     session: requests.Session,
     settings: KlingConnectionSettings,
     url: str,
     retry: Callable[[Callable[[], requests.Response]], requests.Response],
     chunk_size: int,
-    *,
-    limit: int,
-    cap: str,
-    noun: str = "image",
+    media: MediaKind = IMAGE,
 ) -> MediaDownload:
-    """Open ``url``, checking every hop, its body capped at ``limit`` bytes (the extra ``cap``)."""
+    """Open the file of kind ``media`` at ``url``, checking every hop (``retry`` resends what a retry
+    can fix); its body capped at the connection's setting ``media.cap``."""
     import requests
 
-    policy = transport_policy(settings)
-    what = noun.capitalize()
+    noun, cap = media.noun, media.cap
+    what, limit = noun.capitalize(), getattr(settings, cap)
 
     def open_stream() -> requests.Response:
         current = url
-        for _ in range(policy.max_redirects + 1):
+        for _ in range(MAX_REDIRECTS + 1):
             check_image_url(current, settings, noun)
             try:
                 response = session.get(
-                    current, stream=True, allow_redirects=False, timeout=policy.requests_timeout
+                    current,
+                    stream=True,
+                    allow_redirects=False,
+                    timeout=(settings.connect_timeout, settings.read_timeout),
                 )
             except requests.RequestException as exc:
                 raise KlingConnectionError(f"Could not download {current}: {type(exc).__name__}") from None

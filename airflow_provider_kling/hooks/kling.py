@@ -1,17 +1,16 @@
 """KlingHook: credentials from an Airflow connection, and every HTTP call to Kling, sync and async.
 
-Each call is written once, as steps of the sans-I/O core (:mod:`.core`); the hook only reads the
-connection and runs the steps with one of two senders (:mod:`.transport`): a ``requests.Session``
-on the worker, the event loop's shared ``httpx.AsyncClient`` (:mod:`.async_client`) in the
-triggerer. Time comes from the injected ``clock``. Heavy imports (requests, httpx, PyJWT,
-pydantic models) wait until first use so that DAG files importing this module stay cheap.
+Each call is written once, as steps of the sans-I/O core (:mod:`.core`); a method runs them with
+one of two senders (:mod:`.transport`): a ``requests.Session`` on the worker, the event loop's
+shared ``httpx.AsyncClient`` (:mod:`.async_client`) for its ``a``-prefixed twin. Time comes from
+the injected ``clock``. requests, httpx and PyJWT are imported on first use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import cached_property, partial
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Unpack
 
 from airflow.sdk import BaseHook
 
@@ -24,29 +23,30 @@ from airflow_provider_kling.hooks.connection import KlingConnectionSettings
 from airflow_provider_kling.hooks.core import (
     Clock,
     KlingCore,
+    Limits,
     Steps,
     adrive,
     blocking,
     drive,
     retried,
 )
-from airflow_provider_kling.hooks.download import open_image, open_video
+from airflow_provider_kling.hooks.create import create_steps
+from airflow_provider_kling.hooks.download import open_download
 from airflow_provider_kling.hooks.retry import RetryPolicy
+from airflow_provider_kling.hooks.task_queries import complete_steps, get_tasks_steps
 from airflow_provider_kling.hooks.transport import asend, build_session, send
-from airflow_provider_kling.lifecycle.poll import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
-from airflow_provider_kling.masking import mask_secrets
+from airflow_provider_kling.hooks.wire import Route, tasks_query_steps
+from airflow_provider_kling.models.account import AccountCosts, costs_from_data
+from airflow_provider_kling.storage import IMAGE, VIDEO, MediaKind
 
 if TYPE_CHECKING:
     from datetime import datetime
-    from types import ModuleType
 
     import httpx
     import requests
 
     from airflow_provider_kling.hooks.core import T
     from airflow_provider_kling.hooks.download import MediaDownload
-    from airflow_provider_kling.hooks.wire import Route
-    from airflow_provider_kling.models.account import AccountCosts
     from airflow_provider_kling.models.api_style import ApiStyle
     from airflow_provider_kling.models.requests import KlingTaskRequest
     from airflow_provider_kling.models.requests.generations import ImageGenerationRequest
@@ -55,27 +55,27 @@ if TYPE_CHECKING:
 __all__ = ["GENERATIONS_PATH", "Clock", "KlingConnectionSettings", "KlingHook"]
 
 
-def _tasks() -> ModuleType:
-    """The task calls (:mod:`.tasks`), imported on first use: they load the request and task models
-    (pydantic), which a DAG file importing this module does not need."""
-    from airflow_provider_kling.hooks import tasks  # DAG-parse cost (see the docstring)
+class At(Limits, total=False):
+    """Where a task call goes (with :class:`~.core.Limits`, how long it may take): ``endpoint``, the
+    kind's path (default image generation), in ``api_style`` (default: the style its kind declares
+    that path in)."""
 
-    return tasks
+    endpoint: str
+    api_style: ApiStyle | str | None
 
 
-def _route(endpoint: str, api_style: ApiStyle | str | None) -> Route:
-    """The :class:`~airflow_provider_kling.hooks.wire.Route` of a call's ``endpoint`` and ``api_style``."""
-    route: Route = _tasks().Route.at(endpoint, api_style)
-    return route
+def _where(at: At) -> tuple[Route, Limits]:
+    """The route and the limits of a task call's keywords."""
+    route = Route.at(at.get("endpoint", GENERATIONS_PATH), at.get("api_style"))
+    return route, Limits(deadline=at.get("deadline"), max_wait=at.get("max_wait"))
 
 
 class KlingHook(KlingCore, BaseHook):
     """
-    Talk to Kling: every request kind, image or video, in either API style, on one task lifecycle.
-    Task calls take the kind's path as ``endpoint`` (default image generation) and its style as
-    ``api_style`` (default: the style its kind declares that path in; :mod:`.wire` says how each
-    style is queried and listed); a create takes both from its request. Every call has an async
-    twin (``a`` prefix) on the event loop's shared client.
+    Talk to Kling, one call at a time (create, get, find, list, download), for every request kind in
+    either API style. Task calls take the keywords of :class:`At`; a create takes its route from
+    its request. Every call has an async twin (``a`` prefix) on the event loop's shared client.
+    Waiting is the lifecycle's: :func:`~airflow_provider_kling.lifecycle.poll.wait_for_task`.
 
     :param kling_conn_id: The ``kling`` connection: host = base URL (default the reseller's),
         password = API key, or login = access key with password = secret key.
@@ -117,9 +117,7 @@ class KlingHook(KlingCore, BaseHook):
         """The connection, read once (sync path) and kept; the key is registered with the masker."""
         if self._settings is None:
             conn = self.get_connection(self.kling_conn_id)
-            settings = KlingConnectionSettings.from_connection(conn, conn.extra_dejson)
-            mask_secrets(settings.api_key, settings.secret_key)
-            self._use_settings(settings)
+            self._use_settings(KlingConnectionSettings.from_connection(conn, conn.extra_dejson))
         return self.loaded
 
     async def aget_settings(self) -> KlingConnectionSettings:
@@ -133,10 +131,7 @@ class KlingHook(KlingCore, BaseHook):
                 )
 
                 conn = await get_async_connection(self.kling_conn_id, self)
-                extras = await get_async_extra_dejson(conn)
-                settings = KlingConnectionSettings.from_connection(conn, extras)
-                mask_secrets(settings.api_key, settings.secret_key)
-                return settings
+                return KlingConnectionSettings.from_connection(conn, await get_async_extra_dejson(conn))
 
             # Cached per connection id for a short time: a triggerer's many triggers read it once.
             self._use_settings(
@@ -167,7 +162,7 @@ class KlingHook(KlingCore, BaseHook):
             client, self._async_client = self._async_client, None
             await release_client(client)
 
-    # -- tasks --------------------------------------------------------------------------------------
+    # -- tasks: each keyword set ``**at`` is :class:`At` ------------------------------------------
 
     def create_task(
         self,
@@ -178,18 +173,12 @@ class KlingHook(KlingCore, BaseHook):
     ) -> KlingTask:
         """
         Create a task from a validated request of any kind (or an image-generation request's
-        fields) where its kind and API style say; return the new task.
-
-        Pays at most once: every create carries an ``external_task_id`` (a fresh one when the
-        request has none). It is resent only when it provably never reached Kling (no connection,
-        429 with 1302/1303, maintenance 5001); after any other failure (read timeout, a broken
-        connection, 5xx, an unreadable answer) Kling is first asked for the task by that id, and
-        the task is returned when found. At a host that ignores external ids such a create is
-        never resent: :class:`KlingCreateOutcomeUnknownError` says how to go on.
+        fields) where its kind and API style say; return it. Pays at most once (an
+        ``external_task_id`` on every create; see "Paying once" in the hook's docs).
         ``retry_rate_limit=False`` raises a 429 (1302/1303) at once instead of backing off: for a
         caller that schedules its own creates by slots (the batch).
         """
-        return self._run(_tasks().create_steps(self, request, fields, retry_rate_limit=retry_rate_limit))
+        return self._run(create_steps(self, request, fields, retry_rate_limit=retry_rate_limit))
 
     async def acreate_task(
         self,
@@ -198,175 +187,75 @@ class KlingHook(KlingCore, BaseHook):
         retry_rate_limit: bool = True,
         **fields: Any,
     ) -> KlingTask:
-        """Async :meth:`create_task`: the same rules, on the event loop's shared client."""
-        return await self._arun(
-            _tasks().create_steps(self, request, fields, retry_rate_limit=retry_rate_limit)
-        )
+        """Async :meth:`create_task`."""
+        return await self._arun(create_steps(self, request, fields, retry_rate_limit=retry_rate_limit))
 
-    def get_task(
-        self, task_id: str, *, endpoint: str = GENERATIONS_PATH, api_style: ApiStyle | str | None = None
-    ) -> KlingTask:
-        """Query one task of ``endpoint`` by Kling task id or by the caller's ``external_task_id``."""
-        return self._run(_route(endpoint, api_style).query(self, task_id))
+    def get_task(self, task_id: str, **at: Unpack[At]) -> KlingTask:
+        """One task by Kling task id or by the caller's ``external_task_id``."""
+        route, limits = _where(at)
+        return self._run(route.query(self, task_id, **limits))
 
-    async def aget_task(
-        self,
-        task_id: str,
-        *,
-        deadline: float | None = None,
-        endpoint: str = GENERATIONS_PATH,
-        max_wait: float | None = None,
-        api_style: ApiStyle | str | None = None,
-    ) -> KlingTask:
-        """Async :meth:`get_task`; retries and timeouts end by ``deadline`` (the clock's ``monotonic()``)
-        and wait at most ``max_wait`` (a poll passes its interval)."""
-        route = _route(endpoint, api_style)
-        return await self._arun(route.query(self, task_id, deadline=deadline, max_wait=max_wait))
+    async def aget_task(self, task_id: str, **at: Unpack[At]) -> KlingTask:
+        """Async :meth:`get_task`."""
+        route, limits = _where(at)
+        return await self._arun(route.query(self, task_id, **limits))
 
-    async def acomplete_task(
-        self,
-        task: KlingTask,
-        *,
-        deadline: float | None = None,
-        endpoint: str = GENERATIONS_PATH,
-        max_wait: float | None = None,
-        api_style: ApiStyle | str | None = None,
-    ) -> KlingTask:
-        """A task read through ``GET /tasks``, with all its own style's query says once it has ended
-        (``/tasks`` carries a ``/v1`` task's units but not its balance deduction): one more query then."""
-        route = _route(endpoint, api_style)
-        return await self._arun(
-            _tasks().complete_steps(self, task, route, deadline=deadline, max_wait=max_wait)
-        )
+    def find_task(self, task_id: str, **at: Unpack[At]) -> KlingTask | None:
+        """Like :meth:`get_task`, but ``None`` when Kling knows no such task."""
+        try:
+            return self.get_task(task_id, **at)
+        except KlingNotFoundError:
+            return None
 
-    def get_tasks(
-        self,
-        task_ids: Iterable[str],
-        *,
-        endpoint: str = GENERATIONS_PATH,
-        api_style: ApiStyle | str | None = None,
-    ) -> list[KlingTask]:
+    def find_task_by_external_id(self, external_task_id: str, **at: Unpack[At]) -> KlingTask | None:
+        """The task created with this ``external_task_id``, or ``None``; errors name it as such."""
+        route, limits = _where(at)
+        return self._run(route.find(self, external_task_id, **limits))
+
+    async def afind_task_by_external_id(self, external_task_id: str, **at: Unpack[At]) -> KlingTask | None:
+        """Async :meth:`find_task_by_external_id`."""
+        route, limits = _where(at)
+        return await self._arun(route.find(self, external_task_id, **limits))
+
+    def get_tasks(self, task_ids: Iterable[str], **at: Unpack[At]) -> list[KlingTask]:
         """
         The tasks of ``task_ids`` Kling knows, in the order asked (unknown ids are left out): one
         ``GET /tasks`` per 20 ids where the host has it (connection extra ``tasks_query``), else one
         query per task as its style queries it. A finished task carries the same fields either way.
         """
-        return self._run(_tasks().get_tasks_steps(self, task_ids, _route(endpoint, api_style)))
+        route, limits = _where(at)
+        return self._run(get_tasks_steps(self, task_ids, route, **limits))
 
-    async def aget_tasks(
-        self,
-        task_ids: Iterable[str],
-        *,
-        endpoint: str = GENERATIONS_PATH,
-        deadline: float | None = None,
-        max_wait: float | None = None,
-        api_style: ApiStyle | str | None = None,
-    ) -> list[KlingTask]:
-        """Async :meth:`get_tasks`, on the event loop's shared client."""
-        steps = _tasks().get_tasks_steps(
-            self, task_ids, _route(endpoint, api_style), deadline=deadline, max_wait=max_wait
-        )
-        return await self._arun(steps)  # type: ignore[no-any-return]
+    async def aget_tasks(self, task_ids: Iterable[str], **at: Unpack[At]) -> list[KlingTask]:
+        """Async :meth:`get_tasks`."""
+        route, limits = _where(at)
+        return await self._arun(get_tasks_steps(self, task_ids, route, **limits))
 
-    async def _atasks_data(
-        self, task_ids: list[str], *, deadline: float | None = None, max_wait: float | None = None
-    ) -> list[dict[str, Any]]:
+    async def acomplete_task(self, task: KlingTask, **at: Unpack[At]) -> KlingTask:
+        """A task read through ``GET /tasks``, with all its own style's query says once it has ended
+        (``/tasks`` carries a ``/v1`` task's units but not its balance deduction): one more query then."""
+        route, limits = _where(at)
+        return await self._arun(complete_steps(self, task, route, **limits))
+
+    async def _atasks_data(self, task_ids: list[str], **limits: Unpack[Limits]) -> list[dict[str, Any]]:
         """One ``GET /tasks`` for up to 20 ids, unread: the triggers' batches read each their own."""
-        steps = _tasks().tasks_query_steps(self, task_ids, deadline=deadline, max_wait=max_wait)
-        return await self._arun(steps)  # type: ignore[no-any-return]
+        return await self._arun(tasks_query_steps(self, task_ids, **limits))
 
-    def find_task(
-        self, task_id: str, *, endpoint: str = GENERATIONS_PATH, api_style: ApiStyle | str | None = None
-    ) -> KlingTask | None:
-        """Like :meth:`get_task`, but ``None`` when Kling knows no such task."""
-        try:
-            return self.get_task(task_id, endpoint=endpoint, api_style=api_style)
-        except KlingNotFoundError:
-            return None
-
-    def find_task_by_external_id(
-        self,
-        external_task_id: str,
-        *,
-        endpoint: str = GENERATIONS_PATH,
-        api_style: ApiStyle | str | None = None,
-    ) -> KlingTask | None:
-        """The task created with this ``external_task_id``, or ``None``; errors name it as such."""
-        return self._run(_route(endpoint, api_style).find(self, external_task_id))
-
-    async def afind_task_by_external_id(
-        self,
-        external_task_id: str,
-        *,
-        endpoint: str = GENERATIONS_PATH,
-        deadline: float | None = None,
-        api_style: ApiStyle | str | None = None,
-    ) -> KlingTask | None:
-        """Async :meth:`find_task_by_external_id`."""
-        return await self._arun(_route(endpoint, api_style).find(self, external_task_id, deadline=deadline))
-
-    def list_tasks(
-        self,
-        page_num: int = 1,
-        page_size: int = 30,
-        *,
-        endpoint: str = GENERATIONS_PATH,
-        api_style: ApiStyle | str | None = None,
-    ) -> list[KlingTask]:
+    def list_tasks(self, page_num: int = 1, page_size: int = 30, **at: Unpack[At]) -> list[KlingTask]:
         """One page of the account's tasks of ``endpoint``, newest first as Kling orders them (a
         model-path style lists the account's newest tasks of every kind)."""
-        return self._run(_route(endpoint, api_style).list(self, page_num, page_size))
+        route, limits = _where(at)
+        return self._run(route.list(self, page_num, page_size, **limits))
 
-    async def alist_tasks(
-        self,
-        page_num: int = 1,
-        page_size: int = 30,
-        *,
-        deadline: float | None = None,
-        endpoint: str = GENERATIONS_PATH,
-        api_style: ApiStyle | str | None = None,
-    ) -> list[KlingTask]:
-        """Async :meth:`list_tasks`: one page of the account's tasks of ``endpoint``, newest first."""
-        return await self._arun(
-            _route(endpoint, api_style).list(self, page_num, page_size, deadline=deadline)
-        )
+    async def alist_tasks(self, page_num: int = 1, page_size: int = 30, **at: Unpack[At]) -> list[KlingTask]:
+        """Async :meth:`list_tasks`."""
+        route, limits = _where(at)
+        return await self._arun(route.list(self, page_num, page_size, **limits))
 
-    async def _alist_task_data(
-        self,
-        page_num: int,
-        page_size: int,
-        *,
-        deadline: float | None = None,
-        endpoint: str = GENERATIONS_PATH,
-        max_wait: float | None = None,
-        api_style: ApiStyle | str | None = None,
-    ) -> list[dict[str, Any]]:
+    async def _alist_task_data(self, page_num: int, page_size: int, **at: Unpack[At]) -> list[dict[str, Any]]:
         """One page of the task list, unread: the triggers' list rounds read only the tasks they watch."""
-        route = _route(endpoint, api_style)
-        return await self._arun(
-            route.list_data(self, page_num, page_size, deadline=deadline, max_wait=max_wait)
-        )
-
-    def wait_for_task(
-        self,
-        task_id: str,
-        *,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        timeout: float = DEFAULT_TIMEOUT,
-        endpoint: str = GENERATIONS_PATH,
-        api_style: ApiStyle | str | None = None,
-    ) -> KlingTask:
-        """
-        Poll until the task succeeds (returned), fails (:class:`KlingTaskFailedError`) or the
-        deadline passes (:class:`KlingTaskTimeoutError`). Retries, their waits and each request's
-        timeout end by the deadline, and a retry never waits longer than ``poll_interval``; the
-        poll step and the error budget come from :class:`~airflow_provider_kling.lifecycle.poll.PollPlan`,
-        as in the trigger.
-        """
-        route = _route(endpoint, api_style)
-        return self._run(
-            _tasks().wait_steps(self, task_id, route, poll_interval=poll_interval, timeout=timeout)
-        )
+        route, limits = _where(at)
+        return await self._arun(route.list_data(self, page_num, page_size, **limits))
 
     # -- account ------------------------------------------------------------------------------------
 
@@ -390,8 +279,6 @@ class KlingHook(KlingCore, BaseHook):
         Kling's remaining quantities lag by up to 12 hours: treat them as an upper bound of what
         is left, and keep a margin for what ran since.
         """
-        from airflow_provider_kling.models.account import costs_from_data  # DAG-parse cost: pydantic
-
         params = costs_query(start_time, end_time, resource_pack_name, self.clock.time())
         wait = costs_turn(self.settings, self.clock)
         if wait > 0:
@@ -406,20 +293,20 @@ class KlingHook(KlingCore, BaseHook):
         ``content_length``. No Kling credentials are sent: image URLs are public CDN links.
         Redirects are checked hop by hop and the size is capped (``max_image_bytes``).
         """
-        return self._open_result(open_image, url, chunk_size)
+        return self._open_result(url, chunk_size, IMAGE)
 
     def iter_video_bytes(self, url: str, chunk_size: int = 1024 * 1024) -> MediaDownload:
         """Open a result video as :meth:`iter_image_bytes` opens an image, capped at ``max_video_bytes``."""
-        return self._open_result(open_video, url, chunk_size)
+        return self._open_result(url, chunk_size, VIDEO)
 
-    def _open_result(self, opener: Callable[..., MediaDownload], url: str, chunk_size: int) -> MediaDownload:
+    def _open_result(self, url: str, chunk_size: int, media: MediaKind) -> MediaDownload:
         settings = self.settings
 
-        def retry(open_stream: Callable[[], requests.Response]) -> requests.Response:
+        def retry(open_stream: Any) -> requests.Response:
             policy = RetryPolicy(settings.max_retries, clock=self.clock.monotonic)
             return self._run(retried(partial(blocking, open_stream), policy, f"download of {url}", self.log))
 
-        return opener(self.session, settings, url, retry, chunk_size)
+        return open_download(self.session, settings, url, retry, chunk_size, media)
 
     def download_image(self, url: str, destination: BinaryIO) -> int:
         """Stream one image into an open binary file; return the number of bytes written."""

@@ -1,19 +1,11 @@
-"""Many tasks in one call (``GET /tasks``), as steps of the hook's sans-I/O core.
-
-- :class:`TasksQuerySupport`: whether the host answers ``GET /tasks``, from the connection and
-  then from its answers.
-- :func:`get_tasks_steps`: the tasks of many ids, ``GET /tasks?task_ids=`` 20 ids at a time where
-  the host has it, else one query per task as its style queries it; ids Kling does not know are
-  left out.
-- :func:`complete_steps`: a finished task read through ``/tasks`` read again at its own style's
-  query when ``/tasks`` leaves out part of it (a ``/v1`` task's balance deduction), so a task
-  carries the same fields, spend included, whichever query read it.
+"""Many tasks in one call (``GET /tasks``, 20 ids at a time), as steps of the hook's sans-I/O core;
+:class:`TasksQuerySupport` says whether the host has it, from the connection and then its answers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from airflow_provider_kling.errors import KlingAuthError, KlingError, KlingNotFoundError, KlingResponseError
 from airflow_provider_kling.hooks.wire import MODEL_PATH, Route, tasks_query_steps
@@ -22,7 +14,7 @@ from airflow_provider_kling.models.task_query import chunks
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.connection import KlingConnectionSettings
-    from airflow_provider_kling.hooks.core import KlingCore, Steps
+    from airflow_provider_kling.hooks.core import KlingCore, Limits, Steps
     from airflow_provider_kling.models.task import KlingTask
 
 
@@ -90,26 +82,16 @@ def tasks_support(core: KlingCore) -> TasksQuerySupport:
 
 
 def complete_steps(
-    core: KlingCore,
-    task: KlingTask,
-    route: Route,
-    *,
-    deadline: float | None = None,
-    max_wait: float | None = None,
+    core: KlingCore, task: KlingTask, route: Route, **limits: Unpack[Limits]
 ) -> Steps[KlingTask]:
     """``task`` as read through ``/tasks``, with all its style's own query says once it has ended."""
     if route.wire.tasks_query_is_complete or not task.task_status.is_final:
         return task
-    return (yield from route.query(core, task.task_id, deadline=deadline, max_wait=max_wait))
+    return (yield from route.query(core, task.task_id, **limits))
 
 
 def get_tasks_steps(
-    core: KlingCore,
-    task_ids: Iterable[str],
-    route: Route,
-    *,
-    deadline: float | None = None,
-    max_wait: float | None = None,
+    core: KlingCore, task_ids: Iterable[str], route: Route, **limits: Unpack[Limits]
 ) -> Steps[list[KlingTask]]:
     """
     The tasks of ``task_ids`` that Kling knows, in the order asked: ``GET /tasks`` in chunks of 20
@@ -122,8 +104,7 @@ def get_tasks_steps(
     if support.usable:
         try:
             for chunk in chunks(ids):
-                records = yield from tasks_query_steps(core, chunk, deadline=deadline, max_wait=max_wait)
-                for record in records:
+                for record in (yield from tasks_query_steps(core, chunk, **limits)):
                     task = MODEL_PATH.decode(record, "a task of a many-task query")
                     found[task.task_id] = task
             support.saw_answer()
@@ -137,15 +118,11 @@ def get_tasks_steps(
             )
         else:
             for task_id, task in found.items():
-                found[task_id] = yield from complete_steps(
-                    core, task, route, deadline=deadline, max_wait=max_wait
-                )
+                found[task_id] = yield from complete_steps(core, task, route, **limits)
             return [found[task_id] for task_id in ids if task_id in found]
-    for task_id in ids:
-        if task_id in found:
-            continue
+    for task_id in (task_id for task_id in ids if task_id not in found):
         try:
-            found[task_id] = yield from route.query(core, task_id, deadline=deadline, max_wait=max_wait)
+            found[task_id] = yield from route.query(core, task_id, **limits)
         except KlingNotFoundError:
             continue
     return [found[task_id] for task_id in ids if task_id in found]

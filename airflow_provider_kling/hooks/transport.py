@@ -1,11 +1,10 @@
-"""The HTTP clients a hook talks through, built from one policy so both modes behave alike.
+"""The HTTP clients a hook talks through, both configured from the one connection settings object.
 
 The sync path (worker) uses a ``requests.Session``; the async path (triggerer) an
-``httpx.AsyncClient``. :func:`transport_policy` reads the connection settings once into the
-options both share: redirects (a moved API answering 301/302/307/308 is followed the same way,
-at most :data:`MAX_REDIRECTS` hops; both clients drop the ``Authorization`` header when a
-redirect leaves the host), TLS verification, a CA bundle, a client certificate, the proxy and
-the timeouts. Image downloads follow redirects themselves, hop by hop (:mod:`.download`).
+``httpx.AsyncClient``. Both follow a moved API's redirects the same way (at most
+:data:`MAX_REDIRECTS` hops, dropping ``Authorization`` when a redirect leaves the host) and take
+the same TLS verification, CA bundle, client certificate, proxy and timeouts. Image downloads
+follow redirects themselves, hop by hop (:mod:`.download`).
 
 :func:`send` and :func:`asend` are the hook's two senders, all that differs between its modes:
 each sends one :class:`~airflow_provider_kling.hooks.core.ApiRequest` and returns the
@@ -17,12 +16,10 @@ have gone out (the answer was lost).
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.errors import KlingConnectError, KlingConnectionError
 from airflow_provider_kling.hooks.core import Answer
-from airflow_provider_kling.masking import mask_secrets
 
 if TYPE_CHECKING:
     import ssl
@@ -35,41 +32,6 @@ if TYPE_CHECKING:
 
 #: Redirects followed for one API call or one image download.
 MAX_REDIRECTS = 5
-
-
-@dataclass(frozen=True)
-class TransportPolicy:
-    """What both clients are told: one value per concern, whatever the client calls it."""
-
-    connect_timeout: float
-    read_timeout: float
-    max_redirects: int
-    verify: bool
-    ca_bundle: str | None
-    client_cert: str | None
-    client_key: str | None = field(repr=False)
-    proxy: str | None = field(repr=False)
-
-    @property
-    def requests_verify(self) -> bool | str:
-        """``requests``' ``verify``: False, True, or the CA bundle's path."""
-        return self.ca_bundle if (self.verify and self.ca_bundle) else self.verify
-
-    @property
-    def requests_cert(self) -> str | tuple[str, str] | None:
-        if self.client_cert and self.client_key:
-            return (self.client_cert, self.client_key)
-        return self.client_cert
-
-    @property
-    def requests_timeout(self) -> tuple[float, float]:
-        return (self.connect_timeout, self.read_timeout)
-
-    def ssl_context(self) -> ssl.SSLContext | bool:
-        """httpx's ``verify``: False, or a context with our CA and certificate, built once per process."""
-        if not self.verify:
-            return False
-        return _ssl_context(self.ca_bundle, self.client_cert, self.client_key)
 
 
 @functools.cache
@@ -87,27 +49,9 @@ def _ssl_context(ca_bundle: str | None, client_cert: str | None, client_key: str
     return context
 
 
-def transport_policy(settings: KlingConnectionSettings) -> TransportPolicy:
-    """The one function of the connection settings that both clients are configured from."""
-    mask_secrets(settings.proxy_password)
-    return TransportPolicy(
-        connect_timeout=settings.connect_timeout,
-        read_timeout=settings.read_timeout,
-        max_redirects=MAX_REDIRECTS,
-        verify=settings.verify,
-        ca_bundle=settings.ca_bundle,
-        client_cert=settings.client_cert,
-        client_key=settings.client_key,
-        proxy=settings.proxy,
-    )
-
-
 def build_session(settings: KlingConnectionSettings) -> requests.Session:
-    """A ``requests.Session`` for the worker (connection pooling), configured by :func:`transport_policy`.
-
-    The per-request timeout is ``transport_policy(settings).requests_timeout``: requests has no
-    session-wide timeout.
-    """
+    """A ``requests.Session`` for the worker (connection pooling); requests has no session-wide
+    timeout: each request passes the settings' own."""
     import requests
 
     class PolicySession(requests.Session):
@@ -126,30 +70,27 @@ def build_session(settings: KlingConnectionSettings) -> requests.Session:
                 merged["proxies"] = {**merged["proxies"], **self.proxies}
             return merged
 
-    policy = transport_policy(settings)
     session = PolicySession()
-    session.max_redirects = policy.max_redirects
-    session.verify = policy.requests_verify
-    session.cert = policy.requests_cert
-    if policy.proxy:
-        session.proxies = {"http": policy.proxy, "https": policy.proxy}
+    session.max_redirects = MAX_REDIRECTS
+    session.verify = settings.ca_bundle if (settings.verify and settings.ca_bundle) else settings.verify
+    key_apart = settings.client_cert and settings.client_key
+    session.cert = (settings.client_cert, settings.client_key) if key_apart else settings.client_cert  # type: ignore[assignment]
+    if settings.proxy:
+        session.proxies = {"http": settings.proxy, "https": settings.proxy}
     return session
 
 
 def build_async_client(settings: KlingConnectionSettings, **options: Any) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` for the triggerer, configured by :func:`transport_policy`.
-
-    ``options`` (pool limits) are passed to httpx as they are.
-    """
+    """An ``httpx.AsyncClient`` for the triggerer; ``options`` (pool limits) are passed to httpx."""
     import httpx
 
-    policy = transport_policy(settings)
     return httpx.AsyncClient(
-        timeout=httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout),
+        timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
         follow_redirects=True,
-        max_redirects=policy.max_redirects,
-        verify=policy.ssl_context(),
-        proxy=policy.proxy,
+        max_redirects=MAX_REDIRECTS,
+        verify=settings.verify
+        and _ssl_context(settings.ca_bundle, settings.client_cert, settings.client_key),
+        proxy=settings.proxy,
         **options,
     )
 

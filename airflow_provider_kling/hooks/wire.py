@@ -1,14 +1,5 @@
 """One wire format per Kling API style: where a task is created, queried and listed, how its
-records are read, and which credentials the style takes.
-
-- :attr:`ApiStyle.V1 <airflow_provider_kling.models.api_style.ApiStyle.V1>` (:class:`V1Wire`):
-  create ``POST {path}`` with the fields in the body; query ``GET {path}/{task_id}`` (a task id
-  or an external task id); list ``GET {path}?pageNum=&pageSize=``; ``/v1`` task objects; an API
-  key or an access-key JWT.
-- :attr:`ApiStyle.MODEL_PATH` (:class:`ModelPathWire`): create ``POST {path}/{model}`` with
-  ``contents``/``settings``/``options``; query ``GET /tasks?task_ids=`` (else
-  ``?external_task_ids=``); list ``POST /tasks`` (the account's newest tasks); model-path task
-  records; an API key only (Kling answers a JWT with 401/1002: refused before sending).
+records are read, and which credentials the style takes (:class:`V1Wire`, :class:`ModelPathWire`).
 
 A request's style is its ``api_style`` (its model's); a reference to a task kept for later (a
 trigger, a batch) carries its :class:`Route`: the kind's path and the style. Nothing looks at the
@@ -18,7 +9,7 @@ shape of a path to tell the styles apart. Each call is steps of the hook's sans-
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Unpack
 from urllib.parse import quote
 
 from airflow_provider_kling.defaults import GENERATIONS_PATH, MAX_PAGE_NUM, MAX_PAGE_SIZE
@@ -36,12 +27,12 @@ from airflow_provider_kling.models.task_query import TASKS_PATH, TaskSearch, rec
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.connection import KlingConnectionSettings
-    from airflow_provider_kling.hooks.core import KlingCore, Steps
+    from airflow_provider_kling.hooks.core import KlingCore, Limits, Steps
 
 
 class WireFormat:
-    """What both styles share; each subclass adds ``create_path``, ``decode``, ``query_steps`` and
-    ``list_data_steps`` (one page of the task list, unread)."""
+    """What both styles share; each adds ``create_path``, ``decode``, ``query_steps`` (one task by
+    Kling or external task id) and ``list_data_steps`` (one page of the task list, unread)."""
 
     style: ClassVar[ApiStyle]
     #: Whether a finished task read through ``GET /tasks`` carries all this style's own query does.
@@ -68,28 +59,22 @@ class V1Wire(WireFormat):
         return task_from_v1(data, what, task_id)
 
     def query_steps(
-        self, core: KlingCore, task_id: str, endpoint: str, *, deadline: float | None, max_wait: float | None
+        self, core: KlingCore, task_id: str, endpoint: str, **limits: Unpack[Limits]
     ) -> Steps[KlingTask]:
-        path = f"{endpoint}/{quote(task_id, safe='')}"
-        data = yield from core.call("GET", path, task_id=task_id, deadline=deadline, max_wait=max_wait)
+        data = yield from core.call("GET", f"{endpoint}/{quote(task_id, safe='')}", task_id=task_id, **limits)
         return self.decode(data, f"task {task_id}", task_id)
 
     def list_data_steps(
-        self,
-        core: KlingCore,
-        page_num: int,
-        page_size: int,
-        endpoint: str,
-        *,
-        deadline: float | None,
-        max_wait: float | None,
+        self, core: KlingCore, page_num: int, page_size: int, endpoint: str, **limits: Unpack[Limits]
     ) -> Steps[list[dict[str, Any]]]:
-        limits = (("page_num", page_num, MAX_PAGE_NUM), ("page_size", page_size, MAX_PAGE_SIZE))
-        for name, value, highest in limits:
+        for name, value, highest in (
+            ("page_num", page_num, MAX_PAGE_NUM),
+            ("page_size", page_size, MAX_PAGE_SIZE),
+        ):
             if not 1 <= value <= highest:
                 raise KlingRequestValidationError(f"{name} must be between 1 and {highest} (got {value})")
         params = {"pageNum": page_num, "pageSize": page_size}
-        data = yield from core.call("GET", endpoint, params=params, deadline=deadline, max_wait=max_wait)
+        data = yield from core.call("GET", endpoint, params=params, **limits)
         if data is not None and not isinstance(data, list):
             raise KlingResponseError("Kling answered a task list request without a list of tasks")
         return [item if isinstance(item, dict) else {} for item in (data or [])]
@@ -120,33 +105,23 @@ class ModelPathWire(WireFormat):
         return task_from_data(data, what, task_id)
 
     def query_steps(
-        self, core: KlingCore, task_id: str, endpoint: str, *, deadline: float | None, max_wait: float | None
+        self, core: KlingCore, task_id: str, endpoint: str, **limits: Unpack[Limits]
     ) -> Steps[KlingTask]:
         """By Kling task id, else by external task id (``GET /tasks`` has no route per task)."""
         for external in (False, True):
-            records = yield from tasks_query_steps(
-                core, [task_id], external=external, deadline=deadline, max_wait=max_wait
-            )
+            records = yield from tasks_query_steps(core, [task_id], external=external, **limits)
             if records:
                 return self.decode(records[0], f"task {task_id}", task_id)
         raise KlingNotFoundError(f"Kling knows no task {task_id}", task_id=task_id)
 
     def list_data_steps(
-        self,
-        core: KlingCore,
-        page_num: int,
-        page_size: int,
-        endpoint: str,
-        *,
-        deadline: float | None,
-        max_wait: float | None,
+        self, core: KlingCore, page_num: int, page_size: int, endpoint: str, **limits: Unpack[Limits]
     ) -> Steps[list[dict[str, Any]]]:
         """The account's newest tasks of every kind (one page: ``POST /tasks`` pages by cursor)."""
         self.check_credentials(core)
         if page_num > 1:
             return []
-        body = TaskSearch(limit=page_size).to_json()
-        page = yield from core.call("POST", TASKS_PATH, body=body, deadline=deadline, max_wait=max_wait)
+        page = yield from core.call("POST", TASKS_PATH, body=TaskSearch(limit=page_size).to_json(), **limits)
         items = page.get("result") if isinstance(page, dict) else None
         return [item for item in (items or ()) if isinstance(item, dict)]
 
@@ -197,18 +172,16 @@ class Route:
     def wire(self) -> V1Wire | ModelPathWire:
         return wire_for(self.api_style)
 
-    def query(
-        self, core: KlingCore, task_id: str, *, deadline: float | None = None, max_wait: float | None = None
-    ) -> Steps[KlingTask]:
+    def query(self, core: KlingCore, task_id: str, **limits: Unpack[Limits]) -> Steps[KlingTask]:
         """One task by Kling task id or external task id, as its style queries it."""
-        return self.wire.query_steps(core, task_id, self.endpoint, deadline=deadline, max_wait=max_wait)
+        return self.wire.query_steps(core, task_id, self.endpoint, **limits)
 
     def find(
-        self, core: KlingCore, external_task_id: str, *, deadline: float | None = None
+        self, core: KlingCore, external_task_id: str, **limits: Unpack[Limits]
     ) -> Steps[KlingTask | None]:
         """The task created with this ``external_task_id``, or ``None``; errors name it as such."""
         try:
-            return (yield from self.query(core, external_task_id, deadline=deadline))
+            return (yield from self.query(core, external_task_id, **limits))
         except KlingNotFoundError:
             return None
         except KlingError as exc:
@@ -217,38 +190,25 @@ class Route:
             raise
 
     def list_data(
-        self,
-        core: KlingCore,
-        page_num: int,
-        page_size: int,
-        *,
-        deadline: float | None = None,
-        max_wait: float | None = None,
+        self, core: KlingCore, page_num: int, page_size: int, **limits: Unpack[Limits]
     ) -> Steps[list[dict[str, Any]]]:
         """One page of the task list, unread (list rounds read only the tasks they watch)."""
-        wire = self.wire
-        return wire.list_data_steps(
-            core, page_num, page_size, self.endpoint, deadline=deadline, max_wait=max_wait
-        )
+        return self.wire.list_data_steps(core, page_num, page_size, self.endpoint, **limits)
 
     def list(
-        self, core: KlingCore, page_num: int, page_size: int, *, deadline: float | None = None
+        self, core: KlingCore, page_num: int, page_size: int, **limits: Unpack[Limits]
     ) -> Steps[list[KlingTask]]:
         """One page of the task list, read."""
-        items = yield from self.list_data(core, page_num, page_size, deadline=deadline)
+        items = yield from self.list_data(core, page_num, page_size, **limits)
         return [self.wire.decode(item, "a listed task") for item in items]
 
 
 def tasks_query_steps(
-    core: KlingCore,
-    ids: list[str],
-    *,
-    external: bool = False,
-    deadline: float | None = None,
-    max_wait: float | None = None,
+    core: KlingCore, ids: list[str], *, external: bool = False, **limits: Unpack[Limits]
 ) -> Steps[list[dict[str, Any]]]:
     """One ``GET /tasks`` for up to 20 ids: the records Kling knows, unread (a model-path route)."""
     MODEL_PATH.check_credentials(core)
-    params = tasks_by_ids_params(ids, external=external)
-    data = yield from core.call("GET", TASKS_PATH, params=params, deadline=deadline, max_wait=max_wait)
+    data = yield from core.call(
+        "GET", TASKS_PATH, params=tasks_by_ids_params(ids, external=external), **limits
+    )
     return records_of(data)

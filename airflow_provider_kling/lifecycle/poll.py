@@ -11,23 +11,25 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
+from airflow_provider_kling.defaults import GENERATIONS_PATH
 from airflow_provider_kling.errors import KlingError, KlingTaskTimeoutError, task_failed_error
+from airflow_provider_kling.hooks.core import MIN_REQUEST_SECONDS, time_left
 from airflow_provider_kling.lifecycle.policy import Outcome, outcome_of
 
 if TYPE_CHECKING:
+    from airflow_provider_kling.hooks.kling import KlingHook
+    from airflow_provider_kling.models.api_style import ApiStyle
     from airflow_provider_kling.models.task import KlingTask
 
-Y = TypeVar("Y")
+__all__ = ["MIN_REQUEST_SECONDS", "time_left"]  # the hook's request clamp, which every wait uses
 
 DEFAULT_POLL_INTERVAL = 10.0
 #: An image task takes about 30 s; 30 minutes leaves room for queueing behind other tasks.
 DEFAULT_TIMEOUT = 1800.0
 #: Failed polls in a row (each already retried by the hook) tolerated before the wait gives up.
 DEFAULT_MAX_POLL_ERRORS = 5
-#: A request made at the deadline (the last look) still gets this long to answer.
-MIN_REQUEST_SECONDS = 1.0
 #: Airflow's own bound on a deferral outlasts the trigger's deadline by this much: the trigger's
 #: event (with the task's last status) normally comes first; Airflow's timeout is the backstop.
 DEFER_GRACE_SECONDS = 60.0
@@ -81,13 +83,6 @@ def status_words(task: KlingTask) -> str:
 def defer_timeout(timeout: float) -> timedelta:
     """The ``timeout=`` for ``BaseOperator.defer`` of a wait with this many seconds to its deadline."""
     return timedelta(seconds=max(0.0, timeout) + DEFER_GRACE_SECONDS)
-
-
-def time_left(deadline: float | None, now: float, ceiling: float) -> float:
-    """A request timeout: ``ceiling`` clamped to the time left, but at least :data:`MIN_REQUEST_SECONDS`."""
-    if deadline is None:
-        return ceiling
-    return min(ceiling, max(MIN_REQUEST_SECONDS, deadline - now))
 
 
 def deadline_error(
@@ -173,7 +168,7 @@ def wait_steps(plan: PollPlan, log: Any, now: Callable[[], float]) -> Generator[
     The one wait of one task, sans I/O: yields the seconds to sleep before each poll (0 before the
     first) and receives that poll's answer, the task or the :class:`KlingError` it raised; returns
     the succeeded task, or raises as :class:`PollPlan` does (failed, over budget, deadline).
-    The hook's sync wait (:func:`poll_until_done`) and the trigger (:func:`apoll_until_done`) drive it.
+    The worker's wait (:func:`wait_for_task`) and the trigger (:func:`apoll_until_done`) drive it.
     """
     delay = 0.0
     while True:
@@ -186,19 +181,38 @@ def wait_steps(plan: PollPlan, log: Any, now: Callable[[], float]) -> Generator[
         delay = plan.next_delay(now())
 
 
-def poll_until_done(
-    plan: PollPlan, poll: Callable[[], Generator[Y, Any, KlingTask]], log: Any, now: Callable[[], float]
-) -> Generator[Y | float, Any, KlingTask]:
-    """:func:`wait_steps` driven inside a steps generator (the hook's): ``poll()`` is one poll's
-    steps; a sleep is yielded as its seconds."""
-    waiting = wait_steps(plan, log, now)
+def wait_for_task(
+    hook: KlingHook,
+    task_id: str,
+    *,
+    poll_interval: float = DEFAULT_POLL_INTERVAL,
+    timeout: float = DEFAULT_TIMEOUT,
+    endpoint: str = GENERATIONS_PATH,
+    api_style: ApiStyle | str | None = None,
+) -> KlingTask:
+    """
+    The worker's wait: :func:`wait_steps` driven with ``hook.get_task`` and the hook's clock. Returns
+    the succeeded task; raises :class:`KlingTaskFailedError`, or :class:`KlingTaskTimeoutError` once
+    ``timeout`` seconds have passed. Each poll's retries end by the deadline and wait at most
+    ``poll_interval``.
+    """
+    clock = hook.clock
+    start = clock.monotonic()
+    plan = PollPlan(task_id, poll_interval, deadline=start + timeout, started=start)
+    waiting = wait_steps(plan, hook.log, clock.monotonic)
     delay = next(waiting)
     while True:
         if delay:
-            yield delay
+            clock.sleep(delay)
         answer: Any
         try:
-            answer = yield from poll()
+            answer = hook.get_task(
+                task_id,
+                endpoint=endpoint,
+                api_style=api_style,
+                deadline=plan.deadline,
+                max_wait=poll_interval,
+            )
         except KlingError as exc:
             answer = exc
         try:

@@ -32,7 +32,7 @@ from airflow_provider_kling.lifecycle import (
     Ending,
     FailurePolicy,
 )
-from airflow_provider_kling.lifecycle.poll import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
+from airflow_provider_kling.lifecycle.poll import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT, wait_for_task
 from airflow_provider_kling.lifecycle.request import XCOM_KLING_TASK_ID, RequestTasks
 from airflow_provider_kling.lifecycle.results import (
     OutputNames,
@@ -411,7 +411,8 @@ class KlingTaskOperator(KlingOperatorBase):
         if self.deferrable:
             self._defer(task.task_id, request.endpoint, request.api_style)
         try:
-            return self.hook.wait_for_task(
+            return wait_for_task(
+                self.hook,
                 task.task_id,
                 poll_interval=self.poll_interval,
                 timeout=self.timeout,

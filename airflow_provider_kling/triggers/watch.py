@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.defaults import GENERATIONS_PATH, MAX_PAGE_SIZE
 from airflow_provider_kling.errors import KlingConnectionError, KlingError
+from airflow_provider_kling.hooks.core import time_left
 from airflow_provider_kling.hooks.task_queries import TasksQuerySupport
-from airflow_provider_kling.lifecycle.poll import time_left
 from airflow_provider_kling.models.task import record_ids, task_from_data
 from airflow_provider_kling.models.task_query import MAX_TASK_IDS, chunks
 

@@ -6,6 +6,7 @@ In your project's top-level ``conftest.py``::
 """
 
 from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.lifecycle.poll import wait_for_task
 
 
 def test_my_pipeline_pays_once(kling_connection):
@@ -14,7 +15,7 @@ def test_my_pipeline_pays_once(kling_connection):
 
     hook = KlingHook()  # kling_default points at the simulator
     task = hook.create_task(prompt="a lighthouse at dawn", model_name="kling-v3", n=1)
-    task = hook.wait_for_task(task.task_id, poll_interval=0.1, timeout=30)
+    task = wait_for_task(hook, task.task_id, poll_interval=0.1, timeout=30)
 
     assert task.task_status == "succeed"
     assert kling_connection.counters("test-key")["creates"] == 1

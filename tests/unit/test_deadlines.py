@@ -18,7 +18,7 @@ from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_kling.errors import KlingServerError, KlingTaskTimeoutError
 from airflow_provider_kling.hooks.kling import KlingHook
-from airflow_provider_kling.lifecycle.poll import MIN_REQUEST_SECONDS, defer_timeout
+from airflow_provider_kling.lifecycle.poll import MIN_REQUEST_SECONDS, defer_timeout, wait_for_task
 from airflow_provider_kling.operators.kling import KlingImageGenerationOperator
 from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 from tests.unit.fakes import FakeClock
@@ -58,7 +58,7 @@ def test_sync_wait_on_failing_polls_ends_within_a_poll_interval_and_a_second_of_
     monkeypatch.setattr(requests.Session, "request", recording_request)
 
     with pytest.raises(KlingTaskTimeoutError) as raised:
-        KlingHook(clock=clock).wait_for_task(task_id, poll_interval=POLL_INTERVAL, timeout=TIMEOUT)
+        wait_for_task(KlingHook(clock=clock), task_id, poll_interval=POLL_INTERVAL, timeout=TIMEOUT)
 
     assert clock.now - start <= LATEST_END
     assert sum(clock.waits) <= TIMEOUT + 1e-9

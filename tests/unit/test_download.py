@@ -14,7 +14,8 @@ from airflow_provider_kling.errors import (
     KlingDownloadRejectedError,
 )
 from airflow_provider_kling.hooks.kling import KlingHook
-from airflow_provider_kling.storage import store_image, to_storage_path
+from airflow_provider_kling.lifecycle.poll import wait_for_task
+from airflow_provider_kling.storage import IMAGE, store_file, to_storage_path
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MiB = 1024 * 1024
@@ -64,7 +65,7 @@ def connect(monkeypatch, simulator, **extra) -> KlingHook:
 
 def image_url(hook: KlingHook) -> str:
     task = hook.create_task(model_name="kling-v1", prompt="a lighthouse", n=1)
-    return str(hook.wait_for_task(task.task_id, poll_interval=0.05, timeout=30).images[0].url)
+    return str(wait_for_task(hook, task.task_id, poll_interval=0.05, timeout=30).images[0].url)
 
 
 def test_a_normal_image_carries_its_content_type_and_length(kling_simulator, monkeypatch):
@@ -84,7 +85,7 @@ def test_html_answer_is_not_stored(kling_simulator, monkeypatch, tmp_path):
     kling_simulator.image_fault("html", k=1)
 
     with pytest.raises(KlingDownloadRejectedError, match="text/html"):
-        store_image(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_image_bytes(url))
+        store_file(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_image_bytes(url), IMAGE)
 
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
@@ -95,7 +96,7 @@ def test_bytes_that_are_no_image_are_not_stored(kling_simulator, monkeypatch, tm
     kling_simulator.image_fault("not_image", k=1)
 
     with pytest.raises(KlingDownloadRejectedError, match="not a PNG, JPEG, WebP or GIF"):
-        store_image(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_image_bytes(url))
+        store_file(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_image_bytes(url), IMAGE)
 
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
@@ -106,7 +107,7 @@ def test_a_body_cut_short_is_not_stored(kling_simulator, monkeypatch, tmp_path):
     kling_simulator.image_fault("short", k=1)
 
     with pytest.raises((KlingConnectionError, KlingDownloadRejectedError)):
-        store_image(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_image_bytes(url))
+        store_file(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_image_bytes(url), IMAGE)
 
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
@@ -177,7 +178,7 @@ def test_a_huge_image_with_content_length_is_refused_before_reading(kling_simula
     kling_simulator.image_fault("huge", k=1, size=300 * MiB)
 
     with pytest.raises(KlingDownloadRejectedError, match=f"is {300 * MiB} bytes, more than max_image_bytes"):
-        store_image(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_image_bytes(url))
+        store_file(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_image_bytes(url), IMAGE)
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
 

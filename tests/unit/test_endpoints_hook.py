@@ -12,6 +12,7 @@ import pytest
 from airflow_provider_kling.batch.items import slots_of
 from airflow_provider_kling.errors import KlingInvalidRequestError
 from airflow_provider_kling.hooks.kling import GENERATIONS_PATH, KlingHook
+from airflow_provider_kling.lifecycle.poll import wait_for_task
 from airflow_provider_kling.models.requests import (
     ExpandImageRequest,
     MultiImageRequest,
@@ -51,7 +52,7 @@ def test_each_endpoint_creates_waits_lists_and_downloads_at_its_own_path(kling_c
 
     created = hook.create_task(request)
     endpoint = type(request).path
-    task = hook.wait_for_task(created.task_id, poll_interval=0.01, timeout=5, endpoint=endpoint)
+    task = wait_for_task(hook, created.task_id, poll_interval=0.01, timeout=5, endpoint=endpoint)
 
     assert task.task_status == "succeed"
     assert len(task.images) == slots_of(request)  # an image task holds a slot per image it makes
@@ -72,7 +73,7 @@ def test_expand_result_has_the_grown_canvas(kling_connection):
     request = ExpandImageRequest.build(image=PHOTO, left_expansion_ratio=0.5, right_expansion_ratio=0.5)
 
     created = hook.create_task(request)
-    task = hook.wait_for_task(created.task_id, poll_interval=0.01, timeout=5, endpoint=request.path)
+    task = wait_for_task(hook, created.task_id, poll_interval=0.01, timeout=5, endpoint=request.path)
 
     width, height = png_size(b"".join(hook.iter_image_bytes(str(task.images[0].url))))
     assert width == 2 * height  # a square grown by half its width on both sides
@@ -86,7 +87,7 @@ def test_omni_series_images_are_read_as_the_tasks_images(kling_connection):
     )
 
     created = hook.create_task(request)
-    task = hook.wait_for_task(created.task_id, poll_interval=0.01, timeout=5, endpoint=request.path)
+    task = wait_for_task(hook, created.task_id, poll_interval=0.01, timeout=5, endpoint=request.path)
 
     assert task.task_result.series_images and not task.task_result.images
     assert [image.index for image in task.images] == [0, 1, 2]

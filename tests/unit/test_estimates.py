@@ -21,6 +21,7 @@ from airflow_provider_kling.estimates import (
     purchase_of,
 )
 from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.lifecycle.poll import wait_for_task
 from airflow_provider_kling.models.requests import (
     REQUEST_KINDS,
     ExpandImageRequest,
@@ -66,7 +67,7 @@ REQUESTS = {
 
 def run_on_simulator(hook: KlingHook, request) -> dict:
     created = hook.create_task(request)
-    task = hook.wait_for_task(created.task_id, poll_interval=0.01, timeout=300, endpoint=request.endpoint)
+    task = wait_for_task(hook, created.task_id, poll_interval=0.01, timeout=300, endpoint=request.endpoint)
     return task.model_dump(mode="json")
 
 

@@ -1,4 +1,4 @@
-"""Host support detection (``hooks/external_ids.py``): here, whether a host answers ``GET /tasks``."""
+"""Host support detection (``hooks/create.py``): here, whether a host answers ``GET /tasks``."""
 
 from __future__ import annotations
 

@@ -42,8 +42,9 @@ from airflow_provider_kling.errors import (
 )
 from airflow_provider_kling.get_provider_info import DEFAULT_BASE_URL
 from airflow_provider_kling.hooks.auth import JWT_LIFETIME, JWT_RENEW_MARGIN, JwtToken
-from airflow_provider_kling.hooks.external_ids import ids_honoured
+from airflow_provider_kling.hooks.create import ids_honoured
 from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.lifecycle.poll import wait_for_task
 from airflow_provider_kling.models.requests.generations import ImageGenerationRequest
 from airflow_provider_kling.models.task import TaskStatus
 from tests.unit.fakes import FakeClock
@@ -707,7 +708,7 @@ def test_wait_polls_until_succeed_and_logs_status_changes_at_info(hook, kling_ap
     for status in ("submitted", "processing", "processing", "succeed"):
         kling_api.get(task_url(), json=envelope(task_json(status=status)))
 
-    task = hook.wait_for_task(TASK_ID, poll_interval=10, timeout=600)
+    task = wait_for_task(hook, TASK_ID, poll_interval=10, timeout=600)
 
     assert task.task_status == TaskStatus.SUCCEED
     assert clock.waits == [10, 10, 10]
@@ -730,7 +731,7 @@ def test_wait_on_a_failed_task_raises_with_klings_reason_and_the_task_id(hook, k
     kling_api.get(task_url(), json=envelope(task_json(status="failed", task_status_msg=reason)))
 
     with pytest.raises(KlingTaskFailedError) as raised:
-        hook.wait_for_task(TASK_ID, poll_interval=5)
+        wait_for_task(hook, TASK_ID, poll_interval=5)
 
     assert reason in str(raised.value)
     assert TASK_ID in str(raised.value)
@@ -741,7 +742,7 @@ def test_wait_past_the_deadline_raises_a_timeout_naming_the_task(hook, kling_api
     kling_api.get(task_url(), json=envelope(task_json(status="processing")))
 
     with pytest.raises(KlingTaskTimeoutError) as raised:
-        hook.wait_for_task(TASK_ID, poll_interval=10, timeout=25)
+        wait_for_task(hook, TASK_ID, poll_interval=10, timeout=25)
 
     assert TASK_ID in str(raised.value)
     assert raised.value.task_id == TASK_ID
@@ -755,7 +756,7 @@ def test_wait_fails_at_once_on_an_error_no_retry_can_fix(hook, kling_api, clock)
     kling_api.get(task_url(), status=403, json=kling_error(1103, "no permission for this model"))
 
     with pytest.raises(KlingError) as raised:
-        hook.wait_for_task(TASK_ID, poll_interval=10, timeout=3600)
+        wait_for_task(hook, TASK_ID, poll_interval=10, timeout=3600)
 
     assert raised.value.code == 1103
     assert clock.waits == [10]
@@ -914,7 +915,7 @@ def run_success_flow(hook: KlingHook, kling_api: responses.RequestsMock) -> list
     kling_api.get(GENERATIONS, json=envelope([task_json()]))
     kling_api.get(IMAGE_URL, body=PNG_BYTES)
     task = hook.create_task(**REQUEST)
-    task = hook.wait_for_task(task.task_id, poll_interval=1)
+    task = wait_for_task(hook, task.task_id, poll_interval=1)
     hook.list_tasks()
     hook.download_image(str(task.images[0].url), io.BytesIO())
     assert hook.test_connection()[0] is True
@@ -944,7 +945,7 @@ def run_server_errors(hook: KlingHook, kling_api: responses.RequestsMock) -> lis
 
 def run_task_failed(hook: KlingHook, kling_api: responses.RequestsMock) -> list[KlingError]:
     kling_api.get(task_url(), json=envelope(task_json(status="failed", task_status_msg="risk control")))
-    return [raised_by(lambda: hook.wait_for_task(TASK_ID))]
+    return [raised_by(lambda: wait_for_task(hook, TASK_ID))]
 
 
 def run_image_gone(hook: KlingHook, kling_api: responses.RequestsMock) -> list[KlingError]:

@@ -358,7 +358,7 @@ async def test_acreate_lost_at_a_host_that_ignores_external_ids_is_not_resent(
 
 
 async def test_acreate_learns_that_a_host_ignores_external_ids_as_the_sync_path_does(kling_connection, clock):
-    from airflow_provider_kling.hooks.external_ids import ids_honoured
+    from airflow_provider_kling.hooks.create import ids_honoured
 
     kling_connection.set_ignore_external_task_id(True)
     hook = KlingHook(clock=clock)

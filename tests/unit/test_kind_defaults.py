@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.lifecycle.poll import wait_for_task
 from airflow_provider_kling.models.task import TaskStatus
 
 
@@ -11,7 +12,7 @@ def test_hook_create_task_with_only_a_prompt_sends_the_default_model_and_n(kling
     hook = KlingHook()
 
     created = hook.create_task(prompt="a lighthouse at dawn")
-    task = hook.wait_for_task(created.task_id, poll_interval=0.05, timeout=300)
+    task = wait_for_task(hook, created.task_id, poll_interval=0.05, timeout=300)
 
     assert task.task_status == TaskStatus.SUCCEED
     assert len(task.images) == 1

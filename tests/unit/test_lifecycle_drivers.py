@@ -17,6 +17,7 @@ from airflow.sdk.exceptions import TaskDeferred
 
 import airflow_provider_kling.operators as operators_package
 from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.lifecycle.poll import wait_for_task
 from airflow_provider_kling.models.requests import REQUEST_KINDS
 from airflow_provider_kling.operators.base import KlingTaskOperator
 from airflow_provider_kling.operators.batch import KlingBatchOperator
@@ -82,8 +83,12 @@ def fields_of(kind: str) -> dict[str, Any]:
         hook = KlingHook()
         source = hook.create_task(REQUEST_KINDS["text2video"].build(prompt="a source clip"))
         fields["video_id"] = (
-            hook.wait_for_task(
-                source.task_id, poll_interval=0.02, timeout=10, endpoint=REQUEST_KINDS["text2video"].path
+            wait_for_task(
+                hook,
+                source.task_id,
+                poll_interval=0.02,
+                timeout=10,
+                endpoint=REQUEST_KINDS["text2video"].path,
             )
             .videos[0]
             .id

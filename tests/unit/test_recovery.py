@@ -25,6 +25,7 @@ from airflow_provider_kling.batch.admission import RUNNING, SUCCEEDED, BatchAdmi
 from airflow_provider_kling.batch.runner import BatchRunner
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.lifecycle import FailurePolicy
+from airflow_provider_kling.lifecycle.poll import wait_for_task
 from airflow_provider_kling.models.requests.generations import ImageGenerationRequest
 from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 from tests.unit.fakes import FakeClock
@@ -108,7 +109,7 @@ def test_worker_wait_sees_a_task_that_ended_in_a_fault_burst_within_two_poll_int
     burst = fault_burst(kling_connection)
     kling_connection.advance(running_task, to="succeed")  # Kling finishes it while the API errs
 
-    task = KlingHook(clock=clock).wait_for_task(running_task, poll_interval=POLL_INTERVAL, timeout=600)
+    task = wait_for_task(KlingHook(clock=clock), running_task, poll_interval=POLL_INTERVAL, timeout=600)
 
     assert task.task_status == "succeed"
     assert answers.faults() == burst

@@ -15,6 +15,7 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG
 
 from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.lifecycle.poll import wait_for_task
 from airflow_provider_kling.models.requests import ImageGenerationRequest
 from airflow_provider_kling.operators import approval
 from airflow_provider_kling.operators.approval import XCOM_SPEND_ESTIMATE, KlingSpendApprovalOperator
@@ -151,7 +152,7 @@ def test_the_question_uses_prices_learnt_from_the_accounts_finished_tasks(kling_
     created = hook.create_task(
         ImageGenerationRequest.build(model_name="kling-v3", prompt="an earlier poster", resolution="2k", n=1)
     )
-    hook.wait_for_task(created.task_id, poll_interval=0.01, timeout=300)
+    wait_for_task(hook, created.task_id, poll_interval=0.01, timeout=300)
 
     gate = make_gate(
         requests=[{"prompt": "a poster", "model_name": "kling-v3", "resolution": "2k", "n": 4}] * 3

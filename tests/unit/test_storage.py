@@ -22,7 +22,7 @@ from airflow_provider_kling.storage import (
     path_conn_id,
     plain_uri,
     safe_name,
-    store_image,
+    store_file,
     store_task_outputs,
     task_prefix,
     to_storage_path,
@@ -113,7 +113,7 @@ def test_files_are_numbered_by_position_when_indices_are_missing_or_repeat(indic
 @pytest.mark.parametrize(("body", "ext"), [(PNG, ".png"), (JPEG, ".jpg"), (WEBP, ".webp")])
 def test_store_image_names_extension_from_bytes_and_finds_it_again(tmp_path, body, ext):
     base = to_storage_path(str(tmp_path))
-    stored = store_image(base, "d/r/t_0", Download([body[:5], body[5:]], content_length=len(body)))
+    stored = store_file(base, "d/r/t_0", Download([body[:5], body[5:]], content_length=len(body)), IMAGE)
 
     assert stored.name == f"t_0{ext}" and (tmp_path / f"d/r/t_0{ext}").read_bytes() == body
     assert find_stored_files(base, "d/r", "t_", IMAGE) == {"0": stored}
@@ -136,15 +136,18 @@ def test_what_is_not_a_whole_image_is_not_stored(tmp_path, download, reason):
     base = to_storage_path(str(tmp_path))
 
     with pytest.raises(KlingDownloadRejectedError, match=reason):
-        store_image(base, "d/r/t_0", download)
+        store_file(base, "d/r/t_0", download, IMAGE)
 
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
     assert download.closed
 
 
 def test_octet_stream_is_judged_by_its_bytes(tmp_path):
-    stored = store_image(
-        to_storage_path(str(tmp_path)), "d/r/t_0", Download([PNG], content_type="application/octet-stream")
+    stored = store_file(
+        to_storage_path(str(tmp_path)),
+        "d/r/t_0",
+        Download([PNG], content_type="application/octet-stream"),
+        IMAGE,
     )
     assert stored.read_bytes() == PNG
 
@@ -155,7 +158,7 @@ def test_failed_stream_leaves_no_partial_file(tmp_path):
         raise OSError("connection reset")
 
     with pytest.raises(OSError):
-        store_image(to_storage_path(str(tmp_path)), "d/r/t_0", broken())
+        store_file(to_storage_path(str(tmp_path)), "d/r/t_0", broken(), IMAGE)
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
 
@@ -166,10 +169,10 @@ def test_two_tries_storing_the_same_image_at_once_both_end_with_a_whole_file(tmp
 
     def zombie() -> Iterator[bytes]:
         yield PNG[:30]
-        other.append(store_image(base, "d/r/t_0", Download([PNG])))  # the retry runs in between
+        other.append(store_file(base, "d/r/t_0", Download([PNG]), IMAGE))  # the retry runs in between
         yield PNG[30:]
 
-    first = store_image(base, "d/r/t_0", zombie())
+    first = store_file(base, "d/r/t_0", zombie(), IMAGE)
 
     assert first == other[0]
     assert (tmp_path / "d/r/t_0.png").read_bytes() == PNG
@@ -188,7 +191,7 @@ def test_object_store_gets_the_final_key_in_one_write_and_no_partial(memory_base
 
     fs.open = recording_open
     try:
-        stored = store_image(memory_base, "d/r/t_0", Download([PNG[:10], PNG[10:]]))
+        stored = store_file(memory_base, "d/r/t_0", Download([PNG[:10], PNG[10:]]), IMAGE)
     finally:
         del fs.open
 
@@ -198,7 +201,7 @@ def test_object_store_gets_the_final_key_in_one_write_and_no_partial(memory_base
 
 def test_object_store_rejected_image_writes_nothing(memory_base):
     with pytest.raises(KlingDownloadRejectedError):
-        store_image(memory_base, "d/r/t_0", Download([b"<html>no</html>"], content_type="text/html"))
+        store_file(memory_base, "d/r/t_0", Download([b"<html>no</html>"], content_type="text/html"), IMAGE)
     assert not (memory_base / "d").exists()
 
 

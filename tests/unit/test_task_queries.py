@@ -1,5 +1,5 @@
 """Many tasks in one call (``hooks/task_queries.py``), model-path queries (``hooks/wire.py``) and the
-checks before a create (``hooks/tasks.py``), through the hook against the simulator."""
+checks before a create (``hooks/create.py``), through the hook against the simulator."""
 
 from __future__ import annotations
 
@@ -145,7 +145,7 @@ def test_a_model_kling_retired_is_sent_elsewhere_with_a_warning(kling_connection
 
 
 def test_retired_models_warn_sends_it_anyway(monkeypatch):
-    from airflow_provider_kling.hooks.tasks import check_create
+    from airflow_provider_kling.hooks.create import check_create
     from airflow_provider_kling.models.requests import ImageGenerationRequest
 
     set_connection(monkeypatch, "https://api-singapore.klingai.com", "key", retired_models="warn")

@@ -22,7 +22,6 @@ from airflow_provider_kling.hooks.transport import (
     MAX_REDIRECTS,
     build_async_client,
     build_session,
-    transport_policy,
 )
 from airflow_provider_kling.testing import KlingSimulator
 from airflow_provider_kling.testing.rules import validate
@@ -172,11 +171,9 @@ def settings_with(**fields: Any) -> KlingConnectionSettings:
 
 def test_both_clients_get_the_same_timeouts_redirect_budget_and_proxy():
     settings = settings_with(connect_timeout=3, read_timeout=45, proxy="http://127.0.0.1:3128")
-    policy = transport_policy(settings)
     session = build_session(settings)
     client = build_async_client(settings)
 
-    assert policy.requests_timeout == (3, 45)
     assert (client.timeout.connect, client.timeout.read) == (3, 45)
     assert session.max_redirects == client.max_redirects == MAX_REDIRECTS
     assert client.follow_redirects is True
@@ -195,7 +192,7 @@ def test_proxy_password_is_registered_with_the_secrets_masker(monkeypatch):
     build_session(settings)
 
     assert "pr@xy-pass" in masked
-    assert "pr@xy-pass" not in repr(settings) and "pr@xy-pass" not in repr(transport_policy(settings))
+    assert "pr@xy-pass" not in repr(settings)
 
 
 @pytest.mark.parametrize(

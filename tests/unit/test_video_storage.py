@@ -17,13 +17,14 @@ from airflow_provider_kling.errors import (
 )
 from airflow_provider_kling.hooks.connection import DEFAULT_MAX_VIDEO_BYTES
 from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.lifecycle.poll import wait_for_task
 from airflow_provider_kling.models.requests import TextToVideoRequest
 from airflow_provider_kling.storage import (
     IMAGE,
     VIDEO,
     find_stored_files,
+    store_file,
     store_task_outputs,
-    store_video,
     to_storage_path,
     video_extension,
 )
@@ -47,8 +48,11 @@ def test_video_extension_reads_the_ftyp_box():
 @pytest.mark.parametrize(("body", "ext"), [(MP4, ".mp4"), (MOV, ".mov")])
 def test_a_whole_video_is_stored_with_its_extension_and_found_again(tmp_path, body, ext):
     base = to_storage_path(str(tmp_path))
-    stored = store_video(
-        base, "d/r/t_0", Download([body[:7], body[7:]], content_type="video/mp4", content_length=len(body))
+    stored = store_file(
+        base,
+        "d/r/t_0",
+        Download([body[:7], body[7:]], content_type="video/mp4", content_length=len(body)),
+        VIDEO,
     )
 
     assert stored.name == f"t_0{ext}" and (tmp_path / f"d/r/t_0{ext}").read_bytes() == body
@@ -78,7 +82,7 @@ def test_a_whole_video_is_stored_with_its_extension_and_found_again(tmp_path, bo
 )
 def test_what_is_not_a_whole_video_is_refused_and_leaves_nothing(tmp_path, download, reason):
     with pytest.raises(KlingDownloadRejectedError, match=reason):
-        store_video(to_storage_path(str(tmp_path)), "d/r/t_0", download)
+        store_file(to_storage_path(str(tmp_path)), "d/r/t_0", download, VIDEO)
 
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
     assert download.closed
@@ -90,7 +94,7 @@ def test_a_stream_broken_midway_leaves_no_partial_file(tmp_path):
         raise OSError("connection reset")
 
     with pytest.raises(OSError):
-        store_video(to_storage_path(str(tmp_path)), "d/r/t_0", broken())
+        store_file(to_storage_path(str(tmp_path)), "d/r/t_0", broken(), VIDEO)
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
 
@@ -106,7 +110,9 @@ def test_object_store_gets_the_video_in_one_write_to_its_final_key(memory_base):
 
     fs.open = recording_open
     try:
-        stored = store_video(memory_base, "d/r/t_0", Download([MP4[:50], MP4[50:]], content_type="video/mp4"))
+        stored = store_file(
+            memory_base, "d/r/t_0", Download([MP4[:50], MP4[50:]], content_type="video/mp4"), VIDEO
+        )
     finally:
         del fs.open
     assert [w.rsplit("/", 1)[-1] for w in written] == ["t_0.mp4"]
@@ -180,7 +186,7 @@ def connect(monkeypatch, simulator, **extra) -> KlingHook:
 def video_url(hook: KlingHook, **fields) -> str:
     request = TextToVideoRequest.build(prompt="a lighthouse at dusk", **fields)
     task = hook.create_task(request)
-    done = hook.wait_for_task(task.task_id, poll_interval=0.05, timeout=30, endpoint=request.path)
+    done = wait_for_task(hook, task.task_id, poll_interval=0.05, timeout=30, endpoint=request.path)
     return str(done.videos[0].url)
 
 
@@ -188,7 +194,7 @@ def test_a_simulator_video_is_stored_through_the_hooks_session(kling_simulator, 
     hook = connect(monkeypatch, kling_simulator)
     download = hook.iter_video_bytes(video_url(hook))
 
-    stored = store_video(to_storage_path(str(tmp_path)), "d/r/t_0", download)
+    stored = store_file(to_storage_path(str(tmp_path)), "d/r/t_0", download, VIDEO)
 
     assert download.content_type == "video/mp4" and download.content_length == stored.stat()["size"]
     assert [box for box, _, _ in mp4.read_boxes(stored.read_bytes())] == [b"ftyp", b"moov", b"mdat"]
@@ -200,7 +206,7 @@ def test_a_non_video_answer_from_the_cdn_is_not_stored(kling_simulator, monkeypa
     for mode in ("html", "not_image", "short"):
         kling_simulator.image_fault(mode, k=1)
         with pytest.raises((KlingDownloadRejectedError, KlingConnectionError)):
-            store_video(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_video_bytes(url))
+            store_file(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_video_bytes(url), VIDEO)
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
 
@@ -212,7 +218,7 @@ def test_a_video_over_max_video_bytes_is_refused_before_reading(kling_simulator,
     with pytest.raises(
         KlingDownloadRejectedError, match=r"Video .* is 2097152 bytes, more than max_video_bytes"
     ):
-        store_video(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_video_bytes(url))
+        store_file(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_video_bytes(url), VIDEO)
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
 
@@ -222,7 +228,7 @@ def test_a_video_stream_without_length_is_cut_at_the_cap(kling_simulator, monkey
     kling_simulator.image_fault("huge", k=1, size=3 * MiB, length=False)
 
     with pytest.raises(KlingDownloadRejectedError, match="sent more than max_video_bytes"):
-        store_video(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_video_bytes(url))
+        store_file(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_video_bytes(url), VIDEO)
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
 
@@ -231,7 +237,7 @@ def test_a_large_video_under_the_cap_is_stored_whole(kling_simulator, monkeypatc
     url = video_url(hook)
     kling_simulator.image_fault("huge", k=1, size=5 * MiB)
 
-    stored = store_video(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_video_bytes(url))
+    stored = store_file(to_storage_path(str(tmp_path)), "d/r/t_0", hook.iter_video_bytes(url), VIDEO)
     assert stored.stat()["size"] == 5 * MiB
 
 

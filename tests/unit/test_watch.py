@@ -11,6 +11,7 @@ import pytest
 
 from airflow_provider_kling.errors import KlingPermissionError
 from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.lifecycle.poll import wait_for_task
 from airflow_provider_kling.triggers import watch
 from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 
@@ -298,7 +299,7 @@ async def test_a_deferred_wait_gives_the_task_the_worker_sees_spend_included(kli
     created = hook.create_task(request)
     where = {"endpoint": Route.of(request).endpoint, "api_style": Route.of(request).api_style}
 
-    worker = hook.wait_for_task(created.task_id, poll_interval=0.05, timeout=300, **where)
+    worker = wait_for_task(hook, created.task_id, poll_interval=0.05, timeout=300, **where)
     trigger = KlingTaskTrigger(created.task_id, poll_interval=0.05, deadline=time.time() + 300, **where)
     (event,) = [event.payload async for event in trigger.run()]
 

@@ -101,6 +101,13 @@ def plain_items(key: str) -> Any:
     return classmethod(wrap)
 
 
+def check_http_url(value: str | None) -> str | None:
+    """A URL Kling fetches or calls (``callback_url``, a video's URL): ``http://`` or ``https://`` only."""
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
 def check_external_task_id(value: str | None) -> str | None:
     if value is not None and (any(ch.isspace() or not ch.isprintable() for ch in value) or "/" in value):
         raise ValueError("must not contain whitespace, control characters or '/'")
@@ -255,9 +262,7 @@ class KlingTaskRequest(BaseModel):
     @field_validator("callback_url")
     @classmethod
     def _callback_is_http(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value
+        return check_http_url(value)
 
     @field_validator("external_task_id")
     @classmethod

@@ -36,7 +36,7 @@ from airflow_provider_kling.models.requests.base import (
     KlingTaskRequest,
     WatermarkInfo,
     Wire,
-    check_callback_url,
+    check_http_url,
 )
 from airflow_provider_kling.unit_prices import Prices, Purchase, UnitRule
 
@@ -146,7 +146,7 @@ class MotionControlRequest(KlingTaskRequest):
     @field_validator("video")
     @classmethod
     def _video_url(cls, value: str) -> str:
-        checked = check_callback_url(value)
+        checked = check_http_url(value)
         assert checked is not None
         return checked
 

@@ -88,11 +88,6 @@ class VideoEffectsRequest(KlingTaskRequest):
     def _image(cls, value: str | None) -> str | None:
         return check_image(value)
 
-    @field_validator("images")
-    @classmethod
-    def _images(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else [checked for item in value if (checked := check_image(item))]
-
     @field_validator("effect_scene")
     @classmethod
     def _scene(cls, value: str) -> str:

@@ -18,7 +18,7 @@ from pydantic import Field, StrictBool, field_validator, model_validator
 
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
-from airflow_provider_kling.models.requests.base import KlingTaskRequest, check_callback_url
+from airflow_provider_kling.models.requests.base import KlingTaskRequest, check_http_url
 from airflow_provider_kling.models.requests.text_to_audio import AUDIO_PRICES, MAX_AUDIO_PROMPT_LENGTH
 from airflow_provider_kling.unit_prices import Prices, UnitRule, task_rule
 
@@ -82,7 +82,7 @@ class VideoToAudioRequest(KlingTaskRequest):
     @field_validator("video_url")
     @classmethod
     def _video_url(cls, value: str | None) -> str | None:
-        return check_callback_url(value)
+        return check_http_url(value)
 
     @model_validator(mode="after")
     def _one_video(self) -> VideoToAudioRequest:

@@ -1,23 +1,39 @@
-"""Whether a Kling host finds tasks by ``external_task_id``, and what a lost create answer means there.
+"""Create a task, paying at most once: external task ids, and what a lost create answer means.
 
-A create whose outcome is unknown is resent only at a host that honours external ids: there
-Kling refuses a duplicate, so a resend cannot pay twice. These steps (sans-I/O, run by either
-sender through :class:`~airflow_provider_kling.hooks.core.KlingCore`) find that out from the
-connection extra, the create's answer or one query, and raise when it cannot be known.
+Every create carries an ``external_task_id``. A create whose outcome is unknown is resent only at
+a host that honours external ids: there Kling refuses a duplicate, so a resend cannot pay twice.
+These steps (sans-I/O, run by either sender) find that out from the connection extra, the
+create's answer or one query, and raise when it cannot be known.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from airflow_provider_kling.errors import KlingCreateOutcomeUnknownError, KlingError
+from airflow_provider_kling.errors import (
+    KlingCreateOutcomeUnknownError,
+    KlingError,
+    KlingInvalidRequestError,
+    KlingRateLimitError,
+    create_never_reached_kling,
+    create_outcome_unknown,
+)
 from airflow_provider_kling.hooks.wire import Route
+from airflow_provider_kling.idempotency import new_external_task_id, with_external_task_id
+from airflow_provider_kling.models.capabilities import check_model_served
 from airflow_provider_kling.models.hosts import known_support
+from airflow_provider_kling.models.requests import ImageGenerationRequest
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.core import KlingCore, Steps
+    from airflow_provider_kling.models.requests import KlingTaskRequest
     from airflow_provider_kling.models.task import KlingTask
+
+#: A create whose answer was lost and that Kling provably never received is sent again after
+#: ``min(RESEND_WAIT_MAX, 2 ** resends)`` seconds, at most ``max_retries`` times.
+RESEND_WAIT_MAX = 30.0
 
 
 def ids_honoured(core: KlingCore) -> bool | None:
@@ -120,3 +136,80 @@ def _outcome_unknown_error(
         f"external_task_id_support to 'yes' on connection '{core.kling_conn_id}'",
         external_task_id=external_id,
     )
+
+
+def check_create(core: KlingCore, request: Any) -> None:
+    """Before a create is sent: credentials its style takes; a model the host still serves."""
+    Route.of(request).wire.check_credentials(core)
+    model_name = getattr(request, "model_name", None)
+    if model_name:
+        settings = core.loaded
+        warning = check_model_served(
+            model_name, settings.base_url, refuse_retired=settings.retired_models == "refuse"
+        )
+        if warning:
+            core.log.warning("%s", warning)
+
+
+def create_steps(
+    core: KlingCore,
+    request: ImageGenerationRequest | KlingTaskRequest | None,
+    fields: Mapping[str, Any],
+    *,
+    retry_rate_limit: bool = True,
+) -> Steps[KlingTask]:
+    """A task from ``request`` (or its image-generation ``fields``): see :meth:`KlingHook.create_task`."""
+    if request is not None and fields:
+        raise TypeError("pass either a request or its fields to create_task, not both")
+    request = request or ImageGenerationRequest.build(**fields)
+    if not request.external_task_id:
+        request = with_external_task_id(request, new_external_task_id())
+    external_id = request.external_task_id
+    assert external_id is not None
+    route = Route.of(request)
+    check_create(core, request)
+    create_path, body = route.wire.create_path(request), request.to_json()
+    resends = 0
+
+    def resend_if(exc: KlingError) -> bool:
+        if not retry_rate_limit and isinstance(exc, KlingRateLimitError):
+            return False
+        return create_never_reached_kling(exc)
+
+    while True:
+        try:
+            data = yield from core.call("POST", create_path, body=body, resend_if=resend_if)
+            task = route.wire.decode(data, "the new task")
+        except KlingInvalidRequestError:
+            # Kling refuses a second create with a known external id: the first one landed.
+            existing = yield from route.find(core, external_id)
+            if existing is None:
+                raise
+            core.log.info(
+                "Kling task %s already exists for external_task_id %s", existing.task_id, external_id
+            )
+            return existing
+        except KlingError as exc:
+            if not create_outcome_unknown(exc):
+                raise
+            found = yield from find_after_unknown_outcome(core, external_id, exc, route)
+            if found is not None:
+                return found
+            if resends >= core.loaded.max_retries:
+                raise
+            resends += 1
+            core.log.warning(
+                "Kling has no task with external_task_id %s after a failed create (%s): it never "
+                "arrived; sending it again (%d of %d)",
+                external_id,
+                exc,
+                resends,
+                core.loaded.max_retries,
+            )
+            yield min(RESEND_WAIT_MAX, 2.0**resends)
+            continue
+        core.log.info(
+            "Created Kling task %s (%s, status %s)", task.task_id, type(request).kind, task.task_status
+        )
+        yield from learn_support(core, task, external_id, route)
+        return task
