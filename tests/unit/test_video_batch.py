@@ -153,3 +153,19 @@ def test_a_retried_video_batch_keeps_the_stored_videos_and_stores_only_the_missi
     assert {name: (folder / name).stat().st_mtime_ns for name in kept} == kept  # not downloaded again
     assert kling_connection.counters(kling_connection.api_key)["creates"] == 2
     assert kling_connection.counters(kling_connection.api_key)["videos"] == 3
+
+
+def test_a_batch_mixing_v1_and_model_path_models_polls_each_item_at_its_own_route(kling_connection, tmp_path):
+    batch = video_batch(
+        tmp_path,
+        requests=[
+            {"key": "v1", "prompt": "a linen shirt", "model_name": "kling-v2-6"},
+            {"key": "path", "prompt": "a wool coat", "model_name": "kling-3.0"},
+            {"key": "v1-b", "prompt": "a silk scarf", "model_name": "kling-v2-6"},
+        ],
+    )
+
+    summary = batch.execute(make_context(RecordingTaskInstance(dag_id="kling_video_batch", task_id="batch")))
+
+    assert summary["counts"] == {"succeeded": 3}
+    assert kling_connection.counters(kling_connection.api_key)["creates"] == 3
