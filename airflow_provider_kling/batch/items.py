@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_kling.errors import KlingRequestValidationError
+from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.requests import KlingTaskRequest, request_class
 
 #: Formats of a requests text (a rendered ``.csv`` / ``.jsonl`` / ``.txt`` file).
@@ -127,7 +128,7 @@ def build_items(
     *,
     slots: int,
     key_field: str = "key",
-    request_kind: str = "generations",
+    request_kind: str = RequestKind.GENERATIONS.value,
     read_images: Callable[[dict[str, Any], tuple[str, ...]], dict[str, Any]] | None = None,
 ) -> list[BatchItem]:
     """

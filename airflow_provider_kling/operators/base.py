@@ -16,13 +16,21 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import conf
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
+from airflow_provider_kling.assets import plain_uri
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import (
     KlingError,
     KlingRateLimitError,
+    KlingRequestValidationError,
     KlingResultsExpiredError,
     KlingResultUnavailableError,
     task_failed_error,
+)
+from airflow_provider_kling.idempotency import (
+    default_external_task_id,
+    generation_of,
+    request_fingerprint,
+    with_external_task_id,
 )
 from airflow_provider_kling.lifecycle import (
     DEFAULT_MAX_REGENERATIONS,
@@ -32,7 +40,7 @@ from airflow_provider_kling.lifecycle import (
     Ending,
     FailurePolicy,
 )
-from airflow_provider_kling.lifecycle.poll import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
+from airflow_provider_kling.lifecycle.poll import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT, defer_timeout
 from airflow_provider_kling.lifecycle.request import XCOM_KLING_TASK_ID, RequestTasks
 from airflow_provider_kling.lifecycle.results import (
     OutputNames,
@@ -41,6 +49,8 @@ from airflow_provider_kling.lifecycle.results import (
     store_result,
 )
 from airflow_provider_kling.operators.outputs import KlingOutputsMixin
+from airflow_provider_kling.spend import describe_deduction
+from airflow_provider_kling.storage import MEDIA, MediaKind, to_storage_path
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -50,7 +60,6 @@ if TYPE_CHECKING:
     from airflow_provider_kling.lifecycle import Decision
     from airflow_provider_kling.models import KlingTask
     from airflow_provider_kling.models.requests import KlingTaskRequest
-    from airflow_provider_kling.storage import MediaKind
 
 
 # -- the Airflow glue ----------------------------------------------------------------------------
@@ -159,7 +168,6 @@ class KlingOperatorBase(KlingOutputsMixin, BaseOperator):
     def resolve_callback_url(self, value: Any) -> Any:
         """``value``, or the receiver's URL for ``"receiver"`` (``callbacks.events.RECEIVER``)."""
         from airflow_provider_kling.callbacks.events import resolve_callback_url
-        from airflow_provider_kling.errors import KlingRequestValidationError
 
         try:
             return resolve_callback_url(
@@ -173,8 +181,6 @@ class KlingOperatorBase(KlingOutputsMixin, BaseOperator):
     ) -> str:
         """Stable across tries of one task instance and one request (one item of a batch: its
         ``item_key``); new for an edited request."""
-        from airflow_provider_kling.idempotency import default_external_task_id, request_fingerprint
-
         return default_external_task_id(
             dag_id=self.dag_id,
             run_id=run_id_of(context),
@@ -187,9 +193,6 @@ class KlingOperatorBase(KlingOutputsMixin, BaseOperator):
 
     def _output_base(self) -> Any:
         """``output_path`` as an ``ObjectStoragePath``; a bad one fails without retries."""
-        from airflow_provider_kling.errors import KlingRequestValidationError
-        from airflow_provider_kling.storage import to_storage_path
-
         try:
             return to_storage_path(self.output_path, self.output_conn_id or None)
         except ValueError as exc:
@@ -273,6 +276,8 @@ class KlingTaskOperator(KlingOperatorBase):
     request_kind: str
     #: The operator's own request fields (attributes of the same name), in the order they are sent.
     request_arguments: ClassVar[tuple[str, ...]] = ()
+    #: What the request kind makes (images or videos), set with the request by :meth:`build_request`.
+    media: MediaKind
 
     def __init__(
         self,
@@ -304,12 +309,11 @@ class KlingTaskOperator(KlingOperatorBase):
     def build_request(self, context: Context) -> KlingTaskRequest:
         """The rendered fields as a validated request with its external task id; a bad one fails
         here, before any HTTP call. Images named in your storage are read first (base64)."""
-        from airflow_provider_kling.errors import KlingRequestValidationError
-        from airflow_provider_kling.idempotency import with_external_task_id
         from airflow_provider_kling.image_inputs import read_image_fields
         from airflow_provider_kling.models.requests import request_class
 
         request_cls = request_class(self.request_kind)
+        self.media = MEDIA[request_cls.output]
         try:
             fields = read_image_fields(
                 self.request_fields(context), request_cls.image_fields, self.output_conn_id or None
@@ -424,7 +428,6 @@ class KlingTaskOperator(KlingOperatorBase):
     def _defer(self, kling_task_id: str, endpoint: str, api_style: str | None = None) -> None:
         import time
 
-        from airflow_provider_kling.lifecycle.poll import defer_timeout
         from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 
         self.log.info(
@@ -458,21 +461,12 @@ class KlingTaskOperator(KlingOperatorBase):
 
     def _failure(self, exc: KlingError, request: KlingTaskRequest | None = None) -> BaseException:
         """How a Kling error ends this try: skipped, failed at once, or left to Airflow's retries."""
-        from airflow_provider_kling.idempotency import generation_of
-
         generation = None
         if request is not None and request.external_task_id:
             generation = generation_of(request.external_task_id, exc.external_task_id)
         return task_failure(exc, self.failure_policy, generation)
 
     # -- results -------------------------------------------------------------------------------
-
-    @property
-    def media(self) -> MediaKind:
-        """What this operator's request kind makes: images or videos (``models.requests.media_of``)."""
-        from airflow_provider_kling.models.requests import media_of
-
-        return media_of(self.request_kind)
 
     def _finish(
         self, task: KlingTask, request: KlingTaskRequest, context: Context, *, resumed: bool
@@ -483,8 +477,6 @@ class KlingTaskOperator(KlingOperatorBase):
             raise KlingResultUnavailableError(
                 f"Kling task {task.task_id} succeeded but returned no {plural}", task_id=task.task_id
             )
-        from airflow_provider_kling.spend import describe_deduction
-
         self.log.info("Kling task %s deducted %s", task.task_id, describe_deduction(task))
         result = result_of(task, request)
         self._kling_result_url = outputs[0].url
@@ -548,8 +540,6 @@ class KlingTaskOperator(KlingOperatorBase):
     def _store(self, result: dict[str, Any], context: Context) -> str:
         """Store the results (the lifecycle's store path); one that cannot be copied fails the task
         after the rest are stored. Returns the output folder's plain URI."""
-        from airflow_provider_kling.assets import plain_uri
-
         base = self._output_base()
         try:
             store_result(

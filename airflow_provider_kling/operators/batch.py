@@ -15,6 +15,7 @@ from airflow_provider_kling.batch.admission import (
 from airflow_provider_kling.batch.runner import BatchRunner
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
+from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.lifecycle import Action
 from airflow_provider_kling.lifecycle.results import count_statuses
 from airflow_provider_kling.operators.base import (
@@ -82,7 +83,7 @@ class KlingBatchOperator(KlingOperatorBase):
         ``over_budget``. ``None`` (default): no limit.
     :param price_table: Your unit prices, ``{kind: {model: {tier: units per image}}}`` (``"*"`` for
         any), for the estimates before this batch's own tasks have ended: e.g.
-        ``{"generations": {"kling-v3": {"1k": 8, "2k": 8}}}``. ``None`` (default): the stand-in prices
+        ``{"<kind>": {"kling-v3": {"1k": 8, "2k": 8}}}``. ``None`` (default): the stand-in prices
         (:mod:`airflow_provider_kling.unit_prices`). Either way, finished items teach the real price.
     :param progress_interval: Seconds between "k of N done, m running, ETA" log lines.
     :param wait_for_completion: ``False``: fire and forget. Every item is created with the
@@ -126,7 +127,7 @@ class KlingBatchOperator(KlingOperatorBase):
         requests: Any,
         slots: int,
         output_path: Any,
-        request_kind: str = "generations",
+        request_kind: str = RequestKind.GENERATIONS.value,
         model_name: str | None = None,
         n: int | None = None,
         negative_prompt: str | None = None,

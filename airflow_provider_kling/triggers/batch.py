@@ -21,13 +21,18 @@ from airflow_provider_kling.batch.admission import (
     DEFAULT_BATCH_TIMEOUT,
     DEFAULT_PROGRESS_INTERVAL,
 )
+from airflow_provider_kling.batch.runner import BatchRunner
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID
+from airflow_provider_kling.errors import KlingError
 from airflow_provider_kling.hooks.core import Clock
+from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.lifecycle import (
     DEFAULT_MAX_REGENERATIONS,
     DEFAULT_ON_CONTENT_POLICY,
     FailurePolicy,
 )
+from airflow_provider_kling.models.requests import request_class
 
 
 class KlingBatchTrigger(BaseTrigger):
@@ -59,7 +64,7 @@ class KlingBatchTrigger(BaseTrigger):
         progress_every: float = DEFAULT_PROGRESS_INTERVAL,
         max_units: float | None = None,
         price_table: dict[str, Any] | None = None,
-        request_kind: str = "generations",
+        request_kind: str = RequestKind.GENERATIONS.value,
         on_content_policy: str = DEFAULT_ON_CONTENT_POLICY,
     ) -> None:
         super().__init__()
@@ -96,11 +101,6 @@ class KlingBatchTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_kling.batch.runner import BatchRunner
-        from airflow_provider_kling.errors import KlingError
-        from airflow_provider_kling.hooks.kling import KlingHook
-        from airflow_provider_kling.models.requests import request_class
-
         request_cls = request_class(self.request_kind)
         hook = KlingHook(self.kling_conn_id, clock=self.clock)
         runner = BatchRunner.of(
