@@ -28,6 +28,7 @@ from airflow_provider_kling.errors import (
 )
 from airflow_provider_kling.lifecycle import Outcome, outcome_of
 from airflow_provider_kling.lifecycle.poll import over_error_budget, poll_step
+from airflow_provider_kling.spend import Budget, units_of
 
 PENDING, CREATING, RUNNING = "pending", "creating", "running"
 SUCCEEDED, FAILED, REFUSED, ERROR, UNFINISHED = "succeeded", "failed", "refused", "error", "unfinished"
@@ -153,8 +154,8 @@ class BatchAdmission:
         requests: dict[str, Any] | None = None,
         log: Any = None,
     ) -> None:
+        # DAG-parse cost: the batch operator imports this module; the estimator loads the request models
         from airflow_provider_kling.estimates import UnitEstimator
-        from airflow_provider_kling.spend import Budget
 
         self.items = items
         self.by_key = {item.key: item for item in items}
@@ -371,8 +372,6 @@ class BatchAdmission:
     ) -> None:
         item.status, item.message, item.ended_at, item.busy = status, message, now, False
         if item.task is not None and status in (SUCCEEDED, FAILED, REFUSED):
-            from airflow_provider_kling.spend import units_of
-
             units = units_of(item.task.get("final_unit_deduction"))
             self.ledger.settle(self._ledger_key(item), units)
             if status == SUCCEEDED:

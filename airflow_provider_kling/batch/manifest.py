@@ -16,6 +16,7 @@ import html
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.batch.admission import SUCCEEDED, ItemProgress
+from airflow_provider_kling.estimates import priced_as
 from airflow_provider_kling.idempotency import generation_external_task_id
 from airflow_provider_kling.lifecycle.results import (
     OutputNames,
@@ -26,6 +27,8 @@ from airflow_provider_kling.lifecycle.results import (
     write_text,
 )
 from airflow_provider_kling.models.requests import media_of
+from airflow_provider_kling.models.task import KlingTask
+from airflow_provider_kling.spend import sum_units
 from airflow_provider_kling.storage import (
     IMAGE,
     VIDEO,
@@ -61,10 +64,6 @@ def store_batch(
     Returns the small summary for XCom; ``storage_errors`` lists items whose files could not all
     be stored (a retry stores the missing ones). A storage set-up error is raised at once.
     """
-    from airflow_provider_kling.estimates import priced_as
-    from airflow_provider_kling.models import KlingTask
-    from airflow_provider_kling.spend import sum_units
-
     rows: list[dict[str, Any]] = []
     made: list[tuple[str, dict[str, Any], Any]] = []
     for item in items:

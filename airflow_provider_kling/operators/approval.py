@@ -18,6 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import KlingError
+from airflow_provider_kling.kinds import RequestKind
+from airflow_provider_kling.operators.base import kling_hook
+from airflow_provider_kling.spend import format_units
+from airflow_provider_kling.storage import to_storage_path
 
 #: What to install when Airflow's HITL operators are missing or too old.
 HITL_REQUIREMENT = "apache-airflow>=3.1 and apache-airflow-providers-standard>=1.12.2"
@@ -114,7 +118,7 @@ class KlingSpendApprovalOperator(ApprovalOperator):
         ):
             raise ValueError(f"threshold_units must be a number of units >= 0 (got {threshold_units!r})")
         if price_table is not None:
-            from airflow_provider_kling.estimates import check_price_table
+            from airflow_provider_kling.estimates import check_price_table  # DAG-parse cost: the models
 
             price_table = check_price_table(price_table)
         if not isinstance(response_timeout, timedelta) or response_timeout <= timedelta(0):
@@ -136,12 +140,10 @@ class KlingSpendApprovalOperator(ApprovalOperator):
 
     @cached_property
     def hook(self) -> KlingHook:
-        from airflow_provider_kling.hooks.kling import KlingHook
-
-        return KlingHook(self.kling_conn_id)
+        return kling_hook(self.kling_conn_id)
 
     def execute(self, context: Context) -> Any:
-        from airflow_provider_kling.estimates import estimate_requests
+        from airflow_provider_kling.estimates import estimate_requests  # DAG-parse cost: the models
 
         requests = _request_list(self.requests)
         estimator = self._estimator(requests)
@@ -199,22 +201,20 @@ class KlingSpendApprovalOperator(ApprovalOperator):
         return {"approved": approved, "asked": True, "timed_out": timed_out, "responded_by": who, **summary}
 
     def _estimator(self, requests: list[Any]) -> Any:
+        # DAG-parse cost: the estimator loads the request models
         from airflow_provider_kling.estimates import UnitEstimator, learn_from_account, request_fields
-        from airflow_provider_kling.models.requests import REQUEST_KINDS
 
         estimator = UnitEstimator(price_table=self.price_table)
         if self.learn_prices and isinstance(self.preview, Mapping) and self.preview.get("manifest"):
             learnt = estimator.learn_from_manifest(self._preview_items())
             self.log.info("Learnt prices from %d finished item(s) of the preview", learnt)
         if self.learn_prices:
-            kinds = sorted({request_fields(request)[0] for request in requests} & set(REQUEST_KINDS))
+            kinds = sorted({request_fields(request)[0] for request in requests} & set(RequestKind))
             learn_from_account(self.hook, estimator, kinds=kinds, log=self.log)
         return estimator
 
     def _preview_items(self) -> list[Any]:
         import json
-
-        from airflow_provider_kling.storage import to_storage_path
 
         manifest = to_storage_path(self.preview["manifest"], self.preview.get("output_conn_id"))
         try:
@@ -246,8 +246,6 @@ def _contact_sheet_of(value: Any) -> str | None:
 
 
 def _units(units: float) -> str:
-    from airflow_provider_kling.spend import format_units
-
     return format_units(round(units, 2))
 
 
@@ -279,7 +277,7 @@ def spend_question(
     response_timeout: timedelta | None,
 ) -> str:
     """The question's body (Markdown): estimate and sources, what is left, the costliest requests."""
-    from airflow_provider_kling.estimates import SOURCE_LABELS
+    from airflow_provider_kling.estimates import SOURCE_LABELS  # DAG-parse cost: the request models
 
     lines = [f"**Estimate: {estimate.describe()}.**", ""]
     if remaining is None:

@@ -97,6 +97,13 @@ def stop_for(decision: Decision, policy: FailurePolicy) -> BaseException:
     return task_failure(error, policy, decision.generation)
 
 
+def kling_hook(kling_conn_id: str) -> KlingHook:
+    """The hook of ``kling_conn_id`` (what every operator's and sensor's ``hook`` is)."""
+    from airflow_provider_kling.hooks.kling import KlingHook  # DAG-parse cost: the HTTP clients
+
+    return KlingHook(kling_conn_id)
+
+
 class KlingResultLink(BaseOperatorLink):
     """An extra link in the Airflow UI to the first image or video Kling made."""
 
@@ -151,9 +158,7 @@ class KlingOperatorBase(KlingOutputsMixin, BaseOperator):
 
     @cached_property
     def hook(self) -> KlingHook:
-        from airflow_provider_kling.hooks.kling import KlingHook
-
-        return KlingHook(self.kling_conn_id)
+        return kling_hook(self.kling_conn_id)
 
     @property
     def failure_policy(self) -> FailurePolicy:
@@ -167,7 +172,7 @@ class KlingOperatorBase(KlingOutputsMixin, BaseOperator):
 
     def resolve_callback_url(self, value: Any) -> Any:
         """``value``, or the receiver's URL for ``"receiver"`` (``callbacks.events.RECEIVER``)."""
-        from airflow_provider_kling.callbacks.events import resolve_callback_url
+        from airflow_provider_kling.callbacks.events import resolve_callback_url  # DAG-parse cost
 
         try:
             return resolve_callback_url(
@@ -309,6 +314,7 @@ class KlingTaskOperator(KlingOperatorBase):
     def build_request(self, context: Context) -> KlingTaskRequest:
         """The rendered fields as a validated request with its external task id; a bad one fails
         here, before any HTTP call. Images named in your storage are read first (base64)."""
+        # DAG-parse cost: the request models (pydantic schemas of every kind)
         from airflow_provider_kling.image_inputs import read_image_fields
         from airflow_provider_kling.models.requests import request_class
 
@@ -428,7 +434,7 @@ class KlingTaskOperator(KlingOperatorBase):
     def _defer(self, kling_task_id: str, endpoint: str, api_style: str | None = None) -> None:
         import time
 
-        from airflow_provider_kling.triggers.kling import KlingTaskTrigger
+        from airflow_provider_kling.triggers.kling import KlingTaskTrigger  # DAG-parse cost: the hook
 
         self.log.info(
             "Deferring: the triggerer polls Kling task %s every %ss", kling_task_id, self.poll_interval
@@ -449,7 +455,7 @@ class KlingTaskOperator(KlingOperatorBase):
 
     def execute_complete(self, context: Context, event: dict[str, Any], **carried: Any) -> dict[str, Any]:
         """Resume after the trigger: store the results, or fail with what the trigger saw."""
-        from airflow_provider_kling.triggers.kling import task_from_event
+        from airflow_provider_kling.triggers.kling import task_from_event  # DAG-parse cost: the hook
 
         self._carried = carried
         request = self.build_request(context)

@@ -198,7 +198,7 @@ class KlingExpandImageOperator(KlingTaskOperator):
         import base64
         import binascii
 
-        # Imported when the task runs, not when the DAG file is parsed.
+        # DAG-parse cost: these load the request models
         from airflow_provider_kling.image_inputs import is_storage_reference, read_image
         from airflow_provider_kling.models.reference_image import image_size
         from airflow_provider_kling.models.requests import expansion_for_aspect_ratio

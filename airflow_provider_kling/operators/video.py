@@ -336,9 +336,9 @@ class KlingVideoExtendOperator(KlingVideoTaskOperator):
     request_arguments = request_arguments_of(__init__)
 
     def request_fields(self, context: Context) -> dict[str, Any]:
-        # Imported when the task runs, not when the DAG file is parsed.
         from datetime import UTC, datetime
 
+        # DAG-parse cost: the request models
         from airflow_provider_kling.models.requests.video_extend import extend_source, extend_source_problems
 
         fields = super().request_fields(context)

@@ -11,7 +11,8 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import KlingError
-from airflow_provider_kling.operators.base import fail_fast
+from airflow_provider_kling.operators.base import fail_fast, kling_hook
+from airflow_provider_kling.spend import format_units
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -85,13 +86,9 @@ class KlingResourcePackSensor(BaseSensorOperator):
 
     @cached_property
     def hook(self) -> KlingHook:
-        from airflow_provider_kling.hooks.kling import KlingHook
-
-        return KlingHook(self.kling_conn_id)
+        return kling_hook(self.kling_conn_id)
 
     def poke(self, context: Context) -> PokeReturnValue:
-        from airflow_provider_kling.spend import format_units
-
         needed = _units("units_needed", self.units_needed)
         name = self.resource_pack_name or None
         try:

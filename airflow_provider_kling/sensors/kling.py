@@ -21,7 +21,7 @@ from airflow_provider_kling.errors import (
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.lifecycle import Outcome, outcome_of
 from airflow_provider_kling.lifecycle.poll import DEFAULT_POLL_INTERVAL, defer_timeout, status_words
-from airflow_provider_kling.operators.base import DEFAULT_DEFERRABLE, fail_fast
+from airflow_provider_kling.operators.base import DEFAULT_DEFERRABLE, fail_fast, kling_hook
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -73,14 +73,12 @@ class KlingTaskSensor(BaseSensorOperator):
 
     @cached_property
     def hook(self) -> KlingHook:
-        from airflow_provider_kling.hooks.kling import KlingHook
-
-        return KlingHook(self.kling_conn_id)
+        return kling_hook(self.kling_conn_id)
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        from airflow_provider_kling.triggers.kling import KlingTaskTrigger
+        from airflow_provider_kling.triggers.kling import KlingTaskTrigger  # DAG-parse cost: the hook
 
         timeout = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else float(self.timeout)
         self.defer(
@@ -112,7 +110,7 @@ class KlingTaskSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=outcome is Outcome.SUCCEEDED, xcom_value=task.to_xcom())
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        from airflow_provider_kling.triggers.kling import task_from_event
+        from airflow_provider_kling.triggers.kling import task_from_event  # DAG-parse cost: the hook
 
         try:
             task = task_from_event(event)  # as whole as a poke's: the hook completes a /tasks read
