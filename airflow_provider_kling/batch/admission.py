@@ -89,6 +89,8 @@ class ItemProgress:
     next_poll: float = 0.0
     create_attempts: int = 0
     poll_errors: int = 0
+    #: Polls in a row that found the task still queued (``submitted``): the poll plan backs off.
+    queued_polls: int = 0
     busy: bool = False
 
     def to_json(self) -> dict[str, Any]:
@@ -354,6 +356,7 @@ class BatchAdmission:
             if item.status != RUNNING and not first:
                 self._say(item, f"Kling task {item.kling_task_id} is {status}")
             item.status = RUNNING
+            item.queued_polls = item.queued_polls + 1 if status == "submitted" else 0
             item.next_poll = now + self.poll_delay(item, now)
 
     def expected_duration(self) -> float | None:
@@ -362,10 +365,10 @@ class BatchAdmission:
 
     def poll_delay(self, item: ItemProgress, now: float) -> float:
         """The poll plan's step (:func:`~airflow_provider_kling.lifecycle.poll.poll_step`), with the batch's
-        mean task time so far as the hint of the item's expected end."""
+        mean task time so far as the hint of the item's expected end, and its queued backoff."""
         expected = self.expected_duration()
         end = None if expected is None or item.admitted_at is None else item.admitted_at + expected
-        return poll_step(self.poll_interval, now, expected_end=end)
+        return poll_step(self.poll_interval, now, expected_end=end, queued_polls=item.queued_polls)
 
     def _end(
         self, item: ItemProgress, status: str, message: str | None, now: float, *, quiet: bool = False
