@@ -1,13 +1,8 @@
 """Slot-aware admission of a batch's items: which to create or poll next, and what an answer means.
 
-No I/O here (like httpx's sans-I/O core): the runner does the HTTP calls this module asks for,
-on the worker or in the triggerer, and hands the answers back. Times are Unix seconds passed in.
-
-An image task holds ``n`` of the account's slots from its create until it ends. The admission
-keeps the slots it may use full, and never sends a create it knows cannot fit: an item is
-created only when the ``n`` of the items it has running plus its own stay within the budget. A
-1303 that still comes (another pipeline on the same account) shrinks the budget to what this
-batch has running for a cool-down (doubling while 1303s go on); the item goes back to the queue.
+No I/O (the runner does the HTTP calls); times are Unix seconds passed in. An item is created only
+when the ``n`` of the items running plus its own fit the slot budget; a 1303 that still comes
+(another pipeline on the account) shrinks the budget for a doubling cool-down.
 """
 
 from __future__ import annotations

@@ -1,13 +1,5 @@
-"""A batch's results in storage: each item's images or videos, a JSON manifest and an HTML contact sheet.
-
-Files follow the single operators' rules (the lifecycle's store path,
-:mod:`airflow_provider_kling.lifecycle.results`: verified, streamed, never half-written, kept when
-an earlier try stored them; images or videos as the request kind makes,
-:func:`~airflow_provider_kling.models.requests.media_of`), named
-``<dag_id>/<run_id>/<task_id>[_<map_index>]_<key>_<index>.<ext>`` (a video's watermarked copy
-``..._<index>_watermarked.mp4``). The folder is listed once for the whole batch. The manifest and
-the contact sheet sit beside them: ``<task_id>[_<map_index>]_manifest.json`` and
-``<task_id>[_<map_index>]_contact_sheet.html``.
+"""A batch's results in storage: each item's images or videos (the lifecycle's store path), a
+JSON manifest and an HTML contact sheet beside them (see docs/operators/batch.rst).
 """
 
 from __future__ import annotations

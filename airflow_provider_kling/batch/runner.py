@@ -1,16 +1,8 @@
 """The loop that runs a batch: the HTTP calls :class:`~.admission.BatchAdmission` asks for.
 
-One loop serves both modes: the operator runs it on the worker (``asyncio.run``), the trigger
-runs it in the triggerer's event loop. Every call is the hook's async twin on the event loop's
-shared ``httpx.AsyncClient`` (no threads): the hook's create (with its idempotency and
-reconciliation by external task id) and its retry policy are used as they are; a poll's retries
-never wait longer than the poll interval, so a task that ends while the API errs is seen soon
-after the API answers again. Time comes from the hook's clock.
-
-Before creating anything, the loop lists the account's recent tasks once and resumes every item
-an earlier try (or a triggerer that was restarted) already created, found by external task id;
-a create of an item that exists anyway is refused by Kling as a duplicate and the hook finds the
-task instead. So a create is never paid twice, however often the loop starts again.
+One loop for the worker (``asyncio.run``) and the trigger, on the hook's async calls and clock.
+Before creating anything it lists the account's recent tasks and resumes every item an earlier
+try created (found by external task id), so a create is never paid twice however often it starts.
 """
 
 from __future__ import annotations

@@ -1,10 +1,5 @@
-"""KlingTaskOperator: the one operator base of every Kling task (any endpoint), and the Airflow glue
-that turns the lifecycle's decisions and Kling's errors into Airflow's outcomes.
-
-The lifecycle itself (reconcile, decide, the failure policy) lives in
-:mod:`airflow_provider_kling.lifecycle`, free of Airflow; this module only says what a decision
-means to Airflow: :func:`fail_fast` (no retry can help), :func:`task_failure` (the failure
-policy) and :func:`stop_for` (a reconcile that must not create).
+"""KlingTaskOperator: the one operator base of every Kling task, and the Airflow glue that turns
+the lifecycle's decisions and Kling's errors into Airflow's outcomes.
 """
 
 from __future__ import annotations
@@ -216,23 +211,9 @@ class KlingTaskOperator(KlingOperatorBase):
     task id: :class:`~airflow_provider_kling.lifecycle.request.RequestTasks`); an edited request
     creates a new one. Failures follow one :class:`~airflow_provider_kling.lifecycle.FailurePolicy`.
 
-    **The contract of a subclass** (one small class per endpoint, e.g. a text-to-video operator):
-
-    - ``request_kind``: its request kind (``models.requests.REQUEST_KINDS``), which gives the
-      request class, its endpoint and its image fields;
-    - ``request_arguments``: its own request fields, in the order they are sent; its
-      ``__init__`` takes them as keyword arguments, calls ``super().__init__(**kwargs)`` first and
-      then sets each as an attribute of the same name (nothing else: an argument it does not
-      take reaches ``BaseOperator``, which refuses it naming the operator and the argument);
-    - ``template_fields``: its own templated arguments plus ``KlingTaskOperator.template_fields``;
-    - optionally :meth:`request_fields` (derived fields, e.g. expand's ``to_aspect_ratio``).
-      What a succeeded task made, and how it is stored, follows :attr:`media` (what the request
-      kind makes, :func:`~airflow_provider_kling.models.requests.media_of`) through the lifecycle's one
-      store path (:mod:`airflow_provider_kling.lifecycle.results`).
-
-    Every entry point (``execute``, ``execute_complete``, ``execute_after_slot_wait``) builds the
-    request through :meth:`build_request`, which reads :meth:`request_fields`: the one place a
-    request is made (the TaskFlow decorator overrides only that).
+    A subclass (one per kind) sets ``request_kind``, takes its kind's fields as keyword arguments
+    (``request_arguments``, kept by :func:`~.arguments.keep_request_arguments`) and adds them to
+    ``template_fields``; :meth:`build_request` is the one place a request is made.
 
     :param callback_url: URL Kling POSTs the task to on each status change; ``"receiver"`` (or
         ``"receiver:<asset name>"``) is this provider's callback receiver on the api-server, at the

@@ -34,6 +34,20 @@ from airflow_provider_kling.lifecycle import (
 )
 from airflow_provider_kling.models.requests import request_class
 
+#: The arguments a trigger is rebuilt from, besides ``on_content_policy`` (no credential among them).
+_SERIALIZED = (
+    "items",
+    "kling_conn_id",
+    "slots",
+    "poll_interval",
+    "deadline",
+    "max_regenerations",
+    "progress_every",
+    "max_units",
+    "price_table",
+    "request_kind",
+)
+
 
 class KlingBatchTrigger(BaseTrigger):
     """
@@ -83,22 +97,9 @@ class KlingBatchTrigger(BaseTrigger):
         self.policy = FailurePolicy(on_content_policy, int(max_regenerations))
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "items": self.items,
-                "kling_conn_id": self.kling_conn_id,
-                "slots": self.slots,
-                "poll_interval": self.poll_interval,
-                "deadline": self.deadline,
-                "max_regenerations": self.max_regenerations,
-                "progress_every": self.progress_every,
-                "max_units": self.max_units,
-                "price_table": self.price_table,
-                "request_kind": self.request_kind,
-                "on_content_policy": self.policy.on_content_policy,
-            },
-        )
+        arguments = {name: getattr(self, name) for name in _SERIALIZED}
+        arguments["on_content_policy"] = self.policy.on_content_policy
+        return f"{type(self).__module__}.{type(self).__qualname__}", arguments
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         request_cls = request_class(self.request_kind)
