@@ -44,7 +44,6 @@ from airflow_provider_kling.lifecycle.results import (
     store_result,
 )
 from airflow_provider_kling.operators.outputs import KlingOutputsMixin
-from airflow_provider_kling.spend import describe_deduction
 from airflow_provider_kling.storage import MEDIA, MediaKind, to_storage_path
 
 if TYPE_CHECKING:
@@ -464,6 +463,8 @@ class KlingTaskOperator(KlingOperatorBase):
             raise KlingResultUnavailableError(
                 f"Kling task {task.task_id} succeeded but returned no {plural}", task_id=task.task_id
             )
+        from airflow_provider_kling.spend import describe_deduction  # DAG-parse cost: decimal, ~1 ms
+
         self.log.info("Kling task %s deducted %s", task.task_id, describe_deduction(task))
         result = result_of(task, request)
         self._kling_result_url = outputs[0].url
