@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import KlingError
 from airflow_provider_kling.kinds import RequestKind
-from airflow_provider_kling.operators.base import kling_hook
+from airflow_provider_kling.operators.base import kling_hook, units_argument
 from airflow_provider_kling.spend import format_units
 from airflow_provider_kling.storage import to_storage_path
 
@@ -111,12 +111,7 @@ class KlingSpendApprovalOperator(ApprovalOperator):
                 "KlingSpendApprovalOperator writes the question's body itself and its default is "
                 "always Reject: do not pass defaults or body"
             )
-        if (
-            isinstance(threshold_units, bool)
-            or not isinstance(threshold_units, int | float)
-            or threshold_units < 0
-        ):
-            raise ValueError(f"threshold_units must be a number of units >= 0 (got {threshold_units!r})")
+        threshold = units_argument("threshold_units", threshold_units)
         if price_table is not None:
             from airflow_provider_kling.estimates import check_price_table  # DAG-parse cost: the models
 
@@ -132,7 +127,7 @@ class KlingSpendApprovalOperator(ApprovalOperator):
             **kwargs,
         )
         self.requests = requests
-        self.threshold_units = float(threshold_units)
+        self.threshold_units = threshold
         self.price_table = price_table
         self.learn_prices = learn_prices
         self.preview = preview

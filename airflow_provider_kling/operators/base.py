@@ -91,6 +91,13 @@ def stop_for(decision: Decision, policy: FailurePolicy) -> BaseException:
     return task_failure(error, policy, decision.generation)
 
 
+def units_argument(name: str, value: Any) -> float:
+    """``value`` as a number of units >= 0 (a bool is not one); ValueError naming ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError(f"{name} must be a number of units >= 0 (got {value!r})")
+    return float(value)
+
+
 def kling_hook(kling_conn_id: str) -> KlingHook:
     """The hook of ``kling_conn_id`` (what every operator's and sensor's ``hook`` is)."""
     from airflow_provider_kling.hooks.kling import KlingHook  # DAG-parse cost: the HTTP clients

@@ -31,6 +31,7 @@ from airflow_provider_kling.operators.base import (
     KlingOperatorBase,
     airflow_exception,
     fail_fast,
+    units_argument,
 )
 
 if TYPE_CHECKING:
@@ -171,10 +172,8 @@ class KlingBatchOperator(KlingOperatorBase):
             raise ValueError(
                 f"progress_interval must be a positive number of seconds (got {progress_interval!r})"
             )
-        if max_units is not None and (
-            isinstance(max_units, bool) or not isinstance(max_units, int | float) or max_units < 0
-        ):
-            raise ValueError(f"max_units must be a number of units >= 0, or None (got {max_units!r})")
+        if max_units is not None:
+            units_argument("max_units", max_units)
         if requests_format != "auto" and requests_format not in FORMATS:
             raise ValueError(
                 f"requests_format must be auto or one of {', '.join(FORMATS)} (got {requests_format!r})"
