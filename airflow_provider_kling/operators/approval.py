@@ -65,7 +65,7 @@ class KlingSpendApprovalOperator(ApprovalOperator):
     and, when given, the contact sheet of a preview run.
 
     :param requests: The run's requests: prompts, or dicts of a request's fields with ``kind``
-        (default ``generations``). (templated)
+        (a :class:`~airflow_provider_kling.kinds.RequestKind`; default image generation). (templated)
     :param threshold_units: Ask only when the estimate reaches this many units; below it the task
         succeeds at once and the run goes ahead.
     :param price_table: Your unit prices ``{kind: {model: {tier: units}}}`` for what the account's

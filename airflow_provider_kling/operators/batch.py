@@ -63,10 +63,9 @@ class KlingBatchOperator(KlingOperatorBase):
         ``aspect_ratio`` ... and an optional ``key`` that names the item), or a ``.csv``,
         ``.jsonl`` or ``.txt`` (one prompt per line) file rendered with the run's context. An
         image field may name an image in your storage, as on the single operators. (templated)
-    :param request_kind: The endpoint of every item: ``generations`` (default), ``omni-image``,
-        ``multi-image2image``, ``expand``, ``virtual-try-on``, or a video kind (``text2video``,
-        ``image2video``, ``omni-video``, ``video-extend``, ``multi-image2video``); an item holds
-        that kind's request fields (those of its single operator).
+    :param request_kind: The kind of every item (a :class:`~airflow_provider_kling.kinds.RequestKind`,
+        image or video; image generation by default); an item holds that kind's request fields
+        (those of its single operator).
     :param slots: The account's concurrency (Kling slots) this batch may fill; an item holds ``n``.
     :param model_name: Model of every item without its own; by default the kind's own operator's
         default (``kling-v3`` for image generation). (templated)

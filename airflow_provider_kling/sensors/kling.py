@@ -38,8 +38,8 @@ class KlingTaskSensor(BaseSensorOperator):
     :param kling_conn_id: The ``kling`` connection. (templated)
     :param deferrable: Wait in the triggerer instead of poking from a worker.
     :param poke_interval: Seconds between polls (also used by the trigger).
-    :param endpoint: Which Kling endpoint made the task: a kind (``generations``, the default,
-        ``omni-image``, ``multi-image2image``, ``expand``, ``virtual-try-on``) or its path.
+    :param endpoint: Which Kling endpoint made the task: a kind (a
+        :class:`~airflow_provider_kling.kinds.RequestKind`, image generation by default) or its path.
     """
 
     template_fields: Sequence[str] = ("kling_task_id", "kling_conn_id")
