@@ -2,7 +2,10 @@
 # make demo: run the scheduled batch and product video example DAGs end to end against the built-in simulator.
 # make lowest: the unit tests, the operator's DAG tests and the demo DAG on the lowest supported Airflow
 #   line (3.1), in .venv-3.1;
-#   make line AIRFLOW_LINE=3.2 does the same for another tested line.
+#   make line AIRFLOW_LINE=3.2 does the same for another tested line;
+#   make middle: on the line between (3.2), only the tests of what differs there (MIDDLE_TESTS).
+# The tests run on PYTEST_WORKERS pytest-xdist workers (PYTEST_WORKERS=0: in this process) and print
+# the 15 slowest; PYTEST_ARGS picks tests (default: all of tests/).
 # make constraints: regenerate constraints/ from fresh venvs (after a dependency changes in pyproject.toml).
 # make dist: build the sdist and wheel into dist/ and check what they contain.
 # make docs: build the docs site (docs/) into build/docs/html, warnings as errors, every internal
@@ -24,7 +27,13 @@ export AIRFLOW_HOME ?= $(CURDIR)/$(BUILD)/airflow-home
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export PYTHONWARNINGS ?= ignore
 
-.PHONY: install test lint typecheck unit demo line lowest constraints constraints-one check-constraints dist docs bench clean
+# Workers: more than the 2 cores of a small machine, since a test often waits on a subprocess or a
+# server. --dist loadscope: a unit module's tests on one worker, end-to-end tests one by one (tests/conftest.py).
+PYTEST_WORKERS ?= 4
+PYTEST_OPTS := -q -p no:cacheprovider --durations=15 -rfE \
+	$(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadscope)
+
+.PHONY: install test lint typecheck unit demo line lowest middle constraints constraints-one check-constraints dist docs bench clean
 
 # Reinstalls whenever pyproject.toml or the constraints file changes.
 $(STAMP): pyproject.toml $(CONSTRAINTS)
@@ -46,7 +55,7 @@ typecheck: $(STAMP)
 # pytest exits 5 when it collects nothing: that is a failure here, said out loud.
 unit: $(STAMP)
 	@mkdir -p $(AIRFLOW_HOME)
-	@$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
+	@$(PY) -m pytest $(PYTEST_OPTS) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 test: lint typecheck unit
@@ -69,6 +78,20 @@ line:
 
 lowest:
 	$(MAKE) --no-print-directory AIRFLOW_LINE=$(LOWEST_LINE) line
+
+# The line between the lowest and the newest (3.2) runs only what differs from line to line. The
+# package has no branch on Airflow's version, and its unit tests pass on the lines either side, so
+# they are not run again here. What does differ is Airflow itself and the packages its line pins
+# (constraints/airflow-3.2-pins.txt): how Airflow reads the provider (its CLI and ProvidersManager,
+# where 3.2 is the first line to read conn-fields), and how it runs the operator under `airflow dags
+# test` (task runner, execution API, triggerer, a killed worker resumed); and that the venv is what
+# the constraints pin.
+MIDDLE_LINE := 3.2
+MIDDLE_TESTS := tests/unit/test_provider_info.py tests/e2e/test_operator_dags.py
+middle:
+	$(MAKE) --no-print-directory VENV=.venv-$(MIDDLE_LINE) AIRFLOW_LINE=$(MIDDLE_LINE) \
+		AIRFLOW_HOME=$(CURDIR)/$(BUILD)/airflow-home-$(MIDDLE_LINE) PYTEST_ARGS="$(MIDDLE_TESTS)" \
+		unit check-constraints
 
 # One fresh venv per tested line: the provider with its dev extra and that line's release in TESTED_AIRFLOW
 # (and the line's pins, constraints/airflow-<line>-pins.txt, when Airflow needs some), frozen.

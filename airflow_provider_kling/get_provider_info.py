@@ -33,12 +33,14 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": _INTEGRATION,
+                # The operators of one kind each first: ``kind=`` on a decorator imports them in
+                # this order until one declares the kind.
                 "python-modules": [
                     "airflow_provider_kling.operators.kling",
-                    "airflow_provider_kling.operators.batch",
                     "airflow_provider_kling.operators.endpoints",
-                    "airflow_provider_kling.operators.approval",
                     "airflow_provider_kling.operators.video",
+                    "airflow_provider_kling.operators.batch",
+                    "airflow_provider_kling.operators.approval",
                 ],
             }
         ],

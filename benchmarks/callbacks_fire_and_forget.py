@@ -107,10 +107,10 @@ class MemoryEvents:
     def record(self, asset_uri: str, extra: Mapping[str, Any]) -> Any:
         from datetime import UTC, datetime
 
-        from airflow_provider_kling.callbacks.recorder import Outcome, is_same_callback
+        from airflow_provider_kling.callbacks.recorder import Outcome, callback_key
 
         with self.lock:
-            if any(is_same_callback(seen, extra) for seen in self.events):
+            if any(callback_key(seen) == callback_key(extra) for seen in self.events):
                 return Outcome.DUPLICATE
             self.events.append(dict(extra))
             self.times.append(datetime.now(UTC))

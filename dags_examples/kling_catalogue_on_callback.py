@@ -30,7 +30,8 @@ CONN_ID = "kling_default"
 CALLBACKS = Asset(callback_asset_uri(CONN_ID))
 
 
-@task
+# Retried: a run that starts while the api-server restarts fails its first read of the Variable.
+@task(retries=2, retry_delay=pendulum.duration(seconds=30))
 def output_dir() -> str:
     """The output folder, resolved when the run starts (not when the file is parsed)."""
     from pathlib import Path

@@ -54,11 +54,15 @@ def catalogue_images(triggering_asset_events: Any = None, inlet_events: Any = No
     for event in events:
         extra = dict(event.extra or {})
         folder = extra.get("output_uri") or folder
-        # One image per prompt in the batch: its task ids and stored paths pair up.
-        for kling_task_id, path in zip(extra.get("kling_task_ids", ()), extra.get("paths", ()), strict=False):
+        # One image per prompt in the batch: its task ids, stored paths and catalogue rows pair up.
+        ids = extra.get("kling_task_ids", ())
+        names = extra.get("names") or ids
+        for kling_task_id, path, name in zip(ids, extra.get("paths", ()), names, strict=False):
             task = hook.find_task(kling_task_id)
             url = task.images[0].url if task is not None and task.images else None
-            images.append({"kling_task_id": kling_task_id, "still": path, "first_frame": url or path})
+            images.append(
+                {"name": name, "kling_task_id": kling_task_id, "still": path, "first_frame": url or path}
+            )
     if not images or folder is None:
         raise AirflowSkipException("no asset event lists stored catalogue images")
     print(f"{len(images)} catalogue image(s) become {SECONDS} s product videos")
@@ -85,7 +89,8 @@ def video_sheet(results: list[dict[str, Any]], catalogue: dict[str, Any], **cont
     from airflow_provider_kling.spend import format_units, total_units
     from airflow_provider_kling.storage import safe_name
 
-    results = list(results)  # the mapped tasks' results, read once
+    # The mapped tasks' results, read once, by index: iterating would ask for one result past the last.
+    results = [results[index] for index in range(len(results))]
     folder = ObjectStoragePath(catalogue["folder"]) / context["dag"].dag_id / safe_name(context["run_id"])
     folder.mkdir(parents=True, exist_ok=True)
     prefix = str(folder).rstrip("/") + "/"
@@ -96,7 +101,8 @@ def video_sheet(results: list[dict[str, Any]], catalogue: dict[str, Any], **cont
     figures = [
         f'<figure><video src="{html.escape(relative(video["path"]))}" poster="{html.escape(image["still"])}" '
         'controls muted loop playsinline preload="metadata"></video>'
-        f"<figcaption>{html.escape(str(video.get('duration') or '?'))} s, Kling task "
+        f"<figcaption><b>{html.escape(str(image.get('name') or image['kling_task_id']))}</b>: "
+        f"{html.escape(str(video.get('duration') or '?'))} s, Kling task "
         f"{html.escape(str(result['task_id']))}</figcaption></figure>"
         for result, image in zip(results, catalogue["images"], strict=True)
         for video in result.get("videos", ())

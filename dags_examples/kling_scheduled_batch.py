@@ -61,21 +61,24 @@ def output_dir(ds: str | None = None) -> str:
     return f"{base.rstrip('/')}/{ds}"
 
 
-@task
-def todays_prompts(**context: Any) -> list[dict[str, Any]]:
-    """The operator arguments for each row of the catalogue, prompts rendered for this run."""
+def catalogue_rows() -> list[dict[str, str]]:
+    """The catalogue's rows that have a prompt, in file order (the order of the mapped tasks)."""
     import csv
     from pathlib import Path
 
     catalogue = Path(__file__).resolve().parent / "prompts" / "catalogue.csv"
     with catalogue.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+        return [row for row in csv.DictReader(handle) if row.get("prompt", "").strip()]
+
+
+@task
+def todays_prompts(**context: Any) -> list[dict[str, Any]]:
+    """The operator arguments for each row of the catalogue, prompts rendered for this run."""
     # Rendered here, explicitly, with the run's context: {{ ds }}, {{ logical_date }}, macros...
     render = context["task"].render_template
     return [
         {"prompt": render(row["prompt"], context), "aspect_ratio": row.get("aspect_ratio") or "1:1"}
-        for row in rows
-        if row.get("prompt", "").strip()
+        for row in catalogue_rows()
     ]
 
 
@@ -96,7 +99,9 @@ def write_manifest(results: list[dict[str, Any]], out_dir: str, **context: Any) 
     from airflow_provider_kling.spend import format_units, total_units, units_of
     from airflow_provider_kling.storage import safe_name
 
-    results = list(results)  # the mapped tasks' results, read once
+    # The mapped tasks' results, read once, by index: iterating would ask for one result past the last.
+    results = [results[index] for index in range(len(results))]
+    names = [row.get("name") or f"row {number}" for number, row in enumerate(catalogue_rows(), 1)]
     dag_id, run_id, ds = context["dag"].dag_id, context["run_id"], context["ds"]
     # The folder the operator stores this run's images in (see "File names" in docs/storage.rst).
     folder = ObjectStoragePath(out_dir) / dag_id / safe_name(run_id)
@@ -108,6 +113,7 @@ def write_manifest(results: list[dict[str, Any]], out_dir: str, **context: Any) 
 
     entries = [
         {
+            "name": name,
             "prompt": result["prompt"],
             "kling_task_id": result["task_id"],
             "task_status": result["task_status"],
@@ -115,7 +121,7 @@ def write_manifest(results: list[dict[str, Any]], out_dir: str, **context: Any) 
             "units": units_of(result.get("final_unit_deduction")),
             "files": [relative(image.get("path")) for image in result["images"]],
         }
-        for result in results
+        for name, result in zip(names, results, strict=False)
     ]
     units = total_units(results)
     manifest = {"dag_id": dag_id, "run_id": run_id, "date": ds, "total_units": units, "prompts": entries}
@@ -124,7 +130,8 @@ def write_manifest(results: list[dict[str, Any]], out_dir: str, **context: Any) 
 
     figures = "\n".join(
         f'<figure><img src="{html.escape(file)}" alt="{html.escape(entry["prompt"])}" loading="lazy">'
-        f"<figcaption>{html.escape(entry['prompt'])}<br><small>Kling task "
+        f"<figcaption><b>{html.escape(entry['name'])}</b>: {html.escape(entry['prompt'])}"
+        "<br><small>Kling task "
         f"{html.escape(entry['kling_task_id'])}, {format_units(entry['units'])} units</small>"
         "</figcaption></figure>"
         for entry in entries
@@ -147,6 +154,7 @@ def write_manifest(results: list[dict[str, Any]], out_dir: str, **context: Any) 
         results, dag_id=dag_id, run_id=run_id, task_id="generate_images", output_uri=output_uri
     )
     extra["manifest"] = plain_uri(manifest_path)
+    extra["names"] = [entry["name"] for entry in entries]  # the catalogue row of each Kling task id
     record_asset_events(context, [CATALOGUE_IMAGES], output_uri, extra)
     return {
         "manifest": str(manifest_path),

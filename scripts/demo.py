@@ -6,8 +6,8 @@ itself: ``KLING_BASE_URL`` optional), runs ``airflow dags test kling_scheduled_b
 mapped task per prompt), ``airflow dags test kling_scheduled_batch_operator <date>`` (the
 catalogue in one batch task) and ``airflow dags test kling_product_video <date>`` (a product video
 of each catalogue image the first run stored: it reads that run's asset event) in a fresh
-``build/demo/airflow-home``, and prints where the images, videos, manifests and contact sheets
-are. Exits non-zero when a DAG run fails.
+``build/demo/airflow-home``, and prints what they made (counted from the stored files) and, last,
+the contact sheets to open. Exits non-zero when a DAG run fails or a file is missing.
 
     python scripts/demo.py [YYYY-MM-DD]
 """
@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -71,71 +72,96 @@ def airflow_env(conn_json: str, output_dir: str, poll_interval: str) -> dict[str
     return env
 
 
-def report(output_dir: str, date: str, seconds: float) -> int:
-    if "://" in output_dir:
-        print(f"\nDone in {seconds:.0f}s. Output under {output_dir}/{date}/{DAG_ID}/")
-        return 0
-    # One manifest per run, next to the run's images; this run's is the newest.
-    manifests = sorted(
-        (Path(output_dir) / date / DAG_ID).glob("*/manifest.json"), key=lambda p: p.stat().st_mtime
-    )
-    if not manifests:
-        print(
-            f"\nThe run succeeded but wrote no manifest under {Path(output_dir) / date / DAG_ID}",
-            file=sys.stderr,
-        )
-        return 1
-    manifest_path = manifests[-1]
-    folder = manifest_path.parent
+@dataclass
+class Made:
+    """What one example DAG's run left, for the closing summary."""
+
+    rows: int = 0
+    images: int = 0
+    videos: int = 0
+    #: Each page to open: (what it shows, its path).
+    sheets: list[tuple[str, Path]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def newest(folder: Path, pattern: str) -> Path | None:
+    """The newest file matching ``pattern`` under ``folder``: this run's (one folder per run)."""
+    found = sorted(folder.glob(pattern), key=lambda path: path.stat().st_mtime)
+    return found[-1] if found else None
+
+
+def local(file: str) -> Path:
+    return Path(file.removeprefix("file://"))
+
+
+def mapped_batch(output_dir: str, date: str) -> Made:
+    """The mapped image tasks' run: its manifest, images and contact sheet."""
+    manifest_path = newest(Path(output_dir) / date / DAG_ID, "*/manifest.json")
+    if manifest_path is None:
+        return Made(problems=[f"{DAG_ID} wrote no manifest under {Path(output_dir) / date / DAG_ID}"])
     manifest = json.loads(manifest_path.read_text())
-    files = [folder / file for entry in manifest["prompts"] for file in entry["files"] if file]
-    missing = [file for file in files if not file.is_file()]
-    print(f"\nDone in {seconds:.0f}s: {len(manifest['prompts'])} prompts, {len(files)} images.")
-    print(f"  images:        {folder}/")
-    print(f"  manifest:      {manifest_path}")
-    print(f"  contact sheet: {folder / 'contact_sheet.html'}")
-    for file in missing:
-        print(f"  MISSING: {file}", file=sys.stderr)
-    return 1 if missing or not files else 0
-
-
-def report_batch(output_dir: str, date: str) -> int:
-    """Where the batch operator's run left its manifest and contact sheet, and its counts."""
-    if "://" in output_dir:
-        print(f"Batch operator output under {output_dir}/{date}/{BATCH_DAG_ID}/")
-        return 0
-    manifests = sorted(
-        (Path(output_dir) / date / BATCH_DAG_ID).glob("*/generate_catalogue_manifest.json"),
-        key=lambda p: p.stat().st_mtime,
+    files = [manifest_path.parent / file for entry in manifest["prompts"] for file in entry["files"] if file]
+    return Made(
+        rows=len(manifest["prompts"]),
+        images=sum(file.is_file() for file in files),
+        sheets=[("images, one task per row", manifest_path.parent / "contact_sheet.html")],
+        problems=[f"missing {file}" for file in files if not file.is_file()]
+        or ([] if files else ["no image"]),
     )
-    if not manifests:
-        print(f"The batch operator's run wrote no manifest under {Path(output_dir) / date}", file=sys.stderr)
-        return 1
-    manifest = json.loads(manifests[-1].read_text())
-    print(f"Batch operator ({BATCH_DAG_ID}): {manifest['counts']}")
-    print(f"  manifest:      {manifests[-1]}")
-    print(f"  contact sheet: {manifests[-1].with_name('generate_catalogue_contact_sheet.html')}")
-    return 0 if set(manifest["counts"]) == {"succeeded"} else 1
 
 
-def report_videos(output_dir: str, date: str) -> int:
-    """Where the product video run left its MP4 files and the video contact sheet."""
-    if "://" in output_dir:
-        print(f"Product videos under {output_dir}/{date}/{VIDEO_DAG_ID}/")
-        return 0
-    sheets = sorted(
-        (Path(output_dir) / date / VIDEO_DAG_ID).glob("*/video_sheet.html"), key=lambda p: p.stat().st_mtime
+def batch_operator(output_dir: str, date: str) -> Made:
+    """The batch operator's run: its manifest, images and contact sheet."""
+    manifest_path = newest(Path(output_dir) / date / BATCH_DAG_ID, "*/generate_catalogue_manifest.json")
+    if manifest_path is None:
+        return Made(problems=[f"{BATCH_DAG_ID} wrote no manifest under {Path(output_dir) / date}"])
+    manifest = json.loads(manifest_path.read_text())
+    files = [local(file) for item in manifest["items"] for file in item.get("files") or () if file]
+    problems = [] if set(manifest["counts"]) == {"succeeded"} else [f"{BATCH_DAG_ID}: {manifest['counts']}"]
+    return Made(
+        images=sum(file.is_file() for file in files),
+        sheets=[
+            (
+                "images, the catalogue in one batch task",
+                manifest_path.with_name("generate_catalogue_contact_sheet.html"),
+            )
+        ],
+        problems=problems + [f"missing {file}" for file in files if not file.is_file()],
     )
-    if not sheets:
-        where = Path(output_dir) / date / VIDEO_DAG_ID
-        print(f"The product video run wrote no video_sheet.html under {where}", file=sys.stderr)
-        return 1
-    folder = sheets[-1].parent
-    videos = sorted(path for path in folder.glob("*.mp4") if path.stat().st_size)
-    print(f"Product videos ({VIDEO_DAG_ID}): {len(videos)} MP4 file(s)")
-    print(f"  videos:        {folder}/")
-    print(f"  video sheet:   {sheets[-1]}")
-    return 0 if videos else 1
+
+
+def product_videos(output_dir: str, date: str) -> Made:
+    """The product video run: its MP4 files and video sheet."""
+    sheet = newest(Path(output_dir) / date / VIDEO_DAG_ID, "*/video_sheet.html")
+    if sheet is None:
+        return Made(problems=[f"{VIDEO_DAG_ID} wrote no video_sheet.html under {Path(output_dir) / date}"])
+    videos = [path for path in sheet.parent.glob("*.mp4") if path.stat().st_size]
+    return Made(
+        videos=len(videos),
+        sheets=[("videos, one per catalogue image", sheet)],
+        problems=[] if videos else ["no video"],
+    )
+
+
+def report(output_dir: str, date: str, seconds: float) -> int:
+    """What the three runs made, counted from the files they stored, and the pages to open last."""
+    if "://" in output_dir:
+        dags = ", ".join((DAG_ID, BATCH_DAG_ID, VIDEO_DAG_ID))
+        print(f"\nDone in {seconds:.0f}s. Output under {output_dir}/{date}/ ({dags})")
+        return 0
+    runs = [
+        mapped_batch(output_dir, date),
+        batch_operator(output_dir, date),
+        product_videos(output_dir, date),
+    ]
+    rows, images, videos = runs[0].rows, sum(run.images for run in runs), sum(run.videos for run in runs)
+    print(f"\nDone in {seconds:.0f}s: {rows} catalogue rows made {images} images and {videos} videos.")
+    for problem in (problem for run in runs for problem in run.problems):
+        print(f"  PROBLEM: {problem}", file=sys.stderr)
+    print("Open the contact sheets:")
+    for what, sheet in (sheet for run in runs for sheet in run.sheets):
+        print(f"  {what + ':':45} {sheet.as_uri()}")
+    return 1 if any(run.problems for run in runs) else 0
 
 
 def main(argv: list[str]) -> int:
@@ -180,11 +206,7 @@ def main(argv: list[str]) -> int:
     if rc:
         print(f"\nA DAG run failed (exit {rc}); its output is in {DEMO}/dags-test*.log", file=sys.stderr)
         return rc
-    return (
-        report(output_dir, date, time.monotonic() - started)
-        or report_batch(output_dir, date)
-        or report_videos(output_dir, date)
-    )
+    return report(output_dir, date, time.monotonic() - started)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Which asset a callback is recorded on, and what its event's ``extra`` says. No Airflow, no I/O.
+"""Which asset a callback is recorded on, what its event's ``extra`` says, and how a task reads
+the events again when one read fails. No Airflow, no I/O of its own.
 
 A connection's callbacks go to ``kling://<conn_id>/tasks`` unless the connection's
 ``callback_asset`` extra names another asset URI; a callback URL's ``?asset=<name>`` names
@@ -8,13 +9,18 @@ connection's ``kling://<conn_id>/`` space, so that a callback cannot write to an
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from airflow_provider_kling.callbacks.records import CallbackRecord
 from airflow_provider_kling.idempotency import parse_external_task_id
+
+_T = TypeVar("_T")
+log = logging.getLogger(__name__)
 
 ASSET_SCHEME = "kling"
 DEFAULT_ASSET_NAME = "tasks"
@@ -42,7 +48,7 @@ EVENT_EXTRA_KEYS = (
 def callback_asset_uri(conn_id: str, name: str | None = None) -> str:
     """``kling://<conn_id>/<name>`` (``tasks`` by default): the asset a DAG schedules on."""
     name = name or DEFAULT_ASSET_NAME
-    if not ASSET_NAME_PATTERN.match(name):
+    if not ASSET_NAME_PATTERN.fullmatch(name):  # not match: ``$`` would let a final newline in
         raise ValueError(
             f"a callback asset name must be 1 to 64 characters of A-Z a-z 0-9 . _ - starting with a "
             f"letter or digit (got {name!r})"
@@ -126,3 +132,45 @@ def task_of_event(extra: Mapping[str, Any]) -> dict[str, Any]:
         "final_unit_deduction": extra.get("units"),
         "task_result": {"images": images, "videos": videos},
     }
+
+
+#: How many times a task reads the callback asset's events before the read's error is its own,
+#: and how long it waits before the first read again (doubling each time): one api-server
+#: restart (a few seconds) is absorbed, a longer outage still fails the try.
+EVENT_READ_ATTEMPTS = 4
+EVENT_READ_DELAY = 2.0
+#: Errors of the caller's own making, which reading again would not change.
+_NOT_TRANSIENT = (KeyError, TypeError, AttributeError, NameError)
+
+
+def reading_again(
+    read: Callable[[], _T],
+    *,
+    attempts: int = EVENT_READ_ATTEMPTS,
+    delay: float = EVENT_READ_DELAY,
+    sleep: Callable[[float], None] = time.sleep,
+    logger: Any = None,
+) -> Callable[[], _T]:
+    """``read`` (a task's read of the callback asset's events: side-effect free), read again after
+    a transient error (the api-server restarting answers ``API_SERVER_ERROR``) up to ``attempts``
+    times in all, waiting ``delay`` seconds and doubling; the last error is raised."""
+
+    def read_with_retries() -> _T:
+        wait = delay
+        for attempt in range(1, attempts + 1):
+            try:
+                return read()
+            except _NOT_TRANSIENT:
+                raise
+            except Exception as exc:
+                if attempt == attempts:
+                    raise
+                (logger or log).warning(
+                    "Reading the callback events failed (%s: %s); reading again in %.0f s (%d/%d)",
+                    type(exc).__name__, exc, wait, attempt, attempts - 1,
+                )  # fmt: skip
+                sleep(wait)
+                wait *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return read_with_retries

@@ -6,22 +6,27 @@ auth does not cover plugin apps, so the signature is the only gate. In order:
 | check | answer |
 |---|---|
 | body over :data:`MAX_BODY_BYTES` | 413 |
-| no such ``kling`` connection, or it has no ``webhook_secret`` | 404 |
-| no signature headers, a signature no secret matches, or a timestamp more than 5 min away | 401 |
+| the client went away before its body was read | 400 (nobody reads it) |
+| no such ``kling`` connection, or no ``webhook_secret`` on it | 401 :data:`NOT_VERIFIED` |
+| no signature headers, a signature no secret matches, a timestamp more than 5 min away | the same 401 |
 | a webhook id seen already (a retry or a replay) | 200, nothing recorded again |
 | the same webhook id being handled right now | 409 (the sender retries; the first one decides) |
 | a signed body that is not a task | 400 |
 | a progress callback (submitted, processing) | 200, counted |
 | a terminal callback (succeed, failed) | 200 once its asset event is recorded |
+| ... of a task already recorded in this status (any webhook id or asset) | 200, nothing recorded again |
+| ... that the database could not take (SQLite's "database is locked") | 503, nothing recorded |
 | ... whose asset no DAG declares | 404, nothing recorded |
 
 Stale timestamps answer 401 like a bad signature: Standard Webhooks' reference libraries raise
 the same verification error for both, and a message outside the window cannot be shown to be
-fresh. Replays answer 200, not 409: ``webhook-id`` is Standard Webhooks' idempotency key and a
-sender retries a message whose 2xx it never saw under the same id; a 4xx would only make it
-retry again. Nothing here waits on Kling: the answer comes after one signature check and, for a
-terminal callback, one database transaction. Kling's retry policy is undocumented (its page
-says only "answer 200"), so the sweep, not Kling's retries, is what finds a lost callback.
+fresh. An unknown connection id answers the same, so that an unauthenticated caller cannot tell
+which connection ids exist; the log says which check refused it. Replays answer 200, not 409:
+``webhook-id`` is Standard Webhooks' idempotency key and a sender retries a message whose 2xx it
+never saw under the same id; a 4xx would only make it retry again. Nothing here waits on Kling:
+the answer comes after one signature check and, for a terminal callback, one database
+transaction. Kling's retry policy is undocumented (its page says only "answer 200"), so the
+sweep, not Kling's retries, is what finds a lost callback.
 """
 
 from __future__ import annotations
@@ -30,14 +35,16 @@ import logging
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from airflow_provider_kling.callbacks import URL_PREFIX
 from airflow_provider_kling.callbacks.events import ASSET_QUERY, asset_for_callback, event_extra
@@ -60,7 +67,12 @@ MAX_BODY_BYTES = 256 * 1024
 #: How long a connection's secrets are reused before it is read again (a rotated secret, or a new
 #: connection, takes effect within this; during a standard rotation Kling signs with both).
 CONNECTION_CACHE_SECONDS = 30.0
-_CONN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
+#: Reads of ids that are not a known connection, per api-server worker: a burst, then a rate.
+UNKNOWN_LOOKUP_BURST = 20
+UNKNOWN_LOOKUPS_PER_SECOND = 5.0
+_CONN_ID = re.compile(r"[A-Za-z0-9_.-]{1,250}")  # fullmatch: ``$`` would let a final newline in
+#: The one answer to every request that cannot be shown to come from Kling for a connection.
+NOT_VERIFIED = "not a verified Kling callback"
 
 
 @dataclass(frozen=True)
@@ -94,26 +106,65 @@ def airflow_connection(conn_id: str) -> CallbackConnection | None:
     return CallbackConnection(conn_id=conn_id, keys=keys, extras=extras)
 
 
-class _CachedConnections:
-    """Connections for :data:`CONNECTION_CACHE_SECONDS`, unknown ones too (bounded)."""
+class CachedConnections:
+    """Connections for :data:`CONNECTION_CACHE_SECONDS`, unknown ids too, at a bounded cost.
 
-    def __init__(self, lookup: ConnectionLookup, clock: Callable[[], float], max_entries: int = 1024) -> None:
+    Known connections are kept apart from unknown ids, which are an LRU of ``max_entries`` (a
+    flood of random ids evicts the oldest of them, never a known connection). Reading an id that
+    is not a known connection is rate limited (a burst of ``lookup_burst``, then
+    ``lookups_per_second``): past it, the id is answered as unknown without a database read.
+    """
+
+    def __init__(
+        self,
+        lookup: ConnectionLookup,
+        clock: Callable[[], float],
+        max_entries: int = 1024,
+        lookups_per_second: float = UNKNOWN_LOOKUPS_PER_SECOND,
+        lookup_burst: int = UNKNOWN_LOOKUP_BURST,
+    ) -> None:
         self._lookup, self._clock, self._max_entries = lookup, clock, max_entries
+        self._rate, self._burst = lookups_per_second, float(lookup_burst)
+        self._tokens, self._refilled = float(lookup_burst), clock()
         self._lock = threading.Lock()
-        self._cache: dict[str, tuple[float, CallbackConnection | None]] = {}
+        self._known: dict[str, tuple[float, CallbackConnection]] = {}
+        self._unknown: OrderedDict[str, float] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._known) + len(self._unknown)
 
     def get(self, conn_id: str) -> CallbackConnection | None:
         now = self._clock()
         with self._lock:
-            cached = self._cache.get(conn_id)
-        if cached is not None and now - cached[0] < CONNECTION_CACHE_SECONDS:
-            return cached[1]
+            known = self._known.get(conn_id)
+            if known is not None and now - known[0] < CONNECTION_CACHE_SECONDS:
+                return known[1]
+            seen_unknown = self._unknown.get(conn_id)
+            if seen_unknown is not None and now - seen_unknown < CONNECTION_CACHE_SECONDS:
+                self._unknown.move_to_end(conn_id)
+                return None
+            if known is None and not self._take_token(now):
+                return None  # rate limited: answered as unknown, not remembered
         found = self._lookup(conn_id)
         with self._lock:
-            if len(self._cache) >= self._max_entries:
-                self._cache.clear()
-            self._cache[conn_id] = (now, found)
+            if found is not None:
+                self._known[conn_id] = (now, found)
+                self._unknown.pop(conn_id, None)
+            else:
+                self._known.pop(conn_id, None)
+                self._unknown[conn_id] = now
+                self._unknown.move_to_end(conn_id)
+                while len(self._unknown) > self._max_entries:
+                    self._unknown.popitem(last=False)
         return found
+
+    def _take_token(self, now: float) -> bool:
+        self._tokens = min(self._burst, self._tokens + max(now - self._refilled, 0.0) * self._rate)
+        self._refilled = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
 
 
 def _refuse(status: int, detail: str, counters: Counter[str], counter: str) -> JSONResponse:
@@ -121,16 +172,29 @@ def _refuse(status: int, detail: str, counters: Counter[str], counter: str) -> J
     return JSONResponse({"detail": detail}, status_code=status)
 
 
-async def _read_capped(request: Request, limit: int) -> bytes | None:
-    """The body, or None once it passes ``limit`` bytes (read no further)."""
+class BodyRefused(Exception):
+    """A body the receiver does not read to the end: ``status`` is the answer."""
+
+    def __init__(self, status: int, detail: str, counter: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.counter = status, detail, counter
+
+
+async def read_capped(request: Request, limit: int) -> bytes:
+    """The body; :class:`BodyRefused` once it passes ``limit`` bytes (read no further: 413) or when
+    the client goes away before its end (400)."""
+    too_large = BodyRefused(413, f"a callback body is at most {limit} bytes", "too_large")
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise too_large
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return None
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise too_large
+    except ClientDisconnect:
+        raise BodyRefused(400, "the client disconnected", "disconnected") from None
     return bytes(body)
 
 
@@ -144,7 +208,7 @@ def create_receiver_app(
     """The receiver. By default it reads Airflow's connections and records through Airflow's asset
     manager; tests pass their own ``connections``, ``recorder`` and ``clock``."""
     app = FastAPI(title="Kling callbacks", docs_url=None, redoc_url=None, openapi_url=None)
-    lookup = _CachedConnections(connections or airflow_connection, clock)
+    lookup = CachedConnections(connections or airflow_connection, clock)
     events = recorder or AirflowAssetEvents()
     seen = replay or ReplayGuard()
     counters: Counter[str] = Counter()
@@ -154,17 +218,19 @@ def create_receiver_app(
     @app.post(CALLBACK_PATH + "/{conn_id}")
     async def receive(conn_id: str, request: Request) -> JSONResponse:
         counters["received"] += 1
-        body = await _read_capped(request, MAX_BODY_BYTES)
-        if body is None:
-            return _refuse(413, f"a callback body is at most {MAX_BODY_BYTES} bytes", counters, "too_large")
-        conn = await run_in_threadpool(lookup.get, conn_id) if _CONN_ID.match(conn_id) else None
+        try:
+            body = await read_capped(request, MAX_BODY_BYTES)
+        except BodyRefused as refused:
+            return _refuse(refused.status, refused.detail, counters, refused.counter)
+        conn = await run_in_threadpool(lookup.get, conn_id) if _CONN_ID.fullmatch(conn_id) else None
         if conn is None or not conn.keys:
-            return _refuse(404, "no kling connection with a webhook_secret by this id", counters, "unknown")
+            log.warning("Kling callback refused: no kling connection with a webhook_secret by this id")
+            return _refuse(401, NOT_VERIFIED, counters, "unknown")
         try:
             webhook = verify_webhook(request.headers, body, conn.keys, now=clock())
         except WebhookVerificationError as exc:
             log.warning("Kling callback for %s refused: %s", conn_id, exc)
-            return _refuse(401, str(exc), counters, exc.reason)
+            return _refuse(401, NOT_VERIFIED, counters, exc.reason)
         try:
             asset_uri = asset_for_callback(conn_id, conn.extras, request.query_params.get(ASSET_QUERY))
         except ValueError as exc:
@@ -208,7 +274,13 @@ async def _handle(
         counters["progress"] += 1
         return JSONResponse({"status": "counted"})
     extra = event_extra(record, conn_id=conn_id, webhook_id=webhook_id)
-    outcome = await run_in_threadpool(events.record, asset_uri, extra)
+    try:
+        outcome = await run_in_threadpool(events.record, asset_uri, extra)
+    except SQLAlchemyError as exc:  # e.g. SQLite's "database is locked": nothing was recorded
+        reason = str(getattr(exc, "orig", None) or type(exc).__name__).splitlines()[0][:200]
+        log.warning("Kling callback for %s: task %s not recorded, the database refused: %s", conn_id,
+                    record.task_id, reason)  # fmt: skip
+        return _refuse(503, "the metadata database is busy: send again", counters, "database_busy")
     if outcome is Outcome.NO_ASSET:
         return _refuse(404, f"no DAG declares the asset {asset_uri}: nothing recorded", counters, "no_asset")
     counters[outcome.value] += 1

@@ -1,9 +1,19 @@
-"""Terminal callbacks recorded as Airflow asset events, from inside the api-server.
+"""Terminal callbacks recorded as Airflow asset events, from inside the api-server, exactly once.
 
 The same call Airflow's own ``POST /api/v2/assets/events`` makes (Airflow 3.1 to 3.3):
 ``asset_manager.register_asset_change`` with a database session, which writes the event and
 queues the DAG runs scheduled on the asset. The REST endpoint itself would need a token of an
 Airflow user; a process that already is the api-server records directly.
+
+Exactly one event per :func:`callback_key` (connection, Kling task, terminal status), whatever
+the webhook id, the asset the callback URL names, the number of api-server workers and the time
+between deliveries: the event is written in the same transaction as a row of the table
+:data:`CALLBACK_KEYS` (``kling_callback_key``), whose primary key is that key. The database makes
+the check atomic (a second transaction inserting the same key waits for the first and fails once
+it commits), and the look-up is one primary-key insert, whatever the recent traffic. The table
+is this provider's own, created in Airflow's metadata database on the first terminal callback a
+process records (Airflow 3.3's asset state store is keyed by one asset, so it cannot tell a
+replay onto another asset of the connection; Airflow 3.1 and 3.2 have none).
 
 The asset must exist: a DAG must declare it (as a schedule or an outlet). An asset no DAG
 declares is :attr:`Outcome.NO_ASSET`: nothing is recorded, the receiver answers 404, and the
@@ -13,21 +23,33 @@ task is left to the sweep (Kling's retries, if any, would find it once the DAG i
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Protocol
 
+from sqlalchemy import Column, DateTime, MetaData, String, Table, insert
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
 log = logging.getLogger(__name__)
 
-#: How far back the recorder looks for an event of the same callback (another api-server worker
-#: may have recorded it): twice the signature tolerance covers any replay that can still verify.
-DUPLICATE_WINDOW = timedelta(minutes=10)
+#: One row per terminal callback recorded: its key is the primary key.
+CALLBACK_KEYS = Table(
+    "kling_callback_key",
+    MetaData(),
+    Column("conn_id", String(250), primary_key=True),
+    Column("kling_task_id", String(128), primary_key=True),
+    Column("status", String(32), primary_key=True),
+    Column("asset_uri", String(1500), nullable=False),
+    Column("webhook_id", String(256), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
 
 
 class Outcome(Enum):
     RECORDED = "recorded"
-    #: The asset already has an event of this webhook id, or of this task in this status.
+    #: This connection already has an event of this Kling task in this status (on any asset).
     DUPLICATE = "duplicate"
     NO_ASSET = "no_asset"
 
@@ -36,27 +58,45 @@ class EventRecorder(Protocol):
     def record(self, asset_uri: str, extra: Mapping[str, Any]) -> Outcome: ...
 
 
-def is_same_callback(recorded: Any, extra: Mapping[str, Any]) -> bool:
-    """Whether an event already recorded stands for this callback: the same webhook id, or the same
-    Kling task in the same (terminal) status."""
-    if not isinstance(recorded, Mapping):
-        return False
-    if recorded.get("webhook_id") == extra["webhook_id"]:
-        return True
-    return bool(
-        recorded.get("kling_task_id") == extra["kling_task_id"] and recorded.get("status") == extra["status"]
-    )
+def callback_key(extra: Mapping[str, Any]) -> tuple[str, str, str]:
+    """What makes a callback the same as one recorded already: the connection, the Kling task and
+    its terminal status (not the webhook id, not the asset, not the time)."""
+    return str(extra["conn_id"]), str(extra["kling_task_id"]), str(extra["status"])
 
 
 class AirflowAssetEvents:
-    """Records through Airflow's asset manager, in one transaction per callback."""
+    """Records through Airflow's asset manager, in one transaction per callback with its key's row."""
+
+    def __init__(self) -> None:
+        self._table_ready = False
+        self._lock = threading.Lock()
+
+    def _ensure_table(self) -> None:
+        """Create :data:`CALLBACK_KEYS` once per process (another worker may be creating it too)."""
+        if self._table_ready:
+            return
+        from airflow import settings
+
+        engine = settings.engine
+        if engine is None:
+            raise RuntimeError("Airflow's metadata database is not configured in this process")
+        with self._lock:
+            if self._table_ready:
+                return
+            try:
+                CALLBACK_KEYS.create(engine, checkfirst=True)
+            except SQLAlchemyError:  # created meanwhile by another process: check it is there
+                CALLBACK_KEYS.create(engine, checkfirst=True)
+            self._table_ready = True
 
     def record(self, asset_uri: str, extra: Mapping[str, Any]) -> Outcome:
         from airflow.assets.manager import asset_manager
-        from airflow.models.asset import AssetActive, AssetEvent, AssetModel
+        from airflow.models.asset import AssetActive, AssetModel
         from airflow.utils.session import create_session
         from sqlalchemy import select
 
+        self._ensure_table()
+        conn_id, kling_task_id, status = callback_key(extra)
         with create_session() as session:
             assets = session.scalars(
                 select(AssetModel)
@@ -70,13 +110,20 @@ class AirflowAssetEvents:
                     "Kling callback: no active asset %s (no DAG declares it): nothing recorded", asset_uri
                 )
                 return Outcome.NO_ASSET
-            since = datetime.now(UTC) - DUPLICATE_WINDOW
-            recent = session.scalars(
-                select(AssetEvent.extra).where(
-                    AssetEvent.asset_id.in_([asset.id for asset in assets]), AssetEvent.timestamp >= since
+            try:
+                session.execute(
+                    insert(CALLBACK_KEYS).values(
+                        conn_id=conn_id,
+                        kling_task_id=kling_task_id,
+                        status=status,
+                        asset_uri=asset_uri,
+                        webhook_id=str(extra.get("webhook_id") or ""),
+                        recorded_at=datetime.now(UTC),
+                    )
                 )
-            )
-            if any(is_same_callback(recorded, extra) for recorded in recent):
+                session.flush()
+            except IntegrityError:
+                session.rollback()
                 return Outcome.DUPLICATE
             for asset in assets:
                 asset_manager.register_asset_change(

@@ -14,10 +14,15 @@ the hook reads answers with (:func:`~airflow_provider_kling.models.task.task_fro
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from airflow_provider_kling.errors import KlingResponseError
 from airflow_provider_kling.models.task import KlingTask, TaskStatus, record_style, task_from_data
+
+#: Units are a plain, non-negative decimal of bounded length (Kling's are a few digits): not
+#: ``inf``, ``nan``, ``1e999`` or thousands of digits.
+_UNITS = re.compile(r"[0-9]{1,15}(\.[0-9]{1,12})?")
 
 
 class CallbackBodyError(ValueError):
@@ -56,6 +61,8 @@ def parse_callback(body: bytes) -> CallbackRecord:
         data = json.loads(body)
     except ValueError:
         raise CallbackBodyError("the callback body is not JSON") from None
+    except RecursionError:  # JSON nested deeper than the interpreter's stack (a body is <= 256 KiB)
+        raise CallbackBodyError("the callback body is nested too deep") from None
     if not isinstance(data, dict):
         raise CallbackBodyError("the callback body is not a JSON object")
     if "code" in data and isinstance(data.get("data"), dict):
@@ -64,7 +71,12 @@ def parse_callback(body: bytes) -> CallbackRecord:
         task = task_from_data(data, "a callback")
     except KlingResponseError as exc:
         raise CallbackBodyError(str(exc)) from None
-    return record_of_task(task, record_style(data).value)
+    except RecursionError:
+        raise CallbackBodyError("the callback body is nested too deep") from None
+    record = record_of_task(task, record_style(data).value)
+    if record.units is not None and not _UNITS.fullmatch(record.units):
+        raise CallbackBodyError("the callback's units are not a plain non-negative decimal")
+    return record
 
 
 def record_of_task(task: KlingTask, shape: str = "query") -> CallbackRecord:

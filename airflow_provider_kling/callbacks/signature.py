@@ -29,6 +29,8 @@ SCHEME = "v1"
 #: A webhook id is an opaque token; anything longer or stranger is not Kling's.
 MAX_WEBHOOK_ID_LENGTH = 256
 _SECRET_SEPARATORS = re.compile(r"[\s,]+")
+#: Unix seconds: ASCII digits only (``str.isdigit`` also accepts ``²³``, which ``int`` refuses).
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 class WebhookVerificationError(ValueError):
@@ -125,7 +127,7 @@ def verify_webhook(
         )
     if len(webhook_id) > MAX_WEBHOOK_ID_LENGTH or not webhook_id.isprintable():
         raise WebhookVerificationError("malformed", "webhook-id is not a plain token")
-    if not raw_timestamp.isdigit() or len(raw_timestamp) > 12:
+    if not _TIMESTAMP.fullmatch(raw_timestamp):
         raise WebhookVerificationError("malformed", "webhook-timestamp must be Unix seconds")
     timestamp = int(raw_timestamp)
     now = time.time() if now is None else now

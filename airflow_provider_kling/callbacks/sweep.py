@@ -1,8 +1,11 @@
-"""The sweep's decision: which of our Kling tasks never had their terminal callback recorded.
+"""The sweep's decision: which of our Kling tasks never had their terminal callback recorded,
+or had it consumed only by runs that failed.
 
 No Airflow, no I/O: the sweep operator lists the account's tasks and the asset's recent events,
 and asks :func:`find_missing`. A task is ours when its external task id is one this provider
-made (``[<namespace>-]airflow-<instance>-<fingerprint>``), of the namespace asked for.
+made (``[<namespace>-]airflow-<instance>-<fingerprint>``), of the namespace asked for. An event
+whose every consuming run failed (a consumer run that could not reach the api-server, say)
+counts as lost: the sweep records the task again, and the consumer's next run stores it.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from airflow_provider_kling.callbacks.records import CallbackRecord, record_of_task
 from airflow_provider_kling.idempotency import parse_external_task_id
@@ -31,6 +35,17 @@ class SweepFindings:
     still_open: list[CallbackRecord] = field(default_factory=list)
     #: Ours and seen at all (recorded, recovered, open or not late yet).
     ours: int = 0
+
+
+#: The state of a DAG run that will not store anything more.
+FAILED_RUN = "failed"
+
+
+def was_consumed(created_dagruns: Iterable[Any]) -> bool:
+    """Whether an event still stands for its task: it queued no run yet (its run is still to
+    come), or at least one of the runs it created did not fail."""
+    states = [str(getattr(run, "state", None) or "") for run in created_dagruns]
+    return not states or any(state != FAILED_RUN for state in states)
 
 
 def is_ours(external_task_id: str | None, namespace: str | None) -> bool:

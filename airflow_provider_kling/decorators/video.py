@@ -1,20 +1,24 @@
 """``@task.kling_video``: the TaskFlow form of the video operators, made by the one decorator factory.
 
-The decorated function returns a prompt (text-to-video), or a dict of request fields: with an
-``first_frame`` (or ``last_frame``) it is image-to-video, otherwise text-to-video. Operator arguments
-(``output_path``, ``deferrable`` ...) go to the decorator, as with ``@task.kling_image``::
+The decorated function returns a prompt (text-to-video), or a dict of request fields: with a frame
+(``first_frame`` or ``last_frame``: image-to-video's ``frame_fields``) it is image-to-video,
+otherwise text-to-video. Operator
+arguments (``output_path``, ``deferrable`` ...) go to the decorator, as with ``@task.kling_image``::
 
     @task.kling_video(output_path="s3://bucket/videos", output_conn_id="aws_default", duration=5)
     def product_video(image_result: dict) -> dict:
         return {"first_frame": image_result, "prompt": "the product turns slowly"}
+
+``kind=`` runs any other video kind's operator instead (``@task.kling_video(kind="omni-video")``),
+found by the kind it declares: a new video kind needs no change here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_kling.decorators.kling import make_kling_task_decorator
+from airflow_provider_kling.decorators.kling import make_kind_task_decorator
 from airflow_provider_kling.operators.base import KlingTaskOperator
 from airflow_provider_kling.operators.video import (
     KlingImageToVideoOperator,
@@ -27,24 +31,26 @@ if TYPE_CHECKING:
 
     from airflow_provider_kling.models.requests import KlingTaskRequest
 
+#: The operator of a prompt alone, and the one of a request with a frame.
+_FROM_TEXT, _FROM_FRAMES = KlingTextToVideoOperator, KlingImageToVideoOperator
 #: Every argument of the two operators, each once, in the order they are sent.
-_ARGUMENTS = tuple(
-    dict.fromkeys((*KlingImageToVideoOperator.request_arguments, *KlingTextToVideoOperator.request_arguments))
-)
+_ARGUMENTS = tuple(dict.fromkeys((*_FROM_FRAMES.request_arguments, *_FROM_TEXT.request_arguments)))
 
 
 class KlingPromptOrImageToVideoOperator(KlingVideoTaskOperator):
     """
-    Text-to-video, or image-to-video when given a first (or last) frame: the operator behind
-    ``@task.kling_video``. It takes the arguments of :class:`KlingTextToVideoOperator` and
-    :class:`KlingImageToVideoOperator`; the request is that endpoint's, with its rules (an
+    Text-to-video, or image-to-video when given a frame: the operator behind ``@task.kling_video``.
+    It takes the arguments of :class:`KlingTextToVideoOperator` and
+    :class:`KlingImageToVideoOperator`; the request is that kind's, with its rules (an
     ``aspect_ratio`` with an image is refused, as image-to-video has none).
     """
 
-    request_kind = KlingTextToVideoOperator.request_kind
+    request_kind = _FROM_TEXT.request_kind
+    #: The kinds this operator builds, the one chosen per request (read by the docs' tables).
+    request_kinds: ClassVar[tuple[str, ...]] = (_FROM_TEXT.request_kind, _FROM_FRAMES.request_kind)
     request_arguments = _ARGUMENTS
     template_fields: Sequence[str] = tuple(
-        dict.fromkeys((*KlingImageToVideoOperator.template_fields, *KlingTextToVideoOperator.template_fields))
+        dict.fromkeys((*_FROM_FRAMES.template_fields, *_FROM_TEXT.template_fields))
     )
 
     def __init__(self, **kwargs: Any) -> None:
@@ -54,14 +60,17 @@ class KlingPromptOrImageToVideoOperator(KlingVideoTaskOperator):
             setattr(self, name, value)
 
     def build_request(self, context: Context) -> KlingTaskRequest:
+        from airflow_provider_kling.models.requests import request_class  # not loaded at DAG parse
+
         fields = self.request_fields(context)
-        framed = fields.get("first_frame") is not None or fields.get("last_frame") is not None
-        self.request_kind = (KlingImageToVideoOperator if framed else KlingTextToVideoOperator).request_kind
+        frames: tuple[str, ...] = getattr(request_class(_FROM_FRAMES.request_kind), "frame_fields")  # noqa: B009
+        framed = any(fields.get(name) is not None for name in frames)
+        self.request_kind = (_FROM_FRAMES if framed else _FROM_TEXT).request_kind
         return super().build_request(context)
 
 
 assert set(KlingTaskOperator.template_fields) <= set(KlingPromptOrImageToVideoOperator.template_fields)
 
-_KlingVideoDecoratedOperator, kling_video_task = make_kling_task_decorator(
+_KlingVideoDecoratedOperator, kling_video_task = make_kind_task_decorator(
     KlingPromptOrImageToVideoOperator, "kling_video"
 )

@@ -309,7 +309,8 @@ class KlingBatchOperator(KlingOperatorBase):
 
         from airflow.sdk import Asset
 
-        from airflow_provider_kling.callbacks.events import callback_asset_uri, task_of_event  # parse cost
+        # DAG-parse cost: the callback records
+        from airflow_provider_kling.callbacks.events import callback_asset_uri, reading_again, task_of_event
 
         asset = Asset(callback_asset_uri(self.kling_conn_id))  # an inlet (see __init__)
         cursor = [datetime.fromtimestamp(since, tz=UTC)]
@@ -334,7 +335,7 @@ class KlingBatchOperator(KlingOperatorBase):
                 ended.append(task_of_event(extra))
             return ended
 
-        return read
+        return reading_again(read, logger=self.log)
 
     def _created_summary(self, admission: Any, context: Context, reads: int) -> dict[str, Any]:
         """What a fire-and-forget run leaves in XCom: every item's Kling task id and where it stands."""

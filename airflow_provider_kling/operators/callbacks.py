@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Asset, AssetAlias, BaseOperator
 
 from airflow_provider_kling.callbacks.events import callback_asset_uri, event_extra
-from airflow_provider_kling.callbacks.sweep import DEFAULT_DEADLINE, DEFAULT_GRACE, find_missing
+from airflow_provider_kling.callbacks.sweep import DEFAULT_DEADLINE, DEFAULT_GRACE, find_missing, was_consumed
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID, GENERATIONS_PATH, MAX_PAGE_SIZE
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
 from airflow_provider_kling.lifecycle.results import OutputNames, run_id_of
@@ -44,8 +44,9 @@ class KlingCallbackResultsOperator(BaseOperator):
     this DAG consumed (Airflow 3.1 lists the asset's whole history for that; later lines filter by
     time on the server): Airflow 3.1 to 3.3 give
     an event that lands while the scheduler creates a run to no run at all until another event
-    arrives (apache/airflow#56050; fixed upstream by referencing events from the run queue). Such
-    an event, caught up here, may be stored again by the next run if another event does arrive.
+    arrives (apache/airflow#56050; fixed upstream by referencing events from the run queue). An
+    event caught up here may also be the one that queued the next run: that run finds its task
+    stored (each Kling task is stored by one run, see :mod:`~airflow_provider_kling.callbacks.results`).
 
     :param output_path: Where images and the manifest go (a path or URI). (templated)
     :param output_conn_id: The storage connection, for an object store. (templated)
@@ -53,6 +54,9 @@ class KlingCallbackResultsOperator(BaseOperator):
         None keeps every task. (templated)
     :param kling_conn_id: The Kling connection whose download rules apply (size cap, hosts). (templated)
     :param asset_uri: The callback asset the DAG is scheduled on (default ``kling://<conn_id>/tasks``).
+
+    Each Kling task is stored by one run (see :mod:`~airflow_provider_kling.callbacks.results`);
+    ``max_active_tis_per_dag`` defaults to 1 so that two runs never store at the same time.
     """
 
     template_fields: Sequence[str] = ("output_path", "output_conn_id", "namespace", "kling_conn_id")
@@ -69,6 +73,8 @@ class KlingCallbackResultsOperator(BaseOperator):
     ) -> None:
         self.asset_uri = asset_uri or callback_asset_uri(kling_conn_id)
         kwargs.setdefault("inlets", [Asset(self.asset_uri)])
+        # One at a time across the DAG's runs: a run finds what the one before it stored.
+        kwargs.setdefault("max_active_tis_per_dag", 1)
         super().__init__(**kwargs)
         self.output_path = output_path
         self.output_conn_id = output_conn_id
@@ -134,14 +140,15 @@ class KlingCallbackResultsOperator(BaseOperator):
 
 
 class KlingCallbackSweepOperator(BaseOperator):
-    """Record the events of our Kling tasks whose terminal callback never arrived.
+    """Record the events of our Kling tasks whose terminal callback never arrived, or was lost.
 
     Lists the account's tasks of each endpoint created within ``lookback`` (newest first, pages of
     500), keeps ours (external ids this provider made, of ``namespace`` when given), and compares
     with the callback asset's recent events. A task that ended more than ``grace`` ago without an
-    event gets one, recorded through an asset alias on the same asset (``extra`` as the receiver
-    writes it, ``webhook_id`` ``sweep_<task id>``); one still running ``deadline`` after its
-    creation is reported, and fails the sweep when ``fail_on_open``.
+    event, or whose every event was consumed only by DAG runs that failed, gets one, recorded
+    through an asset alias on the same asset (``extra`` as the receiver writes it, ``webhook_id``
+    ``sweep_<task id>``); one still running ``deadline`` after its creation is reported, and fails
+    the sweep when ``fail_on_open``.
 
     :param kling_conn_id: The Kling connection. (templated)
     :param asset_uri: The callback asset (default ``kling://<conn_id>/tasks``); fixed when the DAG
@@ -229,7 +236,9 @@ class KlingCallbackSweepOperator(BaseOperator):
         return {
             str(event.extra["kling_task_id"])
             for event in events
-            if isinstance(event.extra, dict) and "kling_task_id" in event.extra
+            if isinstance(event.extra, dict)
+            and "kling_task_id" in event.extra
+            and was_consumed(getattr(event, "created_dagruns", None) or ())
         }
 
     def _recent_tasks(self, endpoint: str, since: datetime) -> list[KlingTask]:

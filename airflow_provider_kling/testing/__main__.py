@@ -20,7 +20,7 @@ from airflow_provider_kling.testing.server import KlingSimulator
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m airflow_provider_kling.testing",
-        description="A Kling-compatible image-generation API for tests and demos (no network, no account).",
+        description="A Kling-compatible image and video API for tests and demos (no network, no account).",
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="loopback address to listen on (default: %(default)s)"

@@ -66,6 +66,9 @@ class DeliveryControls:
     backoff: float = 0.5
     #: The next k messages answered 2xx are delivered once more (same ``webhook-id``).
     duplicate_next: int = 0
+    #: The next k messages answered 2xx are sent once more under a new ``webhook-id`` (the same
+    #: task body, as a sender that does not remember having delivered it).
+    resend_next: int = 0
     #: The next k tasks send their terminal callback before their processing one.
     out_of_order_next: int = 0
     #: The next k delivery attempts are signed with a key no receiver knows.
@@ -74,7 +77,7 @@ class DeliveryControls:
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1 (got {self.max_attempts!r})")
-        for name in ("backoff", "duplicate_next", "out_of_order_next", "bad_signature_next"):
+        for name in ("backoff", "duplicate_next", "resend_next", "out_of_order_next", "bad_signature_next"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (got {getattr(self, name)!r})")
 
@@ -212,6 +215,9 @@ class CallbackSender:
                 if self._take("duplicate_next"):
                     self._count("duplicates")
                     await self._attempt(url, webhook_id, body, bad_signature=False)
+                if self._take("resend_next"):
+                    self._count("resent")
+                    await self._attempt(url, f"msg_{uuid.uuid4().hex}", body, bad_signature=False)
                 return
         self._count("given_up")
         log.warning(

@@ -157,6 +157,16 @@ class KlingTaskDecorators(_Generated):
                 "",
             ]
             lines += [*tables.parameter_rows(item.arguments), ""]
+            others = ", ".join(
+                f"``{kind}`` (:ref:`{operator.__name__} <{anchor(operator)}>`)"
+                for kind, operator in item.other_kinds.items()
+            )
+            if others:
+                lines += [
+                    f"With ``kind=`` it runs another kind's operator instead, and takes that operator's "
+                    f"arguments the same way: {others}.",
+                    "",
+                ]
         return self.render(lines)
 
 
@@ -205,6 +215,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     setup_more(app)
     setup_kinds(app)
     setup_examples(app)
+    setup_markdown(app)
     app.connect("autodoc-process-docstring", markdown_tables_in_docstrings)
     app.connect("env-purge-doc", forget_documented)
     app.connect("env-check-consistency", check_coverage)
@@ -313,3 +324,20 @@ class KlingRequestModels(_Generated):
 def setup_examples(app: Sphinx) -> None:
     app.add_directive("kling-example-dags", KlingExampleDags)
     app.add_directive("kling-request-models", KlingRequestModels)
+
+
+class KlingMarkdownFile(_Generated):
+    """``.. kling-markdown-file:: ../CHANGELOG.md``: a Markdown file of the repository, rendered."""
+
+    required_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        from pathlib import Path
+
+        path = (Path(self.env.srcdir) / self.arguments[0]).resolve()
+        self.env.note_dependency(str(path))
+        return self.render(tables.markdown_to_rst(path.read_text(encoding="utf-8")))
+
+
+def setup_markdown(app: Sphinx) -> None:
+    app.add_directive("kling-markdown-file", KlingMarkdownFile)

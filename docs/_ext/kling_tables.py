@@ -246,11 +246,7 @@ def parameters(cls: type) -> list[Parameter]:
     (``{"a", "b"} & set(kwargs)``). Airflow's own (``task_id``, ``retries`` ...) are not listed.
     """
     templated = set(getattr(cls, "template_fields", ()) or ())
-    docs: dict[str, str] = {}
-    for klass in cls.__mro__:
-        if klass.__module__.startswith(PACKAGE):
-            for name, text in param_docs(klass.__doc__).items():
-                docs.setdefault(name, text)
+    docs = own_descriptions(cls)
     found: dict[str, Parameter] = {}
     excluded: set[str] = set()
     for klass in cls.__mro__:
@@ -284,19 +280,65 @@ def parameters(cls: type) -> list[Parameter]:
                 name=name,
                 default=None,
                 templated=name in templated,
-                description=docs.get(name) or _any_param_doc(name),
+                description=docs.get(name, ""),
                 declared_by=cls.__name__,
             )
     return list(found.values())
 
 
-def _any_param_doc(name: str) -> str:
-    """The ``:param name:`` text of the first public operator that documents ``name``."""
-    for cls in public_classes().values():
-        text = param_docs(cls.__doc__).get(name)
-        if text:
-            return text
-    return ""
+def kinds_of(cls: type) -> tuple[str, ...]:
+    """The request kinds an operator builds: its ``request_kinds`` when it picks one per request
+    (the video decorator's), else its ``request_kind``; none for a class that builds no request."""
+    kinds = getattr(cls, "request_kinds", None)
+    if kinds:
+        return tuple(kinds)
+    kind = getattr(cls, "request_kind", None)
+    return (kind,) if isinstance(kind, str) else ()
+
+
+def kind_operators(kind: str) -> list[type]:
+    """The public operators that declare ``kind`` themselves (their own ``request_kind``)."""
+    return [cls for cls in public_classes().values() if vars(cls).get("request_kind") == kind]
+
+
+def field_descriptions(kind: str) -> dict[str, str]:
+    """The field descriptions the request model of ``kind`` declares (``models.requests.kind_table``)."""
+    from airflow_provider_kling.models.requests import REQUEST_KINDS, kind_table
+
+    if kind not in REQUEST_KINDS:
+        return {}
+    return {row["name"]: row["description"] for row in kind_table(kind) if row["description"]}
+
+
+def field_styles(model: type) -> dict[str, str]:
+    """Which API styles take each field of a kind whose model speaks both (``kind_table``'s
+    ``styles``); empty for a model of one style."""
+    from airflow_provider_kling.models.requests import REQUEST_KINDS, kind_table
+
+    kind = getattr(model, "kind", "")
+    if REQUEST_KINDS.get(kind) is not model or not getattr(model, "model_path_models", ()):
+        return {}
+    return {row["name"]: ", ".join(row["styles"]) for row in kind_table(kind)}
+
+
+def own_descriptions(cls: type) -> dict[str, str]:
+    """Each argument's description from its one home, never another kind's: the request model of
+    the class's kind(s) for a request field, else a ``:param:`` of the class or its package bases,
+    else one of the operator that declares the kind (the video decorator's operator builds two)."""
+    docs: dict[str, str] = {}
+    kinds = kinds_of(cls)
+    for kind in kinds:
+        for name, text in field_descriptions(kind).items():
+            docs.setdefault(name, text)
+    for klass in cls.__mro__:
+        if klass.__module__.startswith(PACKAGE):
+            for name, text in param_docs(klass.__doc__).items():
+                docs.setdefault(name, text)
+    for kind in kinds:
+        for operator in kind_operators(kind):
+            for name, text in param_docs(operator.__doc__).items():
+                docs.setdefault(name, text)
+    return docs
 
 
 def parameter_rows(params: list[Parameter], *, templated_column: bool = True) -> list[str]:
@@ -332,9 +374,8 @@ def parameter_rows(params: list[Parameter], *, templated_column: bool = True) ->
 
 
 def hook_methods(cls: type) -> dict[str, Any]:
-    """A hook's public methods declared by the package's hook classes, in source order; an alias
-    (``create_image_task = create_task``) is not repeated (see :func:`hook_aliases`). Methods of a
-    non-hook base (the sans-I/O core the senders run) are left to the API reference."""
+    """A hook's public methods declared by the package's hook classes, in source order. Methods of
+    a non-hook base (the sans-I/O core the senders run) are left to the API reference."""
     from airflow.sdk import BaseHook
 
     methods: dict[str, Any] = {}
@@ -349,23 +390,6 @@ def hook_methods(cls: type) -> dict[str, Any]:
             seen.add(function)
             methods[name] = getattr(cls, name)
     return methods
-
-
-def hook_aliases(cls: type) -> dict[str, list[str]]:
-    """Other public names of the same methods: ``{"create_task": ["create_image_task"]}``."""
-    primary = {_function_of(method): name for name, method in hook_methods(cls).items()}
-    aliases: dict[str, list[str]] = {}
-    for name in dir(cls):
-        if name.startswith("_") or name in primary.values():
-            continue
-        function = _function_of(getattr(cls, name))
-        if function in primary:
-            aliases.setdefault(primary[function], []).append(name)
-    return aliases
-
-
-def _function_of(method: Any) -> Any:
-    return getattr(method, "__func__", method)
 
 
 def method_parameters(method: Any) -> list[Parameter]:
@@ -621,11 +645,23 @@ def request_fields(model: type) -> list[tuple[str, str, str, str]]:
 
 
 def request_field_rows(model: type) -> list[str]:
-    lines = [".. list-table::", "   :header-rows: 1", "   :widths: 20 40 15 25", ""]
-    lines += ["   * - field", "     - type", "     - default", "     - checked here"]
+    """A request model's fields; a ``meaning`` column once the model describes its fields, and an
+    ``API styles`` column for a kind whose models speak both styles."""
+    fields_of = model.model_fields  # type: ignore[attr-defined]
+    described = {name: info.description for name, info in fields_of.items() if info.description}
+    styles = field_styles(model)
+    header = ["field", "type", "default", "checked here"]
+    header += ["API styles"] if styles else []
+    header += ["meaning"] if described else []
+    widths = {4: "20 40 15 25", 5: "15 25 10 15 35", 6: "14 22 10 14 12 28"}[len(header)]
+    lines = [".. list-table::", "   :header-rows: 1", f"   :widths: {widths}", ""]
+    lines += [f"   * - {header[0]}", *(f"     - {cell}" for cell in header[1:])]
     for name, type_text, default, rules in request_fields(model):
-        lines += [f"   * - ``{name}``", f"     - ``{one_line(type_text)}``", f"     - ``{default}``"]
-        lines.append(f"     - {rules}" if rules else "     -")
+        cells = [f"``{one_line(type_text)}``", f"``{default}``", rules]
+        cells += [styles.get(name, "")] if styles else []
+        cells += [one_line(described.get(name, ""))] if described else []
+        lines.append(f"   * - ``{name}``")
+        lines += [f"     - {cell}" if cell else "     -" for cell in cells]
     return lines
 
 
@@ -680,6 +716,19 @@ class TaskDecorator:
     def arguments(self) -> list[Parameter]:
         """The decorator's own arguments: the operator's, but those the function must return."""
         return [param for param in parameters(self.operator) if param.name not in self.required]
+
+    @property
+    def other_kinds(self) -> dict[str, type]:
+        """The kinds ``kind=`` may choose (those making the same media), each with its operator."""
+        from airflow_provider_kling.decorators.kling import operator_for_kind
+        from airflow_provider_kling.models.requests import REQUEST_KINDS, media_of
+
+        media = media_of(self.operator.request_kind)
+        return {
+            kind: operator_for_kind(kind)
+            for kind in REQUEST_KINDS
+            if media_of(kind) == media and kind not in kinds_of(self.operator)
+        }
 
 
 def task_decorators() -> list[TaskDecorator]:
@@ -759,3 +808,90 @@ def request_models() -> list[type]:
             ):
                 found[f"{module_name}.{name}"] = value
     return list(found.values())
+
+
+# -- Markdown files (CHANGELOG.md) ---------------------------------------------------------------
+
+#: reStructuredText section underlines for Markdown heading levels 1, 2, 3 and deeper.
+_UNDERLINES = "=-~^"
+
+
+def _rst_text(text: str) -> str:
+    """Plain text with reStructuredText's markup characters escaped."""
+    return re.sub(r"([\\`*_|])", r"\\\1", text)
+
+
+def _rst_inline(children: list[Any]) -> str:
+    """Markdown inline tokens as reStructuredText: code, strong, emphasis, links, text. Markup does
+    not nest in reStructuredText: strong text holding code shows the code alone."""
+    parts: list[str] = []
+    strong: list[str] | None = None
+    link: str | None = None
+    label: list[str] = []
+    for token in children:
+        kind = token.type
+        if link is not None and kind != "link_close":
+            label.append(token.content)
+            continue
+        piece = ""
+        if kind == "text":
+            piece = _rst_text(token.content)
+        elif kind == "code_inline":
+            piece = f"\\ ``{token.content}``\\ "
+        elif kind == "strong_open":
+            strong = []
+        elif kind == "strong_close" and strong is not None:
+            inner = "".join(strong)
+            piece = inner if "``" in inner else f"\\ **{inner}**\\ "
+            strong = None
+        elif kind in ("em_open", "em_close"):
+            piece = "\\ *" if kind == "em_open" else "*\\ "
+        elif kind == "link_open":
+            link, label = str(token.attrs.get("href", "")), []
+        elif kind == "link_close":
+            piece = f"\\ `{_rst_text(''.join(label))} <{link}>`__\\ "
+            link = None
+        elif kind in ("softbreak", "hardbreak"):
+            piece = " "
+        (strong if strong is not None and kind != "strong_close" else parts).append(piece)
+    text = "".join(parts)
+    # An escaped space is needed only between markup and a word character: drop the others.
+    text = re.sub(r"^(\\ )+|(\\ )+$", "", text)
+    text = re.sub(r"(\\ )+", r"\\ ", text)
+    return re.sub(r"(?<=[\s(\[])\\ |\\ (?=[\s.,;:)\]])", "", text)
+
+
+def markdown_to_rst(markdown: str) -> list[str]:
+    """A Markdown document of headings, paragraphs and (nested) bullet lists, as reStructuredText
+    lines (what ``CHANGELOG.md`` uses; Sphinx reads no Markdown without an extension)."""
+    from markdown_it import MarkdownIt
+
+    lines: list[str] = []
+    depth = 0
+    item_start = False
+    heading: int | None = None
+    for token in MarkdownIt("commonmark").parse(markdown):
+        indent = "  " * max(depth - 1, 0)
+        if token.type == "heading_open":
+            heading = int(token.tag[1:])
+        elif token.type == "inline" and heading is not None:
+            title = _rst_inline(token.children or [])
+            lines += [title, _UNDERLINES[min(heading, len(_UNDERLINES)) - 1] * len(title), ""]
+            heading = None
+        elif token.type == "bullet_list_open":
+            depth += 1
+        elif token.type == "bullet_list_close":
+            depth -= 1
+            lines.append("")
+        elif token.type == "list_item_open":
+            item_start = True
+        elif token.type == "inline":
+            text = _rst_inline(token.children or [])
+            if depth and item_start:
+                lines.append(f"{indent}- {text}")
+                item_start = False
+            elif depth:
+                lines += ["", f"{indent}  {text}"]
+            else:
+                lines += [text, ""]
+    return lines

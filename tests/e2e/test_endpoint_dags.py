@@ -34,6 +34,12 @@ ENDPOINT_TASKS = {
 }
 
 
+def polled(simulator: KlingSimulator) -> bool:
+    """The simulator has a task that was created, and asked about since."""
+    counters = simulator.counters(simulator.api_key)
+    return counters["creates"] >= 1 and counters["queries"] + counters["lists"] >= 1
+
+
 def env_for(home: Path, dags: Path, simulator: KlingSimulator, **extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "KLING_"))}
     env.update(
@@ -170,15 +176,16 @@ def kill_mid_wait_then_rerun(
             start_new_session=True,
         )
         deadline = time.monotonic() + 120
-        while simulator.counters(simulator.api_key)["creates"] < 1:
+        # mid-wait: the task has been created and polled
+        while not polled(simulator):
             assert first.poll() is None, first_log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "the task never created its Kling task"
+            assert time.monotonic() < deadline, "the task never created and polled its Kling task"
             time.sleep(0.2)
-        time.sleep(0.5)  # mid-wait: the task is polling
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(timeout=30)
     (created,) = simulator.tasks(simulator.api_key)
     assert created["task_status"] != "succeed"
+    simulator.advance(to="succeed")  # it ends while no worker watches
     match = re.search(r"run_id=(manual__\S+)", first_log.read_text())
     assert match is not None, first_log.read_text()[-3000:]
     again = subprocess.run(
@@ -201,7 +208,7 @@ def resume_home(migrated_home: Path, tmp_path: Path) -> Path:
 
 def test_sigkill_mid_wait_then_rerun_resumes_the_same_expand_task(simulator, resume_home, tmp_path):
     simulator.reset()
-    simulator.set_latency(6)
+    simulator.set_progress("manual")  # the task runs until the test ends it, however slow the machine
     source = tmp_path / "source.png"
     source.write_bytes(make_png("a stored photo", 0, 400, 400))
     env = env_for(
@@ -217,7 +224,7 @@ def test_sigkill_mid_wait_then_rerun_resumes_the_same_expand_task(simulator, res
             simulator, env, "kling_expand_resume_after_kill", "expand", tmp_path
         )
     finally:
-        simulator.set_latency(0.3)
+        simulator.set_progress("timed")
 
     assert f"Resuming Kling task {created['task_id']}" in output, output[-3000:]
     assert simulator.counters(simulator.api_key)["creates"] == 1

@@ -134,6 +134,11 @@ def expected_catalogue_prompts() -> list[str]:
     return [jinja2.Template(row["prompt"]).render(ds=DATE, logical_date=logical_date) for row in rows]
 
 
+def catalogue_names() -> list[str]:
+    with (DAGS_FOLDER / "prompts" / "catalogue.csv").open(newline="", encoding="utf-8") as handle:
+        return [row["name"] for row in csv.DictReader(handle)]
+
+
 def created(simulator: KlingSimulator) -> int:
     """How many image tasks the simulator was asked to create (each one is a paid generation)."""
     return int(simulator.counters(simulator.api_key)["creates"])
@@ -167,6 +172,8 @@ def test_scheduled_batch_stores_each_prompts_image_with_manifest_and_contact_she
     assert manifest["dag_id"] == dag_id
     assert manifest["date"] == DATE
     assert [entry["prompt"] for entry in manifest["prompts"]] == prompts
+    assert [entry["name"] for entry in manifest["prompts"]] == catalogue_names()
+    assert "[error" not in output  # reading the mapped results asks for none past the last
     sheet = (folder / "contact_sheet.html").read_text()
     # Units per prompt and the run's total: what the simulator deducted.
     deducted = [
@@ -359,7 +366,8 @@ def test_product_video_turns_each_catalogue_image_into_a_stored_video_and_a_shee
     assert_dag_run_succeeded(airflow_home, "kling_scheduled_batch")
     images = kling_simulator.tasks(kling_simulator.api_key)
 
-    assert_dag_run_succeeded(airflow_home, "kling_product_video")  # by hand: the asset's newest event
+    output = assert_dag_run_succeeded(airflow_home, "kling_product_video")  # by hand: the newest event
+    assert "[error" not in output
 
     (folder,) = (airflow_home.output_dir / DATE / "kling_product_video").iterdir()
     videos = sorted(folder.glob("product_video_*_0.mp4"))
@@ -370,6 +378,8 @@ def test_product_video_turns_each_catalogue_image_into_a_stored_video_and_a_shee
     assert sheet.count("<video ") == len(videos)
     for video in videos:
         assert f'src="{video.name}"' in sheet
+    for name in catalogue_names():  # each video's caption names its catalogue row
+        assert f"<figcaption><b>{name}</b>: 5 s" in sheet
     sent = [task["request"] for task in kling_simulator.tasks(kling_simulator.api_key) if task not in images]
     image_urls = {task["task_result"]["images"][0]["url"] for task in images}
     assert len(sent) == len(videos)  # one paid create per catalogue image

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_kling.testing import KlingSimulator
+
 DAGS = Path(__file__).resolve().parent.parent / "dags"
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -40,6 +42,12 @@ def airflow_env(airflow_home, kling_simulator, tmp_path) -> dict[str, str]:
         "KLING_TEST_POLL_INTERVAL": "0.2",
         "PYTHONWARNINGS": "ignore",
     }
+
+
+def polled(simulator: KlingSimulator) -> bool:
+    """The simulator has a task that was created, and asked about since."""
+    counters = simulator.counters(simulator.api_key)
+    return counters["creates"] >= 1 and counters["queries"] + counters["lists"] >= 1
 
 
 def test_dags_test_runs_operator_on_worker_and_deferred(kling_simulator, airflow_env, tmp_path):
@@ -69,7 +77,7 @@ def test_dags_test_runs_operator_on_worker_and_deferred(kling_simulator, airflow
 
 
 def test_sigkill_mid_wait_then_rerun_resumes_the_same_kling_task(kling_simulator, airflow_env, tmp_path):
-    kling_simulator.set_latency(6)
+    kling_simulator.set_progress("manual")  # the task runs until the test ends it, however slow the machine
     first_log = tmp_path / "first.log"
     with first_log.open("w") as out:
         first = subprocess.Popen(
@@ -80,15 +88,16 @@ def test_sigkill_mid_wait_then_rerun_resumes_the_same_kling_task(kling_simulator
             start_new_session=True,
         )
         deadline = time.monotonic() + 120
-        while kling_simulator.counters(kling_simulator.api_key)["creates"] < 1:
+        # mid-wait: the task has been created and polled
+        while not polled(kling_simulator):
             assert first.poll() is None, first_log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "the task never created its Kling task"
+            assert time.monotonic() < deadline, "the task never created and polled its Kling task"
             time.sleep(0.2)
-        time.sleep(0.5)  # mid-wait: the task is polling
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(timeout=30)
     created = kling_simulator.tasks(kling_simulator.api_key)
     assert len(created) == 1 and created[0]["task_status"] != "succeed"
+    kling_simulator.advance(to="succeed")  # it ends while no worker watches
     run_id = re.search(r"(manual__\d{4}-\d\d-\d\dT[0-9:.+-]+)", first_log.read_text()).group(1)  # any 3.x log
 
     again = subprocess.run(

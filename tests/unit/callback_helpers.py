@@ -14,7 +14,7 @@ from typing import Any
 import uvicorn
 
 from airflow_provider_kling.callbacks.receiver import CallbackConnection
-from airflow_provider_kling.callbacks.recorder import Outcome, is_same_callback
+from airflow_provider_kling.callbacks.recorder import Outcome, callback_key
 from airflow_provider_kling.callbacks.signature import parse_secrets, signature
 
 SECRET = "whsec_" + base64.b64encode(b"receiver-test-secret-of-32-bytes").decode()
@@ -38,7 +38,8 @@ class Connections:
 
 
 class Recorder:
-    """Records events in memory, with the real recorder's duplicate rule; ``assets`` are the declared ones."""
+    """Records events in memory, one per the real recorder's key (on any asset); ``assets`` are
+    the declared ones."""
 
     def __init__(self, *assets: str) -> None:
         self.assets = set(assets) or {"kling://kling_default/tasks"}
@@ -49,7 +50,7 @@ class Recorder:
         with self.lock:
             if asset_uri not in self.assets:
                 return Outcome.NO_ASSET
-            if any(uri == asset_uri and is_same_callback(seen, extra) for uri, seen in self.events):
+            if any(callback_key(seen) == callback_key(extra) for _, seen in self.events):
                 return Outcome.DUPLICATE
             self.events.append((asset_uri, dict(extra)))
             return Outcome.RECORDED
@@ -91,7 +92,7 @@ def serve(app: Any) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 120
     while not server.started:
         if time.monotonic() > deadline:
             raise RuntimeError("the receiver did not start")

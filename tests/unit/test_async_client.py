@@ -12,6 +12,7 @@ from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.triggers import watch
 from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 from tests.unit.fakes import FakeClock
+from tests.unit.waiting import await_until
 
 
 def create_task(prompt: str = "a lantern festival") -> str:
@@ -41,21 +42,22 @@ async def run_to_event(trigger: KlingTaskTrigger) -> dict:
 
 
 async def test_two_triggers_share_one_client_and_the_last_to_end_closes_it(kling_connection, builds):
-    kling_connection.set_latency(1.5)
+    kling_connection.set_progress("manual")  # the slow task ends when the test says so
     slow = create_task()
-    kling_connection.set_latency(0)
+    kling_connection.set_progress("immediate")
     quick = create_task()
-    deadline = time.time() + 10
+    deadline = time.time() + 300
     slow_trigger = KlingTaskTrigger(slow, poll_interval=0.05, deadline=deadline)
     quick_trigger = KlingTaskTrigger(quick, poll_interval=0.05, deadline=deadline)
 
     slow_run = asyncio.ensure_future(run_to_event(slow_trigger))
-    await asyncio.sleep(0.05)  # the slow trigger has its client
+    await await_until(lambda: builds, "the slow trigger has its client")
     quick_event = await run_to_event(quick_trigger)
 
     assert quick_event["status"] == "success"
     assert len(builds) == 1, "the second trigger used the first one's client"
     assert not builds[0].is_closed, "still in use by the slow trigger"
+    kling_connection.advance(slow, to="succeed")
     assert (await slow_run)["status"] == "success"
     assert builds[0].is_closed
     assert async_client.open_clients() == 0
@@ -83,8 +85,8 @@ async def test_a_trigger_cancelled_mid_poll_leaks_nothing(kling_connection, buil
     trigger = KlingTaskTrigger(task_id, poll_interval=0.05, deadline=time.time() + 30)
 
     running = asyncio.ensure_future(run_to_event(trigger))
-    await asyncio.sleep(watch.BATCH_WINDOW + 0.3)  # the first GET /tasks waits for its batch
-    assert async_client.open_clients() == 1 and watch.watched_tasks() == 1
+    await await_until(lambda: async_client.open_clients() == 1 and watch.watched_tasks() == 1, "a poll")
+    await asyncio.sleep(watch.BATCH_WINDOW + 0.3)  # at least: the first GET /tasks waits for its batch
     running.cancel()
     with pytest.raises(asyncio.CancelledError):
         await running

@@ -133,3 +133,34 @@ def test_the_single_operator_sends_the_receivers_url_and_does_not_wait(
     (task,) = simulator.tasks()
     assert task["request"]["callback_url"] == f"{receiver_url[0]}/kling/callbacks/kling_default?asset=shop-a"
     assert simulator.counters(simulator.api_key)["queries"] == 0
+
+
+class FlakyEvents(RecordedEvents):
+    """The receiver's events, but the first read fails as a task's does while the api-server restarts."""
+
+    def __getitem__(self, asset: Any) -> list[Any]:
+        if self.reads == 0:
+            self.reads += 1
+            raise RuntimeError("API_SERVER_ERROR")
+        return super().__getitem__(asset)
+
+
+def test_one_failed_read_of_the_callback_events_does_not_fail_the_producer(
+    simulator: KlingSimulator, receiver_url: tuple[str, Recorder]
+) -> None:
+    _, recorder = receiver_url
+    operator = KlingBatchOperator(
+        task_id="batch",
+        requests=[f"catalogue item {n}" for n in range(3)],
+        slots=2,
+        output_path=None,
+        callback_url="receiver",
+        wait_for_completion=False,
+        poll_interval=0.1,
+    )
+    events = FlakyEvents(recorder)
+
+    summary = operator.execute(make_context(inlet_events=events))
+
+    assert summary["total"] == 3 and simulator.counters(simulator.api_key)["creates"] == 3
+    assert events.reads >= 2  # the failed read, then a read that answered

@@ -223,17 +223,19 @@ def test_credentials_kling_refuses_stop_the_batch_before_any_create_and_fail_wit
 
 
 def test_items_not_done_by_the_timeout_are_left_to_a_retry_that_resumes_them(kling_connection, tmp_path):
-    kling_connection.set_latency(1.5)
+    kling_connection.set_progress("manual")  # nothing ends during the first try, however slow the machine
     requests = [f"p{i}" for i in range(3)]
     ctx = context()
 
     with pytest.raises(KlingError, match="3 of 3 batch items did not succeed") as first_try:
-        make_batch(tmp_path, requests=requests, slots=2, timeout=0.5).execute(ctx)
+        make_batch(tmp_path, requests=requests, slots=2, timeout=2).execute(ctx)
     assert first_try.value.airflow_retryable
     assert ctx["ti"].xcom[XCOM_BATCH_SUMMARY]["counts"] == {"unfinished": 3}
     rows = manifest(ctx["ti"].xcom[XCOM_BATCH_SUMMARY])["items"]
     assert [bool(row["kling_task_id"]) for row in rows] == [True, True, False]  # 2 slots: the third waited
 
+    kling_connection.advance(to="succeed")
+    kling_connection.set_progress("timed")
     summary = make_batch(tmp_path, requests=requests, slots=2, timeout=30).execute(context())
 
     assert summary["counts"] == {"succeeded": 3}

@@ -278,3 +278,68 @@ def test_results_operator_catches_up_from_a_plain_list_of_events_as_airflow_3_1_
 
     manifest = json.loads(Path(summary["manifest"].removeprefix("file://")).read_text())
     assert {row["kling_task_id"] for row in manifest["tasks"]} == {first, stranded}
+
+
+def test_an_event_caught_up_by_one_run_is_not_stored_again_by_the_run_it_queued(
+    immediate: KlingSimulator, tmp_path: Path
+) -> None:
+    """Run 1 catches up an event that also queued run 2 (no run consumed it yet); run 2 finds it stored."""
+    from datetime import UTC, datetime
+
+    from tests.unit.task_context import RecordingTaskInstance
+
+    first, queued = (create(immediate, f"jar {n}", our_id(20 + n)) for n in range(2))
+    at = [datetime(2026, 12, 3, 8, 0, second, tzinfo=UTC) for second in range(2)]
+    operator = KlingCallbackResultsOperator(task_id="store_results", output_path=str(tmp_path))
+
+    def event(task_id: str, when: datetime) -> SimpleNamespace:
+        return SimpleNamespace(
+            extra=extra_of(immediate, task_id, f"m_{task_id}"), timestamp=when, created_dagruns=[]
+        )
+
+    run_1 = [event(first, at[0])]
+    run_2 = [event(queued, at[1])]
+    operator.execute(
+        make_context(
+            RecordingTaskInstance(run_id="asset_triggered__1"),
+            triggering_asset_events=by_asset(run_1),
+            inlet_events=by_asset(Events(run_1 + run_2)),
+        )
+    )
+    downloads = immediate.counters(immediate.api_key)["images"]
+    summary = operator.execute(
+        make_context(
+            RecordingTaskInstance(run_id="asset_triggered__2"),
+            triggering_asset_events=by_asset(run_2),
+            inlet_events=by_asset(Events(run_1 + run_2)),
+        )
+    )
+
+    assert immediate.counters(immediate.api_key)["images"] == downloads == 4
+    assert sorted(path.parent.name for path in tmp_path.rglob("*.png")) == ["asset_triggered__1"] * 4
+    assert summary["already_stored"] == 1 and summary["files_stored"] == 2
+    assert operator.max_active_tis_per_dag == 1  # two runs never store at once
+    manifest = json.loads(Path(summary["manifest"].removeprefix("file://")).read_text())
+    assert [row["stored_by"] for row in manifest["tasks"]] == ["asset_triggered__1"]
+
+
+def test_the_sweep_records_again_a_task_whose_event_only_failed_runs_consumed(
+    kling_connection: KlingSimulator,
+) -> None:
+    kling_connection.configure(progress="immediate")
+    lost, stored, queued = (create(kling_connection, f"a mug {n}", our_id(30 + n)) for n in range(3))
+
+    def event(task_id: str, *states: str) -> SimpleNamespace:
+        runs = [SimpleNamespace(dag_id="consumer", run_id=f"r{n}", state=s) for n, s in enumerate(states)]
+        return SimpleNamespace(
+            extra=extra_of(kling_connection, task_id, f"m_{task_id}"), created_dagruns=runs
+        )
+
+    alias = Alias()
+    operator = KlingCallbackSweepOperator(task_id="sweep", grace=timedelta(0))
+    events = [event(lost, "failed"), event(stored, "failed", "success"), event(queued)]
+
+    summary = operator.execute(make_context(inlet_events=by_asset(events), outlet_events=Outlets(alias)))
+
+    assert summary["recovered"] == [lost]
+    assert [extra["kling_task_id"] for _, extra in alias.added] == [lost]

@@ -144,3 +144,12 @@ def test_a_secrets_repr_never_shows_it() -> None:
 
     assert VECTOR_SECRET not in repr(secret)
     assert "dGVzdHNlY3" not in repr(secret)
+
+
+@pytest.mark.parametrize("timestamp", ["\u00b2\u00b3", "\u0663", "12 ", "+12", "1_000", "1" * 13])
+def test_a_timestamp_of_anything_but_ascii_digits_is_a_verification_error(timestamp: str) -> None:
+    headers = {"webhook-id": "m", "webhook-timestamp": timestamp, "webhook-signature": "v1,x"}
+
+    with pytest.raises(WebhookVerificationError) as refused:
+        verify_webhook(headers, b"{}", [b"key"], now=0)
+    assert refused.value.reason == "malformed"

@@ -226,3 +226,62 @@ def test_a_factory_decorator_refuses_a_returned_field_its_operator_does_not_have
     with pytest.raises(TypeError, match="takes the human_image from the function's return value"):
         with DAG("kling_decorator_factory_arg", schedule=None):
             kling_try_on(task_id="arg", human_image="https://x/h.png")(lambda: {})()
+
+
+def test_kind_runs_that_kinds_operator_with_the_decorators_arguments(kling_connection, tmp_path):
+    from airflow_provider_kling.operators.endpoints import KlingVirtualTryOnOperator
+
+    kling_connection.set_progress("immediate")
+
+    def outfit(garment: str) -> dict[str, Any]:
+        return {
+            "human_image": "https://example.com/model.png",
+            "cloth_image": f"https://example.com/{garment}",
+        }
+
+    with DAG("kling_decorator_kind", schedule=None) as dag:
+        task.kling_image(kind="virtual-try-on", poll_interval=0.05, output_path=str(tmp_path))(outfit)(
+            "a.png"
+        )
+    (operator,) = dag.tasks
+    assert isinstance(operator, KlingVirtualTryOnOperator)
+    assert operator.custom_operator_name == "@task.kling_image"
+
+    result = operator.execute(make_context(RecordingTaskInstance(task_id="outfit")))
+
+    (sent,) = kling_connection.tasks()
+    assert sent["request"]["cloth_image"] == "https://example.com/a.png"
+    assert result["request_kind"] == "virtual-try-on"
+    assert Path(result["images"][0]["path"].removeprefix("file://")).read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_every_request_kind_has_the_one_operator_a_decorator_runs_for_it() -> None:
+    from airflow_provider_kling.decorators.kling import _declared_kinds, _operator_modules, operator_for_kind
+    from airflow_provider_kling.models.requests import REQUEST_KINDS
+
+    for kind in REQUEST_KINDS:
+        assert operator_for_kind(kind).request_kind == kind
+    declared = _declared_kinds(_operator_modules())  # every operator module is imported by now
+    assert {kind: len(operators) for kind, operators in declared.items()} == dict.fromkeys(REQUEST_KINDS, 1)
+
+
+def test_an_unknown_kind_is_refused_when_the_dag_is_parsed_naming_the_kinds() -> None:
+    with pytest.raises(ValueError, match=r"unknown Kling request kind 'sketch': one of .*virtual-try-on"):
+        task.kling_image(kind="sketch")
+
+
+def test_a_kind_of_other_media_fails_before_the_function_runs_or_any_http_call(kling_connection):
+    calls: list[str] = []
+
+    def teaser() -> str:
+        calls.append("called")
+        return "a teaser"
+
+    with DAG("kling_decorator_other_media", schedule=None) as dag:
+        task.kling_image(kind="text2video")(teaser)()
+    (operator,) = dag.tasks
+
+    with pytest.raises(AirflowFailException, match="makes images, but kind 'text2video' makes videos"):
+        operator.execute(make_context())
+    assert calls == []
+    assert kling_connection.counters(kling_connection.api_key)["requests"] == 0

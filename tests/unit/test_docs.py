@@ -155,10 +155,9 @@ def test_every_public_hook_method_and_its_parameters_are_listed() -> None:
         if not name.startswith("_") and callable(member) and any(name in vars(k) for k in hook_classes)
     }
     listed = tables.hook_methods(hook)
-    aliases = {alias: name for name, names in tables.hook_aliases(hook).items() for alias in names}
-    assert public == set(listed) | set(aliases), public ^ (set(listed) | set(aliases))
+    assert public == set(listed), public ^ set(listed)
     for name in public:
-        method = listed[aliases.get(name, name)]
+        method = listed[name]
         rows = tables.parameter_rows(tables.method_parameters(method), templated_column=False)
         for param in inspect.signature(getattr(hook, name)).parameters.values():
             if param.name in ("self", "cls"):
@@ -322,7 +321,8 @@ def test_every_snippet_has_a_test_here() -> None:
         "batch_any_kind",
         "custom_operator",
         "video_chain",
-        "new_style_video",
+        "model_path_video",
+        "decorator_kinds",
     }
     assert {path.stem for path in SNIPPETS.glob("*.py")} == tested | {"readme_dag"}
 
@@ -422,8 +422,26 @@ def test_video_snippet_chains_through_xcom() -> None:
     assert dag.get_task("longer").request_kind == "video-extend"
 
 
-def test_new_style_video_snippet_builds_its_operator() -> None:
-    dag = runpy.run_path(str(SNIPPETS / "new_style_video.py"))["kling_new_style_video"]()
+def test_decorator_kinds_snippet_runs_each_kinds_operator() -> None:
+    from airflow_provider_kling.decorators.kling import returned_fields
+    from airflow_provider_kling.decorators.video import KlingPromptOrImageToVideoOperator
+    from airflow_provider_kling.operators.endpoints import KlingExpandImageOperator
+
+    dag = runpy.run_path(str(SNIPPETS / "decorator_kinds.py"))["kling_decorator_kinds"]()
+
+    banner, teaser = dag.get_task("banner"), dag.get_task("teaser")
+    assert isinstance(banner, KlingExpandImageOperator) and banner.custom_operator_name == "@task.kling_image"
+    assert isinstance(teaser, KlingPromptOrImageToVideoOperator) and teaser.upstream_task_ids == {"banner"}
+    assert banner.to_aspect_ratio == "21:9"
+    # What each function returns is a request its operator takes.
+    returned = returned_fields(banner.python_callable(ds="2025-06-01"), "banner", banner.kling_operator)
+    assert returned["image"] == "s3://bucket/products/2025-06-01/lamp.png"
+    returned = returned_fields(teaser.python_callable({"images": []}), "teaser", teaser.kling_operator)
+    assert set(returned) == {"first_frame", "prompt"}
+
+
+def test_model_path_video_snippet_builds_its_operator() -> None:
+    dag = runpy.run_path(str(SNIPPETS / "model_path_video.py"))["kling_model_path_video"]()
 
     video = dag.get_task("video")
     assert (video.request_kind, video.model_name, video.duration) == ("text2video", "kling-3.0", 8)
@@ -506,6 +524,27 @@ def test_changelog_is_keep_a_changelog_with_an_empty_unreleased_section() -> Non
     unreleased = text.split("## [Unreleased]", 1)[1].split("\n## ", 1)[0]
     assert "Keep a Changelog" in text and unreleased.strip() == ""
     assert re.search(rf"^## \[{re.escape(version)}\] - \d{{4}}-\d{{2}}-\d{{2}}$", text, re.MULTILINE)
+
+
+def test_the_changelog_page_renders_changelog_md_as_sections_lists_and_code() -> None:
+    assert ".. kling-markdown-file:: ../CHANGELOG.md" in (DOCS / "changelog.rst").read_text(encoding="utf-8")
+    assert "changelog" in (DOCS / "index.rst").read_text(encoding="utf-8").split()
+    markdown = (
+        "# Log\n\n## [1.0] - 2026\n\n### Added\n\n- **`KlingHook`**: `a`s and *b* [c_d](https://x/)\n  more\n"
+    )
+    assert tables.markdown_to_rst(markdown) == [
+        "Log",
+        "===",
+        "",
+        "[1.0] - 2026",
+        "------------",
+        "",
+        "Added",
+        "~~~~~",
+        "",
+        "- ``KlingHook``: ``a``\\ s and *b* `c\\_d <https://x/>`__ more",
+        "",
+    ]
 
 
 # -- names in messages ------------------------------------------------------------------------------
@@ -607,3 +646,56 @@ def test_fold_changes_puts_each_fragment_bullet_under_its_heading_of_the_release
     assert "The first release.\n\n### Added" in text and "Renamed" not in text
     assert text.split("## [Unreleased]", 1)[1].startswith("\n\n## [0.1.0]")
     assert [p.name for p in (tmp_path / "changes").iterdir()] == ["video-docs.md"]
+
+
+def test_the_video_decorators_table_takes_no_description_from_another_kind() -> None:
+    """Bug 4: the table borrowed the expand, omni-image and batch operators' texts for ``image``,
+    ``prompt`` and ``model_name``."""
+    (video,) = [item for item in tables.task_decorators() if item.name == "kling_video"]
+    text = "\n".join(tables.parameter_rows(video.arguments))
+    for borrowed in ("The image to expand", "What to paint in the new area", "Model of every item"):
+        assert borrowed not in text
+    described = {param.name: param.description for param in video.arguments}
+    assert described["first_frame"] and described["model_name"]
+
+
+def _declared_texts(cls: type, name: str) -> set[str]:
+    """Where a description of ``cls``'s ``name`` may come from: its kinds' request models, its own
+    classes' docstrings, and the docstrings of the operators that declare its kinds."""
+    from airflow_provider_kling.models.requests import REQUEST_KINDS
+
+    kinds = getattr(cls, "request_kinds", None) or (
+        vars(cls).get("request_kind") or getattr(cls, "request_kind", None),
+    )
+    texts = set()
+    for kind in kinds:
+        info = getattr(REQUEST_KINDS.get(kind), "model_fields", {}).get(name)
+        if info is not None and info.description:
+            texts.add(info.description)
+    homes = [*cls.__mro__, *(other for other in PUBLIC.values() if vars(other).get("request_kind") in kinds)]
+    for home in homes:
+        text = tables.param_docs(home.__doc__).get(name)
+        if text:
+            texts.add(text)
+    return texts
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC))
+def test_every_request_argument_is_described_by_its_own_kinds_declaration_only(name: str) -> None:
+    cls = PUBLIC[name]
+    for param in tables.parameters(cls):
+        if param.name in getattr(cls, "request_arguments", ()) and param.description:
+            assert param.description in _declared_texts(cls, param.name), (name, param.name)
+
+
+def test_a_request_table_says_which_api_style_takes_each_field_and_what_it_means() -> None:
+    from airflow_provider_kling.models.requests import REQUEST_KINDS, kind_table
+
+    model = REQUEST_KINDS["image2video"]
+    rows = tables.request_field_rows(model)
+    assert "     - API styles" in rows and "     - meaning" in rows
+    for row in kind_table("image2video"):
+        line = _table_line(rows, row["name"])
+        assert ", ".join(row["styles"]) in line
+        assert tables.one_line(row["description"]) in line
+    assert "API styles" not in "\n".join(tables.request_field_rows(REQUEST_KINDS["expand"]))

@@ -130,9 +130,9 @@ async def test_triggers_of_two_endpoints_read_their_own_task_lists(kling_connect
     generation_task = hook.create_task(prompt="a fox", model_name="kling-v1", n=1)
     expand_task = hook.create_task(expand)
     triggers = [
-        KlingTaskTrigger(generation_task.task_id, poll_interval=0.05, deadline=time.time() + 10),
+        KlingTaskTrigger(generation_task.task_id, poll_interval=0.05, deadline=time.time() + 300),
         KlingTaskTrigger(
-            expand_task.task_id, poll_interval=0.05, deadline=time.time() + 10, endpoint=expand.path
+            expand_task.task_id, poll_interval=0.05, deadline=time.time() + 300, endpoint=expand.path
         ),
     ]
 

@@ -59,7 +59,7 @@ REQUESTS = {
 
 def run_on_simulator(hook: KlingHook, request) -> dict:
     created = hook.create_task(request)
-    task = hook.wait_for_task(created.task_id, poll_interval=0.01, timeout=5, endpoint=request.endpoint)
+    task = hook.wait_for_task(created.task_id, poll_interval=0.01, timeout=300, endpoint=request.endpoint)
     return task.model_dump(mode="json")
 
 

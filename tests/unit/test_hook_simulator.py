@@ -48,7 +48,7 @@ def test_create_get_wait_and_download_real_pngs(kling_connection):
     created = hook.create_task(**REQUEST, aspect_ratio="1:1", external_task_id="e2e-1")
     assert created.task_status == TaskStatus.SUBMITTED
     assert hook.get_task(created.task_id).task_status in (TaskStatus.SUBMITTED, TaskStatus.PROCESSING)
-    task = hook.wait_for_task(created.task_id, poll_interval=0.05, timeout=10)
+    task = hook.wait_for_task(created.task_id, poll_interval=0.05, timeout=300)
     images = []
     for image in task.images:
         destination = io.BytesIO()
@@ -133,7 +133,7 @@ def test_no_key_in_any_log_record_over_real_http(kling_connection, caplog, clock
 
     with structlog.testing.capture_logs() as events:
         task = hook.create_task(**REQUEST)
-        task = hook.wait_for_task(task.task_id, poll_interval=0.05, timeout=5)
+        task = hook.wait_for_task(task.task_id, poll_interval=0.05, timeout=300)
         hook.download_image(str(task.images[0].url), io.BytesIO())
         hook.test_connection()
     texts += [repr(event) for event in events]

@@ -11,7 +11,7 @@ def test_hook_create_task_with_only_a_prompt_sends_the_default_model_and_n(kling
     hook = KlingHook()
 
     created = hook.create_task(prompt="a lighthouse at dawn")
-    task = hook.wait_for_task(created.task_id, poll_interval=0.05, timeout=10)
+    task = hook.wait_for_task(created.task_id, poll_interval=0.05, timeout=300)
 
     assert task.task_status == TaskStatus.SUCCEED
     assert len(task.images) == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from airflow.sdk import DAG
@@ -55,15 +54,15 @@ def test_the_wait_for_a_slot_ends_with_the_timeout(no_quick_retries):
 
 
 def test_deferrable_waits_for_the_slot_in_the_triggerer_then_creates(no_quick_retries):
-    occupy_the_only_slot(0.4, no_quick_retries)
-    operator = make_operator(timeout=30, deferrable=True)
+    occupy_the_only_slot(300, no_quick_retries)
+    operator = make_operator(timeout=300, deferrable=True)
     context = make_context(RecordingTaskInstance())
 
     with pytest.raises(TaskDeferred) as waiting:
         operator.execute(context)
     assert waiting.value.method_name == "execute_after_slot_wait"
     assert type(waiting.value.trigger).__name__ == "TimeDeltaTrigger"
-    time.sleep(0.5)  # the triggerer's wait; the other task ends meanwhile
+    assert no_quick_retries.advance(to="succeed")  # during the triggerer's wait, the other task ends
     with pytest.raises(TaskDeferred) as polling:
         operator.execute_after_slot_wait(context, None, **(waiting.value.kwargs or {}))
 

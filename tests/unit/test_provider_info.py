@@ -132,39 +132,72 @@ def test_kling_connection_form_relabels_host_login_and_password_and_hides_the_re
 
 # --- what Airflow itself makes of it (subprocess: a fresh AIRFLOW_HOME, no shared state) ----------
 
+# One interpreter reads the connection form, then runs the `airflow` CLI's own entry point
+# (airflow.__main__.main) for each command: Airflow starts once for the four checks below, not four times.
+# Each command's stdout is its --output json; a command that fails is recorded with its error.
+_AIRFLOW_SAYS = """
+import contextlib, io, json, sys, traceback, types
+# First the form, as the UI reads it. Airflow < 3.2 reads it from the hook, through ProvidersManager,
+# which needs wtforms importable. A plain install has no wtforms: the UI (HookMetaService) puts
+# stand-ins in sys.modules first, and so does this check; ProvidersManager uses nothing of wtforms but
+# these four names. (Read after the CLI commands instead, the form would be missing: ProvidersManager
+# reads it once, there without the stand-ins.)
+sys.modules["wtforms"] = types.SimpleNamespace(
+    BooleanField=type("BooleanField", (), {}), IntegerField=type("IntegerField", (), {}),
+    PasswordField=type("PasswordField", (), {}), StringField=type("StringField", (), {}),
+)
+from airflow.providers_manager import ProvidersManager
+answers = {"form": {"rows": ProvidersManager().field_behaviours.get("kling")}}
+del sys.modules["wtforms"]
+from airflow.__main__ import main
+for command in sys.argv[1:]:
+    sys.argv = ["airflow", *command.split(), "--output", "json"]
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            main()
+        answers[command] = {"rows": json.loads(out.getvalue())}
+    except BaseException:
+        answers[command] = {"error": out.getvalue() + traceback.format_exc()}
+print(json.dumps(answers))
+"""
+_COMMANDS = ("providers list", "providers hooks", "providers widgets")
+
 
 @pytest.fixture(scope="module")
-def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def airflow_says(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     env = dict(os.environ)
     env["AIRFLOW_HOME"] = str(tmp_path_factory.mktemp("airflow-home"))
     env["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     env["PYTHONWARNINGS"] = "ignore"
-    return env
-
-
-def airflow_cli_json(env: dict[str, str], *args: str) -> list[dict[str, Any]]:
     result = subprocess.run(
-        [sys.executable, "-m", "airflow", *args, "--output", "json"],
+        [sys.executable, "-c", _AIRFLOW_SAYS, *_COMMANDS],
         env=env,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=300,
         check=False,
     )
-    assert result.returncode == 0, f"airflow {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-    rows: list[dict[str, Any]] = json.loads(result.stdout)
-    return rows
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    answers: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return answers
 
 
-def test_airflow_providers_list_shows_the_provider(airflow_env: dict[str, str]) -> None:
-    rows = airflow_cli_json(airflow_env, "providers", "list")
+def airflow_cli_json(answers: dict[str, Any], command: str) -> Any:
+    answer = answers[command]
+    assert "error" not in answer, f"airflow {command} failed:\n{answer['error']}"
+    return answer["rows"]
+
+
+def test_airflow_providers_list_shows_the_provider(airflow_says: dict[str, Any]) -> None:
+    rows = airflow_cli_json(airflow_says, "providers list")
     kling = [row for row in rows if row["package_name"] == DISTRIBUTION]
     assert kling, f"{DISTRIBUTION} not in: {[row['package_name'] for row in rows]}"
     assert kling[0]["version"] == importlib.metadata.version(DISTRIBUTION)
 
 
-def test_airflow_providers_hooks_shows_kling_connection_type(airflow_env: dict[str, str]) -> None:
-    rows = airflow_cli_json(airflow_env, "providers", "hooks")
+def test_airflow_providers_hooks_shows_kling_connection_type(airflow_says: dict[str, Any]) -> None:
+    rows = airflow_cli_json(airflow_says, "providers hooks")
     kling = [row for row in rows if row["connection_type"] == "kling"]
     assert kling, f"connection type kling not in: {[row['connection_type'] for row in rows]}"
     assert kling[0]["class"] == "airflow_provider_kling.hooks.kling.KlingHook"
@@ -176,8 +209,8 @@ def test_airflow_providers_hooks_shows_kling_connection_type(airflow_env: dict[s
     AIRFLOW_VERSION < Version("3.2"),
     reason="Airflow reads conn-fields from provider info from 3.2 on; before, extras are edited as JSON",
 )
-def test_airflow_providers_widgets_shows_kling_conn_fields_as_extras(airflow_env: dict[str, str]) -> None:
-    rows = airflow_cli_json(airflow_env, "providers", "widgets")
+def test_airflow_providers_widgets_shows_kling_conn_fields_as_extras(airflow_says: dict[str, Any]) -> None:
+    rows = airflow_cli_json(airflow_says, "providers widgets")
     kling_fields = {row["connection_parameter_name"] for row in rows if row["package_name"] == DISTRIBUTION}
     assert kling_fields == {
         "extra__kling__connect_timeout",
@@ -189,32 +222,11 @@ def test_airflow_providers_widgets_shows_kling_conn_fields_as_extras(airflow_env
     }
 
 
-# Airflow < 3.2 reads the form from the hook, through ProvidersManager, which needs wtforms importable.
-# A plain install has no wtforms: the UI (HookMetaService) puts stand-ins in sys.modules first, and so
-# does this test; ProvidersManager uses nothing of wtforms but these four names.
-_FORM_OF_KLING = """
-import json, sys, types
-sys.modules["wtforms"] = types.SimpleNamespace(
-    BooleanField=type("BooleanField", (), {}), IntegerField=type("IntegerField", (), {}),
-    PasswordField=type("PasswordField", (), {}), StringField=type("StringField", (), {}),
-)
-from airflow.providers_manager import ProvidersManager
-print(json.dumps(ProvidersManager().field_behaviours.get("kling")))
-"""
-
-
-def test_airflow_shows_the_kling_form_relabelled_on_every_supported_line(airflow_env: dict[str, str]) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", _FORM_OF_KLING],
-        env=airflow_env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    behaviour = json.loads(result.stdout.strip().splitlines()[-1])
-    assert behaviour is not None, f"Airflow {AIRFLOW_VERSION} read no form for kling:\n{result.stderr}"
+def test_airflow_shows_the_kling_form_relabelled_on_every_supported_line(
+    airflow_says: dict[str, Any],
+) -> None:
+    behaviour = airflow_cli_json(airflow_says, "form")
+    assert behaviour is not None, f"Airflow {AIRFLOW_VERSION} read no form for kling"
     assert behaviour["relabeling"]["host"] == "Base URL"
     assert set(behaviour["hidden_fields"]) == {"schema", "port"}
 

@@ -84,7 +84,7 @@ def create(simulator: KlingSimulator, callback_url: str, prompt: str = "a bridge
     return task_id
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+def wait_until(check: Callable[[], bool], timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
@@ -132,6 +132,19 @@ def test_a_duplicate_delivery_is_answered_200_and_recorded_once(
     assert len(receiver.recorder.events) == 1
     assert [status for status, _ in receiver.arrivals] == [200] * 6
     assert receiver.counters["progress"] == 2
+
+
+def test_a_task_resent_under_new_webhook_ids_is_recorded_once(
+    simulator: KlingSimulator, receiver: Receiver
+) -> None:
+    simulator.app.state.callbacks.configure(resend_next=3)  # every message again, under a new id
+    create(simulator, receiver.url)
+
+    wait_until(lambda: delivery(simulator)["stats"].get("resent") == 3 and len(receiver.arrivals) == 6)
+
+    assert len(receiver.recorder.events) == 1
+    assert receiver.counters["duplicate"] == 1  # the terminal one; progress callbacks are only counted
+    assert receiver.counters["progress"] == 4
 
 
 def test_a_terminal_callback_before_the_processing_one_is_recorded_and_the_late_one_only_counted(

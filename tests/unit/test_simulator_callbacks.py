@@ -25,7 +25,7 @@ class Received:
         self.calls: queue.Queue[tuple[dict[str, str], bytes]] = queue.Queue()
         self.url = ""
 
-    def next(self, timeout: float = 10) -> tuple[dict[str, str], bytes]:
+    def next(self, timeout: float = 120) -> tuple[dict[str, str], bytes]:
         return self.calls.get(timeout=timeout)
 
 
@@ -81,7 +81,7 @@ def test_callbacks_post_the_bare_task_on_each_status_change_with_a_valid_signatu
     with KlingSimulator(latency=0.2, webhook_secret=SECRET) as simulator:
         task_id = _create(simulator, callback_url=receiver.url, external_task_id="cb-1")
         calls = [receiver.next() for _ in range(3)]
-        deadline = time.monotonic() + 10  # counted once the receiver has answered
+        deadline = time.monotonic() + 120  # counted once the receiver has answered
         while simulator.counters("test-key")["callbacks"] < 3 and time.monotonic() < deadline:
             time.sleep(0.02)
         counted = simulator.counters("test-key")["callbacks"]

@@ -24,7 +24,7 @@ def test_cli_prints_the_connection_line_and_serves_until_terminated(tmp_path: Pa
     command += ["--api-key", "demo", "--slots", "2", "--ready-file", str(ready)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while not ready.exists():
             assert process.poll() is None, process.stderr.read() if process.stderr else ""
             assert time.monotonic() < deadline

@@ -141,7 +141,7 @@ def test_manual_tasks_send_their_callbacks_when_advanced(
     assert len(received[1]["task_result"]["images"]) == 2
 
 
-def _wait_for(condition: Any, timeout: float = 10) -> None:
+def _wait_for(condition: Any, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"

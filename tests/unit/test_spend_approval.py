@@ -151,7 +151,7 @@ def test_the_question_uses_prices_learnt_from_the_accounts_finished_tasks(kling_
     created = hook.create_task(
         ImageGenerationRequest.build(model_name="kling-v3", prompt="an earlier poster", resolution="2k", n=1)
     )
-    hook.wait_for_task(created.task_id, poll_interval=0.01, timeout=5)
+    hook.wait_for_task(created.task_id, poll_interval=0.01, timeout=300)
 
     gate = make_gate(
         requests=[{"prompt": "a poster", "model_name": "kling-v3", "resolution": "2k", "n": 4}] * 3

@@ -53,7 +53,7 @@ class TlsSimulator:
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
         self.thread.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 120
         while not self.server.started:
             assert time.monotonic() < deadline, "the TLS simulator did not start"
             time.sleep(0.01)

@@ -46,7 +46,7 @@ async def test_polls_the_kling_task_after_the_triggerer_attaches_the_task_instan
     # The triggerer sets trigger.task_instance, and BaseTrigger then overwrites trigger.task_id with
     # the Airflow task id: the Kling task id must live elsewhere, or the trigger polls the wrong task.
     task_id = create_task()
-    trigger = KlingTaskTrigger(task_id, poll_interval=0.05, deadline=time.time() + 10)
+    trigger = KlingTaskTrigger(task_id, poll_interval=0.05, deadline=time.time() + 300)
     trigger.task_instance = SimpleNamespace(task_id="generate_images")
 
     event = await run_to_event(trigger)
@@ -59,7 +59,7 @@ async def test_success_event_carries_the_task(kling_connection):
     kling_connection.set_latency(0.3)
     task_id = create_task()
 
-    event = await run_to_event(KlingTaskTrigger(task_id, poll_interval=0.05, deadline=time.time() + 10))
+    event = await run_to_event(KlingTaskTrigger(task_id, poll_interval=0.05, deadline=time.time() + 300))
 
     assert event["status"] == "success"
     task = task_from_event(event)
@@ -70,7 +70,7 @@ async def test_success_event_carries_the_task(kling_connection):
 async def test_failed_task_gives_failed_event_with_kling_message(kling_connection):
     task_id = create_task("a picture #fail")
 
-    event = await run_to_event(KlingTaskTrigger(task_id, poll_interval=0.05, deadline=time.time() + 10))
+    event = await run_to_event(KlingTaskTrigger(task_id, poll_interval=0.05, deadline=time.time() + 300))
 
     assert event["status"] == "failed"
     with pytest.raises(KlingTaskFailedError, match=task_id):
@@ -95,7 +95,7 @@ async def test_transient_5xx_polls_are_tolerated(kling_connection, monkeypatch):
     task_id = create_task()
     kling_connection.fail_next(2, status=503)
 
-    event = await run_to_event(KlingTaskTrigger(task_id, poll_interval=0.05, deadline=time.time() + 10))
+    event = await run_to_event(KlingTaskTrigger(task_id, poll_interval=0.05, deadline=time.time() + 300))
 
     assert event["status"] == "success"
     assert kling_connection.counters(kling_connection.api_key)["faults"] == 2
@@ -107,7 +107,7 @@ async def test_persistent_errors_give_error_event_after_budget(kling_connection,
     task_id = create_task()
     kling_connection.fail_next(10, status=500)  # more than the one error budget of every wait
 
-    trigger = KlingTaskTrigger(task_id, poll_interval=0.01, deadline=time.time() + 10)
+    trigger = KlingTaskTrigger(task_id, poll_interval=0.01, deadline=time.time() + 300)
     event = await run_to_event(trigger)
 
     assert event["status"] == "error"
@@ -115,7 +115,9 @@ async def test_persistent_errors_give_error_event_after_budget(kling_connection,
 
 
 async def test_unknown_task_gives_error_event_that_airflow_should_not_retry(kling_connection):
-    event = await run_to_event(KlingTaskTrigger("no-such-task", poll_interval=0.05, deadline=time.time() + 5))
+    event = await run_to_event(
+        KlingTaskTrigger("no-such-task", poll_interval=0.05, deadline=time.time() + 300)
+    )
 
     assert event["status"] == "error"
     assert event["retryable"] is False

@@ -100,3 +100,33 @@ def test_deferred_the_function_runs_once_and_its_request_is_resumed(kling_connec
     assert calls == ["called"]
     assert result["videos"][0]["path"]
     assert kling_connection.counters(kling_connection.api_key)["creates"] == 1
+
+
+def test_kind_runs_another_video_kinds_operator(kling_connection, tmp_path):
+    from airflow_provider_kling.operators.video import KlingMultiImageToVideoOperator
+
+    kling_connection.set_progress("immediate")
+
+    def lookbook() -> dict[str, Any]:
+        return {"image_list": [{"image": "https://example.com/a.png"}], "prompt": "the outfit, walking"}
+
+    with DAG("kling_video_decorator_kind", schedule=None) as dag:
+        task.kling_video(kind="multi-image2video", poll_interval=0.02, output_path=str(tmp_path))(lookbook)()
+    (operator,) = dag.tasks
+    assert isinstance(operator, KlingMultiImageToVideoOperator)
+
+    result = operator.execute(make_context())
+
+    (sent,) = kling_connection.tasks()
+    assert sent["request"]["image_list"] == [{"image": "https://example.com/a.png"}]
+    assert result["request_kind"] == "multi-image2video" and result["videos"][0]["path"]
+
+
+def test_a_kind_of_images_is_refused_by_the_video_decorator(kling_connection):
+    with DAG("kling_video_decorator_image_kind", schedule=None) as dag:
+        task.kling_video(kind="generations", task_id="poster")(lambda: "a poster")()
+    (operator,) = dag.tasks
+
+    with pytest.raises(AirflowFailException, match="makes videos, but kind 'generations' makes images"):
+        operator.execute(make_context())
+    assert kling_connection.counters(kling_connection.api_key)["requests"] == 0

@@ -9,7 +9,7 @@ from airflow_provider_kling.operators.video import KlingTextToVideoOperator
 
 
 @dag(schedule="@daily", start_date=pendulum.datetime(2025, 1, 1, tz="UTC"), catchup=False)
-def kling_new_style_video() -> None:
+def kling_model_path_video() -> None:
     KlingTextToVideoOperator(
         task_id="video",
         prompt="a lighthouse in a storm, {{ ds }}",
@@ -22,4 +22,4 @@ def kling_new_style_video() -> None:
     )
 
 
-kling_new_style_video()
+kling_model_path_video()
