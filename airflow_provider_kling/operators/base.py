@@ -44,7 +44,7 @@ from airflow_provider_kling.lifecycle.results import (
     store_result,
 )
 from airflow_provider_kling.operators.outputs import KlingOutputsMixin
-from airflow_provider_kling.storage import MEDIA, MediaKind, to_storage_path
+from airflow_provider_kling.storage import MEDIA, to_storage_path
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -52,8 +52,9 @@ if TYPE_CHECKING:
 
     from airflow_provider_kling.hooks.kling import KlingHook
     from airflow_provider_kling.lifecycle import Decision
-    from airflow_provider_kling.models import KlingTask
     from airflow_provider_kling.models.requests import KlingTaskRequest
+    from airflow_provider_kling.models.task import KlingTask
+    from airflow_provider_kling.storage import MediaKind
 
 
 # -- the Airflow glue ----------------------------------------------------------------------------
