@@ -70,7 +70,7 @@ def get_provider_info() -> dict[str, Any]:
             {"name": "kling_image", "class-name": "airflow_provider_kling.decorators.kling.kling_image_task"},
             {"name": "kling_video", "class-name": "airflow_provider_kling.decorators.video.kling_video_task"},
         ],
-        "extra-links": ["airflow_provider_kling.operators.kling.KlingResultLink"],
+        "extra-links": ["airflow_provider_kling.operators.base.KlingResultLink"],
         "connection-types": [
             {
                 "connection-type": "kling",

@@ -1,13 +1,8 @@
 """Slot-aware admission of a batch's items: which to create or poll next, and what an answer means.
 
-No I/O here (like httpx's sans-I/O core): the runner does the HTTP calls this module asks for,
-on the worker or in the triggerer, and hands the answers back. Times are Unix seconds passed in.
-
-An image task holds ``n`` of the account's slots from its create until it ends. The admission
-keeps the slots it may use full, and never sends a create it knows cannot fit: an item is
-created only when the ``n`` of the items it has running plus its own stay within the budget. A
-1303 that still comes (another pipeline on the same account) shrinks the budget to what this
-batch has running for a cool-down (doubling while 1303s go on); the item goes back to the queue.
+No I/O (the runner does the HTTP calls); times are Unix seconds passed in. An item is created only
+when the ``n`` of the items running plus its own fit the slot budget; a 1303 that still comes
+(another pipeline on the account) shrinks the budget for a doubling cool-down.
 """
 
 from __future__ import annotations
@@ -28,6 +23,7 @@ from airflow_provider_kling.errors import (
 )
 from airflow_provider_kling.lifecycle import Outcome, outcome_of
 from airflow_provider_kling.lifecycle.poll import over_error_budget, poll_step
+from airflow_provider_kling.spend import Budget, units_of
 
 PENDING, CREATING, RUNNING = "pending", "creating", "running"
 SUCCEEDED, FAILED, REFUSED, ERROR, UNFINISHED = "succeeded", "failed", "refused", "error", "unfinished"
@@ -88,6 +84,8 @@ class ItemProgress:
     next_poll: float = 0.0
     create_attempts: int = 0
     poll_errors: int = 0
+    #: Polls in a row that found the task still queued (``submitted``): the poll plan backs off.
+    queued_polls: int = 0
     busy: bool = False
 
     def to_json(self) -> dict[str, Any]:
@@ -153,8 +151,8 @@ class BatchAdmission:
         requests: dict[str, Any] | None = None,
         log: Any = None,
     ) -> None:
+        # DAG-parse cost: the batch operator imports this module; the estimator loads the request models
         from airflow_provider_kling.estimates import UnitEstimator
-        from airflow_provider_kling.spend import Budget
 
         self.items = items
         self.by_key = {item.key: item for item in items}
@@ -353,6 +351,7 @@ class BatchAdmission:
             if item.status != RUNNING and not first:
                 self._say(item, f"Kling task {item.kling_task_id} is {status}")
             item.status = RUNNING
+            item.queued_polls = item.queued_polls + 1 if status == "submitted" else 0
             item.next_poll = now + self.poll_delay(item, now)
 
     def expected_duration(self) -> float | None:
@@ -361,18 +360,16 @@ class BatchAdmission:
 
     def poll_delay(self, item: ItemProgress, now: float) -> float:
         """The poll plan's step (:func:`~airflow_provider_kling.lifecycle.poll.poll_step`), with the batch's
-        mean task time so far as the hint of the item's expected end."""
+        mean task time so far as the hint of the item's expected end, and its queued backoff."""
         expected = self.expected_duration()
         end = None if expected is None or item.admitted_at is None else item.admitted_at + expected
-        return poll_step(self.poll_interval, now, expected_end=end)
+        return poll_step(self.poll_interval, now, expected_end=end, queued_polls=item.queued_polls)
 
     def _end(
         self, item: ItemProgress, status: str, message: str | None, now: float, *, quiet: bool = False
     ) -> None:
         item.status, item.message, item.ended_at, item.busy = status, message, now, False
         if item.task is not None and status in (SUCCEEDED, FAILED, REFUSED):
-            from airflow_provider_kling.spend import units_of
-
             units = units_of(item.task.get("final_unit_deduction"))
             self.ledger.settle(self._ledger_key(item), units)
             if status == SUCCEEDED:

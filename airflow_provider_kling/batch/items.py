@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_kling.errors import KlingRequestValidationError
-from airflow_provider_kling.models.requests import KlingTaskRequest, request_class
+from airflow_provider_kling.kinds import RequestKind
+from airflow_provider_kling.models.requests import REQUEST_KINDS, KlingTaskRequest, request_class
 
 #: Formats of a requests text (a rendered ``.csv`` / ``.jsonl`` / ``.txt`` file).
 FORMATS = ("csv", "jsonl", "lines")
@@ -42,9 +43,18 @@ def slots_of(request: KlingTaskRequest) -> int:
     return AUTO_SERIES_SLOTS if made is None else int(made)
 
 
+def _request_class(kind: str) -> type[KlingTaskRequest]:
+    try:
+        return request_class(kind)
+    except ValueError:
+        raise KlingRequestValidationError(
+            f"request_kind must be one of {', '.join(REQUEST_KINDS)} (got {kind!r})"
+        ) from None
+
+
 def first_required_field(kind: str) -> str:
     """The field every request of ``kind`` must have (``prompt`` for image generation)."""
-    fields = request_class(kind).model_fields
+    fields = _request_class(kind).model_fields
     if "prompt" in fields:
         return "prompt"
     return next(name for name, info in fields.items() if info.is_required())
@@ -127,18 +137,23 @@ def build_items(
     *,
     slots: int,
     key_field: str = "key",
-    request_kind: str = "generations",
+    request_kind: str = RequestKind.GENERATIONS.value,
     read_images: Callable[[dict[str, Any], tuple[str, ...]], dict[str, Any]] | None = None,
 ) -> list[BatchItem]:
     """
     Validate every row (a prompt, or a dict of ``request_kind``'s request fields plus an optional
-    ``key_field`` that names the item) over ``defaults``; raise one
+    ``key_field`` that names the item) over ``defaults`` (fields of that kind); raise one
     :class:`KlingRequestValidationError` listing every bad item.
 
     :param read_images: Reads the images an item names in storage (``image_inputs``), given its
         fields and the kind's image fields; the caller's I/O, none here.
     """
-    request_cls = request_class(request_kind)
+    request_cls = _request_class(request_kind)
+    if unknown := sorted(set(defaults) - set(request_cls.model_fields)):
+        raise KlingRequestValidationError(
+            f"{', '.join(unknown)}: a {request_kind} request has no such field (give "
+            f"only fields of that kind as the batch's defaults)"
+        )
     takes_prompt = "prompt" in request_cls.model_fields
     items: list[BatchItem] = []
     problems: list[str] = []

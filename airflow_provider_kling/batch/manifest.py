@@ -1,13 +1,5 @@
-"""A batch's results in storage: each item's images or videos, a JSON manifest and an HTML contact sheet.
-
-Files follow the single operators' rules (the lifecycle's store path,
-:mod:`airflow_provider_kling.lifecycle.results`: verified, streamed, never half-written, kept when
-an earlier try stored them; images or videos as the request kind makes,
-:func:`~airflow_provider_kling.models.requests.media_of`), named
-``<dag_id>/<run_id>/<task_id>[_<map_index>]_<key>_<index>.<ext>`` (a video's watermarked copy
-``..._<index>_watermarked.mp4``). The folder is listed once for the whole batch. The manifest and
-the contact sheet sit beside them: ``<task_id>[_<map_index>]_manifest.json`` and
-``<task_id>[_<map_index>]_contact_sheet.html``.
+"""A batch's results in storage: each item's images or videos (the lifecycle's store path), a
+JSON manifest and an HTML contact sheet beside them (see docs/operators/batch.rst).
 """
 
 from __future__ import annotations
@@ -16,6 +8,7 @@ import html
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.batch.admission import SUCCEEDED, ItemProgress
+from airflow_provider_kling.estimates import priced_as
 from airflow_provider_kling.idempotency import generation_external_task_id
 from airflow_provider_kling.lifecycle.results import (
     OutputNames,
@@ -26,6 +19,8 @@ from airflow_provider_kling.lifecycle.results import (
     write_text,
 )
 from airflow_provider_kling.models.requests import media_of
+from airflow_provider_kling.models.task import KlingTask
+from airflow_provider_kling.spend import sum_units
 from airflow_provider_kling.storage import (
     AUDIO,
     IMAGE,
@@ -62,10 +57,6 @@ def store_batch(
     Returns the small summary for XCom; ``storage_errors`` lists items whose files could not all
     be stored (a retry stores the missing ones). A storage set-up error is raised at once.
     """
-    from airflow_provider_kling.estimates import priced_as
-    from airflow_provider_kling.models.task import KlingTask
-    from airflow_provider_kling.spend import sum_units
-
     rows: list[dict[str, Any]] = []
     made: list[tuple[str, dict[str, Any], Any]] = []
     for item in items:

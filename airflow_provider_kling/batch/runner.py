@@ -1,22 +1,15 @@
 """The loop that runs a batch: the HTTP calls :class:`~.admission.BatchAdmission` asks for.
 
-One loop serves both modes: the operator runs it on the worker (``asyncio.run``), the trigger
-runs it in the triggerer's event loop. Every call is the hook's async twin on the event loop's
-shared ``httpx.AsyncClient`` (no threads): the hook's create (with its idempotency and
-reconciliation by external task id) and its retry policy are used as they are; a poll's retries
-never wait longer than the poll interval, so a task that ends while the API errs is seen soon
-after the API answers again. Time comes from the hook's clock.
-
-Before creating anything, the loop lists the account's recent tasks once and resumes every item
-an earlier try (or a triggerer that was restarted) already created, found by external task id;
-a create of an item that exists anyway is refused by Kling as a duplicate and the hook finds the
-task instead. So a create is never paid twice, however often the loop starts again.
+One loop for the worker (``asyncio.run``) and the trigger, on the hook's async calls and clock.
+Before creating anything it lists the account's recent tasks and resumes every item an earlier
+try created (found by external task id), so a create is never paid twice however often it starts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -31,8 +24,11 @@ from airflow_provider_kling.batch.admission import (
 from airflow_provider_kling.batch.items import slots_of
 from airflow_provider_kling.defaults import MAX_PAGE_SIZE
 from airflow_provider_kling.errors import KlingError, KlingNotFoundError
+from airflow_provider_kling.hooks.task_queries import tasks_support
+from airflow_provider_kling.hooks.wire import Route
 from airflow_provider_kling.idempotency import generation_external_task_id, with_external_task_id
 from airflow_provider_kling.lifecycle import FailurePolicy, decide, newest_generation
+from airflow_provider_kling.models.task_query import MAX_TASK_IDS
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.kling import KlingHook
@@ -72,10 +68,8 @@ class BatchRunner:
         self.hook, self.admission, self.requests = hook, admission, requests
         self.completions = completions
         self.completion_reads = 0
-        #: The endpoint of every item (one request kind per batch): its lists, polls and creates.
-        first = next(iter(requests.values()), None)
-        self.endpoint: str = first.endpoint if first is not None else ""
-        self.api_style: str = first.api_style if first is not None else "v1"
+        #: Where each item's task lives: one kind may take both API styles, chosen by each model.
+        self.routes = {key: Route.of(request) for key, request in requests.items()}
         self.deadline, self.policy = deadline, policy
         self.log, self.progress_every = log, progress_every
         self.polls = 0
@@ -151,18 +145,10 @@ class BatchRunner:
         if not waiting:
             return
         known: dict[str, dict[str, Any]] = {}
-        pages = min(10, math.ceil(len(waiting) * (self.policy.max_regenerations + 1) / LIST_PAGE_SIZE) + 1)
+        per_route = Counter(self.routes[item.key] for item in waiting.values())
         try:
-            for page in range(1, pages + 1):
-                listed = await self.hook.alist_tasks(
-                    page, LIST_PAGE_SIZE, endpoint=self.endpoint, api_style=self.api_style
-                )
-                self.lists += 1
-                for listed_task in listed:
-                    if listed_task.external_task_id:
-                        known[listed_task.external_task_id] = listed_task.model_dump(mode="json")
-                if len(listed) < LIST_PAGE_SIZE:
-                    break
+            for route, count in per_route.items():
+                await self._list_into(known, route, count)
         except KlingError as exc:
             if is_batch_fatal(exc):
                 self.admission.stop(exc, self._now())
@@ -197,6 +183,20 @@ class BatchRunner:
             self.admission.resumed(item, newest, generation, now)  # running, succeeded or ended
         if found:
             self.log.info("Resumed %d of %d items from an earlier try", found, len(self.admission.items))
+
+    async def _list_into(self, known: dict[str, dict[str, Any]], route: Route, waiting: int) -> None:
+        """The recent tasks at ``route`` by external task id, enough pages for ``waiting`` items."""
+        pages = min(10, math.ceil(waiting * (self.policy.max_regenerations + 1) / LIST_PAGE_SIZE) + 1)
+        for page in range(1, pages + 1):
+            listed = await self.hook.alist_tasks(
+                page, LIST_PAGE_SIZE, endpoint=route.endpoint, api_style=route.api_style
+            )
+            self.lists += 1
+            for listed_task in listed:
+                if listed_task.external_task_id:
+                    known[listed_task.external_task_id] = listed_task.model_dump(mode="json")
+            if len(listed) < LIST_PAGE_SIZE:
+                break
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -286,22 +286,28 @@ class BatchRunner:
         return await self.hook.acreate_task(request, retry_rate_limit=False)
 
     async def _poll_groups(self, due: list[ItemProgress]) -> list[ItemProgress | list[ItemProgress]]:
-        """The due polls as calls: 20 items per ``GET /tasks`` where the host has it, else one each."""
-        from airflow_provider_kling.hooks.task_queries import tasks_support
-        from airflow_provider_kling.models.task_query import MAX_TASK_IDS
-
+        """The due polls as calls: per route, 20 items per ``GET /tasks`` where the host has it,
+        else one each."""
         if not due:
             return []
         await self.hook.aget_settings()
         if not tasks_support(self.hook).usable:
             return list(due)
-        return [due[start : start + MAX_TASK_IDS] for start in range(0, len(due), MAX_TASK_IDS)]
+        by_route: dict[Route, list[ItemProgress]] = {}
+        for item in due:
+            by_route.setdefault(self.routes[item.key], []).append(item)
+        return [
+            group[start : start + MAX_TASK_IDS]
+            for group in by_route.values()
+            for start in range(0, len(group), MAX_TASK_IDS)
+        ]
 
     async def _poll_many(self, items: list[ItemProgress]) -> dict[str, Any]:
-        """One poll of many items (``GET /tasks``): their tasks by Kling task id."""
+        """One poll of many items of one route (``GET /tasks``): their tasks by Kling task id."""
+        route = self.routes[items[0].key]
         ids = [item.kling_task_id for item in items if item.kling_task_id]
         tasks = await self.hook.aget_tasks(
-            ids, endpoint=self.endpoint, max_wait=self.admission.poll_interval, api_style=self.api_style
+            ids, endpoint=route.endpoint, max_wait=self.admission.poll_interval, api_style=route.api_style
         )
         return {task.task_id: task for task in tasks}
 
@@ -321,9 +327,10 @@ class BatchRunner:
     async def _poll(self, item: ItemProgress) -> Any:
         """One poll; its retries wait at most a poll interval (the admission re-polls after that)."""
         assert item.kling_task_id is not None
+        route = self.routes[item.key]
         return await self.hook.aget_task(
             item.kling_task_id,
-            endpoint=self.endpoint,
+            endpoint=route.endpoint,
             max_wait=self.admission.poll_interval,
-            api_style=self.api_style,
+            api_style=route.api_style,
         )

@@ -1,19 +1,9 @@
-"""One Kling task's life, for every endpoint and every operator: written once, free of Airflow.
+"""One Kling task's life, for every kind and every driver: written once, free of Airflow.
 
-- :mod:`.policy`: what a finished task means (:func:`outcome_of`) and the failure policy every
-  operator takes (:class:`FailurePolicy`: ``on_content_policy``, ``max_regenerations``,
-  ``regenerate_expired``), with one verdict on a failure (:meth:`FailurePolicy.verdict`) and one
-  ending of a try (:meth:`FailurePolicy.ending`), for the single operator and the batch alike;
-- :mod:`.poll`: the one wait of one task (:func:`~.poll.wait_steps`, driven by the worker's wait
-  and the trigger), its poll step with an expected-end hint and its error budget (the batch's too);
-- :mod:`.results`: what a succeeded task made, into storage (the one store path), and the one
-  manifest writer; the one ``run_id`` fallback (:func:`~.results.run_id_of`);
-- :mod:`.reconcile`: what already exists on Kling for a request (every generation of its external
-  task id) and what to do about it (:func:`decide`): resume, create the next generation, or stop.
-
-The single operator, the batch, the decorator, the triggers and the sensor all decide through
-these; only the I/O (sync on the worker, async in the triggerer) differs, and it is driven from
-outside (:func:`~.reconcile.scan_generations` is a sans-I/O generator, like h11's state machine).
+:mod:`.policy` (outcomes, the failure policy), :mod:`.poll` (the one wait, its step and error
+budget), :mod:`.results` (the one store path and manifest writer), :mod:`.reconcile` (what exists
+on Kling for a request, and what to do about it) and :mod:`.request` (the worker's reconcile and
+create). Sans-I/O where the worker and the triggerer both drive it.
 """
 
 from airflow_provider_kling.lifecycle.policy import (

@@ -66,18 +66,13 @@ def over_error_budget(exc: KlingError, errors_in_a_row: int, budget: int = DEFAU
     return not exc.retryable or errors_in_a_row > budget
 
 
-_STATUS_WORDS = {
-    "submitted": "is queued",
-    "processing": "is processing",
-    "succeed": "succeeded",
-    "failed": "failed",
-}
-
-
 def status_words(task: KlingTask) -> str:
     """How a log line says the task's status: "is queued", "succeeded" (never "is succeed")."""
-    status = task.task_status.value
-    return _STATUS_WORDS.get(status, f"is {status}")
+    outcome = outcome_of(task.task_status)
+    if outcome is Outcome.RUNNING:
+        status = task.task_status.value
+        return "is queued" if status == "submitted" else f"is {status}"
+    return "succeeded" if outcome is Outcome.SUCCEEDED else "failed"
 
 
 def defer_timeout(timeout: float) -> timedelta:

@@ -1,14 +1,8 @@
 """What exists on Kling for one request, and what to do about it: written once for every caller.
 
-A request's generation ``g`` carries the external task id ``<base>`` (g = 1) or ``<base>-<g>``
-(:func:`~airflow_provider_kling.idempotency.generation_external_task_id`). Before anything is
-created, every generation is looked for, newest last; :func:`decide` then says: resume the newest
-(running or succeeded), create generation 1 (nothing exists), create the next one (the newest
-failed and the policy allows it), or stop (refused, or regenerations exhausted).
-
-The look-up is sans-I/O: :func:`scan_generations` yields the external task ids to look for and
-receives each answer, so the worker (:func:`run_scan`), the triggerer (:func:`arun_scan`) and a
-batch that already holds a page of the account's tasks (:func:`newest_generation`) share it.
+Generation ``g`` of a request carries the external task id ``<base>`` (g = 1) or ``<base>-<g>``.
+:func:`scan_generations` (sans-I/O) looks for every generation; :func:`decide` then resumes the
+newest, creates generation 1 or the next one, or stops (refused, or regenerations exhausted).
 """
 
 from __future__ import annotations

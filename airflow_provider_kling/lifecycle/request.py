@@ -1,11 +1,7 @@
 """The Kling tasks of one request of one Airflow task instance, on the worker: reconcile, then create.
 
-Before anything is created: the task state store's hint (the task id an earlier try saved, kept
-only for the same request fingerprint), then every generation by external task id
-(:func:`~.reconcile.run_scan`), then :func:`~.reconcile.decide`. The task id is saved the moment
-the task exists (XCom, and the task state store with the request's fingerprint and generation).
-No Airflow here: the caller passes the store and the XCom push, and turns the decision into
-Airflow's exceptions.
+The task state store's hint first, then every generation by external task id, then
+:func:`~.reconcile.decide`; the task id is saved the moment the task exists. No Airflow here.
 """
 
 from __future__ import annotations

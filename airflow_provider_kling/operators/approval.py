@@ -18,6 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import KlingError
+from airflow_provider_kling.kinds import RequestKind
+from airflow_provider_kling.operators.base import kling_hook, units_argument
+from airflow_provider_kling.spend import format_units
+from airflow_provider_kling.storage import to_storage_path
 
 #: What to install when Airflow's HITL operators are missing or too old.
 HITL_REQUIREMENT = "apache-airflow>=3.1 and apache-airflow-providers-standard>=1.12.2"
@@ -61,7 +65,7 @@ class KlingSpendApprovalOperator(ApprovalOperator):
     and, when given, the contact sheet of a preview run.
 
     :param requests: The run's requests: prompts, or dicts of a request's fields with ``kind``
-        (default ``generations``). (templated)
+        (a :class:`~airflow_provider_kling.kinds.RequestKind`; default image generation). (templated)
     :param threshold_units: Ask only when the estimate reaches this many units; below it the task
         succeeds at once and the run goes ahead.
     :param price_table: Your unit prices ``{kind: {model: {tier: units}}}`` for what the account's
@@ -107,14 +111,9 @@ class KlingSpendApprovalOperator(ApprovalOperator):
                 "KlingSpendApprovalOperator writes the question's body itself and its default is "
                 "always Reject: do not pass defaults or body"
             )
-        if (
-            isinstance(threshold_units, bool)
-            or not isinstance(threshold_units, int | float)
-            or threshold_units < 0
-        ):
-            raise ValueError(f"threshold_units must be a number of units >= 0 (got {threshold_units!r})")
+        threshold = units_argument("threshold_units", threshold_units)
         if price_table is not None:
-            from airflow_provider_kling.estimates import check_price_table
+            from airflow_provider_kling.estimates import check_price_table  # DAG-parse cost: the models
 
             price_table = check_price_table(price_table)
         if not isinstance(response_timeout, timedelta) or response_timeout <= timedelta(0):
@@ -128,7 +127,7 @@ class KlingSpendApprovalOperator(ApprovalOperator):
             **kwargs,
         )
         self.requests = requests
-        self.threshold_units = float(threshold_units)
+        self.threshold_units = threshold
         self.price_table = price_table
         self.learn_prices = learn_prices
         self.preview = preview
@@ -136,12 +135,10 @@ class KlingSpendApprovalOperator(ApprovalOperator):
 
     @cached_property
     def hook(self) -> KlingHook:
-        from airflow_provider_kling.hooks.kling import KlingHook
-
-        return KlingHook(self.kling_conn_id)
+        return kling_hook(self.kling_conn_id)
 
     def execute(self, context: Context) -> Any:
-        from airflow_provider_kling.estimates import estimate_requests
+        from airflow_provider_kling.estimates import estimate_requests  # DAG-parse cost: the models
 
         requests = _request_list(self.requests)
         estimator = self._estimator(requests)
@@ -199,22 +196,20 @@ class KlingSpendApprovalOperator(ApprovalOperator):
         return {"approved": approved, "asked": True, "timed_out": timed_out, "responded_by": who, **summary}
 
     def _estimator(self, requests: list[Any]) -> Any:
+        # DAG-parse cost: the estimator loads the request models
         from airflow_provider_kling.estimates import UnitEstimator, learn_from_account, request_fields
-        from airflow_provider_kling.models.requests import REQUEST_KINDS
 
         estimator = UnitEstimator(price_table=self.price_table)
         if self.learn_prices and isinstance(self.preview, Mapping) and self.preview.get("manifest"):
             learnt = estimator.learn_from_manifest(self._preview_items())
             self.log.info("Learnt prices from %d finished item(s) of the preview", learnt)
         if self.learn_prices:
-            kinds = sorted({request_fields(request)[0] for request in requests} & set(REQUEST_KINDS))
+            kinds = sorted({request_fields(request)[0] for request in requests} & set(RequestKind))
             learn_from_account(self.hook, estimator, kinds=kinds, log=self.log)
         return estimator
 
     def _preview_items(self) -> list[Any]:
         import json
-
-        from airflow_provider_kling.storage import to_storage_path
 
         manifest = to_storage_path(self.preview["manifest"], self.preview.get("output_conn_id"))
         try:
@@ -246,8 +241,6 @@ def _contact_sheet_of(value: Any) -> str | None:
 
 
 def _units(units: float) -> str:
-    from airflow_provider_kling.spend import format_units
-
     return format_units(round(units, 2))
 
 
@@ -279,7 +272,7 @@ def spend_question(
     response_timeout: timedelta | None,
 ) -> str:
     """The question's body (Markdown): estimate and sources, what is left, the costliest requests."""
-    from airflow_provider_kling.estimates import SOURCE_LABELS
+    from airflow_provider_kling.estimates import SOURCE_LABELS  # DAG-parse cost: the request models
 
     lines = [f"**Estimate: {estimate.describe()}.**", ""]
     if remaining is None:

@@ -1,10 +1,5 @@
-"""KlingTaskOperator: the one operator base of every Kling task (any endpoint), and the Airflow glue
-that turns the lifecycle's decisions and Kling's errors into Airflow's outcomes.
-
-The lifecycle itself (reconcile, decide, the failure policy) lives in
-:mod:`airflow_provider_kling.lifecycle`, free of Airflow; this module only says what a decision
-means to Airflow: :func:`fail_fast` (no retry can help), :func:`task_failure` (the failure
-policy) and :func:`stop_for` (a reconcile that must not create).
+"""KlingTaskOperator: the one operator base of every Kling task, and the Airflow glue that turns
+the lifecycle's decisions and Kling's errors into Airflow's outcomes.
 """
 
 from __future__ import annotations
@@ -16,13 +11,21 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import conf
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
+from airflow_provider_kling.assets import plain_uri
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import (
     KlingError,
     KlingRateLimitError,
+    KlingRequestValidationError,
     KlingResultsExpiredError,
     KlingResultUnavailableError,
     task_failed_error,
+)
+from airflow_provider_kling.idempotency import (
+    default_external_task_id,
+    generation_of,
+    request_fingerprint,
+    with_external_task_id,
 )
 from airflow_provider_kling.lifecycle import (
     DEFAULT_MAX_REGENERATIONS,
@@ -32,7 +35,12 @@ from airflow_provider_kling.lifecycle import (
     Ending,
     FailurePolicy,
 )
-from airflow_provider_kling.lifecycle.poll import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT, wait_for_task
+from airflow_provider_kling.lifecycle.poll import (
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_TIMEOUT,
+    defer_timeout,
+    wait_for_task,
+)
 from airflow_provider_kling.lifecycle.request import XCOM_KLING_TASK_ID, RequestTasks
 from airflow_provider_kling.lifecycle.results import (
     OutputNames,
@@ -41,6 +49,7 @@ from airflow_provider_kling.lifecycle.results import (
     store_result,
 )
 from airflow_provider_kling.operators.outputs import KlingOutputsMixin
+from airflow_provider_kling.storage import MEDIA, to_storage_path
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -86,6 +95,20 @@ def stop_for(decision: Decision, policy: FailurePolicy) -> BaseException:
     task: Any = decision.task
     error = task_failed_error(task.task_id, task.task_status_msg, external_task_id=decision.external_task_id)
     return task_failure(error, policy, decision.generation)
+
+
+def units_argument(name: str, value: Any) -> float:
+    """``value`` as a number of units >= 0 (a bool is not one); ValueError naming ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError(f"{name} must be a number of units >= 0 (got {value!r})")
+    return float(value)
+
+
+def kling_hook(kling_conn_id: str) -> KlingHook:
+    """The hook of ``kling_conn_id`` (what every operator's and sensor's ``hook`` is)."""
+    from airflow_provider_kling.hooks.kling import KlingHook  # DAG-parse cost: the HTTP clients
+
+    return KlingHook(kling_conn_id)
 
 
 class KlingResultLink(BaseOperatorLink):
@@ -142,9 +165,7 @@ class KlingOperatorBase(KlingOutputsMixin, BaseOperator):
 
     @cached_property
     def hook(self) -> KlingHook:
-        from airflow_provider_kling.hooks.kling import KlingHook
-
-        return KlingHook(self.kling_conn_id)
+        return kling_hook(self.kling_conn_id)
 
     @property
     def failure_policy(self) -> FailurePolicy:
@@ -158,8 +179,7 @@ class KlingOperatorBase(KlingOutputsMixin, BaseOperator):
 
     def resolve_callback_url(self, value: Any) -> Any:
         """``value``, or the receiver's URL for ``"receiver"`` (``callbacks.events.RECEIVER``)."""
-        from airflow_provider_kling.callbacks.events import resolve_callback_url
-        from airflow_provider_kling.errors import KlingRequestValidationError
+        from airflow_provider_kling.callbacks.events import resolve_callback_url  # DAG-parse cost
 
         try:
             return resolve_callback_url(
@@ -173,8 +193,6 @@ class KlingOperatorBase(KlingOutputsMixin, BaseOperator):
     ) -> str:
         """Stable across tries of one task instance and one request (one item of a batch: its
         ``item_key``); new for an edited request."""
-        from airflow_provider_kling.idempotency import default_external_task_id, request_fingerprint
-
         return default_external_task_id(
             dag_id=self.dag_id,
             run_id=run_id_of(context),
@@ -187,9 +205,6 @@ class KlingOperatorBase(KlingOutputsMixin, BaseOperator):
 
     def _output_base(self) -> Any:
         """``output_path`` as an ``ObjectStoragePath``; a bad one fails without retries."""
-        from airflow_provider_kling.errors import KlingRequestValidationError
-        from airflow_provider_kling.storage import to_storage_path
-
         try:
             return to_storage_path(self.output_path, self.output_conn_id or None)
         except ValueError as exc:
@@ -208,23 +223,9 @@ class KlingTaskOperator(KlingOperatorBase):
     task id: :class:`~airflow_provider_kling.lifecycle.request.RequestTasks`); an edited request
     creates a new one. Failures follow one :class:`~airflow_provider_kling.lifecycle.FailurePolicy`.
 
-    **The contract of a subclass** (one small class per endpoint, e.g. a text-to-video operator):
-
-    - ``request_kind``: its request kind (``models.requests.REQUEST_KINDS``), which gives the
-      request class, its endpoint and its image fields;
-    - ``request_arguments``: its own request fields, in the order they are sent; its
-      ``__init__`` takes them as keyword arguments, calls ``super().__init__(**kwargs)`` first and
-      then sets each as an attribute of the same name (nothing else: an argument it does not
-      take reaches ``BaseOperator``, which refuses it naming the operator and the argument);
-    - ``template_fields``: its own templated arguments plus ``KlingTaskOperator.template_fields``;
-    - optionally :meth:`request_fields` (derived fields, e.g. expand's ``to_aspect_ratio``).
-      What a succeeded task made, and how it is stored, follows :attr:`media` (what the request
-      kind makes, :func:`~airflow_provider_kling.models.requests.media_of`) through the lifecycle's one
-      store path (:mod:`airflow_provider_kling.lifecycle.results`).
-
-    Every entry point (``execute``, ``execute_complete``, ``execute_after_slot_wait``) builds the
-    request through :meth:`build_request`, which reads :meth:`request_fields`: the one place a
-    request is made (the TaskFlow decorator overrides only that).
+    A subclass (one per kind) sets ``request_kind``, takes its kind's fields as keyword arguments
+    (``request_arguments``, kept by :func:`~.arguments.keep_request_arguments`) and adds them to
+    ``template_fields``; :meth:`build_request` is the one place a request is made.
 
     :param callback_url: URL Kling POSTs the task to on each status change; ``"receiver"`` (or
         ``"receiver:<asset name>"``) is this provider's callback receiver on the api-server, at the
@@ -273,6 +274,8 @@ class KlingTaskOperator(KlingOperatorBase):
     request_kind: str
     #: The operator's own request fields (attributes of the same name), in the order they are sent.
     request_arguments: ClassVar[tuple[str, ...]] = ()
+    #: What the request kind makes (images or videos), set with the request by :meth:`build_request`.
+    media: MediaKind
 
     def __init__(
         self,
@@ -304,12 +307,12 @@ class KlingTaskOperator(KlingOperatorBase):
     def build_request(self, context: Context) -> KlingTaskRequest:
         """The rendered fields as a validated request with its external task id; a bad one fails
         here, before any HTTP call. Images named in your storage are read first (base64)."""
-        from airflow_provider_kling.errors import KlingRequestValidationError
-        from airflow_provider_kling.idempotency import with_external_task_id
+        # DAG-parse cost: the request models (pydantic schemas of every kind)
         from airflow_provider_kling.image_inputs import read_image_fields
         from airflow_provider_kling.models.requests import request_class
 
         request_cls = request_class(self.request_kind)
+        self.media = MEDIA[request_cls.output]
         try:
             fields = read_image_fields(
                 self.request_fields(context), request_cls.image_fields, self.output_conn_id or None
@@ -425,8 +428,7 @@ class KlingTaskOperator(KlingOperatorBase):
     def _defer(self, kling_task_id: str, endpoint: str, api_style: str | None = None) -> None:
         import time
 
-        from airflow_provider_kling.lifecycle.poll import defer_timeout
-        from airflow_provider_kling.triggers.kling import KlingTaskTrigger
+        from airflow_provider_kling.triggers.kling import KlingTaskTrigger  # DAG-parse cost: the hook
 
         self.log.info(
             "Deferring: the triggerer polls Kling task %s every %ss", kling_task_id, self.poll_interval
@@ -447,7 +449,7 @@ class KlingTaskOperator(KlingOperatorBase):
 
     def execute_complete(self, context: Context, event: dict[str, Any], **carried: Any) -> dict[str, Any]:
         """Resume after the trigger: store the results, or fail with what the trigger saw."""
-        from airflow_provider_kling.triggers.kling import task_from_event
+        from airflow_provider_kling.triggers.kling import task_from_event  # DAG-parse cost: the hook
 
         self._carried = carried
         request = self.build_request(context)
@@ -459,21 +461,12 @@ class KlingTaskOperator(KlingOperatorBase):
 
     def _failure(self, exc: KlingError, request: KlingTaskRequest | None = None) -> BaseException:
         """How a Kling error ends this try: skipped, failed at once, or left to Airflow's retries."""
-        from airflow_provider_kling.idempotency import generation_of
-
         generation = None
         if request is not None and request.external_task_id:
             generation = generation_of(request.external_task_id, exc.external_task_id)
         return task_failure(exc, self.failure_policy, generation)
 
     # -- results -------------------------------------------------------------------------------
-
-    @property
-    def media(self) -> MediaKind:
-        """What this operator's request kind makes: images or videos (``models.requests.media_of``)."""
-        from airflow_provider_kling.models.requests import media_of
-
-        return media_of(self.request_kind)
 
     def _finish(
         self, task: KlingTask, request: KlingTaskRequest, context: Context, *, resumed: bool
@@ -484,7 +477,7 @@ class KlingTaskOperator(KlingOperatorBase):
             raise KlingResultUnavailableError(
                 f"Kling task {task.task_id} succeeded but returned no {plural}", task_id=task.task_id
             )
-        from airflow_provider_kling.spend import describe_deduction
+        from airflow_provider_kling.spend import describe_deduction  # DAG-parse cost: decimal, ~1 ms
 
         self.log.info("Kling task %s deducted %s", task.task_id, describe_deduction(task))
         result = result_of(task, request)
@@ -549,8 +542,6 @@ class KlingTaskOperator(KlingOperatorBase):
     def _store(self, result: dict[str, Any], context: Context) -> str:
         """Store the results (the lifecycle's store path); one that cannot be copied fails the task
         after the rest are stored. Returns the output folder's plain URI."""
-        from airflow_provider_kling.assets import plain_uri
-
         base = self._output_base()
         try:
             store_result(

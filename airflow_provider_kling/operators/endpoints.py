@@ -1,17 +1,5 @@
 """One operator per Kling image endpoint beyond image generation: omni-image, multi-image2image,
-expand and virtual try-on.
-
-Each is a small subclass of :class:`~airflow_provider_kling.operators.base.KlingTaskOperator`, a
-sibling of :class:`~airflow_provider_kling.operators.kling.KlingImageGenerationOperator`: it names
-its request kind and takes that endpoint's fields as arguments, and inherits everything else
-(resume or create, waiting on the worker or deferred, storage, XCom, the failure policy). An
-argument the endpoint does not have is refused when the DAG is parsed. A field that takes an
-image also accepts an image in your storage (an ``ObjectStoragePath``, a ``file://``/``s3://``...
-URI, or an image of an earlier Kling task's result), read and sent as base64.
-
-Why one operator per endpoint rather than one with an ``endpoint`` argument: the endpoints share
-no request field but the callback and external id, so a DAG reads best when the operator's name
-says what it does and its arguments are that endpoint's own, documented, templated and checked.
+expand and virtual try-on; each names its request kind and takes that kind's fields.
 """
 
 from __future__ import annotations
@@ -198,7 +186,7 @@ class KlingExpandImageOperator(KlingTaskOperator):
         import base64
         import binascii
 
-        # Imported when the task runs, not when the DAG file is parsed.
+        # DAG-parse cost: these load the request models
         from airflow_provider_kling.image_inputs import is_storage_reference, read_image
         from airflow_provider_kling.models.reference_image import image_size
         from airflow_provider_kling.models.requests import expansion_for_aspect_ratio

@@ -6,23 +6,8 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from airflow_provider_kling.kinds import RequestKind
-from airflow_provider_kling.lifecycle import DEFAULT_MAX_REGENERATIONS
-from airflow_provider_kling.lifecycle.request import (
-    STATE_KLING_REQUEST,
-    STATE_KLING_TASK_ID,
-    XCOM_KLING_TASK_ID,
-)
 from airflow_provider_kling.operators.arguments import keep_request_arguments, request_arguments_of
-from airflow_provider_kling.operators.base import KlingResultLink, KlingTaskOperator
-
-__all__ = [
-    "DEFAULT_MAX_REGENERATIONS",
-    "STATE_KLING_REQUEST",
-    "STATE_KLING_TASK_ID",
-    "XCOM_KLING_TASK_ID",
-    "KlingImageGenerationOperator",
-    "KlingResultLink",
-]
+from airflow_provider_kling.operators.base import KlingTaskOperator
 
 
 class KlingImageGenerationOperator(KlingTaskOperator):

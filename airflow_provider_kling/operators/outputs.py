@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_kling.assets import static_output_uri
+from airflow_provider_kling.assets import (
+    asset_extra,
+    openlineage_facets,
+    record_asset_events,
+    static_output_uri,
+)
 from airflow_provider_kling.lifecycle.results import run_id_of
 
 if TYPE_CHECKING:
@@ -36,8 +41,6 @@ class KlingOutputsMixin:
         self, results: list[dict[str, Any]], output_uri: str | None, context: Context
     ) -> None:
         """Describe what was made on this task's asset events (and, later, its OpenLineage facets)."""
-        from airflow_provider_kling.assets import asset_extra, record_asset_events
-
         self._kling_results, self._output_uri = results, output_uri
         if not self.outlets or not results:
             return
@@ -59,6 +62,4 @@ class KlingOutputsMixin:
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the output folder as the output dataset, the Kling task ids, models and units
         as a ``kling`` run facet. Called only by the OpenLineage provider, which it imports."""
-        from airflow_provider_kling.assets import openlineage_facets
-
         return openlineage_facets(self._kling_results, self._output_uri)

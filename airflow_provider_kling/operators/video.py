@@ -1,20 +1,7 @@
 """One operator per Kling video kind: text-to-video, image-to-video, omni-video, video-extend and
 multi-image-to-video. The model chooses the API style: ``kling-v2-6`` is sent to
 ``/v1/videos/text2video``, ``kling-3.0`` to ``/text-to-video/kling-3.0``, with the same arguments.
-
-Each is a small subclass of :class:`~airflow_provider_kling.operators.base.KlingTaskOperator`, like
-the image endpoints' operators: it names its request kind and takes that kind's fields as
-arguments (``None``: the request model's default), and inherits everything else (resume or create,
-paying once, waiting on the worker or deferred, the failure policy, XCom, assets). A video task's
-``videos`` (each ``id``, ``url``, ``duration``, and ``path`` once stored) are copied as MP4 under
-the connection's ``max_video_bytes`` cap, with the watermarked copy when Kling sends one. What each
-argument means and which models take it: the request models in
-:mod:`airflow_provider_kling.models.requests` (``kind_table``).
-
-Chaining works with plain XCom: an image argument takes an image task's result (its first image,
-read from your storage when it was stored), and ``video_id`` of the extend operator takes a video
-task's result (its first video; refused at once when the video is over Kling's 30 days or its
-extension would pass 3 minutes).
+What each argument means and which models take it: the request models (``kind_table``).
 """
 
 from __future__ import annotations
@@ -58,9 +45,6 @@ class KlingVideoTaskOperator(KlingTaskOperator):
         for name, why in unconfirmed.items():
             self.log.warning("%s is UNCONFIRMED: %s; Kling may refuse or ignore it", name, why)
         return request
-
-
-_COMMON = ("resolution", "duration", "audio", "multi_shot", "watermark_info")
 
 
 class KlingTextToVideoOperator(KlingVideoTaskOperator):
@@ -336,9 +320,9 @@ class KlingVideoExtendOperator(KlingVideoTaskOperator):
     request_arguments = request_arguments_of(__init__)
 
     def request_fields(self, context: Context) -> dict[str, Any]:
-        # Imported when the task runs, not when the DAG file is parsed.
         from datetime import UTC, datetime
 
+        # DAG-parse cost: the request models
         from airflow_provider_kling.models.requests.video_extend import extend_source, extend_source_problems
 
         fields = super().request_fields(context)

@@ -11,7 +11,8 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import KlingError
-from airflow_provider_kling.operators.base import fail_fast
+from airflow_provider_kling.operators.base import fail_fast, kling_hook, units_argument
+from airflow_provider_kling.spend import format_units
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -75,23 +76,17 @@ class KlingResourcePackSensor(BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, **kwargs)
-        if isinstance(reserve_units, bool) or not isinstance(reserve_units, int | float) or reserve_units < 0:
-            raise ValueError(f"reserve_units must be a number of units >= 0 (got {reserve_units!r})")
         self.units_needed = units_needed
         self.resource_pack_name = resource_pack_name
-        self.reserve_units = float(reserve_units)
+        self.reserve_units = units_argument("reserve_units", reserve_units)
         self.wait_for_units = wait_for_units
         self.kling_conn_id = kling_conn_id
 
     @cached_property
     def hook(self) -> KlingHook:
-        from airflow_provider_kling.hooks.kling import KlingHook
-
-        return KlingHook(self.kling_conn_id)
+        return kling_hook(self.kling_conn_id)
 
     def poke(self, context: Context) -> PokeReturnValue:
-        from airflow_provider_kling.spend import format_units
-
         needed = _units("units_needed", self.units_needed)
         name = self.resource_pack_name or None
         try:

@@ -13,17 +13,21 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import (
     KlingError,
+    KlingRequestValidationError,
     KlingTaskFailedError,
     KlingTaskTimeoutError,
     task_failed_error,
 )
+from airflow_provider_kling.kinds import RequestKind
+from airflow_provider_kling.lifecycle import Outcome, outcome_of
 from airflow_provider_kling.lifecycle.poll import DEFAULT_POLL_INTERVAL, defer_timeout, status_words
-from airflow_provider_kling.operators.base import DEFAULT_DEFERRABLE, fail_fast
+from airflow_provider_kling.operators.base import DEFAULT_DEFERRABLE, fail_fast, kling_hook
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_kling.hooks.kling import KlingHook
+    from airflow_provider_kling.hooks.wire import Route
 
 
 class KlingTaskSensor(BaseSensorOperator):
@@ -34,8 +38,8 @@ class KlingTaskSensor(BaseSensorOperator):
     :param kling_conn_id: The ``kling`` connection. (templated)
     :param deferrable: Wait in the triggerer instead of poking from a worker.
     :param poke_interval: Seconds between polls (also used by the trigger).
-    :param endpoint: Which Kling endpoint made the task: a kind (``generations``, the default,
-        ``omni-image``, ``multi-image2image``, ``expand``, ``virtual-try-on``) or its path.
+    :param endpoint: Which Kling endpoint made the task: a kind (a
+        :class:`~airflow_provider_kling.kinds.RequestKind`, image generation by default) or its path.
     """
 
     template_fields: Sequence[str] = ("kling_task_id", "kling_conn_id")
@@ -48,7 +52,7 @@ class KlingTaskSensor(BaseSensorOperator):
         kling_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool = DEFAULT_DEFERRABLE,
         poke_interval: float = DEFAULT_POLL_INTERVAL,
-        endpoint: str = "generations",
+        endpoint: str = RequestKind.GENERATIONS.value,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, **kwargs)
@@ -58,33 +62,23 @@ class KlingTaskSensor(BaseSensorOperator):
         self.endpoint = endpoint
 
     @cached_property
-    def endpoint_path(self) -> str:
-        """The endpoint's path (resolved when the sensor runs: parsing a DAG imports no models)."""
-        from airflow_provider_kling.errors import KlingRequestValidationError
-        from airflow_provider_kling.models.requests import endpoint_path
+    def route(self) -> Route:
+        """Where the endpoint's tasks live, resolved when the sensor runs."""
+        from airflow_provider_kling.hooks.wire import Route  # DAG-parse cost: loads the request models
 
         try:
-            return endpoint_path(self.endpoint)
+            return Route.of_endpoint(self.endpoint)
         except ValueError as exc:
             raise fail_fast(KlingRequestValidationError(f"endpoint: {exc}")) from None
 
     @cached_property
-    def api_style(self) -> str:
-        """The API style of the endpoint's kind (how its tasks are queried)."""
-        from airflow_provider_kling.hooks.wire import Route  # DAG-parse cost: loads the models
-
-        return Route.of_endpoint(self.endpoint_path).api_style
-
-    @cached_property
     def hook(self) -> KlingHook:
-        from airflow_provider_kling.hooks.kling import KlingHook
-
-        return KlingHook(self.kling_conn_id)
+        return kling_hook(self.kling_conn_id)
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        from airflow_provider_kling.triggers.kling import KlingTaskTrigger
+        from airflow_provider_kling.triggers.kling import KlingTaskTrigger  # DAG-parse cost: the hook
 
         timeout = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else float(self.timeout)
         self.defer(
@@ -93,8 +87,8 @@ class KlingTaskSensor(BaseSensorOperator):
                 kling_conn_id=self.kling_conn_id,
                 poll_interval=float(self.poke_interval),
                 deadline=time.time() + timeout,
-                endpoint=self.endpoint_path,
-                api_style=self.api_style,
+                endpoint=self.route.endpoint,
+                api_style=self.route.api_style,
             ),
             method_name="execute_complete",
             timeout=defer_timeout(timeout),
@@ -103,12 +97,10 @@ class KlingTaskSensor(BaseSensorOperator):
     def poke(self, context: Context) -> PokeReturnValue:
         try:
             task = self.hook.get_task(
-                self.kling_task_id, endpoint=self.endpoint_path, api_style=self.api_style
+                self.kling_task_id, endpoint=self.route.endpoint, api_style=self.route.api_style
             )
         except KlingError as exc:
             raise fail_fast(exc) from exc
-        from airflow_provider_kling.lifecycle import Outcome, outcome_of
-
         self.log.info("Kling task %s %s", task.task_id, status_words(task))
         outcome = outcome_of(task.task_status, task.task_status_msg)
         if outcome in (Outcome.FAILED, Outcome.REFUSED):
@@ -118,7 +110,7 @@ class KlingTaskSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=outcome is Outcome.SUCCEEDED, xcom_value=task.to_xcom())
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        from airflow_provider_kling.triggers.kling import task_from_event
+        from airflow_provider_kling.triggers.kling import task_from_event  # DAG-parse cost: the hook
 
         try:
             task = task_from_event(event)  # as whole as a poke's: the hook completes a /tasks read

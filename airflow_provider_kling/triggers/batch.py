@@ -21,12 +21,31 @@ from airflow_provider_kling.batch.admission import (
     DEFAULT_BATCH_TIMEOUT,
     DEFAULT_PROGRESS_INTERVAL,
 )
+from airflow_provider_kling.batch.runner import BatchRunner
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID
+from airflow_provider_kling.errors import KlingError
 from airflow_provider_kling.hooks.core import Clock
+from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.lifecycle import (
     DEFAULT_MAX_REGENERATIONS,
     DEFAULT_ON_CONTENT_POLICY,
     FailurePolicy,
+)
+from airflow_provider_kling.models.requests import request_class
+
+#: The arguments a trigger is rebuilt from, besides ``on_content_policy`` (no credential among them).
+_SERIALIZED = (
+    "items",
+    "kling_conn_id",
+    "slots",
+    "poll_interval",
+    "deadline",
+    "max_regenerations",
+    "progress_every",
+    "max_units",
+    "price_table",
+    "request_kind",
 )
 
 
@@ -59,7 +78,7 @@ class KlingBatchTrigger(BaseTrigger):
         progress_every: float = DEFAULT_PROGRESS_INTERVAL,
         max_units: float | None = None,
         price_table: dict[str, Any] | None = None,
-        request_kind: str = "generations",
+        request_kind: str = RequestKind.GENERATIONS.value,
         on_content_policy: str = DEFAULT_ON_CONTENT_POLICY,
     ) -> None:
         super().__init__()
@@ -78,29 +97,11 @@ class KlingBatchTrigger(BaseTrigger):
         self.policy = FailurePolicy(on_content_policy, int(max_regenerations))
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "items": self.items,
-                "kling_conn_id": self.kling_conn_id,
-                "slots": self.slots,
-                "poll_interval": self.poll_interval,
-                "deadline": self.deadline,
-                "max_regenerations": self.max_regenerations,
-                "progress_every": self.progress_every,
-                "max_units": self.max_units,
-                "price_table": self.price_table,
-                "request_kind": self.request_kind,
-                "on_content_policy": self.policy.on_content_policy,
-            },
-        )
+        arguments = {name: getattr(self, name) for name in _SERIALIZED}
+        arguments["on_content_policy"] = self.policy.on_content_policy
+        return f"{type(self).__module__}.{type(self).__qualname__}", arguments
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_kling.batch.runner import BatchRunner
-        from airflow_provider_kling.errors import KlingError
-        from airflow_provider_kling.hooks.kling import KlingHook
-        from airflow_provider_kling.models.requests import request_class
-
         request_cls = request_class(self.request_kind)
         hook = KlingHook(self.kling_conn_id, clock=self.clock)
         runner = BatchRunner.of(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
@@ -16,16 +16,15 @@ from airflow_provider_kling.errors import (
     task_failed_error,
 )
 from airflow_provider_kling.hooks.core import Clock
+from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.lifecycle.poll import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_TIMEOUT,
     PollPlan,
     apoll_until_done,
 )
-
-if TYPE_CHECKING:
-    from airflow_provider_kling.hooks.kling import KlingHook
-    from airflow_provider_kling.models.task import KlingTask
+from airflow_provider_kling.models.task import KlingTask
+from airflow_provider_kling.triggers.watch import watch
 
 
 class KlingTaskTrigger(BaseTrigger):
@@ -87,8 +86,6 @@ class KlingTaskTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_kling.hooks.kling import KlingHook
-
         hook = KlingHook(self.kling_conn_id, clock=self.clock)
         try:
             event = await self._poll(hook)
@@ -98,8 +95,6 @@ class KlingTaskTrigger(BaseTrigger):
 
     async def _poll(self, hook: KlingHook) -> dict[str, Any]:
         """Poll until the task ends or the deadline passes, on the hook's clock."""
-        from airflow_provider_kling.triggers.watch import watch
-
         clock = hook.clock
         started = clock.monotonic()
         # The serialized deadline is wall-clock time; from here on, the hook's monotonic clock.
@@ -128,8 +123,6 @@ class KlingTaskTrigger(BaseTrigger):
 
 def task_from_event(event: dict[str, Any]) -> KlingTask:
     """The succeeded :class:`KlingTask` of a ``success`` event; the matching error for any other."""
-    from airflow_provider_kling.models.task import KlingTask
-
     status, task_id, message = event.get("status"), event.get("task_id"), event.get("message", "")
     if status == "success":
         return KlingTask.model_validate(event["task"])

@@ -1,23 +1,10 @@
 """Many triggers, few requests: one reader of Kling's tasks per connection per event loop.
 
-Each Kling trigger asks :func:`watch` for its task's status. Instead of one query per task per poll:
-
-Where the host answers ``GET /tasks?task_ids=`` (Kling's own hosts; another host is tried once, and
-the connection extra ``tasks_query`` says ``yes`` or ``no`` outright), the lookups due within
-:data:`BATCH_WINDOW` seconds go out together, at most 20 ids a request, on one hook (and so one
-HTTP client) of the board's own: each waiting task costs about 1/20 of a request per poll interval,
-however many other tasks the account holds. A task ``/tasks`` does not know (an external task id)
-is queried by id.
-
-Elsewhere the triggers of one connection and endpoint (each Kling endpoint lists only its own tasks)
-share list *rounds*: a round reads the first pages of the task list
-(newest first, up to :data:`PAGE_SIZE_MAX` tasks a page) and serves every trigger that needs a
-status at most :data:`STALENESS` seconds old. A task not on those pages (older than the newest
-:data:`MAX_PAGES` pages, or an unknown id) is queried by id, as is every task when the list
-endpoint is refused (some hosts do not offer it) or :data:`LIST_POLLING` is off.
-
-Measured with ``benchmarks/triggerer_scale.py``: at equal lateness, rounds make far fewer requests
-than one query per task per poll interval (see docs/sensors-and-triggers.rst).
+Where the host answers ``GET /tasks?task_ids=``, the lookups due within :data:`BATCH_WINDOW` go out
+together, 20 ids a request, on the board's own hook. Elsewhere the triggers of one connection and
+route share list rounds (the first :data:`MAX_PAGES` pages, newest first, at most
+:data:`STALENESS` seconds old); a task not found that way is queried by id. Measured with
+``benchmarks/triggerer_scale.py`` (see docs/sensors-and-triggers.rst).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,3 +47,14 @@ async def first_trigger_event(trigger: Any) -> Any:
         return await events.__anext__()
     finally:
         await events.aclose()
+
+
+def run_trigger(trigger: Any) -> dict[str, Any]:
+    """The first event a trigger yields, run to the end on a fresh event loop."""
+
+    async def first_event() -> dict[str, Any]:
+        async for event in trigger.run():
+            return dict(event.payload)
+        raise AssertionError("the trigger yielded no event")
+
+    return asyncio.run(first_event())

@@ -192,3 +192,19 @@ def test_create_backoff_after_errors_never_exceeds_the_poll_interval():
         assert item.not_before - now <= 1.0
         now = item.not_before
         assert admission.admit(now) == [item]
+
+
+def test_an_item_still_queued_is_polled_less_often_as_the_poll_plan_backs_off():
+    admission = batch(1, slots=1, poll_interval=2.0)
+    (item,) = admission.admit(0.0)
+    admission.created(item, task("submitted", "ta"), 0.0)
+    first_step = item.next_poll
+
+    admission.due_polls(first_step)
+    admission.polled(item, task("submitted", "ta"), first_step)
+    second_step = item.next_poll - first_step
+    admission.due_polls(item.next_poll)
+    admission.polled(item, task("processing", "ta"), item.next_poll)
+
+    assert (first_step, second_step) == (2.0, 3.0)  # the plan's queued backoff: 1.5x
+    assert item.queued_polls == 0  # processing: the backoff starts again

@@ -17,7 +17,7 @@ from airflow_provider_kling.errors import KlingError
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.operators.batch import XCOM_BATCH_SUMMARY, KlingBatchOperator
 from airflow_provider_kling.triggers.batch import KlingBatchTrigger
-from tests.unit.task_context import RecordingTaskInstance, make_context
+from tests.unit.task_context import RecordingTaskInstance, make_context, run_trigger
 
 SUMMARY_KEYS = {
     "total",
@@ -59,15 +59,6 @@ def manifest(summary: dict[str, Any]) -> dict[str, Any]:
 
 def manifest_total(summary: dict[str, Any]) -> float:
     return sum(float(row["units"]) for row in manifest(summary)["items"] if row["units"] is not None)
-
-
-def run_trigger(trigger: KlingBatchTrigger) -> dict[str, Any]:
-    async def first_event() -> dict[str, Any]:
-        async for event in trigger.run():
-            return event.payload
-        raise AssertionError("the trigger yielded no event")
-
-    return asyncio.run(first_event())
 
 
 def test_batch_creates_each_item_once_stores_images_and_returns_a_small_summary(kling_connection, tmp_path):

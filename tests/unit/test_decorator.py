@@ -14,7 +14,7 @@ from airflow.sdk import DAG, task
 from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_kling.decorators.kling import _KlingImageDecoratedOperator, kling_image_task
-from airflow_provider_kling.operators.kling import XCOM_KLING_TASK_ID
+from airflow_provider_kling.lifecycle.request import XCOM_KLING_TASK_ID
 from tests.unit.task_context import RecordingTaskInstance, first_trigger_event, make_context
 from tests.unit.test_operator import XCOM_KEYS
 

@@ -26,7 +26,8 @@ from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSki
 from airflow.sdk import DAG
 
 from airflow_provider_kling.hooks.kling import KlingHook
-from airflow_provider_kling.operators.kling import XCOM_KLING_TASK_ID, KlingImageGenerationOperator
+from airflow_provider_kling.lifecycle.request import XCOM_KLING_TASK_ID
+from airflow_provider_kling.operators.kling import KlingImageGenerationOperator
 from tests.unit.fakes import FakeClock
 from tests.unit.task_context import DictTaskStateStore, RecordingTaskInstance, make_context
 

@@ -17,7 +17,8 @@ from airflow_provider_kling.errors import (
     KlingTaskFailedError,
     KlingTaskTimeoutError,
 )
-from airflow_provider_kling.operators.kling import XCOM_KLING_TASK_ID, KlingImageGenerationOperator
+from airflow_provider_kling.lifecycle.request import XCOM_KLING_TASK_ID
+from airflow_provider_kling.operators.kling import KlingImageGenerationOperator
 from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 from tests.unit.task_context import (
     DictTaskStateStore,
@@ -307,7 +308,7 @@ def test_non_positive_wait_settings_are_refused_when_the_dag_is_parsed(field):
 
 
 def test_extra_link_points_at_the_first_generated_image(kling_connection):
-    from airflow_provider_kling.operators.kling import KlingResultLink
+    from airflow_provider_kling.operators.base import KlingResultLink
 
     operator = make_operator()
     assert KlingResultLink().get_link(operator, ti_key=None) == ""

@@ -262,3 +262,11 @@ def test_connection_form_defaults_are_the_hook_defaults() -> None:
     assert conn_fields["read_timeout"]["schema"]["default"] == settings.read_timeout
     assert conn_fields["max_retries"]["schema"]["default"] == settings.max_retries
     assert settings.base_url == DEFAULT_BASE_URL
+
+
+def test_every_extra_link_and_decorator_named_in_provider_info_imports() -> None:
+    info = get_provider_info()
+    paths = [*info["extra-links"], *(decorator["class-name"] for decorator in info["task-decorators"])]
+    for path in paths:
+        module, _, name = path.rpartition(".")
+        assert hasattr(importlib.import_module(module), name), path

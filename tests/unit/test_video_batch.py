@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG
+from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_kling.batch.items import slots_of
 from airflow_provider_kling.models.requests import (
@@ -21,7 +22,7 @@ from airflow_provider_kling.models.requests import (
 from airflow_provider_kling.operators.batch import KlingBatchOperator
 from airflow_provider_kling.storage import safe_name
 from airflow_provider_kling.testing import mp4
-from tests.unit.task_context import RecordingTaskInstance, make_context
+from tests.unit.task_context import RecordingTaskInstance, make_context, run_trigger
 
 
 @pytest.mark.parametrize(
@@ -153,3 +154,32 @@ def test_a_retried_video_batch_keeps_the_stored_videos_and_stores_only_the_missi
     assert {name: (folder / name).stat().st_mtime_ns for name in kept} == kept  # not downloaded again
     assert kling_connection.counters(kling_connection.api_key)["creates"] == 2
     assert kling_connection.counters(kling_connection.api_key)["videos"] == 3
+
+
+MIXED_ROUTES = [
+    {"key": "v1", "prompt": "a linen shirt", "model_name": "kling-v2-6"},
+    {"key": "path", "prompt": "a wool coat", "model_name": "kling-3.0"},
+    {"key": "v1-b", "prompt": "a silk scarf", "model_name": "kling-v2-6"},
+]
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["worker", "deferred"])
+def test_a_batch_mixing_v1_and_model_path_models_polls_each_item_at_its_own_route(
+    kling_connection, tmp_path, deferrable
+):
+    batch = video_batch(tmp_path, requests=MIXED_ROUTES, deferrable=deferrable)
+    ctx = make_context(RecordingTaskInstance(dag_id="kling_video_batch", task_id="batch"))
+
+    if deferrable:
+        with pytest.raises(TaskDeferred) as deferred:
+            batch.execute(ctx)
+        summary = batch.execute_complete(ctx, run_trigger(deferred.value.trigger))
+    else:
+        summary = batch.execute(ctx)
+
+    assert summary["counts"] == {"succeeded": 3}
+    assert kling_connection.counters(kling_connection.api_key)["creates"] == 3
+    # A retry finds every item at its own route's task list: nothing is created again.
+    again = video_batch(tmp_path, requests=MIXED_ROUTES).execute(ctx)
+    assert again["counts"] == {"succeeded": 3}
+    assert kling_connection.counters(kling_connection.api_key)["creates"] == 3
