@@ -313,7 +313,8 @@ def test_batch_run_records_the_asset_event_that_queues_the_gallery_and_the_galle
     )
     assert (event["source_dag_id"], event["source_task_id"]) == ("kling_scheduled_batch", "write_manifest")
     extra = event["extra"]
-    assert set(extra) == {*EXTRA_KEYS, "manifest"}
+    assert set(extra) == {*EXTRA_KEYS, "manifest", "names"}
+    assert sorted(extra["names"]) == sorted(catalogue_names())  # the catalogue row behind each task
     assert extra["run_id"] == event["source_run_id"]
     assert extra["output_uri"] == f"file://{airflow_home.output_dir}/{DATE}"
     prompts = expected_catalogue_prompts()
