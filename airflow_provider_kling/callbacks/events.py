@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from airflow_provider_kling.callbacks import URL_PREFIX
 from airflow_provider_kling.callbacks.records import CallbackRecord
 from airflow_provider_kling.idempotency import parse_external_task_id
 
@@ -80,8 +81,6 @@ def receiver_url(base_url: str, conn_id: str, asset_name: str | None = None) -> 
 
     ``base_url`` is the api-server's public base URL (the connection's ``callback_base_url``).
     """
-    from airflow_provider_kling.callbacks import URL_PREFIX
-
     url = f"{base_url.rstrip('/')}{URL_PREFIX}/callbacks/{quote(conn_id, safe='')}"
     if asset_name:
         callback_asset_uri(conn_id, asset_name)  # the same rule the receiver applies

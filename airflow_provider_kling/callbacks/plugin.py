@@ -23,6 +23,7 @@ class KlingCallbackReceiver:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if self._app is None:
+            # FastAPI app, ~90 ms: every Airflow process loads plugins, only the api-server serves it
             from airflow_provider_kling.callbacks.receiver import create_receiver_app
 
             self._app = create_receiver_app()

@@ -36,7 +36,7 @@ from airflow.sdk.definitions._internal.types import SET_DURING_EXECUTION
 from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.get_provider_info import get_provider_info
 from airflow_provider_kling.kinds import RequestKind
-from airflow_provider_kling.operators.base import KlingTaskOperator, fail_fast
+from airflow_provider_kling.operators.base import KlingTaskOperator, fail_fast, request_models
 from airflow_provider_kling.operators.kling import KlingImageGenerationOperator
 
 if TYPE_CHECKING:
@@ -140,12 +140,8 @@ class KlingDecoratedOperator(DecoratedOperator):
         """A ``kind=`` that makes other media than the decorator's fails before the function runs."""
         if self.kling_media_of is None:
             return
-        from airflow_provider_kling.models.requests import (
-            media_of,
-        )  # kind declarations: not loaded at DAG parse
-
         operator: Any = self  # a KlingTaskOperator too (the factory's class derives from both)
-        made, expected = operator.media, media_of(self.kling_media_of.request_kind)
+        made, expected = operator.media, request_models().media_of(self.kling_media_of.request_kind)
         if made != expected:
             raise fail_fast(
                 KlingRequestValidationError(

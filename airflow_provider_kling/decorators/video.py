@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_kling.decorators.kling import make_kind_task_decorator
-from airflow_provider_kling.operators.base import KlingTaskOperator
+from airflow_provider_kling.operators.base import KlingTaskOperator, request_models
 from airflow_provider_kling.operators.video import (
     KlingImageToVideoOperator,
     KlingTextToVideoOperator,
@@ -60,10 +60,8 @@ class KlingPromptOrImageToVideoOperator(KlingVideoTaskOperator):
             setattr(self, name, value)
 
     def build_request(self, context: Context) -> KlingTaskRequest:
-        from airflow_provider_kling.models.requests import request_class  # not loaded at DAG parse
-
         fields = self.request_fields(context)
-        images = request_class(_FROM_FRAMES.request_kind).image_fields
+        images = request_models().request_class(_FROM_FRAMES.request_kind).image_fields
         framed = any(fields.get(name) is not None for name in images if "." not in name)
         self.request_kind = (_FROM_FRAMES if framed else _FROM_TEXT).request_kind
         return super().build_request(context)

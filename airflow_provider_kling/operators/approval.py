@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import KlingError
 from airflow_provider_kling.kinds import RequestKind
-from airflow_provider_kling.operators.base import kling_hook, units_argument
+from airflow_provider_kling.operators.base import estimates, kling_hook, units_argument
 from airflow_provider_kling.spend import format_units
 from airflow_provider_kling.storage import to_storage_path
 
@@ -113,9 +113,7 @@ class KlingSpendApprovalOperator(ApprovalOperator):
             )
         threshold = units_argument("threshold_units", threshold_units)
         if price_table is not None:
-            from airflow_provider_kling.estimates import check_price_table  # DAG-parse cost: the models
-
-            price_table = check_price_table(price_table)
+            price_table = estimates().check_price_table(price_table)
         if not isinstance(response_timeout, timedelta) or response_timeout <= timedelta(0):
             raise ValueError(f"response_timeout must be a positive timedelta (got {response_timeout!r})")
         super().__init__(
@@ -138,12 +136,10 @@ class KlingSpendApprovalOperator(ApprovalOperator):
         return kling_hook(self.kling_conn_id)
 
     def execute(self, context: Context) -> Any:
-        from airflow_provider_kling.estimates import estimate_requests  # DAG-parse cost: the models
-
         requests = _request_list(self.requests)
         estimator = self._estimator(requests)
         try:
-            estimate = estimate_requests(requests, estimator)
+            estimate: SpendEstimate = estimates().estimate_requests(requests, estimator)
         except ValueError as exc:  # a request without a price: a retry cannot help
             from airflow.providers.common.compat.sdk import AirflowFailException
 
@@ -196,16 +192,14 @@ class KlingSpendApprovalOperator(ApprovalOperator):
         return {"approved": approved, "asked": True, "timed_out": timed_out, "responded_by": who, **summary}
 
     def _estimator(self, requests: list[Any]) -> Any:
-        # DAG-parse cost: the estimator loads the request models
-        from airflow_provider_kling.estimates import UnitEstimator, learn_from_account, request_fields
-
-        estimator = UnitEstimator(price_table=self.price_table)
+        estimator = estimates().UnitEstimator(price_table=self.price_table)
         if self.learn_prices and isinstance(self.preview, Mapping) and self.preview.get("manifest"):
             learnt = estimator.learn_from_manifest(self._preview_items())
             self.log.info("Learnt prices from %d finished item(s) of the preview", learnt)
         if self.learn_prices:
+            request_fields = estimates().request_fields
             kinds = sorted({request_fields(request)[0] for request in requests} & set(RequestKind))
-            learn_from_account(self.hook, estimator, kinds=kinds, log=self.log)
+            estimates().learn_from_account(self.hook, estimator, kinds=kinds, log=self.log)
         return estimator
 
     def _preview_items(self) -> list[Any]:
@@ -272,8 +266,6 @@ def spend_question(
     response_timeout: timedelta | None,
 ) -> str:
     """The question's body (Markdown): estimate and sources, what is left, the costliest requests."""
-    from airflow_provider_kling.estimates import SOURCE_LABELS  # DAG-parse cost: the request models
-
     lines = [f"**Estimate: {estimate.describe()}.**", ""]
     if remaining is None:
         lines.append("**Units left in the account: unknown** (its resource packs could not be read).")
@@ -289,8 +281,9 @@ def spend_question(
         lines += ["", f"Preview: [contact sheet]({contact_sheet})"]
     lines += ["", f"The {min(MOST_EXPENSIVE, len(estimate.items))} costliest requests:", ""]
     lines += ["| # | request | units | prices |", "|---|---|---|---|"]
+    labels = estimates().SOURCE_LABELS
     for item in estimate.most_expensive(MOST_EXPENSIVE):
-        source = SOURCE_LABELS.get(item.source, item.source)
+        source = labels.get(item.source, item.source)
         lines.append(f"| {item.index} | {_cell(item.label)} | {_units(item.units)} | {source} |")
     wait = f" within {_describe_wait(response_timeout)}" if response_timeout else ""
     lines += ["", f"Approve to run it. Reject, or no answer{wait}, skips the run."]

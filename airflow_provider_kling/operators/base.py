@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from functools import cached_property
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import conf
@@ -49,6 +50,7 @@ from airflow_provider_kling.lifecycle.results import (
     store_result,
 )
 from airflow_provider_kling.operators.outputs import KlingOutputsMixin
+from airflow_provider_kling.spend import describe_deduction
 from airflow_provider_kling.storage import MEDIA, to_storage_path
 
 if TYPE_CHECKING:
@@ -104,11 +106,58 @@ def units_argument(name: str, value: Any) -> float:
     return float(value)
 
 
+# The modules below cost tens of ms (pydantic request models, HTTP clients) and an operator needs
+# them only when its task runs: each is imported here, once, on first use, so that a DAG file that
+# only builds operators does not load them. Operators and sensors reach them through these.
+
+
 def kling_hook(kling_conn_id: str) -> KlingHook:
     """The hook of ``kling_conn_id`` (what every operator's and sensor's ``hook`` is)."""
-    from airflow_provider_kling.hooks.kling import KlingHook  # DAG-parse cost: the HTTP clients
+    from airflow_provider_kling.hooks.kling import KlingHook  # HTTP clients, ~30 ms: not at DAG parse
 
     return KlingHook(kling_conn_id)
+
+
+def request_models() -> ModuleType:
+    """``models.requests``: the request schema of every kind."""
+    from airflow_provider_kling.models import requests  # pydantic schemas, ~50 ms: not at DAG parse
+
+    return requests
+
+
+def image_inputs() -> ModuleType:
+    """``image_inputs``: reads the images named in your storage into a request."""
+    from airflow_provider_kling import image_inputs  # ~2 ms, needed only with a request: not at DAG parse
+
+    return image_inputs
+
+
+def wire() -> ModuleType:
+    """``hooks.wire``: the routes of the endpoints."""
+    from airflow_provider_kling.hooks import wire  # loads the request models, ~50 ms: not at DAG parse
+
+    return wire
+
+
+def estimates() -> ModuleType:
+    """``estimates``: price tables and the unit estimator."""
+    from airflow_provider_kling import estimates  # loads the request models, ~50 ms: not at DAG parse
+
+    return estimates
+
+
+def callback_events() -> ModuleType:
+    """``callbacks.events``: the callback asset and the receiver's URL."""
+    from airflow_provider_kling.callbacks import events  # pydantic task model, ~15 ms: not at DAG parse
+
+    return events
+
+
+def task_triggers() -> ModuleType:
+    """``triggers.kling``: the trigger that polls one task, and its events."""
+    from airflow_provider_kling.triggers import kling  # loads the hook, ~80 ms: not at DAG parse
+
+    return kling
 
 
 class KlingResultLink(BaseOperatorLink):
@@ -179,10 +228,8 @@ class KlingOperatorBase(KlingOutputsMixin, BaseOperator):
 
     def resolve_callback_url(self, value: Any) -> Any:
         """``value``, or the receiver's URL for ``"receiver"`` (``callbacks.events.RECEIVER``)."""
-        from airflow_provider_kling.callbacks.events import resolve_callback_url  # DAG-parse cost
-
         try:
-            return resolve_callback_url(
+            return callback_events().resolve_callback_url(
                 value, self.kling_conn_id, lambda: self.hook.settings.callback_base_url
             )
         except ValueError as exc:
@@ -307,14 +354,10 @@ class KlingTaskOperator(KlingOperatorBase):
     def build_request(self, context: Context) -> KlingTaskRequest:
         """The rendered fields as a validated request with its external task id; a bad one fails
         here, before any HTTP call. Images named in your storage are read first (base64)."""
-        # DAG-parse cost: the request models (pydantic schemas of every kind)
-        from airflow_provider_kling.image_inputs import read_image_fields
-        from airflow_provider_kling.models.requests import request_class
-
-        request_cls = request_class(self.request_kind)
+        request_cls = request_models().request_class(self.request_kind)
         self.media = MEDIA[request_cls.output]
         try:
-            fields = read_image_fields(
+            fields = image_inputs().read_image_fields(
                 self.request_fields(context), request_cls.image_fields, self.output_conn_id or None
             )
             if "callback_url" in fields:
@@ -428,13 +471,11 @@ class KlingTaskOperator(KlingOperatorBase):
     def _defer(self, kling_task_id: str, endpoint: str, api_style: str | None = None) -> None:
         import time
 
-        from airflow_provider_kling.triggers.kling import KlingTaskTrigger  # DAG-parse cost: the hook
-
         self.log.info(
             "Deferring: the triggerer polls Kling task %s every %ss", kling_task_id, self.poll_interval
         )
         self.defer(
-            trigger=KlingTaskTrigger(
+            trigger=task_triggers().KlingTaskTrigger(
                 kling_task_id=kling_task_id,
                 kling_conn_id=self.kling_conn_id,
                 poll_interval=self.poll_interval,
@@ -449,12 +490,11 @@ class KlingTaskOperator(KlingOperatorBase):
 
     def execute_complete(self, context: Context, event: dict[str, Any], **carried: Any) -> dict[str, Any]:
         """Resume after the trigger: store the results, or fail with what the trigger saw."""
-        from airflow_provider_kling.triggers.kling import task_from_event  # DAG-parse cost: the hook
-
         self._carried = carried
         request = self.build_request(context)
         try:
-            task = task_from_event(event)  # as whole as the worker's: the hook completes a /tasks read
+            # as whole as the worker's: the hook completes a /tasks read
+            task = task_triggers().task_from_event(event)
         except KlingError as exc:
             raise self._failure(exc, request) from exc
         return self._finish(task, request, context, resumed=False)
@@ -477,8 +517,6 @@ class KlingTaskOperator(KlingOperatorBase):
             raise KlingResultUnavailableError(
                 f"Kling task {task.task_id} succeeded but returned no {plural}", task_id=task.task_id
             )
-        from airflow_provider_kling.spend import describe_deduction  # DAG-parse cost: decimal, ~1 ms
-
         self.log.info("Kling task %s deducted %s", task.task_id, describe_deduction(task))
         result = result_of(task, request)
         self._kling_result_url = outputs[0].url

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import timedelta
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_kling.assets import plain_uri
@@ -30,7 +31,10 @@ from airflow_provider_kling.lifecycle.results import count_statuses
 from airflow_provider_kling.operators.base import (
     KlingOperatorBase,
     airflow_exception,
+    callback_events,
+    estimates,
     fail_fast,
+    image_inputs,
     units_argument,
 )
 
@@ -45,6 +49,13 @@ EVENT_READ_MARGIN = timedelta(seconds=30)
 XCOM_BATCH_SUMMARY = "kling_batch_summary"
 #: Request fields the operator's own arguments give every item (an item's own value wins).
 DEFAULT_FIELDS = ("model_name", "n", "negative_prompt", "resolution", "aspect_ratio", "callback_url")
+
+
+def batch_items() -> ModuleType:
+    """``batch.items``: parses and validates the rows of a batch."""
+    from airflow_provider_kling.batch import items  # loads the request models, ~50 ms: not at DAG parse
+
+    return items
 
 
 class KlingBatchOperator(KlingOperatorBase):
@@ -155,16 +166,13 @@ class KlingBatchOperator(KlingOperatorBase):
         if not wait_for_completion:
             from airflow.sdk import Asset
 
-            from airflow_provider_kling.callbacks.events import callback_asset_uri  # DAG-parse cost
-
             kwargs.setdefault(
-                "inlets", [Asset(callback_asset_uri(kwargs.get("kling_conn_id", DEFAULT_CONN_ID)))]
+                "inlets",
+                [Asset(callback_events().callback_asset_uri(kwargs.get("kling_conn_id", DEFAULT_CONN_ID)))],
             )
         super().__init__(output_path=output_path, poll_interval=poll_interval, timeout=timeout, **kwargs)
         self.callback_url = callback_url
         self.wait_for_completion = wait_for_completion
-        from airflow_provider_kling.batch.items import FORMATS, format_of  # DAG-parse cost: the models
-
         if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
             raise ValueError(f"slots must be an integer >= 1 (got {slots!r})")
         if not progress_interval > 0:
@@ -173,9 +181,10 @@ class KlingBatchOperator(KlingOperatorBase):
             )
         if max_units is not None:
             units_argument("max_units", max_units)
-        if requests_format != "auto" and requests_format not in FORMATS:
+        formats = batch_items().FORMATS
+        if requests_format != "auto" and requests_format not in formats:
             raise ValueError(
-                f"requests_format must be auto or one of {', '.join(FORMATS)} (got {requests_format!r})"
+                f"requests_format must be auto or one of {', '.join(formats)} (got {requests_format!r})"
             )
         if (output_path is None or output_path == "") and self.wait_for_completion:
             raise ValueError(
@@ -183,7 +192,7 @@ class KlingBatchOperator(KlingOperatorBase):
             )
         # The file's extension says its format; Airflow replaces the name with its rendered text.
         if requests_format == "auto" and isinstance(requests, str):
-            requests_format = format_of(requests) or "auto"
+            requests_format = batch_items().format_of(requests) or "auto"
         self.requests = requests
         self.request_kind = request_kind
         self.requests_format = requests_format
@@ -196,9 +205,7 @@ class KlingBatchOperator(KlingOperatorBase):
         self.aspect_ratio = aspect_ratio
         self.max_units = max_units
         if price_table is not None:
-            from airflow_provider_kling.estimates import check_price_table  # DAG-parse cost: the models
-
-            price_table = check_price_table(price_table)
+            price_table = estimates().check_price_table(price_table)
         self.price_table = price_table
         self.progress_interval = progress_interval
 
@@ -206,10 +213,7 @@ class KlingBatchOperator(KlingOperatorBase):
 
     def build_items(self, context: Context) -> list[BatchItem]:
         """Every rendered request validated, each with its own external task id; else one clear error."""
-        # DAG-parse cost: the request models and the image reader
-        from airflow_provider_kling.batch.items import build_items, first_required_field, parse_requests_text
-        from airflow_provider_kling.image_inputs import read_image_fields  # DAG-parse cost: as above
-
+        items_module, read_image_fields = batch_items(), image_inputs().read_image_fields
         rows = self.requests
         try:
             if isinstance(rows, str):
@@ -218,7 +222,9 @@ class KlingBatchOperator(KlingOperatorBase):
                     raise KlingRequestValidationError(
                         "requests is text: name a .csv, .jsonl or .txt file, or set requests_format"
                     )
-                rows = parse_requests_text(rows, kind, first_required_field(self.request_kind))
+                rows = items_module.parse_requests_text(
+                    rows, kind, items_module.first_required_field(self.request_kind)
+                )
             elif isinstance(rows, dict) or not isinstance(rows, Sequence):
                 raise KlingRequestValidationError(
                     "requests must be a list of prompts or request dicts, or a file "
@@ -229,7 +235,7 @@ class KlingBatchOperator(KlingOperatorBase):
             }
             if "callback_url" in given:
                 given["callback_url"] = self.resolve_callback_url(given["callback_url"])
-            items = build_items(
+            items = items_module.build_items(
                 rows,
                 given,  # the rest: the request model's defaults
                 slots=self.slots,
@@ -257,7 +263,9 @@ class KlingBatchOperator(KlingOperatorBase):
     def execute(self, context: Context) -> dict[str, Any]:
         import asyncio
 
-        from airflow_provider_kling.batch.runner import BatchRunner  # DAG-parse cost: the hook and models
+        from airflow_provider_kling.batch.runner import (
+            BatchRunner,  # hook and models, ~65 ms: not at DAG parse
+        )
 
         items = self.build_items(context)
         self.log.info(
@@ -309,10 +317,8 @@ class KlingBatchOperator(KlingOperatorBase):
 
         from airflow.sdk import Asset
 
-        # DAG-parse cost: the callback records
-        from airflow_provider_kling.callbacks.events import callback_asset_uri, reading_again, task_of_event
-
-        asset = Asset(callback_asset_uri(self.kling_conn_id))  # an inlet (see __init__)
+        events_module = callback_events()
+        asset = Asset(events_module.callback_asset_uri(self.kling_conn_id))  # an inlet (see __init__)
         cursor = [datetime.fromtimestamp(since, tz=UTC)]
 
         def read() -> list[dict[str, Any]]:
@@ -332,10 +338,10 @@ class KlingBatchOperator(KlingOperatorBase):
                     cursor[0] = stamp
                 # Read again next time while within the margin: a callback may be recorded before
                 # the create's answer has made its item running (the runner ignores the rest).
-                ended.append(task_of_event(extra))
+                ended.append(events_module.task_of_event(extra))
             return ended
 
-        return reading_again(read, logger=self.log)
+        return events_module.reading_again(read, logger=self.log)
 
     def _created_summary(self, admission: Any, context: Context, reads: int) -> dict[str, Any]:
         """What a fire-and-forget run leaves in XCom: every item's Kling task id and where it stands."""
@@ -359,7 +365,9 @@ class KlingBatchOperator(KlingOperatorBase):
         return {"total": len(items), "counts": counts, "event_reads": reads, "items": items}
 
     def _defer_batch(self, items: list[BatchItem], deadline: float) -> None:
-        from airflow_provider_kling.triggers.batch import KlingBatchTrigger  # DAG-parse cost: the runner
+        from airflow_provider_kling.triggers.batch import (
+            KlingBatchTrigger,  # runner and hook, ~80 ms: not at DAG parse
+        )
 
         self.log.info("Deferring: the triggerer runs the batch (admission and polls) until it ends")
         self.defer(
@@ -416,7 +424,9 @@ class KlingBatchOperator(KlingOperatorBase):
     ) -> dict[str, Any]:
         """Store, write manifest and contact sheet, push the summary; then fail when items did not
         succeed (Airflow retries resume them), at once when the account stopped the batch."""
-        from airflow_provider_kling.batch.manifest import store_batch  # DAG-parse cost: the request models
+        from airflow_provider_kling.batch.manifest import (
+            store_batch,  # request models, ~70 ms: not at DAG parse
+        )
 
         ti = context["ti"]
         base = self._output_base()

@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Asset, AssetAlias, BaseOperator
 
 from airflow_provider_kling.callbacks.events import callback_asset_uri, event_extra
+from airflow_provider_kling.callbacks.results import events_of_pipeline, store_callback_results
 from airflow_provider_kling.callbacks.sweep import DEFAULT_DEADLINE, DEFAULT_GRACE, find_missing, was_consumed
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID, GENERATIONS_PATH, MAX_PAGE_SIZE
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
 from airflow_provider_kling.lifecycle.results import OutputNames, run_id_of
-from airflow_provider_kling.operators.base import fail_fast
+from airflow_provider_kling.operators.base import fail_fast, kling_hook, wire
+from airflow_provider_kling.storage import to_storage_path
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -83,14 +85,9 @@ class KlingCallbackResultsOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> KlingHook:
-        from airflow_provider_kling.hooks.kling import KlingHook
-
-        return KlingHook(self.kling_conn_id)
+        return kling_hook(self.kling_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_kling.callbacks.results import events_of_pipeline, store_callback_results
-        from airflow_provider_kling.storage import to_storage_path
-
         triggering = context.get("triggering_asset_events") or {}
         events = [event for asset_events in triggering.values() for event in asset_events]
         extras = [event.extra for event in events] + self._stranded_extras(context, events)
@@ -186,9 +183,7 @@ class KlingCallbackSweepOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> KlingHook:
-        from airflow_provider_kling.hooks.kling import KlingHook
-
-        return KlingHook(self.kling_conn_id)
+        return kling_hook(self.kling_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
         now = datetime.now(UTC)
@@ -242,9 +237,7 @@ class KlingCallbackSweepOperator(BaseOperator):
         }
 
     def _recent_tasks(self, endpoint: str, since: datetime) -> list[KlingTask]:
-        from airflow_provider_kling.hooks.wire import Route  # DAG-parse cost: loads the models
-
-        route, found = Route.of_endpoint(endpoint), []
+        route, found = wire().Route.of_endpoint(endpoint), []
         for page in range(1, self.max_pages + 1):
             tasks = self.hook.list_tasks(
                 page, LIST_PAGE_SIZE, endpoint=route.endpoint, api_style=route.api_style

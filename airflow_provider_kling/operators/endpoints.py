@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.kinds import RequestKind
+from airflow_provider_kling.models.reference_image import image_size
 from airflow_provider_kling.operators.arguments import keep_request_arguments, request_arguments_of
-from airflow_provider_kling.operators.base import KlingTaskOperator
+from airflow_provider_kling.operators.base import KlingTaskOperator, image_inputs, request_models
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -186,13 +187,9 @@ class KlingExpandImageOperator(KlingTaskOperator):
         import base64
         import binascii
 
-        # DAG-parse cost: these load the request models
-        from airflow_provider_kling.image_inputs import is_storage_reference, read_image
-        from airflow_provider_kling.models.reference_image import image_size
-        from airflow_provider_kling.models.requests import expansion_for_aspect_ratio
-
-        if is_storage_reference(image):
-            image = read_image(image, "image", self.output_conn_id or None)
+        reader = image_inputs()
+        if reader.is_storage_reference(image):
+            image = reader.read_image(image, "image", self.output_conn_id or None)
         size = None
         if isinstance(image, str) and not image.startswith(("http://", "https://")):
             try:
@@ -205,7 +202,7 @@ class KlingExpandImageOperator(KlingTaskOperator):
                 "storage, not a URL); give the four *_expansion_ratio arguments instead"
             )
         try:
-            return expansion_for_aspect_ratio(*size, str(self.to_aspect_ratio))
+            return request_models().expansion_for_aspect_ratio(*size, str(self.to_aspect_ratio))
         except ValueError:
             raise KlingRequestValidationError(
                 f"to_aspect_ratio: must be 'W:H' with positive numbers (got {self.to_aspect_ratio!r})"

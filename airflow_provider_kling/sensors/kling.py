@@ -21,7 +21,13 @@ from airflow_provider_kling.errors import (
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.lifecycle import Outcome, outcome_of
 from airflow_provider_kling.lifecycle.poll import DEFAULT_POLL_INTERVAL, defer_timeout, status_words
-from airflow_provider_kling.operators.base import DEFAULT_DEFERRABLE, fail_fast, kling_hook
+from airflow_provider_kling.operators.base import (
+    DEFAULT_DEFERRABLE,
+    fail_fast,
+    kling_hook,
+    task_triggers,
+    wire,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -64,10 +70,8 @@ class KlingTaskSensor(BaseSensorOperator):
     @cached_property
     def route(self) -> Route:
         """Where the endpoint's tasks live, resolved when the sensor runs."""
-        from airflow_provider_kling.hooks.wire import Route  # DAG-parse cost: loads the request models
-
         try:
-            return Route.of_endpoint(self.endpoint)
+            return wire().Route.of_endpoint(self.endpoint)
         except ValueError as exc:
             raise fail_fast(KlingRequestValidationError(f"endpoint: {exc}")) from None
 
@@ -78,11 +82,9 @@ class KlingTaskSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        from airflow_provider_kling.triggers.kling import KlingTaskTrigger  # DAG-parse cost: the hook
-
         timeout = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else float(self.timeout)
         self.defer(
-            trigger=KlingTaskTrigger(
+            trigger=task_triggers().KlingTaskTrigger(
                 kling_task_id=self.kling_task_id,
                 kling_conn_id=self.kling_conn_id,
                 poll_interval=float(self.poke_interval),
@@ -110,10 +112,9 @@ class KlingTaskSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=outcome is Outcome.SUCCEEDED, xcom_value=task.to_xcom())
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        from airflow_provider_kling.triggers.kling import task_from_event  # DAG-parse cost: the hook
-
         try:
-            task = task_from_event(event)  # as whole as a poke's: the hook completes a /tasks read
+            # as whole as a poke's: the hook completes a /tasks read
+            task = task_triggers().task_from_event(event)
         except KlingTaskFailedError as exc:
             from airflow.providers.common.compat.sdk import AirflowFailException
 
