@@ -518,11 +518,13 @@ def test_the_simulator_fixtures_are_opt_in() -> None:
     assert 'pytest_plugins = ("airflow_provider_kling.testing.pytest_plugin",)' in conftest
 
 
-def test_changelog_is_keep_a_changelog_with_an_empty_unreleased_section() -> None:
+def test_changelog_is_keep_a_changelog_with_unreleased_changes_under_headings() -> None:
     text = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
     version = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
     unreleased = text.split("## [Unreleased]", 1)[1].split("\n## ", 1)[0]
-    assert "Keep a Changelog" in text and unreleased.strip() == ""
+    headings = re.findall(r"^### (\w+)$", unreleased, re.MULTILINE)
+    assert "Keep a Changelog" in text
+    assert set(headings) <= {"Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"}
     assert re.search(rf"^## \[{re.escape(version)}\] - \d{{4}}-\d{{2}}-\d{{2}}$", text, re.MULTILINE)
 
 
