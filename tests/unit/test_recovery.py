@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -27,6 +27,7 @@ from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.lifecycle import FailurePolicy
 from airflow_provider_kling.lifecycle.poll import wait_for_task
 from airflow_provider_kling.models.requests.generations import ImageGenerationRequest
+from airflow_provider_kling.testing import KlingSimulator
 from airflow_provider_kling.triggers.kling import KlingTaskTrigger
 from tests.unit.fakes import FakeClock
 
@@ -69,6 +70,14 @@ def fault_burst(sim: Any, *, retry_after: float = 2) -> int:
     sim.error_next(5000, 5)
     sim.malformed_next(5)
     return 23
+
+
+@pytest.fixture
+def kling_simulator() -> Iterator[KlingSimulator]:
+    """A simulator of this test's own, not the session's: these tests count every fault the client
+    received, and a request another test left in flight on a shared simulator could take one of them."""
+    with KlingSimulator() as simulator:
+        yield simulator
 
 
 @pytest.fixture
