@@ -27,8 +27,8 @@ from starlette.routing import Route
 
 from airflow_provider_kling.testing import faulty
 from airflow_provider_kling.testing.codes import ApiError, error_response
-from airflow_provider_kling.testing.endpoints import Endpoint, _Checker
-from airflow_provider_kling.testing.rules import ImageRequest, RuleViolation, _is_number
+from airflow_provider_kling.testing.endpoints import Endpoint, _Checker, validate_at
+from airflow_provider_kling.testing.rules import ImageRequest, _is_number
 from airflow_provider_kling.testing.state import SimulatorState
 
 UNITS_PER_SOUND = 0.25
@@ -133,9 +133,8 @@ BY_KIND: Mapping[str, Endpoint] = {endpoint.kind: endpoint for endpoint in ENDPO
 
 def validate(kind: str, body: Any) -> ImageRequest:
     """The accepted request of endpoint ``kind``, or :class:`RuleViolation` naming every broken rule."""
-    if not isinstance(body, dict):
-        raise RuleViolation(["request: the body must be a JSON object"])
-    return BY_KIND[kind].validator({key: value for key, value in body.items() if value is not None})
+    request: ImageRequest = validate_at(BY_KIND, kind, body)
+    return request
 
 
 def make_mp3(seed: str, seconds: float) -> bytes:

@@ -15,8 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_kling.testing.endpoints import Endpoint, _Checker, _content_seed
-from airflow_provider_kling.testing.rules import RuleViolation
+from airflow_provider_kling.testing.endpoints import Endpoint, _Checker, _content_seed, validate_at
 from airflow_provider_kling.testing.video_rules import VideoRequest
 
 DUAL_IMAGE_SCENES = frozenset(
@@ -76,8 +75,5 @@ BY_KIND: Mapping[str, Endpoint] = {endpoint.kind: endpoint for endpoint in ENDPO
 
 def validate(kind: str, body: Any) -> VideoRequest:
     """The accepted request of endpoint ``kind``, or :class:`RuleViolation` naming every broken rule."""
-    if not isinstance(body, dict):
-        raise RuleViolation(["request: the body must be a JSON object"])
-    request = BY_KIND[kind].validator({key: value for key, value in body.items() if value is not None})
-    assert isinstance(request, VideoRequest)
+    request: VideoRequest = validate_at(BY_KIND, kind, body)
     return request

@@ -348,3 +348,11 @@ def validate(kind: str, body: Any) -> ImageRequest:
     }
     request = BY_KIND[kind].validator(fields)
     return request
+
+
+def validate_at(by_kind: Mapping[str, Endpoint], kind: str, body: Any) -> Any:
+    """The request ``by_kind[kind]`` accepts from the body's set fields, or :class:`RuleViolation`
+    naming every broken rule (what the simulator's endpoint modules without special cases share)."""
+    if not isinstance(body, dict):
+        raise RuleViolation(["request: the body must be a JSON object"])
+    return by_kind[kind].validator({key: value for key, value in body.items() if value is not None})

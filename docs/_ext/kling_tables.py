@@ -213,31 +213,6 @@ def _super_keywords(function: Any) -> set[str]:
     return names
 
 
-def _refused_keywords(function: Any) -> set[str]:
-    """Keywords an ``__init__`` refuses from its parents: ``{"a", "b"} & set(kwargs)`` raising an error."""
-    node = _function_node(function)
-    if node is None:
-        return set()
-    names: set[str] = set()
-    for binop in ast.walk(node):
-        if not (isinstance(binop, ast.BinOp) and isinstance(binop.op, ast.BitAnd)):
-            continue
-        for literal, other in ((binop.left, binop.right), (binop.right, binop.left)):
-            if (
-                isinstance(literal, ast.Set)
-                and isinstance(other, ast.Call)
-                and isinstance(other.func, ast.Name)
-                and other.func.id == "set"
-                and other.args
-                and isinstance(other.args[0], ast.Name)
-                and other.args[0].id == "kwargs"
-            ):
-                names |= {
-                    e.value for e in literal.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)
-                }
-    return names
-
-
 def parameters(cls: type) -> list[Parameter]:
     """The arguments a user passes to ``cls(...)``, the ones it hands to a parent of the package included.
 
@@ -270,7 +245,7 @@ def parameters(cls: type) -> list[Parameter]:
                 description=docs.get(name, ""),
                 declared_by=klass.__name__,
             )
-        excluded |= _super_keywords(init) | _refused_keywords(init)
+        excluded |= _super_keywords(init)
         if not any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
             break
     # Request arguments an ``__init__`` takes from ``**kwargs`` itself (``kwargs.pop(name, None)``).
