@@ -29,6 +29,10 @@ DEFAULT_ON_CONTENT_POLICY = "fail"
 DEFAULT_MAX_REGENERATIONS = 2
 #: Default of ``regenerate_expired``: a resumed task whose results are gone fails.
 DEFAULT_REGENERATE_EXPIRED = False
+#: Seconds between polls of a wait (:mod:`.poll`), on every operator.
+DEFAULT_POLL_INTERVAL = 10.0
+#: Seconds a wait lasts: an image task takes about 30 s; 30 minutes leaves room for queueing.
+DEFAULT_TIMEOUT = 1800.0
 
 
 class Outcome(enum.StrEnum):
@@ -43,11 +47,11 @@ class Outcome(enum.StrEnum):
 
 
 def outcome_of(status: str | None, status_msg: str | None = None) -> Outcome:
-    """The outcome of a task whose Kling status is ``status`` (``submitted`` ... ``succeed``, ``failed``)."""
-    value = getattr(status, "value", status)
-    if value in ("succeed", "succeeded"):
+    """The outcome of a task whose Kling status is ``status`` (``submitted`` ... ``succeed``, ``failed``;
+    the decoder reads the model-path style's ``succeeded`` as ``succeed``: ``models.task.TaskStatus``)."""
+    if status == "succeed":
         return Outcome.SUCCEEDED
-    if value == "failed":
+    if status == "failed":
         return Outcome.REFUSED if is_content_policy_reason(status_msg) else Outcome.FAILED
     return Outcome.RUNNING
 

@@ -16,18 +16,21 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_kling.defaults import GENERATIONS_PATH
 from airflow_provider_kling.errors import KlingError, KlingTaskTimeoutError, task_failed_error
 from airflow_provider_kling.hooks.core import MIN_REQUEST_SECONDS, time_left
-from airflow_provider_kling.lifecycle.policy import Outcome, outcome_of
+from airflow_provider_kling.lifecycle.policy import (
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_TIMEOUT,
+    Outcome,
+    outcome_of,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.kling import KlingHook
     from airflow_provider_kling.models.api_style import ApiStyle
     from airflow_provider_kling.models.task import KlingTask
 
-__all__ = ["MIN_REQUEST_SECONDS", "time_left"]  # the hook's request clamp, which every wait uses
+# the hook's request clamp, which every wait uses, and the wait's defaults (the operators' too)
+__all__ = ["DEFAULT_POLL_INTERVAL", "DEFAULT_TIMEOUT", "MIN_REQUEST_SECONDS", "time_left"]
 
-DEFAULT_POLL_INTERVAL = 10.0
-#: An image task takes about 30 s; 30 minutes leaves room for queueing behind other tasks.
-DEFAULT_TIMEOUT = 1800.0
 #: Failed polls in a row (each already retried by the hook) tolerated before the wait gives up.
 DEFAULT_MAX_POLL_ERRORS = 5
 #: Airflow's own bound on a deferral outlasts the trigger's deadline by this much: the trigger's
