@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from airflow_provider_kling.lifecycle.policy import FailurePolicy, Outcome, Verdict, outcome_of
 from airflow_provider_kling.lifecycle.reconcile import (
     MAX_GENERATIONS_SCANNED,
-    arun_scan,
     decide,
     newest_generation,
     run_scan,
@@ -99,7 +96,7 @@ def test_decide_reads_a_parsed_task_too():
     assert decide("base", task, 1, FailurePolicy()).action == "refused"
 
 
-def test_scan_finds_the_newest_generation_sync_async_and_from_a_page():
+def test_scan_finds_the_newest_generation_by_lookup_and_from_a_page():
     known = {"base": "g1", "base-2": "g2", "other": "x"}
     looked: list[str] = []
 
@@ -107,12 +104,8 @@ def test_scan_finds_the_newest_generation_sync_async_and_from_a_page():
         looked.append(external_id)
         return known.get(external_id)
 
-    async def alookup(external_id: str) -> str | None:
-        return known.get(external_id)
-
     assert run_scan("base", lookup) == ("g2", 2)
     assert looked == ["base", "base-2", "base-3"]  # stops at the first generation not found
-    assert asyncio.run(arun_scan("base", alookup)) == ("g2", 2)
     assert newest_generation("base", known) == ("g2", 2)
     assert newest_generation("missing", known) == (None, 0)
 
