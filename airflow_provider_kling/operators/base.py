@@ -5,7 +5,7 @@ the lifecycle's decisions and Kling's errors into Airflow's outcomes.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Collection, Iterator, Set
+from collections.abc import Callable, Collection, Iterator
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -113,23 +113,15 @@ class FromRequest(Generic[T]):
         return self.values[owner]
 
 
-class RequestFieldNames(Set[str]):
-    """The request fields an operator takes, read when ``.partial()``/``.expand()`` checks them."""
+class RequestFieldNames:
+    """The argument names Airflow's ``.partial()``/``.expand()`` check for one ``__init__`` (``own``)
+    and the operator's request fields, read when they are iterated."""
 
     def __init__(self, operator_class: type[KlingTaskOperator], own: Collection[str]) -> None:
         self.operator_class, self.own = operator_class, own
 
-    def _names(self) -> set[str]:
-        return {*self.own, *self.operator_class.request_arguments}
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._names()
-
     def __iter__(self) -> Iterator[str]:
-        return iter(self._names())
-
-    def __len__(self) -> int:
-        return len(self._names())
+        return iter({*self.own, *self.operator_class.request_arguments})
 
 
 def request_fields_of(operator_class: type) -> dict[str, bool]:
