@@ -10,6 +10,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from airflow_provider_kling.defaults import (
+    DEFAULT_MAX_REGENERATIONS,
+    DEFAULT_ON_CONTENT_POLICY,
+    DEFAULT_REGENERATE_EXPIRED,
+)
 from airflow_provider_kling.errors import (
     KlingContentPolicyError,
     KlingError,
@@ -21,18 +26,6 @@ from airflow_provider_kling.errors import (
 #: retries; ``"skip"`` skips it (the single operator) or records the item as refused and goes on
 #: (the batch). Either way a refused request is never generated again.
 ON_CONTENT_POLICY = ("fail", "skip")
-#: Default of ``on_content_policy``.
-DEFAULT_ON_CONTENT_POLICY = "fail"
-#: Default of ``max_regenerations``: new Kling tasks after Kling-side failures, per request. Such
-#: failures are usually transient; this bounds the spend to 3 tasks per request whatever
-#: Airflow's ``retries`` says.
-DEFAULT_MAX_REGENERATIONS = 2
-#: Default of ``regenerate_expired``: a resumed task whose results are gone fails.
-DEFAULT_REGENERATE_EXPIRED = False
-#: Seconds between polls of a wait (:mod:`.poll`), on every operator.
-DEFAULT_POLL_INTERVAL = 10.0
-#: Seconds a wait lasts: an image task takes about 30 s; 30 minutes leaves room for queueing.
-DEFAULT_TIMEOUT = 1800.0
 
 
 class Outcome(enum.StrEnum):

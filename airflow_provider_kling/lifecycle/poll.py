@@ -13,15 +13,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_kling.defaults import GENERATIONS_PATH
+from airflow_provider_kling.defaults import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT, GENERATIONS_PATH
 from airflow_provider_kling.errors import KlingError, KlingTaskTimeoutError, task_failed_error
 from airflow_provider_kling.hooks.core import MIN_REQUEST_SECONDS, as_async, run_blocking, time_left
-from airflow_provider_kling.lifecycle.policy import (
-    DEFAULT_POLL_INTERVAL,
-    DEFAULT_TIMEOUT,
-    Outcome,
-    outcome_of,
-)
+from airflow_provider_kling.lifecycle.policy import Outcome, outcome_of
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.kling import KlingHook

@@ -13,7 +13,14 @@ from airflow.providers.common.compat.sdk import conf
 from airflow.sdk import BaseOperator, BaseOperatorLink
 from airflow.sdk.bases.operator import BaseOperatorMeta
 
-from airflow_provider_kling.defaults import DEFAULT_CONN_ID
+from airflow_provider_kling.defaults import (
+    DEFAULT_CONN_ID,
+    DEFAULT_MAX_REGENERATIONS,
+    DEFAULT_ON_CONTENT_POLICY,
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_REGENERATE_EXPIRED,
+    DEFAULT_TIMEOUT,
+)
 from airflow_provider_kling.errors import (
     KlingError,
     KlingRateLimitError,
@@ -21,16 +28,6 @@ from airflow_provider_kling.errors import (
     KlingResultsExpiredError,
     KlingResultUnavailableError,
     task_failed_error,
-)
-from airflow_provider_kling.lifecycle.policy import (
-    DEFAULT_MAX_REGENERATIONS,
-    DEFAULT_ON_CONTENT_POLICY,
-    DEFAULT_POLL_INTERVAL,
-    DEFAULT_REGENERATE_EXPIRED,
-    DEFAULT_TIMEOUT,
-    Action,
-    Ending,
-    FailurePolicy,
 )
 from airflow_provider_kling.operators.lazy import (
     callback_events,
@@ -49,6 +46,7 @@ if TYPE_CHECKING:
     from airflow.sdk.types import TaskInstanceKey
 
     from airflow_provider_kling.hooks.kling import KlingHook
+    from airflow_provider_kling.lifecycle.policy import Ending, FailurePolicy
     from airflow_provider_kling.lifecycle.reconcile import Decision
     from airflow_provider_kling.lifecycle.request import RequestTasks
     from airflow_provider_kling.lifecycle.results import OutputNames
@@ -65,18 +63,18 @@ DEFAULT_DEFERRABLE = conf.getboolean("operators", "default_deferrable", fallback
 
 
 def airflow_exception(ending: Ending, exc: BaseException) -> BaseException:
-    """The exception an :class:`~airflow_provider_kling.lifecycle.Ending` (the failure policy's
+    """The exception an :class:`~airflow_provider_kling.lifecycle.policy.Ending` (the failure policy's
     decision) ends an Airflow try with: ``exc`` itself for Airflow's retries, else fail or skip."""
-    if ending.action is Action.RETRY:
+    if ending.action == "retry":
         return exc
     from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
 
-    return (AirflowSkipException if ending.action is Action.SKIP else AirflowFailException)(ending.message)
+    return (AirflowSkipException if ending.action == "skip" else AirflowFailException)(ending.message)
 
 
 def fail_fast(exc: KlingError) -> BaseException:
     """Errors no retry can fix (auth, balance, permission, policy, bad request) skip Airflow's retries."""
-    return airflow_exception(Ending.of_error(exc), exc)
+    return airflow_exception(running().policy.Ending.of_error(exc), exc)
 
 
 def task_failure(exc: KlingError, policy: FailurePolicy, generation: int | None = None) -> BaseException:
@@ -221,7 +219,7 @@ class KlingOperatorBase(KlingOutputsMixin, BaseOperator):
         for name, value in (("poll_interval", poll_interval), ("timeout", timeout)):
             if not value > 0:
                 raise ValueError(f"{name} must be a positive number of seconds (got {value!r})")
-        FailurePolicy(on_content_policy, max_regenerations)  # refused at parse time
+        running().policy.FailurePolicy(on_content_policy, max_regenerations)  # refused at parse time
         self.kling_conn_id = kling_conn_id
         self.deferrable = deferrable
         self.poll_interval = poll_interval
@@ -238,7 +236,9 @@ class KlingOperatorBase(KlingOutputsMixin, BaseOperator):
 
     @property
     def failure_policy(self) -> FailurePolicy:
-        return FailurePolicy(self.on_content_policy, self.max_regenerations, self.regenerate_expired)
+        return running().policy.FailurePolicy(
+            self.on_content_policy, self.max_regenerations, self.regenerate_expired
+        )
 
     def output_names(self, context: Context) -> OutputNames:
         """What this task instance's files are named after."""
@@ -291,7 +291,7 @@ class KlingTaskOperator(KlingOperatorBase, metaclass=KlingOperatorMeta):
     A retry or a clear of the same task instance with the same request reconnects to the Kling
     task an earlier try created (the task state store's hint, then every generation by external
     task id: :class:`~airflow_provider_kling.lifecycle.request.RequestTasks`); an edited request
-    creates a new one. Failures follow one :class:`~airflow_provider_kling.lifecycle.FailurePolicy`.
+    creates a new one. Failures follow one :class:`~airflow_provider_kling.lifecycle.policy.FailurePolicy`.
 
     A subclass (one per kind) sets ``request_kind``; it then takes the fields of that kind's request
     class as keyword arguments, all templated (``request_arguments``, ``template_fields``: read from
@@ -366,7 +366,7 @@ class KlingTaskOperator(KlingOperatorBase, metaclass=KlingOperatorMeta):
     ) -> None:
         fields = self._request_arguments_in(kwargs)
         super().__init__(**kwargs)
-        FailurePolicy(
+        running().policy.FailurePolicy(
             self.on_content_policy, self.max_regenerations, regenerate_expired
         )  # refused at parse time
         self.callback_url = callback_url

@@ -18,13 +18,14 @@ if TYPE_CHECKING:
 def running() -> Any:
     """The lifecycle's steps, idempotency, storage, spend and assets: what a task's run uses."""
     from airflow_provider_kling import assets, idempotency, spend, storage  # ~3 ms: not at DAG parse
-    from airflow_provider_kling.lifecycle import poll, request, results  # ~2 ms: not at DAG parse
+    from airflow_provider_kling.lifecycle import policy, poll, request, results  # ~3 ms: not at DAG parse
 
     return SimpleNamespace(
         assets=assets,
         idempotency=idempotency,
         spend=spend,
         storage=storage,
+        policy=policy,
         poll=poll,
         request=request,
         results=results,
