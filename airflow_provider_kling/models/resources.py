@@ -27,33 +27,30 @@ from airflow_provider_kling.unit_prices import UnitRule, task_rule
 
 @dataclass(frozen=True)
 class ResourceKind:
-    """Where one kind of resource lives: its create/query/list path, presets, delete path and id key."""
+    """Where one kind of resource lives: its create/query/list path, presets, delete path, page size."""
 
     name: str
     path: str
     presets_path: str
     delete_path: str
-    id_key: str
-    result_key: str
     max_page_size: int
 
+    @property
+    def id_key(self) -> str:
+        return f"{self.name}_id"
 
-VOICE = ResourceKind(
-    "voice",
-    "/v1/general/custom-voices",
-    "/v1/general/presets-voices",
-    "/v1/general/delete-voices",
-    "voice_id",
-    "voices",
-    1000,
-)
+    @property
+    def result_key(self) -> str:
+        return f"{self.name}s"
+
+
+_V1 = "/v1/general/"
+VOICE = ResourceKind("voice", f"{_V1}custom-voices", f"{_V1}presets-voices", f"{_V1}delete-voices", 1000)
 ELEMENT = ResourceKind(
     "element",
-    "/v1/general/advanced-custom-elements",
-    "/v1/general/advanced-presets-elements",
-    "/v1/general/delete-advanced-elements",
-    "element_id",
-    "elements",
+    f"{_V1}advanced-custom-elements",
+    f"{_V1}advanced-presets-elements",
+    f"{_V1}delete-advanced-elements",
     500,
 )
 RESOURCE_KINDS: Mapping[str, ResourceKind] = {kind.name: kind for kind in (VOICE, ELEMENT)}

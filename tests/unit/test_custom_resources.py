@@ -173,3 +173,29 @@ def test_the_simulator_refuses_an_element_id_sent_as_a_string_on_v1(kling_simula
     ).json()
 
     assert answer["code"] == 1201 and "element_id: is required, a number" in answer["message"]
+
+
+def test_an_element_made_upstream_reaches_an_omni_image_request_through_its_templated_element_list(
+    kling_connection,
+) -> None:
+    from airflow_provider_kling.operators.endpoints import KlingOmniImageOperator
+
+    kling_connection.set_progress("immediate")
+    with DAG("kling_resources", schedule=None):
+        make = KlingCustomElementOperator(task_id="hero", poll_interval=0.05, timeout=30, **ELEMENT)
+        poster = KlingOmniImageOperator(
+            task_id="poster",
+            prompt="the hero on a poster",
+            model_name="kling-v3-omni",
+            element_list=[{"element_id": "{{ hero_id }}"}],
+            poll_interval=0.05,
+            timeout=30,
+        )
+    element_id = make.execute(make_context(RecordingTaskInstance(task_id="hero")))
+    context = make_context(RecordingTaskInstance(task_id="poster"), hero_id=element_id)
+
+    poster.render_template_fields(context)
+    result = poster.execute(context)
+
+    sent = next(t for t in kling_connection.tasks() if t["task_id"] == result["task_id"])["request"]
+    assert sent["element_list"] == [{"element_id": int(element_id)}]
