@@ -79,6 +79,10 @@ class _ResourceRequest(KlingTaskRequest):
     unit_rule: ClassVar[UnitRule] = task_rule
     resource: ClassVar[ResourceKind]
 
+    def unconfirmed_fields(self) -> dict[str, str]:
+        """Fields set on this request whose rule Kling's pages do not confirm, with why."""
+        return {}
+
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
@@ -105,6 +109,11 @@ class CustomVoiceRequest(_ResourceRequest):
         if self.voice_url is None and self.video_id is None:
             raise ValueError("voice_url: one of voice_url or video_id is required")
         return self
+
+    def unconfirmed_fields(self) -> dict[str, str]:
+        if self.voice_url is not None and self.video_id is not None:
+            return {"video_id": "whether voice_url and video_id exclude each other is UNCONFIRMED"}
+        return {}
 
 
 class ElementImages(BaseModel):

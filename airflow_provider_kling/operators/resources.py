@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -79,6 +80,8 @@ class _KlingResourceOperator(BaseOperator):
                     namespace=self.hook.settings.external_task_id_namespace,
                 )
                 request = cls.build(**{**self.fields, "external_task_id": external})
+            for name, why in request.unconfirmed_fields().items():
+                self.log.warning("Sending %s, which Kling's pages do not confirm: %s", name, why)
             task = self.hook.create_resource(request)
             kind = resource_kind(self.resource)
             done = wait_for_task(
@@ -152,8 +155,8 @@ class KlingSpendReconcileOperator(BaseOperator):
         manifests are read). (templated)
     :param manifests: Batch manifests: their URIs or their JSON. (templated)
     :param asset_events: Asset events' ``extra`` dicts (``kling_task_ids``, ``units``). (templated)
-    :param start_time: Start of the export window (aware datetime or Unix ms); default a day
-        before ``end_time``.
+    :param start_time: Start of the export window (aware datetime or Unix ms); default an hour
+        before the first of ``results`` was created, else a day before ``end_time``.
     :param end_time: End of the window; default now.
     :param fail_on_difference: Fail the task when a billed task's charge differs from its record.
     :param kling_conn_id: The ``kling`` connection. (templated)
@@ -191,7 +194,11 @@ class KlingSpendReconcileOperator(BaseOperator):
         for manifest in [*(r for r in results if "manifest" in r), *_flatten(self.manifests)]:
             recorded.add_manifest(self._manifest(manifest))
         recorded.add_asset_events(_flatten(self.asset_events))
-        window = {"start_time": self.start_time, "end_time": self.end_time}
+        created = [datetime.fromisoformat(r["created_at"]) for r in results if r.get("created_at")]
+        start = self.start_time
+        if start is None and created:  # from an hour before the first task the results name
+            start = min(created) - timedelta(hours=1)
+        window = {"start_time": start, "end_time": self.end_time}
         try:
             package = self.hook.get_billing("package", **window)
         except KlingRequestValidationError as exc:

@@ -199,3 +199,23 @@ def test_an_element_made_upstream_reaches_an_omni_image_request_through_its_temp
 
     sent = next(t for t in kling_connection.tasks() if t["task_id"] == result["task_id"])["request"]
     assert sent["element_list"] == [{"element_id": int(element_id)}]
+
+
+def test_a_voice_from_both_a_url_and_a_video_is_sent_with_a_warning_that_it_is_unconfirmed(
+    kling_connection, capsys
+) -> None:
+    kling_connection.set_progress("immediate")
+    with DAG("kling_resources", schedule=None):
+        make = KlingCustomVoiceOperator(
+            task_id="voice",
+            voice_name="Narrator",
+            voice_url="https://e.com/v.mp3",
+            video_id="vid-1",
+            timeout=30,
+        )
+
+    make.execute(make_context(RecordingTaskInstance(task_id="voice")))
+
+    printed = capsys.readouterr()
+    assert "Sending video_id, which Kling's pages do not confirm" in printed.out + printed.err
+    assert "UNCONFIRMED" in printed.out + printed.err
