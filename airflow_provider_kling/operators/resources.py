@@ -4,6 +4,7 @@ kept exact), and reconcile a run's recorded spend with Kling's billing export.""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -14,15 +15,21 @@ from airflow.sdk import BaseOperator
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
 from airflow_provider_kling.idempotency import default_external_task_id, request_fingerprint
-from airflow_provider_kling.lifecycle.poll import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
+from airflow_provider_kling.lifecycle.poll import (
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_TIMEOUT,
+    defer_timeout,
+    wait_for_task,
+)
 from airflow_provider_kling.lifecycle.results import run_id_of
-from airflow_provider_kling.operators.base import fail_fast, kling_hook
+from airflow_provider_kling.operators.base import DEFAULT_DEFERRABLE, fail_fast, kling_hook, task_triggers
 from airflow_provider_kling.storage import to_storage_path
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_kling.hooks.kling import KlingHook
+    from airflow_provider_kling.models.task import KlingTask
 
 #: XCom key of the whole resource record (the return value is its id).
 XCOM_RESOURCE = "kling_resource"
@@ -31,7 +38,8 @@ _COMMON = ("callback_url", "external_task_id")
 
 class _KlingResourceOperator(BaseOperator):
     """Create one resource (a task, paid once: its ``external_task_id`` is stable across tries),
-    wait for it on the worker, and return its id (a string: a 64-bit id kept exact)."""
+    wait for it (on the worker, or deferred to the triggerer) and return its id (a string: a 64-bit
+    id kept exact). Other arguments: ``kling_conn_id``, ``deferrable``, ``poll_interval``, ``timeout``."""
 
     resource: ClassVar[str]
     #: The request's fields (Kling's names), taken as keyword arguments.
@@ -42,58 +50,80 @@ class _KlingResourceOperator(BaseOperator):
         self,
         *,
         kling_conn_id: str = DEFAULT_CONN_ID,
+        deferrable: bool = DEFAULT_DEFERRABLE,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float = DEFAULT_TIMEOUT,
         **kwargs: Any,
     ) -> None:
         fields = {name: kwargs.pop(name) for name in list(kwargs) if name in (*self.field_names, *_COMMON)}
         super().__init__(**kwargs)
-        self.fields, self.kling_conn_id = fields, kling_conn_id
+        self.fields, self.kling_conn_id, self.deferrable = fields, kling_conn_id, deferrable
         self.poll_interval, self.timeout = poll_interval, timeout
-
-    @classmethod
-    def _request_class(cls) -> Any:
-        from airflow_provider_kling.models import resources  # pydantic models, ~50 ms: not at DAG parse
-
-        return {"voice": resources.CustomVoiceRequest, "element": resources.CustomElementRequest}[
-            cls.resource
-        ]
 
     @cached_property
     def hook(self) -> KlingHook:
         return kling_hook(self.kling_conn_id)
 
-    def execute(self, context: Context) -> str:
-        from airflow_provider_kling.lifecycle.poll import wait_for_task
-        from airflow_provider_kling.models.resources import resource_kind, resources_of
+    def _request(self, context: Context) -> Any:
+        from airflow_provider_kling.models import resources  # pydantic models, ~50 ms: not at DAG parse
 
-        cls = self._request_class()
+        cls: Any = {"voice": resources.CustomVoiceRequest, "element": resources.CustomElementRequest}[
+            self.resource
+        ]
+        request = cls.build(**self.fields)
+        if not request.external_task_id:
+            external = default_external_task_id(
+                dag_id=self.dag_id,
+                run_id=run_id_of(context),
+                task_id=self.task_id,
+                map_index=getattr(context["ti"], "map_index", -1),
+                fingerprint=request_fingerprint(request),
+                namespace=self.hook.settings.external_task_id_namespace,
+            )
+            request = cls.build(**{**self.fields, "external_task_id": external})
+        for name, why in request.unconfirmed_fields().items():
+            self.log.warning("Sending %s, which Kling's pages do not confirm: %s", name, why)
+        return request
+
+    def execute(self, context: Context) -> str:
         try:
-            request = cls.build(**self.fields)
-            if not request.external_task_id:
-                external = default_external_task_id(
-                    dag_id=self.dag_id,
-                    run_id=run_id_of(context),
-                    task_id=self.task_id,
-                    map_index=getattr(context["ti"], "map_index", -1),
-                    fingerprint=request_fingerprint(request),
-                    namespace=self.hook.settings.external_task_id_namespace,
-                )
-                request = cls.build(**{**self.fields, "external_task_id": external})
-            for name, why in request.unconfirmed_fields().items():
-                self.log.warning("Sending %s, which Kling's pages do not confirm: %s", name, why)
+            request = self._request(context)
             task = self.hook.create_resource(request)
-            kind = resource_kind(self.resource)
+            if self.deferrable:
+                self.defer(
+                    trigger=task_triggers().KlingTaskTrigger(
+                        kling_task_id=task.task_id,
+                        kling_conn_id=self.kling_conn_id,
+                        poll_interval=self.poll_interval,
+                        deadline=time.time() + self.timeout,
+                        endpoint=request.endpoint,
+                    ),
+                    method_name="execute_complete",
+                    timeout=defer_timeout(self.timeout),
+                )
             done = wait_for_task(
                 self.hook,
                 task.task_id,
                 poll_interval=self.poll_interval,
                 timeout=self.timeout,
-                endpoint=kind.path,
+                endpoint=request.endpoint,
             )
         except KlingError as exc:
-            raise (exc if exc.retryable else fail_fast(exc)) from None
-        made = resources_of(done, kind)
+            raise fail_fast(exc) from None
+        return self._finish(done, context)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
+        """Resume after the trigger: the resource's id, or the error the trigger saw."""
+        try:
+            done = task_triggers().task_from_event(event)
+        except KlingError as exc:
+            raise fail_fast(exc) from None
+        return self._finish(done, context)
+
+    def _finish(self, done: KlingTask, context: Context) -> str:
+        from airflow_provider_kling.models.resources import resources_of  # pydantic: not at DAG parse
+
+        made = resources_of(done, self.resource)
         if not made:
             raise fail_fast(KlingError(f"Kling task {done.task_id} succeeded but lists no {self.resource}"))
         record = {

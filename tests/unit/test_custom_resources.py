@@ -219,3 +219,25 @@ def test_a_voice_from_both_a_url_and_a_video_is_sent_with_a_warning_that_it_is_u
     printed = capsys.readouterr()
     assert "Sending video_id, which Kling's pages do not confirm" in printed.out + printed.err
     assert "UNCONFIRMED" in printed.out + printed.err
+
+
+def test_a_deferred_element_is_waited_for_in_the_trigger_and_its_id_stays_exact(kling_connection) -> None:
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from tests.unit.task_context import run_trigger
+
+    kling_connection.set_latency(0.3)
+    with DAG("kling_resources", schedule=None):
+        make = KlingCustomElementOperator(
+            task_id="hero", deferrable=True, poll_interval=0.05, timeout=30, **ELEMENT
+        )
+    context = make_context(RecordingTaskInstance(task_id="hero"))
+
+    with pytest.raises(TaskDeferred) as deferred:
+        make.execute(context)
+    event = run_trigger(deferred.value.trigger)
+    element_id = make.execute_complete(context, event)
+
+    [listed] = KlingHook().list_resources("element")
+    assert element_id == listed.id and int(element_id) > 2**53
+    assert kling_connection.counters(kling_connection.api_key)["creates"] == 1
