@@ -152,9 +152,6 @@ class ElementVideos(BaseModel):
         return value
 
 
-TAG_IDS = tuple(f"o_{number}" for number in range(101, 109))
-
-
 class CustomElementRequest(_ResourceRequest):
     """``POST /v1/general/advanced-custom-elements``: a character reused across requests."""
 
