@@ -77,6 +77,12 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-class-name": "airflow_provider_kling.hooks.kling.KlingHook",
                 "hook-name": "Kling",
                 "conn-fields": {
+                    "region": {
+                        "label": "Kling region: singapore or beijing",
+                        "description": "With an empty Base URL, Kling's host of that region. Keys "
+                        "are issued per site and do not cross regions (UNCONFIRMED)",
+                        "schema": {"type": ["string", "null"]},
+                    },
                     "connect_timeout": {
                         "label": "Connect timeout (s)",
                         "schema": {"type": ["number", "null"], "default": 10},

@@ -32,6 +32,7 @@ from airflow_provider_kling.hooks.core import (
 )
 from airflow_provider_kling.hooks.create import create_steps
 from airflow_provider_kling.hooks.download import open_download
+from airflow_provider_kling.hooks.resources import KlingResourcesMixin
 from airflow_provider_kling.hooks.retry import RetryPolicy
 from airflow_provider_kling.hooks.task_queries import complete_steps, get_tasks_steps
 from airflow_provider_kling.hooks.transport import asend, build_session, send
@@ -70,7 +71,7 @@ def _where(at: At) -> tuple[Route, Limits]:
     return route, Limits(deadline=at.get("deadline"), max_wait=at.get("max_wait"))
 
 
-class KlingHook(KlingCore, BaseHook):
+class KlingHook(KlingResourcesMixin, KlingCore, BaseHook):
     """
     Talk to Kling, one call at a time (create, get, find, list, download), for every request kind in
     either API style. Task calls take the keywords of :class:`At`; a create takes its route from

@@ -33,11 +33,13 @@ from starlette.routing import Route
 from airflow_provider_kling.testing import (
     audio,
     avatar,
+    billing,
     effects,
     endpoints,
     faulty,
     motion,
     png,
+    resources,
     rules,
     videos,
 )
@@ -66,6 +68,7 @@ RULE_MODULES: tuple[Any, ...] = (
     audio,
     motion,
     avatar,
+    resources,
 )
 
 
@@ -285,6 +288,8 @@ def create_app(state: SimulatorState | None = None, **settings: Any) -> Starlett
             Route(f"{prefix}/images/{{task_id}}/watermarked/{{index:int}}.png", image, methods=["GET"]),
             Route(f"{prefix}/account/costs", account_costs, methods=["GET"]),
             *task_api_routes(prefix, _api_call),
+            *billing.routes(prefix, _api_call),
+            *resources.routes(prefix, _api_call),
             *videos.file_routes(prefix),
             *(
                 route
