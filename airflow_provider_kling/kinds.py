@@ -28,3 +28,4 @@ class RequestKind(StrEnum):
     VIDEO_TO_AUDIO = "video-to-audio"
     MOTION_CONTROL = "motion-control"
     AVATAR = "avatar"
+    LIP_SYNC = "lip-sync"

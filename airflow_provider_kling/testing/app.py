@@ -36,6 +36,7 @@ from airflow_provider_kling.testing import (
     effects,
     endpoints,
     faulty,
+    lip_sync,
     motion,
     png,
     rules,
@@ -66,6 +67,7 @@ RULE_MODULES: tuple[Any, ...] = (
     audio,
     motion,
     avatar,
+    lip_sync,
 )
 
 
@@ -285,6 +287,7 @@ def create_app(state: SimulatorState | None = None, **settings: Any) -> Starlett
             Route(f"{prefix}/images/{{task_id}}/watermarked/{{index:int}}.png", image, methods=["GET"]),
             Route(f"{prefix}/account/costs", account_costs, methods=["GET"]),
             *task_api_routes(prefix, _api_call),
+            *lip_sync.routes(prefix, _api_call),
             *videos.file_routes(prefix),
             *(
                 route

@@ -12,6 +12,7 @@ from airflow_provider_kling.models.requests.avatar import AvatarRequest
 from airflow_provider_kling.models.requests.base import KlingTaskRequest, WatermarkInfo
 from airflow_provider_kling.models.requests.expand import ExpandImageRequest, expansion_for_aspect_ratio
 from airflow_provider_kling.models.requests.generations import ImageGenerationRequest
+from airflow_provider_kling.models.requests.lip_sync import LipSyncRequest
 from airflow_provider_kling.models.requests.motion_control import MotionControlRequest
 from airflow_provider_kling.models.requests.multi_image import MultiImageRequest
 from airflow_provider_kling.models.requests.omni_image import OmniImageRequest
@@ -46,6 +47,7 @@ REQUEST_KINDS: Mapping[str, type[KlingTaskRequest]] = {
         VideoToAudioRequest,
         MotionControlRequest,
         AvatarRequest,
+        LipSyncRequest,
     )
 }
 #: Every endpoint path this provider speaks (each kind's paths in every style).
@@ -117,6 +119,7 @@ __all__ = [
     "ImageToVideoRequest",
     "KlingTaskRequest",
     "KlingVideoRequest",
+    "LipSyncRequest",
     "MotionControlRequest",
     "MultiImageRequest",
     "MultiImageToVideoRequest",
