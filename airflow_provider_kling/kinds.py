@@ -29,3 +29,4 @@ class RequestKind(StrEnum):
     MOTION_CONTROL = "motion-control"
     AVATAR = "avatar"
     LIP_SYNC = "lip-sync"
+    TEXT_TO_SPEECH = "text-to-speech"

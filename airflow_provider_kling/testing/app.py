@@ -40,6 +40,7 @@ from airflow_provider_kling.testing import (
     motion,
     png,
     rules,
+    speech,
     videos,
 )
 from airflow_provider_kling.testing.auth import identify_caller
@@ -288,6 +289,7 @@ def create_app(state: SimulatorState | None = None, **settings: Any) -> Starlett
             Route(f"{prefix}/account/costs", account_costs, methods=["GET"]),
             *task_api_routes(prefix, _api_call),
             *lip_sync.routes(prefix, _api_call),
+            *speech.routes(prefix, _api_call),
             *videos.file_routes(prefix),
             *(
                 route

@@ -158,6 +158,7 @@ def test_every_kind_builds_from_its_required_fields_alone_with_its_models_defaul
             "sound_end_time": 2000,
             "sound_insert_time": 0,
         },
+        "text-to-speech": {"text": "hi", "voice_id": "oversea_male1"},
     }
     assert set(minimal) == set(REQUEST_KINDS)
     for kind, fields in minimal.items():

@@ -17,6 +17,7 @@ from airflow_provider_kling.models.requests.motion_control import MotionControlR
 from airflow_provider_kling.models.requests.multi_image import MultiImageRequest
 from airflow_provider_kling.models.requests.omni_image import OmniImageRequest
 from airflow_provider_kling.models.requests.text_to_audio import TextToAudioRequest
+from airflow_provider_kling.models.requests.text_to_speech import TextToSpeechRequest
 from airflow_provider_kling.models.requests.video_base import KlingVideoRequest
 from airflow_provider_kling.models.requests.video_effects import VideoEffectsRequest
 from airflow_provider_kling.models.requests.video_extend import VideoExtendRequest
@@ -48,6 +49,7 @@ REQUEST_KINDS: Mapping[str, type[KlingTaskRequest]] = {
         MotionControlRequest,
         AvatarRequest,
         LipSyncRequest,
+        TextToSpeechRequest,
     )
 }
 #: Every endpoint path this provider speaks (each kind's paths in every style).
@@ -126,6 +128,7 @@ __all__ = [
     "OmniImageRequest",
     "OmniVideoRequest",
     "TextToAudioRequest",
+    "TextToSpeechRequest",
     "TextToVideoRequest",
     "VideoEffectsRequest",
     "VideoExtendRequest",
