@@ -71,6 +71,7 @@ def get_provider_info() -> dict[str, Any]:
         "task-decorators": [
             {"name": "kling_image", "class-name": "airflow_provider_kling.decorators.kling.kling_image_task"},
             {"name": "kling_video", "class-name": "airflow_provider_kling.decorators.video.kling_video_task"},
+            {"name": "kling_audio", "class-name": "airflow_provider_kling.decorators.audio.kling_audio_task"},
         ],
         "extra-links": ["airflow_provider_kling.operators.base.KlingResultLink"],
         "connection-types": [

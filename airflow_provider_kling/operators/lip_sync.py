@@ -75,22 +75,23 @@ class KlingLipSyncOperator(KlingVideoTaskOperator):
     ) -> None:
         super().__init__(**kwargs)
         keep_request_arguments(self, locals())
-        self.video_id, self.video_url, self.face = video_id, video_url, face
 
-    request_arguments = tuple(name for name in request_arguments_of(__init__) if name not in _SCAN)
+    request_arguments = request_arguments_of(__init__)
 
     def request_fields(self, context: Context) -> dict[str, Any]:
         fields = super().request_fields(context)
+        video = {name: fields.pop(name) for name in _SCAN if name in fields}
         if "session_id" not in fields:
-            fields = {**self._scan(), **fields}
+            fields = {**self._scan(video), **fields}
         return fields
 
-    def _scan(self) -> dict[str, Any]:
+    def _scan(self, video: dict[str, Any]) -> dict[str, Any]:
         """The scan's session, the chosen face and where it shows (carried across a deferral)."""
         if "face_scan" not in self._carried:
-            scan = self.hook.answer(FaceScanRequest.build(video_id=self.video_id, video_url=self.video_url))
+            choice = video.pop("face", 0)
+            scan = self.hook.answer(FaceScanRequest.build(**video))
             self.log.info("Kling face scan %s found %d face(s)", scan.session_id, len(scan.face_data))
-            face = scan.face(self.face)
+            face = scan.face(choice)
             self._carried["face_scan"] = {
                 "session_id": scan.session_id,
                 "face_id": face.face_id,
@@ -106,5 +107,5 @@ class KlingLipSyncOperator(KlingVideoTaskOperator):
     ) -> str:
         # A retry scans again: the new session must not make it a new request (and a second task).
         if getattr(self, "session_id", None) is None:
-            request = request.model_copy(update={"session_id": "", "face_id": str(self.face)})
+            request = request.model_copy(update={"session_id": "", "face_id": str(getattr(self, "face", 0))})
         return super()._default_external_task_id(context, request, item_key)
