@@ -45,6 +45,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_kling.operators.avatar",
                     "airflow_provider_kling.operators.lip_sync",
                     "airflow_provider_kling.operators.speech",
+                    "airflow_provider_kling.operators.subject",
                     "airflow_provider_kling.operators.batch",
                     "airflow_provider_kling.operators.approval",
                 ],

@@ -30,3 +30,4 @@ class RequestKind(StrEnum):
     AVATAR = "avatar"
     LIP_SYNC = "lip-sync"
     TEXT_TO_SPEECH = "text-to-speech"
+    SUBJECT_COMPLETION = "subject-completion"

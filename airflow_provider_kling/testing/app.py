@@ -41,6 +41,7 @@ from airflow_provider_kling.testing import (
     png,
     rules,
     speech,
+    subject,
     videos,
 )
 from airflow_provider_kling.testing.auth import identify_caller
@@ -69,6 +70,7 @@ RULE_MODULES: tuple[Any, ...] = (
     motion,
     avatar,
     lip_sync,
+    subject,
 )
 
 

@@ -52,6 +52,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "sound_insert_time": 0,
     },
     "text-to-speech": {"text": "hello there", "voice_id": "oversea_male1"},
+    "subject-completion": {"element_frontal_image": URL},
 }
 #: XCom fields that name one task rather than describe it (they differ between two tasks).
 IDENTITY = {

@@ -159,6 +159,7 @@ def test_every_kind_builds_from_its_required_fields_alone_with_its_models_defaul
             "sound_insert_time": 0,
         },
         "text-to-speech": {"text": "hi", "voice_id": "oversea_male1"},
+        "subject-completion": {"element_frontal_image": FRAME},
     }
     assert set(minimal) == set(REQUEST_KINDS)
     for kind, fields in minimal.items():

@@ -16,6 +16,7 @@ from airflow_provider_kling.models.requests.lip_sync import LipSyncRequest
 from airflow_provider_kling.models.requests.motion_control import MotionControlRequest
 from airflow_provider_kling.models.requests.multi_image import MultiImageRequest
 from airflow_provider_kling.models.requests.omni_image import OmniImageRequest
+from airflow_provider_kling.models.requests.subject_completion import SubjectCompletionRequest
 from airflow_provider_kling.models.requests.text_to_audio import TextToAudioRequest
 from airflow_provider_kling.models.requests.text_to_speech import TextToSpeechRequest
 from airflow_provider_kling.models.requests.video_base import KlingVideoRequest
@@ -50,6 +51,7 @@ REQUEST_KINDS: Mapping[str, type[KlingTaskRequest]] = {
         AvatarRequest,
         LipSyncRequest,
         TextToSpeechRequest,
+        SubjectCompletionRequest,
     )
 }
 #: Every endpoint path this provider speaks (each kind's paths in every style).
@@ -127,6 +129,7 @@ __all__ = [
     "MultiImageToVideoRequest",
     "OmniImageRequest",
     "OmniVideoRequest",
+    "SubjectCompletionRequest",
     "TextToAudioRequest",
     "TextToSpeechRequest",
     "TextToVideoRequest",
