@@ -39,6 +39,7 @@ from airflow_provider_kling.testing import (
     lip_sync,
     motion,
     png,
+    recognition,
     rules,
     speech,
     subject,
@@ -292,6 +293,7 @@ def create_app(state: SimulatorState | None = None, **settings: Any) -> Starlett
             *task_api_routes(prefix, _api_call),
             *lip_sync.routes(prefix, _api_call),
             *speech.routes(prefix, _api_call),
+            *recognition.routes(prefix, _api_call),
             *videos.file_routes(prefix),
             *(
                 route

@@ -20,18 +20,14 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from airflow_provider_kling.errors import KlingRequestValidationError, KlingResponseError
+from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
+from airflow_provider_kling.models.requests.answers import AnsweredRequest
 from airflow_provider_kling.models.requests.avatar import AvatarRequest
-from airflow_provider_kling.models.requests.base import (
-    KlingTaskRequest,
-    WatermarkInfo,
-    check_http_url,
-    describe_validation_error,
-)
+from airflow_provider_kling.models.requests.base import KlingTaskRequest, WatermarkInfo, check_http_url
 from airflow_provider_kling.unit_prices import ANY, Prices, Purchase, UnitRule
 
 IDENTIFY_FACE_PATH = "/v1/videos/identify-face"
@@ -171,11 +167,12 @@ class FaceScan(BaseModel):
         return found[0]
 
 
-class FaceScanRequest(BaseModel):
+class FaceScanRequest(AnsweredRequest):
     """The body of ``POST /v1/videos/identify-face``: the video to scan (answered at once)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     path: ClassVar[str] = IDENTIFY_FACE_PATH
+    what: ClassVar[str] = "face scan"
+    answer_model: ClassVar[type[BaseModel]] = FaceScan
 
     video_id: str | None = Field(default=None, min_length=1, description="A video Kling made.")
     video_url: str | None = Field(default=None, description="An http(s) URL of an MP4/MOV, 2-60 s.")
@@ -198,20 +195,3 @@ class FaceScanRequest(BaseModel):
         if (self.video_id is None) == (self.video_url is None):
             raise ValueError("video_id: give exactly one of video_id or video_url")
         return self
-
-    @classmethod
-    def build(cls, **fields: Any) -> FaceScanRequest:
-        try:
-            return cls(**fields)
-        except ValidationError as exc:
-            raise KlingRequestValidationError(describe_validation_error(exc, "face scan")) from None
-
-    def to_json(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True)
-
-    @staticmethod
-    def read(data: Any) -> FaceScan:
-        try:
-            return FaceScan.model_validate(data)
-        except ValidationError as exc:
-            raise KlingResponseError(f"Kling answered a face scan without a session: {exc}") from None
