@@ -75,16 +75,12 @@ class LipSyncRequest(KlingTaskRequest):
     task_slots: ClassVar[int | None] = 1
     unit_rule: ClassVar[UnitRule] = lip_sync_rule
     stand_in_prices: ClassVar[Prices] = LIP_SYNC_PRICES
-    blank_text_fields: ClassVar[tuple[str, ...]] = ("audio_id", "sound_file")
-    _face_fields: ClassVar[tuple[str, ...]] = (
-        "face_id",
-        "audio_id",
-        "sound_file",
-        "sound_start_time",
-        "sound_end_time",
-        "sound_insert_time",
-        "sound_volume",
-        "original_audio_volume",
+    #: Fields of the body itself; every other one is the face's (``face_choose[0]``).
+    _body_fields: ClassVar[tuple[str, ...]] = (
+        "session_id",
+        "watermark_info",
+        "callback_url",
+        "external_task_id",
     )
 
     session_id: str = Field(min_length=1, description="The face scan's session (identify-face).")
@@ -112,7 +108,6 @@ class LipSyncRequest(KlingTaskRequest):
                 except ValueError as exc:
                     raise ValueError(f"{name}: {exc}") from None
                 if seconds is not None:
-                    values.setdefault("sound_start_time", 0)
                     values.setdefault("sound_end_time", round(seconds * 1000))
         values.setdefault("sound_start_time", 0)
         return values
@@ -135,7 +130,7 @@ class LipSyncRequest(KlingTaskRequest):
 
     def to_json(self) -> dict[str, Any]:
         body = super().to_json()
-        face = {name: body.pop(name) for name in self._face_fields if name in body}
+        face = {name: body.pop(name) for name in list(body) if name not in self._body_fields}
         return {**body, "face_choose": [face]}
 
 
