@@ -215,3 +215,8 @@ def test_the_simulator_refuses_what_kling_refuses_even_when_the_client_would_sen
         hook._run(hook.call("POST", "/v1/videos/advanced-lip-sync", body=body))
     assert "session_id: is not a session of a face scan" in str(refused.value)
     assert "face_choose: must list exactly one face" in str(refused.value)
+
+
+def test_a_scan_answer_with_a_numeric_face_id_reads_as_text():
+    scan = FaceScanRequest.read({"session_id": "s", "face_data": [{"face_id": 7, "start_time": 1200}]})
+    assert scan.face("7").start_time == 1200 and scan.face(0).face_id == "7"

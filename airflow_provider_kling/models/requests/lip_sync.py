@@ -137,7 +137,7 @@ class LipSyncRequest(KlingTaskRequest):
 class Face(BaseModel):
     """One face the scan found: ``face_id``, a picture of it, and when it shows (ms)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
 
     face_id: str
     face_image: str | None = None
