@@ -134,6 +134,14 @@ def request_fields_of(operator_class: type) -> dict[str, bool]:
     }
 
 
+def own_request_fields(operator_class: Any) -> tuple[str, ...]:
+    """The request fields an operator takes itself: its request's, but the base's ``callback_url``
+    and ``external_task_id``."""
+    return tuple(
+        name for name in request_fields_of(operator_class) if name not in operator_class.base_template_fields
+    )
+
+
 @cache
 def arguments_of(operator_class: type) -> tuple[frozenset[str], tuple[str, ...]]:
     """The keyword arguments the classes after :class:`KlingTaskOperator` in ``operator_class``'s MRO
@@ -346,9 +354,7 @@ class KlingTaskOperator(KlingOperatorBase, metaclass=KlingOperatorMeta):
     request_kind: str
     #: The request fields this operator takes (attributes of the same name), in the order they are
     #: sent: its request class's (``callback_url`` and ``external_task_id`` are the base's).
-    request_arguments = FromRequest(
-        lambda cls: tuple(name for name in request_fields_of(cls) if name not in cls.base_template_fields)
-    )
+    request_arguments = FromRequest(lambda cls: own_request_fields(cls))
     #: The fields its request requires that no ``__init__`` of the operator names (so a keyword
     #: argument the operator must be given, or a ``@task`` function must return).
     required_arguments = FromRequest(lambda cls: arguments_of(cls)[1])

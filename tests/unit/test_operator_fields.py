@@ -34,7 +34,7 @@ def kind_operators() -> list[type[KlingTaskOperator]]:
 @pytest.mark.parametrize("operator_class", kind_operators(), ids=lambda cls: cls.__name__)
 def test_every_operator_takes_and_templates_every_field_its_request_declares(operator_class) -> None:
     fields = set(REQUEST_KINDS[operator_class.request_kind].model_fields) - OWN
-    assert set(operator_class.request_arguments) == fields
+    assert fields <= set(operator_class.request_arguments)  # lip sync adds its scan's arguments
     assert fields | OWN <= set(operator_class.template_fields)
 
 
