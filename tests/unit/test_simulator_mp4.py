@@ -29,7 +29,7 @@ def test_a_made_mp4_is_ftyp_moov_mdat_with_its_duration_and_samples_in_mdat():
     sizes = struct.unpack(">II", data[stsz[1] + 4 : stsz[1] + 12])
     stco = _child(data, stbl, b"stco")
     (offset,) = struct.unpack(">I", data[stco[1] + 8 : stco[1] + 12])
-    assert sizes[1] == 10  # one sample a second
+    assert sizes[1] == 10 * mp4.FPS  # one sample a frame
     assert offset == mdat[1]  # the chunk offset points at the first sample in mdat
     stsd = _child(data, stbl, b"stsd")
     avc1 = _child(data, stsd, b"avc1", skip=8)
