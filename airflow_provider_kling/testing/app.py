@@ -37,10 +37,14 @@ from airflow_provider_kling.testing import (
     effects,
     endpoints,
     faulty,
+    lip_sync,
     motion,
     png,
+    recognition,
     resources,
     rules,
+    speech,
+    subject,
     videos,
 )
 from airflow_provider_kling.testing.auth import identify_caller
@@ -69,6 +73,8 @@ RULE_MODULES: tuple[Any, ...] = (
     motion,
     avatar,
     resources,
+    lip_sync,
+    subject,
 )
 
 
@@ -290,6 +296,9 @@ def create_app(state: SimulatorState | None = None, **settings: Any) -> Starlett
             *task_api_routes(prefix, _api_call),
             *billing.routes(prefix, _api_call),
             *resources.routes(prefix, _api_call),
+            *lip_sync.routes(prefix, _api_call),
+            *speech.routes(prefix, _api_call),
+            *recognition.routes(prefix, _api_call),
             *videos.file_routes(prefix),
             *(
                 route

@@ -93,7 +93,7 @@ def test_every_declared_python_module_exists() -> None:
 
 def test_task_kling_image_and_kling_video_are_declared_and_import_to_decorator_factories() -> None:
     decorators = get_provider_info()["task-decorators"]
-    assert [decorator["name"] for decorator in decorators] == ["kling_image", "kling_video"]
+    assert [decorator["name"] for decorator in decorators] == ["kling_image", "kling_video", "kling_audio"]
     for decorator in decorators:
         module_name, _, attribute = decorator["class-name"].rpartition(".")
         factory = getattr(importlib.import_module(module_name), attribute)
