@@ -121,7 +121,7 @@ def scene(
         _box(pixels, width, 0, 0, round(width * phase), max(2, height // 36), hsv(0.5, 0.65, 1.0))
     subject, _, details = text.partition(",")
     scale = max(1, round(width / 128))
-    most = min(4, height * 6 // (10 * 9 * scale))  # the subject covers at most 60% of the height
+    most = min(5, height * 6 // (10 * 9 * scale))  # the subject covers at most 60% of the height
     _write(pixels, width, height, subject, scale, most, height // 10, colour(CARD), colour(INK))
     small = max(1, scale // 2)
     lines = min(2, (height // 3) // (9 * small))
@@ -159,7 +159,10 @@ def _write(
     """Write up to ``most`` lines of ``text``, each centred on its own ``ground``, from ``top`` down
     (``None``: on a full-width band at the bottom; ``right``: in the top right corner)."""
     per_line = (width - 4 * scale) // (6 * scale)
-    lines = textwrap.wrap(" ".join(text.upper().split()), per_line)[:most] if per_line >= 4 else []
+    words = " ".join(text.upper().split())
+    lines = (
+        textwrap.wrap(words, per_line, max_lines=most, placeholder=" ...") if per_line >= 4 and most else []
+    )
     if not lines:
         return
     cell = 9 * scale
