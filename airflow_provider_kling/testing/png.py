@@ -106,7 +106,7 @@ def scene(
     top, bottom = colorsys.hsv_to_rgb(hue, 0.55, 0.85), colorsys.hsv_to_rgb((hue + 0.1) % 1, 0.25, 1.0)
     for y in range(height):
         mix = y / max(1, height - 1)
-        r, g, b = (round(255 * (a + (b - a) * mix)) for a, b in zip(top, bottom, strict=True))
+        r, g, b = (round(255 * (high + (low - high) * mix)) for high, low in zip(top, bottom, strict=True))
         pixels[y * row : (y + 1) * row] = bytes(colour((r, g, b))) * width
     at = seed[1] / 255 if phase is None else phase
     sun_x, sun_y = width * (0.1 + 0.8 * at), height * (0.66 - 0.16 * math.sin(math.pi * at))
