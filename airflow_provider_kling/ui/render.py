@@ -175,7 +175,7 @@ def spend_svg(
         for day in days
     }
     top = max(max(t.values()) for t in totals.values()) or 1.0
-    pad, bar = 40, (width - 50) / len(days)
+    pad, bar = 40, min((width - 50) / len(days), 90)
     scale = (height - 2 * pad) / top
     parts = [f'<line x1="{pad}" y1="{height - pad}" x2="{width}" y2="{height - pad}" stroke="#718096"/>']
     for i, day in enumerate(days):
