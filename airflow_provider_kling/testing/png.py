@@ -65,7 +65,7 @@ def make_png(prompt: str, index: int, width: int, height: int) -> bytes:
     rows = -(-height // tile)
     palette = [seed[i : i + 3] for i in range(0, 12, 3)]
     layout = hashlib.shake_256(seed).digest(cols * rows)
-    rows_of_pixels = []
+    rows_of_pixels: list[bytearray] = []
     for row in range(rows):
         pixels = b"".join(
             _shade(palette[layout[row * cols + col] % 4], layout[row * cols + col]) * tile

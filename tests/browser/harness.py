@@ -198,9 +198,15 @@ class Browser:
         wait_for(f"{url} to be ready", lambda: self.evaluate(ready), timeout)
         return time.monotonic() - started
 
-    def screenshot(self, path: Path) -> Path:
+    def screenshot(self, path: Path, scale: float = 1.0) -> Path:
+        """The viewport as a PNG, or a JPEG (``.jpg``) ``scale`` times its size (the docs' copies)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(self.send("Page.captureScreenshot", format="png")["data"]))
+        shape: dict[str, Any] = {"format": "png"}
+        if path.suffix == ".jpg":
+            width, height = self.evaluate("[innerWidth, innerHeight]")
+            clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": scale}
+            shape = {"format": "jpeg", "quality": 80, "clip": clip}
+        path.write_bytes(base64.b64decode(self.send("Page.captureScreenshot", **shape)["data"]))
         return path
 
     def close(self) -> None:

@@ -4,7 +4,8 @@ with the demo DAGs run on the simulator.
 Logs in, opens a run's Kling tab and the Kling page inside Airflow's UI, and checks every stored
 image and video is shown (one image decoded, one video read, from the page's own requests), the
 plot's total equals the manifests' units, and a user who may read no DAG is refused. Screenshots
-are kept in ``build/browser/``. Skipped, loudly, without Chromium (``.ci/run`` installs it).
+are kept in ``build/browser/`` (and, smaller, in ``build/browser/docs/``: the docs' copies in
+``docs/_static/screenshots/``). Skipped, loudly, without Chromium (``.ci/run`` installs it).
 """
 
 from __future__ import annotations
@@ -92,7 +93,9 @@ def manifest_of(out: Path, dag_id: str) -> dict[str, Any]:
     return dict(json.loads(path.read_text()))
 
 
-def test_a_runs_kling_tab_shows_every_stored_image(browser: Browser, airflow_with_runs: dict[str, Any]) -> None:
+def test_a_runs_kling_tab_shows_every_stored_image(
+    browser: Browser, airflow_with_runs: dict[str, Any]
+) -> None:
     api, runs, out = airflow_with_runs["api"], airflow_with_runs["runs"], airflow_with_runs["out"]
     log_in(browser, api, "admin", airflow_with_runs["passwords"]["admin"])
     browser.open(run_tab(api, BATCH, runs[BATCH]), IN_FRAME.format("#summary") + " != null")
@@ -115,6 +118,7 @@ def test_a_runs_kling_tab_shows_every_stored_image(browser: Browser, airflow_wit
     assert base64.b64decode(data) == Path(stored.removeprefix("file://")).read_bytes()
     assert "kling" not in src.split("?")[0].split("/kling-ui/")[0]  # served by Airflow, not Kling
     browser.screenshot(ARTIFACTS / "kling-run-tab.png")
+    browser.screenshot(ARTIFACTS / "docs" / "kling-run-tab.jpg", scale=0.6)
 
 
 def test_a_runs_videos_play_from_storage(browser: Browser, airflow_with_runs: dict[str, Any]) -> None:
@@ -132,6 +136,7 @@ def test_a_runs_videos_play_from_storage(browser: Browser, airflow_with_runs: di
     )
     assert head == "ftyp"
     browser.screenshot(ARTIFACTS / "kling-video-tab.png")
+    browser.screenshot(ARTIFACTS / "docs" / "kling-video-tab.jpg", scale=0.6)
 
 
 def test_the_kling_page_plots_the_units_the_manifests_hold(
@@ -150,6 +155,7 @@ def test_the_kling_page_plots_the_units_the_manifests_hold(
     assert frame(browser, "document.body.innerText.includes('lag by up to 12 hours')")
     assert frame(browser, "document.querySelectorAll('h4').length") >= 1  # kling_default's packs
     browser.screenshot(ARTIFACTS / "kling-page.png")
+    browser.screenshot(ARTIFACTS / "docs" / "kling-page.jpg", scale=0.6)
 
 
 def test_a_user_who_may_read_no_dag_is_refused(browser: Browser, airflow_with_runs: dict[str, Any]) -> None:
