@@ -135,6 +135,19 @@ def test_a_runs_videos_play_from_storage(browser: Browser, airflow_with_runs: di
         " return String.fromCharCode(...bytes.slice(4, 8)); })()",
     )
     assert head == "ftyp"
+    # It plays, and its frames change (the simulator's video: a square moving across).
+    frames = frame(
+        browser,
+        "(async () => { const v = document.querySelector('main video'); v.muted = true;"
+        " const c = document.createElement('canvas'); c.width = 64; c.height = 36;"
+        " const g = c.getContext('2d'); const seen = new Set();"
+        " await new Promise(done => { const f = () => {"
+        " g.drawImage(v, 0, 0, 64, 36); seen.add(c.toDataURL());"
+        " if (v.ended) done(); else v.requestVideoFrameCallback(f); };"
+        " v.requestVideoFrameCallback(f); v.addEventListener('ended', done); v.play(); });"
+        " return seen.size; })()",
+    )
+    assert frames > 1
     browser.screenshot(ARTIFACTS / "kling-video-tab.png")
     browser.screenshot(ARTIFACTS / "docs" / "kling-video-tab.jpg", scale=0.6)
 
