@@ -195,7 +195,8 @@ class Browser:
         """Load ``url``; wait until the ``ready`` expression is true; the seconds that took."""
         started = time.monotonic()
         self.send("Page.navigate", url=url)
-        wait_for(f"{url} to be ready", lambda: self.evaluate(ready), timeout)
+        guarded = f"(() => {{ try {{ return !!({ready}); }} catch (e) {{ return false; }} }})()"  # mid-load
+        wait_for(f"{url} to be ready", lambda: self.evaluate(guarded), timeout)
         return time.monotonic() - started
 
     def screenshot(self, path: Path, scale: float = 1.0) -> Path:
