@@ -214,7 +214,10 @@ def create_ui_app() -> FastAPI:
         if item is None:  # only what the run's results list: never an arbitrary path
             raise HTTPException(404, "No such file in this run's Kling results")
         stored = ObjectStoragePath(path, conn_id=item.conn_id) if item.conn_id else ObjectStoragePath(path)
-        size = stored.stat().get("size") or 0
+        try:
+            size = stored.stat().get("size") or 0
+        except FileNotFoundError:
+            raise HTTPException(404, "The stored file is gone") from None
         cap = DEFAULT_MAX_IMAGE_BYTES if file_kind(path) == "image" else DEFAULT_MAX_VIDEO_BYTES
         if size > cap:
             raise HTTPException(413, f"{size} bytes: over the view's cap of {cap}")

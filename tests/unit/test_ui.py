@@ -156,3 +156,10 @@ def test_a_dag_the_user_may_not_read_is_refused(view: tuple[TestClient, Path]) -
     assert client.get("/runs/other/r").status_code == 403
     assert client.get("/runs/other/r/file", params={"path": image.as_uri()}).status_code == 403
     assert "a teapot" in client.get("/runs/d/r").text
+
+
+def test_a_listed_file_gone_from_storage_is_not_found(view: tuple[TestClient, Path]) -> None:
+    client, image = view
+    image.unlink()
+
+    assert client.get("/runs/d/r/file", params={"path": image.as_uri()}).status_code == 404
