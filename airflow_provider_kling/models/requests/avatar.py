@@ -69,7 +69,6 @@ class AvatarRequest(KlingTaskRequest):
     unit_rule: ClassVar[UnitRule] = avatar_rule
     stand_in_prices: ClassVar[Prices] = AVATAR_PRICES
     image_fields: ClassVar[tuple[str, ...]] = ("image",)
-    blank_text_fields: ClassVar[tuple[str, ...]] = ("prompt", "audio_id", "sound_file", "mode")
 
     image: str = Field(description="The face to animate (URL or base64 of a JPEG/PNG).")
     audio_id: str | None = Field(default=None, min_length=1, description="A text-to-speech audio id.")

@@ -101,8 +101,6 @@ class MotionControlRequest(KlingTaskRequest):
     image_fields: ClassVar[tuple[str, ...]] = ("image",)
     known_models: ClassVar[tuple[str, ...]] = tuple(MOTION_MODELS)
     model_path_models: ClassVar[tuple[str, ...]] = ("kling-3.0", "kling-2.6")
-    blank_text_fields: ClassVar[tuple[str, ...]] = ("prompt", "resolution", "audio", "keep_original_sound")
-    blank_list_fields: ClassVar[tuple[str, ...]] = ("element_ids",)
 
     model_name: str = Field(
         default="kling-v2-6", description="kling-v2-6, kling-v3 (/v1); kling-3.0, kling-2.6."

@@ -68,7 +68,6 @@ class VideoEffectsRequest(KlingTaskRequest):
     unit_rule: ClassVar[UnitRule] = task_rule
     stand_in_prices: ClassVar[Prices] = EFFECT_PRICES
     image_fields: ClassVar[tuple[str, ...]] = ("image", "images")
-    blank_list_fields: ClassVar[tuple[str, ...]] = ("images",)
 
     effect_scene: str = Field(
         min_length=1, max_length=100, description="The effect, e.g. 'bloombloom' or a dual-image 'hug_pro'."

@@ -58,12 +58,6 @@ class VideoToAudioRequest(KlingTaskRequest):
     task_slots: ClassVar[int | None] = 1
     unit_rule: ClassVar[UnitRule] = task_rule
     stand_in_prices: ClassVar[Prices] = AUDIO_PRICES
-    blank_text_fields: ClassVar[tuple[str, ...]] = (
-        "video_id",
-        "video_url",
-        "sound_effect_prompt",
-        "bgm_prompt",
-    )
 
     video_id: str | None = Field(
         default=None, min_length=1, max_length=256, description="A video Kling made (videos[0].id)."
