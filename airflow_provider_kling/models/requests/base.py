@@ -150,6 +150,8 @@ class KlingTaskRequest(BaseModel):
     known_models: ClassVar[Collection[str]] = ()
     #: The models of the model-path style (every other model is ``/v1``'s).
     model_path_models: ClassVar[Collection[str]] = ()
+    #: ``/v1`` fields whose shape Kling's pages do not confirm, with why (sent, with a warning).
+    unconfirmed: ClassVar[Mapping[str, str]] = {}
 
     external_task_id: Annotated[str | None, OPTION] = Field(
         default=None, max_length=256, description="Your id for the task, unique per account."
@@ -284,6 +286,12 @@ class KlingTaskRequest(BaseModel):
         if self.api_style is ApiStyle.V1:
             return v1_body(type(self), values)
         return model_path_body(type(self), values)
+
+    def unconfirmed_fields(self) -> dict[str, str]:
+        """The :attr:`unconfirmed` fields this request sets (none in the model-path style)."""
+        if self.api_style is not ApiStyle.V1:
+            return {}
+        return {name: why for name, why in self.unconfirmed.items() if getattr(self, name, None) is not None}
 
     def summary(self) -> dict[str, Any]:
         """What the operator's XCom result says about the request (no image data)."""

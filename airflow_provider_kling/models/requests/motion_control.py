@@ -66,11 +66,6 @@ MOTION_PRICES: Prices = {
     name: {"std": low, "720p": low, "pro": high, "1080p": high}
     for name, (low, high) in ((n, m.units_per_second) for n, m in MOTION_MODELS.items())
 }
-#: ``/v1`` fields only one third-party client sends, with why (sent, with a warning).
-UNCONFIRMED_V1_FIELDS: Mapping[str, str] = {
-    "element_ids": "only vercel's client sends element_list to /v1/videos/motion-control",
-    "watermark_info": "only vercel's client sends watermark_info to /v1/videos/motion-control",
-}
 
 
 def motion_rule(kind: str, fields: Mapping[str, Any]) -> Purchase:
@@ -101,6 +96,10 @@ class MotionControlRequest(KlingTaskRequest):
     image_fields: ClassVar[tuple[str, ...]] = ("image",)
     known_models: ClassVar[tuple[str, ...]] = tuple(MOTION_MODELS)
     model_path_models: ClassVar[tuple[str, ...]] = ("kling-3.0", "kling-2.6")
+    unconfirmed: ClassVar[Mapping[str, str]] = {
+        name: f"only vercel's client sends {name.replace('_ids', '_list')} to /v1/videos/motion-control"
+        for name in ("element_ids", "watermark_info")
+    }
 
     model_name: str = Field(
         default="kling-v2-6", description="kling-v2-6, kling-v3 (/v1); kling-3.0, kling-2.6."
@@ -177,12 +176,6 @@ class MotionControlRequest(KlingTaskRequest):
         if problems:
             raise ValueError("; ".join(problems))
         return self
-
-    def unconfirmed_fields(self) -> dict[str, str]:
-        """Fields set on this request whose place Kling's pages do not confirm, with why."""
-        if self.api_style is not ApiStyle.V1:
-            return {}
-        return {name: why for name, why in UNCONFIRMED_V1_FIELDS.items() if getattr(self, name) is not None}
 
     def summary(self) -> dict[str, Any]:
         return {

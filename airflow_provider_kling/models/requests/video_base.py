@@ -6,6 +6,7 @@ per-model rules (read from ``models.video_capabilities`` by :func:`v1_model_prob
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -225,6 +226,7 @@ class KlingVideoRequest(KlingTaskRequest):
     default_duration: ClassVar[int | None] = 5
     #: Kling's ``/v1`` ``mode`` when the request leaves it out.
     default_mode: ClassVar[str] = "std"
+    unconfirmed: ClassVar[Mapping[str, str]] = UNCONFIRMED_FIELDS
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -325,18 +327,6 @@ class KlingVideoRequest(KlingTaskRequest):
             or (
                 self.api_style is ApiStyle.MODEL_PATH and getattr(self, "model_name", "") == "kling-3.0-turbo"
             ),
-        }
-
-    def unconfirmed_fields(self) -> dict[str, str]:
-        """Fields set on this request whose shape Kling's pages do not confirm, with why."""
-        if self.api_style is not ApiStyle.V1:
-            return {}
-        # omni-video's element_list is documented; the other kinds' is not
-        documented = ("element_ids",) if self.kind == RequestKind.OMNI_VIDEO else ()
-        return {
-            name: why
-            for name, why in UNCONFIRMED_FIELDS.items()
-            if getattr(self, name, None) is not None and name not in documented
         }
 
     def summary(self) -> dict[str, Any]:

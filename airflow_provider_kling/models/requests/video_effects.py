@@ -45,10 +45,6 @@ DUAL_IMAGE_SCENES: frozenset[str] = frozenset(
 )
 #: Scenes Kling retired (it answers an error): refused before the create, with the date.
 RETIRED_SCENES: Mapping[str, str] = {"hug": "2026-01-30", "kiss": "2026-01-30", "fight": "2026-01-30"}
-#: Fields Kling's request page does not show, with why (sent, with a warning).
-UNCONFIRMED_EFFECT_FIELDS: Mapping[str, str] = {
-    "watermark_info": "Kling's effects page shows watermark_url in the result only, not the request field",
-}
 #: STAND-IN units per effect (Kling's effects price list is not in our sources).
 EFFECT_PRICES: Prices = {ANY: {ANY: 2.0}}
 
@@ -68,6 +64,9 @@ class VideoEffectsRequest(KlingTaskRequest):
     unit_rule: ClassVar[UnitRule] = task_rule
     stand_in_prices: ClassVar[Prices] = EFFECT_PRICES
     image_fields: ClassVar[tuple[str, ...]] = ("image", "images")
+    unconfirmed: ClassVar[Mapping[str, str]] = {
+        "watermark_info": "Kling's effects page shows watermark_url in the result only, not the request",
+    }
 
     effect_scene: str = Field(
         min_length=1, max_length=100, description="The effect, e.g. 'bloombloom' or a dual-image 'hug_pro'."
@@ -107,12 +106,6 @@ class VideoEffectsRequest(KlingTaskRequest):
         if dual and len(self.images or ()) != 2:
             raise ValueError(f"images: scene {self.effect_scene!r} takes exactly 2 images, left then right")
         return self
-
-    def unconfirmed_fields(self) -> dict[str, str]:
-        """Fields set on this request whose place Kling's pages do not confirm, with why."""
-        return {
-            name: why for name, why in UNCONFIRMED_EFFECT_FIELDS.items() if getattr(self, name) is not None
-        }
 
     def summary(self) -> dict[str, Any]:
         return {**super().summary(), "effect_scene": self.effect_scene}

@@ -29,6 +29,7 @@ from airflow_provider_kling.models.video_capabilities import (
     LONG_PROMPT_LENGTH,
     MAX_OMNI_REFERENCES,
     MAX_OMNI_REFERENCES_WITH_VIDEO,
+    UNCONFIRMED_FIELDS,
 )
 
 #: ``/v1`` durations from text alone or a first frame alone.
@@ -55,6 +56,10 @@ class OmniVideoRequest(KlingVideoRequest):
     image_fields: ClassVar[tuple[str, ...]] = ("reference_images", "first_frame", "last_frame")
     #: Kling's ``/v1`` omni default mode.
     default_mode: ClassVar[str] = "pro"
+    #: omni-video's element_list is documented (the other kinds' is not).
+    unconfirmed: ClassVar[Mapping[str, str]] = {
+        name: why for name, why in UNCONFIRMED_FIELDS.items() if name != "element_ids"
+    }
 
     model_name: str = Field(default="kling-video-o1", description="The model; it chooses the API style.")
     prompt: Annotated[str, Wire(model_path=Contents("prompt", "text"))] = Field(
