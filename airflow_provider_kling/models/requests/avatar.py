@@ -22,7 +22,13 @@ from pydantic import Field, field_validator, model_validator
 
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
-from airflow_provider_kling.models.requests.base import KlingTaskRequest, WatermarkInfo, check_image
+from airflow_provider_kling.models.requests.base import (
+    KlingTaskRequest,
+    WatermarkInfo,
+    check_image,
+    first_output,
+    seconds_of,
+)
 from airflow_provider_kling.unit_prices import ANY, Prices, Purchase, UnitRule
 
 AVATAR_PATH = "/v1/videos/avatar/image2video"
@@ -42,16 +48,10 @@ def avatar_rule(kind: str, fields: Mapping[str, Any]) -> Purchase:
 
 def _audio_of(value: Any, key: str) -> tuple[Any, float | None]:
     """``(value to send, seconds if known)`` from an id/URL, an audio or an audio task's result."""
-    if isinstance(value, Mapping) and isinstance(value.get("audios"), list | tuple):
-        if not value["audios"]:
-            raise ValueError(f"Kling task {value.get('task_id', '?')}'s result lists no audio")
-        value = value["audios"][0]
+    value = first_output(value, "audios")
     if not isinstance(value, Mapping):
         return value, None
-    try:
-        seconds = float(value["duration"]) if value.get("duration") is not None else None
-    except (TypeError, ValueError):
-        seconds = None
+    seconds = seconds_of(value)
     if seconds is not None and not AUDIO_SECONDS[0] <= seconds <= AUDIO_SECONDS[1]:
         raise ValueError(
             f"the audio runs {seconds:g} s; an avatar speaks {AUDIO_SECONDS[0]:g} to {AUDIO_SECONDS[1]:g} s"

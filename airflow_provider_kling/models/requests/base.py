@@ -101,6 +101,25 @@ def plain_items(key: str) -> Any:
     return classmethod(wrap)
 
 
+def first_output(value: Any, plural: str) -> Any:
+    """A task's whole XCom result (``{"task_id", plural: [...]}``) stands for its first output, so
+    ``video_id=upstream.output`` chains two Kling tasks; anything else is returned as is."""
+    if isinstance(value, Mapping) and isinstance(value.get(plural), list | tuple):
+        if not value[plural]:
+            raise ValueError(f"Kling task {value.get('task_id', '?')}'s result lists no {plural[:-1]}")
+        return value[plural][0]
+    return value
+
+
+def seconds_of(value: Any) -> float | None:
+    """An output's (or a field's) ``duration`` in seconds; None when absent or unreadable."""
+    duration = value.get("duration") if isinstance(value, Mapping) else value
+    try:
+        return None if duration is None else float(duration)
+    except (TypeError, ValueError):
+        return None
+
+
 def check_http_url(value: str | None) -> str | None:
     """A URL Kling fetches or calls (``callback_url``, a video's URL): ``http://`` or ``https://`` only."""
     if value is not None and not value.startswith(("http://", "https://")):

@@ -18,7 +18,12 @@ from pydantic import Field, StrictBool, field_validator, model_validator
 
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
-from airflow_provider_kling.models.requests.base import KlingTaskRequest, check_http_url
+from airflow_provider_kling.models.requests.base import (
+    KlingTaskRequest,
+    check_http_url,
+    first_output,
+    seconds_of,
+)
 from airflow_provider_kling.models.requests.text_to_audio import AUDIO_PRICES, MAX_AUDIO_PROMPT_LENGTH
 from airflow_provider_kling.unit_prices import Prices, UnitRule, task_rule
 
@@ -30,15 +35,9 @@ VIDEO_SECONDS = (3.0, 20.0)
 def video_id_of(value: Any) -> Any:
     """A video id from an id, a video (``{"id", "duration"}``) or a video task's result (its first
     video); a video whose ``duration`` is known must run 3 to 20 s."""
-    if isinstance(value, Mapping) and isinstance(value.get("videos"), list | tuple):
-        if not value["videos"]:
-            raise ValueError(f"Kling task {value.get('task_id', '?')}'s result lists no video")
-        value = value["videos"][0]
+    value = first_output(value, "videos")
     if isinstance(value, Mapping):
-        try:
-            seconds = float(value["duration"]) if value.get("duration") is not None else None
-        except (TypeError, ValueError):
-            seconds = None
+        seconds = seconds_of(value)
         if seconds is not None and not VIDEO_SECONDS[0] <= seconds <= VIDEO_SECONDS[1]:
             raise ValueError(
                 f"video {value.get('id')} runs {seconds:g} s; Kling adds sound to videos of "
