@@ -38,6 +38,7 @@ from airflow_provider_kling.models.requests.base import (
     Wire,
     check_http_url,
 )
+from airflow_provider_kling.models.video_capabilities import MODE_OF_RESOLUTION, RESOLUTION_OF_MODE
 from airflow_provider_kling.unit_prices import Prices, Purchase, UnitRule
 
 MOTION_CONTROL_V1_PATH = "/v1/videos/motion-control"
@@ -118,7 +119,7 @@ class MotionControlRequest(KlingTaskRequest):
     )
     resolution: Annotated[
         Literal["720p", "1080p"] | None,
-        Wire(v1="mode", to_v1={"720p": "std", "1080p": "pro"}.get, model_path=SETTINGS),
+        Wire(v1="mode", to_v1=MODE_OF_RESOLUTION.get, model_path=SETTINGS),
     ] = Field(default=None, description="720p (Kling's default) or 1080p (/v1: mode std or pro).")
     keep_original_sound: Annotated[Literal["yes", "no"] | None, V1_ONLY] = Field(
         default=None, description="/v1: keep the reference's sound (Kling's default yes)."
@@ -150,7 +151,7 @@ class MotionControlRequest(KlingTaskRequest):
     @field_validator("resolution", mode="before")
     @classmethod
     def _mode_is_resolution(cls, value: Any) -> Any:
-        return {"std": "720p", "pro": "1080p"}.get(value, value) if isinstance(value, str) else value
+        return RESOLUTION_OF_MODE.get(value, value) if isinstance(value, str) else value
 
     @field_validator("element_ids", mode="before")
     @classmethod
