@@ -203,7 +203,7 @@ def test_image_to_video_needs_a_first_frame() -> None:
             {"base_video": "https://e.com/v.mp4", "first_frame": FRAME},
             "a base_video takes no first or last frame",
         ),
-        ({"base_video": "ftp://e.com/v.mp4"}, "videos by URL only"),
+        ({"base_video": "ftp://e.com/v.mp4"}, "must be an http:// or https:// URL"),
         ({"feature_video": "https://e.com/a.mp4", "base_video": "https://e.com/b.mp4"}, "one video at most"),
     ],
 )

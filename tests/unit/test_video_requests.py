@@ -333,7 +333,10 @@ def test_omni_video_references_frames_and_a_feature_video():
             {"prompt": "p", "base_video": VIDEO_URL, "duration": 5},
             "duration: a base video sets the length itself",
         ),
-        ({"prompt": "p", "aspect_ratio": "1:1", "feature_video": "/tmp/clip.mp4"}, "must be an http(s) URL"),
+        (
+            {"prompt": "p", "aspect_ratio": "1:1", "feature_video": "/tmp/clip.mp4"},
+            "must be an http:// or https:// URL with a host name",
+        ),
         (
             {"prompt": "p", "aspect_ratio": "1:1", "feature_video": VIDEO_URL, "base_video": VIDEO_URL},
             "base_video: one video at most",

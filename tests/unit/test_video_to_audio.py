@@ -46,7 +46,10 @@ def local(uri: str) -> Path:
             "video_id: video v1 runs 25 s; Kling adds sound to videos of 3 to 20 s",
         ),
         ({"video_id": {"task_id": "T", "videos": []}}, "video_id: Kling task T's result lists no video"),
-        ({"video_url": "ftp://example.com/a.mp4"}, "video_url: must be an http:// or https:// URL"),
+        (
+            {"video_url": "ftp://example.com/a.mp4"},
+            "video_url: must be an http:// or https:// URL with a host name",
+        ),
         (
             {"video_url": CLIP, "bgm_prompt": "b" * 201},
             "bgm_prompt: String should have at most 200 characters",

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -121,9 +122,9 @@ def seconds_of(value: Any) -> float | None:
 
 
 def check_http_url(value: str | None) -> str | None:
-    """A URL Kling fetches or calls (``callback_url``, a video's URL): ``http://`` or ``https://`` only."""
-    if value is not None and not value.startswith(("http://", "https://")):
-        raise ValueError("must be an http:// or https:// URL")
+    """A URL Kling fetches or calls (``callback_url``, a video, which Kling takes by URL only)."""
+    if value is not None and (not value.startswith(("http://", "https://")) or not urlsplit(value).hostname):
+        raise ValueError("must be an http:// or https:// URL with a host name")
     return value
 
 

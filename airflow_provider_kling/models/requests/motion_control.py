@@ -141,12 +141,7 @@ class MotionControlRequest(KlingTaskRequest):
         style = cls.style_of(info.data.get("model_name"))
         return checked_image(value) if style is ApiStyle.V1 else check_model_path_image(value)
 
-    @field_validator("video")
-    @classmethod
-    def _video_url(cls, value: str) -> str:
-        checked = check_http_url(value)
-        assert checked is not None
-        return checked
+    _video_url = field_validator("video")(classmethod(lambda cls, value: check_http_url(value)))
 
     @field_validator("resolution", mode="before")
     @classmethod

@@ -12,8 +12,7 @@ from pydantic import Field, field_validator
 
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
-from airflow_provider_kling.models.reference_image import check_video_url
-from airflow_provider_kling.models.requests.base import SETTING, Contents, Wire
+from airflow_provider_kling.models.requests.base import SETTING, Contents, Wire, check_http_url
 from airflow_provider_kling.models.requests.video_base import (
     AUDIO,
     DURATION,
@@ -108,7 +107,7 @@ class OmniVideoRequest(KlingVideoRequest):
     watermark_info: WATERMARK = None
 
     _videos = field_validator("feature_video", "base_video")(
-        classmethod(lambda cls, value: check_video_url(value))
+        classmethod(lambda cls, value: check_http_url(value))
     )
 
     @property

@@ -72,10 +72,7 @@ class VideoToAudioRequest(KlingTaskRequest):
 
     _video_id = field_validator("video_id", mode="before")(classmethod(lambda cls, value: video_id_of(value)))
 
-    @field_validator("video_url")
-    @classmethod
-    def _video_url(cls, value: str | None) -> str | None:
-        return check_http_url(value)
+    _video_url = field_validator("video_url")(classmethod(lambda cls, value: check_http_url(value)))
 
     @model_validator(mode="after")
     def _one_video(self) -> VideoToAudioRequest:
