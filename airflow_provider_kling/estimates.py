@@ -12,7 +12,7 @@ from typing import Any
 
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
 from airflow_provider_kling.kinds import RequestKind
-from airflow_provider_kling.models.requests import REQUEST_KINDS
+from airflow_provider_kling.models.requests import REQUEST_KINDS, kind_defaults
 from airflow_provider_kling.models.task import KlingTask, TaskStatus
 from airflow_provider_kling.spend import Budget, format_units, sum_units, units_of
 from airflow_provider_kling.unit_prices import (
@@ -72,9 +72,7 @@ def request_fields(request: Any) -> tuple[str, dict[str, Any]]:
             for name, value in _units_basis(model, fields).items():
                 if value is not None:
                     fields.setdefault(name, value)
-        for name, info in model.model_fields.items():
-            if name not in fields and info.default is not None and not info.is_required():
-                fields[name] = info.default
+        fields = {**kind_defaults(kind), **fields}
     return kind, fields
 
 
