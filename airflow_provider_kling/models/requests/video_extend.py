@@ -15,7 +15,12 @@ from pydantic import Field, field_validator
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.requests.base import check_external_task_id, first_output, seconds_of
-from airflow_provider_kling.models.requests.video_base import WATERMARK, KlingVideoRequest
+from airflow_provider_kling.models.requests.video_base import (
+    CFG_SCALE,
+    NEGATIVE_PROMPT,
+    WATERMARK,
+    KlingVideoRequest,
+)
 from airflow_provider_kling.models.video_capabilities import (
     EXTEND_ADDS_SECONDS,
     MAX_EXTEND_SOURCE_AGE_DAYS,
@@ -40,10 +45,8 @@ class VideoExtendRequest(KlingVideoRequest):
     prompt: str | None = Field(
         default=None, max_length=MAX_VIDEO_PROMPT_LENGTH, description="What happens next."
     )
-    negative_prompt: str | None = Field(
-        default=None, max_length=MAX_VIDEO_PROMPT_LENGTH, description="What to keep out."
-    )
-    cfg_scale: float | None = Field(default=None, ge=0, le=1, description="0 to 1.")
+    negative_prompt: NEGATIVE_PROMPT = None
+    cfg_scale: CFG_SCALE = None
     watermark_info: WATERMARK = None
 
     @field_validator("video_id", mode="before")
