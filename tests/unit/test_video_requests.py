@@ -112,7 +112,7 @@ def test_units_basis_gives_what_an_estimate_needs_with_klings_defaults():
         ),
         (
             {"prompt": "p", "model_name": "kling-v2-5-turbo", "audio": "native"},
-            "audio: kling-v2-5-turbo makes no",
+            "audio: kling-v2-5-turbo takes no audio setting; models that do: kling-v2-6, kling-v3",
         ),
         ({"prompt": "p", "aspect_ratio": "4:3"}, "aspect_ratio: Input should be '16:9', '9:16' or '1:1'"),
         ({"prompt": "x" * 2501}, "prompt: kling-v2-6 takes at most 2500 characters (got 2501)"),
