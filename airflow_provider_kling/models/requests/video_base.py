@@ -281,16 +281,11 @@ class KlingVideoRequest(KlingTaskRequest):
         return []
 
     @property
-    def mode(self) -> str | None:
-        """``resolution`` as ``/v1``'s ``mode``."""
-        resolution = getattr(self, "resolution", None)
-        return None if resolution is None else MODE_OF_RESOLUTION.get(resolution, resolution)
-
-    @property
     def effective_mode(self) -> str | None:
         """The ``/v1`` mode Kling runs: the one asked for, else Kling's default (None: the model has none)."""
-        if self.mode is not None:
-            return self.mode
+        resolution = getattr(self, "resolution", None)
+        if resolution is not None:
+            return MODE_OF_RESOLUTION.get(resolution, resolution)
         row = VIDEO_MODELS.get(getattr(self, "model_name", None) or "")
         return self.default_mode if row is None or row.resolutions else None
 
