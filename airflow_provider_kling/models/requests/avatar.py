@@ -31,7 +31,6 @@ from airflow_provider_kling.models.requests.base import (
 )
 from airflow_provider_kling.unit_prices import ANY, Prices, Purchase, UnitRule
 
-AVATAR_PATH = "/v1/videos/avatar/image2video"
 MAX_AVATAR_PROMPT_LENGTH = 2500
 #: How long the audio (and so the video) may run, in seconds.
 AUDIO_SECONDS = (2.0, 300.0)
@@ -63,7 +62,7 @@ class AvatarRequest(KlingTaskRequest):
     """The body of ``POST /v1/videos/avatar/image2video``."""
 
     kind: ClassVar[str] = RequestKind.AVATAR
-    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: AVATAR_PATH}
+    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: "/v1/videos/avatar/image2video"}
     output: ClassVar[str] = "video"
     task_slots: ClassVar[int | None] = 1
     unit_rule: ClassVar[UnitRule] = avatar_rule

@@ -41,8 +41,6 @@ from airflow_provider_kling.models.requests.base import (
 from airflow_provider_kling.models.video_capabilities import MODE_OF_RESOLUTION, RESOLUTION_OF_MODE
 from airflow_provider_kling.unit_prices import Prices, Purchase, UnitRule
 
-MOTION_CONTROL_V1_PATH = "/v1/videos/motion-control"
-MOTION_CONTROL_MODEL_PATH = "/motion-control"
 MAX_MOTION_PROMPT_LENGTH = 2500
 #: The longest output per ``character_orientation`` (the reference video's limit), in seconds.
 MAX_OUTPUT_SECONDS: Mapping[str, int] = {"image": 10, "video": 30}
@@ -87,8 +85,8 @@ class MotionControlRequest(KlingTaskRequest):
 
     kind: ClassVar[str] = RequestKind.MOTION_CONTROL
     paths: ClassVar[Mapping[ApiStyle, str]] = {
-        ApiStyle.V1: MOTION_CONTROL_V1_PATH,
-        ApiStyle.MODEL_PATH: MOTION_CONTROL_MODEL_PATH,
+        ApiStyle.V1: "/v1/videos/motion-control",
+        ApiStyle.MODEL_PATH: "/motion-control",
     }
     output: ClassVar[str] = "video"
     task_slots: ClassVar[int | None] = 1

@@ -164,6 +164,9 @@ RESOLUTION = Annotated[
     Wire(v1="mode", to_v1=MODE_OF_RESOLUTION.get, model_path=SETTINGS),
     Field(description="720p, 1080p or 4k (/v1: mode std, pro or 4k; std/pro are taken too)."),
 ]
+ASPECT_RATIO = Annotated[
+    Literal["16:9", "9:16", "1:1"] | None, SETTING, Field(description="16:9 (Kling's default), 9:16 or 1:1.")
+]
 DURATION = Annotated[
     int | None,
     Wire(to_v1=str, model_path=SETTINGS),

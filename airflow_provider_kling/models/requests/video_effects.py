@@ -22,7 +22,6 @@ from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.requests.base import KlingTaskRequest, WatermarkInfo, Wire, check_image
 from airflow_provider_kling.unit_prices import ANY, Prices, UnitRule, task_rule
 
-VIDEO_EFFECTS_PATH = "/v1/videos/effects"
 #: The scenes that take two images (``images``, left then right); every other scene takes ``image``.
 DUAL_IMAGE_SCENES: frozenset[str] = frozenset(
     {
@@ -58,7 +57,7 @@ class VideoEffectsRequest(KlingTaskRequest):
     """The body of ``POST /v1/videos/effects``."""
 
     kind: ClassVar[str] = RequestKind.VIDEO_EFFECTS
-    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: VIDEO_EFFECTS_PATH}
+    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: "/v1/videos/effects"}
     output: ClassVar[str] = "video"
     task_slots: ClassVar[int | None] = 1
     unit_rule: ClassVar[UnitRule] = task_rule

@@ -28,14 +28,12 @@ from airflow_provider_kling.models.video_capabilities import (
     MAX_VIDEO_PROMPT_LENGTH,
 )
 
-VIDEO_EXTEND_PATH = "/v1/videos/video-extend"
-
 
 class VideoExtendRequest(KlingVideoRequest):
     """The body of ``POST /v1/videos/video-extend``."""
 
     kind: ClassVar[str] = RequestKind.VIDEO_EXTEND
-    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: VIDEO_EXTEND_PATH}
+    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: "/v1/videos/video-extend"}
     #: The length is the source's plus about 5 s: unknown from the request alone.
     default_duration: ClassVar[int | None] = None
 

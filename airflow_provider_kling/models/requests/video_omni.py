@@ -6,14 +6,15 @@ cites its references as ``<<<image_1>>>``, ``<<<element_1>>>``, ``<<<video_1>>>`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar
 
 from pydantic import Field, field_validator
 
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
-from airflow_provider_kling.models.requests.base import SETTING, Contents, Wire, check_http_url
+from airflow_provider_kling.models.requests.base import Contents, Wire, check_http_url
 from airflow_provider_kling.models.requests.video_base import (
+    ASPECT_RATIO,
     AUDIO,
     DURATION,
     ELEMENT_IDS,
@@ -98,7 +99,7 @@ class OmniVideoRequest(KlingVideoRequest):
     )
     element_ids: ELEMENT_IDS = None
     resolution: RESOLUTION = None
-    aspect_ratio: Annotated[Literal["16:9", "9:16", "1:1"] | None, SETTING] = Field(
+    aspect_ratio: ASPECT_RATIO = Field(
         default=None, description="Required on /v1 without a first frame or a base video."
     )
     duration: DURATION = None

@@ -27,7 +27,6 @@ from airflow_provider_kling.models.requests.base import (
 from airflow_provider_kling.models.requests.text_to_audio import AUDIO_PRICES, MAX_AUDIO_PROMPT_LENGTH
 from airflow_provider_kling.unit_prices import Prices, UnitRule, task_rule
 
-VIDEO_TO_AUDIO_PATH = "/v1/audio/video-to-audio"
 #: How long the video may run (seconds).
 VIDEO_SECONDS = (3.0, 20.0)
 
@@ -51,7 +50,7 @@ class VideoToAudioRequest(KlingTaskRequest):
     """The body of ``POST /v1/audio/video-to-audio``."""
 
     kind: ClassVar[str] = RequestKind.VIDEO_TO_AUDIO
-    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: VIDEO_TO_AUDIO_PATH}
+    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: "/v1/audio/video-to-audio"}
     output: ClassVar[str] = "audio"
     #: Not stated by Kling (UNCONFIRMED): one, like a video task.
     task_slots: ClassVar[int | None] = 1
