@@ -208,15 +208,19 @@ class KlingTaskRequest(BaseModel):
         info = cls.model_fields[name]
         return next((item for item in info.metadata if isinstance(item, Wire)), V1_ONLY)
 
+    @classmethod
+    def takes(cls, name: str, style: ApiStyle) -> bool:
+        """Whether a model of ``style`` takes field ``name`` (``model_name``: every model does)."""
+        wire = cls.wire(name)
+        return name == "model_name" or (wire.v1 if style is ApiStyle.V1 else wire.model_path) is not None
+
     @model_validator(mode="after")
     def _fields_of_the_style(self) -> KlingTaskRequest:
         style = self.api_style
         refused = [
             name
             for name in type(self).model_fields
-            if name != "model_name"
-            and getattr(self, name) is not None
-            and (self.wire(name).v1 if style is ApiStyle.V1 else self.wire(name).model_path) is None
+            if getattr(self, name) is not None and not self.takes(name, style)
         ]
         if refused:
             model = getattr(self, "model_name", None)
@@ -232,12 +236,7 @@ class KlingTaskRequest(BaseModel):
     @classmethod
     def models_taking(cls, name: str) -> list[str]:
         """The models whose API style takes field ``name`` (for error messages)."""
-        wire = cls.wire(name)
-        return [
-            model
-            for model in cls.known_models
-            if (wire.v1 if cls.style_of(model) is ApiStyle.V1 else wire.model_path) is not None
-        ]
+        return [model for model in cls.known_models if cls.takes(name, cls.style_of(model))]
 
     @model_validator(mode="before")
     @classmethod
