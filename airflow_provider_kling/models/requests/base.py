@@ -170,6 +170,8 @@ class KlingTaskRequest(BaseModel):
     known_models: ClassVar[Collection[str]] = ()
     #: The models of the model-path style (every other model is ``/v1``'s).
     model_path_models: ClassVar[Collection[str]] = ()
+    #: Known models Kling answers "has been discontinued" for: refused, naming the live ones.
+    discontinued: ClassVar[Collection[str]] = ()
     #: ``/v1`` fields whose shape Kling's pages do not confirm, with why (sent, with a warning).
     unconfirmed: ClassVar[Mapping[str, str]] = {}
 
@@ -259,6 +261,11 @@ class KlingTaskRequest(BaseModel):
     @field_validator("model_name", check_fields=False)
     @classmethod
     def _known_model(cls, value: str) -> str:
+        if value in cls.discontinued:
+            live = ", ".join(name for name in cls.known_models if name not in cls.discontinued)
+            raise ValueError(
+                f"Kling discontinued {value} (it answers 'has been discontinued'); use one of {live}"
+            )
         if cls.known_models and value not in cls.known_models:
             raise ValueError(f"must be one of {', '.join(cls.known_models)}")
         return value

@@ -234,20 +234,7 @@ class KlingVideoRequest(KlingTaskRequest):
         if "kind" in cls.__dict__:
             cls.model_path_models = models_for(cls.kind, ApiStyle.MODEL_PATH)
             cls.known_models = (*models_for(cls.kind), *cls.model_path_models)
-
-    @field_validator("model_name", check_fields=False)
-    @classmethod
-    def _known_model(cls, value: str) -> str:
-        # Replaces the base's check: a discontinued model gets its own message.
-        row = VIDEO_MODELS.get(value)
-        if row is not None and row.serves(cls.kind) and row.discontinued:
-            live = ", ".join(m for m in cls.known_models if not VIDEO_MODELS[m].discontinued)
-            raise ValueError(
-                f"Kling discontinued {value} (it answers 'has been discontinued'); use one of {live}"
-            )
-        if value not in cls.known_models:
-            raise ValueError(f"must be one of {', '.join(cls.known_models)}")
-        return value
+            cls.discontinued = tuple(name for name in cls.known_models if VIDEO_MODELS[name].discontinued)
 
     _duration = field_validator("duration", mode="before", check_fields=False)(
         classmethod(lambda cls, value: whole_seconds(value))
