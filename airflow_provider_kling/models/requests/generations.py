@@ -9,7 +9,7 @@ types, resolutions, aspect ratios, elements) comes from the capability table in
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import (
     Field,
@@ -65,10 +65,6 @@ class ImageGenerationRequest(KlingTaskRequest):
         if problems:
             raise ValueError("; ".join(problems))
         return self
-
-    def summary(self) -> dict[str, Any]:
-        """``model_name`` and ``prompt`` in the XCom result (its keys from before the other kinds)."""
-        return {"model_name": self.model_name, "prompt": self.prompt}
 
 
 def _models_with(flag: str) -> str:
