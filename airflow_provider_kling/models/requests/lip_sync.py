@@ -27,7 +27,13 @@ from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.requests.answers import AnsweredRequest
 from airflow_provider_kling.models.requests.avatar import AvatarRequest
-from airflow_provider_kling.models.requests.base import KlingTaskRequest, WatermarkInfo, check_http_url
+from airflow_provider_kling.models.requests.base import (
+    KlingTaskRequest,
+    WatermarkInfo,
+    check_http_url,
+    first_output,
+    seconds_of,
+)
 from airflow_provider_kling.unit_prices import ANY, Prices, Purchase, UnitRule
 
 IDENTIFY_FACE_PATH = "/v1/videos/identify-face"
@@ -42,16 +48,10 @@ def first_of(value: Any, results: str, key: str, limits: tuple[float, float]) ->
     """``(value to send, seconds if known)`` from an id/URL, an audio or video (``{"id", "url",
     "duration"}``) or a task's whole result (its first of ``results``); a known length outside
     ``limits`` is refused."""
-    if isinstance(value, Mapping) and isinstance(value.get(results), list | tuple):
-        if not value[results]:
-            raise ValueError(f"Kling task {value.get('task_id', '?')}'s result lists no {results[:-1]}")
-        value = value[results][0]
+    value = first_output(value, results)
     if not isinstance(value, Mapping):
         return value, None
-    try:
-        seconds = float(value["duration"]) if value.get("duration") is not None else None
-    except (TypeError, ValueError):
-        seconds = None
+    seconds = seconds_of(value)
     if seconds is not None and not limits[0] <= seconds <= limits[1]:
         raise ValueError(
             f"the {results[:-1]} runs {seconds:g} s; Kling takes {limits[0]:g} to {limits[1]:g} s"
