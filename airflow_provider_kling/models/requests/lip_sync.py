@@ -36,8 +36,6 @@ from airflow_provider_kling.models.requests.base import (
 )
 from airflow_provider_kling.unit_prices import ANY, Prices, Purchase, UnitRule
 
-IDENTIFY_FACE_PATH = "/v1/videos/identify-face"
-LIP_SYNC_PATH = "/v1/videos/advanced-lip-sync"
 #: How long the audio crop may run (seconds).
 CROP_SECONDS = (2.0, 60.0)
 #: Kling's price: 0.5 units per started 5 s.
@@ -70,7 +68,7 @@ class LipSyncRequest(KlingTaskRequest):
     """The body of ``POST /v1/videos/advanced-lip-sync`` (one face, sent as ``face_choose[0]``)."""
 
     kind: ClassVar[str] = RequestKind.LIP_SYNC
-    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: LIP_SYNC_PATH}
+    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: "/v1/videos/advanced-lip-sync"}
     output: ClassVar[str] = "video"
     task_slots: ClassVar[int | None] = 1
     unit_rule: ClassVar[UnitRule] = lip_sync_rule
@@ -165,7 +163,7 @@ class FaceScan(BaseModel):
 class FaceScanRequest(AnsweredRequest):
     """The body of ``POST /v1/videos/identify-face``: the video to scan (answered at once)."""
 
-    path: ClassVar[str] = IDENTIFY_FACE_PATH
+    path: ClassVar[str] = "/v1/videos/identify-face"
     what: ClassVar[str] = "face scan"
     answer_model: ClassVar[type[BaseModel]] = FaceScan
 
