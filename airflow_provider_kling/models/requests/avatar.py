@@ -26,8 +26,7 @@ from airflow_provider_kling.models.requests.base import (
     KlingTaskRequest,
     WatermarkInfo,
     check_image,
-    first_output,
-    seconds_of,
+    first_of,
 )
 from airflow_provider_kling.unit_prices import ANY, Prices, Purchase, UnitRule
 
@@ -43,19 +42,6 @@ def avatar_rule(kind: str, fields: Mapping[str, Any]) -> Purchase:
     """Seconds of video (the audio's, when known; else the longest it may be) at the mode's price."""
     seconds = fields.get("audio_seconds") or AUDIO_SECONDS[1]
     return Purchase(kind, ANY, str(fields.get("mode") or "std"), float(seconds), "second")
-
-
-def _audio_of(value: Any, key: str) -> tuple[Any, float | None]:
-    """``(value to send, seconds if known)`` from an id/URL, an audio or an audio task's result."""
-    value = first_output(value, "audios")
-    if not isinstance(value, Mapping):
-        return value, None
-    seconds = seconds_of(value)
-    if seconds is not None and not AUDIO_SECONDS[0] <= seconds <= AUDIO_SECONDS[1]:
-        raise ValueError(
-            f"the audio runs {seconds:g} s; an avatar speaks {AUDIO_SECONDS[0]:g} to {AUDIO_SECONDS[1]:g} s"
-        )
-    return value.get(key), seconds
 
 
 class AvatarRequest(KlingTaskRequest):
@@ -93,7 +79,9 @@ class AvatarRequest(KlingTaskRequest):
         for name, key in (("audio_id", "id"), ("sound_file", "url")):
             if values.get(name) is not None:
                 try:
-                    values[name], known = _audio_of(values[name], key)
+                    values[name], known = first_of(
+                        values[name], "audios", key, AUDIO_SECONDS, "an avatar speaks"
+                    )
                 except ValueError as exc:
                     raise ValueError(f"{name}: {exc}") from None
                 if known is not None and values.get("audio_seconds") is None:

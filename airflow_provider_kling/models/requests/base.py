@@ -133,6 +133,20 @@ def seconds_of(value: Any) -> float | None:
         return None
 
 
+def first_of(
+    value: Any, results: str, key: str, limits: tuple[float, float], takes: str = "Kling takes"
+) -> tuple[Any, float | None]:
+    """``(value to send, seconds if known)`` from an id/URL, an output (``{"id", "url", "duration"}``)
+    or a task's whole result (its first of ``results``); a known length outside ``limits`` is refused."""
+    value = first_output(value, results)
+    if not isinstance(value, Mapping):
+        return value, None
+    seconds = seconds_of(value)
+    if seconds is not None and not limits[0] <= seconds <= limits[1]:
+        raise ValueError(f"the {results[:-1]} runs {seconds:g} s; {takes} {limits[0]:g} to {limits[1]:g} s")
+    return value.get(key), seconds
+
+
 def check_http_url(value: str | None) -> str | None:
     """A URL Kling fetches or calls (``callback_url``, a video, which Kling takes by URL only)."""
     if value is not None and (not value.startswith(("http://", "https://")) or not urlsplit(value).hostname):

@@ -31,8 +31,7 @@ from airflow_provider_kling.models.requests.base import (
     KlingTaskRequest,
     WatermarkInfo,
     check_http_url,
-    first_output,
-    seconds_of,
+    first_of,
 )
 from airflow_provider_kling.unit_prices import ANY, Prices, Purchase, UnitRule
 
@@ -40,21 +39,6 @@ from airflow_provider_kling.unit_prices import ANY, Prices, Purchase, UnitRule
 CROP_SECONDS = (2.0, 60.0)
 #: Kling's price: 0.5 units per started 5 s.
 LIP_SYNC_PRICES: Prices = {ANY: {ANY: 0.5}}
-
-
-def first_of(value: Any, results: str, key: str, limits: tuple[float, float]) -> tuple[Any, float | None]:
-    """``(value to send, seconds if known)`` from an id/URL, an audio or video (``{"id", "url",
-    "duration"}``) or a task's whole result (its first of ``results``); a known length outside
-    ``limits`` is refused."""
-    value = first_output(value, results)
-    if not isinstance(value, Mapping):
-        return value, None
-    seconds = seconds_of(value)
-    if seconds is not None and not limits[0] <= seconds <= limits[1]:
-        raise ValueError(
-            f"the {results[:-1]} runs {seconds:g} s; Kling takes {limits[0]:g} to {limits[1]:g} s"
-        )
-    return value.get(key), seconds
 
 
 def lip_sync_rule(kind: str, fields: Mapping[str, Any]) -> Purchase:

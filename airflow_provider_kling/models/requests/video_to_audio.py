@@ -21,8 +21,7 @@ from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.requests.base import (
     KlingTaskRequest,
     check_http_url,
-    first_output,
-    seconds_of,
+    first_of,
 )
 from airflow_provider_kling.models.requests.text_to_audio import AUDIO_PRICES, MAX_AUDIO_PROMPT_LENGTH
 from airflow_provider_kling.unit_prices import Prices, UnitRule, task_rule
@@ -34,15 +33,7 @@ VIDEO_SECONDS = (3.0, 20.0)
 def video_id_of(value: Any) -> Any:
     """A video id from an id, a video (``{"id", "duration"}``) or a video task's result (its first
     video); a video whose ``duration`` is known must run 3 to 20 s."""
-    value = first_output(value, "videos")
-    if isinstance(value, Mapping):
-        seconds = seconds_of(value)
-        if seconds is not None and not VIDEO_SECONDS[0] <= seconds <= VIDEO_SECONDS[1]:
-            raise ValueError(
-                f"video {value.get('id')} runs {seconds:g} s; Kling adds sound to videos of "
-                f"{VIDEO_SECONDS[0]:g} to {VIDEO_SECONDS[1]:g} s"
-            )
-        value = value.get("id")
+    value, _ = first_of(value, "videos", "id", VIDEO_SECONDS, "Kling adds sound to videos of")
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
