@@ -20,20 +20,15 @@ from airflow_provider_kling.unit_prices import (
     Prices,
     Purchase,
     UnitRule,
+    check_price_table,
     price_in,
 )
-from airflow_provider_kling.unit_prices import check_price_table as _check_price_table
 
 #: Every kind's unit rule and stand-in prices, as its request class declares them.
 UNIT_RULES: Mapping[str, UnitRule] = {kind: cls.unit_rule for kind, cls in REQUEST_KINDS.items()}
 STAND_IN_PRICES: Mapping[str, Prices] = {
     kind: cls.stand_in_prices for kind, cls in REQUEST_KINDS.items() if cls.stand_in_prices
 }
-
-
-def check_price_table(table: Any) -> dict[str, dict[str, dict[str, float]]]:
-    """A user's ``price_table`` checked: ``{kind: {model: {tier: units >= 0}}}``, else ValueError."""
-    return _check_price_table(table, REQUEST_KINDS)
 
 
 #: Where an estimate's price came from, and how messages name it.
