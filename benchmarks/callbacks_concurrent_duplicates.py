@@ -225,7 +225,28 @@ def hostile(url: str, flood: int) -> dict[str, Any]:
     return answers
 
 
-def throughput(url: str, callbacks: int, clients: int, label: str) -> dict[str, Any]:
+def cpu_seconds(root: int) -> float:
+    """CPU seconds of ``root``'s process tree: each live process's own and its reaped children's."""
+    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = fields
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in stats:
+            total += sum(int(value) for value in stats[pid][11:15])  # utime stime cutime cstime
+        todo += children.get(pid, [])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def throughput(url: str, callbacks: int, clients: int, label: str, pids: dict[str, int]) -> dict[str, Any]:
     async def run() -> tuple[list[float], Counter[Any], float]:
         queue: asyncio.Queue[int] = asyncio.Queue()
         for n in range(callbacks):
@@ -250,9 +271,12 @@ def throughput(url: str, callbacks: int, clients: int, label: str) -> dict[str, 
         await asyncio.gather(*(client() for _ in range(clients)))
         return times, codes, time.perf_counter() - started
 
+    cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
     times, codes, wall = asyncio.run(run())
+    cpu = {name: cpu_seconds(pid) - cpu[name] for name, pid in pids.items()}
     times.sort()
     return {
+        "cpu ms per callback": {name: round(seconds * 1000 / callbacks, 2) for name, seconds in cpu.items()},
         "per_second": round(callbacks / wall, 1),
         "p50_ms": round(times[len(times) // 2]),
         "p99_ms": round(times[int(len(times) * 0.99) - 1]),
@@ -272,13 +296,12 @@ def child(args: argparse.Namespace) -> None:
     if "hostile" in parts:
         figures["hostile"] = hostile(url, args.flood)
     if "throughput" in parts:
-        throughput(
-            url, 2 * args.clients, args.clients, "warm-up"
-        )  # each worker's app built, connections open
-        figures["throughput fresh"] = throughput(url, args.callbacks, args.clients, "fresh")
+        pids = dict(zip(("api-server", "postgresql"), map(int, args.pids.split(",")), strict=True))
+        throughput(url, 2 * args.clients, args.clients, "warm-up", pids)  # apps built, connections open
+        figures["throughput fresh"] = throughput(url, args.callbacks, args.clients, "fresh", pids)
         add_recent_events(args.recent)
         figures[f"throughput after {args.recent} recent"] = throughput(
-            url, args.callbacks, args.clients, "busy"
+            url, args.callbacks, args.clients, "busy", pids
         )
     print(json.dumps(figures))
 
@@ -287,31 +310,12 @@ def run_on(source: Path, label: str, args: argparse.Namespace) -> dict[str, Any]
     state = BUILD / f"deployment-{label}"
     shutil.rmtree(state, ignore_errors=True)  # a fresh database and log
     with Deployment(state, source=source, env={"AIRFLOW_CONN_KLING_DEFAULT": CONNECTION}) as deployment:
-        command = [
-            sys.executable,
-            __file__,
-            "--child",
-            "--api-url",
-            deployment.api_url,
-            "--parts",
-            args.parts,
-        ]
-        command += [
-            "--trials",
-            str(args.trials),
-            "--senders",
-            str(args.senders),
-            "--recent",
-            str(args.recent),
-        ]
-        command += [
-            "--callbacks",
-            str(args.callbacks),
-            "--clients",
-            str(args.clients),
-            "--flood",
-            str(args.flood),
-        ]
+        postmaster = int((deployment.data / "postmaster.pid").read_text().split()[0])
+        options = {"--api-url": deployment.api_url, "--parts": args.parts, "--trials": args.trials,
+                   "--senders": args.senders, "--recent": args.recent, "--callbacks": args.callbacks,
+                   "--clients": args.clients, "--flood": args.flood,
+                   "--pids": f"{deployment.processes['api-server'].pid},{postmaster}"}  # fmt: skip
+        command = [sys.executable, __file__, "--child", *(str(x) for pair in options.items() for x in pair)]
         done = subprocess.run(command, env=deployment.env, check=True, capture_output=True, text=True)
         log = (deployment.logs / "api-server.log").read_text(errors="replace")
     figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -332,6 +336,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="one JSON line of every figure")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--api-url", help=argparse.SUPPRESS)
+    parser.add_argument("--pids", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args)
