@@ -30,9 +30,9 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, insert
+from sqlalchemy import Column, DateTime, MetaData, String, Table, and_, insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 log = logging.getLogger(__name__)
@@ -51,13 +51,6 @@ CALLBACK_KEYS = Table(
     Column("webhook_id", String(256), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
-
-
-class AssetKey(NamedTuple):
-    """An asset as the asset manager looks it up (Airflow 3.1 to 3.3 read only these two)."""
-
-    name: str
-    uri: str
 
 
 class Outcome(Enum):
@@ -86,7 +79,7 @@ class AirflowAssetEvents:
         self._clock = clock
         #: Active assets by URI, with the time they were read (absence is not kept: a DAG deployed
         #: meanwhile is seen on the next callback).
-        self._assets: dict[str, tuple[float, list[AssetKey]]] = {}
+        self._assets: dict[str, tuple[float, list[Any]]] = {}
 
     def _ensure_table(self) -> None:
         """Create :data:`CALLBACK_KEYS` once per process (another worker may be creating it too)."""
@@ -117,17 +110,14 @@ class AirflowAssetEvents:
         with create_session() as session:
             read_at, assets = self._assets.get(asset_uri, (0.0, []))
             if self._clock() - read_at >= ASSET_CACHE_SECONDS or not assets:
-                assets = [
-                    AssetKey(name, uri)
-                    for name, uri in session.execute(
+                active = AssetActive.name == AssetModel.name, AssetActive.uri == AssetModel.uri
+                assets = list(  # rows of (name, uri): how the asset manager finds an asset (3.1 to 3.3)
+                    session.execute(
                         select(AssetModel.name, AssetModel.uri)
-                        .join(
-                            AssetActive,
-                            (AssetActive.name == AssetModel.name) & (AssetActive.uri == AssetModel.uri),
-                        )
+                        .join(AssetActive, and_(*active))
                         .where(AssetModel.uri == asset_uri)
                     )
-                ]
+                )
                 self._assets[asset_uri] = (self._clock(), assets)
             if not assets:
                 log.warning(
@@ -150,13 +140,9 @@ class AirflowAssetEvents:
                 session.rollback()
                 return Outcome.DUPLICATE
             for asset in assets:  # the asset manager reads the asset again by its name and URI
-                event = asset_manager.register_asset_change(
-                    asset=asset,  # type: ignore[arg-type]
-                    extra=dict(extra),
-                    session=session,
-                    source_is_api=True,
-                )
-                if event is None:  # deleted since it was read: nothing recorded
+                if not asset_manager.register_asset_change(
+                    asset=asset, extra=dict(extra), session=session, source_is_api=True
+                ):  # deleted since it was read: nothing recorded
                     session.rollback()
                     self._assets.pop(asset_uri, None)
                     return Outcome.NO_ASSET
