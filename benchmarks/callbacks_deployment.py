@@ -35,6 +35,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
 DRIVERS = BUILD / "pg-drivers"
+# Pinned, as every other install of the repo: the versions the figures in docs/callbacks.rst were made with.
+DRIVER_PINS = ("psycopg2-binary==2.9.13", "asyncpg==0.32.0")
 PG_PORT = 15433
 API_PORT = 18310
 JWT_SECRET = "callbacks-deployment-jwt-secret"  # noqa: S105 (a throwaway deployment's)
@@ -66,8 +68,7 @@ def install_drivers() -> None:
             "-q",
             "--target",
             str(DRIVERS),
-            "psycopg2-binary",
-            "asyncpg",
+            *DRIVER_PINS,
         ],
         check=True,
     )
