@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.operators.base import KlingTaskOperator
+from airflow_provider_kling.operators.lazy import request_models
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -89,15 +90,13 @@ class KlingVideoExtendOperator(KlingVideoTaskOperator):
     def request_fields(self, context: Context) -> dict[str, Any]:
         from datetime import UTC, datetime
 
-        # the request models, ~50 ms: not at DAG parse
-        from airflow_provider_kling.models.requests.video_extend import extend_source, extend_source_problems
-
+        extend = request_models().video_extend  # the request models, ~50 ms: not at DAG parse
         fields = super().request_fields(context)
         try:
-            source = extend_source(fields.get("video_id"))
+            source = extend.extend_source(fields.get("video_id"))
         except ValueError as exc:
             raise KlingRequestValidationError(f"Invalid Kling {self.request_kind} request: {exc}") from None
-        problems = extend_source_problems(
+        problems = extend.extend_source_problems(
             video_id=str(source.video_id),
             duration=source.duration,
             created_at=source.made_at,
