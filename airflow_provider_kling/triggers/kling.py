@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+from zlib import crc32
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
@@ -100,6 +101,12 @@ class KlingTaskTrigger(BaseTrigger):
         # The serialized deadline is wall-clock time; from here on, the hook's monotonic clock.
         deadline = started + (self.deadline - clock.time())
         plan = PollPlan(self.kling_task_id, self.poll_interval, deadline, started)
+        # Many triggers start together (a triggerer's start, a large DAG run): their first polls are
+        # spread over one interval, each at its task id's place, so they do not all poll in step.
+        await clock.asleep(
+            max(0.0, min(self.poll_interval, deadline - started))
+            * (crc32(self.kling_task_id.encode()) / 2**32)
+        )
         async with watch(
             hook, self.kling_task_id, clock.monotonic, self.endpoint, self.poll_interval, self.api_style
         ) as lookup:
