@@ -221,6 +221,7 @@ def run_kind(
         "stalls": result["stalls"],
         "stall_max": result["stall_max"],
         "stall_times": result["stall_times"],
+        "gc_pauses": result["gc_pauses"],
         "blocked_warnings": result["blocked_warnings"],
         "wall_seconds": result["wall_seconds"],
     }
@@ -325,7 +326,8 @@ def main() -> int:
                     print_table(rows[-1:])
                     if rows[-1]["stall_times"]:
                         print(
-                            f"  stalls at (s after the triggers were handed over): {rows[-1]['stall_times']}"
+                            f"  stalls at (s after the hand-over): {rows[-1]['stall_times']}; "
+                            f"full garbage collections over {STALL_SECONDS} s: {rows[-1]['gc_pauses']}"
                         )
         finally:
             simulator.terminate()
@@ -396,8 +398,27 @@ async def watch_stalls(stalls: list[tuple[float, float]]) -> None:
             stalls.append((time.time(), late))
 
 
+def watch_collections() -> list[float]:
+    """Seconds of each full (generation 2) garbage collection over STALL_SECONDS, from now on."""
+    import gc
+
+    pauses: list[float] = []
+    started = [0.0]
+
+    def timed(phase: str, info: dict[str, int]) -> None:
+        if info["generation"] == 2:
+            if phase == "start":
+                started[0] = time.perf_counter()
+            elif (took := time.perf_counter() - started[0]) > STALL_SECONDS:
+                pauses.append(round(took, 2))
+
+    gc.callbacks.append(timed)
+    return pauses
+
+
 def child_main(plan_path: Path, out_path: Path) -> int:
     plan = json.loads(plan_path.read_text())
+    collections = watch_collections()
     clients = count_clients()
     stalls: list[tuple[float, float]] = []
     from airflow.executors.workloads import RunTrigger
@@ -502,6 +523,7 @@ def child_main(plan_path: Path, out_path: Path) -> int:
                 "clients": clients[0],
                 "stalls": len(stalls),
                 "stall_max": max((late for _, late in stalls), default=0.0),
+                "gc_pauses": collections,
                 # when each stall happened, in seconds after the triggers were handed over
                 "stall_times": [round(at - state["started"], 1) for at, _ in stalls],
                 "wall_seconds": time.monotonic() - wall0,

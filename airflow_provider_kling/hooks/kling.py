@@ -33,9 +33,9 @@ from airflow_provider_kling.hooks.core import (
 from airflow_provider_kling.hooks.create import create_steps
 from airflow_provider_kling.hooks.download import open_download
 from airflow_provider_kling.hooks.retry import RetryPolicy
-from airflow_provider_kling.hooks.task_queries import complete_steps, get_tasks_steps
+from airflow_provider_kling.hooks.task_queries import get_tasks_steps
 from airflow_provider_kling.hooks.transport import asend, build_session, send
-from airflow_provider_kling.hooks.wire import Route, tasks_query_steps
+from airflow_provider_kling.hooks.wire import Route
 from airflow_provider_kling.models.account import AccountCosts, costs_from_data
 from airflow_provider_kling.storage import IMAGE, VIDEO, MediaKind
 
@@ -230,16 +230,6 @@ class KlingHook(KlingCore, BaseHook):
         """Async :meth:`get_tasks`."""
         route, limits = _where(at)
         return await self._arun(get_tasks_steps(self, task_ids, route, **limits))
-
-    async def acomplete_task(self, task: KlingTask, **at: Unpack[At]) -> KlingTask:
-        """A task read through ``GET /tasks``, with all its own style's query says once it has ended
-        (``/tasks`` carries a ``/v1`` task's units but not its balance deduction): one more query then."""
-        route, limits = _where(at)
-        return await self._arun(complete_steps(self, task, route, **limits))
-
-    async def _atasks_data(self, task_ids: list[str], **limits: Unpack[Limits]) -> list[dict[str, Any]]:
-        """One ``GET /tasks`` for up to 20 ids, unread: the triggers' batches read each their own."""
-        return await self._arun(tasks_query_steps(self, task_ids, **limits))
 
     def list_tasks(self, page_num: int = 1, page_size: int = 30, **at: Unpack[At]) -> list[KlingTask]:
         """One page of the account's tasks of ``endpoint``, newest first as Kling orders them (a

@@ -267,7 +267,7 @@ async def watch(
     """
     Watch one task of ``endpoint`` (in ``api_style``) while the block runs; yields
     ``lookup(deadline) -> KlingTask``. A finished task read through ``GET /tasks`` is completed
-    with its style's own query (:meth:`KlingHook.acomplete_task`), so it carries the same fields,
+    with its style's own query (by :meth:`KlingHook.aget_tasks`), so it carries the same fields,
     spend included, as on the worker.
 
     ``clock`` and ``deadline`` share one clock (the hook's monotonic one); a failed request is
