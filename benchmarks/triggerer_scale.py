@@ -169,7 +169,6 @@ def run_kind(
             }
         ),
         "AIRFLOW_CONN_KLING_HTTP": json.dumps({"conn_type": "http", "host": root}),
-        "TRIGGERER_SCALE_GC_FREEZE": "1" if args.gc_freeze else "",
         "PYTHONPATH": os.pathsep.join(
             [str(HERE), *([args.before] if code == "before" else []), os.environ.get("PYTHONPATH", "")]
         ),
@@ -298,11 +297,6 @@ def main() -> int:
     )
     parser.add_argument(
         "--poll-seconds", type=float, nargs="+", default=list(POLL_SECONDS), help="one value, or a range"
-    )
-    parser.add_argument(
-        "--gc-freeze",
-        action="store_true",
-        help="gc.freeze() in the triggerer before the hand-over (what a deployment could do)",
     )
     parser.add_argument(
         "--before", metavar="DIR", help="also run each kind on the package checked out in DIR, side by side"
@@ -454,10 +448,6 @@ def child_main(plan_path: Path, out_path: Path) -> int:
             return KlingTaskTrigger(task_id, poll_interval=poll, deadline=time.time() + 600)
 
     warm_imports(plan["kind"])
-    if os.environ.get("TRIGGERER_SCALE_GC_FREEZE"):
-        import gc
-
-        gc.freeze()  # what is loaded by now (Airflow, the provider) is never scanned again
     workloads = []
     for number, (task_id, poll) in enumerate(zip(plan["task_ids"], plan["polls"], strict=True), start=1):
         classpath, kwargs = make(task_id, poll).serialize()
