@@ -79,11 +79,6 @@ class KlingAudio(_Tolerant):
         default=None, validation_alias=AliasChoices("duration_mp3", "mp3_duration", "duration")
     )
 
-    @field_validator("id", "duration", mode="before")
-    @classmethod
-    def _as_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
-
     def to_xcom(self) -> dict[str, Any]:
         return {
             "id": self.id,

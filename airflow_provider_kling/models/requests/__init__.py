@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.requests.avatar import AvatarRequest
 from airflow_provider_kling.models.requests.base import KlingTaskRequest, WatermarkInfo
 from airflow_provider_kling.models.requests.expand import ExpandImageRequest, expansion_for_aspect_ratio
@@ -85,9 +86,9 @@ def kind_table(kind: str) -> list[dict[str, Any]]:
             "default": None if info.is_required() else info.default,
             "description": info.description or "",
             "styles": [
-                style
-                for style, where in (("v1", cls.wire(name).v1), ("model-path", cls.wire(name).model_path))
-                if (where is not None or name == "model_name") and (style == "v1" or cls.model_path_models)
+                style.value
+                for style in ApiStyle
+                if cls.takes(name, style) and (style is ApiStyle.V1 or cls.model_path_models)
             ],
         }
         for name, info in cls.model_fields.items()

@@ -21,7 +21,6 @@ from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.requests.base import KlingTaskRequest
 from airflow_provider_kling.unit_prices import ANY, Prices, UnitRule, task_rule
 
-SUBJECT_COMPLETION_PATH = "/v1/general/ai-multi-shot"
 #: STAND-IN: the higher of Kling's two published prices (20 and 0.5 units a call).
 SUBJECT_COMPLETION_PRICES: Prices = {ANY: {ANY: 20.0}}
 
@@ -30,7 +29,7 @@ class SubjectCompletionRequest(KlingTaskRequest):
     """The body of ``POST /v1/general/ai-multi-shot``."""
 
     kind: ClassVar[str] = RequestKind.SUBJECT_COMPLETION
-    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: SUBJECT_COMPLETION_PATH}
+    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: "/v1/general/ai-multi-shot"}
     task_slots: ClassVar[int | None] = 1
     unit_rule: ClassVar[UnitRule] = task_rule
     stand_in_prices: ClassVar[Prices] = SUBJECT_COMPLETION_PRICES
