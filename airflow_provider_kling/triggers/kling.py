@@ -101,15 +101,15 @@ class KlingTaskTrigger(BaseTrigger):
         # The serialized deadline is wall-clock time; from here on, the hook's monotonic clock.
         deadline = started + (self.deadline - clock.time())
         plan = PollPlan(self.kling_task_id, self.poll_interval, deadline, started)
-        # Many triggers start together (a triggerer's start, a large DAG run): their first polls are
-        # spread over one interval, each at its task id's place, so they do not all poll in step.
-        await clock.asleep(
-            max(0.0, min(self.poll_interval, deadline - started))
-            * (crc32(self.kling_task_id.encode()) / 2**32)
-        )
         async with watch(
             hook, self.kling_task_id, clock.monotonic, self.endpoint, self.poll_interval, self.api_style
         ) as lookup:
+            # Many triggers start together (a triggerer's start, a large DAG run): watched at once (a
+            # list round reads for all), their first polls spread over one interval by task id.
+            await clock.asleep(
+                max(0.0, min(self.poll_interval, deadline - started))
+                * (crc32(self.kling_task_id.encode()) / 2**32)
+            )
             try:
                 task = await apoll_until_done(
                     plan, lambda: lookup(plan.deadline), clock.asleep, self.log, clock.monotonic
