@@ -41,9 +41,9 @@ from airflow_provider_kling.hooks.create import create_steps
 from airflow_provider_kling.hooks.download import open_download
 from airflow_provider_kling.hooks.resources import KlingResourcesMixin
 from airflow_provider_kling.hooks.retry import RetryPolicy
-from airflow_provider_kling.hooks.task_queries import complete_steps, get_tasks_steps
+from airflow_provider_kling.hooks.task_queries import get_tasks_steps
 from airflow_provider_kling.hooks.transport import asend, build_session, send
-from airflow_provider_kling.hooks.wire import Route, tasks_query_steps
+from airflow_provider_kling.hooks.wire import Route
 from airflow_provider_kling.models.account import AccountCosts, costs_from_data
 from airflow_provider_kling.storage import IMAGE, VIDEO, MediaKind
 
@@ -252,16 +252,6 @@ class KlingHook(KlingResourcesMixin, KlingCore, BaseHook):
             return self.get_task(task_id, **at)
         except KlingNotFoundError:
             return None
-
-    async def acomplete_task(self, task: KlingTask, **at: Unpack[At]) -> KlingTask:
-        """A task read through ``GET /tasks``, with all its own style's query says once it has ended
-        (``/tasks`` carries a ``/v1`` task's units but not its balance deduction): one more query then."""
-        route, limits = _where(at)
-        return await self._arun(complete_steps(self, task, route, **limits))
-
-    async def _atasks_data(self, task_ids: list[str], **limits: Unpack[Limits]) -> list[dict[str, Any]]:
-        """One ``GET /tasks`` for up to 20 ids, unread: the triggers' batches read each their own."""
-        return await self._arun(tasks_query_steps(self, task_ids, **limits))
 
     async def _alist_task_data(self, page_num: int, page_size: int, **at: Unpack[At]) -> list[dict[str, Any]]:
         """One page of the task list, unread: the triggers' list rounds read only the tasks they watch."""
