@@ -28,6 +28,8 @@ from airflow_provider_kling.lifecycle.poll import (
 from airflow_provider_kling.models.task import KlingTask
 from airflow_provider_kling.triggers.watch import watch
 
+_CLOCK = Clock()  # one for every trigger: it holds no state
+
 
 class KlingTaskTrigger(BaseTrigger):
     """
@@ -72,7 +74,7 @@ class KlingTaskTrigger(BaseTrigger):
         self.endpoint = endpoint
         self.api_style = None if api_style is None else str(api_style)
         #: Where the trigger reads time and sleeps (not serialized; tests set a fake one).
-        self.clock = Clock()
+        self.clock = _CLOCK
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -113,7 +115,12 @@ class KlingTaskTrigger(BaseTrigger):
             )
             try:
                 task = await apoll_until_done(
-                    plan, partial(lookup, plan.deadline), clock.asleep, self.log, clock.monotonic
+                    # one logger for the class, not one per trigger: Airflow routes each line by context
+                    plan,
+                    partial(lookup, plan.deadline),
+                    clock.asleep,
+                    self.logger(),
+                    clock.monotonic,
                 )
             except KlingTaskFailedError as exc:
                 return self._event("failed", str(exc), external_task_id=exc.external_task_id)

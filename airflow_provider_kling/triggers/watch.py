@@ -10,9 +10,8 @@ route share list rounds (the first :data:`MAX_PAGES` pages, newest first, at mos
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -254,9 +253,18 @@ _boards: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, st
 )
 
 
-class _Watch:
-    """One trigger's lookups of its task: ``await watch(deadline) -> KlingTask``. ``partial`` says the
-    last answer is a finished task as ``GET /tasks`` gave it, not completed (the worker completes it)."""
+class watch:  # lower case: used as a function, ``async with watch(...) as lookup``
+    """
+    Watch one task of ``endpoint`` (in ``api_style``) while the ``async with`` block runs; yields
+    ``lookup(deadline) -> KlingTask``. A finished task read through ``GET /tasks`` comes as ``/tasks``
+    gave it, with ``lookup.partial`` set: the worker completes it (:meth:`KlingHook.complete_task`,
+    one query for a ``/v1`` task), so the triggerer sends no query per task.
+
+    ``clock`` and ``deadline`` share one clock (the hook's monotonic one); a failed request is
+    retried after at most ``max_wait`` (the poll interval). On exit, even by cancellation, the
+    task is unwatched and a board nobody watches is dropped. One object per waiting trigger,
+    with slots (10,000 waits in one triggerer: every object is traversed by each full collection).
+    """
 
     __slots__ = ("api_style", "board", "clock", "endpoint", "hook", "max_wait", "partial", "task_id")
 
@@ -265,14 +273,32 @@ class _Watch:
         hook: KlingHook,
         task_id: str,
         clock: Callable[[], float],
-        endpoint: str,
-        max_wait: float | None,
-        api_style: str | None,
-        board: _Board,
+        endpoint: str = GENERATIONS_PATH,
+        max_wait: float | None = None,
+        api_style: str | None = None,
     ) -> None:
-        self.hook, self.task_id, self.clock, self.board = hook, task_id, clock, board
-        self.endpoint, self.max_wait, self.api_style = endpoint, max_wait, api_style
-        self.partial = False
+        self.hook, self.task_id, self.clock, self.endpoint = hook, task_id, clock, endpoint
+        self.max_wait, self.api_style, self.partial = max_wait, api_style, False
+
+    async def __aenter__(self) -> watch:
+        boards = _boards.setdefault(asyncio.get_running_loop(), {})
+        key = (self.hook.kling_conn_id, self.endpoint, self.api_style)
+        board = boards.get(key) or boards.setdefault(key, _Board(self.endpoint, self.api_style))
+        board.watched[self.task_id] = board.watched.get(self.task_id, 0) + 1
+        self.board = board
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        board, task_id = self.board, self.task_id
+        board.watched[task_id] -= 1
+        if board.watched[task_id] <= 0:
+            del board.watched[task_id]
+        boards = _boards.get(asyncio.get_running_loop(), {})
+        key = (self.hook.kling_conn_id, self.endpoint, self.api_style)
+        if not board.watched and boards.get(key) is board:
+            del boards[key]
+            if board.task_queries is not None:
+                await board.task_queries.aclose()
 
     async def _query(self, deadline: float) -> KlingTask:
         self.partial = False
@@ -312,41 +338,6 @@ class _Watch:
                 self.partial = False
                 return task_from_data(item, f"task {task_id}", task_id)
         return await self._query(deadline)
-
-
-@contextlib.asynccontextmanager
-async def watch(
-    hook: KlingHook,
-    task_id: str,
-    clock: Callable[[], float],
-    endpoint: str = GENERATIONS_PATH,
-    max_wait: float | None = None,
-    api_style: str | None = None,
-) -> AsyncIterator[_Watch]:
-    """
-    Watch one task of ``endpoint`` (in ``api_style``) while the block runs; yields
-    ``lookup(deadline) -> KlingTask``. A finished task read through ``GET /tasks`` comes as ``/tasks``
-    gave it, with ``lookup.partial`` set: the worker completes it (:meth:`KlingHook.complete_task`,
-    one query for a ``/v1`` task), so the triggerer sends no query per task.
-
-    ``clock`` and ``deadline`` share one clock (the hook's monotonic one); a failed request is
-    retried after at most ``max_wait`` (the poll interval). On exit, even by cancellation, the
-    task is unwatched and a board nobody watches is dropped.
-    """
-    boards = _boards.setdefault(asyncio.get_running_loop(), {})
-    key = (hook.kling_conn_id, endpoint, api_style)
-    board = boards.get(key) or boards.setdefault(key, _Board(endpoint=endpoint, api_style=api_style))
-    board.watched[task_id] = board.watched.get(task_id, 0) + 1
-    try:
-        yield _Watch(hook, task_id, clock, endpoint, max_wait, api_style, board)
-    finally:
-        board.watched[task_id] -= 1
-        if board.watched[task_id] <= 0:
-            del board.watched[task_id]
-        if not board.watched and boards.get(key) is board:
-            del boards[key]
-            if board.task_queries is not None:
-                await board.task_queries.aclose()
 
 
 def watched_tasks() -> int:
