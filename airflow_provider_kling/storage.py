@@ -251,13 +251,15 @@ MEDIA: dict[str, MediaKind] = {IMAGE.noun: IMAGE, VIDEO.noun: VIDEO, AUDIO.noun:
 
 
 class _Verifier:
-    """Checks a download as it streams; :meth:`finish` returns the extension of a whole file of its kind."""
+    """Checks a download as it streams; :meth:`finish` returns the extension of a file of its kind.
+
+    That the body is whole (as long as its ``Content-Length``) is the download's check
+    (:func:`~airflow_provider_kling.hooks.download.open_download`), made for every reader of it."""
 
     def __init__(self, stem: str, chunks: Iterable[bytes], media: MediaKind = IMAGE) -> None:
         self.stem = stem
         self.media = media
         self.content_type: str | None = getattr(chunks, "content_type", None)
-        self.content_length: int | None = getattr(chunks, "content_length", None)
         self.head = b""
         self.received = 0
         kind = (self.content_type or "").split(";", 1)[0].strip().lower()
@@ -277,11 +279,6 @@ class _Verifier:
     def finish(self) -> str:
         if not self.received:
             raise KlingDownloadRejectedError(f"{self.stem}: the {self.media.noun} was empty; nothing stored")
-        if self.content_length is not None and self.received != self.content_length:
-            raise KlingDownloadRejectedError(
-                f"{self.stem}: got {self.received} of the {self.content_length} bytes Content-Length "
-                "said; nothing stored"
-            )
         return self.media.extension(self.head) or self._not_of_kind()
 
     def _not_of_kind(self) -> str:

@@ -127,10 +127,9 @@ def test_store_image_names_extension_from_bytes_and_finds_it_again(tmp_path, bod
         (Download([b"<html><h1>Access denied</h1></html>"], content_type="text/html"), "Content-Type"),
         (Download([b"this is not an image, just bytes" * 3], content_type="image/png"), "not a PNG"),
         (Download([b"\x89PNG"], content_type=None), "not a PNG"),
-        (Download([PNG[:40]], content_length=len(PNG)), f"got 40 of the {len(PNG)} bytes"),
         (Download([b""]), "empty"),
     ],
-    ids=["html-page", "junk-bytes", "too-short-for-a-signature", "short-body", "empty"],
+    ids=["html-page", "junk-bytes", "too-short-for-a-signature", "empty"],
 )
 def test_what_is_not_a_whole_image_is_not_stored(tmp_path, download, reason):
     base = to_storage_path(str(tmp_path))
