@@ -8,12 +8,13 @@ server sends becomes part of a path). A file is stored only when it is whole and
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -100,6 +101,18 @@ def to_storage_path(output_path: Any, conn_id: str | None = None) -> ObjectStora
             f"in output_path {text!r}: give one of them"
         )
     return ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text)
+
+
+def read_manifest(value: Any) -> Mapping[str, Any]:
+    """A batch manifest: ``value`` itself (a dict with ``items``), or the JSON at ``value`` (a URI)
+    or at a batch summary's ``manifest`` (through its ``output_conn_id``)."""
+    if isinstance(value, Mapping) and "items" in value:
+        return value
+    uri, conn_id = (
+        (value["manifest"], value.get("output_conn_id")) if isinstance(value, Mapping) else (value, None)
+    )
+    manifest: Mapping[str, Any] = json.loads(to_storage_path(uri, conn_id).read_text())
+    return manifest
 
 
 def plain_uri(path: ObjectStoragePath) -> str:

@@ -22,7 +22,7 @@ from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.operators.base import units_argument
 from airflow_provider_kling.operators.lazy import estimates, kling_hook
 from airflow_provider_kling.spend import format_units
-from airflow_provider_kling.storage import to_storage_path
+from airflow_provider_kling.storage import read_manifest
 
 #: What to install when Airflow's HITL operators are missing or too old.
 HITL_REQUIREMENT = "apache-airflow>=3.1 and apache-airflow-providers-standard>=1.12.2"
@@ -215,11 +215,8 @@ class KlingSpendApprovalOperator(ApprovalOperator):
         return estimator
 
     def _preview_items(self) -> list[Any]:
-        import json
-
-        manifest = to_storage_path(self.preview["manifest"], self.preview.get("output_conn_id"))
         try:
-            return list(json.loads(manifest.read_text()).get("items") or ())
+            return list(read_manifest(self.preview).get("items") or ())
         except (OSError, ValueError) as exc:
             self.log.warning("Could not read the preview's manifest %s: %s", self.preview["manifest"], exc)
             return []

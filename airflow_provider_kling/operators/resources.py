@@ -3,7 +3,6 @@ kept exact), and reconcile a run's recorded spend with Kling's billing export.""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -16,7 +15,7 @@ from airflow_provider_kling.errors import KlingError, KlingRequestValidationErro
 from airflow_provider_kling.lifecycle.poll import wait_for_task
 from airflow_provider_kling.operators.base import KlingWaitingOperator, fail_fast
 from airflow_provider_kling.operators.lazy import kling_hook, task_triggers
-from airflow_provider_kling.storage import to_storage_path
+from airflow_provider_kling.storage import read_manifest
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -185,7 +184,7 @@ class KlingSpendReconcileOperator(BaseOperator):
         results = _flatten(self.results)
         recorded.add_results(result for result in results if "manifest" not in result)
         for manifest in [*(r for r in results if "manifest" in r), *_flatten(self.manifests)]:
-            recorded.add_manifest(self._manifest(manifest))
+            recorded.add_manifest(read_manifest(manifest))
         recorded.add_asset_events(_flatten(self.asset_events))
         created = [datetime.fromisoformat(r["created_at"]) for r in results if r.get("created_at")]
         start = self.start_time
@@ -218,14 +217,3 @@ class KlingSpendReconcileOperator(BaseOperator):
                 f"Kling charged differently: {spend_reconcile.describe_report(report)}"
             )
         return report
-
-    def _manifest(self, manifest: Any) -> Mapping[str, Any]:
-        if isinstance(manifest, Mapping) and "items" in manifest:
-            return manifest
-        uri, conn_id = (
-            (manifest["manifest"], manifest.get("output_conn_id"))
-            if isinstance(manifest, Mapping)
-            else (manifest, None)
-        )
-        loaded: Mapping[str, Any] = json.loads(to_storage_path(uri, conn_id).read_text())
-        return loaded

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from airflow_provider_kling.storage import (
     image_stem,
     path_conn_id,
     plain_uri,
+    read_manifest,
     safe_name,
     store_file,
     store_task_outputs,
@@ -442,3 +444,13 @@ def test_a_local_folder_the_worker_cannot_write_fails_fast_saying_so(tmp_path):
     finally:
         del fs.mkdir, fs.makedirs
     assert raised.value.airflow_retryable is False
+
+
+def test_a_manifest_is_read_from_itself_its_uri_or_a_batch_summary(tmp_path):
+    manifest = {"counts": {"succeed": 1}, "items": [{"key": "0"}]}
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(manifest))
+
+    assert read_manifest(manifest) is manifest
+    assert read_manifest(str(path)) == manifest
+    assert read_manifest({"manifest": f"file://{path}", "output_conn_id": None}) == manifest
