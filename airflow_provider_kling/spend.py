@@ -33,15 +33,21 @@ UNITS_KEY = "final_unit_deduction"
 _EPSILON = 1e-9
 
 
-def units_of(value: Any) -> float | None:
-    """Kling's ``final_unit_deduction`` (``"2"``, ``"0.5"``, ``2``) as a number, or ``None``."""
+def exact_units(value: Any) -> Decimal | None:
+    """Kling's ``final_unit_deduction`` (``"2"``, ``"0.5"``, ``2``) as an exact decimal, or ``None``."""
     if value is None or isinstance(value, bool):
         return None
     try:
-        units = float(Decimal(str(value).strip()))
-    except (InvalidOperation, ValueError):
+        units = Decimal(str(value).strip())
+    except InvalidOperation:
         return None
-    return units if math.isfinite(units) and units >= 0 else None
+    return units if units.is_finite() and units >= 0 else None
+
+
+def units_of(value: Any) -> float | None:
+    """:func:`exact_units` as a number."""
+    units = exact_units(value)
+    return None if units is None else float(units)
 
 
 def format_units(units: float | None) -> str:
