@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from airflow_provider_kling.errors import KlingRequestValidationError, KlingResponseError
-from airflow_provider_kling.hooks.account import DEFAULT_COSTS_WINDOW, _millis, costs_turn
+from airflow_provider_kling.hooks.account import costs_turn, time_window
 from airflow_provider_kling.hooks.wire import check_page
 from airflow_provider_kling.models.account import (
     BILLING_PATHS,
@@ -107,9 +107,7 @@ class KlingResourcesMixin:
         :param limit: records per page, 1 to 500.
         """
         hook = self._hook
-        end = _millis("end_time", end_time, hook.clock.time())
-        start = _millis("start_time", start_time, end / 1000 - DEFAULT_COSTS_WINDOW)
-        body = billing_body(ledger, start, end, filters, limit)
+        body = billing_body(ledger, *time_window(start_time, end_time, hook.clock.time()), filters, limit)
         while True:
             wait = costs_turn(hook.settings, hook.clock)
             if wait > 0:
