@@ -15,7 +15,6 @@ from typing import Any
 
 from airflow_provider_kling.models.account import BillingDeduction
 from airflow_provider_kling.spend import exact_units
-from airflow_provider_kling.unit_prices import Purchase
 
 #: Where a recorded figure came from (a task's row names each source that recorded it).
 XCOM, MANIFEST = "xcom", "manifest"
@@ -160,17 +159,3 @@ def describe_report(report: Mapping[str, Any]) -> str:
         f"({report['difference_units']:+g} units charged beyond what was recorded), "
         f"{counts[NOT_BILLED]} not billed yet"
     )
-
-
-def charged_purchases(report: Mapping[str, Any]) -> list[tuple[Purchase, float]]:
-    """What each billed task of a report bought (its manifest's ``priced_as``) and was charged: what
-    the price learning reads (an estimator's ``learn_purchase``)."""
-    taught = []
-    for row in report.get("tasks") or ():
-        priced, charged = row.get("priced_as"), row.get("charged_units")
-        if isinstance(priced, Mapping) and charged:
-            try:
-                taught.append((Purchase(**priced), float(charged)))
-            except TypeError:
-                continue
-    return taught

@@ -204,10 +204,8 @@ class KlingSpendApprovalOperator(ApprovalOperator):
             learnt = estimator.learn_from_manifest(self._preview_items())
             self.log.info("Learnt prices from %d finished item(s) of the preview", learnt)
         if self.learn_prices and isinstance(self.reconciliation, Mapping):
-            charged = spend_reconcile().charged_purchases(self.reconciliation)
-            for purchase, units in charged:
-                estimator.learn_purchase(purchase, units)
-            self.log.info("Learnt prices from %d task(s) of Kling's billing export", len(charged))
+            learnt = estimator.learn_from_reconciliation(self.reconciliation)
+            self.log.info("Learnt prices from %d task(s) of Kling's billing export", learnt)
         if self.learn_prices:
             request_fields = estimates().request_fields
             kinds = sorted({request_fields(request)[0] for request in requests} & set(RequestKind))
@@ -227,13 +225,6 @@ class KlingSpendApprovalOperator(ApprovalOperator):
         except KlingError as exc:
             self.log.warning("Could not read the account's resource packs: %s", exc)
             return None
-
-
-def spend_reconcile() -> Any:
-    """``spend_reconcile``: reads a reconciliation report."""
-    from airflow_provider_kling import spend_reconcile  # with the request models: not at DAG parse
-
-    return spend_reconcile
 
 
 def _request_list(requests: Any) -> list[Any]:
