@@ -72,6 +72,12 @@ def path_conn_id(path: Any) -> str | None:
     return conn_id or None
 
 
+def as_uri(location: str | os.PathLike[str]) -> str:
+    """A URI as it is; a local path as ``file://`` and its absolute path."""
+    text = os.fspath(location)
+    return text if "://" in text else "file://" + os.path.abspath(os.path.expanduser(text))
+
+
 def to_storage_path(output_path: Any, conn_id: str | None = None) -> ObjectStoragePath:
     """
     An ``ObjectStoragePath`` from a path, a URI (``s3://``, ``file://`` ...) or a path object.
@@ -90,9 +96,7 @@ def to_storage_path(output_path: Any, conn_id: str | None = None) -> ObjectStora
                 "of output_path: give one of them"
             )
         return ObjectStoragePath(plain_uri(output_path), conn_id=conn_id)
-    text = os.fspath(output_path)
-    if "://" not in text:
-        text = "file://" + os.path.abspath(os.path.expanduser(text))
+    text = as_uri(output_path)
     # The ``conn_id@`` of a URI, read here: Airflow 3.1 lets a conn_id argument win over it silently.
     in_uri = urlsplit(text).netloc.rpartition("@")[0] or None
     if conn_id and in_uri and in_uri != conn_id:
