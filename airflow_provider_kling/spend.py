@@ -26,9 +26,6 @@ class Estimate(Protocol):
     def units(self) -> float: ...
 
 
-#: The key of an operator result (``KlingTask.to_xcom()``) and of a Kling task holding the units it used up.
-UNITS_KEY = "final_unit_deduction"
-
 #: Tolerance for comparing sums of decimal units as floats.
 _EPSILON = 1e-9
 
@@ -87,7 +84,7 @@ def sum_units(values: Iterable[Any]) -> float | None:
 
 def total_units(results: Iterable[Mapping[str, Any]]) -> float | None:
     """:func:`sum_units` over operator results (XCom dicts): their ``final_unit_deduction``."""
-    return sum_units(result.get(UNITS_KEY) for result in results)
+    return sum_units(result.get("final_unit_deduction") for result in results)
 
 
 def _amount(units: float | Estimate) -> float:
