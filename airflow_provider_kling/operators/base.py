@@ -227,6 +227,13 @@ class KlingWaitingOperator(BaseOperator):
     def hook(self) -> KlingHook:
         return kling_hook(self.kling_conn_id)
 
+    def _with_default_external_id(self, context: Context, request: Any) -> Any:
+        """``request`` as given when it has an ``external_task_id``, else with this task's default one."""
+        if request.external_task_id:
+            return request
+        external = self._default_external_task_id(context, request)
+        return running().idempotency.with_external_task_id(request, external)
+
     def _default_external_task_id(self, context: Context, request: Any, item_key: str | None = None) -> str:
         """Stable across tries of one task instance and one request (one item of a batch: its
         ``item_key``); new for an edited request."""
@@ -457,12 +464,7 @@ class KlingTaskOperator(KlingOperatorBase, metaclass=KlingOperatorMeta):
             )
             if "callback_url" in fields:
                 fields["callback_url"] = self.resolve_callback_url(fields["callback_url"])
-            request = request_cls.build(**fields)
-            if not request.external_task_id:
-                request = running().idempotency.with_external_task_id(
-                    request, self._default_external_task_id(context, request)
-                )
-            return request
+            return self._with_default_external_id(context, request_cls.build(**fields))
         except KlingRequestValidationError as exc:
             raise fail_fast(exc) from None
 

@@ -49,10 +49,7 @@ class _KlingResourceOperator(KlingWaitingOperator):
         cls: Any = {"voice": resources.CustomVoiceRequest, "element": resources.CustomElementRequest}[
             self.resource
         ]
-        request = cls.build(**self.fields)
-        if not request.external_task_id:
-            external = self._default_external_task_id(context, request)
-            request = cls.build(**{**self.fields, "external_task_id": external})
+        request = self._with_default_external_id(context, cls.build(**self.fields))
         for name, why in request.unconfirmed_fields().items():
             self.log.warning("Sending %s, which Kling's pages do not confirm: %s", name, why)
         return request
