@@ -9,15 +9,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import (
-    AliasChoices,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from airflow_provider_kling.errors import KlingResponseError
 from airflow_provider_kling.models.api_style import ApiStyle
@@ -130,14 +122,6 @@ class TaskResult(_Tolerant):
     #: the audio endpoints' results (``/v1/audio/*``)
     audios: list[KlingAudio] = Field(default_factory=list)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _kinds_own_shapes(cls, value: Any) -> Any:
-        # A kind whose result has its own shape reads it (its request class's ``read_result``).
-        for read in _READERS:
-            value = read(value) if isinstance(value, dict) else value
-        return value
-
     @field_validator("images", "series_images", "videos", "audios", mode="before")
     @classmethod
     def _null_is_no_images(cls, value: Any) -> Any:
@@ -173,6 +157,14 @@ class KlingTask(_Tolerant):
     @classmethod
     def _null_is_empty(cls, value: Any) -> Any:
         return {} if value is None else value
+
+    @field_validator("task_result", mode="before")
+    @classmethod
+    def _kinds_own_shapes(cls, value: Any) -> Any:
+        # A kind whose result has its own shape reads it (its request class's ``read_result``).
+        for read in _READERS if isinstance(value, dict) else ():
+            value = read(value)
+        return value
 
     @field_validator("final_balance_deduction", mode="before")
     @classmethod

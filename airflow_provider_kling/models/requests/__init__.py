@@ -19,22 +19,13 @@ from airflow_provider_kling.models.requests.generations import ImageGenerationRe
 from airflow_provider_kling.models.requests.video_base import KlingVideoRequest
 from airflow_provider_kling.storage import MEDIA, MediaKind
 
-
-def _declared() -> dict[str, type[KlingTaskRequest]]:
-    """Every module's own request classes by kind (a base without a kind, ``""``, is dropped below)."""
-    found: dict[str, type[KlingTaskRequest]] = {}
-    for info in pkgutil.iter_modules(__path__, f"{__name__}."):
-        for value in vars(importlib.import_module(info.name)).values():
-            if (
-                isinstance(value, type)
-                and issubclass(value, KlingTaskRequest)
-                and value.__module__ == info.name
-            ):
-                found[value.kind] = value
-    return found
-
-
-_FOUND = _declared()
+#: Every module's own request classes by kind (a base, of no kind, is left out below).
+_FOUND = {
+    cls.kind: cls
+    for info in pkgutil.iter_modules(__path__, f"{__name__}.")
+    for cls in vars(importlib.import_module(info.name)).values()
+    if isinstance(cls, type) and issubclass(cls, KlingTaskRequest) and cls.__module__ == info.name
+}
 #: Every request kind by its short name, in :class:`~airflow_provider_kling.kinds.RequestKind`'s order
 #: (a kind without a request class is a KeyError naming it, at import).
 REQUEST_KINDS: Mapping[str, type[KlingTaskRequest]] = {str(kind): _FOUND[kind] for kind in RequestKind}
