@@ -163,3 +163,21 @@ def test_a_listed_file_gone_from_storage_is_not_found(view: tuple[TestClient, Pa
     image.unlink()
 
     assert client.get("/runs/d/r/file", params={"path": image.as_uri()}).status_code == 404
+
+
+def test_a_video_is_served_in_byte_ranges_so_players_can_seek(view: tuple[TestClient, Path]) -> None:
+    client, image = view
+    image.write_bytes(bytes(range(100)))
+    url = f"/runs/d/r/file?path={image.as_uri()}"
+
+    whole = client.get(url)
+    assert (whole.status_code, whole.headers["accept-ranges"], len(whole.content)) == (200, "bytes", 100)
+    for asked, (first, last) in {"bytes=10-19": (10, 19), "bytes=95-": (95, 99), "bytes=-5": (95, 99),
+                                 "bytes=90-500": (90, 99)}.items():  # fmt: skip
+        part = client.get(url, headers={"Range": asked})
+        assert (part.status_code, part.headers["content-range"]) == (206, f"bytes {first}-{last}/100")
+        assert part.content == bytes(range(first, last + 1))
+        assert part.headers["content-length"] == str(last - first + 1)
+    for bad in ("bytes=100-", "bytes=20-10", "bytes=-0", "bytes=x-y", "lines=1-2"):
+        refused = client.get(url, headers={"Range": bad})
+        assert (refused.status_code, refused.headers["content-range"]) == (416, "bytes */100"), bad
