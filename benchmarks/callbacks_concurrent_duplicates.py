@@ -319,11 +319,12 @@ def statements(url: str, callbacks: int, pg_port: int, data: Path) -> dict[str, 
     configure("ALTER SYSTEM RESET log_statement", "ALTER SYSTEM RESET log_line_prefix")
     admin.close()
     kinds: Counter[str] = Counter()
-    for line in lines:
+    for number, line in enumerate(lines):
         user, _, rest = line.partition(" ")
-        if user == "airflow" and "statement: " in rest:
-            words = rest.split("statement: ", 1)[1].split()
-            kinds[" ".join(words[:3] if words[0] in ("INSERT", "DELETE") else words[:1])] += 1
+        if user == "airflow" and "statement: " in rest:  # the statement may start on the next line
+            words = (rest.split("statement: ", 1)[1] + " " + " ".join(lines[number + 1 : number + 3])).split()
+            table = words[words.index("FROM") + 1] if "FROM" in words else ""  # SELECT's first table
+            kinds[" ".join(words[:3] if words[0] in ("INSERT", "DELETE") else [*words[:1], table])] += 1
     return {
         "statements per callback": round(sum(kinds.values()) / callbacks, 2),
         "by kind": {kind: round(count / callbacks, 2) for kind, count in kinds.most_common()},
