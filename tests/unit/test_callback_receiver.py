@@ -9,11 +9,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.dialects import mysql, postgresql
 from starlette.testclient import TestClient
 
 from airflow_provider_kling.callbacks import URL_PREFIX
 from airflow_provider_kling.callbacks.receiver import MAX_BODY_BYTES, create_receiver_app
-from airflow_provider_kling.callbacks.recorder import Outcome
+from airflow_provider_kling.callbacks.recorder import CALLBACK_KEYS, Outcome, _insert_key
 from airflow_provider_kling.callbacks.signature import TIMESTAMP_TOLERANCE
 from tests.unit.callback_helpers import OLD_SECRET, SECRET, Connections, Recorder, signed_headers, task_body
 
@@ -480,3 +482,22 @@ def test_a_database_that_refuses_the_write_is_a_503_to_send_again(connections: C
 
     assert (first.status_code, again.status_code) == (503, 503)
     assert counters(client)["database_busy"] == 2
+
+
+def test_a_callback_key_already_recorded_inserts_no_row_and_leaves_the_transaction_usable() -> None:
+    key = {"conn_id": "kling_default", "kling_task_id": "1", "status": "succeed", "asset_uri": "u"}
+    engine = create_engine("sqlite://")
+    CALLBACK_KEYS.create(engine)
+    with engine.begin() as connection:  # one transaction: no error, no rollback between the two
+        inserted = [
+            connection.execute(_insert_key("sqlite", {**key, "webhook_id": w})).rowcount for w in "ab"
+        ]
+        rows = connection.execute(
+            select(CALLBACK_KEYS.c.webhook_id, func.count()).group_by("webhook_id")
+        ).all()
+    assert inserted == [1, 0]
+    assert rows == [("a", 1)]
+    assert "ON CONFLICT DO NOTHING" in str(
+        _insert_key("postgresql", key).compile(dialect=postgresql.dialect())
+    )
+    assert str(_insert_key("mysql", key).compile(dialect=mysql.dialect())).startswith("INSERT IGNORE")
