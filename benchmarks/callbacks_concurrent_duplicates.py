@@ -16,9 +16,9 @@ active as a DAG declaring them would make them. Parts (``--parts``):
 - ``throughput``: ``--callbacks`` terminal callbacks of distinct tasks from ``--clients``
   concurrent clients, once with no recent event and once after ``--recent`` recent events on
   the asset (written straight into the database); callbacks/s and p50/p99 ms of the answers;
-- ``statements``: ``--callbacks`` / 100 terminal callbacks one at a time with PostgreSQL's
-  ``log_statement=all``: the statements (each one round trip, ``BEGIN`` and ``COMMIT`` included)
-  the api-server sends per callback, by kind.
+- ``statements``: ``--callbacks`` / 20 terminal callbacks one at a time (then the same again)
+  with PostgreSQL's ``log_statement=all``: the statements (each one round trip, ``BEGIN`` and
+  ``COMMIT`` included) the api-server sends per callback, by kind.
 
 ``--pg-port`` and ``--api-port`` choose the deployment's ports (15433 and 18310 by default).
 
@@ -305,30 +305,40 @@ def statements(url: str, callbacks: int, pg_port: int, data: Path) -> dict[str, 
             cursor.execute("SELECT pg_reload_conf()")
         time.sleep(1)  # every backend reloads its configuration
 
-    log = data / "log"
-    configure("ALTER SYSTEM SET log_statement = 'all'", "ALTER SYSTEM SET log_line_prefix = '%u '")
-    start = log.stat().st_size
-    with httpx.Client(timeout=60) as http:
-        for n in range(callbacks):
-            payload = task_body(f"statements-{n}")
-            http.post(url, content=payload, headers=signed(f"msg_statements_{n}", payload)).raise_for_status()
-    time.sleep(0.5)
-    with log.open("rb") as file:
-        file.seek(start)
-        lines = file.read().decode(errors="replace").splitlines()
-    configure("ALTER SYSTEM RESET log_statement", "ALTER SYSTEM RESET log_line_prefix")
+    def count(label: str) -> dict[str, Any]:
+        """The statements of ``callbacks`` callbacks, one at a time: new tasks, or the same again."""
+        log = data / "log"
+        configure("ALTER SYSTEM SET log_statement = 'all'", "ALTER SYSTEM SET log_line_prefix = '%u '")
+        start = log.stat().st_size
+        with httpx.Client(timeout=60) as http:
+            for n in range(callbacks):
+                payload = task_body(f"statements-{n}")
+                headers = signed(f"msg_statements_{label}_{n}", payload)
+                http.post(url, content=payload, headers=headers).raise_for_status()
+        time.sleep(0.5)
+        with log.open("rb") as file:
+            file.seek(start)
+            lines = file.read().decode(errors="replace").splitlines()
+        configure("ALTER SYSTEM RESET log_statement", "ALTER SYSTEM RESET log_line_prefix")
+        kinds: Counter[str] = Counter()
+        for number, line in enumerate(lines):
+            user, _, rest = line.partition(" ")
+            if user == "airflow" and "statement: " in rest:  # the statement may start on the next line
+                words = (
+                    f"{rest.split('statement: ', 1)[1]} {' '.join(lines[number + 1 : number + 3])}".split()
+                )
+                table = words[words.index("FROM") + 1] if "FROM" in words else ""  # SELECT's first table
+                kinds[" ".join(words[:3] if words[0] in ("INSERT", "DELETE") else [*words[:1], table])] += 1
+        errors = sum("ERROR:" in line for line in lines)
+        return {
+            "statements per callback": round(sum(kinds.values()) / callbacks, 2),
+            "errors in PostgreSQL's log per callback": round(errors / callbacks, 2),
+            "by kind": {kind.strip(): round(count / callbacks, 2) for kind, count in kinds.most_common()},
+        }
+
+    figures = {"new task": count("new"), "the same task again (another webhook id)": count("again")}
     admin.close()
-    kinds: Counter[str] = Counter()
-    for number, line in enumerate(lines):
-        user, _, rest = line.partition(" ")
-        if user == "airflow" and "statement: " in rest:  # the statement may start on the next line
-            words = (rest.split("statement: ", 1)[1] + " " + " ".join(lines[number + 1 : number + 3])).split()
-            table = words[words.index("FROM") + 1] if "FROM" in words else ""  # SELECT's first table
-            kinds[" ".join(words[:3] if words[0] in ("INSERT", "DELETE") else [*words[:1], table])] += 1
-    return {
-        "statements per callback": round(sum(kinds.values()) / callbacks, 2),
-        "by kind": {kind: round(count / callbacks, 2) for kind, count in kinds.most_common()},
-    }
+    return figures
 
 
 def child(args: argparse.Namespace) -> None:
@@ -341,12 +351,13 @@ def child(args: argparse.Namespace) -> None:
         figures["replay"] = replay(url)
     if "hostile" in parts:
         figures["hostile"] = hostile(url, args.flood)
+    pids = dict(zip(("api-server", "postgresql"), map(int, args.pids.split(",")), strict=True))
+    if "statements" in parts or "throughput" in parts:  # apps built, connections open
+        throughput(url, 2 * args.clients, args.clients, "warm-up", pids)
     if "statements" in parts:
-        sample = max(args.callbacks // 100, 1)
+        sample = max(args.callbacks // 20, 1)
         figures["statements"] = statements(url, sample, args.pg_port, Path(args.pg_data))
     if "throughput" in parts:
-        pids = dict(zip(("api-server", "postgresql"), map(int, args.pids.split(",")), strict=True))
-        throughput(url, 2 * args.clients, args.clients, "warm-up", pids)  # apps built, connections open
         figures["throughput fresh"] = throughput(url, args.callbacks, args.clients, "fresh", pids)
         add_recent_events(args.recent)
         figures[f"throughput after {args.recent} recent"] = throughput(
