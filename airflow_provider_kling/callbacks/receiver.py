@@ -133,6 +133,14 @@ class CachedConnections:
     def __len__(self) -> int:
         return len(self._known) + len(self._unknown)
 
+    def fresh(self, conn_id: str) -> bool:
+        """Whether :meth:`get` answers ``conn_id`` from memory (no read: no need of a thread)."""
+        now = self._clock()
+        with self._lock:
+            known, unknown = self._known.get(conn_id), self._unknown.get(conn_id)
+        read_at = known[0] if known is not None else unknown
+        return read_at is not None and now - read_at < CONNECTION_CACHE_SECONDS
+
     def get(self, conn_id: str) -> CallbackConnection | None:
         now = self._clock()
         with self._lock:
@@ -222,7 +230,11 @@ def create_receiver_app(
             body = await read_capped(request, MAX_BODY_BYTES)
         except BodyRefused as refused:
             return _refuse(refused.status, refused.detail, counters, refused.counter)
-        conn = await run_in_threadpool(lookup.get, conn_id) if _CONN_ID.fullmatch(conn_id) else None
+        conn = None
+        if _CONN_ID.fullmatch(conn_id):  # a read of Airflow's connections blocks: in a thread
+            conn = (
+                lookup.get(conn_id) if lookup.fresh(conn_id) else await run_in_threadpool(lookup.get, conn_id)
+            )
         if conn is None or not conn.keys:
             log.warning("Kling callback refused: no kling connection with a webhook_secret by this id")
             return _refuse(401, NOT_VERIFIED, counters, "unknown")
