@@ -467,6 +467,20 @@ def test_reading_unknown_ids_is_rate_limited_and_known_connections_are_not(conne
     assert connections.lookups == 7
 
 
+def test_what_the_cache_holds_is_answered_without_a_read(connections: Connections) -> None:
+    from airflow_provider_kling.callbacks.receiver import CachedConnections
+
+    now = [0.0]
+    cache = CachedConnections(connections, clock=lambda: now[0])
+    assert cache.cached("kling_default") == (False, None)  # a read: the receiver does it in a thread
+    known = cache.get("kling_default")
+    assert cache.get("nobody") is None
+    assert cache.cached("kling_default") == (True, known) and cache.cached("nobody") == (True, None)
+    assert connections.lookups == 2
+    now[0] += 31
+    assert cache.cached("kling_default") == (False, None) and cache.cached("nobody") == (False, None)
+
+
 def test_a_database_that_refuses_the_write_is_a_503_to_send_again(connections: Connections) -> None:
     from sqlalchemy.exc import OperationalError
 
