@@ -9,7 +9,6 @@ results list; never from Kling's URLs.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -27,7 +26,6 @@ from airflow.models.connection import Connection
 from airflow.models.taskinstance import TaskInstance
 from airflow.models.trigger import Trigger
 from airflow.models.xcom import XComModel
-from airflow.sdk import ObjectStoragePath
 from airflow.utils.session import create_session
 from fastapi import FastAPI, Header, HTTPException
 from fastapi.responses import HTMLResponse, StreamingResponse
@@ -35,6 +33,7 @@ from sqlalchemy import or_, select
 
 from airflow_provider_kling.hooks.connection import DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_VIDEO_BYTES
 from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.storage import read_manifest, to_storage_path
 from airflow_provider_kling.ui import URL_PREFIX
 from airflow_provider_kling.ui.render import (
     Item,
@@ -74,8 +73,7 @@ def _readable(user: Any, dag_id: str) -> None:
 
 
 def _read_manifest(uri: str, conn_id: str | None) -> Any:
-    path = ObjectStoragePath(uri, conn_id=conn_id) if conn_id else ObjectStoragePath(uri)
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_manifest({"manifest": uri, "output_conn_id": conn_id})
 
 
 def _return_values(session: Any, *filters: Any) -> list[Any]:
@@ -239,7 +237,7 @@ def create_ui_app() -> FastAPI:
         item = next((i for i in run_items(dag_id, run_id) if path in i.files), None)
         if item is None:  # only what the run's results list: never an arbitrary path
             raise HTTPException(404, "No such file in this run's Kling results")
-        stored = ObjectStoragePath(path, conn_id=item.conn_id) if item.conn_id else ObjectStoragePath(path)
+        stored = to_storage_path(path, item.conn_id)
         try:
             size = stored.stat().get("size") or 0
         except FileNotFoundError:
