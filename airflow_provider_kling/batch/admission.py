@@ -11,6 +11,7 @@ import contextlib
 import heapq
 import math
 from collections import Counter, deque
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -152,7 +153,7 @@ class BatchAdmission:
         budget: SlotBudget | None = None,
         max_units: float | None = None,
         price_table: dict[str, Any] | None = None,
-        requests: dict[str, Any] | None = None,
+        requests: Mapping[str, Any] | None = None,
         log: Any = None,
     ) -> None:
         # request models, ~50 ms: operators.batch imports this module at DAG parse, a run needs them
@@ -180,7 +181,7 @@ class BatchAdmission:
         self.estimator = UnitEstimator(price_table=price_table)
         #: Each item's request by key (any kind), priced by its kind's rule; without it an item is
         #: priced as image generation from its model_name, resolution and n.
-        self.requests = requests or {}
+        self.requests: Mapping[str, Any] = requests or {}
 
     # -- what to send ---------------------------------------------------------------------------
 

@@ -144,7 +144,7 @@ class BatchRunner:
         progress, then as the items are admitted), with its admission at ``slots``: what the worker,
         the trigger and fire and forget run."""
         source: Source = requests.items if isinstance(requests, Mapping) else requests
-        progress, routes, interned = [], {}, {}
+        progress, routes, interned = [], {}, {}  # type: ignore[var-annotated]
         for key, request in source():
             progress.append(
                 ItemProgress(
