@@ -63,6 +63,20 @@ def kling_duration(task: dict[str, Any]) -> float | None:
     return seconds if seconds > 0 else None
 
 
+class QuietLog:
+    """A batch's logger for its hook and its store: their line per task at debug (a batch's task
+    log grows with its progress lines, not with its items); warnings and errors as they are."""
+
+    def __init__(self, log: Any) -> None:
+        self.inner = log
+
+    def info(self, *args: Any, **kwargs: Any) -> None:
+        self.inner.debug(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
 def is_batch_fatal(exc: KlingError) -> bool:
     """Whether every other create would be refused the same way (auth, balance, permission, IP)."""
     return isinstance(exc, _BATCH_FATAL)
@@ -308,8 +322,9 @@ class BatchAdmission:
         """The create answered (or an earlier create was found): the item runs, or has ended."""
         item.busy = False
         item.kling_task_id = str(task["task_id"])
-        if item.admitted_at is None:
-            item.admitted_at = now
+        item.admitted_at = (
+            now  # its task runs from about now: its expected end is from here, not from the send
+        )
         self.budget.create_went_through()
         self._say(item, f"Kling task {item.kling_task_id} is {task.get('task_status')}")
         self._observe(item, task, now, first=True)
@@ -409,12 +424,17 @@ class BatchAdmission:
         total, count = self._took
         return total / count if count else None
 
+    def expected_end(self, item: ItemProgress) -> float | None:
+        """When the item's task should end: its start plus the batch's mean task time so far."""
+        expected = self.expected_duration()
+        return None if expected is None or item.admitted_at is None else item.admitted_at + expected
+
     def poll_delay(self, item: ItemProgress, now: float) -> float:
         """The poll plan's step (:func:`~airflow_provider_kling.lifecycle.poll.poll_step`), with the batch's
         mean task time so far as the hint of the item's expected end, and its queued backoff."""
-        expected = self.expected_duration()
-        end = None if expected is None or item.admitted_at is None else item.admitted_at + expected
-        return poll_step(self.poll_interval, now, expected_end=end, queued_polls=item.queued_polls)
+        return poll_step(
+            self.poll_interval, now, expected_end=self.expected_end(item), queued_polls=item.queued_polls
+        )
 
     def _end(
         self, item: ItemProgress, status: str, message: str | None, now: float, *, quiet: bool = False

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 
-from airflow_provider_kling.batch.admission import SUCCEEDED, ItemProgress
+from airflow_provider_kling.batch.admission import SUCCEEDED, ItemProgress, QuietLog
 from airflow_provider_kling.estimates import priced_as
 from airflow_provider_kling.idempotency import generation_external_task_id
 from airflow_provider_kling.lifecycle.results import (
@@ -133,7 +133,8 @@ def _stored_row(
         start = bisect.bisect_left(listing, prefix)
         following = (listing[i] for i in range(start, len(listing)))
         own = itertools.takewhile(lambda name: name.startswith(prefix), following)
-        errors = store_each([(item.key, result, media)], base, hook=hook, names=names, log=log, listing=own)
+        quiet = QuietLog(log)  # its "Stored" line per item at debug: the manifest lists them
+        errors = store_each([(item.key, result, media)], base, hook=hook, names=names, log=quiet, listing=own)
         storage_errors.extend(errors)
         if results_out is not None and len(results_out) < RESULTS_KEPT:
             if any(i.get("path") for i in result[media.plural]):

@@ -20,6 +20,7 @@ from airflow_provider_kling.batch.admission import (
     RUNNING,
     BatchAdmission,
     ItemProgress,
+    QuietLog,
     is_batch_fatal,
 )
 from airflow_provider_kling.batch.items import slots_of
@@ -109,6 +110,8 @@ class BatchRunner:
         routes: Mapping[Any, Route] | None = None,
     ) -> None:
         self.hook, self.admission, self.requests = hook, admission, requests
+        if not isinstance(hook.log, QuietLog):
+            hook._log = QuietLog(hook.log)  # its "Created Kling task" line per item at debug
         self.completions = completions
         self.completion_reads = 0
         #: Where each item's task lives: one kind may take both API styles, chosen by each model.
@@ -383,16 +386,24 @@ class BatchRunner:
 
     async def _poll_groups(self, due: list[ItemProgress]) -> list[ItemProgress | list[ItemProgress]]:
         """The due polls as calls: per route, 20 items per ``GET /tasks`` where the host has it,
-        else one each."""
+        else one each. An item polled at its expected end is polled alone where ``/tasks`` lacks
+        what its own query says of an ended task (a ``/v1`` task's spend): one request, not two."""
         if not due:
             return []
         await self.hook.aget_settings()
         if not tasks_support(self.hook).usable:
             return list(due)
         by_route: dict[Route, list[ItemProgress]] = {}
+        alone: list[ItemProgress | list[ItemProgress]] = []
+        now = self._now()
         for item in due:
-            by_route.setdefault(self.routes[item.key], []).append(item)
-        return [
+            route = self.routes[item.key]
+            end = self.admission.expected_end(item)
+            if not route.wire.tasks_query_is_complete and end is not None and now >= end:
+                alone.append(item)
+            else:
+                by_route.setdefault(route, []).append(item)
+        return alone + [
             group[start : start + MAX_TASK_IDS]
             for group in by_route.values()
             for start in range(0, len(group), MAX_TASK_IDS)

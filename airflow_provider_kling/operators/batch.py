@@ -53,6 +53,11 @@ XCOM_BATCH_SUMMARY = "kling_batch_summary"
 DEFAULT_FIELDS = ("model_name", "n", "negative_prompt", "resolution", "aspect_ratio", "callback_url")
 
 
+def is_a_file(requests: Any) -> bool:
+    """Whether ``requests`` names a file in storage (an ``ObjectStoragePath``, a local path)."""
+    return isinstance(requests, os.PathLike) or hasattr(requests, "fs")
+
+
 def batch_items() -> ModuleType:
     """``batch.items``: parses and validates the rows of a batch."""
     from airflow_provider_kling.batch import items  # loads the request models, ~50 ms: not at DAG parse
@@ -193,7 +198,7 @@ class KlingBatchOperator(KlingOperatorBase):
                 "output_path is required: the batch's images, manifest and contact sheet go there"
             )
         # The file's extension says its format; Airflow replaces the name with its rendered text.
-        if requests_format == "auto" and isinstance(requests, str | os.PathLike):
+        if requests_format == "auto" and (isinstance(requests, str) or is_a_file(requests)):
             requests_format = batch_items().format_of(str(requests)) or "auto"
         self.requests = requests
         self.request_kind = request_kind
@@ -225,11 +230,12 @@ class KlingBatchOperator(KlingOperatorBase):
         given = {
             name: getattr(self, name) for name in DEFAULT_FIELDS if getattr(self, name) not in (None, "")
         }
+
         def rows() -> Iterator[Any]:
             requests = self.requests
-            if isinstance(requests, str | os.PathLike):  # a CSV must have this column
+            if isinstance(requests, str) or is_a_file(requests):  # a CSV must have this column
                 required = items_module.first_required_field(self.request_kind)
-            if isinstance(requests, os.PathLike):  # a file in storage (an ObjectStoragePath)
+            if is_a_file(requests):
                 with to_storage_path(requests, self.output_conn_id or None).open("r") as handle:
                     yield from items_module.iter_rows(handle, self._format(), required)
             elif isinstance(requests, str):
