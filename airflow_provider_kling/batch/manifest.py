@@ -8,7 +8,9 @@ import bisect
 import html
 import itertools
 import json
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, TYPE_CHECKING, Any
 
 from airflow_provider_kling.batch.admission import SUCCEEDED, ItemProgress, QuietLog
@@ -46,6 +48,8 @@ if TYPE_CHECKING:
 
 #: Cards on the contact sheet: the first this many items; the manifest lists every one.
 CONTACT_SHEET_CARDS = 1000
+#: Items stored at once (their downloads wait on the network).
+STORE_THREADS = 8
 #: Results kept for the asset event and OpenLineage (the first this many; the manifest has all).
 RESULTS_KEPT = 1000
 
@@ -72,20 +76,29 @@ def store_batch(
     listing = sorted(list_names(base, names.folder))
     storage_errors: list[str] = []
     counts: dict[str, int] = {}
-    stored = dict.fromkeys(MEDIA, 0)
+    stored_files = dict.fromkeys(MEDIA, 0)
     units: list[Any] = []
     cards: list[str] = []
 
+    def stored(item: BatchItem, state: ItemProgress) -> dict[str, Any]:
+        return _stored_row(item, state, base, hook, names, log, listing, storage_errors, results_out)
+
     def rows() -> Iterator[dict[str, Any]]:
-        for item, state in pairs:
-            row = _stored_row(item, state, base, hook, names, log, listing, storage_errors, results_out)
-            counts[row["status"]] = counts.get(row["status"], 0) + 1
-            stored[row["media"]] += len(row["files"])
-            if row["kling_task_id"]:
-                units.append(row["units"])
-            if len(cards) < CONTACT_SHEET_CARDS:
-                cards.append(_card(row))
-            yield row
+        # STORE_THREADS items stored at once (downloads wait on the network), rows kept in order
+        with ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="kling-batch-store") as pool:
+            window: deque[Future[dict[str, Any]]] = deque()
+            for pair in itertools.chain(pairs, [None]):  # None: the end, take the rest
+                if pair is not None:
+                    window.append(pool.submit(stored, *pair))
+                while window and (pair is None or len(window) >= 4 * STORE_THREADS):
+                    row = window.popleft().result()
+                    counts[row["status"]] = counts.get(row["status"], 0) + 1
+                    stored_files[row["media"]] += len(row["files"])
+                    if row["kling_task_id"]:
+                        units.append(row["units"])
+                    if len(cards) < CONTACT_SHEET_CARDS:
+                        cards.append(_card(row))
+                    yield row
 
     header = manifest_of(names, [])
     del header["counts"], header["items"]
@@ -99,7 +112,7 @@ def store_batch(
     return {
         "total": sum(counts.values()),
         "counts": counts,
-        **{f"{MEDIA[noun].plural}_stored": count for noun, count in stored.items()},
+        **{f"{MEDIA[noun].plural}_stored": count for noun, count in stored_files.items()},
         # Items never created on Kling have nothing to sum; a task still without its deduction
         # makes the total unknown (spend.sum_units' one rule).
         "units": sum_units(units),
