@@ -43,6 +43,9 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_kling.operators.audio",
                     "airflow_provider_kling.operators.motion",
                     "airflow_provider_kling.operators.avatar",
+                    "airflow_provider_kling.operators.lip_sync",
+                    "airflow_provider_kling.operators.speech",
+                    "airflow_provider_kling.operators.subject",
                     "airflow_provider_kling.operators.batch",
                     "airflow_provider_kling.operators.approval",
                 ],
@@ -69,6 +72,7 @@ def get_provider_info() -> dict[str, Any]:
         "task-decorators": [
             {"name": "kling_image", "class-name": "airflow_provider_kling.decorators.kling.kling_image_task"},
             {"name": "kling_video", "class-name": "airflow_provider_kling.decorators.video.kling_video_task"},
+            {"name": "kling_audio", "class-name": "airflow_provider_kling.decorators.audio.kling_audio_task"},
         ],
         "extra-links": ["airflow_provider_kling.operators.base.KlingResultLink"],
         "connection-types": [
@@ -77,6 +81,12 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-class-name": "airflow_provider_kling.hooks.kling.KlingHook",
                 "hook-name": "Kling",
                 "conn-fields": {
+                    "region": {
+                        "label": "Kling region: singapore or beijing",
+                        "description": "With an empty Base URL, Kling's host of that region. Keys "
+                        "are issued per site and do not cross regions (UNCONFIRMED)",
+                        "schema": {"type": ["string", "null"]},
+                    },
                     "connect_timeout": {
                         "label": "Connect timeout (s)",
                         "schema": {"type": ["number", "null"], "default": 10},

@@ -28,3 +28,6 @@ class RequestKind(StrEnum):
     VIDEO_TO_AUDIO = "video-to-audio"
     MOTION_CONTROL = "motion-control"
     AVATAR = "avatar"
+    LIP_SYNC = "lip-sync"
+    TEXT_TO_SPEECH = "text-to-speech"
+    SUBJECT_COMPLETION = "subject-completion"

@@ -134,7 +134,7 @@ class KlingDecoratedOperator(DecoratedOperator):
         return super().request_fields(context)  # type: ignore[misc]
 
     def deferral_kwargs(self) -> dict[str, Any]:
-        return {_DEFER_KWARG: self._kling_request}
+        return {**super().deferral_kwargs(), _DEFER_KWARG: self._kling_request}  # type: ignore[misc]
 
     def _check_media(self) -> None:
         """A ``kind=`` that makes other media than the decorator's fails before the function runs."""

@@ -10,6 +10,7 @@ from airflow_provider_kling.errors import KlingAuthError
 from airflow_provider_kling.get_provider_info import DEFAULT_BASE_URL
 from airflow_provider_kling.idempotency import check_namespace
 from airflow_provider_kling.masking import mask_secrets
+from airflow_provider_kling.models.hosts import REGION_HOSTS, region_base_url
 
 #: Default cap on one result image: Kling's 2k PNGs are a few MiB.
 DEFAULT_MAX_IMAGE_BYTES = 50 * 1024 * 1024
@@ -62,6 +63,9 @@ class KlingConnectionSettings:
     external_task_id_namespace: str | None = None
     #: The api-server's public base URL (``callback_base_url`` extra): where Kling sends callbacks.
     callback_base_url: str | None = None
+    #: Kling's site: ``singapore`` or ``beijing``; with an empty host, the host follows. Keys do not
+    #: cross regions (UNCONFIRMED). Unset: the host as given (empty: the default host).
+    region: str | None = None
 
     def __post_init__(self) -> None:
         mask_secrets(self.api_key, self.secret_key, self.proxy_password)
@@ -76,6 +80,10 @@ class KlingConnectionSettings:
             netloc, slash, path = rest.partition("/")
             if ":" not in netloc:
                 host = f"{scheme}://{netloc}:{conn.port}{slash}{path}"
+        try:
+            host = region_base_url(host, region_extra(extras, conn.conn_id))
+        except ValueError as exc:
+            raise ValueError(f"Connection '{conn.conn_id}': {exc}") from None
         login, password = conn.login or None, conn.password or None
         if not password:
             raise KlingAuthError(
@@ -109,6 +117,7 @@ class KlingConnectionSettings:
             retired_models=choice_extra(extras, "retired_models", RETIRED_MODELS, conn.conn_id),
             external_task_id_namespace=namespace_extra(extras, conn.conn_id),
             callback_base_url=callback_base_url_extra(extras, conn.conn_id),
+            region=region_extra(extras, conn.conn_id),
         )
 
     @property
@@ -214,3 +223,10 @@ def callback_base_url_extra(extras: Mapping[str, Any], conn_id: str) -> str | No
             f"http:// or https:// base URL, without a query (got {value!r})"
         )
     return text
+
+
+def region_extra(extras: Mapping[str, Any], conn_id: str, name: str = "region") -> str | None:
+    """The ``region`` extra: ``singapore`` or ``beijing`` (any case), or None when unset."""
+    if extras.get(name) in (None, ""):
+        return None
+    return choice_extra(extras, name, tuple(REGION_HOSTS), conn_id)

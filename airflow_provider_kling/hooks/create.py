@@ -192,6 +192,8 @@ def create_steps(
         except KlingError as exc:
             if not create_outcome_unknown(exc):
                 raise
+            if getattr(request, "answers_at_once", False):  # no query path: it cannot be found again
+                raise _outcome_unknown_error(core, external_id, exc, known_to_ignore=True) from exc
             found = yield from find_after_unknown_outcome(core, external_id, exc, route)
             if found is not None:
                 return found
@@ -211,5 +213,6 @@ def create_steps(
         core.log.info(
             "Created Kling task %s (%s, status %s)", task.task_id, type(request).kind, task.task_status
         )
-        yield from learn_support(core, task, external_id, route)
+        if not getattr(request, "answers_at_once", False):
+            yield from learn_support(core, task, external_id, route)
         return task

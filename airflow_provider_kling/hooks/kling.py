@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Unpack
 from airflow.sdk import BaseHook
 
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID, GENERATIONS_PATH
-from airflow_provider_kling.errors import KlingAuthError, KlingConnectionError, KlingError, KlingNotFoundError
+from airflow_provider_kling.errors import (
+    KlingAuthError,
+    KlingConnectionError,
+    KlingError,
+    KlingNotFoundError,
+    create_never_reached_kling,
+)
 from airflow_provider_kling.get_provider_info import get_provider_info
 from airflow_provider_kling.hooks.account import ACCOUNT_COSTS_PATH, costs_query, costs_turn
 from airflow_provider_kling.hooks.async_client import acquire_client, cached_settings, release_client
@@ -32,6 +38,7 @@ from airflow_provider_kling.hooks.core import (
 )
 from airflow_provider_kling.hooks.create import create_steps
 from airflow_provider_kling.hooks.download import open_download
+from airflow_provider_kling.hooks.resources import KlingResourcesMixin
 from airflow_provider_kling.hooks.retry import RetryPolicy
 from airflow_provider_kling.hooks.task_queries import complete_steps, get_tasks_steps
 from airflow_provider_kling.hooks.transport import asend, build_session, send
@@ -70,7 +77,7 @@ def _where(at: At) -> tuple[Route, Limits]:
     return route, Limits(deadline=at.get("deadline"), max_wait=at.get("max_wait"))
 
 
-class KlingHook(KlingCore, BaseHook):
+class KlingHook(KlingResourcesMixin, KlingCore, BaseHook):
     """
     Talk to Kling, one call at a time (create, get, find, list, download), for every request kind in
     either API style. Task calls take the keywords of :class:`At`; a create takes its route from
@@ -256,6 +263,13 @@ class KlingHook(KlingCore, BaseHook):
         """One page of the task list, unread: the triggers' list rounds read only the tasks they watch."""
         route, limits = _where(at)
         return await self._arun(route.list_data(self, page_num, page_size, **limits))
+
+    def answer(self, request: Any) -> Any:
+        """A call Kling answers at once, not a task (a face scan: ``FaceScanRequest``): the
+        request's body POSTed to its ``path``, the answer read by its ``read``. Paid: sent again only
+        when it never reached Kling."""
+        call = self.call("POST", request.path, body=request.to_json(), resend_if=create_never_reached_kling)
+        return request.read(self._run(call))
 
     # -- account ------------------------------------------------------------------------------------
 

@@ -125,6 +125,14 @@ class TaskResult(_Tolerant):
     @field_validator("images", "series_images", "videos", "audios", mode="before")
     @classmethod
     def _null_is_no_images(cls, value: Any) -> Any:
+        if isinstance(value, list) and any(isinstance(item, dict) and "url_1" in item for item in value):
+            # subject completion: sets of angles {index, url_1, url_2, url_3}, read as one image each
+            value = [
+                {"index": 3 * int(item.get("index") or 0) + k - 1, "url": item[f"url_{k}"]}
+                for item in value
+                for k in (1, 2, 3)
+                if isinstance(item, dict) and item.get(f"url_{k}")
+            ]
         return [] if value is None else value
 
     @field_validator("images", "series_images", mode="after")

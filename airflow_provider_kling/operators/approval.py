@@ -75,6 +75,10 @@ class KlingSpendApprovalOperator(ApprovalOperator):
         (their rate per image or second).
     :param preview: A preview run: the batch operator's summary (its contact sheet is linked in the
         question, its manifest's items teach the prices), or a contact sheet's URL. (templated)
+    :param reconciliation: The report of a
+        :class:`~airflow_provider_kling.operators.resources.KlingSpendReconcileOperator`: what Kling's
+        billing export charged each task of a known purchase teaches its price (with ``learn_prices``).
+        (templated)
     :param response_timeout: How long the question waits (default a day); then the answer is Reject.
     :param kling_conn_id: The ``kling`` connection. (templated)
 
@@ -85,7 +89,7 @@ class KlingSpendApprovalOperator(ApprovalOperator):
     question showed stays in XCom under :data:`XCOM_SPEND_ESTIMATE`.
     """
 
-    template_fields: Sequence[str] = ("requests", "preview", "kling_conn_id")
+    template_fields: Sequence[str] = ("requests", "preview", "reconciliation", "kling_conn_id")
     ui_color = "#ffe9c7"
 
     def __init__(
@@ -96,6 +100,7 @@ class KlingSpendApprovalOperator(ApprovalOperator):
         price_table: dict[str, Any] | None = None,
         learn_prices: bool = True,
         preview: Any = None,
+        reconciliation: Any = None,
         response_timeout: timedelta = DEFAULT_RESPONSE_TIMEOUT,
         kling_conn_id: str = DEFAULT_CONN_ID,
         subject: str = "Approve a Kling spend?",
@@ -129,6 +134,7 @@ class KlingSpendApprovalOperator(ApprovalOperator):
         self.price_table = price_table
         self.learn_prices = learn_prices
         self.preview = preview
+        self.reconciliation = reconciliation
         self.kling_conn_id = kling_conn_id
 
     @cached_property
@@ -196,6 +202,11 @@ class KlingSpendApprovalOperator(ApprovalOperator):
         if self.learn_prices and isinstance(self.preview, Mapping) and self.preview.get("manifest"):
             learnt = estimator.learn_from_manifest(self._preview_items())
             self.log.info("Learnt prices from %d finished item(s) of the preview", learnt)
+        if self.learn_prices and isinstance(self.reconciliation, Mapping):
+            charged = spend_reconcile().charged_purchases(self.reconciliation)
+            for purchase, units in charged:
+                estimator.learn_purchase(purchase, units)
+            self.log.info("Learnt prices from %d task(s) of Kling's billing export", len(charged))
         if self.learn_prices:
             request_fields = estimates().request_fields
             kinds = sorted({request_fields(request)[0] for request in requests} & set(RequestKind))
@@ -218,6 +229,13 @@ class KlingSpendApprovalOperator(ApprovalOperator):
         except KlingError as exc:
             self.log.warning("Could not read the account's resource packs: %s", exc)
             return None
+
+
+def spend_reconcile() -> Any:
+    """``spend_reconcile``: reads a reconciliation report."""
+    from airflow_provider_kling import spend_reconcile  # with the request models: not at DAG parse
+
+    return spend_reconcile
 
 
 def _request_list(requests: Any) -> list[Any]:

@@ -49,6 +49,7 @@ class KlingOmniImageOperator(KlingTaskOperator):
     template_fields: Sequence[str] = (
         "prompt",
         "image_list",
+        "element_list",
         "model_name",
         "resolution",
         "result_type",

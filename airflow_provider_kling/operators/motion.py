@@ -48,6 +48,7 @@ class KlingMotionControlOperator(KlingVideoTaskOperator):
         "resolution",
         "keep_original_sound",
         "audio",
+        "element_ids",
         *KlingTaskOperator.template_fields,
     )
 

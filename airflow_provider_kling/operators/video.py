@@ -82,6 +82,7 @@ class KlingTextToVideoOperator(KlingVideoTaskOperator):
         "duration",
         "aspect_ratio",
         "audio",
+        "element_ids",
         *KlingTaskOperator.template_fields,
     )
 
@@ -144,6 +145,8 @@ class KlingImageToVideoOperator(KlingVideoTaskOperator):
         "duration",
         "audio",
         "static_mask",
+        "voice_ids",
+        "element_ids",
         *KlingTaskOperator.template_fields,
     )
 
@@ -210,6 +213,7 @@ class KlingOmniVideoOperator(KlingVideoTaskOperator):
         "aspect_ratio",
         "duration",
         "audio",
+        "element_ids",
         *KlingTaskOperator.template_fields,
     )
 

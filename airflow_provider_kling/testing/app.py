@@ -33,12 +33,18 @@ from starlette.routing import Route
 from airflow_provider_kling.testing import (
     audio,
     avatar,
+    billing,
     effects,
     endpoints,
     faulty,
+    lip_sync,
     motion,
     png,
+    recognition,
+    resources,
     rules,
+    speech,
+    subject,
     videos,
 )
 from airflow_provider_kling.testing.auth import identify_caller
@@ -66,6 +72,9 @@ RULE_MODULES: tuple[Any, ...] = (
     audio,
     motion,
     avatar,
+    resources,
+    lip_sync,
+    subject,
 )
 
 
@@ -285,6 +294,11 @@ def create_app(state: SimulatorState | None = None, **settings: Any) -> Starlett
             Route(f"{prefix}/images/{{task_id}}/watermarked/{{index:int}}.png", image, methods=["GET"]),
             Route(f"{prefix}/account/costs", account_costs, methods=["GET"]),
             *task_api_routes(prefix, _api_call),
+            *billing.routes(prefix, _api_call),
+            *resources.routes(prefix, _api_call),
+            *lip_sync.routes(prefix, _api_call),
+            *speech.routes(prefix, _api_call),
+            *recognition.routes(prefix, _api_call),
             *videos.file_routes(prefix),
             *(
                 route

@@ -52,6 +52,7 @@ COUNTER_NAMES = (
     "callbacks",
     "faults",
     "costs",
+    "billing",
 )
 #: Kling keeps tasks (and their images) 30 days.
 KLING_RETENTION = 30 * 86_400.0
@@ -89,6 +90,8 @@ class Settings:
     retention: float = KLING_RETENTION
     #: Serve ``GET``/``POST /tasks`` (many tasks in one query); off: they answer 404 like a host without them.
     tasks_query: bool = True
+    #: The billing export bills this many times the units a task's record shows (``testing.billing``).
+    charge_factor: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("denied_models", "ip_allowlist"):
@@ -98,7 +101,7 @@ class Settings:
         for name, allowed in (("image_index_mode", IMAGE_INDEX_MODES), ("progress", PROGRESS_MODES)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)} (got {getattr(self, name)!r})")
-        for name in ("latency", "delay", "image_ttl", "retention"):
+        for name in ("latency", "delay", "image_ttl", "retention", "charge_factor"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"{name} must be >= 0 (got {value!r})")

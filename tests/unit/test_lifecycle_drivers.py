@@ -19,6 +19,7 @@ import airflow_provider_kling.operators as operators_package
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.lifecycle.poll import wait_for_task
 from airflow_provider_kling.models.requests import REQUEST_KINDS
+from airflow_provider_kling.models.requests.lip_sync import FaceScanRequest
 from airflow_provider_kling.operators.base import KlingTaskOperator
 from airflow_provider_kling.operators.batch import KlingBatchOperator
 from tests.unit.task_context import RecordingTaskInstance, first_trigger_event, make_context
@@ -43,6 +44,15 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "video-to-audio": {"video_url": "https://example.com/a.mp4", "bgm_prompt": "jazz"},
     "motion-control": {"image": URL, "video": "https://example.com/a.mp4", "character_orientation": "image"},
     "avatar": {"image": URL, "audio_id": "tts-1"},
+    "lip-sync": {
+        "session_id": None,
+        "face_id": "0",
+        "audio_id": "tts-1",
+        "sound_end_time": 3000,
+        "sound_insert_time": 0,
+    },
+    "text-to-speech": {"text": "hello there", "voice_id": "oversea_male1"},
+    "subject-completion": {"element_frontal_image": URL},
 }
 #: XCom fields that name one task rather than describe it (they differ between two tasks).
 IDENTITY = {
@@ -79,6 +89,8 @@ def fields_of(kind: str) -> dict[str, Any]:
     if kind not in EXAMPLES:
         pytest.fail(f"request kind {kind!r} has no example here: add one to EXAMPLES")
     fields = dict(EXAMPLES[kind])
+    if "session_id" in fields:  # a face scan's session (lip sync)
+        fields["session_id"] = KlingHook().answer(FaceScanRequest.build(video_url=URL)).session_id
     if "video_id" in fields:  # a video the simulator made (Kling extends only its own videos)
         hook = KlingHook()
         source = hook.create_task(REQUEST_KINDS["text2video"].build(prompt="a source clip"))
@@ -116,7 +128,7 @@ def run_single(kind: str, fields: dict[str, Any], out: Path, *, deferrable: bool
             **fields,
         )
     context = make_context(RecordingTaskInstance(dag_id="kling_lifecycle_drivers", task_id=task_id))
-    if not deferrable:
+    if not deferrable or getattr(REQUEST_KINDS[kind], "answers_at_once", False):  # nothing to wait for
         return operator.execute(context)
     with pytest.raises(TaskDeferred) as deferred:
         operator.execute(context)

@@ -93,7 +93,7 @@ def test_every_declared_python_module_exists() -> None:
 
 def test_task_kling_image_and_kling_video_are_declared_and_import_to_decorator_factories() -> None:
     decorators = get_provider_info()["task-decorators"]
-    assert [decorator["name"] for decorator in decorators] == ["kling_image", "kling_video"]
+    assert [decorator["name"] for decorator in decorators] == ["kling_image", "kling_video", "kling_audio"]
     for decorator in decorators:
         module_name, _, attribute = decorator["class-name"].rpartition(".")
         factory = getattr(importlib.import_module(module_name), attribute)
@@ -109,6 +109,7 @@ def test_kling_connection_type_names_the_hook() -> None:
 def test_kling_connection_form_declares_timeouts_retries_and_proxy_as_extras() -> None:
     conn_fields = kling_connection_type()["conn-fields"]
     assert {name: field["schema"]["type"] for name, field in conn_fields.items()} == {
+        "region": ["string", "null"],
         "connect_timeout": ["number", "null"],
         "read_timeout": ["number", "null"],
         "max_retries": ["integer", "null"],
@@ -117,6 +118,7 @@ def test_kling_connection_form_declares_timeouts_retries_and_proxy_as_extras() -
         "webhook_secret": ["string", "null"],
     }
     assert conn_fields["webhook_secret"]["schema"]["format"] == "password"
+    assert "do not cross regions (UNCONFIRMED)" in conn_fields["region"]["description"]
     assert all(field["label"] for field in conn_fields.values())
 
 
@@ -213,6 +215,7 @@ def test_airflow_providers_widgets_shows_kling_conn_fields_as_extras(airflow_say
     rows = airflow_cli_json(airflow_says, "providers widgets")
     kling_fields = {row["connection_parameter_name"] for row in rows if row["package_name"] == DISTRIBUTION}
     assert kling_fields == {
+        "extra__kling__region",
         "extra__kling__connect_timeout",
         "extra__kling__read_timeout",
         "extra__kling__max_retries",

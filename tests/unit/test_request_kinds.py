@@ -36,8 +36,8 @@ def refused(cls: type, **fields: object) -> str:
 
 
 def test_every_kind_has_its_own_path_and_is_found_by_name():
-    # 5 image kinds, 8 video kinds and 2 audio kinds; 4 video kinds also have a model-path endpoint
-    assert len(REQUEST_KINDS) == 15 and len(set(ENDPOINT_PATHS)) == 19
+    # 6 image kinds, 9 video kinds and 3 audio kinds; 4 video kinds also have a model-path endpoint
+    assert len(REQUEST_KINDS) == 18 and len(set(ENDPOINT_PATHS)) == 22
     assert request_class("expand") is ExpandImageRequest
     assert endpoint_path("/v1/images/kolors-virtual-try-on") == VirtualTryOnRequest.path
     with pytest.raises(ValueError, match="unknown Kling request kind 'outpaint': one of generations"):

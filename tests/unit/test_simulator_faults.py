@@ -104,6 +104,7 @@ def test_counters_count_each_kind_of_call_per_key(
         "callbacks": 0,
         "faults": 1,
         "costs": 0,
+        "billing": 0,
     }
     assert kling_simulator.counters() == {kling_simulator.key_fingerprint("test-key"): counters}
     kling_simulator.reset_counters()

@@ -151,6 +151,15 @@ def test_every_kind_builds_from_its_required_fields_alone_with_its_models_defaul
             "character_orientation": "image",
         },
         "avatar": {"image": FRAME, "sound_file": "https://example.com/a.mp3"},
+        "lip-sync": {
+            "session_id": "s",
+            "face_id": "0",
+            "audio_id": "a",
+            "sound_end_time": 2000,
+            "sound_insert_time": 0,
+        },
+        "text-to-speech": {"text": "hi", "voice_id": "oversea_male1"},
+        "subject-completion": {"element_frontal_image": FRAME},
     }
     assert set(minimal) == set(REQUEST_KINDS)
     for kind, fields in minimal.items():

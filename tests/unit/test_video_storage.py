@@ -264,8 +264,9 @@ def test_media_of_says_what_each_request_kind_makes():
         "video-effects",
         "motion-control",
         "avatar",
+        "lip-sync",
     }
-    assert audios == {"text-to-audio", "video-to-audio"}
+    assert audios == {"text-to-audio", "video-to-audio", "text-to-speech"}
     assert all(media_of(kind) is IMAGE for kind in set(REQUEST_KINDS) - videos - audios)
     with pytest.raises(ValueError, match="unknown Kling request kind 'storyboard'"):
         media_of("storyboard")

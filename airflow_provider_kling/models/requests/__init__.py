@@ -12,10 +12,13 @@ from airflow_provider_kling.models.requests.avatar import AvatarRequest
 from airflow_provider_kling.models.requests.base import KlingTaskRequest, WatermarkInfo
 from airflow_provider_kling.models.requests.expand import ExpandImageRequest, expansion_for_aspect_ratio
 from airflow_provider_kling.models.requests.generations import ImageGenerationRequest
+from airflow_provider_kling.models.requests.lip_sync import LipSyncRequest
 from airflow_provider_kling.models.requests.motion_control import MotionControlRequest
 from airflow_provider_kling.models.requests.multi_image import MultiImageRequest
 from airflow_provider_kling.models.requests.omni_image import OmniImageRequest
+from airflow_provider_kling.models.requests.subject_completion import SubjectCompletionRequest
 from airflow_provider_kling.models.requests.text_to_audio import TextToAudioRequest
+from airflow_provider_kling.models.requests.text_to_speech import TextToSpeechRequest
 from airflow_provider_kling.models.requests.video_base import KlingVideoRequest
 from airflow_provider_kling.models.requests.video_effects import VideoEffectsRequest
 from airflow_provider_kling.models.requests.video_extend import VideoExtendRequest
@@ -46,6 +49,9 @@ REQUEST_KINDS: Mapping[str, type[KlingTaskRequest]] = {
         VideoToAudioRequest,
         MotionControlRequest,
         AvatarRequest,
+        LipSyncRequest,
+        TextToSpeechRequest,
+        SubjectCompletionRequest,
     )
 }
 #: Every endpoint path this provider speaks (each kind's paths in every style).
@@ -117,12 +123,15 @@ __all__ = [
     "ImageToVideoRequest",
     "KlingTaskRequest",
     "KlingVideoRequest",
+    "LipSyncRequest",
     "MotionControlRequest",
     "MultiImageRequest",
     "MultiImageToVideoRequest",
     "OmniImageRequest",
     "OmniVideoRequest",
+    "SubjectCompletionRequest",
     "TextToAudioRequest",
+    "TextToSpeechRequest",
     "TextToVideoRequest",
     "VideoEffectsRequest",
     "VideoExtendRequest",

@@ -11,6 +11,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -71,12 +72,23 @@ class WatermarkInfo(BaseModel):
     enabled: StrictBool
 
 
+#: An element's 64-bit id: an int, or a string of digits (as XCom carries it), read exactly; a float is
+#: refused (it may have lost digits already).
+ElementId = Annotated[
+    StrictInt,
+    Field(gt=0),
+    BeforeValidator(
+        lambda value: int(value) if isinstance(value, str) and value.strip().isdigit() else value
+    ),
+]
+
+
 class ElementReference(BaseModel):
     """One ``element_list`` item: an element of Kling's element library, by id."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    element_id: Annotated[StrictInt, Field(gt=0)]
+    element_id: ElementId
 
 
 class ImageItem(BaseModel):

@@ -26,6 +26,7 @@ from airflow_provider_kling.models.requests.base import (
     SETTINGS,
     V1_ONLY,
     Contents,
+    ElementId,
     KlingTaskRequest,
     WatermarkInfo,
     Wire,
@@ -177,7 +178,7 @@ AUDIO = Annotated[
     Field(description="native (or True), off (or False); original keeps a reference video's sound."),
 ]
 ELEMENT_IDS = Annotated[
-    list[int] | None,
+    list[ElementId] | None,
     Wire(
         v1="element_list",
         to_v1=objects_of("element_id"),

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
-from airflow_provider_kling.models.requests.base import SETTING, TOP, V1_ONLY, Wire
+from airflow_provider_kling.models.requests.base import SETTING, TOP, V1_ONLY, ElementId, Wire
 from airflow_provider_kling.models.requests.video_base import (
     AUDIO,
     CFG_SCALE,
@@ -57,7 +57,9 @@ class TextToVideoRequest(KlingVideoRequest):
     camera_control: Annotated[CameraControl | None, V1_ONLY] = Field(
         default=None, description="A preset type, or simple with one movement in [-10, 10] (/v1 models)."
     )
-    element_ids: Annotated[list[int] | None, Wire(v1="element_list", to_v1=objects_of("element_id"))] = Field(
+    element_ids: Annotated[
+        list[ElementId] | None, Wire(v1="element_list", to_v1=objects_of("element_id"))
+    ] = Field(
         default=None,
         min_length=1,
         max_length=MAX_VIDEO_ELEMENTS,
