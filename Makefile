@@ -4,6 +4,7 @@
 #   line (3.1), in .venv-3.1;
 #   make line AIRFLOW_LINE=3.2 does the same for another tested line;
 #   make middle: on the line between (3.2), only the tests of what differs there (MIDDLE_TESTS).
+# Skips are listed with their reason (the browser test skips without Chromium: apt-get install chromium).
 # The tests run on PYTEST_WORKERS pytest-xdist workers (PYTEST_WORKERS=0: in this process) and print
 # the 15 slowest; PYTEST_ARGS picks tests (default: all of tests/).
 # make constraints: regenerate constraints/ from fresh venvs (after a dependency changes in pyproject.toml).
@@ -30,7 +31,7 @@ export PYTHONWARNINGS ?= ignore
 # Workers: more than the 2 cores of a small machine, since a test often waits on a subprocess or a
 # server. --dist loadscope: a unit module's tests on one worker, end-to-end tests one by one (tests/conftest.py).
 PYTEST_WORKERS ?= 4
-PYTEST_OPTS := -q -p no:cacheprovider --durations=15 -rfE \
+PYTEST_OPTS := -q -p no:cacheprovider --durations=15 -rfEs \
 	$(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadscope)
 
 .PHONY: install test lint typecheck unit demo line lowest middle constraints constraints-one check-constraints dist docs bench clean

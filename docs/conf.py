@@ -32,9 +32,19 @@ nitpick_ignore_regex = [(r"py:.*", r"(?s).*")]  # (?s): a target may span lines
 autodoc_default_options = {"members": True, "show-inheritance": True, "ignore-module-all": True}
 autodoc_typehints = "none"
 autodoc_member_order = "bysource"
-html_theme = "alabaster"
+# Airflow's own docs theme (sphinx-airflow-theme, a dev dependency); _templates drops what belongs to
+# airflow.apache.org (its event banner, page rating and "suggest a change" links), _static/kling.css
+# wraps long names in the side bars and lets code blocks scroll.
+html_theme = "sphinx_airflow_theme"
+html_theme_options = {
+    "navbar_links": [{"href": "index", "text": "Documentation"}],
+    "hide_website_buttons": True,
+}
 html_title = "airflow-provider-kling"
-html_static_path: list[str] = []
+html_sidebars = {"**": ["globaltoc.html", "searchbox.html"]}
+templates_path = ["_templates"]
+html_static_path = ["_static"]
+html_css_files = ["kling.css"]
 
 # Values the prose quotes, taken from the code.
 from airflow_provider_kling.get_provider_info import DEFAULT_BASE_URL  # noqa: E402

@@ -107,3 +107,22 @@ def test_unknown_image_is_404(kling_simulator: KlingSimulator) -> None:
 
     assert httpx.get(url.replace("/1.png", "/7.png").replace("/0.png", "/7.png")).status_code == 404
     assert httpx.get(f"{kling_simulator.base_url}/images/123/0.png").status_code == 404
+
+
+def test_an_image_carries_its_prompts_words_in_a_bitmap_font() -> None:
+    width, height, raw = read_png(make_png("hi there", 0, 256, 144))
+    rows = [raw[y * (1 + width * 3) + 1 : (y + 1) * (1 + width * 3)] for y in range(height)]
+    scale, top = 2, height - 9 * 2 - 2  # one line of 9-pixel cells at twice their size, a pixel margin
+
+    def inked(char_position: int, column: int, row: int) -> bool:
+        x, y = (2 + char_position * 6 + column) * scale, top + scale + row * scale
+        return rows[y][x * 3 : x * 3 + 3] == b"\x20\x20\x20"
+
+    # "H": its first row inks columns 0 and 4; its middle row (the bar) all five.
+    assert [inked(0, column, 0) for column in range(5)] == [True, False, False, False, True]
+    assert all(inked(0, column, 3) for column in range(5))
+    # "I": a centred stem; the space after the word is blank, the band around it white.
+    assert [inked(1, column, 2) for column in range(5)] == [False, False, True, False, False]
+    assert not any(inked(2, column, row) for column in range(5) for row in range(7))
+    assert rows[top][:3] == b"\xff\xff\xff"
+    assert make_png("hi there", 0, 256, 144) != make_png("hi where", 0, 256, 144)

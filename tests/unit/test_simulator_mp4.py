@@ -55,3 +55,37 @@ def test_a_cut_file_fails_the_parser():
     data = mp4.make_mp4("a", 5)
     with pytest.raises(ValueError, match="past the end"):
         mp4.read_boxes(data[:-10])
+
+
+def test_each_second_is_a_real_h264_frame_and_the_frames_change():
+    data = mp4.make_mp4("a lighthouse", seconds=5, width=128, height=72)
+    (_, moov, mdat) = mp4.read_boxes(data)
+    stbl = _child(data, _child(data, _child(data, _child(data, moov, b"trak"), b"mdia"), b"minf"), b"stbl")
+    avc1 = _child(data, _child(data, stbl, b"stsd"), b"avc1", skip=8)
+    avcc = _child(data, avc1, b"avcC", skip=78)
+    record = data[avcc[1] : avcc[2]]
+    # The SPS says baseline profile, level 3.0; the PPS follows it.
+    (sps_length,) = struct.unpack(">H", record[6:8])
+    assert record[8:12] == b"\x67\x42\xc0\x1e" and record[8 + sps_length + 3] == 0x68
+    bits = "".join(f"{byte:08b}" for byte in record[12 : 8 + sps_length])
+
+    def ue(at: int) -> tuple[int, int]:  # an Exp-Golomb code at bit ``at``: (value, next bit)
+        zeros = bits.index("1", at) - at
+        return int(bits[at + zeros : at + 2 * zeros + 1], 2) - 1, at + 2 * zeros + 1
+
+    at = 0
+    for _ in range(4):  # sps id, log2 max frame num, picture order count type, reference frames
+        _, at = ue(at)
+    width_mbs, at = ue(at + 1)
+    height_mbs, at = ue(at)
+    assert (width_mbs + 1, height_mbs + 1) == (8, 5)  # 128 x 80 macroblocks' pixels, cropped to 72
+    frames, position = [], mdat[1]
+    while position < mdat[2]:
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        frames.append(data[position + 4 : position + 4 + length])
+        position += 4 + length
+    assert len(frames) == 5
+    assert all(frame[0] == 0x65 for frame in frames)  # each an IDR picture (a key frame)
+    assert all(len(frame) > 40 * 384 for frame in frames)  # 40 macroblocks of uncompressed samples
+    assert len(set(frames)) == 5  # the square moves: no two frames alike
+    assert len(data) < 100_000  # small: uncompressed 128x80 frames, one a second
