@@ -18,3 +18,16 @@ MAX_PAGE_NUM = 1000
 
 #: The Airflow connection every hook, operator, sensor and trigger uses when given none.
 DEFAULT_CONN_ID = "kling_default"
+
+#: Default of ``on_content_policy``.
+DEFAULT_ON_CONTENT_POLICY = "fail"
+#: Default of ``max_regenerations``: new Kling tasks after Kling-side failures, per request. Such
+#: failures are usually transient; this bounds the spend to 3 tasks per request whatever
+#: Airflow's ``retries`` says.
+DEFAULT_MAX_REGENERATIONS = 2
+#: Default of ``regenerate_expired``: a resumed task whose results are gone fails.
+DEFAULT_REGENERATE_EXPIRED = False
+#: Seconds between polls of a wait (``lifecycle.poll``), on every operator.
+DEFAULT_POLL_INTERVAL = 10.0
+#: Seconds a wait lasts: an image task takes about 30 s; 30 minutes leaves room for queueing.
+DEFAULT_TIMEOUT = 1800.0

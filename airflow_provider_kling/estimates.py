@@ -12,7 +12,7 @@ from typing import Any
 
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
 from airflow_provider_kling.kinds import RequestKind
-from airflow_provider_kling.models.requests import REQUEST_KINDS
+from airflow_provider_kling.models.requests import REQUEST_KINDS, kind_defaults
 from airflow_provider_kling.models.task import KlingTask, TaskStatus
 from airflow_provider_kling.spend import Budget, format_units, sum_units, units_of
 from airflow_provider_kling.unit_prices import (
@@ -20,20 +20,15 @@ from airflow_provider_kling.unit_prices import (
     Prices,
     Purchase,
     UnitRule,
+    check_price_table,
     price_in,
 )
-from airflow_provider_kling.unit_prices import check_price_table as _check_price_table
 
 #: Every kind's unit rule and stand-in prices, as its request class declares them.
 UNIT_RULES: Mapping[str, UnitRule] = {kind: cls.unit_rule for kind, cls in REQUEST_KINDS.items()}
 STAND_IN_PRICES: Mapping[str, Prices] = {
     kind: cls.stand_in_prices for kind, cls in REQUEST_KINDS.items() if cls.stand_in_prices
 }
-
-
-def check_price_table(table: Any) -> dict[str, dict[str, dict[str, float]]]:
-    """A user's ``price_table`` checked: ``{kind: {model: {tier: units >= 0}}}``, else ValueError."""
-    return _check_price_table(table, REQUEST_KINDS)
 
 
 #: Where an estimate's price came from, and how messages name it.
@@ -72,9 +67,7 @@ def request_fields(request: Any) -> tuple[str, dict[str, Any]]:
             for name, value in _units_basis(model, fields).items():
                 if value is not None:
                     fields.setdefault(name, value)
-        for name, info in model.model_fields.items():
-            if name not in fields and info.default is not None and not info.is_required():
-                fields[name] = info.default
+        fields = {**kind_defaults(kind), **fields}
     return kind, fields
 
 

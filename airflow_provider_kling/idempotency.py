@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from airflow_provider_kling.errors import KlingRequestValidationError
-from airflow_provider_kling.kinds import RequestKind
 
 if TYPE_CHECKING:
     from airflow_provider_kling.models.requests import KlingTaskRequest
@@ -39,15 +38,12 @@ def _short_hash(text: str, length: int) -> str:
 def request_fingerprint(request: KlingTaskRequest) -> str:
     """A 12-hex-digit hash of every validated field that changes the output.
 
-    Taken from ``request.to_json()`` minus :data:`NOT_OUTPUT_FIELDS`, plus the request kind for
-    every endpoint but image generation, so a field added to a request model is covered without a
-    change here and the same fields sent to two endpoints are two requests.
+    Taken from ``request.to_json()`` minus :data:`NOT_OUTPUT_FIELDS`, plus the request kind, so a
+    field added to a request model is covered without a change here and the same fields sent to two
+    endpoints are two requests.
     """
     body = {key: value for key, value in request.to_json().items() if key not in NOT_OUTPUT_FIELDS}
-    kind = getattr(type(request), "kind", RequestKind.GENERATIONS)
-    if kind != RequestKind.GENERATIONS:
-        # The endpoint is part of what is made (image generation's fingerprints stay as they were).
-        body["\x00kind"] = kind
+    body["\x00kind"] = request.kind
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return _short_hash(canonical, 12)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from airflow_provider_kling.errors import KlingRequestValidationError, KlingStorageError
 from airflow_provider_kling.models.reference_image import MAX_REFERENCE_IMAGE_BYTES, checked_image
+from airflow_provider_kling.models.requests.base import first_output
 
 #: A URI with a scheme; http(s) URLs go to Kling as they are.
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -70,13 +71,12 @@ def read_image(value: Any, where: str, conn_id: str | None = None) -> str:
 def first_image_of_result(value: Any, where: str) -> Any:
     """An image task's whole XCom result (``{"task_id", "images": [...]}``) stands for its first
     image, so ``image=upstream.output`` chains two Kling tasks; anything else is returned as is."""
-    if not isinstance(value, Mapping) or "images" not in value or value.get("path") or value.get("url"):
-        return value
-    if not value["images"]:
-        raise KlingRequestValidationError(
-            f"{where}: Kling task {value.get('task_id', '?')}'s result lists no image"
-        )
-    return value["images"][0]
+    if isinstance(value, Mapping) and (value.get("path") or value.get("url")):
+        return value  # one image of a result, not the result
+    try:
+        return first_output(value, "images")
+    except ValueError as exc:
+        raise KlingRequestValidationError(f"{where}: {exc}") from None
 
 
 def _resolve(value: Any, where: str, conn_id: str | None) -> Any:

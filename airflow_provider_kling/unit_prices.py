@@ -10,7 +10,7 @@ images at the simulator's figures (Kling's own pages price Image 3.0 at 8 units 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -150,9 +150,9 @@ def price_in(table: Mapping[str, Prices], purchase: Purchase) -> float | None:
     return None
 
 
-def check_price_table(table: Any, kinds: Collection[str]) -> dict[str, dict[str, dict[str, float]]]:
-    """A user's ``price_table`` checked: ``{kind: {model: {tier: units >= 0}}}`` (a kind of ``kinds``),
-    else ValueError."""
+def check_price_table(table: Any) -> dict[str, dict[str, dict[str, float]]]:
+    """A user's ``price_table`` checked: ``{kind: {model: {tier: units >= 0}}}``, else ValueError."""
+    kinds = [kind.value for kind in RequestKind]
     if not isinstance(table, Mapping):
         raise ValueError(
             f"price_table must be a mapping {{kind: {{model: {{tier: units}}}}}} (got {table!r})"

@@ -1,207 +1,364 @@
-"""Concurrent duplicate callbacks against the real receiver and recorder on a SQLite metadata DB.
+"""Concurrent duplicates, replays and throughput of the callback receiver in a real deployment.
 
-Two receiver apps (two api-server workers: each its own replay memory and recorder) on loopback
-ports, recording through Airflow's asset manager into a freshly migrated SQLite database. Each
-trial sends, from 20 threads at once and alternating between the two workers:
+PostgreSQL and ``airflow api-server --workers 2`` (``callbacks_deployment.py``), the ``kling``
+connection with a webhook secret, the assets ``kling://kling_default/tasks`` and ``.../pipe1``
+active as a DAG declaring them would make them. Parts (``--parts``):
 
-- ``ids``: the same signed task body under 20 new webhook ids;
-- ``same-id``: the same delivery (one webhook id) 20 times;
+- ``concurrency``: per trial, the same signed task body under 20 new webhook ids at once (``ids``),
+  and one delivery 20 times at once (``same-id``), each sender on its own connection; counts the
+  asset events of that task (the goal: exactly 1 each, in every trial) and the answers' codes;
+- ``replay``: a delivery recorded on ``tasks``, then replayed unchanged with ``?asset=pipe1``
+  (4 times, new connections: both workers); counts the task's events (the goal: 1, none on pipe1);
+- ``hostile``: every hostile input of issue 31 once (unsigned and signed ``\u00b2\u00b3`` timestamps,
+  JSON nested 100,000 deep, ``?asset=pipe1%0a``, 300 KiB, a bad signature, an unknown connection,
+  units ``1e999``/``NaN``/4,000 digits, a client gone mid-body, ``--flood`` random connection ids);
+  the answers, and the tracebacks in the api-server's log (the goal: all 4xx, 0 tracebacks);
+- ``throughput``: ``--callbacks`` terminal callbacks of distinct tasks from ``--clients``
+  concurrent clients, once with no recent event and once after ``--recent`` recent events on
+  the asset (written straight into the database); callbacks/s and p50/p99 ms of the answers.
 
-and counts the asset events recorded for that task (the goal: 1) and the answers' status codes.
-SQLite serialises writers, so some answers are 503 ("database is locked", nothing recorded: the
-sender sends again); PostgreSQL with a real api-server is what the issue's figures need.
+``--before <commit>`` runs the same parts on that commit's provider (``git archive`` into
+``build/``) after the current checkout's, each in a fresh database.
 
-``--recent N`` then measures the recorder alone: the median and worst milliseconds of recording
-200 new terminal callbacks one after another, with no recent event and with N recent events on
-the asset (the cost per callback must not grow with recent traffic).
-
-    python benchmarks/callbacks_concurrent_duplicates.py [--trials 10] [--senders 20] [--recent 2000]
+    python benchmarks/callbacks_concurrent_duplicates.py [--trials 10] [--senders 20]
+        [--callbacks 2000] [--clients 20] [--recent 10000] [--parts concurrency,replay,throughput]
+        [--before 000d1a2] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import json
 import os
-import socket
+import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from callbacks_deployment import BUILD, ROOT, Deployment
+
 SECRET = "whsec_" + base64.b64encode(b"benchmark-secret-of-32-bytes!!!!").decode()
-URI = "kling://kling_default/tasks"
+CONNECTION = json.dumps(
+    {"conn_type": "kling", "host": "http://127.0.0.1:9", "password": "k", "extra": {"webhook_secret": SECRET}}
+)
+SUPERSCRIPT = "\u00b2\u00b3".encode()  # a header's bytes as sent: UTF-8 (httpx sends only ASCII str)
+TASKS, PIPE1 = "kling://kling_default/tasks", "kling://kling_default/pipe1"
 
 
-def _serve(app: Any) -> tuple[str, Any, threading.Thread]:
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="error", access_log=False, lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    return f"http://127.0.0.1:{sock.getsockname()[1]}", server, thread
+def task_body(task_id: str, **fields: Any) -> bytes:
+    task = {
+        "task_id": task_id,
+        "task_status": "succeed",
+        "task_info": {},
+        "task_result": {"images": [{"index": 0, "url": f"https://cdn.example/{task_id}.png"}]},
+        **fields,
+    }
+    return json.dumps(task).encode()
 
 
-def recorder_latency(recent: int) -> dict[str, list[float]]:
-    """Median and worst ms of 200 records on a fresh asset, then after ``recent`` more events."""
-    from airflow.assets.manager import asset_manager
+def signed(webhook_id: str, body: bytes) -> dict[str, str]:
+    import hashlib
+    import hmac
+
+    timestamp = int(time.time())
+    key = base64.b64decode(SECRET.removeprefix("whsec_"))
+    mac = hmac.new(key, f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return {
+        "content-type": "application/json",
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": "v1," + base64.b64encode(mac).decode(),
+    }
+
+
+# What runs in the deployment's environment (its database, its provider) ---------------------
+def activate_assets() -> None:
     from airflow.models.asset import AssetActive, AssetModel
     from airflow.utils.session import create_session
 
-    from airflow_provider_kling.callbacks.recorder import AirflowAssetEvents
-
-    uri = "kling://kling_default/latency"
     with create_session() as session:
-        asset = AssetModel(name=uri, uri=uri)
-        session.add(asset)
-        session.flush()
-        session.add(AssetActive.for_asset(asset))
-    recorder, figures = AirflowAssetEvents(), {}
-
-    def extra(task_id: str) -> dict[str, Any]:
-        return {
-            "kling_task_id": task_id,
-            "status": "succeed",
-            "conn_id": "kling_default",
-            "webhook_id": task_id,
-        }
-
-    for label, filler in (("fresh", 0), (f"after {recent} recent events", recent)):
-        with create_session() as session:
-            model = session.query(AssetModel).filter(AssetModel.uri == uri).one()
-            for n in range(filler):
-                asset_manager.register_asset_change(
-                    asset=model, extra=extra(f"fill-{n}"), session=session, source_is_api=True
-                )
-        times = []
-        for n in range(200):
-            started = time.perf_counter()
-            recorder.record(uri, extra(f"{label}-{n}"))
-            times.append((time.perf_counter() - started) * 1000)
-        times.sort()
-        figures[label] = [round(times[len(times) // 2], 1), round(times[-1], 1)]
-    return figures
+        for uri in (TASKS, PIPE1):
+            if session.query(AssetModel).filter(AssetModel.uri == uri).count():
+                continue
+            asset = AssetModel(name=uri, uri=uri)
+            session.add(asset)
+            session.flush()
+            session.add(AssetActive.for_asset(asset))
 
 
-def child(trials: int, senders: int, recent: int) -> None:
-    import httpx
-    from airflow.models.asset import AssetActive, AssetEvent, AssetModel
+def events_of(task_id: str) -> Counter[str]:
+    """The task's asset events by asset URI."""
+    from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    from airflow_provider_kling.callbacks.receiver import CallbackConnection, create_receiver_app
-    from airflow_provider_kling.callbacks.signature import parse_secrets, signature
-
     with create_session() as session:
-        asset = AssetModel(name=URI, uri=URI)
-        session.add(asset)
-        session.flush()
-        session.add(AssetActive.for_asset(asset))
-    keys = tuple(secret.key for secret in parse_secrets(SECRET))
+        rows = session.execute(
+            select(AssetModel.uri, AssetEvent.extra)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetEvent.extra["kling_task_id"].as_string() == task_id)
+        ).all()
+    return Counter(uri for uri, _ in rows)
 
-    def lookup(conn_id: str) -> CallbackConnection | None:
-        return (
-            CallbackConnection(conn_id=conn_id, keys=keys, extras={}) if conn_id == "kling_default" else None
+
+def add_recent_events(count: int) -> None:
+    """``count`` events of distinct tasks on ``tasks``, recorded now (and their keys, where the
+    provider has its key table)."""
+    from datetime import UTC, datetime
+
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import insert, inspect, select, text
+
+    if not count:
+        return
+    now = datetime.now(UTC)
+    with create_session() as session:
+        asset_id = session.scalar(select(AssetModel.id).where(AssetModel.uri == TASKS))
+        extras = [
+            {"kling_task_id": f"recent-{n}", "status": "succeed", "conn_id": "kling_default",
+             "webhook_id": f"msg_recent_{n}", "image_urls": [f"https://cdn.example/recent-{n}.png"]}
+            for n in range(count)
+        ]  # fmt: skip
+        session.execute(
+            insert(AssetEvent), [{"asset_id": asset_id, "extra": e, "timestamp": now} for e in extras]
         )
+        if inspect(session.get_bind()).has_table("kling_callback_key"):
+            session.execute(
+                text("INSERT INTO kling_callback_key VALUES (:c, :t, :s, :a, :w, :r)"),
+                [{"c": "kling_default", "t": e["kling_task_id"], "s": "succeed", "a": TASKS,
+                  "w": e["webhook_id"], "r": now} for e in extras],
+            )  # fmt: skip
 
-    workers = [_serve(create_receiver_app(connections=lookup)) for _ in range(2)]
 
-    def events_of(task_id: str) -> int:
-        with create_session() as session:
-            rows = session.scalars(select(AssetEvent.extra)).all()
-            return sum(
-                1 for extra in rows if isinstance(extra, dict) and extra.get("kling_task_id") == task_id
-            )
-
-    def body(task_id: str) -> bytes:
-        task = {
-            "task_id": task_id,
-            "task_status": "succeed",
-            "task_info": {},
-            "task_result": {"images": [{"index": 0, "url": f"https://cdn.example/{task_id}.png"}]},
-        }
-        return json.dumps(task).encode()
-
-    def send(n: int, payload: bytes, webhook_id: str, start: threading.Barrier, codes: list[int]) -> None:
-        timestamp = int(time.time())
-        headers = {
-            "content-type": "application/json",
-            "webhook-id": webhook_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": "v1," + signature(keys[0], webhook_id, timestamp, payload),
-        }
+def concurrency(url: str, trials: int, senders: int) -> dict[str, Any]:
+    def send(payload: bytes, webhook_id: str, start: threading.Barrier, codes: list[int]) -> None:
+        headers = signed(webhook_id, payload)
         start.wait()
-        answer = httpx.post(
-            f"{workers[n % 2][0]}/callbacks/kling_default", content=payload, headers=headers, timeout=60
-        )
-        codes.append(answer.status_code)
+        try:
+            codes.append(httpx.post(url, content=payload, headers=headers, timeout=60).status_code)
+        except httpx.HTTPError as exc:
+            codes.append(type(exc).__name__)  # type: ignore[arg-type]
 
-    results: dict[str, list[int]] = {"ids": [], "same-id": []}
-    statuses: dict[str, Counter[int]] = {"ids": Counter(), "same-id": Counter()}
+    events: dict[str, list[int]] = {"ids": [], "same-id": []}
+    answers: dict[str, Counter[Any]] = {"ids": Counter(), "same-id": Counter()}
     for trial in range(trials):
-        for mode in ("ids", "same-id"):
-            task_id = f"{mode}-{trial}"
-            payload, codes = body(task_id), []
-            start = threading.Barrier(senders)
-            threads = [
-                threading.Thread(
-                    target=send,
-                    args=(
-                        n,
-                        payload,
-                        f"msg_{task_id}_{n}" if mode == "ids" else f"msg_{task_id}",
-                        start,
-                        codes,
-                    ),
-                )
-                for n in range(senders)
-            ]
+        for mode in events:
+            task_id, codes = f"{mode}-{trial}-{time.time_ns()}", []
+            payload, start = task_body(task_id), threading.Barrier(senders)
+            ids = [f"msg_{task_id}_{n}" if mode == "ids" else f"msg_{task_id}" for n in range(senders)]
+            threads = [threading.Thread(target=send, args=(payload, i, start, codes)) for i in ids]
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join()
-            results[mode].append(events_of(task_id))
-            statuses[mode].update(codes)
-    for _, server, thread in workers:
-        server.should_exit = True
-        thread.join(timeout=10)
-    answers = {k: dict(v) for k, v in statuses.items()}
-    latency = recorder_latency(recent) if recent else {}
-    print(json.dumps({"events_per_trial": results, "answers": answers, "record_ms_median_max": latency}))
+            events[mode].append(sum(events_of(task_id).values()))
+            answers[mode].update(codes)
+    return {"events_per_trial": events, "answers": {k: dict(v) for k, v in answers.items()}}
+
+
+def replay(url: str) -> dict[str, Any]:
+    task_id = f"replayed-{time.time_ns()}"
+    payload = task_body(task_id)
+    headers = signed(f"msg_{task_id}", payload)
+    first = httpx.post(url, content=payload, headers=headers, timeout=60).status_code
+    replays = [
+        httpx.post(url, params={"asset": "pipe1"}, content=payload, headers=headers, timeout=60).status_code
+        for _ in range(4)
+    ]
+    return {"first": first, "replays": replays, "events": dict(events_of(task_id))}
+
+
+def hostile(url: str, flood: int) -> dict[str, Any]:
+    """Every hostile input of the issue, once each: the answers (each must be a 4xx)."""
+    import socket
+    import uuid
+    from urllib.parse import urlsplit
+
+    def post(
+        body: bytes, headers: dict[str, str], params: dict[str, str] | None = None, to: str = url
+    ) -> int:
+        return httpx.post(to, params=params, content=body, headers=headers, timeout=60).status_code
+
+    body = task_body("hostile-1")
+    deep = (
+        b'{"task_id": "hostile-2", "task_status": "succeed", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    )
+    answers: dict[str, Any] = {
+        "unsigned, timestamp \u00b2\u00b3": post(body, {"webhook-id": "m", "webhook-timestamp": SUPERSCRIPT}),
+        "signed, timestamp \u00b2\u00b3": post(
+            body, {**signed("m1", body), "webhook-timestamp": SUPERSCRIPT}
+        ),
+        "signed JSON nested 100,000 deep": post(deep, signed("m2", deep)),
+        "?asset=pipe1%0a": post(body, signed("m3", body), {"asset": "pipe1\n"}),
+        "body over 256 KiB": post(b" " * (300 * 1024), signed("m4", b" " * (300 * 1024))),
+        "bad signature, known connection": post(body, {**signed("m5", body), "webhook-signature": "v1,AAAA"}),
+        "unknown connection": post(body, signed("m6", body), to=url.rsplit("/", 1)[0] + "/nobody"),
+        "connection id with a newline": post(body, signed("m7", body), to=url + "%0a"),
+    }
+    for units in ("1e999", "NaN", "9" * 4000):
+        units_body = task_body(f"hostile-units-{len(units)}", final_unit_deduction=units)
+        answers[f"signed units {units[:8]}"] = post(units_body, signed(f"m-units-{len(units)}", units_body))
+    address = urlsplit(url)
+    with socket.create_connection((address.hostname, address.port)) as sock:  # gone mid-body
+        sock.sendall(f"POST {address.path} HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n{{".encode())
+    answers["client gone mid-body"] = "no answer to read"
+    started, codes = time.perf_counter(), Counter()
+    with httpx.Client(timeout=60) as http:
+        for _ in range(flood):
+            codes[http.post(url.rsplit("/", 1)[0] + f"/{uuid.uuid4().hex}", content=body).status_code] += 1
+    answers[f"{flood} random connection ids"] = {
+        "answers": dict(codes),
+        "per_second": round(flood / (time.perf_counter() - started)),
+    }
+    time.sleep(1)  # the disconnected request's log line
+    return answers
+
+
+def cpu_seconds(root: int) -> float:
+    """CPU seconds of ``root``'s process tree: each live process's own and its reaped children's."""
+    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = fields
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in stats:
+            total += sum(int(value) for value in stats[pid][11:15])  # utime stime cutime cstime
+        todo += children.get(pid, [])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def throughput(url: str, callbacks: int, clients: int, label: str, pids: dict[str, int]) -> dict[str, Any]:
+    async def run() -> tuple[list[float], Counter[Any], float]:
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for n in range(callbacks):
+            queue.put_nowait(n)
+        times: list[float] = []
+        codes: Counter[Any] = Counter()
+
+        async def client() -> None:
+            async with httpx.AsyncClient(timeout=120) as http:
+                while not queue.empty():
+                    n = queue.get_nowait()
+                    payload = task_body(f"{label}-{n}")
+                    headers = signed(f"msg_{label}_{n}", payload)
+                    started = time.perf_counter()
+                    try:
+                        codes[(await http.post(url, content=payload, headers=headers)).status_code] += 1
+                    except httpx.HTTPError as exc:
+                        codes[type(exc).__name__] += 1
+                    times.append((time.perf_counter() - started) * 1000)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        return times, codes, time.perf_counter() - started
+
+    cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    times, codes, wall = asyncio.run(run())
+    cpu = {name: cpu_seconds(pid) - cpu[name] for name, pid in pids.items()}
+    times.sort()
+    return {
+        "cpu ms per callback": {name: round(seconds * 1000 / callbacks, 2) for name, seconds in cpu.items()},
+        "per_second": round(callbacks / wall, 1),
+        "p50_ms": round(times[len(times) // 2]),
+        "p99_ms": round(times[int(len(times) * 0.99) - 1]),
+        "answers": dict(codes),
+        "load average": round(os.getloadavg()[0], 1),
+    }
+
+
+def child(args: argparse.Namespace) -> None:
+    url = f"{args.api_url}/kling/callbacks/kling_default"
+    activate_assets()
+    parts, figures = args.parts.split(","), {}
+    if "concurrency" in parts:
+        figures["concurrency"] = concurrency(url, args.trials, args.senders)
+    if "replay" in parts:
+        figures["replay"] = replay(url)
+    if "hostile" in parts:
+        figures["hostile"] = hostile(url, args.flood)
+    if "throughput" in parts:
+        pids = dict(zip(("api-server", "postgresql"), map(int, args.pids.split(",")), strict=True))
+        throughput(url, 2 * args.clients, args.clients, "warm-up", pids)  # apps built, connections open
+        figures["throughput fresh"] = throughput(url, args.callbacks, args.clients, "fresh", pids)
+        add_recent_events(args.recent)
+        figures[f"throughput after {args.recent} recent"] = throughput(
+            url, args.callbacks, args.clients, "busy", pids
+        )
+    print(json.dumps(figures))
+
+
+def run_on(source: Path, label: str, args: argparse.Namespace) -> dict[str, Any]:
+    state = BUILD / f"deployment-{label}"
+    shutil.rmtree(state, ignore_errors=True)  # a fresh database and log
+    with Deployment(state, source=source, env={"AIRFLOW_CONN_KLING_DEFAULT": CONNECTION}) as deployment:
+        postmaster = int((deployment.data / "postmaster.pid").read_text().split()[0])
+        options = {"--api-url": deployment.api_url, "--parts": args.parts, "--trials": args.trials,
+                   "--senders": args.senders, "--recent": args.recent, "--callbacks": args.callbacks,
+                   "--clients": args.clients, "--flood": args.flood,
+                   "--pids": f"{deployment.processes['api-server'].pid},{postmaster}"}  # fmt: skip
+        command = [sys.executable, __file__, "--child", *(str(x) for pair in options.items() for x in pair)]
+        done = subprocess.run(command, env=deployment.env, capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"the benchmark's client failed:\n{done.stderr[-3000:]}")
+        log = (deployment.logs / "api-server.log").read_text(errors="replace")
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    figures["tracebacks in the api-server log"] = log.count("Traceback")
+    return figures
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--senders", type=int, default=20)
-    parser.add_argument("--recent", type=int, default=0)
+    parser.add_argument("--callbacks", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--recent", type=int, default=10000)
+    parser.add_argument("--parts", default="concurrency,replay,hostile,throughput")
+    parser.add_argument("--flood", type=int, default=2000, help="random connection ids in the hostile part")
+    parser.add_argument("--before", help="also run on this commit's provider (e.g. 000d1a2)")
+    parser.add_argument("--json", action="store_true", help="one JSON line of every figure")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--api-url", help=argparse.SUPPRESS)
+    parser.add_argument("--pids", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.trials, args.senders, args.recent)
+        child(args)
         return
-    with tempfile.TemporaryDirectory() as home:
-        env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
-        env.update(
-            AIRFLOW_HOME=home,
-            AIRFLOW__CORE__LOAD_EXAMPLES="False",
-            AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{Path(home) / 'airflow.db'}",
-            PYTHONWARNINGS="ignore",
-        )
-        airflow = str(Path(sys.executable).parent / "airflow")
-        subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
-        command = [sys.executable, __file__, "--child", "--trials", str(args.trials)]
-        command += ["--senders", str(args.senders), "--recent", str(args.recent)]
-        subprocess.run(command, env=env, check=True)
+    results = {"current": run_on(ROOT, "current", args)}
+    if args.before:
+        before = BUILD / f"before-{args.before}"
+        if not before.exists():
+            before.mkdir(parents=True)
+            archive = subprocess.run(
+                ["git", "-C", str(ROOT), "archive", args.before], check=True, capture_output=True
+            )
+            subprocess.run(["tar", "-x", "-C", str(before)], input=archive.stdout, check=True)
+        results[args.before] = run_on(before, "before", args)
+    if args.json:
+        print(json.dumps(results))
+        return
+    for label, figures in results.items():
+        print(f"== {label}")
+        for part, value in figures.items():
+            print(f"  {part}: {json.dumps(value)}")
 
 
 if __name__ == "__main__":

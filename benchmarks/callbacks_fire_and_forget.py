@@ -18,6 +18,20 @@ delivered, and the CPU seconds of this process while it ran.
 
     python benchmarks/callbacks_fire_and_forget.py [--requests 1000] [--slots 50] [--latency 5]
         [--poll-interval 1] [--read-interval 0.2] [--modes polling,callbacks]
+
+``--deployment`` runs the shipped pipeline in a real deployment instead (``callbacks_deployment.py``:
+PostgreSQL, LocalExecutor, ``airflow api-server --workers 2``, scheduler, DAG processor,
+triggerer): a fire-and-forget ``KlingBatchOperator`` DAG of ``--requests`` prompts and the shipped
+``kling_catalogue_on_callback`` consumer, once per ``--kills`` entry: the api-server killed
+(SIGKILL) that many seconds once the first results are stored, then started again (0: never).
+The simulator retries each callback ``--attempts`` times (doubling from 0.5 s, at most 30 s
+apart). Per run: the tasks created, the images stored once, twice or more, the tasks lost (no
+image once ``--settle`` seconds pass without a new image and no consumer run is left), creates per
+item, the consumer's runs. Tasks whose worker lost the api-server are found after 60 s
+(``task_instance_heartbeat_timeout``; Airflow's default is 300 s).
+
+    python benchmarks/callbacks_fire_and_forget.py --deployment [--requests 40] [--slots 8]
+        [--latency 5] [--kills 0,20,40] [--attempts 12]
 """
 
 from __future__ import annotations
@@ -204,6 +218,112 @@ def run_callbacks(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     }
 
 
+FIRE_AND_FORGET = """
+import pendulum
+from airflow.sdk import DAG
+from airflow_provider_kling.operators.batch import KlingBatchOperator
+
+with DAG("bench_fire_and_forget", schedule=None, start_date=pendulum.datetime(2025, 1, 1, tz="UTC")):
+    KlingBatchOperator(
+        task_id="create", requests=[f"benchmark prompt {{n}}" for n in range({requests})], slots={slots},
+        output_path=None, callback_url="receiver", wait_for_completion=False, poll_interval=1.0,
+        retries=2, retry_delay=pendulum.duration(seconds=10),
+    )
+"""
+
+
+def stored_images(images: Path) -> dict[str, int]:
+    """Images stored per Kling task id, in every run of the consumer."""
+    counts: dict[str, int] = {}
+    for path in images.glob("kling_catalogue_on_callback/*/store_results_*_*.png"):
+        task_id = path.stem.removeprefix("store_results_").rsplit("_", 1)[0]
+        counts[task_id] = counts.get(task_id, 0) + 1
+    return counts
+
+
+def run_deployment(args: argparse.Namespace, kill_for: int) -> dict[str, Any]:
+    """The shipped pipeline in a real deployment, the api-server killed for ``kill_for`` seconds."""
+    import shutil
+    import signal
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from callbacks_deployment import BUILD, Deployment
+
+    state = BUILD / f"deployment-consumer-{kill_for}"
+    shutil.rmtree(state, ignore_errors=True)
+    dags, images = state / "dags", state / "images"
+    dags.mkdir(parents=True)
+    shutil.copy(ROOT / "dags_examples" / "kling_catalogue_on_callback.py", dags)
+    (dags / "bench_fire_and_forget.py").write_text(
+        FIRE_AND_FORGET.format(requests=args.requests, slots=args.slots)
+    )
+    process, base_url = start_simulator(state / "ready", args.slots, args.latency)
+    root = base_url.removesuffix("/kling")
+    httpx.post(f"{root}/_sim/callbacks", json={"max_attempts": args.attempts}, timeout=10).raise_for_status()
+    api_port = 18320
+    extra = {"callback_base_url": f"http://127.0.0.1:{api_port}", "webhook_secret": SECRET}
+    connection = {"conn_type": "kling", "host": base_url, "password": API_KEY, "extra": extra}
+    env = {"AIRFLOW_CONN_KLING_DEFAULT": json.dumps(connection), "KLING_OUTPUT_DIR": str(images),
+           # a task whose worker lost the api-server is found after 60 s, not Airflow's default 300 s
+           "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60"}  # fmt: skip
+    components = ("dag-processor", "scheduler", "triggerer")
+    try:
+        with Deployment(state, api_port=api_port, components=components, dags=dags, env=env) as deployment:
+            deadline = time.monotonic() + 300
+            while (
+                "bench_fire_and_forget"
+                not in deployment.airflow("dags", "list", "-o", "plain").stdout.decode()
+            ):
+                if time.monotonic() > deadline:
+                    raise SystemExit("the DAGs were not parsed")
+                time.sleep(3)
+            for dag_id in ("kling_catalogue_on_callback", "bench_fire_and_forget"):
+                deployment.airflow("dags", "unpause", dag_id)
+            start = time.monotonic()
+            deployment.airflow("dags", "trigger", "bench_fire_and_forget")
+            killed, runs = False, b"[]"
+            last, changed = {}, time.monotonic()
+            while time.monotonic() - start < args.timeout:
+                stored = stored_images(images)
+                if kill_for and not killed and stored:
+                    deployment.stop_process("api-server", signal.SIGKILL)
+                    time.sleep(kill_for)
+                    deployment.start_process("api-server")
+                    killed = True
+                if stored != last:
+                    last, changed = stored, time.monotonic()
+                runs = deployment.airflow(
+                    "dags", "list-runs", "kling_catalogue_on_callback", "-o", "json"
+                ).stdout
+                busy = any(run["state"] in ("queued", "running") for run in json.loads(runs or b"[]"))
+                if time.monotonic() - changed > args.settle and not busy:
+                    break  # nothing new stored for a while, and no consumer run left to finish
+                time.sleep(5)
+    finally:
+        counters = httpx.get(f"{root}/_sim/counters", params={"api_key": API_KEY}, timeout=10).json()
+        tasks = httpx.get(f"{root}/_sim/tasks", timeout=10).json()
+        process.terminate()
+        process.wait(10)
+    created = [task["task_id"] for task in tasks]
+    stored = stored_images(images)
+    states: dict[str, int] = {}
+    for run in json.loads(runs or b"[]"):
+        states[run["state"]] = states.get(run["state"], 0) + 1
+    return {
+        "api-server killed for": kill_for,
+        "tasks created": len(created),
+        "stored once": sum(1 for task in created if stored.get(task) == 1),
+        "stored twice or more": sum(1 for task in created if stored.get(task, 0) > 1),
+        "lost": sum(1 for task in created if task not in stored),
+        "creates per item": round(counters["creates"] / args.requests, 2),
+        "callbacks delivered": counters["callbacks"],
+        "consumer runs": states,
+        "tracebacks in the api-server log": (state / "logs" / "api-server.log")
+        .read_text(errors="replace")
+        .count("Traceback"),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
@@ -212,7 +332,20 @@ def main() -> int:
     parser.add_argument("--poll-interval", type=float, default=1.0)
     parser.add_argument("--read-interval", type=float, default=0.2)
     parser.add_argument("--modes", default="polling,callbacks")
+    parser.add_argument("--deployment", action="store_true", help="the shipped pipeline, real deployment")
+    parser.add_argument("--kills", default="0,20,40", help="seconds the api-server is down, one run each")
+    parser.add_argument("--attempts", type=int, default=12, help="the simulator's attempts per callback")
+    parser.add_argument(
+        "--settle", type=float, default=60.0, help="done: no new image and no run for this long"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=1200.0, help="seconds a deployment run may take at most"
+    )
     args = parser.parse_args()
+    if args.deployment:
+        for kill_for in (int(kill) for kill in args.kills.split(",")):
+            print(json.dumps(run_deployment(args, kill_for)), flush=True)
+        return 0
     figures_out = os.fdopen(os.dup(1), "w", buffering=1)
     quiet = os.open(os.devnull, os.O_WRONLY)
     os.dup2(quiet, 1)

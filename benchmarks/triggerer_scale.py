@@ -20,15 +20,19 @@ pages, so their cost grows with it; ``GET /tasks`` asks only for the waiting tas
 poll); ``clients`` counts ``httpx.AsyncClient`` objects built in the triggerer; ``stalls`` counts
 event-loop stalls over 0.2 s (a watchdog coroutine that should wake every 50 ms), with the longest.
 
-Lateness is from the moment the task ended in the simulator to the moment the (fake) supervisor
-received the event (the runner syncs with its supervisor about once a second). RSS per trigger is
-(peak RSS - RSS before the first trigger) / K, after importing what the kind's triggers use; CPU per
-trigger is the child's CPU time from the first trigger to the last event, / K. Prints figures and
-ratios to ``http``; asserts nothing. The CPU is shared with whatever else runs on the machine.
+Lateness is from the moment the task ended in the simulator (or the hand-over, for a task that ended
+while the K tasks were still being created: ``ended_before`` counts them) to the moment the (fake)
+supervisor received the event (the runner syncs with its supervisor about once a second). RSS per
+trigger is (peak RSS - RSS before the first trigger) / K, after importing what the kind's triggers
+use; CPU per trigger is the child's CPU time from the first trigger to the last event, / K. Prints
+figures and ratios to ``http``; asserts nothing. The CPU is shared with whatever else runs on the
+machine.
 
     python benchmarks/triggerer_scale.py [--k 100 1000 2000] [--kinds kling kling-by-id http]
     python benchmarks/triggerer_scale.py --k 1000 10000 --kinds kling kling-tasks --others 50000 \
         --task-seconds 60 --poll-seconds 10
+    python benchmarks/triggerer_scale.py --k 10000 --kinds kling-tasks --others 50000 \
+        --task-seconds 60 --poll-seconds 10 --before OLD_CHECKOUT   # old code and this one, side by side
 """
 
 from __future__ import annotations
@@ -135,14 +139,22 @@ class Sampler(threading.Thread):
 
 
 def run_kind(
-    kind: str, k: int, root: str, base_url: str, workdir: Path, seed: int, args: argparse.Namespace
+    kind: str,
+    k: int,
+    root: str,
+    base_url: str,
+    workdir: Path,
+    seed: int,
+    args: argparse.Namespace,
+    code: str = "",
 ) -> dict[str, Any]:
     import httpx
 
     rng = random.Random(seed)
     task_ids = create_tasks(root, base_url, k, rng, args.task_seconds, args.others)
     polls = [round(rng.uniform(*args.poll_seconds), 2) for _ in task_ids]
-    plan, out = workdir / f"{kind}-{k}.plan.json", workdir / f"{kind}-{k}.out.json"
+    name = f"{kind}-{k}{'-' + code if code else ''}"
+    plan, out = workdir / f"{name}.plan.json", workdir / f"{name}.out.json"
     plan.write_text(json.dumps({"kind": kind, "task_ids": task_ids, "polls": polls, "root": root}))
     env = {
         **os.environ,
@@ -157,9 +169,11 @@ def run_kind(
             }
         ),
         "AIRFLOW_CONN_KLING_HTTP": json.dumps({"conn_type": "http", "host": root}),
-        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join(
+            [str(HERE), *([args.before] if code == "before" else []), os.environ.get("PYTHONPATH", "")]
+        ),
     }
-    with open(workdir / f"{kind}-{k}.log", "wb") as log:
+    with open(workdir / f"{name}.log", "wb") as log:
         child = subprocess.Popen(
             [sys.executable, __file__, "--child", str(plan), str(out)], env=env, stdout=log, stderr=log
         )
@@ -168,19 +182,25 @@ def run_kind(
         child.wait()
         sampler.done.set()
     if child.returncode != 0 or not out.exists():
-        raise SystemExit(f"{kind} K={k}: the child failed; see {workdir / f'{kind}-{k}.log'}")
+        raise SystemExit(f"{name}: the child failed; see {workdir / f'{name}.log'}")
     result = json.loads(out.read_text())
     with httpx.Client(timeout=60) as client:
         ended = {t["task_id"]: t["updated_at"] / 1000 for t in client.get(f"{root}/_sim/tasks").json()}
         requests = client.get(f"{root}/_sim/counters", params={"api_key": API_KEY}).json()["requests"]
-    lateness = sorted(max(0.0, at - ended[task_id]) for task_id, at in result["events"].items())
+    # From the task's end, or from the hand-over for a task that ended before it (creating K tasks
+    # takes a while): such tasks are found at the first polls, as after a triggerer restart.
+    handover = result["started"]
+    lateness = sorted(
+        max(0.0, at - max(ended[task_id], handover)) for task_id, at in result["events"].items()
+    )
     durations = {t: ended[t] for t in task_ids}
     polls_if_fixed = sum(
         max(1.0, (durations[t] - result["started"]) / p) for t, p in zip(task_ids, polls, strict=True)
     )
     mean_poll = statistics.fmean(polls)
     return {
-        "kind": kind,
+        "kind": kind + (f"@{code}" if code else ""),
+        "ended_before": sum(ended[t] < handover for t in task_ids),
         "k": k,
         "others": args.others,
         "poll": mean_poll,
@@ -201,6 +221,7 @@ def run_kind(
         "stalls": result["stalls"],
         "stall_max": result["stall_max"],
         "stall_times": result["stall_times"],
+        "gc_pauses": result["gc_pauses"],
         "blocked_warnings": result["blocked_warnings"],
         "wall_seconds": result["wall_seconds"],
     }
@@ -210,6 +231,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     columns = [
         ("kind", "{}"),
         ("k", "{}"),
+        ("ended_before", "{}"),
         ("events", "{}"),
         ("peak_rss_mib", "{:.0f}"),
         ("rss_per_trigger_kib", "{:.1f}"),
@@ -249,6 +271,17 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         ]
         late = f"lateness max {row['lateness_max']:.1f}s vs {peer['lateness_max']:.1f}s"
         print(f"{row['kind']} / http at K={row['k']}: {', '.join(ratios)}, {late}")
+    for row in rows:
+        old = by_key.get((row["kind"].replace("@after", "@before"), row["k"]))
+        if row["kind"].endswith("@after") and old is not None:
+            print(
+                f"{row['kind'].removesuffix('@after')} K={row['k']}, before -> after: lateness max "
+                f"{old['lateness_max']:.1f} -> {row['lateness_max']:.1f} s, stalls over {STALL_SECONDS} s "
+                f"{old['stalls']} (longest {old['stall_max']:.2f} s) -> "
+                f"{row['stalls']} ({row['stall_max']:.2f} s), requests per task per interval "
+                f"{old['requests_vs_one_per_interval']:.3f} -> {row['requests_vs_one_per_interval']:.3f}, "
+                f"CPU per trigger {old['cpu_per_trigger_ms']:.1f} -> {row['cpu_per_trigger_ms']:.1f} ms"
+            )
 
 
 def main() -> int:
@@ -265,6 +298,9 @@ def main() -> int:
     parser.add_argument(
         "--poll-seconds", type=float, nargs="+", default=list(POLL_SECONDS), help="one value, or a range"
     )
+    parser.add_argument(
+        "--before", metavar="DIR", help="also run each kind on the package checked out in DIR, side by side"
+    )
     parser.add_argument("--child", nargs=2, metavar=("PLAN", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -278,18 +314,20 @@ def main() -> int:
         flush=True,
     )
     rows = []
+    codes = ["before", "after"] if args.before else [""]
     with tempfile.TemporaryDirectory(prefix="triggerer-scale-") as tmp:
         workdir = Path(tmp)
         simulator, base_url = start_simulator(workdir / "ready")
         root = base_url.removesuffix("/kling")
         try:
             for k in args.k:
-                for kind in args.kinds:
-                    rows.append(run_kind(kind, k, root, base_url, workdir, args.seed + k, args))
+                for kind, code in ((kind, code) for kind in args.kinds for code in codes):
+                    rows.append(run_kind(kind, k, root, base_url, workdir, args.seed + k, args, code))
                     print_table(rows[-1:])
                     if rows[-1]["stall_times"]:
                         print(
-                            f"  stalls at (s after the triggers were handed over): {rows[-1]['stall_times']}"
+                            f"  stalls at (s after the hand-over): {rows[-1]['stall_times']}; "
+                            f"full garbage collections over {STALL_SECONDS} s: {rows[-1]['gc_pauses']}"
                         )
         finally:
             simulator.terminate()
@@ -360,8 +398,27 @@ async def watch_stalls(stalls: list[tuple[float, float]]) -> None:
             stalls.append((time.time(), late))
 
 
+def watch_collections() -> list[float]:
+    """Seconds of each full (generation 2) garbage collection over STALL_SECONDS, from now on."""
+    import gc
+
+    pauses: list[float] = []
+    started = [0.0]
+
+    def timed(phase: str, info: dict[str, int]) -> None:
+        if info["generation"] == 2:
+            if phase == "start":
+                started[0] = time.perf_counter()
+            elif (took := time.perf_counter() - started[0]) > STALL_SECONDS:
+                pauses.append(round(took, 2))
+
+    gc.callbacks.append(timed)
+    return pauses
+
+
 def child_main(plan_path: Path, out_path: Path) -> int:
     plan = json.loads(plan_path.read_text())
+    collections = watch_collections()
     clients = count_clients()
     stalls: list[tuple[float, float]] = []
     from airflow.executors.workloads import RunTrigger
@@ -446,7 +503,12 @@ def child_main(plan_path: Path, out_path: Path) -> int:
     total = len(workloads)
     runner = FakeSupervisorRunner()
     wall0 = time.monotonic()
-    runner.run()
+    if os.environ.get("TRIGGERER_SCALE_PROFILE"):  # a cProfile of the child, to find where its CPU goes
+        import cProfile
+
+        cProfile.runctx("runner.run()", globals(), {"runner": runner}, os.environ["TRIGGERER_SCALE_PROFILE"])
+    else:
+        runner.run()
     out_path.write_text(
         json.dumps(
             {
@@ -461,6 +523,7 @@ def child_main(plan_path: Path, out_path: Path) -> int:
                 "clients": clients[0],
                 "stalls": len(stalls),
                 "stall_max": max((late for _, late in stalls), default=0.0),
+                "gc_pauses": collections,
                 # when each stall happened, in seconds after the triggers were handed over
                 "stall_times": [round(at - state["started"], 1) for at, _ in stalls],
                 "wall_seconds": time.monotonic() - wall0,

@@ -25,7 +25,7 @@ from airflow_provider_kling.errors import (
     KlingRateLimitError,
     create_never_reached_kling,
 )
-from airflow_provider_kling.lifecycle import Outcome, outcome_of
+from airflow_provider_kling.lifecycle.policy import Outcome, outcome_of
 from airflow_provider_kling.lifecycle.poll import over_error_budget, poll_step
 from airflow_provider_kling.spend import Budget, units_of
 

@@ -29,7 +29,8 @@ from airflow_provider_kling.errors import KlingError, KlingNotFoundError
 from airflow_provider_kling.hooks.task_queries import tasks_support
 from airflow_provider_kling.hooks.wire import MODEL_PATH, Route
 from airflow_provider_kling.idempotency import generation_external_task_id, with_external_task_id
-from airflow_provider_kling.lifecycle import FailurePolicy, decide, newest_generation
+from airflow_provider_kling.lifecycle.policy import FailurePolicy
+from airflow_provider_kling.lifecycle.reconcile import decide, newest_generation
 from airflow_provider_kling.models.task_query import MAX_LIMIT, MAX_TASK_IDS, TASKS_PATH, TaskSearch
 
 if TYPE_CHECKING:

@@ -134,9 +134,10 @@ def task_of_event(extra: Mapping[str, Any]) -> dict[str, Any]:
 
 
 #: How many times a task reads the callback asset's events before the read's error is its own,
-#: and how long it waits before the first read again (doubling each time): one api-server
-#: restart (a few seconds) is absorbed, a longer outage still fails the try.
-EVENT_READ_ATTEMPTS = 4
+#: and how long it waits before the first read again (doubling each time): 6 reads span 62 s, so
+#: an api-server down for up to about a minute is absorbed (measured: 20 s and 40 s kills, where 4
+#: reads, 14 s, failed the try at 40 s); a longer outage still fails the try.
+EVENT_READ_ATTEMPTS = 6
 EVENT_READ_DELAY = 2.0
 #: Errors of the caller's own making, which reading again would not change.
 _NOT_TRANSIENT = (KeyError, TypeError, AttributeError, NameError)

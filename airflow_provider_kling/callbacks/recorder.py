@@ -17,23 +17,29 @@ replay onto another asset of the connection; Airflow 3.1 and 3.2 have none).
 
 The asset must exist: a DAG must declare it (as a schedule or an outlet). An asset no DAG
 declares is :attr:`Outcome.NO_ASSET`: nothing is recorded, the receiver answers 404, and the
-task is left to the sweep (Kling's retries, if any, would find it once the DAG is deployed).
+task is left to the sweep (Kling's retries, if any, would find it once the DAG is deployed). The
+active assets of a URI are read once per :data:`ASSET_CACHE_SECONDS` (the asset manager reads
+the asset again when it records: one query per callback fewer).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Protocol
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, insert
+from sqlalchemy import Column, DateTime, MetaData, String, Table, and_, insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 log = logging.getLogger(__name__)
 
+#: How long the active assets of a URI are reused before they are read again (as connections are):
+#: an asset no DAG declares any more still takes events for up to this long.
+ASSET_CACHE_SECONDS = 30.0
 #: One row per terminal callback recorded: its key is the primary key.
 CALLBACK_KEYS = Table(
     "kling_callback_key",
@@ -67,9 +73,13 @@ def callback_key(extra: Mapping[str, Any]) -> tuple[str, str, str]:
 class AirflowAssetEvents:
     """Records through Airflow's asset manager, in one transaction per callback with its key's row."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._table_ready = False
         self._lock = threading.Lock()
+        self._clock = clock
+        #: Active assets by URI, with the time they were read (absence is not kept: a DAG deployed
+        #: meanwhile is seen on the next callback).
+        self._assets: dict[str, tuple[float, list[Any]]] = {}
 
     def _ensure_table(self) -> None:
         """Create :data:`CALLBACK_KEYS` once per process (another worker may be creating it too)."""
@@ -98,13 +108,17 @@ class AirflowAssetEvents:
         self._ensure_table()
         conn_id, kling_task_id, status = callback_key(extra)
         with create_session() as session:
-            assets = session.scalars(
-                select(AssetModel)
-                .join(
-                    AssetActive, (AssetActive.name == AssetModel.name) & (AssetActive.uri == AssetModel.uri)
+            read_at, assets = self._assets.get(asset_uri, (0.0, []))
+            if self._clock() - read_at >= ASSET_CACHE_SECONDS or not assets:
+                active = AssetActive.name == AssetModel.name, AssetActive.uri == AssetModel.uri
+                assets = list(  # rows of (name, uri): how the asset manager finds an asset (3.1 to 3.3)
+                    session.execute(
+                        select(AssetModel.name, AssetModel.uri)
+                        .join(AssetActive, and_(*active))
+                        .where(AssetModel.uri == asset_uri)
+                    )
                 )
-                .where(AssetModel.uri == asset_uri)
-            ).all()
+                self._assets[asset_uri] = (self._clock(), assets)
             if not assets:
                 log.warning(
                     "Kling callback: no active asset %s (no DAG declares it): nothing recorded", asset_uri
@@ -125,8 +139,11 @@ class AirflowAssetEvents:
             except IntegrityError:
                 session.rollback()
                 return Outcome.DUPLICATE
-            for asset in assets:
-                asset_manager.register_asset_change(
+            for asset in assets:  # the asset manager reads the asset again by its name and URI
+                if not asset_manager.register_asset_change(
                     asset=asset, extra=dict(extra), session=session, source_is_api=True
-                )
+                ):  # deleted since it was read: nothing recorded
+                    session.rollback()
+                    self._assets.pop(asset_uri, None)
+                    return Outcome.NO_ASSET
         return Outcome.RECORDED

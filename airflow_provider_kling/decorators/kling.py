@@ -36,8 +36,13 @@ from airflow.sdk.definitions._internal.types import SET_DURING_EXECUTION
 from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.get_provider_info import get_provider_info
 from airflow_provider_kling.kinds import RequestKind
-from airflow_provider_kling.operators.base import KlingTaskOperator, fail_fast, request_models
+from airflow_provider_kling.operators.base import (
+    FromRequest,
+    KlingTaskOperator,
+    fail_fast,
+)
 from airflow_provider_kling.operators.kling import KlingImageGenerationOperator
+from airflow_provider_kling.operators.lazy import request_models
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import TaskDecorator
@@ -48,13 +53,15 @@ _DEFER_KWARG = "kling_request"
 
 
 def required_fields(operator_class: type[KlingTaskOperator]) -> tuple[str, ...]:
-    """The operator's request arguments without a default: the function must return them."""
+    """The operator's request arguments without a default: the function must return them (those its
+    own ``__init__`` names without a default, and the fields its request requires)."""
     parameters = inspect.signature(operator_class.__init__).parameters
-    return tuple(
+    named = tuple(
         name
         for name in operator_class.request_arguments
         if name in parameters and parameters[name].default is inspect.Parameter.empty
     )
+    return (*named, *operator_class.required_arguments)
 
 
 def returned_fields(returned: Any, where: str, operator_class: type[KlingTaskOperator]) -> dict[str, Any]:
@@ -224,7 +231,9 @@ def make_kling_task_decorator(
         "kling_operator": operator_class,
         "kling_media_of": media_of,
         "custom_operator_name": f"@task.{name}",
-        "template_fields": (*DecoratedOperator.template_fields, *operator_class.template_fields),
+        "template_fields": FromRequest(
+            lambda cls: (*DecoratedOperator.template_fields, *operator_class.template_fields)
+        ),
         "template_fields_renderers": {
             **DecoratedOperator.template_fields_renderers,
             **operator_class.template_fields_renderers,

@@ -15,11 +15,10 @@ found by the kind it declares: a new video kind needs no change here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from airflow_provider_kling.decorators.kling import make_kind_task_decorator
-from airflow_provider_kling.operators.base import KlingTaskOperator, request_models
+from airflow_provider_kling.operators.lazy import request_models
 from airflow_provider_kling.operators.video import (
     KlingImageToVideoOperator,
     KlingTextToVideoOperator,
@@ -33,31 +32,19 @@ if TYPE_CHECKING:
 
 #: The operator of a prompt alone, and the one of a request with a frame.
 _FROM_TEXT, _FROM_FRAMES = KlingTextToVideoOperator, KlingImageToVideoOperator
-#: Every argument of the two operators, each once, in the order they are sent.
-_ARGUMENTS = tuple(dict.fromkeys((*_FROM_FRAMES.request_arguments, *_FROM_TEXT.request_arguments)))
 
 
 class KlingPromptOrImageToVideoOperator(KlingVideoTaskOperator):
     """
     Text-to-video, or image-to-video when given a frame: the operator behind ``@task.kling_video``.
-    It takes the arguments of :class:`KlingTextToVideoOperator` and
-    :class:`KlingImageToVideoOperator`; the request is that kind's, with its rules (an
-    ``aspect_ratio`` with an image is refused, as image-to-video has none).
+    It takes the fields of both request kinds (a field is required when both require it); the
+    request is that kind's, with its rules (an ``aspect_ratio`` with an image is refused, as
+    image-to-video has none).
     """
 
     request_kind = _FROM_TEXT.request_kind
-    #: The kinds this operator builds, the one chosen per request (read by the docs' tables).
+    #: The kinds this operator builds, the one chosen per request (its fields and the docs' tables).
     request_kinds: ClassVar[tuple[str, ...]] = (_FROM_TEXT.request_kind, _FROM_FRAMES.request_kind)
-    request_arguments = _ARGUMENTS
-    template_fields: Sequence[str] = tuple(
-        dict.fromkeys((*_FROM_FRAMES.template_fields, *_FROM_TEXT.template_fields))
-    )
-
-    def __init__(self, **kwargs: Any) -> None:
-        fields = {name: kwargs.pop(name, None) for name in _ARGUMENTS}
-        super().__init__(**kwargs)  # an argument neither endpoint has is refused here, named
-        for name, value in fields.items():
-            setattr(self, name, value)
 
     def build_request(self, context: Context) -> KlingTaskRequest:
         fields = self.request_fields(context)
@@ -66,8 +53,6 @@ class KlingPromptOrImageToVideoOperator(KlingVideoTaskOperator):
         self.request_kind = (_FROM_FRAMES if framed else _FROM_TEXT).request_kind
         return super().build_request(context)
 
-
-assert set(KlingTaskOperator.template_fields) <= set(KlingPromptOrImageToVideoOperator.template_fields)
 
 _KlingVideoDecoratedOperator, kling_video_task = make_kind_task_decorator(
     KlingPromptOrImageToVideoOperator, "kling_video"

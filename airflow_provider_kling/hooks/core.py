@@ -4,15 +4,15 @@ As httpx splits ``BaseClient`` from ``Client``/``AsyncClient``, :class:`KlingCor
 modes share: settings and credentials, building a request (URL, key or JWT, body, query, timeouts
 clamped to the deadline), reading the answer, and the retry loop. A call yields an
 :class:`ApiRequest` (and gets the :class:`Answer` or the sender's :class:`KlingConnectionError`
-back) or seconds to sleep; :func:`drive` runs it with a blocking sender, :func:`adrive` with an
-async one. The task calls are in :mod:`.wire`, :mod:`.task_queries` and :mod:`.create`.
+back) or seconds to sleep; :func:`adrive` runs it with an async sender, :func:`drive` (the same
+driver, run blocking) with a blocking one. The task calls: :mod:`.wire`, :mod:`.task_queries`, :mod:`.create`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict, TypeVar, Unpack
 
@@ -100,21 +100,6 @@ Reply = Answer | KlingConnectionError | None
 Steps = Generator[ApiRequest | float, Reply, T]
 
 
-def drive(steps: Steps[T], send: Callable[[ApiRequest], Reply], sleep: Callable[[float], None]) -> T:
-    """Run ``steps`` with a blocking sender and sleep."""
-    reply: Reply = None
-    try:
-        while True:
-            step = steps.send(reply)
-            if isinstance(step, ApiRequest):
-                reply = send(step)
-            else:
-                reply = None
-                sleep(step)
-    except StopIteration as done:
-        return done.value
-
-
 async def adrive(
     steps: Steps[T],
     send: Callable[[ApiRequest], Awaitable[Reply]],
@@ -132,6 +117,31 @@ async def adrive(
                 await sleep(step)
     except StopIteration as done:
         return done.value
+
+
+def as_async(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """``function`` (a blocking call) as a coroutine function, for :func:`run_blocking`."""
+
+    async def call(*args: Any) -> T:
+        return function(*args)
+
+    return call
+
+
+def run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine whose awaits are all :func:`as_async` calls: each async driver is also the
+    blocking one (it never suspends, so no event loop is needed)."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coroutine.close()
+    raise RuntimeError("a blocking run awaited something that suspends")
+
+
+def drive(steps: Steps[T], send: Callable[[ApiRequest], Reply], sleep: Callable[[float], None]) -> T:
+    """Run ``steps`` with a blocking sender and sleep (:func:`adrive`, run blocking)."""
+    return run_blocking(adrive(steps, as_async(send), as_async(sleep)))
 
 
 def blocking(function: Callable[[], T]) -> Steps[T]:

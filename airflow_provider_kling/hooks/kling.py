@@ -8,9 +8,10 @@ the injected ``clock``. requests, httpx and PyJWT are imported on first use.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import inspect
+from collections.abc import Awaitable, Callable, Iterable
 from functools import cached_property, partial
-from typing import TYPE_CHECKING, Any, BinaryIO, Unpack
+from typing import TYPE_CHECKING, Any, BinaryIO, ParamSpec, TypeVar, Unpack
 
 from airflow.sdk import BaseHook
 
@@ -40,9 +41,9 @@ from airflow_provider_kling.hooks.create import create_steps
 from airflow_provider_kling.hooks.download import open_download
 from airflow_provider_kling.hooks.resources import KlingResourcesMixin
 from airflow_provider_kling.hooks.retry import RetryPolicy
-from airflow_provider_kling.hooks.task_queries import complete_steps, get_tasks_steps
+from airflow_provider_kling.hooks.task_queries import get_tasks_steps
 from airflow_provider_kling.hooks.transport import asend, build_session, send
-from airflow_provider_kling.hooks.wire import Route, tasks_query_steps
+from airflow_provider_kling.hooks.wire import Route
 from airflow_provider_kling.models.account import AccountCosts, costs_from_data
 from airflow_provider_kling.storage import IMAGE, VIDEO, MediaKind
 
@@ -61,6 +62,9 @@ if TYPE_CHECKING:
 
 __all__ = ["GENERATIONS_PATH", "Clock", "KlingConnectionSettings", "KlingHook"]
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 
 class At(Limits, total=False):
     """Where a task call goes (with :class:`~.core.Limits`, how long it may take): ``endpoint``, the
@@ -75,6 +79,26 @@ def _where(at: At) -> tuple[Route, Limits]:
     """The route and the limits of a task call's keywords."""
     route = Route.at(at.get("endpoint", GENERATIONS_PATH), at.get("api_style"))
     return route, Limits(deadline=at.get("deadline"), max_wait=at.get("max_wait"))
+
+
+def twins(steps_of: Callable[P, Steps[R]]) -> tuple[Callable[P, R], Callable[P, Awaitable[R]]]:
+    """A hook call written once, as the steps ``_<name>_steps(hook, ...)`` makes: the method ``<name>``
+    that runs them on the worker, and its async twin ``a<name>`` on the event loop's shared client."""
+
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return self._run(steps_of(self, *args, **kwargs))
+
+    async def acall(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return await self._arun(steps_of(self, *args, **kwargs))
+
+    name, signature = steps_of.__name__.removeprefix("_").removesuffix("_steps"), inspect.signature(steps_of)
+    returns = str(signature.return_annotation).removeprefix("Steps[").removesuffix("]")
+    methods: tuple[Any, Any] = (call, acall)
+    for method, prefix in zip(methods, ("", "a"), strict=True):
+        method.__name__ = method.__qualname__ = prefix + name
+        method.__doc__ = steps_of.__doc__ if not prefix else f"Async :meth:`{name}`."
+        method.__signature__ = signature.replace(return_annotation=returns)
+    return methods
 
 
 class KlingHook(KlingResourcesMixin, KlingCore, BaseHook):
@@ -171,13 +195,13 @@ class KlingHook(KlingResourcesMixin, KlingCore, BaseHook):
 
     # -- tasks: each keyword set ``**at`` is :class:`At` ------------------------------------------
 
-    def create_task(
+    def _create_task_steps(
         self,
         request: ImageGenerationRequest | KlingTaskRequest | None = None,
         *,
         retry_rate_limit: bool = True,
         **fields: Any,
-    ) -> KlingTask:
+    ) -> Steps[KlingTask]:
         """
         Create a task from a validated request of any kind (or an image-generation request's
         fields) where its kind and API style say; return it. Pays at most once (an
@@ -185,27 +209,42 @@ class KlingHook(KlingResourcesMixin, KlingCore, BaseHook):
         ``retry_rate_limit=False`` raises a 429 (1302/1303) at once instead of backing off: for a
         caller that schedules its own creates by slots (the batch).
         """
-        return self._run(create_steps(self, request, fields, retry_rate_limit=retry_rate_limit))
+        return create_steps(self, request, fields, retry_rate_limit=retry_rate_limit)
 
-    async def acreate_task(
-        self,
-        request: ImageGenerationRequest | KlingTaskRequest | None = None,
-        *,
-        retry_rate_limit: bool = True,
-        **fields: Any,
-    ) -> KlingTask:
-        """Async :meth:`create_task`."""
-        return await self._arun(create_steps(self, request, fields, retry_rate_limit=retry_rate_limit))
-
-    def get_task(self, task_id: str, **at: Unpack[At]) -> KlingTask:
+    def _get_task_steps(self, task_id: str, **at: Unpack[At]) -> Steps[KlingTask]:
         """One task by Kling task id or by the caller's ``external_task_id``."""
         route, limits = _where(at)
-        return self._run(route.query(self, task_id, **limits))
+        return route.query(self, task_id, **limits)
 
-    async def aget_task(self, task_id: str, **at: Unpack[At]) -> KlingTask:
-        """Async :meth:`get_task`."""
+    def _find_task_by_external_id_steps(
+        self, external_task_id: str, **at: Unpack[At]
+    ) -> Steps[KlingTask | None]:
+        """The task created with this ``external_task_id``, or ``None``; errors name it as such."""
         route, limits = _where(at)
-        return await self._arun(route.query(self, task_id, **limits))
+        return route.find(self, external_task_id, **limits)
+
+    def _get_tasks_steps(self, task_ids: Iterable[str], **at: Unpack[At]) -> Steps[list[KlingTask]]:
+        """
+        The tasks of ``task_ids`` Kling knows, in the order asked (unknown ids are left out): one
+        ``GET /tasks`` per 20 ids where the host has it (connection extra ``tasks_query``), else one
+        query per task as its style queries it. A finished task carries the same fields either way.
+        """
+        route, limits = _where(at)
+        return get_tasks_steps(self, task_ids, route, **limits)
+
+    def _list_tasks_steps(
+        self, page_num: int = 1, page_size: int = 30, **at: Unpack[At]
+    ) -> Steps[list[KlingTask]]:
+        """One page of the account's tasks of ``endpoint``, newest first as Kling orders them (a
+        model-path style lists the account's newest tasks of every kind)."""
+        route, limits = _where(at)
+        return route.list(self, page_num, page_size, **limits)
+
+    create_task, acreate_task = twins(_create_task_steps)
+    get_task, aget_task = twins(_get_task_steps)
+    find_task_by_external_id, afind_task_by_external_id = twins(_find_task_by_external_id_steps)
+    get_tasks, aget_tasks = twins(_get_tasks_steps)
+    list_tasks, alist_tasks = twins(_list_tasks_steps)
 
     def find_task(self, task_id: str, **at: Unpack[At]) -> KlingTask | None:
         """Like :meth:`get_task`, but ``None`` when Kling knows no such task."""
@@ -213,51 +252,6 @@ class KlingHook(KlingResourcesMixin, KlingCore, BaseHook):
             return self.get_task(task_id, **at)
         except KlingNotFoundError:
             return None
-
-    def find_task_by_external_id(self, external_task_id: str, **at: Unpack[At]) -> KlingTask | None:
-        """The task created with this ``external_task_id``, or ``None``; errors name it as such."""
-        route, limits = _where(at)
-        return self._run(route.find(self, external_task_id, **limits))
-
-    async def afind_task_by_external_id(self, external_task_id: str, **at: Unpack[At]) -> KlingTask | None:
-        """Async :meth:`find_task_by_external_id`."""
-        route, limits = _where(at)
-        return await self._arun(route.find(self, external_task_id, **limits))
-
-    def get_tasks(self, task_ids: Iterable[str], **at: Unpack[At]) -> list[KlingTask]:
-        """
-        The tasks of ``task_ids`` Kling knows, in the order asked (unknown ids are left out): one
-        ``GET /tasks`` per 20 ids where the host has it (connection extra ``tasks_query``), else one
-        query per task as its style queries it. A finished task carries the same fields either way.
-        """
-        route, limits = _where(at)
-        return self._run(get_tasks_steps(self, task_ids, route, **limits))
-
-    async def aget_tasks(self, task_ids: Iterable[str], **at: Unpack[At]) -> list[KlingTask]:
-        """Async :meth:`get_tasks`."""
-        route, limits = _where(at)
-        return await self._arun(get_tasks_steps(self, task_ids, route, **limits))
-
-    async def acomplete_task(self, task: KlingTask, **at: Unpack[At]) -> KlingTask:
-        """A task read through ``GET /tasks``, with all its own style's query says once it has ended
-        (``/tasks`` carries a ``/v1`` task's units but not its balance deduction): one more query then."""
-        route, limits = _where(at)
-        return await self._arun(complete_steps(self, task, route, **limits))
-
-    async def _atasks_data(self, task_ids: list[str], **limits: Unpack[Limits]) -> list[dict[str, Any]]:
-        """One ``GET /tasks`` for up to 20 ids, unread: the triggers' batches read each their own."""
-        return await self._arun(tasks_query_steps(self, task_ids, **limits))
-
-    def list_tasks(self, page_num: int = 1, page_size: int = 30, **at: Unpack[At]) -> list[KlingTask]:
-        """One page of the account's tasks of ``endpoint``, newest first as Kling orders them (a
-        model-path style lists the account's newest tasks of every kind)."""
-        route, limits = _where(at)
-        return self._run(route.list(self, page_num, page_size, **limits))
-
-    async def alist_tasks(self, page_num: int = 1, page_size: int = 30, **at: Unpack[At]) -> list[KlingTask]:
-        """Async :meth:`list_tasks`."""
-        route, limits = _where(at)
-        return await self._arun(route.list(self, page_num, page_size, **limits))
 
     async def _alist_task_data(self, page_num: int, page_size: int, **at: Unpack[At]) -> list[dict[str, Any]]:
         """One page of the task list, unread: the triggers' list rounds read only the tasks they watch."""

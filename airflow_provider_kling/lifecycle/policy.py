@@ -10,6 +10,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from airflow_provider_kling.defaults import (
+    DEFAULT_MAX_REGENERATIONS,
+    DEFAULT_ON_CONTENT_POLICY,
+    DEFAULT_REGENERATE_EXPIRED,
+)
 from airflow_provider_kling.errors import (
     KlingContentPolicyError,
     KlingError,
@@ -21,14 +26,6 @@ from airflow_provider_kling.errors import (
 #: retries; ``"skip"`` skips it (the single operator) or records the item as refused and goes on
 #: (the batch). Either way a refused request is never generated again.
 ON_CONTENT_POLICY = ("fail", "skip")
-#: Default of ``on_content_policy``.
-DEFAULT_ON_CONTENT_POLICY = "fail"
-#: Default of ``max_regenerations``: new Kling tasks after Kling-side failures, per request. Such
-#: failures are usually transient; this bounds the spend to 3 tasks per request whatever
-#: Airflow's ``retries`` says.
-DEFAULT_MAX_REGENERATIONS = 2
-#: Default of ``regenerate_expired``: a resumed task whose results are gone fails.
-DEFAULT_REGENERATE_EXPIRED = False
 
 
 class Outcome(enum.StrEnum):
@@ -43,11 +40,11 @@ class Outcome(enum.StrEnum):
 
 
 def outcome_of(status: str | None, status_msg: str | None = None) -> Outcome:
-    """The outcome of a task whose Kling status is ``status`` (``submitted`` ... ``succeed``, ``failed``)."""
-    value = getattr(status, "value", status)
-    if value in ("succeed", "succeeded"):
+    """The outcome of a task whose Kling status is ``status`` (``submitted`` ... ``succeed``, ``failed``;
+    the decoder reads the model-path style's ``succeeded`` as ``succeed``: ``models.task.TaskStatus``)."""
+    if status == "succeed":
         return Outcome.SUCCEEDED
-    if value == "failed":
+    if status == "failed":
         return Outcome.REFUSED if is_content_policy_reason(status_msg) else Outcome.FAILED
     return Outcome.RUNNING
 

@@ -8,14 +8,14 @@ deadline uses), so every driver and its tests share one tested core.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_kling.defaults import GENERATIONS_PATH
+from airflow_provider_kling.defaults import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT, GENERATIONS_PATH
 from airflow_provider_kling.errors import KlingError, KlingTaskTimeoutError, task_failed_error
-from airflow_provider_kling.hooks.core import MIN_REQUEST_SECONDS, time_left
+from airflow_provider_kling.hooks.core import MIN_REQUEST_SECONDS, as_async, run_blocking, time_left
 from airflow_provider_kling.lifecycle.policy import Outcome, outcome_of
 
 if TYPE_CHECKING:
@@ -23,11 +23,9 @@ if TYPE_CHECKING:
     from airflow_provider_kling.models.api_style import ApiStyle
     from airflow_provider_kling.models.task import KlingTask
 
-__all__ = ["MIN_REQUEST_SECONDS", "time_left"]  # the hook's request clamp, which every wait uses
+# the hook's request clamp, which every wait uses, and the wait's defaults (the operators' too)
+__all__ = ["DEFAULT_POLL_INTERVAL", "DEFAULT_TIMEOUT", "MIN_REQUEST_SECONDS", "time_left"]
 
-DEFAULT_POLL_INTERVAL = 10.0
-#: An image task takes about 30 s; 30 minutes leaves room for queueing behind other tasks.
-DEFAULT_TIMEOUT = 1800.0
 #: Failed polls in a row (each already retried by the hook) tolerated before the wait gives up.
 DEFAULT_MAX_POLL_ERRORS = 5
 #: Airflow's own bound on a deferral outlasts the trigger's deadline by this much: the trigger's
@@ -158,24 +156,6 @@ class PollPlan:
         return max(0.0, min(self.step(now), self.deadline - now))
 
 
-def wait_steps(plan: PollPlan, log: Any, now: Callable[[], float]) -> Generator[float, Any, KlingTask]:
-    """
-    The one wait of one task, sans I/O: yields the seconds to sleep before each poll (0 before the
-    first) and receives that poll's answer, the task or the :class:`KlingError` it raised; returns
-    the succeeded task, or raises as :class:`PollPlan` does (failed, over budget, deadline).
-    The worker's wait (:func:`wait_for_task`) and the trigger (:func:`apoll_until_done`) drive it.
-    """
-    delay = 0.0
-    while True:
-        answer = yield delay
-        if isinstance(answer, KlingError):
-            plan.failed(answer)
-            log.warning("Polling Kling task %s failed (%s); polling again", plan.task_id, answer)
-        elif plan.answered(answer, log, now()):
-            return answer
-        delay = plan.next_delay(now())
-
-
 def wait_for_task(
     hook: KlingHook,
     task_id: str,
@@ -186,35 +166,22 @@ def wait_for_task(
     api_style: ApiStyle | str | None = None,
 ) -> KlingTask:
     """
-    The worker's wait: :func:`wait_steps` driven with ``hook.get_task`` and the hook's clock. Returns
-    the succeeded task; raises :class:`KlingTaskFailedError`, or :class:`KlingTaskTimeoutError` once
-    ``timeout`` seconds have passed. Each poll's retries end by the deadline and wait at most
-    ``poll_interval``.
+    The worker's wait: :func:`apoll_until_done` run blocking with ``hook.get_task`` and the hook's
+    clock. Returns the succeeded task; raises :class:`KlingTaskFailedError`, or
+    :class:`KlingTaskTimeoutError` once ``timeout`` seconds have passed. Each poll's retries end by
+    the deadline and wait at most ``poll_interval``.
     """
     clock = hook.clock
     start = clock.monotonic()
     plan = PollPlan(task_id, poll_interval, deadline=start + timeout, started=start)
-    waiting = wait_steps(plan, hook.log, clock.monotonic)
-    delay = next(waiting)
-    while True:
-        if delay:
-            clock.sleep(delay)
-        answer: Any
-        try:
-            answer = hook.get_task(
-                task_id,
-                endpoint=endpoint,
-                api_style=api_style,
-                deadline=plan.deadline,
-                max_wait=poll_interval,
-            )
-        except KlingError as exc:
-            answer = exc
-        try:
-            delay = waiting.send(answer)
-        except StopIteration as done:
-            task: KlingTask = done.value
-            return task
+
+    def poll() -> KlingTask:
+        where = {"endpoint": endpoint, "api_style": api_style}
+        return hook.get_task(task_id, deadline=plan.deadline, max_wait=poll_interval, **where)  # type: ignore[arg-type]
+
+    return run_blocking(
+        apoll_until_done(plan, as_async(poll), as_async(clock.sleep), hook.log, clock.monotonic)
+    )
 
 
 async def apoll_until_done(
@@ -224,19 +191,19 @@ async def apoll_until_done(
     log: Any,
     now: Callable[[], float],
 ) -> KlingTask:
-    """:func:`wait_steps` driven on an event loop (the trigger's)."""
-    waiting = wait_steps(plan, log, now)
-    delay = next(waiting)
+    """
+    The one wait of one task: polls with ``poll`` and sleeps with ``sleep`` as ``plan`` says; returns
+    the succeeded task, or raises as :class:`PollPlan` does (failed, over budget, deadline). The
+    trigger awaits it; the worker's wait (:func:`wait_for_task`) runs it blocking.
+    """
     while True:
-        if delay:
-            await sleep(delay)
-        answer: Any
         try:
-            answer = await poll()
+            task = await poll()
         except KlingError as exc:
-            answer = exc
-        try:
-            delay = waiting.send(answer)
-        except StopIteration as done:
-            task: KlingTask = done.value
-            return task
+            plan.failed(exc)
+            log.warning("Polling Kling task %s failed (%s); polling again", plan.task_id, exc)
+        else:
+            if plan.answered(task, log, now()):
+                return task
+        if delay := plan.next_delay(now()):
+            await sleep(delay)

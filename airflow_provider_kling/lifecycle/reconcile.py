@@ -1,13 +1,13 @@
 """What exists on Kling for one request, and what to do about it: written once for every caller.
 
 Generation ``g`` of a request carries the external task id ``<base>`` (g = 1) or ``<base>-<g>``.
-:func:`scan_generations` (sans-I/O) looks for every generation; :func:`decide` then resumes the
+:func:`run_scan` looks for every generation; :func:`decide` then resumes the
 newest, creates generation 1 or the next one, or stops (refused, or regenerations exhausted).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
@@ -20,43 +20,19 @@ MAX_GENERATIONS_SCANNED = 50
 T = TypeVar("T")
 
 
-def scan_generations(base_external_id: str) -> Generator[str, T | None, tuple[T | None, int]]:
-    """Yield each generation's external task id in turn; send back the task found or None.
+def run_scan(base_external_id: str, lookup: Callable[[str], T | None]) -> tuple[T | None, int]:
+    """Look up each generation's external task id in turn with ``lookup`` (the task found, or None).
 
     Returns ``(newest task found, its generation)``; ``(None, 0)`` when generation 1 is not found.
     """
     newest: T | None = None
     generation = 0
     while generation < MAX_GENERATIONS_SCANNED:
-        found = yield generation_external_task_id(base_external_id, generation + 1)
+        found = lookup(generation_external_task_id(base_external_id, generation + 1))
         if found is None:
             break
         newest, generation = found, generation + 1
     return newest, generation
-
-
-def run_scan(base_external_id: str, lookup: Callable[[str], T | None]) -> tuple[T | None, int]:
-    """Drive :func:`scan_generations` with a blocking ``lookup(external_task_id)``."""
-    scan: Generator[str, T | None, tuple[T | None, int]] = scan_generations(base_external_id)
-    try:
-        external_id = next(scan)
-        while True:
-            external_id = scan.send(lookup(external_id))
-    except StopIteration as done:
-        return done.value
-
-
-async def arun_scan(
-    base_external_id: str, lookup: Callable[[str], Awaitable[T | None]]
-) -> tuple[T | None, int]:
-    """Drive :func:`scan_generations` with an async ``lookup(external_task_id)``."""
-    scan: Generator[str, T | None, tuple[T | None, int]] = scan_generations(base_external_id)
-    try:
-        external_id = next(scan)
-        while True:
-            external_id = scan.send(await lookup(external_id))
-    except StopIteration as done:
-        return done.value
 
 
 def newest_generation(base_external_id: str, known: Mapping[str, T]) -> tuple[T | None, int]:

@@ -1,6 +1,6 @@
 """
 What each Kling image model accepts (:data:`IMAGE_MODEL_CAPABILITIES`, :data:`OMNI_MODELS`) and
-where it is served (:data:`MODEL_AVAILABILITY`): tables of data, one row per model, from Kling's
+where it is served (each row's ``served``): tables of data, one row per model, from Kling's
 capability map and image pages. The request rules and the docs' tables read them and nothing
 else; where the pages say nothing, a row allows rather than refuses and says so in ``notes``.
 :func:`model_verdict` decides whether a model is refused before sending or sent with a warning.
@@ -25,7 +25,53 @@ MAX_REFERENCES = 10
 
 
 @dataclass(frozen=True)
-class ImageModelCapability:
+class Served:
+    """One kind of host serves a model: since (``None``: earlier, or not known) until (``None``: still)."""
+
+    host: HostFamily
+    since: date | None = None
+    #: the first day it is no longer served there (``None``: served, as far as the sources say)
+    until: date | None = None
+    source: str = ""
+    #: a live answer refused it there after ``until`` ("has been discontinued"); otherwise ``until``
+    #: is only the day the pages stopped listing it, and a create is sent with a warning
+    confirmed: bool = False
+
+
+# Sources: Kling's image-generation page as copied on 2026-09-20 lists only kling-v2-1 and kling-v3
+# (default kling-v3); a copy from 2026-02 still listed kling-v1, kling-v1-5, kling-v2 and kling-v2-new.
+# Kling's changelog retires no image model in so many words, so "until 2026-09-20" is the latest
+# day they can have gone (UNCONFIRMED that Kling refuses them: no live answer did, so they are sent
+# with a warning naming the date; a row with ``confirmed=True`` is refused unless the connection
+# extra ``retired_models="warn"``). Image 3.0 and 3.0 Omni launched on 2026-02-25.
+# The reseller's page (undated, read 2026-12) lists all six generation models.
+_KLING_PAGE = "Kling's image-generation page, 2026-09-20: kling-v2-1 and kling-v3 only"
+_RESELLER = Served("reseller", source="the reseller's image-generation page lists it")
+_DROPPED = (Served("kling", until=date(2026, 9, 20), source=_KLING_PAGE), _RESELLER)
+_IMAGE_3_LAUNCH = date(2026, 2, 25)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServedModel:
+    """Where a model is served (a host family not listed: not known), and what replaces it."""
+
+    served: tuple[Served, ...] = ()
+    #: the model to use instead once it is gone
+    successor: str | None = None
+
+    def on(self, host: HostFamily | None) -> Served | None:
+        """What is known about ``host`` serving this model (``None``: nothing is)."""
+        return next((served for served in self.served if served.host == host), None)
+
+    @property
+    def retiring(self) -> date | None:
+        """The day Kling stops (or stopped) serving it on its own hosts; ``None``: no end is known."""
+        own = self.on("kling")
+        return own.until if own else None
+
+
+@dataclass(frozen=True)
+class ImageModelCapability(ServedModel):
     """What one model accepts. Empty tuples mean "not supported"."""
 
     name: str
@@ -61,6 +107,8 @@ IMAGE_MODEL_CAPABILITIES: Mapping[str, ImageModelCapability] = {
             text_resolutions=("1k",),
             image_resolutions=("1k",),
             notes="Kling's old default when model_name is absent (this client always sends it)",
+            served=_DROPPED,
+            successor="kling-v3",
         ),
         ImageModelCapability(
             "kling-v1-5",
@@ -69,12 +117,16 @@ IMAGE_MODEL_CAPABILITIES: Mapping[str, ImageModelCapability] = {
             reference_required=True,
             text_resolutions=("1k",),
             image_resolutions=("1k",),
+            served=_DROPPED,
+            successor="kling-v3",
         ),
         ImageModelCapability(
             "kling-v2",
             image_use="restyle",
             image_resolutions=("1k",),
             notes="a restyled image keeps the input's resolution",
+            served=_DROPPED,
+            successor="kling-v3",
         ),
         ImageModelCapability(
             "kling-v2-new",
@@ -83,17 +135,21 @@ IMAGE_MODEL_CAPABILITIES: Mapping[str, ImageModelCapability] = {
             text_resolutions=(),
             image_resolutions=("1k",),
             notes="restyle only: a request needs an image",
+            served=_DROPPED,
+            successor="kling-v3",
         ),
         ImageModelCapability(
             "kling-v2-1",
             image_use="reference image",
             notes="Kling's map gives no resolutions for this model: both are allowed",
+            served=(Served("kling", source=_KLING_PAGE), _RESELLER),
         ),
         ImageModelCapability(
             "kling-v3",
             image_use="reference image, optionally subject or face",
             reference_types=REFERENCE_TYPES,
             elements=True,
+            served=(Served("kling", since=_IMAGE_3_LAUNCH, source=_KLING_PAGE + " (the default)"), _RESELLER),
         ),
     )
 }
@@ -106,7 +162,7 @@ MAX_IMAGES = max(row.max_images for row in IMAGE_MODEL_CAPABILITIES.values())
 
 
 @dataclass(frozen=True)
-class OmniModel:
+class OmniModel(ServedModel):
     """What one omni-image model accepts."""
 
     name: str
@@ -116,99 +172,27 @@ class OmniModel:
     notes: str = ""
 
 
+_OMNI_PAGE = "Kling's omni-image page, 2026-09-20"
 OMNI_MODELS: Mapping[str, OmniModel] = {
     row.name: row
     for row in (
-        OmniModel("kling-image-o1", ("1k", "2k"), series=False, notes="Kling's default omni model"),
-        OmniModel("kling-v3-omni", ("1k", "2k", "4k"), series=True),
-    )
-}
-
-
-# --- where each model is served --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Served:
-    """One kind of host serves a model: since (``None``: earlier, or not known) until (``None``: still)."""
-
-    host: HostFamily
-    since: date | None = None
-    #: the first day it is no longer served there (``None``: served, as far as the sources say)
-    until: date | None = None
-    source: str = ""
-    #: a live answer refused it there after ``until`` ("has been discontinued"); otherwise ``until``
-    #: is only the day the pages stopped listing it, and a create is sent with a warning
-    confirmed: bool = False
-
-
-@dataclass(frozen=True)
-class ModelAvailability:
-    """Where one image model is served, and what replaces it. A host family not listed: not known."""
-
-    name: str
-    served: tuple[Served, ...]
-    #: the model to use instead once it is gone
-    successor: str | None = None
-
-    def on(self, host: HostFamily | None) -> Served | None:
-        """What is known about ``host`` serving this model (``None``: nothing is)."""
-        return next((served for served in self.served if served.host == host), None)
-
-    @property
-    def retiring(self) -> date | None:
-        """The day Kling stops (or stopped) serving it on its own hosts; ``None``: no end is known."""
-        own = self.on("kling")
-        return own.until if own else None
-
-
-# Sources: Kling's image-generation page as copied on 2026-09-20 lists only kling-v2-1 and kling-v3
-# (default kling-v3); a copy from 2026-02 still listed kling-v1, kling-v1-5, kling-v2 and kling-v2-new.
-# Kling's changelog retires no image model in so many words, so "until 2026-09-20" is the latest
-# day they can have gone (UNCONFIRMED that Kling refuses them: no live answer did, so they are sent
-# with a warning naming the date; a row with ``confirmed=True`` is refused unless the connection
-# extra ``retired_models="warn"``). Image 3.0 and 3.0 Omni launched on 2026-02-25.
-# The reseller's page (undated, read 2026-12) lists all six generation models.
-_KLING_PAGE_2026_09 = "Kling's image-generation page, 2026-09-20: kling-v2-1 and kling-v3 only"
-_RESELLER_PAGE = "the reseller's image-generation page lists it"
-_DROPPED = date(2026, 9, 20)
-_IMAGE_3_LAUNCH = date(2026, 2, 25)
-
-MODEL_AVAILABILITY: Mapping[str, ModelAvailability] = {
-    row.name: row
-    for row in (
-        *(
-            ModelAvailability(
-                name,
-                served=(
-                    Served("kling", until=_DROPPED, source=_KLING_PAGE_2026_09),
-                    Served("reseller", source=_RESELLER_PAGE),
-                ),
-                successor="kling-v3",
-            )
-            for name in ("kling-v1", "kling-v1-5", "kling-v2", "kling-v2-new")
-        ),
-        ModelAvailability(
-            "kling-v2-1",
-            served=(Served("kling", source=_KLING_PAGE_2026_09), Served("reseller", source=_RESELLER_PAGE)),
-        ),
-        ModelAvailability(
-            "kling-v3",
-            served=(
-                Served("kling", since=_IMAGE_3_LAUNCH, source=_KLING_PAGE_2026_09 + " (the default)"),
-                Served("reseller", source=_RESELLER_PAGE),
-            ),
-        ),
-        ModelAvailability(
+        OmniModel(
             "kling-image-o1",
-            served=(Served("kling", source="Kling's omni-image page, 2026-09-20 (the default)"),),
+            ("1k", "2k"),
+            series=False,
+            notes="Kling's default omni model",
+            served=(Served("kling", source=_OMNI_PAGE + " (the default)"),),
         ),
-        ModelAvailability(
+        OmniModel(
             "kling-v3-omni",
-            served=(Served("kling", since=_IMAGE_3_LAUNCH, source="Kling's omni-image page, 2026-09-20"),),
+            ("1k", "2k", "4k"),
+            series=True,
+            served=(Served("kling", since=_IMAGE_3_LAUNCH, source=_OMNI_PAGE),),
         ),
     )
 }
+#: Where each image and omni-image model is served: the rows of both tables.
+MODEL_AVAILABILITY: Mapping[str, ServedModel] = {**IMAGE_MODEL_CAPABILITIES, **OMNI_MODELS}
 
 
 @dataclass(frozen=True)
@@ -225,7 +209,7 @@ def _today() -> date:
     return datetime.now(UTC).date()
 
 
-def _instead(row: ModelAvailability) -> str:
+def _instead(row: ServedModel) -> str:
     return f"use {row.successor} instead" if row.successor else "choose another model"
 
 
@@ -299,7 +283,7 @@ def _ratios(values: tuple[str, ...]) -> str:
     return "all but " + ", ".join(missing)
 
 
-def _served_cell(row: ModelAvailability | None, host: HostFamily) -> str:
+def _served_cell(row: ServedModel | None, host: HostFamily) -> str:
     served = row.on(host) if row else None
     if served is None:
         return "not known"
@@ -308,7 +292,7 @@ def _served_cell(row: ModelAvailability | None, host: HostFamily) -> str:
     return f"since {served.since.isoformat()}" if served.since else "yes"
 
 
-def _availability_cells(row: ModelAvailability | None) -> str:
+def _availability_cells(row: ServedModel | None) -> str:
     """The "Kling's own hosts | reseller | successor" cells of a model's line."""
     successor = f"`{row.successor}`" if row and row.successor else "-"
     return f"{_served_cell(row, 'kling')} | {_served_cell(row, 'reseller')} | {successor}"

@@ -132,10 +132,3 @@ def check_model_path_image(value: str) -> str:
     except (binascii.Error, ValueError):
         raise ValueError("must be an http(s) URL or base64 image data") from None
     return value
-
-
-def check_video_url(value: str | None) -> str | None:
-    """A video: Kling takes videos by http(s) URL only."""
-    if value is not None and (not value.startswith(("http://", "https://")) or not urlsplit(value).hostname):
-        raise ValueError("must be an http(s) URL (Kling takes reference videos by URL only)")
-    return value

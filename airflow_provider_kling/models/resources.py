@@ -79,10 +79,6 @@ class _ResourceRequest(KlingTaskRequest):
     unit_rule: ClassVar[UnitRule] = task_rule
     resource: ClassVar[ResourceKind]
 
-    def unconfirmed_fields(self) -> dict[str, str]:
-        """Fields set on this request whose rule Kling's pages do not confirm, with why."""
-        return {}
-
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)

@@ -1,9 +1,9 @@
 """
-What each Kling video model accepts, from Kling's pages and changelog: one row per model, in one
-table per API style (:data:`VIDEO_MODEL_CAPABILITIES` for ``/v1``, :data:`MODEL_PATH_MODELS`); a
-kind's models are the rows that serve it. The video requests read these tables and nothing else.
-Where the pages say nothing, a row allows rather than refuses and says so in ``notes``; fields
-they name without a shape are :data:`UNCONFIRMED_FIELDS`.
+What each Kling video model accepts, from Kling's pages and changelog: one row per model in one
+table (:data:`VIDEO_MODELS`), each row in its model's API style; a kind's models are the rows that
+serve it. The video requests read this table and nothing else. Where the pages say nothing, a row
+allows rather than refuses and says so in ``notes``; fields they name without a shape are
+:data:`UNCONFIRMED_FIELDS`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from airflow_provider_kling.kinds import RequestKind
+from airflow_provider_kling.models.api_style import ApiStyle
 
 MAX_VIDEO_PROMPT_LENGTH = 2500
 #: The longest prompt any model takes (kling-3.0 on the model-path style).
@@ -50,33 +51,44 @@ _T2V_I2V_KINDS = (RequestKind.TEXT2VIDEO, RequestKind.IMAGE2VIDEO)
 _FIVE_OR_TEN = (5, 10)
 _SPAN_3_15 = tuple(range(3, 16))
 _SPAN_3_10 = tuple(range(3, 11))
+_HD = ("720p", "1080p")
+_ALL_RESOLUTIONS = ("720p", "1080p", "4k")
+_SOUND = ("native", "off")
+V1, MODEL_PATH = ApiStyle.V1, ApiStyle.MODEL_PATH
 
 
 @dataclass(frozen=True)
-class VideoModelCapability:
-    """What one video model accepts. Empty tuples mean "not supported"."""
+class VideoModel:
+    """What one video model accepts in its API style. Empty tuples and zeros mean "not supported"."""
 
     name: str
     #: the request kinds (endpoints) the model serves
     kinds: tuple[str, ...]
-    #: ``mode`` values; empty: the model takes no ``mode`` (v2-master, v2-1-master)
-    modes: tuple[str, ...] = ("std", "pro")
+    style: ApiStyle = V1
+    #: ``resolution`` values (``/v1``'s ``mode``: 720p std, 1080p pro); empty: the model takes none
+    resolutions: tuple[str, ...] = _HD
     #: ``duration`` values in seconds
     durations: tuple[int, ...] = _FIVE_OR_TEN
-    #: ``cfg_scale`` is accepted (kling-v2.x rejects it)
-    cfg_scale: bool = False
-    #: ``sound`` (on/off): V2.6 and later
-    sound: bool = False
-    #: ``voice_list`` on image2video: V2.6 and later
-    voices: bool = False
-    #: modes in which ``image_tail`` (the last frame) is accepted; empty: never
-    image_tail_modes: tuple[str, ...] = ()
-    #: ``image_tail`` without ``image`` (UNCONFIRMED: v1-5 and v1-6 in pro)
+    #: ``audio`` values (``/v1``'s ``sound``, V2.6 and later); empty: no audio setting
+    audio: tuple[str, ...] = ()
+    #: the video has sound without an ``audio`` setting (priced with audio)
+    always_sound: bool = False
+    #: resolutions in which a last frame is taken (``/v1``'s ``image_tail``); empty: a first frame only
+    last_frame: tuple[str, ...] = ()
+    #: a last frame without a first (UNCONFIRMED: v1-5 and v1-6 in pro)
     tail_alone: bool = False
-    #: kling-v3 multi-shot fields (UNCONFIRMED shape)
+    #: at most this many elements and voices (``voice_ids`` on image-to-video)
+    max_elements: int = 0
+    max_voices: int = 0
+    #: multi-shot (``/v1``: kling-v3's fields, UNCONFIRMED shape)
     multi_shot: bool = False
-    #: ``element_list`` outside omni-video (UNCONFIRMED)
-    elements: bool = False
+    #: ``cfg_scale`` is accepted (kling-v2.x rejects it; the model-path style has none)
+    cfg_scale: bool = False
+    #: longest prompt, and the longest on text-to-video when that differs
+    prompt_limit: int = MAX_VIDEO_PROMPT_LENGTH
+    text_prompt_limit: int | None = None
+    #: what forces 1080p: ``audio`` (native audio), ``last_frame`` (first and last frame)
+    full_hd_only_with: tuple[str, ...] = ()
     #: Kling answers "has been discontinued" for this model (seen live)
     discontinued: bool = False
     notes: str = ""
@@ -85,151 +97,105 @@ class VideoModelCapability:
         return kind in self.kinds
 
 
-VIDEO_MODEL_CAPABILITIES: Mapping[str, VideoModelCapability] = {
+VIDEO_MODELS: Mapping[str, VideoModel] = {
     row.name: row
     for row in (
-        VideoModelCapability(
+        VideoModel(
             "kling-v1",
             _T2V_I2V_KINDS,
             cfg_scale=True,
             discontinued=True,
             notes="Kling's old default; a live probe answered 'has been discontinued'",
         ),
-        VideoModelCapability(
+        VideoModel(
             "kling-v1-5",
             (RequestKind.IMAGE2VIDEO,),
             cfg_scale=True,
-            image_tail_modes=("pro",),
+            last_frame=("1080p",),
             tail_alone=True,
             notes="whether it still answers is unconfirmed; a tail without image is unconfirmed",
         ),
-        VideoModelCapability(
+        VideoModel(
             "kling-v1-6",
             (RequestKind.TEXT2VIDEO, RequestKind.IMAGE2VIDEO, RequestKind.MULTI_IMAGE2VIDEO),
             cfg_scale=True,
-            image_tail_modes=("pro",),
+            last_frame=("1080p",),
             tail_alone=True,
             notes="the only multi-image2video model; a tail without image is unconfirmed",
         ),
-        VideoModelCapability("kling-v2-master", _T2V_I2V_KINDS, modes=()),
-        VideoModelCapability("kling-v2-1", (RequestKind.IMAGE2VIDEO,), image_tail_modes=("pro",)),
-        VideoModelCapability("kling-v2-1-master", _T2V_I2V_KINDS, modes=()),
-        VideoModelCapability("kling-v2-5-turbo", _T2V_I2V_KINDS, image_tail_modes=("pro",)),
-        VideoModelCapability(
-            "kling-v2-6", _T2V_I2V_KINDS, sound=True, voices=True, image_tail_modes=("pro",)
-        ),
-        VideoModelCapability(
+        VideoModel("kling-v2-master", _T2V_I2V_KINDS, resolutions=()),
+        VideoModel("kling-v2-1", (RequestKind.IMAGE2VIDEO,), last_frame=("1080p",)),
+        VideoModel("kling-v2-1-master", _T2V_I2V_KINDS, resolutions=()),
+        VideoModel("kling-v2-5-turbo", _T2V_I2V_KINDS, last_frame=("1080p",)),
+        VideoModel("kling-v2-6", _T2V_I2V_KINDS, audio=_SOUND, last_frame=("1080p",), max_voices=MAX_VOICES),
+        VideoModel(
             "kling-v3",
             _T2V_I2V_KINDS,
-            modes=("std", "pro", "4k"),
+            resolutions=_ALL_RESOLUTIONS,
             durations=_SPAN_3_15,
             # No page says v3 refuses cfg_scale (the v2.x rule); the new-style API dropped it.
             cfg_scale=True,
-            sound=True,
-            voices=True,
-            image_tail_modes=("std", "pro", "4k"),
+            audio=_SOUND,
+            max_voices=MAX_VOICES,
+            last_frame=_ALL_RESOLUTIONS,
             multi_shot=True,
-            elements=True,
+            max_elements=3,
             notes="3-15 s (sent as a string like the others: the encoding is unconfirmed); cfg_scale "
-            "allowed (no page refuses it); last frame inferred from the new-style 3.0 model",
+            "allowed (no page refuses it); last frame and 3 elements inferred from the new-style 3.0 model",
         ),
-        VideoModelCapability(
+        VideoModel(
             "kling-video-o1",
             (RequestKind.OMNI_VIDEO,),
             durations=_SPAN_3_10,
+            max_elements=MAX_OMNI_REFERENCES,
             notes="omni video's default model; Kling's default mode is pro",
         ),
-        VideoModelCapability(
-            "kling-v3-omni", (RequestKind.OMNI_VIDEO,), modes=("std", "pro", "4k"), durations=_SPAN_3_10
+        VideoModel(
+            "kling-v3-omni",
+            (RequestKind.OMNI_VIDEO,),
+            resolutions=_ALL_RESOLUTIONS,
+            durations=_SPAN_3_10,
+            max_elements=MAX_OMNI_REFERENCES,
         ),
-    )
-}
-
-
-def models_for(kind: str) -> tuple[str, ...]:
-    """The ``/v1`` models that serve request kind ``kind``, in the table's order."""
-    return tuple(name for name, row in VIDEO_MODEL_CAPABILITIES.items() if row.serves(kind))
-
-
-# --- the model-path style (``POST /<product>/{model}``, from 2026-07-15) ---------------------------
-
-
-@dataclass(frozen=True)
-class ModelPathModel:
-    """What one model-path video model accepts (Kling's 2026 model table)."""
-
-    name: str
-    #: the request kinds that take it
-    kinds: tuple[str, ...]
-    resolutions: tuple[str, ...]
-    #: accepted ``duration`` values, in seconds
-    durations: tuple[int, ...]
-    #: accepted ``audio`` values; empty: the model has no ``audio`` setting
-    audio: tuple[str, ...]
-    #: ``multi_shot`` is accepted
-    multi_shot: bool = False
-    #: longest prompt, and the longest on text-to-video when that differs
-    prompt_limit: int = MAX_VIDEO_PROMPT_LENGTH
-    text_prompt_limit: int | None = None
-    #: image-to-video takes a last frame as well as the first
-    last_frame: bool = False
-    #: at most this many elements, voices on image-to-video
-    max_elements: int = 0
-    max_voices: int = 0
-    #: what forces 1080p: ``audio`` (native audio), ``last_frame`` (first and last frame)
-    full_hd_only_with: tuple[str, ...] = ()
-    notes: str = ""
-
-
-_HD = ("720p", "1080p")
-_ALL_RESOLUTIONS = ("720p", "1080p", "4k")
-
-MODEL_PATH_MODELS: Mapping[str, ModelPathModel] = {
-    row.name: row
-    for row in (
-        ModelPathModel(
+        # the model-path style (``POST /<product>/{model}``, from 2026-07-15)
+        VideoModel(
             "kling-3.0-turbo",
             _T2V_I2V_KINDS,
-            _HD,
-            _SPAN_3_15,
-            audio=(),
+            MODEL_PATH,
+            durations=_SPAN_3_15,
+            always_sound=True,
             text_prompt_limit=LONG_PROMPT_LENGTH,
             notes="model-path only; audio is always on (no setting); image to video: first frame only",
         ),
-        ModelPathModel(
+        VideoModel(
             "kling-3.0",
             _T2V_I2V_KINDS,
+            MODEL_PATH,
             _ALL_RESOLUTIONS,
             _SPAN_3_15,
-            audio=("native", "off"),
+            audio=_SOUND,
             multi_shot=True,
             prompt_limit=LONG_PROMPT_LENGTH,
-            last_frame=True,
+            last_frame=_ALL_RESOLUTIONS,
             max_elements=3,
             notes="the model-path name of kling-v3 (inferred)",
         ),
-        ModelPathModel(
+        VideoModel(
             "kling-2.6",
             _T2V_I2V_KINDS,
-            _HD,
-            _FIVE_OR_TEN,
-            audio=("native", "off"),
-            last_frame=True,
-            max_voices=2,
+            MODEL_PATH,
+            audio=_SOUND,
+            last_frame=_HD,
+            max_voices=MAX_VOICES,
             full_hd_only_with=("audio", "last_frame"),
         ),
-        ModelPathModel(
-            "kling-2.5-turbo",
-            _T2V_I2V_KINDS,
-            _HD,
-            _FIVE_OR_TEN,
-            audio=(),
-            last_frame=True,
-            full_hd_only_with=("last_frame",),
+        VideoModel(
+            "kling-2.5-turbo", _T2V_I2V_KINDS, MODEL_PATH, last_frame=_HD, full_hd_only_with=("last_frame",)
         ),
-        ModelPathModel(
+        VideoModel(
             "kling-3.0-omni",
             (RequestKind.OMNI_VIDEO,),
+            MODEL_PATH,
             _ALL_RESOLUTIONS,
             _SPAN_3_15,
             audio=("native", "original", "off"),
@@ -238,24 +204,30 @@ MODEL_PATH_MODELS: Mapping[str, ModelPathModel] = {
             max_elements=7,
             notes="a feature video turns audio off; a base video allows no native audio and no frames",
         ),
-        ModelPathModel(
-            "kling-o1", (RequestKind.OMNI_VIDEO,), _HD, _SPAN_3_10, audio=("original", "off"), max_elements=7
+        VideoModel(
+            "kling-o1",
+            (RequestKind.OMNI_VIDEO,),
+            MODEL_PATH,
+            durations=_SPAN_3_10,
+            audio=("original", "off"),
+            max_elements=7,
         ),
     )
 }
 
 
-def model_path_models_for(kind: str) -> tuple[str, ...]:
-    """The model-path models that serve request kind ``kind``, in the table's order."""
-    return tuple(name for name, row in MODEL_PATH_MODELS.items() if kind in row.kinds)
+def models_for(kind: str, style: ApiStyle = V1) -> tuple[str, ...]:
+    """The models of API style ``style`` that serve request kind ``kind``, in the table's order."""
+    return tuple(name for name, row in VIDEO_MODELS.items() if row.serves(kind) and row.style is style)
 
 
-def models_with(kind: str, flag: str) -> str:
-    """``"kling-v2-6, kling-v3"``: the live models of ``kind`` whose ``flag`` is set (for error messages)."""
+def models_with(kind: str, flag: str, style: ApiStyle = V1) -> str:
+    """``"kling-v2-6, kling-v3"``: the live models of ``kind`` and ``style`` whose ``flag`` is set
+    (for error messages)."""
     return ", ".join(
         name
-        for name, row in VIDEO_MODEL_CAPABILITIES.items()
-        if row.serves(kind) and getattr(row, flag) and not row.discontinued
+        for name in models_for(kind, style)
+        if getattr(VIDEO_MODELS[name], flag) and not VIDEO_MODELS[name].discontinued
     )
 
 
@@ -267,18 +239,18 @@ def describe_durations(durations: tuple[int, ...]) -> str:
 
 
 def render_video_model_table() -> str:
-    """The docs' video model table (Markdown), generated from :data:`VIDEO_MODEL_CAPABILITIES`."""
+    """The docs' video model table (Markdown), generated from :data:`VIDEO_MODELS`."""
     lines = [
-        "| `model_name` | endpoints | `mode` | `duration` (s) | `cfg_scale` | `sound` | `image_tail`"
-        " | notes |",
-        "|---|---|---|---|---|---|---|---|",
+        "| `model_name` | API style | endpoints | `resolution` | `duration` (s) | `audio` | `last_frame`"
+        " | `cfg_scale` | notes |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for row in VIDEO_MODEL_CAPABILITIES.values():
-        tail = ", ".join(row.image_tail_modes) if row.image_tail_modes else "-"
+    for row in VIDEO_MODELS.values():
         lines.append(
-            f"| `{row.name}` | {', '.join(row.kinds)} | {', '.join(row.modes) or '(none)'}"
-            f" | {describe_durations(row.durations)} | {'yes' if row.cfg_scale else 'no'}"
-            f" | {'yes' if row.sound else '-'} | {tail} | "
+            f"| `{row.name}` | {row.style.value} | {', '.join(row.kinds)}"
+            f" | {', '.join(row.resolutions) or '-'} | {describe_durations(row.durations)}"
+            f" | {', '.join(row.audio) or '-'}"
+            f" | {', '.join(row.last_frame) or '-'} | {'yes' if row.cfg_scale else '-'} | "
             f"{'discontinued. ' if row.discontinued else ''}{row.notes} |"
         )
     return "\n".join(lines) + "\n"

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import KlingError
 from airflow_provider_kling.kinds import RequestKind
-from airflow_provider_kling.operators.base import estimates, kling_hook, units_argument
+from airflow_provider_kling.operators.base import units_argument
+from airflow_provider_kling.operators.lazy import estimates, kling_hook
 from airflow_provider_kling.spend import format_units
 from airflow_provider_kling.storage import to_storage_path
 

@@ -4,16 +4,23 @@ the lifecycle's decisions and Kling's errors into Airflow's outcomes.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from functools import cached_property
-from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar
+import inspect
+from collections.abc import Callable, Collection, Iterator
+from functools import cache, cached_property
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from airflow.providers.common.compat.sdk import conf
 from airflow.sdk import BaseOperator, BaseOperatorLink
+from airflow.sdk.bases.operator import BaseOperatorMeta
 
-from airflow_provider_kling.assets import plain_uri
-from airflow_provider_kling.defaults import DEFAULT_CONN_ID
+from airflow_provider_kling.defaults import (
+    DEFAULT_CONN_ID,
+    DEFAULT_MAX_REGENERATIONS,
+    DEFAULT_ON_CONTENT_POLICY,
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_REGENERATE_EXPIRED,
+    DEFAULT_TIMEOUT,
+)
 from airflow_provider_kling.errors import (
     KlingError,
     KlingRateLimitError,
@@ -22,43 +29,27 @@ from airflow_provider_kling.errors import (
     KlingResultUnavailableError,
     task_failed_error,
 )
-from airflow_provider_kling.idempotency import (
-    default_external_task_id,
-    generation_of,
-    request_fingerprint,
-    with_external_task_id,
-)
-from airflow_provider_kling.lifecycle import (
-    DEFAULT_MAX_REGENERATIONS,
-    DEFAULT_ON_CONTENT_POLICY,
-    DEFAULT_REGENERATE_EXPIRED,
-    Action,
-    Ending,
-    FailurePolicy,
-)
-from airflow_provider_kling.lifecycle.poll import (
-    DEFAULT_POLL_INTERVAL,
-    DEFAULT_TIMEOUT,
-    defer_timeout,
-    wait_for_task,
-)
-from airflow_provider_kling.lifecycle.request import XCOM_KLING_TASK_ID, RequestTasks
-from airflow_provider_kling.lifecycle.results import (
-    OutputNames,
-    result_of,
-    run_id_of,
-    store_result,
+from airflow_provider_kling.operators.lazy import (
+    callback_events,
+    image_inputs,
+    kling_hook,
+    request_models,
+    running,
+    task_triggers,
 )
 from airflow_provider_kling.operators.outputs import KlingOutputsMixin
-from airflow_provider_kling.spend import describe_deduction
-from airflow_provider_kling.storage import MEDIA, to_storage_path
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
     from airflow.sdk.types import TaskInstanceKey
 
     from airflow_provider_kling.hooks.kling import KlingHook
-    from airflow_provider_kling.lifecycle import Decision
+    from airflow_provider_kling.lifecycle.policy import Ending, FailurePolicy
+    from airflow_provider_kling.lifecycle.reconcile import Decision
+    from airflow_provider_kling.lifecycle.request import RequestTasks
+    from airflow_provider_kling.lifecycle.results import OutputNames
     from airflow_provider_kling.models.requests import KlingTaskRequest
     from airflow_provider_kling.models.task import KlingTask
     from airflow_provider_kling.storage import MediaKind
@@ -72,18 +63,18 @@ DEFAULT_DEFERRABLE = conf.getboolean("operators", "default_deferrable", fallback
 
 
 def airflow_exception(ending: Ending, exc: BaseException) -> BaseException:
-    """The exception an :class:`~airflow_provider_kling.lifecycle.Ending` (the failure policy's
+    """The exception an :class:`~airflow_provider_kling.lifecycle.policy.Ending` (the failure policy's
     decision) ends an Airflow try with: ``exc`` itself for Airflow's retries, else fail or skip."""
-    if ending.action is Action.RETRY:
+    if ending.action == "retry":
         return exc
     from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
 
-    return (AirflowSkipException if ending.action is Action.SKIP else AirflowFailException)(ending.message)
+    return (AirflowSkipException if ending.action == "skip" else AirflowFailException)(ending.message)
 
 
 def fail_fast(exc: KlingError) -> BaseException:
     """Errors no retry can fix (auth, balance, permission, policy, bad request) skip Airflow's retries."""
-    return airflow_exception(Ending.of_error(exc), exc)
+    return airflow_exception(running().policy.Ending.of_error(exc), exc)
 
 
 def task_failure(exc: KlingError, policy: FailurePolicy, generation: int | None = None) -> BaseException:
@@ -106,58 +97,93 @@ def units_argument(name: str, value: Any) -> float:
     return float(value)
 
 
-# The modules below cost tens of ms (pydantic request models, HTTP clients) and an operator needs
-# them only when its task runs: each is imported here, once, on first use, so that a DAG file that
-# only builds operators does not load them. Operators and sensors reach them through these.
+class FromRequest(Generic[T]):
+    """A class attribute of an operator read from its kind's request class (``request_kind``) on
+    first use, then kept: the request models cost ~50 ms, which importing an operator module must
+    not pay."""
+
+    def __init__(self, read: Callable[[Any], T]) -> None:
+        self.read, self.values = read, dict[type, T]()
+
+    def __get__(self, instance: Any, owner: type) -> T:
+        if owner not in self.values:
+            self.values[owner] = self.read(owner)
+        return self.values[owner]
 
 
-def kling_hook(kling_conn_id: str) -> KlingHook:
-    """The hook of ``kling_conn_id`` (what every operator's and sensor's ``hook`` is)."""
-    from airflow_provider_kling.hooks.kling import KlingHook  # HTTP clients, ~30 ms: not at DAG parse
+class RequestFieldNames:
+    """The argument names Airflow's ``.partial()``/``.expand()`` check for one ``__init__`` (``own``)
+    and the operator's request fields, read when they are iterated."""
 
-    return KlingHook(kling_conn_id)
+    def __init__(self, operator_class: type[KlingTaskOperator], own: Collection[str]) -> None:
+        self.operator_class, self.own = operator_class, own
 
-
-def request_models() -> ModuleType:
-    """``models.requests``: the request schema of every kind."""
-    from airflow_provider_kling.models import requests  # pydantic schemas, ~50 ms: not at DAG parse
-
-    return requests
+    def __iter__(self) -> Iterator[str]:
+        return iter({*self.own, *self.operator_class.request_arguments})
 
 
-def image_inputs() -> ModuleType:
-    """``image_inputs``: reads the images named in your storage into a request."""
-    from airflow_provider_kling import image_inputs  # ~2 ms, needed only with a request: not at DAG parse
-
-    return image_inputs
-
-
-def wire() -> ModuleType:
-    """``hooks.wire``: the routes of the endpoints."""
-    from airflow_provider_kling.hooks import wire  # loads the request models, ~50 ms: not at DAG parse
-
-    return wire
+def request_fields_of(operator_class: type) -> dict[str, bool]:
+    """The fields of ``operator_class``'s request classes (its ``request_kinds``, else its
+    ``request_kind``; none without), in order, each with whether all of them require it."""
+    kinds = getattr(operator_class, "request_kinds", None) or [getattr(operator_class, "request_kind", None)]
+    models = [request_models().request_class(kind) for kind in kinds if kind]
+    names = dict.fromkeys(name for model in models for name in model.model_fields)
+    return {
+        name: all(name in model.model_fields and model.model_fields[name].is_required() for model in models)
+        for name in names
+    }
 
 
-def estimates() -> ModuleType:
-    """``estimates``: price tables and the unit estimator."""
-    from airflow_provider_kling import estimates  # loads the request models, ~50 ms: not at DAG parse
-
-    return estimates
-
-
-def callback_events() -> ModuleType:
-    """``callbacks.events``: the callback asset and the receiver's URL."""
-    from airflow_provider_kling.callbacks import events  # pydantic task model, ~15 ms: not at DAG parse
-
-    return events
+def own_request_fields(operator_class: Any) -> tuple[str, ...]:
+    """The request fields an operator takes itself: its request's, but the base's ``callback_url``
+    and ``external_task_id``."""
+    return tuple(
+        name for name in request_fields_of(operator_class) if name not in operator_class.base_template_fields
+    )
 
 
-def task_triggers() -> ModuleType:
-    """``triggers.kling``: the trigger that polls one task, and its events."""
-    from airflow_provider_kling.triggers import kling  # loads the hook, ~80 ms: not at DAG parse
+@cache
+def arguments_of(operator_class: type) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The keyword arguments the classes after :class:`KlingTaskOperator` in ``operator_class``'s MRO
+    take (Airflow's included), and the required request fields no ``__init__`` of it names."""
+    signatures = [
+        (klass, inspect.signature(vars(klass)["__init__"]))
+        for klass in operator_class.__mro__
+        if "__init__" in vars(klass)
+    ]
+    after = operator_class.__mro__[operator_class.__mro__.index(KlingTaskOperator) + 1 :]
+    taken = {
+        name
+        for klass, signature in signatures
+        if klass in after
+        for name, parameter in signature.parameters.items()
+        if parameter.kind in (parameter.KEYWORD_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+    }
+    named = {name for _, signature in signatures for name in signature.parameters}
+    fields = request_fields_of(operator_class)
+    return frozenset(taken), tuple(
+        name for name, required in fields.items() if required and name not in named
+    )
 
-    return kling
+
+class KlingOperatorMeta(BaseOperatorMeta):
+    """Airflow's operator metaclass, for operators that declare a ``request_kind``: their request
+    fields are keyword arguments (of :meth:`KlingTaskOperator.__init__`), also to ``.partial()`` and
+    ``.expand()``, which Airflow checks against the ``__init__`` of each class."""
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any) -> Any:
+        declares_kind = "request_kind" in namespace
+        if declares_kind and "__init__" not in namespace:
+
+            def __init__(self: Any, **kwargs: Any) -> None:
+                super(cls, self).__init__(**kwargs)  # type: ignore[call-overload]  # cls: made below
+
+            namespace["__init__"] = __init__
+        cls = super().__new__(mcs, name, bases, namespace, **kwargs)
+        if declares_kind:
+            init = cls.__init__
+            init._BaseOperatorMeta__param_names = RequestFieldNames(cls, init._BaseOperatorMeta__param_names)
+        return cls
 
 
 class KlingResultLink(BaseOperatorLink):
@@ -201,7 +227,7 @@ class KlingOperatorBase(KlingOutputsMixin, BaseOperator):
         for name, value in (("poll_interval", poll_interval), ("timeout", timeout)):
             if not value > 0:
                 raise ValueError(f"{name} must be a positive number of seconds (got {value!r})")
-        FailurePolicy(on_content_policy, max_regenerations)  # refused at parse time
+        running().policy.FailurePolicy(on_content_policy, max_regenerations)  # refused at parse time
         self.kling_conn_id = kling_conn_id
         self.deferrable = deferrable
         self.poll_interval = poll_interval
@@ -218,12 +244,17 @@ class KlingOperatorBase(KlingOutputsMixin, BaseOperator):
 
     @property
     def failure_policy(self) -> FailurePolicy:
-        return FailurePolicy(self.on_content_policy, self.max_regenerations, self.regenerate_expired)
+        return running().policy.FailurePolicy(
+            self.on_content_policy, self.max_regenerations, self.regenerate_expired
+        )
 
     def output_names(self, context: Context) -> OutputNames:
         """What this task instance's files are named after."""
-        return OutputNames(
-            self.dag_id, run_id_of(context), self.task_id, getattr(context["ti"], "map_index", None)
+        return running().results.OutputNames(
+            self.dag_id,
+            running().results.run_id_of(context),
+            self.task_id,
+            getattr(context["ti"], "map_index", None),
         )
 
     def resolve_callback_url(self, value: Any) -> Any:
@@ -240,12 +271,12 @@ class KlingOperatorBase(KlingOutputsMixin, BaseOperator):
     ) -> str:
         """Stable across tries of one task instance and one request (one item of a batch: its
         ``item_key``); new for an edited request."""
-        return default_external_task_id(
+        return running().idempotency.default_external_task_id(
             dag_id=self.dag_id,
-            run_id=run_id_of(context),
+            run_id=running().results.run_id_of(context),
             task_id=self.task_id,
             map_index=getattr(context["ti"], "map_index", -1),
-            fingerprint=request_fingerprint(request),
+            fingerprint=running().idempotency.request_fingerprint(request),
             namespace=self.hook.settings.external_task_id_namespace,
             item_key=item_key,
         )
@@ -253,7 +284,7 @@ class KlingOperatorBase(KlingOutputsMixin, BaseOperator):
     def _output_base(self) -> Any:
         """``output_path`` as an ``ObjectStoragePath``; a bad one fails without retries."""
         try:
-            return to_storage_path(self.output_path, self.output_conn_id or None)
+            return running().storage.to_storage_path(self.output_path, self.output_conn_id or None)
         except ValueError as exc:
             raise fail_fast(KlingRequestValidationError(str(exc))) from None
 
@@ -261,18 +292,18 @@ class KlingOperatorBase(KlingOutputsMixin, BaseOperator):
 # -- the single operator -------------------------------------------------------------------------
 
 
-class KlingTaskOperator(KlingOperatorBase):
+class KlingTaskOperator(KlingOperatorBase, metaclass=KlingOperatorMeta):
     """
     One Kling task for one request, at any endpoint: reconcile, create, wait, store, return.
 
     A retry or a clear of the same task instance with the same request reconnects to the Kling
     task an earlier try created (the task state store's hint, then every generation by external
     task id: :class:`~airflow_provider_kling.lifecycle.request.RequestTasks`); an edited request
-    creates a new one. Failures follow one :class:`~airflow_provider_kling.lifecycle.FailurePolicy`.
+    creates a new one. Failures follow one :class:`~airflow_provider_kling.lifecycle.policy.FailurePolicy`.
 
-    A subclass (one per kind) sets ``request_kind``, takes its kind's fields as keyword arguments
-    (``request_arguments``, kept by :func:`~.arguments.keep_request_arguments`) and adds them to
-    ``template_fields``; :meth:`build_request` is the one place a request is made.
+    A subclass (one per kind) sets ``request_kind``; it then takes the fields of that kind's request
+    class as keyword arguments, all templated (``request_arguments``, ``template_fields``: read from
+    the declaration), and :meth:`build_request` is the one place a request is made.
 
     :param callback_url: URL Kling POSTs the task to on each status change; ``"receiver"`` (or
         ``"receiver:<asset name>"``) is this provider's callback receiver on the api-server, at the
@@ -308,19 +339,25 @@ class KlingTaskOperator(KlingOperatorBase):
         after 30 days) and none is stored, create a new generation instead of failing (default False).
     """
 
-    template_fields: Sequence[str] = (
+    #: What every Kling task operator templates, after its request fields.
+    base_template_fields: ClassVar[tuple[str, ...]] = (
         "callback_url",
         "external_task_id",
         "output_path",
         "output_conn_id",
         "kling_conn_id",
     )
+    template_fields = FromRequest(lambda cls: (*cls.request_arguments, *cls.base_template_fields))
     ui_color = "#d6e4ff"
     operator_extra_links: Collection[BaseOperatorLink] = (KlingResultLink(),)
     #: The request kind this operator builds (``models.requests.REQUEST_KINDS``).
     request_kind: str
-    #: The operator's own request fields (attributes of the same name), in the order they are sent.
-    request_arguments: ClassVar[tuple[str, ...]] = ()
+    #: The request fields this operator takes (attributes of the same name), in the order they are
+    #: sent: its request class's (``callback_url`` and ``external_task_id`` are the base's).
+    request_arguments = FromRequest(lambda cls: own_request_fields(cls))
+    #: The fields its request requires that no ``__init__`` of the operator names (so a keyword
+    #: argument the operator must be given, or a ``@task`` function must return).
+    required_arguments = FromRequest(lambda cls: arguments_of(cls)[1])
     #: What the request kind makes (images or videos), set with the request by :meth:`build_request`.
     media: MediaKind
 
@@ -333,8 +370,9 @@ class KlingTaskOperator(KlingOperatorBase):
         regenerate_expired: bool = DEFAULT_REGENERATE_EXPIRED,
         **kwargs: Any,
     ) -> None:
+        fields = self._request_arguments_in(kwargs)
         super().__init__(**kwargs)
-        FailurePolicy(
+        running().policy.FailurePolicy(
             self.on_content_policy, self.max_regenerations, regenerate_expired
         )  # refused at parse time
         self.callback_url = callback_url
@@ -343,6 +381,26 @@ class KlingTaskOperator(KlingOperatorBase):
         self.regenerate_expired = regenerate_expired
         self._kling_result_url: str | None = None
         self._carried: dict[str, Any] = {}
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+    @classmethod
+    def _request_arguments_in(cls, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Take this kind's request fields out of ``kwargs`` (or ``default_args``); a TypeError names
+        an argument neither the request nor the operator takes, or a required field not given."""
+        default_args = kwargs.get("default_args") or {}
+        taken, required = arguments_of(cls)[0], cls.required_arguments
+        fields = {name: kwargs.pop(name, default_args.get(name)) for name in cls.request_arguments}
+        unknown = sorted(name for name in kwargs if name not in taken)
+        if unknown:
+            raise TypeError(
+                f"{cls.__name__} (request kind {getattr(cls, 'request_kind', '-')}) takes no argument(s)\n"
+                f"{', '.join(unknown)}: its request fields are {', '.join(cls.request_arguments)}"
+            )
+        missing = [name for name in required if fields.get(name) is None]
+        if missing:
+            raise TypeError(f"{cls.__name__} missing keyword argument(s) {', '.join(map(repr, missing))}")
+        return fields
 
     # -- request -------------------------------------------------------------------------------
 
@@ -355,7 +413,7 @@ class KlingTaskOperator(KlingOperatorBase):
         """The rendered fields as a validated request with its external task id; a bad one fails
         here, before any HTTP call. Images named in your storage are read first (base64)."""
         request_cls = request_models().request_class(self.request_kind)
-        self.media = MEDIA[request_cls.output]
+        self.media = running().storage.MEDIA[request_cls.output]
         try:
             fields = image_inputs().read_image_fields(
                 self.request_fields(context), request_cls.image_fields, self.output_conn_id or None
@@ -364,7 +422,9 @@ class KlingTaskOperator(KlingOperatorBase):
                 fields["callback_url"] = self.resolve_callback_url(fields["callback_url"])
             request = request_cls.build(**fields)
             if not request.external_task_id:
-                request = with_external_task_id(request, self._default_external_task_id(context, request))
+                request = running().idempotency.with_external_task_id(
+                    request, self._default_external_task_id(context, request)
+                )
             return request
         except KlingRequestValidationError as exc:
             raise fail_fast(exc) from None
@@ -394,19 +454,21 @@ class KlingTaskOperator(KlingOperatorBase):
                 raise self._failure(exc) from exc
         if not self.wait_for_completion:
             self.log.info("Kling task %s is %s; not waiting for it", task.task_id, task.task_status)
-            result = result_of(task, request)
+            result = running().results.result_of(task, request)
             self._kling_results = [result]  # OpenLineage names the task; nothing made yet for assets
             return result
         return self._finish(self._wait(task, request), request, context, resumed=resumed)
 
     def _tasks(self, request: KlingTaskRequest, context: Context) -> RequestTasks:
         ti = context["ti"]
-        return RequestTasks(
+        return running().request.RequestTasks(
             self.hook,
             request,
             self.failure_policy,
             store=context.get("task_state_store"),
-            push_task_id=lambda task_id: ti.xcom_push(key=XCOM_KLING_TASK_ID, value=task_id),
+            push_task_id=lambda task_id: ti.xcom_push(
+                key=running().request.XCOM_KLING_TASK_ID, value=task_id
+            ),
             log=self.log,
         )
 
@@ -457,7 +519,7 @@ class KlingTaskOperator(KlingOperatorBase):
         if self.deferrable:
             self._defer(task.task_id, request.endpoint, request.api_style)
         try:
-            return wait_for_task(
+            return running().poll.wait_for_task(
                 self.hook,
                 task.task_id,
                 poll_interval=self.poll_interval,
@@ -485,7 +547,7 @@ class KlingTaskOperator(KlingOperatorBase):
             ),
             method_name="execute_complete",
             kwargs=self.deferral_kwargs() or None,
-            timeout=defer_timeout(self.timeout),
+            timeout=running().poll.defer_timeout(self.timeout),
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any], **carried: Any) -> dict[str, Any]:
@@ -503,7 +565,7 @@ class KlingTaskOperator(KlingOperatorBase):
         """How a Kling error ends this try: skipped, failed at once, or left to Airflow's retries."""
         generation = None
         if request is not None and request.external_task_id:
-            generation = generation_of(request.external_task_id, exc.external_task_id)
+            generation = running().idempotency.generation_of(request.external_task_id, exc.external_task_id)
         return task_failure(exc, self.failure_policy, generation)
 
     # -- results -------------------------------------------------------------------------------
@@ -517,8 +579,8 @@ class KlingTaskOperator(KlingOperatorBase):
             raise KlingResultUnavailableError(
                 f"Kling task {task.task_id} succeeded but returned no {plural}", task_id=task.task_id
             )
-        self.log.info("Kling task %s deducted %s", task.task_id, describe_deduction(task))
-        result = result_of(task, request)
+        self.log.info("Kling task %s deducted %s", task.task_id, running().spend.describe_deduction(task))
+        result = running().results.result_of(task, request)
         self._kling_result_url = outputs[0].url
         if not self.output_path:
             self.log.info(
@@ -582,9 +644,9 @@ class KlingTaskOperator(KlingOperatorBase):
         after the rest are stored. Returns the output folder's plain URI."""
         base = self._output_base()
         try:
-            store_result(
+            running().results.store_result(
                 result, base, media=self.media, hook=self.hook, names=self.output_names(context), log=self.log
             )
         except KlingError as exc:
             raise fail_fast(exc) from exc
-        return plain_uri(base)
+        return running().assets.plain_uri(base)

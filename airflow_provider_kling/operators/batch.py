@@ -26,18 +26,16 @@ from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
 from airflow_provider_kling.idempotency import with_external_task_id
 from airflow_provider_kling.kinds import RequestKind
-from airflow_provider_kling.lifecycle import Action
+from airflow_provider_kling.lifecycle.policy import Action
 from airflow_provider_kling.lifecycle.poll import defer_timeout
 from airflow_provider_kling.lifecycle.results import count_statuses
 from airflow_provider_kling.operators.base import (
     KlingOperatorBase,
     airflow_exception,
-    callback_events,
-    estimates,
     fail_fast,
-    image_inputs,
     units_argument,
 )
+from airflow_provider_kling.operators.lazy import callback_events, estimates, image_inputs
 from airflow_provider_kling.storage import safe_name, to_storage_path
 
 if TYPE_CHECKING:

@@ -24,7 +24,8 @@ from airflow_provider_kling.callbacks.sweep import DEFAULT_DEADLINE, DEFAULT_GRA
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID, GENERATIONS_PATH, MAX_PAGE_SIZE
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
 from airflow_provider_kling.lifecycle.results import OutputNames, run_id_of
-from airflow_provider_kling.operators.base import fail_fast, kling_hook, wire
+from airflow_provider_kling.operators.base import fail_fast
+from airflow_provider_kling.operators.lazy import kling_hook, wire
 from airflow_provider_kling.storage import to_storage_path
 
 if TYPE_CHECKING:

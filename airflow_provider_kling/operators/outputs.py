@@ -4,13 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_kling.assets import (
-    asset_extra,
-    openlineage_facets,
-    record_asset_events,
-    static_output_uri,
-)
-from airflow_provider_kling.lifecycle.results import run_id_of
+from airflow_provider_kling.operators.lazy import running
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -32,7 +26,7 @@ class KlingOutputsMixin:
         #: What the last execution made and where it went: asset events and OpenLineage read it.
         self._kling_results: list[dict[str, Any]] = []
         self._output_uri: str | None = None
-        if not self.outlets and (output_uri := static_output_uri(output_path)):
+        if not self.outlets and (output_uri := running().assets.static_output_uri(output_path)):
             from airflow.sdk import Asset
 
             self.outlets = [Asset(output_uri)]
@@ -44,14 +38,14 @@ class KlingOutputsMixin:
         self._kling_results, self._output_uri = results, output_uri
         if not self.outlets or not results:
             return
-        extra = asset_extra(
+        extra = running().assets.asset_extra(
             results,
             dag_id=self.dag_id,
-            run_id=run_id_of(context),
+            run_id=running().results.run_id_of(context),
             task_id=self.task_id,
             output_uri=output_uri,
         )
-        for recorded in record_asset_events(context, self.outlets, output_uri, extra):
+        for recorded in running().assets.record_asset_events(context, self.outlets, output_uri, extra):
             self.log.info(
                 "Asset event for %s: %d image(s), %d video(s)",
                 recorded,
@@ -62,4 +56,4 @@ class KlingOutputsMixin:
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the output folder as the output dataset, the Kling task ids, models and units
         as a ``kling`` run facet. Called only by the OpenLineage provider, which it imports."""
-        return openlineage_facets(self._kling_results, self._output_uri)
+        return running().assets.openlineage_facets(self._kling_results, self._output_uri)

@@ -22,7 +22,8 @@ from airflow_provider_kling.lifecycle.poll import (
     wait_for_task,
 )
 from airflow_provider_kling.lifecycle.results import run_id_of
-from airflow_provider_kling.operators.base import DEFAULT_DEFERRABLE, fail_fast, kling_hook, task_triggers
+from airflow_provider_kling.operators.base import DEFAULT_DEFERRABLE, fail_fast
+from airflow_provider_kling.operators.lazy import kling_hook, task_triggers
 from airflow_provider_kling.storage import to_storage_path
 
 if TYPE_CHECKING:

@@ -11,7 +11,8 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import KlingError
-from airflow_provider_kling.operators.base import fail_fast, kling_hook, units_argument
+from airflow_provider_kling.operators.base import fail_fast, units_argument
+from airflow_provider_kling.operators.lazy import kling_hook
 from airflow_provider_kling.spend import format_units
 
 if TYPE_CHECKING:

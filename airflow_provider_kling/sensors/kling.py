@@ -19,15 +19,10 @@ from airflow_provider_kling.errors import (
     task_failed_error,
 )
 from airflow_provider_kling.kinds import RequestKind
-from airflow_provider_kling.lifecycle import Outcome, outcome_of
+from airflow_provider_kling.lifecycle.policy import Outcome, outcome_of
 from airflow_provider_kling.lifecycle.poll import DEFAULT_POLL_INTERVAL, defer_timeout, status_words
-from airflow_provider_kling.operators.base import (
-    DEFAULT_DEFERRABLE,
-    fail_fast,
-    kling_hook,
-    task_triggers,
-    wire,
-)
+from airflow_provider_kling.operators.base import DEFAULT_DEFERRABLE, fail_fast
+from airflow_provider_kling.operators.lazy import kling_hook, task_triggers, wire
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -1,31 +1,32 @@
 """Small, valid MP4 files for the simulator's video results, written with struct alone.
 
 The layout is ISO base media (ISO/IEC 14496-12): ``ftyp``, then ``moov`` (``mvhd`` and one
-video ``trak`` whose sample table points into ``mdat``), then ``mdat``. The track holds one frame
-a second of real H.264 (baseline profile, ``avc1`` with its ``avcC`` record): each frame an IDR
-picture of uncompressed I_PCM macroblocks, so a browser plays it with no encoder here. The
-colours come from a hash of the seed, so different prompts give different files and the same
-prompt the same file, and a bright square moves across from frame to frame. :func:`iter_mp4`
-streams a file of any size (the padding is in ``mdat``) without holding it.
+video ``trak`` whose sample table points into ``mdat``), then ``mdat``. The track is H.264
+(Constrained Baseline, ``avc1``) that browsers play, written by hand in its simplest form: every
+macroblock is either ``I_PCM`` (its pixels, uncompressed) or skipped (copied from the previous
+frame). The first frame is painted whole; each later one sends only the macroblocks that changed:
+:func:`.png.scene` draws the prompt's words while the sun moves and a progress bar grows, so a
+5 s video stays a few tens of kilobytes. Frames depend on the prompt, so different prompts give
+different files and the same prompt the same file. :func:`iter_mp4` streams a file of any size
+(the padding is in ``mdat``) without holding it.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 import struct
 from collections.abc import Iterator
 
-#: One sample per second; movie and media time in milliseconds.
-TIMESCALE = 1000
+from airflow_provider_kling.testing.png import scene
+
+#: Movie and media time in milliseconds; frames a second.
+TIMESCALE, FPS = 1000, 4
 #: Sizes per Kling mode, scaled down like the simulator's images (the real ones are 720p-4k).
 FRAME_SIZE = {"std": (128, 72), "pro": (192, 108), "4k": (384, 216)}
-#: Sample values stay in video range (16-235): no PCM byte is 0, so no start code can appear in it.
-_LOW, _HIGH = 16, 235
-_START_CODE_LIKE = re.compile(b"\x00\x00(?=[\x00-\x03])")
 _CHUNK = 1024 * 1024
 _UNITY_MATRIX = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+_LEVEL = 30  # H.264 level 3.0: up to 720x576, far above these sizes
 
 
 def box(kind: bytes, *payload: bytes) -> bytes:
@@ -43,76 +44,103 @@ def _ftyp() -> bytes:
 
 
 class _Bits:
-    """An H.264 RBSP: fixed-width and Exp-Golomb fields bit by bit, sample bytes once aligned."""
+    """An H.264 RBSP writer: fixed-width fields, Exp-Golomb codes and raw bytes once aligned."""
 
     def __init__(self) -> None:
-        self.out, self.acc, self.count = bytearray(), 0, 0
+        self.out, self.value, self.count = bytearray(), 0, 0
 
-    def u(self, width: int, value: int) -> _Bits:
-        self.acc, self.count = (self.acc << width) | value, self.count + width
+    def u(self, bits: int, value: int) -> _Bits:
+        self.value, self.count = (self.value << bits) | value, self.count + bits
         while self.count >= 8:
             self.count -= 8
-            self.out.append((self.acc >> self.count) & 0xFF)
-        self.acc &= (1 << self.count) - 1
+            self.out.append(self.value >> self.count & 0xFF)
+        self.value &= (1 << self.count) - 1
         return self
 
-    def ue(self, *values: int) -> _Bits:
-        for value in values:
-            self.u(2 * (value + 1).bit_length() - 1, value + 1)
-        return self
+    def ue(self, value: int) -> _Bits:
+        length = (value + 1).bit_length()
+        return self.u(length - 1, 0).u(length, value + 1)
 
     def align(self) -> _Bits:
         return self.u(-self.count % 8, 0)
 
+    def raw(self, data: bytes) -> _Bits:
+        self.out += data  # only when aligned
+        return self
+
     def nal(self, header: int) -> bytes:
-        """The NAL unit: header byte, RBSP with its stop bit, emulation prevention bytes."""
-        payload = bytes(self.u(1, 1).align().out)
-        return bytes([header]) + _START_CODE_LIKE.sub(b"\x00\x00\x03", payload)
+        """The NAL unit: ``header``, then the RBSP with its stop bit and emulation prevention."""
+        rbsp = bytes(self.u(1, 1).align().out)
+        return bytes([header]) + re.sub(b"\x00\x00(?=[\x00-\x03])", b"\x00\x00\x03", rbsp)
 
 
 def _parameter_sets(width: int, height: int) -> tuple[bytes, bytes]:
-    """The SPS (baseline, level 3.0, cropped to ``width`` x ``height``) and the PPS."""
-    mbs_w, mbs_h = -(-width // 16), -(-height // 16)
-    sps = _Bits().u(8, 66).u(8, 0xC0).u(8, 30).ue(0, 0, 2, 1).u(1, 0).ue(mbs_w - 1, mbs_h - 1)
-    sps.u(3, 0b111)  # frame_mbs_only, direct_8x8_inference, frame_cropping
-    sps.ue(0, (mbs_w * 16 - width) // 2, 0, (mbs_h * 16 - height) // 2).u(1, 0)  # crops; no VUI
-    pps = _Bits().ue(0, 0).u(2, 0).ue(0, 0, 0).u(3, 0).ue(0, 0, 0).u(3, 0b100)  # se(0) is ue(0)
-    return sps.nal(0x67), pps.nal(0x68)
+    """SPS and PPS: Constrained Baseline, 8-bit frame_num, POC type 2, the frame cropped to size."""
+    sps = _Bits().u(8, 66).u(8, 0xC0).u(8, _LEVEL).ue(0).ue(4).ue(2).ue(1).u(1, 0)
+    sps.ue(-(-width // 16) - 1).ue(-(-height // 16) - 1).u(1, 1).u(1, 1)
+    right, bottom = (-width % 16) // 2, (-height % 16) // 2  # in 2-pixel units (4:2:0)
+    if right or bottom:
+        sps.u(1, 1).ue(0).ue(right).ue(0).ue(bottom)
+    else:
+        sps.u(1, 0)
+    pps = _Bits().ue(0).ue(0).u(1, 0).u(1, 0).ue(0).ue(0).ue(0).u(1, 0).u(2, 0).ue(0).ue(0).ue(0)
+    return sps.u(1, 0).nal(0x67), pps.u(1, 1).u(1, 0).u(1, 0).nal(0x68)
 
 
-def _frame(seed: bytes, number: int, frames: int, width: int, height: int) -> bytes:
-    """One IDR picture: a vertical gradient of the seed's colour, a bright square at ``number``'s place."""
-    mbs_w, mbs_h = -(-width // 16), -(-height // 16)
-    plane_w, plane_h = mbs_w * 16, mbs_h * 16
-    luma = bytearray()
-    for y in range(plane_h):
-        luma += bytes([_LOW + (seed[0] % 120) + y * 80 // plane_h]) * plane_w
-    side = min(plane_h // 2, plane_w // 4) // 2 * 2
-    left = (plane_w - side) * number // max(1, frames - 1) // 2 * 2
-    top = (plane_h - side) // 2
-    for y in range(top, top + side):
-        luma[y * plane_w + left : y * plane_w + left + side] = bytes([_HIGH]) * side
-    cb, cr = _LOW + seed[1] % 200, _LOW + seed[2] % 200
-    chroma_row = [bytes([cb]), bytes([cr])]
-    bits = _Bits().ue(0, 7, 0).u(4, 0).ue(number).u(2, 0).ue(0, 1)  # I slice, IDR, no deblocking
-    for mb_y in range(mbs_h):
-        for mb_x in range(mbs_w):
-            bits.ue(25).align()  # I_PCM, then its samples byte-aligned
-            start = mb_y * 16 * plane_w + mb_x * 16
-            bits.out += b"".join(
-                luma[start + row * plane_w : start + row * plane_w + 16] for row in range(16)
-            )
-            for value in chroma_row:
-                square = left <= mb_x * 16 < left + side and top <= mb_y * 16 < top + side
-                bits.out += (bytes([128]) if square else value) * 64
-    return bits.nal(0x65)
+def _ycbcr(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
+    r, g, b = rgb  # BT.601, video range; never 0 (which old decoders refuse in PCM samples)
+    return (
+        round(16 + (65.738 * r + 129.057 * g + 25.064 * b) / 256),
+        round(128 + (-37.945 * r - 74.494 * g + 112.439 * b) / 256),
+        round(128 + (112.439 * r - 94.154 * g - 18.285 * b) / 256),
+    )
 
 
-def _samples(seed: str, count: int, width: int, height: int) -> list[bytes]:
-    """One length-prefixed IDR frame per sample."""
-    digest = hashlib.sha256(seed.encode()).digest()
-    frames = [_frame(digest, number, count, width, height) for number in range(count)]
-    return [struct.pack(">I", len(frame)) + frame for frame in frames]
+def _macroblocks(prompt: str, phase: float, width: int, height: int) -> list[bytes]:
+    """One frame as the PCM bytes of each macroblock (16x16 Y, then 8x8 Cb and 8x8 Cr), in order."""
+    columns, rows = -(-width // 16), -(-height // 16)
+    pixels = scene(prompt, 0, width, height, phase, _ycbcr)
+    padded_width = columns * 16
+    lines = [pixels[y * width * 3 : (y + 1) * width * 3] for y in range(height)]
+    lines = [line + line[-3:] * (padded_width - width) for line in lines]  # repeat the edges
+    lines += [lines[-1]] * (rows * 16 - height)
+    luma = [bytes(line[0::3]) for line in lines]
+    blue = [bytes(line[1::6]) for line in lines[0::2]]
+    red = [bytes(line[2::6]) for line in lines[0::2]]
+    return [
+        b"".join(luma[y][x * 16 : x * 16 + 16] for y in range(row * 16, row * 16 + 16))
+        + b"".join(plane[y][x * 8 : x * 8 + 8] for plane in (blue, red) for y in range(row * 8, row * 8 + 8))
+        for row in range(rows)
+        for x in range(columns)
+    ]
+
+
+def _frames(prompt: str, count: int, width: int, height: int) -> list[bytes]:
+    """``count`` samples (a 4-byte length, then a slice NAL unit): an IDR frame, then P frames."""
+    samples, previous = [], None
+    for number in range(count):
+        blocks = _macroblocks(prompt, number / max(1, count - 1), width, height)
+        bits = _Bits().ue(0).ue(7 if previous is None else 5).ue(0).u(8, number % 256)
+        if previous is None:
+            bits.ue(0).u(1, 0).u(1, 0)  # idr_pic_id, no_output_of_prior_pics, long_term_reference
+        else:
+            bits.u(1, 0).u(1, 0).u(1, 0)  # no ref count override, no list change, sliding window
+        bits.ue(0).ue(1)  # slice_qp_delta 0 (as se), deblocking off
+        skipped = 0
+        for number_of_block, block in enumerate(blocks):
+            if previous is not None and previous[number_of_block] == block:
+                skipped += 1
+                continue
+            if previous is not None:
+                bits.ue(skipped)
+                skipped = 0
+            bits.ue(25 if previous is None else 30).align().raw(block)  # I_PCM (mb_type 25, or 5 + 25)
+        if skipped:
+            bits.ue(skipped)
+        nal = bits.nal(0x65 if previous is None else 0x41)
+        samples.append(struct.pack(">I", len(nal)) + nal)
+        previous = blocks
+    return samples
 
 
 def _moov(width: int, height: int, seconds: float, samples: list[bytes], mdat_data_offset: int) -> bytes:
@@ -144,12 +172,13 @@ def _moov(width: int, height: int, seconds: float, samples: list[bytes], mdat_da
     )
     hdlr = full_box(b"hdlr", 0, 0, bytes(4), b"vide", bytes(12), b"VideoHandler\x00")
     sps, pps = _parameter_sets(width, height)
-    avcc = box(
+    avcc = box(  # version, profile, compatibility, level, 4-byte lengths, one SPS, one PPS
         b"avcC",
-        bytes([1, 0x42, 0xC0, 0x1E, 0xFF, 0xE1]),  # version, baseline, level 3.0, 4-byte lengths, 1 SPS
+        b"\x01" + sps[1:4],
+        b"\xff\xe1",
         struct.pack(">H", len(sps)),
         sps,
-        b"\x01",  # 1 PPS
+        b"\x01",
         struct.pack(">H", len(pps)),
         pps,
     )
@@ -170,7 +199,7 @@ def _moov(width: int, height: int, seconds: float, samples: list[bytes], mdat_da
         b"stbl",
         full_box(b"stsd", 0, 0, struct.pack(">I", 1), avc1),
         full_box(b"stts", 0, 0, struct.pack(">III", 1, count, max(1, duration // max(1, count)))),
-        full_box(b"stss", 0, 0, struct.pack(">I", count), *(struct.pack(">I", i + 1) for i in range(count))),
+        full_box(b"stss", 0, 0, struct.pack(">II", 1, 1)),  # the first frame is the only key frame
         full_box(b"stsc", 0, 0, struct.pack(">IIII", 1, 1, count, 1)),
         full_box(b"stsz", 0, 0, struct.pack(">II", 0, count), *(struct.pack(">I", len(s)) for s in samples)),
         full_box(b"stco", 0, 0, struct.pack(">II", 1, mdat_data_offset)),
@@ -181,28 +210,29 @@ def _moov(width: int, height: int, seconds: float, samples: list[bytes], mdat_da
     return box(b"moov", mvhd, trak)
 
 
-def _layout(seed: str, seconds: float, width: int, height: int) -> tuple[bytes, list[bytes]]:
-    """``ftyp`` + ``moov`` (pointing at the samples), and the samples that open ``mdat``."""
-    samples = _samples(seed, max(1, round(seconds)), width, height)
+@functools.lru_cache(maxsize=64)
+def _layout(prompt: str, seconds: float, width: int, height: int) -> tuple[bytes, list[bytes]]:
+    """``ftyp`` + ``moov`` (pointing at the samples), and the frames that open ``mdat``."""
+    width, height = width + width % 2, height + height % 2  # 4:2:0 crops in steps of 2
+    samples = _frames(prompt, max(1, round(seconds * FPS)), width, height)
     ftyp = _ftyp()
     moov_size = len(_moov(width, height, seconds, samples, 0))
     head = ftyp + _moov(width, height, seconds, samples, len(ftyp) + moov_size + 8)
     return head, samples
 
 
-@functools.lru_cache(maxsize=64)
-def make_mp4(seed: str, seconds: float = 5.0, width: int = 128, height: int = 72) -> bytes:
-    """A small MP4 of ``seconds`` (one sample a second) whose samples depend on ``seed``."""
-    head, samples = _layout(seed, seconds, width, height)
+def make_mp4(prompt: str, seconds: float = 5.0, width: int = 128, height: int = 72) -> bytes:
+    """A small MP4 of ``seconds`` (:data:`FPS` frames a second) showing ``prompt`` (:func:`.png.scene`)."""
+    head, samples = _layout(prompt, seconds, width, height)
     data = b"".join(samples)
     return head + box(b"mdat", data)
 
 
 def iter_mp4(
-    seed: str, size: int, seconds: float = 5.0, width: int = 128, height: int = 72
+    prompt: str, size: int, seconds: float = 5.0, width: int = 128, height: int = 72
 ) -> Iterator[bytes]:
     """An MP4 of exactly ``size`` bytes (at least :func:`make_mp4`'s), streamed: ``mdat`` is padded."""
-    head, samples = _layout(seed, seconds, width, height)
+    head, samples = _layout(prompt, seconds, width, height)
     data = b"".join(samples)
     padding = size - len(head) - 8 - len(data)
     if padding < 0:

@@ -42,7 +42,7 @@ class ResourceRequest(ImageRequest):
     deleted: dict[str, bool] = field(default_factory=dict, compare=False, hash=False)
 
     def resource_id(self, task_id: str) -> int:
-        return int(task_id) + 1  # 18 digits: a float would round it
+        return int(task_id) * 2 + 1  # odd and above 2**53: a float would always round it
 
     def render_result(self, task_id: str, image_root: str) -> dict[str, Any]:
         ident, name = self.resource_id(task_id), self.body.get(f"{self.resource}_name")

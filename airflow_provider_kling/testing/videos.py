@@ -3,13 +3,16 @@
 Rules live in :mod:`.video_rules`; tasks, slots, markers (``#fail``, ``#error``, ``#refuse``),
 progress modes, callbacks and API faults are the image endpoints' own. A video file is served
 without authentication at ``/kling/videos/{task_id}/0.mp4`` (and ``watermarked/0.mp4``) while the
-task's results are available, as a tiny valid MP4 (:mod:`.mp4`) of the task's duration. Download
-faults (``image_fault``: ``html``, ``redirect``, ``huge``, ``short``, ``not_image``, ``expired``) apply to the
-next video downloads as to images; ``huge`` serves a valid MP4 padded to ``size`` bytes, streamed.
+task's results are available, as a small valid MP4 (:mod:`.mp4`) of the task's duration whose
+frames show the prompt's words (after the first frame's subject, when that is a simulator image).
+Download faults (``image_fault``: ``html``, ``redirect``, ``huge``, ``short``, ``not_image``,
+``expired``) apply to the next video downloads as to images; ``huge`` serves a valid MP4 padded to
+``size`` bytes, streamed.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -59,6 +62,16 @@ def _frame_size(request: VideoRequest) -> tuple[int, int]:
     return width, height
 
 
+def _words(state: SimulatorState, request: VideoRequest) -> str:
+    """What the frames show: the subject of the first frame when it is one of this simulator's
+    images (its prompt's words before the first comma), then the video's prompt."""
+    image = request.body.get("image")
+    found = re.search(r"/images/([^/]+)/", image) if isinstance(image, str) else None
+    source = state.get_task(found.group(1)) if found else None
+    subject = source.request.prompt.split(",")[0] if source is not None else ""
+    return ", ".join(words for words in (subject, request.prompt) if words)
+
+
 async def video_file(request: Request) -> Response:
     state: SimulatorState = request.app.state.kling
     task = state.get_task(request.path_params["task_id"])
@@ -72,7 +85,7 @@ async def video_file(request: Request) -> Response:
         return _not_found("video not found or expired")
     if watermarked and not task.request.watermark:
         return _not_found("no watermarked video for this task")
-    seed = task.request.prompt + ("\x00watermark" if watermarked else "")
+    seed = _words(state, task.request) + ("\x00watermark" if watermarked else "")
     width, height = _frame_size(task.request)
     body = mp4.make_mp4(seed, task.request.seconds, width, height)
     state.count(task.owner, "videos")

@@ -29,7 +29,7 @@ from airflow_provider_kling.errors import KlingError
 from airflow_provider_kling.hooks.core import Clock
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.kinds import RequestKind
-from airflow_provider_kling.lifecycle import (
+from airflow_provider_kling.lifecycle.policy import (
     DEFAULT_MAX_REGENERATIONS,
     DEFAULT_ON_CONTENT_POLICY,
     FailurePolicy,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+from zlib import crc32
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
@@ -103,6 +104,12 @@ class KlingTaskTrigger(BaseTrigger):
         async with watch(
             hook, self.kling_task_id, clock.monotonic, self.endpoint, self.poll_interval, self.api_style
         ) as lookup:
+            # Many triggers start together (a triggerer's start, a large DAG run): watched at once (a
+            # list round reads for all), their first polls spread over one interval by task id.
+            await clock.asleep(
+                max(0.0, min(self.poll_interval, deadline - started))
+                * (crc32(self.kling_task_id.encode()) / 2**32)
+            )
             try:
                 task = await apoll_until_done(
                     plan, lambda: lookup(plan.deadline), clock.asleep, self.log, clock.monotonic

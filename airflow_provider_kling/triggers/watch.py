@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_kling.defaults import GENERATIONS_PATH, MAX_PAGE_SIZE
 from airflow_provider_kling.errors import KlingConnectionError, KlingError
 from airflow_provider_kling.hooks.core import time_left
-from airflow_provider_kling.hooks.task_queries import TasksQuerySupport
+from airflow_provider_kling.hooks.task_queries import TasksQuerySupport, tasks_support
 from airflow_provider_kling.models.task import record_ids, task_from_data
 from airflow_provider_kling.models.task_query import MAX_TASK_IDS, chunks
 
@@ -39,6 +39,9 @@ PAGE_SIZE_MAX = MAX_PAGE_SIZE
 PAGE_SLACK = 50
 #: Read statuses with ``GET /tasks?task_ids=`` where the host has it (False: list rounds only).
 TASKS_QUERY = True
+#: Requests a board has in flight at most (batches, completions, queries by id). The HTTP client's pool
+#: scans its queue and connections on every request, so thousands of waiting lookups must queue here.
+IN_FLIGHT = 4
 #: Seconds a lookup waits for others to share its ``GET /tasks`` (20 waiting lookups go at once).
 BATCH_WINDOW = 0.5
 
@@ -59,6 +62,9 @@ class _Board:
     complete: bool = False  # the last round reached the end of the list
     refused: bool = False  # the host refused the list endpoint: query by id from now on
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    gate: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(IN_FLIGHT)
+    )  # requests in flight
     task_queries: _TaskQueries | None = None  # GET /tasks batches, where the host has it
 
     def page_size(self) -> int:
@@ -119,30 +125,30 @@ class _Board:
             raise
 
 
-class _HostLacksTasks:
-    """What a batched lookup answers when the host turned out to lack ``/tasks``."""
-
-
-_LACKS = _HostLacksTasks()
-
-
 class _TaskQueries:
     """
-    Lookups of one connection batched into ``GET /tasks?task_ids=`` (at most 20 ids a request).
+    The lookups of one board due within :data:`BATCH_WINDOW`, read together with
+    :meth:`KlingHook.aget_tasks` (the one many-task reader: ``GET /tasks`` 20 ids a request where the
+    host has it, a finished task completed by its style's own query, else one query per task).
 
     Requests go out on a hook of its own (so on the connection's one shared client), not on a
-    trigger's, which may close while a batch it started is in flight.
+    trigger's, which may close while a batch it started is in flight; at most :data:`IN_FLIGHT` at
+    once (``gate``).
     """
 
-    def __init__(self, hook: KlingHook, support: TasksQuerySupport) -> None:
-        self.support = support
+    def __init__(
+        self,
+        hook: KlingHook,
+        endpoint: str = GENERATIONS_PATH,
+        api_style: str | None = None,
+        gate: asyncio.Semaphore | None = None,
+    ) -> None:
+        self.endpoint, self.api_style = endpoint, api_style
+        self.gate = gate or asyncio.Semaphore(IN_FLIGHT)
         self.unknown: set[str] = set()  # ids /tasks did not know: queried by id from then on
-        self._hook_type, self._conn_id = type(hook), hook.kling_conn_id
         #: the trigger's clock (retries and their waits), when its hook takes one
-        self._hook_kwargs: dict[str, Any] = (
-            {"clock": hook.clock} if getattr(hook, "clock", None) is not None else {}
-        )
-        self._hook: KlingHook | None = None
+        kwargs: dict[str, Any] = {"clock": hook.clock} if getattr(hook, "clock", None) is not None else {}
+        self.hook = type(hook)(hook.kling_conn_id, **kwargs)
         self._pending: dict[str, list[asyncio.Future[Any]]] = {}
         #: the shortest poll interval among the pending lookups (a failed query is retried within it),
         #: and the earliest deadline (its retries end by then)
@@ -151,23 +157,26 @@ class _TaskQueries:
         self._timer: asyncio.TimerHandle | None = None
         self._sending: set[asyncio.Task[None]] = set()
 
+    @property
+    def support(self) -> TasksQuerySupport:
+        return tasks_support(self.hook)
+
     async def ask(
         self, task_id: str, max_wait: float | None = None, deadline: float | None = None
-    ) -> dict[str, Any] | _HostLacksTasks | None:
-        """The task's record at the next batch; ``None`` when ``/tasks`` does not know the id."""
+    ) -> KlingTask | None:
+        """The task at the next batch; ``None`` when Kling does not know the id that way."""
         loop = asyncio.get_running_loop()
         if max_wait is not None:
             self._max_wait = max_wait if self._max_wait is None else min(self._max_wait, max_wait)
         if deadline is not None:
             self._deadline = deadline if self._deadline is None else min(self._deadline, deadline)
-        future: asyncio.Future[Any] = loop.create_future()
+        future: asyncio.Future[KlingTask | None] = loop.create_future()
         self._pending.setdefault(task_id, []).append(future)
         if len(self._pending) >= MAX_TASK_IDS:
             self._flush()
         elif self._timer is None:
             self._timer = loop.call_later(BATCH_WINDOW, self._flush)
-        result: dict[str, Any] | _HostLacksTasks | None = await future
-        return result
+        return await future
 
     def _flush(self) -> None:
         if self._timer is not None:
@@ -176,8 +185,9 @@ class _TaskQueries:
         pending, self._pending = self._pending, {}
         bounds, self._max_wait, self._deadline = (self._max_wait, self._deadline), None, None
         for ids in chunks(pending):
-            batch = {i: pending[i] for i in ids}
-            sending = asyncio.get_running_loop().create_task(self._send(batch, *bounds))
+            sending = asyncio.get_running_loop().create_task(
+                self._send({i: pending[i] for i in ids}, *bounds)
+            )
             self._sending.add(sending)
             sending.add_done_callback(self._sending.discard)
 
@@ -194,21 +204,17 @@ class _TaskQueries:
                     else:
                         future.set_result(result_of(task_id))
 
-        if self._hook is None:
-            self._hook = self._hook_type(self._conn_id, **self._hook_kwargs)
-        hook = self._hook
         try:
-            data = await hook._atasks_data(list(batch), deadline=deadline, max_wait=max_wait)
-        except KlingError as exc:
-            if self.support.saw_error(exc):
-                hook.log.warning(
-                    "Kling at connection '%s' does not answer GET /tasks (%s); reading its task list instead",
-                    self._conn_id,
-                    exc,
+            async with self.gate:
+                tasks = await self.hook.aget_tasks(
+                    list(batch),
+                    endpoint=self.endpoint,
+                    api_style=self.api_style,
+                    deadline=deadline,
+                    max_wait=max_wait,
                 )
-                settle(lambda _: _LACKS)
-            else:
-                settle(lambda _: None, exc.with_traceback(None))
+        except KlingError as exc:  # one error shared by many: do not let its traceback grow
+            settle(lambda _: None, exc.with_traceback(None))
             return
         except Exception as exc:  # a bug: the waiting lookups raise it, nobody waits forever
             settle(lambda _: None, exc)
@@ -216,11 +222,7 @@ class _TaskQueries:
         except BaseException:  # cancelled (the board closed): so are its lookups
             settle(lambda _: None, KlingConnectionError("the task query was cancelled"))
             raise
-        self.support.saw_answer()
-        found: dict[str, dict[str, Any]] = {}
-        for item in data or ():
-            if isinstance(item, dict):
-                found[record_ids(item)[0]] = item
+        found = {key: task for task in tasks for key in (task.task_id, task.external_task_id) if key}
         self.unknown.update(task_id for task_id in batch if task_id not in found)
         settle(found.get)
 
@@ -234,17 +236,16 @@ class _TaskQueries:
             for future in futures:
                 future.cancel()
         self._pending = {}
-        if self._hook is not None:
-            hook, self._hook = self._hook, None
-            await hook.aclose()
+        await self.hook.aclose()
 
 
 async def _task_queries(board: _Board, hook: KlingHook) -> _TaskQueries:
-    """The board's batcher, built on first use from the connection's settings."""
+    """The board's batcher, built on first use (its hook reads the connection: does the host have /tasks)."""
     if board.task_queries is None:
-        support = TasksQuerySupport.of(await hook.aget_settings())
+        queries = _TaskQueries(hook, board.endpoint, board.api_style, board.gate)
+        await queries.hook.aget_settings()
         if board.task_queries is None:
-            board.task_queries = _TaskQueries(hook, support)
+            board.task_queries = queries
     return board.task_queries
 
 
@@ -266,7 +267,7 @@ async def watch(
     """
     Watch one task of ``endpoint`` (in ``api_style``) while the block runs; yields
     ``lookup(deadline) -> KlingTask``. A finished task read through ``GET /tasks`` is completed
-    with its style's own query (:meth:`KlingHook.acomplete_task`), so it carries the same fields,
+    with its style's own query (by :meth:`KlingHook.aget_tasks`), so it carries the same fields,
     spend included, as on the worker.
 
     ``clock`` and ``deadline`` share one clock (the hook's monotonic one); a failed request is
@@ -279,28 +280,25 @@ async def watch(
     board.watched[task_id] = board.watched.get(task_id, 0) + 1
 
     async def query(task_id: str, deadline: float) -> KlingTask:
-        return await hook.aget_task(
-            task_id, deadline=deadline, endpoint=endpoint, max_wait=max_wait, api_style=api_style
-        )
+        async with board.gate:
+            return await hook.aget_task(
+                task_id, deadline=deadline, endpoint=endpoint, max_wait=max_wait, api_style=api_style
+            )
 
     async def lookup(deadline: float) -> KlingTask:
-        if TASKS_QUERY:
-            queries = await _task_queries(board, hook)
-            if queries.support.usable and task_id in queries.unknown:
+        queries = await _task_queries(board, hook) if TASKS_QUERY else None
+        if queries is not None and queries.support.usable:
+            if task_id in queries.unknown:
                 return await query(task_id, deadline)
-            if queries.support.usable:
-                try:
-                    async with asyncio.timeout(time_left(deadline, clock(), float("inf"))):
-                        record = await queries.ask(task_id, max_wait, deadline)
-                except TimeoutError:
-                    raise KlingConnectionError("Timed out querying Kling's tasks") from None
-                if isinstance(record, dict):
-                    task = task_from_data(record, f"task {task_id}", task_id)
-                    return await hook.acomplete_task(
-                        task, deadline=deadline, endpoint=endpoint, max_wait=max_wait, api_style=api_style
-                    )
-                if record is None:  # not known by task id (an external id?): ask the endpoint
-                    return await query(task_id, deadline)
+            try:
+                async with asyncio.timeout(time_left(deadline, clock(), float("inf"))):
+                    task = await queries.ask(task_id, max_wait, deadline)
+            except TimeoutError:
+                raise KlingConnectionError("Timed out querying Kling's tasks") from None
+            if task is not None:
+                return task
+            if queries.support.usable:  # not known by task id (an external id?): ask the endpoint
+                return await query(task_id, deadline)
         if LIST_POLLING and not board.refused:
             try:
                 # Bounded even while another trigger's round holds the board.

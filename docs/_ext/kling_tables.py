@@ -249,11 +249,12 @@ def parameters(cls: type) -> list[Parameter]:
         if not any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
             break
     # Request arguments an ``__init__`` takes from ``**kwargs`` itself (``kwargs.pop(name, None)``).
+    required = set(getattr(cls, "required_arguments", ()))  # the request's required fields no __init__ names
     for name in getattr(cls, "request_arguments", ()):
         if name not in found and name not in excluded:
             found[name] = Parameter(
                 name=name,
-                default=None,
+                default=inspect.Parameter.empty if name in required else None,
                 templated=name in templated,
                 description=docs.get(name, ""),
                 declared_by=cls.__name__,

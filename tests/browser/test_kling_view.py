@@ -135,7 +135,7 @@ def test_a_runs_videos_play_from_storage(browser: Browser, airflow_with_runs: di
         " return String.fromCharCode(...bytes.slice(4, 8)); })()",
     )
     assert head == "ftyp"
-    # It plays, and its frames change (the simulator's video: a square moving across).
+    # It plays, and its frames change (the simulator's video: a sun moving, a progress bar growing).
     frames = frame(
         browser,
         "(async () => { const v = document.querySelector('main video'); v.muted = true;"

@@ -54,6 +54,10 @@ with create_session() as session:  # 11 minutes later, the same task again
     for event in session.scalars(select(AssetEvent)):
         event.timestamp -= timedelta(minutes=11)
 outcomes.append(recorder.record(URI, extra("m6")).value)
+with create_session() as session:  # pipe1 deleted while the recorder still has it read
+    session.delete(session.scalars(select(AssetModel).where(AssetModel.uri == OTHER)).one())
+outcomes.append(recorder.record(OTHER, extra("m7", task_id="4")).value)
+outcomes.append(recorder.record(URI, extra("m8", task_id="4")).value)  # its key was not kept
 
 # The same task body under 20 new webhook ids at once, each its own recorder (an api-server worker).
 concurrent, start = [], threading.Barrier(20)
@@ -99,11 +103,14 @@ def test_callbacks_become_one_asset_event_each_on_a_declared_asset(tmp_path: Pat
         "duplicate",  # m1 replayed onto another asset of the connection
         "recorded",  # the same task, failed
         "duplicate",  # the same task and status 11 minutes later
+        "no_asset",  # an asset deleted since the recorder read it
+        "recorded",  # the same task on a declared asset: the refused one left no key
     ]
     assert [(event["kling_task_id"], event["status"]) for event in result["events"]] == [
         ("1", "succeed"),
         ("2", "succeed"),
         ("1", "failed"),
+        ("4", "succeed"),
         ("9", "succeed"),
     ]
     assert result["events"][0]["webhook_id"] == "m1"

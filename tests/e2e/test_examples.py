@@ -375,6 +375,7 @@ def test_product_video_turns_each_catalogue_image_into_a_stored_video_and_a_shee
     assert len(videos) == len(images) == len(expected_catalogue_prompts())
     for video in videos:
         assert video.read_bytes()[4:8] == b"ftyp"
+    assert len({video.read_bytes() for video in videos}) == len(videos)  # each shows its own product
     sheet = (folder / "video_sheet.html").read_text()
     assert sheet.count("<video ") == len(videos)
     for video in videos:

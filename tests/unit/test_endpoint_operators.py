@@ -185,7 +185,7 @@ def test_generation_operator_image_also_reads_from_storage(kling_connection, sto
 
     (sent,) = kling_connection.tasks()
     assert base64.b64decode(sent["request"]["image"]) == SQUARE
-    assert "request_kind" not in result  # image generation's XCom keys are as they were
+    assert result["request_kind"] == "generations"  # every kind's XCom result names its kind
 
 
 def test_expand_refuses_ratios_and_to_aspect_ratio_together():

@@ -18,7 +18,7 @@ import structlog
 
 from airflow_provider_kling.errors import KlingAuthError, KlingNotFoundError, KlingServerError
 from airflow_provider_kling.hooks.kling import KlingHook
-from airflow_provider_kling.lifecycle import FailurePolicy
+from airflow_provider_kling.lifecycle.policy import FailurePolicy
 from airflow_provider_kling.models.task import TaskStatus
 from airflow_provider_kling.testing import KlingSimulator
 from tests.unit.fakes import FakeClock

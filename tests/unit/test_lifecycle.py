@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from airflow_provider_kling.lifecycle import (
+from airflow_provider_kling.lifecycle.policy import FailurePolicy, Outcome, Verdict, outcome_of
+from airflow_provider_kling.lifecycle.reconcile import (
     MAX_GENERATIONS_SCANNED,
-    FailurePolicy,
-    Outcome,
-    Verdict,
-    arun_scan,
     decide,
     newest_generation,
-    outcome_of,
     run_scan,
 )
-from airflow_provider_kling.models.task import task_from_data
+from airflow_provider_kling.models.task import TaskStatus, task_from_data
 
 REFUSAL = "Failure to pass the risk control system"
 
@@ -28,7 +22,7 @@ REFUSAL = "Failure to pass the risk control system"
         ("submitted", None, Outcome.RUNNING),
         ("processing", None, Outcome.RUNNING),
         ("succeed", None, Outcome.SUCCEEDED),
-        ("succeeded", None, Outcome.SUCCEEDED),  # the new-style API's spelling
+        (TaskStatus("succeeded"), None, Outcome.SUCCEEDED),  # the new-style spelling, as decoded
         ("failed", "internal error", Outcome.FAILED),
         ("failed", REFUSAL, Outcome.REFUSED),
     ],
@@ -102,7 +96,7 @@ def test_decide_reads_a_parsed_task_too():
     assert decide("base", task, 1, FailurePolicy()).action == "refused"
 
 
-def test_scan_finds_the_newest_generation_sync_async_and_from_a_page():
+def test_scan_finds_the_newest_generation_by_lookup_and_from_a_page():
     known = {"base": "g1", "base-2": "g2", "other": "x"}
     looked: list[str] = []
 
@@ -110,12 +104,8 @@ def test_scan_finds_the_newest_generation_sync_async_and_from_a_page():
         looked.append(external_id)
         return known.get(external_id)
 
-    async def alookup(external_id: str) -> str | None:
-        return known.get(external_id)
-
     assert run_scan("base", lookup) == ("g2", 2)
     assert looked == ["base", "base-2", "base-3"]  # stops at the first generation not found
-    assert asyncio.run(arun_scan("base", alookup)) == ("g2", 2)
     assert newest_generation("base", known) == ("g2", 2)
     assert newest_generation("missing", known) == (None, 0)
 
@@ -235,7 +225,7 @@ def test_request_tasks_never_regenerate_a_refused_request():
 
 def test_how_a_try_ends_is_decided_once_by_the_failure_policy():
     from airflow_provider_kling.errors import KlingServerError, task_failed_error
-    from airflow_provider_kling.lifecycle import Action
+    from airflow_provider_kling.lifecycle.policy import Action
 
     refused = task_failed_error("t1", REFUSAL)
     failed = task_failed_error("t1", "internal error")
@@ -248,7 +238,7 @@ def test_how_a_try_ends_is_decided_once_by_the_failure_policy():
 
 
 def test_how_a_batch_ends_is_decided_by_the_same_policy():
-    from airflow_provider_kling.lifecycle import Action
+    from airflow_provider_kling.lifecycle.policy import Action
 
     def ending(
         policy: FailurePolicy, not_done: list[tuple[str, int]], refused: int = 0, fatal: str | None = None
@@ -266,7 +256,7 @@ def test_how_a_batch_ends_is_decided_by_the_same_policy():
 
 
 def test_results_gone_are_regenerated_only_when_asked_and_none_was_stored():
-    from airflow_provider_kling.lifecycle import Action
+    from airflow_provider_kling.lifecycle.policy import Action
 
     assert FailurePolicy(regenerate_expired=True).expired_ending("t1", "video", 0, "410") is None
     kept = FailurePolicy(regenerate_expired=True).expired_ending("t1", "video", 1, "410")

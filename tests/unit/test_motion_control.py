@@ -100,7 +100,7 @@ def test_each_style_gets_its_own_body_from_the_same_fields():
             "element_ids: List should have at most 1 item",
         ),
         ({"resolution": "4k"}, "resolution: Input should be '720p' or '1080p'"),
-        ({"video": "file:///tmp/dance.mp4"}, "video: must be an http:// or https:// URL"),
+        ({"video": "file:///tmp/dance.mp4"}, "video: must be an http:// or https:// URL with a host name"),
         ({"character_orientation": "side"}, "character_orientation: Input should be 'image' or 'video'"),
         ({"duration": 5}, "duration: Extra inputs are not permitted"),
         (

@@ -8,9 +8,10 @@ import pytest
 
 from airflow_provider_kling.errors import KlingRequestValidationError
 from airflow_provider_kling.hooks.wire import MODEL_PATH
+from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.requests import ImageToVideoRequest, OmniVideoRequest, TextToVideoRequest
 from airflow_provider_kling.models.task import task_from_data
-from airflow_provider_kling.models.video_capabilities import MODEL_PATH_MODELS
+from airflow_provider_kling.models.video_capabilities import VIDEO_MODELS
 from airflow_provider_kling.spend import units_of
 
 FRAME = "https://example.com/first.png"
@@ -113,27 +114,27 @@ def test_omni_video_sends_reference_images_and_a_video() -> None:
         (
             TextToVideoRequest,
             {"model_name": "kling-2.6", "duration": 7},
-            "duration: kling-2.6 makes 5 or 10 s",
+            "duration: kling-2.6 makes videos of 5 or 10 seconds",
         ),
         (
             TextToVideoRequest,
             {"model_name": "kling-3.0", "duration": 16},
-            "duration: kling-3.0 makes 3-15 s",
+            "duration: kling-3.0 makes videos of 3-15 seconds",
         ),
         (
             OmniVideoRequest,
             {"model_name": "kling-o1", "duration": 12},
-            "duration: kling-o1 makes 3-10 s",
+            "duration: kling-o1 makes videos of 3-10 seconds",
         ),
         (
             TextToVideoRequest,
             {"model_name": "kling-2.6", "resolution": "4k"},
-            "resolution: kling-2.6 supports 720p, 1080p",
+            "resolution: kling-2.6 supports resolution 720p, 1080p",
         ),
         (
             TextToVideoRequest,
             {"model_name": "kling-2.6", "multi_shot": True},
-            "multi_shot: kling-2.6 takes no",
+            "multi_shot: kling-2.6 has no multi-shot; models that do: kling-3.0",
         ),
         (
             TextToVideoRequest,
@@ -177,7 +178,10 @@ def test_turbo_takes_a_3072_character_prompt_on_text_to_video_only() -> None:
             {"model_name": "kling-2.6", "voice_ids": ["a", "b", "c"]},
             "voice_ids: List should have at most 2 items",
         ),
-        ({"model_name": "kling-3.0", "voice_ids": ["a"]}, "voice_ids: kling-3.0 takes at most 0 voices"),
+        (
+            {"model_name": "kling-3.0", "voice_ids": ["a"]},
+            "voice_ids: kling-3.0 takes no voices; models that do: kling-2.6",
+        ),
         (
             {"model_name": "kling-2.5-turbo", "last_frame": LAST, "resolution": "720p"},
             "with a first and a last frame makes 1080p only",
@@ -203,7 +207,7 @@ def test_image_to_video_needs_a_first_frame() -> None:
             {"base_video": "https://e.com/v.mp4", "first_frame": FRAME},
             "a base_video takes no first or last frame",
         ),
-        ({"base_video": "ftp://e.com/v.mp4"}, "videos by URL only"),
+        ({"base_video": "ftp://e.com/v.mp4"}, "must be an http:// or https:// URL"),
         ({"feature_video": "https://e.com/a.mp4", "base_video": "https://e.com/b.mp4"}, "one video at most"),
     ],
 )
@@ -213,7 +217,7 @@ def test_omni_video_rules(fields: dict[str, Any], rule: str) -> None:
 
 def test_every_model_row_is_reachable_through_a_request_kind() -> None:
     reachable = set(TextToVideoRequest.model_path_models) | set(OmniVideoRequest.model_path_models)
-    assert reachable == set(MODEL_PATH_MODELS)
+    assert reachable == {name for name, row in VIDEO_MODELS.items() if row.style is ApiStyle.MODEL_PATH}
 
 
 # --- task records -------------------------------------------------------------------------------

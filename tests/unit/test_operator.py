@@ -33,6 +33,7 @@ XCOM_KEYS = {
     "task_status",
     "task_status_msg",
     "external_task_id",
+    "request_kind",
     "model_name",
     "prompt",
     "created_at",

@@ -24,7 +24,7 @@ import requests
 from airflow_provider_kling.batch.admission import RUNNING, SUCCEEDED, BatchAdmission, ItemProgress
 from airflow_provider_kling.batch.runner import BatchRunner
 from airflow_provider_kling.hooks.kling import KlingHook
-from airflow_provider_kling.lifecycle import FailurePolicy
+from airflow_provider_kling.lifecycle.policy import FailurePolicy
 from airflow_provider_kling.lifecycle.poll import wait_for_task
 from airflow_provider_kling.models.requests.generations import ImageGenerationRequest
 from airflow_provider_kling.testing import KlingSimulator

@@ -160,15 +160,13 @@ def _hash(body: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
-def test_fingerprints_include_the_kind_but_image_generations_stay_as_they_were():
+def test_fingerprints_include_the_kind_so_the_same_fields_at_two_endpoints_are_two_requests():
     omni = OmniImageRequest.build(prompt="a red fox", model_name="kling-image-o1", n=1)
     generation = ImageGenerationRequest.build(prompt="a red fox", model_name="kling-v1", n=1)
 
-    # Image generation: the body alone, as before the other kinds (stored state stays valid).
-    assert request_fingerprint(generation) == _hash(generation.to_json())
-    # Another kind: the body and the kind, so the same fields at two endpoints are two requests.
-    assert request_fingerprint(omni) != _hash(omni.to_json())
-    assert request_fingerprint(omni) == _hash({**omni.to_json(), "\x00kind": "omni-image"})
+    for request, kind in ((omni, "omni-image"), (generation, "generations")):
+        assert request_fingerprint(request) != _hash(request.to_json())
+        assert request_fingerprint(request) == _hash({**request.to_json(), "\x00kind": kind})
 
 
 def test_each_kind_lists_its_fields_defaults_descriptions_and_styles():

@@ -9,7 +9,7 @@ import zlib
 import httpx
 import pytest
 
-from airflow_provider_kling.testing import KlingSimulator, make_png
+from airflow_provider_kling.testing import KlingSimulator, make_png, png
 from airflow_provider_kling.testing.png import image_size
 
 
@@ -109,20 +109,34 @@ def test_unknown_image_is_404(kling_simulator: KlingSimulator) -> None:
     assert httpx.get(f"{kling_simulator.base_url}/images/123/0.png").status_code == 404
 
 
-def test_an_image_carries_its_prompts_words_in_a_bitmap_font() -> None:
-    width, height, raw = read_png(make_png("hi there", 0, 256, 144))
+def test_an_image_shows_its_subject_on_a_card_and_the_details_on_a_band_in_a_bitmap_font() -> None:
+    width, height, raw = read_png(make_png("hi there, on a hill", 0, 256, 144))
     rows = [raw[y * (1 + width * 3) + 1 : (y + 1) * (1 + width * 3)] for y in range(height)]
-    scale, top = 2, height - 9 * 2 - 2  # one line of 9-pixel cells at twice their size, a pixel margin
+    scale, top = 2, 144 // 10  # the subject twice the font's size, a tenth of the way down
+    left = (width - (8 * 6 * scale - scale)) // 2  # "HI THERE" centred
 
-    def inked(char_position: int, column: int, row: int) -> bool:
-        x, y = (2 + char_position * 6 + column) * scale, top + scale + row * scale
-        return rows[y][x * 3 : x * 3 + 3] == b"\x20\x20\x20"
+    def pixel(char_position: int, column: int, row: int) -> bytes:
+        x, y = left + (char_position * 6 + column) * scale, top + scale + row * scale
+        return bytes(rows[y][x * 3 : x * 3 + 3])
 
+    ink, card = bytes(png.INK), bytes(png.CARD)
     # "H": its first row inks columns 0 and 4; its middle row (the bar) all five.
-    assert [inked(0, column, 0) for column in range(5)] == [True, False, False, False, True]
-    assert all(inked(0, column, 3) for column in range(5))
-    # "I": a centred stem; the space after the word is blank, the band around it white.
-    assert [inked(1, column, 2) for column in range(5)] == [False, False, True, False, False]
-    assert not any(inked(2, column, row) for column in range(5) for row in range(7))
-    assert rows[top][:3] == b"\xff\xff\xff"
-    assert make_png("hi there", 0, 256, 144) != make_png("hi where", 0, 256, 144)
+    assert [pixel(0, column, 0) == ink for column in range(5)] == [True, False, False, False, True]
+    assert all(pixel(0, column, 3) == ink for column in range(5))
+    # "I": a centred stem; the space after the word is the card's.
+    assert [pixel(1, column, 2) == ink for column in range(5)] == [False, False, True, False, False]
+    assert {pixel(2, column, row) for column in range(5) for row in range(7)} == {card}
+    # The details, "ON A HILL", in small light letters on a dark band along the bottom.
+    band = b"".join(rows[height - 9 : height])
+    assert bytes(png.PAPER) in band and bytes(png.BAND) in band
+    assert not any(bytes(png.PAPER) in rows[y] for y in range(height // 2, height - 10))
+
+
+def test_the_watermarked_copy_differs_and_images_stay_small() -> None:
+    prompt = (
+        "A brass desk lamp on an oak table, soft morning light, studio product photo, catalogue of 2025-01-01"
+    )
+    plain = make_png(prompt, 0, 256, 256)
+
+    assert read_png(make_png(prompt + "\x00watermark", 0, 256, 256))[2] != read_png(plain)[2]
+    assert len(plain) < 6000 and len(make_png(prompt, 0, 512, 288)) < 8000

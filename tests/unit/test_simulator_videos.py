@@ -362,6 +362,19 @@ def test_the_video_file_is_an_mp4_of_the_tasks_length_and_the_watermarked_copy_d
     assert kling_simulator.counters(kling_simulator.api_key)["videos"] == 2
 
 
+def test_a_video_of_a_simulator_image_shows_that_images_subject_then_its_prompt(kling_simulator):
+    kling_simulator.set_progress("immediate")
+    with client(kling_simulator) as http:
+        body = {"model_name": "kling-v2", "prompt": "A brass desk lamp, soft light", "n": 1}
+        image_task = http.post("/v1/images/generations", json=body).json()["data"]["task_id"]
+        image = http.get(f"/v1/images/generations/{image_task}").json()["data"]["task_result"]["images"][0]
+        task = create(http, "image2video", {"image": image["url"], "prompt": "It turns slowly"})
+        (video,) = query(http, "image2video", task["task_id"])["task_result"]["videos"]
+        made = httpx.get(video["url"]).content
+
+    assert made == mp4.make_mp4("A brass desk lamp, It turns slowly", 5, *mp4.FRAME_SIZE["std"])
+
+
 def test_a_video_task_holds_one_slot_at_any_length(kling_simulator):
     kling_simulator.set_slots(2)
     kling_simulator.set_progress("manual")

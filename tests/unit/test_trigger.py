@@ -121,3 +121,19 @@ async def test_unknown_task_gives_error_event_that_airflow_should_not_retry(klin
 
     assert event["status"] == "error"
     assert event["retryable"] is False
+
+
+async def test_triggers_starting_together_spread_their_first_polls_over_one_interval(kling_connection):
+    # 10,000 triggers handed over at once must not all poll in the same second, nor in step after.
+    from tests.unit.fakes import FakeClock
+
+    kling_connection.set_progress("immediate")
+    firsts = []
+    for i in range(12):
+        trigger = KlingTaskTrigger(create_task(f"a kite {i}"), poll_interval=10, deadline=time.time() + 300)
+        trigger.clock = FakeClock(wall=time.time())
+        assert (await run_to_event(trigger))["status"] == "success"
+        firsts.append(trigger.clock.waits[0])
+
+    assert all(0 <= wait < 10 for wait in firsts)
+    assert len(set(firsts)) == 12 and max(firsts) - min(firsts) > 5

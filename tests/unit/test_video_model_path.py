@@ -111,7 +111,9 @@ def test_a_bad_setting_fails_before_any_call_naming_the_rule(kling_connection):
     from airflow.providers.common.compat.sdk import AirflowFailException
 
     operator = make(KlingTextToVideoOperator, prompt="a fox", model_name="kling-2.6", duration=7)
-    with pytest.raises(AirflowFailException, match=r"duration: kling-2\.6 makes 5 or 10 s \(got 7\)"):
+    with pytest.raises(
+        AirflowFailException, match=r"duration: kling-2\.6 makes videos of 5 or 10 seconds \(got 7\)"
+    ):
         operator.execute(make_context())
     assert kling_connection.counters() == {}
 

@@ -112,7 +112,7 @@ def test_units_basis_gives_what_an_estimate_needs_with_klings_defaults():
         ),
         (
             {"prompt": "p", "model_name": "kling-v2-5-turbo", "audio": "native"},
-            "audio: kling-v2-5-turbo makes no",
+            "audio: kling-v2-5-turbo takes no audio setting; models that do: kling-v2-6, kling-v3",
         ),
         ({"prompt": "p", "aspect_ratio": "4:3"}, "aspect_ratio: Input should be '16:9', '9:16' or '1:1'"),
         ({"prompt": "x" * 2501}, "prompt: kling-v2-6 takes at most 2500 characters (got 2501)"),
@@ -333,7 +333,10 @@ def test_omni_video_references_frames_and_a_feature_video():
             {"prompt": "p", "base_video": VIDEO_URL, "duration": 5},
             "duration: a base video sets the length itself",
         ),
-        ({"prompt": "p", "aspect_ratio": "1:1", "feature_video": "/tmp/clip.mp4"}, "must be an http(s) URL"),
+        (
+            {"prompt": "p", "aspect_ratio": "1:1", "feature_video": "/tmp/clip.mp4"},
+            "must be an http:// or https:// URL with a host name",
+        ),
         (
             {"prompt": "p", "aspect_ratio": "1:1", "feature_video": VIDEO_URL, "base_video": VIDEO_URL},
             "base_video: one video at most",

@@ -43,10 +43,13 @@ def local(uri: str) -> Path:
         ({"video_id": "v1", "video_url": CLIP}, "video_id: give exactly one of video_id or video_url"),
         (
             {"video_id": {"id": "v1", "duration": "25"}},
-            "video_id: video v1 runs 25 s; Kling adds sound to videos of 3 to 20 s",
+            "video_id: the video runs 25 s; Kling adds sound to videos of 3 to 20 s",
         ),
         ({"video_id": {"task_id": "T", "videos": []}}, "video_id: Kling task T's result lists no video"),
-        ({"video_url": "ftp://example.com/a.mp4"}, "video_url: must be an http:// or https:// URL"),
+        (
+            {"video_url": "ftp://example.com/a.mp4"},
+            "video_url: must be an http:// or https:// URL with a host name",
+        ),
         (
             {"video_url": CLIP, "bgm_prompt": "b" * 201},
             "bgm_prompt: String should have at most 200 characters",
@@ -81,7 +84,7 @@ def test_a_video_task_result_chains_into_its_sound_and_only_the_sound_is_stored(
 def test_a_video_outside_three_to_twenty_seconds_is_refused_before_any_http_call(kling_connection):
     long_clip = {"task_id": "T", "videos": [{"id": "v1", "url": CLIP, "duration": "30"}]}
 
-    with pytest.raises(AirflowFailException, match="video v1 runs 30 s"):
+    with pytest.raises(AirflowFailException, match="video_id: the video runs 30 s"):
         make(video_id=long_clip).execute(make_context())
     assert kling_connection.counters(kling_connection.api_key)["requests"] == 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -186,7 +187,7 @@ async def test_many_tasks_are_read_twenty_at_a_time_even_among_a_long_history(kl
 
 async def test_a_host_without_tasks_falls_back_to_list_rounds(kling_connection):
     kling_connection.configure(tasks_query=False)
-    task_ids = create_tasks(3, latency=0.5, simulator=kling_connection)
+    task_ids = create_tasks(3, latency=2.0, simulator=kling_connection)
     kling_connection.reset_counters()
 
     events = await run_all(task_ids)
@@ -194,8 +195,10 @@ async def test_a_host_without_tasks_falls_back_to_list_rounds(kling_connection):
     assert [event["status"] for event in events] == ["success"] * 3
     counters = kling_connection.counters(kling_connection.api_key)
     assert counters["lists"] >= 1
-    # One GET /tasks answered 404 (an error is counted among requests only): found out once.
-    assert counters["requests"] == counters["lists"] + 1
+    # One GET /tasks answered 404 (an error is counted among requests only): found out once; the
+    # lookups of that batch were then answered by one query each.
+    assert counters["requests"] == counters["lists"] + counters["queries"] + 1
+    assert counters["queries"] <= 3
 
 
 async def test_tasks_query_no_never_asks_tasks(kling_connection, monkeypatch):
@@ -233,52 +236,65 @@ async def test_an_external_task_id_unknown_to_tasks_is_queried_by_id_from_then_o
 
 
 class RecordingHook:
-    """A hook whose GET /tasks answers every id as processing and records the ids asked."""
+    """A hook whose many-task query answers every id as processing, recording the ids asked and the
+    most queries in flight at once."""
 
     kling_conn_id = "kling_default"
     asked: list[list[str]] = []
-    closed = 0
+    in_flight = most_in_flight = closed = 0
 
     def __init__(self, conn_id: str = "kling_default") -> None:
         self.log = __import__("logging").getLogger("test")
 
-    async def _atasks_data(self, ids: list[str], **kwargs: Any) -> list[dict]:
+    async def aget_tasks(self, ids: list[str], **kwargs: Any) -> list[Any]:
         RecordingHook.asked.append(ids)
-        await asyncio.sleep(0)
-        return [{"id": task_id, "status": "processing"} for task_id in ids]
+        RecordingHook.in_flight += 1
+        RecordingHook.most_in_flight = max(RecordingHook.most_in_flight, RecordingHook.in_flight)
+        await asyncio.sleep(0.01)
+        RecordingHook.in_flight -= 1
+        return [SimpleNamespace(task_id=task_id, external_task_id=None) for task_id in ids]
 
     async def aclose(self) -> None:
         RecordingHook.closed += 1
 
 
-async def test_lookups_due_together_go_out_in_chunks_of_twenty():
-    from airflow_provider_kling.hooks.task_queries import TasksQuerySupport
+@pytest.fixture
+def recording() -> type[RecordingHook]:
+    RecordingHook.asked, RecordingHook.in_flight, RecordingHook.most_in_flight = [], 0, 0
+    return RecordingHook
 
-    RecordingHook.asked = []
-    hook: Any = RecordingHook()
-    queries = watch._TaskQueries(hook, TasksQuerySupport("yes", "http://127.0.0.1"))
 
-    records = await asyncio.gather(*(queries.ask(str(i)) for i in range(45)))
+async def test_lookups_due_together_go_out_in_chunks_of_twenty(recording):
+    queries = watch._TaskQueries(recording())
 
-    assert [record["id"] for record in records] == [str(i) for i in range(45)]
-    assert sorted(len(ids) for ids in RecordingHook.asked) == [5, 20, 20]
+    tasks = await asyncio.gather(*(queries.ask(str(i)) for i in range(45)))
+
+    assert [task.task_id for task in tasks] == [str(i) for i in range(45)]
+    assert sorted(len(ids) for ids in recording.asked) == [5, 20, 20]
     await queries.aclose()
-    assert RecordingHook.closed == 1
+    assert recording.closed == 1
 
 
-async def test_a_lookup_that_stops_waiting_leaves_the_batch_to_the_others():
-    from airflow_provider_kling.hooks.task_queries import TasksQuerySupport
+async def test_many_lookups_at_once_keep_few_queries_in_flight(recording):
+    # 10,000 triggers starting together must not queue thousands of requests in the client's pool.
+    queries = watch._TaskQueries(recording(), gate=asyncio.Semaphore(3))
 
-    RecordingHook.asked = []
-    hook: Any = RecordingHook()
-    queries = watch._TaskQueries(hook, TasksQuerySupport("yes", "http://127.0.0.1"))
+    tasks = await asyncio.gather(*(queries.ask(str(i)) for i in range(400)))
+
+    assert len(tasks) == 400 and len(recording.asked) == 20
+    assert recording.most_in_flight == 3
+    await queries.aclose()
+
+
+async def test_a_lookup_that_stops_waiting_leaves_the_batch_to_the_others(recording):
+    queries = watch._TaskQueries(recording())
     leaving = asyncio.ensure_future(queries.ask("1"))
     staying = asyncio.ensure_future(queries.ask("2"))
     await asyncio.sleep(0)
     leaving.cancel()
 
-    assert (await staying)["id"] == "2"
-    assert RecordingHook.asked == [["1", "2"]]
+    assert (await staying).task_id == "2"
+    assert recording.asked == [["1", "2"]]
     await queries.aclose()
 
 

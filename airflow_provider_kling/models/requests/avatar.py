@@ -22,10 +22,14 @@ from pydantic import Field, field_validator, model_validator
 
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
-from airflow_provider_kling.models.requests.base import KlingTaskRequest, WatermarkInfo, check_image
+from airflow_provider_kling.models.requests.base import (
+    KlingTaskRequest,
+    WatermarkInfo,
+    check_image,
+    first_of,
+)
 from airflow_provider_kling.unit_prices import ANY, Prices, Purchase, UnitRule
 
-AVATAR_PATH = "/v1/videos/avatar/image2video"
 MAX_AVATAR_PROMPT_LENGTH = 2500
 #: How long the audio (and so the video) may run, in seconds.
 AUDIO_SECONDS = (2.0, 300.0)
@@ -40,36 +44,16 @@ def avatar_rule(kind: str, fields: Mapping[str, Any]) -> Purchase:
     return Purchase(kind, ANY, str(fields.get("mode") or "std"), float(seconds), "second")
 
 
-def _audio_of(value: Any, key: str) -> tuple[Any, float | None]:
-    """``(value to send, seconds if known)`` from an id/URL, an audio or an audio task's result."""
-    if isinstance(value, Mapping) and isinstance(value.get("audios"), list | tuple):
-        if not value["audios"]:
-            raise ValueError(f"Kling task {value.get('task_id', '?')}'s result lists no audio")
-        value = value["audios"][0]
-    if not isinstance(value, Mapping):
-        return value, None
-    try:
-        seconds = float(value["duration"]) if value.get("duration") is not None else None
-    except (TypeError, ValueError):
-        seconds = None
-    if seconds is not None and not AUDIO_SECONDS[0] <= seconds <= AUDIO_SECONDS[1]:
-        raise ValueError(
-            f"the audio runs {seconds:g} s; an avatar speaks {AUDIO_SECONDS[0]:g} to {AUDIO_SECONDS[1]:g} s"
-        )
-    return value.get(key), seconds
-
-
 class AvatarRequest(KlingTaskRequest):
     """The body of ``POST /v1/videos/avatar/image2video``."""
 
     kind: ClassVar[str] = RequestKind.AVATAR
-    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: AVATAR_PATH}
+    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: "/v1/videos/avatar/image2video"}
     output: ClassVar[str] = "video"
     task_slots: ClassVar[int | None] = 1
     unit_rule: ClassVar[UnitRule] = avatar_rule
     stand_in_prices: ClassVar[Prices] = AVATAR_PRICES
     image_fields: ClassVar[tuple[str, ...]] = ("image",)
-    blank_text_fields: ClassVar[tuple[str, ...]] = ("prompt", "audio_id", "sound_file", "mode")
 
     image: str = Field(description="The face to animate (URL or base64 of a JPEG/PNG).")
     audio_id: str | None = Field(default=None, min_length=1, description="A text-to-speech audio id.")
@@ -95,7 +79,9 @@ class AvatarRequest(KlingTaskRequest):
         for name, key in (("audio_id", "id"), ("sound_file", "url")):
             if values.get(name) is not None:
                 try:
-                    values[name], known = _audio_of(values[name], key)
+                    values[name], known = first_of(
+                        values[name], "audios", key, AUDIO_SECONDS, "an avatar speaks"
+                    )
                 except ValueError as exc:
                     raise ValueError(f"{name}: {exc}") from None
                 if known is not None and values.get("audio_seconds") is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -113,10 +114,43 @@ def plain_items(key: str) -> Any:
     return classmethod(wrap)
 
 
+def first_output(value: Any, plural: str) -> Any:
+    """A task's whole XCom result (``{"task_id", plural: [...]}``) stands for its first output, so
+    ``video_id=upstream.output`` chains two Kling tasks; anything else is returned as is."""
+    if isinstance(value, Mapping) and isinstance(value.get(plural), list | tuple):
+        if not value[plural]:
+            raise ValueError(f"Kling task {value.get('task_id', '?')}'s result lists no {plural[:-1]}")
+        return value[plural][0]
+    return value
+
+
+def seconds_of(value: Any) -> float | None:
+    """An output's (or a field's) ``duration`` in seconds; None when absent or unreadable."""
+    duration = value.get("duration") if isinstance(value, Mapping) else value
+    try:
+        return None if duration is None else float(duration)
+    except (TypeError, ValueError):
+        return None
+
+
+def first_of(
+    value: Any, results: str, key: str, limits: tuple[float, float], takes: str = "Kling takes"
+) -> tuple[Any, float | None]:
+    """``(value to send, seconds if known)`` from an id/URL, an output (``{"id", "url", "duration"}``)
+    or a task's whole result (its first of ``results``); a known length outside ``limits`` is refused."""
+    value = first_output(value, results)
+    if not isinstance(value, Mapping):
+        return value, None
+    seconds = seconds_of(value)
+    if seconds is not None and not limits[0] <= seconds <= limits[1]:
+        raise ValueError(f"the {results[:-1]} runs {seconds:g} s; {takes} {limits[0]:g} to {limits[1]:g} s")
+    return value.get(key), seconds
+
+
 def check_http_url(value: str | None) -> str | None:
-    """A URL Kling fetches or calls (``callback_url``, a video's URL): ``http://`` or ``https://`` only."""
-    if value is not None and not value.startswith(("http://", "https://")):
-        raise ValueError("must be an http:// or https:// URL")
+    """A URL Kling fetches or calls (``callback_url``, a video, which Kling takes by URL only)."""
+    if value is not None and (not value.startswith(("http://", "https://")) or not urlsplit(value).hostname):
+        raise ValueError("must be an http:// or https:// URL with a host name")
     return value
 
 
@@ -162,6 +196,17 @@ class KlingTaskRequest(BaseModel):
     known_models: ClassVar[Collection[str]] = ()
     #: The models of the model-path style (every other model is ``/v1``'s).
     model_path_models: ClassVar[Collection[str]] = ()
+    #: Known models Kling answers "has been discontinued" for: refused, naming the live ones.
+    discontinued: ClassVar[Collection[str]] = ()
+    #: ``/v1`` fields whose shape Kling's pages do not confirm, with why (sent, with a warning).
+    unconfirmed: ClassVar[Mapping[str, str]] = {}
+
+    @classmethod
+    def read_result(cls, result: dict[str, Any]) -> dict[str, Any]:
+        """A ``task_result`` of this kind's own shape in the common one (``images``, ``videos``,
+        ``audios``). Task bodies do not name their kind, so every kind's reader sees every result:
+        one that overrides this returns any other shape unchanged."""
+        return result
 
     external_task_id: Annotated[str | None, OPTION] = Field(
         default=None, max_length=256, description="Your id for the task, unique per account."
@@ -198,15 +243,19 @@ class KlingTaskRequest(BaseModel):
         info = cls.model_fields[name]
         return next((item for item in info.metadata if isinstance(item, Wire)), V1_ONLY)
 
+    @classmethod
+    def takes(cls, name: str, style: ApiStyle) -> bool:
+        """Whether a model of ``style`` takes field ``name`` (``model_name``: every model does)."""
+        wire = cls.wire(name)
+        return name == "model_name" or (wire.v1 if style is ApiStyle.V1 else wire.model_path) is not None
+
     @model_validator(mode="after")
     def _fields_of_the_style(self) -> KlingTaskRequest:
         style = self.api_style
         refused = [
             name
             for name in type(self).model_fields
-            if name != "model_name"
-            and getattr(self, name) is not None
-            and (self.wire(name).v1 if style is ApiStyle.V1 else self.wire(name).model_path) is None
+            if getattr(self, name) is not None and not self.takes(name, style)
         ]
         if refused:
             model = getattr(self, "model_name", None)
@@ -222,12 +271,7 @@ class KlingTaskRequest(BaseModel):
     @classmethod
     def models_taking(cls, name: str) -> list[str]:
         """The models whose API style takes field ``name`` (for error messages)."""
-        wire = cls.wire(name)
-        return [
-            model
-            for model in cls.known_models
-            if (wire.v1 if cls.style_of(model) is ApiStyle.V1 else wire.model_path) is not None
-        ]
+        return [model for model in cls.known_models if cls.takes(name, cls.style_of(model))]
 
     @model_validator(mode="before")
     @classmethod
@@ -250,6 +294,11 @@ class KlingTaskRequest(BaseModel):
     @field_validator("model_name", check_fields=False)
     @classmethod
     def _known_model(cls, value: str) -> str:
+        if value in cls.discontinued:
+            live = ", ".join(name for name in cls.known_models if name not in cls.discontinued)
+            raise ValueError(
+                f"Kling discontinued {value} (it answers 'has been discontinued'); use one of {live}"
+            )
         if cls.known_models and value not in cls.known_models:
             raise ValueError(f"must be one of {', '.join(cls.known_models)}")
         return value
@@ -296,6 +345,12 @@ class KlingTaskRequest(BaseModel):
         if self.api_style is ApiStyle.V1:
             return v1_body(type(self), values)
         return model_path_body(type(self), values)
+
+    def unconfirmed_fields(self) -> dict[str, str]:
+        """The :attr:`unconfirmed` fields this request sets (none in the model-path style)."""
+        if self.api_style is not ApiStyle.V1:
+            return {}
+        return {name: why for name, why in self.unconfirmed.items() if getattr(self, name, None) is not None}
 
     def summary(self) -> dict[str, Any]:
         """What the operator's XCom result says about the request (no image data)."""

@@ -18,7 +18,6 @@ from airflow_provider_kling.models.requests.base import (
 )
 from airflow_provider_kling.unit_prices import FLAT_IMAGE_PRICES, Prices, UnitRule, image_rule
 
-EXPAND_PATH = "/v1/images/editing/expand"
 MAX_EXPANSION_RATIO = 2.0
 #: The expanded image's area, as a multiple of the original's, at most.
 MAX_EXPANDED_AREA = 3.0
@@ -47,7 +46,7 @@ class ExpandImageRequest(KlingTaskRequest):
     """The body of ``POST /v1/images/editing/expand``."""
 
     kind: ClassVar[str] = RequestKind.EXPAND
-    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: EXPAND_PATH}
+    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: "/v1/images/editing/expand"}
     unit_rule: ClassVar[UnitRule] = image_rule(tier_field=None)
     stand_in_prices: ClassVar[Prices] = FLAT_IMAGE_PRICES
     image_fields: ClassVar[tuple[str, ...]] = ("image",)

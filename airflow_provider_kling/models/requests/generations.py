@@ -9,7 +9,7 @@ types, resolutions, aspect ratios, elements) comes from the capability table in
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import (
     Field,
@@ -20,10 +20,13 @@ from airflow_provider_kling.defaults import DEFAULT_IMAGE_MODEL, GENERATIONS_PAT
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.capabilities import (
+    ALL_ASPECT_RATIOS,
+    ALL_RESOLUTIONS,
     IMAGE_MODEL_CAPABILITIES,
     MAX_IMAGES,
     MAX_PROMPT_LENGTH,
     MAX_REFERENCES,
+    REFERENCE_TYPES,
     ImageModelCapability,
 )
 from airflow_provider_kling.models.requests.base import ElementReference, KlingTaskRequest, WatermarkInfo
@@ -46,14 +49,14 @@ class ImageGenerationRequest(KlingTaskRequest):
     n: int = Field(default=1, ge=1, le=MAX_IMAGES)
     negative_prompt: str | None = Field(default=None, max_length=MAX_PROMPT_LENGTH)
     image: str | None = None
-    image_reference: Literal["subject", "face"] | None = None
+    image_reference: Literal[REFERENCE_TYPES] | None = None  # type: ignore[valid-type]
     image_fidelity: float | None = Field(default=None, ge=0, le=1)
     # Takes effect only with image_reference="subject"; Kling accepts and ignores it otherwise
     # (its own clients send 0.45 by default), so it is never refused for that.
     human_fidelity: float | None = Field(default=None, ge=0, le=1)
     element_list: list[ElementReference] | None = Field(default=None, max_length=MAX_REFERENCES)
-    resolution: Literal["1k", "2k"] | None = None
-    aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9"] | None = None
+    resolution: Literal[ALL_RESOLUTIONS] | None = None  # type: ignore[valid-type]
+    aspect_ratio: Literal[ALL_ASPECT_RATIOS] | None = None  # type: ignore[valid-type]
     watermark_info: WatermarkInfo | None = None
 
     @model_validator(mode="after")
@@ -62,10 +65,6 @@ class ImageGenerationRequest(KlingTaskRequest):
         if problems:
             raise ValueError("; ".join(problems))
         return self
-
-    def summary(self) -> dict[str, Any]:
-        """``model_name`` and ``prompt`` in the XCom result (its keys from before the other kinds)."""
-        return {"model_name": self.model_name, "prompt": self.prompt}
 
 
 def _models_with(flag: str) -> str:

@@ -16,8 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from airflow_provider_kling.models.requests.answers import AnsweredRequest
 from airflow_provider_kling.models.requests.base import check_image
 
-IMAGE_RECOGNITION_PATH = "/v1/videos/image-recognize"
-
 
 class Segmentation(BaseModel):
     """One kind of subject: ``type`` (``object_seg``, ``head_seg``, ``face_seg``, ``cloth_seg``),
@@ -49,7 +47,7 @@ class Recognition(BaseModel):
 class ImageRecognitionRequest(AnsweredRequest):
     """The body of ``POST /v1/videos/image-recognize``."""
 
-    path: ClassVar[str] = IMAGE_RECOGNITION_PATH
+    path: ClassVar[str] = "/v1/videos/image-recognize"
     what: ClassVar[str] = "image recognition"
     answer_model: ClassVar[type[BaseModel]] = Recognition
 

@@ -27,36 +27,18 @@ from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.requests.answers import AnsweredRequest
 from airflow_provider_kling.models.requests.avatar import AvatarRequest
-from airflow_provider_kling.models.requests.base import KlingTaskRequest, WatermarkInfo, check_http_url
+from airflow_provider_kling.models.requests.base import (
+    KlingTaskRequest,
+    WatermarkInfo,
+    check_http_url,
+    first_of,
+)
 from airflow_provider_kling.unit_prices import ANY, Prices, Purchase, UnitRule
 
-IDENTIFY_FACE_PATH = "/v1/videos/identify-face"
-LIP_SYNC_PATH = "/v1/videos/advanced-lip-sync"
 #: How long the audio crop may run (seconds).
 CROP_SECONDS = (2.0, 60.0)
 #: Kling's price: 0.5 units per started 5 s.
 LIP_SYNC_PRICES: Prices = {ANY: {ANY: 0.5}}
-
-
-def first_of(value: Any, results: str, key: str, limits: tuple[float, float]) -> tuple[Any, float | None]:
-    """``(value to send, seconds if known)`` from an id/URL, an audio or video (``{"id", "url",
-    "duration"}``) or a task's whole result (its first of ``results``); a known length outside
-    ``limits`` is refused."""
-    if isinstance(value, Mapping) and isinstance(value.get(results), list | tuple):
-        if not value[results]:
-            raise ValueError(f"Kling task {value.get('task_id', '?')}'s result lists no {results[:-1]}")
-        value = value[results][0]
-    if not isinstance(value, Mapping):
-        return value, None
-    try:
-        seconds = float(value["duration"]) if value.get("duration") is not None else None
-    except (TypeError, ValueError):
-        seconds = None
-    if seconds is not None and not limits[0] <= seconds <= limits[1]:
-        raise ValueError(
-            f"the {results[:-1]} runs {seconds:g} s; Kling takes {limits[0]:g} to {limits[1]:g} s"
-        )
-    return value.get(key), seconds
 
 
 def lip_sync_rule(kind: str, fields: Mapping[str, Any]) -> Purchase:
@@ -70,7 +52,7 @@ class LipSyncRequest(KlingTaskRequest):
     """The body of ``POST /v1/videos/advanced-lip-sync`` (one face, sent as ``face_choose[0]``)."""
 
     kind: ClassVar[str] = RequestKind.LIP_SYNC
-    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: LIP_SYNC_PATH}
+    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: "/v1/videos/advanced-lip-sync"}
     output: ClassVar[str] = "video"
     task_slots: ClassVar[int | None] = 1
     unit_rule: ClassVar[UnitRule] = lip_sync_rule
@@ -165,7 +147,7 @@ class FaceScan(BaseModel):
 class FaceScanRequest(AnsweredRequest):
     """The body of ``POST /v1/videos/identify-face``: the video to scan (answered at once)."""
 
-    path: ClassVar[str] = IDENTIFY_FACE_PATH
+    path: ClassVar[str] = "/v1/videos/identify-face"
     what: ClassVar[str] = "face scan"
     answer_model: ClassVar[type[BaseModel]] = FaceScan
 

@@ -38,10 +38,9 @@ from airflow_provider_kling.models.requests.base import (
     Wire,
     check_http_url,
 )
+from airflow_provider_kling.models.video_capabilities import MODE_OF_RESOLUTION, RESOLUTION_OF_MODE
 from airflow_provider_kling.unit_prices import Prices, Purchase, UnitRule
 
-MOTION_CONTROL_V1_PATH = "/v1/videos/motion-control"
-MOTION_CONTROL_MODEL_PATH = "/motion-control"
 MAX_MOTION_PROMPT_LENGTH = 2500
 #: The longest output per ``character_orientation`` (the reference video's limit), in seconds.
 MAX_OUTPUT_SECONDS: Mapping[str, int] = {"image": 10, "video": 30}
@@ -66,11 +65,6 @@ MOTION_PRICES: Prices = {
     name: {"std": low, "720p": low, "pro": high, "1080p": high}
     for name, (low, high) in ((n, m.units_per_second) for n, m in MOTION_MODELS.items())
 }
-#: ``/v1`` fields only one third-party client sends, with why (sent, with a warning).
-UNCONFIRMED_V1_FIELDS: Mapping[str, str] = {
-    "element_ids": "only vercel's client sends element_list to /v1/videos/motion-control",
-    "watermark_info": "only vercel's client sends watermark_info to /v1/videos/motion-control",
-}
 
 
 def motion_rule(kind: str, fields: Mapping[str, Any]) -> Purchase:
@@ -91,8 +85,8 @@ class MotionControlRequest(KlingTaskRequest):
 
     kind: ClassVar[str] = RequestKind.MOTION_CONTROL
     paths: ClassVar[Mapping[ApiStyle, str]] = {
-        ApiStyle.V1: MOTION_CONTROL_V1_PATH,
-        ApiStyle.MODEL_PATH: MOTION_CONTROL_MODEL_PATH,
+        ApiStyle.V1: "/v1/videos/motion-control",
+        ApiStyle.MODEL_PATH: "/motion-control",
     }
     output: ClassVar[str] = "video"
     task_slots: ClassVar[int | None] = 1
@@ -101,8 +95,10 @@ class MotionControlRequest(KlingTaskRequest):
     image_fields: ClassVar[tuple[str, ...]] = ("image",)
     known_models: ClassVar[tuple[str, ...]] = tuple(MOTION_MODELS)
     model_path_models: ClassVar[tuple[str, ...]] = ("kling-3.0", "kling-2.6")
-    blank_text_fields: ClassVar[tuple[str, ...]] = ("prompt", "resolution", "audio", "keep_original_sound")
-    blank_list_fields: ClassVar[tuple[str, ...]] = ("element_ids",)
+    unconfirmed: ClassVar[Mapping[str, str]] = {
+        name: f"only vercel's client sends {name.replace('_ids', '_list')} to /v1/videos/motion-control"
+        for name in ("element_ids", "watermark_info")
+    }
 
     model_name: str = Field(
         default="kling-v2-6", description="kling-v2-6, kling-v3 (/v1); kling-3.0, kling-2.6."
@@ -121,7 +117,7 @@ class MotionControlRequest(KlingTaskRequest):
     )
     resolution: Annotated[
         Literal["720p", "1080p"] | None,
-        Wire(v1="mode", to_v1={"720p": "std", "1080p": "pro"}.get, model_path=SETTINGS),
+        Wire(v1="mode", to_v1=MODE_OF_RESOLUTION.get, model_path=SETTINGS),
     ] = Field(default=None, description="720p (Kling's default) or 1080p (/v1: mode std or pro).")
     keep_original_sound: Annotated[Literal["yes", "no"] | None, V1_ONLY] = Field(
         default=None, description="/v1: keep the reference's sound (Kling's default yes)."
@@ -143,17 +139,12 @@ class MotionControlRequest(KlingTaskRequest):
         style = cls.style_of(info.data.get("model_name"))
         return checked_image(value) if style is ApiStyle.V1 else check_model_path_image(value)
 
-    @field_validator("video")
-    @classmethod
-    def _video_url(cls, value: str) -> str:
-        checked = check_http_url(value)
-        assert checked is not None
-        return checked
+    _video_url = field_validator("video")(classmethod(lambda cls, value: check_http_url(value)))
 
     @field_validator("resolution", mode="before")
     @classmethod
     def _mode_is_resolution(cls, value: Any) -> Any:
-        return {"std": "720p", "pro": "1080p"}.get(value, value) if isinstance(value, str) else value
+        return RESOLUTION_OF_MODE.get(value, value) if isinstance(value, str) else value
 
     @field_validator("element_ids", mode="before")
     @classmethod
@@ -179,12 +170,6 @@ class MotionControlRequest(KlingTaskRequest):
         if problems:
             raise ValueError("; ".join(problems))
         return self
-
-    def unconfirmed_fields(self) -> dict[str, str]:
-        """Fields set on this request whose place Kling's pages do not confirm, with why."""
-        if self.api_style is not ApiStyle.V1:
-            return {}
-        return {name: why for name, why in UNCONFIRMED_V1_FIELDS.items() if getattr(self, name) is not None}
 
     def summary(self) -> dict[str, Any]:
         return {

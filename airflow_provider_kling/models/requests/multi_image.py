@@ -19,7 +19,6 @@ from airflow_provider_kling.models.requests.base import (
 )
 from airflow_provider_kling.unit_prices import FLAT_IMAGE_PRICES, Prices, UnitRule, image_rule
 
-MULTI_IMAGE_PATH = "/v1/images/multi-image2image"
 #: Models Kling's page lists for this endpoint (``kling-v2`` is its default).
 MULTI_IMAGE_MODELS: tuple[str, ...] = ("kling-v2", "kling-v2-1")
 MAX_SUBJECT_IMAGES = 4
@@ -39,7 +38,7 @@ class MultiImageRequest(KlingTaskRequest):
     """The body of ``POST /v1/images/multi-image2image``."""
 
     kind: ClassVar[str] = RequestKind.MULTI_IMAGE2IMAGE
-    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: MULTI_IMAGE_PATH}
+    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: "/v1/images/multi-image2image"}
     unit_rule: ClassVar[UnitRule] = image_rule(tier_field=None)
     stand_in_prices: ClassVar[Prices] = FLAT_IMAGE_PRICES
     image_fields: ClassVar[tuple[str, ...]] = (

@@ -26,14 +26,12 @@ from airflow_provider_kling.models.requests.base import (
 )
 from airflow_provider_kling.unit_prices import OMNI_IMAGE_PRICES, Prices
 
-OMNI_IMAGE_PATH = "/v1/images/omni-image"
-
 
 class OmniImageRequest(KlingTaskRequest):
     """The body of ``POST /v1/images/omni-image``."""
 
     kind: ClassVar[str] = RequestKind.OMNI_IMAGE
-    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: OMNI_IMAGE_PATH}
+    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: "/v1/images/omni-image"}
     stand_in_prices: ClassVar[Prices] = OMNI_IMAGE_PRICES
     image_fields: ClassVar[tuple[str, ...]] = ("image_list.image",)
     known_models: ClassVar[Collection[str]] = OMNI_MODELS

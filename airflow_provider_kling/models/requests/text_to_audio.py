@@ -18,7 +18,6 @@ from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.requests.base import KlingTaskRequest
 from airflow_provider_kling.unit_prices import ANY, Prices, UnitRule, task_rule
 
-TEXT_TO_AUDIO_PATH = "/v1/audio/text-to-audio"
 MAX_AUDIO_PROMPT_LENGTH = 200
 #: Kling's range of ``duration`` (seconds, one decimal).
 AUDIO_SECONDS = (3.0, 10.0)
@@ -37,7 +36,7 @@ class TextToAudioRequest(KlingTaskRequest):
     """The body of ``POST /v1/audio/text-to-audio``."""
 
     kind: ClassVar[str] = RequestKind.TEXT_TO_AUDIO
-    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: TEXT_TO_AUDIO_PATH}
+    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: "/v1/audio/text-to-audio"}
     output: ClassVar[str] = "audio"
     #: Not stated by Kling (UNCONFIRMED): one, like a video task.
     task_slots: ClassVar[int | None] = 1

@@ -22,7 +22,6 @@ from airflow_provider_kling.models.requests.base import KlingTaskRequest
 from airflow_provider_kling.models.requests.text_to_audio import one_decimal
 from airflow_provider_kling.unit_prices import ANY, Prices, UnitRule, task_rule
 
-TTS_PATH = "/v1/audio/tts"
 MAX_TTS_TEXT_LENGTH = 1000
 #: Kling's price of one text-to-speech call.
 TTS_PRICES: Prices = {ANY: {ANY: 0.05}}
@@ -32,7 +31,7 @@ class TextToSpeechRequest(KlingTaskRequest):
     """The body of ``POST /v1/audio/tts``."""
 
     kind: ClassVar[str] = RequestKind.TEXT_TO_SPEECH
-    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: TTS_PATH}
+    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: "/v1/audio/tts"}
     output: ClassVar[str] = "audio"
     task_slots: ClassVar[int | None] = 1
     unit_rule: ClassVar[UnitRule] = task_rule

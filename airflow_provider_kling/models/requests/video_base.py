@@ -1,11 +1,12 @@
 """What every Kling video request kind shares: the canonical fields, camera control, and the
-per-model rules (read from ``models.video_capabilities`` by :func:`v1_model_problems` and
-:func:`model_path_problems`, the one place they are applied).
+per-model rules (read from ``models.video_capabilities`` by :func:`model_problems`, the one place
+they are applied).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -38,14 +39,11 @@ from airflow_provider_kling.models.video_capabilities import (
     MAX_SHOTS,
     MAX_VIDEO_PROMPT_LENGTH,
     MODE_OF_RESOLUTION,
-    MODEL_PATH_MODELS,
     RESOLUTION_OF_MODE,
     UNCONFIRMED_FIELDS,
-    VIDEO_MODEL_CAPABILITIES,
-    ModelPathModel,
-    VideoModelCapability,
+    VIDEO_MODELS,
+    VideoModel,
     describe_durations,
-    model_path_models_for,
     models_for,
     models_with,
 )
@@ -167,6 +165,9 @@ RESOLUTION = Annotated[
     Wire(v1="mode", to_v1=MODE_OF_RESOLUTION.get, model_path=SETTINGS),
     Field(description="720p, 1080p or 4k (/v1: mode std, pro or 4k; std/pro are taken too)."),
 ]
+ASPECT_RATIO = Annotated[
+    Literal["16:9", "9:16", "1:1"] | None, SETTING, Field(description="16:9 (Kling's default), 9:16 or 1:1.")
+]
 DURATION = Annotated[
     int | None,
     Wire(to_v1=str, model_path=SETTINGS),
@@ -226,31 +227,15 @@ class KlingVideoRequest(KlingTaskRequest):
     default_duration: ClassVar[int | None] = 5
     #: Kling's ``/v1`` ``mode`` when the request leaves it out.
     default_mode: ClassVar[str] = "std"
+    unconfirmed: ClassVar[Mapping[str, str]] = UNCONFIRMED_FIELDS
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
         if "kind" in cls.__dict__:
-            cls.model_path_models = model_path_models_for(cls.kind)
+            cls.model_path_models = models_for(cls.kind, ApiStyle.MODEL_PATH)
             cls.known_models = (*models_for(cls.kind), *cls.model_path_models)
-
-    @field_validator("model_name", check_fields=False)
-    @classmethod
-    def _known_model(cls, value: str) -> str:
-        # Replaces the base's check: a discontinued model gets its own message.
-        row = VIDEO_MODEL_CAPABILITIES.get(value)
-        if row is not None and row.serves(cls.kind) and row.discontinued:
-            live = ", ".join(
-                m
-                for m in cls.known_models
-                if not getattr(VIDEO_MODEL_CAPABILITIES.get(m), "discontinued", False)
-            )
-            raise ValueError(
-                f"Kling discontinued {value} (it answers 'has been discontinued'); use one of {live}"
-            )
-        if value not in cls.known_models:
-            raise ValueError(f"must be one of {', '.join(cls.known_models)}")
-        return value
+            cls.discontinued = tuple(name for name in cls.known_models if VIDEO_MODELS[name].discontinued)
 
     _duration = field_validator("duration", mode="before", check_fields=False)(
         classmethod(lambda cls, value: whole_seconds(value))
@@ -276,10 +261,8 @@ class KlingVideoRequest(KlingTaskRequest):
     def _video_model_rules(self) -> KlingVideoRequest:
         model_name = getattr(self, "model_name", None)
         problems = self.kind_problems()
-        if model_name is not None and self.api_style is ApiStyle.V1:
-            problems = v1_model_problems(self, VIDEO_MODEL_CAPABILITIES[model_name]) + problems
-        elif model_name is not None:
-            problems = model_path_problems(self, MODEL_PATH_MODELS[model_name]) + problems
+        if model_name is not None:
+            problems = model_problems(self, VIDEO_MODELS[model_name]) + problems
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -289,18 +272,13 @@ class KlingVideoRequest(KlingTaskRequest):
         return []
 
     @property
-    def mode(self) -> str | None:
-        """``resolution`` as ``/v1``'s ``mode``."""
-        resolution = getattr(self, "resolution", None)
-        return None if resolution is None else MODE_OF_RESOLUTION.get(resolution, resolution)
-
-    @property
     def effective_mode(self) -> str | None:
         """The ``/v1`` mode Kling runs: the one asked for, else Kling's default (None: the model has none)."""
-        if self.mode is not None:
-            return self.mode
-        row = VIDEO_MODEL_CAPABILITIES.get(getattr(self, "model_name", None) or "")
-        return self.default_mode if row is None or row.modes else None
+        resolution = getattr(self, "resolution", None)
+        if resolution is not None:
+            return MODE_OF_RESOLUTION.get(resolution, resolution)
+        row = VIDEO_MODELS.get(getattr(self, "model_name", None) or "")
+        return self.default_mode if row is None or row.resolutions else None
 
     @property
     def tier(self) -> str | None:
@@ -323,21 +301,7 @@ class KlingVideoRequest(KlingTaskRequest):
             "tier": self.tier,
             "duration": self.duration_seconds,
             "sound": getattr(self, "audio", None) in ("native", "original")
-            or (
-                self.api_style is ApiStyle.MODEL_PATH and getattr(self, "model_name", "") == "kling-3.0-turbo"
-            ),
-        }
-
-    def unconfirmed_fields(self) -> dict[str, str]:
-        """Fields set on this request whose shape Kling's pages do not confirm, with why."""
-        if self.api_style is not ApiStyle.V1:
-            return {}
-        # omni-video's element_list is documented; the other kinds' is not
-        documented = ("element_ids",) if self.kind == RequestKind.OMNI_VIDEO else ()
-        return {
-            name: why
-            for name, why in UNCONFIRMED_FIELDS.items()
-            if getattr(self, name, None) is not None and name not in documented
+            or getattr(VIDEO_MODELS.get(getattr(self, "model_name", None) or ""), "always_sound", False),
         }
 
     def summary(self) -> dict[str, Any]:
@@ -351,120 +315,78 @@ class KlingVideoRequest(KlingTaskRequest):
         }
 
 
-def v1_model_problems(request: KlingVideoRequest, model: VideoModelCapability) -> list[str]:
-    """Each rule of ``model``'s ``/v1`` row that ``request`` breaks, field first."""
-    kind = request.kind
+def model_problems(request: KlingVideoRequest, model: VideoModel) -> list[str]:
+    """Each rule of ``model``'s row that ``request`` breaks, field first."""
+    kind, name, style = request.kind, model.name, model.style
     problems = []
     prompt = getattr(request, "prompt", None)
-    if prompt is not None and len(prompt) > MAX_VIDEO_PROMPT_LENGTH:
-        problems.append(
-            f"prompt: {model.name} takes at most {MAX_VIDEO_PROMPT_LENGTH} characters (got {len(prompt)})"
-        )
-    mode = request.mode
-    if mode is not None and mode not in model.modes:
-        allowed = (
-            f"supports resolution {', '.join(RESOLUTION_OF_MODE[m] for m in model.modes)}"
-            if model.modes
-            else "takes no resolution (mode)"
-        )
-        problems.append(f"resolution: {model.name} {allowed} (got {getattr(request, 'resolution', None)!r})")
-    duration = getattr(request, "duration", None)
-    if duration is not None and duration not in model.durations:
-        problems.append(
-            f"duration: {model.name} makes videos of {describe_durations(model.durations)} seconds "
-            f"(got {duration!r})"
-        )
-    for field, flag, refusal in (
-        ("cfg_scale", "cfg_scale", "rejects cfg_scale (kling-v2.x models do)"),
-        ("audio", "sound", "makes no sound"),
-        ("voice_ids", "voices", "takes no voices"),
-    ):
-        if getattr(request, field, None) is not None and not getattr(model, flag):
-            problems.append(f"{field}: {model.name} {refusal}; models that do: {models_with(kind, flag)}")
-    if model.sound and getattr(request, "audio", None) == "original":
-        problems.append(f"audio: {model.name} takes native or off (got 'original')")
-    if kind != RequestKind.OMNI_VIDEO and getattr(request, "last_frame", None) is not None:
-        effective = request.effective_mode
-        if effective not in model.image_tail_modes:
-            where = (
-                f"only in resolution {', '.join(RESOLUTION_OF_MODE[m] for m in model.image_tail_modes)}"
-                if model.image_tail_modes
-                else "never"
-            )
-            problems.append(
-                f"last_frame: {model.name} takes a last frame {where} (mode is {effective!r}"
-                f"{'' if mode else ' by default'}); models that take one: "
-                f"{models_with(kind, 'image_tail_modes')}"
-            )
-        elif getattr(request, "first_frame", None) is None and not model.tail_alone:
-            problems.append(f"first_frame: {model.name} needs a first frame with last_frame")
-    multi_shot_fields = [
-        name
-        for name in ("multi_shot", "shot_type", "multi_prompt")
-        if getattr(request, name, None) is not None
-    ]
-    if multi_shot_fields and not model.multi_shot:
-        problems.append(
-            f"{multi_shot_fields[0]}: {model.name} has no multi-shot; models that do: "
-            f"{models_with(kind, 'multi_shot')}"
-        )
-    elif multi_shot_fields:
-        problems += multi_shot_problems(request)
-    if (
-        kind != RequestKind.OMNI_VIDEO
-        and getattr(request, "element_ids", None) is not None
-        and not model.elements
-    ):
-        problems.append(
-            f"element_ids: {model.name} takes no elements here; models that do: "
-            f"{models_with(kind, 'elements')}"
-        )
-    return problems
-
-
-def model_path_problems(request: KlingVideoRequest, model: ModelPathModel) -> list[str]:
-    """Each rule of ``model``'s model-path row that ``request`` breaks, field first."""
-    problems = []
-    prompt = getattr(request, "prompt", None)
-    limit = (
-        model.text_prompt_limit if request.kind == RequestKind.TEXT2VIDEO else None
-    ) or model.prompt_limit
+    limit = (model.text_prompt_limit if kind == RequestKind.TEXT2VIDEO else None) or model.prompt_limit
     if prompt is not None and len(prompt) > limit:
-        problems.append(f"prompt: {model.name} takes at most {limit} characters (got {len(prompt)})")
+        problems.append(f"prompt: {name} takes at most {limit} characters (got {len(prompt)})")
     resolution = getattr(request, "resolution", None)
     if resolution is not None and resolution not in model.resolutions:
-        problems.append(
-            f"resolution: {model.name} supports {', '.join(model.resolutions)} (got {resolution!r})"
-        )
+        allowed = ", ".join(model.resolutions)
+        allowed = f"supports resolution {allowed}" if allowed else "takes no resolution (mode)"
+        problems.append(f"resolution: {name} {allowed} (got {resolution!r})")
     duration = getattr(request, "duration", None)
     if duration is not None and duration not in model.durations:
         problems.append(
-            f"duration: {model.name} makes {describe_durations(model.durations)} s (got {duration!r})"
+            f"duration: {name} makes videos of {describe_durations(model.durations)} seconds "
+            f"(got {duration!r})"
+        )
+    if getattr(request, "cfg_scale", None) is not None and not model.cfg_scale:
+        problems.append(
+            f"cfg_scale: {name} rejects cfg_scale (kling-v2.x models do); models that do: "
+            f"{models_with(kind, 'cfg_scale', style)}"
         )
     audio = getattr(request, "audio", None)
     if audio is not None and audio not in model.audio:
-        allowed = ", ".join(model.audio) if model.audio else "no audio setting"
-        problems.append(f"audio: {model.name} takes {allowed} (got {audio!r})")
-    if getattr(request, "multi_shot", None) is not None and not model.multi_shot:
-        shots = ", ".join(name for name, row in MODEL_PATH_MODELS.items() if row.multi_shot)
-        problems.append(f"multi_shot: {model.name} takes no multi_shot setting; models that do: {shots}")
-    last_frame = getattr(request, "last_frame", None)
-    if request.kind == RequestKind.IMAGE2VIDEO and last_frame is not None and not model.last_frame:
-        problems.append(f"last_frame: {model.name} takes a first frame only")
-    for field, limit, what in (
+        problems.append(
+            f"audio: {name} takes {', '.join(model.audio)} (got {audio!r})"
+            if model.audio
+            else f"audio: {name} takes no audio setting; models that do: {models_with(kind, 'audio', style)}"
+        )
+    if kind != RequestKind.OMNI_VIDEO and getattr(request, "last_frame", None) is not None:
+        shown, takers = request.tier, models_with(kind, "last_frame", style)
+        if not model.last_frame:
+            problems.append(
+                f"last_frame: {name} takes a first frame only; models that take a last one: {takers}"
+            )
+        elif RESOLUTION_OF_MODE.get(shown or "", shown) not in model.last_frame:
+            problems.append(
+                f"last_frame: {name} takes a last frame only in resolution {', '.join(model.last_frame)} "
+                f"(mode is {shown!r}{'' if resolution else ' by default'}); models that take one: {takers}"
+            )
+        elif getattr(request, "first_frame", None) is None and not model.tail_alone:
+            problems.append(f"first_frame: {name} needs a first frame with last_frame")
+    for field, most, what in (
         ("element_ids", model.max_elements, "elements"),
         ("voice_ids", model.max_voices, "voices"),
     ):
         given = getattr(request, field, None)
-        if given and len(given) > limit:
-            problems.append(f"{field}: {model.name} takes at most {limit} {what} (got {len(given)})")
+        if given and len(given) > most:
+            problems.append(
+                f"{field}: {name} takes at most {most} {what} (got {len(given)})"
+                if most
+                else f"{field}: {name} takes no {what}; models that do: "
+                f"{models_with(kind, 'max_' + what, style)}"
+            )
+    shot_fields = [
+        f for f in ("multi_shot", "shot_type", "multi_prompt") if getattr(request, f, None) is not None
+    ]
+    if shot_fields and not model.multi_shot:
+        problems.append(
+            f"{shot_fields[0]}: {name} has no multi-shot; models that do: "
+            f"{models_with(kind, 'multi_shot', style)}"
+        )
+    elif shot_fields:
+        problems += multi_shot_problems(request)
     if resolution not in (None, "1080p"):
         if "audio" in model.full_hd_only_with and audio == "native":
-            problems.append(f"resolution: {model.name} with audio makes 1080p only (got {resolution!r})")
-        if "last_frame" in model.full_hd_only_with and last_frame:
+            problems.append(f"resolution: {name} with audio makes 1080p only (got {resolution!r})")
+        if "last_frame" in model.full_hd_only_with and getattr(request, "last_frame", None):
             problems.append(
-                f"resolution: {model.name} with a first and a last frame makes 1080p only "
-                f"(got {resolution!r})"
+                f"resolution: {name} with a first and a last frame makes 1080p only (got {resolution!r})"
             )
     return problems
 

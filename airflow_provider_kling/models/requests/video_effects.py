@@ -22,7 +22,6 @@ from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.requests.base import KlingTaskRequest, WatermarkInfo, Wire, check_image
 from airflow_provider_kling.unit_prices import ANY, Prices, UnitRule, task_rule
 
-VIDEO_EFFECTS_PATH = "/v1/videos/effects"
 #: The scenes that take two images (``images``, left then right); every other scene takes ``image``.
 DUAL_IMAGE_SCENES: frozenset[str] = frozenset(
     {
@@ -45,10 +44,6 @@ DUAL_IMAGE_SCENES: frozenset[str] = frozenset(
 )
 #: Scenes Kling retired (it answers an error): refused before the create, with the date.
 RETIRED_SCENES: Mapping[str, str] = {"hug": "2026-01-30", "kiss": "2026-01-30", "fight": "2026-01-30"}
-#: Fields Kling's request page does not show, with why (sent, with a warning).
-UNCONFIRMED_EFFECT_FIELDS: Mapping[str, str] = {
-    "watermark_info": "Kling's effects page shows watermark_url in the result only, not the request field",
-}
 #: STAND-IN units per effect (Kling's effects price list is not in our sources).
 EFFECT_PRICES: Prices = {ANY: {ANY: 2.0}}
 
@@ -62,13 +57,15 @@ class VideoEffectsRequest(KlingTaskRequest):
     """The body of ``POST /v1/videos/effects``."""
 
     kind: ClassVar[str] = RequestKind.VIDEO_EFFECTS
-    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: VIDEO_EFFECTS_PATH}
+    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: "/v1/videos/effects"}
     output: ClassVar[str] = "video"
     task_slots: ClassVar[int | None] = 1
     unit_rule: ClassVar[UnitRule] = task_rule
     stand_in_prices: ClassVar[Prices] = EFFECT_PRICES
     image_fields: ClassVar[tuple[str, ...]] = ("image", "images")
-    blank_list_fields: ClassVar[tuple[str, ...]] = ("images",)
+    unconfirmed: ClassVar[Mapping[str, str]] = {
+        "watermark_info": "Kling's effects page shows watermark_url in the result only, not the request",
+    }
 
     effect_scene: str = Field(
         min_length=1, max_length=100, description="The effect, e.g. 'bloombloom' or a dual-image 'hug_pro'."
@@ -108,12 +105,6 @@ class VideoEffectsRequest(KlingTaskRequest):
         if dual and len(self.images or ()) != 2:
             raise ValueError(f"images: scene {self.effect_scene!r} takes exactly 2 images, left then right")
         return self
-
-    def unconfirmed_fields(self) -> dict[str, str]:
-        """Fields set on this request whose place Kling's pages do not confirm, with why."""
-        return {
-            name: why for name, why in UNCONFIRMED_EFFECT_FIELDS.items() if getattr(self, name) is not None
-        }
 
     def summary(self) -> dict[str, Any]:
         return {**super().summary(), "effect_scene": self.effect_scene}

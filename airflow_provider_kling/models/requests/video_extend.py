@@ -14,8 +14,13 @@ from pydantic import Field, field_validator
 
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
-from airflow_provider_kling.models.requests.base import check_external_task_id
-from airflow_provider_kling.models.requests.video_base import WATERMARK, KlingVideoRequest
+from airflow_provider_kling.models.requests.base import check_external_task_id, first_output, seconds_of
+from airflow_provider_kling.models.requests.video_base import (
+    CFG_SCALE,
+    NEGATIVE_PROMPT,
+    WATERMARK,
+    KlingVideoRequest,
+)
 from airflow_provider_kling.models.video_capabilities import (
     EXTEND_ADDS_SECONDS,
     MAX_EXTEND_SOURCE_AGE_DAYS,
@@ -23,14 +28,12 @@ from airflow_provider_kling.models.video_capabilities import (
     MAX_VIDEO_PROMPT_LENGTH,
 )
 
-VIDEO_EXTEND_PATH = "/v1/videos/video-extend"
-
 
 class VideoExtendRequest(KlingVideoRequest):
     """The body of ``POST /v1/videos/video-extend``."""
 
     kind: ClassVar[str] = RequestKind.VIDEO_EXTEND
-    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: VIDEO_EXTEND_PATH}
+    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: "/v1/videos/video-extend"}
     #: The length is the source's plus about 5 s: unknown from the request alone.
     default_duration: ClassVar[int | None] = None
 
@@ -40,10 +43,8 @@ class VideoExtendRequest(KlingVideoRequest):
     prompt: str | None = Field(
         default=None, max_length=MAX_VIDEO_PROMPT_LENGTH, description="What happens next."
     )
-    negative_prompt: str | None = Field(
-        default=None, max_length=MAX_VIDEO_PROMPT_LENGTH, description="What to keep out."
-    )
-    cfg_scale: float | None = Field(default=None, ge=0, le=1, description="0 to 1.")
+    negative_prompt: NEGATIVE_PROMPT = None
+    cfg_scale: CFG_SCALE = None
     watermark_info: WATERMARK = None
 
     @field_validator("video_id", mode="before")
@@ -81,12 +82,10 @@ def extend_source(value: Any) -> ExtendSource:
     if not isinstance(value, Mapping):
         return ExtendSource(value)
     made_at = _when(value.get("updated_at") or value.get("created_at"))
-    if isinstance(value.get("videos"), list | tuple):
-        videos = value["videos"]
-        if not videos:
-            task = value.get("task_id", "?")
-            raise ValueError(f"video_id: Kling task {task}'s result lists no video to extend")
-        value = videos[0]
+    try:
+        value = first_output(value, "videos")
+    except ValueError as exc:
+        raise ValueError(f"video_id: {exc} to extend") from None
     if not isinstance(value, Mapping) or value.get("id") in (None, ""):
         raise ValueError(
             "video_id: needs a video id, a video ({'id': ...}) or a video task's result ({'videos': ...})"
@@ -121,10 +120,7 @@ def extend_source_problems(
                 f"video_id: video {video_id} was made {age.days} days ago; Kling extends only videos under "
                 f"{MAX_EXTEND_SOURCE_AGE_DAYS} days old (it purges them then)"
             )
-    try:
-        seconds = float(duration) if duration is not None else None
-    except (TypeError, ValueError):
-        seconds = None
+    seconds = seconds_of(duration)
     if seconds is not None and seconds + EXTEND_ADDS_SECONDS > MAX_EXTENDED_VIDEO_SECONDS:
         problems.append(
             f"video_id: video {video_id} is {seconds:g} s long; an extend adds about "

@@ -113,7 +113,7 @@ class ImageToVideoRequest(KlingVideoRequest):
 
     def kind_problems(self) -> list[str]:
         problems = []
-        if self.first_frame is None and (self.last_frame is None or self.api_style is ApiStyle.MODEL_PATH):
+        if self.first_frame is None and self.last_frame is None:
             problems.append("first_frame: required (last_frame alone only where a /v1 model allows it)")
         controls = [
             name

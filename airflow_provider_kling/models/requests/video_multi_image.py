@@ -4,7 +4,7 @@ Kling's Multi-Image to Video page)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, ClassVar, Literal
+from typing import ClassVar
 
 from pydantic import Field, field_validator
 
@@ -12,7 +12,9 @@ from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.requests.base import ImageItem, plain_items
 from airflow_provider_kling.models.requests.video_base import (
+    ASPECT_RATIO,
     DURATION,
+    NEGATIVE_PROMPT,
     RESOLUTION,
     WATERMARK,
     KlingVideoRequest,
@@ -34,13 +36,9 @@ class MultiImageToVideoRequest(KlingVideoRequest):
         description="1 to 4 images (URL, base64, or in your storage).",
     )
     prompt: str = Field(min_length=1, max_length=MAX_VIDEO_PROMPT_LENGTH, description="What to film.")
-    negative_prompt: str | None = Field(
-        default=None, max_length=MAX_VIDEO_PROMPT_LENGTH, description="What to keep out."
-    )
+    negative_prompt: NEGATIVE_PROMPT = None
     resolution: RESOLUTION = None
-    aspect_ratio: Annotated[
-        Literal["16:9", "9:16", "1:1"] | None, Field(description="16:9, 9:16 or 1:1.")
-    ] = None
+    aspect_ratio: ASPECT_RATIO = None
     duration: DURATION = None
     watermark_info: WATERMARK = None
 

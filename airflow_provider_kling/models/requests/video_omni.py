@@ -6,15 +6,15 @@ cites its references as ``<<<image_1>>>``, ``<<<element_1>>>``, ``<<<video_1>>>`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar
 
 from pydantic import Field, field_validator
 
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
-from airflow_provider_kling.models.reference_image import check_video_url
-from airflow_provider_kling.models.requests.base import SETTING, Contents, Wire
+from airflow_provider_kling.models.requests.base import Contents, Wire, check_http_url
 from airflow_provider_kling.models.requests.video_base import (
+    ASPECT_RATIO,
     AUDIO,
     DURATION,
     ELEMENT_IDS,
@@ -29,6 +29,7 @@ from airflow_provider_kling.models.video_capabilities import (
     LONG_PROMPT_LENGTH,
     MAX_OMNI_REFERENCES,
     MAX_OMNI_REFERENCES_WITH_VIDEO,
+    UNCONFIRMED_FIELDS,
 )
 
 #: ``/v1`` durations from text alone or a first frame alone.
@@ -55,6 +56,10 @@ class OmniVideoRequest(KlingVideoRequest):
     image_fields: ClassVar[tuple[str, ...]] = ("reference_images", "first_frame", "last_frame")
     #: Kling's ``/v1`` omni default mode.
     default_mode: ClassVar[str] = "pro"
+    #: omni-video's element_list is documented (the other kinds' is not).
+    unconfirmed: ClassVar[Mapping[str, str]] = {
+        name: why for name, why in UNCONFIRMED_FIELDS.items() if name != "element_ids"
+    }
 
     model_name: str = Field(default="kling-video-o1", description="The model; it chooses the API style.")
     prompt: Annotated[str, Wire(model_path=Contents("prompt", "text"))] = Field(
@@ -94,7 +99,7 @@ class OmniVideoRequest(KlingVideoRequest):
     )
     element_ids: ELEMENT_IDS = None
     resolution: RESOLUTION = None
-    aspect_ratio: Annotated[Literal["16:9", "9:16", "1:1"] | None, SETTING] = Field(
+    aspect_ratio: ASPECT_RATIO = Field(
         default=None, description="Required on /v1 without a first frame or a base video."
     )
     duration: DURATION = None
@@ -103,7 +108,7 @@ class OmniVideoRequest(KlingVideoRequest):
     watermark_info: WATERMARK = None
 
     _videos = field_validator("feature_video", "base_video")(
-        classmethod(lambda cls, value: check_video_url(value))
+        classmethod(lambda cls, value: check_http_url(value))
     )
 
     @property

@@ -4,14 +4,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar
 
 from pydantic import Field
 
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
-from airflow_provider_kling.models.requests.base import SETTING, TOP, V1_ONLY, ElementId, Wire
+from airflow_provider_kling.models.requests.base import TOP, V1_ONLY, ElementId, Wire
 from airflow_provider_kling.models.requests.video_base import (
+    ASPECT_RATIO,
     AUDIO,
     CFG_SCALE,
     DURATION,
@@ -48,9 +49,7 @@ class TextToVideoRequest(KlingVideoRequest):
     )
     negative_prompt: NEGATIVE_PROMPT = None
     resolution: RESOLUTION = None
-    aspect_ratio: Annotated[Literal["16:9", "9:16", "1:1"] | None, SETTING] = Field(
-        default=None, description="16:9 (Kling's default), 9:16 or 1:1."
-    )
+    aspect_ratio: ASPECT_RATIO = None
     duration: DURATION = None
     cfg_scale: CFG_SCALE = None
     audio: AUDIO = None

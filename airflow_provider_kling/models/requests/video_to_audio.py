@@ -18,11 +18,14 @@ from pydantic import Field, StrictBool, field_validator, model_validator
 
 from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
-from airflow_provider_kling.models.requests.base import KlingTaskRequest, check_http_url
+from airflow_provider_kling.models.requests.base import (
+    KlingTaskRequest,
+    check_http_url,
+    first_of,
+)
 from airflow_provider_kling.models.requests.text_to_audio import AUDIO_PRICES, MAX_AUDIO_PROMPT_LENGTH
 from airflow_provider_kling.unit_prices import Prices, UnitRule, task_rule
 
-VIDEO_TO_AUDIO_PATH = "/v1/audio/video-to-audio"
 #: How long the video may run (seconds).
 VIDEO_SECONDS = (3.0, 20.0)
 
@@ -30,21 +33,7 @@ VIDEO_SECONDS = (3.0, 20.0)
 def video_id_of(value: Any) -> Any:
     """A video id from an id, a video (``{"id", "duration"}``) or a video task's result (its first
     video); a video whose ``duration`` is known must run 3 to 20 s."""
-    if isinstance(value, Mapping) and isinstance(value.get("videos"), list | tuple):
-        if not value["videos"]:
-            raise ValueError(f"Kling task {value.get('task_id', '?')}'s result lists no video")
-        value = value["videos"][0]
-    if isinstance(value, Mapping):
-        try:
-            seconds = float(value["duration"]) if value.get("duration") is not None else None
-        except (TypeError, ValueError):
-            seconds = None
-        if seconds is not None and not VIDEO_SECONDS[0] <= seconds <= VIDEO_SECONDS[1]:
-            raise ValueError(
-                f"video {value.get('id')} runs {seconds:g} s; Kling adds sound to videos of "
-                f"{VIDEO_SECONDS[0]:g} to {VIDEO_SECONDS[1]:g} s"
-            )
-        value = value.get("id")
+    value, _ = first_of(value, "videos", "id", VIDEO_SECONDS, "Kling adds sound to videos of")
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
@@ -52,18 +41,12 @@ class VideoToAudioRequest(KlingTaskRequest):
     """The body of ``POST /v1/audio/video-to-audio``."""
 
     kind: ClassVar[str] = RequestKind.VIDEO_TO_AUDIO
-    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: VIDEO_TO_AUDIO_PATH}
+    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: "/v1/audio/video-to-audio"}
     output: ClassVar[str] = "audio"
     #: Not stated by Kling (UNCONFIRMED): one, like a video task.
     task_slots: ClassVar[int | None] = 1
     unit_rule: ClassVar[UnitRule] = task_rule
     stand_in_prices: ClassVar[Prices] = AUDIO_PRICES
-    blank_text_fields: ClassVar[tuple[str, ...]] = (
-        "video_id",
-        "video_url",
-        "sound_effect_prompt",
-        "bgm_prompt",
-    )
 
     video_id: str | None = Field(
         default=None, min_length=1, max_length=256, description="A video Kling made (videos[0].id)."
@@ -79,10 +62,7 @@ class VideoToAudioRequest(KlingTaskRequest):
 
     _video_id = field_validator("video_id", mode="before")(classmethod(lambda cls, value: video_id_of(value)))
 
-    @field_validator("video_url")
-    @classmethod
-    def _video_url(cls, value: str | None) -> str | None:
-        return check_http_url(value)
+    _video_url = field_validator("video_url")(classmethod(lambda cls, value: check_http_url(value)))
 
     @model_validator(mode="after")
     def _one_video(self) -> VideoToAudioRequest:

@@ -13,7 +13,6 @@ from airflow_provider_kling.models.requests.base import (
 )
 from airflow_provider_kling.unit_prices import TRY_ON_PRICES, Prices, UnitRule, task_rule
 
-VIRTUAL_TRY_ON_PATH = "/v1/images/kolors-virtual-try-on"
 VIRTUAL_TRY_ON_MODELS: tuple[str, ...] = ("kolors-virtual-try-on-v1", "kolors-virtual-try-on-v1-5")
 
 
@@ -21,7 +20,7 @@ class VirtualTryOnRequest(KlingTaskRequest):
     """The body of ``POST /v1/images/kolors-virtual-try-on``."""
 
     kind: ClassVar[str] = RequestKind.VIRTUAL_TRY_ON
-    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: VIRTUAL_TRY_ON_PATH}
+    paths: ClassVar[Mapping[ApiStyle, str]] = {ApiStyle.V1: "/v1/images/kolors-virtual-try-on"}
     #: One image a task: one slot, one price.
     task_slots: ClassVar[int | None] = 1
     unit_rule: ClassVar[UnitRule] = task_rule
