@@ -43,10 +43,7 @@ def plain_uri(location: Any) -> str:
     """
     if hasattr(location, "protocol") and hasattr(location, "path"):  # ObjectStoragePath
         location = storage.plain_uri(location)
-    text = os.fspath(location)
-    if "://" not in text:
-        return "file://" + os.path.abspath(os.path.expanduser(text))
-    parts = urlsplit(text)
+    parts = urlsplit(storage.as_uri(location))
     netloc = parts.netloc.rpartition("@")[2]  # drop a ``conn_id@`` (Airflow's form) or credentials
     return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") or "/", "", ""))
 

@@ -193,19 +193,24 @@ class UnitEstimator:
     def learn_from_manifest(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Learn from a batch manifest's items: each succeeded item's units at the price it was
         ``priced_as`` (kind, model, tier, quantity); returns how many taught a price."""
-        learnt = 0
-        for row in rows:
-            priced = row.get("priced_as")
-            units = units_of(row.get("units"))
-            if row.get("status") != "succeeded" or not isinstance(priced, Mapping) or not units:
-                continue
-            try:
-                purchase = Purchase(**priced)
-            except TypeError:
-                continue
-            self.learn_purchase(purchase, units)
-            learnt += 1
-        return learnt
+        return sum(self._learn_priced(row, "units") for row in rows if row.get("status") == "succeeded")
+
+    def learn_from_reconciliation(self, report: Mapping[str, Any]) -> int:
+        """Learn what Kling's billing export charged each task of a reconciliation report
+        (:func:`~airflow_provider_kling.spend_reconcile.reconcile_spend`) whose purchase its manifest
+        kept (``priced_as``); returns how many taught a price."""
+        return sum(self._learn_priced(row, "charged_units") for row in report.get("tasks") or ())
+
+    def _learn_priced(self, row: Mapping[str, Any], units_key: str) -> bool:
+        priced, units = row.get("priced_as"), units_of(row.get(units_key))
+        if not isinstance(priced, Mapping) or not units:
+            return False
+        try:
+            purchase = Purchase(**priced)
+        except TypeError:
+            return False
+        self.learn_purchase(purchase, units)
+        return True
 
     def estimate_purchase(self, purchase: Purchase) -> Estimate:
         """The units ``purchase`` should deduct, and from which source."""

@@ -1,15 +1,37 @@
 """Provider metadata read by Airflow through the ``apache_airflow_provider`` entry point.
 
-Kept free of imports so that every ``airflow`` command can read it cheaply.
+Kept free of package imports but the import-free kinds, so that every ``airflow`` command reads it
+cheaply: the operator modules are found by reading ``operators/``'s sources, not by importing them.
 """
 
 from __future__ import annotations
 
+import re
+from functools import cache
+from pathlib import Path
 from typing import Any
+
+from airflow_provider_kling.kinds import RequestKind
 
 DEFAULT_BASE_URL = "https://www.kkiai.com/kling"
 
 _INTEGRATION = "Kling"
+_OPERATORS = Path(__file__).parent / "operators"
+
+
+@cache
+def operator_modules() -> tuple[str, ...]:
+    """The modules of ``operators/`` that define an operator: those of one request kind each first, in
+    :class:`RequestKind`'s order of their first kind (``kind=`` on a decorator imports them in this
+    order until one declares the kind), then the others (bases, batch, approval ...) by name."""
+    order = {name: n for n, name in enumerate(RequestKind.__members__)}
+    found = []
+    for source in sorted(_OPERATORS.glob("[!_]*.py")):
+        text = source.read_text(encoding="utf-8")
+        kinds = re.findall(r"^    request_kind = RequestKind\.(\w+)", text, re.MULTILINE)
+        if kinds or re.search(r"^class [A-Z]\w*Operator\(", text, re.MULTILINE):
+            found.append((min((order[kind] for kind in kinds), default=len(order)), source.stem))
+    return tuple(f"airflow_provider_kling.operators.{stem}" for _, stem in sorted(found))
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -33,22 +55,7 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": _INTEGRATION,
-                # The operators of one kind each first: ``kind=`` on a decorator imports them in
-                # this order until one declares the kind.
-                "python-modules": [
-                    "airflow_provider_kling.operators.kling",
-                    "airflow_provider_kling.operators.endpoints",
-                    "airflow_provider_kling.operators.video",
-                    "airflow_provider_kling.operators.effects",
-                    "airflow_provider_kling.operators.audio",
-                    "airflow_provider_kling.operators.motion",
-                    "airflow_provider_kling.operators.avatar",
-                    "airflow_provider_kling.operators.lip_sync",
-                    "airflow_provider_kling.operators.speech",
-                    "airflow_provider_kling.operators.subject",
-                    "airflow_provider_kling.operators.batch",
-                    "airflow_provider_kling.operators.approval",
-                ],
+                "python-modules": list(operator_modules()),
             }
         ],
         "sensors": [

@@ -26,22 +26,25 @@ class Estimate(Protocol):
     def units(self) -> float: ...
 
 
-#: The key of an operator result (``KlingTask.to_xcom()``) and of a Kling task holding the units it used up.
-UNITS_KEY = "final_unit_deduction"
-
 #: Tolerance for comparing sums of decimal units as floats.
 _EPSILON = 1e-9
 
 
-def units_of(value: Any) -> float | None:
-    """Kling's ``final_unit_deduction`` (``"2"``, ``"0.5"``, ``2``) as a number, or ``None``."""
+def exact_units(value: Any) -> Decimal | None:
+    """Kling's ``final_unit_deduction`` (``"2"``, ``"0.5"``, ``2``) as an exact decimal, or ``None``."""
     if value is None or isinstance(value, bool):
         return None
     try:
-        units = float(Decimal(str(value).strip()))
-    except (InvalidOperation, ValueError):
+        units = Decimal(str(value).strip())
+    except InvalidOperation:
         return None
-    return units if math.isfinite(units) and units >= 0 else None
+    return units if units.is_finite() and units >= 0 else None
+
+
+def units_of(value: Any) -> float | None:
+    """:func:`exact_units` as a number."""
+    units = exact_units(value)
+    return None if units is None else float(units)
 
 
 def format_units(units: float | None) -> str:
@@ -81,7 +84,7 @@ def sum_units(values: Iterable[Any]) -> float | None:
 
 def total_units(results: Iterable[Mapping[str, Any]]) -> float | None:
     """:func:`sum_units` over operator results (XCom dicts): their ``final_unit_deduction``."""
-    return sum_units(result.get(UNITS_KEY) for result in results)
+    return sum_units(result.get("final_unit_deduction") for result in results)
 
 
 def _amount(units: float | Estimate) -> float:

@@ -10,25 +10,15 @@ charged against ``0.3`` recorded is 0). A task the export does not list yet is `
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from airflow_provider_kling.models.account import BillingDeduction
-from airflow_provider_kling.unit_prices import Purchase
+from airflow_provider_kling.spend import exact_units
 
 #: Where a recorded figure came from (a task's row names each source that recorded it).
 XCOM, MANIFEST = "xcom", "manifest"
 MATCHES, DIFFERS, NOT_BILLED = "matches", "differs", "not billed"
-
-
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool) or value == "":
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
 
 
 def _number(value: Decimal | None) -> float | None:
@@ -54,9 +44,9 @@ class RecordedSpend:
             if not isinstance(result, Mapping) or not result.get("task_id"):
                 continue
             row = self._task(result["task_id"], result.get("external_task_id"))
-            row["recorded_units"][XCOM] = _decimal(result.get("final_unit_deduction"))
+            row["recorded_units"][XCOM] = exact_units(result.get("final_unit_deduction"))
             balance = result.get("final_balance_deduction") or {}
-            row.setdefault("recorded_list_price", _decimal(balance.get("list_price")))
+            row.setdefault("recorded_list_price", exact_units(balance.get("list_price")))
         return self
 
     def add_manifest(self, manifest: Mapping[str, Any]) -> RecordedSpend:
@@ -65,11 +55,11 @@ class RecordedSpend:
             if not isinstance(item, Mapping) or not item.get("kling_task_id"):
                 continue
             row = self._task(item["kling_task_id"], item.get("external_task_id"))
-            row["recorded_units"][MANIFEST] = _decimal(item.get("units"))
+            row["recorded_units"][MANIFEST] = exact_units(item.get("units"))
             if isinstance(item.get("priced_as"), Mapping):
                 row["priced_as"] = dict(item["priced_as"])
             balance = item.get("balance") or {}
-            row.setdefault("recorded_list_price", _decimal(balance.get("list_price")))
+            row.setdefault("recorded_list_price", exact_units(balance.get("list_price")))
         return self
 
     def add_asset_events(self, extras: Iterable[Mapping[str, Any]]) -> RecordedSpend:
@@ -78,7 +68,7 @@ class RecordedSpend:
             ids = [str(task_id) for task_id in (extra.get("kling_task_ids") or ())]
             if ids:
                 self.asset_events.append(
-                    {"kling_task_ids": ids, "recorded_units": _decimal(extra.get("units"))}
+                    {"kling_task_ids": ids, "recorded_units": exact_units(extra.get("units"))}
                 )
         return self
 
@@ -169,17 +159,3 @@ def describe_report(report: Mapping[str, Any]) -> str:
         f"({report['difference_units']:+g} units charged beyond what was recorded), "
         f"{counts[NOT_BILLED]} not billed yet"
     )
-
-
-def charged_purchases(report: Mapping[str, Any]) -> list[tuple[Purchase, float]]:
-    """What each billed task of a report bought (its manifest's ``priced_as``) and was charged: what
-    the price learning reads (an estimator's ``learn_purchase``)."""
-    taught = []
-    for row in report.get("tasks") or ():
-        priced, charged = row.get("priced_as"), row.get("charged_units")
-        if isinstance(priced, Mapping) and charged:
-            try:
-                taught.append((Purchase(**priced), float(charged)))
-            except TypeError:
-                continue
-    return taught

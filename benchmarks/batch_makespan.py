@@ -43,8 +43,10 @@ API_KEY = "bench-key"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_simulator(ready_file: Path, slots: int, latency: float) -> tuple[subprocess.Popen[bytes], str]:
-    command = [sys.executable, "-m", "airflow_provider_kling.testing", "--port", "0"]
+def start_simulator(
+    ready_file: Path, slots: int, latency: float, *extra: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    command = [sys.executable, "-m", "airflow_provider_kling.testing", "--port", "0", *extra]
     command += ["--latency", str(latency), "--slots", str(slots), "--api-key", API_KEY]
     command += ["--ready-file", str(ready_file)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)

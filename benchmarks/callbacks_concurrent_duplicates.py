@@ -15,13 +15,20 @@ active as a DAG declaring them would make them. Parts (``--parts``):
   the answers, and the tracebacks in the api-server's log (the goal: all 4xx, 0 tracebacks);
 - ``throughput``: ``--callbacks`` terminal callbacks of distinct tasks from ``--clients``
   concurrent clients, once with no recent event and once after ``--recent`` recent events on
-  the asset (written straight into the database); callbacks/s and p50/p99 ms of the answers.
+  the asset (written straight into the database); callbacks/s and p50/p99 ms of the answers;
+- ``statements``: ``--callbacks`` / 20 terminal callbacks one at a time (then the same again)
+  with PostgreSQL's ``log_statement=all``: the statements (each one round trip, ``BEGIN`` and
+  ``COMMIT`` included) the api-server sends per callback, by kind.
+
+``--pg-port`` and ``--api-port`` choose the deployment's ports (15433 and 18310 by default).
 
 ``--before <commit>`` runs the same parts on that commit's provider (``git archive`` into
 ``build/``) after the current checkout's, each in a fresh database.
 
     python benchmarks/callbacks_concurrent_duplicates.py [--trials 10] [--senders 20]
-        [--callbacks 2000] [--clients 20] [--recent 10000] [--parts concurrency,replay,throughput]
+        [--callbacks 2000] [--clients 20] [--recent 10000]
+        [--parts concurrency,replay,hostile,statements,throughput]
+        [--pg-port 15433] [--api-port 18310]
         [--before 000d1a2] [--json]
 """
 
@@ -44,7 +51,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from callbacks_deployment import BUILD, ROOT, Deployment
+from callbacks_deployment import API_PORT, BUILD, PG_PORT, ROOT, Deployment
 
 SECRET = "whsec_" + base64.b64encode(b"benchmark-secret-of-32-bytes!!!!").decode()
 CONNECTION = json.dumps(
@@ -284,6 +291,56 @@ def throughput(url: str, callbacks: int, clients: int, label: str, pids: dict[st
     }
 
 
+def statements(url: str, callbacks: int, pg_port: int, data: Path) -> dict[str, Any]:
+    """What the api-server sends PostgreSQL per terminal callback (``log_statement=all`` meanwhile)."""
+    import psycopg2
+
+    admin = psycopg2.connect(host="127.0.0.1", port=pg_port, user="postgres", dbname="airflow")
+    admin.autocommit = True
+
+    def configure(*settings: str) -> None:
+        with admin.cursor() as cursor:
+            for setting in settings:
+                cursor.execute(setting)
+            cursor.execute("SELECT pg_reload_conf()")
+        time.sleep(1)  # every backend reloads its configuration
+
+    def count(label: str) -> dict[str, Any]:
+        """The statements of ``callbacks`` callbacks, one at a time: new tasks, or the same again."""
+        log = data / "log"
+        configure("ALTER SYSTEM SET log_statement = 'all'", "ALTER SYSTEM SET log_line_prefix = '%u '")
+        start = log.stat().st_size
+        with httpx.Client(timeout=60) as http:
+            for n in range(callbacks):
+                payload = task_body(f"statements-{n}")
+                headers = signed(f"msg_statements_{label}_{n}", payload)
+                http.post(url, content=payload, headers=headers).raise_for_status()
+        time.sleep(0.5)
+        with log.open("rb") as file:
+            file.seek(start)
+            lines = file.read().decode(errors="replace").splitlines()
+        configure("ALTER SYSTEM RESET log_statement", "ALTER SYSTEM RESET log_line_prefix")
+        kinds: Counter[str] = Counter()
+        for number, line in enumerate(lines):
+            user, _, rest = line.partition(" ")
+            if user == "airflow" and "statement: " in rest:  # the statement may start on the next line
+                words = (
+                    f"{rest.split('statement: ', 1)[1]} {' '.join(lines[number + 1 : number + 3])}".split()
+                )
+                table = words[words.index("FROM") + 1] if "FROM" in words else ""  # SELECT's first table
+                kinds[" ".join(words[:3] if words[0] in ("INSERT", "DELETE") else [*words[:1], table])] += 1
+        errors = sum("ERROR:" in line for line in lines)
+        return {
+            "statements per callback": round(sum(kinds.values()) / callbacks, 2),
+            "errors in PostgreSQL's log per callback": round(errors / callbacks, 2),
+            "by kind": {kind.strip(): round(count / callbacks, 2) for kind, count in kinds.most_common()},
+        }
+
+    figures = {"new task": count("new"), "the same task again (another webhook id)": count("again")}
+    admin.close()
+    return figures
+
+
 def child(args: argparse.Namespace) -> None:
     url = f"{args.api_url}/kling/callbacks/kling_default"
     activate_assets()
@@ -294,9 +351,13 @@ def child(args: argparse.Namespace) -> None:
         figures["replay"] = replay(url)
     if "hostile" in parts:
         figures["hostile"] = hostile(url, args.flood)
+    pids = dict(zip(("api-server", "postgresql"), map(int, args.pids.split(",")), strict=True))
+    if "statements" in parts or "throughput" in parts:  # apps built, connections open
+        throughput(url, 2 * args.clients, args.clients, "warm-up", pids)
+    if "statements" in parts:
+        sample = max(args.callbacks // 20, 1)
+        figures["statements"] = statements(url, sample, args.pg_port, Path(args.pg_data))
     if "throughput" in parts:
-        pids = dict(zip(("api-server", "postgresql"), map(int, args.pids.split(",")), strict=True))
-        throughput(url, 2 * args.clients, args.clients, "warm-up", pids)  # apps built, connections open
         figures["throughput fresh"] = throughput(url, args.callbacks, args.clients, "fresh", pids)
         add_recent_events(args.recent)
         figures[f"throughput after {args.recent} recent"] = throughput(
@@ -308,11 +369,14 @@ def child(args: argparse.Namespace) -> None:
 def run_on(source: Path, label: str, args: argparse.Namespace) -> dict[str, Any]:
     state = BUILD / f"deployment-{label}"
     shutil.rmtree(state, ignore_errors=True)  # a fresh database and log
-    with Deployment(state, source=source, env={"AIRFLOW_CONN_KLING_DEFAULT": CONNECTION}) as deployment:
+    env = {"AIRFLOW_CONN_KLING_DEFAULT": CONNECTION}
+    ports = {"pg_port": args.pg_port, "api_port": args.api_port}
+    with Deployment(state, source=source, env=env, **ports) as deployment:
         postmaster = int((deployment.data / "postmaster.pid").read_text().split()[0])
         options = {"--api-url": deployment.api_url, "--parts": args.parts, "--trials": args.trials,
                    "--senders": args.senders, "--recent": args.recent, "--callbacks": args.callbacks,
-                   "--clients": args.clients, "--flood": args.flood,
+                   "--clients": args.clients, "--flood": args.flood, "--pg-port": args.pg_port,
+                   "--pg-data": deployment.data,
                    "--pids": f"{deployment.processes['api-server'].pid},{postmaster}"}  # fmt: skip
         command = [sys.executable, __file__, "--child", *(str(x) for pair in options.items() for x in pair)]
         done = subprocess.run(command, env=deployment.env, capture_output=True, text=True)
@@ -331,12 +395,15 @@ def main() -> None:
     parser.add_argument("--callbacks", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--recent", type=int, default=10000)
-    parser.add_argument("--parts", default="concurrency,replay,hostile,throughput")
+    parser.add_argument("--parts", default="concurrency,replay,hostile,statements,throughput")
     parser.add_argument("--flood", type=int, default=2000, help="random connection ids in the hostile part")
     parser.add_argument("--before", help="also run on this commit's provider (e.g. 000d1a2)")
+    parser.add_argument("--pg-port", type=int, default=PG_PORT)
+    parser.add_argument("--api-port", type=int, default=API_PORT)
     parser.add_argument("--json", action="store_true", help="one JSON line of every figure")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--api-url", help=argparse.SUPPRESS)
+    parser.add_argument("--pg-data", help=argparse.SUPPRESS)
     parser.add_argument("--pids", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -2,10 +2,10 @@
 
 PostgreSQL is Debian's (``apt-get install postgresql``; its binaries under
 ``/usr/lib/postgresql/<version>/bin``), run as the ``postgres`` user when this runs as root, in a
-data directory under ``build/`` on port 15433. Airflow's PostgreSQL drivers (psycopg2-binary and
-asyncpg, what ``apache-airflow[postgres]`` adds) are installed by pip into ``build/pg-drivers``
-and put on ``PYTHONPATH`` (the project's venv stays as ``constraints/`` pins it). The api-server
-runs with ``--workers 2``; the scheduler, the DAG processor and the triggerer only where a
+data directory under ``build/`` on port 15433 (``--pg-port``). Airflow's PostgreSQL drivers
+(psycopg2-binary and asyncpg, what ``apache-airflow[postgres]`` adds) are installed by pip into
+``build/pg-drivers`` and put on ``PYTHONPATH`` (the project's venv stays as ``constraints/`` pins
+it). The api-server runs with ``--workers 2``; the scheduler, the DAG processor and the triggerer only where a
 benchmark asks for them.
 
     python benchmarks/callbacks_deployment.py up [--components scheduler,dag-processor,triggerer]
@@ -235,9 +235,10 @@ def main() -> None:
     parser.add_argument("action", choices=["up", "down"])
     parser.add_argument("--components", default="", help="scheduler,dag-processor,triggerer")
     parser.add_argument("--api-port", type=int, default=API_PORT)
+    parser.add_argument("--pg-port", type=int, default=PG_PORT)
     parser.add_argument("--dags", type=Path, default=None)
     args = parser.parse_args()
-    deployment = Deployment(api_port=args.api_port, dags=args.dags,
+    deployment = Deployment(api_port=args.api_port, pg_port=args.pg_port, dags=args.dags,
                             components=tuple(filter(None, args.components.split(","))))  # fmt: skip
     pids = deployment.state / "pids"
     if args.action == "down":

@@ -7,7 +7,8 @@ mapped task per prompt), ``airflow dags test kling_scheduled_batch_operator <dat
 catalogue in one batch task) and ``airflow dags test kling_product_video <date>`` (a product video
 of each catalogue image the first run stored: it reads that run's asset event) in a fresh
 ``build/demo/airflow-home``, and prints what they made (counted from the stored files) and, last,
-the contact sheets to open. Exits non-zero when a DAG run fails or a file is missing.
+the contact sheets to open and the addresses of the Kling view (``airflow standalone`` on that
+home). Exits non-zero when a DAG run fails or a file is missing.
 
     python scripts/demo.py [YYYY-MM-DD]
 """
@@ -19,11 +20,15 @@ import json
 import os
 import secrets
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
+
+from airflow_provider_kling.ui import URL_PREFIX as UI_PREFIX
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "build" / "demo"
@@ -31,6 +36,8 @@ DAG_ID = "kling_scheduled_batch"
 BATCH_DAG_ID = "kling_scheduled_batch_operator"
 VIDEO_DAG_ID = "kling_product_video"
 POOL, POOL_SLOTS = "kling_slots", os.environ.get("KLING_SLOTS", "4")
+#: ``airflow standalone``'s address by default (``[api] base_url``).
+UI = "http://localhost:8080"
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 
 
@@ -161,7 +168,25 @@ def report(output_dir: str, date: str, seconds: float) -> int:
     print("Open the contact sheets:")
     for what, sheet in (sheet for run in runs for sheet in run.sheets):
         print(f"  {what + ':':45} {sheet.as_uri()}")
+    print_view(DEMO / "airflow-home")
     return 1 if any(run.problems for run in runs) else 0
+
+
+def print_view(home: Path) -> None:
+    """How to see the runs in the Kling view of Airflow's UI (``airflow standalone`` on this home)."""
+    runs = []
+    if (home / "airflow.db").exists():  # the default database (not when AIRFLOW__DATABASE__* is set)
+        with sqlite3.connect(home / "airflow.db") as db:
+            runs = db.execute("SELECT dag_id, run_id FROM dag_run ORDER BY dag_id, run_id").fetchall()
+    print(
+        "Or see them in Airflow's UI, the Kling view (docs/ui.rst): run\n"
+        f"  AIRFLOW_HOME={home} AIRFLOW__CORE__DAGS_FOLDER={REPO / 'dags_examples'} airflow standalone\n"
+        f"log in (password in {home / 'simple_auth_manager_passwords.json.generated'}) and open"
+    )
+    print(f"  {'the Kling page:':45} {UI}/plugin/kling-nav   (the view alone: {UI}{UI_PREFIX}/)")
+    for dag_id, run_id in runs:
+        tab = f"{UI}/dags/{dag_id}/runs/{quote(run_id, safe='')}/plugin/kling-dag_run"
+        print(f"  {dag_id + ' run:':45} {tab}")
 
 
 def main(argv: list[str]) -> int:

@@ -7,7 +7,11 @@ when the ``n`` of the items running plus its own fit the slot budget; a 1303 tha
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 import math
+from collections import Counter, deque
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -39,7 +43,7 @@ _CREATE_BACKOFF = 1.0
 #: Creates of one item that fail in a retryable way before the item is given up for this run.
 MAX_CREATE_ATTEMPTS = 8
 #: Seconds between two "k of N done, m running, ETA" lines of a batch (operator, runner, trigger).
-DEFAULT_PROGRESS_INTERVAL = 60.0
+DEFAULT_PROGRESS_INTERVAL = 30.0
 #: A batch's own defaults (operator and trigger): seconds between polls, and how long the whole
 #: batch may run.
 DEFAULT_BATCH_POLL_INTERVAL = 5.0
@@ -59,14 +63,29 @@ def kling_duration(task: dict[str, Any]) -> float | None:
     return seconds if seconds > 0 else None
 
 
+class QuietLog:
+    """A batch's logger for its hook and its store: their line per task at debug (a batch's task
+    log grows with its progress lines, not with its items); warnings and errors as they are."""
+
+    def __init__(self, log: Any) -> None:
+        self.inner = log
+
+    def info(self, *args: Any, **kwargs: Any) -> None:
+        self.inner.debug(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
 def is_batch_fatal(exc: KlingError) -> bool:
     """Whether every other create would be refused the same way (auth, balance, permission, IP)."""
     return isinstance(exc, _BATCH_FATAL)
 
 
-@dataclass
+@dataclass(slots=True)
 class ItemProgress:
-    """Where one item stands; JSON-serialisable (it travels to the trigger and back)."""
+    """Where one item stands; JSON-serialisable (it travels to the trigger and back). Slotted: a
+    batch of 100,000 holds 100,000 of them."""
 
     key: str
     n: int
@@ -148,7 +167,7 @@ class BatchAdmission:
         budget: SlotBudget | None = None,
         max_units: float | None = None,
         price_table: dict[str, Any] | None = None,
-        requests: dict[str, Any] | None = None,
+        requests: Mapping[str, Any] | None = None,
         log: Any = None,
     ) -> None:
         # request models, ~50 ms: operators.batch imports this module at DAG parse, a run needs them
@@ -157,41 +176,73 @@ class BatchAdmission:
         self.items = items
         self.by_key = {item.key: item for item in items}
         self.poll_interval = poll_interval
+        # Kept as answers come (O(log N) an event, not a scan of every item): the slots held, the
+        # items by status, the pending queue in order, creates waiting for a time, polls by time.
+        self._in_use = sum(item.n for item in items if item.status in (CREATING, RUNNING))
+        self._counts = Counter(item.status for item in items)
+        self._queue = deque(item for item in items if item.status == PENDING)
+        self._later: list[tuple[float, int, ItemProgress]] = []
+        self._polls: list[tuple[float, int, ItemProgress]] = []
+        self._order = {item.key: number for number, item in enumerate(items)}
+        self._smallest = min((item.n for item in items), default=1)
+        self._took = [0.0, 0]
         self.budget = budget or SlotBudget(slots)
         self.log = log
         self.fatal: str | None = None
         self.creates_sent = 0
-        self._durations: list[float] = []
         #: Units: deducted by ended tasks, estimated for running ones (the spend module's ledger).
         self.ledger = Budget(limit=max_units)
         self.estimator = UnitEstimator(price_table=price_table)
         #: Each item's request by key (any kind), priced by its kind's rule; without it an item is
         #: priced as image generation from its model_name, resolution and n.
-        self.requests = requests or {}
+        self.requests: Mapping[str, Any] = requests or {}
 
     # -- what to send ---------------------------------------------------------------------------
 
     def in_use(self) -> int:
         """Slots held by this batch's tasks (and creates in flight, which may hold them already)."""
-        return sum(item.n for item in self.items if item.status in (CREATING, RUNNING))
+        return self._in_use
+
+    def _set(self, item: ItemProgress, status: str) -> None:
+        """Every change of an item's status: the counts and the slots held follow it."""
+        holds = (CREATING, RUNNING)
+        self._in_use += item.n * ((status in holds) - (item.status in holds))
+        self._counts[item.status] -= 1
+        self._counts[status] += 1
+        item.status = status
+        if status == PENDING:  # requeued: in line again at its place once its wait is over
+            heapq.heappush(self._later, (item.not_before, self._order[item.key], item))
 
     def admit(self, now: float) -> list[ItemProgress]:
         """Items to create now: the queue in order, each one that fits in the budget's free slots."""
         if self.fatal is not None:
             return []
+        ready = []
+        while self._later and self._later[0][0] <= now:  # their wait is over: first in line, in order
+            ready.append(heapq.heappop(self._later)[2])
+        self._queue.extendleft(sorted(ready, key=lambda i: self._order[i.key], reverse=True))
         free = self.budget.available(now) - self.in_use()
-        admitted = []
-        for item in self.items:
-            if free <= 0:
-                break
-            if item.status == PENDING and item.not_before <= now and item.n <= free:
-                if not self._within_budget(item, now):
-                    continue
-                item.status, item.busy, item.admitted_at = CREATING, True, now
-                item.create_attempts += 1
-                free -= item.n
-                self.creates_sent += 1
-                admitted.append(item)
+        admitted, skipped = [], []
+        while self._queue and free >= self._smallest:
+            item = self._queue.popleft()
+            if item.status != PENDING or item.not_before > now:
+                if item.status == PENDING:
+                    heapq.heappush(self._later, (item.not_before, self._order[item.key], item))
+                continue
+            if item.n > free:
+                skipped.append(item)
+                continue
+            if not self._within_budget(item, now):
+                if item.status == PENDING:
+                    skipped.append(item)
+                continue
+            self._set(item, CREATING)
+            item.busy, item.admitted_at = True, now
+            item.create_attempts += 1
+            free -= item.n
+            self.creates_sent += 1
+            admitted.append(item)
+        self._queue.extendleft(reversed(skipped))
         return admitted
 
     def _ledger_key(self, item: ItemProgress) -> str:
@@ -230,27 +281,40 @@ class BatchAdmission:
 
     def due_polls(self, now: float) -> list[ItemProgress]:
         """Running items whose next poll is due (and that have no call in flight)."""
-        due = [i for i in self.items if i.status == RUNNING and not i.busy and i.next_poll <= now]
-        for item in due:
-            item.busy = True
+        due = []
+        while self._polls and self._polls[0][0] <= now:
+            at, _, item = heapq.heappop(self._polls)
+            if item.status == RUNNING and not item.busy and item.next_poll == at:
+                item.busy = True
+                due.append(item)
         return due
+
+    def _poll_at(self, item: ItemProgress, at: float) -> None:
+        item.next_poll = at
+        heapq.heappush(self._polls, (at, self._order[item.key], item))
 
     def next_wakeup(self, now: float, polls: bool = True) -> float:
         """When something may be due next (a poll, a requeued create, the end of a cool-down);
         ``polls=False`` for a runner that learns of ends otherwise (fire and forget)."""
-        times = [i.next_poll for i in self.items if polls and i.status == RUNNING and not i.busy]
-        pending = [i for i in self.items if i.status == PENDING]
-        times += [i.not_before for i in pending if i.not_before > now]
-        if pending and self.budget.limit < self.budget.slots:
+        while self._polls and not self._is_due_entry(self._polls[0]):
+            heapq.heappop(self._polls)  # a stale entry: polled since, or ended
+        times = [self._polls[0][0]] if polls and self._polls else []
+        times += [self._later[0][0]] if self._later else []
+        if self._counts[PENDING] and self.budget.limit < self.budget.slots:
             times.append(self.budget.until)
         return min(times, default=now + self.poll_interval)
 
+    @staticmethod
+    def _is_due_entry(entry: tuple[float, int, ItemProgress]) -> bool:
+        at, _, item = entry
+        return item.status == RUNNING and not item.busy and item.next_poll == at
+
     def done(self) -> bool:
-        return all(item.status in FINAL for item in self.items)
+        return sum(self._counts[status] for status in FINAL) == len(self.items)
 
     def all_created(self) -> bool:
         """Every item has a Kling task (running or ended) or has ended without one."""
-        return all(item.status not in (PENDING, CREATING) for item in self.items)
+        return not self._counts[PENDING] and not self._counts[CREATING]
 
     # -- answers --------------------------------------------------------------------------------
 
@@ -258,8 +322,9 @@ class BatchAdmission:
         """The create answered (or an earlier create was found): the item runs, or has ended."""
         item.busy = False
         item.kling_task_id = str(task["task_id"])
-        if item.admitted_at is None:
-            item.admitted_at = now
+        item.admitted_at = (
+            now  # its task runs from about now: its expected end is from here, not from the send
+        )
         self.budget.create_went_through()
         self._say(item, f"Kling task {item.kling_task_id} is {task.get('task_status')}")
         self._observe(item, task, now, first=True)
@@ -269,7 +334,7 @@ class BatchAdmission:
         if isinstance(exc, KlingRateLimitError | KlingContentPolicyError) or is_batch_fatal(exc):
             self.ledger.release(self._ledger_key(item))  # refused before any task existed
         if isinstance(exc, KlingRateLimitError):
-            item.status = PENDING
+            self._set(item, PENDING)
             wait = self.budget.shrink(self.in_use(), now, exc.retry_after)
             self._say(
                 item,
@@ -286,9 +351,9 @@ class BatchAdmission:
         elif (
             exc.retryable or create_never_reached_kling(exc)
         ) and item.create_attempts < MAX_CREATE_ATTEMPTS:
-            item.status = PENDING
             backoff = min(self.poll_interval, _CREATE_BACKOFF * 2 ** (item.create_attempts - 1))
             item.not_before = now + (backoff if exc.retry_after is None else exc.retry_after)
+            self._set(item, PENDING)
             self._say(item, f"create failed ({exc}); trying again later", warning=True)
         else:
             self._end(item, ERROR, str(exc), now)
@@ -313,20 +378,19 @@ class BatchAdmission:
         if over_error_budget(exc, item.poll_errors):  # the one poll plan's budget (it may still finish)
             self._end(item, UNFINISHED, f"polling failed: {exc}", now)
         else:
-            item.next_poll = now + self.poll_interval
+            self._poll_at(item, now + self.poll_interval)
 
     def resumed(self, item: ItemProgress, task: dict[str, Any], generation: int, now: float) -> None:
         """An earlier try's task of this item, found by external id before anything is created."""
         item.generation = generation
         item.kling_task_id = str(task["task_id"])
-        try:
-            self.ledger.reserve(self._ledger_key(item), self._estimate(item))
-        except ValueError:
-            pass  # no price, and a max_units: counted when it ends, from what Kling deducted
+        if self.ledger.limit is not None:
+            with contextlib.suppress(ValueError):  # no price: counted when it ends, from what Kling deducted
+                self.ledger.reserve(self._ledger_key(item), self._estimate(item))
         self._say(
             item, f"resuming Kling task {item.kling_task_id} ({task.get('task_status')}) of an earlier try"
         )
-        item.status = RUNNING
+        self._set(item, RUNNING)
         self._observe(item, task, now, first=True)
 
     def expire(self, now: float) -> None:
@@ -350,26 +414,34 @@ class BatchAdmission:
         else:
             if item.status != RUNNING and not first:
                 self._say(item, f"Kling task {item.kling_task_id} is {status}")
-            item.status = RUNNING
+            if item.status != RUNNING:
+                self._set(item, RUNNING)
             item.queued_polls = item.queued_polls + 1 if status == "submitted" else 0
-            item.next_poll = now + self.poll_delay(item, now)
+            self._poll_at(item, now + self.poll_delay(item, now))
 
     def expected_duration(self) -> float | None:
         """The mean time of this batch's tasks so far (Kling's clock when it says, else seen here)."""
-        return sum(self._durations) / len(self._durations) if self._durations else None
+        total, count = self._took
+        return total / count if count else None
+
+    def expected_end(self, item: ItemProgress) -> float | None:
+        """When the item's task should end: its start plus the batch's mean task time so far."""
+        expected = self.expected_duration()
+        return None if expected is None or item.admitted_at is None else item.admitted_at + expected
 
     def poll_delay(self, item: ItemProgress, now: float) -> float:
         """The poll plan's step (:func:`~airflow_provider_kling.lifecycle.poll.poll_step`), with the batch's
         mean task time so far as the hint of the item's expected end, and its queued backoff."""
-        expected = self.expected_duration()
-        end = None if expected is None or item.admitted_at is None else item.admitted_at + expected
-        return poll_step(self.poll_interval, now, expected_end=end, queued_polls=item.queued_polls)
+        return poll_step(
+            self.poll_interval, now, expected_end=self.expected_end(item), queued_polls=item.queued_polls
+        )
 
     def _end(
         self, item: ItemProgress, status: str, message: str | None, now: float, *, quiet: bool = False
     ) -> None:
-        item.status, item.message, item.ended_at, item.busy = status, message, now, False
-        if item.task is not None and status in (SUCCEEDED, FAILED, REFUSED):
+        self._set(item, status)
+        item.message, item.ended_at, item.busy = message, now, False
+        if item.task is not None and status in (SUCCEEDED, FAILED, REFUSED) and self.ledger.limit is not None:
             units = units_of(item.task.get("final_unit_deduction"))
             self.ledger.settle(self._ledger_key(item), units)
             if status == SUCCEEDED:
@@ -379,22 +451,22 @@ class BatchAdmission:
             if took is None and item.admitted_at is not None:
                 took = now - item.admitted_at
             if took is not None:
-                self._durations.append(took)
+                self._took[0] += took
+                self._took[1] += 1
         if not quiet:
             detail = f": {message}" if message else ""
             self._say(item, f"{status}{detail}", warning=status in (FAILED, ERROR, UNFINISHED))
 
     def _say(self, item: ItemProgress, text: str, *, warning: bool = False) -> None:
+        """An item's news: a warning in the task log, the rest at debug (the log stays the size of
+        its progress lines, not of the batch)."""
         if self.log is not None:
-            (self.log.warning if warning else self.log.info)("Batch item %r: %s", item.key, text)
+            (self.log.warning if warning else self.log.debug)("Batch item %r: %s", item.key, text)
 
     # -- progress -------------------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
-        counts = dict.fromkeys((PENDING, CREATING, RUNNING, *sorted(FINAL)), 0)
-        for item in self.items:
-            counts[item.status] += 1
-        return counts
+        return {status: self._counts[status] for status in (PENDING, CREATING, RUNNING, *sorted(FINAL))}
 
     def eta(self, now: float) -> float | None:
         """Seconds until the batch ends, from the mean task time so far and the slots it may fill."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,29 +92,34 @@ def parse_requests_text(text: str, kind: str, required: str = "prompt") -> list[
 
     :param required: The column a CSV must have (the request kind's :func:`first_required_field`).
     """
+    return list(iter_rows(io.StringIO(text.strip("\ufeff")), kind, required))
+
+
+def iter_rows(lines: Iterable[str], kind: str, required: str = "prompt") -> Iterator[Any]:
+    """The rows of a requests file read line by line (a file object, or a text's lines), as
+    :func:`parse_requests_text` reads them: a file of any size holds one row at a time."""
     if kind == "csv":
-        reader = csv.DictReader(io.StringIO(text.strip("\ufeff")))
+        reader = csv.DictReader(line.lstrip("\ufeff") if n == 0 else line for n, line in enumerate(lines))
         if not reader.fieldnames or required not in [name.strip() for name in reader.fieldnames]:
             raise KlingRequestValidationError(f"requests CSV: the header row must have a {required!r} column")
-        return [
-            {k.strip(): v for k, v in row.items() if k is not None and v is not None and v.strip() != ""}
-            for row in reader
-        ]
-    if kind == "jsonl":
-        rows: list[Any] = []
-        for line_number, line in enumerate(text.splitlines(), start=1):
+        for row in reader:
+            yield {
+                k.strip(): v for k, v in row.items() if k is not None and v is not None and v.strip() != ""
+            }
+    elif kind == "jsonl":
+        for line_number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
+                yield json.loads(line)
             except ValueError as exc:
                 raise KlingRequestValidationError(
                     f"requests JSONL line {line_number}: not valid JSON ({exc})"
                 ) from None
-        return rows
-    if kind == "lines":
-        return [line.strip() for line in text.splitlines() if line.strip()]
-    raise ValueError(f"requests_format must be one of {', '.join(FORMATS)} (got {kind!r})")
+    elif kind == "lines":
+        yield from (line.strip() for line in lines if line.strip())
+    else:
+        raise ValueError(f"requests_format must be one of {', '.join(FORMATS)} (got {kind!r})")
 
 
 def _typed(field: str, value: Any, where: str) -> Any:
@@ -140,10 +145,33 @@ def build_items(
     request_kind: str = RequestKind.GENERATIONS.value,
     read_images: Callable[[dict[str, Any], tuple[str, ...]], dict[str, Any]] | None = None,
 ) -> list[BatchItem]:
+    """Every item of :func:`iter_items`, as a list."""
+    return list(
+        iter_items(
+            rows,
+            defaults,
+            slots=slots,
+            key_field=key_field,
+            request_kind=request_kind,
+            read_images=read_images,
+        )
+    )
+
+
+def iter_items(
+    rows: Iterable[Any],
+    defaults: Mapping[str, Any],
+    *,
+    slots: int,
+    key_field: str = "key",
+    request_kind: str = RequestKind.GENERATIONS.value,
+    read_images: Callable[[dict[str, Any], tuple[str, ...]], dict[str, Any]] | None = None,
+) -> Iterator[BatchItem]:
     """
     Validate every row (a prompt, or a dict of ``request_kind``'s request fields plus an optional
     ``key_field`` that names the item) over ``defaults`` (fields of that kind); raise one
-    :class:`KlingRequestValidationError` listing every bad item.
+    :class:`KlingRequestValidationError` listing every bad item, once every row has been read (the
+    valid items are yielded as they come: read them all before acting on one).
 
     :param read_images: Reads the images an item names in storage (``image_inputs``), given its
         fields and the kind's image fields; the caller's I/O, none here.
@@ -155,7 +183,6 @@ def build_items(
             f"only fields of that kind as the batch's defaults)"
         )
     takes_prompt = "prompt" in request_cls.model_fields
-    items: list[BatchItem] = []
     problems: list[str] = []
     seen: dict[str, int] = {}
     for number, row in enumerate(rows):
@@ -200,13 +227,12 @@ def build_items(
                 f"{where}: {held}={item.n} is more than slots={slots}: it could never be admitted"
             )
             continue
-        items.append(item)
+        yield item
     if problems:
         shown = "; ".join(problems[:20])
         more = f"; and {len(problems) - 20} more" if len(problems) > 20 else ""
         raise KlingRequestValidationError(
             f"Invalid Kling batch: {len(problems)} of the requests are invalid: {shown}{more}"
         )
-    if not items:
+    if not seen:
         raise KlingRequestValidationError("Invalid Kling batch: requests must hold at least one request")
-    return items

@@ -10,26 +10,28 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kling.batch.admission import (
     DEFAULT_PROGRESS_INTERVAL,
+    FINAL,
     PENDING,
     RUNNING,
     BatchAdmission,
     ItemProgress,
+    QuietLog,
     is_batch_fatal,
 )
 from airflow_provider_kling.batch.items import slots_of
 from airflow_provider_kling.defaults import MAX_PAGE_SIZE
 from airflow_provider_kling.errors import KlingError, KlingNotFoundError
 from airflow_provider_kling.hooks.task_queries import tasks_support
-from airflow_provider_kling.hooks.wire import Route
+from airflow_provider_kling.hooks.wire import MODEL_PATH, Route
 from airflow_provider_kling.idempotency import generation_external_task_id, with_external_task_id
 from airflow_provider_kling.lifecycle.policy import FailurePolicy
 from airflow_provider_kling.lifecycle.reconcile import decide, newest_generation
-from airflow_provider_kling.models.task_query import MAX_TASK_IDS
+from airflow_provider_kling.models.task_query import MAX_LIMIT, MAX_TASK_IDS, TASKS_PATH, TaskSearch
 
 if TYPE_CHECKING:
     from airflow_provider_kling.hooks.kling import KlingHook
@@ -37,6 +39,47 @@ if TYPE_CHECKING:
 
 #: Page size of the listing that finds an earlier try's tasks (Kling's maximum).
 LIST_PAGE_SIZE = MAX_PAGE_SIZE
+#: The items of a batch, read again from their source whenever asked: ``(key, request)`` in order.
+Source = Callable[[], Iterable[tuple[str, "KlingTaskRequest"]]]
+
+
+class ItemRequests(Mapping[str, "KlingTaskRequest"]):
+    """
+    Each item's request by key, read from the batch's ``source`` as the admission reaches it (in
+    order; an item read past on the way is kept until asked) and forgotten once the item has ended:
+    a batch holds the requests of its running and next items, not all of them.
+    """
+
+    def __init__(self, source: Source, progress: Mapping[str, ItemProgress]) -> None:
+        self._source, self._progress = source, progress
+        self._rows: Iterator[tuple[str, KlingTaskRequest]] | None = None
+        self._kept: dict[str, KlingTaskRequest] = {}
+
+    def __getitem__(self, key: str) -> KlingTaskRequest:
+        if key in self._kept:
+            return self._kept[key]
+        if key not in self._progress:
+            raise KeyError(key)
+        for restarted in (False, True):  # an item forgotten and asked for again: read from the start
+            if self._rows is None or restarted:
+                self._rows = iter(self._source())
+            for read, request in self._rows:
+                if read == key:
+                    self._kept[key] = request
+                    return request
+                item = self._progress.get(read)
+                if item is not None and item.status not in FINAL:
+                    self._kept[read] = request
+        raise KeyError(key)
+
+    def forget(self, key: str) -> None:
+        self._kept.pop(key, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._progress)
+
+    def __len__(self) -> int:
+        return len(self._progress)
 
 
 class BatchRunner:
@@ -65,16 +108,20 @@ class BatchRunner:
         log: Any,
         progress_every: float = DEFAULT_PROGRESS_INTERVAL,
         completions: Callable[[], list[dict[str, Any]]] | None = None,
+        routes: Mapping[Any, Route] | None = None,
     ) -> None:
         self.hook, self.admission, self.requests = hook, admission, requests
+        if not isinstance(hook.log, QuietLog):
+            hook._log = QuietLog(hook.log)  # its "Created Kling task" line per item at debug
         self.completions = completions
         self.completion_reads = 0
         #: Where each item's task lives: one kind may take both API styles, chosen by each model.
-        self.routes = {key: Route.of(request) for key, request in requests.items()}
+        self.routes = routes or {key: Route.of(request) for key, request in requests.items()}
         self.deadline, self.policy = deadline, policy
         self.log, self.progress_every = log, progress_every
         self.polls = 0
         self.lists = 0
+        self._answered: asyncio.Queue[asyncio.Future[Any]] = asyncio.Queue()
         self.clock = hook.clock
 
     def _now(self) -> float:
@@ -85,7 +132,7 @@ class BatchRunner:
     def of(
         cls,
         hook: KlingHook,
-        requests: Mapping[str, KlingTaskRequest],
+        requests: Mapping[str, KlingTaskRequest] | Source,
         *,
         slots: int,
         poll_interval: float,
@@ -98,35 +145,42 @@ class BatchRunner:
         completions: Callable[[], list[dict[str, Any]]] | None = None,
     ) -> BatchRunner:
         """The runner of a batch of ``requests`` by key (each with its generation-1 external task
-        id), with its admission at ``slots``: what the worker, the trigger and fire and forget run."""
-        progress = [
-            ItemProgress(
-                key=key,
-                n=slots_of(request),
-                external_task_id=str(request.external_task_id),
-                model_name=getattr(request, "model_name", None),
-                resolution=getattr(request, "resolution", None),
+        id), or of a source that reads them again when asked (read once here for each item's
+        progress, then as the items are admitted), with its admission at ``slots``: what the worker,
+        the trigger and fire and forget run."""
+        source: Source = requests.items if isinstance(requests, Mapping) else requests
+        progress, routes, interned = [], {}, {}  # type: ignore[var-annotated]
+        for key, request in source():
+            progress.append(
+                ItemProgress(
+                    key=key,
+                    n=slots_of(request),
+                    external_task_id=str(request.external_task_id),
+                    model_name=getattr(request, "model_name", None),
+                    resolution=getattr(request, "resolution", None),
+                )
             )
-            for key, request in requests.items()
-        ]
+            route = Route.of(request)
+            routes[key] = interned.setdefault(route, route)
         admission = BatchAdmission(
             progress,
             slots=slots,
             poll_interval=poll_interval,
             max_units=max_units,
             price_table=price_table,
-            requests=dict(requests),
             log=log,
         )
+        admission.requests = ItemRequests(source, admission.by_key)
         return cls(
             hook,
             admission,
-            requests,
+            admission.requests,
             deadline=deadline,
             policy=policy,
             log=log,
             progress_every=progress_every,
             completions=completions,
+            routes=routes,
         )
 
     async def run(self) -> BatchAdmission:
@@ -147,9 +201,19 @@ class BatchRunner:
             return
         known: dict[str, dict[str, Any]] = {}
         per_route = Counter(self.routes[item.key] for item in waiting.values())
+        requests_before = self.lists
         try:
-            for route, count in per_route.items():
-                await self._list_into(known, route, count)
+            await self.hook.aget_settings()
+            support = tasks_support(self.hook)
+            try:
+                if not support.usable:
+                    raise LookupError("no POST /tasks")
+                await self._search_into(known, waiting)
+            except (KlingError, LookupError) as exc:
+                if isinstance(exc, KlingError) and not support.saw_error(exc):
+                    raise
+                for route, count in per_route.items():
+                    await self._list_into(known, route, count)
         except KlingError as exc:
             if is_batch_fatal(exc):
                 self.admission.stop(exc, self._now())
@@ -159,6 +223,11 @@ class BatchRunner:
                 "anyway (a create of an item that exists is found by its external task id)",
                 exc,
             )
+        self.log.info(
+            "Looked for an earlier try's tasks: %d found in %d requests",
+            len(known),
+            self.lists - requests_before,
+        )
         now = self._now()
         policy = self.policy
         found = 0
@@ -185,9 +254,28 @@ class BatchRunner:
         if found:
             self.log.info("Resumed %d of %d items from an earlier try", found, len(self.admission.items))
 
+    async def _search_into(self, known: dict[str, dict[str, Any]], waiting: Mapping[str, Any]) -> None:
+        """The account's tasks of the last 30 days (``POST /tasks``, 500 a page, by cursor), those of
+        the ``waiting`` items (by external task id, or one of its later generations) kept."""
+        cursor: str | None = None
+        while True:
+            body = TaskSearch(cursor=cursor, limit=MAX_LIMIT).to_json()
+            page = await self.hook._arun(self.hook.call("POST", TASKS_PATH, body=body))
+            self.lists += 1
+            page = page if isinstance(page, dict) else {}
+            for record in page.get("result") or ():
+                task = MODEL_PATH.decode(record, "a task of the account's task list")
+                external = task.external_task_id
+                if external and (external in waiting or external.rsplit("-", 1)[0] in waiting):
+                    known[external] = task.model_dump(mode="json", exclude_none=True)
+            cursor = page.get("next_cursor")
+            if not page.get("has_more") or not cursor:
+                return
+
     async def _list_into(self, known: dict[str, dict[str, Any]], route: Route, waiting: int) -> None:
-        """The recent tasks at ``route`` by external task id, enough pages for ``waiting`` items."""
-        pages = min(10, math.ceil(waiting * (self.policy.max_regenerations + 1) / LIST_PAGE_SIZE) + 1)
+        """The recent tasks at ``route`` by external task id (list rounds, where ``POST /tasks`` is
+        missing), enough pages for ``waiting`` items."""
+        pages = math.ceil(waiting * (self.policy.max_regenerations + 1) / LIST_PAGE_SIZE) + 1
         for page in range(1, pages + 1):
             listed = await self.hook.alist_tasks(
                 page, LIST_PAGE_SIZE, endpoint=route.endpoint, api_style=route.api_style
@@ -195,7 +283,9 @@ class BatchRunner:
             self.lists += 1
             for listed_task in listed:
                 if listed_task.external_task_id:
-                    known[listed_task.external_task_id] = listed_task.model_dump(mode="json")
+                    known[listed_task.external_task_id] = listed_task.model_dump(
+                        mode="json", exclude_none=True
+                    )
             if len(listed) < LIST_PAGE_SIZE:
                 break
 
@@ -218,14 +308,14 @@ class BatchRunner:
                     admission.expire(now)
                     break
                 for item in admission.admit(now):
-                    in_flight[asyncio.ensure_future(self._create(item))] = ("create", item)
+                    self._start(in_flight, self._create(item), ("create", item))
                 if self.completions is None:
                     for polls in await self._poll_groups(admission.due_polls(now)):
                         self.polls += 1
                         if isinstance(polls, list):  # many items in one GET /tasks
-                            in_flight[asyncio.ensure_future(self._poll_many(polls))] = ("polls", polls)
+                            self._start(in_flight, self._poll_many(polls), ("polls", polls))
                         else:
-                            in_flight[asyncio.ensure_future(self._poll(polls))] = ("poll", polls)
+                            self._start(in_flight, self._poll(polls), ("poll", polls))
                 elif now >= next_read:
                     await self._read_completions(now)
                     next_read = now + admission.poll_interval
@@ -257,11 +347,25 @@ class BatchRunner:
             if item is not None:
                 self.admission.polled(item, task, now)
 
+    def _start(
+        self, in_flight: dict[asyncio.Future[Any], tuple[str, Any]], call: Any, what: tuple[str, Any]
+    ) -> None:
+        future = asyncio.ensure_future(call)
+        in_flight[future] = what
+        future.add_done_callback(self._answered.put_nowait)
+
     async def _collect(
         self, in_flight: dict[asyncio.Future[Any], tuple[str, Any]], *, timeout: float | None
     ) -> None:
-        done, _ = await asyncio.wait(in_flight, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        try:  # the calls that answered, as they did (not a wait on every call in flight: O(1) each)
+            done = [await asyncio.wait_for(self._answered.get(), timeout)]
+        except TimeoutError:
+            return
+        while not self._answered.empty():
+            done.append(self._answered.get_nowait())
         for future in done:
+            if future not in in_flight:
+                continue
             kind, item = in_flight.pop(future)
             now = self._now()
             exc = future.exception()
@@ -273,11 +377,21 @@ class BatchRunner:
                 if isinstance(exc, KlingError):
                     self.admission.create_failed(item, exc, now)
                 else:
-                    self.admission.created(item, future.result().model_dump(mode="json"), now)
+                    self.admission.created(
+                        item, future.result().model_dump(mode="json", exclude_none=True), now
+                    )
             elif isinstance(exc, KlingError):
                 self.admission.poll_failed(item, exc, now)
             else:
-                self.admission.polled(item, future.result().model_dump(mode="json"), now)
+                self.admission.polled(item, future.result().model_dump(mode="json", exclude_none=True), now)
+            self._forget_ended(item)
+
+    def _forget_ended(self, items: ItemProgress | list[ItemProgress]) -> None:
+        """An ended item's request is read no more (a streamed batch holds only the live ones)."""
+        if isinstance(self.requests, ItemRequests):
+            for item in items if isinstance(items, list) else (items,):
+                if item.status in FINAL:
+                    self.requests.forget(item.key)
 
     async def _create(self, item: ItemProgress) -> Any:
         request: KlingTaskRequest = self.requests[item.key]
@@ -288,16 +402,24 @@ class BatchRunner:
 
     async def _poll_groups(self, due: list[ItemProgress]) -> list[ItemProgress | list[ItemProgress]]:
         """The due polls as calls: per route, 20 items per ``GET /tasks`` where the host has it,
-        else one each."""
+        else one each. An item polled at its expected end is polled alone where ``/tasks`` lacks
+        what its own query says of an ended task (a ``/v1`` task's spend): one request, not two."""
         if not due:
             return []
         await self.hook.aget_settings()
         if not tasks_support(self.hook).usable:
             return list(due)
         by_route: dict[Route, list[ItemProgress]] = {}
+        alone: list[ItemProgress | list[ItemProgress]] = []
+        now = self._now()
         for item in due:
-            by_route.setdefault(self.routes[item.key], []).append(item)
-        return [
+            route = self.routes[item.key]
+            end = self.admission.expected_end(item)
+            if not route.wire.tasks_query_is_complete and end is not None and now >= end:
+                alone.append(item)
+            else:
+                by_route.setdefault(route, []).append(item)
+        return alone + [
             group[start : start + MAX_TASK_IDS]
             for group in by_route.values()
             for start in range(0, len(group), MAX_TASK_IDS)
@@ -318,7 +440,7 @@ class BatchRunner:
             if isinstance(exc, KlingError):
                 self.admission.poll_failed(item, exc, now)
             elif (task := future.result().get(item.kling_task_id)) is not None:
-                self.admission.polled(item, task.model_dump(mode="json"), now)
+                self.admission.polled(item, task.model_dump(mode="json", exclude_none=True), now)
             else:
                 missing = KlingNotFoundError(
                     f"Kling knows no task {item.kling_task_id}", task_id=item.kling_task_id

@@ -133,17 +133,27 @@ class CachedConnections:
     def __len__(self) -> int:
         return len(self._known) + len(self._unknown)
 
-    def get(self, conn_id: str) -> CallbackConnection | None:
+    def cached(self, conn_id: str) -> tuple[bool, CallbackConnection | None]:
+        """``(True, what get answers)`` when that is in memory (no read: no thread needed), else
+        ``(False, None)``."""
         now = self._clock()
         with self._lock:
             known = self._known.get(conn_id)
             if known is not None and now - known[0] < CONNECTION_CACHE_SECONDS:
-                return known[1]
+                return True, known[1]
             seen_unknown = self._unknown.get(conn_id)
             if seen_unknown is not None and now - seen_unknown < CONNECTION_CACHE_SECONDS:
                 self._unknown.move_to_end(conn_id)
-                return None
-            if known is None and not self._take_token(now):
+                return True, None
+        return False, None
+
+    def get(self, conn_id: str) -> CallbackConnection | None:
+        in_memory, conn = self.cached(conn_id)
+        if in_memory:
+            return conn
+        now = self._clock()
+        with self._lock:
+            if conn_id not in self._known and not self._take_token(now):
                 return None  # rate limited: answered as unknown, not remembered
         found = self._lookup(conn_id)
         with self._lock:
@@ -222,7 +232,9 @@ def create_receiver_app(
             body = await read_capped(request, MAX_BODY_BYTES)
         except BodyRefused as refused:
             return _refuse(refused.status, refused.detail, counters, refused.counter)
-        conn = await run_in_threadpool(lookup.get, conn_id) if _CONN_ID.fullmatch(conn_id) else None
+        in_memory, conn = lookup.cached(conn_id) if _CONN_ID.fullmatch(conn_id) else (True, None)
+        if not in_memory:  # a read of Airflow's connections blocks: in a thread
+            conn = await run_in_threadpool(lookup.get, conn_id)
         if conn is None or not conn.keys:
             log.warning("Kling callback refused: no kling connection with a webhook_secret by this id")
             return _refuse(401, NOT_VERIFIED, counters, "unknown")

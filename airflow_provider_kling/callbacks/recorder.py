@@ -9,8 +9,11 @@ Exactly one event per :func:`callback_key` (connection, Kling task, terminal sta
 the webhook id, the asset the callback URL names, the number of api-server workers and the time
 between deliveries: the event is written in the same transaction as a row of the table
 :data:`CALLBACK_KEYS` (``kling_callback_key``), whose primary key is that key. The database makes
-the check atomic (a second transaction inserting the same key waits for the first and fails once
-it commits), and the look-up is one primary-key insert, whatever the recent traffic. The table
+the check atomic: the key's row is inserted with ``ON CONFLICT DO NOTHING`` (MySQL: ``INSERT
+IGNORE``), so a second transaction inserting the same key waits for the first and inserts nothing
+once it commits; the check is that one statement, whatever the recent traffic. A terminal callback
+costs one transaction: the key's insert, then the asset manager's statements (it reads the asset
+and the DAGs scheduled on it, writes the event and queues their runs). The table
 is this provider's own, created in Airflow's metadata database on the first terminal callback a
 process records (Airflow 3.3's asset state store is keyed by one asset, so it cannot tell a
 replay onto another asset of the connection; Airflow 3.1 and 3.2 have none).
@@ -30,10 +33,14 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, and_, insert
+from sqlalchemy import Column, DateTime, Insert, MetaData, String, Table, and_, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+if TYPE_CHECKING:
+    from sqlalchemy import CursorResult
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +75,17 @@ def callback_key(extra: Mapping[str, Any]) -> tuple[str, str, str]:
     """What makes a callback the same as one recorded already: the connection, the Kling task and
     its terminal status (not the webhook id, not the asset, not the time)."""
     return str(extra["conn_id"]), str(extra["kling_task_id"]), str(extra["status"])
+
+
+def _insert_key(dialect: str, key: Mapping[str, str]) -> Insert:
+    """The key's row, inserted unless the key is there already (then no row: a duplicate)."""
+    values = {**key, "recorded_at": datetime.now(UTC)}
+    if dialect in ("postgresql", "sqlite"):
+        module = postgresql if dialect == "postgresql" else sqlite
+        return module.insert(CALLBACK_KEYS).values(values).on_conflict_do_nothing()
+    if dialect == "mysql":
+        return insert(CALLBACK_KEYS).values(values).prefix_with("IGNORE")
+    return insert(CALLBACK_KEYS).values(values)
 
 
 class AirflowAssetEvents:
@@ -124,19 +142,14 @@ class AirflowAssetEvents:
                     "Kling callback: no active asset %s (no DAG declares it): nothing recorded", asset_uri
                 )
                 return Outcome.NO_ASSET
+            key = {"conn_id": conn_id, "kling_task_id": kling_task_id, "status": status}
+            key.update(asset_uri=asset_uri, webhook_id=str(extra.get("webhook_id") or ""))
             try:
-                session.execute(
-                    insert(CALLBACK_KEYS).values(
-                        conn_id=conn_id,
-                        kling_task_id=kling_task_id,
-                        status=status,
-                        asset_uri=asset_uri,
-                        webhook_id=str(extra.get("webhook_id") or ""),
-                        recorded_at=datetime.now(UTC),
-                    )
-                )
-                session.flush()
-            except IntegrityError:
+                done = session.execute(_insert_key(session.get_bind().dialect.name, key))
+                inserted = cast("CursorResult[Any]", done).rowcount
+            except IntegrityError:  # a dialect with no "insert unless present"
+                inserted = 0
+            if inserted != 1:
                 session.rollback()
                 return Outcome.DUPLICATE
             for asset in assets:  # the asset manager reads the asset again by its name and URI

@@ -46,10 +46,18 @@ def costs_turn(settings: KlingConnectionSettings, clock: Clock) -> float:
     return turn - now
 
 
-def _millis(name: str, value: datetime | float | None, default: float) -> int:
-    """A time as Kling's Unix milliseconds; ``default`` (Unix seconds) when unset."""
-    millis = to_millis(name, value)
-    return math.ceil(default * 1000) if millis is None else millis
+def time_window(
+    start_time: datetime | float | int | None, end_time: datetime | float | int | None, now: float
+) -> tuple[int, int]:
+    """An account query's window in Kling's Unix milliseconds, checked before any HTTP call:
+    ``end_time`` by default ``now`` (Unix seconds), ``start_time`` a day before it."""
+    end = to_millis("end_time", end_time)
+    end = math.ceil(now * 1000) if end is None else end
+    start = to_millis("start_time", start_time)
+    start = math.ceil(end - DEFAULT_COSTS_WINDOW * 1000) if start is None else start
+    if start > end:
+        raise KlingRequestValidationError(f"start_time must not be after end_time (got {start} > {end} ms)")
+    return start, end
 
 
 def costs_query(
@@ -59,10 +67,7 @@ def costs_query(
     now: float,
 ) -> dict[str, Any]:
     """The query parameters (``now`` in Unix seconds), checked before any HTTP call."""
-    end = _millis("end_time", end_time, now)
-    start = _millis("start_time", start_time, end / 1000 - DEFAULT_COSTS_WINDOW)
-    if start > end:
-        raise KlingRequestValidationError(f"start_time must not be after end_time (got {start} > {end} ms)")
+    start, end = time_window(start_time, end_time, now)
     params: dict[str, Any] = {"start_time": start, "end_time": end}
     if resource_pack_name is not None:
         if not isinstance(resource_pack_name, str) or not resource_pack_name.strip():

@@ -80,8 +80,9 @@ class KlingConnectionSettings:
             netloc, slash, path = rest.partition("/")
             if ":" not in netloc:
                 host = f"{scheme}://{netloc}:{conn.port}{slash}{path}"
+        region = region_extra(extras, conn.conn_id)
         try:
-            host = region_base_url(host, region_extra(extras, conn.conn_id))
+            host = region_base_url(host, region)
         except ValueError as exc:
             raise ValueError(f"Connection '{conn.conn_id}': {exc}") from None
         login, password = conn.login or None, conn.password or None
@@ -117,7 +118,7 @@ class KlingConnectionSettings:
             retired_models=choice_extra(extras, "retired_models", RETIRED_MODELS, conn.conn_id),
             external_task_id_namespace=namespace_extra(extras, conn.conn_id),
             callback_base_url=callback_base_url_extra(extras, conn.conn_id),
-            region=region_extra(extras, conn.conn_id),
+            region=region,
         )
 
     @property
@@ -225,8 +226,8 @@ def callback_base_url_extra(extras: Mapping[str, Any], conn_id: str) -> str | No
     return text
 
 
-def region_extra(extras: Mapping[str, Any], conn_id: str, name: str = "region") -> str | None:
+def region_extra(extras: Mapping[str, Any], conn_id: str) -> str | None:
     """The ``region`` extra: ``singapore`` or ``beijing`` (any case), or None when unset."""
-    if extras.get(name) in (None, ""):
+    if extras.get("region") in (None, ""):
         return None
-    return choice_extra(extras, name, tuple(REGION_HOSTS), conn_id)
+    return choice_extra(extras, "region", tuple(REGION_HOSTS), conn_id)

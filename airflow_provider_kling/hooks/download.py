@@ -72,19 +72,14 @@ def _is_public(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def _addresses(host: str, port: int) -> list[str]:
+def _addresses(host: str, port: int, proxy: str | None) -> list[str]:
+    """The addresses ``host`` stands for: itself when an IP, else as resolved here (none when a
+    proxy resolves the name, not this machine)."""
     try:
         return [str(ipaddress.ip_address(host))]
     except ValueError:
-        pass
+        if proxy:
+            return []
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError:
@@ -101,12 +96,8 @@ def check_image_url(url: str, settings: KlingConnectionSettings, noun: str = "im
     allowed = settings.allowed_image_hosts
     if (host, port) == _origin(settings.base_url) or host in allowed or f"{host}:{port}" in allowed:
         return
-    if host == "localhost" or host.endswith(".localhost"):
-        addresses = ["127.0.0.1"]
-    elif settings.proxy and not _is_ip(host):
-        return  # a host name: the proxy resolves it, not this machine
-    else:
-        addresses = _addresses(host, port)
+    is_localhost = host == "localhost" or host.endswith(".localhost")
+    addresses = ["127.0.0.1"] if is_localhost else _addresses(host, port, settings.proxy)
     internal = [address for address in addresses if not _is_public(address)]
     if internal:
         raise KlingDownloadRejectedError(

@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from airflow_provider_kling.errors import KlingRequestValidationError, KlingResponseError
-from airflow_provider_kling.hooks.account import DEFAULT_COSTS_WINDOW, _millis, costs_turn
+from airflow_provider_kling.hooks.account import costs_turn, time_window
+from airflow_provider_kling.hooks.wire import check_page
 from airflow_provider_kling.models.account import (
     BILLING_PATHS,
     MAX_BILLING_LIMIT,
@@ -58,14 +59,7 @@ class KlingResourcesMixin:
     ) -> list[CustomResource]:
         """One page of the account's custom voices or elements (``presets``: Kling's own)."""
         where = resource_kind(kind)
-        for name, value, highest in (
-            ("page_num", page_num, 1000),
-            ("page_size", page_size, where.max_page_size),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= highest:
-                raise KlingRequestValidationError(
-                    f"{name} must be an integer from 1 to {highest} (got {value!r})"
-                )
+        check_page(page_num, page_size, where.max_page_size)
         path = where.presets_path if presets else where.path
         hook = self._hook
         data = hook._run(hook.call("GET", path, params={"pageNum": page_num, "pageSize": page_size}))
@@ -113,9 +107,7 @@ class KlingResourcesMixin:
         :param limit: records per page, 1 to 500.
         """
         hook = self._hook
-        end = _millis("end_time", end_time, hook.clock.time())
-        start = _millis("start_time", start_time, end / 1000 - DEFAULT_COSTS_WINDOW)
-        body = billing_body(ledger, start, end, filters, limit)
+        body = billing_body(ledger, *time_window(start_time, end_time, hook.clock.time()), filters, limit)
         while True:
             wait = costs_turn(hook.settings, hook.clock)
             if wait > 0:

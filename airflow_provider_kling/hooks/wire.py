@@ -30,6 +30,15 @@ if TYPE_CHECKING:
     from airflow_provider_kling.hooks.core import KlingCore, Limits, Steps
 
 
+def check_page(page_num: Any, page_size: Any, max_size: int = MAX_PAGE_SIZE) -> None:
+    """Refuse, before sending, a page of a list that Kling would refuse."""
+    for name, value, highest in (("page_num", page_num, MAX_PAGE_NUM), ("page_size", page_size, max_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= highest:
+            raise KlingRequestValidationError(
+                f"{name} must be an integer from 1 to {highest} (got {value!r})"
+            )
+
+
 class WireFormat:
     """What both styles share; each adds ``create_path``, ``decode``, ``query_steps`` (one task by
     Kling or external task id) and ``list_data_steps`` (one page of the task list, unread)."""
@@ -67,12 +76,7 @@ class V1Wire(WireFormat):
     def list_data_steps(
         self, core: KlingCore, page_num: int, page_size: int, endpoint: str, **limits: Unpack[Limits]
     ) -> Steps[list[dict[str, Any]]]:
-        for name, value, highest in (
-            ("page_num", page_num, MAX_PAGE_NUM),
-            ("page_size", page_size, MAX_PAGE_SIZE),
-        ):
-            if not 1 <= value <= highest:
-                raise KlingRequestValidationError(f"{name} must be between 1 and {highest} (got {value})")
+        check_page(page_num, page_size)
         params = {"pageNum": page_num, "pageSize": page_size}
         data = yield from core.call("GET", endpoint, params=params, **limits)
         if data is not None and not isinstance(data, list):

@@ -13,6 +13,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from airflow_provider_kling.errors import KlingResponseError
 from airflow_provider_kling.models.api_style import ApiStyle
+from airflow_provider_kling.models.requests import REQUEST_KINDS
 from airflow_provider_kling.models.times import from_millis
 
 
@@ -32,6 +33,10 @@ class TaskStatus(StrEnum):
     @property
     def is_final(self) -> bool:
         return self in (TaskStatus.SUCCEED, TaskStatus.FAILED)
+
+
+#: The result readers of the kinds whose results have their own shape.
+_READERS = tuple(cls.read_result for cls in REQUEST_KINDS.values() if "read_result" in vars(cls))
 
 
 class _Tolerant(BaseModel):
@@ -120,14 +125,6 @@ class TaskResult(_Tolerant):
     @field_validator("images", "series_images", "videos", "audios", mode="before")
     @classmethod
     def _null_is_no_images(cls, value: Any) -> Any:
-        if isinstance(value, list) and any(isinstance(item, dict) and "url_1" in item for item in value):
-            # subject completion: sets of angles {index, url_1, url_2, url_3}, read as one image each
-            value = [
-                {"index": 3 * int(item.get("index") or 0) + k - 1, "url": item[f"url_{k}"]}
-                for item in value
-                for k in (1, 2, 3)
-                if isinstance(item, dict) and item.get(f"url_{k}")
-            ]
         return [] if value is None else value
 
     @field_validator("images", "series_images", mode="after")
@@ -160,6 +157,14 @@ class KlingTask(_Tolerant):
     @classmethod
     def _null_is_empty(cls, value: Any) -> Any:
         return {} if value is None else value
+
+    @field_validator("task_result", mode="before")
+    @classmethod
+    def _kinds_own_shapes(cls, value: Any) -> Any:
+        # A kind whose result has its own shape reads it (its request class's ``read_result``).
+        for read in _READERS if isinstance(value, dict) else ():
+            value = read(value)
+        return value
 
     @field_validator("final_balance_deduction", mode="before")
     @classmethod

@@ -22,7 +22,7 @@ from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.operators.base import units_argument
 from airflow_provider_kling.operators.lazy import estimates, kling_hook
 from airflow_provider_kling.spend import format_units
-from airflow_provider_kling.storage import to_storage_path
+from airflow_provider_kling.storage import read_manifest
 
 #: What to install when Airflow's HITL operators are missing or too old.
 HITL_REQUIREMENT = "apache-airflow>=3.1 and apache-airflow-providers-standard>=1.12.2"
@@ -204,10 +204,8 @@ class KlingSpendApprovalOperator(ApprovalOperator):
             learnt = estimator.learn_from_manifest(self._preview_items())
             self.log.info("Learnt prices from %d finished item(s) of the preview", learnt)
         if self.learn_prices and isinstance(self.reconciliation, Mapping):
-            charged = spend_reconcile().charged_purchases(self.reconciliation)
-            for purchase, units in charged:
-                estimator.learn_purchase(purchase, units)
-            self.log.info("Learnt prices from %d task(s) of Kling's billing export", len(charged))
+            learnt = estimator.learn_from_reconciliation(self.reconciliation)
+            self.log.info("Learnt prices from %d task(s) of Kling's billing export", learnt)
         if self.learn_prices:
             request_fields = estimates().request_fields
             kinds = sorted({request_fields(request)[0] for request in requests} & set(RequestKind))
@@ -215,11 +213,8 @@ class KlingSpendApprovalOperator(ApprovalOperator):
         return estimator
 
     def _preview_items(self) -> list[Any]:
-        import json
-
-        manifest = to_storage_path(self.preview["manifest"], self.preview.get("output_conn_id"))
         try:
-            return list(json.loads(manifest.read_text()).get("items") or ())
+            return list(read_manifest(self.preview).get("items") or ())
         except (OSError, ValueError) as exc:
             self.log.warning("Could not read the preview's manifest %s: %s", self.preview["manifest"], exc)
             return []
@@ -230,13 +225,6 @@ class KlingSpendApprovalOperator(ApprovalOperator):
         except KlingError as exc:
             self.log.warning("Could not read the account's resource packs: %s", exc)
             return None
-
-
-def spend_reconcile() -> Any:
-    """``spend_reconcile``: reads a reconciliation report."""
-    from airflow_provider_kling import spend_reconcile  # with the request models: not at DAG parse
-
-    return spend_reconcile
 
 
 def _request_list(requests: Any) -> list[Any]:

@@ -198,10 +198,84 @@ class KlingResultLink(BaseOperatorLink):
 # -- the operator base ---------------------------------------------------------------------------
 
 
-class KlingOperatorBase(KlingOutputsMixin, BaseOperator):
+class KlingWaitingOperator(BaseOperator):
     """
-    What every Kling operator that runs lifecycles shares: the connection, the wait, the output
-    folder and the failure policy. :class:`KlingTaskOperator` runs one request's lifecycle; the
+    What every operator that creates one Kling task and waits for it shares: the connection, the
+    wait (on the worker, or deferred to the triggerer until ``timeout``) and the task's stable
+    ``external_task_id``. The parameters are documented on each operator.
+    """
+
+    def __init__(
+        self,
+        *,
+        kling_conn_id: str = DEFAULT_CONN_ID,
+        deferrable: bool = DEFAULT_DEFERRABLE,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float = DEFAULT_TIMEOUT,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        for name, value in (("poll_interval", poll_interval), ("timeout", timeout)):
+            if not value > 0:
+                raise ValueError(f"{name} must be a positive number of seconds (got {value!r})")
+        self.kling_conn_id = kling_conn_id
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+
+    @cached_property
+    def hook(self) -> KlingHook:
+        return kling_hook(self.kling_conn_id)
+
+    def _with_default_external_id(self, context: Context, request: Any) -> Any:
+        """``request`` as given when it has an ``external_task_id``, else with this task's default one."""
+        if request.external_task_id:
+            return request
+        external = self._default_external_task_id(context, request)
+        return running().idempotency.with_external_task_id(request, external)
+
+    def _default_external_task_id(self, context: Context, request: Any, item_key: str | None = None) -> str:
+        """Stable across tries of one task instance and one request (one item of a batch: its
+        ``item_key``); new for an edited request."""
+        return running().idempotency.default_external_task_id(
+            dag_id=self.dag_id,
+            run_id=running().results.run_id_of(context),
+            task_id=self.task_id,
+            map_index=getattr(context["ti"], "map_index", -1),
+            fingerprint=running().idempotency.request_fingerprint(request),
+            namespace=self.hook.settings.external_task_id_namespace,
+            item_key=item_key,
+        )
+
+    def deferral_kwargs(self) -> dict[str, Any]:
+        """What a subclass carries across a deferral (back as ``self._carried`` on resume)."""
+        return {}
+
+    def _defer(self, kling_task_id: str, endpoint: str, api_style: str | None = None) -> None:
+        import time
+
+        self.log.info(
+            "Deferring: the triggerer polls Kling task %s every %ss", kling_task_id, self.poll_interval
+        )
+        self.defer(
+            trigger=task_triggers().KlingTaskTrigger(
+                kling_task_id=kling_task_id,
+                kling_conn_id=self.kling_conn_id,
+                poll_interval=self.poll_interval,
+                deadline=time.time() + self.timeout,
+                endpoint=endpoint,
+                api_style=api_style,
+            ),
+            method_name="execute_complete",
+            kwargs=self.deferral_kwargs() or None,
+            timeout=running().poll.defer_timeout(self.timeout),
+        )
+
+
+class KlingOperatorBase(KlingOutputsMixin, KlingWaitingOperator):
+    """
+    What every Kling operator that runs lifecycles shares: besides the connection and the wait, the
+    output folder and the failure policy. :class:`KlingTaskOperator` runs one request's lifecycle; the
     batch (:class:`~airflow_provider_kling.operators.batch.KlingBatchOperator`) runs many, composing
     the same lifecycle (reconcile, poll plan, store path, failure policy), not this operator's
     request handling. The parameters are documented on each.
@@ -213,10 +287,6 @@ class KlingOperatorBase(KlingOutputsMixin, BaseOperator):
     def __init__(
         self,
         *,
-        kling_conn_id: str = DEFAULT_CONN_ID,
-        deferrable: bool = DEFAULT_DEFERRABLE,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        timeout: float = DEFAULT_TIMEOUT,
         output_path: Any = None,
         output_conn_id: str | None = None,
         on_content_policy: str = DEFAULT_ON_CONTENT_POLICY,
@@ -224,23 +294,12 @@ class KlingOperatorBase(KlingOutputsMixin, BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        for name, value in (("poll_interval", poll_interval), ("timeout", timeout)):
-            if not value > 0:
-                raise ValueError(f"{name} must be a positive number of seconds (got {value!r})")
         running().policy.FailurePolicy(on_content_policy, max_regenerations)  # refused at parse time
-        self.kling_conn_id = kling_conn_id
-        self.deferrable = deferrable
-        self.poll_interval = poll_interval
-        self.timeout = timeout
         self.output_path = output_path
         self.output_conn_id = output_conn_id
         self.on_content_policy = on_content_policy
         self.max_regenerations = max_regenerations
         self._init_outputs(output_path)
-
-    @cached_property
-    def hook(self) -> KlingHook:
-        return kling_hook(self.kling_conn_id)
 
     @property
     def failure_policy(self) -> FailurePolicy:
@@ -265,21 +324,6 @@ class KlingOperatorBase(KlingOutputsMixin, BaseOperator):
             )
         except ValueError as exc:
             raise KlingRequestValidationError(str(exc)) from None
-
-    def _default_external_task_id(
-        self, context: Context, request: KlingTaskRequest, item_key: str | None = None
-    ) -> str:
-        """Stable across tries of one task instance and one request (one item of a batch: its
-        ``item_key``); new for an edited request."""
-        return running().idempotency.default_external_task_id(
-            dag_id=self.dag_id,
-            run_id=running().results.run_id_of(context),
-            task_id=self.task_id,
-            map_index=getattr(context["ti"], "map_index", -1),
-            fingerprint=running().idempotency.request_fingerprint(request),
-            namespace=self.hook.settings.external_task_id_namespace,
-            item_key=item_key,
-        )
 
     def _output_base(self) -> Any:
         """``output_path`` as an ``ObjectStoragePath``; a bad one fails without retries."""
@@ -420,12 +464,7 @@ class KlingTaskOperator(KlingOperatorBase, metaclass=KlingOperatorMeta):
             )
             if "callback_url" in fields:
                 fields["callback_url"] = self.resolve_callback_url(fields["callback_url"])
-            request = request_cls.build(**fields)
-            if not request.external_task_id:
-                request = running().idempotency.with_external_task_id(
-                    request, self._default_external_task_id(context, request)
-                )
-            return request
+            return self._with_default_external_id(context, request_cls.build(**fields))
         except KlingRequestValidationError as exc:
             raise fail_fast(exc) from None
 
@@ -507,10 +546,6 @@ class KlingTaskOperator(KlingOperatorBase, metaclass=KlingOperatorMeta):
         self._carried = carried
         return self._execute(context, first_try_at=first_try_at)
 
-    def deferral_kwargs(self) -> dict[str, Any]:
-        """What a subclass carries across a deferral (back as ``self._carried`` on resume)."""
-        return {}
-
     def _wait(self, task: KlingTask, request: KlingTaskRequest) -> KlingTask:
         """Wait for ``task`` on the worker, or defer to the triggerer (which resumes in execute_complete);
         a task that already succeeded is returned as it is."""
@@ -529,26 +564,6 @@ class KlingTaskOperator(KlingOperatorBase, metaclass=KlingOperatorMeta):
             )
         except KlingError as exc:
             raise self._failure(exc, request) from exc
-
-    def _defer(self, kling_task_id: str, endpoint: str, api_style: str | None = None) -> None:
-        import time
-
-        self.log.info(
-            "Deferring: the triggerer polls Kling task %s every %ss", kling_task_id, self.poll_interval
-        )
-        self.defer(
-            trigger=task_triggers().KlingTaskTrigger(
-                kling_task_id=kling_task_id,
-                kling_conn_id=self.kling_conn_id,
-                poll_interval=self.poll_interval,
-                deadline=time.time() + self.timeout,
-                endpoint=endpoint,
-                api_style=api_style,
-            ),
-            method_name="execute_complete",
-            kwargs=self.deferral_kwargs() or None,
-            timeout=running().poll.defer_timeout(self.timeout),
-        )
 
     def execute_complete(self, context: Context, event: dict[str, Any], **carried: Any) -> dict[str, Any]:
         """Resume after the trigger: store the results, or fail with what the trigger saw."""

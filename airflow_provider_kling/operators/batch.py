@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import timedelta
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -35,6 +36,7 @@ from airflow_provider_kling.operators.base import (
     units_argument,
 )
 from airflow_provider_kling.operators.lazy import callback_events, estimates, image_inputs
+from airflow_provider_kling.storage import safe_name, to_storage_path
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -47,6 +49,11 @@ EVENT_READ_MARGIN = timedelta(seconds=30)
 XCOM_BATCH_SUMMARY = "kling_batch_summary"
 #: Request fields the operator's own arguments give every item (an item's own value wins).
 DEFAULT_FIELDS = ("model_name", "n", "negative_prompt", "resolution", "aspect_ratio", "callback_url")
+
+
+def is_a_file(requests: Any) -> bool:
+    """Whether ``requests`` names a file in storage (an ``ObjectStoragePath``, a local path)."""
+    return isinstance(requests, os.PathLike) or hasattr(requests, "fs")
 
 
 def batch_items() -> ModuleType:
@@ -189,8 +196,8 @@ class KlingBatchOperator(KlingOperatorBase):
                 "output_path is required: the batch's images, manifest and contact sheet go there"
             )
         # The file's extension says its format; Airflow replaces the name with its rendered text.
-        if requests_format == "auto" and isinstance(requests, str):
-            requests_format = batch_items().format_of(requests) or "auto"
+        if requests_format == "auto" and (isinstance(requests, str) or is_a_file(requests)):
+            requests_format = batch_items().format_of(str(requests)) or "auto"
         self.requests = requests
         self.request_kind = request_kind
         self.requests_format = requests_format
@@ -211,50 +218,63 @@ class KlingBatchOperator(KlingOperatorBase):
 
     def build_items(self, context: Context) -> list[BatchItem]:
         """Every rendered request validated, each with its own external task id; else one clear error."""
+        return list(self.item_source(context)())
+
+    def item_source(self, context: Context) -> Callable[[], Iterator[BatchItem]]:
+        """The batch's items, read again on each call (a file in storage is read as a stream: a
+        batch of any size holds one row at a time); an invalid one raises one clear error listing
+        every bad item, once all were read."""
         items_module, read_image_fields = batch_items(), image_inputs().read_image_fields
-        rows = self.requests
-        try:
-            if isinstance(rows, str):
-                kind = self.requests_format
-                if kind == "auto":
-                    raise KlingRequestValidationError(
-                        "requests is text: name a .csv, .jsonl or .txt file, or set requests_format"
-                    )
-                rows = items_module.parse_requests_text(
-                    rows, kind, items_module.first_required_field(self.request_kind)
-                )
-            elif isinstance(rows, dict) or not isinstance(rows, Sequence):
+        given = {
+            name: getattr(self, name) for name in DEFAULT_FIELDS if getattr(self, name) not in (None, "")
+        }
+
+        def rows() -> Iterator[Any]:
+            requests = self.requests
+            if isinstance(requests, str) or is_a_file(requests):  # a CSV must have this column
+                required = items_module.first_required_field(self.request_kind)
+            if is_a_file(requests):
+                with to_storage_path(requests, self.output_conn_id or None).open("r") as handle:
+                    yield from items_module.iter_rows(handle, self._format(), required)
+            elif isinstance(requests, str):
+                yield from items_module.parse_requests_text(requests, self._format(), required)
+            elif isinstance(requests, dict) or not isinstance(requests, Sequence):
                 raise KlingRequestValidationError(
                     "requests must be a list of prompts or request dicts, or a file "
-                    f"(got {type(rows).__name__})"
+                    f"(got {type(requests).__name__})"
                 )
-            given = {
-                name: getattr(self, name) for name in DEFAULT_FIELDS if getattr(self, name) not in (None, "")
-            }
-            if "callback_url" in given:
-                given["callback_url"] = self.resolve_callback_url(given["callback_url"])
-            items = items_module.build_items(
-                rows,
-                given,  # the rest: the request model's defaults
-                slots=self.slots,
-                key_field=self.key_field,
-                request_kind=self.request_kind,
-                read_images=lambda row, names: read_image_fields(row, names, self.output_conn_id or None),
+            else:
+                yield from requests
+
+        def items() -> Iterator[BatchItem]:
+            try:
+                if "callback_url" in given:
+                    given["callback_url"] = self.resolve_callback_url(given["callback_url"])
+                for item in items_module.iter_items(
+                    rows(),
+                    given,  # the rest: the request model's defaults
+                    slots=self.slots,
+                    key_field=self.key_field,
+                    request_kind=self.request_kind,
+                    read_images=lambda row, names: read_image_fields(row, names, self.output_conn_id or None),
+                ):
+                    if not item.request.external_task_id:
+                        external_id = self._default_external_task_id(context, item.request, item.key)
+                        item = type(item)(
+                            item.number, item.key, with_external_task_id(item.request, external_id)
+                        )
+                    yield item
+            except KlingRequestValidationError as exc:
+                raise fail_fast(exc) from None
+
+        return items
+
+    def _format(self) -> str:
+        if self.requests_format == "auto":
+            raise KlingRequestValidationError(
+                "requests is text: name a .csv, .jsonl or .txt file, or set requests_format"
             )
-            return [
-                item
-                if item.request.external_task_id
-                else type(item)(
-                    item.number,
-                    item.key,
-                    with_external_task_id(
-                        item.request, self._default_external_task_id(context, item.request, item.key)
-                    ),
-                )
-                for item in items
-            ]
-        except KlingRequestValidationError as exc:
-            raise fail_fast(exc) from None
+        return self.requests_format
 
     # -- execution ------------------------------------------------------------------------------
 
@@ -265,17 +285,11 @@ class KlingBatchOperator(KlingOperatorBase):
             BatchRunner,  # hook and models, ~65 ms: not at DAG parse
         )
 
-        items = self.build_items(context)
-        self.log.info(
-            "Kling batch: %d items, %d images, at most %d slots at once",
-            len(items),
-            sum(item.n for item in items),
-            self.slots,
-        )
+        source = self.item_source(context)
         deadline = time.time() + self.timeout
         if self.wait_for_completion and self.deferrable:
-            self._defer_batch(items, deadline)
-        if not self.wait_for_completion and not all(item.request.callback_url for item in items):
+            self._defer_batch(context, source, deadline)
+        if not self.wait_for_completion and not all(item.request.callback_url for item in source()):
             raise fail_fast(
                 KlingRequestValidationError(
                     "wait_for_completion=False needs a callback_url for every item (callback_url="
@@ -285,7 +299,7 @@ class KlingBatchOperator(KlingOperatorBase):
             )
         runner = BatchRunner.of(
             self.hook,
-            {item.key: item.request for item in items},
+            lambda: ((item.key, item.request) for item in source()),  # validated, then read as admitted
             slots=self.slots,
             poll_interval=self.poll_interval,
             deadline=deadline,
@@ -298,12 +312,24 @@ class KlingBatchOperator(KlingOperatorBase):
             if self.wait_for_completion
             else self._recorded_completions(context, since=time.time() - 60),
         )
-        asyncio.run(runner.run())
         admission = runner.admission
+        self._log_batch(admission.items)
+        asyncio.run(runner.run())
         if not self.wait_for_completion:
             return self._created_summary(admission, context, runner.completion_reads)
         return self._finish_batch(
-            items, admission.items, context, rate_limited=admission.budget.rate_limited, fatal=admission.fatal
+            zip(source(), admission.items, strict=True),
+            context,
+            rate_limited=admission.budget.rate_limited,
+            fatal=admission.fatal,
+        )
+
+    def _log_batch(self, items: list[ItemProgress]) -> None:
+        self.log.info(
+            "Kling batch: %d items, %d images, at most %d slots at once",
+            len(items),
+            sum(item.n for item in items),
+            self.slots,
         )
 
     def _recorded_completions(self, context: Context, since: float) -> Any:
@@ -362,19 +388,37 @@ class KlingBatchOperator(KlingOperatorBase):
             self.log.warning("%d items not created: over max_units", counts[OVER_BUDGET])
         return {"total": len(items), "counts": counts, "event_reads": reads, "items": items}
 
-    def _defer_batch(self, items: list[BatchItem], deadline: float) -> None:
+    def _defer_batch(
+        self, context: Context, source: Callable[[], Iterator[BatchItem]], deadline: float
+    ) -> None:
+        """Stage the validated items beside the outputs (one JSON line each) and defer to a trigger
+        that reads them from there: its arguments name the file, whatever the batch's size."""
+        from airflow_provider_kling.batch.manifest import write_lines  # request models: not at DAG parse
         from airflow_provider_kling.triggers.batch import (
             KlingBatchTrigger,  # runner and hook, ~80 ms: not at DAG parse
         )
 
+        names, counted = self.output_names(context), [0, 0]
+
+        def staged() -> Iterator[dict[str, Any]]:
+            for item in source():
+                counted[0], counted[1] = counted[0] + 1, counted[1] + item.n
+                # the canonical fields (what build() takes), not the wire body of the API style
+                yield {"key": item.key, "request": item.request.model_dump(mode="json", exclude_none=True)}
+
+        path = self._output_base() / f"{names.folder}/{safe_name(names.stem)}_items.jsonl"
+        staged_uri = write_lines(path, staged())
+        self.log.info(
+            "Kling batch: %d items, %d images, at most %d slots at once; staged in %s",
+            *counted,
+            self.slots,
+            staged_uri,
+        )
         self.log.info("Deferring: the triggerer runs the batch (admission and polls) until it ends")
         self.defer(
             trigger=KlingBatchTrigger(
-                # the canonical fields (what build() takes), not the wire body of the API style
-                items=[
-                    {"key": item.key, "request": item.request.model_dump(mode="json", exclude_none=True)}
-                    for item in items
-                ],
+                items=staged_uri,
+                output_conn_id=self.output_conn_id or None,
                 max_units=self.max_units,
                 price_table=self.price_table,
                 request_kind=self.request_kind,
@@ -393,17 +437,16 @@ class KlingBatchOperator(KlingOperatorBase):
 
     def execute_complete(self, context: Context, event: dict[str, Any], **carried: Any) -> dict[str, Any]:
         """Resume after the trigger: store what succeeded, write manifest and contact sheet."""
-        items = self.build_items(context)
-        progress = [ItemProgress.from_json(data) for data in event.get("items") or []]
-        if sorted(p.key for p in progress) != sorted(item.key for item in items):
-            raise KlingError(
-                "The batch trigger reported other items than this task's requests; retry the task"
-            )
+        from airflow_provider_kling.batch.manifest import read_lines  # request models: not at DAG parse
+
+        outcomes = event.get("items") or []
+        if isinstance(outcomes, str):  # the trigger wrote them beside the staged items
+            outcomes = read_lines(outcomes, self.output_conn_id or None)
+        progress = (ItemProgress.from_json(data) for data in outcomes)
         if event.get("status") == "error":
             self.log.warning("The batch trigger stopped: %s", event.get("message"))
         return self._finish_batch(
-            items,
-            progress,
+            zip(self.item_source(context)(), progress, strict=True),
             context,
             rate_limited=int(event.get("rate_limited") or 0),
             fatal=event.get("fatal"),
@@ -413,8 +456,7 @@ class KlingBatchOperator(KlingOperatorBase):
 
     def _finish_batch(
         self,
-        items: list[BatchItem],
-        progress: list[ItemProgress],
+        pairs: Iterable[tuple[BatchItem, ItemProgress]],
         context: Context,
         *,
         rate_limited: int,
@@ -429,11 +471,25 @@ class KlingBatchOperator(KlingOperatorBase):
         ti = context["ti"]
         base = self._output_base()
         results: list[dict[str, Any]] = []
+        not_done: list[tuple[str, int]] = []
+
+        def checked() -> Iterator[tuple[BatchItem, ItemProgress]]:
+            try:
+                for item, state in pairs:
+                    if item.key != state.key:
+                        raise ValueError(f"{item.key!r} is not {state.key!r}")
+                    if state.status in (FAILED, ERROR, UNFINISHED):
+                        not_done.append((state.status, state.generation))
+                    yield item, state
+            except ValueError:
+                raise KlingError(
+                    "The batch trigger reported other items than this task's requests; retry the task"
+                ) from None
+
         try:
             summary = store_batch(
                 base,
-                items,
-                {state.key: state for state in progress},
+                checked(),
                 hook=self.hook,
                 names=self.output_names(context),
                 log=self.log,
@@ -446,19 +502,16 @@ class KlingBatchOperator(KlingOperatorBase):
         ti.xcom_push(key=XCOM_BATCH_SUMMARY, value=summary)
         counts = summary["counts"]
         self.log.info("Kling batch summary: %s", summary)
-        not_done = [
-            (state.status, state.generation)
-            for state in progress
-            if state.status in (FAILED, ERROR, UNFINISHED)
-        ]
+        total = summary["total"]
+        errors = summary.get("storage_errors_total", len(summary["storage_errors"]))
         see = f"see the manifest {summary['manifest']}"
         ending = self.failure_policy.batch_ending(
             not_done,
             counts.get(REFUSED, 0),
-            storage_errors=len(summary["storage_errors"]),
+            storage_errors=errors,
             fatal=fatal,
-            why=f"{len(not_done)} of {len(items)} batch items did not succeed ({counts}) and "
-            f"{len(summary['storage_errors'])} could not all be stored; {see}",
+            why=f"{len(not_done)} of {total} batch items did not succeed ({counts}) and "
+            f"{errors} could not all be stored; {see}",
             see=see,
         )
         if ending is not None:

@@ -3,8 +3,6 @@ kept exact), and reconcile a run's recorded spend with Kling's billing export.""
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -14,17 +12,10 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
-from airflow_provider_kling.idempotency import default_external_task_id, request_fingerprint
-from airflow_provider_kling.lifecycle.poll import (
-    DEFAULT_POLL_INTERVAL,
-    DEFAULT_TIMEOUT,
-    defer_timeout,
-    wait_for_task,
-)
-from airflow_provider_kling.lifecycle.results import run_id_of
-from airflow_provider_kling.operators.base import DEFAULT_DEFERRABLE, fail_fast
+from airflow_provider_kling.lifecycle.poll import wait_for_task
+from airflow_provider_kling.operators.base import KlingWaitingOperator, fail_fast
 from airflow_provider_kling.operators.lazy import kling_hook, task_triggers
-from airflow_provider_kling.storage import to_storage_path
+from airflow_provider_kling.storage import read_manifest
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -37,7 +28,7 @@ XCOM_RESOURCE = "kling_resource"
 _COMMON = ("callback_url", "external_task_id")
 
 
-class _KlingResourceOperator(BaseOperator):
+class _KlingResourceOperator(KlingWaitingOperator):
     """Create one resource (a task, paid once: its ``external_task_id`` is stable across tries),
     wait for it (on the worker, or deferred to the triggerer) and return its id (a string: a 64-bit
     id kept exact). Other arguments: ``kling_conn_id``, ``deferrable``, ``poll_interval``, ``timeout``."""
@@ -47,23 +38,10 @@ class _KlingResourceOperator(BaseOperator):
     field_names: ClassVar[tuple[str, ...]]
     template_fields: Sequence[str] = ("fields", "kling_conn_id")
 
-    def __init__(
-        self,
-        *,
-        kling_conn_id: str = DEFAULT_CONN_ID,
-        deferrable: bool = DEFAULT_DEFERRABLE,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        timeout: float = DEFAULT_TIMEOUT,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         fields = {name: kwargs.pop(name) for name in list(kwargs) if name in (*self.field_names, *_COMMON)}
         super().__init__(**kwargs)
-        self.fields, self.kling_conn_id, self.deferrable = fields, kling_conn_id, deferrable
-        self.poll_interval, self.timeout = poll_interval, timeout
-
-    @cached_property
-    def hook(self) -> KlingHook:
-        return kling_hook(self.kling_conn_id)
+        self.fields = fields
 
     def _request(self, context: Context) -> Any:
         from airflow_provider_kling.models import resources  # pydantic models, ~50 ms: not at DAG parse
@@ -71,17 +49,7 @@ class _KlingResourceOperator(BaseOperator):
         cls: Any = {"voice": resources.CustomVoiceRequest, "element": resources.CustomElementRequest}[
             self.resource
         ]
-        request = cls.build(**self.fields)
-        if not request.external_task_id:
-            external = default_external_task_id(
-                dag_id=self.dag_id,
-                run_id=run_id_of(context),
-                task_id=self.task_id,
-                map_index=getattr(context["ti"], "map_index", -1),
-                fingerprint=request_fingerprint(request),
-                namespace=self.hook.settings.external_task_id_namespace,
-            )
-            request = cls.build(**{**self.fields, "external_task_id": external})
+        request = self._with_default_external_id(context, cls.build(**self.fields))
         for name, why in request.unconfirmed_fields().items():
             self.log.warning("Sending %s, which Kling's pages do not confirm: %s", name, why)
         return request
@@ -91,17 +59,7 @@ class _KlingResourceOperator(BaseOperator):
             request = self._request(context)
             task = self.hook.create_resource(request)
             if self.deferrable:
-                self.defer(
-                    trigger=task_triggers().KlingTaskTrigger(
-                        kling_task_id=task.task_id,
-                        kling_conn_id=self.kling_conn_id,
-                        poll_interval=self.poll_interval,
-                        deadline=time.time() + self.timeout,
-                        endpoint=request.endpoint,
-                    ),
-                    method_name="execute_complete",
-                    timeout=defer_timeout(self.timeout),
-                )
+                self._defer(task.task_id, request.endpoint)
             done = wait_for_task(
                 self.hook,
                 task.task_id,
@@ -223,7 +181,7 @@ class KlingSpendReconcileOperator(BaseOperator):
         results = _flatten(self.results)
         recorded.add_results(result for result in results if "manifest" not in result)
         for manifest in [*(r for r in results if "manifest" in r), *_flatten(self.manifests)]:
-            recorded.add_manifest(self._manifest(manifest))
+            recorded.add_manifest(read_manifest(manifest))
         recorded.add_asset_events(_flatten(self.asset_events))
         created = [datetime.fromisoformat(r["created_at"]) for r in results if r.get("created_at")]
         start = self.start_time
@@ -256,14 +214,3 @@ class KlingSpendReconcileOperator(BaseOperator):
                 f"Kling charged differently: {spend_reconcile.describe_report(report)}"
             )
         return report
-
-    def _manifest(self, manifest: Any) -> Mapping[str, Any]:
-        if isinstance(manifest, Mapping) and "items" in manifest:
-            return manifest
-        uri, conn_id = (
-            (manifest["manifest"], manifest.get("output_conn_id"))
-            if isinstance(manifest, Mapping)
-            else (manifest, None)
-        )
-        loaded: Mapping[str, Any] = json.loads(to_storage_path(uri, conn_id).read_text())
-        return loaded

@@ -10,6 +10,7 @@ task. Nothing is paid twice, and no credential is serialized.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,6 +22,7 @@ from airflow_provider_kling.batch.admission import (
     DEFAULT_BATCH_TIMEOUT,
     DEFAULT_PROGRESS_INTERVAL,
 )
+from airflow_provider_kling.batch.manifest import read_lines, write_lines
 from airflow_provider_kling.batch.runner import BatchRunner
 from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import KlingError
@@ -33,10 +35,12 @@ from airflow_provider_kling.lifecycle.policy import (
     FailurePolicy,
 )
 from airflow_provider_kling.models.requests import request_class
+from airflow_provider_kling.storage import to_storage_path
 
 #: The arguments a trigger is rebuilt from, besides ``on_content_policy`` (no credential among them).
 _SERIALIZED = (
     "items",
+    "output_conn_id",
     "kling_conn_id",
     "slots",
     "poll_interval",
@@ -53,7 +57,10 @@ class KlingBatchTrigger(BaseTrigger):
     """
     Run a batch of requests of one kind at a slot budget; yield one event with every item's outcome.
 
-    :param items: Each item's ``key`` and its validated ``request`` fields (with its external task id).
+    :param items: Each item's ``key`` and its validated ``request`` fields (with its external task id),
+        or the URI of a JSON-lines file of them (what the operator stages: read as a stream, and
+        the outcomes are written beside it, ``..._outcomes.jsonl``, the event naming that file).
+    :param output_conn_id: The connection of the store ``items`` is in, when it is a URI.
     :param kling_conn_id: The ``kling`` connection.
     :param slots: The slot budget (Kling slots, weighted by ``n``).
     :param poll_interval: Seconds between polls of one running item.
@@ -69,7 +76,7 @@ class KlingBatchTrigger(BaseTrigger):
 
     def __init__(
         self,
-        items: list[dict[str, Any]],
+        items: list[dict[str, Any]] | str,
         kling_conn_id: str = DEFAULT_CONN_ID,
         slots: int = 1,
         poll_interval: float = DEFAULT_BATCH_POLL_INTERVAL,
@@ -80,9 +87,11 @@ class KlingBatchTrigger(BaseTrigger):
         price_table: dict[str, Any] | None = None,
         request_kind: str = RequestKind.GENERATIONS.value,
         on_content_policy: str = DEFAULT_ON_CONTENT_POLICY,
+        output_conn_id: str | None = None,
     ) -> None:
         super().__init__()
         self.items = items
+        self.output_conn_id = output_conn_id
         self.kling_conn_id = kling_conn_id
         self.slots = int(slots)
         self.poll_interval = float(poll_interval)
@@ -101,12 +110,20 @@ class KlingBatchTrigger(BaseTrigger):
         arguments["on_content_policy"] = self.policy.on_content_policy
         return f"{type(self).__module__}.{type(self).__qualname__}", arguments
 
+    def _source(self) -> Any:
+        """The items' ``(key, request)``, read again on each call (from the staged file, if any)."""
+        build = request_class(self.request_kind).build
+        if isinstance(self.items, str):
+            uri, conn_id = self.items, self.output_conn_id
+            return lambda: ((row["key"], build(**row["request"])) for row in read_lines(uri, conn_id))
+        return lambda: ((item["key"], build(**item["request"])) for item in self.items)
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        request_cls = request_class(self.request_kind)
         hook = KlingHook(self.kling_conn_id, clock=self.clock)
-        runner = BatchRunner.of(
+        runner = await asyncio.to_thread(  # a staged file is read through once: off the event loop
+            BatchRunner.of,
             hook,
-            {item["key"]: request_cls.build(**item["request"]) for item in self.items},
+            self._source(),
             slots=self.slots,
             poll_interval=self.poll_interval,
             deadline=self.deadline,
@@ -121,18 +138,22 @@ class KlingBatchTrigger(BaseTrigger):
             await hook.aget_settings()  # read once, async-safe; the hook's calls reuse it
             await runner.run()  # on the loop's shared client: no thread, no requests session
         except KlingError as exc:
-            yield TriggerEvent(self._event(admission, "error", str(exc), retryable=exc.airflow_retryable))
-            return
-        yield TriggerEvent(self._event(admission, "done", admission.progress_line(self.clock.time())))
+            event = self._event(admission, "error", str(exc), retryable=exc.airflow_retryable)
+        else:
+            event = self._event(admission, "done", admission.progress_line(self.clock.time()))
+        if isinstance(self.items, str):  # the outcomes beside the staged items, the event naming them
+            path = to_storage_path(self.items.replace("_items.jsonl", "_outcomes.jsonl"), self.output_conn_id)
+            rows = (item.to_json() for item in admission.items)
+            event["items"] = await asyncio.to_thread(write_lines, path, rows)
+        yield TriggerEvent(event)
 
-    @staticmethod
-    def _event(admission: Any, status: str, message: str, **extra: Any) -> dict[str, Any]:
+    def _event(self, admission: Any, status: str, message: str, **extra: Any) -> dict[str, Any]:
         return {
             "status": status,
             "message": message,
             "rate_limited": admission.budget.rate_limited,
             "creates_sent": admission.creates_sent,
             "fatal": admission.fatal,
-            "items": [item.to_json() for item in admission.items],
+            "items": [] if isinstance(self.items, str) else [item.to_json() for item in admission.items],
             **extra,
         }

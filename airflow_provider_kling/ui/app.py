@@ -9,7 +9,6 @@ results list; never from Kling's URLs.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -17,7 +16,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from airflow.api_fastapi.app import get_auth_manager
@@ -27,14 +26,14 @@ from airflow.models.connection import Connection
 from airflow.models.taskinstance import TaskInstance
 from airflow.models.trigger import Trigger
 from airflow.models.xcom import XComModel
-from airflow.sdk import ObjectStoragePath
 from airflow.utils.session import create_session
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, Header, HTTPException
 from fastapi.responses import HTMLResponse, StreamingResponse
 from sqlalchemy import or_, select
 
 from airflow_provider_kling.hooks.connection import DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_VIDEO_BYTES
 from airflow_provider_kling.hooks.kling import KlingHook
+from airflow_provider_kling.storage import read_manifest, to_storage_path
 from airflow_provider_kling.ui import URL_PREFIX
 from airflow_provider_kling.ui.render import (
     Item,
@@ -74,8 +73,7 @@ def _readable(user: Any, dag_id: str) -> None:
 
 
 def _read_manifest(uri: str, conn_id: str | None) -> Any:
-    path = ObjectStoragePath(uri, conn_id=conn_id) if conn_id else ObjectStoragePath(uri)
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_manifest({"manifest": uri, "output_conn_id": conn_id})
 
 
 def _return_values(session: Any, *filters: Any) -> list[Any]:
@@ -113,11 +111,31 @@ def run_items(dag_id: str, run_id: str) -> list[Item]:
     return items
 
 
-def _stream(path: Any, size: int) -> Iterator[bytes]:
+def _stream(path: Any, size: int, start: int = 0) -> Iterator[bytes]:
     with path.open("rb") as handle:
+        if start:
+            handle.seek(start)
         while size > 0 and (chunk := handle.read(min(size, 256 * 1024))):
             size -= len(chunk)
             yield chunk
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The first ``bytes=a-b`` / ``a-`` / ``-n`` range of a ``Range`` header as (start, end
+    inclusive); None without one (the whole file). Unsatisfiable or malformed: 416."""
+    if not header:
+        return None
+    unit, _, spec = header.partition("=")
+    first, dash, last = spec.split(",")[0].strip().partition("-")
+    try:
+        if unit.strip() != "bytes" or not dash or not (first or last):
+            raise ValueError(header)
+        start, end = (int(first), int(last or size - 1)) if first else (max(size - int(last), 0), size - 1)
+    except ValueError:
+        start, end = size, -1
+    if start > end or start >= size or min(start, end) < 0:
+        raise HTTPException(416, "Range not satisfiable", headers={"Content-Range": f"bytes */{size}"})
+    return start, min(end, size - 1)
 
 
 def _in_flight(session: Any, dag_ids: set[str]) -> list[tuple[Any, ...]]:
@@ -208,12 +226,18 @@ def create_ui_app() -> FastAPI:
         )
 
     @app.get("/runs/{dag_id}/{run_id}/file")
-    def run_file(dag_id: str, run_id: str, path: str, user: GetUserDep) -> StreamingResponse:
+    def run_file(
+        dag_id: str,
+        run_id: str,
+        path: str,
+        user: GetUserDep,
+        byte_range: Annotated[str | None, Header(alias="range")] = None,
+    ) -> StreamingResponse:
         _readable(user, dag_id)
         item = next((i for i in run_items(dag_id, run_id) if path in i.files), None)
         if item is None:  # only what the run's results list: never an arbitrary path
             raise HTTPException(404, "No such file in this run's Kling results")
-        stored = ObjectStoragePath(path, conn_id=item.conn_id) if item.conn_id else ObjectStoragePath(path)
+        stored = to_storage_path(path, item.conn_id)
         try:
             size = stored.stat().get("size") or 0
         except FileNotFoundError:
@@ -222,8 +246,15 @@ def create_ui_app() -> FastAPI:
         if size > cap:
             raise HTTPException(413, f"{size} bytes: over the view's cap of {cap}")
         media_type = _CONTENT_TYPES.get(os.path.splitext(path)[1].lower(), "application/octet-stream")
-        headers = {"Content-Length": str(size), "Cache-Control": "private, max-age=3600"}
-        return StreamingResponse(_stream(stored, size), media_type=media_type, headers=headers)
+        headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=3600"}
+        part = _byte_range(byte_range, size)  # players seek with ranges (Chromium needs a 206 to seek)
+        start, end = part or (0, size - 1)
+        if part:
+            headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        headers["Content-Length"] = str(end - start + 1)
+        return StreamingResponse(
+            _stream(stored, end - start + 1, start), 206 if part else 200, headers, media_type
+        )
 
     @app.get("/", response_class=HTMLResponse)
     def overview(user: GetUserDep) -> str:

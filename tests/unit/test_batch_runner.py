@@ -28,4 +28,5 @@ def test_the_batch_polls_its_waiting_items_together_where_the_host_can(
         # 25 items polled every 0.05 s for about half a second: one query each would be about 250.
         assert counters["tasks"] < 100
     else:
-        assert counters["tasks"] == 0 and counters["queries"] >= 50
+        # one query per poll of each item (how many polls each takes depends on the machine's speed)
+        assert counters["tasks"] == 0 and counters["queries"] >= 25

@@ -9,11 +9,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.dialects import mysql, postgresql
 from starlette.testclient import TestClient
 
 from airflow_provider_kling.callbacks import URL_PREFIX
 from airflow_provider_kling.callbacks.receiver import MAX_BODY_BYTES, create_receiver_app
-from airflow_provider_kling.callbacks.recorder import Outcome
+from airflow_provider_kling.callbacks.recorder import CALLBACK_KEYS, Outcome, _insert_key
 from airflow_provider_kling.callbacks.signature import TIMESTAMP_TOLERANCE
 from tests.unit.callback_helpers import OLD_SECRET, SECRET, Connections, Recorder, signed_headers, task_body
 
@@ -465,6 +467,20 @@ def test_reading_unknown_ids_is_rate_limited_and_known_connections_are_not(conne
     assert connections.lookups == 7
 
 
+def test_what_the_cache_holds_is_answered_without_a_read(connections: Connections) -> None:
+    from airflow_provider_kling.callbacks.receiver import CachedConnections
+
+    now = [0.0]
+    cache = CachedConnections(connections, clock=lambda: now[0])
+    assert cache.cached("kling_default") == (False, None)  # a read: the receiver does it in a thread
+    known = cache.get("kling_default")
+    assert cache.get("nobody") is None
+    assert cache.cached("kling_default") == (True, known) and cache.cached("nobody") == (True, None)
+    assert connections.lookups == 2
+    now[0] += 31
+    assert cache.cached("kling_default") == (False, None) and cache.cached("nobody") == (False, None)
+
+
 def test_a_database_that_refuses_the_write_is_a_503_to_send_again(connections: Connections) -> None:
     from sqlalchemy.exc import OperationalError
 
@@ -480,3 +496,22 @@ def test_a_database_that_refuses_the_write_is_a_503_to_send_again(connections: C
 
     assert (first.status_code, again.status_code) == (503, 503)
     assert counters(client)["database_busy"] == 2
+
+
+def test_a_callback_key_already_recorded_inserts_no_row_and_leaves_the_transaction_usable() -> None:
+    key = {"conn_id": "kling_default", "kling_task_id": "1", "status": "succeed", "asset_uri": "u"}
+    engine = create_engine("sqlite://")
+    CALLBACK_KEYS.create(engine)
+    with engine.begin() as connection:  # one transaction: no error, no rollback between the two
+        inserted = [
+            connection.execute(_insert_key("sqlite", {**key, "webhook_id": w})).rowcount for w in "ab"
+        ]
+        rows = connection.execute(
+            select(CALLBACK_KEYS.c.webhook_id, func.count()).group_by("webhook_id")
+        ).all()
+    assert inserted == [1, 0]
+    assert rows == [("a", 1)]
+    assert "ON CONFLICT DO NOTHING" in str(
+        _insert_key("postgresql", key).compile(dialect=postgresql.dialect())
+    )
+    assert str(_insert_key("mysql", key).compile(dialect=mysql.dialect())).startswith("INSERT IGNORE")

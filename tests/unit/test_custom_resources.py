@@ -241,3 +241,9 @@ def test_a_deferred_element_is_waited_for_in_the_trigger_and_its_id_stays_exact(
     [listed] = KlingHook().list_resources("element")
     assert element_id == listed.id and int(element_id) > 2**53
     assert kling_connection.counters(kling_connection.api_key)["creates"] == 1
+
+
+@pytest.mark.parametrize("argument", ["poll_interval", "timeout"])
+def test_a_resource_operator_refuses_a_wait_that_is_not_positive_at_parse_time(argument) -> None:
+    with DAG("resources_wait"), pytest.raises(ValueError, match=f"{argument} must be a positive number"):
+        KlingCustomVoiceOperator(task_id="voice", voice_name="Narrator", video_id="vid-1", **{argument: 0})

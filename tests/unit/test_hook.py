@@ -377,7 +377,14 @@ def test_list_defaults_to_the_first_page_of_thirty(hook, kling_api):
 
 @pytest.mark.parametrize(
     ("page_num", "page_size", "named"),
-    [(0, 30, "page_num"), (1001, 30, "page_num"), (1, 0, "page_size"), (1, 501, "page_size")],
+    [
+        (0, 30, "page_num"),
+        (1001, 30, "page_num"),
+        (1, 0, "page_size"),
+        (1, 501, "page_size"),
+        (1, True, "page_size must be an integer"),
+        (2.5, 30, "page_num must be an integer"),
+    ],
 )
 def test_list_refuses_pages_out_of_range_before_sending(hook, kling_api, page_num, page_size, named):
     with pytest.raises(KlingRequestValidationError, match=named):

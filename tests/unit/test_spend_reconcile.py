@@ -22,7 +22,7 @@ from airflow_provider_kling.models.requests import TextToAudioRequest
 from airflow_provider_kling.operators.batch import KlingBatchOperator
 from airflow_provider_kling.operators.kling import KlingImageGenerationOperator
 from airflow_provider_kling.operators.resources import KlingSpendReconcileOperator
-from airflow_provider_kling.spend_reconcile import RecordedSpend, charged_purchases, reconcile_spend
+from airflow_provider_kling.spend_reconcile import RecordedSpend, reconcile_spend
 from airflow_provider_kling.testing import KlingSimulator
 from airflow_provider_kling.unit_prices import Purchase
 from tests.unit.fakes import FakeClock
@@ -206,8 +206,7 @@ def test_what_kling_charged_teaches_the_estimator_its_price() -> None:
     report = reconcile_spend(recorded, billed)
     estimator = UnitEstimator()
 
-    for bought, units in charged_purchases(report):
-        estimator.learn_purchase(bought, units)
+    assert estimator.learn_from_reconciliation(report) == 1
 
     estimate = estimator.estimate_purchase(Purchase("generations", "kling-v3", "1k", 1))
     assert (estimate.units, estimate.source) == (2.5, LEARNT)

@@ -121,6 +121,49 @@ def test_the_view_is_mounted_on_the_api_server_and_answers_no_one_unauthenticate
         assert (answer.status_code, answer.json()) == (401, {"detail": "Not authenticated"})
 
 
+def test_the_views_are_valid_external_views_of_the_installed_airflow() -> None:
+    # Airflow 3.1 has no nav_top_level (its Kling page is then under the "Plugins" menu): an extra
+    # field its response model allows, so one list serves 3.1 to 3.3.
+    from airflow.api_fastapi.core_api.datamodels.plugins import ExternalViewResponse
+
+    from airflow_provider_kling.callbacks.plugin import KlingCallbacksPlugin
+
+    views = [ExternalViewResponse.model_validate(view) for view in KlingCallbacksPlugin.external_views]
+    assert [(v.destination, v.url_route) for v in views] == [
+        ("nav", "kling-nav"),
+        ("dag_run", "kling-dag_run"),
+        ("task_instance", "kling-task_instance"),
+    ]
+
+
+def test_the_api_server_lets_in_airflows_session_cookie_and_bearer_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The real auth manager and get_user (the UI's iframe sends the _token cookie; scripts a bearer).
+    from airflow.api_fastapi.app import create_auth_manager, init_plugins
+    from airflow.api_fastapi.auth.managers import base_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from fastapi import FastAPI
+
+    from airflow_provider_kling.ui import app
+
+    # Airflow 3.2+ looks a token's id up in the database's revoked tokens: none here (no database).
+    none_revoked = SimpleNamespace(is_revoked=lambda jti: False)
+    monkeypatch.setattr(base_auth_manager, "RevokedToken", none_revoked, raising=False)
+    item = Item("t", "t", "a teapot", "881", "succeed", 2.0, None, [])
+    monkeypatch.setattr(app, "run_items", lambda dag_id, run_id: [item])
+    token = create_auth_manager().generate_jwt(SimpleAuthManagerUser(username="admin", role="admin"))
+    api_server = FastAPI()
+    init_plugins(api_server)
+    client = TestClient(api_server)
+
+    for credential in ({"cookies": {"_token": token}}, {"headers": {"Authorization": f"Bearer {token}"}}):
+        answer = client.get(f"{URL_PREFIX}/runs/d/r", **credential)  # type: ignore[arg-type]
+        assert (answer.status_code, "a teapot" in answer.text) == (200, True), answer.text
+    forged = client.get(f"{URL_PREFIX}/runs/d/r", cookies={"_token": token[:-4] + "AAAA"})
+    assert forged.status_code in (401, 403)  # Airflow's answer: 3.1 says 403, later lines 401
+
+
 @pytest.fixture
 def view(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[TestClient, Path]:
     from airflow.api_fastapi.core_api.security import get_user
@@ -163,3 +206,21 @@ def test_a_listed_file_gone_from_storage_is_not_found(view: tuple[TestClient, Pa
     image.unlink()
 
     assert client.get("/runs/d/r/file", params={"path": image.as_uri()}).status_code == 404
+
+
+def test_a_video_is_served_in_byte_ranges_so_players_can_seek(view: tuple[TestClient, Path]) -> None:
+    client, image = view
+    image.write_bytes(bytes(range(100)))
+    url = f"/runs/d/r/file?path={image.as_uri()}"
+
+    whole = client.get(url)
+    assert (whole.status_code, whole.headers["accept-ranges"], len(whole.content)) == (200, "bytes", 100)
+    for asked, (first, last) in {"bytes=10-19": (10, 19), "bytes=95-": (95, 99), "bytes=-5": (95, 99),
+                                 "bytes=90-500": (90, 99)}.items():  # fmt: skip
+        part = client.get(url, headers={"Range": asked})
+        assert (part.status_code, part.headers["content-range"]) == (206, f"bytes {first}-{last}/100")
+        assert part.content == bytes(range(first, last + 1))
+        assert part.headers["content-length"] == str(last - first + 1)
+    for bad in ("bytes=100-", "bytes=20-10", "bytes=-0", "bytes=x-y", "lines=1-2"):
+        refused = client.get(url, headers={"Range": bad})
+        assert (refused.status_code, refused.headers["content-range"]) == (416, "bytes */100"), bad

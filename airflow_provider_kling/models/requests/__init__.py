@@ -1,60 +1,35 @@
-"""One request model per Kling endpoint (images and video), each declaring its kind (``.base``).
+"""One request model per Kling endpoint, each declaring its kind (``.base``): a module here.
 
-A new endpoint is one more module here and one more entry in :data:`REQUEST_KINDS`.
+:data:`REQUEST_KINDS` finds them itself (each module's request classes that declare a kind), so a new
+endpoint is one more module here and nothing else in this package; each class is importable from here.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Mapping
 from typing import Any
 
+from airflow_provider_kling.kinds import RequestKind
 from airflow_provider_kling.models.api_style import ApiStyle
-from airflow_provider_kling.models.requests.avatar import AvatarRequest
 from airflow_provider_kling.models.requests.base import KlingTaskRequest, WatermarkInfo
-from airflow_provider_kling.models.requests.expand import ExpandImageRequest, expansion_for_aspect_ratio
+from airflow_provider_kling.models.requests.expand import expansion_for_aspect_ratio
 from airflow_provider_kling.models.requests.generations import ImageGenerationRequest
-from airflow_provider_kling.models.requests.lip_sync import LipSyncRequest
-from airflow_provider_kling.models.requests.motion_control import MotionControlRequest
-from airflow_provider_kling.models.requests.multi_image import MultiImageRequest
-from airflow_provider_kling.models.requests.omni_image import OmniImageRequest
-from airflow_provider_kling.models.requests.subject_completion import SubjectCompletionRequest
-from airflow_provider_kling.models.requests.text_to_audio import TextToAudioRequest
-from airflow_provider_kling.models.requests.text_to_speech import TextToSpeechRequest
 from airflow_provider_kling.models.requests.video_base import KlingVideoRequest
-from airflow_provider_kling.models.requests.video_effects import VideoEffectsRequest
-from airflow_provider_kling.models.requests.video_extend import VideoExtendRequest
-from airflow_provider_kling.models.requests.video_image2video import ImageToVideoRequest
-from airflow_provider_kling.models.requests.video_multi_image import MultiImageToVideoRequest
-from airflow_provider_kling.models.requests.video_omni import OmniVideoRequest
-from airflow_provider_kling.models.requests.video_text2video import TextToVideoRequest
-from airflow_provider_kling.models.requests.video_to_audio import VideoToAudioRequest
-from airflow_provider_kling.models.requests.virtual_try_on import VirtualTryOnRequest
 from airflow_provider_kling.storage import MEDIA, MediaKind
 
-#: Every request kind by its short name (:class:`~airflow_provider_kling.kinds.RequestKind`).
-REQUEST_KINDS: Mapping[str, type[KlingTaskRequest]] = {
+#: Every module's own request classes by kind (a base, of no kind, is left out below).
+_FOUND = {
     cls.kind: cls
-    for cls in (
-        ImageGenerationRequest,
-        OmniImageRequest,
-        MultiImageRequest,
-        ExpandImageRequest,
-        VirtualTryOnRequest,
-        TextToVideoRequest,
-        ImageToVideoRequest,
-        OmniVideoRequest,
-        VideoExtendRequest,
-        MultiImageToVideoRequest,
-        VideoEffectsRequest,
-        TextToAudioRequest,
-        VideoToAudioRequest,
-        MotionControlRequest,
-        AvatarRequest,
-        LipSyncRequest,
-        TextToSpeechRequest,
-        SubjectCompletionRequest,
-    )
+    for info in pkgutil.iter_modules(__path__, f"{__name__}.")
+    for cls in vars(importlib.import_module(info.name)).values()
+    if isinstance(cls, type) and issubclass(cls, KlingTaskRequest) and cls.__module__ == info.name
 }
+#: Every request kind by its short name, in :class:`~airflow_provider_kling.kinds.RequestKind`'s order
+#: (a kind without a request class is a KeyError naming it, at import).
+REQUEST_KINDS: Mapping[str, type[KlingTaskRequest]] = {str(kind): _FOUND[kind] for kind in RequestKind}
+globals().update({cls.__name__: cls for cls in REQUEST_KINDS.values()})
 #: Every endpoint path this provider speaks (each kind's paths in every style).
 ENDPOINT_PATHS: tuple[str, ...] = tuple(path for cls in REQUEST_KINDS.values() for path in cls.paths.values())
 
@@ -118,26 +93,9 @@ def endpoint_path(kind_or_path: str) -> str:
 __all__ = [
     "ENDPOINT_PATHS",
     "REQUEST_KINDS",
-    "AvatarRequest",
-    "ExpandImageRequest",
     "ImageGenerationRequest",
-    "ImageToVideoRequest",
     "KlingTaskRequest",
     "KlingVideoRequest",
-    "LipSyncRequest",
-    "MotionControlRequest",
-    "MultiImageRequest",
-    "MultiImageToVideoRequest",
-    "OmniImageRequest",
-    "OmniVideoRequest",
-    "SubjectCompletionRequest",
-    "TextToAudioRequest",
-    "TextToSpeechRequest",
-    "TextToVideoRequest",
-    "VideoEffectsRequest",
-    "VideoExtendRequest",
-    "VideoToAudioRequest",
-    "VirtualTryOnRequest",
     "WatermarkInfo",
     "endpoint_path",
     "expansion_for_aspect_ratio",
@@ -145,4 +103,5 @@ __all__ = [
     "kind_table",
     "media_of",
     "request_class",
+    *sorted({cls.__name__ for cls in REQUEST_KINDS.values()} - {"ImageGenerationRequest"}),
 ]

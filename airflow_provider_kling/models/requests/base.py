@@ -201,6 +201,13 @@ class KlingTaskRequest(BaseModel):
     #: ``/v1`` fields whose shape Kling's pages do not confirm, with why (sent, with a warning).
     unconfirmed: ClassVar[Mapping[str, str]] = {}
 
+    @classmethod
+    def read_result(cls, result: dict[str, Any]) -> dict[str, Any]:
+        """A ``task_result`` of this kind's own shape in the common one (``images``, ``videos``,
+        ``audios``). Task bodies do not name their kind, so every kind's reader sees every result:
+        one that overrides this returns any other shape unchanged."""
+        return result
+
     external_task_id: Annotated[str | None, OPTION] = Field(
         default=None, max_length=256, description="Your id for the task, unique per account."
     )

@@ -12,7 +12,7 @@ the changelog of 2026-01-23): the estimate takes the higher. Slots are not state
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -36,3 +36,17 @@ class SubjectCompletionRequest(KlingTaskRequest):
     image_fields: ClassVar[tuple[str, ...]] = ("element_frontal_image",)
 
     element_frontal_image: str = Field(description="The subject seen from the front (URL or base64).")
+
+    @classmethod
+    def read_result(cls, result: dict[str, Any]) -> dict[str, Any]:
+        """Sets of angles ``{index, url_1, url_2, url_3}`` as one image each (``3 * index + k - 1``)."""
+        sets = result.get("images")
+        if not isinstance(sets, list) or not any(isinstance(item, dict) and "url_1" in item for item in sets):
+            return result
+        images = [
+            {"index": 3 * int(item.get("index") or 0) + k - 1, "url": item[f"url_{k}"]}
+            for item in sets
+            for k in (1, 2, 3)
+            if isinstance(item, dict) and item.get(f"url_{k}")
+        ]
+        return {**result, "images": images}
