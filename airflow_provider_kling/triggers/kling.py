@@ -114,8 +114,8 @@ class KlingTaskTrigger(BaseTrigger):
                 * (crc32(self.kling_task_id.encode()) / 2**32)
             )
             try:
+                # One logger for the class, not one per trigger: Airflow routes each line by its context.
                 task = await apoll_until_done(
-                    # one logger for the class, not one per trigger: Airflow routes each line by context
                     plan,
                     partial(lookup, plan.deadline),
                     clock.asleep,
