@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
 from airflow_provider_kling.errors import KlingRequestValidationError, KlingResponseError
 from airflow_provider_kling.hooks.account import costs_turn, time_window
@@ -27,19 +27,28 @@ from airflow_provider_kling.models.resources import (
     resource_kind,
     resources_of,
 )
-from airflow_provider_kling.models.task import task_from_v1
+from airflow_provider_kling.models.task import KlingTask, task_from_v1
 
-if TYPE_CHECKING:
-    from airflow_provider_kling.hooks.kling import KlingHook
-    from airflow_provider_kling.models.task import KlingTask
+
+class _TaskCalls(Protocol):
+    """What the mixin uses of the hook it is mixed into (``KlingHook``)."""
+
+    clock: Any
+    settings: Any
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any: ...
+    def _run(self, steps: Any) -> Any: ...
+
+    def create_task(self, request: Any) -> KlingTask: ...
+    def get_task(self, task_id: str, *, endpoint: str) -> KlingTask: ...
 
 
 class KlingResourcesMixin:
     """Voices, elements and the billing export; mixed into ``KlingHook`` (whose calls it makes)."""
 
     @property
-    def _hook(self) -> KlingHook:
-        return cast("KlingHook", self)
+    def _hook(self) -> _TaskCalls:
+        return cast(_TaskCalls, self)
 
     # -- custom voices and elements ----------------------------------------------------------------
 

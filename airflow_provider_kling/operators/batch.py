@@ -35,7 +35,7 @@ from airflow_provider_kling.operators.base import (
     fail_fast,
     units_argument,
 )
-from airflow_provider_kling.operators.lazy import callback_events, estimates, image_inputs
+from airflow_provider_kling.operators.lazy import batching, callback_events, estimates, image_inputs
 from airflow_provider_kling.storage import safe_name, to_storage_path
 
 if TYPE_CHECKING:
@@ -58,8 +58,7 @@ def is_a_file(requests: Any) -> bool:
 
 def batch_items() -> ModuleType:
     """``batch.items``: parses and validates the rows of a batch."""
-    from airflow_provider_kling.batch import items  # loads the request models, ~50 ms: not at DAG parse
-
+    items: ModuleType = batching().items
     return items
 
 
@@ -281,9 +280,7 @@ class KlingBatchOperator(KlingOperatorBase):
     def execute(self, context: Context) -> dict[str, Any]:
         import asyncio
 
-        from airflow_provider_kling.batch.runner import (
-            BatchRunner,  # hook and models, ~65 ms: not at DAG parse
-        )
+        BatchRunner = batching().runner.BatchRunner
 
         source = self.item_source(context)
         deadline = time.time() + self.timeout
@@ -393,10 +390,7 @@ class KlingBatchOperator(KlingOperatorBase):
     ) -> None:
         """Stage the validated items beside the outputs (one JSON line each) and defer to a trigger
         that reads them from there: its arguments name the file, whatever the batch's size."""
-        from airflow_provider_kling.batch.manifest import write_lines  # request models: not at DAG parse
-        from airflow_provider_kling.triggers.batch import (
-            KlingBatchTrigger,  # runner and hook, ~80 ms: not at DAG parse
-        )
+        write_lines, KlingBatchTrigger = batching().manifest.write_lines, batching().trigger.KlingBatchTrigger
 
         names, counted = self.output_names(context), [0, 0]
 
@@ -437,7 +431,7 @@ class KlingBatchOperator(KlingOperatorBase):
 
     def execute_complete(self, context: Context, event: dict[str, Any], **carried: Any) -> dict[str, Any]:
         """Resume after the trigger: store what succeeded, write manifest and contact sheet."""
-        from airflow_provider_kling.batch.manifest import read_lines  # request models: not at DAG parse
+        read_lines = batching().manifest.read_lines
 
         outcomes = event.get("items") or []
         if isinstance(outcomes, str):  # the trigger wrote them beside the staged items
@@ -464,9 +458,7 @@ class KlingBatchOperator(KlingOperatorBase):
     ) -> dict[str, Any]:
         """Store, write manifest and contact sheet, push the summary; then fail when items did not
         succeed (Airflow retries resume them), at once when the account stopped the batch."""
-        from airflow_provider_kling.batch.manifest import (
-            store_batch,  # request models, ~70 ms: not at DAG parse
-        )
+        store_batch = batching().manifest.store_batch
 
         ti = context["ti"]
         base = self._output_base()

@@ -17,13 +17,20 @@ if TYPE_CHECKING:
 @cache
 def running() -> Any:
     """The lifecycle's steps, idempotency, storage, spend and assets: what a task's run uses."""
-    from airflow_provider_kling import assets, idempotency, spend, storage  # ~3 ms: not at DAG parse
+    from airflow_provider_kling import (  # ~3 ms: not at DAG parse
+        assets,
+        idempotency,
+        spend,
+        spend_reconcile,
+        storage,
+    )
     from airflow_provider_kling.lifecycle import policy, poll, request, results  # ~3 ms: not at DAG parse
 
     return SimpleNamespace(
         assets=assets,
         idempotency=idempotency,
         spend=spend,
+        spend_reconcile=spend_reconcile,
         storage=storage,
         policy=policy,
         poll=poll,
@@ -79,3 +86,23 @@ def task_triggers() -> ModuleType:
     from airflow_provider_kling.triggers import kling  # loads the hook, ~80 ms: not at DAG parse
 
     return kling
+
+
+@cache
+def batching() -> Any:
+    """The batch's rows, runner, manifest and trigger: what a batch's run uses."""
+    from airflow_provider_kling.batch import (  # request models, ~80 ms: not at DAG parse
+        items,
+        manifest,
+        runner,
+    )
+    from airflow_provider_kling.triggers import batch as trigger  # the hook, ~30 ms: not at DAG parse
+
+    return SimpleNamespace(items=items, manifest=manifest, runner=runner, trigger=trigger)
+
+
+def resource_models() -> ModuleType:
+    """``models.resources``: custom voices and elements."""
+    from airflow_provider_kling.models import resources  # pydantic models, ~50 ms: not at DAG parse
+
+    return resources

@@ -14,7 +14,7 @@ from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
 from airflow_provider_kling.lifecycle.poll import wait_for_task
 from airflow_provider_kling.operators.base import KlingWaitingOperator, fail_fast
-from airflow_provider_kling.operators.lazy import kling_hook, task_triggers
+from airflow_provider_kling.operators.lazy import kling_hook, resource_models, running, task_triggers
 from airflow_provider_kling.storage import read_manifest
 
 if TYPE_CHECKING:
@@ -44,8 +44,7 @@ class _KlingResourceOperator(KlingWaitingOperator):
         self.fields = fields
 
     def _request(self, context: Context) -> Any:
-        from airflow_provider_kling.models import resources  # pydantic models, ~50 ms: not at DAG parse
-
+        resources = resource_models()
         cls: Any = {"voice": resources.CustomVoiceRequest, "element": resources.CustomElementRequest}[
             self.resource
         ]
@@ -80,9 +79,7 @@ class _KlingResourceOperator(KlingWaitingOperator):
         return self._finish(done, context)
 
     def _finish(self, done: KlingTask, context: Context) -> str:
-        from airflow_provider_kling.models.resources import resources_of  # pydantic: not at DAG parse
-
-        made = resources_of(done, self.resource)
+        made = resource_models().resources_of(done, self.resource)
         if not made:
             raise fail_fast(KlingError(f"Kling task {done.task_id} succeeded but lists no {self.resource}"))
         record = {
@@ -175,8 +172,7 @@ class KlingSpendReconcileOperator(BaseOperator):
         return kling_hook(self.kling_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_kling import spend_reconcile
-
+        spend_reconcile = running().spend_reconcile
         recorded = spend_reconcile.RecordedSpend()
         results = _flatten(self.results)
         recorded.add_results(result for result in results if "manifest" not in result)
