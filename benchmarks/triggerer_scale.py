@@ -155,7 +155,11 @@ def run_kind(
     polls = [round(rng.uniform(*args.poll_seconds), 2) for _ in task_ids]
     name = f"{kind}-{k}{'-' + code if code else ''}"
     plan, out = workdir / f"{name}.plan.json", workdir / f"{name}.out.json"
-    plan.write_text(json.dumps({"kind": kind, "task_ids": task_ids, "polls": polls, "root": root}))
+    plan.write_text(
+        json.dumps(
+            {"kind": kind, "task_ids": task_ids, "polls": polls, "root": root, "gc_freeze": args.gc_freeze}
+        )
+    )
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(workdir / "airflow-home"),
@@ -300,6 +304,11 @@ def main() -> int:
     )
     parser.add_argument(
         "--before", metavar="DIR", help="also run each kind on the package checked out in DIR, side by side"
+    )
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="gc.freeze() in the triggerer once its imports are loaded (full collections skip them)",
     )
     parser.add_argument("--child", nargs=2, metavar=("PLAN", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -454,6 +463,10 @@ def child_main(plan_path: Path, out_path: Path) -> int:
         workloads.append(
             RunTrigger(id=number, classpath=classpath, encrypted_kwargs=Trigger.encrypt_kwargs(kwargs))
         )
+    if plan.get("gc_freeze"):  # what a triggerer could do once its imports are loaded
+        import gc
+
+        gc.freeze()
     by_number = dict(enumerate(plan["task_ids"], start=1))
     events: dict[str, float] = {}
     failures: list[int] = []

@@ -41,7 +41,7 @@ from airflow_provider_kling.hooks.create import create_steps
 from airflow_provider_kling.hooks.download import open_download
 from airflow_provider_kling.hooks.resources import KlingResourcesMixin
 from airflow_provider_kling.hooks.retry import RetryPolicy
-from airflow_provider_kling.hooks.task_queries import get_tasks_steps
+from airflow_provider_kling.hooks.task_queries import complete_steps, get_tasks_steps
 from airflow_provider_kling.hooks.transport import asend, build_session, send
 from airflow_provider_kling.hooks.wire import Route
 from airflow_provider_kling.models.account import AccountCosts, costs_from_data
@@ -223,14 +223,23 @@ class KlingHook(KlingResourcesMixin, KlingCore, BaseHook):
         route, limits = _where(at)
         return route.find(self, external_task_id, **limits)
 
-    def _get_tasks_steps(self, task_ids: Iterable[str], **at: Unpack[At]) -> Steps[list[KlingTask]]:
+    def _get_tasks_steps(
+        self, task_ids: Iterable[str], *, complete: bool = True, **at: Unpack[At]
+    ) -> Steps[list[KlingTask]]:
         """
         The tasks of ``task_ids`` Kling knows, in the order asked (unknown ids are left out): one
         ``GET /tasks`` per 20 ids where the host has it (connection extra ``tasks_query``), else one
-        query per task as its style queries it. A finished task carries the same fields either way.
+        query per task as its style queries it. A finished task carries the same fields either way,
+        unless ``complete=False``: then as ``/tasks`` gave it (see :meth:`complete_task`).
         """
         route, limits = _where(at)
-        return get_tasks_steps(self, task_ids, route, **limits)
+        return get_tasks_steps(self, task_ids, route, complete, **limits)
+
+    def _complete_task_steps(self, task: KlingTask, **at: Unpack[At]) -> Steps[KlingTask]:
+        """A task read with ``get_tasks(complete=False)``, with all its style's own query adds (one
+        query for a finished ``/v1`` task, none otherwise)."""
+        route, limits = _where(at)
+        return complete_steps(self, task, route, **limits)
 
     def _list_tasks_steps(
         self, page_num: int = 1, page_size: int = 30, **at: Unpack[At]
@@ -244,6 +253,7 @@ class KlingHook(KlingResourcesMixin, KlingCore, BaseHook):
     get_task, aget_task = twins(_get_task_steps)
     find_task_by_external_id, afind_task_by_external_id = twins(_find_task_by_external_id_steps)
     get_tasks, aget_tasks = twins(_get_tasks_steps)
+    complete_task, acomplete_task = twins(_complete_task_steps)
     list_tasks, alist_tasks = twins(_list_tasks_steps)
 
     def find_task(self, task_id: str, **at: Unpack[At]) -> KlingTask | None:

@@ -91,12 +91,12 @@ def complete_steps(
 
 
 def get_tasks_steps(
-    core: KlingCore, task_ids: Iterable[str], route: Route, **limits: Unpack[Limits]
+    core: KlingCore, task_ids: Iterable[str], route: Route, complete: bool = True, **limits: Unpack[Limits]
 ) -> Steps[list[KlingTask]]:
     """
     The tasks of ``task_ids`` that Kling knows, in the order asked: ``GET /tasks`` in chunks of 20
-    where the host has it (a finished task completed by :func:`complete_steps`), else one query per
-    task (a host found to lack ``/tasks`` is not asked again).
+    where the host has it (a finished task completed by :func:`complete_steps` unless ``complete`` is
+    False), else one query per task (a host found to lack ``/tasks`` is not asked again).
     """
     support = tasks_support(core)
     ids = list(dict.fromkeys(task_ids))
@@ -117,7 +117,7 @@ def get_tasks_steps(
                 exc,
             )
         else:
-            for task_id, task in found.items():
+            for task_id, task in found.items() if complete else ():  # else: the caller completes them
                 found[task_id] = yield from complete_steps(core, task, route, **limits)
             return [found[task_id] for task_id in ids if task_id in found]
     for task_id in (task_id for task_id in ids if task_id not in found):

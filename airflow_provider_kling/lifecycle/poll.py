@@ -205,5 +205,6 @@ async def apoll_until_done(
         else:
             if plan.answered(task, log, now()):
                 return task
+            del task  # not held while asleep: thousands of waiting triggers, a dozen objects each
         if delay := plan.next_delay(now()):
             await sleep(delay)

@@ -571,7 +571,7 @@ class KlingTaskOperator(KlingOperatorBase, metaclass=KlingOperatorMeta):
         request = self.build_request(context)
         try:
             # as whole as the worker's: the hook completes a /tasks read
-            task = task_triggers().task_from_event(event)
+            task = task_triggers().task_from_event(event, self.hook)
         except KlingError as exc:
             raise self._failure(exc, request) from exc
         return self._finish(task, request, context, resumed=False)

@@ -73,7 +73,7 @@ class _KlingResourceOperator(KlingWaitingOperator):
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
         """Resume after the trigger: the resource's id, or the error the trigger saw."""
         try:
-            done = task_triggers().task_from_event(event)
+            done = task_triggers().task_from_event(event, self.hook)
         except KlingError as exc:
             raise fail_fast(exc) from None
         return self._finish(done, context)

@@ -109,7 +109,7 @@ class KlingTaskSensor(BaseSensorOperator):
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         try:
             # as whole as a poke's: the hook completes a /tasks read
-            task = task_triggers().task_from_event(event)
+            task = task_triggers().task_from_event(event, self.hook)
         except KlingTaskFailedError as exc:
             from airflow.providers.common.compat.sdk import AirflowFailException
 

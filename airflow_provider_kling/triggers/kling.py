@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 from zlib import crc32
 
@@ -26,6 +27,8 @@ from airflow_provider_kling.lifecycle.poll import (
 )
 from airflow_provider_kling.models.task import KlingTask
 from airflow_provider_kling.triggers.watch import watch
+
+_CLOCK = Clock()  # one for every trigger: it holds no state
 
 
 class KlingTaskTrigger(BaseTrigger):
@@ -71,7 +74,7 @@ class KlingTaskTrigger(BaseTrigger):
         self.endpoint = endpoint
         self.api_style = None if api_style is None else str(api_style)
         #: Where the trigger reads time and sleeps (not serialized; tests set a fake one).
-        self.clock = Clock()
+        self.clock = _CLOCK
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -111,8 +114,13 @@ class KlingTaskTrigger(BaseTrigger):
                 * (crc32(self.kling_task_id.encode()) / 2**32)
             )
             try:
+                # One logger for the class, not one per trigger: Airflow routes each line by its context.
                 task = await apoll_until_done(
-                    plan, lambda: lookup(plan.deadline), clock.asleep, self.log, clock.monotonic
+                    plan,
+                    partial(lookup, plan.deadline),
+                    clock.asleep,
+                    self.logger(),
+                    clock.monotonic,
                 )
             except KlingTaskFailedError as exc:
                 return self._event("failed", str(exc), external_task_id=exc.external_task_id)
@@ -120,19 +128,25 @@ class KlingTaskTrigger(BaseTrigger):
                 return self._event("timeout", str(exc))
             except KlingError as exc:
                 return self._event("error", str(exc), retryable=exc.airflow_retryable)
-        return self._event(
-            "success", f"Kling task {self.kling_task_id} succeeded", task=task.model_dump(mode="json")
-        )
+        # A /v1 task as /tasks gave it lacks its balance deduction: the worker adds it (one query).
+        where = {"endpoint": self.endpoint, "api_style": self.api_style} if lookup.partial else None
+        extra = {"complete_with": where} if where else {}
+        message = f"Kling task {self.kling_task_id} succeeded"
+        return self._event("success", message, task=task.model_dump(mode="json"), **extra)
 
     def _event(self, status: str, message: str, **extra: Any) -> dict[str, Any]:
         return {"status": status, "task_id": self.kling_task_id, "message": message, **extra}
 
 
-def task_from_event(event: dict[str, Any]) -> KlingTask:
-    """The succeeded :class:`KlingTask` of a ``success`` event; the matching error for any other."""
+def task_from_event(event: dict[str, Any], hook: KlingHook) -> KlingTask:
+    """The succeeded :class:`KlingTask` of a ``success`` event, as whole as the worker's own wait
+    reads it (``hook`` completes a task the trigger read through ``/tasks``: one query for a ``/v1``
+    task); the matching error for any other event."""
     status, task_id, message = event.get("status"), event.get("task_id"), event.get("message", "")
     if status == "success":
-        return KlingTask.model_validate(event["task"])
+        task = KlingTask.model_validate(event["task"])
+        where = event.get("complete_with")
+        return hook.complete_task(task, **where) if where else task
     if status == "failed":
         raise task_failed_error(
             task_id, None, external_task_id=event.get("external_task_id"), message=message

@@ -10,9 +10,8 @@ route share list rounds (the first :data:`MAX_PAGES` pages, newest first, at mos
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -44,8 +43,6 @@ TASKS_QUERY = True
 IN_FLIGHT = 4
 #: Seconds a lookup waits for others to share its ``GET /tasks`` (20 waiting lookups go at once).
 BATCH_WINDOW = 0.5
-
-Lookup = Callable[[float], Awaitable["KlingTask"]]
 
 
 @dataclass
@@ -206,8 +203,9 @@ class _TaskQueries:
 
         try:
             async with self.gate:
-                tasks = await self.hook.aget_tasks(
+                tasks = await self.hook.aget_tasks(  # a finished /v1 task: completed on the worker
                     list(batch),
+                    complete=False,
                     endpoint=self.endpoint,
                     api_style=self.api_style,
                     deadline=deadline,
@@ -255,71 +253,91 @@ _boards: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, st
 )
 
 
-@contextlib.asynccontextmanager
-async def watch(
-    hook: KlingHook,
-    task_id: str,
-    clock: Callable[[], float],
-    endpoint: str = GENERATIONS_PATH,
-    max_wait: float | None = None,
-    api_style: str | None = None,
-) -> AsyncIterator[Lookup]:
+class watch:  # lower case: used as a function, ``async with watch(...) as lookup``
     """
-    Watch one task of ``endpoint`` (in ``api_style``) while the block runs; yields
-    ``lookup(deadline) -> KlingTask``. A finished task read through ``GET /tasks`` is completed
-    with its style's own query (by :meth:`KlingHook.aget_tasks`), so it carries the same fields,
-    spend included, as on the worker.
+    Watch one task of ``endpoint`` (in ``api_style``) while the ``async with`` block runs; yields
+    ``lookup(deadline) -> KlingTask``. A finished task read through ``GET /tasks`` comes as ``/tasks``
+    gave it, with ``lookup.partial`` set: the worker completes it (:meth:`KlingHook.complete_task`,
+    one query for a ``/v1`` task), so the triggerer sends no query per task.
 
     ``clock`` and ``deadline`` share one clock (the hook's monotonic one); a failed request is
     retried after at most ``max_wait`` (the poll interval). On exit, even by cancellation, the
-    task is unwatched and a board nobody watches is dropped.
+    task is unwatched and a board nobody watches is dropped. One object per waiting trigger,
+    with slots (10,000 waits in one triggerer: every object is traversed by each full collection).
     """
-    boards = _boards.setdefault(asyncio.get_running_loop(), {})
-    key = (hook.kling_conn_id, endpoint, api_style)
-    board = boards.setdefault(key, _Board(endpoint=endpoint, api_style=api_style))
-    board.watched[task_id] = board.watched.get(task_id, 0) + 1
 
-    async def query(task_id: str, deadline: float) -> KlingTask:
-        async with board.gate:
-            return await hook.aget_task(
-                task_id, deadline=deadline, endpoint=endpoint, max_wait=max_wait, api_style=api_style
-            )
+    __slots__ = ("api_style", "board", "clock", "endpoint", "hook", "max_wait", "partial", "task_id")
 
-    async def lookup(deadline: float) -> KlingTask:
-        queries = await _task_queries(board, hook) if TASKS_QUERY else None
-        if queries is not None and queries.support.usable:
-            if task_id in queries.unknown:
-                return await query(task_id, deadline)
-            try:
-                async with asyncio.timeout(time_left(deadline, clock(), float("inf"))):
-                    task = await queries.ask(task_id, max_wait, deadline)
-            except TimeoutError:
-                raise KlingConnectionError("Timed out querying Kling's tasks") from None
-            if task is not None:
-                return task
-            if queries.support.usable:  # not known by task id (an external id?): ask the endpoint
-                return await query(task_id, deadline)
-        if LIST_POLLING and not board.refused:
-            try:
-                # Bounded even while another trigger's round holds the board.
-                async with asyncio.timeout(time_left(deadline, clock(), float("inf"))):
-                    item = await board.look(hook, task_id, clock, deadline, max_wait)
-            except TimeoutError:
-                raise KlingConnectionError("Timed out reading Kling's task list") from None
-            if item is not None:
-                return task_from_data(item, f"task {task_id}", task_id)
-        return await query(task_id, deadline)
+    def __init__(
+        self,
+        hook: KlingHook,
+        task_id: str,
+        clock: Callable[[], float],
+        endpoint: str = GENERATIONS_PATH,
+        max_wait: float | None = None,
+        api_style: str | None = None,
+    ) -> None:
+        self.hook, self.task_id, self.clock, self.endpoint = hook, task_id, clock, endpoint
+        self.max_wait, self.api_style, self.partial = max_wait, api_style, False
 
-    try:
-        yield lookup
-    finally:
+    async def __aenter__(self) -> watch:
+        boards = _boards.setdefault(asyncio.get_running_loop(), {})
+        key = (self.hook.kling_conn_id, self.endpoint, self.api_style)
+        board = boards.get(key) or boards.setdefault(key, _Board(self.endpoint, self.api_style))
+        board.watched[self.task_id] = board.watched.get(self.task_id, 0) + 1
+        self.board = board
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        board, task_id = self.board, self.task_id
         board.watched[task_id] -= 1
         if board.watched[task_id] <= 0:
             del board.watched[task_id]
+        boards = _boards.get(asyncio.get_running_loop(), {})
+        key = (self.hook.kling_conn_id, self.endpoint, self.api_style)
         if not board.watched and boards.get(key) is board:
             del boards[key]
             if board.task_queries is not None:
                 await board.task_queries.aclose()
+
+    async def _query(self, deadline: float) -> KlingTask:
+        self.partial = False
+        async with self.board.gate:
+            return await self.hook.aget_task(
+                self.task_id,
+                deadline=deadline,
+                endpoint=self.endpoint,
+                max_wait=self.max_wait,
+                api_style=self.api_style,
+            )
+
+    async def __call__(self, deadline: float) -> KlingTask:
+        board, task_id = self.board, self.task_id
+        queries = await _task_queries(board, self.hook) if TASKS_QUERY else None
+        if queries is not None and queries.support.usable:
+            if task_id in queries.unknown:
+                return await self._query(deadline)
+            try:
+                async with asyncio.timeout(time_left(deadline, self.clock(), float("inf"))):
+                    task = await queries.ask(task_id, self.max_wait, deadline)
+            except TimeoutError:
+                raise KlingConnectionError("Timed out querying Kling's tasks") from None
+            if task is not None:
+                self.partial = task.task_status.is_final
+                return task
+            if queries.support.usable:  # not known by task id (an external id?): ask the endpoint
+                return await self._query(deadline)
+        if LIST_POLLING and not board.refused:
+            try:
+                # Bounded even while another trigger's round holds the board.
+                async with asyncio.timeout(time_left(deadline, self.clock(), float("inf"))):
+                    item = await board.look(self.hook, task_id, self.clock, deadline, self.max_wait)
+            except TimeoutError:
+                raise KlingConnectionError("Timed out reading Kling's task list") from None
+            if item is not None:
+                self.partial = False
+                return task_from_data(item, f"task {task_id}", task_id)
+        return await self._query(deadline)
 
 
 def watched_tasks() -> int:

@@ -154,6 +154,26 @@ def test_worker_and_deferred_results_agree_field_by_field_spend_included(kind, k
         assert deferred[name] == worker[name], name
 
 
+def test_a_deferred_v1_task_is_completed_on_the_worker_with_one_query(kling_connection, tmp_path):
+    kling_connection.set_latency(0.1)
+    with DAG("kling_lifecycle_drivers", schedule=None):
+        operator = operator_classes()["generations"](
+            task_id="deferred", poll_interval=0.02, timeout=20, deferrable=True, prompt="a fox"
+        )
+    context = make_context(RecordingTaskInstance(dag_id="kling_lifecycle_drivers", task_id="deferred"))
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(context)
+    kling_connection.reset_counters()
+
+    event = asyncio.run(first_trigger_event(deferred.value.trigger))
+    in_triggerer = kling_connection.counters(kling_connection.api_key)["queries"]
+    result = operator.execute_complete(context, event.payload)
+
+    assert in_triggerer == 0, "the triggerer read the task through GET /tasks only"
+    assert kling_connection.counters(kling_connection.api_key)["queries"] == 1
+    assert result["final_balance_deduction"] is not None  # what /tasks lacks, added on the worker
+
+
 @pytest.mark.parametrize("kind", sorted(REQUEST_KINDS))
 @pytest.mark.parametrize("deferrable", [False, True], ids=["worker", "deferred"])
 def test_a_batch_of_every_kind_succeeds_and_stores_its_results(kind, deferrable, kling_connection, tmp_path):

@@ -52,7 +52,7 @@ async def test_polls_the_kling_task_after_the_triggerer_attaches_the_task_instan
     event = await run_to_event(trigger)
 
     assert event["status"] == "success", event
-    assert task_from_event(event).task_id == task_id
+    assert task_from_event(event, KlingHook()).task_id == task_id
 
 
 async def test_success_event_carries_the_task(kling_connection):
@@ -62,7 +62,7 @@ async def test_success_event_carries_the_task(kling_connection):
     event = await run_to_event(KlingTaskTrigger(task_id, poll_interval=0.05, deadline=time.time() + 300))
 
     assert event["status"] == "success"
-    task = task_from_event(event)
+    task = task_from_event(event, KlingHook())
     assert task.task_id == task_id
     assert task.images and task.images[0].url
 
@@ -74,7 +74,7 @@ async def test_failed_task_gives_failed_event_with_kling_message(kling_connectio
 
     assert event["status"] == "failed"
     with pytest.raises(KlingTaskFailedError, match=task_id):
-        task_from_event(event)
+        task_from_event(event, KlingHook())
 
 
 async def test_deadline_gives_timeout_event(kling_connection):
@@ -86,7 +86,7 @@ async def test_deadline_gives_timeout_event(kling_connection):
     assert event["status"] == "timeout"
     assert task_id in event["message"]
     with pytest.raises(KlingTaskTimeoutError):
-        task_from_event(event)
+        task_from_event(event, KlingHook())
 
 
 async def test_transient_5xx_polls_are_tolerated(kling_connection, monkeypatch):

@@ -14,7 +14,7 @@ from airflow_provider_kling.errors import KlingPermissionError
 from airflow_provider_kling.hooks.kling import KlingHook
 from airflow_provider_kling.lifecycle.poll import wait_for_task
 from airflow_provider_kling.triggers import watch
-from airflow_provider_kling.triggers.kling import KlingTaskTrigger
+from airflow_provider_kling.triggers.kling import KlingTaskTrigger, task_from_event
 
 
 @pytest.fixture
@@ -163,8 +163,9 @@ async def test_triggers_read_statuses_with_batched_task_queries(kling_connection
     assert [event["status"] for event in events] == ["success"] * 8
     assert {event["task"]["task_id"] for event in events} == set(task_ids)
     counters = kling_connection.counters(kling_connection.api_key)
-    # One query per task, at its end: /tasks carries a /v1 task's units but not its balance deduction.
-    assert (counters["queries"], counters["lists"]) == (8, 0)
+    # No query per task in the triggerer: the worker completes a /v1 task (its balance deduction).
+    assert (counters["queries"], counters["lists"]) == (0, 0)
+    assert all(event["complete_with"]["endpoint"] for event in events)
     # 8 triggers polling every 0.1 s for about a second: about 80 lookups, in batches of up to 8.
     assert 1 <= counters["tasks"] <= 20
     assert watch.watched_tasks() == 0
@@ -180,7 +181,7 @@ async def test_many_tasks_are_read_twenty_at_a_time_even_among_a_long_history(kl
 
     assert [event["status"] for event in events] == ["success"] * 45
     counters = kling_connection.counters(kling_connection.api_key)
-    assert (counters["queries"], counters["lists"]) == (45, 0)  # one each, once it has ended
+    assert (counters["queries"], counters["lists"]) == (0, 0)  # each completed on its worker
     # 45 tasks need at least 3 queries a round; one query per task per poll would be 45 a round.
     assert counters["tasks"] <= 45
 
@@ -318,8 +319,13 @@ async def test_a_deferred_wait_gives_the_task_the_worker_sees_spend_included(kli
     worker = wait_for_task(hook, created.task_id, poll_interval=0.05, timeout=300, **where)
     trigger = KlingTaskTrigger(created.task_id, poll_interval=0.05, deadline=time.time() + 300, **where)
     (event,) = [event.payload async for event in trigger.run()]
+    queries = kling_connection.counters(kling_connection.api_key)["queries"]
+    resumed = task_from_event(event, hook)  # as execute_complete reads it
 
     assert event["status"] == "success"
-    assert watch.task_from_data(event["task"], "the event").to_xcom() == worker.to_xcom()
+    assert resumed.to_xcom() == worker.to_xcom()
     if kind == "generations":  # /tasks carries its units only; its own route adds the balance deduction
         assert worker.final_balance_deduction is not None
+        assert event["task"]["final_balance_deduction"] is None, "the triggerer sent no query of its own"
+    # the worker completes a /v1 task with one query; a model-path task needs none
+    assert kling_connection.counters(kling_connection.api_key)["queries"] - queries == (kind == "generations")
