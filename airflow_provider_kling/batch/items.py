@@ -136,26 +136,9 @@ def _typed(field: str, value: Any, where: str) -> Any:
     return value
 
 
-def build_items(
-    rows: Iterable[Any],
-    defaults: Mapping[str, Any],
-    *,
-    slots: int,
-    key_field: str = "key",
-    request_kind: str = RequestKind.GENERATIONS.value,
-    read_images: Callable[[dict[str, Any], tuple[str, ...]], dict[str, Any]] | None = None,
-) -> list[BatchItem]:
-    """Every item of :func:`iter_items`, as a list."""
-    return list(
-        iter_items(
-            rows,
-            defaults,
-            slots=slots,
-            key_field=key_field,
-            request_kind=request_kind,
-            read_images=read_images,
-        )
-    )
+def build_items(rows: Iterable[Any], defaults: Mapping[str, Any], **options: Any) -> list[BatchItem]:
+    """Every item of :func:`iter_items` (the same arguments), as a list."""
+    return list(iter_items(rows, defaults, **options))
 
 
 def iter_items(
