@@ -25,8 +25,8 @@ from airflow_provider_kling.models.api_style import ApiStyle
 from airflow_provider_kling.models.requests.base import (
     KlingTaskRequest,
     WatermarkInfo,
+    audio_inputs,
     check_image,
-    first_of,
 )
 from airflow_provider_kling.unit_prices import ANY, Prices, Purchase, UnitRule
 
@@ -75,17 +75,9 @@ class AvatarRequest(KlingTaskRequest):
         # its length kept in audio_seconds for the estimate (the video is as long as the audio).
         if not isinstance(values, dict):
             return values
-        values = dict(values)
-        for name, key in (("audio_id", "id"), ("sound_file", "url")):
-            if values.get(name) is not None:
-                try:
-                    values[name], known = first_of(
-                        values[name], "audios", key, AUDIO_SECONDS, "an avatar speaks"
-                    )
-                except ValueError as exc:
-                    raise ValueError(f"{name}: {exc}") from None
-                if known is not None and values.get("audio_seconds") is None:
-                    values["audio_seconds"] = known
+        values, known = audio_inputs(values, AUDIO_SECONDS, "an avatar speaks")
+        if known is not None and values.get("audio_seconds") is None:
+            values["audio_seconds"] = known
         return values
 
     _image = field_validator("image")(classmethod(lambda cls, value: check_image(value)))

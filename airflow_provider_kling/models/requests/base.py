@@ -147,6 +147,22 @@ def first_of(
     return value.get(key), seconds
 
 
+def audio_inputs(
+    values: dict[str, Any], limits: tuple[float, float], takes: str = "Kling takes"
+) -> tuple[dict[str, Any], float | None]:
+    """``values`` with an audio (or an audio task's result) given for ``audio_id``/``sound_file`` read
+    as its id/URL (:func:`first_of`, an error naming the field), and the first known audio length."""
+    values, known = dict(values), None
+    for name, key in (("audio_id", "id"), ("sound_file", "url")):
+        if values.get(name) is not None:
+            try:
+                values[name], seconds = first_of(values[name], "audios", key, limits, takes)
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+            known = seconds if known is None else known
+    return values, known
+
+
 def check_http_url(value: str | None) -> str | None:
     """A URL Kling fetches or calls (``callback_url``, a video, which Kling takes by URL only)."""
     if value is not None and (not value.startswith(("http://", "https://")) or not urlsplit(value).hostname):

@@ -30,6 +30,7 @@ from airflow_provider_kling.models.requests.avatar import AvatarRequest
 from airflow_provider_kling.models.requests.base import (
     KlingTaskRequest,
     WatermarkInfo,
+    audio_inputs,
     check_http_url,
     first_of,
 )
@@ -82,15 +83,9 @@ class LipSyncRequest(KlingTaskRequest):
         # An audio (or an audio task's result): its id or URL is sent, its length the default crop.
         if not isinstance(values, dict):
             return values
-        values = dict(values)
-        for name, key in (("audio_id", "id"), ("sound_file", "url")):
-            if values.get(name) is not None:
-                try:
-                    values[name], seconds = first_of(values[name], "audios", key, CROP_SECONDS)
-                except ValueError as exc:
-                    raise ValueError(f"{name}: {exc}") from None
-                if seconds is not None:
-                    values.setdefault("sound_end_time", round(seconds * 1000))
+        values, seconds = audio_inputs(values, CROP_SECONDS)
+        if seconds is not None:
+            values.setdefault("sound_end_time", round(seconds * 1000))
         values.setdefault("sound_start_time", 0)
         return values
 
