@@ -162,9 +162,9 @@ def test_fire_and_forget_catalogue_is_stored_from_callbacks_without_a_poll(
 
     counters = simulator.counters(simulator.api_key)
     assert counters["creates"] == CATALOGUE_ROWS
-    # Not a single poll: no task query; one list, the batch's reconcile at its start (a retry's
-    # way to find what an earlier try created).
-    assert (counters["queries"], counters["lists"], counters["tasks"]) == (0, 1, 0), counters
+    # Not a single poll: no task query, no list round; one page of POST /tasks, the batch's
+    # reconcile at its start (a retry's way to find what an earlier try created).
+    assert (counters["queries"], counters["lists"], counters["tasks"]) == (0, 0, 1), counters
     assert counters["callbacks"] >= 3 * CATALOGUE_ROWS
     assert {row["namespace"] for row in rows} == {"catalogue"}
     assert all(row["status"] == "succeed" and row["fingerprint"] for row in rows)
