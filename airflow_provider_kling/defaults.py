@@ -31,3 +31,9 @@ DEFAULT_REGENERATE_EXPIRED = False
 DEFAULT_POLL_INTERVAL = 10.0
 #: Seconds a wait lasts: an image task takes about 30 s; 30 minutes leaves room for queueing.
 DEFAULT_TIMEOUT = 1800.0
+#: Seconds between two "k of N done, m running, ETA" lines of a batch (operator, runner, trigger).
+DEFAULT_PROGRESS_INTERVAL = 30.0
+#: A batch's own defaults (operator and trigger): seconds between polls, and how long the whole
+#: batch may run.
+DEFAULT_BATCH_POLL_INTERVAL = 5.0
+DEFAULT_BATCH_TIMEOUT = 6 * 3600.0

@@ -15,6 +15,15 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from airflow_provider_kling.defaults import (  # re-exported: the runner and trigger read them here
+    DEFAULT_BATCH_POLL_INTERVAL as DEFAULT_BATCH_POLL_INTERVAL,
+)
+from airflow_provider_kling.defaults import (
+    DEFAULT_BATCH_TIMEOUT as DEFAULT_BATCH_TIMEOUT,
+)
+from airflow_provider_kling.defaults import (
+    DEFAULT_PROGRESS_INTERVAL as DEFAULT_PROGRESS_INTERVAL,
+)
 from airflow_provider_kling.errors import (
     KlingAccountError,
     KlingAuthError,
@@ -42,12 +51,6 @@ _BATCH_FATAL = (KlingAuthError, KlingAccountError, KlingPermissionError, KlingIP
 _CREATE_BACKOFF = 1.0
 #: Creates of one item that fail in a retryable way before the item is given up for this run.
 MAX_CREATE_ATTEMPTS = 8
-#: Seconds between two "k of N done, m running, ETA" lines of a batch (operator, runner, trigger).
-DEFAULT_PROGRESS_INTERVAL = 30.0
-#: A batch's own defaults (operator and trigger): seconds between polls, and how long the whole
-#: batch may run.
-DEFAULT_BATCH_POLL_INTERVAL = 5.0
-DEFAULT_BATCH_TIMEOUT = 6 * 3600.0
 
 
 def kling_duration(task: dict[str, Any]) -> float | None:

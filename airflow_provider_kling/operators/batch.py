@@ -9,38 +9,26 @@ from datetime import timedelta
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_kling.assets import plain_uri
-from airflow_provider_kling.batch.admission import (
+from airflow_provider_kling.defaults import (
     DEFAULT_BATCH_POLL_INTERVAL,
     DEFAULT_BATCH_TIMEOUT,
+    DEFAULT_CONN_ID,
     DEFAULT_PROGRESS_INTERVAL,
-    ERROR,
-    FAILED,
-    OVER_BUDGET,
-    PENDING,
-    REFUSED,
-    UNFINISHED,
-    ItemProgress,
 )
-from airflow_provider_kling.defaults import DEFAULT_CONN_ID
 from airflow_provider_kling.errors import KlingError, KlingRequestValidationError
-from airflow_provider_kling.idempotency import with_external_task_id
 from airflow_provider_kling.kinds import RequestKind
-from airflow_provider_kling.lifecycle.policy import Action
-from airflow_provider_kling.lifecycle.poll import defer_timeout
-from airflow_provider_kling.lifecycle.results import count_statuses
 from airflow_provider_kling.operators.base import (
     KlingOperatorBase,
     airflow_exception,
     fail_fast,
     units_argument,
 )
-from airflow_provider_kling.operators.lazy import batching, callback_events, estimates, image_inputs
-from airflow_provider_kling.storage import safe_name, to_storage_path
+from airflow_provider_kling.operators.lazy import batching, callback_events, estimates, image_inputs, running
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_kling.batch.admission import ItemProgress
     from airflow_provider_kling.batch.items import BatchItem
 
 #: Fire and forget reads callback events from this long before the newest one it has seen.
@@ -233,7 +221,11 @@ class KlingBatchOperator(KlingOperatorBase):
             if isinstance(requests, str) or is_a_file(requests):  # a CSV must have this column
                 required = items_module.first_required_field(self.request_kind)
             if is_a_file(requests):
-                with to_storage_path(requests, self.output_conn_id or None).open("r") as handle:
+                with (
+                    running()
+                    .storage.to_storage_path(requests, self.output_conn_id or None)
+                    .open("r") as handle
+                ):
                     yield from items_module.iter_rows(handle, self._format(), required)
             elif isinstance(requests, str):
                 yield from items_module.parse_requests_text(requests, self._format(), required)
@@ -260,7 +252,9 @@ class KlingBatchOperator(KlingOperatorBase):
                     if not item.request.external_task_id:
                         external_id = self._default_external_task_id(context, item.request, item.key)
                         item = type(item)(
-                            item.number, item.key, with_external_task_id(item.request, external_id)
+                            item.number,
+                            item.key,
+                            running().idempotency.with_external_task_id(item.request, external_id),
                         )
                     yield item
             except KlingRequestValidationError as exc:
@@ -368,12 +362,14 @@ class KlingBatchOperator(KlingOperatorBase):
         """What a fire-and-forget run leaves in XCom: every item's Kling task id and where it stands."""
         fields = ("key", "external_task_id", "kling_task_id", "status")
         items = [{name: getattr(state, name) for name in fields} for state in admission.items]
-        counts = count_statuses(items)
+        counts = running().results.count_statuses(items)
         context["ti"].xcom_push(
             key=XCOM_BATCH_SUMMARY, value={"total": len(items), "counts": counts, "event_reads": reads}
         )
         self.log.info("Kling batch, fire and forget: %s (%d reads of the callback asset)", counts, reads)
-        not_created = sum(counts.get(status, 0) for status in (PENDING, ERROR))
+        not_created = sum(
+            counts.get(status, 0) for status in (batching().admission.PENDING, batching().admission.ERROR)
+        )
         if not_created or admission.fatal:
             error = KlingError(
                 f"{not_created} of {len(items)} batch items were not created ({counts}): "
@@ -381,8 +377,8 @@ class KlingBatchOperator(KlingOperatorBase):
             )
             error.airflow_retryable = admission.fatal is None
             raise fail_fast(error)
-        if counts.get(OVER_BUDGET):
-            self.log.warning("%d items not created: over max_units", counts[OVER_BUDGET])
+        if counts.get(batching().admission.OVER_BUDGET):
+            self.log.warning("%d items not created: over max_units", counts[batching().admission.OVER_BUDGET])
         return {"total": len(items), "counts": counts, "event_reads": reads, "items": items}
 
     def _defer_batch(
@@ -400,7 +396,7 @@ class KlingBatchOperator(KlingOperatorBase):
                 # the canonical fields (what build() takes), not the wire body of the API style
                 yield {"key": item.key, "request": item.request.model_dump(mode="json", exclude_none=True)}
 
-        path = self._output_base() / f"{names.folder}/{safe_name(names.stem)}_items.jsonl"
+        path = self._output_base() / f"{names.folder}/{running().storage.safe_name(names.stem)}_items.jsonl"
         staged_uri = write_lines(path, staged())
         self.log.info(
             "Kling batch: %d items, %d images, at most %d slots at once; staged in %s",
@@ -426,7 +422,7 @@ class KlingBatchOperator(KlingOperatorBase):
             ),
             method_name="execute_complete",
             # Airflow's own bound, a little after the trigger's deadline (the trigger ends by then).
-            timeout=defer_timeout(self.timeout),
+            timeout=running().poll.defer_timeout(self.timeout),
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any], **carried: Any) -> dict[str, Any]:
@@ -436,7 +432,7 @@ class KlingBatchOperator(KlingOperatorBase):
         outcomes = event.get("items") or []
         if isinstance(outcomes, str):  # the trigger wrote them beside the staged items
             outcomes = read_lines(outcomes, self.output_conn_id or None)
-        progress = (ItemProgress.from_json(data) for data in outcomes)
+        progress = (batching().admission.ItemProgress.from_json(data) for data in outcomes)
         if event.get("status") == "error":
             self.log.warning("The batch trigger stopped: %s", event.get("message"))
         return self._finish_batch(
@@ -470,7 +466,11 @@ class KlingBatchOperator(KlingOperatorBase):
                 for item, state in pairs:
                     if item.key != state.key:
                         raise ValueError(f"{item.key!r} is not {state.key!r}")
-                    if state.status in (FAILED, ERROR, UNFINISHED):
+                    if state.status in (
+                        batching().admission.FAILED,
+                        batching().admission.ERROR,
+                        batching().admission.UNFINISHED,
+                    ):
                         not_done.append((state.status, state.generation))
                     yield item, state
             except ValueError:
@@ -489,7 +489,7 @@ class KlingBatchOperator(KlingOperatorBase):
             )
         except KlingError as exc:
             raise fail_fast(exc) from exc
-        self._record_outputs(results, plain_uri(base), context)
+        self._record_outputs(results, running().assets.plain_uri(base), context)
         summary["rate_limited"] = rate_limited
         ti.xcom_push(key=XCOM_BATCH_SUMMARY, value=summary)
         counts = summary["counts"]
@@ -499,7 +499,7 @@ class KlingBatchOperator(KlingOperatorBase):
         see = f"see the manifest {summary['manifest']}"
         ending = self.failure_policy.batch_ending(
             not_done,
-            counts.get(REFUSED, 0),
+            counts.get(batching().admission.REFUSED, 0),
             storage_errors=errors,
             fatal=fatal,
             why=f"{len(not_done)} of {total} batch items did not succeed ({counts}) and "
@@ -508,6 +508,6 @@ class KlingBatchOperator(KlingOperatorBase):
         )
         if ending is not None:
             error = KlingError(ending.message)
-            error.airflow_retryable = ending.action is Action.RETRY
+            error.airflow_retryable = ending.action is running().policy.Action.RETRY
             raise airflow_exception(ending, error)
         return summary

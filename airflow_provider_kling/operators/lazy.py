@@ -90,15 +90,18 @@ def task_triggers() -> ModuleType:
 
 @cache
 def batching() -> Any:
-    """The batch's rows, runner, manifest and trigger: what a batch's run uses."""
+    """The batch's admission, rows, runner, manifest and trigger: what a batch's run uses."""
     from airflow_provider_kling.batch import (  # request models, ~80 ms: not at DAG parse
+        admission,
         items,
         manifest,
         runner,
     )
     from airflow_provider_kling.triggers import batch as trigger  # the hook, ~30 ms: not at DAG parse
 
-    return SimpleNamespace(items=items, manifest=manifest, runner=runner, trigger=trigger)
+    return SimpleNamespace(
+        admission=admission, items=items, manifest=manifest, runner=runner, trigger=trigger
+    )
 
 
 def resource_models() -> ModuleType:
